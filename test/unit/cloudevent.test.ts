@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { codePointLength, identityOf, partitionKeyOf, validateCloudEvent } from '#shared/events/cloudevent.ts';
+import {
+  codePointLength,
+  identityOf,
+  partitionKeyOf,
+  validateCloudEvent,
+} from '#shared/events/cloudevent.ts';
 
 const valid = { specversion: '1.0', id: 'e-1', source: 'urn:shop', type: 'order.created' };
 

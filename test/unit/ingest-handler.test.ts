@@ -1,0 +1,244 @@
+import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { apiRequest, cloudEvent, lambdaContext, sampleEvent } from '#test/helpers/factories.ts';
+
+vi.stubEnv('STREAM_NAME', 'events-stream');
+vi.stubEnv('MAX_RECORD_SIZE_KIB', '1024');
+vi.stubEnv('AWS_REGION', 'us-east-1');
+vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
+vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
+
+const kinesisMock = mockClient(KinesisClient);
+let handler: (event: APIGatewayProxyEventV2, context: unknown) => Promise<APIGatewayProxyStructuredResultV2>;
+
+beforeAll(async () => {
+  ({ handler } = (await import('../../functions/ingest/handler.ts')) as unknown as {
+    handler: typeof handler;
+  });
+});
+
+let seq = 0;
+const acceptAll = () =>
+  kinesisMock.on(PutRecordsCommand).callsFake((input) => ({
+    FailedRecordCount: 0,
+    Records: input.Records.map(() => ({
+      ShardId: 'shardId-000000000001',
+      SequenceNumber: String(++seq).padStart(56, '4'),
+    })),
+  }));
+
+const invoke = async (event: APIGatewayProxyEventV2, timeoutMs = 10_000) => {
+  const response = await handler(event, lambdaContext('IngestFunction', timeoutMs));
+  return { ...response, json: JSON.parse(response.body ?? 'null') };
+};
+
+describe('Function: ingest handler', () => {
+  afterEach(() => {
+    kinesisMock.reset();
+  });
+
+  describe('sample events', () => {
+    it('events/ingest-single.json is accepted with its shard and sequence number', async () => {
+      // Prepare
+      acceptAll();
+      // Act
+      const response = await invoke(sampleEvent('ingest-single.json'));
+      // Assess
+      expect(response.statusCode).toBe(202);
+      expect(response.headers).toMatchObject({ 'content-type': 'application/json' });
+      expect(response.json.accepted).toBe(1);
+      expect(response.json.events[0]).toMatchObject({
+        id: 'order-1',
+        status: 'written',
+        shardId: 'shardId-000000000001',
+        sequenceNumber: expect.stringMatching(/^\d+$/),
+      });
+      const sent = kinesisMock.commandCalls(PutRecordsCommand)[0]!.args[0].input;
+      expect(sent.StreamName).toBe('events-stream');
+      expect(sent.Records?.[0]?.PartitionKey).toBe('customer-1');
+      expect(JSON.parse(Buffer.from(sent.Records![0]!.Data!).toString())).toMatchObject({ id: 'order-1' });
+    });
+
+    it('events/ingest-batch.json writes all six events', async () => {
+      // Prepare
+      acceptAll();
+      // Act
+      const response = await invoke(sampleEvent('ingest-batch.json'));
+      // Assess
+      expect(response.statusCode).toBe(202);
+      expect(response.json.accepted).toBe(6);
+      expect(response.json.events.map((e: { id: string }) => e.id)).toEqual([
+        'order-0',
+        'order-1',
+        'order-2',
+        'order-3',
+        'order-4',
+        'order-5',
+      ]);
+    });
+
+    it('events/ingest-invalid.json is refused with every bad field named and nothing written', async () => {
+      // Prepare
+      acceptAll();
+      // Act
+      const response = await invoke(sampleEvent('ingest-invalid.json'));
+      // Assess
+      expect(response.statusCode).toBe(400);
+      expect(response.headers).toMatchObject({ 'content-type': 'application/problem+json' });
+      expect(response.json).toMatchObject({ status: 400, instance: 'invalid-req-0001' });
+      expect(
+        response.json.errors.map((e: { index: number; field: string }) => `${e.index}.${e.field}`),
+      ).toEqual(['1.specversion', '1.id', '1.type', '1.time', '2.partitionkey']);
+      expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
+    });
+
+    it('events/ingest-oversized.json is refused with 413 and nothing written', async () => {
+      // Prepare
+      acceptAll();
+      // Act
+      const response = await invoke(sampleEvent('ingest-oversized.json'));
+      // Assess
+      expect(response.statusCode).toBe(413);
+      expect(response.json.errors).toEqual([
+        { index: 0, field: 'data', message: expect.stringContaining('at most 1048576') },
+      ]);
+      expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
+    });
+  });
+
+  describe('validation', () => {
+    it.each([
+      ['a missing content type', null],
+      ['text/plain', 'text/plain'],
+      ['a non-UTF-8 charset', 'application/json; charset=iso-8859-1'],
+    ])('answers 415 for %s', async (_, contentType) => {
+      // Act
+      const response = await invoke(apiRequest(JSON.stringify(cloudEvent()), contentType));
+      // Assess
+      expect(response.statusCode).toBe(415);
+      expect(response.json.type).toBe('urn:kinesis-pipeline:problem:unsupported-media-type');
+      expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
+    });
+
+    it('accepts application/json with a UTF-8 charset parameter', async () => {
+      // Prepare
+      acceptAll();
+      // Act
+      const response = await invoke(
+        apiRequest(JSON.stringify(cloudEvent()), 'Application/JSON; charset=UTF-8'),
+      );
+      // Assess
+      expect(response.statusCode).toBe(202);
+    });
+
+    it('answers 400 for malformed JSON', async () => {
+      // Act
+      const response = await invoke(apiRequest('{"specversion": "1.0",'));
+      // Assess
+      expect(response.statusCode).toBe(400);
+      expect(response.json.type).toBe('urn:kinesis-pipeline:problem:invalid-json');
+    });
+
+    it('answers 400 for an array sent as a single event', async () => {
+      // Act
+      const response = await invoke(
+        apiRequest(JSON.stringify([cloudEvent()]), 'application/cloudevents+json'),
+      );
+      // Assess
+      expect(response.statusCode).toBe(400);
+      expect(response.json.errors[0].message).toContain('application/cloudevents-batch+json');
+    });
+
+    it.each([
+      ['an object', JSON.stringify(cloudEvent()), 400],
+      ['an empty array', '[]', 400],
+      ['501 events', JSON.stringify(Array.from({ length: 501 }, (_, i) => cloudEvent(i))), 413],
+    ])('refuses a batch that is %s', async (_, body, status) => {
+      // Act
+      const response = await invoke(apiRequest(body, 'application/cloudevents-batch+json'));
+      // Assess
+      expect(response.statusCode).toBe(status);
+      expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
+    });
+
+    it('refuses the whole batch when one event is invalid, naming its index', async () => {
+      // Prepare
+      const batch = [cloudEvent(1), cloudEvent(2, { type: undefined }), cloudEvent(3)];
+      // Act
+      const response = await invoke(apiRequest(JSON.stringify(batch), 'application/cloudevents-batch+json'));
+      // Assess
+      expect(response.statusCode).toBe(400);
+      expect(response.json.errors).toEqual([{ index: 1, field: 'type', message: 'is required' }]);
+      expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
+    });
+
+    it('answers 413 for a body over the limit', async () => {
+      // Prepare
+      const body = JSON.stringify(cloudEvent(1, { data: 'x'.repeat(6 * 1024 * 1024) }));
+      // Act
+      const response = await invoke(apiRequest(body));
+      // Assess
+      expect(response.statusCode).toBe(413);
+      expect(response.json.detail).toContain('at most 5242880 bytes');
+    });
+
+    it('decodes a base64-encoded body', async () => {
+      // Prepare
+      acceptAll();
+      const event = apiRequest(Buffer.from(JSON.stringify(cloudEvent())).toString('base64'));
+      // Act
+      const response = await invoke({ ...event, isBase64Encoded: true });
+      // Assess
+      expect(response.statusCode).toBe(202);
+    });
+  });
+
+  describe('partial failures', () => {
+    it('answers 503 with Retry-After and each event status when entries still fail at the deadline', async () => {
+      // Prepare: key subject-2 always fails.
+      kinesisMock.on(PutRecordsCommand).callsFake((input) => ({
+        FailedRecordCount: 1,
+        Records: input.Records.map((r: { PartitionKey: string }) =>
+          r.PartitionKey === 'subject-2'
+            ? { ErrorCode: 'InternalFailure', ErrorMessage: 'Internal service failure.' }
+            : { ShardId: 'shardId-000000000000', SequenceNumber: String(++seq) },
+        ),
+      }));
+      const batch = [cloudEvent(1), cloudEvent(2), cloudEvent(3), cloudEvent(4, { subject: 'subject-2' })];
+      // Act: a 2.5 s budget leaves room for a few retries.
+      const response = await invoke(
+        apiRequest(JSON.stringify(batch), 'application/cloudevents-batch+json'),
+        2_500,
+      );
+      // Assess
+      expect(response.statusCode).toBe(503);
+      expect(Number(response.headers?.['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(response.json.events.map((e: { status: string }) => e.status)).toEqual([
+        'written',
+        'failed',
+        'written',
+        'not_attempted',
+      ]);
+      expect(response.json.events[1]).toMatchObject({ id: 'evt-2', errorCode: 'InternalFailure' });
+      expect(kinesisMock.commandCalls(PutRecordsCommand).length).toBeGreaterThan(1);
+    });
+
+    it('answers 500 with a problem document when the stream does not exist', async () => {
+      // Prepare
+      kinesisMock
+        .on(PutRecordsCommand)
+        .rejects(Object.assign(new Error('not found'), { name: 'ResourceNotFoundException' }));
+      // Act
+      const response = await invoke(apiRequest(JSON.stringify(cloudEvent())));
+      // Assess
+      expect(response.statusCode).toBe(500);
+      expect(response.json).toMatchObject({
+        type: 'urn:kinesis-pipeline:problem:internal-error',
+        status: 500,
+      });
+      expect(response.body).not.toContain('not found');
+    });
+  });
+});

@@ -30,7 +30,7 @@ export const apiRequest = (
   contentType: string | null = 'application/cloudevents+json',
 ): APIGatewayProxyEventV2 => {
   const event = sampleEvent<APIGatewayProxyEventV2>('ingest-single.json');
-  const headers: Record<string, string> = { ...event.headers };
+  const headers: Record<string, string | undefined> = { ...event.headers };
   delete headers['content-type'];
   if (contentType !== null) headers['content-type'] = contentType;
   if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));

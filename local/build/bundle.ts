@@ -1,0 +1,174 @@
+import { statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { type BuildOptions, build, type Metafile } from 'esbuild';
+import type { Template } from '#local/template/parse.ts';
+
+/**
+ * Bundles functions the way `sam build` does for `Metadata: BuildMethod: esbuild` (aws-lambda-builders'
+ * nodejs_npm_esbuild workflow): the same defaults (cjs, minify, no source map, es2020, main fields main,module),
+ * the same BuildProperties, and always `--bundle --platform=node`. Written by hand because the SAM CLI is a
+ * Python tool that is not part of this project's toolchain.
+ */
+
+export class BuildError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BuildError';
+  }
+}
+
+export interface FunctionBuild {
+  logicalId: string;
+  outdir: string;
+  /** The handler module, e.g. `handler.mjs`. */
+  file: string;
+  bytes: number;
+  mapBytes?: number;
+  /** The largest inputs of the bundle, grouped by npm package (or `(project)`), biggest first. */
+  largestInputs: Array<{ name: string; bytes: number }>;
+}
+
+/** BuildProperties keys this builder understands; lambda-builders passes others on as esbuild flags. */
+const KNOWN = new Set([
+  'EntryPoints',
+  'External',
+  'Format',
+  'Loader',
+  'MainFields',
+  'Minify',
+  'OutExtension',
+  'Sourcemap',
+  'SourcesContent',
+  'Target',
+  'Banner',
+  'Footer',
+  'UseNpmCi',
+]);
+
+const asList = (value: unknown): string[] =>
+  value === undefined ? [] : Array.isArray(value) ? value.map(String) : String(value).split(',');
+
+/** `['js=foo', 'css=bar']` → `{ js: 'foo', css: 'bar' }`, splitting at the first `=` only. */
+const pairs = (value: unknown): Record<string, string> =>
+  Object.fromEntries(
+    asList(value).map((item) => {
+      const at = item.indexOf('=');
+      return [item.slice(0, at), item.slice(at + 1)];
+    }),
+  );
+
+const asBoolean = (value: unknown, fallback: boolean): boolean =>
+  value === undefined ? fallback : value === true || value === 'true';
+
+/** The esbuild options `sam build` would use for one function. */
+export const esbuildOptionsFor = (
+  logicalId: string,
+  properties: Record<string, unknown>,
+  buildProperties: Record<string, unknown>,
+  templateDir: string,
+  outdir: string,
+): BuildOptions => {
+  const unknown = Object.keys(buildProperties).filter((key) => !KNOWN.has(key));
+  if (unknown.length > 0) {
+    throw new BuildError(`${logicalId}: unsupported BuildProperties ${unknown.join(', ')}`);
+  }
+  const codeUri = typeof properties.CodeUri === 'string' ? properties.CodeUri : '.';
+  const root = resolve(templateDir, codeUri);
+  const entryPoints = asList(buildProperties.EntryPoints);
+  if (entryPoints.length === 0) {
+    throw new BuildError(`${logicalId}: BuildProperties.EntryPoints is required by this builder`);
+  }
+  const sourcemap = asBoolean(buildProperties.Sourcemap, false);
+  return {
+    absWorkingDir: root,
+    entryPoints: entryPoints.map((entry) => resolve(root, entry)),
+    bundle: true,
+    platform: 'node',
+    outdir,
+    format: buildProperties.Format === 'esm' ? 'esm' : 'cjs',
+    minify: asBoolean(buildProperties.Minify, true),
+    sourcemap,
+    sourcesContent: asBoolean(buildProperties.SourcesContent, true),
+    target: String(buildProperties.Target ?? 'es2020'),
+    mainFields: asList(buildProperties.MainFields ?? 'main,module'),
+    external: asList(buildProperties.External),
+    outExtension: pairs(buildProperties.OutExtension),
+    banner: pairs(buildProperties.Banner),
+    footer: pairs(buildProperties.Footer),
+    loader: pairs(buildProperties.Loader) as BuildOptions['loader'],
+    metafile: true,
+    logLevel: 'silent',
+  };
+};
+
+const packageOf = (input: string): string => {
+  const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input.replaceAll('\\', '/'));
+  return match ? match[1]! : '(project)';
+};
+
+const largestInputs = (metafile: Metafile, output: string) => {
+  const totals = new Map<string, number>();
+  for (const [input, { bytesInOutput }] of Object.entries(metafile.outputs[output]?.inputs ?? {})) {
+    totals.set(packageOf(input), (totals.get(packageOf(input)) ?? 0) + bytesInOutput);
+  }
+  return [...totals].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes);
+};
+
+/** The functions of a template that this builder can bundle, by logical id. */
+export const esbuildFunctions = (template: Template): string[] =>
+  Object.entries(template.Resources)
+    .filter(([, r]) => r.Type === 'AWS::Serverless::Function' && r.Metadata?.BuildMethod === 'esbuild')
+    .map(([id]) => id);
+
+export const buildFunction = async (
+  template: Template,
+  logicalId: string,
+  templatePath: string,
+  outRoot: string,
+): Promise<FunctionBuild> => {
+  const resource = template.Resources[logicalId];
+  if (resource?.Type !== 'AWS::Serverless::Function') {
+    throw new BuildError(`${logicalId}: not an AWS::Serverless::Function in ${templatePath}`);
+  }
+  if (resource.Metadata?.BuildMethod !== 'esbuild') {
+    throw new BuildError(`${logicalId}: Metadata.BuildMethod must be esbuild to be bundled`);
+  }
+  const outdir = join(outRoot, logicalId);
+  const options = esbuildOptionsFor(
+    logicalId,
+    resource.Properties ?? {},
+    (resource.Metadata.BuildProperties ?? {}) as Record<string, unknown>,
+    dirname(resolve(templatePath)),
+    outdir,
+  );
+  const result = await build(options).catch((error: Error) => {
+    throw new BuildError(`${logicalId}: ${error.message}`);
+  });
+  const cwd = options.absWorkingDir!;
+  const output = Object.keys(result.metafile!.outputs).find((file) => !file.endsWith('.map'))!;
+  const absolute = resolve(cwd, output);
+  const map = `${absolute}.map`;
+  return {
+    logicalId,
+    outdir,
+    file: relative(outdir, absolute),
+    bytes: statSync(absolute).size,
+    ...(options.sourcemap ? { mapBytes: statSync(map).size } : {}),
+    largestInputs: largestInputs(result.metafile!, output),
+  };
+};
+
+export const buildFunctions = async (
+  template: Template,
+  templatePath: string,
+  outRoot: string,
+  only?: string[],
+): Promise<FunctionBuild[]> => {
+  const ids = only ?? esbuildFunctions(template);
+  const builds: FunctionBuild[] = [];
+  for (const id of ids) builds.push(await buildFunction(template, id, templatePath, outRoot));
+  return builds;
+};
+
+export const formatBytes = (bytes: number): string =>
+  bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(2)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;

@@ -1,0 +1,91 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BuildError, buildFunction, esbuildOptionsFor, type FunctionBuild } from '#local/build/bundle.ts';
+import { loadTemplate } from '#local/template/parse.ts';
+
+const templatePath = resolve('template.yaml');
+const template = loadTemplate(templatePath);
+let out: string;
+let ingest: FunctionBuild;
+
+describe('Build: esbuild bundles as sam build makes them', () => {
+  beforeAll(async () => {
+    out = mkdtempSync(join(tmpdir(), 'bundle-'));
+    ingest = await buildFunction(template, 'IngestFunction', templatePath, out);
+  });
+
+  afterAll(() => {
+    rmSync(out, { recursive: true, force: true });
+  });
+
+  it('writes the handler module named by Handler, minified ESM with a source map', () => {
+    // Assess
+    expect(ingest.file).toBe('handler.mjs');
+    const code = readFileSync(join(ingest.outdir, 'handler.mjs'), 'utf8');
+    expect(code.startsWith("import { createRequire } from 'node:module';")).toBe(true);
+    expect(code).toMatch(/export\s*\{[^}]*as handler/);
+    expect(code.length / code.split('\n').length).toBeGreaterThan(1_000);
+    expect(existsSync(join(ingest.outdir, 'handler.mjs.map'))).toBe(true);
+    expect(ingest.bytes).toBeGreaterThan(0);
+    expect(ingest.largestInputs[0]!.bytes).toBeGreaterThan(0);
+  });
+
+  it('runs in a fresh Node process and answers a sample event', () => {
+    // Prepare
+    const script = `
+      const { handler } = await import(${JSON.stringify(join(ingest.outdir, 'handler.mjs'))});
+      const event = JSON.parse(process.env.SAMPLE);
+      const context = { functionName: 'IngestFunction', awsRequestId: 'r-1', getRemainingTimeInMillis: () => 3000 };
+      const response = await handler(event, context);
+      process.stdout.write(JSON.stringify(response));`;
+    // Act
+    const stdout = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      env: {
+        PATH: process.env.PATH,
+        STREAM_NAME: 'stream',
+        AWS_REGION: 'us-east-1',
+        POWERTOOLS_METRICS_DISABLED: 'true',
+        POWERTOOLS_LOG_LEVEL: 'SILENT',
+        SAMPLE: readFileSync('events/ingest-invalid.json', 'utf8'),
+      },
+      encoding: 'utf8',
+    });
+    // Assess
+    const response = JSON.parse(stdout);
+    expect(response.statusCode).toBe(400);
+    expect(JSON.parse(response.body).errors.length).toBe(5);
+  });
+
+  it('applies the lambda-builders defaults when BuildProperties are absent', () => {
+    // Act
+    const options = esbuildOptionsFor(
+      'Fn',
+      { CodeUri: './' },
+      { EntryPoints: ['app.ts'] },
+      '/repo',
+      '/out/Fn',
+    );
+    // Assess
+    expect(options).toMatchObject({
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      minify: true,
+      sourcemap: false,
+      target: 'es2020',
+      mainFields: ['main', 'module'],
+      entryPoints: ['/repo/app.ts'],
+    });
+  });
+
+  it('refuses BuildProperties it does not understand, naming the function', () => {
+    // Act
+    const act = () => esbuildOptionsFor('Fn', {}, { EntryPoints: ['a.ts'], Splitting: true }, '/r', '/o');
+    // Assess
+    expect(act).toThrow(BuildError);
+    expect(act).toThrow('Fn: unsupported BuildProperties Splitting');
+  });
+});

@@ -1,0 +1,108 @@
+import { parseArgs } from 'node:util';
+import { startRuntime } from '#local/runtime.ts';
+import { parseParameterOverrides } from '#local/template/resolve.ts';
+
+/**
+ * `npm start [-- options]`: runs template.yaml locally.
+ */
+
+const USAGE = `usage: npm start -- [options]
+
+  --template <file>              template to run (default: template.yaml)
+  --parameter-overrides "<K=V>"  parameter values, as sam deploy takes them
+  --port <n>                     HTTP API port (default: 3000)
+  --endpoint-port <n>            AWS endpoint port (default: 4566)
+  --data-dir <dir>               where data and checkpoints are kept (default: .local)
+  --in-memory                    keep nothing on disk
+  --fresh                        start with empty data
+  --no-build                     run the bundles already in dist/functions
+  -h, --help                     show this help`;
+
+const main = async (): Promise<void> => {
+  const [command = 'start', ...rest] = process.argv.slice(2);
+  if (command !== 'start') {
+    console.error(`unknown command '${command}'\n\n${USAGE}`);
+    process.exit(2);
+  }
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      template: { type: 'string', default: 'template.yaml' },
+      'parameter-overrides': { type: 'string', default: '' },
+      port: { type: 'string', default: '3000' },
+      'endpoint-port': { type: 'string', default: '4566' },
+      'data-dir': { type: 'string', default: '.local' },
+      'in-memory': { type: 'boolean', default: false },
+      fresh: { type: 'boolean', default: false },
+      'no-build': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const port = (name: string, value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0 || n > 65_535)
+      throw new Error(`--${name} must be a port number, got '${value}'`);
+    return n;
+  };
+
+  const runtime = await startRuntime({
+    templatePath: values.template,
+    parameterOverrides: parseParameterOverrides(values['parameter-overrides']),
+    apiPort: port('port', values.port),
+    endpointPort: port('endpoint-port', values['endpoint-port']),
+    dataDir: values['in-memory'] ? undefined : values['data-dir'],
+    fresh: values.fresh,
+    skipBuild: values['no-build'],
+  });
+
+  const stream = Object.values(runtime.stack.resources).find((r) => r.type === 'AWS::Kinesis::Stream');
+  const routes = Object.values(runtime.stack.functions).flatMap((fn) =>
+    fn.events
+      .filter((e) => e.type === 'HttpApi')
+      .map((e) => `${e.properties.Method} ${e.properties.Path} → ${fn.name}`),
+  );
+  const streamName = stream?.refs.ref ?? '<stream>';
+  console.log(`
+Local pipeline running (template: ${values.template}, data: ${values['in-memory'] ? 'in memory' : values['data-dir']})
+
+  HTTP API       ${runtime.apiEndpoint}
+${routes.map((r) => `                 ${r}`).join('\n')}
+  AWS endpoint   ${runtime.endpoint}   (any SDK, the AWS CLI or boto3 with --endpoint-url / AWS_ENDPOINT_URL)
+  Stream         ${streamName}
+  Functions      ${[...runtime.functions.keys()].join(', ')}
+
+Send an event:
+  curl -X POST ${runtime.apiEndpoint}/events -H 'content-type: application/cloudevents+json' \\
+    -d '{"specversion":"1.0","id":"1","source":"urn:demo","type":"demo.created","data":{"hello":"world"}}'
+
+Read the stream back with the AWS CLI:
+  export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
+  aws --endpoint-url ${runtime.endpoint} kinesis list-shards --stream-name ${streamName}
+  aws --endpoint-url ${runtime.endpoint} kinesis get-records --shard-iterator $(aws --endpoint-url ${runtime.endpoint} \\
+    kinesis get-shard-iterator --stream-name ${streamName} --shard-id shardId-000000000000 \\
+    --shard-iterator-type TRIM_HORIZON --query ShardIterator --output text)
+
+Press Ctrl-C to stop.
+`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping…`);
+    await runtime.stop();
+    console.log('stopped cleanly');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+};
+
+main().catch((error: Error) => {
+  console.error(`npm start failed: ${error.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,251 @@
+import type { Template, TemplateResource } from './template/parse.ts';
+import {
+  evaluateConditions,
+  pseudoParameters,
+  type ResolveContext,
+  type ResourceRefs,
+  resolveParameters,
+  resolveValue,
+  TemplateResolveError,
+} from './template/resolve.ts';
+
+/**
+ * The local stack: every resource of template.yaml with its local name, ARN and resolved properties, and every
+ * function with the environment the template gives it. Creating the resources is the runtime's job; this only
+ * plans them, so that a template construct the runtime cannot run fails before anything starts.
+ */
+
+export interface StackOptions {
+  parameterOverrides?: Record<string, string>;
+  region: string;
+  accountId: string;
+  stackName: string;
+  /** The single AWS endpoint the local services sit behind, e.g. http://127.0.0.1:4566. */
+  endpoint: string;
+}
+
+export interface PlannedResource {
+  logicalId: string;
+  type: string;
+  properties: Record<string, unknown>;
+  refs: ResourceRefs;
+  /** `false` for types that exist in the template but have no local counterpart (alarms, IAM, …). */
+  emulated: boolean;
+}
+
+export interface PlannedEvent {
+  name: string;
+  type: string;
+  properties: Record<string, unknown>;
+}
+
+export interface PlannedFunction {
+  logicalId: string;
+  name: string;
+  arn: string;
+  handler: string;
+  runtime: string;
+  timeoutSeconds: number;
+  memoryMb: number;
+  environment: Record<string, string>;
+  events: PlannedEvent[];
+}
+
+export interface LocalStack {
+  name: string;
+  parameters: Record<string, string>;
+  conditions: Record<string, boolean>;
+  context: ResolveContext;
+  resources: Record<string, PlannedResource>;
+  functions: Record<string, PlannedFunction>;
+  outputs: Record<string, string>;
+}
+
+/** Types the local runtime stands up; each gives Ref and GetAtt values like CloudFormation's. */
+const EMULATED: Record<
+  string,
+  (id: string, props: Record<string, unknown>, o: StackOptions) => ResourceRefs
+> = {
+  'AWS::Kinesis::Stream': (id, props, o) => {
+    const name = String(props.Name ?? `${o.stackName}-${id}`);
+    return { ref: name, attributes: { Arn: `arn:aws:kinesis:${o.region}:${o.accountId}:stream/${name}` } };
+  },
+  'AWS::DynamoDB::Table': (id, props, o) => {
+    const name = String(props.TableName ?? `${o.stackName}-${id}`);
+    const arn = `arn:aws:dynamodb:${o.region}:${o.accountId}:table/${name}`;
+    return { ref: name, attributes: { Arn: arn, StreamArn: `${arn}/stream/local` } };
+  },
+  'AWS::S3::Bucket': (id, props, o) => {
+    const name = String(props.BucketName ?? `${o.stackName}-${id}`.toLowerCase()).slice(0, 63);
+    return {
+      ref: name,
+      attributes: {
+        Arn: `arn:aws:s3:::${name}`,
+        DomainName: `${name}.s3.amazonaws.com`,
+        RegionalDomainName: `${name}.s3.${o.region}.amazonaws.com`,
+      },
+    };
+  },
+  'AWS::SQS::Queue': (id, props, o) => {
+    const fifo = props.FifoQueue === true || props.FifoQueue === 'true';
+    const name = String(props.QueueName ?? `${o.stackName}-${id}${fifo ? '.fifo' : ''}`);
+    const url = `${o.endpoint}/${o.accountId}/${name}`;
+    return {
+      ref: url,
+      attributes: { Arn: `arn:aws:sqs:${o.region}:${o.accountId}:${name}`, QueueName: name, QueueUrl: url },
+    };
+  },
+  'AWS::Serverless::Function': (id, _props, o) => ({
+    ref: id,
+    attributes: { Arn: `arn:aws:lambda:${o.region}:${o.accountId}:function:${id}` },
+  }),
+  'AWS::Serverless::HttpApi': (id, _props, o) => ({
+    ref: id.toLowerCase(),
+    attributes: { ApiEndpoint: 'http://127.0.0.1:3000', ApiId: id.toLowerCase(), Region: o.region },
+  }),
+};
+
+/** Types that are part of a deployed stack but have no effect locally; they resolve but are not created. */
+const NOT_EMULATED: Record<
+  string,
+  (id: string, props: Record<string, unknown>, o: StackOptions) => ResourceRefs
+> = {
+  'AWS::Logs::LogGroup': (id, props, o) => {
+    const name = String(props.LogGroupName ?? `/local/${o.stackName}/${id}`);
+    return { ref: name, attributes: { Arn: `arn:aws:logs:${o.region}:${o.accountId}:log-group:${name}:*` } };
+  },
+  'AWS::SNS::Topic': (id, _props, o) => {
+    const arn = `arn:aws:sns:${o.region}:${o.accountId}:${o.stackName}-${id}`;
+    return { ref: arn, attributes: { TopicArn: arn, TopicName: `${o.stackName}-${id}` } };
+  },
+  'AWS::SNS::Subscription': (id) => ({ ref: id, attributes: {} }),
+  'AWS::KMS::Key': (id, _props, o) => {
+    const keyId = `00000000-0000-0000-0000-${id.toLowerCase().padEnd(12, '0').slice(0, 12)}`;
+    return {
+      ref: keyId,
+      attributes: { Arn: `arn:aws:kms:${o.region}:${o.accountId}:key/${keyId}`, KeyId: keyId },
+    };
+  },
+  'AWS::KMS::Alias': (id) => ({ ref: `alias/${id}`, attributes: {} }),
+  'AWS::CloudWatch::Alarm': (id, _props, o) => ({
+    ref: `${o.stackName}-${id}`,
+    attributes: { Arn: `arn:aws:cloudwatch:${o.region}:${o.accountId}:alarm:${o.stackName}-${id}` },
+  }),
+  'AWS::CloudWatch::Dashboard': (id, _props, o) => ({ ref: `${o.stackName}-${id}`, attributes: {} }),
+  'AWS::IAM::Role': (id, _props, o) => ({
+    ref: `${o.stackName}-${id}`,
+    attributes: { Arn: `arn:aws:iam::${o.accountId}:role/${o.stackName}-${id}`, RoleId: id },
+  }),
+  'AWS::IAM::Policy': (id) => ({ ref: id, attributes: {} }),
+  'AWS::IAM::ManagedPolicy': (id, _props, o) => ({
+    ref: `arn:aws:iam::${o.accountId}:policy/${o.stackName}-${id}`,
+    attributes: {},
+  }),
+  'AWS::S3::BucketPolicy': (id) => ({ ref: id, attributes: {} }),
+  'AWS::SQS::QueuePolicy': (id) => ({ ref: id, attributes: {} }),
+  'AWS::Lambda::Permission': (id) => ({ ref: id, attributes: {} }),
+};
+
+export const isEmulatedType = (type: string): boolean => type in EMULATED;
+
+const number = (value: unknown, fallback: number): number =>
+  value === undefined || value === null || value === '' ? fallback : Number(value);
+
+/** Merges SAM Globals.Function into one function's properties, as SAM does (maps merge, scalars override). */
+const withGlobals = (
+  properties: Record<string, unknown>,
+  globals: Record<string, unknown>,
+): Record<string, unknown> => {
+  const merged: Record<string, unknown> = { ...globals };
+  for (const [key, value] of Object.entries(properties)) {
+    const global = merged[key];
+    const isMap = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+    merged[key] =
+      isMap(global) && isMap(value)
+        ? withGlobals(value as Record<string, unknown>, global as Record<string, unknown>)
+        : value;
+  }
+  return merged;
+};
+
+export const planStack = (template: Template, options: StackOptions): LocalStack => {
+  const pseudo = pseudoParameters(options.region, options.accountId, options.stackName);
+  const parameters = resolveParameters(template, options.parameterOverrides);
+  const conditions = evaluateConditions(template, parameters, pseudo);
+  const context: ResolveContext = { parameters, conditions, resources: {}, pseudo };
+
+  const active = Object.entries(template.Resources).filter(([id, resource]) => {
+    if (resource.Condition === undefined) return true;
+    if (!(resource.Condition in conditions)) {
+      throw new TemplateResolveError(`Resources.${id}: condition '${resource.Condition}' is not defined`);
+    }
+    return conditions[resource.Condition];
+  });
+
+  // Names first (they depend only on literal properties), so that properties can refer to any resource.
+  for (const [id, resource] of active) {
+    const naming = EMULATED[resource.Type] ?? NOT_EMULATED[resource.Type];
+    if (!naming) {
+      throw new TemplateResolveError(
+        `Resources.${id}: type ${resource.Type} is not supported by the local runtime; remove it or add a Condition that is false locally`,
+      );
+    }
+    const literal = Object.fromEntries(
+      Object.entries(resource.Properties ?? {}).filter(([, v]) => typeof v !== 'object' || v === null),
+    );
+    context.resources[id] = naming(id, literal, options);
+    if (resource.Type === 'AWS::Serverless::Function') {
+      // SAM creates a role per function, named <Function>Role.
+      context.resources[`${id}Role`] = NOT_EMULATED['AWS::IAM::Role']!(`${id}Role`, {}, options);
+    }
+  }
+
+  const globals = (template.Globals?.Function ?? {}) as Record<string, unknown>;
+  const resources: Record<string, PlannedResource> = {};
+  const functions: Record<string, PlannedFunction> = {};
+  for (const [id, resource] of active as Array<[string, TemplateResource]>) {
+    const raw =
+      resource.Type === 'AWS::Serverless::Function'
+        ? withGlobals(resource.Properties ?? {}, globals)
+        : (resource.Properties ?? {});
+    const properties = (resolveValue(raw, context, `Resources.${id}.Properties`) ?? {}) as Record<
+      string,
+      unknown
+    >;
+    resources[id] = {
+      logicalId: id,
+      type: resource.Type,
+      properties,
+      refs: context.resources[id]!,
+      emulated: isEmulatedType(resource.Type),
+    };
+    if (resource.Type !== 'AWS::Serverless::Function') continue;
+    if (properties.PackageType === 'Image') {
+      throw new TemplateResolveError(
+        `Resources.${id}: container-image functions are not supported by the local runtime`,
+      );
+    }
+    const variables = ((properties.Environment as { Variables?: Record<string, unknown> } | undefined)
+      ?.Variables ?? {}) as Record<string, unknown>;
+    functions[id] = {
+      logicalId: id,
+      name: id,
+      arn: context.resources[id]!.attributes.Arn!,
+      handler: String(properties.Handler ?? ''),
+      runtime: String(properties.Runtime ?? ''),
+      timeoutSeconds: number(properties.Timeout, 3),
+      memoryMb: number(properties.MemorySize, 128),
+      environment: Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, String(v)])),
+      events: Object.entries(
+        (properties.Events ?? {}) as Record<string, { Type: string; Properties?: Record<string, unknown> }>,
+      ).map(([name, event]) => ({ name, type: event.Type, properties: event.Properties ?? {} })),
+    };
+  }
+
+  const outputs: Record<string, string> = {};
+  for (const [name, output] of Object.entries(template.Outputs ?? {})) {
+    if (typeof output.Condition === 'string' && !conditions[output.Condition]) continue;
+    outputs[name] = String(resolveValue(output.Value, context, `Outputs.${name}.Value`));
+  }
+  return { name: options.stackName, parameters, conditions, context, resources, functions, outputs };
+};

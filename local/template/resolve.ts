@@ -1,0 +1,244 @@
+import type { Template } from './parse.ts';
+
+/**
+ * Resolves a template the way CloudFormation does at deploy time, for the local runtime: Parameters (defaults
+ * plus `--parameter-overrides`, checked against their constraints), Conditions, and the intrinsic functions
+ * Ref, Fn::GetAtt, Fn::Sub, Fn::If, Fn::Select, Fn::Join, Fn::Split, Fn::Equals, Fn::Not, Fn::And, Fn::Or and
+ * Fn::Base64. Anything else is reported as an error naming where it stands.
+ */
+
+export class TemplateResolveError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TemplateResolveError';
+  }
+}
+
+/** What `Ref` and `Fn::GetAtt` give for one resource. */
+export interface ResourceRefs {
+  ref: string;
+  attributes: Record<string, string>;
+}
+
+export interface ResolveContext {
+  parameters: Record<string, string>;
+  conditions: Record<string, boolean>;
+  resources: Record<string, ResourceRefs>;
+  pseudo: Record<string, string>;
+}
+
+/** Marks a value that `AWS::NoValue` removed; dropped from maps and lists. */
+const NO_VALUE = Symbol('AWS::NoValue');
+
+export const pseudoParameters = (
+  region: string,
+  accountId: string,
+  stackName: string,
+): Record<string, string> => ({
+  'AWS::Region': region,
+  'AWS::AccountId': accountId,
+  'AWS::StackName': stackName,
+  'AWS::StackId': `arn:aws:cloudformation:${region}:${accountId}:stack/${stackName}/00000000-0000-0000-0000-000000000000`,
+  'AWS::Partition': 'aws',
+  'AWS::URLSuffix': 'amazonaws.com',
+});
+
+/**
+ * `sam deploy --parameter-overrides` syntax: `Key=Value Key2=Value2`, or `ParameterKey=K,ParameterValue=V`,
+ * values optionally quoted.
+ */
+export const parseParameterOverrides = (text: string): Record<string, string> => {
+  const overrides: Record<string, string> = {};
+  const tokens = text.match(/(?:[^\s"']+|"[^"]*"|'[^']*')+/g) ?? [];
+  for (const token of tokens) {
+    const unquote = (value: string) => value.replace(/^(["'])(.*)\1$/, '$2');
+    const long = /^ParameterKey=([^,]+),ParameterValue=(.*)$/.exec(token);
+    if (long) {
+      overrides[long[1]!] = unquote(long[2]!);
+      continue;
+    }
+    const at = token.indexOf('=');
+    if (at <= 0) throw new TemplateResolveError(`parameter override '${token}' is not of the form Key=Value`);
+    overrides[token.slice(0, at)] = unquote(token.slice(at + 1).replace(/"/g, ''));
+  }
+  return overrides;
+};
+
+/** Parameter values: overrides over defaults, each checked against the parameter's constraints. */
+export const resolveParameters = (
+  template: Template,
+  overrides: Record<string, string> = {},
+): Record<string, string> => {
+  const declared = template.Parameters ?? {};
+  const unknown = Object.keys(overrides).filter((name) => !(name in declared));
+  if (unknown.length > 0) {
+    throw new TemplateResolveError(
+      `unknown parameter${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`,
+    );
+  }
+  const values: Record<string, string> = {};
+  for (const [name, spec] of Object.entries(declared)) {
+    const raw = overrides[name] ?? (spec.Default === undefined ? undefined : String(spec.Default));
+    if (raw === undefined)
+      throw new TemplateResolveError(`parameter ${name} has no default and no value was given`);
+    const fail = (why: string) => {
+      throw new TemplateResolveError(`parameter ${name}='${raw}' ${why}`);
+    };
+    const allowed = spec.AllowedValues as unknown[] | undefined;
+    if (allowed && !allowed.map(String).includes(raw)) fail(`must be one of ${allowed.join(', ')}`);
+    if (spec.Type === 'Number') {
+      const n = Number(raw);
+      if (raw.trim() === '' || Number.isNaN(n)) fail('must be a number');
+      if (spec.MinValue !== undefined && n < Number(spec.MinValue)) fail(`must be at least ${spec.MinValue}`);
+      if (spec.MaxValue !== undefined && n > Number(spec.MaxValue)) fail(`must be at most ${spec.MaxValue}`);
+    }
+    if (spec.AllowedPattern !== undefined && !new RegExp(`^(?:${spec.AllowedPattern})$`).test(raw)) {
+      fail(`does not match ${spec.AllowedPattern}`);
+    }
+    if (spec.MinLength !== undefined && raw.length < Number(spec.MinLength))
+      fail(`is shorter than ${spec.MinLength}`);
+    if (spec.MaxLength !== undefined && raw.length > Number(spec.MaxLength))
+      fail(`is longer than ${spec.MaxLength}`);
+    values[name] = raw;
+  }
+  return values;
+};
+
+const single = (value: Record<string, unknown>): [string, unknown] | undefined => {
+  const keys = Object.keys(value);
+  return keys.length === 1 && (keys[0] === 'Ref' || keys[0]!.startsWith('Fn::') || keys[0] === 'Condition')
+    ? [keys[0]!, value[keys[0]!]]
+    : undefined;
+};
+
+const resolveInternal = (value: unknown, ctx: ResolveContext, where: string): unknown => {
+  if (Array.isArray(value)) {
+    return value.map((v, i) => resolveInternal(v, ctx, `${where}[${i}]`)).filter((v) => v !== NO_VALUE);
+  }
+  if (typeof value !== 'object' || value === null) return value;
+  const fn = single(value as Record<string, unknown>);
+  if (!fn) {
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value)) {
+      const resolved = resolveInternal(v, ctx, `${where}.${key}`);
+      if (resolved !== NO_VALUE) out[key] = resolved;
+    }
+    return out;
+  }
+  const [name, arg] = fn;
+  const fail = (why: string): never => {
+    throw new TemplateResolveError(`${where}: ${name} ${why}`);
+  };
+  const str = (v: unknown, what: string): string => {
+    const r = resolveInternal(v, ctx, where);
+    if (typeof r !== 'string' && typeof r !== 'number' && typeof r !== 'boolean')
+      fail(`needs a string for ${what}`);
+    return String(r);
+  };
+  switch (name) {
+    case 'Ref': {
+      const target = String(arg);
+      if (target === 'AWS::NoValue') return NO_VALUE;
+      if (target in ctx.pseudo) return ctx.pseudo[target];
+      if (target in ctx.parameters) return ctx.parameters[target];
+      if (target in ctx.resources) return ctx.resources[target]!.ref;
+      return fail(`'${target}' names no parameter or resource`);
+    }
+    case 'Fn::GetAtt': {
+      const [resource, attribute] = Array.isArray(arg) ? arg.map(String) : String(arg).split(/\.(.*)/s);
+      const refs = ctx.resources[resource ?? ''];
+      if (!refs) return fail(`'${resource}' names no resource`);
+      const found = refs.attributes[attribute ?? ''];
+      if (found === undefined)
+        return fail(`attribute '${attribute}' of ${resource} is not available locally`);
+      return found;
+    }
+    case 'Fn::Sub': {
+      const [text, vars] = Array.isArray(arg)
+        ? [String(arg[0]), (arg[1] ?? {}) as Record<string, unknown>]
+        : [String(arg), {}];
+      return text.replace(/\$\{([^}]+)\}/g, (_whole, inner: string) => {
+        if (inner.startsWith('!')) return `\${${inner.slice(1)}}`;
+        if (inner in vars) return str(vars[inner], inner);
+        if (inner.includes('.')) return str({ 'Fn::GetAtt': inner.split(/\.(.*)/s).slice(0, 2) }, inner);
+        return str({ Ref: inner }, inner);
+      });
+    }
+    case 'Fn::If': {
+      const [condition, whenTrue, whenFalse] = arg as [string, unknown, unknown];
+      if (!(condition in ctx.conditions)) return fail(`condition '${condition}' is not defined`);
+      return resolveInternal(ctx.conditions[condition] ? whenTrue : whenFalse, ctx, where);
+    }
+    case 'Fn::Select': {
+      const [index, list] = arg as [unknown, unknown];
+      const items = resolveInternal(list, ctx, where);
+      const i = Number(resolveInternal(index, ctx, where));
+      if (!Array.isArray(items) || !Number.isInteger(i) || i < 0 || i >= items.length) {
+        return fail(`index ${i} is out of range`);
+      }
+      return items[i];
+    }
+    case 'Fn::Join': {
+      const [separator, list] = arg as [string, unknown];
+      const items = resolveInternal(list, ctx, where);
+      if (!Array.isArray(items)) return fail('needs a list');
+      return items.map(String).join(separator);
+    }
+    case 'Fn::Split': {
+      const [separator, text] = arg as [string, unknown];
+      return str(text, 'its source').split(separator);
+    }
+    case 'Fn::Base64':
+      return Buffer.from(str(arg, 'its input')).toString('base64');
+    case 'Fn::Equals': {
+      const [a, b] = arg as [unknown, unknown];
+      return String(resolveInternal(a, ctx, where)) === String(resolveInternal(b, ctx, where));
+    }
+    case 'Fn::Not':
+      return !resolveInternal((arg as unknown[])[0], ctx, where);
+    case 'Fn::And':
+      return (arg as unknown[]).every((c) => resolveInternal(c, ctx, where) === true);
+    case 'Fn::Or':
+      return (arg as unknown[]).some((c) => resolveInternal(c, ctx, where) === true);
+    case 'Condition': {
+      const condition = String(arg);
+      if (!(condition in ctx.conditions)) return fail(`'${condition}' is not defined`);
+      return ctx.conditions[condition];
+    }
+    default:
+      return fail('is not supported by the local runtime');
+  }
+};
+
+/** Resolves a value; `where` names its place (e.g. `Resources.IngestFunction.Properties.Environment`). */
+export const resolveValue = (value: unknown, ctx: ResolveContext, where: string): unknown => {
+  const resolved = resolveInternal(value, ctx, where);
+  return resolved === NO_VALUE ? undefined : resolved;
+};
+
+/** Evaluates every condition, in dependency order. */
+export const evaluateConditions = (
+  template: Template,
+  parameters: Record<string, string>,
+  pseudo: Record<string, string>,
+): Record<string, boolean> => {
+  const definitions = template.Conditions ?? {};
+  const conditions: Record<string, boolean> = {};
+  const visiting = new Set<string>();
+  const ctx: ResolveContext = { parameters, conditions, resources: {}, pseudo };
+  const evaluate = (name: string): boolean => {
+    if (name in conditions) return conditions[name]!;
+    if (!(name in definitions)) throw new TemplateResolveError(`Conditions: '${name}' is not defined`);
+    if (visiting.has(name)) throw new TemplateResolveError(`Conditions: '${name}' depends on itself`);
+    visiting.add(name);
+    const dependsOn = JSON.stringify(definitions[name]).match(/"Condition":"([^"]+)"/g) ?? [];
+    for (const ref of dependsOn) evaluate(ref.slice(13, -1));
+    const value = resolveValue(definitions[name], ctx, `Conditions.${name}`);
+    if (typeof value !== 'boolean')
+      throw new TemplateResolveError(`Conditions.${name}: does not evaluate to true or false`);
+    conditions[name] = value;
+    return value;
+  };
+  for (const name of Object.keys(definitions)) evaluate(name);
+  return conditions;
+};

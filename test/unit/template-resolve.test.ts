@@ -1,0 +1,189 @@
+import { describe, expect, it } from 'vitest';
+import { planStack } from '#local/stack.ts';
+import { loadTemplate, parseTemplate, type Template } from '#local/template/parse.ts';
+import {
+  evaluateConditions,
+  parseParameterOverrides,
+  pseudoParameters,
+  type ResolveContext,
+  resolveParameters,
+  resolveValue,
+  TemplateResolveError,
+} from '#local/template/resolve.ts';
+
+const options = {
+  region: 'us-east-1',
+  accountId: '000000000000',
+  stackName: 'local',
+  endpoint: 'http://127.0.0.1:4566',
+};
+
+const context = (overrides: Partial<ResolveContext> = {}): ResolveContext => ({
+  parameters: { Mode: 'PROVISIONED', Count: '2', List: 'a,b,c' },
+  conditions: { IsProvisioned: true, IsOther: false },
+  resources: {
+    Stream: {
+      ref: 'local-Stream',
+      attributes: { Arn: 'arn:aws:kinesis:us-east-1:000000000000:stream/local-Stream' },
+    },
+  },
+  pseudo: pseudoParameters('us-east-1', '000000000000', 'local'),
+  ...overrides,
+});
+
+describe('Local runtime: template resolution', () => {
+  describe('parameter overrides', () => {
+    it.each([
+      ['A=1 B=two', { A: '1', B: 'two' }],
+      [
+        'ParameterKey=A,ParameterValue=1 ParameterKey=B,ParameterValue=x y'.replace('x y', '"x y"'),
+        { A: '1', B: 'x y' },
+      ],
+      ['A="with space" B=\'q\'', { A: 'with space', B: 'q' }],
+      ['', {}],
+    ])('parses %s', (text, expected) => {
+      expect(parseParameterOverrides(text)).toEqual(expected);
+    });
+
+    it('refuses a token without =', () => {
+      expect(() => parseParameterOverrides('A=1 B')).toThrow(
+        "parameter override 'B' is not of the form Key=Value",
+      );
+    });
+  });
+
+  describe('parameters', () => {
+    const template = loadTemplate('template.yaml');
+
+    it('takes defaults and overrides', () => {
+      // Act
+      const values = resolveParameters(template, { ShardCount: '4' });
+      // Assess
+      expect(values.ShardCount).toBe('4');
+      expect(values.StreamMode).toBe('PROVISIONED');
+    });
+
+    it.each([
+      [{ StreamMode: 'FAST' }, "parameter StreamMode='FAST' must be one of PROVISIONED, ON_DEMAND"],
+      [{ RetentionHours: '12' }, "parameter RetentionHours='12' must be at least 24"],
+      [{ RetentionHours: 'x' }, "parameter RetentionHours='x' must be a number"],
+      [{ StreamKmsKeyArn: 'nope' }, "parameter StreamKmsKeyArn='nope' does not match"],
+      [{ Unknown: '1' }, 'unknown parameter: Unknown'],
+    ])('refuses %j', (overrides, message) => {
+      expect(() => resolveParameters(template, overrides)).toThrow(message);
+    });
+  });
+
+  describe('intrinsic functions', () => {
+    it.each([
+      [{ Ref: 'Count' }, '2'],
+      [{ Ref: 'Stream' }, 'local-Stream'],
+      [{ Ref: 'AWS::Region' }, 'us-east-1'],
+      [{ 'Fn::GetAtt': ['Stream', 'Arn'] }, 'arn:aws:kinesis:us-east-1:000000000000:stream/local-Stream'],
+      [{ 'Fn::Sub': '${Stream}/${AWS::AccountId}/${!Literal}' }, 'local-Stream/000000000000/${Literal}'],
+      [{ 'Fn::Sub': '${Stream.Arn}' }, 'arn:aws:kinesis:us-east-1:000000000000:stream/local-Stream'],
+      [{ 'Fn::Sub': ['${X}-${Mode}', { X: { Ref: 'Count' } }] }, '2-PROVISIONED'],
+      [{ 'Fn::If': ['IsProvisioned', 'yes', 'no'] }, 'yes'],
+      [{ 'Fn::Select': [1, { 'Fn::Split': [',', { Ref: 'List' }] }] }, 'b'],
+      [{ 'Fn::Join': ['-', ['a', { Ref: 'Count' }]] }, 'a-2'],
+      [{ 'Fn::Equals': [{ Ref: 'Mode' }, 'PROVISIONED'] }, true],
+      [{ 'Fn::Not': [{ Condition: 'IsOther' }] }, true],
+      [{ 'Fn::And': [{ Condition: 'IsProvisioned' }, { Condition: 'IsOther' }] }, false],
+      [{ 'Fn::Or': [{ Condition: 'IsProvisioned' }, { Condition: 'IsOther' }] }, true],
+    ])('resolves %j', (value, expected) => {
+      expect(resolveValue(value, context(), 'Test')).toEqual(expected);
+    });
+
+    it('drops AWS::NoValue from maps and lists', () => {
+      // Act
+      const value = resolveValue(
+        {
+          Keep: 1,
+          Drop: { 'Fn::If': ['IsOther', 'x', { Ref: 'AWS::NoValue' }] },
+          List: ['a', { 'Fn::If': ['IsOther', 'b', { Ref: 'AWS::NoValue' }] }],
+        },
+        context(),
+        'Test',
+      );
+      // Assess
+      expect(value).toEqual({ Keep: 1, List: ['a'] });
+    });
+
+    it.each([
+      [{ Ref: 'Nothing' }, "Test.A: Ref 'Nothing' names no parameter or resource"],
+      [{ 'Fn::GetAtt': ['Stream', 'Nope'] }, "attribute 'Nope' of Stream is not available locally"],
+      [{ 'Fn::If': ['Missing', 1, 2] }, "condition 'Missing' is not defined"],
+      [{ 'Fn::ImportValue': 'x' }, 'Test.A: Fn::ImportValue is not supported by the local runtime'],
+    ])('names the place of an unresolvable %j', (value, message) => {
+      const act = () => resolveValue({ A: value }, context(), 'Test');
+      expect(act).toThrow(TemplateResolveError);
+      expect(act).toThrow(message);
+    });
+
+    it('evaluates conditions that depend on other conditions', () => {
+      // Prepare
+      const template = parseTemplate(`
+Resources: {}
+Conditions:
+  B: !Not [!Condition A]
+  A: !Equals [!Ref P, x]
+`);
+      // Act
+      const conditions = evaluateConditions(template, { P: 'x' }, {});
+      // Assess
+      expect(conditions).toEqual({ A: true, B: false });
+    });
+  });
+
+  describe('planning the stack from template.yaml', () => {
+    const template = loadTemplate('template.yaml');
+
+    it('names resources and gives each function its environment, Globals included', () => {
+      // Act
+      const stack = planStack(template, options);
+      // Assess
+      expect(stack.resources.EventStream!.refs.ref).toBe('local-EventStream');
+      const ingest = stack.functions.IngestFunction!;
+      expect(ingest).toMatchObject({
+        handler: 'handler.handler',
+        runtime: 'nodejs24.x',
+        timeoutSeconds: 10,
+        memoryMb: 512,
+      });
+      expect(ingest.environment).toMatchObject({
+        STREAM_NAME: 'local-EventStream',
+        MAX_RECORD_SIZE_KIB: '1024',
+        POWERTOOLS_SERVICE_NAME: 'ingest',
+        POWERTOOLS_METRICS_NAMESPACE: 'KinesisPipeline',
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+      });
+      expect(ingest.events).toContainEqual(
+        expect.objectContaining({
+          type: 'HttpApi',
+          properties: expect.objectContaining({ Method: 'POST', Path: '/events' }),
+        }),
+      );
+    });
+
+    it('applies parameter overrides and conditions', () => {
+      // Act
+      const stack = planStack(template, {
+        ...options,
+        parameterOverrides: { StreamMode: 'ON_DEMAND', LogLevel: 'DEBUG' },
+      });
+      // Assess
+      expect(stack.resources.EventStream!.properties.ShardCount).toBeUndefined();
+      expect(stack.functions.IngestFunction!.environment.POWERTOOLS_LOG_LEVEL).toBe('DEBUG');
+    });
+
+    it('refuses a resource type it cannot run, naming the resource', () => {
+      // Prepare
+      const broken: Template = structuredClone(template);
+      broken.Resources.Cluster = { Type: 'AWS::ECS::Cluster', Properties: {} };
+      // Act
+      const act = () => planStack(broken, options);
+      // Assess
+      expect(act).toThrow('Resources.Cluster: type AWS::ECS::Cluster is not supported by the local runtime');
+    });
+  });
+});

@@ -7,7 +7,10 @@ import type { KinesisClient, PutRecordsRequestEntry, PutRecordsResultEntry } fro
  * SequenceNumber or ShardId for each failed entry.
  */
 
-export type FaultDecider = (entry: PutRecordsRequestEntry, position: number) => PutRecordsResultEntry | undefined;
+export type FaultDecider = (
+  entry: PutRecordsRequestEntry,
+  position: number,
+) => PutRecordsResultEntry | undefined;
 
 export const throughputExceeded = (shardHint = 'shardId-000000000000'): PutRecordsResultEntry => ({
   ErrorCode: 'ProvisionedThroughputExceededException',

@@ -1,12 +1,11 @@
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import {
-  CreateStreamCommand,
-  DescribeStreamSummaryCommand,
-  IncreaseStreamRetentionPeriodCommand,
-  KinesisClient,
-} from '@aws-sdk/client-kinesis';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { buildFunctions } from '#local/build/bundle.ts';
 import {
@@ -14,13 +13,16 @@ import {
   LOCAL_ACCOUNT_ID,
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
-  type RunningEmulator,
+  startDynamoDb,
   startKinesis,
+  startS3,
+  startSqs,
 } from '#local/emulators/index.ts';
 import { type InvokeResult, LocalFunction } from '#local/functions/runner.ts';
 import { type RunningGateway, sendJsonError, startGateway } from '#local/gateway.ts';
 import { type RunningHttpApi, startHttpApi } from '#local/http-api.ts';
-import { type LocalStack, type PlannedResource, planStack } from '#local/stack.ts';
+import { createResources, type ResourceClients } from '#local/resources.ts';
+import { type LocalStack, planStack } from '#local/stack.ts';
 import { loadTemplate } from '#local/template/parse.ts';
 
 /**
@@ -49,7 +51,7 @@ export interface LocalRuntime {
   endpoint: string;
   apiEndpoint: string;
   functions: Map<string, LocalFunction>;
-  clients: { kinesis: KinesisClient };
+  clients: ResourceClients;
   invoke(functionName: string, event: unknown): Promise<InvokeResult>;
   stop(): Promise<void>;
 }
@@ -60,35 +62,6 @@ export class RuntimeError extends Error {
     this.name = 'RuntimeError';
   }
 }
-
-/** Local shard count for an ON_DEMAND stream, which has no ShardCount. */
-const ON_DEMAND_LOCAL_SHARDS = 4;
-
-const createStream = async (kinesis: KinesisClient, resource: PlannedResource): Promise<void> => {
-  const p = resource.properties as {
-    ShardCount?: number | string;
-    RetentionPeriodHours?: number | string;
-    StreamModeDetails?: { StreamMode?: string };
-  };
-  const name = resource.refs.ref;
-  const exists = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name })).then(
-    () => true,
-    (error: Error) => {
-      if (error.name === 'ResourceNotFoundException') return false;
-      throw error;
-    },
-  );
-  if (exists) return;
-  const onDemand = p.StreamModeDetails?.StreamMode === 'ON_DEMAND';
-  const shards = onDemand ? ON_DEMAND_LOCAL_SHARDS : Number(p.ShardCount ?? 1);
-  await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
-  const hours = Number(p.RetentionPeriodHours ?? 24);
-  if (hours > 24) {
-    await kinesis.send(
-      new IncreaseStreamRetentionPeriodCommand({ StreamName: name, RetentionPeriodHours: hours }),
-    );
-  }
-};
 
 const lambdaInvokeRoute =
   (runtime: () => LocalRuntime) =>
@@ -164,30 +137,38 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
   const started: Array<{ close(): Promise<void> }> = [];
   const functions = new Map<string, LocalFunction>();
   try {
-    const kinesisEmulator: RunningEmulator = await startKinesis(
-      dataDir ? { path: join(dataDir, 'kinesis') } : {},
-    );
-    started.push(kinesisEmulator);
+    const emulators = {
+      kinesis: await startKinesis(dataDir ? { path: join(dataDir, 'kinesis') } : {}),
+      dynamodb: await startDynamoDb(dataDir ? { path: join(dataDir, 'dynamodb') } : {}),
+      sqs: await startSqs(),
+      s3: await startS3({
+        directory: dataDir ? join(dataDir, 's3') : mkdtempSync(join(tmpdir(), 'local-s3-')),
+      }),
+    };
+    started.push(...Object.values(emulators));
     let runtime: LocalRuntime | undefined;
     const gateway: RunningGateway = await startGateway({
       port: endpointPort,
-      services: { kinesis: kinesisEmulator.endpoint },
+      services: Object.fromEntries(Object.entries(emulators).map(([service, e]) => [service, e.endpoint])),
       routes: [lambdaInvokeRoute(() => runtime!)],
     });
     started.push(gateway);
     // Again with the port actually bound (0 picks a free one), since queue URLs contain it.
     stack = plan(gateway.endpoint);
 
-    const kinesis = new KinesisClient({
-      ...clientConfig(gateway.endpoint),
-      requestHandler: new NodeHttpHandler(),
+    const config = clientConfig(gateway.endpoint);
+    const clients: ResourceClients = {
+      kinesis: new KinesisClient({ ...config, requestHandler: new NodeHttpHandler() }),
+      dynamodb: new DynamoDBClient(config),
+      s3: new S3Client({ ...config, forcePathStyle: true }),
+      sqs: new SQSClient(config),
+    };
+    started.push({
+      close: async () => {
+        for (const client of Object.values(clients)) client.destroy();
+      },
     });
-    for (const resource of Object.values(stack.resources)) {
-      if (resource.type === 'AWS::Kinesis::Stream') {
-        await createStream(kinesis, resource);
-        log('runtime', `stream ${resource.refs.ref} ready (${resource.logicalId})`);
-      }
-    }
+    for (const line of await createResources(stack, clients)) log('runtime', line);
 
     const bundleRoot = resolve(options.bundleRoot ?? 'dist/functions');
     if (!options.skipBuild) {
@@ -237,7 +218,7 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
       endpoint: gateway.endpoint,
       apiEndpoint: httpApi.endpoint,
       functions,
-      clients: { kinesis },
+      clients,
       invoke: (name, event) => {
         const fn = functions.get(name);
         if (!fn)
@@ -247,7 +228,6 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
         return fn.invoke(event);
       },
       stop: async () => {
-        kinesis.destroy();
         for (const service of started.reverse()) await service.close().catch(() => undefined);
       },
     };

@@ -13,6 +13,7 @@ export interface Template {
   Transform?: string | string[];
   Description?: string;
   Parameters?: Record<string, Record<string, unknown>>;
+  Mappings?: Record<string, Record<string, unknown>>;
   Conditions?: Record<string, TemplateValue>;
   Globals?: Record<string, Record<string, unknown>>;
   Resources: Record<string, TemplateResource>;

@@ -1,0 +1,174 @@
+import {
+  type AttributeDefinition,
+  CreateTableCommand,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  type GlobalSecondaryIndex,
+  type KeySchemaElement,
+  type LocalSecondaryIndex,
+} from '@aws-sdk/client-dynamodb';
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  IncreaseStreamRetentionPeriodCommand,
+  type KinesisClient,
+} from '@aws-sdk/client-kinesis';
+import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, SetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { LocalStack, PlannedResource } from '#local/stack.ts';
+
+/**
+ * Creates the template's data resources on the emulators, idempotently (a restart with kept data finds them
+ * already there). Settings that only matter on AWS (encryption, point-in-time recovery, deletion protection,
+ * lifecycle rules) are accepted and not emulated.
+ */
+
+export interface ResourceClients {
+  kinesis: KinesisClient;
+  dynamodb: DynamoDBClient;
+  s3: S3Client;
+  sqs: SQSClient;
+}
+
+/** Local shard count for an ON_DEMAND stream, which has no ShardCount. */
+export const ON_DEMAND_LOCAL_SHARDS = 4;
+
+const notFound = (error: Error & { $metadata?: { httpStatusCode?: number } }) =>
+  error.name === 'ResourceNotFoundException' ||
+  error.name === 'NotFound' ||
+  error.$metadata?.httpStatusCode === 404;
+
+const exists = (check: Promise<unknown>): Promise<boolean> =>
+  check.then(
+    () => true,
+    (error: Error) => {
+      if (notFound(error)) return false;
+      throw error;
+    },
+  );
+
+const createStream = async ({ kinesis }: ResourceClients, resource: PlannedResource): Promise<string> => {
+  const p = resource.properties as {
+    ShardCount?: number | string;
+    RetentionPeriodHours?: number | string;
+    StreamModeDetails?: { StreamMode?: string };
+  };
+  const name = resource.refs.ref;
+  if (await exists(kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }))))
+    return `stream ${name} (kept)`;
+  const onDemand = p.StreamModeDetails?.StreamMode === 'ON_DEMAND';
+  const shards = onDemand ? ON_DEMAND_LOCAL_SHARDS : Number(p.ShardCount ?? 1);
+  await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
+  const hours = Number(p.RetentionPeriodHours ?? 24);
+  if (hours > 24) {
+    await kinesis.send(
+      new IncreaseStreamRetentionPeriodCommand({ StreamName: name, RetentionPeriodHours: hours }),
+    );
+  }
+  return `stream ${name} (${shards} shard${shards === 1 ? '' : 's'}${onDemand ? ', ON_DEMAND emulated' : ''})`;
+};
+
+const createTable = async ({ dynamodb }: ResourceClients, resource: PlannedResource): Promise<string> => {
+  const p = resource.properties as {
+    KeySchema: KeySchemaElement[];
+    AttributeDefinitions: AttributeDefinition[];
+    GlobalSecondaryIndexes?: GlobalSecondaryIndex[];
+    LocalSecondaryIndexes?: LocalSecondaryIndex[];
+  };
+  const name = resource.refs.ref;
+  if (await exists(dynamodb.send(new DescribeTableCommand({ TableName: name }))))
+    return `table ${name} (kept)`;
+  await dynamodb.send(
+    new CreateTableCommand({
+      TableName: name,
+      KeySchema: p.KeySchema,
+      AttributeDefinitions: p.AttributeDefinitions,
+      BillingMode: 'PAY_PER_REQUEST',
+      ...(p.GlobalSecondaryIndexes?.length
+        ? {
+            GlobalSecondaryIndexes: p.GlobalSecondaryIndexes.map(({ IndexName, KeySchema, Projection }) => ({
+              IndexName,
+              KeySchema,
+              Projection,
+            })),
+          }
+        : {}),
+      ...(p.LocalSecondaryIndexes?.length ? { LocalSecondaryIndexes: p.LocalSecondaryIndexes } : {}),
+    }),
+  );
+  return `table ${name}`;
+};
+
+const createBucket = async ({ s3 }: ResourceClients, resource: PlannedResource): Promise<string> => {
+  const name = resource.refs.ref;
+  if (await exists(s3.send(new HeadBucketCommand({ Bucket: name })))) return `bucket ${name} (kept)`;
+  await s3.send(new CreateBucketCommand({ Bucket: name }));
+  return `bucket ${name}`;
+};
+
+/** CloudFormation queue properties that are SQS attributes of the same name. */
+const QUEUE_ATTRIBUTES = [
+  'DelaySeconds',
+  'MaximumMessageSize',
+  'MessageRetentionPeriod',
+  'ReceiveMessageWaitTimeSeconds',
+  'VisibilityTimeout',
+  'FifoQueue',
+  'ContentBasedDeduplication',
+] as const;
+
+const createQueue = async ({ sqs }: ResourceClients, resource: PlannedResource): Promise<string> => {
+  const p = resource.properties as Record<string, unknown>;
+  const Attributes: Record<string, string> = {};
+  for (const name of QUEUE_ATTRIBUTES) if (p[name] !== undefined) Attributes[name] = String(p[name]);
+  // CreateQueue with the same name and attributes returns the existing queue.
+  await sqs.send(new CreateQueueCommand({ QueueName: resource.refs.attributes.QueueName, Attributes }));
+  return `queue ${resource.refs.attributes.QueueName}`;
+};
+
+/** Redrive policies go on after every queue exists, since a policy names its dead-letter queue. */
+const setRedrive = async (
+  { sqs }: ResourceClients,
+  resource: PlannedResource,
+): Promise<string | undefined> => {
+  const policy = (resource.properties as { RedrivePolicy?: unknown }).RedrivePolicy;
+  if (policy === undefined) return undefined;
+  const value = typeof policy === 'string' ? policy : JSON.stringify(policy);
+  await sqs.send(
+    new SetQueueAttributesCommand({ QueueUrl: resource.refs.ref, Attributes: { RedrivePolicy: value } }),
+  );
+  const { deadLetterTargetArn, maxReceiveCount } = JSON.parse(value) as {
+    deadLetterTargetArn: string;
+    maxReceiveCount: number;
+  };
+  return `queue ${resource.refs.attributes.QueueName} redrives to ${deadLetterTargetArn.split(':').pop()} after ${maxReceiveCount} receives`;
+};
+
+const CREATORS: Record<string, (clients: ResourceClients, resource: PlannedResource) => Promise<string>> = {
+  'AWS::Kinesis::Stream': createStream,
+  'AWS::DynamoDB::Table': createTable,
+  'AWS::S3::Bucket': createBucket,
+  'AWS::SQS::Queue': createQueue,
+};
+
+/** Creates every data resource of the stack; returns one line per resource for the start-up log. */
+export const createResources = async (stack: LocalStack, clients: ResourceClients): Promise<string[]> => {
+  const lines: string[] = [];
+  const resources = Object.values(stack.resources);
+  for (const resource of resources) {
+    const create = CREATORS[resource.type];
+    if (!create) continue;
+    try {
+      lines.push(await create(clients, resource));
+    } catch (error) {
+      throw new Error(
+        `Resources.${resource.logicalId}: could not create ${resource.type}: ${(error as Error).message}`,
+      );
+    }
+  }
+  for (const resource of resources.filter((r) => r.type === 'AWS::SQS::Queue')) {
+    const line = await setRedrive(clients, resource);
+    if (line) lines.push(line);
+  }
+  return lines;
+};

@@ -1,0 +1,75 @@
+import { existsSync } from 'node:fs';
+import { basename, extname, resolve } from 'node:path';
+import { at, type Finding, finding } from './findings.ts';
+import { isPlainObject } from './intrinsics.ts';
+import type { Template } from './parse.ts';
+
+/**
+ * Rule 4: every esbuild-built function's entry points exist under its CodeUri (relative to the template's
+ * folder), and its Handler's module is one of those entry points. Without EntryPoints, SAM builds the Handler's
+ * module, so that file must exist.
+ */
+
+const SOURCE_EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'];
+
+export const checkHandlers = (template: Template, root: string): Finding[] => {
+  const findings: Finding[] = [];
+  const globals = template.Globals?.Function ?? {};
+  for (const [logicalId, resource] of Object.entries(template.Resources)) {
+    if (!isPlainObject(resource) || resource.Type !== 'AWS::Serverless::Function') continue;
+    const metadata = isPlainObject(resource.Metadata) ? resource.Metadata : {};
+    if (metadata.BuildMethod !== 'esbuild') continue;
+    const location = { resource: logicalId, path: '' };
+    const properties = isPlainObject(resource.Properties) ? resource.Properties : {};
+    const codeUri = properties.CodeUri ?? globals.CodeUri;
+    if (typeof codeUri !== 'string') {
+      findings.push(finding(at(location, 'CodeUri'), 'an esbuild function needs a local CodeUri folder'));
+      continue;
+    }
+    const handler = properties.Handler ?? globals.Handler;
+    const module =
+      typeof handler === 'string' && handler.lastIndexOf('.') > 0
+        ? handler.slice(0, handler.lastIndexOf('.'))
+        : undefined;
+    if (module === undefined) {
+      findings.push(finding(at(location, 'Handler'), 'expected <module>.<export>'));
+      continue;
+    }
+    const buildProperties = isPlainObject(metadata.BuildProperties) ? metadata.BuildProperties : {};
+    const entryPoints = buildProperties.EntryPoints;
+    if (entryPoints === undefined) {
+      if (
+        !SOURCE_EXTENSIONS.some((extension) => existsSync(resolve(root, codeUri, `${module}${extension}`)))
+      ) {
+        findings.push(
+          finding(at(location, 'Handler'), `no source file for module ${module} under ${codeUri}`),
+        );
+      }
+      continue;
+    }
+    const entriesLocation = at(at(at(location, 'Metadata'), 'BuildProperties'), 'EntryPoints');
+    if (!Array.isArray(entryPoints) || entryPoints.length === 0) {
+      findings.push(finding(entriesLocation, 'expected a non-empty list of files'));
+      continue;
+    }
+    entryPoints.forEach((entry, index) => {
+      if (typeof entry !== 'string' || !existsSync(resolve(root, codeUri, entry))) {
+        findings.push(
+          finding(at(entriesLocation, index), `entry point ${String(entry)} does not exist under ${codeUri}`),
+        );
+      }
+    });
+    const names = entryPoints
+      .filter((entry) => typeof entry === 'string')
+      .map((entry) => basename(entry, extname(entry)));
+    if (!names.includes(module)) {
+      findings.push(
+        finding(
+          at(location, 'Handler'),
+          `module ${module} is not an esbuild entry point (entry points: ${names.join(', ')})`,
+        ),
+      );
+    }
+  }
+  return findings;
+};

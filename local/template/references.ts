@@ -1,0 +1,290 @@
+import { at, type Finding, finding, type Location } from './findings.ts';
+import { intrinsicName, isPlainObject, PSEUDO_PARAMETERS, subReferences } from './intrinsics.ts';
+import type { Template } from './parse.ts';
+import { samTranslations } from './sam-spec-overlay.ts';
+import type { TemplateSpec } from './spec.ts';
+
+/**
+ * Rule 3: every `Ref`, `Fn::GetAtt`, `Fn::Sub` variable, condition name, mapping and `DependsOn` resolves; every
+ * parameter and condition is used; every parameter has a Description. Intrinsic functions get an arity check.
+ */
+
+type Context = 'resource' | 'condition' | 'output';
+
+/** Argument counts of the intrinsic functions that take a list: [min, max]. */
+const LIST_ARITY: Readonly<Record<string, readonly [number, number]>> = {
+  'Fn::And': [2, 10],
+  'Fn::Cidr': [3, 3],
+  'Fn::Equals': [2, 2],
+  'Fn::FindInMap': [3, 4],
+  'Fn::If': [3, 3],
+  'Fn::Join': [2, 2],
+  'Fn::Not': [1, 1],
+  'Fn::Or': [2, 10],
+  'Fn::Select': [2, 2],
+  'Fn::Split': [2, 2],
+};
+const OTHER_FUNCTIONS = new Set([
+  'Fn::Base64',
+  'Fn::GetAZs',
+  'Fn::ImportValue',
+  'Fn::Length',
+  'Fn::ToJsonString',
+  'Fn::Transform',
+]);
+
+interface Symbols {
+  readonly parameters: ReadonlySet<string>;
+  /** Logical IDs → resource types, including the resources SAM generates (`<Function>Role`). */
+  readonly resources: ReadonlyMap<string, string>;
+  /** SAM referenceable properties (`MyFunction.Alias`). */
+  readonly referenceable: ReadonlySet<string>;
+  readonly conditions: ReadonlySet<string>;
+  readonly mappings: ReadonlySet<string>;
+}
+
+const symbolsOf = (template: Template): Symbols => {
+  const resources = new Map<string, string>();
+  const referenceable = new Set<string>();
+  for (const [logicalId, resource] of Object.entries(template.Resources)) {
+    if (!isPlainObject(resource) || typeof resource.Type !== 'string') continue;
+    resources.set(logicalId, resource.Type);
+    const translation = samTranslations[resource.Type];
+    for (const [suffix, generated] of Object.entries(translation?.generated ?? {})) {
+      const properties = isPlainObject(resource.Properties) ? resource.Properties : {};
+      if (!(generated.unless in properties)) resources.set(`${logicalId}${suffix}`, generated.type);
+    }
+    for (const name of translation?.referenceable ?? []) referenceable.add(`${logicalId}.${name}`);
+  }
+  return {
+    parameters: new Set(Object.keys(template.Parameters ?? {})),
+    resources,
+    referenceable,
+    conditions: new Set(Object.keys(template.Conditions ?? {})),
+    mappings: new Set(Object.keys(template.Mappings ?? {})),
+  };
+};
+
+class ReferenceChecker {
+  readonly findings: Finding[] = [];
+  readonly usedParameters = new Set<string>();
+  readonly usedConditions = new Set<string>();
+  readonly symbols: Symbols;
+  readonly spec: TemplateSpec;
+
+  constructor(symbols: Symbols, spec: TemplateSpec) {
+    this.symbols = symbols;
+    this.spec = spec;
+  }
+
+  report(location: Location, message: string): void {
+    this.findings.push(finding(location, message));
+  }
+
+  walk(value: unknown, location: Location, context: Context): void {
+    if (Array.isArray(value)) {
+      value.forEach((element, index) => {
+        this.walk(element, at(location, index), context);
+      });
+      return;
+    }
+    if (!isPlainObject(value)) return;
+    const name = intrinsicName(value);
+    if (name !== undefined) {
+      this.checkFunction(name, value[name], location, context);
+      return;
+    }
+    if (context === 'condition' && Object.keys(value).length === 1 && typeof value.Condition === 'string') {
+      this.useCondition(value.Condition, location, 'Condition');
+      return;
+    }
+    for (const [key, child] of Object.entries(value)) this.walk(child, at(location, key), context);
+  }
+
+  /** Arguments of a function are walked at the location of the function itself. */
+  walkArguments(args: unknown, location: Location, context: Context): void {
+    if (Array.isArray(args)) for (const arg of args) this.walk(arg, location, context);
+    else this.walk(args, location, context);
+  }
+
+  checkFunction(name: string, args: unknown, location: Location, context: Context): void {
+    const arity = LIST_ARITY[name];
+    if (arity && (!Array.isArray(args) || args.length < arity[0] || args.length > arity[1])) {
+      const count = arity[0] === arity[1] ? `${arity[0]}` : `${arity[0]} to ${arity[1]}`;
+      this.report(location, `${name} takes a list of ${count} arguments`);
+      return;
+    }
+    switch (name) {
+      case 'Ref':
+        if (typeof args === 'string') this.useName(args, location, 'Ref', context);
+        else this.report(location, 'Ref takes a name');
+        return;
+      case 'Fn::GetAtt':
+        this.checkGetAtt(args, location, context);
+        return;
+      case 'Fn::Sub':
+        this.checkSub(args, location, context);
+        return;
+      case 'Fn::If': {
+        const [condition, ...rest] = args as unknown[];
+        if (context === 'condition') this.report(location, 'Fn::If cannot be used inside Conditions');
+        if (typeof condition !== 'string') this.report(location, 'Fn::If needs a condition name first');
+        else this.useCondition(condition, location, 'Fn::If');
+        this.walkArguments(rest, location, context);
+        return;
+      }
+      case 'Fn::FindInMap': {
+        const [mapping] = args as unknown[];
+        if (typeof mapping === 'string' && !this.symbols.mappings.has(mapping)) {
+          this.report(location, `Fn::FindInMap names unknown mapping ${mapping}`);
+        }
+        this.walkArguments(args, location, context);
+        return;
+      }
+      default:
+        if (arity || OTHER_FUNCTIONS.has(name)) this.walkArguments(args, location, context);
+        else this.report(location, `unknown intrinsic function ${name}`);
+    }
+  }
+
+  useName(name: string, location: Location, by: string, context: Context): void {
+    if (PSEUDO_PARAMETERS.has(name)) return;
+    if (this.symbols.parameters.has(name)) {
+      this.usedParameters.add(name);
+      return;
+    }
+    if (context === 'condition') {
+      this.report(
+        location,
+        `${by} in a condition can only name a parameter or pseudo parameter, not ${name}`,
+      );
+      return;
+    }
+    if (this.symbols.resources.has(name) || this.symbols.referenceable.has(name)) return;
+    this.report(location, `${by} to unknown name ${name} (not a parameter, resource or pseudo parameter)`);
+  }
+
+  useCondition(name: string, location: Location, by: string): void {
+    if (this.symbols.conditions.has(name)) this.usedConditions.add(name);
+    else this.report(location, `${by} names unknown condition ${name}`);
+  }
+
+  useAttribute(resource: string, attribute: string, location: Location, by: string, context: Context): void {
+    if (context === 'condition') {
+      this.report(location, `${by} cannot be used inside Conditions`);
+      return;
+    }
+    const type = this.symbols.resources.get(resource);
+    if (type === undefined) {
+      this.report(location, `${by} to unknown resource ${resource}`);
+      return;
+    }
+    const attributes = this.spec.resource(type)?.attributes;
+    if (attributes && !attributes.has(attribute)) {
+      this.report(
+        location,
+        `${by} to unknown attribute ${attribute} of ${resource} (${type} has ${[...attributes].join(', ')})`,
+      );
+    }
+  }
+
+  checkGetAtt(args: unknown, location: Location, context: Context): void {
+    const parts =
+      typeof args === 'string'
+        ? [
+            args.slice(0, args.indexOf('.') < 0 ? args.length : args.indexOf('.')),
+            args.slice(args.indexOf('.') + 1),
+          ]
+        : args;
+    if (!Array.isArray(parts) || parts.length !== 2 || typeof parts[0] !== 'string') {
+      this.report(location, 'Fn::GetAtt takes [resource, attribute]');
+      return;
+    }
+    const [resource, attribute] = parts as [string, unknown];
+    if (typeof attribute === 'string') {
+      this.useAttribute(resource, attribute, location, 'Fn::GetAtt', context);
+      return;
+    }
+    if (!this.symbols.resources.has(resource))
+      this.report(location, `Fn::GetAtt to unknown resource ${resource}`);
+    this.walk(attribute, location, context);
+  }
+
+  checkSub(args: unknown, location: Location, context: Context): void {
+    const [text, variables] = Array.isArray(args) ? args : [args, {}];
+    if (typeof text !== 'string' || !isPlainObject(variables) || (Array.isArray(args) && args.length !== 2)) {
+      this.report(location, 'Fn::Sub takes a string or [string, variables]');
+      return;
+    }
+    for (const value of Object.values(variables)) this.walk(value, location, context);
+    for (const name of subReferences(text)) {
+      if (name in variables) continue;
+      const dot = name.indexOf('.');
+      if (dot > 0 && !this.symbols.referenceable.has(name)) {
+        this.useAttribute(name.slice(0, dot), name.slice(dot + 1), location, 'Fn::Sub', context);
+      } else {
+        this.useName(name, location, 'Fn::Sub', context);
+      }
+    }
+  }
+}
+
+export const checkReferences = (template: Template, spec: TemplateSpec): Finding[] => {
+  const symbols = symbolsOf(template);
+  const checker = new ReferenceChecker(symbols, spec);
+
+  for (const [name, condition] of Object.entries(template.Conditions ?? {})) {
+    checker.walk(condition, { resource: 'Conditions', path: name }, 'condition');
+  }
+  for (const [section, properties] of Object.entries(template.Globals ?? {})) {
+    checker.walk(properties, { resource: 'Globals', path: section }, 'resource');
+  }
+  for (const [logicalId, resource] of Object.entries(template.Resources)) {
+    if (!isPlainObject(resource)) continue;
+    const location = { resource: logicalId, path: '' };
+    if (resource.Condition !== undefined) {
+      if (typeof resource.Condition === 'string') {
+        checker.useCondition(resource.Condition, at(location, 'Condition'), 'Condition');
+      } else checker.report(at(location, 'Condition'), 'Condition takes a condition name');
+    }
+    const dependsOn = resource.DependsOn;
+    for (const [index, target] of (Array.isArray(dependsOn)
+      ? dependsOn
+      : dependsOn
+        ? [dependsOn]
+        : []
+    ).entries()) {
+      if (typeof target !== 'string' || !symbols.resources.has(target)) {
+        const path = Array.isArray(dependsOn)
+          ? at(at(location, 'DependsOn'), index)
+          : at(location, 'DependsOn');
+        checker.report(path, `DependsOn names unknown resource ${String(target)}`);
+      }
+    }
+    checker.walk(resource.Properties, location, 'resource');
+  }
+  for (const [name, output] of Object.entries(template.Outputs ?? {})) {
+    const location = { resource: 'Outputs', path: name };
+    if (!isPlainObject(output)) continue;
+    const { Condition: condition, ...rest } = output;
+    if (typeof condition === 'string')
+      checker.useCondition(condition, at(location, 'Condition'), 'Condition');
+    if (!('Value' in output)) checker.report(at(location, 'Value'), 'an output needs a Value');
+    checker.walk(rest, location, 'output');
+  }
+
+  for (const [name, parameter] of Object.entries(template.Parameters ?? {})) {
+    const location = { resource: 'Parameters', path: name };
+    if (!checker.usedParameters.has(name)) checker.report(location, 'is declared but never used');
+    const description = isPlainObject(parameter) ? parameter.Description : undefined;
+    if (typeof description !== 'string' || description.trim() === '') {
+      checker.report(at(location, 'Description'), 'every parameter needs a Description');
+    }
+  }
+  for (const name of symbols.conditions) {
+    if (!checker.usedConditions.has(name)) {
+      checker.report({ resource: 'Conditions', path: name }, 'is declared but never used');
+    }
+  }
+  return checker.findings;
+};

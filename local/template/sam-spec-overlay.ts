@@ -1,0 +1,140 @@
+/**
+ * Corrections to the AWS SAM part of `@aws-cdk/aws-service-spec`, which lags behind SAM itself. This file is the
+ * only place where the validator knows anything the spec does not: every other resource type, property and type
+ * comes from the spec. Each entry cites the SAM source it follows; the types of added properties are taken from
+ * the spec's CloudFormation resource the property is passed through to, so the overlay holds names, not types.
+ *
+ * Sources: the SAM developer guide (docs.aws.amazon.com/serverless-application-model/latest/developerguide/*) and
+ * aws/serverless-application-model samtranslator/internal/schema_source/*.py.
+ */
+
+/** Where an added property's type comes from. */
+export type PropertySource =
+  /** The property of the same name (or `property`) on a CloudFormation resource, or on a spec type (`Resource.Type`). */
+  | { readonly from: string; readonly property?: string }
+  /** A primitive, for SAM-only switches that have no CloudFormation counterpart. */
+  | { readonly primitive: 'string' | 'boolean' | 'number' };
+
+export interface SpecCorrection {
+  /** Properties SAM accepts that the spec lacks. */
+  readonly add?: Readonly<Record<string, PropertySource>>;
+  /** Properties the spec lists under a name SAM rejects: spec name → SAM name. */
+  readonly rename?: Readonly<Record<string, string>>;
+}
+
+const esm = (names: readonly string[]): Record<string, PropertySource> =>
+  Object.fromEntries(names.map((name) => [name, { from: 'AWS::Lambda::EventSourceMapping' }]));
+
+const lambda = (names: readonly string[]): Record<string, PropertySource> =>
+  Object.fromEntries(names.map((name) => [name, { from: 'AWS::Lambda::Function' }]));
+
+/** Stream event properties SAM passes to AWS::Lambda::EventSourceMapping that the spec's stream events lack. */
+const STREAM_EVENT_PROPERTIES = [
+  'MaximumBatchingWindowInSeconds',
+  'MaximumRetryAttempts',
+  'BisectBatchOnFunctionError',
+  'MaximumRecordAgeInSeconds',
+  'ParallelizationFactor',
+  'StartingPositionTimestamp',
+  'TumblingWindowInSeconds',
+  'FunctionResponseTypes',
+  'FilterCriteria',
+  'KmsKeyArn',
+  'MetricsConfig',
+];
+
+/** Corrections to whole resources, keyed by resource type. */
+export const resourceCorrections: Readonly<Record<string, SpecCorrection>> = {
+  // SAM guide sam-resource-function (Syntax): LoggingConfig, RuntimeManagementConfig, SnapStart and RecursiveLoop
+  // pass through to AWS::Lambda::Function; PropagateTags and AutoPublishAliasAllProperties are SAM-only booleans.
+  'AWS::Serverless::Function': {
+    add: {
+      ...lambda(['LoggingConfig', 'RuntimeManagementConfig', 'SnapStart', 'RecursiveLoop']),
+      PropagateTags: { primitive: 'boolean' },
+      AutoPublishAliasAllProperties: { primitive: 'boolean' },
+    },
+  },
+  // SAM guide sam-resource-httpapi (Syntax): the property is AccessLogSettings (passed to AWS::ApiGatewayV2::Stage),
+  // not AccessLogSetting; Name and PropagateTags are missing from the spec.
+  'AWS::Serverless::HttpApi': {
+    rename: { AccessLogSetting: 'AccessLogSettings' },
+    add: { Name: { primitive: 'string' }, PropagateTags: { primitive: 'boolean' } },
+  },
+};
+
+/** Corrections to type definitions, keyed by `<resource type>.<type name>`. */
+export const typeCorrections: Readonly<Record<string, SpecCorrection>> = {
+  // SAM guide sam-property-function-kinesis and schema_source/aws_serverless_function.py KinesisEventProperties;
+  // DestinationConfig keeps SAM's own shape, whose OnFailure also takes the SAM-only Type.
+  'AWS::Serverless::Function.KinesisEvent': {
+    add: {
+      ...esm(STREAM_EVENT_PROPERTIES),
+      DestinationConfig: { from: 'AWS::Serverless::Function.DynamoDBEvent' },
+    },
+  },
+  // SAM guide sam-property-function-dynamodb and aws_serverless_function.py DynamoDBEventProperties.
+  'AWS::Serverless::Function.DynamoDBEvent': { add: esm(STREAM_EVENT_PROPERTIES) },
+  // SAM guide sam-property-function-sqs and aws_serverless_function.py SQSEventProperties.
+  'AWS::Serverless::Function.SQSEvent': {
+    add: esm([
+      'MaximumBatchingWindowInSeconds',
+      'FunctionResponseTypes',
+      'FilterCriteria',
+      'KmsKeyArn',
+      'MetricsConfig',
+      'ScalingConfig',
+      'ProvisionedPollerConfig',
+    ]),
+  },
+  // SAM guide sam-property-httpapi-httpapiauth (Syntax): EnableIamAuthorizer lets DefaultAuthorizer be AWS_IAM.
+  'AWS::Serverless::HttpApi.HttpApiAuth': { add: { EnableIamAuthorizer: { primitive: 'boolean' } } },
+};
+
+/** What a SAM resource becomes once transformed, so that `Ref`, `Fn::GetAtt` and `Fn::Sub` can be checked. */
+export interface SamTranslation {
+  /** The CloudFormation type created under the same logical ID; its spec attributes are the SAM resource's. */
+  readonly becomes: string;
+  /** Resources created beside it, as `<LogicalId><suffix>`, unless the named property is set. */
+  readonly generated?: Readonly<Record<string, { readonly type: string; readonly unless: string }>>;
+  /** Referenceable properties, as `!Ref <LogicalId>.<name>`. */
+  readonly referenceable?: readonly string[];
+}
+
+// SAM guide sam-specification-generated-resources-* ("Generated CloudFormation resources for AWS SAM").
+export const samTranslations: Readonly<Record<string, SamTranslation>> = {
+  'AWS::Serverless::Function': {
+    becomes: 'AWS::Lambda::Function',
+    generated: { Role: { type: 'AWS::IAM::Role', unless: 'Role' } },
+    referenceable: ['Alias', 'Version'],
+  },
+  'AWS::Serverless::StateMachine': {
+    becomes: 'AWS::StepFunctions::StateMachine',
+    generated: { Role: { type: 'AWS::IAM::Role', unless: 'Role' } },
+  },
+  'AWS::Serverless::HttpApi': { becomes: 'AWS::ApiGatewayV2::Api', referenceable: ['Stage', 'DomainName'] },
+  'AWS::Serverless::Api': { becomes: 'AWS::ApiGateway::RestApi', referenceable: ['Stage', 'Deployment'] },
+  'AWS::Serverless::SimpleTable': { becomes: 'AWS::DynamoDB::Table' },
+  'AWS::Serverless::LayerVersion': { becomes: 'AWS::Lambda::LayerVersion' },
+  'AWS::Serverless::Application': { becomes: 'AWS::CloudFormation::Stack' },
+};
+
+/**
+ * Actions that support only `Resource: '*'` (IAM Service Authorization Reference: no resource types), so a
+ * statement made only of these may use `*`.
+ */
+export const STAR_ONLY_ACTIONS: ReadonlySet<string> = new Set([
+  'cloudwatch:PutMetricData',
+  'xray:PutTraceSegments',
+  'xray:PutTelemetryRecords',
+  'xray:GetSamplingRules',
+  'xray:GetSamplingTargets',
+  'xray:GetSamplingStatisticSummaries',
+]);
+
+/**
+ * Resource policies in which `Resource: '*'` means the resource the policy is attached to (KMS key policies:
+ * "the resource element is always *"), keyed by resource type → property.
+ */
+export const SELF_RESOURCE_POLICIES: Readonly<Record<string, string>> = {
+  'AWS::KMS::Key': 'KeyPolicy',
+};

@@ -1,0 +1,304 @@
+import { at, type Finding, finding, type Location } from './findings.ts';
+import { intrinsicName, isNoValue, isPlainObject, kindOf, type PlainObject } from './intrinsics.ts';
+import type { Template } from './parse.ts';
+import type { Property, PropertyType, TemplateSpec } from './spec.ts';
+
+/**
+ * Rule 1 and 2: every resource type, property name, required property and literal value type against the
+ * resource specification (SAM resources and their function events included), and the Globals section.
+ */
+
+const RESOURCE_KEYS = new Set([
+  'Type',
+  'Properties',
+  'Condition',
+  'DependsOn',
+  'Metadata',
+  'DeletionPolicy',
+  'UpdateReplacePolicy',
+  'UpdatePolicy',
+  'CreationPolicy',
+]);
+// SAM resource attributes: embedded connectors and opting out of Globals.
+const SAM_RESOURCE_KEYS = new Set(['Connectors', 'IgnoreGlobals']);
+const SAM_PREFIX = 'AWS::Serverless::';
+
+const describe = (type: PropertyType, spec: TemplateSpec): string => {
+  switch (type.type) {
+    case 'array':
+      return `a list of ${describe(type.element, spec)}`;
+    case 'map':
+      return `a map of ${describe(type.element, spec)}`;
+    case 'ref':
+      return spec.definition(type).name;
+    case 'union':
+      return type.types.map((member) => describe(member, spec)).join(' | ');
+    default:
+      return type.type;
+  }
+};
+
+/** A nearest-name hint for typos (edit distance ≤ 3); a dozen lines, not worth a dependency. */
+const closest = (name: string, candidates: readonly string[]): string | undefined => {
+  const distance = (a: string, b: string): number => {
+    const row = Array.from({ length: b.length + 1 }, (_, index) => index);
+    for (let i = 1; i <= a.length; i++) {
+      let previous = row[0]!;
+      row[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const current = row[j]!;
+        row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+        previous = current;
+      }
+    }
+    return row[b.length]!;
+  };
+  let best: { name: string; score: number } | undefined;
+  for (const candidate of candidates) {
+    const score = distance(name.toLowerCase(), candidate.toLowerCase());
+    if (score <= 3 && (!best || score < best.score)) best = { name: candidate, score };
+  }
+  return best?.name;
+};
+
+class SchemaChecker {
+  readonly findings: Finding[] = [];
+  readonly spec: TemplateSpec;
+
+  constructor(spec: TemplateSpec) {
+    this.spec = spec;
+  }
+
+  report(location: Location, message: string): void {
+    this.findings.push(finding(location, message));
+  }
+
+  /** Checks an object's keys against `properties`; `inherited` names keys supplied elsewhere (SAM Globals). */
+  checkProperties(
+    value: unknown,
+    properties: Readonly<Record<string, Property>>,
+    owner: string,
+    location: Location,
+    inherited: ReadonlySet<string> = new Set(),
+    checkRequired = true,
+  ): void {
+    if (intrinsicName(value) !== undefined) {
+      this.checkIntrinsic(value as PlainObject, (branch) => {
+        this.checkProperties(branch, properties, owner, location, inherited, checkRequired);
+      });
+      return;
+    }
+    if (!isPlainObject(value)) {
+      this.report(location, `expected ${owner} (a map), got ${kindOf(value)}`);
+      return;
+    }
+    const names = Object.keys(properties);
+    const event = this.eventType(value, properties, location);
+    for (const [key, child] of Object.entries(value)) {
+      const property = properties[key];
+      if (!property) {
+        const hint = closest(key, names);
+        this.report(
+          at(location, key),
+          `unknown property of ${owner}${hint ? ` (did you mean ${hint}?)` : ''}`,
+        );
+        continue;
+      }
+      if (key === 'Properties' && event !== undefined) {
+        if (event !== null) this.checkValue(child, event, at(location, key));
+        continue;
+      }
+      this.checkValue(child, property.type, at(location, key));
+    }
+    if (!checkRequired) return;
+    for (const [name, property] of Object.entries(properties)) {
+      if (property.required && !(name in value) && !inherited.has(name)) {
+        this.report(at(location, name), `required property of ${owner} is missing`);
+      }
+    }
+  }
+
+  /**
+   * A SAM event (`{ Type, Properties }` whose Properties is a union of event types) is checked against the event
+   * type named `<Type>Event`, the spec's naming of SAM event source types. Returns that type, null when the Type
+   * is unknown (and reported), or undefined when the object is not such an event.
+   */
+  eventType(
+    value: PlainObject,
+    properties: Readonly<Record<string, Property>>,
+    location: Location,
+  ): PropertyType | null | undefined {
+    const propertiesType = properties.Properties?.type;
+    if (!properties.Type || propertiesType?.type !== 'union' || typeof value.Type !== 'string')
+      return undefined;
+    const events = propertiesType.types.filter((member) => member.type === 'ref');
+    if (events.length === 0) return undefined;
+    const event = events.find((member) => this.spec.definition(member).name === `${value.Type}Event`);
+    if (event) return event;
+    const known = events.map((member) => this.spec.definition(member).name.replace(/Event$/, ''));
+    this.report(at(location, 'Type'), `unknown event type ${value.Type} (known: ${known.join(', ')})`);
+    return null;
+  }
+
+  /** `Fn::If` branches are checked against the expected type; `AWS::NoValue` stands for an absent value. */
+  checkIntrinsic(value: PlainObject, checkBranch: (branch: unknown) => void): void {
+    if (intrinsicName(value) !== 'Fn::If') return;
+    const args = value['Fn::If'];
+    if (!Array.isArray(args) || args.length !== 3) return;
+    for (const branch of args.slice(1)) if (!isNoValue(branch)) checkBranch(branch);
+  }
+
+  checkValue(value: unknown, type: PropertyType, location: Location): void {
+    if (intrinsicName(value) !== undefined) {
+      this.checkIntrinsic(value as PlainObject, (branch) => this.checkValue(branch, type, location));
+      return;
+    }
+    switch (type.type) {
+      case 'string':
+      case 'date-time':
+        if (!['string', 'number', 'boolean'].includes(typeof value)) {
+          this.report(location, `expected ${type.type}, got ${kindOf(value)}`);
+          return;
+        }
+        if (type.type === 'string' && type.allowedValues && !type.allowedValues.includes(String(value))) {
+          this.report(location, `${JSON.stringify(value)} is not one of ${type.allowedValues.join(', ')}`);
+        }
+        return;
+      case 'number':
+      case 'integer': {
+        const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+        if (typeof number !== 'number' || Number.isNaN(number)) {
+          this.report(location, `expected ${type.type}, got ${kindOf(value)}`);
+          return;
+        }
+        if (type.type === 'integer' && !Number.isInteger(number)) {
+          this.report(location, `expected integer, got ${kindOf(value)}`);
+          return;
+        }
+        if (type.type === 'integer' && type.allowedValues && !type.allowedValues.includes(number)) {
+          this.report(location, `${number} is not one of ${type.allowedValues.join(', ')}`);
+        }
+        return;
+      }
+      case 'boolean':
+        if (typeof value !== 'boolean' && value !== 'true' && value !== 'false') {
+          this.report(location, `expected boolean, got ${kindOf(value)}`);
+        }
+        return;
+      case 'json':
+      case 'null':
+        return;
+      case 'tag':
+        this.checkProperties(
+          value,
+          {
+            Key: { type: { type: 'string' }, required: true },
+            Value: { type: { type: 'string' }, required: true },
+          },
+          'Tag',
+          location,
+        );
+        return;
+      case 'array':
+        if (!Array.isArray(value)) {
+          this.report(location, `expected ${describe(type, this.spec)}, got ${kindOf(value)}`);
+          return;
+        }
+        value.forEach((element, index) => {
+          this.checkValue(element, type.element, at(location, index));
+        });
+        return;
+      case 'map':
+        if (!isPlainObject(value)) {
+          this.report(location, `expected ${describe(type, this.spec)}, got ${kindOf(value)}`);
+          return;
+        }
+        for (const [key, element] of Object.entries(value))
+          this.checkValue(element, type.element, at(location, key));
+        return;
+      case 'ref': {
+        const definition = this.spec.definition(type);
+        this.checkProperties(value, definition.properties, definition.name, location);
+        return;
+      }
+      case 'union':
+        this.checkUnion(value, type.types, location);
+        return;
+    }
+  }
+
+  /** A value matches a union when it matches one member; otherwise report the closest member's findings. */
+  checkUnion(value: unknown, members: readonly PropertyType[], location: Location): void {
+    const attempts = members.map((member) => {
+      const checker = new SchemaChecker(this.spec);
+      checker.checkValue(value, member, location);
+      return { member, findings: checker.findings };
+    });
+    if (attempts.some((attempt) => attempt.findings.length === 0)) return;
+    const kind = Array.isArray(value) ? 'array' : isPlainObject(value) ? 'object' : 'scalar';
+    const sameKind = attempts.filter(({ member }) =>
+      kind === 'array'
+        ? member.type === 'array'
+        : kind === 'object'
+          ? ['ref', 'map', 'tag'].includes(member.type)
+          : !['array', 'map', 'ref', 'tag', 'union'].includes(member.type),
+    );
+    if (sameKind.length === 0) {
+      const expected = members.map((member) => describe(member, this.spec)).join(' | ');
+      this.report(location, `expected ${expected}, got ${kindOf(value)}`);
+      return;
+    }
+    const best = sameKind.reduce((a, b) => (b.findings.length < a.findings.length ? b : a));
+    this.findings.push(...best.findings);
+  }
+}
+
+/** Checks every resource and the SAM Globals section against the spec. */
+export const checkSchema = (template: Template, spec: TemplateSpec): Finding[] => {
+  const checker = new SchemaChecker(spec);
+  const globals = template.Globals ?? {};
+
+  for (const [section, properties] of Object.entries(globals)) {
+    const location = { resource: 'Globals', path: section };
+    const shape = spec.resource(`${SAM_PREFIX}${section}`);
+    if (!shape) {
+      checker.report(location, `unknown Globals section (no resource type ${SAM_PREFIX}${section})`);
+      continue;
+    }
+    checker.checkProperties(properties, shape.properties, shape.type, location, new Set(), false);
+  }
+
+  for (const [logicalId, resource] of Object.entries(template.Resources)) {
+    const location = { resource: logicalId, path: '' };
+    if (!isPlainObject(resource)) {
+      checker.report(location, `expected a resource (a map), got ${kindOf(resource)}`);
+      continue;
+    }
+    const type = resource.Type;
+    if (typeof type !== 'string') {
+      checker.report(at(location, 'Type'), 'a resource needs a Type');
+      continue;
+    }
+    const isSam = type.startsWith(SAM_PREFIX);
+    for (const key of Object.keys(resource)) {
+      if (!RESOURCE_KEYS.has(key) && !(isSam && SAM_RESOURCE_KEYS.has(key))) {
+        checker.report(at(location, key), 'unknown resource attribute');
+      }
+    }
+    if (type.startsWith('Custom::') || type === 'AWS::CloudFormation::CustomResource') {
+      if (!isPlainObject(resource.Properties) || !('ServiceToken' in resource.Properties)) {
+        checker.report(at(location, 'ServiceToken'), 'a custom resource needs a ServiceToken');
+      }
+      continue;
+    }
+    const shape = spec.resource(type);
+    if (!shape) {
+      checker.report(at(location, 'Type'), `unknown resource type ${type}`);
+      continue;
+    }
+    const inherited = new Set(isSam ? Object.keys(globals[type.slice(SAM_PREFIX.length)] ?? {}) : []);
+    // Properties sit directly under the resource in finding paths: `Res.Prop`, not `Res.Properties.Prop`.
+    checker.checkProperties(resource.Properties ?? {}, shape.properties, type, location, inherited);
+  }
+  return checker.findings;
+};

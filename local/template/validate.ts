@@ -1,0 +1,35 @@
+import type { Finding } from './findings.ts';
+import { checkHandlers } from './handlers.ts';
+import { checkIam } from './iam.ts';
+import type { Template } from './parse.ts';
+import { checkReferences } from './references.ts';
+import { checkSchema } from './schema.ts';
+import { defaultTemplateSpec, type TemplateSpec } from './spec.ts';
+import { checkWiring } from './wiring.ts';
+
+/**
+ * Offline checks of a SAM template, parsed by parse.ts: resource types, properties and value types against the
+ * CloudFormation resource specification with its SAM overlay, references, handler files, least-privilege IAM
+ * and the pipeline's wiring rules. cfn-lint and `sam validate` need Python and the network; these need neither.
+ */
+
+export type { Finding } from './findings.ts';
+export { formatFinding } from './findings.ts';
+
+export interface ValidateOptions {
+  /** The template's folder: CodeUri and esbuild entry points are relative to it. */
+  readonly root: string;
+  /** The resource specification; loaded once per process when not given. */
+  readonly spec?: TemplateSpec;
+}
+
+export const validateTemplate = (
+  template: Template,
+  { root, spec = defaultTemplateSpec() }: ValidateOptions,
+): Finding[] => [
+  ...checkSchema(template, spec),
+  ...checkReferences(template, spec),
+  ...checkHandlers(template, root),
+  ...checkIam(template, spec),
+  ...checkWiring(template),
+];

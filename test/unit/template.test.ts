@@ -1,0 +1,450 @@
+import { dirname, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadTemplate, type Template } from '#local/template/parse.ts';
+import { defaultTemplateSpec } from '#local/template/spec.ts';
+import { formatFinding, validateTemplate } from '#local/template/validate.ts';
+
+const templatePath = resolve(import.meta.dirname, '../../template.yaml');
+const root = dirname(templatePath);
+const template = loadTemplate(templatePath);
+// Loaded once for the whole file: it takes a second or so.
+const spec = defaultTemplateSpec();
+
+const validate = (candidate: Template): string[] =>
+  validateTemplate(candidate, { root, spec }).map(formatFinding);
+
+type Node = Record<string | number, unknown>;
+
+/** The object at `path` below `value`, for mutating a cloned template in place. */
+const node = (value: unknown, ...path: Array<string | number>): Node => {
+  let current = value;
+  for (const key of path) current = (current as Node)[key];
+  if (typeof current !== 'object' || current === null) throw new Error(`no object at ${path.join('.')}`);
+  return current as Node;
+};
+
+const parameter = (description: string, extra: Record<string, unknown> = {}) => ({
+  Type: 'Number',
+  Description: description,
+  ...extra,
+});
+
+/**
+ * The real template plus a small Kinesis stream consumer (with its own parameters, on-failure queue and alarm),
+ * so the wiring rules have a subject whatever the template holds today.
+ */
+const withStreamConsumer = (): Template => {
+  const candidate = structuredClone(template);
+  candidate.Parameters ??= {};
+  Object.assign(candidate.Parameters, {
+    ProbeBatchSize: parameter('Records per batch', { Default: 100 }),
+    ProbeMaximumBatchingWindowInSeconds: parameter('Batching window', { Default: 1 }),
+    ProbeParallelizationFactor: parameter('Concurrent batches per shard', { Default: 1 }),
+    ProbeMaximumRetryAttempts: parameter('Retries of a failed batch', { Default: 3 }),
+    ProbeMaximumRecordAgeInSeconds: parameter('Oldest record processed', { Default: 3600 }),
+    ProbeStartingPosition: {
+      Type: 'String',
+      Default: 'TRIM_HORIZON',
+      AllowedValues: ['TRIM_HORIZON', 'LATEST'],
+      Description: 'Where a new consumer starts',
+    },
+  });
+  Object.assign(candidate.Resources, {
+    ProbeFailures: { Type: 'AWS::SQS::Queue', Properties: { SqsManagedSseEnabled: true } },
+    ProbeConsumer: {
+      Type: 'AWS::Serverless::Function',
+      Metadata: {
+        BuildMethod: 'esbuild',
+        BuildProperties: { Format: 'esm', EntryPoints: ['functions/ingest/handler.ts'] },
+      },
+      Properties: {
+        CodeUri: './',
+        Handler: 'handler.handler',
+        LoggingConfig: { LogFormat: 'JSON' },
+        Policies: [
+          {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Effect: 'Allow',
+                Action: ['kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:DescribeStream'],
+                Resource: { 'Fn::GetAtt': ['EventStream', 'Arn'] },
+              },
+              {
+                Effect: 'Allow',
+                Action: 'sqs:SendMessage',
+                Resource: { 'Fn::GetAtt': ['ProbeFailures', 'Arn'] },
+              },
+            ],
+          },
+        ],
+        Events: {
+          Stream: {
+            Type: 'Kinesis',
+            Properties: {
+              Stream: { 'Fn::GetAtt': ['EventStream', 'Arn'] },
+              StartingPosition: { Ref: 'ProbeStartingPosition' },
+              BatchSize: { Ref: 'ProbeBatchSize' },
+              MaximumBatchingWindowInSeconds: { Ref: 'ProbeMaximumBatchingWindowInSeconds' },
+              ParallelizationFactor: { Ref: 'ProbeParallelizationFactor' },
+              MaximumRetryAttempts: { Ref: 'ProbeMaximumRetryAttempts' },
+              MaximumRecordAgeInSeconds: { Ref: 'ProbeMaximumRecordAgeInSeconds' },
+              // Fn::If with AWS::NoValue may drop a tunable property altogether.
+              TumblingWindowInSeconds: { Ref: 'AWS::NoValue' },
+              BisectBatchOnFunctionError: true,
+              FunctionResponseTypes: ['ReportBatchItemFailures'],
+              MetricsConfig: { Metrics: ['EventCount'] },
+              DestinationConfig: {
+                OnFailure: { Type: 'SQS', Destination: { 'Fn::GetAtt': ['ProbeFailures', 'Arn'] } },
+              },
+            },
+          },
+        },
+      },
+    },
+    ProbeIteratorAgeAlarm: {
+      Type: 'AWS::CloudWatch::Alarm',
+      Properties: {
+        Namespace: 'AWS/Lambda',
+        MetricName: 'IteratorAge',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: 'ProbeConsumer' } }],
+        Statistic: 'Maximum',
+        Period: 60,
+        EvaluationPeriods: 1,
+        Threshold: 60000,
+        ComparisonOperator: 'GreaterThanThreshold',
+      },
+    },
+  });
+  return candidate;
+};
+
+const consumerEvent = (candidate: Template): Node =>
+  node(candidate.Resources, 'ProbeConsumer', 'Properties', 'Events', 'Stream', 'Properties');
+const ingestStatement = (candidate: Template): Node =>
+  node(candidate.Resources, 'IngestFunction', 'Properties', 'Policies', 0, 'Statement', 0);
+
+describe('Template: validateTemplate', () => {
+  it('parses template.yaml with the intrinsic tags and finds nothing wrong in it', () => {
+    // Act
+    const findings = validate(template);
+
+    // Assess
+    expect(node(template.Resources, 'EventStream', 'Properties').ShardCount).toEqual({
+      'Fn::If': ['IsProvisioned', { Ref: 'ShardCount' }, { Ref: 'AWS::NoValue' }],
+    });
+    expect(findings).toEqual([]);
+  });
+
+  it('accepts the stream consumer fixture, including SAM properties the spec lacks', () => {
+    // Prepare
+    const candidate = withStreamConsumer();
+
+    // Act
+    const findings = validate(candidate);
+
+    // Assess
+    expect(findings).toEqual([]);
+  });
+
+  it.each<{ rule: string; mutate: (candidate: Template) => void; expected: string[] }>([
+    {
+      rule: 'an unknown resource type',
+      mutate: (t) => {
+        node(t.Resources, 'EventStream').Type = 'AWS::Kinesis::Streams';
+      },
+      expected: ['EventStream.Type: unknown resource type AWS::Kinesis::Streams'],
+    },
+    {
+      rule: 'an unknown property',
+      mutate: (t) => {
+        node(t.Resources, 'EventStream', 'Properties').RetentionHours = 24;
+      },
+      expected: ['EventStream.RetentionHours: unknown property of AWS::Kinesis::Stream'],
+    },
+    {
+      rule: 'an unknown property of a nested type, with a hint',
+      mutate: (t) => {
+        node(t.Resources, 'EventStream', 'Properties', 'StreamEncryption').KeyID = 'alias/aws/kinesis';
+      },
+      expected: [
+        'EventStream.StreamEncryption.KeyID: unknown property of StreamEncryption (did you mean KeyId?)',
+      ],
+    },
+    {
+      rule: 'a missing required property',
+      mutate: (t) => {
+        delete node(t.Resources, 'EventStream', 'Properties', 'StreamEncryption').KeyId;
+      },
+      expected: ['EventStream.StreamEncryption.KeyId: required property of StreamEncryption is missing'],
+    },
+    {
+      rule: 'a literal of the wrong type',
+      mutate: (t) => {
+        node(t.Globals, 'Function').MemorySize = 'large';
+      },
+      expected: ['Globals.Function.MemorySize: expected number, got string "large"'],
+    },
+    {
+      rule: 'a wrong literal in a branch of Fn::If that stands for the whole property',
+      mutate: (t) => {
+        node(t.Resources, 'EventStream', 'Properties').ShardCount = {
+          'Fn::If': ['IsProvisioned', 'many', { Ref: 'AWS::NoValue' }],
+        };
+      },
+      expected: [
+        'EventStream.ShardCount: expected integer, got string "many"',
+        'Parameters.ShardCount: is declared but never used',
+      ],
+    },
+    {
+      rule: 'the spec name AccessLogSetting, which SAM rejects on an HTTP API',
+      mutate: (t) => {
+        const api = node(t.Resources, 'IngestApi', 'Properties');
+        api.AccessLogSetting = api.AccessLogSettings;
+        delete api.AccessLogSettings;
+      },
+      expected: [
+        'IngestApi.AccessLogSetting: unknown property of AWS::Serverless::HttpApi (did you mean AccessLogSettings?)',
+      ],
+    },
+    {
+      rule: 'an unknown function event type',
+      mutate: (t) => {
+        node(t.Resources, 'ProbeConsumer', 'Properties', 'Events', 'Stream').Type = 'KinesisStream';
+      },
+      expected: [
+        'ProbeConsumer.Events.Stream.Type: unknown event type KinesisStream (known: S3, SNS, SQS, Kinesis, DynamoDB, Api, Schedule, CloudWatchEvent, CloudWatchLogs, IoTRule, AlexaSkill, EventBridgeRule, HttpApi, Cognito)',
+      ],
+    },
+    {
+      rule: 'an unknown Kinesis event property',
+      mutate: (t) => {
+        consumerEvent(t).BatchingWindow = 5;
+      },
+      expected: ['ProbeConsumer.Events.Stream.Properties.BatchingWindow: unknown property of KinesisEvent'],
+    },
+    {
+      rule: 'a Ref to nothing',
+      mutate: (t) => {
+        node(t.Resources, 'IngestFunction', 'Properties', 'Environment', 'Variables').STREAM_NAME = {
+          Ref: 'Stream',
+        };
+      },
+      expected: [
+        'IngestFunction.Environment.Variables.STREAM_NAME: Ref to unknown name Stream (not a parameter, resource or pseudo parameter)',
+      ],
+    },
+    {
+      rule: 'a GetAtt to a missing resource',
+      mutate: (t) => {
+        node(t.Outputs, 'StreamArn').Value = { 'Fn::GetAtt': ['Stream', 'Arn'] };
+      },
+      expected: ['Outputs.StreamArn.Value: Fn::GetAtt to unknown resource Stream'],
+    },
+    {
+      rule: 'a GetAtt to a missing attribute',
+      mutate: (t) => {
+        node(t.Outputs, 'StreamArn').Value = { 'Fn::GetAtt': ['EventStream', 'StreamArn'] };
+      },
+      expected: [
+        'Outputs.StreamArn.Value: Fn::GetAtt to unknown attribute StreamArn of EventStream (AWS::Kinesis::Stream has Arn, WarmThroughputObject)',
+      ],
+    },
+    {
+      rule: 'an unresolved ${X} in Fn::Sub (literals and SAM-generated names resolve)',
+      mutate: (t) => {
+        node(t.Outputs, 'ApiUrl').Value = {
+          'Fn::Sub':
+            'https://${IngestApi}.${Region}/${!Literal}/${IngestFunction.Arn}/${IngestFunctionRole.Arn}',
+        };
+      },
+      expected: [
+        'Outputs.ApiUrl.Value: Fn::Sub to unknown name Region (not a parameter, resource or pseudo parameter)',
+      ],
+    },
+    {
+      rule: 'an Fn::If on a missing condition',
+      mutate: (t) => {
+        node(t.Resources, 'EventStream', 'Properties').ShardCount = {
+          'Fn::If': ['Provisioned', { Ref: 'ShardCount' }, { Ref: 'AWS::NoValue' }],
+        };
+      },
+      expected: [
+        'EventStream.ShardCount: Fn::If names unknown condition Provisioned',
+        'Conditions.IsProvisioned: is declared but never used',
+      ],
+    },
+    {
+      rule: 'an unused parameter',
+      mutate: (t) => {
+        node(t.Parameters).Spare = { Type: 'String', Description: 'Not wired to anything' };
+      },
+      expected: ['Parameters.Spare: is declared but never used'],
+    },
+    {
+      rule: 'a parameter without a description',
+      mutate: (t) => {
+        delete node(t.Parameters, 'LogLevel').Description;
+      },
+      expected: ['Parameters.LogLevel.Description: every parameter needs a Description'],
+    },
+    {
+      rule: 'an unused condition',
+      mutate: (t) => {
+        node(t.Conditions).IsOnDemand = { 'Fn::Equals': [{ Ref: 'StreamMode' }, 'ON_DEMAND'] };
+      },
+      expected: ['Conditions.IsOnDemand: is declared but never used'],
+    },
+    {
+      rule: 'a missing handler entry point',
+      mutate: (t) => {
+        node(t.Resources, 'IngestFunction', 'Metadata', 'BuildProperties').EntryPoints = [
+          'functions/ingress/handler.ts',
+        ];
+      },
+      expected: [
+        'IngestFunction.Metadata.BuildProperties.EntryPoints[0]: entry point functions/ingress/handler.ts does not exist under ./',
+      ],
+    },
+    {
+      rule: 'a Handler that names no entry point',
+      mutate: (t) => {
+        node(t.Resources, 'IngestFunction', 'Properties').Handler = 'index.handler';
+      },
+      expected: [
+        'IngestFunction.Handler: module index is not an esbuild entry point (entry points: handler)',
+      ],
+    },
+    {
+      rule: 'a wildcard IAM action',
+      mutate: (t) => {
+        ingestStatement(t).Action = ['kinesis:*'];
+      },
+      expected: [
+        'IngestFunction.Policies[0].Statement[0].Action[0]: wildcard action kinesis:*: list the actions instead',
+      ],
+    },
+    {
+      rule: "Resource: '*' on actions that can be scoped",
+      mutate: (t) => {
+        ingestStatement(t).Resource = '*';
+      },
+      expected: [
+        "IngestFunction.Policies[0].Statement[0].Resource: Resource '*' grants kinesis:PutRecords, kinesis:PutRecord on every resource: name the ARNs instead",
+      ],
+    },
+    {
+      rule: 'SAM policy templates and managed policies',
+      mutate: (t) => {
+        const policies = node(
+          t.Resources,
+          'IngestFunction',
+          'Properties',
+          'Policies',
+        ) as unknown as unknown[];
+        policies.push(
+          { KinesisCrudPolicy: { StreamName: { Ref: 'EventStream' } } },
+          'AWSLambdaKinesisExecutionRole',
+        );
+      },
+      expected: [
+        'IngestFunction.Policies[1]: SAM policy template KinesisCrudPolicy: write explicit statements instead',
+        'IngestFunction.Policies[2]: managed policy AWSLambdaKinesisExecutionRole: write explicit statements instead',
+      ],
+    },
+    {
+      rule: 'swapped event-source parameters',
+      mutate: (t) => {
+        const event = consumerEvent(t);
+        event.ParallelizationFactor = { Ref: 'ProbeMaximumRetryAttempts' };
+        event.MaximumRetryAttempts = { Ref: 'ProbeParallelizationFactor' };
+      },
+      expected: [
+        'ProbeConsumer.Events.Stream.Properties.ParallelizationFactor: refers to parameter ProbeMaximumRetryAttempts, which is named for MaximumRetryAttempts',
+        'ProbeConsumer.Events.Stream.Properties.MaximumRetryAttempts: refers to parameter ProbeParallelizationFactor, which is named for ParallelizationFactor',
+      ],
+    },
+    {
+      rule: 'an event-source parameter shared by two properties',
+      mutate: (t) => {
+        consumerEvent(t).MaximumRetryAttempts = { Ref: 'ProbeParallelizationFactor' };
+        delete node(t.Parameters).ProbeMaximumRetryAttempts;
+      },
+      expected: [
+        'ProbeConsumer.Events.Stream.Properties.MaximumRetryAttempts: shares parameter ProbeParallelizationFactor with ParallelizationFactor: give it a parameter of its own',
+      ],
+    },
+    {
+      rule: 'a literal event-source setting',
+      mutate: (t) => {
+        consumerEvent(t).BatchSize = 500;
+        delete node(t.Parameters).ProbeBatchSize;
+      },
+      expected: [
+        'ProbeConsumer.Events.Stream.Properties.BatchSize: must be a Ref to a parameter of its own, got number 500',
+      ],
+    },
+    {
+      rule: 'a function-level DeadLetterQueue on a stream consumer',
+      mutate: (t) => {
+        node(t.Resources, 'ProbeConsumer', 'Properties').DeadLetterQueue = {
+          Type: 'SQS',
+          TargetArn: { 'Fn::GetAtt': ['ProbeFailures', 'Arn'] },
+        };
+      },
+      expected: [
+        'ProbeConsumer.DeadLetterQueue: never receives failed records of stream event Stream; use its DestinationConfig.OnFailure',
+      ],
+    },
+    {
+      rule: 'an alarm without dimensions',
+      mutate: (t) => {
+        delete node(t.Resources, 'ProbeIteratorAgeAlarm', 'Properties').Dimensions;
+      },
+      expected: [
+        'ProbeIteratorAgeAlarm.Dimensions: an alarm on MetricName needs Dimensions naming what it watches',
+      ],
+    },
+  ])('reports $rule', ({ mutate, expected }) => {
+    // Prepare
+    const candidate = withStreamConsumer();
+    mutate(candidate);
+
+    // Act
+    const findings = validate(candidate);
+
+    // Assess
+    expect(findings).toEqual(expected);
+  });
+
+  it("allows Resource: '*' for actions that support nothing else", () => {
+    // Prepare
+    const candidate = withStreamConsumer();
+    const policies = node(candidate.Resources, 'ProbeConsumer', 'Properties', 'Policies', 0, 'Statement');
+    (policies as unknown as unknown[]).push({
+      Effect: 'Allow',
+      Action: 'cloudwatch:PutMetricData',
+      Resource: '*',
+    });
+
+    // Act
+    const findings = validate(candidate);
+
+    // Assess
+    expect(findings).toEqual([]);
+  });
+
+  it('allows wildcards in Deny statements, which only restrict', () => {
+    // Prepare
+    const candidate = withStreamConsumer();
+    const policies = node(candidate.Resources, 'ProbeConsumer', 'Properties', 'Policies', 0, 'Statement');
+    (policies as unknown as unknown[]).push({ Effect: 'Deny', Action: 'kinesis:*', Resource: '*' });
+
+    // Act
+    const findings = validate(candidate);
+
+    // Assess
+    expect(findings).toEqual([]);
+  });
+});

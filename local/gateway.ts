@@ -18,7 +18,13 @@ export interface GatewayOptions {
   /** Tried first; a route returns true when it answered the request. */
   routes?: LocalRoute[];
   /** Called for each request forwarded; may answer it instead (fault injection) by returning true. */
-  intercept?: (service: string, req: IncomingMessage, body: Buffer, res: ServerResponse) => Promise<boolean>;
+  intercept?: (
+    service: string,
+    req: IncomingMessage,
+    body: Buffer,
+    res: ServerResponse,
+    upstream: string,
+  ) => Promise<boolean>;
 }
 
 const TARGET_PREFIXES: Array<[RegExp, string]> = [
@@ -77,7 +83,7 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
         return;
       }
       const body = await readBody(req);
-      if (options.intercept && (await options.intercept(service, req, body, res))) return;
+      if (options.intercept && (await options.intercept(service, req, body, res, target))) return;
       const url = new URL(req.url ?? '/', target);
       const upstream = request(
         url,

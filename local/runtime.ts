@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -18,6 +18,7 @@ import {
   startS3,
   startSqs,
 } from '#local/emulators/index.ts';
+import { createFaultInjector, type FaultInjector, type FaultSettings } from '#local/faults/faults.ts';
 import { type InvokeResult, LocalFunction } from '#local/functions/runner.ts';
 import { type RunningGateway, sendJsonError, startGateway } from '#local/gateway.ts';
 import { type RunningHttpApi, startHttpApi } from '#local/http-api.ts';
@@ -42,6 +43,8 @@ export interface RuntimeOptions {
   /** Skip `npm run build` (use the bundles already in bundleRoot). */
   skipBuild?: boolean;
   bundleRoot?: string;
+  /** Faults to inject from the start (all off by default); PUT /_local/faults changes them while running. */
+  faults?: Partial<FaultSettings>;
   /** Receives runtime messages and function logs. */
   log?: (source: string, line: string) => void;
 }
@@ -52,6 +55,7 @@ export interface LocalRuntime {
   apiEndpoint: string;
   functions: Map<string, LocalFunction>;
   clients: ResourceClients;
+  faults: FaultInjector;
   invoke(functionName: string, event: unknown): Promise<InvokeResult>;
   stop(): Promise<void>;
 }
@@ -115,6 +119,33 @@ const lambdaInvokeRoute =
     return true;
   };
 
+/** GET /_local/faults shows the fault settings and counts; PUT or POST changes them (JSON, partial). */
+const faultsRoute =
+  (faults: FaultInjector) =>
+  async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    if (new URL(req.url ?? '/', 'http://l').pathname !== '/_local/faults') return false;
+    const answer = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (req.method === 'GET') {
+      answer(200, { settings: faults.settings(), injected: faults.counts });
+      return true;
+    }
+    if (req.method !== 'PUT' && req.method !== 'POST') {
+      answer(405, { message: 'use GET to read the fault settings, PUT to change them' });
+      return true;
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    try {
+      answer(200, { settings: faults.update(JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}')) });
+    } catch (error) {
+      answer(400, { message: (error as Error).message });
+    }
+    return true;
+  };
+
 export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalRuntime> => {
   const log = options.log ?? ((source, line) => console.log(`[${source}] ${line}`));
   const templatePath = resolve(options.templatePath ?? 'template.yaml');
@@ -147,10 +178,34 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
     };
     started.push(...Object.values(emulators));
     let runtime: LocalRuntime | undefined;
+    const shardCache = new Map<
+      string,
+      { at: number; ranges: Array<{ shardId: string; start: bigint; end: bigint }> }
+    >();
+    const emulatorKinesis = new KinesisClient({
+      ...clientConfig(emulators.kinesis.endpoint),
+      requestHandler: new NodeHttpHandler(),
+    });
+    started.push({ close: async () => emulatorKinesis.destroy() });
+    const faults = createFaultInjector(options.faults ?? {}, async (streamName) => {
+      const cached = shardCache.get(streamName);
+      if (cached && Date.now() - cached.at < 2_000) return cached.ranges;
+      const { Shards = [] } = await emulatorKinesis.send(
+        new ListShardsCommand({ StreamName: streamName, ShardFilter: { Type: 'AT_LATEST' } }),
+      );
+      const ranges = Shards.map((shard) => ({
+        shardId: shard.ShardId!,
+        start: BigInt(shard.HashKeyRange!.StartingHashKey!),
+        end: BigInt(shard.HashKeyRange!.EndingHashKey!),
+      }));
+      shardCache.set(streamName, { at: Date.now(), ranges });
+      return ranges;
+    });
     const gateway: RunningGateway = await startGateway({
       port: endpointPort,
       services: Object.fromEntries(Object.entries(emulators).map(([service, e]) => [service, e.endpoint])),
-      routes: [lambdaInvokeRoute(() => runtime!)],
+      routes: [lambdaInvokeRoute(() => runtime!), faultsRoute(faults)],
+      intercept: faults.intercept,
     });
     started.push(gateway);
     // Again with the port actually bound (0 picks a free one), since queue URLs contain it.
@@ -219,6 +274,7 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
       apiEndpoint: httpApi.endpoint,
       functions,
       clients,
+      faults,
       invoke: (name, event) => {
         const fn = functions.get(name);
         if (!fn)

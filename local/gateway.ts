@@ -1,6 +1,5 @@
-import { once } from 'node:events';
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOn } from '#local/net.ts';
 
 /**
  * The single AWS endpoint (http://127.0.0.1:4566). Like LocalStack's edge port, it tells services apart by the
@@ -105,17 +104,5 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
     }
   });
   server.keepAliveTimeout = 65_000;
-  const host = options.host ?? '127.0.0.1';
-  server.listen(options.port, host);
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://${host}:${port}`,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { ...(await listenOn(server, options.port, options.host)), server };
 };

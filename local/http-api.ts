@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { InvokeResult } from '#local/functions/runner.ts';
+import { listenOn } from '#local/net.ts';
 
 /**
  * API Gateway HTTP APIs for the template's `HttpApi` events, payload format 2.0: the route is matched, the
@@ -162,17 +161,5 @@ export const startHttpApi = async (
     }
     return send(200, payload, apigwHeaders);
   });
-  const host = options.host ?? '127.0.0.1';
-  server.listen(options.port, host);
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://${host}:${port}`,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { ...(await listenOn(server, options.port, options.host)), server };
 };

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { AddressInfo, Server } from 'node:net';
+import { listenOn } from '#local/net.ts';
 
 /**
  * The embedded protocol emulators, each started in this process on a loopback port. Used by the local runtime
@@ -30,20 +31,8 @@ export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RV
 export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_ACCOUNT_ID = '000000000000';
 
-const listen = async (server: Server, port: number, host: string): Promise<RunningEmulator> => {
-  server.listen(port, host);
-  await once(server, 'listening');
-  const address = server.address() as AddressInfo;
-  return {
-    endpoint: `http://${host}:${address.port}`,
-    port: address.port,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        (server as Server & { closeAllConnections?: () => void }).closeAllConnections?.();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
-  };
-};
+const listen = (server: Server, port: number, host: string): Promise<RunningEmulator> =>
+  listenOn(server, port, host);
 
 /** kinesalite: streams become ACTIVE at once, so tests and the local runtime do not wait. */
 export const startKinesis = async (options: EmulatorOptions & { shardLimit?: number } = {}) => {

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalFunction } from '#local/functions/runner.ts';
@@ -9,6 +11,17 @@ import type { PlannedFunction } from '#local/stack.ts';
 import { cloudEvent, sampleEvent } from '#test/helpers/factories.ts';
 
 let runtime: LocalRuntime;
+
+/** Runs a CLI without blocking this process, which serves the runtime the CLI talks to. */
+const runCli = async (args: string[]): Promise<{ status: number; stdout: string; stderr: string }> => {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, args, { encoding: 'utf8' });
+    return { status: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { status: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+};
 let bundles: string;
 
 const readAll = async (streamName: string) => {
@@ -97,6 +110,56 @@ describe('E2E: the local runtime runs template.yaml', () => {
     expect(response.headers.get('x-amz-executed-version')).toBe('$LATEST');
     const payload = (await response.json()) as { statusCode: number };
     expect(payload.statusCode).toBe(400);
+  });
+
+  it('npm run invoke runs one function against the running runtime, with --env-vars in SAM format', async () => {
+    // Prepare: a 1 KiB body limit from --env-vars makes the six-event sample too large.
+    const envVars = join(bundles, 'env.json');
+    writeFileSync(
+      envVars,
+      JSON.stringify({
+        Parameters: { POWERTOOLS_LOG_LEVEL: 'ERROR' },
+        IngestFunction: { MAX_BODY_BYTES: '1024' },
+      }),
+    );
+    // Act
+    const run = await runCli([
+      'local/invoke.ts',
+      'IngestFunction',
+      '-e',
+      'events/ingest-batch.json',
+      '-n',
+      envVars,
+      '--endpoint',
+      runtime.endpoint,
+      '--bundle-dir',
+      bundles,
+      '--no-build',
+    ]);
+    // Assess
+    expect(run.status, run.stderr).toBe(0);
+    const payload = JSON.parse(run.stdout) as { statusCode: number; body: string };
+    expect(payload.statusCode).toBe(413);
+    expect(JSON.parse(payload.body).detail).toContain('at most 1024 bytes');
+    expect(run.stderr).toContain('REPORT RequestId:');
+    expect(run.stderr).not.toContain('starting one for this call');
+  });
+
+  it('npm run invoke refuses an unknown function with the list of known ones', async () => {
+    // Act
+    const run = await runCli([
+      'local/invoke.ts',
+      'Nope',
+      '--endpoint',
+      runtime.endpoint,
+      '--bundle-dir',
+      bundles,
+      '--no-build',
+    ]);
+    // Assess
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain("no function 'Nope'");
+    expect(run.stderr).toContain('IngestFunction');
   });
 
   it('answers ResourceNotFoundException for an unknown function', async () => {

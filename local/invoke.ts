@@ -1,0 +1,147 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildFunctions } from '#local/build/bundle.ts';
+import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/index.ts';
+import { LocalFunction } from '#local/functions/runner.ts';
+import { type LocalRuntime, startRuntime } from '#local/runtime.ts';
+import { planStack } from '#local/stack.ts';
+import { loadTemplate } from '#local/template/parse.ts';
+import { parseParameterOverrides } from '#local/template/resolve.ts';
+
+/**
+ * `npm run invoke -- <FunctionLogicalId> -e events/<file>.json [--env-vars env.json]`, like `sam local invoke`:
+ * the function runs once, in its own worker, against the running local runtime's resources, or against a
+ * runtime it boots for the call when none is running. Logs go to stderr, the response to stdout.
+ */
+
+const USAGE = `usage: npm run invoke -- <FunctionLogicalId> [options]
+
+  -e, --event <file>             event JSON (default: {})
+  -n, --env-vars <file>          environment overrides in SAM's format:
+                                 {"<FunctionLogicalId>": {"VAR": "v"}, "Parameters": {"VAR": "v"}}
+  --template <file>              template (default: template.yaml)
+  --parameter-overrides "<K=V>"  parameter values, as sam deploy takes them
+  --endpoint <url>               the running local runtime's AWS endpoint (default: http://127.0.0.1:4566)
+  --bundle-dir <dir>             where bundles are built (default: dist/functions)
+  --no-build                     use the bundle already in --bundle-dir
+
+Exit status: 0 when the function succeeded, 1 when it failed, 2 for bad usage.`;
+
+const readEnvVars = (path: string, functionId: string): Record<string, string> => {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new Error(`--env-vars ${path}: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new Error(`--env-vars ${path}: expected an object keyed by function logical id or "Parameters"`);
+  }
+  const sections = parsed as Record<string, Record<string, unknown>>;
+  const merged = { ...(sections.Parameters ?? {}), ...(sections[functionId] ?? {}) };
+  return Object.fromEntries(Object.entries(merged).map(([k, v]) => [k, String(v)]));
+};
+
+const isRunning = async (endpoint: string): Promise<boolean> => {
+  try {
+    const response = await fetch(`${endpoint}/_local/faults`, { signal: AbortSignal.timeout(1_000) });
+    return response.ok;
+  } catch {
+    return false;
+  }
+};
+
+const main = async (): Promise<number> => {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      event: { type: 'string', short: 'e' },
+      'env-vars': { type: 'string', short: 'n' },
+      template: { type: 'string', default: 'template.yaml' },
+      'parameter-overrides': { type: 'string', default: '' },
+      endpoint: { type: 'string', default: 'http://127.0.0.1:4566' },
+      'bundle-dir': { type: 'string', default: 'dist/functions' },
+      'no-build': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help || positionals.length !== 1) {
+    (values.help ? console.log : console.error)(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const functionId = positionals[0]!;
+  const templatePath = resolve(values.template);
+  const template = loadTemplate(templatePath);
+  const parameterOverrides = parseParameterOverrides(values['parameter-overrides']);
+  const event = values.event ? JSON.parse(readFileSync(values.event, 'utf8')) : {};
+  const overrides = values['env-vars'] ? readEnvVars(values['env-vars'], functionId) : {};
+
+  const bundleRoot = resolve(values['bundle-dir']);
+  let booted: LocalRuntime | undefined;
+  let endpoint = values.endpoint;
+  if (!(await isRunning(endpoint))) {
+    console.error(`no local runtime at ${endpoint}; starting one for this call`);
+    booted = await startRuntime({
+      templatePath,
+      parameterOverrides,
+      apiPort: 0,
+      endpointPort: 0,
+      dataDir: '.local',
+      skipBuild: values['no-build'],
+      bundleRoot,
+      log: (source, line) => console.error(`[${source}] ${line}`),
+    });
+    endpoint = booted.endpoint;
+  }
+  try {
+    const stack = planStack(template, {
+      parameterOverrides,
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT_ID,
+      stackName: 'local',
+      endpoint,
+    });
+    const definition = stack.functions[functionId];
+    if (!definition) {
+      console.error(
+        `no function '${functionId}' in ${values.template}; it has ${Object.keys(stack.functions).join(', ')}`,
+      );
+      return 2;
+    }
+    if (!values['no-build'] && !booted)
+      await buildFunctions(template, templatePath, bundleRoot, [functionId]);
+    const fn = new LocalFunction(
+      { ...definition, environment: { ...definition.environment, ...overrides } },
+      {
+        bundleRoot,
+        baseEnvironment: {
+          AWS_REGION: LOCAL_REGION,
+          AWS_DEFAULT_REGION: LOCAL_REGION,
+          AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+          AWS_ENDPOINT_URL: endpoint,
+          TZ: 'UTC',
+        },
+        log: (_name, line) => console.error(line),
+      },
+    );
+    const result = await fn.invoke(event);
+    await fn.close();
+    console.error(
+      `REPORT RequestId: ${result.requestId} Duration: ${result.durationMs.toFixed(2)} ms${result.functionError ? ` Error: ${result.functionError}` : ''}`,
+    );
+    console.log(JSON.stringify(result.payload, null, 2));
+    return result.functionError ? 1 : 0;
+  } finally {
+    await booted?.stop();
+  }
+};
+
+main().then(
+  (code) => process.exit(code),
+  (error: Error) => {
+    console.error(`invoke failed: ${error.message}`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,57 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { documentClient } from '#shared/clients/dynamodb.ts';
+import { s3 } from '#shared/clients/s3.ts';
+import { loadConsumerConfig } from '#shared/consumer/config.ts';
+import { KeyOrderedBatchProcessor } from '#shared/consumer/key-ordered-processor.ts';
+import { processRecords } from '#shared/consumer/process-records.ts';
+import { streamRecordsFromKinesisEvent } from '#shared/events/stream-record.ts';
+import { logger } from '#shared/powertools/logger.ts';
+import { metrics } from '#shared/powertools/metrics.ts';
+import { S3Quarantine } from '#shared/quarantine/s3-quarantine.ts';
+import { S3ClaimCheck } from '#shared/sink/claim-check.ts';
+import { DynamoDbEventStore } from '#shared/sink/dynamodb-event-store.ts';
+
+const config = loadConsumerConfig();
+
+const processor = new KeyOrderedBatchProcessor({
+  keyConcurrency: config.keyConcurrency,
+  timeReserveMs: config.timeReserveMs,
+});
+
+const store = new DynamoDbEventStore({
+  client: documentClient,
+  tableName: config.tableName,
+  projectionVersion: config.projectionVersion,
+  claimCheck: new S3ClaimCheck({
+    client: s3,
+    bucket: config.claimCheckBucket,
+    prefix: config.claimCheckPrefix,
+  }),
+  claimCheckThresholdBytes: config.claimCheckThresholdBytes,
+});
+
+const quarantine = new S3Quarantine({
+  client: s3,
+  bucket: config.quarantineBucket,
+  prefix: config.quarantinePrefix,
+});
+
+const consume = async (event: KinesisStreamEvent, context: Context): Promise<KinesisStreamBatchResponse> => {
+  const { batchItemFailures } = await processRecords(streamRecordsFromKinesisEvent(event), {
+    store,
+    quarantine,
+    processor,
+    logger,
+    metrics,
+    context,
+  });
+  return { batchItemFailures };
+};
+
+export const handler = middy<KinesisStreamEvent, KinesisStreamBatchResponse>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics, { captureColdStartMetric: true }))
+  .handler(consume);

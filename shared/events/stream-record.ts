@@ -1,0 +1,165 @@
+import { createHash } from 'node:crypto';
+import aggregation from 'aws-kinesis-agg';
+import type { KinesisStreamEvent } from 'aws-lambda';
+import { canonicalJson, parseJson } from './canonical-json.ts';
+import { type CloudEvent, identityOf, validateCloudEvent } from './cloudevent.ts';
+
+/**
+ * A record as read from a shard, whoever read it: the Lambda event source mapping (adapted by
+ * `streamRecordsFromKinesisEvent`) or GetRecords (DLQ replay, reprocessing). `data` is the raw bytes.
+ */
+export interface StreamRecord {
+  shardId: string;
+  sequenceNumber: string;
+  partitionKey: string;
+  data: Uint8Array;
+  approximateArrivalTimestamp: Date;
+}
+
+/**
+ * One user record: the stream record itself, or one record out of a KPL aggregate. It keeps the OUTER sequence
+ * number, because that is what the event source mapping checkpoints and what a batch item failure names;
+ * `subSequenceNumber` is its place inside the aggregate.
+ */
+export interface UserRecord {
+  shardId: string;
+  sequenceNumber: string;
+  subSequenceNumber?: number;
+  partitionKey: string;
+  approximateArrivalTimestamp: Date;
+  data: Buffer;
+}
+
+/** A user record read as an event, or the reason why it never can be. */
+export type ParsedRecord =
+  | { kind: 'cloudevent'; identity: string; event: CloudEvent; record: UserRecord }
+  | { kind: 'json'; identity: string; value: unknown; record: UserRecord }
+  | { kind: 'undecodable'; reason: string; record: UserRecord }
+  | { kind: 'invalid'; reason: string; record: UserRecord };
+
+/** Adapts the Lambda Kinesis event: `data` is base64 and the arrival time is epoch seconds. */
+export const streamRecordsFromKinesisEvent = (event: KinesisStreamEvent): StreamRecord[] =>
+  event.Records.map((record) => {
+    const separator = record.eventID.indexOf(':');
+    return {
+      // eventID is `<shardId>:<sequenceNumber>`.
+      shardId: separator > 0 ? record.eventID.slice(0, separator) : record.eventID,
+      sequenceNumber: record.kinesis.sequenceNumber,
+      partitionKey: record.kinesis.partitionKey,
+      data: Buffer.from(record.kinesis.data, 'base64'),
+      approximateArrivalTimestamp: new Date(Math.round(record.kinesis.approximateArrivalTimestamp * 1000)),
+    };
+  });
+
+interface AggUserRecord {
+  partitionKey: string;
+  sequenceNumber: string;
+  subSequenceNumber?: number;
+  data: string;
+}
+
+/**
+ * Splits a KPL-aggregated record into its user records (a plain record comes back as itself). A corrupt
+ * aggregate (bad protobuf, bad MD5) comes back as one undecodable record holding the outer bytes.
+ */
+export const deaggregate = (
+  record: StreamRecord,
+): Array<UserRecord | { error: Error; record: UserRecord }> => {
+  const outer: UserRecord = {
+    shardId: record.shardId,
+    sequenceNumber: record.sequenceNumber,
+    partitionKey: record.partitionKey,
+    approximateArrivalTimestamp: record.approximateArrivalTimestamp,
+    data: Buffer.from(record.data),
+  };
+  const results: Array<UserRecord | { error: Error; record: UserRecord }> = [];
+  let finished = false;
+  // The library's callbacks run synchronously; `finished` proves it.
+  aggregation.deaggregate(
+    {
+      partitionKey: record.partitionKey,
+      sequenceNumber: record.sequenceNumber,
+      data: outer.data.toString('base64'),
+    } as never,
+    true,
+    (error: Error | null, user?: AggUserRecord) => {
+      if (error || !user) {
+        results.push({ error: error ?? new Error('no user record'), record: outer });
+        return;
+      }
+      results.push({
+        shardId: record.shardId,
+        sequenceNumber: record.sequenceNumber,
+        ...(user.subSequenceNumber === undefined ? {} : { subSequenceNumber: user.subSequenceNumber }),
+        partitionKey: user.partitionKey,
+        approximateArrivalTimestamp: record.approximateArrivalTimestamp,
+        data: Buffer.from(user.data, 'base64'),
+      });
+    },
+    (error?: Error, failed?: AggUserRecord) => {
+      if (!error) {
+        finished = true;
+        return;
+      }
+      const subSequenceNumber = failed?.subSequenceNumber;
+      results.push({
+        error,
+        record: subSequenceNumber === undefined ? outer : { ...outer, subSequenceNumber },
+      });
+      // A corrupt aggregate ends here; a failure of one user record is followed by the final callback.
+      if (failed === undefined) finished = true;
+    },
+  );
+  if (!finished) throw new Error('aws-kinesis-agg did not finish synchronously');
+  return results;
+};
+
+/** Strict UTF-8: a record that is not valid UTF-8 is undecodable, not silently patched with U+FFFD. */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The identity of a plain JSON record: the SHA-256 of its canonical JSON, so the same payload maps alike. */
+export const jsonIdentity = (value: unknown): string =>
+  `json:sha256:${createHash('sha256').update(canonicalJson(value)).digest('hex')}`;
+
+/** Reads one user record as a CloudEvent, as plain JSON, or as neither. */
+export const parseUserRecord = (record: UserRecord): ParsedRecord => {
+  let text: string;
+  try {
+    text = utf8.decode(record.data);
+  } catch {
+    return { kind: 'undecodable', reason: 'the record is not valid UTF-8', record };
+  }
+  let value: unknown;
+  try {
+    value = parseJson(text);
+  } catch {
+    // Not the parser's message: V8 quotes the start of the input in it, and reasons end up in logs.
+    return { kind: 'undecodable', reason: 'the record is not JSON', record };
+  }
+  // A record that claims to be a CloudEvent is held to the contract rather than stored as plain JSON.
+  if (isObject(value) && 'specversion' in value) {
+    const errors = validateCloudEvent(value, 0);
+    if (errors.length > 0) {
+      const reason = errors.map((e) => (e.field ? `${e.field} ${e.message}` : e.message)).join('; ');
+      return { kind: 'invalid', reason: `not a valid CloudEvent: ${reason}`, record };
+    }
+    const event = value as CloudEvent;
+    return { kind: 'cloudevent', identity: identityOf(event), event, record };
+  }
+  return { kind: 'json', identity: jsonIdentity(value), value, record };
+};
+
+/** De-aggregates and parses one stream record, keeping the user records in their order. */
+export const decodeStreamRecord = (record: StreamRecord): ParsedRecord[] =>
+  deaggregate(record).map((user) =>
+    'error' in user
+      ? {
+          kind: 'undecodable' as const,
+          reason: `the KPL aggregate cannot be read: ${user.error.message}`,
+          record: user.record,
+        }
+      : parseUserRecord(user),
+  );

@@ -1,0 +1,186 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { ClaimCheck, ClaimPointer } from './claim-check.ts';
+import { type EventStore, type EventToStore, type PutResult, UnstorableEventError } from './event-store.ts';
+import { estimateItemSize, MAX_ITEM_BYTES } from './item-size.ts';
+
+/** The table's partition key. */
+export const KEY_ATTRIBUTE = 'identity';
+
+/** Items estimated above this many bytes move their data to the claim check (DynamoDB's limit is 400 KB). */
+export const DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES = 350 * 1024;
+
+/**
+ * Write if the item is new, or if it holds an older projection version. Everything else fails the check, and a
+ * failed check writes nothing: that is the whole of the idempotency, with no read before the write.
+ */
+export const UPSERT_CONDITION = 'attribute_not_exists(#identity) OR #projectionVersion < :projectionVersion';
+
+export interface DynamoDbEventStoreOptions {
+  client: DynamoDBDocumentClient;
+  tableName: string;
+  projectionVersion: number;
+  claimCheck?: ClaimCheck;
+  claimCheckThresholdBytes?: number;
+}
+
+/** The item as stored. */
+export interface EventItem {
+  identity: string;
+  projectionVersion: number;
+  kind: EventToStore['kind'];
+  attributes: Record<string, unknown>;
+  data?: unknown;
+  dataBase64?: string;
+  claimCheck?: ClaimPointer;
+  stream: EventToStore['position'];
+}
+
+/** DynamoDB's answers that mean "this item can never be stored", as opposed to a fault worth a retry. */
+const UNSTORABLE_MESSAGES = [
+  /item size has exceeded/i,
+  /item size to update has exceeded/i,
+  /nesting levels have exceeded/i,
+  /number overflow/i,
+  /number underflow/i,
+  /more than 38 significant digits/i,
+];
+
+const isUnstorableAnswer = (error: unknown): boolean =>
+  (error as Error).name === 'ValidationException' &&
+  UNSTORABLE_MESSAGES.some((pattern) => pattern.test((error as Error).message));
+
+/** A value from an item that may come back marshalled (`{ N: '2' }`) or not. */
+const plain = (value: unknown): unknown => {
+  if (value && typeof value === 'object') {
+    const attribute = value as Record<string, unknown>;
+    if ('N' in attribute) return Number(attribute.N);
+    if ('S' in attribute) return attribute.S;
+    if ('M' in attribute) return attribute.M;
+  }
+  return value;
+};
+
+const storedOf = (item: Record<string, unknown>): NonNullable<PutResult['stored']> => {
+  const stream = plain(item.stream) as Record<string, unknown> | undefined;
+  const sequenceNumber = plain(stream?.sequenceNumber);
+  const subSequenceNumber = plain(stream?.subSequenceNumber);
+  return {
+    projectionVersion: Number(plain(item.projectionVersion)),
+    ...(typeof sequenceNumber === 'string' ? { sequenceNumber } : {}),
+    ...(typeof subSequenceNumber === 'number' ? { subSequenceNumber } : {}),
+  };
+};
+
+/**
+ * The sink's DynamoDB adapter: one conditional PutItem per event (see UPSERT_CONDITION), with the claim check
+ * for data too large for an item.
+ */
+export class DynamoDbEventStore implements EventStore {
+  readonly projectionVersion: number;
+  readonly #client: DynamoDBDocumentClient;
+  readonly #tableName: string;
+  readonly #claimCheck: ClaimCheck | undefined;
+  readonly #threshold: number;
+
+  constructor(options: DynamoDbEventStoreOptions) {
+    this.#client = options.client;
+    this.#tableName = options.tableName;
+    this.projectionVersion = options.projectionVersion;
+    this.#claimCheck = options.claimCheck;
+    this.#threshold = options.claimCheckThresholdBytes ?? DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES;
+  }
+
+  async put(event: EventToStore): Promise<PutResult> {
+    const item = await this.#itemFor(event);
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#tableName,
+          Item: item,
+          ConditionExpression: UPSERT_CONDITION,
+          ExpressionAttributeNames: { '#identity': KEY_ATTRIBUTE, '#projectionVersion': 'projectionVersion' },
+          ExpressionAttributeValues: { ':projectionVersion': this.projectionVersion },
+          // The failed check carries the item it failed against, which tells a duplicate from a stale version.
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { outcome: 'written' };
+    } catch (error) {
+      if (
+        error instanceof ConditionalCheckFailedException ||
+        (error as Error).name === 'ConditionalCheckFailedException'
+      ) {
+        const old = (error as { Item?: Record<string, unknown> }).Item;
+        return this.#classify(old ?? (await this.#storedItem(event.identity)));
+      }
+      if (isUnstorableAnswer(error)) {
+        throw new UnstorableEventError(`DynamoDB refused the item: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  #classify(stored: Record<string, unknown>): PutResult {
+    const found = storedOf(stored);
+    return {
+      outcome: found.projectionVersion > this.projectionVersion ? 'stale-version' : 'duplicate',
+      stored: found,
+    };
+  }
+
+  /**
+   * Only for a failed check that did not carry the old item (emulators without ReturnValuesOnConditionCheckFailure):
+   * the write has already been refused, so this read only labels the outcome and never decides a write.
+   */
+  async #storedItem(identity: string): Promise<Record<string, unknown>> {
+    const { Item } = await this.#client.send(
+      new GetCommand({
+        TableName: this.#tableName,
+        Key: { [KEY_ATTRIBUTE]: identity },
+        ProjectionExpression: '#projectionVersion, #stream',
+        ExpressionAttributeNames: { '#projectionVersion': 'projectionVersion', '#stream': 'stream' },
+        ConsistentRead: true,
+      }),
+    );
+    // Deleted between the check and the read: let the record be retried rather than guess.
+    if (!Item) throw new Error(`item ${identity} failed the condition check but cannot be read`);
+    return Item;
+  }
+
+  async #itemFor(event: EventToStore): Promise<EventItem> {
+    const item: EventItem = {
+      identity: event.identity,
+      projectionVersion: this.projectionVersion,
+      kind: event.kind,
+      attributes: event.attributes,
+      ...(event.data === undefined ? {} : { data: event.data }),
+      ...(event.dataBase64 === undefined ? {} : { dataBase64: event.dataBase64 }),
+      stream: event.position,
+    };
+    const size = estimateItemSize(item as unknown as Record<string, unknown>);
+    if (size <= this.#threshold) return item;
+
+    const field =
+      item.data !== undefined ? 'data' : item.dataBase64 !== undefined ? 'data_base64' : undefined;
+    if (field === undefined || this.#claimCheck === undefined) {
+      throw new UnstorableEventError(
+        `the item would be about ${size} bytes, and it has no data to claim-check`,
+      );
+    }
+    const { data, dataBase64, ...rest } = item;
+    const claimed: EventItem = {
+      ...rest,
+      claimCheck: await this.#claimCheck.store(event.identity, field, field === 'data' ? data : dataBase64),
+    };
+    const claimedSize = estimateItemSize(claimed as unknown as Record<string, unknown>);
+    if (claimedSize > MAX_ITEM_BYTES) {
+      throw new UnstorableEventError(
+        `the item would be about ${claimedSize} bytes even without its data (the limit is ${MAX_ITEM_BYTES})`,
+      );
+    }
+    return claimed;
+  }
+}

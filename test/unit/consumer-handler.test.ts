@@ -1,0 +1,171 @@
+import { FullBatchFailureError } from '@aws-lambda-powertools/batch';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { lambdaContext, sampleEvent } from '#test/helpers/factories.ts';
+
+const dynamoMock = mockClient(DynamoDBDocumentClient);
+const s3Mock = mockClient(S3Client);
+
+type Handler = (event: KinesisStreamEvent, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
+let handler: Handler;
+
+beforeAll(async () => {
+  process.env.TABLE_NAME = 'events-table';
+  process.env.QUARANTINE_BUCKET = 'quarantine-bucket';
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+  ({ handler } = (await import('../../functions/consumer/handler.ts')) as unknown as { handler: Handler });
+});
+
+afterEach(() => {
+  dynamoMock.reset();
+  s3Mock.reset();
+});
+
+const invoke = (event: KinesisStreamEvent) => handler(event, lambdaContext('ConsumerFunction', 60_000));
+
+const storedItems = () =>
+  dynamoMock.commandCalls(PutCommand).map((call) => call.args[0].input.Item as Record<string, unknown>);
+
+describe('Function: consumer handler', () => {
+  it('stores a CloudEvents batch, one conditional put per event, in order', async () => {
+    // Prepare
+    dynamoMock.on(PutCommand).resolves({});
+    const event = sampleEvent<KinesisStreamEvent>('consumer-cloudevents.json');
+    // Act
+    const response = (await invoke(event)) as KinesisStreamBatchResponse;
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(storedItems().map((item) => item.identity)).toEqual([
+      'ce:urn%3Aexample%3Aorders:evt-1001',
+      'ce:urn%3Aexample%3Aorders:evt-1002',
+      'ce:urn%3Aexample%3Aorders:evt-1003',
+    ]);
+    expect(dynamoMock).toHaveReceivedCommandWith(PutCommand, {
+      TableName: 'events-table',
+      ConditionExpression: 'attribute_not_exists(#identity) OR #projectionVersion < :projectionVersion',
+    });
+    expect(storedItems()[0]).toMatchObject({
+      projectionVersion: 1,
+      kind: 'cloudevent',
+      attributes: { id: 'evt-1001', source: 'urn:example:orders', subject: 'order-1001' },
+      data: { orderId: '1001', step: 1 },
+      stream: {
+        shardId: 'shardId-000000000000',
+        sequenceNumber: event.Records[0]!.kinesis.sequenceNumber,
+        partitionKey: 'order-1001',
+      },
+    });
+  });
+
+  it('de-aggregates a KPL record into its user records', async () => {
+    // Prepare
+    dynamoMock.on(PutCommand).resolves({});
+    const event = sampleEvent<KinesisStreamEvent>('consumer-kpl-aggregated.json');
+    const outer = event.Records[0]!.kinesis.sequenceNumber;
+    // Act
+    const response = await invoke(event);
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(
+      storedItems().map((item) => [item.kind, (item.stream as Record<string, unknown>).partitionKey]),
+    ).toEqual([
+      ['cloudevent', 'order-2001'],
+      ['cloudevent', 'order-2002'],
+      ['json', 'sensor-7'],
+    ]);
+    expect(storedItems().map((item) => (item.stream as Record<string, unknown>).sequenceNumber)).toEqual([
+      outer,
+      outer,
+      outer,
+    ]);
+    expect(storedItems().map((item) => (item.stream as Record<string, unknown>).subSequenceNumber)).toEqual([
+      0, 1, 2,
+    ]);
+  });
+
+  it('stores a raw JSON record under the hash of its canonical JSON', async () => {
+    // Prepare
+    dynamoMock.on(PutCommand).resolves({});
+    const event = sampleEvent<KinesisStreamEvent>('consumer-raw-json.json');
+    // Act
+    const response = await invoke(event);
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(storedItems()).toHaveLength(1);
+    expect(storedItems()[0]).toMatchObject({
+      identity: expect.stringMatching(/^json:sha256:[0-9a-f]{64}$/),
+      kind: 'json',
+      attributes: {},
+      data: { sensor: 7, celsius: 21.5, at: '2026-11-24T16:00:00Z' },
+    });
+  });
+
+  it('quarantines an undecodable record to S3 and reports success', async () => {
+    // Prepare
+    s3Mock.on(PutObjectCommand).resolves({});
+    const event = sampleEvent<KinesisStreamEvent>('consumer-undecodable.json');
+    const record = event.Records[0]!;
+    // Act
+    const response = await invoke(event);
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(dynamoMock.commandCalls(PutCommand)).toHaveLength(0);
+    const put = s3Mock.commandCalls(PutObjectCommand)[0]!.args[0].input;
+    expect(put).toMatchObject({
+      Bucket: 'quarantine-bucket',
+      Key: `quarantine/shardId-000000000000/${record.kinesis.sequenceNumber}.json`,
+    });
+    expect(JSON.parse(put.Body as string)).toEqual({
+      reason: 'undecodable',
+      detail: 'the record is not valid UTF-8',
+      shardId: 'shardId-000000000000',
+      sequenceNumber: record.kinesis.sequenceNumber,
+      partitionKey: 'legacy-producer',
+      approximateArrivalTimestamp: new Date(record.kinesis.approximateArrivalTimestamp * 1000).toISOString(),
+      data: record.kinesis.data,
+    });
+  });
+
+  it('processes a batch that mixes keys, each key in order', async () => {
+    // Prepare
+    dynamoMock.on(PutCommand).resolves({});
+    const event = sampleEvent<KinesisStreamEvent>('consumer-mixed-keys.json');
+    // Act
+    const response = await invoke(event);
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    const order3001 = storedItems()
+      .map((item) => item.identity as string)
+      .filter((identity) => identity.includes('evt-3001'));
+    expect(order3001).toEqual(['a', 'b', 'c'].map((s) => `ce:urn%3Aexample%3Aorders:evt-3001-${s}`));
+    expect(storedItems()).toHaveLength(6);
+  });
+
+  it('reports the failed record and the later records of its key when DynamoDB throttles one write', async () => {
+    // Prepare
+    const event = sampleEvent<KinesisStreamEvent>('consumer-mixed-keys.json');
+    const seq = event.Records.map((r) => r.kinesis.sequenceNumber);
+    dynamoMock.on(PutCommand).resolves({});
+    dynamoMock
+      .on(PutCommand, { Item: { identity: 'ce:urn%3Aexample%3Aorders:evt-3001-b' } })
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException' }));
+    // Act
+    const response = await invoke(event);
+    // Assess: evt-3001-b is record 4 of 6 (index 3); evt-3001-c (index 5) is the later record of its key.
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: seq[3] }, { itemIdentifier: seq[5] }] });
+  });
+
+  it('throws when every record of the batch fails', async () => {
+    // Prepare
+    dynamoMock.on(PutCommand).rejects(Object.assign(new Error('timeout'), { name: 'TimeoutError' }));
+    const event = sampleEvent<KinesisStreamEvent>('consumer-cloudevents.json');
+    // Act
+    const result = invoke(event);
+    // Assess
+    await expect(result).rejects.toBeInstanceOf(FullBatchFailureError);
+  });
+});

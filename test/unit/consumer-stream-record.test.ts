@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto';
+import type { KinesisStreamEvent } from 'aws-lambda';
+import { describe, expect, it } from 'vitest';
+import { canonicalJson, parseJson } from '#shared/events/canonical-json.ts';
+import {
+  deaggregate,
+  decodeStreamRecord,
+  jsonIdentity,
+  streamRecordsFromKinesisEvent,
+} from '#shared/events/stream-record.ts';
+import { sampleEvent } from '#test/helpers/factories.ts';
+import { kplAggregate, SHARD_ID, sequenceNumber, streamRecord } from '#test/helpers/kinesis-factories.ts';
+
+describe('Consumer: reading stream records', () => {
+  it('adapts the Lambda event: base64 data, shard from the event ID, arrival from epoch seconds', () => {
+    // Prepare
+    const event = sampleEvent<KinesisStreamEvent>('consumer-raw-json.json');
+    const source = event.Records[0]!;
+    // Act
+    const [record] = streamRecordsFromKinesisEvent(event);
+    // Assess
+    expect(record).toEqual({
+      shardId: 'shardId-000000000000',
+      sequenceNumber: source.kinesis.sequenceNumber,
+      partitionKey: 'sensor-7',
+      data: Buffer.from(source.kinesis.data, 'base64'),
+      approximateArrivalTimestamp: new Date('2025-11-24T16:00:00.145Z'),
+    });
+  });
+
+  it('passes a record that is not aggregated through as itself, without a sub-sequence number', () => {
+    // Prepare
+    const record = streamRecord(4, 'k', { a: 1 });
+    // Act
+    const users = deaggregate(record);
+    // Assess
+    expect(users).toEqual([
+      {
+        shardId: SHARD_ID,
+        sequenceNumber: sequenceNumber(4),
+        partitionKey: 'k',
+        approximateArrivalTimestamp: record.approximateArrivalTimestamp,
+        data: Buffer.from('{"a":1}'),
+      },
+    ]);
+  });
+
+  it('splits a KPL aggregate into its user records, each with its own key and the outer sequence number', () => {
+    // Prepare
+    const aggregate = kplAggregate([
+      { partitionKey: 'p-1', data: Buffer.from('{"n":1}') },
+      { partitionKey: 'p-2', data: Buffer.from('{"n":2}') },
+    ]);
+    // Act
+    const users = deaggregate(streamRecord(9, 'outer', aggregate));
+    // Assess
+    expect(
+      users.map((u) => ('error' in u ? u.error : [u.partitionKey, u.sequenceNumber, u.subSequenceNumber])),
+    ).toEqual([
+      ['p-1', sequenceNumber(9), 0],
+      ['p-2', sequenceNumber(9), 1],
+    ]);
+    expect(users.map((u) => ('error' in u ? '' : u.data.toString()))).toEqual(['{"n":1}', '{"n":2}']);
+  });
+
+  it('reads a record whose bytes start like an aggregate but are not one as undecodable', () => {
+    // Prepare
+    const fake = Buffer.concat([
+      Buffer.from('f3899ac2', 'hex'),
+      Buffer.from('not protobuf at all, no checksum'),
+    ]);
+    // Act
+    const [parsed, ...rest] = decodeStreamRecord(streamRecord(1, 'k', fake));
+    // Assess
+    expect(rest).toEqual([]);
+    expect(parsed).toMatchObject({ kind: 'undecodable', record: { data: fake } });
+  });
+
+  it.each([
+    ['a CloudEvent', '{"specversion":"1.0","id":"1","source":"urn:s","type":"t"}', 'cloudevent'],
+    ['plain JSON', '{"id":"1","source":"urn:s"}', 'json'],
+    ['a JSON array', '[1,2,3]', 'json'],
+    ['a JSON string', '"just text"', 'json'],
+    ['an invalid CloudEvent', '{"specversion":"1.0","id":"1"}', 'invalid'],
+    ['an empty record', '', 'undecodable'],
+    ['text', 'id=1;source=s', 'undecodable'],
+  ])('reads %s as %s', (_name, text, kind) => {
+    // Act
+    const [parsed] = decodeStreamRecord(streamRecord(1, 'k', Buffer.from(text)));
+    // Assess
+    expect(parsed?.kind).toBe(kind);
+  });
+
+  it('gives a CloudEvent its source-and-id identity', () => {
+    // Act
+    const [parsed] = decodeStreamRecord(
+      streamRecord(1, 'k', { specversion: '1.0', id: 'e:1', source: 'urn:a', type: 't', data: { x: 1 } }),
+    );
+    // Assess
+    expect(parsed).toMatchObject({ kind: 'cloudevent', identity: 'ce:urn%3Aa:e%3A1' });
+  });
+
+  it('gives a reason that does not quote the payload', () => {
+    // Act
+    const [parsed] = decodeStreamRecord(streamRecord(1, 'k', 'card=4111111111111111'));
+    // Assess
+    expect(parsed).toMatchObject({ kind: 'undecodable', reason: 'the record is not JSON' });
+  });
+
+  it('rejects bytes that are not valid UTF-8 rather than patching them', () => {
+    // Act
+    const [parsed] = decodeStreamRecord(
+      streamRecord(1, 'k', Buffer.from([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x7d])),
+    );
+    // Assess
+    expect(parsed).toMatchObject({ kind: 'undecodable', reason: 'the record is not valid UTF-8' });
+  });
+});
+
+describe('Consumer: canonical-JSON identity', () => {
+  it('is the same for the same payload whatever the key order and whitespace', () => {
+    // Prepare
+    const a = '{"b":{"y":[1,{"q":1,"p":2}],"x":"s"},"a":1.0}';
+    const b = '{ "a": 1, "b": { "x": "s", "y": [1, { "p": 2, "q": 1 }] } }';
+    // Act
+    const [first] = decodeStreamRecord(streamRecord(1, 'k', a));
+    const [second] = decodeStreamRecord(streamRecord(2, 'other', b));
+    // Assess
+    expect(first).toMatchObject({ kind: 'json' });
+    expect(first && 'identity' in first && first.identity).toBe(
+      second && 'identity' in second && second.identity,
+    );
+  });
+
+  it('differs when a value, or the order of an array, differs', () => {
+    expect(jsonIdentity({ a: [1, 2] })).not.toBe(jsonIdentity({ a: [2, 1] }));
+    expect(jsonIdentity({ a: '1' })).not.toBe(jsonIdentity({ a: 1 }));
+  });
+
+  it('is the SHA-256 of the canonical text', () => {
+    // Act
+    const text = canonicalJson({ b: 1, a: [true, null, 'x'] });
+    // Assess
+    expect(text).toBe('{"a":[true,null,"x"],"b":1}');
+    expect(jsonIdentity({ b: 1, a: [true, null, 'x'] })).toBe(
+      `json:sha256:${createHash('sha256').update('{"a":[true,null,"x"],"b":1}').digest('hex')}`,
+    );
+  });
+
+  it('keeps the digits of integers beyond 2^53, so distinct ids stay distinct', () => {
+    // Act
+    const a = parseJson('{"id":12345678901234567890}');
+    const b = parseJson('{"id":12345678901234567891}');
+    // Assess
+    expect(a).toEqual({ id: 12345678901234567890n });
+    expect(canonicalJson(a)).toBe('{"id":12345678901234567890}');
+    expect(jsonIdentity(a)).not.toBe(jsonIdentity(b));
+  });
+});

@@ -1,0 +1,395 @@
+import { FullBatchFailureError } from '@aws-lambda-powertools/batch';
+import { describe, expect, it } from 'vitest';
+import { KeyOrderedBatchProcessor } from '#shared/consumer/key-ordered-processor.ts';
+import { type ConsumerDependencies, processRecords } from '#shared/consumer/process-records.ts';
+import type { StreamRecord } from '#shared/events/stream-record.ts';
+import { MemoryQuarantine, type Quarantine } from '#shared/quarantine/quarantine.ts';
+import {
+  type EventStore,
+  type EventToStore,
+  type PutResult,
+  UnstorableEventError,
+} from '#shared/sink/event-store.ts';
+import { MemoryEventStore } from '#shared/sink/memory-event-store.ts';
+import { lambdaContext } from '#test/helpers/factories.ts';
+import {
+  eventRecord,
+  identityOfId,
+  kplAggregate,
+  metricsRecorder,
+  SHARD_ID,
+  sequenceNumber,
+  settle,
+  silentLogger,
+  streamRecord,
+} from '#test/helpers/kinesis-factories.ts';
+
+/** A store that fails the events whose ids are listed, with the error given (a throttle by default). */
+class FlakyStore implements EventStore {
+  readonly inner: MemoryEventStore;
+  readonly failing: Set<string>;
+  readonly error: () => Error;
+  get projectionVersion() {
+    return this.inner.projectionVersion;
+  }
+  constructor(failing: string[], inner = new MemoryEventStore(), error = () => throttle()) {
+    this.inner = inner;
+    this.failing = new Set(failing.map(identityOfId));
+    this.error = error;
+  }
+  async put(event: EventToStore): Promise<PutResult> {
+    if (this.failing.has(event.identity)) {
+      this.inner.calls.push(event);
+      throw this.error();
+    }
+    return this.inner.put(event);
+  }
+}
+
+const throttle = () =>
+  Object.assign(new Error('Throughput exceeds the current capacity of your table'), {
+    name: 'ProvisionedThroughputExceededException',
+  });
+
+const setup = (overrides: Partial<ConsumerDependencies> = {}, keyConcurrency = 4) => {
+  const metrics = metricsRecorder();
+  const quarantine = new MemoryQuarantine();
+  const store = new MemoryEventStore();
+  const deps: ConsumerDependencies = {
+    store,
+    quarantine,
+    processor: new KeyOrderedBatchProcessor({ keyConcurrency }),
+    logger: silentLogger(),
+    metrics,
+    ...overrides,
+  };
+  return { deps, metrics, quarantine, store };
+};
+
+const failures = (...ns: number[]) => ns.map((n) => ({ itemIdentifier: sequenceNumber(n) }));
+const ids = (calls: EventToStore[]) => calls.map((c) => c.identity.split(':').pop());
+
+describe('Consumer: processRecords', () => {
+  it('stores every record of a clean batch and reports no failure', async () => {
+    // Prepare
+    const { deps, store, metrics } = setup();
+    const records = [eventRecord(1, 'a'), eventRecord(2, 'b'), eventRecord(3, 'a')];
+    // Act
+    const report = await processRecords(records, deps);
+    // Assess
+    expect(report.batchItemFailures).toEqual([]);
+    expect(report.counts).toEqual({ written: 3, duplicates: 0, staleVersions: 0, quarantined: 0, failed: 0 });
+    expect([...store.items.keys()].sort()).toEqual(['evt-1', 'evt-2', 'evt-3'].map(identityOfId).sort());
+    expect(metrics.values).toMatchObject({ RecordsProcessed: 3, EventsWritten: 3, RecordsFailed: 0 });
+  });
+
+  it('processes one partition key in sequence-number order, whatever order the batch lists it in', async () => {
+    // Prepare
+    const { deps, store } = setup();
+    const records = [5, 2, 9, 1, 7].map((n) => eventRecord(n, 'same-key'));
+    // Act
+    await processRecords(records, deps);
+    // Assess
+    expect(ids(store.calls)).toEqual(['evt-1', 'evt-2', 'evt-5', 'evt-7', 'evt-9']);
+  });
+
+  it('stops a key at its first failure and reports that record and every later record of the key', async () => {
+    // Prepare
+    const store = new FlakyStore(['evt-3']);
+    const { deps } = setup({ store });
+    const records = [1, 2, 3, 4, 5].map((n) => eventRecord(n, 'k'));
+    // Act
+    const report = await processRecords(records, deps);
+    // Assess
+    expect(report.batchItemFailures).toEqual(failures(3, 4, 5));
+    expect(ids(store.inner.calls)).toEqual(['evt-1', 'evt-2', 'evt-3']);
+  });
+
+  it('keeps processing the other keys when one key fails', async () => {
+    // Prepare
+    const store = new FlakyStore(['evt-2']);
+    const { deps } = setup({ store });
+    const records = [eventRecord(1, 'a'), eventRecord(2, 'b'), eventRecord(3, 'a'), eventRecord(4, 'b')];
+    // Act
+    const report = await processRecords(records, deps);
+    // Assess
+    expect(report.batchItemFailures).toEqual(failures(2, 4));
+    expect(store.inner.items.has(identityOfId('evt-1'))).toBe(true);
+    expect(store.inner.items.has(identityOfId('evt-3'))).toBe(true);
+    expect(report.counts).toMatchObject({ written: 2, failed: 2 });
+  });
+
+  describe.each([
+    { name: 'first record of one key', keys: ['a', 'a', 'b'], failing: [1], expected: [1, 2] },
+    { name: 'last record of one key', keys: ['a', 'a', 'b'], failing: [2], expected: [2] },
+    {
+      name: 'one record in each of two keys',
+      keys: ['a', 'b', 'a', 'b'],
+      failing: [3, 2],
+      expected: [2, 3, 4],
+    },
+    { name: 'a record whose key came earlier', keys: ['a', 'b', 'c', 'b'], failing: [4], expected: [4] },
+  ])('exact batchItemFailures: $name', ({ keys, failing, expected }) => {
+    it(`reports ${expected.join(', ')}, lowest sequence number first`, async () => {
+      // Prepare
+      const store = new FlakyStore(failing.map((n) => `evt-${n}`));
+      const { deps } = setup({ store });
+      const records = keys.map((key, i) => eventRecord(i + 1, key));
+      // Act
+      const report = await processRecords(records, deps);
+      // Assess
+      expect(report).toMatchObject({ batchItemFailures: failures(...expected) });
+      expect(Object.keys(report.batchItemFailures[0] ?? {})).toEqual(['itemIdentifier']);
+    });
+  });
+
+  it('throws FullBatchFailureError when every record fails, so that bisect applies', async () => {
+    // Prepare
+    const store = new FlakyStore(['evt-1', 'evt-2']);
+    const { deps, metrics } = setup({ store });
+    const records = [eventRecord(1, 'a'), eventRecord(2, 'b'), eventRecord(3, 'a')];
+    // Act
+    const result = processRecords(records, deps);
+    // Assess
+    await expect(result).rejects.toBeInstanceOf(FullBatchFailureError);
+    expect(metrics.values.RecordsFailed).toBe(3);
+  });
+
+  it('returns the full list instead of throwing when asked to', async () => {
+    // Prepare
+    const store = new FlakyStore(['evt-1']);
+    const { deps } = setup({ store, throwOnFullBatchFailure: false });
+    // Act
+    const report = await processRecords([eventRecord(1, 'a'), eventRecord(2, 'a')], deps);
+    // Assess
+    expect(report.batchItemFailures).toEqual(failures(1, 2));
+  });
+
+  it('answers an empty batch with an empty list', async () => {
+    // Prepare
+    const { deps } = setup();
+    // Act
+    const report = await processRecords([], deps);
+    // Assess
+    expect(report).toEqual({
+      batchItemFailures: [],
+      counts: { written: 0, duplicates: 0, staleVersions: 0, quarantined: 0, failed: 0 },
+    });
+  });
+
+  describe.each([1, 3])('concurrency across keys (limit %i)', (limit) => {
+    it('runs up to the limit of keys at once and never two records of one key', async () => {
+      // Prepare
+      let inFlight = 0;
+      let maxInFlight = 0;
+      const keysInFlight = new Set<string>();
+      let sameKeyOverlap = false;
+      const inner = new MemoryEventStore();
+      const store: EventStore = {
+        projectionVersion: 1,
+        put: async (event) => {
+          const key = event.position.partitionKey;
+          if (keysInFlight.has(key)) sameKeyOverlap = true;
+          keysInFlight.add(key);
+          inFlight += 1;
+          maxInFlight = Math.max(maxInFlight, inFlight);
+          await settle(3);
+          inFlight -= 1;
+          keysInFlight.delete(key);
+          return inner.put(event);
+        },
+      };
+      const { deps } = setup({ store }, limit);
+      const records = Array.from({ length: 15 }, (_, i) => eventRecord(i + 1, `key-${i % 5}`));
+      // Act
+      const report = await processRecords(records, deps);
+      // Assess
+      expect(report.batchItemFailures).toEqual([]);
+      expect(maxInFlight).toBe(limit);
+      expect(sameKeyOverlap).toBe(false);
+      expect(inner.items.size).toBe(15);
+    });
+  });
+
+  it('counts a redelivered batch as duplicates and writes nothing again', async () => {
+    // Prepare
+    const { deps, store, metrics } = setup();
+    const records = [eventRecord(1, 'a'), eventRecord(2, 'b')];
+    await processRecords(records, deps);
+    const before = structuredClone([...store.items.entries()]);
+    // Act
+    const report = await processRecords(records, deps);
+    // Assess
+    expect(report.counts).toMatchObject({ written: 0, duplicates: 2 });
+    expect([...store.items.entries()]).toEqual(before);
+    expect(metrics.values.DuplicatesSkipped).toBe(2);
+  });
+
+  it('counts an older projection version as refused, not failed', async () => {
+    // Prepare
+    const newer = new MemoryEventStore(2);
+    const { deps } = setup({ store: newer });
+    await processRecords([eventRecord(1, 'a')], deps);
+    const older = setup({ store: newer.withVersion(1) });
+    // Act
+    const report = await processRecords([eventRecord(1, 'a')], older.deps);
+    // Assess
+    expect(report).toMatchObject({ batchItemFailures: [], counts: { staleVersions: 1, written: 0 } });
+    expect(newer.items.get(identityOfId('evt-1'))?.projectionVersion).toBe(2);
+  });
+
+  it('does not start records with too little time left, and reports them as failures', async () => {
+    // Prepare
+    const { deps, store } = setup({
+      processor: new KeyOrderedBatchProcessor({ keyConcurrency: 2, timeReserveMs: 5_000 }),
+      context: lambdaContext('ConsumerFunction', 1_000),
+    });
+    // Act
+    const report = await processRecords([eventRecord(1, 'a'), eventRecord(2, 'b'), eventRecord(3, 'a')], {
+      ...deps,
+      throwOnFullBatchFailure: false,
+    });
+    // Assess
+    expect(report.batchItemFailures).toEqual(failures(1, 2, 3));
+    expect(store.calls).toEqual([]);
+  });
+
+  it('publishes the batch lag from the oldest arrival', async () => {
+    // Prepare
+    const { deps, metrics } = setup({ now: () => new Date('2026-11-24T16:00:10.000Z').getTime() });
+    const records = [eventRecord(500, 'a'), eventRecord(2, 'b')];
+    // Act
+    await processRecords(records, deps);
+    // Assess
+    expect(metrics.values.BatchLag).toBe(10_000 - 2);
+  });
+});
+
+describe('Consumer: KPL aggregation', () => {
+  const aggregateRecord = (n: number, ids: string[]): StreamRecord =>
+    streamRecord(
+      n,
+      'outer-key',
+      kplAggregate(
+        ids.map((id, i) => ({
+          partitionKey: `inner-${i}`,
+          data: Buffer.from(
+            JSON.stringify({ specversion: '1.0', id, source: 'urn:test:producer', type: 't' }),
+          ),
+        })),
+      ),
+    );
+
+  it('stores each user record under its outer sequence number and its sub-sequence number', async () => {
+    // Prepare
+    const { deps, store } = setup();
+    // Act
+    const report = await processRecords([aggregateRecord(7, ['u-0', 'u-1', 'u-2'])], deps);
+    // Assess
+    expect(report.batchItemFailures).toEqual([]);
+    expect(store.calls.map((c) => [c.identity, c.position])).toEqual(
+      ['u-0', 'u-1', 'u-2'].map((id, i) => [
+        identityOfId(id),
+        {
+          shardId: SHARD_ID,
+          sequenceNumber: sequenceNumber(7),
+          subSequenceNumber: i,
+          partitionKey: `inner-${i}`,
+          approximateArrivalTimestamp: '2026-11-24T16:00:00.007Z',
+        },
+      ]),
+    );
+  });
+
+  it('reports a failing user record by the outer sequence number, and a retry finds the others duplicate', async () => {
+    // Prepare
+    const flaky = new FlakyStore(['u-1']);
+    const { deps } = setup({ store: flaky });
+    const records = [aggregateRecord(7, ['u-0', 'u-1', 'u-2']), eventRecord(8, 'other')];
+    // Act
+    const first = await processRecords(records, deps);
+    flaky.failing.clear();
+    const retry = await processRecords([records[0]!], deps);
+    // Assess
+    expect(first.batchItemFailures).toEqual(failures(7));
+    expect(retry).toMatchObject({ batchItemFailures: [], counts: { duplicates: 1, written: 2 } });
+  });
+
+  it('quarantines a corrupt aggregate whole, with its outer bytes', async () => {
+    // Prepare
+    const { deps, quarantine } = setup();
+    const good = kplAggregate([{ partitionKey: 'p', data: Buffer.from('{"a":1}') }]);
+    const corrupt = Buffer.from(good);
+    corrupt[corrupt.length - 1] = (corrupt[corrupt.length - 1] ?? 0) ^ 0xff;
+    // Act
+    const report = await processRecords([streamRecord(3, 'outer', corrupt)], deps);
+    // Assess
+    expect(report.batchItemFailures).toEqual([]);
+    expect(quarantine.entries).toHaveLength(1);
+    expect(quarantine.entries[0]).toMatchObject({ reason: 'undecodable', sequenceNumber: sequenceNumber(3) });
+    expect(quarantine.entries[0]?.detail).toContain('checksum');
+    expect(Buffer.from(quarantine.entries[0]!.data).equals(corrupt)).toBe(true);
+  });
+});
+
+describe('Consumer: quarantine', () => {
+  it.each([
+    ['undecodable', 'bytes that are not UTF-8', Buffer.from([0xff, 0xfe, 0x41])],
+    ['undecodable', 'text that is not JSON', Buffer.from('hello, world')],
+    ['invalid', 'a CloudEvent without a type', Buffer.from('{"specversion":"1.0","id":"x","source":"s"}')],
+  ])('quarantines %s records (%s) and counts them as processed', async (reason, _case, data) => {
+    // Prepare
+    const { deps, quarantine, store, metrics } = setup();
+    const records = [streamRecord(1, 'k', data), eventRecord(2, 'k')];
+    // Act
+    const report = await processRecords(records, deps);
+    // Assess
+    expect(report.batchItemFailures).toEqual([]);
+    expect(quarantine.entries).toEqual([
+      {
+        reason,
+        detail: expect.any(String),
+        shardId: SHARD_ID,
+        sequenceNumber: sequenceNumber(1),
+        partitionKey: 'k',
+        approximateArrivalTimestamp: new Date('2026-11-24T16:00:00.001Z'),
+        data,
+      },
+    ]);
+    expect(ids(store.calls)).toEqual(['evt-2']);
+    expect(metrics.values).toMatchObject({ RecordsQuarantined: 1, RecordsProcessed: 2, RecordsFailed: 0 });
+  });
+
+  it('quarantines an event the store can never hold', async () => {
+    // Prepare
+    const store = new FlakyStore(
+      ['evt-1'],
+      new MemoryEventStore(),
+      () => new UnstorableEventError('too big'),
+    );
+    const { deps, quarantine } = setup({ store });
+    // Act
+    const report = await processRecords([eventRecord(1, 'k'), eventRecord(2, 'k')], deps);
+    // Assess
+    expect(report.batchItemFailures).toEqual([]);
+    expect(quarantine.entries.map((e) => [e.reason, e.detail])).toEqual([['unstorable', 'too big']]);
+    expect(store.inner.items.has(identityOfId('evt-2'))).toBe(true);
+  });
+
+  it('reports a record as failed when the quarantine itself cannot be written', async () => {
+    // Prepare
+    const quarantine: Quarantine = {
+      put: async () => {
+        throw Object.assign(new Error('slow down'), { name: 'SlowDown' });
+      },
+    };
+    const { deps } = setup({ quarantine });
+    // Act
+    const report = await processRecords([streamRecord(1, 'k', 'not json'), eventRecord(2, 'k')], {
+      ...deps,
+      throwOnFullBatchFailure: false,
+    });
+    // Assess
+    expect(report.batchItemFailures).toEqual(failures(1, 2));
+  });
+});

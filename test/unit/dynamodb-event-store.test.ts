@@ -1,0 +1,267 @@
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError } from '#shared/config.ts';
+import { loadConsumerConfig } from '#shared/consumer/config.ts';
+import { S3Quarantine } from '#shared/quarantine/s3-quarantine.ts';
+import { S3ClaimCheck } from '#shared/sink/claim-check.ts';
+import { DynamoDbEventStore, UPSERT_CONDITION } from '#shared/sink/dynamodb-event-store.ts';
+import { type EventToStore, UnstorableEventError } from '#shared/sink/event-store.ts';
+
+const dynamoMock = mockClient(DynamoDBDocumentClient);
+const s3Mock = mockClient(S3Client);
+const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+const s3 = new S3Client({ region: 'us-east-1' });
+
+const event = (overrides: Partial<EventToStore> = {}): EventToStore => ({
+  identity: 'ce:urn%3As:e-1',
+  kind: 'cloudevent',
+  attributes: { specversion: '1.0', id: 'e-1', source: 'urn:s', type: 't' },
+  data: { n: 1 },
+  position: {
+    shardId: 'shardId-000000000000',
+    sequenceNumber: '49660000000000000000000000000000000000000000000001000001',
+    partitionKey: 'k',
+    approximateArrivalTimestamp: '2026-11-24T16:00:00.000Z',
+  },
+  ...overrides,
+});
+
+const store = (
+  projectionVersion = 2,
+  extra: Partial<ConstructorParameters<typeof DynamoDbEventStore>[0]> = {},
+) => new DynamoDbEventStore({ client, tableName: 'events', projectionVersion, ...extra });
+
+const conditionFailed = (item?: Record<string, unknown>) =>
+  new ConditionalCheckFailedException({
+    message: 'The conditional request failed',
+    $metadata: {},
+    ...(item ? { Item: item as never } : {}),
+  });
+
+const validation = (message: string) =>
+  Object.assign(new Error(message), { name: 'ValidationException', $metadata: { httpStatusCode: 400 } });
+
+afterEach(() => {
+  dynamoMock.reset();
+  s3Mock.reset();
+});
+
+describe('Sink: DynamoDbEventStore', () => {
+  it('writes one item with the conditional upsert, never reading first', async () => {
+    // Prepare
+    dynamoMock.on(PutCommand).resolves({});
+    // Act
+    const result = await store().put(event());
+    // Assess
+    expect(result).toEqual({ outcome: 'written' });
+    expect(dynamoMock).toHaveReceivedCommandTimes(PutCommand, 1);
+    expect(dynamoMock).toHaveReceivedCommandTimes(GetCommand, 0);
+    expect(dynamoMock).toHaveReceivedCommandWith(PutCommand, {
+      TableName: 'events',
+      ConditionExpression: UPSERT_CONDITION,
+      ExpressionAttributeNames: { '#identity': 'identity', '#projectionVersion': 'projectionVersion' },
+      ExpressionAttributeValues: { ':projectionVersion': 2 },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      Item: {
+        identity: 'ce:urn%3As:e-1',
+        projectionVersion: 2,
+        kind: 'cloudevent',
+        attributes: { specversion: '1.0', id: 'e-1', source: 'urn:s', type: 't' },
+        data: { n: 1 },
+        stream: event().position,
+      },
+    });
+  });
+
+  it.each([
+    ['the same version', { N: '2' }, 'duplicate'],
+    ['a newer version', { N: '3' }, 'stale-version'],
+  ])('tells a failed check against %s apart by the item it carries', async (_name, version, outcome) => {
+    // Prepare
+    dynamoMock.on(PutCommand).rejects(
+      conditionFailed({
+        projectionVersion: version,
+        stream: { M: { sequenceNumber: { S: '4966' }, subSequenceNumber: { N: '0' } } },
+      }),
+    );
+    // Act
+    const result = await store(2).put(event());
+    // Assess
+    expect(result).toEqual({
+      outcome,
+      stored: { projectionVersion: Number(version.N), sequenceNumber: '4966', subSequenceNumber: 0 },
+    });
+    expect(dynamoMock).toHaveReceivedCommandTimes(GetCommand, 0);
+  });
+
+  it('labels the outcome with a consistent read when the failed check carries no item', async () => {
+    // Prepare
+    dynamoMock.on(PutCommand).rejects(conditionFailed());
+    dynamoMock.on(GetCommand).resolves({ Item: { projectionVersion: 5, stream: { sequenceNumber: '1' } } });
+    // Act
+    const result = await store(2).put(event());
+    // Assess
+    expect(result).toEqual({
+      outcome: 'stale-version',
+      stored: { projectionVersion: 5, sequenceNumber: '1' },
+    });
+    expect(dynamoMock).toHaveReceivedCommandWith(GetCommand, {
+      ConsistentRead: true,
+      Key: { identity: 'ce:urn%3As:e-1' },
+    });
+  });
+
+  it.each([
+    'Item size has exceeded the maximum allowed size',
+    'Nesting Levels have exceeded supported limits',
+    'Number overflow. Attempting to store a number with magnitude larger than supported range',
+  ])('turns the answer "%s" into UnstorableEventError', async (message) => {
+    // Prepare
+    dynamoMock.on(PutCommand).rejects(validation(message));
+    // Act
+    const result = store().put(event());
+    // Assess
+    await expect(result).rejects.toBeInstanceOf(UnstorableEventError);
+  });
+
+  it.each([
+    ['a schema mismatch', validation('One of the required keys was not given a value')],
+    ['throttling', Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' })],
+    ['a timeout', Object.assign(new Error('socket hang up'), { name: 'TimeoutError' })],
+  ])('passes %s through as an error worth a retry', async (_name, error) => {
+    // Prepare
+    dynamoMock.on(PutCommand).rejects(error);
+    // Act
+    const result = store().put(event());
+    // Assess
+    await expect(result).rejects.toThrow(error.message);
+    await expect(result).rejects.not.toBeInstanceOf(UnstorableEventError);
+  });
+
+  it('refuses, without calling DynamoDB, data nested deeper than 32 levels', async () => {
+    // Prepare
+    let data: unknown = 'leaf';
+    for (let i = 0; i < 40; i += 1) data = { d: data };
+    // Act
+    const result = store().put(event({ data }));
+    // Assess
+    await expect(result).rejects.toBeInstanceOf(UnstorableEventError);
+    expect(dynamoMock).toHaveReceivedCommandTimes(PutCommand, 0);
+  });
+
+  it('moves data too large for an item to the claim check and stores the pointer', async () => {
+    // Prepare
+    dynamoMock.on(PutCommand).resolves({});
+    s3Mock.on(PutObjectCommand).resolves({});
+    const claimCheck = new S3ClaimCheck({ client: s3, bucket: 'claims', prefix: 'claim-check/' });
+    const big = { text: 'x'.repeat(500 * 1024) };
+    // Act
+    await store(2, { claimCheck }).put(event({ data: big }));
+    // Assess
+    const item = dynamoMock.commandCalls(PutCommand)[0]!.args[0].input.Item!;
+    expect(item.data).toBeUndefined();
+    expect(item.claimCheck).toMatchObject({
+      bucket: 'claims',
+      key: expect.stringMatching(/^claim-check\/[0-9a-f]{64}\/[0-9a-f]{64}$/),
+      field: 'data',
+      bytes: JSON.stringify(big).length,
+    });
+    expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, {
+      Bucket: 'claims',
+      IfNoneMatch: '*',
+      Key: (item.claimCheck as { key: string }).key,
+    });
+  });
+
+  it('accepts S3 412 from the claim check: the content-addressed object is already there', async () => {
+    // Prepare
+    s3Mock.on(PutObjectCommand).rejects(
+      new S3ServiceException({
+        name: 'PreconditionFailed',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 412 },
+      }),
+    );
+    const claimCheck = new S3ClaimCheck({ client: s3, bucket: 'claims', prefix: 'claim-check/' });
+    // Act
+    const pointer = await claimCheck.store('id', 'data', { a: 1 });
+    // Assess
+    expect(pointer).toMatchObject({ field: 'data', bytes: 7 });
+  });
+
+  it('refuses an event whose attributes alone exceed an item', async () => {
+    // Prepare
+    const claimCheck = new S3ClaimCheck({ client: s3, bucket: 'claims', prefix: 'claim-check/' });
+    s3Mock.on(PutObjectCommand).resolves({});
+    const attributes = { ...event().attributes, subject: 's'.repeat(420 * 1024) };
+    // Act
+    const result = store(2, { claimCheck }).put(event({ attributes }));
+    // Assess
+    await expect(result).rejects.toBeInstanceOf(UnstorableEventError);
+    expect(dynamoMock).toHaveReceivedCommandTimes(PutCommand, 0);
+  });
+});
+
+describe('Quarantine: S3Quarantine', () => {
+  it('writes one JSON object per user record, keyed by its position', async () => {
+    // Prepare
+    s3Mock.on(PutObjectCommand).resolves({});
+    const quarantine = new S3Quarantine({ client: s3, bucket: 'q', prefix: 'quarantine/' });
+    // Act
+    await quarantine.put({
+      reason: 'invalid',
+      detail: 'type is required',
+      shardId: 'shardId-000000000001',
+      sequenceNumber: '123',
+      subSequenceNumber: 2,
+      partitionKey: '😀-key',
+      approximateArrivalTimestamp: new Date('2026-11-24T16:00:00.000Z'),
+      data: Buffer.from([0, 1, 2]),
+    });
+    // Assess
+    const input = s3Mock.commandCalls(PutObjectCommand)[0]!.args[0].input;
+    expect(input).toMatchObject({ Bucket: 'q', Key: 'quarantine/shardId-000000000001/123-2.json' });
+    expect(JSON.parse(input.Body as string)).toEqual({
+      reason: 'invalid',
+      detail: 'type is required',
+      shardId: 'shardId-000000000001',
+      sequenceNumber: '123',
+      subSequenceNumber: 2,
+      partitionKey: '😀-key',
+      approximateArrivalTimestamp: '2026-11-24T16:00:00.000Z',
+      data: 'AAEC',
+    });
+  });
+});
+
+describe('Consumer: configuration', () => {
+  const env = { TABLE_NAME: 't', QUARANTINE_BUCKET: 'b' };
+
+  it('applies the defaults, sharing one bucket under two prefixes', () => {
+    expect(loadConsumerConfig(env)).toEqual({
+      tableName: 't',
+      quarantineBucket: 'b',
+      quarantinePrefix: 'quarantine/',
+      claimCheckBucket: 'b',
+      claimCheckPrefix: 'claim-check/',
+      claimCheckThresholdBytes: 350 * 1024,
+      projectionVersion: 1,
+      keyConcurrency: 16,
+      timeReserveMs: 2_000,
+    });
+  });
+
+  it.each([
+    [{ QUARANTINE_BUCKET: 'b' }, 'TABLE_NAME'],
+    [{ TABLE_NAME: 't' }, 'QUARANTINE_BUCKET'],
+    [{ ...env, PROJECTION_VERSION: '0' }, 'PROJECTION_VERSION'],
+    [{ ...env, KEY_CONCURRENCY: 'many' }, 'KEY_CONCURRENCY'],
+    [{ ...env, CLAIM_CHECK_PREFIX: 'quarantine/claims/' }, 'CLAIM_CHECK_PREFIX'],
+  ])('fails fast on %j, naming %s', (values, name) => {
+    expect(() => loadConsumerConfig(values)).toThrow(ConfigError);
+    expect(() => loadConsumerConfig(values)).toThrow(name);
+  });
+});

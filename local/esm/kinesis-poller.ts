@@ -1,0 +1,862 @@
+import { createHash } from 'node:crypto';
+import {
+  type _Record,
+  GetRecordsCommand,
+  type GetRecordsCommandOutput,
+  GetShardIteratorCommand,
+  type GetShardIteratorCommandInput,
+  type KinesisClient,
+  ListShardsCommand,
+  type Shard,
+} from '@aws-sdk/client-kinesis';
+import type { KinesisStreamRecord } from 'aws-lambda';
+import { classifyBatchResponse } from './batch-response.ts';
+import type { CheckpointStore, ShardCheckpoint } from './checkpoint-store.ts';
+import { EventSourceMappingConfigError, kinesisMappingConfig } from './config.ts';
+import {
+  eventBytes,
+  INVOCATION_PAYLOAD_LIMIT_BYTES,
+  type KinesisEventContext,
+  kinesisEvent,
+  kinesisEventRecord,
+  serialisedBytes,
+  streamIdentity,
+} from './kinesis-events.ts';
+import { kinesisOnFailureRecord } from './on-failure.ts';
+import { asError, backoffMs, sleep, Wakeup } from './signal.ts';
+import type {
+  FailureCondition,
+  InvokeResult,
+  KinesisEventProperties,
+  KinesisInvoke,
+  KinesisMappingConfig,
+  KinesisPollerEvent,
+  KinesisPollerStats,
+  OnFailureSink,
+  ShardState,
+  ShardStats,
+} from './types.ts';
+
+export interface KinesisPollerOptions {
+  /** A client pointed at the stream's endpoint (the emulator). */
+  client: KinesisClient;
+  /** The stream's name or ARN (SAM's `Stream`). */
+  stream: string;
+  /** The event's properties as SAM names them; validated when the poller is created. */
+  properties: KinesisEventProperties;
+  /** Stands for the Lambda function. */
+  invoke: KinesisInvoke;
+  /** Where discarded batches are reported; required when DestinationConfig.OnFailure is set. */
+  onFailure?: OnFailureSink;
+  checkpoints: CheckpointStore;
+  /** This mapping's key in the checkpoint store; stable across restarts (e.g. `<FunctionId>/<EventName>`). */
+  mappingId: string;
+  functionName: string;
+  /** Defaults to `arn:aws:lambda:<region>:<account>:function:<functionName>`. */
+  functionArn?: string;
+  region: string;
+  accountId: string;
+  /** The function's role, reported in every record; defaults to `arn:aws:iam::<account>:role/<functionName>Role`. */
+  invokeIdentityArn?: string;
+  /** How long an idle shard waits before polling again; AWS polls once per second. */
+  pollIntervalMs?: number;
+  /** Backoff between retries of a failed batch and after service errors: base, doubling, capped. */
+  retryBaseDelayMs?: number;
+  retryMaxDelayMs?: number;
+  /** Records read ahead per shard before reading pauses; defaults to max(2 × BatchSize × ParallelizationFactor, 1000). */
+  maxBufferedRecords?: number;
+  /** The current time in epoch ms, for record age and record timestamps. */
+  clock?: () => number;
+  onEvent?: (event: KinesisPollerEvent) => void;
+}
+
+/** Where a shard starts reading. `notBeforeMs` skips records that arrived earlier (AT_TIMESTAMP semantics). */
+type Position =
+  | { kind: 'after'; sequenceNumber: string }
+  | { kind: 'trim-horizon'; notBeforeMs?: number }
+  | { kind: 'latest' };
+
+interface TrackedRecord {
+  sequenceNumber: string;
+  arrivalMs: number;
+  partitionKey: string;
+  event: KinesisStreamRecord;
+  bytes: number;
+  /** When it entered its lane's buffer (real time), for the batching window. */
+  bufferedAt: number;
+  done: boolean;
+}
+
+/** A run of batches that must stay in order: one per hash(partitionKey) bucket. */
+interface Lane {
+  queue: TrackedRecord[];
+  bytes: number;
+  wakeup: Wakeup;
+}
+
+interface PollerContext {
+  client: KinesisClient;
+  streamName: string;
+  streamArn: string;
+  config: KinesisMappingConfig;
+  invoke: KinesisInvoke;
+  onFailure: OnFailureSink | undefined;
+  store: CheckpointStore;
+  mappingId: string;
+  functionArn: string;
+  eventContext: KinesisEventContext;
+  pollIntervalMs: number;
+  retryBaseDelayMs: number;
+  retryMaxDelayMs: number;
+  maxBufferedRecords: number;
+  clock: () => number;
+  emit: (event: KinesisPollerEvent) => void;
+  abort: AbortSignal;
+  stopping: () => boolean;
+  closed: () => boolean;
+}
+
+const compareSequenceNumbers = (a: string, b: string): number => {
+  const difference = BigInt(a) - BigInt(b);
+  return difference < 0n ? -1 : difference > 0n ? 1 : 0;
+};
+
+/**
+ * Reads one shard and feeds its records to the function, one lane per ParallelizationFactor bucket. The shard's
+ * checkpoint only moves past a record once it and every earlier record are done (processed or discarded).
+ */
+class ShardWorker {
+  readonly shardId: string;
+  private readonly ctx: PollerContext;
+  private readonly position: Position;
+  private readonly lanes: Lane[];
+  /** Records read and not yet behind the checkpoint, in sequence order, from `head` on. */
+  private pending: TrackedRecord[] = [];
+  private head = 0;
+  private checkpoint: string | undefined;
+  /** The checkpoint as last written to the store. */
+  private saved: string | undefined;
+  private lastRead: string | undefined;
+  private ended = false;
+  private readonly space = new Wakeup();
+  private state: ShardState = 'reading';
+  private counters = {
+    recordsIn: 0,
+    recordsOut: 0,
+    recordsFailed: 0,
+    invocations: 0,
+    failedInvocations: 0,
+    millisBehindLatest: 0,
+  };
+  private lastError: { message: string; at: string } | undefined;
+  private readonly readyPromise: Promise<void>;
+  private resolveReady: () => void = () => undefined;
+
+  constructor(ctx: PollerContext, shardId: string, position: Position, checkpoint: string | undefined) {
+    this.ctx = ctx;
+    this.shardId = shardId;
+    this.position = position;
+    this.checkpoint = checkpoint;
+    this.saved = checkpoint;
+    this.lanes = Array.from({ length: ctx.config.ParallelizationFactor }, () => ({
+      queue: [],
+      bytes: 0,
+      wakeup: new Wakeup(),
+    }));
+    this.readyPromise = new Promise((resolve) => {
+      this.resolveReady = resolve;
+    });
+  }
+
+  /** Resolves once the shard has its first iterator, so that a LATEST mapping sees every later record. */
+  ready(): Promise<void> {
+    return this.readyPromise;
+  }
+
+  snapshot(): ShardStats {
+    const oldest = this.pending.slice(this.head).find((record) => !record.done);
+    return {
+      shardId: this.shardId,
+      state: this.state,
+      ...this.counters,
+      iteratorAgeMs: oldest ? Math.max(0, this.ctx.clock() - oldest.arrivalMs) : 0,
+      ...(this.saved ? { checkpoint: this.saved } : {}),
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+    };
+  }
+
+  async run(): Promise<'finished' | 'stopped'> {
+    await Promise.all([this.read(), ...this.lanes.map((lane) => this.drive(lane))]);
+    if (this.ctx.stopping() || !this.ended) {
+      this.state = 'stopped';
+      return 'stopped';
+    }
+    await this.advanceCheckpoint();
+    await this.save({ ...(this.checkpoint ? { sequenceNumber: this.checkpoint } : {}), finished: true });
+    this.state = 'finished';
+    this.ctx.emit({ type: 'shard-finished', shardId: this.shardId });
+    return 'finished';
+  }
+
+  private unprocessed(): number {
+    return this.pending.length - this.head;
+  }
+
+  private fail(operation: string, error: unknown): void {
+    const cause = asError(error);
+    this.lastError = {
+      message: `${operation}: ${cause.message}`,
+      at: new Date(this.ctx.clock()).toISOString(),
+    };
+    this.ctx.emit({ type: 'error', shardId: this.shardId, operation, error: cause });
+  }
+
+  private async iteratorFor(position: Position): Promise<string | undefined> {
+    const input: GetShardIteratorCommandInput =
+      position.kind === 'after'
+        ? {
+            StreamName: this.ctx.streamName,
+            ShardId: this.shardId,
+            ShardIteratorType: 'AFTER_SEQUENCE_NUMBER',
+            StartingSequenceNumber: position.sequenceNumber,
+          }
+        : {
+            StreamName: this.ctx.streamName,
+            ShardId: this.shardId,
+            // AT_TIMESTAMP is read from TRIM_HORIZON, skipping earlier records: kinesalite never answers an
+            // AT_TIMESTAMP request when no record is that recent, and rejects a timestamp in the future.
+            ShardIteratorType: position.kind === 'latest' ? 'LATEST' : 'TRIM_HORIZON',
+          };
+    for (let attempt = 1; !this.ctx.stopping(); attempt += 1) {
+      try {
+        const { ShardIterator } = await this.ctx.client.send(new GetShardIteratorCommand(input), {
+          abortSignal: this.ctx.abort,
+        });
+        return ShardIterator;
+      } catch (error) {
+        if (this.ctx.stopping()) break;
+        this.fail('GetShardIterator', error);
+        await sleep(backoffMs(attempt, this.ctx.retryBaseDelayMs, this.ctx.retryMaxDelayMs), this.ctx.abort);
+      }
+    }
+    return undefined;
+  }
+
+  private async read(): Promise<void> {
+    let iterator: string | undefined;
+    try {
+      iterator = await this.iteratorFor(this.position);
+    } finally {
+      this.resolveReady();
+    }
+    let errors = 0;
+    while (iterator && !this.ctx.stopping()) {
+      const room = this.ctx.maxBufferedRecords - this.unprocessed();
+      if (room <= 0) {
+        await this.space.wait(undefined, this.ctx.abort);
+        continue;
+      }
+      let response: GetRecordsCommandOutput;
+      try {
+        response = await this.getRecords(iterator, room);
+        errors = 0;
+      } catch (error) {
+        if (this.ctx.stopping()) break;
+        if ((error as Error).name === 'ExpiredIteratorException') {
+          iterator = await this.iteratorFor(
+            this.lastRead ? { kind: 'after', sequenceNumber: this.lastRead } : this.position,
+          );
+          continue;
+        }
+        errors += 1;
+        this.fail('GetRecords', error);
+        await sleep(backoffMs(errors, this.ctx.retryBaseDelayMs, this.ctx.retryMaxDelayMs), this.ctx.abort);
+        continue;
+      }
+      const records = response.Records ?? [];
+      this.counters.millisBehindLatest = response.MillisBehindLatest ?? 0;
+      await this.accept(records);
+      iterator = response.NextShardIterator;
+      if (!iterator) {
+        // A closed shard is exhausted: no more records, so the lanes flush without waiting for their window.
+        this.ended = true;
+        this.state = 'draining';
+        break;
+      }
+      if (records.length === 0) await sleep(this.ctx.pollIntervalMs, this.ctx.abort);
+    }
+    for (const lane of this.lanes) lane.wakeup.notify();
+  }
+
+  private getRecords(iterator: string, room: number): Promise<GetRecordsCommandOutput> {
+    return this.ctx.client.send(
+      new GetRecordsCommand({ ShardIterator: iterator, Limit: Math.min(10_000, room) }),
+      { abortSignal: this.ctx.abort },
+    );
+  }
+
+  private laneOf(partitionKey: string): Lane {
+    const count = this.lanes.length;
+    const index = count === 1 ? 0 : createHash('md5').update(partitionKey).digest().readUInt32BE(0) % count;
+    return this.lanes[index]!;
+  }
+
+  private async accept(records: _Record[]): Promise<void> {
+    if (records.length === 0) return;
+    const notBeforeMs = this.position.kind === 'trim-horizon' ? this.position.notBeforeMs : undefined;
+    const now = Date.now();
+    let skipped = false;
+    let accepted = 0;
+    for (const record of records) {
+      const event = kinesisEventRecord(this.shardId, record, this.ctx.eventContext);
+      const tracked: TrackedRecord = {
+        sequenceNumber: event.kinesis.sequenceNumber,
+        arrivalMs: record.ApproximateArrivalTimestamp?.getTime() ?? now,
+        partitionKey: event.kinesis.partitionKey,
+        event,
+        bytes: serialisedBytes(event),
+        bufferedAt: now,
+        done: false,
+      };
+      this.pending.push(tracked);
+      this.lastRead = tracked.sequenceNumber;
+      if (notBeforeMs !== undefined && tracked.arrivalMs < notBeforeMs) {
+        tracked.done = true;
+        skipped = true;
+        continue;
+      }
+      accepted += 1;
+      const lane = this.laneOf(tracked.partitionKey);
+      lane.queue.push(tracked);
+      lane.bytes += tracked.bytes;
+    }
+    this.counters.recordsIn += accepted;
+    this.ctx.emit({
+      type: 'records-read',
+      shardId: this.shardId,
+      count: accepted,
+      millisBehindLatest: this.counters.millisBehindLatest,
+    });
+    for (const lane of this.lanes) lane.wakeup.notify();
+    if (skipped) await this.advanceCheckpoint();
+  }
+
+  /** Sends the lane's batches one after another: a full batch, an expired window or 6 MB, whichever first. */
+  private async drive(lane: Lane): Promise<void> {
+    const windowMs = this.ctx.config.MaximumBatchingWindowInSeconds * 1000;
+    while (!this.ctx.stopping()) {
+      const first = lane.queue[0];
+      if (!first) {
+        if (this.ended) return;
+        await lane.wakeup.wait(undefined, this.ctx.abort);
+        continue;
+      }
+      const full =
+        lane.queue.length >= this.ctx.config.BatchSize ||
+        eventBytes(lane.bytes, lane.queue.length) >= INVOCATION_PAYLOAD_LIMIT_BYTES;
+      const remainingMs = first.bufferedAt + windowMs - Date.now();
+      if (!full && !this.ended && remainingMs > 0) {
+        await lane.wakeup.wait(remainingMs, this.ctx.abort);
+        continue;
+      }
+      const completed = await this.processBatch(this.take(lane), 0, 0);
+      if (!completed) return;
+      await this.advanceCheckpoint();
+      this.space.notify();
+    }
+  }
+
+  private take(lane: Lane): TrackedRecord[] {
+    const batch: TrackedRecord[] = [];
+    let bytes = 0;
+    while (batch.length < this.ctx.config.BatchSize) {
+      const next = lane.queue[0];
+      if (!next) break;
+      // A record too large for a payload on its own still goes, alone (not confirmed what AWS does).
+      if (
+        batch.length > 0 &&
+        eventBytes(bytes + next.bytes, batch.length + 1) > INVOCATION_PAYLOAD_LIMIT_BYTES
+      )
+        break;
+      batch.push(next);
+      lane.queue.shift();
+      bytes += next.bytes;
+    }
+    lane.bytes -= bytes;
+    return batch;
+  }
+
+  /**
+   * Invokes the function with `records` until they are all done: processed, or discarded after
+   * MaximumRetryAttempts or MaximumRecordAgeInSeconds. `failures` counts the failed invocations that used up
+   * retries (1 + retries when exhausted); `invocations` counts every invocation these records were part of.
+   * Returns false when the work was abandoned because the poller is stopping.
+   */
+  private async processBatch(
+    records: TrackedRecord[],
+    failures: number,
+    invocations: number,
+  ): Promise<boolean> {
+    const { config } = this.ctx;
+    let batch = records;
+    let lastFunctionError: 'Unhandled' | null = null;
+    let lastRequestId: string | undefined;
+    let invokeErrors = 0;
+    let delayAttempt = 0;
+    while (batch.length > 0) {
+      if (this.ctx.stopping()) return false;
+      if (delayAttempt > 0) {
+        await sleep(
+          backoffMs(delayAttempt, this.ctx.retryBaseDelayMs, this.ctx.retryMaxDelayMs),
+          this.ctx.abort,
+        );
+        if (this.ctx.stopping()) return false;
+      }
+      const fresh = await this.discardExpired(batch, invocations + 1);
+      if (!fresh) return false;
+      batch = fresh;
+      if (batch.length === 0) return true;
+
+      const first = batch[0]!;
+      const last = batch[batch.length - 1]!;
+      this.counters.invocations += 1;
+      this.ctx.emit({
+        type: 'invoke',
+        shardId: this.shardId,
+        count: batch.length,
+        firstSequenceNumber: first.sequenceNumber,
+        lastSequenceNumber: last.sequenceNumber,
+      });
+      let result: InvokeResult;
+      try {
+        result = await this.ctx.invoke(kinesisEvent(batch.map((record) => record.event)));
+      } catch (error) {
+        // The batch never reached the function (throttled, not runnable): retried until the records expire,
+        // without counting against MaximumRetryAttempts.
+        invokeErrors += 1;
+        delayAttempt = invokeErrors;
+        this.counters.failedInvocations += 1;
+        this.fail('Invoke', error);
+        this.ctx.emit({
+          type: 'batch-failed',
+          shardId: this.shardId,
+          count: batch.length,
+          reason: 'invoke-error',
+          detail: asError(error).message,
+        });
+        continue;
+      }
+      invocations += 1;
+      lastRequestId = result.requestId;
+      const ids = new Set(batch.map((record) => record.sequenceNumber));
+      const outcome = classifyBatchResponse(
+        result,
+        ids,
+        config.FunctionResponseTypes.includes('ReportBatchItemFailures'),
+      );
+      if (outcome.kind === 'success') {
+        this.markDone(batch, 'out');
+        this.ctx.emit({ type: 'batch-succeeded', shardId: this.shardId, count: batch.length });
+        return true;
+      }
+      this.counters.failedInvocations += 1;
+      if (outcome.kind === 'partial') {
+        // Checkpoint at the lowest failed sequence number and retry from there.
+        const lowest = outcome.failedIds.reduce((a, b) => (compareSequenceNumbers(a, b) <= 0 ? a : b));
+        const index = batch.findIndex((record) => record.sequenceNumber === lowest);
+        this.ctx.emit({
+          type: 'batch-failed',
+          shardId: this.shardId,
+          count: batch.length,
+          reason: 'partial-failure',
+          detail: `lowest failed sequence number ${lowest}`,
+        });
+        this.lastError = {
+          message: `Partial batch failure from sequence number ${lowest}`,
+          at: new Date(this.ctx.clock()).toISOString(),
+        };
+        this.markDone(batch.slice(0, index), 'out');
+        if (index > 0) await this.advanceCheckpoint();
+        batch = batch.slice(index);
+        lastFunctionError = null;
+      } else {
+        lastFunctionError = outcome.functionError;
+        this.lastError = { message: outcome.detail, at: new Date(this.ctx.clock()).toISOString() };
+        this.ctx.emit({
+          type: 'batch-failed',
+          shardId: this.shardId,
+          count: batch.length,
+          reason: outcome.reason,
+          detail: outcome.detail,
+        });
+        if (config.BisectBatchOnFunctionError && batch.length > 1) {
+          if (this.ctx.stopping()) return false;
+          // Not confirmed by AWS: the split point and order. First half, then second half, keeps the order;
+          // the split itself uses no retry, so both halves start from the failures counted so far.
+          const middle = Math.ceil(batch.length / 2);
+          this.ctx.emit({
+            type: 'bisected',
+            shardId: this.shardId,
+            left: middle,
+            right: batch.length - middle,
+          });
+          if (!(await this.processBatch(batch.slice(0, middle), failures, invocations))) return false;
+          await this.advanceCheckpoint();
+          return this.processBatch(batch.slice(middle), failures, invocations);
+        }
+      }
+      if (this.ctx.stopping()) return false;
+      failures += 1;
+      if (config.MaximumRetryAttempts !== -1 && failures > config.MaximumRetryAttempts) {
+        return this.discard(batch, 'RetryAttemptsExhausted', failures, lastFunctionError, lastRequestId);
+      }
+      delayAttempt = failures;
+    }
+    return true;
+  }
+
+  /**
+   * Splits off the records older than MaximumRecordAgeInSeconds and discards them on their own; returns the
+   * fresh ones (null when stopping). `attempt` is reported as approximateInvokeCount: the invocation these
+   * records were about to get (1 when they were never sent; not confirmed beyond that case).
+   */
+  private async discardExpired(batch: TrackedRecord[], attempt: number): Promise<TrackedRecord[] | null> {
+    const maxAge = this.ctx.config.MaximumRecordAgeInSeconds;
+    if (maxAge === -1) return batch;
+    const now = this.ctx.clock();
+    const expired = batch.filter((record) => now - record.arrivalMs > maxAge * 1000);
+    if (expired.length === 0) return batch;
+    if (!(await this.discard(expired, 'RecordAgeExceeded', attempt, null, undefined))) return null;
+    return batch.filter((record) => !record.done);
+  }
+
+  /** Reports discarded records to the on-failure destination (retrying until delivered) and moves past them. */
+  private async discard(
+    records: TrackedRecord[],
+    condition: FailureCondition,
+    approximateInvokeCount: number,
+    functionError: 'Unhandled' | null,
+    requestId: string | undefined,
+  ): Promise<boolean> {
+    const record = kinesisOnFailureRecord({
+      shardId: this.shardId,
+      streamArn: this.ctx.streamArn,
+      functionArn: this.ctx.functionArn,
+      records,
+      condition,
+      approximateInvokeCount,
+      functionError,
+      ...(requestId ? { requestId } : {}),
+      nowMs: this.ctx.clock(),
+    });
+    const sink = this.ctx.config.DestinationConfig.OnFailure ? this.ctx.onFailure : undefined;
+    if (sink) {
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          await sink(record, { payload: kinesisEvent(records.map((tracked) => tracked.event)) });
+          break;
+        } catch (error) {
+          this.fail('OnFailure', error);
+          if (this.ctx.stopping()) return false;
+          await sleep(
+            backoffMs(attempt, this.ctx.retryBaseDelayMs, this.ctx.retryMaxDelayMs),
+            this.ctx.abort,
+          );
+          if (this.ctx.stopping()) return false;
+        }
+      }
+    }
+    this.ctx.emit({ type: 'on-failure', shardId: this.shardId, record, delivered: sink !== undefined });
+    this.markDone(records, 'failed');
+    return true;
+  }
+
+  private markDone(records: TrackedRecord[], outcome: 'out' | 'failed'): void {
+    for (const record of records) record.done = true;
+    if (outcome === 'out') this.counters.recordsOut += records.length;
+    else this.counters.recordsFailed += records.length;
+  }
+
+  /** Moves the checkpoint to the last record before the first one not yet done, and saves it. */
+  private async advanceCheckpoint(): Promise<void> {
+    let moved = false;
+    while (this.head < this.pending.length && this.pending[this.head]!.done) {
+      this.checkpoint = this.pending[this.head]!.sequenceNumber;
+      this.head += 1;
+      moved = true;
+    }
+    if (this.head > 1024 && this.head * 2 > this.pending.length) {
+      this.pending = this.pending.slice(this.head);
+      this.head = 0;
+    }
+    if (moved && this.checkpoint) await this.save({ sequenceNumber: this.checkpoint });
+  }
+
+  private async save(checkpoint: ShardCheckpoint): Promise<void> {
+    // After stop() has returned, late results must not move the checkpoint.
+    if (this.ctx.closed()) return;
+    try {
+      await this.ctx.store.save(this.ctx.mappingId, this.shardId, checkpoint);
+      const { sequenceNumber } = checkpoint;
+      if (sequenceNumber && (!this.saved || compareSequenceNumbers(sequenceNumber, this.saved) > 0)) {
+        this.saved = sequenceNumber;
+      }
+      this.ctx.emit({
+        type: 'checkpoint',
+        shardId: this.shardId,
+        ...(checkpoint.sequenceNumber ? { sequenceNumber: checkpoint.sequenceNumber } : {}),
+        finished: checkpoint.finished === true,
+      });
+    } catch (error) {
+      this.fail('Checkpoint', error);
+    }
+  }
+}
+
+/**
+ * Emulates a Lambda event source mapping on a Kinesis stream (aws-behaviour.md §1–§3, §6): batching, starting
+ * positions, ParallelizationFactor, retries, bisection, partial batch responses, record age, the on-failure
+ * record, resharding (parents drained before children) and checkpoints that survive a restart.
+ */
+export class KinesisPoller {
+  readonly config: KinesisMappingConfig;
+  readonly streamName: string;
+  readonly streamArn: string;
+  private readonly options: KinesisPollerOptions;
+  private readonly ctx: PollerContext;
+  private state: KinesisPollerStats['state'] = 'created';
+  private readonly abortController = new AbortController();
+  private stopRequested = false;
+  private isClosed = false;
+  private shards: Shard[] = [];
+  private checkpoints: Record<string, ShardCheckpoint> = {};
+  private readonly workers = new Map<string, ShardWorker>();
+  private readonly finished = new Set<string>();
+  private readonly runs = new Set<Promise<void>>();
+  private stopping: Promise<void> | undefined;
+
+  constructor(options: KinesisPollerOptions) {
+    this.config = kinesisMappingConfig(options.properties);
+    if (this.config.DestinationConfig.OnFailure && !options.onFailure) {
+      throw new EventSourceMappingConfigError('Kinesis', [
+        'DestinationConfig.OnFailure is set but no on-failure sink was given to the poller',
+      ]);
+    }
+    this.options = options;
+    const { streamName, streamArn } = streamIdentity(options.stream, options.region, options.accountId);
+    this.streamName = streamName;
+    this.streamArn = streamArn;
+    const onEvent = options.onEvent;
+    this.ctx = {
+      client: options.client,
+      streamName,
+      streamArn,
+      config: this.config,
+      invoke: options.invoke,
+      onFailure: options.onFailure,
+      store: options.checkpoints,
+      mappingId: options.mappingId,
+      functionArn:
+        options.functionArn ??
+        `arn:aws:lambda:${options.region}:${options.accountId}:function:${options.functionName}`,
+      eventContext: {
+        region: options.region,
+        streamArn,
+        invokeIdentityArn:
+          options.invokeIdentityArn ?? `arn:aws:iam::${options.accountId}:role/${options.functionName}Role`,
+      },
+      pollIntervalMs: options.pollIntervalMs ?? 1000,
+      retryBaseDelayMs: options.retryBaseDelayMs ?? 250,
+      retryMaxDelayMs: options.retryMaxDelayMs ?? 10_000,
+      maxBufferedRecords:
+        options.maxBufferedRecords ??
+        Math.max(2 * this.config.BatchSize * this.config.ParallelizationFactor, 1000),
+      clock: options.clock ?? Date.now,
+      emit: (event) => {
+        try {
+          onEvent?.(event);
+        } catch {
+          // A listener's failure must not stop the stream.
+        }
+      },
+      abort: this.abortController.signal,
+      stopping: () => this.stopRequested,
+      closed: () => this.isClosed,
+    };
+  }
+
+  /**
+   * Lists the shards, loads the checkpoints and starts every shard whose parents are done. Resolves once each
+   * started shard holds an iterator; rejects when the stream cannot be listed.
+   */
+  async start(): Promise<void> {
+    if (this.state !== 'created')
+      throw new Error(`The poller for ${this.options.mappingId} was already started`);
+    if (!this.config.Enabled) {
+      this.state = 'disabled';
+      return;
+    }
+    this.state = 'starting';
+    const store = this.options.checkpoints;
+    try {
+      this.checkpoints = await store.load(this.options.mappingId);
+      this.shards = await this.listShards();
+    } catch (error) {
+      // Nothing was started: the caller may try again, e.g. once the stream exists.
+      this.state = 'created';
+      throw error;
+    }
+    const latest = new Set<string>();
+    if (Object.keys(this.checkpoints).length === 0 && this.config.StartingPosition === 'LATEST') {
+      // Remember where LATEST began, so that a restart before the first checkpoint loses nothing.
+      const startedAtMs = Date.now();
+      for (const shard of this.shards) {
+        const id = shard.ShardId!;
+        const checkpoint: ShardCheckpoint = shard.SequenceNumberRange?.EndingSequenceNumber
+          ? { finished: true }
+          : { startedAtMs };
+        await store.save(this.options.mappingId, id, checkpoint);
+        this.checkpoints[id] = checkpoint;
+        if (!checkpoint.finished) latest.add(id);
+      }
+    }
+    for (const [shardId, checkpoint] of Object.entries(this.checkpoints)) {
+      if (checkpoint.finished) this.finished.add(shardId);
+    }
+    const started = this.schedule(latest);
+    await Promise.all(started.map((worker) => worker.ready()));
+    if (this.state === 'starting') this.state = 'running';
+  }
+
+  /**
+   * Stops polling. In-flight invocations are awaited (up to `timeoutMs`, then abandoned); a batch that
+   * succeeds meanwhile is checkpointed, and nothing else is: unprocessed records are read again next start.
+   */
+  stop(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.state === 'created' || this.state === 'disabled') {
+      this.state = 'stopped';
+      return Promise.resolve();
+    }
+    this.stopping ??= (async () => {
+      this.stopRequested = true;
+      this.state = 'stopping';
+      this.abortController.abort();
+      const settled = Promise.allSettled([...this.runs]).then(() => undefined);
+      await (options.timeoutMs === undefined ? settled : Promise.race([settled, sleep(options.timeoutMs)]));
+      this.isClosed = true;
+      this.state = 'stopped';
+    })();
+    return this.stopping;
+  }
+
+  stats(): KinesisPollerStats {
+    const known = this.shards.map((shard) => shard.ShardId!);
+    for (const shardId of this.workers.keys()) if (!known.includes(shardId)) known.push(shardId);
+    return {
+      mappingId: this.options.mappingId,
+      functionName: this.options.functionName,
+      streamName: this.streamName,
+      state: this.state,
+      shards: known.map((shardId) => {
+        const worker = this.workers.get(shardId);
+        if (worker) return worker.snapshot();
+        const checkpoint = this.checkpoints[shardId]?.sequenceNumber;
+        return {
+          shardId,
+          state: this.finished.has(shardId) ? 'finished' : 'waiting',
+          recordsIn: 0,
+          recordsOut: 0,
+          recordsFailed: 0,
+          invocations: 0,
+          failedInvocations: 0,
+          iteratorAgeMs: 0,
+          millisBehindLatest: 0,
+          ...(checkpoint ? { checkpoint } : {}),
+        } satisfies ShardStats;
+      }),
+    };
+  }
+
+  private async listShards(): Promise<Shard[]> {
+    const shards: Shard[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await this.options.client.send(
+        new ListShardsCommand(nextToken ? { NextToken: nextToken } : { StreamName: this.streamName }),
+        { abortSignal: this.ctx.abort },
+      );
+      shards.push(...(page.Shards ?? []));
+      nextToken = page.NextToken;
+    } while (nextToken);
+    return shards;
+  }
+
+  private positionFor(shardId: string, latest: boolean): Position {
+    const checkpoint = this.checkpoints[shardId];
+    if (checkpoint?.sequenceNumber) return { kind: 'after', sequenceNumber: checkpoint.sequenceNumber };
+    if (latest) return { kind: 'latest' };
+    if (checkpoint?.startedAtMs !== undefined)
+      return { kind: 'trim-horizon', notBeforeMs: checkpoint.startedAtMs };
+    if (this.config.StartingPosition === 'AT_TIMESTAMP') {
+      return { kind: 'trim-horizon', notBeforeMs: (this.config.StartingPositionTimestamp ?? 0) * 1000 };
+    }
+    // TRIM_HORIZON, and every child shard: children start at their beginning once their parents are drained.
+    return { kind: 'trim-horizon' };
+  }
+
+  /** Starts each shard that is not done and whose listed parents (both, after a merge) are all finished. */
+  private schedule(latest: ReadonlySet<string>): ShardWorker[] {
+    if (this.stopRequested) return [];
+    const listed = new Set(this.shards.map((shard) => shard.ShardId!));
+    const started: ShardWorker[] = [];
+    for (const shard of this.shards) {
+      const shardId = shard.ShardId!;
+      if (this.finished.has(shardId) || this.workers.has(shardId)) continue;
+      const parents = [shard.ParentShardId, shard.AdjacentParentShardId].filter(
+        (parent): parent is string => parent !== undefined && listed.has(parent),
+      );
+      if (!parents.every((parent) => this.finished.has(parent))) continue;
+      const position = this.positionFor(shardId, latest.has(shardId));
+      const worker = new ShardWorker(this.ctx, shardId, position, this.checkpoints[shardId]?.sequenceNumber);
+      this.workers.set(shardId, worker);
+      this.ctx.emit({ type: 'shard-started', shardId, position: describePosition(position) });
+      const run: Promise<void> = worker
+        .run()
+        .then((outcome) => this.onShardDone(shardId, outcome))
+        .catch((error: unknown) => {
+          this.ctx.emit({ type: 'error', shardId, operation: 'Shard', error: asError(error) });
+        })
+        .finally(() => {
+          this.runs.delete(run);
+        });
+      this.runs.add(run);
+      started.push(worker);
+    }
+    return started;
+  }
+
+  /** A drained parent lets its children start: list the shards again to find them. */
+  private async onShardDone(shardId: string, outcome: 'finished' | 'stopped'): Promise<void> {
+    if (outcome !== 'finished') return;
+    this.finished.add(shardId);
+    for (let attempt = 1; !this.stopRequested; attempt += 1) {
+      try {
+        this.shards = await this.listShards();
+        break;
+      } catch (error) {
+        if (this.stopRequested) return;
+        this.ctx.emit({ type: 'error', shardId, operation: 'ListShards', error: asError(error) });
+        await sleep(backoffMs(attempt, this.ctx.retryBaseDelayMs, this.ctx.retryMaxDelayMs), this.ctx.abort);
+      }
+    }
+    this.schedule(new Set());
+  }
+}
+
+const describePosition = (position: Position): string => {
+  if (position.kind === 'after') return `AFTER_SEQUENCE_NUMBER ${position.sequenceNumber}`;
+  if (position.kind === 'latest') return 'LATEST';
+  return position.notBeforeMs === undefined
+    ? 'TRIM_HORIZON'
+    : `TRIM_HORIZON, skipping records before ${new Date(position.notBeforeMs).toISOString()}`;
+};

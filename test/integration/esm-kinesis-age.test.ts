@@ -1,0 +1,155 @@
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  LOCAL_ACCOUNT_ID,
+  LOCAL_REGION,
+  type RunningEmulator,
+  startKinesis,
+} from '#local/emulators/index.ts';
+import type { KinesisPoller } from '#local/esm/kinesis-poller.ts';
+import {
+  createStream,
+  kinesisClient,
+  putRecords,
+  readShard,
+  startKinesisPoller,
+  TestClock,
+  waitFor,
+} from '#test/helpers/esm-fixtures.ts';
+
+const DESTINATION = {
+  OnFailure: { Type: 'SQS', Destination: 'arn:aws:sqs:us-east-1:000000000000:failures' },
+};
+
+describe('Kinesis event source mapping: MaximumRecordAgeInSeconds', () => {
+  let emulator: RunningEmulator;
+  let client: KinesisClient;
+  const pollers: KinesisPoller[] = [];
+
+  beforeAll(async () => {
+    emulator = await startKinesis();
+    client = kinesisClient(emulator.endpoint);
+  });
+
+  afterEach(async () => {
+    await Promise.all(pollers.splice(0).map((poller) => poller.stop()));
+  });
+
+  afterAll(async () => {
+    client.destroy();
+    await emulator.close();
+  });
+
+  const start = async (
+    ...args: Parameters<typeof startKinesisPoller> extends [unknown, ...infer R] ? R : never
+  ) => {
+    const fixture = await startKinesisPoller(client, ...args);
+    pollers.push(fixture.poller);
+    return fixture;
+  };
+
+  /** One record, then five written at least 600 ms later; the clock is frozen so only the first is over 60 s old. */
+  const oneOldFiveFresh = async () => {
+    const streamName = await createStream(client);
+    await putRecords(client, streamName, [{ key: 'k', data: 'old' }]);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    await putRecords(
+      client,
+      streamName,
+      ['1', '2', '3', '4', '5'].map((data) => ({ key: 'k', data })),
+    );
+    const stored = await readShard(client, streamName, 'shardId-000000000000');
+    const clock = new TestClock();
+    clock.fixedMs = stored[0]!.ApproximateArrivalTimestamp!.getTime() + 60_500;
+    expect(clock.fixedMs - stored[1]!.ApproximateArrivalTimestamp!.getTime()).toBeLessThanOrEqual(60_000);
+    return { streamName, stored, clock };
+  };
+
+  it('splits expired records off and reports them alone, delivering the fresh ones (observed on AWS)', async () => {
+    // Prepare
+    const { streamName, stored, clock } = await oneOldFiveFresh();
+
+    // Act
+    const { fn, failures } = await start(
+      streamName,
+      {
+        StartingPosition: 'TRIM_HORIZON',
+        BatchSize: 10,
+        MaximumRecordAgeInSeconds: 60,
+        MaximumRetryAttempts: 0,
+        DestinationConfig: DESTINATION,
+      },
+      { clock: clock.now },
+    );
+    await waitFor(
+      () => fn.events.length === 1 && failures.records.length === 1,
+      'the delivery and the report',
+    );
+
+    // Assess
+    expect(fn.batches()).toEqual([['1', '2', '3', '4', '5']]);
+    expect(Object.keys(failures.records[0]!)).toEqual([
+      'requestContext',
+      'version',
+      'timestamp',
+      'KinesisBatchInfo',
+    ]);
+    expect(failures.records[0]).toEqual({
+      requestContext: {
+        requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        functionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:Consumer`,
+        condition: 'RecordAgeExceeded',
+        approximateInvokeCount: 1,
+      },
+      version: '1.0',
+      timestamp: new Date(clock.fixedMs!).toISOString(),
+      KinesisBatchInfo: {
+        shardId: 'shardId-000000000000',
+        startSequenceNumber: stored[0]!.SequenceNumber,
+        endSequenceNumber: stored[0]!.SequenceNumber,
+        approximateArrivalOfFirstRecord: stored[0]!.ApproximateArrivalTimestamp!.toISOString(),
+        approximateArrivalOfLastRecord: stored[0]!.ApproximateArrivalTimestamp!.toISOString(),
+        batchSize: 1,
+        streamArn: `arn:aws:kinesis:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:stream/${streamName}`,
+      },
+    });
+  });
+
+  it('drops expired records without a destination and still delivers the fresh ones', async () => {
+    // Prepare
+    const { streamName, clock } = await oneOldFiveFresh();
+
+    // Act
+    const { fn, failures, poller } = await start(
+      streamName,
+      { StartingPosition: 'TRIM_HORIZON', BatchSize: 10, MaximumRecordAgeInSeconds: 60 },
+      { clock: clock.now },
+    );
+    await waitFor(() => poller.stats().shards[0]?.recordsOut === 5, 'the fresh records');
+
+    // Assess
+    expect(fn.batches()).toEqual([['1', '2', '3', '4', '5']]);
+    expect(failures.records).toEqual([]);
+    expect(poller.stats().shards[0]).toMatchObject({ recordsFailed: 1, recordsOut: 5 });
+  });
+
+  it('never expires records when MaximumRecordAgeInSeconds is -1', async () => {
+    // Prepare
+    const streamName = await createStream(client);
+    await putRecords(client, streamName, [{ key: 'k', data: 'ancient' }]);
+    const clock = new TestClock();
+    clock.offsetMs = 400 * 24 * 3600 * 1000;
+
+    // Act
+    const { fn, failures } = await start(
+      streamName,
+      { StartingPosition: 'TRIM_HORIZON', MaximumRecordAgeInSeconds: -1, DestinationConfig: DESTINATION },
+      { clock: clock.now },
+    );
+    await waitFor(() => fn.events.length === 1, 'the delivery');
+
+    // Assess
+    expect(fn.batches()).toEqual([['ancient']]);
+    expect(failures.records).toEqual([]);
+  });
+});

@@ -1,0 +1,306 @@
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  LOCAL_ACCOUNT_ID,
+  LOCAL_REGION,
+  type RunningEmulator,
+  startKinesis,
+} from '#local/emulators/index.ts';
+import { INVOCATION_PAYLOAD_LIMIT_BYTES } from '#local/esm/kinesis-events.ts';
+import type { KinesisPoller } from '#local/esm/kinesis-poller.ts';
+import {
+  createStream,
+  kinesisClient,
+  putRecords,
+  readShard,
+  startKinesisPoller,
+  waitFor,
+} from '#test/helpers/esm-fixtures.ts';
+
+describe('Kinesis event source mapping: events, batching and starting positions', () => {
+  let emulator: RunningEmulator;
+  let client: KinesisClient;
+  const pollers: KinesisPoller[] = [];
+
+  beforeAll(async () => {
+    emulator = await startKinesis();
+    client = kinesisClient(emulator.endpoint);
+  });
+
+  afterEach(async () => {
+    await Promise.all(pollers.splice(0).map((poller) => poller.stop()));
+  });
+
+  afterAll(async () => {
+    client.destroy();
+    await emulator.close();
+  });
+
+  const start = async (
+    ...args: Parameters<typeof startKinesisPoller> extends [unknown, ...infer R] ? R : never
+  ) => {
+    const fixture = await startKinesisPoller(client, ...args);
+    pollers.push(fixture.poller);
+    return fixture;
+  };
+
+  it('delivers each record in exactly the shape Lambda does', async () => {
+    // Prepare
+    const streamName = await createStream(client);
+    await putRecords(client, streamName, [{ key: '1', data: 'Hello, this is a test.' }]);
+    const [stored] = await readShard(client, streamName, 'shardId-000000000000');
+
+    // Act
+    const { fn } = await start(
+      streamName,
+      { StartingPosition: 'TRIM_HORIZON' },
+      {
+        invokeIdentityArn: 'arn:aws:iam::000000000000:role/lambda-role',
+      },
+    );
+    await waitFor(() => fn.events.length === 1, 'one invocation');
+
+    // Assess
+    const arrival = fn.events[0]!.Records[0]!.kinesis.approximateArrivalTimestamp;
+    expect(fn.events[0]).toEqual({
+      Records: [
+        {
+          kinesis: {
+            kinesisSchemaVersion: '1.0',
+            partitionKey: '1',
+            sequenceNumber: stored!.SequenceNumber,
+            data: 'SGVsbG8sIHRoaXMgaXMgYSB0ZXN0Lg==',
+            approximateArrivalTimestamp: stored!.ApproximateArrivalTimestamp!.getTime() / 1000,
+          },
+          eventSource: 'aws:kinesis',
+          eventVersion: '1.0',
+          eventID: `shardId-000000000000:${stored!.SequenceNumber}`,
+          eventName: 'aws:kinesis:record',
+          invokeIdentityArn: 'arn:aws:iam::000000000000:role/lambda-role',
+          awsRegion: LOCAL_REGION,
+          eventSourceARN: `arn:aws:kinesis:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:stream/${streamName}`,
+        },
+      ],
+    });
+    expect(Math.floor(Math.log10(arrival))).toBe(9);
+  });
+
+  it('sends batches of at most BatchSize records, in sequence order', async () => {
+    // Prepare
+    const streamName = await createStream(client);
+    await putRecords(
+      client,
+      streamName,
+      ['1', '2', '3', '4', '5', '6', '7'].map((data) => ({ key: 'k', data })),
+    );
+
+    // Act
+    const { fn } = await start(streamName, { StartingPosition: 'TRIM_HORIZON', BatchSize: 3 });
+    await waitFor(() => fn.events.length === 3, 'three invocations');
+
+    // Assess
+    expect(fn.batches()).toEqual([['1', '2', '3'], ['4', '5', '6'], ['7']]);
+  });
+
+  it('sends a full batch at once, without waiting for the batching window', async () => {
+    // Prepare
+    const streamName = await createStream(client);
+    await putRecords(client, streamName, [
+      { key: 'a', data: '1' },
+      { key: 'b', data: '2' },
+    ]);
+
+    // Act (a 300-second window: only a full batch can be sent before the test times out)
+    const { fn } = await start(streamName, {
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 2,
+      MaximumBatchingWindowInSeconds: 300,
+    });
+    await waitFor(() => fn.events.length === 1, 'one invocation');
+
+    // Assess
+    expect(fn.batches()).toEqual([['1', '2']]);
+  });
+
+  it('gathers records that arrive within the batching window into one batch', async () => {
+    // Prepare
+    const streamName = await createStream(client);
+    const { fn, events } = await start(streamName, {
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 100,
+      MaximumBatchingWindowInSeconds: 1,
+    });
+
+    // Act
+    await putRecords(client, streamName, [{ key: 'a', data: 'first' }]);
+    await waitFor(
+      () => events.some((event) => event.type === 'records-read' && event.count === 1),
+      'the first read',
+    );
+    await putRecords(client, streamName, [{ key: 'b', data: 'second' }]);
+    await waitFor(() => fn.events.length === 1, 'one invocation');
+
+    // Assess
+    expect(fn.batches()).toEqual([['first', 'second']]);
+  });
+
+  it('invokes as soon as records are available when there is no batching window', async () => {
+    // Prepare
+    const streamName = await createStream(client);
+    const { fn } = await start(streamName, { StartingPosition: 'TRIM_HORIZON', BatchSize: 100 });
+
+    // Act
+    await putRecords(client, streamName, [{ key: 'a', data: 'first' }]);
+    await waitFor(() => fn.events.length === 1, 'the first invocation');
+    await putRecords(client, streamName, [{ key: 'b', data: 'second' }]);
+    await waitFor(() => fn.events.length === 2, 'the second invocation');
+
+    // Assess
+    expect(fn.batches()).toEqual([['first'], ['second']]);
+  });
+
+  it('stops a batch at the 6 MB invocation payload limit', async () => {
+    // Prepare
+    const streamName = await createStream(client);
+    const big = (index: number) => ({ key: `k${index}`, data: Buffer.alloc(700_000, 97 + index) });
+    await putRecords(client, streamName, [0, 1, 2, 3].map(big));
+    await putRecords(client, streamName, [4, 5, 6, 7].map(big));
+
+    // Act
+    const { fn } = await start(streamName, {
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 100,
+      MaximumBatchingWindowInSeconds: 1,
+    });
+    await waitFor(() => fn.events.length === 2, 'two invocations');
+
+    // Assess
+    const sizes = fn.events.map((event) => Buffer.byteLength(JSON.stringify(event)));
+    expect(fn.events.map((event) => event.Records.length)).toEqual([6, 2]);
+    expect(sizes[0]).toBeLessThanOrEqual(INVOCATION_PAYLOAD_LIMIT_BYTES);
+    expect(sizes[0]! + sizes[0]! / 6).toBeGreaterThan(INVOCATION_PAYLOAD_LIMIT_BYTES);
+  });
+
+  it('reads again at once while records remain, instead of waiting for the idle interval', async () => {
+    // Prepare
+    const streamName = await createStream(client);
+    await putRecords(
+      client,
+      streamName,
+      ['1', '2', '3', '4', '5', '6'].map((data) => ({ key: 'k', data })),
+    );
+
+    // Act (an idle interval of a minute and two records per read: only immediate re-reads can finish)
+    const { fn } = await start(
+      streamName,
+      { StartingPosition: 'TRIM_HORIZON', BatchSize: 2 },
+      {
+        pollIntervalMs: 60_000,
+        maxBufferedRecords: 2,
+      },
+    );
+    await waitFor(() => fn.events.length === 3, 'three invocations');
+
+    // Assess
+    expect(fn.batches()).toEqual([
+      ['1', '2'],
+      ['3', '4'],
+      ['5', '6'],
+    ]);
+  });
+
+  it('starts at the oldest record with TRIM_HORIZON', async () => {
+    // Prepare
+    const streamName = await createStream(client);
+    await putRecords(client, streamName, [{ key: 'k', data: 'old' }]);
+
+    // Act
+    const { fn } = await start(streamName, { StartingPosition: 'TRIM_HORIZON' });
+    await putRecords(client, streamName, [{ key: 'k', data: 'new' }]);
+    await waitFor(() => fn.batches().flat().includes('new'), 'the new record');
+
+    // Assess
+    expect(fn.batches().flat()).toEqual(['old', 'new']);
+  });
+
+  it('starts after the newest record with LATEST', async () => {
+    // Prepare
+    const streamName = await createStream(client);
+    await putRecords(client, streamName, [{ key: 'k', data: 'old' }]);
+
+    // Act
+    const { fn } = await start(streamName, { StartingPosition: 'LATEST' });
+    await putRecords(client, streamName, [{ key: 'k', data: 'new' }]);
+    await waitFor(() => fn.events.length > 0, 'an invocation');
+
+    // Assess
+    expect(fn.batches()).toEqual([['new']]);
+  });
+
+  it('starts at the first record that arrived at or after StartingPositionTimestamp with AT_TIMESTAMP', async () => {
+    // Prepare
+    const streamName = await createStream(client);
+    await putRecords(client, streamName, [{ key: 'k', data: 'before' }]);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const timestamp = Date.now() / 1000;
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await putRecords(client, streamName, [
+      { key: 'k', data: 'after-1' },
+      { key: 'k', data: 'after-2' },
+    ]);
+
+    // Act
+    const { fn } = await start(streamName, {
+      StartingPosition: 'AT_TIMESTAMP',
+      StartingPositionTimestamp: timestamp,
+    });
+    await waitFor(() => fn.events.length > 0, 'an invocation');
+
+    // Assess
+    expect(fn.batches()).toEqual([['after-1', 'after-2']]);
+  });
+
+  it('does nothing when the mapping is disabled', async () => {
+    // Prepare
+    const streamName = await createStream(client);
+
+    // Act
+    const { poller } = await start(streamName, { StartingPosition: 'TRIM_HORIZON', Enabled: false });
+
+    // Assess
+    expect(poller.stats()).toMatchObject({ state: 'disabled', shards: [] });
+  });
+
+  it('reports records in and out, invocations, the checkpoint and the iterator age per shard', async () => {
+    // Prepare
+    const streamName = await createStream(client, 2);
+    const written = await putRecords(
+      client,
+      streamName,
+      ['a', 'b', 'c', 'd', 'e', 'f'].map((key) => ({ key, data: key })),
+    );
+
+    // Act
+    const { poller } = await start(streamName, { StartingPosition: 'TRIM_HORIZON' });
+    await waitFor(
+      () => poller.stats().shards.reduce((sum, shard) => sum + shard.recordsOut, 0) === 6,
+      'six records out',
+    );
+
+    // Assess
+    const stats = poller.stats();
+    expect(stats).toMatchObject({ state: 'running', streamName, functionName: 'Consumer' });
+    for (const shard of stats.shards) {
+      const mine = written.filter((entry) => entry.ShardId === shard.shardId);
+      expect(shard).toMatchObject({
+        state: 'reading',
+        recordsIn: mine.length,
+        recordsOut: mine.length,
+        recordsFailed: 0,
+        failedInvocations: 0,
+        iteratorAgeMs: 0,
+      });
+      if (mine.length > 0) expect(shard.checkpoint).toBe(mine[mine.length - 1]!.SequenceNumber);
+    }
+  });
+});

@@ -1,0 +1,146 @@
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { KinesisStreamEvent } from 'aws-lambda';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningEmulator, startKinesis } from '#local/emulators/index.ts';
+import type { KinesisPoller } from '#local/esm/kinesis-poller.ts';
+import {
+  createStream,
+  decodeData,
+  kinesisClient,
+  putRecords,
+  startKinesisPoller,
+  waitFor,
+} from '#test/helpers/esm-fixtures.ts';
+
+/** A function that takes a little time and notes which partition keys are in flight at once. */
+const concurrencyProbe = () => {
+  const inFlight = new Map<string, number>();
+  let current = 0;
+  const probe = { maxConcurrent: 0, overlaps: [] as string[], order: [] as string[] };
+  const respond = async (event: KinesisStreamEvent) => {
+    const keys = [...new Set(event.Records.map((record) => record.kinesis.partitionKey))];
+    for (const key of keys) {
+      if (inFlight.get(key)) probe.overlaps.push(key);
+      inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
+    }
+    current += 1;
+    probe.maxConcurrent = Math.max(probe.maxConcurrent, current);
+    probe.order.push(...event.Records.map(decodeData));
+    await new Promise((resolve) => setTimeout(resolve, 15));
+    current -= 1;
+    for (const key of keys) inFlight.set(key, inFlight.get(key)! - 1);
+    return {};
+  };
+  return { probe, respond };
+};
+
+describe('Kinesis event source mapping: ParallelizationFactor', () => {
+  let emulator: RunningEmulator;
+  let client: KinesisClient;
+  const pollers: KinesisPoller[] = [];
+
+  beforeAll(async () => {
+    emulator = await startKinesis();
+    client = kinesisClient(emulator.endpoint);
+  });
+
+  afterEach(async () => {
+    await Promise.all(pollers.splice(0).map((poller) => poller.stop()));
+  });
+
+  afterAll(async () => {
+    client.destroy();
+    await emulator.close();
+  });
+
+  const keys = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel'];
+  const records = Array.from({ length: 40 }, (_, index) => ({
+    key: keys[index % keys.length]!,
+    data: `${keys[index % keys.length]}-${Math.floor(index / keys.length)}`,
+  }));
+
+  it('runs several batches of one shard at once, never two holding the same partition key, each key in order', async () => {
+    // Prepare
+    const streamName = await createStream(client);
+    const written = await putRecords(client, streamName, records);
+    const { probe, respond } = concurrencyProbe();
+
+    // Act
+    const fixture = await startKinesisPoller(
+      client,
+      streamName,
+      { StartingPosition: 'TRIM_HORIZON', BatchSize: 2, ParallelizationFactor: 4 },
+      { respond },
+    );
+    pollers.push(fixture.poller);
+    await waitFor(() => probe.order.length === records.length, 'every record');
+
+    // Assess
+    expect(probe.overlaps).toEqual([]);
+    expect(probe.maxConcurrent).toBeGreaterThan(1);
+    expect(probe.maxConcurrent).toBeLessThanOrEqual(4);
+    for (const key of keys) {
+      const delivered = probe.order.filter((data) => data.startsWith(`${key}-`));
+      expect(delivered).toEqual([0, 1, 2, 3, 4].map((index) => `${key}-${index}`));
+    }
+    const last = written[written.length - 1]!.SequenceNumber;
+    await waitFor(
+      () => fixture.poller.stats().shards[0]?.checkpoint === last,
+      'the checkpoint to pass every lane',
+    );
+  });
+
+  it('runs one batch at a time, in shard order, with the default ParallelizationFactor of 1', async () => {
+    // Prepare
+    const streamName = await createStream(client);
+    await putRecords(client, streamName, records);
+    const { probe, respond } = concurrencyProbe();
+
+    // Act
+    const fixture = await startKinesisPoller(
+      client,
+      streamName,
+      { StartingPosition: 'TRIM_HORIZON', BatchSize: 5 },
+      { respond },
+    );
+    pollers.push(fixture.poller);
+    await waitFor(() => probe.order.length === records.length, 'every record');
+
+    // Assess
+    expect(probe.maxConcurrent).toBe(1);
+    expect(probe.order).toEqual(records.map((record) => record.data));
+  });
+
+  it('holds back the later records of a partition key while one of its records fails', async () => {
+    // Prepare
+    const streamName = await createStream(client);
+    await putRecords(client, streamName, records);
+    const delivered: string[] = [];
+    let failuresLeft = 3;
+
+    // Act
+    const fixture = await startKinesisPoller(
+      client,
+      streamName,
+      { StartingPosition: 'TRIM_HORIZON', BatchSize: 1, ParallelizationFactor: 10 },
+      {
+        respond: (event) => {
+          const data = decodeData(event.Records[0]!);
+          if (data === 'charlie-1' && failuresLeft > 0) {
+            failuresLeft -= 1;
+            return { functionError: 'Unhandled' };
+          }
+          delivered.push(data);
+          return {};
+        },
+      },
+    );
+    pollers.push(fixture.poller);
+    await waitFor(() => delivered.length === records.length, 'every record');
+
+    // Assess
+    const charlie = delivered.filter((data) => data.startsWith('charlie-'));
+    expect(charlie).toEqual(['charlie-0', 'charlie-1', 'charlie-2', 'charlie-3', 'charlie-4']);
+    expect(fixture.fn.events.length).toBe(records.length + 3);
+  });
+});

@@ -1,0 +1,280 @@
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { KinesisStreamEvent } from 'aws-lambda';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningEmulator, startKinesis } from '#local/emulators/index.ts';
+import type { KinesisPoller } from '#local/esm/kinesis-poller.ts';
+import type { InvokeResult } from '#local/esm/types.ts';
+import {
+  createStream,
+  decodeData,
+  kinesisClient,
+  putRecords,
+  startKinesisPoller,
+  waitFor,
+} from '#test/helpers/esm-fixtures.ts';
+
+const DESTINATION = {
+  OnFailure: { Type: 'SQS', Destination: 'arn:aws:sqs:us-east-1:000000000000:failures' },
+};
+const REPORT = ['ReportBatchItemFailures'];
+
+const failuresFor = (event: KinesisStreamEvent, data: string[]): InvokeResult => ({
+  payload: {
+    batchItemFailures: event.Records.filter((record) => data.includes(decodeData(record))).map((record) => ({
+      itemIdentifier: record.kinesis.sequenceNumber,
+    })),
+  },
+});
+
+describe('Kinesis event source mapping: ReportBatchItemFailures', () => {
+  let emulator: RunningEmulator;
+  let client: KinesisClient;
+  const pollers: KinesisPoller[] = [];
+
+  beforeAll(async () => {
+    emulator = await startKinesis();
+    client = kinesisClient(emulator.endpoint);
+  });
+
+  afterEach(async () => {
+    await Promise.all(pollers.splice(0).map((poller) => poller.stop()));
+  });
+
+  afterAll(async () => {
+    client.destroy();
+    await emulator.close();
+  });
+
+  const start = async (
+    ...args: Parameters<typeof startKinesisPoller> extends [unknown, ...infer R] ? R : never
+  ) => {
+    const fixture = await startKinesisPoller(client, ...args);
+    pollers.push(fixture.poller);
+    return fixture;
+  };
+
+  /** The observed-behaviour setup: BatchSize 1, MaximumRetryAttempts 2, one record answered with `payload`. */
+  const runObservedCase = async (answer: InvokeResult) => {
+    const streamName = await createStream(client);
+    await putRecords(client, streamName, [{ key: 'k', data: 'record' }]);
+    const fixture = await start(
+      streamName,
+      {
+        StartingPosition: 'TRIM_HORIZON',
+        BatchSize: 1,
+        MaximumRetryAttempts: 2,
+        FunctionResponseTypes: REPORT,
+        DestinationConfig: DESTINATION,
+      },
+      { respond: (event) => (decodeData(event.Records[0]!) === 'record' ? answer : {}) },
+    );
+    // A later record shows the shard moved on: it can only be delivered once the first one is done with.
+    await waitFor(() => fixture.fn.events.length > 0, 'the first invocation');
+    await putRecords(client, streamName, [{ key: 'k', data: 'next' }]);
+    await waitFor(() => fixture.fn.batches().flat().includes('next'), 'the next record');
+    return fixture;
+  };
+
+  it.each([
+    ['""', ''],
+    ['[]', []],
+    ['null', null],
+    ['{}', {}],
+    ['{"batchItemFailures":[]}', { batchItemFailures: [] }],
+    ['{"batchItemFailures":null}', { batchItemFailures: null }],
+  ])('treats %s as a complete success: one invocation, no retry', async (_, payload) => {
+    // Act
+    const { fn, failures } = await runObservedCase({ payload });
+
+    // Assess
+    expect(fn.batches()).toEqual([['record'], ['next']]);
+    expect(failures.records).toEqual([]);
+  });
+
+  it.each([
+    [
+      'an identifier that is not in the batch',
+      [{ itemIdentifier: '49590338271490256608559692538361571095921575989136588898' }],
+    ],
+    ['a numeric identifier', [{ itemIdentifier: 123 }]],
+    ['an empty identifier', [{ itemIdentifier: '' }]],
+    ['a null identifier', [{ itemIdentifier: null }]],
+    ['a bad key with a value', [{ foo: 123 }]],
+    ['a bad key with null', [{ foo: null }]],
+  ])(
+    'fails the whole batch on %s: three invocations, then functionError null',
+    async (_, batchItemFailures) => {
+      // Act
+      const { fn, failures } = await runObservedCase({ payload: { batchItemFailures } });
+
+      // Assess
+      expect(fn.batches()).toEqual([['record'], ['record'], ['record'], ['next']]);
+      expect(failures.records).toHaveLength(1);
+      expect(failures.records[0]).toMatchObject({
+        requestContext: { condition: 'RetryAttemptsExhausted', approximateInvokeCount: 3 },
+        responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: null },
+        KinesisBatchInfo: { batchSize: 1 },
+      });
+    },
+  );
+
+  it('fails the whole batch when the function throws: three invocations, then functionError "Unhandled"', async () => {
+    // Act
+    const { fn, failures } = await runObservedCase({ functionError: 'Unhandled' });
+
+    // Assess
+    expect(fn.batches()).toEqual([['record'], ['record'], ['record'], ['next']]);
+    expect(failures.records[0]?.responseContext?.functionError).toBe('Unhandled');
+  });
+
+  it('checkpoints past the records before a partial failure and retries only from it (observed on AWS)', async () => {
+    // Prepare
+    const streamName = await createStream(client);
+    const written = await putRecords(
+      client,
+      streamName,
+      ['1', '2', '3', '4', '5', '6'].map((data) => ({ key: 'k', data })),
+    );
+
+    // Act
+    const { fn, failures } = await start(
+      streamName,
+      {
+        StartingPosition: 'TRIM_HORIZON',
+        BatchSize: 3,
+        MaximumRetryAttempts: 3,
+        FunctionResponseTypes: REPORT,
+        DestinationConfig: DESTINATION,
+      },
+      { respond: (event) => failuresFor(event, ['6']) },
+    );
+    await waitFor(() => failures.records.length === 1, 'the on-failure record');
+
+    // Assess
+    expect(fn.batches()).toEqual([['1', '2', '3'], ['4', '5', '6'], ['6'], ['6'], ['6']]);
+    expect(failures.records[0]).toMatchObject({
+      requestContext: { condition: 'RetryAttemptsExhausted', approximateInvokeCount: 4 },
+      responseContext: { functionError: null },
+      KinesisBatchInfo: {
+        startSequenceNumber: written[5]!.SequenceNumber,
+        endSequenceNumber: written[5]!.SequenceNumber,
+        batchSize: 1,
+      },
+    });
+  });
+
+  it('uses the lowest reported sequence number as the checkpoint and redelivers everything after it', async () => {
+    // Prepare
+    const streamName = await createStream(client);
+    const written = await putRecords(
+      client,
+      streamName,
+      ['1', '2', '3', '4'].map((data) => ({ key: 'k', data })),
+    );
+
+    // Act
+    const { fn, events } = await start(
+      streamName,
+      { StartingPosition: 'TRIM_HORIZON', FunctionResponseTypes: REPORT },
+      { respond: (event, call) => (call === 1 ? failuresFor(event, ['3', '2']) : {}) },
+    );
+    await waitFor(() => fn.events.length === 2, 'the retry');
+
+    // Assess
+    expect(fn.batches()).toEqual([
+      ['1', '2', '3', '4'],
+      ['2', '3', '4'],
+    ]);
+    await waitFor(
+      () => events.filter((event) => event.type === 'checkpoint').length === 2,
+      'two checkpoints',
+    );
+    expect(events.filter((event) => event.type === 'checkpoint')).toEqual([
+      {
+        type: 'checkpoint',
+        shardId: 'shardId-000000000000',
+        sequenceNumber: written[0]!.SequenceNumber,
+        finished: false,
+      },
+      {
+        type: 'checkpoint',
+        shardId: 'shardId-000000000000',
+        sequenceNumber: written[3]!.SequenceNumber,
+        finished: false,
+      },
+    ]);
+  });
+
+  it('ignores a returned failure list when ReportBatchItemFailures is off', async () => {
+    // Prepare
+    const streamName = await createStream(client);
+    await putRecords(
+      client,
+      streamName,
+      ['1', '2'].map((data) => ({ key: 'k', data })),
+    );
+
+    // Act
+    const { fn, poller } = await start(
+      streamName,
+      { StartingPosition: 'TRIM_HORIZON', MaximumRetryAttempts: 2 },
+      { respond: (event) => failuresFor(event, ['1']) },
+    );
+    await waitFor(() => poller.stats().shards[0]?.recordsOut === 2, 'both records processed');
+
+    // Assess
+    expect(fn.batches()).toEqual([['1', '2']]);
+  });
+
+  it('with bisection on, splits a partial failure at the returned sequence number rather than in halves', async () => {
+    // Prepare
+    const streamName = await createStream(client);
+    await putRecords(
+      client,
+      streamName,
+      ['1', '2', '3', '4'].map((data) => ({ key: 'k', data })),
+    );
+
+    // Act
+    const { fn } = await start(
+      streamName,
+      { StartingPosition: 'TRIM_HORIZON', FunctionResponseTypes: REPORT, BisectBatchOnFunctionError: true },
+      { respond: (event, call) => (call === 1 ? failuresFor(event, ['3']) : {}) },
+    );
+    await waitFor(() => fn.events.length === 2, 'the retry');
+
+    // Assess
+    expect(fn.batches()).toEqual([
+      ['1', '2', '3', '4'],
+      ['3', '4'],
+    ]);
+  });
+
+  it('with bisection on, still bisects an invalid response (a whole-batch failure)', async () => {
+    // Prepare
+    const streamName = await createStream(client);
+    await putRecords(
+      client,
+      streamName,
+      ['1', '2', '3', '4'].map((data) => ({ key: 'k', data })),
+    );
+
+    // Act
+    const { fn } = await start(
+      streamName,
+      { StartingPosition: 'TRIM_HORIZON', FunctionResponseTypes: REPORT, BisectBatchOnFunctionError: true },
+      {
+        respond: (_, call) =>
+          call === 1 ? { payload: { batchItemFailures: [{ itemIdentifier: '' }] } } : {},
+      },
+    );
+    await waitFor(() => fn.events.length === 3, 'both halves');
+
+    // Assess
+    expect(fn.batches()).toEqual([
+      ['1', '2', '3', '4'],
+      ['1', '2'],
+      ['3', '4'],
+    ]);
+  });
+});

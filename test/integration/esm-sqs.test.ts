@@ -1,0 +1,311 @@
+import {
+  GetQueueAttributesCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { SQSEvent } from 'aws-lambda';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION, type RunningEmulator, startSqs } from '#local/emulators/index.ts';
+import { SqsPoller, type SqsPollerOptions } from '#local/esm/sqs-poller.ts';
+import type { InvokeResult, SqsEventProperties, SqsPollerEvent } from '#local/esm/types.ts';
+import {
+  createQueue,
+  RecordingFunction,
+  receiveMessages,
+  sqsClient,
+  waitFor,
+} from '#test/helpers/esm-fixtures.ts';
+
+const REPORT = ['ReportBatchItemFailures'];
+
+const failuresFor = (event: SQSEvent, bodies: string[]): InvokeResult => ({
+  payload: {
+    batchItemFailures: event.Records.filter((record) => bodies.includes(record.body)).map((record) => ({
+      itemIdentifier: record.messageId,
+    })),
+  },
+});
+
+describe('SQS event source mapping', () => {
+  let emulator: RunningEmulator;
+  let client: SQSClient;
+  const pollers: SqsPoller[] = [];
+
+  beforeAll(async () => {
+    emulator = await startSqs();
+    client = sqsClient(emulator.endpoint);
+  });
+
+  afterEach(async () => {
+    await Promise.all(pollers.splice(0).map((poller) => poller.stop()));
+  });
+
+  afterAll(async () => {
+    client.destroy();
+    await emulator.close();
+  });
+
+  const send = async (queueUrl: string, bodies: string[]) => {
+    for (let start = 0; start < bodies.length; start += 10) {
+      await client.send(
+        new SendMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: bodies
+            .slice(start, start + 10)
+            .map((body, index) => ({ Id: `m${start + index}`, MessageBody: body })),
+        }),
+      );
+    }
+  };
+
+  const start = async (
+    queue: string,
+    properties: SqsEventProperties,
+    options: Partial<SqsPollerOptions> & { respond?: RecordingFunction<SQSEvent>['respond'] } = {},
+  ) => {
+    const { respond, ...overrides } = options;
+    const fn = new RecordingFunction<SQSEvent>();
+    if (respond) fn.respond = respond;
+    const events: SqsPollerEvent[] = [];
+    const poller = new SqsPoller({
+      client,
+      queue,
+      properties,
+      invoke: fn.invoke,
+      functionName: 'Worker',
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT_ID,
+      concurrency: 1,
+      pollIntervalMs: 20,
+      onEvent: (event) => events.push(event),
+      ...overrides,
+    });
+    pollers.push(poller);
+    await poller.start();
+    return { poller, fn, events };
+  };
+
+  const depth = async (queueUrl: string): Promise<number> => {
+    const { Attributes } = await client.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: queueUrl,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    );
+    return (
+      Number(Attributes?.ApproximateNumberOfMessages) +
+      Number(Attributes?.ApproximateNumberOfMessagesNotVisible)
+    );
+  };
+
+  it('delivers each message in exactly the shape Lambda does, and deletes it after a success', async () => {
+    // Prepare
+    const queue = await createQueue(client);
+    const { MessageId, MD5OfMessageBody } = await client.send(
+      new SendMessageCommand({
+        QueueUrl: queue.url,
+        MessageBody: 'test',
+        MessageAttributes: { tenant: { DataType: 'String', StringValue: 'acme' } },
+      }),
+    );
+
+    // Act
+    const { fn, events } = await start(queue.arn, {});
+    await waitFor(() => events.some((event) => event.type === 'deleted'), 'the delete');
+
+    // Assess
+    const [record] = fn.events[0]!.Records;
+    expect(Object.keys(record!)).toEqual([
+      'messageId',
+      'receiptHandle',
+      'body',
+      'attributes',
+      'messageAttributes',
+      'md5OfBody',
+      'md5OfMessageAttributes',
+      'eventSource',
+      'eventSourceARN',
+      'awsRegion',
+    ]);
+    expect(record).toEqual({
+      messageId: MessageId,
+      receiptHandle: expect.any(String),
+      body: 'test',
+      attributes: {
+        ApproximateReceiveCount: '1',
+        SentTimestamp: expect.stringMatching(/^\d{13}$/),
+        SenderId: expect.any(String),
+        ApproximateFirstReceiveTimestamp: expect.stringMatching(/^\d{13}$/),
+      },
+      messageAttributes: {
+        tenant: { stringValue: 'acme', stringListValues: [], binaryListValues: [], dataType: 'String' },
+      },
+      md5OfBody: MD5OfMessageBody,
+      md5OfMessageAttributes: expect.stringMatching(/^[0-9a-f]{32}$/),
+      eventSource: 'aws:sqs',
+      eventSourceARN: queue.arn,
+      awsRegion: LOCAL_REGION,
+    });
+    expect(await depth(queue.url)).toBe(0);
+  });
+
+  it('sends batches of at most BatchSize messages', async () => {
+    // Prepare
+    const queue = await createQueue(client);
+    await send(queue.url, ['1', '2', '3', '4', '5']);
+
+    // Act
+    const { fn } = await start(queue.url, { BatchSize: 2 });
+    await waitFor(() => fn.batches().flat().length === 5, 'every message');
+
+    // Assess
+    expect(fn.batches().map((batch) => batch.length)).toEqual([2, 2, 1]);
+    expect(fn.batches().flat().sort()).toEqual(['1', '2', '3', '4', '5']);
+  });
+
+  it('gathers more than ten messages into one batch within the batching window', async () => {
+    // Prepare
+    const queue = await createQueue(client);
+    const bodies = Array.from({ length: 15 }, (_, index) => `m${index}`);
+    await send(queue.url, bodies);
+
+    // Act
+    const { fn } = await start(queue.url, { BatchSize: 20, MaximumBatchingWindowInSeconds: 1 });
+    await waitFor(() => fn.events.length === 1, 'one invocation');
+
+    // Assess
+    expect(fn.batches()[0]!.sort()).toEqual([...bodies].sort());
+  });
+
+  it('deletes the messages that succeeded and lets a reported failure come back after the visibility timeout', async () => {
+    // Prepare
+    const queue = await createQueue(client, { VisibilityTimeout: '1' });
+    await send(queue.url, ['ok-1', 'bad', 'ok-2']);
+
+    // Act
+    const { fn } = await start(
+      queue.url,
+      { FunctionResponseTypes: REPORT },
+      { respond: (event, call) => (call === 1 ? failuresFor(event, ['bad']) : {}) },
+    );
+    await waitFor(() => fn.events.length === 2, 'the redelivery');
+
+    // Assess
+    expect(fn.batches()[0]!.sort()).toEqual(['bad', 'ok-1', 'ok-2']);
+    expect(fn.batches()[1]).toEqual(['bad']);
+    expect(fn.events[1]!.Records[0]!.attributes.ApproximateReceiveCount).toBe('2');
+    await waitFor(() => fn.events.length === 2 && pollers[0]!.stats().messagesDeleted === 3, 'the deletes');
+    expect(await depth(queue.url)).toBe(0);
+  });
+
+  it.each([
+    [
+      'an identifier that is not in the batch',
+      { payload: { batchItemFailures: [{ itemIdentifier: 'nope' }] } },
+    ],
+    ['a bad key', { payload: { batchItemFailures: [{ foo: 'notvalid' }] } }],
+    ['an empty identifier', { payload: { batchItemFailures: [{ itemIdentifier: '' }] } }],
+    ['a thrown error', { functionError: 'Unhandled' as const }],
+  ])('fails the whole batch on %s, so every message comes back', async (_, answer) => {
+    // Prepare
+    const queue = await createQueue(client, { VisibilityTimeout: '1' });
+    await send(queue.url, ['a', 'b']);
+
+    // Act
+    const { fn } = await start(
+      queue.url,
+      { FunctionResponseTypes: REPORT },
+      {
+        respond: (_event, call) => (call === 1 ? answer : {}),
+      },
+    );
+    await waitFor(() => fn.events.length === 2, 'the redelivery');
+
+    // Assess
+    expect(fn.batches().map((batch) => [...batch].sort())).toEqual([
+      ['a', 'b'],
+      ['a', 'b'],
+    ]);
+    expect(fn.events[1]!.Records.map((record) => record.attributes.ApproximateReceiveCount)).toEqual([
+      '2',
+      '2',
+    ]);
+  });
+
+  it('ignores a returned failure list when ReportBatchItemFailures is off', async () => {
+    // Prepare
+    const queue = await createQueue(client, { VisibilityTimeout: '1' });
+    await send(queue.url, ['a', 'b']);
+
+    // Act
+    const { poller, fn } = await start(queue.url, {}, { respond: (event) => failuresFor(event, ['a']) });
+    await waitFor(() => poller.stats().messagesDeleted === 2, 'the deletes');
+
+    // Assess
+    expect(fn.events).toHaveLength(1);
+    expect(await depth(queue.url)).toBe(0);
+  });
+
+  it("moves a message that keeps failing to the queue's dead-letter queue after maxReceiveCount", async () => {
+    // Prepare
+    const dlq = await createQueue(client, {}, 'dlq');
+    const queue = await createQueue(client, {
+      VisibilityTimeout: '1',
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: 2 }),
+    });
+    await send(queue.url, ['poison']);
+
+    // Act
+    const { fn } = await start(queue.url, {}, { respond: () => ({ functionError: 'Unhandled' }) });
+    const [dead] = await receiveMessages(client, dlq.url, 1);
+
+    // Assess
+    expect(dead?.Body).toBe('poison');
+    expect(fn.batches()).toEqual([['poison'], ['poison']]);
+    expect(fn.events.map((event) => event.Records[0]!.attributes.ApproximateReceiveCount)).toEqual([
+      '1',
+      '2',
+    ]);
+  });
+
+  it('releases messages it gathered but never sent when stopped', async () => {
+    // Prepare
+    const queue = await createQueue(client, { VisibilityTimeout: '300' });
+    await send(queue.url, ['held']);
+    const { poller, fn } = await start(queue.url, { BatchSize: 20, MaximumBatchingWindowInSeconds: 300 });
+    await waitFor(() => poller.stats().messagesIn === 1, 'the receive');
+
+    // Act
+    await poller.stop();
+    const [released] = await receiveMessages(client, queue.url, 1, 2_000);
+
+    // Assess
+    expect(released?.Body).toBe('held');
+    expect(fn.events).toEqual([]);
+  });
+
+  it('rejects a BatchSize above 10 without a batching window, and does nothing when disabled', async () => {
+    // Prepare
+    const queue = await createQueue(client);
+
+    // Act
+    const create = () =>
+      new SqsPoller({
+        client,
+        queue: queue.url,
+        properties: { BatchSize: 50 },
+        invoke: async () => ({}),
+        functionName: 'Worker',
+        region: LOCAL_REGION,
+        accountId: LOCAL_ACCOUNT_ID,
+      });
+    const { poller } = await start(queue.url, { Enabled: false });
+
+    // Assess
+    expect(create).toThrow(
+      'Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10',
+    );
+    expect(poller.stats().state).toBe('disabled');
+  });
+});

@@ -1,4 +1,6 @@
 import { parseArgs } from 'node:util';
+import { type FaultSettings, validateFaults } from '#local/faults/faults.ts';
+import { createLiveView } from '#local/live-view.ts';
 import { startRuntime } from '#local/runtime.ts';
 import { parseParameterOverrides } from '#local/template/resolve.ts';
 
@@ -16,7 +18,16 @@ const USAGE = `usage: npm start -- [options]
   --in-memory                    keep nothing on disk
   --fresh                        start with empty data
   --no-build                     run the bundles already in dist/functions
-  -h, --help                     show this help`;
+
+Fault injection (all off by default; change it while running with
+  curl -X PUT http://127.0.0.1:4566/_local/faults -d '{"functionPattern": ""}'):
+  --fault-put-records-rate <0-1>     fraction of PutRecords entries answered with InternalFailure
+  --shard-limits                     enforce 1 MB/s and 1,000 records/s of writes per shard
+  --fault-dynamodb <text|/regex/>    DynamoDB writes whose request matches fail
+  --fault-dynamodb-mode <mode>       throttle (default) or error
+  --fault-function <text|/regex/>    invocations holding a matching record fail
+  --fault-function-name <id>         only this function gets --fault-function
+  -h, --help                         show this help`;
 
 const main = async (): Promise<void> => {
   const [command = 'start', ...rest] = process.argv.slice(2);
@@ -35,6 +46,12 @@ const main = async (): Promise<void> => {
       'in-memory': { type: 'boolean', default: false },
       fresh: { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
+      'fault-put-records-rate': { type: 'string', default: '0' },
+      'shard-limits': { type: 'boolean', default: false },
+      'fault-dynamodb': { type: 'string' },
+      'fault-dynamodb-mode': { type: 'string', default: 'throttle' },
+      'fault-function': { type: 'string' },
+      'fault-function-name': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -49,7 +66,18 @@ const main = async (): Promise<void> => {
     return n;
   };
 
+  const view = createLiveView();
+  const faults = validateFaults({
+    putRecordsFailureRate: Number(values['fault-put-records-rate']),
+    shardWriteLimits: values['shard-limits'],
+    dynamodbMode: values['fault-dynamodb-mode'] as FaultSettings['dynamodbMode'],
+    ...(values['fault-dynamodb'] ? { dynamodbPattern: values['fault-dynamodb'] } : {}),
+    ...(values['fault-function'] ? { functionPattern: values['fault-function'] } : {}),
+    ...(values['fault-function-name'] ? { functionName: values['fault-function-name'] } : {}),
+  });
   const runtime = await startRuntime({
+    faults,
+    log: (source, line) => view.print(source, line),
     templatePath: values.template,
     parameterOverrides: parseParameterOverrides(values['parameter-overrides']),
     apiPort: port('port', values.port),
@@ -86,13 +114,16 @@ Read the stream back with the AWS CLI:
     kinesis get-shard-iterator --stream-name ${streamName} --shard-id shardId-000000000000 \\
     --shard-iterator-type TRIM_HORIZON --query ShardIterator --output text)
 
+Live status: curl ${runtime.endpoint}/_local/status     Faults: curl ${runtime.endpoint}/_local/faults
 Press Ctrl-C to stop.
 `);
+  view.start(() => runtime.status());
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    view.stop();
     console.log(`\n${signal}: stopping…`);
     await runtime.stop();
     console.log('stopped cleanly');

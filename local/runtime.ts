@@ -18,12 +18,14 @@ import {
   startS3,
   startSqs,
 } from '#local/emulators/index.ts';
+import { createEventSources, type EventSources } from '#local/event-sources.ts';
 import { createFaultInjector, type FaultInjector, type FaultSettings } from '#local/faults/faults.ts';
 import { type InvokeResult, LocalFunction } from '#local/functions/runner.ts';
 import { type RunningGateway, sendJsonError, startGateway } from '#local/gateway.ts';
 import { type RunningHttpApi, startHttpApi } from '#local/http-api.ts';
 import { createResources, type ResourceClients } from '#local/resources.ts';
 import { type LocalStack, planStack } from '#local/stack.ts';
+import { collectStatus, type RuntimeStatus } from '#local/status.ts';
 import { loadTemplate } from '#local/template/parse.ts';
 
 /**
@@ -45,6 +47,8 @@ export interface RuntimeOptions {
   bundleRoot?: string;
   /** Faults to inject from the start (all off by default); PUT /_local/faults changes them while running. */
   faults?: Partial<FaultSettings>;
+  /** How long idle event source mappings wait before polling again (default 1000 ms, as AWS). */
+  pollIntervalMs?: number;
   /** Receives runtime messages and function logs. */
   log?: (source: string, line: string) => void;
 }
@@ -56,6 +60,9 @@ export interface LocalRuntime {
   functions: Map<string, LocalFunction>;
   clients: ResourceClients;
   faults: FaultInjector;
+  eventSources: EventSources;
+  /** Everything the live view shows, as GET /_local/status answers it. */
+  status(): Promise<RuntimeStatus>;
   invoke(functionName: string, event: unknown): Promise<InvokeResult>;
   stop(): Promise<void>;
 }
@@ -116,6 +123,18 @@ const lambdaInvokeRoute =
       ...(result.functionError ? { 'x-amz-function-error': result.functionError } : {}),
     });
     res.end(JSON.stringify(result.payload));
+    return true;
+  };
+
+/** GET /_local/status: the live view's data as JSON. */
+const statusRoute =
+  (runtime: () => LocalRuntime | undefined) =>
+  async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    if (new URL(req.url ?? '/', 'http://l').pathname !== '/_local/status' || req.method !== 'GET')
+      return false;
+    const current = runtime();
+    res.writeHead(current ? 200 : 503, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(current ? await current.status() : { message: 'starting' }));
     return true;
   };
 
@@ -204,7 +223,7 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
     const gateway: RunningGateway = await startGateway({
       port: endpointPort,
       services: Object.fromEntries(Object.entries(emulators).map(([service, e]) => [service, e.endpoint])),
-      routes: [lambdaInvokeRoute(() => runtime!), faultsRoute(faults)],
+      routes: [lambdaInvokeRoute(() => runtime!), faultsRoute(faults), statusRoute(() => runtime)],
       intercept: faults.intercept,
     });
     started.push(gateway);
@@ -268,6 +287,21 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
     });
     started.push(httpApi);
 
+    const eventSources = createEventSources({
+      stack,
+      functions,
+      clients,
+      faults,
+      ...(dataDir ? { dataDir } : {}),
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT_ID,
+      ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
+      log,
+    });
+    // Stopped before the functions and emulators they use.
+    started.push({ close: () => eventSources.stop() });
+    await eventSources.start();
+
     runtime = {
       stack,
       endpoint: gateway.endpoint,
@@ -275,6 +309,8 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
       functions,
       clients,
       faults,
+      eventSources,
+      status: () => collectStatus(stack, clients, eventSources, faults, functions),
       invoke: (name, event) => {
         const fn = functions.get(name);
         if (!fn)

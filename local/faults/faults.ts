@@ -30,14 +30,16 @@ export const DEFAULT_FAULTS: FaultSettings = {
   dynamodbMode: 'throttle',
 };
 
+/** `text` or `/regex/flags` → the string or the RegExp it stands for. */
+export const parsePattern = (pattern: string): string | RegExp => {
+  const regex = /^\/(.+)\/([a-z]*)$/.exec(pattern);
+  return regex ? new RegExp(regex[1]!, regex[2]!.replace('g', '')) : pattern;
+};
+
 /** `text` or `/regex/flags` → a predicate. */
 export const patternMatcher = (pattern: string): ((text: string) => boolean) => {
-  const regex = /^\/(.+)\/([a-z]*)$/.exec(pattern);
-  if (regex) {
-    const compiled = new RegExp(regex[1]!, regex[2]!.replace('g', ''));
-    return (text) => compiled.test(text);
-  }
-  return (text) => text.includes(pattern);
+  const parsed = parsePattern(pattern);
+  return typeof parsed === 'string' ? (text) => text.includes(parsed) : (text) => parsed.test(text);
 };
 
 export const validateFaults = (input: Partial<FaultSettings>): FaultSettings => {

@@ -54,6 +54,8 @@ export class LocalFunction {
   private readonly waiting: Array<() => void> = [];
   private nextId = 0;
   private closed = false;
+  /** Invocations and failed invocations since start, for the live view. */
+  readonly counts = { invocations: 0, errors: 0 };
 
   constructor(definition: PlannedFunction, options: RunnerOptions) {
     this.definition = definition;
@@ -146,9 +148,11 @@ export class LocalFunction {
     if (this.closed) throw new Error(`${this.definition.name} is shut down`);
     const requestId = randomUUID();
     const started = performance.now();
+    this.counts.invocations += 1;
     const timeoutMs = this.definition.timeoutSeconds * 1000;
     const environment = await this.acquire();
     const failed = (error: FunctionError, healthy: boolean): InvokeResult => {
+      this.counts.errors += 1;
       this.release(environment, healthy);
       return {
         requestId,

@@ -1,0 +1,160 @@
+import { join } from 'node:path';
+import type { KinesisStreamEvent, SQSEvent } from 'aws-lambda';
+import {
+  type CheckpointStore,
+  InMemoryCheckpointStore,
+  JsonFileCheckpointStore,
+} from '#local/esm/checkpoint-store.ts';
+import { withInjectedFunctionErrors } from '#local/esm/fault-injection.ts';
+import { KinesisPoller } from '#local/esm/kinesis-poller.ts';
+import { sqsOnFailureSink } from '#local/esm/on-failure.ts';
+import { SqsPoller } from '#local/esm/sqs-poller.ts';
+import type { InvokeFunction, KinesisEventProperties, SqsEventProperties } from '#local/esm/types.ts';
+import type { FaultInjector } from '#local/faults/faults.ts';
+import { parsePattern } from '#local/faults/faults.ts';
+import type { LocalFunction } from '#local/functions/runner.ts';
+import type { ResourceClients } from '#local/resources.ts';
+import type { LocalStack } from '#local/stack.ts';
+
+/**
+ * The template's Kinesis and SQS events, run as event source mappings against the emulators. Each mapping
+ * invokes its function through the same worker pool as every other caller, with the function faults of the
+ * fault injector applied, and keeps its checkpoints in the data folder so a restart resumes where it stopped.
+ */
+
+export interface EventSources {
+  kinesis: KinesisPoller[];
+  sqs: SqsPoller[];
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export class EventSourceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EventSourceError';
+  }
+}
+
+export interface EventSourceOptions {
+  stack: LocalStack;
+  functions: Map<string, LocalFunction>;
+  clients: ResourceClients;
+  faults: FaultInjector;
+  /** Checkpoints are kept in `<dataDir>/checkpoints.json`; in memory when absent. */
+  dataDir?: string;
+  region: string;
+  accountId: string;
+  /** How long an idle shard or queue waits before polling again (AWS: about one second). */
+  pollIntervalMs?: number;
+  log: (source: string, line: string) => void;
+}
+
+/** A stream ARN or name → its name. */
+const streamNameOf = (value: unknown, where: string): string => {
+  if (typeof value !== 'string' || value === '')
+    throw new EventSourceError(`${where}: Stream must be a stream ARN`);
+  if (value.includes(':stream/')) return value.split(':stream/')[1]!.split('/')[0]!;
+  if (value.includes(':'))
+    throw new EventSourceError(
+      `${where}: ${value} is not a Kinesis stream ARN (consumer ARNs are not emulated)`,
+    );
+  return value;
+};
+
+/** Function faults from the fault injector, read on every invocation so that they can be switched while running. */
+const withFunctionFaults = <TEvent extends KinesisStreamEvent | SQSEvent>(
+  invoke: InvokeFunction<TEvent>,
+  functionName: string,
+  faults: FaultInjector,
+): InvokeFunction<TEvent> => {
+  return (event) => {
+    const { functionPattern, functionName: only } = faults.settings();
+    if (!functionPattern || (only && only !== functionName)) return invoke(event);
+    return withInjectedFunctionErrors(invoke, { pattern: parsePattern(functionPattern) })(event);
+  };
+};
+
+export const createEventSources = (options: EventSourceOptions): EventSources => {
+  const { stack, functions, clients, faults, log } = options;
+  const checkpoints: CheckpointStore = options.dataDir
+    ? new JsonFileCheckpointStore(join(options.dataDir, 'checkpoints.json'))
+    : new InMemoryCheckpointStore();
+  const kinesis: KinesisPoller[] = [];
+  const sqs: SqsPoller[] = [];
+
+  for (const definition of Object.values(stack.functions)) {
+    const fn = functions.get(definition.name);
+    if (!fn) continue;
+    for (const event of definition.events) {
+      const where = `Resources.${definition.logicalId}.Properties.Events.${event.name}`;
+      if (event.type === 'Kinesis') {
+        const properties = event.properties as KinesisEventProperties;
+        const destination = (
+          properties.DestinationConfig as { OnFailure?: { Destination?: string; Type?: string } }
+        )?.OnFailure;
+        if (destination?.Destination && destination.Type && destination.Type !== 'SQS') {
+          throw new EventSourceError(
+            `${where}: only SQS on-failure destinations are emulated, not ${destination.Type}`,
+          );
+        }
+        kinesis.push(
+          new KinesisPoller({
+            client: clients.kinesis,
+            stream: streamNameOf(properties.Stream, where),
+            properties,
+            invoke: withFunctionFaults((e) => fn.invoke(e), definition.name, faults),
+            ...(destination?.Destination
+              ? { onFailure: sqsOnFailureSink({ client: clients.sqs, destination: destination.Destination }) }
+              : {}),
+            checkpoints,
+            mappingId: `${definition.logicalId}/${event.name}`,
+            functionName: definition.name,
+            functionArn: definition.arn,
+            region: options.region,
+            accountId: options.accountId,
+            ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
+          }),
+        );
+      } else if (event.type === 'SQS') {
+        const properties = event.properties as SqsEventProperties;
+        sqs.push(
+          new SqsPoller({
+            client: clients.sqs,
+            queue: String(properties.Queue),
+            properties,
+            invoke: withFunctionFaults((e) => fn.invoke(e), definition.name, faults),
+            functionName: definition.name,
+            region: options.region,
+            accountId: options.accountId,
+            ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
+          }),
+        );
+      } else if (event.type !== 'HttpApi') {
+        throw new EventSourceError(
+          `${where}: event type ${event.type} is not supported by the local runtime`,
+        );
+      }
+    }
+  }
+
+  return {
+    kinesis,
+    sqs,
+    start: async () => {
+      for (const poller of kinesis) {
+        await poller.start();
+        const s = poller.stats();
+        log('esm', `${s.functionName} ← stream ${s.streamName} (${s.state})`);
+      }
+      for (const poller of sqs) {
+        await poller.start();
+        const s = poller.stats();
+        log('esm', `${s.functionName} ← queue ${s.queueArn.split(':').pop()} (${s.state})`);
+      }
+    },
+    stop: async () => {
+      await Promise.all([...kinesis.map((p) => p.stop()), ...sqs.map((p) => p.stop())]);
+    },
+  };
+};

@@ -1,0 +1,106 @@
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import type { KinesisPollerStats, SqsPollerStats } from '#local/esm/types.ts';
+import type { EventSources } from '#local/event-sources.ts';
+import type { FaultInjector, FaultSettings } from '#local/faults/faults.ts';
+import type { LocalFunction } from '#local/functions/runner.ts';
+import type { ResourceClients } from '#local/resources.ts';
+import type { LocalStack } from '#local/stack.ts';
+
+/** What the live view and GET /_local/status show. */
+export interface RuntimeStatus {
+  at: string;
+  functions: Array<{ name: string; invocations: number; errors: number }>;
+  streams: KinesisPollerStats[];
+  queues: Array<{
+    logicalId: string;
+    name: string;
+    visible: number;
+    inFlight: number;
+    consumers: SqsPollerStats[];
+  }>;
+  quarantine: Array<{ bucket: string; objects: number; truncated: boolean }>;
+  faults: { settings: FaultSettings; injected: FaultInjector['counts'] };
+}
+
+/** Objects under quarantine/ in each bucket; counted up to 1,000 so the view stays cheap. */
+const QUARANTINE_PREFIX = 'quarantine/';
+
+export const collectStatus = async (
+  stack: LocalStack,
+  clients: ResourceClients,
+  eventSources: EventSources,
+  faults: FaultInjector,
+  functions: Map<string, LocalFunction>,
+): Promise<RuntimeStatus> => {
+  const resources = Object.values(stack.resources);
+  const sqsStats = eventSources.sqs.map((p) => p.stats());
+  const queues = await Promise.all(
+    resources
+      .filter((r) => r.type === 'AWS::SQS::Queue')
+      .map(async (r) => {
+        const { Attributes = {} } = await clients.sqs
+          .send(
+            new GetQueueAttributesCommand({
+              QueueUrl: r.refs.ref,
+              AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+            }),
+          )
+          .catch(() => ({ Attributes: {} as Record<string, string> }));
+        return {
+          logicalId: r.logicalId,
+          name: r.refs.attributes.QueueName!,
+          visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
+          inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
+          consumers: sqsStats.filter((s) => s.queueArn === r.refs.attributes.Arn),
+        };
+      }),
+  );
+  const quarantine = await Promise.all(
+    resources
+      .filter((r) => r.type === 'AWS::S3::Bucket')
+      .map(async (r) => {
+        const listing = await clients.s3
+          .send(new ListObjectsV2Command({ Bucket: r.refs.ref, Prefix: QUARANTINE_PREFIX, MaxKeys: 1000 }))
+          .catch(() => ({ KeyCount: 0, IsTruncated: false }));
+        return {
+          bucket: r.refs.ref,
+          objects: listing.KeyCount ?? 0,
+          truncated: Boolean(listing.IsTruncated),
+        };
+      }),
+  );
+  return {
+    at: new Date().toISOString(),
+    functions: [...functions.values()].map((f) => ({ name: f.definition.name, ...f.counts })),
+    streams: eventSources.kinesis.map((p) => p.stats()),
+    queues,
+    quarantine,
+    faults: { settings: faults.settings(), injected: faults.counts },
+  };
+};
+
+const compact = (n: number): string => (n >= 10_000 ? `${Math.round(n / 1000)}k` : String(n));
+
+/** One line for a terminal: per shard in/out and iterator age, failures, queue depths, quarantine. */
+export const statusLine = (status: RuntimeStatus): string => {
+  const shards = status.streams.flatMap((stream) =>
+    stream.shards.map(
+      (s) =>
+        `${s.shardId.replace('shardId-', '#').replace(/^#0+(?=\d)/, '#')} ${compact(s.recordsIn)}→${compact(s.recordsOut)}` +
+        ` age ${s.iteratorAgeMs < 1000 ? `${s.iteratorAgeMs}ms` : `${(s.iteratorAgeMs / 1000).toFixed(1)}s`}` +
+        (s.recordsFailed ? ` failed ${s.recordsFailed}` : ''),
+    ),
+  );
+  const queues = status.queues.map((q) => `${q.logicalId} ${q.visible}${q.inFlight ? `+${q.inFlight}` : ''}`);
+  const quarantined = status.quarantine.reduce((n, q) => n + q.objects, 0);
+  const errors = status.functions.reduce((n, f) => n + f.errors, 0);
+  const injected = Object.values(status.faults.injected).reduce((n, c) => n + c, 0);
+  return [
+    `shards: ${shards.join(' | ') || '-'}`,
+    `queues: ${queues.join(' ') || '-'}`,
+    `quarantined: ${quarantined}${status.quarantine.some((q) => q.truncated) ? '+' : ''}`,
+    `fn errors: ${errors}`,
+    ...(injected ? [`faults injected: ${injected}`] : []),
+  ].join('  ·  ');
+};

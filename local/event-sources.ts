@@ -47,6 +47,8 @@ export interface EventSourceOptions {
   accountId: string;
   /** How long an idle shard or queue waits before polling again (AWS: about one second). */
   pollIntervalMs?: number;
+  /** First wait before retrying a failed batch (doubling); AWS does not document its own. */
+  retryBaseDelayMs?: number;
   log: (source: string, line: string) => void;
 }
 
@@ -114,6 +116,7 @@ export const createEventSources = (options: EventSourceOptions): EventSources =>
             region: options.region,
             accountId: options.accountId,
             ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
+            ...(options.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: options.retryBaseDelayMs } : {}),
           }),
         );
       } else if (event.type === 'SQS') {
@@ -128,6 +131,7 @@ export const createEventSources = (options: EventSourceOptions): EventSources =>
             region: options.region,
             accountId: options.accountId,
             ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
+            ...(options.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: options.retryBaseDelayMs } : {}),
           }),
         );
       } else if (event.type !== 'HttpApi') {

@@ -49,6 +49,10 @@ export interface RuntimeOptions {
   faults?: Partial<FaultSettings>;
   /** How long idle event source mappings wait before polling again (default 1000 ms, as AWS). */
   pollIntervalMs?: number;
+  /** First wait before an event source mapping retries a failed batch (default 250 ms, doubling). */
+  retryBaseDelayMs?: number;
+  /** Called with every invocation of every function, before it runs (for tests and tracing). */
+  observe?: (functionName: string, event: unknown) => void;
   /** Receives runtime messages and function logs. */
   log?: (source: string, line: string) => void;
 }
@@ -261,7 +265,12 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
     for (const definition of Object.values(stack.functions)) {
       functions.set(
         definition.name,
-        new LocalFunction(definition, { bundleRoot, baseEnvironment, log: (name, line) => log(name, line) }),
+        new LocalFunction(definition, {
+          bundleRoot,
+          baseEnvironment,
+          log: (name, line) => log(name, line),
+          ...(options.observe ? { observe: options.observe } : {}),
+        }),
       );
     }
     started.push({
@@ -296,6 +305,7 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
       region: LOCAL_REGION,
       accountId: LOCAL_ACCOUNT_ID,
       ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
+      ...(options.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: options.retryBaseDelayMs } : {}),
       log,
     });
     // Stopped before the functions and emulators they use.

@@ -35,6 +35,8 @@ export interface RunnerOptions {
   /** Receives each log line the function writes. */
   log: (functionName: string, line: string) => void;
   maxConcurrency?: number;
+  /** Called with every event before it runs. */
+  observe?: (functionName: string, event: unknown) => void;
 }
 
 interface Environment {
@@ -149,6 +151,7 @@ export class LocalFunction {
     const requestId = randomUUID();
     const started = performance.now();
     this.counts.invocations += 1;
+    this.options.observe?.(this.definition.name, event);
     const timeoutMs = this.definition.timeoutSeconds * 1000;
     const environment = await this.acquire();
     const failed = (error: FunctionError, healthy: boolean): InvokeResult => {

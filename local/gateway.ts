@@ -47,6 +47,9 @@ export const serviceOf = (req: IncomingMessage): string | undefined => {
   return undefined;
 };
 
+/** Services whose answers contain their own endpoint (SQS queue URLs). */
+const REWRITTEN_SERVICES = new Set(['sqs']);
+
 const readBody = async (req: IncomingMessage): Promise<Buffer> => {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -88,8 +91,22 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
         url,
         { method: req.method, headers: { ...req.headers, 'content-length': String(body.byteLength) } },
         (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
+          if (!REWRITTEN_SERVICES.has(service) || !req.headers.host) {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+            return;
+          }
+          // Queue URLs name the emulator's own port; clients must see the single endpoint instead.
+          const chunks: Buffer[] = [];
+          answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+          answer.on('end', () => {
+            const text = Buffer.concat(chunks)
+              .toString('utf8')
+              .replaceAll(target, `http://${req.headers.host}`);
+            const headers = { ...answer.headers, 'content-length': String(Buffer.byteLength(text)) };
+            res.writeHead(answer.statusCode ?? 502, headers);
+            res.end(text);
+          });
         },
       );
       upstream.on('error', (error) => {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalFunction } from '#local/functions/runner.ts';
 import { type LocalRuntime, startRuntime } from '#local/runtime.ts';
 import type { PlannedFunction } from '#local/stack.ts';
+import { type RuntimeStatus, statusLine } from '#local/status.ts';
 import { cloudEvent, sampleEvent } from '#test/helpers/factories.ts';
 
 let runtime: LocalRuntime;
@@ -160,6 +161,36 @@ describe('E2E: the local runtime runs template.yaml', () => {
     expect(run.status).toBe(2);
     expect(run.stderr).toContain("no function 'Nope'");
     expect(run.stderr).toContain('IngestFunction');
+  });
+
+  it('accepts an asynchronous (Event) invocation with 202', async () => {
+    // Act
+    const response = await fetch(`${runtime.endpoint}/2015-03-31/functions/IngestFunction/invocations`, {
+      method: 'POST',
+      headers: { 'x-amz-invocation-type': 'Event' },
+      body: JSON.stringify(sampleEvent('ingest-invalid.json')),
+    });
+    // Assess
+    expect(response.status).toBe(202);
+  });
+
+  it('serves the live view as JSON, and one status line from it', async () => {
+    // Act
+    const response = await fetch(`${runtime.endpoint}/_local/status`);
+    const status = (await response.json()) as RuntimeStatus;
+    // Assess
+    expect(response.status).toBe(200);
+    expect(status.streams[0]).toMatchObject({
+      mappingId: 'ConsumerFunction/Stream',
+      streamName: 'local-EventStream',
+    });
+    expect(status.streams[0]!.shards).toHaveLength(2);
+    expect(status.queues.map((q) => q.logicalId)).toContain('ConsumerFailureQueue');
+    expect(status.functions.find((f) => f.name === 'IngestFunction')!.invocations).toBeGreaterThan(0);
+    const line = statusLine(status);
+    expect(line).toMatch(/^shards: #0 \d+→\d+ age \d/);
+    expect(line).toContain('ConsumerFailureQueue');
+    expect(line).toContain('quarantined: 0');
   });
 
   it('answers ResourceNotFoundException for an unknown function', async () => {

@@ -1,0 +1,213 @@
+import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import {
+  type IteratorAgeSample,
+  type IteratorAgeSource,
+  IteratorAgeUnavailableError,
+} from './iterator-age.ts';
+
+/**
+ * The classic Kinesis load test: PutRecords of `{u, a: 'click', ts}` for random users, paced to a target rate in
+ * batches of up to 500. Entries that fail (ProvisionedThroughputExceededException above all) are counted and
+ * reported, never retried: a retry would hide the very throttling the test is there to show.
+ */
+
+export const MAX_BATCH = 500;
+export const THROTTLED = 'ProvisionedThroughputExceededException';
+/** How often the pacer wakes to send what has fallen due. */
+export const TICK_MS = 50;
+/** PutRecords calls in flight at once; the pacer waits when this many have not answered. */
+export const MAX_IN_FLIGHT = 16;
+
+export interface LoadRun {
+  client: KinesisClient;
+  stream: string;
+  rate: number;
+  seconds: number;
+  users: number;
+  iteratorAge?: IteratorAgeSource;
+  now?: () => number;
+  random?: () => number;
+  log?: (message: string) => void;
+}
+
+export interface SecondStats {
+  second: number;
+  sent: number;
+  written: number;
+  throttled: number;
+  failed: number;
+}
+
+export interface LoadReport {
+  stream: string;
+  requested: { rate: number; seconds: number; records: number };
+  startedAt: string;
+  elapsedMs: number;
+  sent: number;
+  written: number;
+  throttled: number;
+  /** Entries failed for another reason, by error code (whole-request errors count every entry of the request). */
+  failed: Record<string, number>;
+  requests: number;
+  failedRequests: number;
+  /** Written records per second of the run (sent records ÷ elapsed for `attemptedRate`). */
+  achievedRate: number;
+  attemptedRate: number;
+  perSecond: SecondStats[];
+  shards: Record<string, { written: number; throttled: number }>;
+  iteratorAge: { source: string; available: boolean; reason?: string; samples: IteratorAgeSample[] };
+}
+
+/** How many records are due by `elapsedMs` at `rate` per second, capped at the run's total. */
+export const dueBy = (elapsedMs: number, rate: number, total: number): number =>
+  Math.min(total, Math.floor((rate * elapsedMs) / 1000));
+
+/** `n` records split into PutRecords batches of at most `MAX_BATCH`. */
+export const batchSizes = (n: number, max = MAX_BATCH): number[] =>
+  Array.from({ length: Math.ceil(n / max) }, (_, i) => Math.min(max, n - i * max));
+
+/** The shard a throttled entry names: "Rate exceeded for shard shardId-000000000001 in stream …". */
+export const shardOfMessage = (message: string | undefined): string =>
+  /shard (shardId-\d+)/.exec(message ?? '')?.[1] ?? 'unknown';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export const runLoad = async (run: LoadRun): Promise<LoadReport> => {
+  const now = run.now ?? Date.now;
+  const random = run.random ?? Math.random;
+  const total = Math.round(run.rate * run.seconds);
+  const durationMs = run.seconds * 1000;
+  const perSecond: SecondStats[] = Array.from({ length: Math.ceil(run.seconds) }, (_, second) => ({
+    second,
+    sent: 0,
+    written: 0,
+    throttled: 0,
+    failed: 0,
+  }));
+  const report: LoadReport = {
+    stream: run.stream,
+    requested: { rate: run.rate, seconds: run.seconds, records: total },
+    startedAt: new Date(now()).toISOString(),
+    elapsedMs: 0,
+    sent: 0,
+    written: 0,
+    throttled: 0,
+    failed: {},
+    requests: 0,
+    failedRequests: 0,
+    achievedRate: 0,
+    attemptedRate: 0,
+    perSecond,
+    shards: {},
+    iteratorAge: {
+      source: run.iteratorAge?.name ?? 'none',
+      available: run.iteratorAge !== undefined,
+      samples: [],
+    },
+  };
+  const shard = (id: string) => {
+    report.shards[id] ??= { written: 0, throttled: 0 };
+    return report.shards[id];
+  };
+  const fail = (code: string, n: number, bucket: SecondStats) => {
+    report.failed[code] = (report.failed[code] ?? 0) + n;
+    bucket.failed += n;
+  };
+
+  const started = now();
+  const send = async (count: number): Promise<void> => {
+    const bucket = perSecond[Math.min(perSecond.length - 1, Math.floor((now() - started) / 1000))]!;
+    const records: PutRecordsRequestEntry[] = Array.from({ length: count }, () => {
+      const u = `user-${Math.floor(random() * run.users)}`;
+      return { PartitionKey: u, Data: Buffer.from(JSON.stringify({ u, a: 'click', ts: Date.now() })) };
+    });
+    report.sent += count;
+    bucket.sent += count;
+    report.requests += 1;
+    try {
+      const answer = await run.client.send(
+        new PutRecordsCommand({ StreamName: run.stream, Records: records }),
+      );
+      (answer.Records ?? []).forEach((entry) => {
+        if (!entry.ErrorCode) {
+          report.written += 1;
+          bucket.written += 1;
+          shard(entry.ShardId ?? 'unknown').written += 1;
+        } else if (entry.ErrorCode === THROTTLED) {
+          report.throttled += 1;
+          bucket.throttled += 1;
+          shard(shardOfMessage(entry.ErrorMessage)).throttled += 1;
+        } else {
+          fail(entry.ErrorCode, 1, bucket);
+        }
+      });
+    } catch (error) {
+      report.failedRequests += 1;
+      const name = (error as Error).name;
+      if (name === THROTTLED) {
+        report.throttled += count;
+        bucket.throttled += count;
+      } else {
+        fail(name, count, bucket);
+      }
+      run.log?.(`PutRecords failed: ${name}: ${(error as Error).message}`);
+    }
+  };
+
+  // Iterator age, sampled beside the load until the source gives up; a data point seen twice is kept once.
+  let sampling = true;
+  const sampler = (async () => {
+    const source = run.iteratorAge;
+    if (!source) return;
+    let lastTaken = Number.NEGATIVE_INFINITY;
+    const take = async () => {
+      lastTaken = now() - started;
+      try {
+        for (const sample of await source.sample(lastTaken)) {
+          if (!report.iteratorAge.samples.some((s) => s.atMs === sample.atMs))
+            report.iteratorAge.samples.push(sample);
+        }
+      } catch (error) {
+        if (!(error instanceof IteratorAgeUnavailableError)) throw error;
+        report.iteratorAge.available = false;
+        report.iteratorAge.reason = error.message;
+        sampling = false;
+      }
+    };
+    await take();
+    while (sampling) {
+      await sleep(Math.min(source.everyMs, 250));
+      if (sampling && now() - started >= lastTaken + source.everyMs) await take();
+    }
+    // One last look once the load has stopped.
+    if (report.iteratorAge.available) await take();
+    report.iteratorAge.samples.sort((a, b) => a.atMs - b.atMs);
+  })();
+
+  const inFlight = new Set<Promise<void>>();
+  let scheduled = 0;
+  for (;;) {
+    const elapsed = Math.min(now() - started, durationMs);
+    for (const size of batchSizes(dueBy(elapsed, run.rate, total) - scheduled)) {
+      while (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
+      scheduled += size;
+      const call = send(size).finally(() => inFlight.delete(call));
+      inFlight.add(call);
+    }
+    if (elapsed >= durationMs) break;
+    await sleep(TICK_MS);
+  }
+  await Promise.all(inFlight);
+  report.elapsedMs = now() - started;
+  sampling = false;
+  await sampler;
+
+  const seconds = Math.max(report.elapsedMs, durationMs) / 1000;
+  report.achievedRate = report.written / seconds;
+  report.attemptedRate = report.sent / seconds;
+  if (report.iteratorAge.available && report.iteratorAge.samples.length === 0) {
+    report.iteratorAge.available = false;
+    report.iteratorAge.reason = `${report.iteratorAge.source} gave no data point during the run`;
+  }
+  return report;
+};

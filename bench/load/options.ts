@@ -1,0 +1,118 @@
+import { parseArgs } from 'node:util';
+
+/** `npm run load` options, validated. */
+
+export class LoadInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LoadInputError';
+  }
+}
+
+export const LOCAL_ENDPOINT = 'http://127.0.0.1:4566';
+/** The stream of template.yaml's EventStream in the local runtime (stack `local`). */
+export const LOCAL_STREAM = 'local-EventStream';
+export const MAX_RATE = 100_000;
+export const MAX_SECONDS = 3_600;
+
+export interface LoadOptions {
+  rate: number;
+  seconds: number;
+  /** `local`: the local runtime (or any endpoint); `stack`: a deployed stack, found through CloudFormation. */
+  target:
+    | { kind: 'local'; endpoint: string; stream: string }
+    | { kind: 'stack'; stack: string; stream?: string; region?: string };
+  shardsReport: boolean;
+  /** Distinct random users (partition keys). */
+  users: number;
+  /** Folder for load-<timestamp>.json and .svg. */
+  outDir: string;
+}
+
+export const LOAD_USAGE = `usage: npm run load -- --rate N --seconds S [--stream NAME] [--endpoint URL | --stack NAME [--region R]]
+          [--shards-report] [--users U] [--out DIR]`;
+
+const positive = (
+  raw: string | undefined,
+  flag: string,
+  fallback: number | undefined,
+  max: number,
+  integer = false,
+) => {
+  if (raw === undefined) {
+    if (fallback === undefined) throw new LoadInputError(`--${flag} is required`);
+    return fallback;
+  }
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value))
+    throw new LoadInputError(`--${flag} must be a number, got '${raw}'`);
+  if (!(value > 0)) throw new LoadInputError(`--${flag} must be greater than 0, got ${raw}`);
+  if (value > max) throw new LoadInputError(`--${flag} must be at most ${max}, got ${raw}`);
+  if (integer && !Number.isInteger(value))
+    throw new LoadInputError(`--${flag} must be a whole number, got ${raw}`);
+  return value;
+};
+
+export const parseLoadArgs = (argv: string[]): LoadOptions => {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        rate: { type: 'string' },
+        seconds: { type: 'string' },
+        stream: { type: 'string' },
+        endpoint: { type: 'string' },
+        stack: { type: 'string' },
+        region: { type: 'string' },
+        'shards-report': { type: 'boolean', default: false },
+        users: { type: 'string' },
+        out: { type: 'string', default: 'bench' },
+      },
+    }));
+  } catch (error) {
+    throw new LoadInputError((error as Error).message);
+  }
+  const text = (flag: string) => values[flag] as string | undefined;
+  if (text('endpoint') !== undefined && text('stack') !== undefined) {
+    throw new LoadInputError(
+      '--endpoint and --stack exclude each other: a deployed stack is reached through AWS itself',
+    );
+  }
+  if (text('region') !== undefined && text('stack') === undefined) {
+    throw new LoadInputError('--region applies to --stack only; the local runtime is in us-east-1');
+  }
+  const endpoint = text('endpoint') ?? LOCAL_ENDPOINT;
+  if (text('stack') === undefined) {
+    let url: URL;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      throw new LoadInputError(`--endpoint must be a URL such as ${LOCAL_ENDPOINT}, got '${endpoint}'`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new LoadInputError(`--endpoint must be an http:// or https:// URL, got '${endpoint}'`);
+    }
+  }
+  const stream = text('stream');
+  if (stream !== undefined && !/^[a-zA-Z0-9_.-]{1,128}$/.test(stream)) {
+    throw new LoadInputError(`--stream must be a stream name (1-128 of a-z A-Z 0-9 _ . -), got '${stream}'`);
+  }
+  return {
+    rate: positive(text('rate'), 'rate', undefined, MAX_RATE),
+    seconds: positive(text('seconds'), 'seconds', undefined, MAX_SECONDS),
+    target:
+      text('stack') !== undefined
+        ? {
+            kind: 'stack',
+            stack: text('stack')!,
+            ...(stream === undefined ? {} : { stream }),
+            ...(text('region') === undefined ? {} : { region: text('region')! }),
+          }
+        : { kind: 'local', endpoint: endpoint.replace(/\/$/, ''), stream: stream ?? LOCAL_STREAM },
+    shardsReport: values['shards-report'] === true,
+    users: positive(text('users'), 'users', 10_000, 10_000_000, true),
+    outDir: text('out')!,
+  };
+};

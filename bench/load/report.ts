@@ -1,0 +1,62 @@
+import { lineChartSvg } from '#bench/report/svg.ts';
+import type { LoadReport } from './load-test.ts';
+
+/** `load-2026-11-27T19-10-00-000Z`: a file name from the run's start, safe on every file system. */
+export const reportBaseName = (startedAt: string): string =>
+  `load-${startedAt.replaceAll(':', '-').replace('.', '-')}`;
+
+/** Achieved rate per second and the iterator age over time, on one chart. */
+export const loadChartSvg = (report: LoadReport): string =>
+  lineChartSvg({
+    title: `Load test: ${report.requested.rate} records/s for ${report.requested.seconds} s into ${report.stream}`,
+    xLabel: 'seconds since start',
+    series: [
+      {
+        name: 'written',
+        unit: 'records/s',
+        axis: 'left',
+        color: '#1565c0',
+        points: report.perSecond.map((s) => [s.second + 0.5, s.written]),
+      },
+      {
+        name: 'throttled',
+        unit: 'records/s',
+        axis: 'left',
+        color: '#c62828',
+        points: report.perSecond.map((s) => [s.second + 0.5, s.throttled]),
+      },
+      {
+        name: 'iterator age',
+        unit: 'ms',
+        axis: 'right',
+        color: '#2e7d32',
+        points: report.iteratorAge.samples.map((s) => [Math.max(0, s.atMs) / 1000, s.ageMs]),
+      },
+    ],
+  });
+
+/** The summary printed at the end of a run. */
+export const formatLoadSummary = (report: LoadReport, shardsReport: boolean): string => {
+  const otherFailures = Object.entries(report.failed);
+  const lines = [
+    `Load test on ${report.stream}: ${report.requested.records} records requested at ${report.requested.rate}/s for ${report.requested.seconds} s`,
+    `  sent ${report.sent} in ${report.requests} PutRecords calls over ${(report.elapsedMs / 1000).toFixed(1)} s (${report.attemptedRate.toFixed(0)} records/s attempted)`,
+    `  written ${report.written} (${report.achievedRate.toFixed(0)} records/s achieved)`,
+    `  throttled ${report.throttled} (${THROTTLED_NAME}; reported, not retried)`,
+    ...(otherFailures.length > 0
+      ? [`  failed otherwise: ${otherFailures.map(([code, n]) => `${code} ${n}`).join(', ')}`]
+      : []),
+    report.iteratorAge.available
+      ? `  iterator age: ${report.iteratorAge.samples.length} sample(s) from ${report.iteratorAge.source}, highest ${Math.max(...report.iteratorAge.samples.map((s) => s.ageMs))} ms`
+      : `  iterator age: not available (${report.iteratorAge.reason ?? 'no source'})`,
+  ];
+  if (shardsReport) {
+    lines.push('  per shard:');
+    for (const [shardId, counts] of Object.entries(report.shards).sort(([a], [b]) => a.localeCompare(b))) {
+      lines.push(`    ${shardId}: written ${counts.written}, throttled ${counts.throttled}`);
+    }
+  }
+  return lines.join('\n');
+};
+
+const THROTTLED_NAME = 'ProvisionedThroughputExceededException';

@@ -1,0 +1,190 @@
+import { parseArgs } from 'node:util';
+
+/**
+ * Shard count by the classic Kinesis sizing formula: max(ceil(MB/s in ÷ 1), ceil(records/s ÷ 1000),
+ * ceil(MB/s out ÷ 2)). Each shard takes 1 MB/s or 1,000 records/s of writes and gives 2 MB/s of reads, which
+ * every shared-throughput (GetRecords) consumer shares; an enhanced fan-out consumer gets its own 2 MB/s per
+ * shard, so with EFO the out term is one consumer's share. MB here is MiB (1,048,576 bytes), as the limits are.
+ */
+
+export const SHARD_WRITE_MB_PER_SECOND = 1;
+export const SHARD_WRITE_RECORDS_PER_SECOND = 1000;
+export const SHARD_READ_MB_PER_SECOND = 2;
+/** GetRecords calls per second per shard, shared by every shared-throughput consumer. */
+export const SHARD_GET_RECORDS_PER_SECOND = 5;
+/** Enhanced fan-out consumers per stream (provisioned and On-demand Standard). */
+export const MAX_EFO_CONSUMERS = 20;
+/** Largest record a stream can be configured to accept, in KB (10 MiB). */
+export const MAX_RECORD_KB = 10 * 1024;
+/** Most records in one Kinesis event source mapping batch. */
+export const MAX_CONSUMER_BATCH = 10_000;
+
+export class PlanInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PlanInputError';
+  }
+}
+
+export interface PlanInput {
+  /** The rate the stream must take at its peak, in records per second; shards are sized for it. */
+  recordsPerSecond: number;
+  /** Average record size in KB (1,024 bytes), partition key included. */
+  avgSizeKB: number;
+  /** Applications reading the whole stream. */
+  consumers: number;
+  /** Whether the consumers use enhanced fan-out. */
+  efo: boolean;
+  /** Peak rate ÷ average rate: 1 for steady traffic; volume-based charges use the average. */
+  peakToAverage: number;
+  /** Events per POST /events request (a CloudEvents batch holds up to 500). */
+  eventsPerRequest: number;
+  /** Lambda memory, in MB (template.yaml: 512). */
+  memoryMb: number;
+  /** Billed duration of one ingest invocation, in milliseconds. */
+  ingestMs: number;
+  /** Records per consumer invocation (template.yaml: ConsumerBatchSize 100). */
+  consumerBatchSize: number;
+  /** Billed duration of one consumer invocation, in milliseconds. */
+  consumerMs: number;
+}
+
+/** Assumptions for what the command line leaves out, each stated in the plan's output. */
+export const DEFAULTS = {
+  peakToAverage: 1,
+  eventsPerRequest: 1,
+  memoryMb: 512,
+  ingestMs: 25,
+  consumerBatchSize: 100,
+  consumerMs: 60,
+} as const;
+
+export interface ShardPlan {
+  mbPerSecondIn: number;
+  /** Read throughput the shards must give: every shared consumer's, or one EFO consumer's. */
+  mbPerSecondOut: number;
+  byBytesIn: number;
+  byRecords: number;
+  byBytesOut: number;
+  shards: number;
+  /** What decides the count. */
+  bound: 'bytes in' | 'records' | 'bytes out';
+}
+
+/** ceil, forgiving the last bits of floating-point error so that exactly 2 MB/s needs 1 shard of 2 MB/s. */
+const ceilUnits = (value: number): number => Math.ceil(value - 1e-9);
+
+export const planShards = (
+  input: Pick<PlanInput, 'recordsPerSecond' | 'avgSizeKB' | 'consumers' | 'efo'>,
+) => {
+  const mbPerSecondIn = (input.recordsPerSecond * input.avgSizeKB) / 1024;
+  const mbPerSecondOut = input.efo ? mbPerSecondIn : mbPerSecondIn * input.consumers;
+  const byBytesIn = ceilUnits(mbPerSecondIn / SHARD_WRITE_MB_PER_SECOND);
+  const byRecords = ceilUnits(input.recordsPerSecond / SHARD_WRITE_RECORDS_PER_SECOND);
+  const byBytesOut = ceilUnits(mbPerSecondOut / SHARD_READ_MB_PER_SECOND);
+  const shards = Math.max(1, byBytesIn, byRecords, byBytesOut);
+  const bound: ShardPlan['bound'] =
+    shards === byRecords ? 'records' : shards === byBytesIn ? 'bytes in' : 'bytes out';
+  return {
+    mbPerSecondIn,
+    mbPerSecondOut,
+    byBytesIn,
+    byRecords,
+    byBytesOut,
+    shards,
+    bound,
+  } satisfies ShardPlan;
+};
+
+const USAGE = `usage: npm run plan -- --records-per-sec N --avg-size KB --consumers C [--efo]
+          [--peak-to-average R] [--events-per-request E] [--memory-mb M]
+          [--ingest-ms MS] [--consumer-batch B] [--consumer-ms MS]`;
+
+export const planUsage = (): string => USAGE;
+
+const number = (
+  values: Record<string, string | boolean | undefined>,
+  flag: string,
+  rule: { min?: number; above?: number; max?: number; integer?: boolean; fallback?: number },
+): number => {
+  const raw = values[flag];
+  if (raw === undefined) {
+    if (rule.fallback !== undefined) return rule.fallback;
+    throw new PlanInputError(`--${flag} is required`);
+  }
+  const value = Number(raw);
+  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(value)) {
+    throw new PlanInputError(`--${flag} must be a number, got '${String(raw)}'`);
+  }
+  if (rule.integer && !Number.isInteger(value)) {
+    throw new PlanInputError(`--${flag} must be a whole number, got ${raw}`);
+  }
+  if (rule.above !== undefined && !(value > rule.above)) {
+    throw new PlanInputError(`--${flag} must be greater than ${rule.above}, got ${raw}`);
+  }
+  if (rule.min !== undefined && value < rule.min) {
+    throw new PlanInputError(`--${flag} must be at least ${rule.min}, got ${raw}`);
+  }
+  if (rule.max !== undefined && value > rule.max) {
+    throw new PlanInputError(`--${flag} must be at most ${rule.max}, got ${raw}`);
+  }
+  return value;
+};
+
+/** The planner's command line → a validated input; throws PlanInputError naming the flag. */
+export const parsePlanArgs = (argv: string[]): PlanInput => {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        'records-per-sec': { type: 'string' },
+        'avg-size': { type: 'string' },
+        consumers: { type: 'string' },
+        efo: { type: 'boolean', default: false },
+        'peak-to-average': { type: 'string' },
+        'events-per-request': { type: 'string' },
+        'memory-mb': { type: 'string' },
+        'ingest-ms': { type: 'string' },
+        'consumer-batch': { type: 'string' },
+        'consumer-ms': { type: 'string' },
+      },
+    }));
+  } catch (error) {
+    throw new PlanInputError((error as Error).message);
+  }
+  const input: PlanInput = {
+    recordsPerSecond: number(values, 'records-per-sec', { above: 0 }),
+    avgSizeKB: number(values, 'avg-size', { above: 0, max: MAX_RECORD_KB }),
+    consumers: number(values, 'consumers', { min: 1, integer: true }),
+    efo: values.efo === true,
+    peakToAverage: number(values, 'peak-to-average', { min: 1, fallback: DEFAULTS.peakToAverage }),
+    eventsPerRequest: number(values, 'events-per-request', {
+      min: 1,
+      max: 500,
+      integer: true,
+      fallback: DEFAULTS.eventsPerRequest,
+    }),
+    memoryMb: number(values, 'memory-mb', {
+      min: 128,
+      max: 10_240,
+      integer: true,
+      fallback: DEFAULTS.memoryMb,
+    }),
+    ingestMs: number(values, 'ingest-ms', { above: 0, fallback: DEFAULTS.ingestMs }),
+    consumerBatchSize: number(values, 'consumer-batch', {
+      min: 1,
+      max: MAX_CONSUMER_BATCH,
+      integer: true,
+      fallback: DEFAULTS.consumerBatchSize,
+    }),
+    consumerMs: number(values, 'consumer-ms', { above: 0, fallback: DEFAULTS.consumerMs }),
+  };
+  if (input.efo && input.consumers > MAX_EFO_CONSUMERS) {
+    throw new PlanInputError(
+      `--consumers must be at most ${MAX_EFO_CONSUMERS} with --efo: a stream registers at most ${MAX_EFO_CONSUMERS} enhanced fan-out consumers`,
+    );
+  }
+  return input;
+};

@@ -1,0 +1,188 @@
+import { type PlanInput, planShards, SHARD_GET_RECORDS_PER_SECOND, type ShardPlan } from './capacity.ts';
+import { HOURS_PER_MONTH, KB_PER_GB, PRICES, SECONDS_PER_MONTH } from './prices.ts';
+
+/**
+ * Monthly Kinesis cost in both capacity modes, the pipeline's per-event costs, and a recommendation. Pure
+ * arithmetic over the dated table in prices.ts, so that every figure can be checked by hand.
+ */
+
+export interface CostLine {
+  item: string;
+  usd: number;
+}
+
+export interface ModeCost {
+  lines: CostLine[];
+  total: number;
+}
+
+export interface PerMillionEvents {
+  apiGateway: number;
+  ingestLambda: number;
+  consumerLambda: number;
+  dynamodb: number;
+  total: number;
+}
+
+export interface Recommendation {
+  mode: 'provisioned' | 'on-demand';
+  reason: string;
+}
+
+export interface Plan {
+  input: PlanInput;
+  shards: ShardPlan;
+  averageRecordsPerSecond: number;
+  recordsPerMonth: number;
+  provisioned: ModeCost;
+  onDemand: ModeCost;
+  perMillionEvents: PerMillionEvents;
+  recommendation: Recommendation;
+  warnings: string[];
+}
+
+/** Provisioned is recommended only when it saves at least this much a month… */
+export const MIN_MONTHLY_SAVING_USD = 50;
+/** …and at least this share of the on-demand bill; below either, managing shards is not worth the saving. */
+export const MIN_SAVING_SHARE = 0.2;
+/** Extra bytes an event takes as a DynamoDB item (identity, stream position, version, timestamps), in KB. */
+export const ITEM_OVERHEAD_KB = 0.3;
+
+const total = (lines: CostLine[]): ModeCost => ({ lines, total: lines.reduce((sum, l) => sum + l.usd, 0) });
+
+export const provisionedMonthly = (input: PlanInput, shards: number, recordsPerMonth: number): ModeCost => {
+  const p = PRICES.kinesis.provisioned;
+  const gbPerConsumer = (recordsPerMonth * input.avgSizeKB) / KB_PER_GB;
+  const lines: CostLine[] = [
+    { item: `${shards} shard(s) × ${HOURS_PER_MONTH} h`, usd: shards * HOURS_PER_MONTH * p.shardHour },
+    {
+      item: 'PUT payload units (25 KB each)',
+      usd:
+        ((recordsPerMonth * Math.ceil(input.avgSizeKB / p.putPayloadUnitKB)) / 1e6) *
+        p.putPayloadUnitPerMillion,
+    },
+  ];
+  if (input.efo) {
+    lines.push(
+      {
+        item: `EFO: ${input.consumers} consumer(s) × ${shards} shard(s) × ${HOURS_PER_MONTH} h`,
+        usd: input.consumers * shards * HOURS_PER_MONTH * p.efoConsumerShardHour,
+      },
+      { item: 'EFO retrievals', usd: input.consumers * gbPerConsumer * p.efoRetrievalPerGB },
+    );
+  } else {
+    lines.push({
+      item: 'shared-throughput retrievals',
+      usd: input.consumers * gbPerConsumer * p.sharedRetrievalPerGB,
+    });
+  }
+  return total(lines);
+};
+
+export const onDemandMonthly = (input: PlanInput, recordsPerMonth: number): ModeCost => {
+  const p = PRICES.kinesis.onDemand;
+  const meteredKB = Math.ceil(input.avgSizeKB / p.ingestRoundingKB) * p.ingestRoundingKB;
+  const gbPerConsumer = (recordsPerMonth * input.avgSizeKB) / KB_PER_GB;
+  return total([
+    { item: `1 stream × ${HOURS_PER_MONTH} h`, usd: HOURS_PER_MONTH * p.streamHour },
+    {
+      item: 'data in (each record rounded up to 1 KB)',
+      usd: ((recordsPerMonth * meteredKB) / KB_PER_GB) * p.ingestPerGB,
+    },
+    input.efo
+      ? { item: 'EFO retrievals', usd: input.consumers * gbPerConsumer * p.efoRetrievalPerGB }
+      : {
+          item: 'shared-throughput retrievals',
+          usd: input.consumers * gbPerConsumer * p.sharedRetrievalPerGB,
+        },
+  ]);
+};
+
+/** Lambda cost of `invocations` invocations of `ms` each at `memoryMb`: requests plus arm64 GB-seconds. */
+export const lambdaCost = (invocations: number, ms: number, memoryMb: number): number =>
+  (invocations / 1e6) * PRICES.lambda.requestPerMillion +
+  invocations * (memoryMb / 1024) * (ms / 1000) * PRICES.lambda.arm64PerGBSecond;
+
+export const costPerMillionEvents = (input: PlanInput): PerMillionEvents => {
+  const events = 1e6;
+  const requests = events / input.eventsPerRequest;
+  const requestKB = input.eventsPerRequest * input.avgSizeKB;
+  const apiGateway =
+    (requests *
+      Math.ceil(requestKB / PRICES.apiGateway.httpMeteringKB) *
+      PRICES.apiGateway.httpRequestPerMillion) /
+    1e6;
+  const ingestLambda = lambdaCost(requests, input.ingestMs, input.memoryMb);
+  const consumerLambda = lambdaCost(events / input.consumerBatchSize, input.consumerMs, input.memoryMb);
+  // One conditional PutItem per event; a refused (duplicate) write consumes its units as well.
+  const writeUnits = Math.ceil((input.avgSizeKB + ITEM_OVERHEAD_KB) / PRICES.dynamodb.writeUnitKB);
+  const dynamodb = ((events * writeUnits) / 1e6) * PRICES.dynamodb.onDemandWritePerMillion;
+  return {
+    apiGateway,
+    ingestLambda,
+    consumerLambda,
+    dynamodb,
+    total: apiGateway + ingestLambda + consumerLambda + dynamodb,
+  };
+};
+
+/**
+ * The rule: provisioned (sized for the peak) when it saves at least MIN_MONTHLY_SAVING_USD a month and at least
+ * MIN_SAVING_SHARE of the on-demand bill; otherwise on-demand. Spiky traffic (a high peak-to-average ratio)
+ * makes provisioned pay for idle peak shards, and small traffic makes the saving too small to be worth managing
+ * shards, so both land on on-demand; steady, large traffic lands on provisioned.
+ */
+export const recommend = (provisioned: number, onDemand: number, peakToAverage: number): Recommendation => {
+  const saving = onDemand - provisioned;
+  const share = onDemand > 0 ? saving / onDemand : 0;
+  const usd = (n: number) => `$${n.toFixed(2)}`;
+  if (saving >= MIN_MONTHLY_SAVING_USD && share >= MIN_SAVING_SHARE) {
+    return {
+      mode: 'provisioned',
+      reason: `provisioned saves ${usd(saving)} a month (${Math.round(share * 100)}% of on-demand), at least ${usd(MIN_MONTHLY_SAVING_USD)} and ${MIN_SAVING_SHARE * 100}%: traffic is steady and large enough to keep shards busy`,
+    };
+  }
+  if (saving <= 0) {
+    return {
+      mode: 'on-demand',
+      reason:
+        peakToAverage > 1
+          ? `on-demand is cheaper: provisioned shards must be sized for a peak ${peakToAverage}× the average and sit idle in between`
+          : 'on-demand is cheaper at this volume',
+    };
+  }
+  return {
+    mode: 'on-demand',
+    reason: `provisioned would save only ${usd(saving)} a month (${Math.round(share * 100)}% of on-demand), under ${usd(MIN_MONTHLY_SAVING_USD)} or ${MIN_SAVING_SHARE * 100}%: not worth sizing and resharding by hand`,
+  };
+};
+
+export const makePlan = (input: PlanInput): Plan => {
+  const shards = planShards(input);
+  const averageRecordsPerSecond = input.recordsPerSecond / input.peakToAverage;
+  const recordsPerMonth = averageRecordsPerSecond * SECONDS_PER_MONTH;
+  const provisioned = provisionedMonthly(input, shards.shards, recordsPerMonth);
+  const onDemand = onDemandMonthly(input, recordsPerMonth);
+  const warnings: string[] = [];
+  if (!input.efo && input.consumers > SHARD_GET_RECORDS_PER_SECOND) {
+    warnings.push(
+      `${input.consumers} shared-throughput consumers exceed a shard's ${SHARD_GET_RECORDS_PER_SECOND} GetRecords calls per second (each Lambda event source mapping polls every shard once a second): use --efo`,
+    );
+  }
+  if (input.avgSizeKB > 1024) {
+    warnings.push(
+      'records over 1 MiB need the stream raised with UpdateMaxRecordSize (MaxRecordSizeKiB in template.yaml)',
+    );
+  }
+  return {
+    input,
+    shards,
+    averageRecordsPerSecond,
+    recordsPerMonth,
+    provisioned,
+    onDemand,
+    perMillionEvents: costPerMillionEvents(input),
+    recommendation: recommend(provisioned.total, onDemand.total, input.peakToAverage),
+    warnings,
+  };
+};

@@ -1,0 +1,91 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import {
+  CloudWatchClient,
+  cloudWatchSource,
+  type IteratorAgeSource,
+  localStatusSource,
+} from '#bench/load/iterator-age.ts';
+import { runLoad } from '#bench/load/load-test.ts';
+import { LOAD_USAGE, LoadInputError, parseLoadArgs } from '#bench/load/options.ts';
+import { formatLoadSummary, loadChartSvg, reportBaseName } from '#bench/load/report.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/index.ts';
+
+/** `npm run load -- --rate 2000 --seconds 30 [--stream NAME] [--endpoint URL | --stack NAME] [--shards-report]` */
+let options: ReturnType<typeof parseLoadArgs>;
+try {
+  options = parseLoadArgs(process.argv.slice(2));
+} catch (error) {
+  if (!(error instanceof LoadInputError)) throw error;
+  console.error(`load: ${error.message}\n${LOAD_USAGE}`);
+  process.exit(2);
+}
+
+/** The deployed stream: --stream, or the stack's `StreamName` output. */
+const streamOfStack = async (stack: string, region: string | undefined): Promise<string> => {
+  const cloudformation = new CloudFormationClient(region ? { region } : {});
+  try {
+    const { Stacks = [] } = await cloudformation.send(new DescribeStacksCommand({ StackName: stack }));
+    const output = Stacks[0]?.Outputs?.find((o) => o.OutputKey === 'StreamName')?.OutputValue;
+    if (!output) throw new Error(`stack ${stack} has no StreamName output`);
+    return output;
+  } finally {
+    cloudformation.destroy();
+  }
+};
+
+const target = options.target;
+let client: KinesisClient;
+let stream: string;
+let iteratorAge: IteratorAgeSource;
+let cloudwatch: CloudWatchClient | undefined;
+const startedAt = new Date();
+try {
+  if (target.kind === 'local') {
+    stream = target.stream;
+    client = new KinesisClient({
+      endpoint: target.endpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      requestHandler: new NodeHttpHandler(),
+      maxAttempts: 1,
+    });
+    iteratorAge = localStatusSource(target.endpoint, stream);
+  } else {
+    stream = target.stream ?? (await streamOfStack(target.stack, target.region));
+    const region = target.region ? { region: target.region } : {};
+    client = new KinesisClient({ ...region, requestHandler: new NodeHttpHandler(), maxAttempts: 1 });
+    cloudwatch = new CloudWatchClient(region);
+    iteratorAge = cloudWatchSource(cloudwatch, stream, startedAt);
+  }
+} catch (error) {
+  console.error(`load: could not find the stream: ${(error as Error).message}`);
+  process.exit(1);
+}
+
+console.log(
+  `load: ${options.rate} records/s for ${options.seconds} s into ${stream} ` +
+    `(${target.kind === 'local' ? target.endpoint : `stack ${target.stack}`})`,
+);
+const report = await runLoad({
+  client,
+  stream,
+  rate: options.rate,
+  seconds: options.seconds,
+  users: options.users,
+  iteratorAge,
+  log: (message) => console.error(`load: ${message}`),
+});
+client.destroy();
+cloudwatch?.destroy();
+
+mkdirSync(options.outDir, { recursive: true });
+const base = join(options.outDir, reportBaseName(report.startedAt));
+writeFileSync(`${base}.json`, `${JSON.stringify({ target, ...report }, null, 2)}\n`);
+writeFileSync(`${base}.svg`, loadChartSvg(report));
+console.log(formatLoadSummary(report, options.shardsReport));
+console.log(`wrote ${base}.json and ${base}.svg`);
+if (report.sent === 0 || report.written === 0) process.exitCode = 1;

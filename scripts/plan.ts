@@ -1,0 +1,12 @@
+import { PlanInputError, parsePlanArgs, planUsage } from '#bench/planner/capacity.ts';
+import { makePlan } from '#bench/planner/costs.ts';
+import { formatPlan } from '#bench/planner/format.ts';
+
+/** `npm run plan -- --records-per-sec N --avg-size KB --consumers C [--efo]`: see bench/planner/. */
+try {
+  console.log(formatPlan(makePlan(parsePlanArgs(process.argv.slice(2)))));
+} catch (error) {
+  if (!(error instanceof PlanInputError)) throw error;
+  console.error(`plan: ${error.message}\n${planUsage()}`);
+  process.exit(2);
+}

@@ -1,0 +1,211 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  CreateStreamCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  KinesisClient,
+  ListShardsCommand,
+} from '@aws-sdk/client-kinesis';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localStatusSource } from '#bench/load/iterator-age.ts';
+import { runLoad } from '#bench/load/load-test.ts';
+import { clientConfig, type RunningEmulator, startKinesis } from '#local/emulators/index.ts';
+import { createFaultInjector } from '#local/faults/faults.ts';
+import { type RunningGateway, startGateway } from '#local/gateway.ts';
+import { type Listening, listenOn } from '#local/net.ts';
+
+/**
+ * The load test against the local AWS endpoint with per-shard write limits enforced (1,000 records/s per shard).
+ * 1,500 records/s is over one shard's limit and under two shards': 2,000 records/s would sit exactly at the
+ * limit of two shards, where random partition keys put more than 1,000 on one of them in about half the seconds.
+ */
+const RATE = 1_500;
+const SECONDS = 2;
+
+let kinesisEmulator: RunningEmulator;
+let gateway: RunningGateway;
+let statusServer: Listening;
+let direct: KinesisClient;
+let viaGateway: KinesisClient;
+
+const storedRecords = async (stream: string): Promise<number> => {
+  const { Shards = [] } = await direct.send(new ListShardsCommand({ StreamName: stream }));
+  let total = 0;
+  for (const shard of Shards) {
+    const { ShardIterator } = await direct.send(
+      new GetShardIteratorCommand({
+        StreamName: stream,
+        ShardId: shard.ShardId,
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
+    );
+    total +=
+      (await direct.send(new GetRecordsCommand({ ShardIterator, Limit: 10_000 }))).Records?.length ?? 0;
+  }
+  return total;
+};
+
+describe('Load test: PutRecords paced to a rate, against per-shard write limits', () => {
+  beforeAll(async () => {
+    kinesisEmulator = await startKinesis();
+    direct = new KinesisClient({
+      ...clientConfig(kinesisEmulator.endpoint),
+      requestHandler: new NodeHttpHandler(),
+    });
+    const faults = createFaultInjector({ shardWriteLimits: true }, async (stream) => {
+      const { Shards = [] } = await direct.send(new ListShardsCommand({ StreamName: stream }));
+      return Shards.map((s) => ({
+        shardId: s.ShardId!,
+        start: BigInt(s.HashKeyRange!.StartingHashKey!),
+        end: BigInt(s.HashKeyRange!.EndingHashKey!),
+      }));
+    });
+    gateway = await startGateway({
+      port: 0,
+      services: { kinesis: kinesisEmulator.endpoint },
+      intercept: faults.intercept,
+    });
+    viaGateway = new KinesisClient({
+      ...clientConfig(gateway.endpoint),
+      requestHandler: new NodeHttpHandler(),
+      maxAttempts: 1,
+    });
+    for (const [name, shards] of [
+      ['one-shard', 1],
+      ['two-shards', 2],
+      ['status', 2],
+      ['cli', 2],
+    ] as const) {
+      await direct.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
+    }
+    // A stand-in for the local runtime's GET /_local/status, with a consumer two shards behind.
+    statusServer = await listenOn(
+      createServer((req, res) => {
+        res.writeHead(req.url === '/_local/status' ? 200 : 404, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            streams: [{ streamName: 'status', shards: [{ iteratorAgeMs: 120 }, { iteratorAgeMs: 340 }] }],
+          }),
+        );
+      }),
+      0,
+    );
+  });
+
+  afterAll(async () => {
+    direct?.destroy();
+    viaGateway?.destroy();
+    await statusServer?.close();
+    await gateway?.close();
+    await kinesisEmulator?.close();
+  });
+
+  it('shows throttled entries on one shard, reported and not retried', async () => {
+    // Prepare
+    const iteratorAge = localStatusSource(gateway.endpoint, 'one-shard');
+    // Act
+    const report = await runLoad({
+      client: viaGateway,
+      stream: 'one-shard',
+      rate: RATE,
+      seconds: SECONDS,
+      users: 10_000,
+      iteratorAge,
+    });
+    // Assess
+    expect(report.sent).toBe(RATE * SECONDS);
+    expect(report.throttled).toBeGreaterThan(0);
+    expect(report.written + report.throttled).toBe(report.sent);
+    expect(report.failed).toEqual({});
+    expect(report.shards['shardId-000000000000']).toEqual({
+      written: report.written,
+      throttled: report.throttled,
+    });
+    expect(await storedRecords('one-shard')).toBe(report.written);
+    // The gateway is no local runtime: it has no status document, and the report says so.
+    expect(report.iteratorAge.available).toBe(false);
+    expect(report.iteratorAge.reason).toContain('HTTP 400');
+  });
+
+  it('shows no throttled entry on two shards', async () => {
+    // Act
+    const report = await runLoad({
+      client: viaGateway,
+      stream: 'two-shards',
+      rate: RATE,
+      seconds: SECONDS,
+      users: 10_000,
+    });
+    // Assess
+    expect(report.sent).toBe(RATE * SECONDS);
+    expect(report.throttled).toBe(0);
+    expect(report.written).toBe(RATE * SECONDS);
+    expect(Object.keys(report.shards).sort()).toEqual(['shardId-000000000000', 'shardId-000000000001']);
+    expect(await storedRecords('two-shards')).toBe(RATE * SECONDS);
+  });
+
+  it('samples the iterator age from the local runtime status document', async () => {
+    // Prepare
+    const iteratorAge = localStatusSource(statusServer.endpoint, 'status');
+    // Act
+    const report = await runLoad({
+      client: viaGateway,
+      stream: 'status',
+      rate: 200,
+      seconds: 1,
+      users: 100,
+      iteratorAge,
+    });
+    // Assess
+    expect(report.iteratorAge.available).toBe(true);
+    expect(report.iteratorAge.samples.length).toBeGreaterThanOrEqual(2);
+    expect(report.iteratorAge.samples.every((s) => s.ageMs === 340)).toBe(true);
+  });
+
+  it('writes the JSON report and the SVG chart from the command line', async () => {
+    // Prepare
+    const out = mkdtempSync(join(tmpdir(), 'load-test-'));
+    try {
+      // Act
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        [
+          'scripts/load.ts',
+          '--endpoint',
+          gateway.endpoint,
+          '--stream',
+          'cli',
+          '--rate',
+          '300',
+          '--seconds',
+          '1',
+          '--shards-report',
+          '--out',
+          out,
+        ],
+        { timeout: 30_000 },
+      );
+      // Assess
+      const files = readdirSync(out).sort();
+      expect(files).toHaveLength(2);
+      expect(files[0]).toMatch(/^load-.+\.json$/);
+      expect(files[1]).toMatch(/^load-.+\.svg$/);
+      const report = JSON.parse(readFileSync(join(out, files[0]!), 'utf8'));
+      expect(report).toMatchObject({ stream: 'cli', sent: 300, written: 300, throttled: 0 });
+      expect(readFileSync(join(out, files[1]!), 'utf8')).toMatch(
+        /^<svg [^>]*>[\s\S]*<polyline[\s\S]*<\/svg>\n$/,
+      );
+      expect(stdout).toContain('throttled 0');
+      expect(stdout).toContain('per shard:');
+      expect(stdout).toContain('iterator age: not available');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});

@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildFunctions } from '#local/build/bundle.ts';
-import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/index.ts';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '#local/emulators/index.ts';
 import { LocalFunction } from '#local/functions/runner.ts';
-import { type LocalRuntime, startRuntime } from '#local/runtime.ts';
+import { type LocalRuntime, localFunctionEnvironment, startRuntime } from '#local/runtime.ts';
 import { planStack } from '#local/stack.ts';
 import { loadTemplate } from '#local/template/parse.ts';
 import { parseParameterOverrides } from '#local/template/resolve.ts';
@@ -115,14 +115,7 @@ const main = async (): Promise<number> => {
       { ...definition, environment: { ...definition.environment, ...overrides } },
       {
         bundleRoot,
-        baseEnvironment: {
-          AWS_REGION: LOCAL_REGION,
-          AWS_DEFAULT_REGION: LOCAL_REGION,
-          AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-          AWS_ENDPOINT_URL: endpoint,
-          TZ: 'UTC',
-        },
+        baseEnvironment: localFunctionEnvironment(endpoint),
         log: (_name, line) => console.error(line),
       },
     );

@@ -169,6 +169,20 @@ const faultsRoute =
     return true;
   };
 
+/** What every local function gets under the template's own variables: the endpoint, credentials, region. */
+export const localFunctionEnvironment = (endpoint: string): Record<string, string> => ({
+  AWS_REGION: LOCAL_REGION,
+  AWS_DEFAULT_REGION: LOCAL_REGION,
+  AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+  AWS_ENDPOINT_URL: endpoint,
+  TZ: 'UTC',
+  PATH: process.env.PATH ?? '',
+  // kinesalite never answers an AT_TIMESTAMP iterator on a shard with no record that recent, so the
+  // reprocessor positions itself by scanning from TRIM_HORIZON instead (same records, no timeout).
+  TIMESTAMP_POSITIONING: 'scan',
+});
+
 export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalRuntime> => {
   const log = options.log ?? ((source, line) => console.log(`[${source}] ${line}`));
   const templatePath = resolve(options.templatePath ?? 'template.yaml');
@@ -253,15 +267,7 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
       const builds = await buildFunctions(template, templatePath, bundleRoot, Object.keys(stack.functions));
       log('runtime', `built ${builds.map((b) => b.logicalId).join(', ')}`);
     }
-    const baseEnvironment = {
-      AWS_REGION: LOCAL_REGION,
-      AWS_DEFAULT_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL: gateway.endpoint,
-      TZ: 'UTC',
-      PATH: process.env.PATH ?? '',
-    };
+    const baseEnvironment = localFunctionEnvironment(gateway.endpoint);
     for (const definition of Object.values(stack.functions)) {
       functions.set(
         definition.name,

@@ -1,0 +1,95 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { documentClient } from '#shared/clients/dynamodb.ts';
+import { kinesis } from '#shared/clients/kinesis.ts';
+import { s3 } from '#shared/clients/s3.ts';
+import { sqs } from '#shared/clients/sqs.ts';
+import { logger } from '#shared/powertools/logger.ts';
+import { metrics } from '#shared/powertools/metrics.ts';
+import { S3Quarantine } from '#shared/quarantine/s3-quarantine.ts';
+import { loadDlqReplayConfig } from '#shared/recovery/config.ts';
+import {
+  drainFailureQueue,
+  type ReplayDependencies,
+  type ReplayReport,
+  replaySqsEvent,
+} from '#shared/recovery/dlq-replay.ts';
+import { DryRunEventStore, DryRunQuarantine, dynamoDbVersionLookup } from '#shared/recovery/dry-run.ts';
+import { S3MessageQuarantine } from '#shared/recovery/message-quarantine.ts';
+import { S3ClaimCheck } from '#shared/sink/claim-check.ts';
+import { DynamoDbEventStore } from '#shared/sink/dynamodb-event-store.ts';
+
+const config = loadDlqReplayConfig();
+
+const sink = {
+  store: new DynamoDbEventStore({
+    client: documentClient,
+    tableName: config.tableName,
+    projectionVersion: config.projectionVersion,
+    claimCheck: new S3ClaimCheck({
+      client: s3,
+      bucket: config.claimCheckBucket,
+      prefix: config.claimCheckPrefix,
+    }),
+    claimCheckThresholdBytes: config.claimCheckThresholdBytes,
+  }),
+  quarantine: new S3Quarantine({
+    client: s3,
+    bucket: config.quarantineBucket,
+    prefix: config.quarantinePrefix,
+  }),
+};
+
+const dryRunSink = () => ({
+  store: new DryRunEventStore(
+    config.projectionVersion,
+    dynamoDbVersionLookup(documentClient, config.tableName),
+  ),
+  quarantine: new DryRunQuarantine(),
+});
+
+const messageQuarantine = new S3MessageQuarantine({
+  client: s3,
+  bucket: config.quarantineBucket,
+  prefix: config.quarantinePrefix,
+});
+
+const dependencies = (context: Context): ReplayDependencies => ({
+  kinesis,
+  streamName: config.streamName,
+  sink,
+  dryRunSink,
+  messageQuarantine,
+  logger,
+  metrics,
+  keyConcurrency: config.keyConcurrency,
+  timeReserveMs: config.timeReserveMs,
+  remainingMs: () => context.getRemainingTimeInMillis(),
+  stopReserveMs: config.stopReserveMs,
+  reader: { limit: config.getRecordsLimit, callsPerSecond: config.getRecordsPerSecond },
+  attempts: config.retryAttempts,
+});
+
+const isSqsEvent = (event: unknown): event is SQSEvent =>
+  Array.isArray((event as SQSEvent | null)?.Records) &&
+  (event as SQSEvent).Records.every((record) => record.eventSource === 'aws:sqs');
+
+/**
+ * Two modes in one function: an SQS event from the failure queue's trigger (answered with a partial batch
+ * response), or an on-demand request `{ maxMessages?, dryRun?, visibilityTimeoutSeconds? }` (answered with the
+ * report).
+ */
+const replay = async (event: unknown, context: Context): Promise<SQSBatchResponse | ReplayReport> => {
+  if (isSqsEvent(event)) {
+    const { batchItemFailures } = await replaySqsEvent(event, dependencies(context));
+    return { batchItemFailures };
+  }
+  return drainFailureQueue(event, { ...dependencies(context), sqs, queueUrl: config.failureQueueUrl });
+};
+
+export const handler = middy<unknown, SQSBatchResponse | ReplayReport>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics, { captureColdStartMetric: true }))
+  .handler(replay);

@@ -1,0 +1,90 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { InvokeCommand } from '@aws-sdk/client-lambda';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { documentClient } from '#shared/clients/dynamodb.ts';
+import { kinesis } from '#shared/clients/kinesis.ts';
+import { lambda } from '#shared/clients/lambda.ts';
+import { s3 } from '#shared/clients/s3.ts';
+import { logger } from '#shared/powertools/logger.ts';
+import { metrics } from '#shared/powertools/metrics.ts';
+import { S3Quarantine } from '#shared/quarantine/s3-quarantine.ts';
+import { loadReprocessorConfig } from '#shared/recovery/config.ts';
+import { DryRunEventStore, DryRunQuarantine, dynamoDbVersionLookup } from '#shared/recovery/dry-run.ts';
+import { DynamoDbJobStore } from '#shared/recovery/job-store.ts';
+import {
+  type ContinueRequest,
+  handleReprocessRequest,
+  type JobStatus,
+} from '#shared/recovery/reprocessor.ts';
+import { S3ClaimCheck } from '#shared/sink/claim-check.ts';
+import { DynamoDbEventStore } from '#shared/sink/dynamodb-event-store.ts';
+
+const config = loadReprocessorConfig();
+
+const sink = {
+  store: new DynamoDbEventStore({
+    client: documentClient,
+    tableName: config.tableName,
+    projectionVersion: config.projectionVersion,
+    claimCheck: new S3ClaimCheck({
+      client: s3,
+      bucket: config.claimCheckBucket,
+      prefix: config.claimCheckPrefix,
+    }),
+    claimCheckThresholdBytes: config.claimCheckThresholdBytes,
+  }),
+  quarantine: new S3Quarantine({
+    client: s3,
+    bucket: config.quarantineBucket,
+    prefix: config.quarantinePrefix,
+  }),
+};
+
+const dryRunSink = () => ({
+  store: new DryRunEventStore(
+    config.projectionVersion,
+    dynamoDbVersionLookup(documentClient, config.tableName),
+  ),
+  quarantine: new DryRunQuarantine(),
+});
+
+const jobs = new DynamoDbJobStore({
+  client: documentClient,
+  tableName: config.jobsTableName,
+  retentionDays: config.settings.jobRetentionDays,
+});
+
+/** The job goes on in a new asynchronous invocation of this very function (InvocationType Event). */
+const invokeSelf =
+  (context: Context) =>
+  async (request: ContinueRequest): Promise<void> => {
+    await lambda.send(
+      new InvokeCommand({
+        FunctionName: context.invokedFunctionArn,
+        InvocationType: 'Event',
+        Payload: Buffer.from(JSON.stringify(request)),
+      }),
+    );
+  };
+
+/** `{ from, to?, shardIds?, dryRun?, jobId?, maxRecordsPerSecond?, action? }` → the job's status. */
+const reprocess = (event: unknown, context: Context): Promise<JobStatus> =>
+  handleReprocessRequest(event, {
+    kinesis,
+    jobs,
+    sink,
+    dryRunSink,
+    logger,
+    metrics,
+    owner: context.awsRequestId,
+    remainingMs: () => context.getRemainingTimeInMillis(),
+    continueJob: invokeSelf(context),
+    settings: config.settings,
+  });
+
+export const handler = middy<unknown, JobStatus>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics, { captureColdStartMetric: true }))
+  .handler(reprocess);

@@ -1,0 +1,41 @@
+/**
+ * Progress for long operations: a redrawn bar on a terminal, plain lines otherwise (CI logs, pipes).
+ */
+export interface Progress {
+  update(done: number, total: number | undefined, detail: string): void;
+  line(text: string): void;
+  finish(): void;
+}
+
+export const createProgress = (label: string, out: NodeJS.WriteStream = process.stderr): Progress => {
+  const tty = Boolean(out.isTTY);
+  let drawn = false;
+  let lastPlain = '';
+  const bar = (done: number, total: number | undefined): string => {
+    if (!total) return `${done}`;
+    const width = 24;
+    const filled = Math.min(width, Math.round((done / total) * width));
+    return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${Math.min(100, Math.round((done / total) * 100))}%`;
+  };
+  return {
+    update: (done, total, detail) => {
+      const text = `${label} ${bar(done, total)} ${detail}`;
+      if (tty) {
+        out.write(`\r\x1b[2K${text.slice(0, (out.columns ?? 120) - 1)}`);
+        drawn = true;
+      } else if (text !== lastPlain) {
+        out.write(`${text}\n`);
+        lastPlain = text;
+      }
+    },
+    line: (text) => {
+      if (tty && drawn) out.write('\r\x1b[2K');
+      out.write(`${text}\n`);
+      drawn = false;
+    },
+    finish: () => {
+      if (tty && drawn) out.write('\n');
+      drawn = false;
+    },
+  };
+};

@@ -1,0 +1,94 @@
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/index.ts';
+
+/**
+ * Where an operations command acts: the local runtime (its single AWS endpoint, functions named by logical id)
+ * or a deployed stack, whose functions are found through the stack's outputs. Either way a function is called
+ * through the Lambda Invoke API, so the command does exactly what an operator with the AWS CLI would do.
+ */
+
+export class TargetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TargetError';
+  }
+}
+
+export interface Target {
+  description: string;
+  /** Invokes a function synchronously and returns its JSON answer; a function error becomes a TargetError. */
+  invoke<T>(logicalId: string, payload: unknown): Promise<T>;
+  destroy(): void;
+}
+
+export const DEFAULT_LOCAL_ENDPOINT = 'http://127.0.0.1:4566';
+
+const decode = (payload: Uint8Array | undefined): unknown => {
+  const text = payload ? Buffer.from(payload).toString('utf8') : '';
+  return text === '' ? null : JSON.parse(text);
+};
+
+const invoker = (lambda: LambdaClient, nameOf: (logicalId: string) => Promise<string>) =>
+  async function invoke<T>(logicalId: string, payload: unknown): Promise<T> {
+    const name = await nameOf(logicalId);
+    const answer = await lambda.send(
+      new InvokeCommand({
+        FunctionName: name,
+        InvocationType: 'RequestResponse',
+        Payload: JSON.stringify(payload),
+      }),
+    );
+    const body = decode(answer.Payload);
+    if (answer.FunctionError) {
+      const error = body as { errorType?: string; errorMessage?: string } | null;
+      throw new TargetError(
+        `${logicalId} failed: ${error?.errorType ?? 'Error'}: ${error?.errorMessage ?? 'no message'}`,
+      );
+    }
+    return body as T;
+  };
+
+/** The local runtime at `endpoint`; functions are named by their logical ids there. */
+export const localTarget = (endpoint = DEFAULT_LOCAL_ENDPOINT): Target => {
+  const lambda = new LambdaClient({
+    endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    maxAttempts: 1,
+  });
+  return {
+    description: `local runtime at ${endpoint}`,
+    invoke: invoker(lambda, async (logicalId) => logicalId),
+    destroy: () => lambda.destroy(),
+  };
+};
+
+/** A deployed stack: `<LogicalId>Name` outputs give the function names. */
+export const stackTarget = (stackName: string, region?: string): Target => {
+  const cloudformation = new CloudFormationClient(region ? { region } : {});
+  const lambda = new LambdaClient(region ? { region } : {});
+  let outputs: Promise<Record<string, string>> | undefined;
+  const loadOutputs = async () => {
+    const { Stacks = [] } = await cloudformation.send(new DescribeStacksCommand({ StackName: stackName }));
+    const stack = Stacks[0];
+    if (!stack) throw new TargetError(`stack ${stackName} not found`);
+    return Object.fromEntries((stack.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
+  };
+  return {
+    description: `stack ${stackName}`,
+    invoke: invoker(lambda, async (logicalId) => {
+      outputs ??= loadOutputs();
+      const found = (await outputs)[`${logicalId}Name`];
+      if (!found) throw new TargetError(`stack ${stackName} has no output ${logicalId}Name`);
+      return found;
+    }),
+    destroy: () => {
+      cloudformation.destroy();
+      lambda.destroy();
+    },
+  };
+};
+
+export const targetFrom = (options: { stack?: string; endpoint?: string; region?: string }): Target =>
+  options.stack ? stackTarget(options.stack, options.region) : localTarget(options.endpoint);

@@ -1,0 +1,123 @@
+import { parseArgs } from 'node:util';
+import type { ReplayReport } from '#shared/recovery/dlq-replay.ts';
+import { createProgress } from './lib/progress.ts';
+import { DEFAULT_LOCAL_ENDPOINT, targetFrom } from './lib/stack-target.ts';
+
+/**
+ * `npm run replay -- [--max N] [--dry-run] [--stack NAME | --endpoint URL]`: drains the failure queue through
+ * DlqReplayFunction, a few messages per invocation, until it is empty or N messages were handled.
+ */
+
+const USAGE = `usage: npm run replay -- [options]
+
+  --max <n>            handle at most n messages (default: until the failure queue is empty)
+  --batch <n>          messages per invocation (default: 10)
+  --dry-run            read and report only: nothing is written, quarantined or deleted
+  --endpoint <url>     the local runtime's AWS endpoint (default: ${DEFAULT_LOCAL_ENDPOINT})
+  --stack <name>       a deployed stack instead; its outputs name the function
+  --region <region>    the deployed stack's region
+  --json               print the combined report as JSON on stdout
+
+Exit status: 0 when every message was replayed, 1 when messages are still failing or had expired, 2 for bad usage
+or when the function could not be called.`;
+
+const positive = (name: string, value: string | undefined, fallback: number): number => {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`--${name} must be a whole number of at least 1, got '${value}'`);
+  return n;
+};
+
+const add = (total: ReplayReport, part: ReplayReport): ReplayReport => ({
+  messages: total.messages + part.messages,
+  recordsReplayed: total.recordsReplayed + part.recordsReplayed,
+  written: total.written + part.written,
+  duplicates: total.duplicates + part.duplicates,
+  staleVersions: total.staleVersions + part.staleVersions,
+  quarantined: total.quarantined + part.quarantined,
+  stillFailing: total.stillFailing + part.stillFailing,
+  expired: total.expired + part.expired,
+  deleted: total.deleted + part.deleted,
+  dryRun: part.dryRun,
+  details: [...total.details, ...part.details],
+});
+
+const main = async (): Promise<number> => {
+  const { values } = parseArgs({
+    options: {
+      max: { type: 'string' },
+      batch: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      endpoint: { type: 'string' },
+      stack: { type: 'string' },
+      region: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const max = values.max === undefined ? Number.POSITIVE_INFINITY : positive('max', values.max, 1);
+  const batch = positive('batch', values.batch, 10);
+  const dryRun = values['dry-run'];
+  const target = targetFrom(values);
+  const progress = createProgress(dryRun ? 'replay (dry run)' : 'replay');
+  progress.line(`replaying the failure queue of the ${target.description}${dryRun ? ' (dry run)' : ''}`);
+
+  let total: ReplayReport = {
+    messages: 0,
+    recordsReplayed: 0,
+    written: 0,
+    duplicates: 0,
+    staleVersions: 0,
+    quarantined: 0,
+    stillFailing: 0,
+    expired: 0,
+    deleted: 0,
+    dryRun,
+    details: [],
+  };
+  try {
+    while (total.messages < max) {
+      const wanted = Math.min(batch, max - total.messages);
+      const report = await target.invoke<ReplayReport>('DlqReplayFunction', { maxMessages: wanted, dryRun });
+      total = add(total, report);
+      for (const d of report.details) {
+        if (d.outcome !== 'replayed') {
+          progress.line(
+            `  ${d.outcome}: message ${d.messageId} (${d.shardId ?? '?'} ${d.startSequenceNumber ?? ''}…${d.endSequenceNumber ?? ''})${d.detail ? `: ${d.detail}` : ''}`,
+          );
+        }
+      }
+      progress.update(
+        total.messages,
+        Number.isFinite(max) ? max : undefined,
+        `messages ${total.messages}, records ${total.recordsReplayed}, written ${total.written}, duplicates ${total.duplicates}, still failing ${total.stillFailing}, expired ${total.expired}`,
+      );
+      // An empty receive means the queue is drained; a dry run makes messages visible again, so one pass is all.
+      if (report.messages === 0 || dryRun) break;
+    }
+  } finally {
+    progress.finish();
+    target.destroy();
+  }
+
+  console.error(
+    `${total.messages} message${total.messages === 1 ? '' : 's'}: ${total.recordsReplayed} records replayed, ${total.written} written, ` +
+      `${total.duplicates} duplicates, ${total.quarantined} quarantined, ${total.stillFailing} still failing, ${total.expired} expired` +
+      `${dryRun ? ' (dry run: nothing was changed)' : `, ${total.deleted} deleted from the queue`}`,
+  );
+  if (values.json) console.log(JSON.stringify(total, null, 2));
+  return total.stillFailing > 0 || total.expired > 0 ? 1 : 0;
+};
+
+main().then(
+  (code) => process.exit(code),
+  (error: Error) => {
+    console.error(`replay failed: ${error.message}`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,131 @@
+import { parseArgs } from 'node:util';
+import type { JobStatus } from '#shared/recovery/reprocessor.ts';
+import { createProgress } from './lib/progress.ts';
+import { DEFAULT_LOCAL_ENDPOINT, targetFrom } from './lib/stack-target.ts';
+
+/**
+ * `npm run reprocess -- --from <time> [--to <time>] ...`: starts a reprocessing job on ReprocessorFunction and
+ * follows it to the end; `--job <id>` resumes (or follows) an existing job.
+ */
+
+const USAGE = `usage: npm run reprocess -- --from <time> [options]
+       npm run reprocess -- --job <id> [--status]
+
+  --from <time>        start of the window: ISO 8601 (2026-11-27T10:00:00Z) or epoch milliseconds
+  --to <time>          end of the window (default: the tip of the stream when the job starts)
+  --shards <a,b>       only these shards (default: every shard that holds the window)
+  --rate <n>           at most n records per second (default: the function's setting)
+  --dry-run            read and report only: nothing is written
+  --job <id>           a job id: a new job gets it; an existing one is resumed with its own parameters
+  --status             show the job's status once and exit
+  --poll <ms>          how often progress is read (default: 1000)
+  --endpoint <url>     the local runtime's AWS endpoint (default: ${DEFAULT_LOCAL_ENDPOINT})
+  --stack <name>       a deployed stack instead; its outputs name the function
+  --region <region>    the deployed stack's region
+  --json               print the final status as JSON on stdout
+
+Exit status: 0 when the job finished with nothing failed, 1 when records failed or the job failed, 2 for bad
+usage or when the function could not be called.`;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const describe = (status: JobStatus): string => {
+  const done = status.shards.filter((s) => s.state === 'done').length;
+  const t = status.totals;
+  const lag = Math.max(0, ...status.shards.filter((s) => s.state !== 'done').map((s) => s.lagMs));
+  return `${status.jobId} ${status.state}: shards ${done}/${status.shards.length}, read ${t.recordsRead}, written ${t.written}, duplicates ${t.duplicates}, quarantined ${t.quarantined}, failed ${t.failed}${status.state === 'running' ? `, lag ${Math.round(lag / 1000)} s` : ''}`;
+};
+
+const main = async (): Promise<number> => {
+  const { values } = parseArgs({
+    options: {
+      from: { type: 'string' },
+      to: { type: 'string' },
+      shards: { type: 'string' },
+      rate: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      job: { type: 'string' },
+      status: { type: 'boolean', default: false },
+      poll: { type: 'string', default: '1000' },
+      endpoint: { type: 'string' },
+      stack: { type: 'string' },
+      region: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!values.from && !values.job)
+    throw new Error(`--from (a new job) or --job (an existing one) is required\n\n${USAGE}`);
+  const pollMs = Number(values.poll);
+  if (!Number.isInteger(pollMs) || pollMs < 50)
+    throw new Error(`--poll must be at least 50 ms, got '${values.poll}'`);
+  const time = (value: string | undefined) =>
+    value !== undefined && /^\d+$/.test(value) ? Number(value) : value;
+  const target = targetFrom(values);
+  const progress = createProgress(values['dry-run'] ? 'reprocess (dry run)' : 'reprocess');
+  try {
+    let status: JobStatus;
+    if (values.status) {
+      if (!values.job) throw new Error('--status needs --job');
+      status = await target.invoke<JobStatus>('ReprocessorFunction', { action: 'status', jobId: values.job });
+    } else {
+      const request = {
+        action: 'start',
+        detach: true,
+        ...(values.job ? { jobId: values.job } : {}),
+        ...(values.from ? { from: time(values.from) } : {}),
+        ...(values.to ? { to: time(values.to) } : {}),
+        ...(values.shards
+          ? {
+              shardIds: values.shards
+                .split(',')
+                .map((s) => s.trim())
+                .filter(Boolean),
+            }
+          : {}),
+        ...(values.rate ? { maxRecordsPerSecond: Number(values.rate) } : {}),
+        ...(values['dry-run'] ? { dryRun: true } : {}),
+      };
+      status = await target.invoke<JobStatus>('ReprocessorFunction', request);
+      progress.line(
+        `job ${status.jobId} on the ${target.description}: window ${status.parameters.from} → ${status.windowEnd}${status.dryRun ? ' (dry run)' : ''}`,
+      );
+      while (status.state === 'running') {
+        progress.update(
+          status.shards.filter((s) => s.state === 'done').length,
+          status.shards.length || undefined,
+          describe(status),
+        );
+        await sleep(pollMs);
+        status = await target.invoke<JobStatus>('ReprocessorFunction', {
+          action: 'status',
+          jobId: status.jobId,
+        });
+      }
+    }
+    progress.finish();
+    console.error(describe(status));
+    for (const shard of status.shards) {
+      console.error(
+        `  ${shard.shardId} ${shard.state}${shard.endReason ? ` (${shard.endReason})` : ''}: read ${shard.recordsRead}, written ${shard.written}, duplicates ${shard.duplicates}, quarantined ${shard.quarantined}, failed ${shard.failed}${shard.lastError ? `, last error: ${shard.lastError}` : ''}`,
+      );
+    }
+    if (values.json) console.log(JSON.stringify(status, null, 2));
+    return status.state === 'failed' || status.totals.failed > 0 ? 1 : 0;
+  } finally {
+    progress.finish();
+    target.destroy();
+  }
+};
+
+main().then(
+  (code) => process.exit(code),
+  (error: Error) => {
+    console.error(`reprocess failed: ${error.message}`);
+    process.exit(2);
+  },
+);

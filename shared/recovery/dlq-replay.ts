@@ -1,0 +1,546 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { PartialItemFailures } from '@aws-lambda-powertools/batch/types';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import type { MetricsSink } from '#shared/consumer/process-records.ts';
+import type { StreamRecord } from '#shared/events/stream-record.ts';
+import type { Clock } from '#shared/kinesis/rate-limiter.ts';
+import { compareSequence, errorName, ShardReader } from '#shared/kinesis/shard-reader.ts';
+import { MetricUnit } from '#shared/powertools/metrics.ts';
+import { budgetContext, type DriveResult, driveRecords, emptyCounts, type Sink } from './drive-records.ts';
+import {
+  type FailureRecord,
+  InvalidFailureRecordError,
+  parseFailureRecord,
+  streamNameOf,
+} from './failure-record.ts';
+import type { MessageQuarantine } from './message-quarantine.ts';
+
+/**
+ * DLQ replay: each failure-queue message is an on-failure record that points at a range of one shard. The
+ * records are read back from the stream and driven through the consumer's own processing and sink, so records
+ * that already landed are counted duplicates. A message is deleted only when every record of its range
+ * succeeded or was quarantined; otherwise it stays, and the queue's redrive policy parks it after
+ * maxReceiveCount receives. When the range can no longer be read (past retention, or its shard is gone), the
+ * message itself is quarantined as `expired`, counted, and deleted: the loss is recorded, never silent.
+ */
+
+/** The on-demand request: `{ maxMessages?, dryRun?, visibilityTimeoutSeconds? }`. */
+export interface DrainRequest {
+  /** Most messages handled in this run (1-10000, default 10). */
+  maxMessages?: number;
+  /** Read and report only: nothing is written, quarantined or deleted, and the messages are made visible again. */
+  dryRun?: boolean;
+  /** How long a received message stays hidden (0-43200 s); by default the time left in the run plus 30 s. */
+  visibilityTimeoutSeconds?: number;
+}
+
+/**
+ * - `replayed`: every record of the range succeeded or was quarantined; the message is (or, dry, would be) deleted.
+ * - `expired`: part or all of the range is gone from the stream; what was left succeeded; the message is
+ *   quarantined and deleted.
+ * - `still-failing`: records failed, the message could not be read, or time ran out; the message stays.
+ */
+export type MessageOutcome = 'replayed' | 'expired' | 'still-failing';
+
+export interface MessageDetail {
+  messageId: string;
+  outcome: MessageOutcome;
+  shardId?: string;
+  startSequenceNumber?: string;
+  endSequenceNumber?: string;
+  /** How many times SQS has handed out the message, this time included. */
+  receiveCount?: number;
+  /** Stream records read back from the range and driven through processing (an aggregate counts once). */
+  recordsReplayed: number;
+  /** User records (after de-aggregation) written, found already stored, refused as older, or quarantined. */
+  written: number;
+  duplicates: number;
+  staleVersions: number;
+  quarantined: number;
+  /** Stream records still failed. */
+  failed: number;
+  deleted: boolean;
+  detail?: string;
+}
+
+export interface ReplayReport {
+  messages: number;
+  recordsReplayed: number;
+  written: number;
+  duplicates: number;
+  staleVersions: number;
+  quarantined: number;
+  /** Messages left on the queue. */
+  stillFailing: number;
+  /** Messages whose records had aged out; each was quarantined as `expired`. */
+  expired: number;
+  deleted: number;
+  dryRun: boolean;
+  details: MessageDetail[];
+}
+
+export interface ReplayDependencies {
+  kinesis: Pick<KinesisClient, 'send'>;
+  /** The stream this function replays; a message pointing at another stream is refused. */
+  streamName: string;
+  sink: Sink;
+  /** The sink of a dry run: reads, never writes. */
+  dryRunSink: () => Sink;
+  messageQuarantine: MessageQuarantine;
+  logger: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+  metrics: MetricsSink;
+  keyConcurrency: number;
+  /** No record is started with less than this many milliseconds left. */
+  timeReserveMs: number;
+  /** Milliseconds left in this run (the Lambda context's, or a test's). */
+  remainingMs: () => number;
+  /** No message and no GetRecords call is started with less than this many milliseconds left. */
+  stopReserveMs: number;
+  reader?: { limit?: number; callsPerSecond?: number; throttleAttempts?: number };
+  /** Runs of failed records within one message before the message is left. */
+  attempts?: number;
+  clock?: Clock;
+}
+
+export interface QueueDependencies {
+  sqs: Pick<SQSClient, 'send'>;
+  queueUrl: string;
+  /** Long-poll wait of each receive, in seconds (0-20). */
+  waitTimeSeconds?: number;
+}
+
+const shouldStop = (deps: Pick<ReplayDependencies, 'remainingMs' | 'stopReserveMs'>): boolean =>
+  deps.remainingMs() < deps.stopReserveMs;
+
+/** A request the function cannot act on. */
+export class ReplayRequestError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReplayRequestError';
+  }
+}
+
+const failedDetail = (
+  messageId: string,
+  detail: string,
+  extra: Partial<MessageDetail> = {},
+): MessageDetail => ({
+  messageId,
+  outcome: 'still-failing',
+  recordsReplayed: 0,
+  ...emptyCounts(),
+  deleted: false,
+  detail,
+  ...extra,
+});
+
+interface ReadBack {
+  records: StreamRecord[];
+  /** Why part or all of the range cannot be read any more. */
+  expired?: string;
+  /** The time budget ran out before the range was read. */
+  stopped?: boolean;
+}
+
+/** Reads the range back; tells records that aged out from records that can still be read. */
+const readRange = async (record: FailureRecord, deps: ReplayDependencies): Promise<ReadBack> => {
+  const { shardId, startSequenceNumber: start, endSequenceNumber: end } = record.KinesisBatchInfo;
+  const reader = new ShardReader({
+    client: deps.kinesis,
+    streamName: deps.streamName,
+    shardId,
+    ...deps.reader,
+    ...(deps.clock ? { clock: deps.clock } : {}),
+  });
+  const records: StreamRecord[] = [];
+  try {
+    const result = await reader.read(
+      { type: 'AT_SEQUENCE_NUMBER', sequenceNumber: start },
+      { endSequenceNumber: end, shouldStop: () => shouldStop(deps) },
+      (batch) => {
+        records.push(...batch.records);
+        return undefined;
+      },
+    );
+    if (result.end === 'stopped') return { records, stopped: true };
+    // AT_SEQUENCE_NUMBER answers with the start record itself when the shard still has it.
+    if (result.firstSequenceNumber === undefined) {
+      return { records, expired: `no record of the range ${start}..${end} is left on ${shardId}` };
+    }
+    if (result.firstSequenceNumber !== start) {
+      return {
+        records,
+        expired:
+          `the range starts at ${start}, but the oldest record left at that place on ${shardId} is ` +
+          `${result.firstSequenceNumber}: the records before it aged out of the stream's retention`,
+      };
+    }
+    return { records };
+  } catch (error) {
+    const name = errorName(error);
+    if (name === 'ResourceNotFoundException') {
+      return { records, expired: `${shardId} is gone from the stream: ${(error as Error).message}` };
+    }
+    if (name !== 'InvalidArgumentException') throw error;
+    // A sequence number below the trim horizon may be refused outright: compare it with what is left.
+    const oldest = await reader.firstRetained();
+    if (oldest === undefined || compareSequence(oldest, start) > 0) {
+      return {
+        records,
+        expired: `${start} is no longer on ${shardId} (the oldest record left is ${oldest ?? 'none'})`,
+      };
+    }
+    throw error;
+  }
+};
+
+/** Replays one message; deleting it is the caller's business. Never throws for a message's own faults. */
+export const replayMessage = async (
+  message: { messageId: string; body: string; receiveCount?: number },
+  dryRun: boolean,
+  deps: ReplayDependencies,
+): Promise<MessageDetail> => {
+  const { logger, metrics } = deps;
+  const base = message.receiveCount === undefined ? {} : { receiveCount: message.receiveCount };
+  let record: FailureRecord;
+  try {
+    record = parseFailureRecord(message.body);
+    const streamName = streamNameOf(record.KinesisBatchInfo.streamArn);
+    if (streamName !== deps.streamName) {
+      throw new InvalidFailureRecordError(
+        `the message points at stream ${streamName}; this function replays ${deps.streamName}`,
+      );
+    }
+  } catch (error) {
+    if (!(error instanceof InvalidFailureRecordError)) throw error;
+    logger.error('failure-queue message cannot be replayed', { messageId: message.messageId, error });
+    return failedDetail(message.messageId, error.message, base);
+  }
+  const info = record.KinesisBatchInfo;
+  const range = {
+    ...base,
+    shardId: info.shardId,
+    startSequenceNumber: info.startSequenceNumber,
+    endSequenceNumber: info.endSequenceNumber,
+  };
+
+  let read: ReadBack;
+  try {
+    read = await readRange(record, deps);
+  } catch (error) {
+    logger.warn('records could not be read back; the message stays', { messageId: message.messageId, error });
+    return failedDetail(message.messageId, `reading the range failed: ${(error as Error).message}`, range);
+  }
+  if (read.stopped) {
+    return failedDetail(message.messageId, 'the time budget ran out while reading the range', range);
+  }
+
+  let driven: DriveResult = { counts: emptyCounts(), failedSequenceNumbers: [], deadline: false };
+  if (read.records.length > 0) {
+    const sink = dryRun ? deps.dryRunSink() : deps.sink;
+    driven = await driveRecords(read.records, {
+      store: sink.store,
+      quarantine: sink.quarantine,
+      logger,
+      metrics,
+      keyConcurrency: deps.keyConcurrency,
+      timeReserveMs: deps.timeReserveMs,
+      context: budgetContext(deps.remainingMs),
+      ...(deps.attempts === undefined ? {} : { attempts: deps.attempts }),
+      ...(deps.clock ? { clock: deps.clock } : {}),
+    });
+  }
+  const detail: MessageDetail = {
+    messageId: message.messageId,
+    outcome: 'replayed',
+    ...range,
+    recordsReplayed: read.records.length,
+    ...driven.counts,
+    deleted: false,
+  };
+
+  if (driven.counts.failed > 0) {
+    detail.outcome = 'still-failing';
+    detail.detail =
+      `${driven.counts.failed} record(s) still failed, from ${driven.failedSequenceNumbers[0]}` +
+      (driven.deadline ? ' (the time budget ran out)' : '') +
+      (read.expired ? `; besides, ${read.expired}` : '');
+    return detail;
+  }
+  if (read.expired) {
+    detail.outcome = 'expired';
+    detail.detail = read.expired;
+    if (!dryRun) {
+      await deps.messageQuarantine.put({
+        reason: 'expired',
+        detail: read.expired,
+        messageId: message.messageId,
+        shardId: info.shardId,
+        startSequenceNumber: info.startSequenceNumber,
+        endSequenceNumber: info.endSequenceNumber,
+        streamArn: info.streamArn,
+        recordsReplayed: read.records.length,
+        body: message.body,
+        quarantinedAt: new Date(deps.clock?.now() ?? Date.now()),
+      });
+      metrics.addMetric('ReplayExpired', MetricUnit.Count, 1);
+    }
+    logger.error('records of a failure-queue message aged out of the stream; the message is quarantined', {
+      messageId: message.messageId,
+      ...range,
+      reason: read.expired,
+      dryRun,
+    });
+  }
+  return detail;
+};
+
+const isDone = (detail: MessageDetail): boolean => detail.outcome !== 'still-failing';
+
+/** Sums the details into the report. */
+export const replayReport = (details: MessageDetail[], dryRun: boolean): ReplayReport => {
+  const sum = (pick: (detail: MessageDetail) => number) => details.reduce((total, d) => total + pick(d), 0);
+  return {
+    messages: details.length,
+    recordsReplayed: sum((d) => d.recordsReplayed),
+    written: sum((d) => d.written),
+    duplicates: sum((d) => d.duplicates),
+    staleVersions: sum((d) => d.staleVersions),
+    quarantined: sum((d) => d.quarantined),
+    stillFailing: details.filter((d) => d.outcome === 'still-failing').length,
+    expired: details.filter((d) => d.outcome === 'expired').length,
+    deleted: details.filter((d) => d.deleted).length,
+    dryRun,
+    details,
+  };
+};
+
+const publish = (report: ReplayReport, deps: Pick<ReplayDependencies, 'metrics' | 'logger'>): void => {
+  deps.metrics.addMetric('ReplayMessages', MetricUnit.Count, report.messages);
+  deps.metrics.addMetric('ReplayMessagesDeleted', MetricUnit.Count, report.deleted);
+  deps.metrics.addMetric('ReplayMessagesStillFailing', MetricUnit.Count, report.stillFailing);
+  const { details: _details, ...totals } = report;
+  deps.logger.info('failure-queue replay finished', totals);
+};
+
+const integerIn = (name: string, value: unknown, min: number, max: number): number => {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ReplayRequestError(
+      `${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+};
+
+/** Checks the on-demand request; unknown fields are refused, so that a typo is not silently ignored. */
+export const parseDrainRequest = (
+  input: unknown,
+): Required<Pick<DrainRequest, 'maxMessages' | 'dryRun'>> & DrainRequest => {
+  const request = (input ?? {}) as Record<string, unknown>;
+  if (typeof request !== 'object' || Array.isArray(request)) {
+    throw new ReplayRequestError('the request must be a JSON object');
+  }
+  const unknown = Object.keys(request).filter(
+    (key) => !['maxMessages', 'dryRun', 'visibilityTimeoutSeconds'].includes(key),
+  );
+  if (unknown.length > 0) {
+    throw new ReplayRequestError(
+      `unknown field(s) ${unknown.join(', ')}; expected { maxMessages?, dryRun?, visibilityTimeoutSeconds? }`,
+    );
+  }
+  if (request.dryRun !== undefined && typeof request.dryRun !== 'boolean') {
+    throw new ReplayRequestError(`dryRun must be true or false, got ${JSON.stringify(request.dryRun)}`);
+  }
+  return {
+    maxMessages:
+      request.maxMessages === undefined ? 10 : integerIn('maxMessages', request.maxMessages, 1, 10_000),
+    dryRun: request.dryRun === true,
+    ...(request.visibilityTimeoutSeconds === undefined
+      ? {}
+      : {
+          visibilityTimeoutSeconds: integerIn(
+            'visibilityTimeoutSeconds',
+            request.visibilityTimeoutSeconds,
+            0,
+            43_200,
+          ),
+        }),
+  };
+};
+
+const receiveCountOf = (message: Message): number | undefined => {
+  const raw = message.Attributes?.ApproximateReceiveCount;
+  return raw === undefined ? undefined : Number(raw);
+};
+
+const positionOf = (message: Message): [string, bigint] => {
+  try {
+    const info = (JSON.parse(message.Body ?? '') as FailureRecord).KinesisBatchInfo;
+    return [info.shardId ?? '', BigInt(info.startSequenceNumber ?? 0)];
+  } catch {
+    return ['', 0n];
+  }
+};
+
+/** Oldest range first within each shard, so that a replay keeps the order the records had on the stream. */
+const byPosition = (a: Message, b: Message): number => {
+  const [shardA, startA] = positionOf(a);
+  const [shardB, startB] = positionOf(b);
+  return shardA.localeCompare(shardB) || (startA < startB ? -1 : startA > startB ? 1 : 0);
+};
+
+/**
+ * The on-demand mode: receives from the failure queue and handles up to `maxMessages` messages. A dry run
+ * reads and reports; it writes and deletes nothing, and makes every message it received visible again at the
+ * end (each receive still counts toward the queue's maxReceiveCount).
+ */
+export const drainFailureQueue = async (
+  input: unknown,
+  deps: ReplayDependencies & QueueDependencies,
+): Promise<ReplayReport> => {
+  const request = parseDrainRequest(input);
+  const visibility =
+    request.visibilityTimeoutSeconds ?? Math.min(43_200, Math.ceil(deps.remainingMs() / 1000) + 30);
+  const details: MessageDetail[] = [];
+  const seen = new Set<string>();
+  // Messages received but not finished with (a dry run's, or those the budget left): made visible again.
+  const release: Message[] = [];
+  try {
+    while (details.length < request.maxMessages && !shouldStop(deps)) {
+      const { Messages = [] } = await deps.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: deps.queueUrl,
+          MaxNumberOfMessages: Math.min(10, request.maxMessages - details.length),
+          VisibilityTimeout: visibility,
+          WaitTimeSeconds: deps.waitTimeSeconds ?? 1,
+          MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+          // The older field, which some SQS emulators still read instead ('All': it has no value of its own for this).
+          AttributeNames: ['All'],
+        }),
+      );
+      // A message already handled in this run may come again (a visibility timeout of 0): it is not replayed twice.
+      const fresh = [...new Map(Messages.map((message) => [message.MessageId!, message])).values()].filter(
+        (message) => !seen.has(message.MessageId!),
+      );
+      // Nothing new: the queue is drained (or going round).
+      if (fresh.length === 0) break;
+      for (const message of fresh.sort(byPosition)) {
+        seen.add(message.MessageId!);
+        if (details.length >= request.maxMessages || shouldStop(deps)) {
+          release.push(message);
+          continue;
+        }
+        const detail = await replayMessage(
+          {
+            messageId: message.MessageId!,
+            body: message.Body ?? '',
+            ...(receiveCountOf(message) === undefined ? {} : { receiveCount: receiveCountOf(message)! }),
+          },
+          request.dryRun,
+          deps,
+        );
+        details.push(detail);
+        if (request.dryRun) release.push(message);
+        else if (isDone(detail)) {
+          try {
+            await deps.sqs.send(
+              new DeleteMessageCommand({ QueueUrl: deps.queueUrl, ReceiptHandle: message.ReceiptHandle! }),
+            );
+            detail.deleted = true;
+          } catch (error) {
+            // Done but not deleted: it comes back and replays as duplicates.
+            detail.detail = `${detail.detail ? `${detail.detail}; ` : ''}delete failed: ${(error as Error).message}`;
+            deps.logger.warn('a replayed message could not be deleted', {
+              messageId: message.MessageId,
+              error,
+            });
+          }
+        }
+      }
+    }
+  } finally {
+    await makeVisible(release, deps);
+  }
+  const report = replayReport(details, request.dryRun);
+  publish(report, deps);
+  return report;
+};
+
+const makeVisible = async (
+  messages: Message[],
+  deps: QueueDependencies & Pick<ReplayDependencies, 'logger'>,
+) => {
+  for (let i = 0; i < messages.length; i += 10) {
+    const chunk = messages.slice(i, i + 10);
+    try {
+      await deps.sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: deps.queueUrl,
+          Entries: chunk.map((message, index) => ({
+            Id: String(index),
+            ReceiptHandle: message.ReceiptHandle!,
+            VisibilityTimeout: 0,
+          })),
+        }),
+      );
+    } catch (error) {
+      // They reappear when their visibility timeout ends anyway.
+      deps.logger.warn('messages could not be made visible again', { count: chunk.length, error });
+    }
+  }
+};
+
+/**
+ * The SQS-trigger mode: the event source mapping hands over failure-queue messages and deletes those not
+ * reported as failures (partial batch response, `ReportBatchItemFailures`). Messages are replayed one at a time
+ * with Powertools' batch processor.
+ */
+export const replaySqsEvent = async (
+  event: SQSEvent,
+  deps: ReplayDependencies,
+): Promise<{ batchItemFailures: PartialItemFailures[]; report: ReplayReport }> => {
+  const details: MessageDetail[] = [];
+  const handleMessage = async (message: SQSRecord): Promise<void> => {
+    if (shouldStop(deps)) {
+      throw new Error('not attempted: the time budget ran out');
+    }
+    const receiveCount = Number(message.attributes.ApproximateReceiveCount);
+    const detail = await replayMessage(
+      {
+        messageId: message.messageId,
+        body: message.body,
+        ...(Number.isFinite(receiveCount) ? { receiveCount } : {}),
+      },
+      false,
+      deps,
+    );
+    details.push(detail);
+    if (!isDone(detail)) throw new Error(detail.detail ?? 'records still failing');
+    // The event source mapping deletes it once the batch response leaves it out.
+    detail.deleted = true;
+  };
+  const response = await processPartialResponse(
+    { Records: [...event.Records].sort((a, b) => byPosition({ Body: a.body }, { Body: b.body })) },
+    handleMessage,
+    new BatchProcessor(EventType.SQS),
+    {
+      processInParallel: false,
+      throwOnFullBatchFailure: false,
+    },
+  );
+  const report = replayReport(details, false);
+  publish(report, deps);
+  return {
+    batchItemFailures: response.batchItemFailures.map(({ itemIdentifier }) => ({ itemIdentifier })),
+    report,
+  };
+};

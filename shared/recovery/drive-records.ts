@@ -1,0 +1,104 @@
+import type { Context } from 'aws-lambda';
+import {
+  DeadlineApproachingError,
+  KeyOrderedBatchProcessor,
+} from '#shared/consumer/key-ordered-processor.ts';
+import {
+  type ConsumerCounts,
+  type ConsumerDependencies,
+  processRecords,
+} from '#shared/consumer/process-records.ts';
+import type { StreamRecord } from '#shared/events/stream-record.ts';
+import { type Clock, systemClock } from '#shared/kinesis/rate-limiter.ts';
+import type { Quarantine } from '#shared/quarantine/quarantine.ts';
+import type { EventStore } from '#shared/sink/event-store.ts';
+
+/** Where processed records go: the consumer's sink and quarantine, or a dry run's stand-ins. */
+export interface Sink {
+  store: EventStore;
+  quarantine: Quarantine;
+}
+
+/** A Lambda context reduced to what processing reads of it: the time left. */
+export const budgetContext = (remainingMs: () => number): Context =>
+  ({ getRemainingTimeInMillis: remainingMs }) as unknown as Context;
+
+/** What the recovery functions pass to the consumer's processing: its sink, quarantine, logger and metrics. */
+export interface DriveDependencies
+  extends Pick<ConsumerDependencies, 'store' | 'quarantine' | 'logger' | 'metrics'> {
+  keyConcurrency: number;
+  /** No record is started with less than this left before `context`'s deadline. */
+  timeReserveMs: number;
+  context?: Context;
+  /** Runs of the failed records before they are left failed (1 = no retry). */
+  attempts?: number;
+  retryDelayMs?: number;
+  clock?: Clock;
+}
+
+export interface DriveResult {
+  /** Summed over the attempts; `failed` counts the stream records still failed after the last one. */
+  counts: ConsumerCounts;
+  /** The stream records still failed, lowest sequence number first. */
+  failedSequenceNumbers: string[];
+  /** True when records were left because the time budget ran out, not because they failed. */
+  deadline: boolean;
+}
+
+export const emptyCounts = (): ConsumerCounts => ({
+  written: 0,
+  duplicates: 0,
+  staleVersions: 0,
+  quarantined: 0,
+  failed: 0,
+});
+
+/**
+ * Drives stream records through the consumer's own `processRecords` (per-key order, quarantine, idempotent sink),
+ * then runs the failed records again a few times: a failed record and the later records of its key are exactly
+ * the batch item failures, so running only those keeps each key in order and does not count a record twice.
+ */
+export const driveRecords = async (
+  records: StreamRecord[],
+  deps: DriveDependencies,
+): Promise<DriveResult> => {
+  const counts = emptyCounts();
+  const attempts = Math.max(1, deps.attempts ?? 3);
+  const clock = deps.clock ?? systemClock;
+  let pending = records;
+  let deadline = false;
+  for (let attempt = 1; pending.length > 0 && attempt <= attempts; attempt += 1) {
+    let outOfTime = false;
+    const processor = new KeyOrderedBatchProcessor({
+      keyConcurrency: deps.keyConcurrency,
+      timeReserveMs: deps.timeReserveMs,
+      onFailure: (_entry, error) => {
+        if (error instanceof DeadlineApproachingError) outOfTime = true;
+      },
+    });
+    const report = await processRecords(pending, {
+      store: deps.store,
+      quarantine: deps.quarantine,
+      processor,
+      logger: deps.logger,
+      metrics: deps.metrics,
+      ...(deps.context ? { context: deps.context } : {}),
+      throwOnFullBatchFailure: false,
+    });
+    counts.written += report.counts.written;
+    counts.duplicates += report.counts.duplicates;
+    counts.staleVersions += report.counts.staleVersions;
+    counts.quarantined += report.counts.quarantined;
+    const failed = new Set(report.batchItemFailures.map((failure) => failure.itemIdentifier));
+    pending = pending.filter((record) => failed.has(record.sequenceNumber));
+    if (outOfTime) {
+      deadline = true;
+      break;
+    }
+    if (pending.length > 0 && attempt < attempts) {
+      await clock.sleep((deps.retryDelayMs ?? 200) * 2 ** (attempt - 1));
+    }
+  }
+  counts.failed = pending.length;
+  return { counts, failedSequenceNumbers: pending.map((record) => record.sequenceNumber), deadline };
+};

@@ -1,0 +1,882 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import {
+  type KinesisClient,
+  ListShardsCommand,
+  type ListShardsCommandInput,
+  type Shard,
+} from '@aws-sdk/client-kinesis';
+import type { MetricsSink } from '#shared/consumer/process-records.ts';
+import { type Clock, RateLimiter, systemClock } from '#shared/kinesis/rate-limiter.ts';
+import {
+  type ReadResult,
+  type ShardPosition,
+  ShardReader,
+  type TimestampPositioning,
+} from '#shared/kinesis/shard-reader.ts';
+import { MetricUnit } from '#shared/powertools/metrics.ts';
+import { budgetContext, driveRecords, type Sink } from './drive-records.ts';
+import {
+  type JobItem,
+  type JobParameters,
+  type JobStore,
+  LeaseLostError,
+  type ShardCounts,
+  type ShardItem,
+  type ShardProgress,
+} from './job-store.ts';
+
+/**
+ * The reprocessor: re-reads a time window of the stream on demand and drives it through the consumer's own
+ * processing and sink, resumably.
+ *
+ * - A job has an id; its parameters, and one checkpoint per shard, are stored under that id (job-store.ts).
+ *   Naming the job again resumes it from its checkpoints, never from the start; naming it with other
+ *   parameters is refused. (The KCL instead lets an existing checkpoint silently override a requested
+ *   timestamp.)
+ * - Shards: those open at `from` (ListShards with an AT_TIMESTAMP filter) and their descendants. A shard is read
+ *   only once all its parents in the job are done, so each partition key is read in order across splits and
+ *   merges; children start at TRIM_HORIZON, as the KCL does.
+ * - A shard stops at the first record that arrived after `to` plus a grace period (arrival times are
+ *   approximate), at the end of a closed shard, or at the tip; records after `to` are not processed.
+ * - Before the Lambda timeout the invocation checkpoints, gives its leases up and continues the job in a new
+ *   invocation of itself (an injectable `continueJob`), until the job is done.
+ */
+
+export type ReprocessAction = 'start' | 'status';
+
+/** The request: `{ from, to?, shardIds?, dryRun?, jobId?, maxRecordsPerSecond?, action? }` plus two extras. */
+export interface ReprocessRequest {
+  action?: ReprocessAction;
+  jobId?: string;
+  /** ISO 8601, or epoch milliseconds. */
+  from?: string | number;
+  to?: string | number;
+  shardIds?: string[];
+  dryRun?: boolean;
+  maxRecordsPerSecond?: number;
+  /** Create or check the job, hand the work to a new invocation, and answer at once. */
+  detach?: boolean;
+  /** Set by the function itself when it continues a job: how many invocations came before. */
+  continuation?: number;
+}
+
+export interface ReprocessSettings {
+  streamName: string;
+  projectionVersion: number;
+  keyConcurrency: number;
+  /** No record is started with less than this many milliseconds left. */
+  timeReserveMs: number;
+  /** No GetRecords call is started with less than this many milliseconds left; then the job continues. */
+  stopReserveMs: number;
+  leaseDurationMs: number;
+  /** How far past `to` a record may have arrived before reading stops (arrival times are approximate). */
+  windowGraceMs: number;
+  defaultMaxRecordsPerSecond: number;
+  /** GetRecords calls per second per shard (at most 5, Kinesis's limit, shared with the live consumer). */
+  getRecordsPerSecond: number;
+  getRecordsLimit: number;
+  /** Shards read at the same time by one invocation. */
+  shardConcurrency: number;
+  timestampPositioning: TimestampPositioning;
+  /** How long an AT_TIMESTAMP GetShardIterator may take before the shard is scanned from its trim horizon instead. */
+  timestampIteratorTimeoutMs: number;
+  /** Runs of failed records before a shard is left failed. */
+  retryAttempts: number;
+  /** The longest chain of continuations one job may have. */
+  maxInvocations: number;
+  /** Days the jobs table keeps a job after its last update. */
+  jobRetentionDays: number;
+}
+
+export interface ContinueRequest {
+  action: 'start';
+  jobId: string;
+  continuation: number;
+}
+
+export interface ReprocessDependencies {
+  kinesis: Pick<KinesisClient, 'send'>;
+  jobs: JobStore;
+  sink: Sink;
+  dryRunSink: () => Sink;
+  logger: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+  metrics: MetricsSink;
+  /** Who this invocation is, as a lease owner (the request id). */
+  owner: string;
+  /** Milliseconds left in this invocation. */
+  remainingMs: () => number;
+  /** Starts the next invocation of the job (asynchronously: it must not wait for that invocation). */
+  continueJob: (request: ContinueRequest) => Promise<void>;
+  settings: ReprocessSettings;
+  clock?: Clock;
+}
+
+export interface ShardStatus extends ShardCounts {
+  shardId: string;
+  parents: string[];
+  state: ShardItem['state'];
+  endReason?: ShardItem['endReason'];
+  /** The last sequence number done. */
+  position?: string;
+  lastArrival?: string;
+  /** Milliseconds the position is behind the window's end (or behind the tip when no `to` was given). */
+  lagMs: number;
+  lease?: { owner: string; expiresAt: string };
+  lastError?: string;
+}
+
+export interface JobStatus {
+  jobId: string;
+  state: JobItem['state'];
+  dryRun: boolean;
+  parameters: JobParameters;
+  projectionVersion: number;
+  windowEnd: string;
+  createdAt: string;
+  updatedAt: string;
+  invocations: number;
+  totals: ShardCounts;
+  shards: ShardStatus[];
+  /** For a start: whether this invocation handed the job on to another. */
+  continued?: boolean;
+  lastError?: string;
+}
+
+/** A request the function refuses, with the reason. */
+export class ReprocessRequestError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReprocessRequestError';
+  }
+}
+
+const JOB_ID = /^[A-Za-z0-9._-]{1,80}$/;
+const SHARD_ID = /^shardId-\d{12}$/;
+const FIELDS = [
+  'action',
+  'jobId',
+  'from',
+  'to',
+  'shardIds',
+  'dryRun',
+  'maxRecordsPerSecond',
+  'detach',
+  'continuation',
+];
+const JOB_FIELDS = ['from', 'to', 'shardIds', 'dryRun', 'maxRecordsPerSecond'] as const;
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+const timeOf = (name: string, value: unknown): number => {
+  const ms =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string' && value.trim() !== ''
+        ? Date.parse(value)
+        : Number.NaN;
+  if (!Number.isFinite(ms)) {
+    throw new ReprocessRequestError(
+      `${name} must be an ISO 8601 time or epoch milliseconds, got ${JSON.stringify(value)}`,
+    );
+  }
+  return ms;
+};
+
+export interface ParsedRequest {
+  action: ReprocessAction;
+  jobId?: string;
+  /** Present when the request names the job's parameters (normalized, defaults filled in). */
+  parameters?: JobParameters;
+  detach: boolean;
+  continuation: number;
+}
+
+/** Checks a request; unknown fields are refused, so that a typo is never silently ignored. */
+export const parseReprocessRequest = (input: unknown, settings: ReprocessSettings): ParsedRequest => {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ReprocessRequestError('the request must be a JSON object');
+  }
+  const request = input as Record<string, unknown>;
+  const unknown = Object.keys(request).filter((key) => !FIELDS.includes(key));
+  if (unknown.length > 0) {
+    throw new ReprocessRequestError(
+      `unknown field(s) ${unknown.join(', ')}; expected { from, to?, shardIds?, dryRun?, jobId?, maxRecordsPerSecond?, action? }`,
+    );
+  }
+  const action = request.action ?? 'start';
+  if (action !== 'start' && action !== 'status') {
+    throw new ReprocessRequestError(`action must be 'start' or 'status', got ${JSON.stringify(action)}`);
+  }
+  if (request.jobId !== undefined && (typeof request.jobId !== 'string' || !JOB_ID.test(request.jobId))) {
+    throw new ReprocessRequestError(
+      `jobId must be 1-80 letters, digits, '.', '_' or '-', got ${JSON.stringify(request.jobId)}`,
+    );
+  }
+  const jobId = request.jobId as string | undefined;
+  const given = JOB_FIELDS.filter((field) => request[field] !== undefined);
+  if (action === 'status') {
+    if (jobId === undefined) throw new ReprocessRequestError('a status request needs the jobId');
+    if (given.length > 0) {
+      throw new ReprocessRequestError(`a status request takes only the jobId, not ${given.join(', ')}`);
+    }
+    return { action, jobId, detach: false, continuation: 0 };
+  }
+  const continuation = request.continuation ?? 0;
+  if (typeof continuation !== 'number' || !Number.isInteger(continuation) || continuation < 0) {
+    throw new ReprocessRequestError(
+      `continuation must be a whole number, got ${JSON.stringify(continuation)}`,
+    );
+  }
+  if (request.detach !== undefined && typeof request.detach !== 'boolean') {
+    throw new ReprocessRequestError(`detach must be true or false, got ${JSON.stringify(request.detach)}`);
+  }
+  const detach = request.detach === true;
+  if (given.length === 0) {
+    if (jobId === undefined) throw new ReprocessRequestError('from is required to start a job');
+    return { action, jobId, detach, continuation };
+  }
+  if (request.from === undefined) {
+    throw new ReprocessRequestError(`from is required with ${given.join(', ')}`);
+  }
+  const from = timeOf('from', request.from);
+  const to = request.to === undefined ? undefined : timeOf('to', request.to);
+  if (to !== undefined && to <= from) throw new ReprocessRequestError('to must be after from');
+  let shardIds: string[] | undefined;
+  if (request.shardIds !== undefined) {
+    if (
+      !Array.isArray(request.shardIds) ||
+      request.shardIds.length === 0 ||
+      request.shardIds.some((id) => typeof id !== 'string' || !SHARD_ID.test(id))
+    ) {
+      throw new ReprocessRequestError(
+        `shardIds must be a non-empty list of shard ids such as shardId-000000000000, got ${JSON.stringify(request.shardIds)}`,
+      );
+    }
+    shardIds = [...new Set(request.shardIds as string[])].sort();
+  }
+  if (request.dryRun !== undefined && typeof request.dryRun !== 'boolean') {
+    throw new ReprocessRequestError(`dryRun must be true or false, got ${JSON.stringify(request.dryRun)}`);
+  }
+  const rate = request.maxRecordsPerSecond ?? settings.defaultMaxRecordsPerSecond;
+  if (typeof rate !== 'number' || !Number.isInteger(rate) || rate < 1 || rate > 100_000) {
+    throw new ReprocessRequestError(
+      `maxRecordsPerSecond must be a whole number from 1 to 100000, got ${JSON.stringify(rate)}`,
+    );
+  }
+  return {
+    action,
+    ...(jobId === undefined ? {} : { jobId }),
+    parameters: {
+      from: iso(from),
+      ...(to === undefined ? {} : { to: iso(to) }),
+      ...(shardIds === undefined ? {} : { shardIds }),
+      dryRun: request.dryRun === true,
+      maxRecordsPerSecond: rate,
+    },
+    detach,
+    continuation,
+  };
+};
+
+/** The parameters that differ between two requests of one job, for the refusal. */
+const differences = (stored: JobParameters, asked: JobParameters): string[] =>
+  JOB_FIELDS.filter((field) => JSON.stringify(stored[field]) !== JSON.stringify(asked[field])).map(
+    (field) => `${field} (stored ${JSON.stringify(stored[field])}, asked ${JSON.stringify(asked[field])})`,
+  );
+
+const listAllShards = async (
+  kinesis: Pick<KinesisClient, 'send'>,
+  first: ListShardsCommandInput,
+): Promise<Shard[]> => {
+  const shards: Shard[] = [];
+  let input: ListShardsCommandInput = first;
+  for (;;) {
+    const page = await kinesis.send(new ListShardsCommand(input));
+    shards.push(...(page.Shards ?? []));
+    if (!page.NextToken) return shards;
+    // A follow-up page is asked by its token alone.
+    input = { NextToken: page.NextToken };
+  }
+};
+
+const parentsOf = (shard: Shard): string[] =>
+  [shard.ParentShardId, shard.AdjacentParentShardId].filter((id): id is string => id !== undefined);
+
+/** Adds every descendant of `roots` found in `all` to `ids`. */
+const withDescendants = (roots: Iterable<string>, all: Shard[]): Set<string> => {
+  const ids = new Set(roots);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const shard of all) {
+      if (!ids.has(shard.ShardId!) && parentsOf(shard).some((parent) => ids.has(parent))) {
+        ids.add(shard.ShardId!);
+        grew = true;
+      }
+    }
+  }
+  return ids;
+};
+
+const newShardItem = (
+  jobId: string,
+  shard: Shard,
+  jobShards: Set<string>,
+  start: ShardItem['start'],
+  at: string,
+): ShardItem => ({
+  jobId,
+  shardId: shard.ShardId!,
+  parents: parentsOf(shard).filter((parent) => jobShards.has(parent)),
+  start,
+  state: 'pending',
+  recordsRead: 0,
+  written: 0,
+  duplicates: 0,
+  staleVersions: 0,
+  quarantined: 0,
+  failed: 0,
+  updatedAt: at,
+});
+
+/**
+ * The job's shards: those open at `from` (the AT_TIMESTAMP shard filter) and their descendants, narrowed to the
+ * asked shards and theirs. A shard whose parent is also listed is a descendant, whatever the filter answered
+ * (an emulator may ignore the filter and list every shard).
+ */
+export const planShards = async (
+  kinesis: Pick<KinesisClient, 'send'>,
+  streamName: string,
+  jobId: string,
+  parameters: JobParameters,
+  at: string,
+): Promise<ShardItem[]> => {
+  const open = await listAllShards(kinesis, {
+    StreamName: streamName,
+    ShardFilter: { Type: 'AT_TIMESTAMP', Timestamp: new Date(parameters.from) },
+  });
+  const all = await listAllShards(kinesis, { StreamName: streamName });
+  const openIds = new Set(open.map((shard) => shard.ShardId!));
+  const roots = open.filter((shard) => !parentsOf(shard).some((parent) => openIds.has(parent)));
+  let ids = withDescendants(
+    roots.map((shard) => shard.ShardId!),
+    all,
+  );
+  if (parameters.shardIds) {
+    const unknown = parameters.shardIds.filter((id) => !ids.has(id));
+    if (unknown.length > 0) {
+      throw new ReprocessRequestError(
+        `shard(s) ${unknown.join(', ')} were not open at or after ${parameters.from} in stream ${streamName}`,
+      );
+    }
+    const asked = withDescendants(parameters.shardIds, all);
+    ids = new Set([...ids].filter((id) => asked.has(id)));
+  }
+  const byId = new Map([...all, ...open].map((shard) => [shard.ShardId!, shard]));
+  return [...ids].sort().map((id) => {
+    const item = newShardItem(jobId, byId.get(id)!, ids, 'TRIM_HORIZON', at);
+    item.start = item.parents.length === 0 && openIds.has(id) ? 'AT_TIMESTAMP' : 'TRIM_HORIZON';
+    return item;
+  });
+};
+
+const sumCounts = (shards: ShardCounts[]): ShardCounts =>
+  shards.reduce(
+    (total, shard) => ({
+      recordsRead: total.recordsRead + shard.recordsRead,
+      written: total.written + shard.written,
+      duplicates: total.duplicates + shard.duplicates,
+      staleVersions: total.staleVersions + shard.staleVersions,
+      quarantined: total.quarantined + shard.quarantined,
+      failed: total.failed + shard.failed,
+    }),
+    { recordsRead: 0, written: 0, duplicates: 0, staleVersions: 0, quarantined: 0, failed: 0 },
+  );
+
+/** The job as a status answer: per shard, its counts, position, lag and state. */
+export const jobStatus = (job: JobItem, shards: ShardItem[], now: number): JobStatus => {
+  const windowEnd = Date.parse(job.windowEnd);
+  const from = Date.parse(job.parameters.from);
+  const statuses = [...shards]
+    .sort((a, b) => a.shardId.localeCompare(b.shardId))
+    .map((shard): ShardStatus => {
+      const arrival = shard.lastArrival === undefined ? from : Date.parse(shard.lastArrival);
+      const lagMs =
+        shard.state === 'done'
+          ? 0
+          : job.parameters.to !== undefined
+            ? Math.max(0, windowEnd - arrival)
+            : (shard.millisBehindLatest ?? Math.max(0, now - arrival));
+      const leased =
+        shard.leaseOwner !== undefined && shard.leaseExpiresAt !== undefined && shard.leaseExpiresAt >= now;
+      return {
+        shardId: shard.shardId,
+        parents: shard.parents,
+        state: shard.state,
+        ...(shard.endReason === undefined ? {} : { endReason: shard.endReason }),
+        recordsRead: shard.recordsRead,
+        written: shard.written,
+        duplicates: shard.duplicates,
+        staleVersions: shard.staleVersions,
+        quarantined: shard.quarantined,
+        failed: shard.failed,
+        ...(shard.position === undefined ? {} : { position: shard.position }),
+        ...(shard.lastArrival === undefined ? {} : { lastArrival: shard.lastArrival }),
+        lagMs,
+        ...(leased ? { lease: { owner: shard.leaseOwner!, expiresAt: iso(shard.leaseExpiresAt!) } } : {}),
+        ...(shard.lastError === undefined ? {} : { lastError: shard.lastError }),
+      };
+    });
+  return {
+    jobId: job.jobId,
+    state: job.state,
+    dryRun: job.parameters.dryRun,
+    parameters: job.parameters,
+    projectionVersion: job.projectionVersion,
+    windowEnd: job.windowEnd,
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt,
+    invocations: job.invocations,
+    totals: sumCounts(statuses),
+    shards: statuses,
+    ...(job.lastError === undefined ? {} : { lastError: job.lastError }),
+  };
+};
+
+type ShardOutcome = 'done' | 'shard-end' | 'failed' | 'budget' | 'lease-lost';
+
+interface RunContext {
+  job: JobItem;
+  deps: ReprocessDependencies;
+  clock: Clock;
+  recordLimiter: RateLimiter;
+  /** True once the budget runs out, or once a worker met an error it cannot record. */
+  shouldStop: () => boolean;
+  /** The first such error: the other workers stop at their next call, and the invocation then fails with it. */
+  abort: { error?: unknown };
+}
+
+/** Reads one leased shard until it is done, fails, or the budget runs out; checkpoints after every batch. */
+const runShard = async (shard: ShardItem, run: RunContext): Promise<ShardOutcome> => {
+  const { job, deps, clock } = run;
+  const { settings, jobs, owner, logger } = deps;
+  const parameters = job.parameters;
+  const windowEnd = Date.parse(job.windowEnd);
+  const counts: ShardCounts = {
+    recordsRead: shard.recordsRead,
+    written: shard.written,
+    duplicates: shard.duplicates,
+    staleVersions: shard.staleVersions,
+    quarantined: shard.quarantined,
+    failed: shard.failed,
+  };
+  let position = shard.position;
+  let lastRenewal = clock.now();
+  const save = async (progress: ShardProgress): Promise<void> => {
+    const now = clock.now();
+    await jobs.checkpoint(
+      job.jobId,
+      shard.shardId,
+      owner,
+      progress,
+      now + settings.leaseDurationMs,
+      iso(now),
+    );
+    lastRenewal = now;
+  };
+  const reader = new ShardReader({
+    client: deps.kinesis,
+    streamName: settings.streamName,
+    shardId: shard.shardId,
+    limit: Math.min(settings.getRecordsLimit, parameters.maxRecordsPerSecond),
+    callsPerSecond: settings.getRecordsPerSecond,
+    recordLimiter: run.recordLimiter,
+    timestampPositioning: settings.timestampPositioning,
+    timestampIteratorTimeoutMs: settings.timestampIteratorTimeoutMs,
+    clock,
+  });
+  const start: ShardPosition =
+    position !== undefined
+      ? { type: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: position }
+      : shard.start === 'AT_TIMESTAMP'
+        ? { type: 'AT_TIMESTAMP', timestamp: new Date(parameters.from) }
+        : { type: 'TRIM_HORIZON' };
+  const sink = parameters.dryRun ? deps.dryRunSink() : deps.sink;
+  let stoppedBy: 'failed' | 'budget' | undefined;
+
+  let result: ReadResult;
+  try {
+    result = await reader.read(
+      start,
+      {
+        // Until the first record of the window has been processed, earlier records are skipped (AT_TIMESTAMP's
+        // rule), whichever way the shard was entered.
+        ...(counts.recordsRead === 0 ? { startTimestamp: new Date(parameters.from) } : {}),
+        endTimestamp: new Date(windowEnd),
+        endTimestampGraceMs: settings.windowGraceMs,
+        atTip: () => (clock.now() >= windowEnd + settings.windowGraceMs ? 'stop' : 'wait'),
+        shouldStop: run.shouldStop,
+        onIdle: async (millisBehindLatest) => {
+          if (clock.now() - lastRenewal >= settings.leaseDurationMs / 3) {
+            await save(millisBehindLatest === undefined ? {} : { millisBehindLatest });
+          }
+        },
+      },
+      async (batch) => {
+        const behind =
+          batch.millisBehindLatest === undefined ? {} : { millisBehindLatest: batch.millisBehindLatest };
+        if (batch.records.length === 0) {
+          position = batch.position;
+          await save({ position, state: 'reading', ...behind });
+          return undefined;
+        }
+        const driven = await driveRecords(batch.records, {
+          store: sink.store,
+          quarantine: sink.quarantine,
+          logger,
+          metrics: deps.metrics,
+          keyConcurrency: settings.keyConcurrency,
+          timeReserveMs: settings.timeReserveMs,
+          context: budgetContext(deps.remainingMs),
+          attempts: settings.retryAttempts,
+          clock,
+        });
+        counts.written += driven.counts.written;
+        counts.duplicates += driven.counts.duplicates;
+        counts.staleVersions += driven.counts.staleVersions;
+        counts.quarantined += driven.counts.quarantined;
+        if (driven.counts.failed === 0) {
+          position = batch.position;
+          counts.recordsRead += batch.records.length;
+          counts.failed = 0;
+          await save({
+            ...counts,
+            position,
+            lastArrival: batch.records.at(-1)!.approximateArrivalTimestamp.toISOString(),
+            state: 'reading',
+            ...behind,
+          });
+          return undefined;
+        }
+        // The checkpoint stays before the first failed record: everything from it on is read again later.
+        const firstFailed = BigInt(driven.failedSequenceNumbers[0]!);
+        const done = batch.records.filter((record) => BigInt(record.sequenceNumber) < firstFailed);
+        counts.recordsRead += done.length;
+        if (done.length > 0) position = done.at(-1)!.sequenceNumber;
+        stoppedBy = driven.deadline ? 'budget' : 'failed';
+        if (!driven.deadline) counts.failed = driven.counts.failed;
+        await save({
+          ...counts,
+          ...(position === undefined ? {} : { position }),
+          ...(done.length > 0 ? { lastArrival: done.at(-1)!.approximateArrivalTimestamp.toISOString() } : {}),
+          state: driven.deadline ? 'reading' : 'failed',
+          ...(driven.deadline
+            ? {}
+            : {
+                lastError: `${driven.counts.failed} record(s) still failed after ${settings.retryAttempts} attempt(s), from ${driven.failedSequenceNumbers[0]}`,
+              }),
+        });
+        return 'stop';
+      },
+    );
+  } catch (error) {
+    if (error instanceof LeaseLostError) {
+      logger.warn('lease lost; another worker has the shard', { jobId: job.jobId, shardId: shard.shardId });
+      return 'lease-lost';
+    }
+    logger.error('reading the shard failed; it is left failed until the job is run again', {
+      jobId: job.jobId,
+      shardId: shard.shardId,
+      error: error as Error,
+    });
+    try {
+      await save({ state: 'failed', lastError: (error as Error).message });
+    } catch (saveError) {
+      logger.warn('the failure could not be recorded', { shardId: shard.shardId, error: saveError as Error });
+    }
+    await jobs.releaseLease(job.jobId, shard.shardId, owner).catch(() => undefined);
+    return 'failed';
+  }
+
+  let outcome: ShardOutcome;
+  if (result.end === 'consumer') outcome = stoppedBy ?? 'failed';
+  else if (result.end === 'stopped') outcome = 'budget';
+  else {
+    const endReason =
+      result.end === 'end-timestamp' ? 'window-end' : result.end === 'tip' ? 'tip' : 'shard-end';
+    try {
+      await save({
+        state: 'done',
+        endReason,
+        ...(result.millisBehindLatest === undefined ? {} : { millisBehindLatest: result.millisBehindLatest }),
+      });
+    } catch (error) {
+      if (error instanceof LeaseLostError) return 'lease-lost';
+      throw error;
+    }
+    outcome = endReason === 'shard-end' ? 'shard-end' : 'done';
+    logger.info('shard done', { jobId: job.jobId, shardId: shard.shardId, endReason, ...counts });
+  }
+  await jobs.releaseLease(job.jobId, shard.shardId, owner);
+  return outcome;
+};
+
+/** Adds the children of closed shards that appeared after the job was planned. */
+const extendPlan = async (run: RunContext): Promise<void> => {
+  const { job, deps } = run;
+  const known = await deps.jobs.listShards(job.jobId);
+  const all = await listAllShards(deps.kinesis, { StreamName: deps.settings.streamName });
+  const knownIds = new Set(known.map((shard) => shard.shardId));
+  const ids = withDescendants(knownIds, all);
+  const at = iso(run.clock.now());
+  for (const shard of all) {
+    if (!ids.has(shard.ShardId!) || knownIds.has(shard.ShardId!)) continue;
+    await deps.jobs.addShard(newShardItem(job.jobId, shard, ids, 'TRIM_HORIZON', at));
+  }
+};
+
+const isLive = (shard: ShardItem, owner: string, now: number): boolean =>
+  shard.leaseOwner !== undefined && shard.leaseOwner !== owner && (shard.leaseExpiresAt ?? 0) >= now;
+
+interface RunOutcome {
+  /** Every shard is done or failed, or nothing can go on (failed parents). */
+  finished: boolean;
+  /** The budget ran out with work this invocation could have done. */
+  continueNeeded: boolean;
+}
+
+/** Works on the job's shards until they are all done, or the budget runs out. */
+const runJob = async (run: RunContext): Promise<RunOutcome> => {
+  const { job, deps, clock } = run;
+  const { jobs, owner, settings } = deps;
+  const active = new Map<string, Promise<{ shardId: string; outcome: ShardOutcome }>>();
+  let outOfBudget = false;
+  let waitingOnOthers = false;
+  let finished = false;
+  let stuck: string | undefined;
+
+  while (run.abort.error === undefined) {
+    if (run.shouldStop()) {
+      outOfBudget = true;
+      break;
+    }
+    const now = clock.now();
+    const shards = await jobs.listShards(job.jobId);
+    const byId = new Map(shards.map((shard) => [shard.shardId, shard]));
+    // A shard whose parent stopped at the window's end holds only records after it.
+    for (const shard of shards) {
+      if (shard.state !== 'pending') continue;
+      const endedParent = shard.parents.some((id) => {
+        const parent = byId.get(id);
+        return (
+          parent?.state === 'done' && (parent.endReason === 'window-end' || parent.endReason === 'skipped')
+        );
+      });
+      if (endedParent) {
+        await jobs.skipShard(job.jobId, shard.shardId, now, iso(now));
+        shard.state = 'done';
+        shard.endReason = 'skipped';
+      }
+    }
+    const open = shards.filter((shard) => shard.state === 'pending' || shard.state === 'reading');
+    if (open.length === 0 && active.size === 0) {
+      finished = true;
+      break;
+    }
+    const ready = open.filter(
+      (shard) =>
+        !active.has(shard.shardId) &&
+        shard.parents.every((id) => byId.get(id)?.state === 'done' || !byId.has(id)),
+    );
+    let contended = false;
+    for (const shard of ready) {
+      if (active.size >= settings.shardConcurrency) break;
+      if (isLive(shard, owner, now)) continue;
+      const leased = await jobs.acquireLease(
+        job.jobId,
+        shard.shardId,
+        owner,
+        now,
+        now + settings.leaseDurationMs,
+      );
+      if (!leased) {
+        contended = true;
+        continue;
+      }
+      active.set(
+        shard.shardId,
+        runShard(leased, run).then(
+          (outcome) => ({ shardId: shard.shardId, outcome }),
+          (error: unknown) => {
+            run.abort.error ??= error;
+            return { shardId: shard.shardId, outcome: 'failed' as const };
+          },
+        ),
+      );
+    }
+    if (active.size === 0) {
+      if (contended || shards.some((shard) => isLive(shard, owner, now))) {
+        // Another invocation holds the work that is left: wait for it, or for its lease to run out.
+        waitingOnOthers = true;
+        await clock.sleep(Math.min(1_000, settings.leaseDurationMs));
+        continue;
+      }
+      const blocked = open.map((shard) => shard.shardId);
+      stuck = `shard(s) ${blocked.join(', ')} wait on parents that failed`;
+      break;
+    }
+    waitingOnOthers = false;
+    const { shardId, outcome } = await Promise.race(active.values());
+    active.delete(shardId);
+    if (outcome === 'budget') outOfBudget = true;
+    if (outcome === 'shard-end') await extendPlan(run);
+  }
+  for (const { outcome } of await Promise.all(active.values())) {
+    if (outcome === 'budget') outOfBudget = true;
+  }
+  if (run.abort.error !== undefined) throw run.abort.error;
+
+  const at = iso(clock.now());
+  if (finished || stuck !== undefined) {
+    const shards = await jobs.listShards(job.jobId);
+    const failed = stuck !== undefined || shards.some((shard) => shard.state === 'failed');
+    await jobs.updateJob(job.jobId, {
+      state: failed ? 'failed' : 'done',
+      updatedAt: at,
+      ...(stuck === undefined ? {} : { lastError: stuck }),
+    });
+    return { finished: true, continueNeeded: false };
+  }
+  return { finished: false, continueNeeded: outOfBudget && !waitingOnOthers };
+};
+
+const newJobId = (now: number): string =>
+  `reprocess-${iso(now)
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}-${randomUUID().slice(0, 8)}`;
+
+/** Finds the job the request names, or creates it; refuses a request that contradicts the stored job. */
+const jobFor = async (request: ParsedRequest, deps: ReprocessDependencies, now: number): Promise<JobItem> => {
+  const { jobs, settings } = deps;
+  if (!request.parameters) {
+    const job = await jobs.getJob(request.jobId!);
+    if (!job)
+      throw new ReprocessRequestError(`there is no job ${request.jobId}; give from (and to) to start one`);
+    return job;
+  }
+  const jobId = request.jobId ?? newJobId(now);
+  const existing = await jobs.getJob(jobId);
+  const refuseIfDifferent = (job: JobItem): JobItem => {
+    const differ = differences(job.parameters, request.parameters!);
+    if (differ.length > 0) {
+      throw new ReprocessRequestError(
+        `job ${jobId} exists with other parameters: ${differ.join('; ')}. Resume it with its own parameters ` +
+          '(or with the jobId alone), or start a new job with another jobId',
+      );
+    }
+    return job;
+  };
+  if (existing) return refuseIfDifferent(existing);
+
+  const { from, to } = request.parameters;
+  if (Date.parse(from) > now) throw new ReprocessRequestError(`from (${from}) is in the future`);
+  if (to !== undefined && Date.parse(to) > now) {
+    throw new ReprocessRequestError(`to (${to}) is in the future; leave it out to reprocess up to now`);
+  }
+  const at = iso(now);
+  const shards = await planShards(deps.kinesis, settings.streamName, jobId, request.parameters, at);
+  const job: JobItem = {
+    jobId,
+    parameters: request.parameters,
+    projectionVersion: settings.projectionVersion,
+    windowEnd: to ?? at,
+    state: 'running',
+    createdAt: at,
+    updatedAt: at,
+    invocations: 0,
+  };
+  if ((await jobs.createJob(job)) === 'exists') {
+    // Another request created it a moment ago.
+    return refuseIfDifferent((await jobs.getJob(jobId))!);
+  }
+  for (const shard of shards) await jobs.addShard(shard);
+  deps.logger.info('reprocessing job created', { jobId, ...request.parameters, shards: shards.length });
+  return job;
+};
+
+/** Answers one request: `status`, or `start` (which creates, resumes or continues a job). */
+export const handleReprocessRequest = async (
+  input: unknown,
+  deps: ReprocessDependencies,
+): Promise<JobStatus> => {
+  const clock = deps.clock ?? systemClock;
+  const { jobs, settings, logger } = deps;
+  const request = parseReprocessRequest(input, settings);
+  const now = clock.now();
+  if (request.action === 'status') {
+    const job = await jobs.getJob(request.jobId!);
+    if (!job) throw new ReprocessRequestError(`there is no job ${request.jobId}`);
+    return jobStatus(job, await jobs.listShards(job.jobId), now);
+  }
+
+  const job = await jobFor(request, deps, now);
+  if (job.projectionVersion !== settings.projectionVersion) {
+    throw new ReprocessRequestError(
+      `job ${job.jobId} writes projection version ${job.projectionVersion}, and this function writes ` +
+        `${settings.projectionVersion}: start a new job for the new version`,
+    );
+  }
+  const status = async (continued: boolean): Promise<JobStatus> => ({
+    ...jobStatus((await jobs.getJob(job.jobId))!, await jobs.listShards(job.jobId), clock.now()),
+    continued,
+  });
+  const isContinuation = request.continuation > 0;
+  if (job.state === 'done') return status(false);
+  if (job.state === 'failed') {
+    // A job is retried only when someone asks again, never by its own continuations.
+    if (isContinuation) return status(false);
+    for (const shard of await jobs.listShards(job.jobId)) {
+      if (shard.state === 'failed') await jobs.retryShard(job.jobId, shard.shardId, iso(now));
+    }
+    await jobs.updateJob(job.jobId, { state: 'running', updatedAt: iso(now) });
+    job.state = 'running';
+  }
+  if (request.continuation >= settings.maxInvocations) {
+    await jobs.updateJob(job.jobId, {
+      updatedAt: iso(now),
+      lastError: `stopped after ${request.continuation} invocations; run the job again to go on`,
+    });
+    logger.error('reprocessing job reached its invocation limit', { jobId: job.jobId });
+    return status(false);
+  }
+  const next: ContinueRequest = { action: 'start', jobId: job.jobId, continuation: request.continuation + 1 };
+  if (request.detach) {
+    await deps.continueJob(next);
+    return status(true);
+  }
+
+  await jobs.countInvocation(job.jobId, iso(now));
+  const abort: RunContext['abort'] = {};
+  const outcome = await runJob({
+    job,
+    deps,
+    clock,
+    recordLimiter: new RateLimiter({ ratePerSecond: job.parameters.maxRecordsPerSecond, clock }),
+    shouldStop: () => abort.error !== undefined || deps.remainingMs() < settings.stopReserveMs,
+    abort,
+  });
+  let continued = false;
+  if (outcome.continueNeeded) {
+    await deps.continueJob(next);
+    continued = true;
+    deps.metrics.addMetric('ReprocessContinuations', MetricUnit.Count, 1);
+  }
+  const answer = await status(continued);
+  logger.info('reprocessing invocation finished', {
+    jobId: job.jobId,
+    state: answer.state,
+    continued,
+    ...answer.totals,
+  });
+  return answer;
+};

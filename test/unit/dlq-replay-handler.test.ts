@@ -1,0 +1,140 @@
+import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient } from '@aws-sdk/client-kinesis';
+import { S3Client } from '@aws-sdk/client-s3';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { KinesisStreamEvent, SQSEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ReplayReport } from '#shared/recovery/dlq-replay.ts';
+import { lambdaContext, sampleEvent } from '#test/helpers/factories.ts';
+
+const kinesisMock = mockClient(KinesisClient);
+const sqsMock = mockClient(SQSClient);
+const dynamoMock = mockClient(DynamoDBDocumentClient);
+const s3Mock = mockClient(S3Client);
+
+type Handler = (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
+let handler: Handler;
+
+beforeAll(async () => {
+  Object.assign(process.env, {
+    STREAM_NAME: 'kinesis-pipeline-EventStream',
+    FAILURE_QUEUE_URL:
+      'https://sqs.us-east-1.amazonaws.com/123456789012/kinesis-pipeline-ConsumerFailureQueue',
+    TABLE_NAME: 'events-table',
+    QUARANTINE_BUCKET: 'quarantine-bucket',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+  });
+  ({ handler } = (await import('../../functions/dlq-replay/handler.ts')) as unknown as { handler: Handler });
+});
+
+afterEach(() => {
+  kinesisMock.reset();
+  sqsMock.reset();
+  dynamoMock.reset();
+  s3Mock.reset();
+});
+
+/** The stream holds the first two records of the consumer's sample, which the sample failure record points at. */
+const streamHoldsTheSampleRecords = () => {
+  const records = sampleEvent<KinesisStreamEvent>('consumer-cloudevents.json').Records.slice(0, 2);
+  kinesisMock.on(GetShardIteratorCommand).resolves({ ShardIterator: 'iterator-1' });
+  kinesisMock.on(GetRecordsCommand).resolves({
+    Records: records.map((record) => ({
+      SequenceNumber: record.kinesis.sequenceNumber,
+      PartitionKey: record.kinesis.partitionKey,
+      Data: Buffer.from(record.kinesis.data, 'base64'),
+      ApproximateArrivalTimestamp: new Date(record.kinesis.approximateArrivalTimestamp * 1000),
+    })),
+    NextShardIterator: 'iterator-2',
+    MillisBehindLatest: 0,
+  });
+};
+
+const invoke = (event: unknown) => handler(event, lambdaContext('DlqReplayFunction', 300_000));
+
+describe('Function: DLQ replay handler', () => {
+  it('replays the messages of an SQS trigger event and answers a partial batch response (events/dlq-replay-sqs.json)', async () => {
+    // Prepare
+    streamHoldsTheSampleRecords();
+    dynamoMock.on(PutCommand).resolves({});
+    const event = sampleEvent<SQSEvent>('dlq-replay-sqs.json');
+    // Act
+    const response = await invoke(event);
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(kinesisMock).toHaveReceivedCommandWith(GetShardIteratorCommand, {
+      StreamName: 'kinesis-pipeline-EventStream',
+      ShardId: 'shardId-000000000000',
+      ShardIteratorType: 'AT_SEQUENCE_NUMBER',
+      StartingSequenceNumber: '49660000000000000000000000000000000000000000000001000001',
+    });
+    expect(dynamoMock.commandCalls(PutCommand).map((call) => call.args[0].input.Item?.identity)).toEqual([
+      'ce:urn%3Aexample%3Aorders:evt-1001',
+      'ce:urn%3Aexample%3Aorders:evt-1002',
+    ]);
+    expect(sqsMock).not.toHaveReceivedCommand(DeleteMessageCommand);
+  });
+
+  it('reports the message when its records still fail', async () => {
+    // Prepare
+    streamHoldsTheSampleRecords();
+    dynamoMock.on(PutCommand).rejects(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }));
+    const event = sampleEvent<SQSEvent>('dlq-replay-sqs.json');
+    // Act
+    const response = await invoke(event);
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: event.Records[0]!.messageId }] });
+  });
+
+  it('drains the failure queue on demand and answers the report (events/dlq-replay-drain.json)', async () => {
+    // Prepare
+    streamHoldsTheSampleRecords();
+    dynamoMock.on(PutCommand).resolves({});
+    const body = sampleEvent<SQSEvent>('dlq-replay-sqs.json').Records[0]!.body;
+    sqsMock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [{ MessageId: 'm-1', ReceiptHandle: 'r-1', Body: body }] })
+      .resolves({ Messages: [] });
+    // Act
+    const report = (await invoke(sampleEvent('dlq-replay-drain.json'))) as ReplayReport;
+    // Assess
+    expect(report).toMatchObject({ messages: 1, recordsReplayed: 2, written: 2, deleted: 1, dryRun: false });
+    expect(sqsMock).toHaveReceivedCommandWith(ReceiveMessageCommand, {
+      QueueUrl: process.env.FAILURE_QUEUE_URL,
+      MaxNumberOfMessages: 10,
+    });
+    expect(sqsMock).toHaveReceivedCommandWith(DeleteMessageCommand, { ReceiptHandle: 'r-1' });
+  });
+
+  it('dry-runs the failure queue: reads only, and shows the messages again (events/dlq-replay-dry-run.json)', async () => {
+    // Prepare
+    streamHoldsTheSampleRecords();
+    dynamoMock.on(GetCommand).resolves({});
+    const body = sampleEvent<SQSEvent>('dlq-replay-sqs.json').Records[0]!.body;
+    sqsMock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [{ MessageId: 'm-1', ReceiptHandle: 'r-1', Body: body }] })
+      .resolves({ Messages: [] });
+    // Act
+    const report = (await invoke(sampleEvent('dlq-replay-dry-run.json'))) as ReplayReport;
+    // Assess
+    expect(report).toMatchObject({ messages: 1, written: 2, deleted: 0, dryRun: true });
+    expect(dynamoMock).not.toHaveReceivedCommand(PutCommand);
+    expect(sqsMock).not.toHaveReceivedCommand(DeleteMessageCommand);
+    expect(sqsMock).toHaveReceivedCommand(ChangeMessageVisibilityBatchCommand);
+  });
+
+  it('fails the invocation for a request it cannot act on', async () => {
+    // Act
+    const result = invoke({ maxMessages: -1 });
+    // Assess
+    await expect(result).rejects.toThrow('maxMessages must be an integer from 1 to 10000');
+  });
+});

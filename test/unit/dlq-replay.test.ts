@@ -1,0 +1,479 @@
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { SQSEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { MemoryQuarantine } from '#shared/quarantine/quarantine.ts';
+import {
+  drainFailureQueue,
+  type ReplayDependencies,
+  ReplayRequestError,
+  replayMessage,
+  replaySqsEvent,
+} from '#shared/recovery/dlq-replay.ts';
+import { DryRunEventStore, DryRunQuarantine } from '#shared/recovery/dry-run.ts';
+import { MemoryMessageQuarantine } from '#shared/recovery/message-quarantine.ts';
+import type { EventStore } from '#shared/sink/event-store.ts';
+import { MemoryEventStore } from '#shared/sink/memory-event-store.ts';
+import { FakeKinesis, testClock } from '#test/helpers/fake-kinesis.ts';
+import { kplAggregate, metricsRecorder, silentLogger } from '#test/helpers/kinesis-factories.ts';
+import {
+  FailingStore,
+  failureRecord,
+  identityOf,
+  keyedCloudEvent,
+  STREAM_NAME,
+  streamArnOf,
+} from '#test/helpers/recovery-fixtures.ts';
+
+const SHARD = 'shardId-000000000000';
+const sqsMock = mockClient(SQSClient);
+let fake: FakeKinesis | undefined;
+
+afterEach(() => {
+  fake?.mock.restore();
+  fake = undefined;
+  sqsMock.reset();
+});
+
+afterAll(() => {
+  sqsMock.restore();
+});
+
+interface SetupOptions {
+  store?: EventStore;
+  remainingMs?: () => number;
+}
+
+const setup = (options: SetupOptions = {}) => {
+  const clock = testClock();
+  fake = new FakeKinesis(STREAM_NAME, clock, 2);
+  const memory = new MemoryEventStore(1);
+  const store = options.store ?? memory;
+  const quarantine = new MemoryQuarantine();
+  const messageQuarantine = new MemoryMessageQuarantine();
+  const metrics = metricsRecorder();
+  const deps: ReplayDependencies = {
+    kinesis: new KinesisClient({ region: 'us-east-1' }),
+    streamName: STREAM_NAME,
+    sink: { store, quarantine },
+    dryRunSink: () => ({
+      store: new DryRunEventStore(1, async (identity) => memory.items.get(identity)),
+      quarantine: new DryRunQuarantine(),
+    }),
+    messageQuarantine,
+    logger: silentLogger(),
+    metrics,
+    keyConcurrency: 4,
+    timeReserveMs: 0,
+    remainingMs: options.remainingMs ?? (() => 60_000),
+    stopReserveMs: 1_000,
+    reader: { limit: 3, callsPerSecond: 5 },
+    attempts: 2,
+    clock,
+  };
+  /** Puts the n-th event of `key` on a shard. */
+  const put = (shardId: string, key: string, n: number) => {
+    clock.advance(10);
+    return fake!.put(shardId, key, JSON.stringify(keyedCloudEvent(key, n)));
+  };
+  return { clock, fake: fake!, deps, memory, quarantine, messageQuarantine, metrics, put };
+};
+
+const message = (id: string, body: unknown, receiveCount = 1): Message => ({
+  MessageId: id,
+  ReceiptHandle: `receipt-${id}`,
+  Body: typeof body === 'string' ? body : JSON.stringify(body),
+  Attributes: { ApproximateReceiveCount: String(receiveCount) },
+});
+
+const queueDeps = { sqs: new SQSClient({ region: 'us-east-1' }), queueUrl: 'https://sqs/failures' };
+
+const deletedIds = () =>
+  sqsMock.commandCalls(DeleteMessageCommand).map((call) => call.args[0].input.ReceiptHandle);
+
+describe('Recovery: replayMessage', () => {
+  it('reads the range back, writes its events and counts every record', async () => {
+    // Prepare
+    const { deps, memory, put } = setup();
+    const records = [1, 2, 3, 4, 5].map((n) => put(SHARD, n % 2 ? 'a' : 'b', n));
+    const body = JSON.stringify(failureRecord(SHARD, records[1]!.SequenceNumber, records[3]!.SequenceNumber));
+    // Act
+    const detail = await replayMessage({ messageId: 'm-1', body }, false, deps);
+    // Assess
+    expect(detail).toMatchObject({
+      outcome: 'replayed',
+      shardId: SHARD,
+      recordsReplayed: 3,
+      written: 3,
+      duplicates: 0,
+      failed: 0,
+    });
+    expect([...memory.items.keys()].sort()).toEqual([
+      identityOf('a', 3),
+      identityOf('b', 2),
+      identityOf('b', 4),
+    ]);
+  });
+
+  it('counts records that already landed as duplicates and writes nothing for them', async () => {
+    // Prepare
+    const { deps, memory, put } = setup();
+    const records = [1, 2, 3].map((n) => put(SHARD, 'a', n));
+    const body = JSON.stringify(failureRecord(SHARD, records[0]!.SequenceNumber, records[2]!.SequenceNumber));
+    await replayMessage({ messageId: 'm-1', body }, false, deps);
+    const puts = memory.calls.length;
+    // Act
+    const detail = await replayMessage({ messageId: 'm-1', body }, false, deps);
+    // Assess
+    expect(detail).toMatchObject({ outcome: 'replayed', written: 0, duplicates: 3 });
+    expect(memory.calls).toHaveLength(puts + 3);
+    expect(memory.items.size).toBe(3);
+  });
+
+  it('de-aggregates KPL records and counts their user records', async () => {
+    // Prepare
+    const { deps, memory, fake } = setup();
+    const aggregate = kplAggregate(
+      [1, 2, 3].map((n) => ({
+        partitionKey: 'k',
+        data: Buffer.from(JSON.stringify(keyedCloudEvent('k', n))),
+      })),
+    );
+    const record = fake.put(SHARD, 'k', aggregate);
+    const body = JSON.stringify(failureRecord(SHARD, record.SequenceNumber, record.SequenceNumber));
+    // Act
+    const detail = await replayMessage({ messageId: 'm-1', body }, false, deps);
+    // Assess
+    expect(detail).toMatchObject({ outcome: 'replayed', recordsReplayed: 1, written: 3 });
+    expect(memory.items.size).toBe(3);
+  });
+
+  it('reports records that keep failing, and the records of other keys still land', async () => {
+    // Prepare
+    const store = new FailingStore([identityOf('a', 2)]);
+    const { deps, put } = setup({ store });
+    const records = [put(SHARD, 'a', 1), put(SHARD, 'a', 2), put(SHARD, 'b', 3), put(SHARD, 'a', 4)];
+    const body = JSON.stringify(failureRecord(SHARD, records[0]!.SequenceNumber, records[3]!.SequenceNumber));
+    // Act
+    const detail = await replayMessage({ messageId: 'm-1', body }, false, deps);
+    // Assess: a-2 failed twice (two attempts), a-4 waited behind it, a-1 and b-3 landed once.
+    expect(detail).toMatchObject({ outcome: 'still-failing', written: 2, failed: 2 });
+    expect(detail.detail).toContain(records[1]!.SequenceNumber);
+    expect(store.attempts).toBe(2);
+  });
+
+  it('quarantines the message as expired when the start of its range has aged out, after replaying the rest', async () => {
+    // Prepare
+    const { deps, memory, fake, put, messageQuarantine, metrics } = setup();
+    const records = [1, 2, 3, 4].map((n) => put(SHARD, 'a', n));
+    fake.trim(SHARD, 2);
+    const body = JSON.stringify(failureRecord(SHARD, records[0]!.SequenceNumber, records[3]!.SequenceNumber));
+    // Act
+    const detail = await replayMessage({ messageId: 'm-1', body }, false, deps);
+    // Assess
+    expect(detail).toMatchObject({ outcome: 'expired', recordsReplayed: 2, written: 2 });
+    expect(detail.detail).toContain('aged out');
+    expect(memory.items.size).toBe(2);
+    expect(messageQuarantine.entries).toEqual([
+      expect.objectContaining({
+        reason: 'expired',
+        messageId: 'm-1',
+        shardId: SHARD,
+        startSequenceNumber: records[0]!.SequenceNumber,
+        recordsReplayed: 2,
+        body,
+      }),
+    ]);
+    expect(metrics.values.ReplayExpired).toBe(1);
+  });
+
+  it('tells expiry by the trim horizon when Kinesis refuses a trimmed sequence number', async () => {
+    // Prepare
+    const { deps, fake, put, messageQuarantine } = setup();
+    const records = [1, 2, 3].map((n) => put(SHARD, 'a', n));
+    fake.trim(SHARD, 3);
+    fake.faults.refuseTrimmed = true;
+    put(SHARD, 'a', 4);
+    const body = JSON.stringify(failureRecord(SHARD, records[0]!.SequenceNumber, records[2]!.SequenceNumber));
+    // Act
+    const detail = await replayMessage({ messageId: 'm-1', body }, false, deps);
+    // Assess
+    expect(detail).toMatchObject({ outcome: 'expired', recordsReplayed: 0 });
+    expect(messageQuarantine.entries).toHaveLength(1);
+    expect(fake.callsOf('GetShardIterator').map((call) => call.input.ShardIteratorType)).toEqual([
+      'AT_SEQUENCE_NUMBER',
+      'TRIM_HORIZON',
+    ]);
+  });
+
+  it('quarantines the message as expired when its shard is gone', async () => {
+    // Prepare
+    const { deps, fake, put, messageQuarantine } = setup();
+    const record = put(SHARD, 'a', 1);
+    fake.faults.gone.add(SHARD);
+    const body = JSON.stringify(failureRecord(SHARD, record.SequenceNumber, record.SequenceNumber));
+    // Act
+    const detail = await replayMessage({ messageId: 'm-1', body }, false, deps);
+    // Assess
+    expect(detail.outcome).toBe('expired');
+    expect(detail.detail).toContain('gone');
+    expect(messageQuarantine.entries).toHaveLength(1);
+  });
+
+  it.each([
+    ['a body that is not JSON', 'not json', 'not JSON'],
+    ['a record without KinesisBatchInfo', { hello: 'world' }, 'no KinesisBatchInfo'],
+    ['a malformed range', failureRecord(SHARD, '12a', '13'), 'startSequenceNumber'],
+    ['a range that runs backwards', failureRecord(SHARD, '20', '10'), 'after endSequenceNumber'],
+    [
+      'another stream',
+      failureRecord(SHARD, '10', '20', { streamArn: streamArnOf('other') }),
+      'points at stream other',
+    ],
+  ])('leaves %s on the queue, saying why', async (_name, body, reason) => {
+    // Prepare
+    const { deps, messageQuarantine } = setup();
+    // Act
+    const detail = await replayMessage(
+      { messageId: 'm-1', body: typeof body === 'string' ? body : JSON.stringify(body) },
+      false,
+      deps,
+    );
+    // Assess
+    expect(detail).toMatchObject({ outcome: 'still-failing', recordsReplayed: 0, deleted: false });
+    expect(detail.detail).toContain(reason);
+    expect(messageQuarantine.entries).toEqual([]);
+  });
+});
+
+describe('Recovery: drainFailureQueue', () => {
+  it('deletes the messages whose records all landed and leaves the others, with a report', async () => {
+    // Prepare
+    const store = new FailingStore([identityOf('b', 3)]);
+    const { deps, put } = setup({ store });
+    const ok = [put(SHARD, 'a', 1), put(SHARD, 'a', 2)];
+    const bad = put('shardId-000000000001', 'b', 3);
+    sqsMock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({
+        Messages: [
+          message('bad', failureRecord('shardId-000000000001', bad.SequenceNumber, bad.SequenceNumber), 2),
+          message('ok', failureRecord(SHARD, ok[0]!.SequenceNumber, ok[1]!.SequenceNumber)),
+        ],
+      })
+      .resolves({ Messages: [] });
+    // Act
+    const report = await drainFailureQueue({ maxMessages: 10 }, { ...deps, ...queueDeps });
+    // Assess
+    expect(report).toMatchObject({
+      messages: 2,
+      recordsReplayed: 3,
+      written: 2,
+      duplicates: 0,
+      quarantined: 0,
+      stillFailing: 1,
+      expired: 0,
+      deleted: 1,
+      dryRun: false,
+    });
+    expect(report.details.map((d) => [d.messageId, d.outcome, d.deleted, d.receiveCount])).toEqual([
+      ['ok', 'replayed', true, 1],
+      ['bad', 'still-failing', false, 2],
+    ]);
+    expect(deletedIds()).toEqual(['receipt-ok']);
+    expect(sqsMock).toHaveReceivedCommandWith(ReceiveMessageCommand, {
+      QueueUrl: 'https://sqs/failures',
+      MaxNumberOfMessages: 10,
+      VisibilityTimeout: 90,
+      MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+    });
+    expect(sqsMock).not.toHaveReceivedCommand(ChangeMessageVisibilityBatchCommand);
+  });
+
+  it('deletes an expired message once it is quarantined, and counts it', async () => {
+    // Prepare
+    const { deps, fake, put, messageQuarantine } = setup();
+    const record = put(SHARD, 'a', 1);
+    fake.trim(SHARD, 1);
+    sqsMock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({
+        Messages: [message('old', failureRecord(SHARD, record.SequenceNumber, record.SequenceNumber))],
+      })
+      .resolves({});
+    // Act
+    const report = await drainFailureQueue({}, { ...deps, ...queueDeps });
+    // Assess
+    expect(report).toMatchObject({ messages: 1, expired: 1, stillFailing: 0, deleted: 1 });
+    expect(messageQuarantine.entries).toHaveLength(1);
+    expect(deletedIds()).toEqual(['receipt-old']);
+  });
+
+  it('in a dry run writes, quarantines and deletes nothing, reports what it would do, and shows the messages again', async () => {
+    // Prepare
+    const { deps, fake, memory, put, messageQuarantine, metrics } = setup();
+    const records = [put(SHARD, 'a', 1), put(SHARD, 'a', 2), put(SHARD, 'b', 3)];
+    await memory.put({
+      identity: identityOf('a', 1),
+      kind: 'cloudevent',
+      attributes: {},
+      position: {
+        shardId: SHARD,
+        sequenceNumber: records[0]!.SequenceNumber,
+        partitionKey: 'a',
+        approximateArrivalTimestamp: '2026-11-27T00:00:00.000Z',
+      },
+    });
+    const old = put('shardId-000000000001', 'c', 4);
+    fake.trim('shardId-000000000001', 1);
+    const writes = memory.calls.length;
+    sqsMock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({
+        Messages: [
+          message('m-1', failureRecord(SHARD, records[0]!.SequenceNumber, records[2]!.SequenceNumber)),
+          message('m-2', failureRecord('shardId-000000000001', old.SequenceNumber, old.SequenceNumber)),
+        ],
+      })
+      .resolves({ Messages: [] });
+    // Act
+    const report = await drainFailureQueue({ dryRun: true, maxMessages: 5 }, { ...deps, ...queueDeps });
+    // Assess
+    expect(report).toMatchObject({
+      dryRun: true,
+      messages: 2,
+      written: 2,
+      duplicates: 1,
+      expired: 1,
+      deleted: 0,
+    });
+    expect(memory.calls).toHaveLength(writes);
+    expect(memory.items.size).toBe(1);
+    expect(messageQuarantine.entries).toEqual([]);
+    expect(metrics.values.ReplayExpired).toBeUndefined();
+    expect(sqsMock).not.toHaveReceivedCommand(DeleteMessageCommand);
+    expect(sqsMock).toHaveReceivedCommandWith(ChangeMessageVisibilityBatchCommand, {
+      Entries: [
+        { Id: '0', ReceiptHandle: 'receipt-m-1', VisibilityTimeout: 0 },
+        { Id: '1', ReceiptHandle: 'receipt-m-2', VisibilityTimeout: 0 },
+      ],
+    });
+  });
+
+  it('handles at most maxMessages messages', async () => {
+    // Prepare
+    const { deps, put } = setup();
+    const record = put(SHARD, 'a', 1);
+    const body = failureRecord(SHARD, record.SequenceNumber, record.SequenceNumber);
+    sqsMock.on(ReceiveMessageCommand).resolves({ Messages: [message('m-1', body), message('m-2', body)] });
+    // Act
+    const report = await drainFailureQueue(
+      { maxMessages: 2, visibilityTimeoutSeconds: 60 },
+      { ...deps, ...queueDeps },
+    );
+    // Assess
+    expect(report.messages).toBe(2);
+    expect(sqsMock.commandCalls(ReceiveMessageCommand)).toHaveLength(1);
+    expect(sqsMock).toHaveReceivedCommandWith(ReceiveMessageCommand, {
+      MaxNumberOfMessages: 2,
+      VisibilityTimeout: 60,
+    });
+  });
+
+  it('stops before its time budget ends and shows the messages it did not start again', async () => {
+    // Prepare
+    let remaining = 60_000;
+    const { deps, put } = setup({ remainingMs: () => remaining });
+    const record = put(SHARD, 'a', 1);
+    const body = failureRecord(SHARD, record.SequenceNumber, record.SequenceNumber);
+    sqsMock.on(ReceiveMessageCommand).resolves({ Messages: [message('m-1', body), message('m-2', body)] });
+    sqsMock.on(DeleteMessageCommand).callsFake(async () => {
+      remaining = 500;
+      return {};
+    });
+    // Act
+    const report = await drainFailureQueue({ maxMessages: 10 }, { ...deps, ...queueDeps });
+    // Assess
+    expect(report.details.map((d) => d.messageId)).toEqual(['m-1']);
+    expect(sqsMock).toHaveReceivedCommandWith(ChangeMessageVisibilityBatchCommand, {
+      Entries: [{ Id: '0', ReceiptHandle: 'receipt-m-2', VisibilityTimeout: 0 }],
+    });
+  });
+
+  it.each([
+    [{ maxMessages: 0 }, 'maxMessages must be an integer from 1 to 10000'],
+    [{ maxMessages: 1.5 }, 'maxMessages must be an integer'],
+    [{ dryRun: 'yes' }, 'dryRun must be true or false'],
+    [{ visibilityTimeoutSeconds: 50_000 }, 'visibilityTimeoutSeconds must be an integer from 0 to 43200'],
+    [{ maxMesages: 3 }, 'unknown field(s) maxMesages'],
+  ])('refuses %j', async (request, error) => {
+    // Prepare
+    const { deps } = setup();
+    // Act
+    const result = drainFailureQueue(request, { ...deps, ...queueDeps });
+    // Assess
+    await expect(result).rejects.toThrow(ReplayRequestError);
+    await expect(result).rejects.toThrow(error);
+  });
+});
+
+describe('Recovery: replaySqsEvent', () => {
+  const sqsEvent = (messages: Array<{ id: string; body: unknown }>): SQSEvent => ({
+    Records: messages.map(({ id, body }) => ({
+      messageId: id,
+      receiptHandle: `receipt-${id}`,
+      body: JSON.stringify(body),
+      attributes: {
+        ApproximateReceiveCount: '1',
+        SentTimestamp: '1545082649183',
+        SenderId: 'AIDAIENQZJOLO23YVJ4VO',
+        ApproximateFirstReceiveTimestamp: '1545082649185',
+      },
+      messageAttributes: {},
+      md5OfBody: '098f6bcd4621d373cade4e832627b4f6',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:failures',
+      awsRegion: 'us-east-1',
+    })),
+  });
+
+  it('reports exactly the messages that still fail, by messageId, and deletes nothing itself', async () => {
+    // Prepare
+    const store = new FailingStore([identityOf('b', 2)]);
+    const { deps, put } = setup({ store });
+    const a = put(SHARD, 'a', 1);
+    const b = put('shardId-000000000001', 'b', 2);
+    const event = sqsEvent([
+      { id: 'ok', body: failureRecord(SHARD, a.SequenceNumber, a.SequenceNumber) },
+      { id: 'bad', body: failureRecord('shardId-000000000001', b.SequenceNumber, b.SequenceNumber) },
+      { id: 'junk', body: { nope: true } },
+    ]);
+    // Act
+    const { batchItemFailures, report } = await replaySqsEvent(event, deps);
+    // Assess
+    expect(batchItemFailures.map((failure) => failure.itemIdentifier).sort()).toEqual(['bad', 'junk']);
+    expect(batchItemFailures.every((failure) => Object.keys(failure).join() === 'itemIdentifier')).toBe(true);
+    expect(report).toMatchObject({ messages: 3, written: 1, stillFailing: 2, deleted: 1 });
+    expect(sqsMock).not.toHaveReceivedCommand(DeleteMessageCommand);
+  });
+
+  it('answers an empty list when every message replayed', async () => {
+    // Prepare
+    const { deps, put } = setup();
+    const a = put(SHARD, 'a', 1);
+    // Act
+    const { batchItemFailures } = await replaySqsEvent(
+      sqsEvent([{ id: 'ok', body: failureRecord(SHARD, a.SequenceNumber, a.SequenceNumber) }]),
+      deps,
+    );
+    // Assess
+    expect(batchItemFailures).toEqual([]);
+  });
+});

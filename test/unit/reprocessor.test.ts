@@ -1,0 +1,555 @@
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryQuarantine } from '#shared/quarantine/quarantine.ts';
+import { DryRunEventStore, DryRunQuarantine } from '#shared/recovery/dry-run.ts';
+import { type JobStore, MemoryJobStore } from '#shared/recovery/job-store.ts';
+import {
+  type ContinueRequest,
+  handleReprocessRequest,
+  type ReprocessDependencies,
+  ReprocessRequestError,
+  type ReprocessSettings,
+} from '#shared/recovery/reprocessor.ts';
+import type { EventStore } from '#shared/sink/event-store.ts';
+import { MemoryEventStore } from '#shared/sink/memory-event-store.ts';
+import { FakeKinesis, testClock } from '#test/helpers/fake-kinesis.ts';
+import { metricsRecorder, silentLogger } from '#test/helpers/kinesis-factories.ts';
+import {
+  FailingStore,
+  identityOf,
+  keyedCloudEvent,
+  RecordingStore,
+  STREAM_NAME,
+} from '#test/helpers/recovery-fixtures.ts';
+
+const S0 = 'shardId-000000000000';
+const S1 = 'shardId-000000000001';
+let fake: FakeKinesis | undefined;
+
+afterEach(() => {
+  fake?.mock.restore();
+  fake = undefined;
+});
+
+const SETTINGS: ReprocessSettings = {
+  streamName: STREAM_NAME,
+  projectionVersion: 1,
+  keyConcurrency: 4,
+  timeReserveMs: 0,
+  stopReserveMs: 1_000,
+  leaseDurationMs: 10_000,
+  windowGraceMs: 50,
+  defaultMaxRecordsPerSecond: 1_000,
+  getRecordsPerSecond: 5,
+  getRecordsLimit: 3,
+  shardConcurrency: 4,
+  timestampPositioning: 'iterator',
+  timestampIteratorTimeoutMs: 1_000,
+  retryAttempts: 2,
+  maxInvocations: 100,
+  jobRetentionDays: 30,
+};
+
+const setup = (shards = 2) => {
+  const clock = testClock();
+  fake = new FakeKinesis(STREAM_NAME, clock, shards);
+  const memory = new MemoryEventStore(1);
+  const jobs = new MemoryJobStore();
+  const continued: ContinueRequest[] = [];
+  const metrics = metricsRecorder();
+  /** Dependencies of one invocation; `budgetMs` is its time left when it starts. */
+  const deps = (
+    options: {
+      owner?: string;
+      store?: EventStore;
+      budgetMs?: number;
+      remainingMs?: () => number;
+      settings?: Partial<ReprocessSettings>;
+      jobs?: JobStore;
+    } = {},
+  ): ReprocessDependencies => {
+    const deadline = clock.now() + (options.budgetMs ?? 600_000);
+    const store = options.store ?? memory;
+    return {
+      kinesis: new KinesisClient({ region: 'us-east-1' }),
+      jobs: options.jobs ?? jobs,
+      sink: { store, quarantine: new MemoryQuarantine() },
+      dryRunSink: () => ({
+        store: new DryRunEventStore(store.projectionVersion, async (identity) => memory.items.get(identity)),
+        quarantine: new DryRunQuarantine(),
+      }),
+      logger: silentLogger(),
+      metrics,
+      owner: options.owner ?? 'invocation-1',
+      remainingMs: options.remainingMs ?? (() => deadline - clock.now()),
+      continueJob: async (request) => {
+        continued.push(request);
+      },
+      settings: { ...SETTINGS, ...options.settings },
+      clock,
+    };
+  };
+  const put = (shardId: string, key: string, n: number) => {
+    clock.advance(10);
+    return fake!.put(shardId, key, JSON.stringify(keyedCloudEvent(key, n)));
+  };
+  return { clock, fake: fake!, memory, jobs, continued, metrics, deps, put };
+};
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** The event numbers of each key, in the order they were put to the store. */
+const orderByKey = (store: RecordingStore): Record<string, number[]> => {
+  const order: Record<string, number[]> = {};
+  for (const put of store.puts) {
+    const { key, n } = put.data as { key: string; n: number };
+    order[key] = [...(order[key] ?? []), n];
+  }
+  return order;
+};
+
+describe('Recovery: reprocessor', () => {
+  it('reads parents before children across a split and a merge, so each key stays in order', async () => {
+    // Prepare: a and b start on shard 0, c on shard 1; shard 0 splits (a → 2, b → 3); 3 and 1 merge into 4.
+    // Parents hold several batches each, so a child read too early would overtake them.
+    const { clock, fake, memory, deps, put } = setup();
+    const from = clock.now();
+    for (let n = 1; n <= 4; n += 1) {
+      put(S0, 'a', n);
+      put(S0, 'b', n);
+      put(S1, 'c', n);
+    }
+    const [s2, s3] = fake.split(S0);
+    put(s2!, 'a', 5);
+    put(s3!, 'b', 5);
+    put(S1, 'c', 5);
+    const s4 = fake.merge(s3!, S1);
+    put(s4, 'b', 6);
+    put(s4, 'c', 6);
+    put(s2!, 'a', 6);
+    const store = new RecordingStore(memory);
+    // Act
+    const status = await handleReprocessRequest(
+      { from: iso(from), jobId: 'split-merge' },
+      deps({ store, settings: { shardConcurrency: 10 } }),
+    );
+    // Assess
+    expect(orderByKey(store)).toEqual({
+      a: [1, 2, 3, 4, 5, 6],
+      b: [1, 2, 3, 4, 5, 6],
+      c: [1, 2, 3, 4, 5, 6],
+    });
+    expect(status).toMatchObject({ jobId: 'split-merge', state: 'done', continued: false });
+    expect(status.totals).toEqual({
+      recordsRead: 18,
+      written: 18,
+      duplicates: 0,
+      staleVersions: 0,
+      quarantined: 0,
+      failed: 0,
+    });
+    expect(
+      status.shards.map((shard) => [shard.shardId, shard.parents, shard.state, shard.endReason]),
+    ).toEqual([
+      [S0, [], 'done', 'shard-end'],
+      [S1, [], 'done', 'shard-end'],
+      [s2, [S0], 'done', 'tip'],
+      [s3, [S0], 'done', 'shard-end'],
+      [s4, [s3, S1], 'done', 'tip'],
+    ]);
+  });
+
+  it('starts at the shards open at `from` (AT_TIMESTAMP) and at the beginning of their children', async () => {
+    // Prepare
+    const { clock, fake, deps, put } = setup(1);
+    put(S0, 'a', 1);
+    const from = clock.now() + 1;
+    put(S0, 'a', 2);
+    const [s1, s2] = fake.split(S0);
+    put(s1!, 'a', 3);
+    put(s2!, 'b', 1);
+    // Act
+    const status = await handleReprocessRequest({ from: iso(from) }, deps());
+    // Assess
+    expect(status.totals.written).toBe(3);
+    expect(fake.callsOf('ListShards')[0]!.input).toMatchObject({
+      StreamName: STREAM_NAME,
+      ShardFilter: { Type: 'AT_TIMESTAMP', Timestamp: new Date(from) },
+    });
+    expect(
+      fake.callsOf('GetShardIterator').map((call) => [call.input.ShardId, call.input.ShardIteratorType]),
+    ).toEqual([
+      [S0, 'AT_TIMESTAMP'],
+      [s1, 'TRIM_HORIZON'],
+      [s2, 'TRIM_HORIZON'],
+    ]);
+    expect(status.jobId).toMatch(/^reprocess-\d{8}T\d{6}Z-[0-9a-f]{8}$/);
+  });
+
+  it('stops at `to` plus the grace: later records are neither processed nor read past, and children are skipped', async () => {
+    // Prepare
+    const { clock, fake, memory, deps, put } = setup(1);
+    put(S0, 'a', 1);
+    const from = clock.now() + 1;
+    put(S0, 'a', 2);
+    put(S0, 'a', 3);
+    const to = clock.now();
+    clock.advance(20);
+    put(S0, 'a', 4); // within the grace: read, not processed
+    clock.advance(100);
+    put(S0, 'a', 5); // past the grace: reading stops here
+    put(S0, 'a', 6);
+    const [s1] = fake.split(S0);
+    put(s1!, 'a', 7);
+    // Act
+    const status = await handleReprocessRequest({ from: iso(from), to: iso(to) }, deps());
+    // Assess
+    expect([...memory.items.keys()].sort()).toEqual([identityOf('a', 2), identityOf('a', 3)]);
+    expect(status.shards.map((shard) => [shard.shardId, shard.state, shard.endReason])).toEqual([
+      [S0, 'done', 'window-end'],
+      [s1, 'done', 'skipped'],
+      [expect.any(String), 'done', 'skipped'],
+    ]);
+    expect(status.totals.recordsRead).toBe(2);
+    expect(fake.callsOf('GetShardIterator').map((call) => call.input.ShardId)).toEqual([S0]);
+    expect(status.state).toBe('done');
+  });
+
+  it('in a dry run reports what it would write and writes nothing', async () => {
+    // Prepare
+    const { clock, memory, deps, put } = setup(1);
+    const from = clock.now();
+    put(S0, 'a', 1);
+    put(S0, 'b', 1);
+    await handleReprocessRequest({ from: iso(from), jobId: 'real', to: iso(clock.now()) }, deps());
+    put(S0, 'c', 1);
+    const writes = memory.calls.length;
+    // Act
+    const status = await handleReprocessRequest({ from: iso(from), dryRun: true }, deps());
+    // Assess
+    expect(status).toMatchObject({ dryRun: true, state: 'done' });
+    expect(status.totals).toMatchObject({ recordsRead: 3, written: 1, duplicates: 2 });
+    expect(memory.calls).toHaveLength(writes);
+    expect(memory.items.has(identityOf('c', 1))).toBe(false);
+  });
+
+  it('with the same projection version writes nothing; after a raise rewrites each item exactly once', async () => {
+    // Prepare
+    const { clock, memory, deps, put } = setup(2);
+    const from = clock.now();
+    for (let n = 1; n <= 4; n += 1) put(n % 2 ? S0 : S1, `k${n}`, n);
+    const to = iso(clock.now());
+    await handleReprocessRequest({ from: iso(from), to }, deps());
+    // Act
+    const same = await handleReprocessRequest({ from: iso(from), to }, deps());
+    const v2 = memory.withVersion(2);
+    const raised = await handleReprocessRequest(
+      { from: iso(from), to },
+      deps({ store: v2, settings: { projectionVersion: 2 } }),
+    );
+    const again = await handleReprocessRequest(
+      { from: iso(from), to },
+      deps({ store: v2, settings: { projectionVersion: 2 } }),
+    );
+    // Assess
+    expect(same.totals).toMatchObject({ written: 0, duplicates: 4 });
+    expect(raised.totals).toMatchObject({ written: 4, duplicates: 0 });
+    expect(again.totals).toMatchObject({ written: 0, duplicates: 4 });
+    expect([...memory.items.values()].map((item) => item.projectionVersion)).toEqual([2, 2, 2, 2]);
+  });
+
+  it('stops before the timeout, checkpoints, continues itself, and the continuation finishes without repeating', async () => {
+    // Prepare: each batch (3 records) costs the clock 100 ms of processing.
+    const { clock, fake, memory, jobs, continued, deps, put } = setup(1);
+    const from = clock.now();
+    for (let n = 1; n <= 10; n += 1) put(S0, 'a', n);
+    const slow = new RecordingStore(memory);
+    const store = {
+      projectionVersion: 1,
+      put: async (event: Parameters<EventStore['put']>[0]) => {
+        clock.advance(40);
+        return slow.put(event);
+      },
+    };
+    // Act
+    const first = await handleReprocessRequest(
+      { from: iso(from), jobId: 'budget' },
+      deps({ store, budgetMs: 1_500 }),
+    );
+    const checkpoint = (await jobs.listShards('budget'))[0]!;
+    const second = await handleReprocessRequest(continued[0], deps({ store, owner: 'invocation-2' }));
+    // Assess
+    expect(first).toMatchObject({ state: 'running', continued: true });
+    expect(first.totals.recordsRead).toBeGreaterThan(0);
+    expect(first.totals.recordsRead).toBeLessThan(10);
+    expect(continued).toEqual([{ action: 'start', jobId: 'budget', continuation: 1 }]);
+    expect(checkpoint.leaseOwner).toBeUndefined();
+    expect(fake.callsOf('GetShardIterator').at(-1)!.input).toMatchObject({
+      ShardIteratorType: 'AFTER_SEQUENCE_NUMBER',
+      StartingSequenceNumber: checkpoint.position,
+    });
+    expect(second).toMatchObject({ state: 'done', continued: false, invocations: 2 });
+    expect(second.totals).toMatchObject({ recordsRead: 10, written: 10, duplicates: 0 });
+    expect(orderByKey(slow)).toEqual({ a: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] });
+  });
+
+  it('resumes a job named again from its checkpoints, and does nothing more for a finished job', async () => {
+    // Prepare
+    const { clock, fake, deps, put } = setup(1);
+    const from = clock.now();
+    put(S0, 'a', 1);
+    const request = { from: iso(from), to: iso(clock.now()), jobId: 'again' };
+    await handleReprocessRequest(request, deps());
+    const calls = fake.calls.length;
+    // Act
+    const byParameters = await handleReprocessRequest(request, deps());
+    const byId = await handleReprocessRequest({ jobId: 'again' }, deps());
+    // Assess
+    expect(byParameters).toMatchObject({ state: 'done', totals: { written: 1 } });
+    expect(byId).toMatchObject({ state: 'done', totals: { written: 1 } });
+    expect(fake.calls).toHaveLength(calls);
+  });
+
+  it('refuses a request whose jobId names a job with other parameters', async () => {
+    // Prepare
+    const { clock, deps, put } = setup(1);
+    const from = clock.now();
+    put(S0, 'a', 1);
+    const to = clock.now();
+    await handleReprocessRequest({ from: iso(from), to: iso(to), jobId: 'fixed' }, deps());
+    // Act
+    const result = handleReprocessRequest({ from: iso(from), to: iso(to - 5), jobId: 'fixed' }, deps());
+    // Assess
+    await expect(result).rejects.toThrow(ReprocessRequestError);
+    await expect(result).rejects.toThrow(
+      `job fixed exists with other parameters: to (stored "${iso(to)}", asked "${iso(to - 5)}")`,
+    );
+  });
+
+  it('lets one of two workers have a shard; the other waits, and every event is written once', async () => {
+    // Prepare
+    const { clock, memory, jobs, deps, put } = setup(1);
+    const from = clock.now();
+    for (let n = 1; n <= 6; n += 1) put(S0, 'a', n);
+    await handleReprocessRequest({ from: iso(from), jobId: 'shared', detach: true }, deps());
+    // Act
+    const [one, two] = await Promise.all([
+      handleReprocessRequest({ jobId: 'shared' }, deps({ owner: 'worker-1' })),
+      handleReprocessRequest({ jobId: 'shared' }, deps({ owner: 'worker-2' })),
+    ]);
+    // Assess
+    const granted = jobs.leaseDecisions.filter((decision) => decision.granted);
+    expect(granted.map((decision) => decision.owner)).toEqual(['worker-1']);
+    expect(jobs.leaseDecisions.filter((decision) => !decision.granted).length).toBeLessThanOrEqual(1);
+    expect(one.state).toBe('done');
+    expect(two.state).toBe('done');
+    expect(one.totals).toMatchObject({ written: 6, duplicates: 0 });
+    expect(memory.calls).toHaveLength(6);
+  });
+
+  it('after a crash, waits for the dead worker’s lease to run out and resumes from its last checkpoint', async () => {
+    // Prepare: the job store stops answering after the second checkpoint, as if the invocation died.
+    const { clock, memory, jobs, deps, put } = setup(1);
+    const from = clock.now();
+    for (let n = 1; n <= 9; n += 1) put(S0, 'a', n);
+    let checkpoints = 0;
+    const dying = new Proxy(jobs, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver);
+        if (typeof value !== 'function') return value;
+        return async (...args: unknown[]) => {
+          if (checkpoints >= 2) throw new Error('the invocation died');
+          if (name === 'checkpoint') checkpoints += 1;
+          return value.apply(target, args);
+        };
+      },
+    });
+    const crashed = handleReprocessRequest({ from: iso(from), jobId: 'crash' }, deps({ jobs: dying }));
+    await expect(crashed).rejects.toThrow('the invocation died');
+    const left = (await jobs.listShards('crash'))[0]!;
+    const started = clock.now();
+    // Act
+    const resumed = await handleReprocessRequest({ jobId: 'crash' }, deps({ owner: 'invocation-2' }));
+    // Assess
+    expect(left).toMatchObject({ leaseOwner: 'invocation-1', recordsRead: 6, state: 'reading' });
+    expect(clock.now() - started).toBeGreaterThanOrEqual(left.leaseExpiresAt! - started);
+    expect(resumed).toMatchObject({ state: 'done' });
+    expect(resumed.totals.recordsRead).toBe(9);
+    expect([...memory.items.keys()].sort()).toEqual(
+      Array.from({ length: 9 }, (_, i) => identityOf('a', i + 1)).sort(),
+    );
+    // The batch after the last checkpoint was written before the crash: read again, it is a duplicate.
+    expect(resumed.totals.written + resumed.totals.duplicates).toBeGreaterThanOrEqual(9);
+    expect(memory.calls.filter((event) => event.identity === identityOf('a', 1))).toHaveLength(1);
+  });
+
+  it('holds records per second to maxRecordsPerSecond, and GetRecords calls to the per-shard rate', async () => {
+    // Prepare
+    const { clock, fake, memory, deps, put } = setup(1);
+    const from = clock.now();
+    for (let n = 1; n <= 14; n += 1) put(S0, 'a', n);
+    const times: number[] = [];
+    const store = {
+      projectionVersion: 1,
+      put: async (event: Parameters<EventStore['put']>[0]) => {
+        times.push(clock.now());
+        return memory.put(event);
+      },
+    };
+    // Act
+    await handleReprocessRequest(
+      { from: iso(from), maxRecordsPerSecond: 4 },
+      deps({ store, settings: { getRecordsLimit: 10, getRecordsPerSecond: 2 } }),
+    );
+    // Assess
+    const calls = fake.callsOf('GetRecords');
+    expect(calls.every((call) => call.input.Limit === 4)).toBe(true);
+    const gaps = calls.slice(1).map((call, i) => call.at - calls[i]!.at);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(500);
+    expect(times).toHaveLength(14);
+    const mostInOneSecond = Math.max(
+      ...times.map((t) => times.filter((u) => u >= t && u < t + 1_000).length),
+    );
+    expect(mostInOneSecond).toBeLessThanOrEqual(4);
+  });
+
+  it('leaves a shard failed at the record that keeps failing, resumes it only when asked again', async () => {
+    // Prepare
+    const { clock, memory, continued, deps, put } = setup(1);
+    const from = clock.now();
+    for (let n = 1; n <= 5; n += 1) put(S0, 'a', n);
+    const store = new FailingStore([identityOf('a', 4)], memory);
+    // Act
+    const failed = await handleReprocessRequest({ from: iso(from), jobId: 'flaky' }, deps({ store }));
+    const byContinuation = await handleReprocessRequest({ jobId: 'flaky', continuation: 1 }, deps({ store }));
+    store.failing.clear();
+    const retried = await handleReprocessRequest({ jobId: 'flaky' }, deps({ store }));
+    // Assess
+    expect(failed).toMatchObject({ state: 'failed', continued: false });
+    expect(failed.shards[0]).toMatchObject({ state: 'failed', recordsRead: 3, written: 3, failed: 2 });
+    expect(failed.shards[0]!.lastError).toContain('still failed after 2 attempt(s)');
+    expect(byContinuation.totals.recordsRead).toBe(3);
+    expect(continued).toEqual([]);
+    expect(retried).toMatchObject({ state: 'done', totals: { recordsRead: 5, written: 5, failed: 0 } });
+    expect(memory.items.size).toBe(5);
+  });
+
+  it('reports, per shard, what it read and wrote, its position and its lag behind the window end', async () => {
+    // Prepare
+    const { clock, jobs, deps, put } = setup(1);
+    const from = clock.now();
+    const records = Array.from({ length: 6 }, (_, n) => put(S0, 'a', n + 1));
+    const to = clock.now();
+    await handleReprocessRequest(
+      { from: iso(from), to: iso(to), jobId: 'status' },
+      deps({ remainingMs: () => ((jobs.shards.get('status')?.get(S0)?.recordsRead ?? 0) >= 3 ? 0 : 60_000) }),
+    );
+    // Act
+    const status = await handleReprocessRequest({ action: 'status', jobId: 'status' }, deps());
+    // Assess
+    expect(status.shards).toEqual([
+      {
+        shardId: S0,
+        parents: [],
+        state: 'reading',
+        recordsRead: 3,
+        written: 3,
+        duplicates: 0,
+        staleVersions: 0,
+        quarantined: 0,
+        failed: 0,
+        position: records[2]!.SequenceNumber,
+        lastArrival: records[2]!.ApproximateArrivalTimestamp.toISOString(),
+        lagMs: 30,
+      },
+    ]);
+    expect(status).toMatchObject({ state: 'running', windowEnd: iso(to), invocations: 1 });
+  });
+
+  it('narrows a job to the asked shards and their descendants, and refuses unknown ones', async () => {
+    // Prepare
+    const { clock, fake, memory, deps, put } = setup(2);
+    const from = clock.now();
+    put(S0, 'a', 1);
+    put(S1, 'b', 1);
+    const [child] = fake.split(S1);
+    put(child!, 'b', 2);
+    // Act
+    const status = await handleReprocessRequest({ from: iso(from), shardIds: [S1] }, deps());
+    const unknown = handleReprocessRequest({ from: iso(from), shardIds: ['shardId-000000000009'] }, deps());
+    // Assess
+    expect(status.shards.map((shard) => shard.shardId)).toEqual([S1, child, expect.any(String)]);
+    expect([...memory.items.keys()].sort()).toEqual([identityOf('b', 1), identityOf('b', 2)]);
+    await expect(unknown).rejects.toThrow('shard(s) shardId-000000000009 were not open at or after');
+  });
+
+  it('hands the work to a new invocation at once when detached', async () => {
+    // Prepare
+    const { clock, fake, continued, deps, put } = setup(1);
+    const from = clock.now();
+    put(S0, 'a', 1);
+    // Act
+    const status = await handleReprocessRequest({ from: iso(from), jobId: 'bg', detach: true }, deps());
+    // Assess
+    expect(status).toMatchObject({ jobId: 'bg', state: 'running', continued: true, invocations: 0 });
+    expect(continued).toEqual([{ action: 'start', jobId: 'bg', continuation: 1 }]);
+    expect(fake.callsOf('GetRecords')).toEqual([]);
+  });
+
+  it('stops a chain of continuations at maxInvocations', async () => {
+    // Prepare
+    const { clock, fake, deps, put } = setup(1);
+    const from = clock.now();
+    put(S0, 'a', 1);
+    await handleReprocessRequest({ from: iso(from), jobId: 'loop', detach: true }, deps());
+    // Act
+    const status = await handleReprocessRequest(
+      { jobId: 'loop', continuation: 5 },
+      deps({ settings: { maxInvocations: 5 } }),
+    );
+    // Assess
+    expect(status.lastError).toContain('stopped after 5 invocations');
+    expect(fake.callsOf('GetRecords')).toEqual([]);
+  });
+
+  it('refuses to resume a job written with another projection version', async () => {
+    // Prepare
+    const { clock, deps, put } = setup(1);
+    const from = clock.now();
+    put(S0, 'a', 1);
+    await handleReprocessRequest({ from: iso(from), jobId: 'v1', detach: true }, deps());
+    // Act
+    const result = handleReprocessRequest({ jobId: 'v1' }, deps({ settings: { projectionVersion: 2 } }));
+    // Assess
+    await expect(result).rejects.toThrow('job v1 writes projection version 1, and this function writes 2');
+  });
+
+  it.each([
+    [null, 'the request must be a JSON object'],
+    [{}, 'from is required to start a job'],
+    [{ to: '2026-01-01T00:00:00Z' }, 'from is required with to'],
+    [{ from: 'yesterday' }, 'from must be an ISO 8601 time or epoch milliseconds'],
+    [{ from: '2026-01-02T00:00:00Z', to: '2026-01-01T00:00:00Z' }, 'to must be after from'],
+    [{ from: '2099-01-01T00:00:00Z' }, 'is in the future'],
+    [
+      { from: '2026-01-01T00:00:00Z', shardIds: ['shard-1'] },
+      'shardIds must be a non-empty list of shard ids',
+    ],
+    [{ from: '2026-01-01T00:00:00Z', maxRecordsPerSecond: 0 }, 'maxRecordsPerSecond must be a whole number'],
+    [{ from: '2026-01-01T00:00:00Z', jobId: 'a b' }, 'jobId must be 1-80 letters'],
+    [{ from: '2026-01-01T00:00:00Z', form: 1 }, 'unknown field(s) form'],
+    [{ action: 'status' }, 'a status request needs the jobId'],
+    [{ action: 'status', jobId: 'x', from: '2026-01-01T00:00:00Z' }, 'takes only the jobId'],
+    [{ action: 'status', jobId: 'nope' }, 'there is no job nope'],
+    [{ jobId: 'nope' }, 'there is no job nope; give from'],
+    [{ action: 'stop', jobId: 'x' }, "action must be 'start' or 'status'"],
+  ])('refuses %j', async (request, message) => {
+    // Prepare
+    const { deps } = setup(1);
+    // Act
+    const result = handleReprocessRequest(request, deps());
+    // Assess
+    await expect(result).rejects.toThrow(ReprocessRequestError);
+    await expect(result).rejects.toThrow(message);
+  });
+});

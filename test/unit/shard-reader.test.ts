@@ -1,0 +1,309 @@
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { StreamRecord } from '#shared/events/stream-record.ts';
+import { type RateDecision, RateLimiter } from '#shared/kinesis/rate-limiter.ts';
+import { compareSequence, type ReadBatch, ShardReader } from '#shared/kinesis/shard-reader.ts';
+import { FakeKinesis, testClock } from '#test/helpers/fake-kinesis.ts';
+
+const SHARD = 'shardId-000000000000';
+let fake: FakeKinesis | undefined;
+
+afterEach(() => {
+  fake?.mock.restore();
+  fake = undefined;
+});
+
+const setup = (records = 10, options: { limit?: number; callsPerSecond?: number } = {}) => {
+  const clock = testClock();
+  fake = new FakeKinesis('events', clock);
+  const written = Array.from({ length: records }, (_, i) => {
+    clock.advance(10);
+    return fake!.put(SHARD, `key-${i % 3}`, JSON.stringify({ n: i }));
+  });
+  const reader = new ShardReader({
+    client: new KinesisClient({ region: 'us-east-1' }),
+    streamName: 'events',
+    shardId: SHARD,
+    clock,
+    limit: options.limit ?? 4,
+    callsPerSecond: options.callsPerSecond ?? 5,
+  });
+  return { clock, fake, written, reader };
+};
+
+/** Reads and collects every batch delivered. */
+const collect = () => {
+  const batches: ReadBatch[] = [];
+  const delivered = (): StreamRecord[] => batches.flatMap((batch) => batch.records);
+  return {
+    batches,
+    delivered,
+    onBatch: (batch: ReadBatch) => {
+      batches.push(batch);
+      return undefined;
+    },
+  };
+};
+
+describe('Kinesis: compareSequence', () => {
+  it('compares sequence numbers as numbers, not as strings', () => {
+    // Act
+    const results = [
+      compareSequence('9', '10'),
+      compareSequence(
+        '49590338271490256608559692538361571095921575989136588898',
+        '4959033827149025660855969253836157109592157598913658889',
+      ),
+      compareSequence('123', '123'),
+    ];
+    // Assess
+    expect(results).toEqual([-1, 1, 0]);
+  });
+});
+
+describe('Kinesis: ShardReader', () => {
+  it('reads from AT_SEQUENCE_NUMBER up to and including the end sequence number, in batches', async () => {
+    // Prepare
+    const { written, reader } = setup(10);
+    const out = collect();
+    // Act
+    const result = await reader.read(
+      { type: 'AT_SEQUENCE_NUMBER', sequenceNumber: written[2]!.SequenceNumber },
+      { endSequenceNumber: written[7]!.SequenceNumber },
+      out.onBatch,
+    );
+    // Assess
+    expect(out.delivered().map((record) => record.sequenceNumber)).toEqual(
+      written.slice(2, 8).map((record) => record.SequenceNumber),
+    );
+    expect(out.batches.map((batch) => batch.records.length)).toEqual([4, 2]);
+    expect(result).toMatchObject({
+      end: 'end-sequence',
+      firstSequenceNumber: written[2]!.SequenceNumber,
+      lastSequenceNumber: written[7]!.SequenceNumber,
+      recordsDelivered: 6,
+      getRecordsCalls: 2,
+    });
+    expect(out.delivered()[0]).toMatchObject({ shardId: SHARD, partitionKey: 'key-2' });
+  });
+
+  it('follows a closed shard to its end (NextShardIterator null) and reports its children', async () => {
+    // Prepare
+    const { fake, written, reader } = setup(5);
+    const children = fake.split(SHARD);
+    const out = collect();
+    // Act
+    const result = await reader.read(
+      { type: 'AT_SEQUENCE_NUMBER', sequenceNumber: written[1]!.SequenceNumber },
+      // An end past the shard's last record: reading stops at the shard's end, not at the tip of a child.
+      { endSequenceNumber: '99999999999999999999999999999999999999999999999999999999' },
+      out.onBatch,
+    );
+    // Assess
+    expect(out.delivered()).toHaveLength(4);
+    expect(result.end).toBe('shard-end');
+    expect(result.childShards.map((child) => child.ShardId)).toEqual(children);
+  });
+
+  it('replaces an expired iterator after the last record read, losing and repeating nothing', async () => {
+    // Prepare
+    const { fake, written, reader } = setup(10);
+    const out = collect();
+    let expired = false;
+    // Act
+    const result = await reader.read({ type: 'TRIM_HORIZON' }, {}, (batch) => {
+      out.batches.push(batch);
+      if (!expired) {
+        fake.faults.expireGetRecords = 1;
+        expired = true;
+      }
+      return undefined;
+    });
+    // Assess
+    expect(out.delivered().map((record) => record.sequenceNumber)).toEqual(
+      written.map((record) => record.SequenceNumber),
+    );
+    expect(result.iteratorRenewals).toBe(1);
+    const iterators = fake.callsOf('GetShardIterator').map((call) => call.input);
+    expect(iterators[1]).toMatchObject({
+      ShardIteratorType: 'AFTER_SEQUENCE_NUMBER',
+      StartingSequenceNumber: written[3]!.SequenceNumber,
+    });
+    expect(result.end).toBe('tip');
+  });
+
+  it('retries a throttled GetRecords call after a backoff', async () => {
+    // Prepare
+    const { fake, reader } = setup(3);
+    fake.faults.throttleGetRecords = 2;
+    const out = collect();
+    // Act
+    const result = await reader.read({ type: 'TRIM_HORIZON' }, {}, out.onBatch);
+    // Assess
+    expect(out.delivered()).toHaveLength(3);
+    expect(result.end).toBe('tip');
+    expect(fake.callsOf('GetRecords')).toHaveLength(4);
+  });
+
+  it.each(['iterator', 'scan'] as const)(
+    'starts AT_TIMESTAMP at the first record that arrived at or after the time (%s)',
+    async (timestampPositioning) => {
+      // Prepare
+      const { clock, fake, written } = setup(10);
+      const reader = new ShardReader({
+        client: new KinesisClient({ region: 'us-east-1' }),
+        streamName: 'events',
+        shardId: SHARD,
+        clock,
+        limit: 3,
+        timestampPositioning,
+      });
+      const out = collect();
+      // Act
+      await reader.read(
+        { type: 'AT_TIMESTAMP', timestamp: written[4]!.ApproximateArrivalTimestamp },
+        {},
+        out.onBatch,
+      );
+      // Assess
+      expect(out.delivered().map((record) => record.sequenceNumber)).toEqual(
+        written.slice(4).map((record) => record.SequenceNumber),
+      );
+      expect(fake.callsOf('GetShardIterator')[0]!.input.ShardIteratorType).toBe(
+        timestampPositioning === 'iterator' ? 'AT_TIMESTAMP' : 'TRIM_HORIZON',
+      );
+    },
+  );
+
+  it('scans from the trim horizon when an AT_TIMESTAMP iterator does not come in time', async () => {
+    // Prepare: a client whose AT_TIMESTAMP GetShardIterator never answers, as kinesalite's with no newer record.
+    const { clock, fake, written } = setup(6);
+    const real = new KinesisClient({ region: 'us-east-1' });
+    const client = {
+      send: (command: { input: { ShardIteratorType?: string } }, options?: { abortSignal?: AbortSignal }) => {
+        if (command.input.ShardIteratorType !== 'AT_TIMESTAMP') return real.send(command as never);
+        return new Promise((_resolve, reject) => {
+          options?.abortSignal?.addEventListener('abort', () => reject(new Error('Request aborted')));
+        });
+      },
+    } as unknown as KinesisClient;
+    const reader = new ShardReader({
+      client,
+      streamName: 'events',
+      shardId: SHARD,
+      clock,
+      limit: 4,
+      timestampIteratorTimeoutMs: 20,
+    });
+    const out = collect();
+    // Act
+    const result = await reader.read(
+      { type: 'AT_TIMESTAMP', timestamp: written[3]!.ApproximateArrivalTimestamp },
+      {},
+      out.onBatch,
+    );
+    // Assess
+    expect(result.timestampScanned).toBe(true);
+    expect(out.delivered().map((record) => record.sequenceNumber)).toEqual(
+      written.slice(3).map((record) => record.SequenceNumber),
+    );
+    expect(fake.callsOf('GetShardIterator').map((call) => call.input.ShardIteratorType)).toEqual([
+      'TRIM_HORIZON',
+    ]);
+  });
+
+  it('delivers records up to the end time, skips those within the grace, and stops after it', async () => {
+    // Prepare: records arrive every 10 ms.
+    const { fake, written, reader } = setup(10, { limit: 2 });
+    const end = written[3]!.ApproximateArrivalTimestamp;
+    const out = collect();
+    // Act
+    const result = await reader.read(
+      { type: 'TRIM_HORIZON' },
+      { endTimestamp: end, endTimestampGraceMs: 25 },
+      out.onBatch,
+    );
+    // Assess: records 0-3 are in the window, 4-5 within the grace, 6 is past it and ends the read.
+    expect(out.delivered().map((record) => record.sequenceNumber)).toEqual(
+      written.slice(0, 4).map((record) => record.SequenceNumber),
+    );
+    expect(result).toMatchObject({ end: 'end-timestamp', lastSequenceNumber: written[5]!.SequenceNumber });
+    expect(out.batches.at(-1)!.position).toBe(written[5]!.SequenceNumber);
+    expect(fake.callsOf('GetRecords')).toHaveLength(4);
+  });
+
+  it('waits at the tip while asked to, and stops at the tip otherwise', async () => {
+    // Prepare
+    const { clock, fake, reader } = setup(2);
+    const out = collect();
+    let tips = 0;
+    // Act
+    const result = await reader.read(
+      { type: 'TRIM_HORIZON' },
+      {
+        atTip: () => {
+          tips += 1;
+          if (tips === 2) fake.put(SHARD, 'late', '{"late":true}', clock.now());
+          return tips < 4 ? 'wait' : 'stop';
+        },
+      },
+      out.onBatch,
+    );
+    // Assess
+    expect(result.end).toBe('tip');
+    expect(out.delivered().map((record) => record.partitionKey)).toEqual(['key-0', 'key-1', 'late']);
+  });
+
+  it('stops when told to, before the next call', async () => {
+    // Prepare
+    const { fake, reader } = setup(10);
+    const out = collect();
+    // Act
+    const result = await reader.read(
+      { type: 'TRIM_HORIZON' },
+      { shouldStop: () => out.batches.length >= 1 },
+      out.onBatch,
+    );
+    // Assess
+    expect(result.end).toBe('stopped');
+    expect(out.delivered()).toHaveLength(4);
+    expect(fake.callsOf('GetRecords')).toHaveLength(1);
+  });
+
+  it('spaces its GetRecords calls to the per-shard rate, and pays the records limiter per batch', async () => {
+    // Prepare
+    const { clock, fake } = setup(12);
+    const decisions: RateDecision[] = [];
+    const reader = new ShardReader({
+      client: new KinesisClient({ region: 'us-east-1' }),
+      streamName: 'events',
+      shardId: SHARD,
+      clock,
+      limit: 3,
+      callsPerSecond: 4,
+      recordLimiter: new RateLimiter({ ratePerSecond: 6, clock, onDecision: (d) => decisions.push(d) }),
+    });
+    // Act
+    await reader.read({ type: 'TRIM_HORIZON' }, {}, () => undefined);
+    // Assess: calls at least 250 ms apart; each batch of 3 records starts at least 500 ms after the previous one.
+    const times = fake.callsOf('GetRecords').map((call) => call.at);
+    const gaps = times.slice(1).map((at, i) => at - times[i]!);
+    expect(gaps.every((gap) => gap >= 250)).toBe(true);
+    expect(decisions.map((d) => d.amount)).toEqual([3, 3, 3, 3]);
+    const starts = decisions.map((d) => d.at);
+    expect(starts.slice(1).map((at, i) => at - starts[i]!)).toEqual([500, 500, 500]);
+  });
+
+  it('refuses a call rate above what Kinesis allows per shard', () => {
+    // Act & Assess
+    expect(
+      () =>
+        new ShardReader({
+          client: new KinesisClient({ region: 'us-east-1' }),
+          streamName: 'events',
+          shardId: SHARD,
+          callsPerSecond: 6,
+        }),
+    ).toThrow(/at most 5/);
+  });
+});

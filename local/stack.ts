@@ -144,6 +144,24 @@ const NOT_EMULATED: Record<
   'AWS::S3::BucketPolicy': (id) => ({ ref: id, attributes: {} }),
   'AWS::SQS::QueuePolicy': (id) => ({ ref: id, attributes: {} }),
   'AWS::Lambda::Permission': (id) => ({ ref: id, attributes: {} }),
+  // The JWT ingest API (IngestJwtIssuer set): the local HTTP API serves the SAM HttpApi events only.
+  'AWS::ApiGatewayV2::Api': (id, _props, o) => ({
+    ref: id.toLowerCase(),
+    attributes: {
+      ApiEndpoint: `https://${id.toLowerCase()}.execute-api.${o.region}.amazonaws.com`,
+      ApiId: id.toLowerCase(),
+    },
+  }),
+  'AWS::ApiGatewayV2::Authorizer': (id) => ({
+    ref: id.toLowerCase(),
+    attributes: { AuthorizerId: id.toLowerCase() },
+  }),
+  'AWS::ApiGatewayV2::Integration': (id) => ({
+    ref: id.toLowerCase(),
+    attributes: { IntegrationId: id.toLowerCase() },
+  }),
+  'AWS::ApiGatewayV2::Route': (id) => ({ ref: id.toLowerCase(), attributes: { RouteId: id.toLowerCase() } }),
+  'AWS::ApiGatewayV2::Stage': (id) => ({ ref: id, attributes: {} }),
 };
 
 export const isEmulatedType = (type: string): boolean => type in EMULATED;

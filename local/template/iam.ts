@@ -9,7 +9,8 @@ import type { TemplateSpec } from './spec.ts';
  * Policies, IAM roles and policies, bucket, queue and key policies). In an Allow statement no action is `*` or
  * `service:*`, and `Resource: '*'` only appears with actions that support nothing else. Deny statements may use
  * wildcards (they restrict). SAM policy templates and managed policies in SAM `Policies` are reported too: this
- * project writes its statements out.
+ * project writes its statements out. A SAM function with its own `Role` must not have `Policies`: SAM ignores
+ * them then, and a reader would trust statements that grant nothing.
  */
 
 const SAM_TYPES_WITH_POLICIES = new Set(['AWS::Serverless::Function', 'AWS::Serverless::StateMachine']);
@@ -129,6 +130,15 @@ export const checkIam = (template: Template, spec: TemplateSpec): Finding[] => {
     if (!isPlainObject(resource) || !isPlainObject(resource.Properties)) continue;
     const type = String(resource.Type);
     const location = { resource: logicalId, path: '' };
+    const role = resource.Properties.Role ?? template.Globals?.Function?.Role;
+    if (type === 'AWS::Serverless::Function' && role !== undefined && 'Policies' in resource.Properties) {
+      out.push(
+        finding(
+          at(location, 'Policies'),
+          'SAM ignores Policies when the function has a Role: put them in the role',
+        ),
+      );
+    }
     for (const [name, value] of Object.entries(resource.Properties)) {
       if (SAM_TYPES_WITH_POLICIES.has(type) && name === 'Policies') {
         checkSamPolicies(value, at(location, name), spec, out);

@@ -15,6 +15,8 @@ export interface Template {
   Parameters?: Record<string, Record<string, unknown>>;
   Mappings?: Record<string, Record<string, unknown>>;
   Conditions?: Record<string, TemplateValue>;
+  /** Parameter checks CloudFormation makes before it creates or updates the stack. */
+  Rules?: Record<string, TemplateValue>;
   Globals?: Record<string, Record<string, unknown>>;
   Resources: Record<string, TemplateResource>;
   Outputs?: Record<string, Record<string, unknown>>;

@@ -5,8 +5,9 @@ import { samTranslations } from './sam-spec-overlay.ts';
 import type { TemplateSpec } from './spec.ts';
 
 /**
- * Rule 3: every `Ref`, `Fn::GetAtt`, `Fn::Sub` variable, condition name, mapping and `DependsOn` resolves; every
- * parameter and condition is used; every parameter has a Description. Intrinsic functions get an arity check.
+ * Rule 3: every `Ref`, `Fn::GetAtt`, `Fn::Sub` variable, condition name, mapping and `DependsOn` resolves (in
+ * Rules too, which may name parameters only); every parameter and condition is used; every parameter has a
+ * Description. Intrinsic functions get an arity check.
  */
 
 type Context = 'resource' | 'condition' | 'output';
@@ -26,6 +27,13 @@ const LIST_ARITY: Readonly<Record<string, readonly [number, number]>> = {
 };
 const OTHER_FUNCTIONS = new Set([
   'Fn::Base64',
+  // Rule functions (the Rules section only).
+  'Fn::Contains',
+  'Fn::EachMemberEquals',
+  'Fn::EachMemberIn',
+  'Fn::RefAll',
+  'Fn::ValueOf',
+  'Fn::ValueOfAll',
   'Fn::GetAZs',
   'Fn::ImportValue',
   'Fn::Length',
@@ -235,6 +243,15 @@ export const checkReferences = (template: Template, spec: TemplateSpec): Finding
 
   for (const [name, condition] of Object.entries(template.Conditions ?? {})) {
     checker.walk(condition, { resource: 'Conditions', path: name }, 'condition');
+  }
+  // A rule, like a condition, can only name parameters.
+  for (const [name, rule] of Object.entries(template.Rules ?? {})) {
+    const location = { resource: 'Rules', path: name };
+    const assertions = isPlainObject(rule) ? rule.Assertions : undefined;
+    if (!Array.isArray(assertions) || !assertions.every((item) => isPlainObject(item) && 'Assert' in item)) {
+      checker.report(at(location, 'Assertions'), 'a rule needs a list of { Assert, AssertDescription }');
+    }
+    checker.walk(rule, location, 'condition');
   }
   for (const [section, properties] of Object.entries(template.Globals ?? {})) {
     checker.walk(properties, { resource: 'Globals', path: section }, 'resource');

@@ -1,6 +1,7 @@
 import type { Finding } from './findings.ts';
 import { checkHandlers } from './handlers.ts';
 import { checkIam } from './iam.ts';
+import { checkObservability } from './observability.ts';
 import type { Template } from './parse.ts';
 import { checkReferences } from './references.ts';
 import { checkSchema } from './schema.ts';
@@ -9,8 +10,9 @@ import { checkWiring } from './wiring.ts';
 
 /**
  * Offline checks of a SAM template, parsed by parse.ts: resource types, properties and value types against the
- * CloudFormation resource specification with its SAM overlay, references, handler files, least-privilege IAM
- * and the pipeline's wiring rules. cfn-lint and `sam validate` need Python and the network; these need neither.
+ * CloudFormation resource specification with its SAM overlay, references, handler files, least-privilege IAM,
+ * the pipeline's wiring rules, and alarms and dashboards against the metrics AWS and the functions publish.
+ * cfn-lint and `sam validate` need Python and the network; these need neither.
  */
 
 export type { Finding } from './findings.ts';
@@ -32,4 +34,5 @@ export const validateTemplate = (
   ...checkHandlers(template, root),
   ...checkIam(template, spec),
   ...checkWiring(template),
+  ...checkObservability(template),
 ];

@@ -8,8 +8,8 @@ import type { Template } from './parse.ts';
  *   its own: no literal, no parameter shared by two different properties, no parameter named for another
  *   property (the swapped retry-attempts/parallelization-factor mistake);
  * - a stream consumer has no function-level DeadLetterQueue (it never fires for stream event sources; the
- *   stream's failure destination is the event's DestinationConfig.OnFailure);
- * - every CloudWatch alarm on a single metric has Dimensions.
+ *   stream's failure destination is the event's DestinationConfig.OnFailure).
+ * Alarms and dashboards are rule 7 (observability.ts).
  */
 
 export const TUNABLE_EVENT_PROPERTIES = [
@@ -62,20 +62,6 @@ export const checkWiring = (template: Template): Finding[] => {
     const location = { resource: logicalId, path: '' };
     const properties = isPlainObject(resource.Properties) ? resource.Properties : {};
 
-    if (resource.Type === 'AWS::CloudWatch::Alarm') {
-      const dimensions = properties.Dimensions;
-      const hasDimensions =
-        dimensions !== undefined && !(Array.isArray(dimensions) && dimensions.length === 0);
-      if (properties.MetricName !== undefined && properties.Metrics === undefined && !hasDimensions) {
-        out.push(
-          finding(
-            at(location, 'Dimensions'),
-            'an alarm on MetricName needs Dimensions naming what it watches',
-          ),
-        );
-      }
-      continue;
-    }
     if (resource.Type !== 'AWS::Serverless::Function') continue;
 
     const events = isPlainObject(properties.Events) ? properties.Events : {};

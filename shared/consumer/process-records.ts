@@ -195,12 +195,20 @@ const publish = (records: StreamRecord[], counts: ConsumerCounts, deps: Consumer
   metrics.addMetric('StaleVersionsRefused', MetricUnit.Count, counts.staleVersions);
   metrics.addMetric('RecordsQuarantined', MetricUnit.Count, counts.quarantined);
   metrics.addMetric('RecordsFailed', MetricUnit.Count, counts.failed);
+  let lagMs: number | undefined;
   if (records.length > 0) {
     const oldest = records.reduce(
       (min, record) => Math.min(min, record.approximateArrivalTimestamp.getTime()),
       Number.POSITIVE_INFINITY,
     );
-    metrics.addMetric('BatchLag', MetricUnit.Milliseconds, Math.max(0, (deps.now ?? Date.now)() - oldest));
+    lagMs = Math.max(0, (deps.now ?? Date.now)() - oldest);
+    metrics.addMetric('BatchLag', MetricUnit.Milliseconds, lagMs);
   }
-  deps.logger.info('batch processed', { records: records.length, ...counts });
+  // A batch comes from one shard: shardId and lagMs tell which shard is behind (docs/operations.md).
+  deps.logger.info('batch processed', {
+    records: records.length,
+    shardId: records[0]?.shardId,
+    lagMs,
+    ...counts,
+  });
 };

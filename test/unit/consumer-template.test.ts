@@ -9,8 +9,9 @@ const parameters = template.Parameters ?? {};
 type Node = Record<string, unknown>;
 const consumer = resources.ConsumerFunction!.Properties as Node;
 const stream = (consumer.Events as Record<string, { Type: string; Properties: Node }>).Stream!;
-const statements = ((consumer.Policies as Node[])[0]!.Statement as Node[]).map((statement) =>
-  'Fn::If' in statement ? ((statement['Fn::If'] as unknown[])[1] as Node) : statement,
+const role = resources.ConsumerFunctionRole!.Properties as Node;
+const statements = (((role.Policies as Node[])[0]!.PolicyDocument as Node).Statement as Node[]).map(
+  (statement) => ('Fn::If' in statement ? ((statement['Fn::If'] as unknown[])[1] as Node) : statement),
 );
 
 /** The ESM properties that must each come from a parameter of their own, and the parameter's allowed values. */
@@ -76,7 +77,10 @@ describe('Template: ConsumerFunction', () => {
 
   it('grants only named actions on named resources', () => {
     const grants = statements.map((s) => [s.Action, s.Resource]);
+    expect(consumer.Role).toEqual({ 'Fn::GetAtt': ['ConsumerFunctionRole', 'Arn'] });
     expect(grants).toEqual([
+      [['logs:CreateLogStream', 'logs:PutLogEvents'], { 'Fn::GetAtt': ['ConsumerFunctionLogs', 'Arn'] }],
+      [['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], '*'],
       [
         [
           'kinesis:DescribeStream',
@@ -90,13 +94,17 @@ describe('Template: ConsumerFunction', () => {
       [['dynamodb:PutItem', 'dynamodb:GetItem'], { 'Fn::GetAtt': ['EventTable', 'Arn'] }],
       [['s3:PutObject'], { 'Fn::Sub': '${QuarantineBucket.Arn}/*' }],
       [['sqs:SendMessage'], { 'Fn::GetAtt': ['ConsumerFailureQueue', 'Arn'] }],
-      [['kms:Decrypt'], { Ref: 'StreamKmsKeyArn' }],
+      [
+        ['kms:Decrypt', 'kms:GenerateDataKey'],
+        { 'Fn::If': ['CreatesCustomerKey', { 'Fn::GetAtt': ['PipelineKey', 'Arn'] }, { Ref: 'KmsKeyArn' }] },
+      ],
     ]);
   });
 
   it('has a log group of its own with a retention', () => {
-    expect(resources.ConsumerFunctionLogs?.Properties).toEqual({
-      LogGroupName: { 'Fn::Sub': '/aws/lambda/${ConsumerFunction}' },
+    expect(consumer.LoggingConfig).toEqual({ LogGroup: { Ref: 'ConsumerFunctionLogs' } });
+    expect(resources.ConsumerFunctionLogs?.Properties).toMatchObject({
+      LogGroupName: { 'Fn::Sub': '/aws/lambda/${AWS::StackName}/consumer' },
       RetentionInDays: { Ref: 'LogRetentionDays' },
     });
   });
@@ -133,8 +141,9 @@ describe('Template: the consumer’s storage', () => {
   });
 
   it('keeps failure pointers 14 days in an encrypted queue', () => {
-    expect(resources.ConsumerFailureQueue?.Properties).toEqual({
-      SqsManagedSseEnabled: true,
+    expect(resources.ConsumerFailureQueue?.Properties).toMatchObject({
+      // SQS-managed keys, or the customer-managed key when KmsKeyMode chooses one.
+      SqsManagedSseEnabled: { 'Fn::If': ['HasCustomerKey', { Ref: 'AWS::NoValue' }, true] },
       MessageRetentionPeriod: 1_209_600,
     });
   });

@@ -67,7 +67,7 @@ describe('Local runtime: template resolution', () => {
       [{ StreamMode: 'FAST' }, "parameter StreamMode='FAST' must be one of PROVISIONED, ON_DEMAND"],
       [{ RetentionHours: '12' }, "parameter RetentionHours='12' must be at least 24"],
       [{ RetentionHours: 'x' }, "parameter RetentionHours='x' must be a number"],
-      [{ StreamKmsKeyArn: 'nope' }, "parameter StreamKmsKeyArn='nope' does not match"],
+      [{ KmsKeyArn: 'nope' }, "parameter KmsKeyArn='nope' does not match"],
       [{ Unknown: '1' }, 'unknown parameter: Unknown'],
     ])('refuses %j', (overrides, message) => {
       expect(() => resolveParameters(template, overrides)).toThrow(message);

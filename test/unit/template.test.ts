@@ -42,6 +42,9 @@ const withStreamConsumer = (): Template => {
     ProbeParallelizationFactor: parameter('Concurrent batches per shard', { Default: 1 }),
     ProbeMaximumRetryAttempts: parameter('Retries of a failed batch', { Default: 3 }),
     ProbeMaximumRecordAgeInSeconds: parameter('Oldest record processed', { Default: 3600 }),
+    ProbeIteratorAgeAlarmMilliseconds: parameter('Iterator age that raises the alarm, in milliseconds', {
+      Default: 60000,
+    }),
     ProbeStartingPosition: {
       Type: 'String',
       Default: 'TRIM_HORIZON',
@@ -111,7 +114,7 @@ const withStreamConsumer = (): Template => {
         Statistic: 'Maximum',
         Period: 60,
         EvaluationPeriods: 1,
-        Threshold: 60000,
+        Threshold: { Ref: 'ProbeIteratorAgeAlarmMilliseconds' },
         ComparisonOperator: 'GreaterThanThreshold',
       },
     },
@@ -122,7 +125,21 @@ const withStreamConsumer = (): Template => {
 const consumerEvent = (candidate: Template): Node =>
   node(candidate.Resources, 'ProbeConsumer', 'Properties', 'Events', 'Stream', 'Properties');
 const ingestStatement = (candidate: Template): Node =>
-  node(candidate.Resources, 'IngestFunction', 'Properties', 'Policies', 0, 'Statement', 0);
+  node(
+    candidate.Resources,
+    'IngestFunctionRole',
+    'Properties',
+    'Policies',
+    0,
+    'PolicyDocument',
+    'Statement',
+    2,
+  );
+const alarm = (candidate: Template, logicalId: string): Node =>
+  node(candidate.Resources, logicalId, 'Properties');
+const dashboardBody = (candidate: Template): Node =>
+  alarm(candidate, 'PipelineDashboard').DashboardBody as Node;
+const seconds = (description: string) => parameter(description, { Default: 60 });
 
 describe('Template: validateTemplate', () => {
   it('parses template.yaml with the intrinsic tags and finds nothing wrong in it', () => {
@@ -322,7 +339,7 @@ describe('Template: validateTemplate', () => {
         ingestStatement(t).Action = ['kinesis:*'];
       },
       expected: [
-        'IngestFunction.Policies[0].Statement[0].Action[0]: wildcard action kinesis:*: list the actions instead',
+        'IngestFunctionRole.Policies[0].PolicyDocument.Statement[2].Action[0]: wildcard action kinesis:*: list the actions instead',
       ],
     },
     {
@@ -331,26 +348,36 @@ describe('Template: validateTemplate', () => {
         ingestStatement(t).Resource = '*';
       },
       expected: [
-        "IngestFunction.Policies[0].Statement[0].Resource: Resource '*' grants kinesis:PutRecords, kinesis:PutRecord on every resource: name the ARNs instead",
+        "IngestFunctionRole.Policies[0].PolicyDocument.Statement[2].Resource: Resource '*' grants kinesis:PutRecords on every resource: name the ARNs instead",
       ],
     },
     {
       rule: 'SAM policy templates and managed policies',
       mutate: (t) => {
-        const policies = node(
-          t.Resources,
-          'IngestFunction',
-          'Properties',
-          'Policies',
-        ) as unknown as unknown[];
+        const policies = node(t.Resources, 'ProbeConsumer', 'Properties', 'Policies') as unknown as unknown[];
         policies.push(
           { KinesisCrudPolicy: { StreamName: { Ref: 'EventStream' } } },
           'AWSLambdaKinesisExecutionRole',
         );
       },
       expected: [
-        'IngestFunction.Policies[1]: SAM policy template KinesisCrudPolicy: write explicit statements instead',
-        'IngestFunction.Policies[2]: managed policy AWSLambdaKinesisExecutionRole: write explicit statements instead',
+        'ProbeConsumer.Policies[1]: SAM policy template KinesisCrudPolicy: write explicit statements instead',
+        'ProbeConsumer.Policies[2]: managed policy AWSLambdaKinesisExecutionRole: write explicit statements instead',
+      ],
+    },
+    {
+      rule: 'Policies beside a Role, which SAM ignores',
+      mutate: (t) => {
+        node(t.Resources, 'IngestFunction', 'Properties').Policies = [
+          {
+            Version: '2012-10-17',
+            Statement: [{ Effect: 'Allow', Action: 'kinesis:GetRecords', Resource: '*' }],
+          },
+        ];
+      },
+      expected: [
+        'IngestFunction.Policies: SAM ignores Policies when the function has a Role: put them in the role',
+        "IngestFunction.Policies[0].Statement[0].Resource: Resource '*' grants kinesis:GetRecords on every resource: name the ARNs instead",
       ],
     },
     {
@@ -404,6 +431,139 @@ describe('Template: validateTemplate', () => {
       },
       expected: [
         'ProbeIteratorAgeAlarm.Dimensions: an alarm on MetricName needs Dimensions naming what it watches',
+      ],
+    },
+    {
+      rule: 'a stream alarm without its StreamName dimension (the Solutions Constructs mistake)',
+      mutate: (t) => {
+        delete alarm(t, 'StreamIteratorAgeAlarm').Dimensions;
+      },
+      expected: [
+        'StreamIteratorAgeAlarm.Dimensions: an alarm on MetricName needs Dimensions naming what it watches',
+      ],
+    },
+    {
+      rule: 'an alarm whose dimensions the metric is not published with',
+      mutate: (t) => {
+        alarm(t, 'StreamWriteThrottleAlarm').Dimensions = [
+          { Name: 'FunctionName', Value: { Ref: 'IngestFunction' } },
+        ];
+      },
+      expected: [
+        'StreamWriteThrottleAlarm.Dimensions: AWS/Kinesis WriteProvisionedThroughputExceeded is published with dimensions StreamName or StreamName + ShardId, not FunctionName',
+      ],
+    },
+    {
+      rule: "a REST API metric name on an HTTP API's ApiId",
+      mutate: (t) => {
+        const errors = node(alarm(t, 'IngestApi5xxAlarm'), 'Metrics', 0, 'MetricStat', 'Metric');
+        errors.MetricName = '5XXError';
+      },
+      expected: [
+        'IngestApi5xxAlarm.Metrics[0].MetricStat.Metric.Dimensions: AWS/ApiGateway 5XXError is published with dimensions ApiName or ApiName + Stage or ApiName + Method + Resource + Stage, not ApiId',
+      ],
+    },
+    {
+      rule: 'an iterator-age threshold in seconds against a metric in milliseconds (the unit bug)',
+      mutate: (t) => {
+        node(t.Parameters).ConsumerIteratorAgeAlarmSeconds = seconds(
+          'Iterator age that raises the alarm, in seconds',
+        );
+        alarm(t, 'ConsumerIteratorAgeAlarm').Threshold = { Ref: 'ConsumerIteratorAgeAlarmSeconds' };
+        delete node(t.Parameters).LambdaIteratorAgeAlarmThresholdMilliseconds;
+        // The dashboard draws the threshold too; it draws the new parameter.
+        const body = dashboardBody(t);
+        body['Fn::Sub'] = String(body['Fn::Sub']).replace(
+          'LambdaIteratorAgeAlarmThresholdMilliseconds',
+          'ConsumerIteratorAgeAlarmSeconds',
+        );
+      },
+      expected: [
+        'ConsumerIteratorAgeAlarm.Threshold: parameter ConsumerIteratorAgeAlarmSeconds is in seconds, but AWS/Lambda IteratorAge is in milliseconds: give the threshold in milliseconds, or convert the metric with metric math',
+      ],
+    },
+    {
+      rule: 'an iterator-age threshold parameter that does not say its unit',
+      mutate: (t) => {
+        const parameters = node(t.Parameters);
+        parameters.StreamLagAlarmThreshold = parameter('How far behind is too far', { Default: 60000 });
+        delete parameters.StreamIteratorAgeAlarmThresholdMilliseconds;
+        alarm(t, 'StreamIteratorAgeAlarm').Threshold = { Ref: 'StreamLagAlarmThreshold' };
+        const body = dashboardBody(t);
+        body['Fn::Sub'] = String(body['Fn::Sub']).replace(
+          'StreamIteratorAgeAlarmThresholdMilliseconds',
+          'StreamLagAlarmThreshold',
+        );
+      },
+      expected: [
+        'StreamIteratorAgeAlarm.Threshold: parameter StreamLagAlarmThreshold does not say its unit, and AWS/Kinesis GetRecords.IteratorAgeMilliseconds is in milliseconds: name it …Milliseconds or say milliseconds in its Description',
+      ],
+    },
+    {
+      rule: 'a literal alarm threshold',
+      mutate: (t) => {
+        alarm(t, 'StreamReadThrottleAlarm').Threshold = 10;
+        delete node(t.Parameters).StreamReadThrottleAlarmThreshold;
+      },
+      expected: [
+        'StreamReadThrottleAlarm.Threshold: must be a Ref to a parameter, so that each environment can set it; got number 10',
+      ],
+    },
+    {
+      rule: 'metric math that names an undeclared id and returns two series',
+      mutate: (t) => {
+        const metrics = node(alarm(t, 'IngestApi5xxAlarm'), 'Metrics') as unknown as Node[];
+        metrics[1]!.ReturnData = true;
+        metrics[2]!.Expression = '100 * errors / total';
+      },
+      expected: [
+        'IngestApi5xxAlarm.Metrics: a metric-math alarm returns exactly one series (ReturnData true), got 2',
+        'IngestApi5xxAlarm.Metrics[2].Expression: names total, which is no Id of Metrics',
+      ],
+    },
+    {
+      rule: 'a Powertools metric with a service no function has',
+      mutate: (t) => {
+        const metric = node(alarm(t, 'RecordsQuarantinedAlarm'), 'Metrics', 0, 'MetricStat', 'Metric');
+        metric.Dimensions = [{ Name: 'service', Value: 'kinesis-consumer' }];
+      },
+      expected: [
+        "RecordsQuarantinedAlarm.Metrics[0].MetricStat.Metric.Dimensions: service kinesis-consumer is no function's POWERTOOLS_SERVICE_NAME (ingest, consumer, dlq-replay, reprocessor)",
+      ],
+    },
+    {
+      rule: 'a dashboard body that is not JSON once substituted',
+      mutate: (t) => {
+        const body = dashboardBody(t);
+        body['Fn::Sub'] = String(body['Fn::Sub']).replace('"${EventStream}"', '${EventStream}');
+      },
+      expected: [
+        expect.stringMatching(
+          /^PipelineDashboard\.DashboardBody: is not JSON once its \$\{…\} are substituted: /,
+        ) as unknown as string,
+      ],
+    },
+    {
+      rule: 'a dashboard metric with the wrong dimensions',
+      mutate: (t) => {
+        const body = dashboardBody(t);
+        body['Fn::Sub'] = String(body['Fn::Sub']).replace(
+          '["AWS/Lambda", "IteratorAge", "FunctionName"',
+          '["AWS/Lambda", "IteratorAge", "StreamName"',
+        );
+      },
+      expected: [
+        'PipelineDashboard.DashboardBody: widget 4 (Iterator age (ms)), metric 1: AWS/Lambda IteratorAge is published with dimensions FunctionName or FunctionName + Resource or FunctionName + Resource + ExecutedVersion, not StreamName',
+      ],
+    },
+    {
+      rule: 'a rule that names an unknown parameter',
+      mutate: (t) => {
+        const rule = node(t, 'Rules', 'ExistingKeyNeedsItsArn');
+        rule.RuleCondition = { 'Fn::Equals': [{ Ref: 'KeyMode' }, 'EXISTING'] };
+      },
+      expected: [
+        'Rules.ExistingKeyNeedsItsArn.RuleCondition: Ref in a condition can only name a parameter or pseudo parameter, not KeyMode',
       ],
     },
   ])('reports $rule', ({ mutate, expected }) => {

@@ -10,9 +10,7 @@ import { processRecords } from '#shared/consumer/process-records.ts';
 import { streamRecordsFromKinesisEvent } from '#shared/events/stream-record.ts';
 import { logger } from '#shared/powertools/logger.ts';
 import { metrics } from '#shared/powertools/metrics.ts';
-import { S3Quarantine } from '#shared/quarantine/s3-quarantine.ts';
-import { S3ClaimCheck } from '#shared/sink/claim-check.ts';
-import { DynamoDbEventStore } from '#shared/sink/dynamodb-event-store.ts';
+import { createSink } from '#shared/sink/sink-factory.ts';
 
 const config = loadConsumerConfig();
 
@@ -21,23 +19,7 @@ const processor = new KeyOrderedBatchProcessor({
   timeReserveMs: config.timeReserveMs,
 });
 
-const store = new DynamoDbEventStore({
-  client: documentClient,
-  tableName: config.tableName,
-  projectionVersion: config.projectionVersion,
-  claimCheck: new S3ClaimCheck({
-    client: s3,
-    bucket: config.claimCheckBucket,
-    prefix: config.claimCheckPrefix,
-  }),
-  claimCheckThresholdBytes: config.claimCheckThresholdBytes,
-});
-
-const quarantine = new S3Quarantine({
-  client: s3,
-  bucket: config.quarantineBucket,
-  prefix: config.quarantinePrefix,
-});
+const { store, quarantine } = createSink(config, { dynamodb: documentClient, s3 });
 
 const consume = async (event: KinesisStreamEvent, context: Context): Promise<KinesisStreamBatchResponse> => {
   const { batchItemFailures } = await processRecords(streamRecordsFromKinesisEvent(event), {

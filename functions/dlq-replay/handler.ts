@@ -8,7 +8,6 @@ import { s3 } from '#shared/clients/s3.ts';
 import { sqs } from '#shared/clients/sqs.ts';
 import { logger } from '#shared/powertools/logger.ts';
 import { metrics } from '#shared/powertools/metrics.ts';
-import { S3Quarantine } from '#shared/quarantine/s3-quarantine.ts';
 import { loadDlqReplayConfig } from '#shared/recovery/config.ts';
 import {
   drainFailureQueue,
@@ -16,39 +15,14 @@ import {
   type ReplayReport,
   replaySqsEvent,
 } from '#shared/recovery/dlq-replay.ts';
-import { DryRunEventStore, DryRunQuarantine, dynamoDbVersionLookup } from '#shared/recovery/dry-run.ts';
 import { S3MessageQuarantine } from '#shared/recovery/message-quarantine.ts';
-import { S3ClaimCheck } from '#shared/sink/claim-check.ts';
-import { DynamoDbEventStore } from '#shared/sink/dynamodb-event-store.ts';
+import { createDryRunSink, createSink } from '#shared/sink/sink-factory.ts';
 
 const config = loadDlqReplayConfig();
 
-const sink = {
-  store: new DynamoDbEventStore({
-    client: documentClient,
-    tableName: config.tableName,
-    projectionVersion: config.projectionVersion,
-    claimCheck: new S3ClaimCheck({
-      client: s3,
-      bucket: config.claimCheckBucket,
-      prefix: config.claimCheckPrefix,
-    }),
-    claimCheckThresholdBytes: config.claimCheckThresholdBytes,
-  }),
-  quarantine: new S3Quarantine({
-    client: s3,
-    bucket: config.quarantineBucket,
-    prefix: config.quarantinePrefix,
-  }),
-};
+const sink = createSink(config, { dynamodb: documentClient, s3 });
 
-const dryRunSink = () => ({
-  store: new DryRunEventStore(
-    config.projectionVersion,
-    dynamoDbVersionLookup(documentClient, config.tableName),
-  ),
-  quarantine: new DryRunQuarantine(),
-});
+const dryRunSink = () => createDryRunSink(config, { dynamodb: documentClient });
 
 const messageQuarantine = new S3MessageQuarantine({
   client: s3,

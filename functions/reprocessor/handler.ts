@@ -9,46 +9,20 @@ import { lambda } from '#shared/clients/lambda.ts';
 import { s3 } from '#shared/clients/s3.ts';
 import { logger } from '#shared/powertools/logger.ts';
 import { metrics } from '#shared/powertools/metrics.ts';
-import { S3Quarantine } from '#shared/quarantine/s3-quarantine.ts';
 import { loadReprocessorConfig } from '#shared/recovery/config.ts';
-import { DryRunEventStore, DryRunQuarantine, dynamoDbVersionLookup } from '#shared/recovery/dry-run.ts';
 import { DynamoDbJobStore } from '#shared/recovery/job-store.ts';
 import {
   type ContinueRequest,
   handleReprocessRequest,
   type JobStatus,
 } from '#shared/recovery/reprocessor.ts';
-import { S3ClaimCheck } from '#shared/sink/claim-check.ts';
-import { DynamoDbEventStore } from '#shared/sink/dynamodb-event-store.ts';
+import { createDryRunSink, createSink } from '#shared/sink/sink-factory.ts';
 
 const config = loadReprocessorConfig();
 
-const sink = {
-  store: new DynamoDbEventStore({
-    client: documentClient,
-    tableName: config.tableName,
-    projectionVersion: config.projectionVersion,
-    claimCheck: new S3ClaimCheck({
-      client: s3,
-      bucket: config.claimCheckBucket,
-      prefix: config.claimCheckPrefix,
-    }),
-    claimCheckThresholdBytes: config.claimCheckThresholdBytes,
-  }),
-  quarantine: new S3Quarantine({
-    client: s3,
-    bucket: config.quarantineBucket,
-    prefix: config.quarantinePrefix,
-  }),
-};
+const sink = createSink(config, { dynamodb: documentClient, s3 });
 
-const dryRunSink = () => ({
-  store: new DryRunEventStore(
-    config.projectionVersion,
-    dynamoDbVersionLookup(documentClient, config.tableName),
-  ),
-  quarantine: new DryRunQuarantine(),
-});
+const dryRunSink = () => createDryRunSink(config, { dynamodb: documentClient });
 
 const jobs = new DynamoDbJobStore({
   client: documentClient,

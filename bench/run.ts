@@ -8,17 +8,20 @@ import { machineInfo } from '#bench/report/machine.ts';
 import { formatMarkdown } from '#bench/report/markdown.ts';
 
 /**
- * `npm run bench [-- --only 1,5 --out bench]`: runs the benchmarks one after another in this process, each
+ * `npm run bench [-- --only 1,5 --out bench --quick]`: runs the benchmarks one after another in this process, each
  * against its baseline measured in the same run, and writes results.json, results.md and results.svg.
  */
 const { values } = parseArgs({
   options: {
     only: { type: 'string' },
+    quick: { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench' },
   },
 });
 const only = values.only?.split(',').map((id) => Number(id.trim()));
 const outDir = resolve(values.out);
+// --quick shortens the timed benchmarks (the same as BENCH_QUICK=1).
+if (values.quick) process.env.BENCH_QUICK = '1';
 
 const reports: BenchmarkReport[] = [];
 for (const benchmark of BENCHMARKS) {

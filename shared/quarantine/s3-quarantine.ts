@@ -1,4 +1,5 @@
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { putObjectOnce } from '#shared/s3/put-object-once.ts';
 import type { Quarantine, QuarantineEntry } from './quarantine.ts';
 
 export interface S3QuarantineOptions {
@@ -56,20 +57,12 @@ export class S3Quarantine implements Quarantine {
       approximateArrivalTimestamp: entry.approximateArrivalTimestamp.toISOString(),
       data: Buffer.from(entry.data).toString('base64'),
     };
-    try {
-      await this.#client.send(
-        new PutObjectCommand({
-          Bucket: this.#bucket,
-          Key: quarantineKey(this.#prefix, entry),
-          Body: JSON.stringify(document),
-          ContentType: 'application/json',
-          IfNoneMatch: '*',
-        }),
-      );
-    } catch (error) {
-      // 412: this record is already quarantined.
-      if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 412)
-        throw error;
-    }
+    // A record already quarantined keeps its object.
+    await putObjectOnce(this.#client, {
+      bucket: this.#bucket,
+      key: quarantineKey(this.#prefix, entry),
+      body: JSON.stringify(document),
+      contentType: 'application/json',
+    });
   }
 }

@@ -1,4 +1,5 @@
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { putObjectOnce } from '#shared/s3/put-object-once.ts';
 
 /**
  * Where a failure-queue message goes when its records can no longer be read back: they aged out of the stream's
@@ -72,21 +73,13 @@ export class S3MessageQuarantine implements MessageQuarantine {
       quarantinedAt: entry.quarantinedAt.toISOString(),
       message: entry.body,
     };
-    try {
-      await this.#client.send(
-        new PutObjectCommand({
-          Bucket: this.#bucket,
-          Key: messageQuarantineKey(this.#prefix, entry),
-          Body: JSON.stringify(document),
-          ContentType: 'application/json',
-          IfNoneMatch: '*',
-        }),
-      );
-    } catch (error) {
-      // 412: this range is already quarantined.
-      if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 412)
-        throw error;
-    }
+    // A range already quarantined keeps its object.
+    await putObjectOnce(this.#client, {
+      bucket: this.#bucket,
+      key: messageQuarantineKey(this.#prefix, entry),
+      body: JSON.stringify(document),
+      contentType: 'application/json',
+    });
   }
 }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { canonicalJson, parseJson } from '#shared/events/canonical-json.ts';
+import { putObjectOnce } from '#shared/s3/put-object-once.ts';
 
 /** What an item holds in place of data that went to S3. */
 export interface ClaimPointer {
@@ -49,21 +50,13 @@ export class S3ClaimCheck implements ClaimCheck {
     const body = Buffer.from(field === 'data' ? canonicalJson(value) : String(value), 'utf8');
     const digest = sha256(body);
     const key = `${this.#prefix}${sha256(identity)}/${digest}`;
-    try {
-      await this.#client.send(
-        new PutObjectCommand({
-          Bucket: this.#bucket,
-          Key: key,
-          Body: body,
-          ContentType: field === 'data' ? 'application/json' : 'text/plain; charset=utf-8',
-          IfNoneMatch: '*',
-        }),
-      );
-    } catch (error) {
-      // 412: the object already exists, and its key says it holds these very bytes.
-      if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 412)
-        throw error;
-    }
+    // The key is the content's digest: an existing object holds these very bytes.
+    await putObjectOnce(this.#client, {
+      bucket: this.#bucket,
+      key,
+      body,
+      contentType: field === 'data' ? 'application/json' : 'text/plain; charset=utf-8',
+    });
     return { bucket: this.#bucket, key, field, bytes: body.byteLength, sha256: digest };
   }
 

@@ -10,7 +10,14 @@ import {
 import { CreateQueueCommand, type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { KinesisStreamEvent, SQSEvent } from 'aws-lambda';
-import { clientConfig, LOCAL_ACCOUNT_ID, LOCAL_REGION } from '#local/emulators/index.ts';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import {
+  clientConfig,
+  LOCAL_ACCOUNT_ID,
+  LOCAL_REGION,
+  type RunningEmulator,
+  startKinesis,
+} from '#local/emulators/index.ts';
 import { InMemoryCheckpointStore } from '#local/esm/checkpoint-store.ts';
 import { KinesisPoller, type KinesisPollerOptions } from '#local/esm/kinesis-poller.ts';
 import type {
@@ -218,4 +225,38 @@ export const startKinesisPoller = async (
   });
   if (start) await poller.start();
   return { poller, fn, failures, events };
+};
+
+/**
+ * A describe block's kinesalite and its pollers: the emulator starts before the block, every poller started with
+ * `start` stops after its test, and the emulator closes after the block.
+ */
+export const kinesisPollerSuite = () => {
+  let emulator: RunningEmulator | undefined;
+  let client: KinesisClient | undefined;
+  const pollers: KinesisPoller[] = [];
+  beforeAll(async () => {
+    emulator = await startKinesis();
+    client = kinesisClient(emulator.endpoint);
+  });
+  afterEach(async () => {
+    await Promise.all(pollers.splice(0).map((poller) => poller.stop()));
+  });
+  afterAll(async () => {
+    client?.destroy();
+    await emulator?.close();
+  });
+  return {
+    get client(): KinesisClient {
+      if (!client) throw new Error('the kinesalite suite has not started');
+      return client;
+    },
+    start: async (
+      ...args: Parameters<typeof startKinesisPoller> extends [unknown, ...infer R] ? R : never
+    ) => {
+      const fixture = await startKinesisPoller(client!, ...args);
+      pollers.push(fixture.poller);
+      return fixture;
+    },
+  };
 };

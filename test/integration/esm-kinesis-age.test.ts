@@ -1,18 +1,10 @@
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  LOCAL_ACCOUNT_ID,
-  LOCAL_REGION,
-  type RunningEmulator,
-  startKinesis,
-} from '#local/emulators/index.ts';
-import type { KinesisPoller } from '#local/esm/kinesis-poller.ts';
+import { describe, expect, it } from 'vitest';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '#local/emulators/index.ts';
 import {
   createStream,
-  kinesisClient,
+  kinesisPollerSuite,
   putRecords,
   readShard,
-  startKinesisPoller,
   TestClock,
   waitFor,
 } from '#test/helpers/esm-fixtures.ts';
@@ -22,43 +14,20 @@ const DESTINATION = {
 };
 
 describe('Kinesis event source mapping: MaximumRecordAgeInSeconds', () => {
-  let emulator: RunningEmulator;
-  let client: KinesisClient;
-  const pollers: KinesisPoller[] = [];
-
-  beforeAll(async () => {
-    emulator = await startKinesis();
-    client = kinesisClient(emulator.endpoint);
-  });
-
-  afterEach(async () => {
-    await Promise.all(pollers.splice(0).map((poller) => poller.stop()));
-  });
-
-  afterAll(async () => {
-    client.destroy();
-    await emulator.close();
-  });
-
-  const start = async (
-    ...args: Parameters<typeof startKinesisPoller> extends [unknown, ...infer R] ? R : never
-  ) => {
-    const fixture = await startKinesisPoller(client, ...args);
-    pollers.push(fixture.poller);
-    return fixture;
-  };
+  const suite = kinesisPollerSuite();
+  const { start } = suite;
 
   /** One record, then five written at least 600 ms later; the clock is frozen so only the first is over 60 s old. */
   const oneOldFiveFresh = async () => {
-    const streamName = await createStream(client);
-    await putRecords(client, streamName, [{ key: 'k', data: 'old' }]);
+    const streamName = await createStream(suite.client);
+    await putRecords(suite.client, streamName, [{ key: 'k', data: 'old' }]);
     await new Promise((resolve) => setTimeout(resolve, 600));
     await putRecords(
-      client,
+      suite.client,
       streamName,
       ['1', '2', '3', '4', '5'].map((data) => ({ key: 'k', data })),
     );
-    const stored = await readShard(client, streamName, 'shardId-000000000000');
+    const stored = await readShard(suite.client, streamName, 'shardId-000000000000');
     const clock = new TestClock();
     clock.fixedMs = stored[0]!.ApproximateArrivalTimestamp!.getTime() + 60_500;
     expect(clock.fixedMs - stored[1]!.ApproximateArrivalTimestamp!.getTime()).toBeLessThanOrEqual(60_000);
@@ -135,8 +104,8 @@ describe('Kinesis event source mapping: MaximumRecordAgeInSeconds', () => {
 
   it('never expires records when MaximumRecordAgeInSeconds is -1', async () => {
     // Prepare
-    const streamName = await createStream(client);
-    await putRecords(client, streamName, [{ key: 'k', data: 'ancient' }]);
+    const streamName = await createStream(suite.client);
+    await putRecords(suite.client, streamName, [{ key: 'k', data: 'ancient' }]);
     const clock = new TestClock();
     clock.offsetMs = 400 * 24 * 3600 * 1000;
 

@@ -1,54 +1,23 @@
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  LOCAL_ACCOUNT_ID,
-  LOCAL_REGION,
-  type RunningEmulator,
-  startKinesis,
-} from '#local/emulators/index.ts';
+import { describe, expect, it } from 'vitest';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '#local/emulators/index.ts';
 import { INVOCATION_PAYLOAD_LIMIT_BYTES } from '#local/esm/kinesis-events.ts';
-import type { KinesisPoller } from '#local/esm/kinesis-poller.ts';
 import {
   createStream,
-  kinesisClient,
+  kinesisPollerSuite,
   putRecords,
   readShard,
-  startKinesisPoller,
   waitFor,
 } from '#test/helpers/esm-fixtures.ts';
 
 describe('Kinesis event source mapping: events, batching and starting positions', () => {
-  let emulator: RunningEmulator;
-  let client: KinesisClient;
-  const pollers: KinesisPoller[] = [];
-
-  beforeAll(async () => {
-    emulator = await startKinesis();
-    client = kinesisClient(emulator.endpoint);
-  });
-
-  afterEach(async () => {
-    await Promise.all(pollers.splice(0).map((poller) => poller.stop()));
-  });
-
-  afterAll(async () => {
-    client.destroy();
-    await emulator.close();
-  });
-
-  const start = async (
-    ...args: Parameters<typeof startKinesisPoller> extends [unknown, ...infer R] ? R : never
-  ) => {
-    const fixture = await startKinesisPoller(client, ...args);
-    pollers.push(fixture.poller);
-    return fixture;
-  };
+  const suite = kinesisPollerSuite();
+  const { start } = suite;
 
   it('delivers each record in exactly the shape Lambda does', async () => {
     // Prepare
-    const streamName = await createStream(client);
-    await putRecords(client, streamName, [{ key: '1', data: 'Hello, this is a test.' }]);
-    const [stored] = await readShard(client, streamName, 'shardId-000000000000');
+    const streamName = await createStream(suite.client);
+    await putRecords(suite.client, streamName, [{ key: '1', data: 'Hello, this is a test.' }]);
+    const [stored] = await readShard(suite.client, streamName, 'shardId-000000000000');
 
     // Act
     const { fn } = await start(
@@ -87,9 +56,9 @@ describe('Kinesis event source mapping: events, batching and starting positions'
 
   it('sends batches of at most BatchSize records, in sequence order', async () => {
     // Prepare
-    const streamName = await createStream(client);
+    const streamName = await createStream(suite.client);
     await putRecords(
-      client,
+      suite.client,
       streamName,
       ['1', '2', '3', '4', '5', '6', '7'].map((data) => ({ key: 'k', data })),
     );
@@ -104,8 +73,8 @@ describe('Kinesis event source mapping: events, batching and starting positions'
 
   it('sends a full batch at once, without waiting for the batching window', async () => {
     // Prepare
-    const streamName = await createStream(client);
-    await putRecords(client, streamName, [
+    const streamName = await createStream(suite.client);
+    await putRecords(suite.client, streamName, [
       { key: 'a', data: '1' },
       { key: 'b', data: '2' },
     ]);
@@ -124,7 +93,7 @@ describe('Kinesis event source mapping: events, batching and starting positions'
 
   it('gathers records that arrive within the batching window into one batch', async () => {
     // Prepare
-    const streamName = await createStream(client);
+    const streamName = await createStream(suite.client);
     const { fn, events } = await start(streamName, {
       StartingPosition: 'TRIM_HORIZON',
       BatchSize: 100,
@@ -132,12 +101,12 @@ describe('Kinesis event source mapping: events, batching and starting positions'
     });
 
     // Act
-    await putRecords(client, streamName, [{ key: 'a', data: 'first' }]);
+    await putRecords(suite.client, streamName, [{ key: 'a', data: 'first' }]);
     await waitFor(
       () => events.some((event) => event.type === 'records-read' && event.count === 1),
       'the first read',
     );
-    await putRecords(client, streamName, [{ key: 'b', data: 'second' }]);
+    await putRecords(suite.client, streamName, [{ key: 'b', data: 'second' }]);
     await waitFor(() => fn.events.length === 1, 'one invocation');
 
     // Assess
@@ -146,13 +115,13 @@ describe('Kinesis event source mapping: events, batching and starting positions'
 
   it('invokes as soon as records are available when there is no batching window', async () => {
     // Prepare
-    const streamName = await createStream(client);
+    const streamName = await createStream(suite.client);
     const { fn } = await start(streamName, { StartingPosition: 'TRIM_HORIZON', BatchSize: 100 });
 
     // Act
-    await putRecords(client, streamName, [{ key: 'a', data: 'first' }]);
+    await putRecords(suite.client, streamName, [{ key: 'a', data: 'first' }]);
     await waitFor(() => fn.events.length === 1, 'the first invocation');
-    await putRecords(client, streamName, [{ key: 'b', data: 'second' }]);
+    await putRecords(suite.client, streamName, [{ key: 'b', data: 'second' }]);
     await waitFor(() => fn.events.length === 2, 'the second invocation');
 
     // Assess
@@ -161,10 +130,10 @@ describe('Kinesis event source mapping: events, batching and starting positions'
 
   it('stops a batch at the 6 MB invocation payload limit', async () => {
     // Prepare
-    const streamName = await createStream(client);
+    const streamName = await createStream(suite.client);
     const big = (index: number) => ({ key: `k${index}`, data: Buffer.alloc(700_000, 97 + index) });
-    await putRecords(client, streamName, [0, 1, 2, 3].map(big));
-    await putRecords(client, streamName, [4, 5, 6, 7].map(big));
+    await putRecords(suite.client, streamName, [0, 1, 2, 3].map(big));
+    await putRecords(suite.client, streamName, [4, 5, 6, 7].map(big));
 
     // Act
     const { fn } = await start(streamName, {
@@ -183,9 +152,9 @@ describe('Kinesis event source mapping: events, batching and starting positions'
 
   it('reads again at once while records remain, instead of waiting for the idle interval', async () => {
     // Prepare
-    const streamName = await createStream(client);
+    const streamName = await createStream(suite.client);
     await putRecords(
-      client,
+      suite.client,
       streamName,
       ['1', '2', '3', '4', '5', '6'].map((data) => ({ key: 'k', data })),
     );
@@ -211,12 +180,12 @@ describe('Kinesis event source mapping: events, batching and starting positions'
 
   it('starts at the oldest record with TRIM_HORIZON', async () => {
     // Prepare
-    const streamName = await createStream(client);
-    await putRecords(client, streamName, [{ key: 'k', data: 'old' }]);
+    const streamName = await createStream(suite.client);
+    await putRecords(suite.client, streamName, [{ key: 'k', data: 'old' }]);
 
     // Act
     const { fn } = await start(streamName, { StartingPosition: 'TRIM_HORIZON' });
-    await putRecords(client, streamName, [{ key: 'k', data: 'new' }]);
+    await putRecords(suite.client, streamName, [{ key: 'k', data: 'new' }]);
     await waitFor(() => fn.batches().flat().includes('new'), 'the new record');
 
     // Assess
@@ -225,12 +194,12 @@ describe('Kinesis event source mapping: events, batching and starting positions'
 
   it('starts after the newest record with LATEST', async () => {
     // Prepare
-    const streamName = await createStream(client);
-    await putRecords(client, streamName, [{ key: 'k', data: 'old' }]);
+    const streamName = await createStream(suite.client);
+    await putRecords(suite.client, streamName, [{ key: 'k', data: 'old' }]);
 
     // Act
     const { fn } = await start(streamName, { StartingPosition: 'LATEST' });
-    await putRecords(client, streamName, [{ key: 'k', data: 'new' }]);
+    await putRecords(suite.client, streamName, [{ key: 'k', data: 'new' }]);
     await waitFor(() => fn.events.length > 0, 'an invocation');
 
     // Assess
@@ -239,12 +208,12 @@ describe('Kinesis event source mapping: events, batching and starting positions'
 
   it('starts at the first record that arrived at or after StartingPositionTimestamp with AT_TIMESTAMP', async () => {
     // Prepare
-    const streamName = await createStream(client);
-    await putRecords(client, streamName, [{ key: 'k', data: 'before' }]);
+    const streamName = await createStream(suite.client);
+    await putRecords(suite.client, streamName, [{ key: 'k', data: 'before' }]);
     await new Promise((resolve) => setTimeout(resolve, 30));
     const timestamp = Date.now() / 1000;
     await new Promise((resolve) => setTimeout(resolve, 30));
-    await putRecords(client, streamName, [
+    await putRecords(suite.client, streamName, [
       { key: 'k', data: 'after-1' },
       { key: 'k', data: 'after-2' },
     ]);
@@ -262,7 +231,7 @@ describe('Kinesis event source mapping: events, batching and starting positions'
 
   it('does nothing when the mapping is disabled', async () => {
     // Prepare
-    const streamName = await createStream(client);
+    const streamName = await createStream(suite.client);
 
     // Act
     const { poller } = await start(streamName, { StartingPosition: 'TRIM_HORIZON', Enabled: false });
@@ -273,9 +242,9 @@ describe('Kinesis event source mapping: events, batching and starting positions'
 
   it('reports records in and out, invocations, the checkpoint and the iterator age per shard', async () => {
     // Prepare
-    const streamName = await createStream(client, 2);
+    const streamName = await createStream(suite.client, 2);
     const written = await putRecords(
-      client,
+      suite.client,
       streamName,
       ['a', 'b', 'c', 'd', 'e', 'f'].map((key) => ({ key, data: key })),
     );

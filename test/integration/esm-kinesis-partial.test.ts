@@ -1,15 +1,11 @@
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningEmulator, startKinesis } from '#local/emulators/index.ts';
-import type { KinesisPoller } from '#local/esm/kinesis-poller.ts';
+import { describe, expect, it } from 'vitest';
 import type { InvokeResult } from '#local/esm/types.ts';
 import {
   createStream,
   decodeData,
-  kinesisClient,
+  kinesisPollerSuite,
   putRecords,
-  startKinesisPoller,
   waitFor,
 } from '#test/helpers/esm-fixtures.ts';
 
@@ -27,36 +23,13 @@ const failuresFor = (event: KinesisStreamEvent, data: string[]): InvokeResult =>
 });
 
 describe('Kinesis event source mapping: ReportBatchItemFailures', () => {
-  let emulator: RunningEmulator;
-  let client: KinesisClient;
-  const pollers: KinesisPoller[] = [];
-
-  beforeAll(async () => {
-    emulator = await startKinesis();
-    client = kinesisClient(emulator.endpoint);
-  });
-
-  afterEach(async () => {
-    await Promise.all(pollers.splice(0).map((poller) => poller.stop()));
-  });
-
-  afterAll(async () => {
-    client.destroy();
-    await emulator.close();
-  });
-
-  const start = async (
-    ...args: Parameters<typeof startKinesisPoller> extends [unknown, ...infer R] ? R : never
-  ) => {
-    const fixture = await startKinesisPoller(client, ...args);
-    pollers.push(fixture.poller);
-    return fixture;
-  };
+  const suite = kinesisPollerSuite();
+  const { start } = suite;
 
   /** The observed-behaviour setup: BatchSize 1, MaximumRetryAttempts 2, one record answered with `payload`. */
   const runObservedCase = async (answer: InvokeResult) => {
-    const streamName = await createStream(client);
-    await putRecords(client, streamName, [{ key: 'k', data: 'record' }]);
+    const streamName = await createStream(suite.client);
+    await putRecords(suite.client, streamName, [{ key: 'k', data: 'record' }]);
     const fixture = await start(
       streamName,
       {
@@ -70,7 +43,7 @@ describe('Kinesis event source mapping: ReportBatchItemFailures', () => {
     );
     // A later record shows the shard moved on: it can only be delivered once the first one is done with.
     await waitFor(() => fixture.fn.events.length > 0, 'the first invocation');
-    await putRecords(client, streamName, [{ key: 'k', data: 'next' }]);
+    await putRecords(suite.client, streamName, [{ key: 'k', data: 'next' }]);
     await waitFor(() => fixture.fn.batches().flat().includes('next'), 'the next record');
     return fixture;
   };
@@ -129,9 +102,9 @@ describe('Kinesis event source mapping: ReportBatchItemFailures', () => {
 
   it('checkpoints past the records before a partial failure and retries only from it (observed on AWS)', async () => {
     // Prepare
-    const streamName = await createStream(client);
+    const streamName = await createStream(suite.client);
     const written = await putRecords(
-      client,
+      suite.client,
       streamName,
       ['1', '2', '3', '4', '5', '6'].map((data) => ({ key: 'k', data })),
     );
@@ -165,9 +138,9 @@ describe('Kinesis event source mapping: ReportBatchItemFailures', () => {
 
   it('uses the lowest reported sequence number as the checkpoint and redelivers everything after it', async () => {
     // Prepare
-    const streamName = await createStream(client);
+    const streamName = await createStream(suite.client);
     const written = await putRecords(
-      client,
+      suite.client,
       streamName,
       ['1', '2', '3', '4'].map((data) => ({ key: 'k', data })),
     );
@@ -207,9 +180,9 @@ describe('Kinesis event source mapping: ReportBatchItemFailures', () => {
 
   it('ignores a returned failure list when ReportBatchItemFailures is off', async () => {
     // Prepare
-    const streamName = await createStream(client);
+    const streamName = await createStream(suite.client);
     await putRecords(
-      client,
+      suite.client,
       streamName,
       ['1', '2'].map((data) => ({ key: 'k', data })),
     );
@@ -228,9 +201,9 @@ describe('Kinesis event source mapping: ReportBatchItemFailures', () => {
 
   it('with bisection on, splits a partial failure at the returned sequence number rather than in halves', async () => {
     // Prepare
-    const streamName = await createStream(client);
+    const streamName = await createStream(suite.client);
     await putRecords(
-      client,
+      suite.client,
       streamName,
       ['1', '2', '3', '4'].map((data) => ({ key: 'k', data })),
     );
@@ -252,9 +225,9 @@ describe('Kinesis event source mapping: ReportBatchItemFailures', () => {
 
   it('with bisection on, still bisects an invalid response (a whole-batch failure)', async () => {
     // Prepare
-    const streamName = await createStream(client);
+    const streamName = await createStream(suite.client);
     await putRecords(
-      client,
+      suite.client,
       streamName,
       ['1', '2', '3', '4'].map((data) => ({ key: 'k', data })),
     );

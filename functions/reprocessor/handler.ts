@@ -1,6 +1,5 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { InvokeCommand } from '@aws-sdk/client-lambda';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { documentClient } from '#shared/clients/dynamodb.ts';
@@ -34,6 +33,8 @@ const jobs = new DynamoDbJobStore({
 const invokeSelf =
   (context: Context) =>
   async (request: ContinueRequest): Promise<void> => {
+    // Imported here, not at the top: the package loads on first use (shared/clients/lazy.ts).
+    const { InvokeCommand } = await import('@aws-sdk/client-lambda');
     await lambda.send(
       new InvokeCommand({
         FunctionName: context.invokedFunctionArn,

@@ -1,5 +1,5 @@
-import { statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { existsSync, lstatSync, mkdirSync, statSync, symlinkSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
 import type { Template } from '#local/template/parse.ts';
 
@@ -45,6 +45,9 @@ const KNOWN = new Set([
   'UseNpmCi',
 ]);
 
+/** What BuildProperties.External may name: packages the Lambda Node.js runtime (18.x and later) provides. */
+const RUNTIME_PROVIDED = /^@aws-sdk\/(\*|[a-z0-9-]+(\/.*)?)$/;
+
 const asList = (value: unknown): string[] =>
   value === undefined ? [] : Array.isArray(value) ? value.map(String) : String(value).split(',');
 
@@ -72,6 +75,14 @@ export const esbuildOptionsFor = (
   if (unknown.length > 0) {
     throw new BuildError(`${logicalId}: unsupported BuildProperties ${unknown.join(', ')}`);
   }
+  const external = asList(buildProperties.External);
+  const unprovided = external.filter((name) => !RUNTIME_PROVIDED.test(name));
+  if (unprovided.length > 0) {
+    throw new BuildError(
+      `${logicalId}: External ${unprovided.join(', ')} would be missing at run time: the Lambda Node.js runtime ` +
+        'provides only the AWS SDK for JavaScript v3 (@aws-sdk/*); bundle everything else',
+    );
+  }
   const codeUri = typeof properties.CodeUri === 'string' ? properties.CodeUri : '.';
   const root = resolve(templateDir, codeUri);
   const entryPoints = asList(buildProperties.EntryPoints);
@@ -91,7 +102,7 @@ export const esbuildOptionsFor = (
     sourcesContent: asBoolean(buildProperties.SourcesContent, true),
     target: String(buildProperties.Target ?? 'es2020'),
     mainFields: asList(buildProperties.MainFields ?? 'main,module'),
-    external: asList(buildProperties.External),
+    external,
     outExtension: pairs(buildProperties.OutExtension),
     banner: pairs(buildProperties.Banner),
     footer: pairs(buildProperties.Footer),
@@ -144,6 +155,7 @@ export const buildFunction = async (
   const result = await build(options).catch((error: Error) => {
     throw new BuildError(`${logicalId}: ${error.message}`);
   });
+  if ((options.external ?? []).length > 0) provideExternals(options.absWorkingDir!, outRoot);
   const cwd = options.absWorkingDir!;
   const output = Object.keys(result.metafile!.outputs).find((file) => !file.endsWith('.map'))!;
   const absolute = resolve(cwd, output);
@@ -156,6 +168,21 @@ export const buildFunction = async (
     ...(options.sourcemap ? { mapBytes: statSync(map).size } : {}),
     largestInputs: largestInputs(result.metafile!, output),
   };
+};
+
+/**
+ * External packages are left out of the bundle because the Lambda runtime provides them (the AWS SDK). Here the
+ * project's own node_modules stands in for the runtime's: a bundle written inside the project finds it by Node's
+ * usual lookup; one written elsewhere (a temporary directory) gets a `node_modules` link to it.
+ */
+const provideExternals = (projectRoot: string, outRoot: string): void => {
+  const inside = relative(projectRoot, resolve(outRoot));
+  if (!inside.startsWith('..') && !isAbsolute(inside)) return;
+  const link = join(outRoot, 'node_modules');
+  const target = join(projectRoot, 'node_modules');
+  if (!existsSync(target) || lstatSync(link, { throwIfNoEntry: false })) return;
+  mkdirSync(outRoot, { recursive: true });
+  symlinkSync(target, link, 'dir');
 };
 
 export const buildFunctions = async (

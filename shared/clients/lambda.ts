@@ -1,8 +1,13 @@
-import { LambdaClient } from '@aws-sdk/client-lambda';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { keepAliveHandler } from './http-handler.ts';
+import { lazyClient } from './lazy.ts';
 
 /**
- * Created once per process. AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_LAMBDA) points it at the local runtime, which
- * serves the Lambda Invoke API on the same endpoint.
+ * Created once per process, on the first request: only a reprocessing job that outlives one invocation calls
+ * Lambda. AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_LAMBDA) points it at the local runtime, which serves the Lambda
+ * Invoke API on the same endpoint.
  */
-export const lambda = new LambdaClient({ requestHandler: keepAliveHandler() });
+export const lambda: Pick<LambdaClient, 'send'> = lazyClient(async () => {
+  const { LambdaClient } = await import('@aws-sdk/client-lambda');
+  return new LambdaClient({ requestHandler: keepAliveHandler() });
+});

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import aggregation from 'aws-kinesis-agg';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { canonicalJson, parseJson } from './canonical-json.ts';
 import { type CloudEvent, identityOf, validateCloudEvent } from './cloudevent.ts';
@@ -58,13 +57,32 @@ interface AggUserRecord {
   data: string;
 }
 
+/** The KPL aggregation format's magic number, the first four bytes of every aggregate. */
+const KPL_MAGIC = [0xf3, 0x89, 0x9a, 0xc2] as const;
+
+const isAggregate = (data: Uint8Array): boolean =>
+  data.length >= KPL_MAGIC.length && KPL_MAGIC.every((byte, index) => data[index] === byte);
+
+let aggregationModule: Promise<typeof import('aws-kinesis-agg')> | undefined;
+
+/**
+ * aws-kinesis-agg is imported the first time an aggregate arrives: loading it (protobufjs) takes ~50 ms, and most
+ * streams carry no aggregates, so a cold start should not pay for it.
+ */
+const loadAggregation = async () => {
+  aggregationModule ??= import('aws-kinesis-agg');
+  const module = await aggregationModule;
+  // A CommonJS package: its exports are the default export when imported from an ES module.
+  return (module as { default?: typeof module }).default ?? module;
+};
+
 /**
  * Splits a KPL-aggregated record into its user records (a plain record comes back as itself). A corrupt
  * aggregate (bad protobuf, bad MD5) comes back as one undecodable record holding the outer bytes.
  */
-export const deaggregate = (
+export const deaggregate = async (
   record: StreamRecord,
-): Array<UserRecord | { error: Error; record: UserRecord }> => {
+): Promise<Array<UserRecord | { error: Error; record: UserRecord }>> => {
   const outer: UserRecord = {
     shardId: record.shardId,
     sequenceNumber: record.sequenceNumber,
@@ -72,6 +90,9 @@ export const deaggregate = (
     approximateArrivalTimestamp: record.approximateArrivalTimestamp,
     data: Buffer.from(record.data),
   };
+  // What the library does with a record that is not an aggregate, without loading it or base64 round trips.
+  if (!isAggregate(outer.data)) return [outer];
+  const aggregation = await loadAggregation();
   const results: Array<UserRecord | { error: Error; record: UserRecord }> = [];
   let finished = false;
   // The library's callbacks run synchronously; `finished` proves it.
@@ -153,8 +174,8 @@ export const parseUserRecord = (record: UserRecord): ParsedRecord => {
 };
 
 /** De-aggregates and parses one stream record, keeping the user records in their order. */
-export const decodeStreamRecord = (record: StreamRecord): ParsedRecord[] =>
-  deaggregate(record).map((user) =>
+export const decodeStreamRecord = async (record: StreamRecord): Promise<ParsedRecord[]> =>
+  (await deaggregate(record)).map((user) =>
     'error' in user
       ? {
           kind: 'undecodable' as const,

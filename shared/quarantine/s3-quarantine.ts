@@ -3,7 +3,7 @@ import { putObjectOnce } from '#shared/s3/put-object-once.ts';
 import type { Quarantine, QuarantineEntry } from './quarantine.ts';
 
 export interface S3QuarantineOptions {
-  client: S3Client;
+  client: Pick<S3Client, 'send'>;
   bucket: string;
   /** Key prefix, such as `quarantine/`; the bucket's lifecycle rule expires objects under it. */
   prefix: string;
@@ -36,7 +36,7 @@ export const quarantineKey = (
  * (`If-None-Match: *`): the bytes at a position never change, so a redelivery writes nothing (S3 answers 412).
  */
 export class S3Quarantine implements Quarantine {
-  readonly #client: S3Client;
+  readonly #client: Pick<S3Client, 'send'>;
   readonly #bucket: string;
   readonly #prefix: string;
 

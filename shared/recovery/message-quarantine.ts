@@ -39,7 +39,7 @@ export const messageQuarantineKey = (
   `${prefix}${entry.reason}/${entry.shardId}/${entry.startSequenceNumber}-${entry.endSequenceNumber}.json`;
 
 export interface S3MessageQuarantineOptions {
-  client: S3Client;
+  client: Pick<S3Client, 'send'>;
   bucket: string;
   /** The record quarantine's prefix (`quarantine/`), so that the bucket's lifecycle rule covers these too. */
   prefix: string;
@@ -50,7 +50,7 @@ export interface S3MessageQuarantineOptions {
  * message writes nothing new (S3 answers 412).
  */
 export class S3MessageQuarantine implements MessageQuarantine {
-  readonly #client: S3Client;
+  readonly #client: Pick<S3Client, 'send'>;
   readonly #bucket: string;
   readonly #prefix: string;
 

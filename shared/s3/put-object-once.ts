@@ -1,4 +1,4 @@
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 
 /**
  * Writes an object only if its key is free (`If-None-Match: *`). Every caller derives the key from what it
@@ -8,6 +8,8 @@ export const putObjectOnce = async (
   client: Pick<S3Client, 'send'>,
   object: { bucket: string; key: string; body: string | Uint8Array; contentType: string },
 ): Promise<void> => {
+  // Imported here, not at the top: the package loads on first use (shared/clients/lazy.ts).
+  const { PutObjectCommand } = await import('@aws-sdk/client-s3');
   try {
     await client.send(
       new PutObjectCommand({

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { canonicalJson, parseJson } from '#shared/events/canonical-json.ts';
 import { putObjectOnce } from '#shared/s3/put-object-once.ts';
 
@@ -20,7 +20,7 @@ export interface ClaimCheck {
 }
 
 export interface ClaimCheckOptions {
-  client: S3Client;
+  client: Pick<S3Client, 'send'>;
   bucket: string;
   /** Key prefix, such as `claim-check/`; the quarantine lifecycle rule must not cover it. */
   prefix: string;
@@ -36,7 +36,7 @@ const sha256 = (bytes: Uint8Array | string): string => createHash('sha256').upda
  * the same bytes. The object is uploaded before the item is written, so an item never points at nothing.
  */
 export class S3ClaimCheck implements ClaimCheck {
-  readonly #client: S3Client;
+  readonly #client: Pick<S3Client, 'send'>;
   readonly #bucket: string;
   readonly #prefix: string;
 
@@ -62,6 +62,8 @@ export class S3ClaimCheck implements ClaimCheck {
 
   /** Reads the claimed data back: the parsed JSON for `data`, the base64 string for `data_base64`. */
   async load(pointer: ClaimPointer): Promise<unknown> {
+    // Imported here, not at the top: the package loads on first use (shared/clients/lazy.ts).
+    const { GetObjectCommand } = await import('@aws-sdk/client-s3');
     const response = await this.#client.send(
       new GetObjectCommand({ Bucket: pointer.bucket, Key: pointer.key }),
     );

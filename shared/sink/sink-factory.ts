@@ -9,7 +9,7 @@ import { DynamoDbEventStore } from '#shared/sink/dynamodb-event-store.ts';
 /** The sink every function that stores events writes through: the DynamoDB store with its claim check, and the quarantine. */
 export const createSink = (
   config: ConsumerConfig,
-  clients: { dynamodb: DynamoDBDocumentClient; s3: S3Client },
+  clients: { dynamodb: DynamoDBDocumentClient; s3: Pick<S3Client, 'send'> },
 ) => ({
   store: new DynamoDbEventStore({
     client: clients.dynamodb,

@@ -44,6 +44,15 @@ export const sdkCommandsIn = (source: string): SdkCommand[] => {
       imported.set(alias ?? name, { client: client!, command: name });
     }
   }
+  // Commands taken from a package imported where first needed: `const { XCommand } = await import('@aws-sdk/…')`.
+  for (const [, names, client] of source.matchAll(
+    /const\s*\{([^}]*)\}\s*=\s*await\s+import\(\s*'(@aws-sdk\/[^']+)'\s*\)/g,
+  )) {
+    for (const raw of names!.split(',')) {
+      const [name, alias] = raw.split(':').map((part) => part.trim());
+      if (name?.endsWith('Command')) imported.set(alias ?? name, { client: client!, command: name });
+    }
+  }
   const used = new Set([...source.matchAll(/new\s+([A-Za-z0-9_$]+)\s*\(/g)].map((match) => match[1]!));
   return [...imported].filter(([local]) => used.has(local)).map(([, command]) => command);
 };

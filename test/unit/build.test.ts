@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,6 +57,31 @@ describe('Build: esbuild bundles as sam build makes them', () => {
     const response = JSON.parse(stdout);
     expect(response.statusCode).toBe(400);
     expect(JSON.parse(response.body).errors.length).toBe(5);
+  });
+
+  it('leaves the AWS SDK to the runtime, and links the project node_modules for a bundle built outside it', () => {
+    // Assess
+    expect(
+      ingest.largestInputs.map((input) => input.name).filter((name) => name.startsWith('@aws-sdk/')),
+    ).toEqual([]);
+    const code = readFileSync(join(ingest.outdir, 'handler.mjs'), 'utf8');
+    expect(code).toMatch(/from\s*"@aws-sdk\/client-kinesis"/);
+    expect(realpathSync(join(out, 'node_modules'))).toBe(realpathSync('node_modules'));
+  });
+
+  it('refuses an External package that the Lambda runtime does not provide', () => {
+    // Act
+    const act = () =>
+      esbuildOptionsFor(
+        'Fn',
+        {},
+        { EntryPoints: ['a.ts'], External: ['@aws-sdk/*', 'protobufjs'] },
+        '/r',
+        '/o',
+      );
+    // Assess
+    expect(act).toThrow(BuildError);
+    expect(act).toThrow('Fn: External protobufjs would be missing at run time');
   });
 
   it('applies the lambda-builders defaults when BuildProperties are absent', () => {

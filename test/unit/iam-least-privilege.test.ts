@@ -194,4 +194,23 @@ describe('Least privilege: the checks catch the mistakes', () => {
       ['GetCommand', 'dynamodb:GetItem'],
     ]);
   });
+
+  it('finds the SDK commands of a package imported where first needed', () => {
+    // Prepare
+    const source = `
+      const { PutObjectCommand, GetObjectCommand: Get } = await import('@aws-sdk/client-s3');
+      const { InvokeCommand } = await import('@aws-sdk/client-lambda');
+      await s3.send(new PutObjectCommand({}));
+      await s3.send(new Get({}));
+    `;
+
+    // Act
+    const commands = sdkCommandsIn(source);
+
+    // Assess
+    expect(commands.map((command) => [command.command, actionOf(command)])).toEqual([
+      ['PutObjectCommand', 's3:PutObject'],
+      ['GetObjectCommand', 's3:GetObject'],
+    ]);
+  });
 });

@@ -6,7 +6,12 @@ import {
   validateCloudEvent,
 } from '#shared/events/cloudevent.ts';
 import { jsonResponse, PROBLEM_TYPES, problemResponse } from '#shared/http/problem.ts';
-import type { EntryResult, PutEntry, WriteOutcome } from '#shared/kinesis/put-records.ts';
+import {
+  type EntryResult,
+  entrySize,
+  type PutEntry,
+  type WriteOutcome,
+} from '#shared/kinesis/put-records.ts';
 
 /**
  * POST /events: parse, validate all-or-nothing, write in order, answer 202, 400, 413, 415 or 503.
@@ -40,11 +45,6 @@ export interface IngestDeps {
   counters: IngestCounters;
 }
 
-interface Encoded {
-  event: CloudEvent;
-  entry: PutEntry;
-}
-
 const headerOf = (event: APIGatewayProxyEventV2, name: string): string | undefined => {
   for (const [key, value] of Object.entries(event.headers ?? {})) {
     if (key.toLowerCase() === name) return value;
@@ -64,6 +64,26 @@ const parseMediaType = (header: string): { type: string; charset?: string } => {
   return { type: type.trim().toLowerCase(), ...(charset ? { charset } : {}) };
 };
 
+/**
+ * The body as text, or its size in UTF-8 bytes when that is over `maxBytes`. A plain body is not copied into a
+ * Buffer and decoded again: that round trip costs more than parsing it. `toWellFormed` gives the text the round
+ * trip gave (a lone surrogate becomes U+FFFD) and returns the string itself when there is none.
+ */
+const readBody = (
+  event: APIGatewayProxyEventV2,
+  maxBytes: number,
+): { text: string; overBytes?: undefined } | { text?: undefined; overBytes: number } => {
+  if (event.isBase64Encoded) {
+    const body = Buffer.from(event.body ?? '', 'base64');
+    return body.byteLength > maxBytes ? { overBytes: body.byteLength } : { text: body.toString('utf8') };
+  }
+  const text = (event.body ?? '').toWellFormed();
+  // A UTF-16 code unit is at most 3 bytes of UTF-8, so a body this short need not be measured.
+  if (text.length * 3 <= maxBytes) return { text };
+  const bytes = Buffer.byteLength(text, 'utf8');
+  return bytes > maxBytes ? { overBytes: bytes } : { text };
+};
+
 const invalid = (instance: string, errors: FieldError[], status = 400, detail?: string) =>
   problemResponse({
     type: status === 413 ? PROBLEM_TYPES.tooLarge : PROBLEM_TYPES.invalidEvents,
@@ -76,13 +96,21 @@ const invalid = (instance: string, errors: FieldError[], status = 400, detail?: 
     errors,
   });
 
-export const ingestRequest = async (
-  event: APIGatewayProxyEventV2,
-  deps: IngestDeps,
-): Promise<APIGatewayProxyStructuredResultV2> => {
-  const instance = event.requestContext?.requestId ?? '';
-  const { limits, counters } = deps;
+/** A request ready to write: one entry per event, and each event's id and source for the answer. */
+interface Accepted {
+  entries: PutEntry[];
+  events: Array<Pick<CloudEvent, 'id' | 'source'>>;
+}
 
+/**
+ * Steps 1-6, synchronous: the answer to a request that cannot be written, or what to write. Only the entries and
+ * each event's id and source outlive it, so the parsed events are not kept alive while the write is awaited.
+ */
+const readRequest = (
+  event: APIGatewayProxyEventV2,
+  instance: string,
+  { limits, counters }: IngestDeps,
+): APIGatewayProxyStructuredResultV2 | Accepted => {
   // 1. Content type decides between one event and a batch.
   const contentType = headerOf(event, 'content-type');
   const media = contentType ? parseMediaType(contentType) : undefined;
@@ -101,21 +129,21 @@ export const ingestRequest = async (
   }
 
   // 2. Body size, before parsing anything.
-  const body = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
-  if (body.byteLength > limits.maxBodyBytes) {
+  const body = readBody(event, limits.maxBodyBytes);
+  if (body.overBytes !== undefined) {
     counters.rejected(1, 'body-too-large');
     return invalid(
       instance,
       [],
       413,
-      `The body is ${body.byteLength} bytes; at most ${limits.maxBodyBytes} bytes are accepted per request. Split the batch.`,
+      `The body is ${body.overBytes} bytes; at most ${limits.maxBodyBytes} bytes are accepted per request. Split the batch.`,
     );
   }
 
   // 3. JSON.
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    parsed = JSON.parse(body.text);
   } catch (error) {
     counters.rejected(1, 'invalid-json');
     return problemResponse({
@@ -163,29 +191,34 @@ export const ingestRequest = async (
   }
 
   // 5. Validate every event; all or nothing.
-  const errors = candidates.flatMap((candidate, index) => validateCloudEvent(candidate, index));
+  const errors: FieldError[] = [];
+  for (let index = 0; index < candidates.length; index += 1) {
+    const found = validateCloudEvent(candidates[index], index);
+    if (found.length > 0) errors.push(...found);
+  }
   if (errors.length > 0) {
     counters.rejected(candidates.length, 'invalid-event');
     return invalid(instance, errors);
   }
 
-  // 6. Encode, and check each record against the stream's record-size limit.
-  const encoded: Encoded[] = (candidates as CloudEvent[]).map((ce) => ({
-    event: ce,
-    entry: { partitionKey: partitionKeyOf(ce), data: Buffer.from(JSON.stringify(ce), 'utf8') },
-  }));
-  const oversized = encoded.flatMap(({ entry }, index) => {
-    const size = entry.data.byteLength + Buffer.byteLength(entry.partitionKey, 'utf8');
-    return size > limits.maxRecordBytes
-      ? [
-          {
-            index,
-            field: 'data',
-            message: `the encoded record is ${size} bytes (event JSON plus partition key); the stream accepts at most ${limits.maxRecordBytes}`,
-          },
-        ]
-      : [];
-  });
+  // 6. Encode each event once, and check each record against the stream's record-size limit.
+  const entries = new Array<PutEntry>(candidates.length);
+  const events = new Array<Pick<CloudEvent, 'id' | 'source'>>(candidates.length);
+  const oversized: FieldError[] = [];
+  for (let index = 0; index < candidates.length; index += 1) {
+    const ce = candidates[index] as CloudEvent;
+    events[index] = { id: ce.id, source: ce.source };
+    const entry = { partitionKey: partitionKeyOf(ce), data: Buffer.from(JSON.stringify(ce), 'utf8') };
+    const size = entrySize(entry);
+    if (size > limits.maxRecordBytes) {
+      oversized.push({
+        index,
+        field: 'data',
+        message: `the encoded record is ${size} bytes (event JSON plus partition key); the stream accepts at most ${limits.maxRecordBytes}`,
+      });
+    }
+    entries[index] = entry;
+  }
   if (oversized.length > 0) {
     counters.rejected(candidates.length, 'record-too-large');
     return invalid(
@@ -196,15 +229,26 @@ export const ingestRequest = async (
     );
   }
 
+  return { entries, events };
+};
+
+export const ingestRequest = async (
+  event: APIGatewayProxyEventV2,
+  deps: IngestDeps,
+): Promise<APIGatewayProxyStructuredResultV2> => {
+  const instance = event.requestContext?.requestId ?? '';
+  const accepted = readRequest(event, instance, deps);
+  if (!('entries' in accepted)) return accepted;
+  const { entries, events } = accepted;
+  const { counters } = deps;
+
   // 7. Write, in order per partition key.
-  const outcome = await deps.write(
-    encoded.map((e) => e.entry),
-    (entries) => counters.retried(entries),
-  );
-  const written = outcome.results.filter((r) => r.status === 'written').length;
+  const outcome = await deps.write(entries, (retried) => counters.retried(retried));
+  let written = 0;
+  for (const result of outcome.results) if (result.status === 'written') written += 1;
   counters.accepted(written);
   const describe = (result: EntryResult, index: number) => {
-    const { id, source } = encoded[index]!.event;
+    const { id, source } = events[index]!;
     switch (result.status) {
       case 'written':
         return {
@@ -229,17 +273,17 @@ export const ingestRequest = async (
     }
   };
 
-  if (written === encoded.length) {
+  if (written === events.length) {
     return jsonResponse(202, { accepted: written, events: outcome.results.map(describe) });
   }
-  const unwritten = encoded.length - written;
+  const unwritten = events.length - written;
   counters.failed(unwritten);
   return problemResponse(
     {
       type: PROBLEM_TYPES.notWritten,
       title: 'Some events were not written',
       status: 503,
-      detail: `${written} of ${encoded.length} events were written; ${unwritten} were not. Resend exactly the events whose status is not 'written', in the same order; resending an event that was written is harmless.`,
+      detail: `${written} of ${events.length} events were written; ${unwritten} were not. Resend exactly the events whose status is not 'written', in the same order; resending an event that was written is harmless.`,
       instance,
       accepted: written,
       events: outcome.results.map(describe),

@@ -79,28 +79,36 @@ export const isRetryableError = (error: unknown): boolean => {
 export const entrySize = (entry: PutEntry): number =>
   entry.data.byteLength + Buffer.byteLength(entry.partitionKey, 'utf8');
 
-/** Splits entries, in order, into requests within the count and byte limits. */
-export const chunkEntries = <T extends PutEntry>(
-  entries: readonly T[],
-  maxRecords = MAX_RECORDS_PER_REQUEST,
-  maxBytes = MAX_REQUEST_BYTES,
+/** Splits items, in order, into requests within the count and byte limits. */
+const chunkBy = <T>(
+  items: readonly T[],
+  sizeOf: (item: T) => number,
+  maxRecords: number,
+  maxBytes: number,
 ): T[][] => {
   const chunks: T[][] = [];
   let current: T[] = [];
   let bytes = 0;
-  for (const entry of entries) {
-    const size = entrySize(entry);
+  for (const item of items) {
+    const size = sizeOf(item);
     if (current.length > 0 && (current.length >= maxRecords || bytes + size > maxBytes)) {
       chunks.push(current);
       current = [];
       bytes = 0;
     }
-    current.push(entry);
+    current.push(item);
     bytes += size;
   }
   if (current.length > 0) chunks.push(current);
   return chunks;
 };
+
+/** Splits entries, in order, into requests within the count and byte limits. */
+export const chunkEntries = <T extends PutEntry>(
+  entries: readonly T[],
+  maxRecords = MAX_RECORDS_PER_REQUEST,
+  maxBytes = MAX_REQUEST_BYTES,
+): T[][] => chunkBy(entries, entrySize, maxRecords, maxBytes);
 
 /** Full-jitter exponential backoff: a random wait in [0, min(cap, base × 2^attempt)). */
 export const backoffDelay = (attempt: number, baseMs: number, capMs: number, random: () => number): number =>
@@ -125,8 +133,9 @@ const mapLimit = async <T, R>(
   return results;
 };
 
-interface Indexed extends PutEntry {
-  index: number;
+interface EntryError {
+  errorCode: string;
+  errorMessage: string;
 }
 
 export const putRecordsInOrder = async (
@@ -141,99 +150,117 @@ export const putRecordsInOrder = async (
   const baseMs = options.backoffBaseMs ?? 50;
   const capMs = options.backoffCapMs ?? 2_000;
   const concurrency = options.concurrency ?? 4;
+  const maxRecords = options.maxRecordsPerRequest ?? MAX_RECORDS_PER_REQUEST;
+  const maxBytes = options.maxRequestBytes ?? MAX_REQUEST_BYTES;
 
-  const results: Array<EntryResult | undefined> = new Array(entries.length);
-  const attempts = new Array<number>(entries.length).fill(0);
-  const lastError = new Map<number, { errorCode: string; errorMessage: string }>();
-  // Each key's records, oldest first; the head of each queue is the next one to write.
-  const queues = new Map<string, Indexed[]>();
-  entries.forEach((entry, index) => {
-    const queue = queues.get(entry.partitionKey) ?? [];
-    queue.push({ ...entry, index });
-    queues.set(entry.partitionKey, queue);
-  });
+  // Entries are referred to by their index; per-entry state lives in arrays rather than in objects per entry.
+  const count = entries.length;
+  const results = new Array<EntryResult | undefined>(count);
+  const attempts = new Uint32Array(count);
+  const lastError = new Array<EntryError | undefined>(count);
+  const failedNow = new Uint8Array(count);
+  // Each key's records as a chain, oldest first: `following[i]` is the next record of i's key, or -1.
+  const following = new Int32Array(count).fill(-1);
+  // The wave: the head of each key's chain, keys in the order they first appear.
+  let heads: number[] = [];
+  const tails = new Map<string, number>();
+  for (let index = 0; index < count; index += 1) {
+    const key = entries[index]!.partitionKey;
+    const tail = tails.get(key);
+    if (tail === undefined) heads.push(index);
+    else following[tail] = index;
+    tails.set(key, index);
+  }
+  const sizeOf = (index: number) => entrySize(entries[index]!);
+
+  const send = async (chunk: number[]): Promise<void> => {
+    const request = new Array<PutRecordsRequestEntry>(chunk.length);
+    for (let i = 0; i < chunk.length; i += 1) {
+      const index = chunk[i]!;
+      attempts[index]! += 1;
+      request[i] = { PartitionKey: entries[index]!.partitionKey, Data: entries[index]!.data };
+    }
+    try {
+      const response = await client.send(
+        new PutRecordsCommand({ StreamName: options.streamName, Records: request }),
+      );
+      for (let i = 0; i < chunk.length; i += 1) {
+        const index = chunk[i]!;
+        const result = response.Records?.[i];
+        if (result?.SequenceNumber && result.ShardId && !result.ErrorCode) {
+          results[index] = {
+            status: 'written',
+            shardId: result.ShardId,
+            sequenceNumber: result.SequenceNumber,
+            attempts: attempts[index]!,
+          };
+        } else {
+          failedNow[index] = 1;
+          lastError[index] = {
+            errorCode: result?.ErrorCode ?? 'MissingResult',
+            errorMessage: result?.ErrorMessage ?? 'PutRecords returned no result for this entry',
+          };
+        }
+      }
+    } catch (error) {
+      if (!isRetryableError(error)) throw error;
+      const entryError = { errorCode: (error as SdkError).name, errorMessage: (error as SdkError).message };
+      for (const index of chunk) {
+        failedNow[index] = 1;
+        lastError[index] = entryError;
+      }
+    }
+  };
 
   let failedWaves = 0;
   let lastDelay = 0;
-  while (queues.size > 0) {
+  while (heads.length > 0) {
     if (now() + callAllowanceMs > options.deadline) break;
-    const wave = [...queues.values()].map((queue) => queue[0]!);
-    const failed = new Set<number>();
-    await mapLimit(
-      chunkEntries(wave, options.maxRecordsPerRequest, options.maxRequestBytes),
-      concurrency,
-      async (chunk) => {
-        for (const entry of chunk) attempts[entry.index]! += 1;
-        const request: PutRecordsRequestEntry[] = chunk.map((e) => ({
-          PartitionKey: e.partitionKey,
-          Data: e.data,
-        }));
-        try {
-          const response = await client.send(
-            new PutRecordsCommand({ StreamName: options.streamName, Records: request }),
-          );
-          chunk.forEach((entry, i) => {
-            const result = response.Records?.[i];
-            if (result?.SequenceNumber && result.ShardId && !result.ErrorCode) {
-              results[entry.index] = {
-                status: 'written',
-                shardId: result.ShardId,
-                sequenceNumber: result.SequenceNumber,
-                attempts: attempts[entry.index]!,
-              };
-            } else {
-              failed.add(entry.index);
-              lastError.set(entry.index, {
-                errorCode: result?.ErrorCode ?? 'MissingResult',
-                errorMessage: result?.ErrorMessage ?? 'PutRecords returned no result for this entry',
-              });
-            }
-          });
-        } catch (error) {
-          if (!isRetryableError(error)) throw error;
-          for (const entry of chunk) {
-            failed.add(entry.index);
-            lastError.set(entry.index, {
-              errorCode: (error as SdkError).name,
-              errorMessage: (error as SdkError).message,
-            });
-          }
-        }
-      },
-    );
+    const chunks = chunkBy(heads, sizeOf, maxRecords, maxBytes);
+    if (chunks.length === 1) await send(chunks[0]!);
+    else await mapLimit(chunks, concurrency, send);
 
-    for (const [key, queue] of queues) {
-      if (!failed.has(queue[0]!.index)) queue.shift();
-      if (queue.length === 0) queues.delete(key);
+    // A key whose head failed keeps it; any other key moves on to its next record, if it has one.
+    const nextHeads: number[] = [];
+    let failed = 0;
+    for (const head of heads) {
+      if (failedNow[head]) {
+        failedNow[head] = 0;
+        failed += 1;
+        nextHeads.push(head);
+      } else if (following[head]! !== -1) {
+        nextHeads.push(following[head]!);
+      }
     }
-    if (failed.size === 0) {
+    heads = nextHeads;
+    if (failed === 0) {
       failedWaves = 0;
       continue;
     }
     lastDelay = backoffDelay(failedWaves, baseMs, capMs, random);
     failedWaves += 1;
     if (now() + lastDelay + callAllowanceMs > options.deadline) break;
-    options.onRetry?.(failed.size);
+    options.onRetry?.(failed);
     await sleep(lastDelay);
   }
 
-  // Whatever is left: the head of each queue failed (or was never tried), and its successors wait behind it.
-  for (const queue of queues.values()) {
-    queue.forEach((entry, position) => {
-      const error = lastError.get(entry.index);
-      if (position === 0 && error) {
-        results[entry.index] = { status: 'failed', ...error, attempts: attempts[entry.index]! };
-      } else {
-        results[entry.index] = {
+  // Whatever is left: the head of each chain failed (or was never tried), and its successors wait behind it.
+  for (const head of heads) {
+    const error = lastError[head];
+    results[head] = error
+      ? { status: 'failed', ...error, attempts: attempts[head]! }
+      : {
           status: 'not_attempted',
-          reason:
-            position === 0
-              ? 'the time budget ran out before this record could be sent'
-              : 'an earlier record with the same partition key was not written',
+          reason: 'the time budget ran out before this record could be sent',
           attempts: 0,
         };
-      }
-    });
+    for (let index = following[head]!; index !== -1; index = following[index]!) {
+      results[index] = {
+        status: 'not_attempted',
+        reason: 'an earlier record with the same partition key was not written',
+        attempts: 0,
+      };
+    }
   }
   return {
     results: results as EntryResult[],

@@ -184,6 +184,41 @@ describe('Function: ingest handler', () => {
       expect(response.json.detail).toContain('at most 5242880 bytes');
     });
 
+    it('counts the body limit in UTF-8 bytes, not characters', async () => {
+      // Prepare: 2 Mi three-byte characters are under the limit as characters, over it as bytes.
+      const body = JSON.stringify(cloudEvent(1, { data: '\u20ac'.repeat(2 * 1024 * 1024) }));
+      // Act
+      const response = await invoke(apiRequest(body));
+      // Assess
+      expect(response.statusCode).toBe(413);
+      expect(response.json.detail).toContain(`The body is ${Buffer.byteLength(body)} bytes`);
+      expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
+    });
+
+    it('accepts a body under the limit in bytes even when three bytes per character would be over it', async () => {
+      // Prepare: 2.1 MB of ASCII in three records under 1 MiB each; 3 × 2.1 M characters would exceed 5 MiB.
+      acceptAll();
+      const batch = [1, 2, 3].map((i) => cloudEvent(i, { data: 'x'.repeat(700 * 1024) }));
+      // Act
+      const response = await invoke(apiRequest(JSON.stringify(batch), 'application/cloudevents-batch+json'));
+      // Assess
+      expect(response.statusCode).toBe(202);
+      expect(response.json.accepted).toBe(3);
+    });
+
+    it('reads a lone surrogate in the body as U+FFFD, as UTF-8 decoding does', async () => {
+      // Prepare
+      acceptAll();
+      const body = JSON.stringify(cloudEvent(1)).replace('subject-1', 'subject-\ud800');
+      // Act
+      const response = await invoke(apiRequest(body));
+      // Assess
+      expect(response.statusCode).toBe(202);
+      const sent = kinesisMock.commandCalls(PutRecordsCommand)[0]!.args[0].input.Records![0]!;
+      expect(sent.PartitionKey).toBe('subject-\ufffd');
+      expect(JSON.parse(Buffer.from(sent.Data!).toString('utf8')).subject).toBe('subject-\ufffd');
+    });
+
     it('decodes a base64-encoded body', async () => {
       // Prepare
       acceptAll();

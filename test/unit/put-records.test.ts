@@ -164,6 +164,34 @@ describe('PutRecords writer', () => {
       expect(outcome.results[1]!.attempts).toBe(1);
     });
 
+    it('retries an entry that failed in a later request of the same wave, keeping each key in order', async () => {
+      // Prepare: two records per request, so the first wave takes two requests; the second fails c1.
+      const clock = fakeClock();
+      kinesisMock
+        .on(PutRecordsCommand)
+        .resolvesOnce({ Records: [ok(), ok()] })
+        .resolvesOnce({ FailedRecordCount: 1, Records: [throttled] })
+        .callsFake((input) => ({ Records: input.Records.map(ok) }));
+      const retried: number[] = [];
+      // Act
+      const outcome = await putRecordsInOrder(
+        client,
+        [entry('a', 'a1'), entry('b', 'b1'), entry('c', 'c1'), entry('a', 'a2'), entry('c', 'c2')],
+        {
+          streamName: 's',
+          deadline: clock.now() + 10_000,
+          maxRecordsPerRequest: 2,
+          ...clock,
+          onRetry: (n) => retried.push(n),
+        },
+      );
+      // Assess
+      expect(sentRecords().map(texts)).toEqual([['a1', 'b1'], ['c1'], ['a2', 'c1'], ['c2']]);
+      expect(retried).toEqual([1]);
+      expect(outcome.results.map((r) => r.status)).toEqual(Array(5).fill('written'));
+      expect(outcome.results.map((r) => r.attempts)).toEqual([1, 1, 2, 1, 1]);
+    });
+
     it('backs off exponentially with full jitter between retries', async () => {
       // Prepare
       const clock = fakeClock();

@@ -98,6 +98,9 @@ export interface ReadResult {
   timestampScanned?: boolean;
 }
 
+/** Records asked of one GetRecords call unless a reader is told otherwise. */
+export const DEFAULT_READ_LIMIT = 1_000;
+
 export interface ShardReaderOptions {
   client: Pick<KinesisClient, 'send'>;
   streamName: string;
@@ -156,7 +159,7 @@ export class ShardReader {
     this.shardId = options.shardId;
     this.#client = options.client;
     this.#streamName = options.streamName;
-    this.#limit = Math.min(10_000, Math.max(1, options.limit ?? 1_000));
+    this.#limit = Math.min(10_000, Math.max(1, options.limit ?? DEFAULT_READ_LIMIT));
     this.#clock = options.clock ?? systemClock;
     this.#callLimiter = new RateLimiter({ ratePerSecond: callsPerSecond, clock: this.#clock });
     this.#recordLimiter = options.recordLimiter;

@@ -13,7 +13,7 @@ import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import type { MetricsSink } from '#shared/consumer/process-records.ts';
 import type { StreamRecord } from '#shared/events/stream-record.ts';
 import type { Clock } from '#shared/kinesis/rate-limiter.ts';
-import { compareSequence, errorName, ShardReader } from '#shared/kinesis/shard-reader.ts';
+import { compareSequence, DEFAULT_READ_LIMIT, errorName, ShardReader } from '#shared/kinesis/shard-reader.ts';
 import { MetricUnit } from '#shared/powertools/metrics.ts';
 import { budgetContext, type DriveResult, driveRecords, emptyCounts, type Sink } from './drive-records.ts';
 import {
@@ -151,6 +151,16 @@ interface ReadBack {
   stopped?: boolean;
 }
 
+/**
+ * The range holds batchSize records: asking for more would read (and charge to the shard's 2 MB/s) records past
+ * its end. A short answer is continued as usual, so a wrong batchSize costs calls, never records.
+ */
+const readLimit = (record: FailureRecord, deps: ReplayDependencies): number => {
+  const limit = deps.reader?.limit ?? DEFAULT_READ_LIMIT;
+  const { batchSize } = record.KinesisBatchInfo;
+  return Number.isInteger(batchSize) && batchSize! > 0 ? Math.min(limit, batchSize!) : limit;
+};
+
 /** Reads the range back; tells records that aged out from records that can still be read. */
 const readRange = async (record: FailureRecord, deps: ReplayDependencies): Promise<ReadBack> => {
   const { shardId, startSequenceNumber: start, endSequenceNumber: end } = record.KinesisBatchInfo;
@@ -159,6 +169,7 @@ const readRange = async (record: FailureRecord, deps: ReplayDependencies): Promi
     streamName: deps.streamName,
     shardId,
     ...deps.reader,
+    limit: readLimit(record, deps),
     ...(deps.clock ? { clock: deps.clock } : {}),
   });
   const records: StreamRecord[] = [];
@@ -414,6 +425,31 @@ export const drainFailureQueue = async (
   const seen = new Set<string>();
   // Messages received but not finished with (a dry run's, or those the budget left): made visible again.
   const release: Message[] = [];
+  /** Replays one message and deletes it once done (never in a dry run). */
+  const handleMessage = async (message: Message): Promise<MessageDetail> => {
+    const detail = await replayMessage(
+      {
+        messageId: message.MessageId!,
+        body: message.Body ?? '',
+        ...(receiveCountOf(message) === undefined ? {} : { receiveCount: receiveCountOf(message)! }),
+      },
+      request.dryRun,
+      deps,
+    );
+    if (!request.dryRun && isDone(detail)) {
+      try {
+        await deps.sqs.send(
+          new DeleteMessageCommand({ QueueUrl: deps.queueUrl, ReceiptHandle: message.ReceiptHandle! }),
+        );
+        detail.deleted = true;
+      } catch (error) {
+        // Done but not deleted: it comes back and replays as duplicates.
+        detail.detail = `${detail.detail ? `${detail.detail}; ` : ''}delete failed: ${(error as Error).message}`;
+        deps.logger.warn('a replayed message could not be deleted', { messageId: message.MessageId, error });
+      }
+    }
+    return detail;
+  };
   try {
     while (details.length < request.maxMessages && !shouldStop(deps)) {
       const { Messages = [] } = await deps.sqs.send(
@@ -433,38 +469,27 @@ export const drainFailureQueue = async (
       );
       // Nothing new: the queue is drained (or going round).
       if (fresh.length === 0) break;
+      const taken: Message[] = [];
       for (const message of fresh.sort(byPosition)) {
         seen.add(message.MessageId!);
-        if (details.length >= request.maxMessages || shouldStop(deps)) {
-          release.push(message);
-          continue;
-        }
-        const detail = await replayMessage(
-          {
-            messageId: message.MessageId!,
-            body: message.Body ?? '',
-            ...(receiveCountOf(message) === undefined ? {} : { receiveCount: receiveCountOf(message)! }),
-          },
-          request.dryRun,
-          deps,
-        );
-        details.push(detail);
-        if (request.dryRun) release.push(message);
-        else if (isDone(detail)) {
-          try {
-            await deps.sqs.send(
-              new DeleteMessageCommand({ QueueUrl: deps.queueUrl, ReceiptHandle: message.ReceiptHandle! }),
-            );
-            detail.deleted = true;
-          } catch (error) {
-            // Done but not deleted: it comes back and replays as duplicates.
-            detail.detail = `${detail.detail ? `${detail.detail}; ` : ''}delete failed: ${(error as Error).message}`;
-            deps.logger.warn('a replayed message could not be deleted', {
-              messageId: message.MessageId,
-              error,
-            });
+        if (details.length + taken.length >= request.maxMessages) release.push(message);
+        else taken.push(message);
+      }
+      // The shards' messages at once, each shard's one after another, oldest range first: a shard is read by one
+      // reader at a time (its GetRecords limits hold) and its records land in the order they had on the stream.
+      const done = new Map<Message, MessageDetail>();
+      await Promise.all(
+        [...Map.groupBy(taken, (message) => positionOf(message)[0]).values()].map(async (shardMessages) => {
+          for (const message of shardMessages) {
+            if (!shouldStop(deps)) done.set(message, await handleMessage(message));
           }
-        }
+        }),
+      );
+      // Reported in the order received; a dry run's messages and those the time budget left are shown again.
+      for (const message of taken) {
+        const detail = done.get(message);
+        if (detail) details.push(detail);
+        if (!detail || request.dryRun) release.push(message);
       }
     }
   } finally {

@@ -1,4 +1,4 @@
-import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { GetRecordsCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageCommand,
@@ -365,6 +365,82 @@ describe('Recovery: drainFailureQueue', () => {
         { Id: '1', ReceiptHandle: 'receipt-m-2', VisibilityTimeout: 0 },
       ],
     });
+  });
+
+  it('replays the ranges of different shards at once and the ranges of one shard in their order', async () => {
+    // Prepare
+    const OTHER = 'shardId-000000000001';
+    const writes: string[] = [];
+    let inFlight = new Set<string>();
+    let overlapped = false;
+    const memory = new MemoryEventStore(1);
+    // Each write takes a moment, so writes of two shards overlap only if their messages run at the same time.
+    const store: EventStore = {
+      projectionVersion: 1,
+      put: async (event) => {
+        const key = event.identity.split(':').at(-1)!.split('-')[0]!;
+        inFlight.add(key);
+        if (inFlight.size > 1) overlapped = true;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        inFlight = new Set([...inFlight].filter((k) => k !== key));
+        writes.push(event.identity);
+        return memory.put(event);
+      },
+    };
+    const { deps, put } = setup({ store });
+    const a1 = put(SHARD, 'a', 1);
+    const b1 = put(OTHER, 'b', 1);
+    const a2 = put(SHARD, 'a', 2);
+    const b2 = put(OTHER, 'b', 2);
+    sqsMock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({
+        // Received newest first: the replay sorts each shard's ranges by position.
+        Messages: [
+          message('a2', failureRecord(SHARD, a2.SequenceNumber, a2.SequenceNumber)),
+          message('b2', failureRecord(OTHER, b2.SequenceNumber, b2.SequenceNumber)),
+          message('a1', failureRecord(SHARD, a1.SequenceNumber, a1.SequenceNumber)),
+          message('b1', failureRecord(OTHER, b1.SequenceNumber, b1.SequenceNumber)),
+        ],
+      })
+      .resolves({ Messages: [] });
+    // Act
+    const report = await drainFailureQueue({ maxMessages: 10 }, { ...deps, ...queueDeps });
+    // Assess
+    expect(report).toMatchObject({ messages: 4, written: 4, deleted: 4 });
+    expect(overlapped).toBe(true);
+    expect(writes.filter((identity) => identity.endsWith(':a-1') || identity.endsWith(':a-2'))).toEqual([
+      identityOf('a', 1),
+      identityOf('a', 2),
+    ]);
+    expect(writes.filter((identity) => identity.endsWith(':b-1') || identity.endsWith(':b-2'))).toEqual([
+      identityOf('b', 1),
+      identityOf('b', 2),
+    ]);
+    expect(report.details.map((d) => d.messageId)).toEqual(['a1', 'a2', 'b1', 'b2']);
+  });
+
+  it('asks GetRecords for no more records than the range holds', async () => {
+    // Prepare
+    const { deps, put, fake } = setup();
+    const records = [put(SHARD, 'a', 1), put(SHARD, 'a', 2), put(SHARD, 'a', 3), put(SHARD, 'a', 4)];
+    sqsMock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({
+        Messages: [
+          message(
+            'm',
+            failureRecord(SHARD, records[0]!.SequenceNumber, records[1]!.SequenceNumber, { batchSize: 2 }),
+          ),
+        ],
+      })
+      .resolves({ Messages: [] });
+    // Act
+    const report = await drainFailureQueue({ maxMessages: 10 }, { ...deps, ...queueDeps });
+    // Assess
+    expect(report).toMatchObject({ messages: 1, recordsReplayed: 2, written: 2 });
+    const limits = fake.mock.commandCalls(GetRecordsCommand).map((call) => call.args[0].input.Limit);
+    expect(limits).toEqual([2]);
   });
 
   it('handles at most maxMessages messages', async () => {

@@ -112,6 +112,7 @@ export const coldStart: Benchmark = {
         notes: [
           ...failures,
           'Bundles are built as sam build would (template.yaml BuildProperties); sizes exclude the source map.',
+          'The AWS SDK for JavaScript v3 is External (the nodejs24.x runtime provides it), so it is not in the bundle sizes; its load is in the init time: the harness resolves it from the project node_modules, as Lambda resolves it from the runtime.',
           `Init is the time to import the bundle in a fresh \`node\` process with the function's template environment (NODE_OPTIONS included), median of ${RUNS} processes; Node's own start-up is not counted, as Lambda's runtime start is not part of a function's init either.`,
         ],
       };

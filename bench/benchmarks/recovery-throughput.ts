@@ -1,19 +1,45 @@
-import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { fileURLToPath } from 'node:url';
+import {
+  type AttributeValue,
+  CreateTableCommand,
+  DynamoDBClient,
+  PutItemCommand,
+  ScanCommand,
+} from '@aws-sdk/client-dynamodb';
 import {
   CreateStreamCommand,
+  DescribeStreamSummaryCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
   KinesisClient,
   ListShardsCommand,
   PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Benchmark, ResultRow } from '#bench/lib/results.ts';
-import { clientConfig, startDynamoDb, startKinesis } from '#local/emulators/index.ts';
+import {
+  clientConfig,
+  LOCAL_ACCOUNT_ID,
+  LOCAL_REGION,
+  startDynamoDb,
+  startKinesis,
+  startSqs,
+} from '#local/emulators/index.ts';
+import { kinesisOnFailureRecord, sqsOnFailureSink } from '#local/esm/on-failure.ts';
+import type { KinesisOnFailureRecord } from '#local/esm/types.ts';
+import { loadTemplate, type Template } from '#local/template/parse.ts';
 import { keepAliveHandler } from '#shared/clients/http-handler.ts';
 import { MemoryQuarantine } from '#shared/quarantine/quarantine.ts';
+import {
+  drainFailureQueue,
+  type MessageDetail,
+  type ReplayReport,
+  replayReport,
+} from '#shared/recovery/dlq-replay.ts';
 import { DryRunEventStore, DryRunQuarantine, dynamoDbVersionLookup } from '#shared/recovery/dry-run.ts';
 import { DynamoDbJobStore } from '#shared/recovery/job-store.ts';
+import { MemoryMessageQuarantine } from '#shared/recovery/message-quarantine.ts';
 import {
   type ContinueRequest,
   handleReprocessRequest,
@@ -23,9 +49,10 @@ import {
 import { DynamoDbEventStore } from '#shared/sink/dynamodb-event-store.ts';
 
 /**
- * Benchmark 4, the reprocessor half: records per second for a reprocess of N records through the real
- * reprocessor (shared/recovery/reprocessor.ts, the real DynamoDB sink and job store) on kinesalite and dynalite,
- * against raw GetRecords plus raw conditional PutItem over the same records in the same run.
+ * Benchmark 4: records per second for a reprocess and for a DLQ replay of N records, each through the real
+ * recovery code (shared/recovery: the reprocessor, and the DLQ replay worker draining on-failure records) with the
+ * real DynamoDB sink on kinesalite, dynalite and local-aws-sqs, against raw GetRecords plus raw conditional
+ * PutItem over the same records in the same run.
  */
 
 export const recoveryRecords = (env: NodeJS.ProcessEnv = process.env): number => {
@@ -37,6 +64,10 @@ export const recoveryRecords = (env: NodeJS.ProcessEnv = process.env): number =>
 
 const SHARDS = 4;
 const WRITERS = 16;
+/** GetRecords (and GetShardIterator) calls per second per shard in both halves: Kinesis's limit. */
+const GET_RECORDS_PER_SECOND = 5;
+/** Records asked of one GetRecords call by the DLQ replay: the function's default (GET_RECORDS_LIMIT). */
+const REPLAY_GET_RECORDS_LIMIT = 1_000;
 
 const SETTINGS: Omit<ReprocessSettings, 'streamName'> = {
   projectionVersion: 1,
@@ -46,7 +77,7 @@ const SETTINGS: Omit<ReprocessSettings, 'streamName'> = {
   leaseDurationMs: 60_000,
   windowGraceMs: 1_000,
   defaultMaxRecordsPerSecond: 100_000,
-  getRecordsPerSecond: 5,
+  getRecordsPerSecond: GET_RECORDS_PER_SECOND,
   getRecordsLimit: 10_000,
   shardConcurrency: SHARDS,
   // kinesalite never answers an AT_TIMESTAMP iterator on a shard with no record that recent.
@@ -64,6 +95,8 @@ const silent = {
   error: () => undefined,
 };
 
+const noMetrics = { addMetric: () => undefined };
+
 const event = (n: number) => ({
   specversion: '1.0',
   id: `bench-${n}`,
@@ -72,6 +105,31 @@ const event = (n: number) => ({
   subject: `user-${n % 1000}`,
   data: { n, u: `user-${n % 1000}`, a: 'click', padding: 'x'.repeat(200) },
 });
+
+const TEMPLATE = fileURLToPath(new URL('../../template.yaml', import.meta.url));
+
+/** What shapes an on-failure record: records per batch, and invocations before the batch is given up. */
+export interface BatchShape {
+  batchSize: number;
+  approximateInvokeCount: number;
+}
+
+/**
+ * The consumer's event source mapping as template.yaml deploys it by default: a failed batch holds up to
+ * ConsumerBatchSize records and is sent on after 1 + ConsumerMaximumRetryAttempts invocations.
+ */
+export const consumerBatchShape = (template: Template = loadTemplate(TEMPLATE)): BatchShape => {
+  const parameter = (name: string): number => {
+    const value = Number(template.Parameters?.[name]?.Default);
+    if (!Number.isInteger(value)) throw new Error(`template.yaml has no whole-number default for ${name}`);
+    return value;
+  };
+  return {
+    batchSize: parameter('ConsumerBatchSize'),
+    // -1 retries until the records expire: counted here as a single invocation.
+    approximateInvokeCount: Math.max(0, parameter('ConsumerMaximumRetryAttempts')) + 1,
+  };
+};
 
 const createTable = (dynamodb: DynamoDBClient, name: string, keys: Array<[string, 'HASH' | 'RANGE']>) =>
   dynamodb.send(
@@ -83,11 +141,117 @@ const createTable = (dynamodb: DynamoDBClient, name: string, keys: Array<[string
     }),
   );
 
-/** Raw GetRecords of every shard, then raw conditional PutItem of every record with WRITERS in parallel. */
-const rawRate = async (kinesis: KinesisClient, dynamodb: DynamoDBClient, stream: string): Promise<number> => {
-  const started = performance.now();
+/** Items in a table, counted by the table itself (a paginated COUNT scan). */
+export const countItems = async (dynamodb: DynamoDBClient, tableName: string): Promise<number> => {
+  let items = 0;
+  let startKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await dynamodb.send(
+      new ScanCommand({
+        TableName: tableName,
+        Select: 'COUNT',
+        ConsistentRead: true,
+        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+      }),
+    );
+    items += page.Count ?? 0;
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return items;
+};
+
+/** The emulators, clients and stream both halves share; the stream holds N records. */
+export interface RecoveryBench {
+  kinesis: KinesisClient;
+  dynamodb: DynamoDBClient;
+  documentClient: DynamoDBDocumentClient;
+  sqs: SQSClient;
+  stream: string;
+  streamArn: string;
+  /** A time before the first record was written: the start of the reprocess window. */
+  writtenFrom: string;
+  close(): Promise<void>;
+}
+
+export const startRecoveryBench = async (
+  n: number,
+  log: (message: string) => void,
+): Promise<RecoveryBench> => {
+  const [kinesisEmulator, dynamoEmulator, sqsEmulator] = await Promise.all([
+    startKinesis(),
+    startDynamoDb(),
+    startSqs(),
+  ]);
+  const kinesis = new KinesisClient({
+    ...clientConfig(kinesisEmulator.endpoint),
+    requestHandler: keepAliveHandler(),
+  });
+  const dynamodb = new DynamoDBClient({
+    ...clientConfig(dynamoEmulator.endpoint),
+    requestHandler: keepAliveHandler(),
+  });
+  const documentClient = DynamoDBDocumentClient.from(dynamodb, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  const sqs = new SQSClient({ ...clientConfig(sqsEmulator.endpoint), requestHandler: keepAliveHandler() });
+  const close = async () => {
+    kinesis.destroy();
+    dynamodb.destroy();
+    sqs.destroy();
+    await Promise.all([kinesisEmulator.close(), dynamoEmulator.close(), sqsEmulator.close()]);
+  };
+  try {
+    const stream = 'bench-recovery';
+    await kinesis.send(new CreateStreamCommand({ StreamName: stream, ShardCount: SHARDS }));
+    const { StreamDescriptionSummary } = await kinesis.send(
+      new DescribeStreamSummaryCommand({ StreamName: stream }),
+    );
+    const writtenFrom = new Date(Date.now() - 60_000).toISOString();
+    log(`writing ${n.toLocaleString('en-US')} records to ${SHARDS} shards`);
+    for (let start = 0; start < n; start += 500) {
+      const records = Array.from({ length: Math.min(500, n - start) }, (_, i) => {
+        const e = event(start + i);
+        return { PartitionKey: e.subject, Data: Buffer.from(JSON.stringify(e), 'utf8') };
+      });
+      await kinesis.send(new PutRecordsCommand({ StreamName: stream, Records: records }));
+    }
+    // kinesalite may date fresh records up to a second ahead; a window must not start before they settle.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    return {
+      kinesis,
+      dynamodb,
+      documentClient,
+      sqs,
+      stream,
+      streamArn: StreamDescriptionSummary!.StreamARN!,
+      writtenFrom,
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+};
+
+/** A record as GetRecords returned it, with its shard. */
+export interface ShardRecord {
+  shardId: string;
+  sequenceNumber: string;
+  arrival: Date;
+  data: Uint8Array;
+}
+
+/**
+ * Raw GetRecords of every shard from its trim horizon until a call answers no record: kinesalite answers
+ * MillisBehindLatest 0 on every page, so it cannot tell the tip.
+ */
+export const readStream = async (
+  kinesis: KinesisClient,
+  stream: string,
+  limit = 10_000,
+): Promise<ShardRecord[]> => {
   const { Shards = [] } = await kinesis.send(new ListShardsCommand({ StreamName: stream }));
-  const records: Array<{ key: string; data: Uint8Array }> = [];
+  const records: ShardRecord[] = [];
   for (const shard of Shards) {
     let { ShardIterator: iterator } = await kinesis.send(
       new GetShardIteratorCommand({
@@ -97,21 +261,39 @@ const rawRate = async (kinesis: KinesisClient, dynamodb: DynamoDBClient, stream:
       }),
     );
     while (iterator) {
-      const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-      for (const r of page.Records ?? []) records.push({ key: r.SequenceNumber!, data: r.Data! });
-      if ((page.Records ?? []).length === 0 || (page.MillisBehindLatest ?? 0) === 0) break;
+      const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }));
+      for (const r of page.Records ?? []) {
+        records.push({
+          shardId: shard.ShardId!,
+          sequenceNumber: r.SequenceNumber!,
+          arrival: r.ApproximateArrivalTimestamp!,
+          data: r.Data!,
+        });
+      }
+      if ((page.Records ?? []).length === 0) break;
       iterator = page.NextShardIterator;
     }
   }
+  return records;
+};
+
+/**
+ * Raw GetRecords of every shard, then raw conditional PutItem of every record with WRITERS in parallel. Returns the
+ * rate and the records read, which the DLQ half points its on-failure records at.
+ */
+const rawRate = async (bench: RecoveryBench): Promise<{ perSecond: number; records: ShardRecord[] }> => {
+  await createTable(bench.dynamodb, 'raw', [['identity', 'HASH']]);
+  const started = performance.now();
+  const records = await readStream(bench.kinesis, bench.stream);
   let next = 0;
   await Promise.all(
     Array.from({ length: WRITERS }, async () => {
       while (next < records.length) {
         const record = records[next++]!;
-        await dynamodb.send(
+        await bench.dynamodb.send(
           new PutItemCommand({
             TableName: 'raw',
-            Item: { identity: { S: record.key }, payload: { B: record.data } },
+            Item: { identity: { S: record.sequenceNumber }, payload: { B: record.data } },
             ConditionExpression: 'attribute_not_exists(#identity)',
             ExpressionAttributeNames: { '#identity': 'identity' },
           }),
@@ -119,7 +301,178 @@ const rawRate = async (kinesis: KinesisClient, dynamodb: DynamoDBClient, stream:
       }
     }),
   );
-  return records.length / ((performance.now() - started) / 1000);
+  return { perSecond: records.length / ((performance.now() - started) / 1000), records };
+};
+
+const eventStore = (bench: RecoveryBench, tableName: string) =>
+  new DynamoDbEventStore({ client: bench.documentClient, tableName, projectionVersion: 1 });
+
+const dryRunSink = (bench: RecoveryBench, tableName: string) => () => ({
+  store: new DryRunEventStore(1, dynamoDbVersionLookup(bench.documentClient, tableName)),
+  quarantine: new DryRunQuarantine(),
+});
+
+/** A reprocess of the window holding every record, run to its end through continuations. */
+const reprocess = async (bench: RecoveryBench) => {
+  await createTable(bench.dynamodb, 'events', [['identity', 'HASH']]);
+  await createTable(bench.dynamodb, 'jobs', [
+    ['jobId', 'HASH'],
+    ['item', 'RANGE'],
+  ]);
+  const pending: ContinueRequest[] = [];
+  const deps = {
+    kinesis: bench.kinesis,
+    jobs: new DynamoDbJobStore({ client: bench.documentClient, tableName: 'jobs', retentionDays: 1 }),
+    sink: { store: eventStore(bench, 'events'), quarantine: new MemoryQuarantine() },
+    dryRunSink: dryRunSink(bench, 'events'),
+    logger: silent,
+    metrics: noMetrics,
+    owner: 'bench',
+    remainingMs: () => 600_000,
+    continueJob: async (request: ContinueRequest) => {
+      pending.push(request);
+    },
+    settings: { ...SETTINGS, streamName: bench.stream },
+  };
+  const started = performance.now();
+  let status: JobStatus = await handleReprocessRequest({ from: bench.writtenFrom }, deps);
+  while (status.state === 'running' && pending.length > 0) {
+    status = await handleReprocessRequest(pending.shift()!, deps);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return { seconds, status, items: await countItems(bench.dynamodb, 'events') };
+};
+
+export interface FailureMessageOptions extends BatchShape {
+  streamArn: string;
+  /** When the records were given up. */
+  nowMs?: number;
+}
+
+/**
+ * The on-failure records the consumer's event source mapping would send if every batch of every shard ran out of
+ * retries: each shard's records in sequence order, cut into batches of `batchSize`, one record per batch.
+ */
+export const failureMessages = (
+  records: readonly ShardRecord[],
+  options: FailureMessageOptions,
+): KinesisOnFailureRecord[] => {
+  const byShard = new Map<string, ShardRecord[]>();
+  for (const record of records) {
+    const shard = byShard.get(record.shardId) ?? [];
+    shard.push(record);
+    byShard.set(record.shardId, shard);
+  }
+  const messages: KinesisOnFailureRecord[] = [];
+  for (const [shardId, shard] of [...byShard].sort(([a], [b]) => a.localeCompare(b))) {
+    shard.sort((a, b) => {
+      const [x, y] = [BigInt(a.sequenceNumber), BigInt(b.sequenceNumber)];
+      return x < y ? -1 : x > y ? 1 : 0;
+    });
+    for (let start = 0; start < shard.length; start += options.batchSize) {
+      messages.push(
+        kinesisOnFailureRecord({
+          shardId,
+          streamArn: options.streamArn,
+          functionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:ConsumerFunction`,
+          records: shard.slice(start, start + options.batchSize).map((record) => ({
+            sequenceNumber: record.sequenceNumber,
+            arrivalMs: record.arrival.getTime(),
+          })),
+          condition: 'RetryAttemptsExhausted',
+          approximateInvokeCount: options.approximateInvokeCount,
+          functionError: 'Unhandled',
+          nowMs: options.nowMs ?? Date.now(),
+        }),
+      );
+    }
+  }
+  return messages;
+};
+
+/** Several on-demand requests, as an operator would send them, so that progress shows: about ten, each 10-10,000. */
+const messagesPerRequest = (messages: number): number =>
+  Math.min(10_000, Math.max(10, Math.ceil(messages / 10)));
+
+export interface DlqReplayResult {
+  messages: number;
+  seconds: number;
+  report: ReplayReport;
+  /** Items in the replay's table afterwards. */
+  items: number;
+  /** Messages left on the failure queue afterwards, in flight or not. */
+  left: number;
+}
+
+/**
+ * Sends the on-failure records of `records` to a fresh failure queue as the SQS on-failure destination does, then
+ * drains it with the on-demand mode of the DLQ replay worker into a fresh table, until every message is handled.
+ */
+export const replayFailureQueue = async (
+  bench: RecoveryBench,
+  records: readonly ShardRecord[],
+  shape: BatchShape,
+  log: (message: string) => void,
+): Promise<DlqReplayResult> => {
+  const tableName = 'replayed';
+  await createTable(bench.dynamodb, tableName, [['identity', 'HASH']]);
+  const { QueueUrl: queueUrl } = await bench.sqs.send(
+    new CreateQueueCommand({ QueueName: 'bench-failures' }),
+  );
+  const messages = failureMessages(records, { ...shape, streamArn: bench.streamArn });
+  log(`sending ${messages.length.toLocaleString('en-US')} on-failure records to the failure queue`);
+  const send = sqsOnFailureSink({ client: bench.sqs, destination: queueUrl! });
+  // An SQS destination gets the record alone; the payload is kept only by an S3 destination.
+  for (const message of messages) await send(message, { payload: { Records: [] } });
+
+  const deps = {
+    kinesis: bench.kinesis,
+    streamName: bench.stream,
+    sink: { store: eventStore(bench, tableName), quarantine: new MemoryQuarantine() },
+    dryRunSink: dryRunSink(bench, tableName),
+    messageQuarantine: new MemoryMessageQuarantine(),
+    logger: silent,
+    metrics: noMetrics,
+    keyConcurrency: WRITERS,
+    timeReserveMs: 0,
+    remainingMs: () => 600_000,
+    stopReserveMs: 1_000,
+    reader: { limit: REPLAY_GET_RECORDS_LIMIT, callsPerSecond: GET_RECORDS_PER_SECOND },
+    attempts: 2,
+    sqs: bench.sqs,
+    queueUrl: queueUrl!,
+    waitTimeSeconds: 0,
+  };
+  const perRequest = messagesPerRequest(messages.length);
+  const details: MessageDetail[] = [];
+  const started = performance.now();
+  while (details.length < messages.length) {
+    const report = await drainFailureQueue(
+      { maxMessages: Math.min(perRequest, messages.length - details.length) },
+      deps,
+    );
+    if (report.messages === 0) break;
+    details.push(...report.details);
+    log(
+      `replayed ${details.length.toLocaleString('en-US')} of ${messages.length.toLocaleString('en-US')} messages`,
+    );
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const { Attributes } = await bench.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+  );
+  return {
+    messages: messages.length,
+    seconds,
+    report: replayReport(details, false),
+    items: await countItems(bench.dynamodb, tableName),
+    left: Number(Attributes?.ApproximateNumberOfMessages ?? 0),
+  };
+};
+
+/** A rate over records that did not all land means nothing: the run fails instead. */
+const checkLanded = (what: string, items: number, n: number) => {
+  if (items !== n) throw new Error(`${what}: ${items} items in the table, expected ${n}`);
 };
 
 export const recoveryThroughput: Benchmark = {
@@ -127,98 +480,56 @@ export const recoveryThroughput: Benchmark = {
   title: 'Recovery throughput',
   async run({ log }) {
     const n = recoveryRecords();
-    const kinesisEmulator = await startKinesis();
-    const dynamoEmulator = await startDynamoDb();
-    const kinesis = new KinesisClient({
-      ...clientConfig(kinesisEmulator.endpoint),
-      requestHandler: keepAliveHandler(),
-    });
-    const dynamodb = new DynamoDBClient({
-      ...clientConfig(dynamoEmulator.endpoint),
-      requestHandler: keepAliveHandler(),
-    });
-    const documentClient = DynamoDBDocumentClient.from(dynamodb, {
-      marshallOptions: { removeUndefinedValues: true },
-    });
+    const shape = consumerBatchShape();
+    const bench = await startRecoveryBench(n, log);
     try {
-      const stream = 'bench-recovery';
-      await kinesis.send(new CreateStreamCommand({ StreamName: stream, ShardCount: SHARDS }));
-      await createTable(dynamodb, 'events', [['identity', 'HASH']]);
-      await createTable(dynamodb, 'raw', [['identity', 'HASH']]);
-      await createTable(dynamodb, 'jobs', [
-        ['jobId', 'HASH'],
-        ['item', 'RANGE'],
-      ]);
-      const from = new Date(Date.now() - 60_000).toISOString();
-      log(`writing ${n.toLocaleString('en-US')} records to ${SHARDS} shards`);
-      for (let start = 0; start < n; start += 500) {
-        const records = Array.from({ length: Math.min(500, n - start) }, (_, i) => {
-          const e = event(start + i);
-          return { PartitionKey: e.subject, Data: Buffer.from(JSON.stringify(e), 'utf8') };
-        });
-        await kinesis.send(new PutRecordsCommand({ StreamName: stream, Records: records }));
-      }
-      // kinesalite may date fresh records up to a second ahead; a window must not start before they settle.
-      await new Promise((resolve) => setTimeout(resolve, 1_100));
-
       log('raw GetRecords plus conditional PutItem');
-      const raw = await rawRate(kinesis, dynamodb, stream);
+      const raw = await rawRate(bench);
 
       log('reprocessing the window');
-      const pending: ContinueRequest[] = [];
-      const deps = {
-        kinesis,
-        jobs: new DynamoDbJobStore({ client: documentClient, tableName: 'jobs', retentionDays: 1 }),
-        sink: {
-          store: new DynamoDbEventStore({
-            client: documentClient,
-            tableName: 'events',
-            projectionVersion: 1,
-          }),
-          quarantine: new MemoryQuarantine(),
-        },
-        dryRunSink: () => ({
-          store: new DryRunEventStore(1, dynamoDbVersionLookup(documentClient, 'events')),
-          quarantine: new DryRunQuarantine(),
-        }),
-        logger: silent,
-        metrics: { addMetric: () => undefined },
-        owner: 'bench',
-        remainingMs: () => 600_000,
-        continueJob: async (request: ContinueRequest) => {
-          pending.push(request);
-        },
-        settings: { ...SETTINGS, streamName: stream },
-      };
-      const started = performance.now();
-      let status: JobStatus = await handleReprocessRequest({ from }, deps);
-      while (status.state === 'running' && pending.length > 0) {
-        status = await handleReprocessRequest(pending.shift()!, deps);
-      }
-      const seconds = (performance.now() - started) / 1000;
+      const { seconds, status, items } = await reprocess(bench);
+      checkLanded('reprocess', items, n);
       const reprocessRate = status.totals.recordsRead / seconds;
+
+      log('replaying the failure queue');
+      const replay = await replayFailureQueue(bench, raw.records, shape, log);
+      checkLanded('DLQ replay', replay.items, n);
+      if (replay.left > 0) throw new Error(`DLQ replay: ${replay.left} messages left on the failure queue`);
+      const replayRate = replay.report.recordsReplayed / replay.seconds;
+      const failedRecords = replay.report.details.reduce((total, detail) => total + detail.failed, 0);
+
+      const baseline = {
+        label: 'raw GetRecords + conditional PutItem',
+        value: raw.perSecond,
+        unit: 'records/s',
+      };
       const rows: ResultRow[] = [
         {
           case: `reprocess of ${n.toLocaleString('en-US')} records, ${SHARDS} shards`,
           measured: { label: 'reprocessor', value: reprocessRate, unit: 'records/s' },
-          baseline: { label: 'raw GetRecords + conditional PutItem', value: raw, unit: 'records/s' },
-          ratio: { value: reprocessRate / raw, label: 'of the raw rate' },
-          detail: `${status.state}: read ${status.totals.recordsRead}, written ${status.totals.written}, duplicates ${status.totals.duplicates}, failed ${status.totals.failed}`,
+          baseline,
+          ratio: { value: reprocessRate / raw.perSecond, label: 'of the raw rate' },
+          detail: `${status.state}: read ${status.totals.recordsRead}, written ${status.totals.written}, duplicates ${status.totals.duplicates}, failed ${status.totals.failed}; ${items} items`,
+        },
+        {
+          case: `DLQ replay of ${n.toLocaleString('en-US')} records, ${replay.messages.toLocaleString('en-US')} messages`,
+          measured: { label: 'DLQ replay', value: replayRate, unit: 'records/s' },
+          baseline,
+          ratio: { value: replayRate / raw.perSecond, label: 'of the raw rate' },
+          detail: `${replay.report.deleted} of ${replay.messages} messages deleted: read ${replay.report.recordsReplayed}, written ${replay.report.written}, duplicates ${replay.report.duplicates}, failed ${failedRecords}; ${replay.items} items`,
         },
       ];
       return {
         rows,
         notes: [
           `N = ${n.toLocaleString('en-US')} (the issue names 100,000; BENCH_RECOVERY_RECORDS=100000 runs that, about five times as long; the default keeps npm run bench within minutes on 2 cores).`,
-          'The DLQ-replay half of benchmark 4 is not measured yet: only the reprocessor is.',
-          `Reprocessor settings: ${SHARDS} shards read at once, ${WRITERS} keys written at once, no rate limit below 100,000 records/s, GetRecords at 5 calls/s per shard (Kinesis's limit).`,
+          `Reprocessor settings: ${SHARDS} shards read at once, ${WRITERS} keys written at once, no rate limit below 100,000 records/s, GetRecords at ${GET_RECORDS_PER_SECOND} calls/s per shard (Kinesis's limit).`,
+          `DLQ replay setup: the same N records, cut per shard into batches of ${shape.batchSize} (ConsumerBatchSize's default), each sent to an SQS failure queue as the on-failure record the event source mapping sends once a batch runs out of retries (RetryAttemptsExhausted, approximateInvokeCount ${shape.approximateInvokeCount}): ${replay.messages.toLocaleString('en-US')} messages of up to ${shape.batchSize} records. They are replayed into a fresh table, so every record is written once.`,
+          `DLQ replay settings: the on-demand mode (drainFailureQueue) in requests of up to ${messagesPerRequest(replay.messages)} messages, one message at a time, each range read back with GetShardIterator(AT_SEQUENCE_NUMBER) and GetRecords of up to ${REPLAY_GET_RECORDS_LIMIT.toLocaleString('en-US')} records (the function's default) at ${GET_RECORDS_PER_SECOND} calls/s (the function's default is 2), ${WRITERS} keys written at once.`,
         ],
       };
     } finally {
-      kinesis.destroy();
-      dynamodb.destroy();
-      await kinesisEmulator.close();
-      await dynamoEmulator.close();
+      await bench.close();
     }
   },
 };

@@ -351,7 +351,8 @@ export interface FailureMessageOptions extends BatchShape {
 
 /**
  * The on-failure records the consumer's event source mapping would send if every batch of every shard ran out of
- * retries: each shard's records in sequence order, cut into batches of `batchSize`, one record per batch.
+ * retries: each shard's records in sequence order, cut into batches of `batchSize`, one record per batch, the
+ * shards' batches interleaved.
  */
 export const failureMessages = (
   records: readonly ShardRecord[],
@@ -363,8 +364,10 @@ export const failureMessages = (
     shard.push(record);
     byShard.set(record.shardId, shard);
   }
-  const messages: KinesisOnFailureRecord[] = [];
+  const perShard: KinesisOnFailureRecord[][] = [];
   for (const [shardId, shard] of [...byShard].sort(([a], [b]) => a.localeCompare(b))) {
+    const messages: KinesisOnFailureRecord[] = [];
+    perShard.push(messages);
     shard.sort((a, b) => {
       const [x, y] = [BigInt(a.sequenceNumber), BigInt(b.sequenceNumber)];
       return x < y ? -1 : x > y ? 1 : 0;
@@ -386,6 +389,12 @@ export const failureMessages = (
         }),
       );
     }
+  }
+  // In the order the shards' batches would fail, each shard's pollers running side by side: the first batch of
+  // every shard, then the second, and so on.
+  const messages: KinesisOnFailureRecord[] = [];
+  for (let i = 0; perShard.some((shard) => i < shard.length); i += 1) {
+    for (const shard of perShard) if (i < shard.length) messages.push(shard[i]!);
   }
   return messages;
 };
@@ -525,7 +534,7 @@ export const recoveryThroughput: Benchmark = {
           `N = ${n.toLocaleString('en-US')} (the issue names 100,000; BENCH_RECOVERY_RECORDS=100000 runs that, about five times as long; the default keeps npm run bench within minutes on 2 cores).`,
           `Reprocessor settings: ${SHARDS} shards read at once, ${WRITERS} keys written at once, no rate limit below 100,000 records/s, GetRecords at ${GET_RECORDS_PER_SECOND} calls/s per shard (Kinesis's limit).`,
           `DLQ replay setup: the same N records, cut per shard into batches of ${shape.batchSize} (ConsumerBatchSize's default), each sent to an SQS failure queue as the on-failure record the event source mapping sends once a batch runs out of retries (RetryAttemptsExhausted, approximateInvokeCount ${shape.approximateInvokeCount}): ${replay.messages.toLocaleString('en-US')} messages of up to ${shape.batchSize} records. They are replayed into a fresh table, so every record is written once.`,
-          `DLQ replay settings: the on-demand mode (drainFailureQueue) in requests of up to ${messagesPerRequest(replay.messages)} messages, one message at a time, each range read back with GetShardIterator(AT_SEQUENCE_NUMBER) and GetRecords of up to ${REPLAY_GET_RECORDS_LIMIT.toLocaleString('en-US')} records (the function's default) at ${GET_RECORDS_PER_SECOND} calls/s (the function's default is 2), ${WRITERS} keys written at once.`,
+          `DLQ replay settings: the on-demand mode (drainFailureQueue) in requests of up to ${messagesPerRequest(replay.messages)} messages, of each receive (up to 10 messages) those of different shards at once and those of one shard one after another, each range read back with GetShardIterator(AT_SEQUENCE_NUMBER) and GetRecords of up to the range's batch size (at most ${REPLAY_GET_RECORDS_LIMIT.toLocaleString('en-US')}, the function's default) at ${GET_RECORDS_PER_SECOND} calls/s (the function's default is 2), ${WRITERS} keys written at once.`,
         ],
       };
     } finally {

@@ -42,7 +42,7 @@ describe('Bench: recovery throughput, DLQ replay half', () => {
     );
   });
 
-  it('points one on-failure record at each batch of a shard, in sequence order', () => {
+  it('points one on-failure record at each batch of a shard, in sequence order, the shards interleaved', () => {
     // Act
     const messages = failureMessages(records, { ...SHAPE, streamArn: bench.streamArn });
 
@@ -78,6 +78,15 @@ describe('Bench: recovery throughput, DLQ replay half', () => {
       ]);
     }
     expect(messages.reduce((total, message) => total + message.KinesisBatchInfo.batchSize, 0)).toBe(N);
+    // The shards' batches interleave, as their pollers fail side by side; each shard's stay in sequence order.
+    const first = messages.slice(0, perShard.size).map((message) => message.KinesisBatchInfo.shardId);
+    expect(new Set(first).size).toBe(perShard.size);
+    for (const shardId of perShard.keys()) {
+      const starts = messages
+        .filter((message) => message.KinesisBatchInfo.shardId === shardId)
+        .map((message) => BigInt(message.KinesisBatchInfo.startSequenceNumber));
+      expect(starts).toEqual([...starts].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    }
   });
 
   it('replays every message of the failure queue into the table and deletes it', async () => {

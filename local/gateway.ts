@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
+import type { DispatchRequest, DispatchResponse } from '#local/emulators/thread.ts';
 import { listenOn } from '#local/net.ts';
 
 /**
@@ -14,7 +15,15 @@ export interface GatewayOptions {
   host?: string;
   /** Service name (as in the credential scope: kinesis, dynamodb, sqs, s3) → emulator endpoint. */
   services: Record<string, string>;
-  /** Tried first; a route returns true when it answered the request. */
+  /**
+   * Emulators answered without an HTTP hop (local/emulators/thread.ts), by service name; the endpoint in
+   * `services` is still what a fault that forwards a request itself talks to.
+   */
+  dispatch?: Record<string, (request: DispatchRequest) => Promise<DispatchResponse>>;
+  /**
+   * Tried first, for requests without X-Amz-Target (those are calls to an emulated service's JSON API, which no
+   * local route answers); a route returns true when it answered the request.
+   */
   routes?: LocalRoute[];
   /** Called for each request forwarded; may answer it instead (fault injection) by returning true. */
   intercept?: (
@@ -50,11 +59,14 @@ export const serviceOf = (req: IncomingMessage): string | undefined => {
 /** Services whose answers contain their own endpoint (SQS queue URLs). */
 const REWRITTEN_SERVICES = new Set(['sqs']);
 
-const readBody = async (req: IncomingMessage): Promise<Buffer> => {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-};
+// Events rather than `for await`, which costs a promise per chunk on every request through the endpoint.
+const readBody = (req: IncomingMessage): Promise<Buffer> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
 
 export const sendJsonError = (res: ServerResponse, status: number, type: string, message: string): void => {
   res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': type });
@@ -70,7 +82,9 @@ export interface RunningGateway {
 export const startGateway = async (options: GatewayOptions): Promise<RunningGateway> => {
   const server = createServer(async (req, res) => {
     try {
-      for (const route of options.routes ?? []) if (await route(req, res)) return;
+      if (req.headers['x-amz-target'] === undefined) {
+        for (const route of options.routes ?? []) if (await route(req, res)) return;
+      }
       const service = serviceOf(req);
       const target = service ? options.services[service] : undefined;
       if (!service || !target) {
@@ -86,6 +100,24 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
       }
       const body = await readBody(req);
       if (options.intercept && (await options.intercept(service, req, body, res, target))) return;
+      const dispatch = options.dispatch?.[service];
+      if (dispatch) {
+        let answer: DispatchResponse;
+        try {
+          answer = await dispatch({
+            method: req.method ?? 'GET',
+            url: req.url ?? '/',
+            headers: req.headers,
+            body,
+          });
+        } catch (error) {
+          sendJsonError(res, 502, 'ServiceUnavailable', `${service} emulator: ${(error as Error).message}`);
+          return;
+        }
+        res.writeHead(answer.status, answer.headers);
+        res.end(answer.body);
+        return;
+      }
       const url = new URL(req.url ?? '/', target);
       const upstream = request(
         url,

@@ -13,11 +13,10 @@ import {
   LOCAL_ACCOUNT_ID,
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
-  startDynamoDb,
-  startKinesis,
   startS3,
   startSqs,
 } from '#local/emulators/index.ts';
+import { startEmulatorThread } from '#local/emulators/thread.ts';
 import { createEventSources, type EventSources } from '#local/event-sources.ts';
 import { createFaultInjector, type FaultInjector, type FaultSettings } from '#local/faults/faults.ts';
 import { type InvokeResult, LocalFunction } from '#local/functions/runner.ts';
@@ -206,8 +205,9 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
   const functions = new Map<string, LocalFunction>();
   try {
     const emulators = {
-      kinesis: await startKinesis(dataDir ? { path: join(dataDir, 'kinesis') } : {}),
-      dynamodb: await startDynamoDb(dataDir ? { path: join(dataDir, 'dynamodb') } : {}),
+      // Each in a thread of its own: their CPU work must not queue behind the endpoint, the API and the pollers.
+      kinesis: await startEmulatorThread('kinesis', dataDir ? { path: join(dataDir, 'kinesis') } : {}),
+      dynamodb: await startEmulatorThread('dynamodb', dataDir ? { path: join(dataDir, 'dynamodb') } : {}),
       sqs: await startSqs(),
       s3: await startS3({
         directory: dataDir ? join(dataDir, 's3') : mkdtempSync(join(tmpdir(), 'local-s3-')),
@@ -241,6 +241,7 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
     const gateway: RunningGateway = await startGateway({
       port: endpointPort,
       services: Object.fromEntries(Object.entries(emulators).map(([service, e]) => [service, e.endpoint])),
+      dispatch: { kinesis: emulators.kinesis.dispatch, dynamodb: emulators.dynamodb.dispatch },
       routes: [lambdaInvokeRoute(() => runtime!), faultsRoute(faults), statusRoute(() => runtime)],
       intercept: faults.intercept,
     });

@@ -31,8 +31,12 @@ export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RV
 export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_ACCOUNT_ID = '000000000000';
 
-const listen = (server: Server, port: number, host: string): Promise<RunningEmulator> =>
-  listenOn(server, port, host);
+/** The server comes back too: local/emulators/thread.ts calls its request handler without a socket. */
+const listen = async (
+  server: Server,
+  port: number,
+  host: string,
+): Promise<RunningEmulator & { server: Server }> => ({ ...(await listenOn(server, port, host)), server });
 
 /** kinesalite: streams become ACTIVE at once, so tests and the local runtime do not wait. */
 export const startKinesis = async (options: EmulatorOptions & { shardLimit?: number } = {}) => {

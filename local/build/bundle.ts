@@ -26,6 +26,8 @@ export interface FunctionBuild {
   mapBytes?: number;
   /** The largest inputs of the bundle, grouped by npm package (or `(project)`), biggest first. */
   largestInputs: Array<{ name: string; bytes: number }>;
+  /** External packages the bundle imports when it loads (not those it imports later, where first needed). */
+  runtimeImports: string[];
 }
 
 /** BuildProperties keys this builder understands; lambda-builders passes others on as esbuild flags. */
@@ -167,6 +169,15 @@ export const buildFunction = async (
     bytes: statSync(absolute).size,
     ...(options.sourcemap ? { mapBytes: statSync(map).size } : {}),
     largestInputs: largestInputs(result.metafile!, output),
+    runtimeImports: [
+      ...new Set(
+        (result.metafile!.outputs[output]?.imports ?? [])
+          .filter(
+            (entry) => entry.external && entry.kind === 'import-statement' && !entry.path.startsWith('node:'),
+          )
+          .map((entry) => entry.path),
+      ),
+    ].sort(),
   };
 };
 

@@ -1,5 +1,5 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda';
-import { keepAliveHandler } from './http-handler.ts';
+import { HTTP_OPTIONS } from './http-options.ts';
 import { lazyClient } from './lazy.ts';
 
 /**
@@ -9,5 +9,5 @@ import { lazyClient } from './lazy.ts';
  */
 export const lambda: Pick<LambdaClient, 'send'> = lazyClient(async () => {
   const { LambdaClient } = await import('@aws-sdk/client-lambda');
-  return new LambdaClient({ requestHandler: keepAliveHandler() });
+  return new LambdaClient({ requestHandler: HTTP_OPTIONS });
 });

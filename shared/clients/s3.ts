@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { keepAliveHandler } from './http-handler.ts';
+import { HTTP_OPTIONS } from './http-options.ts';
 import { lazyClient } from './lazy.ts';
 
 /**
@@ -10,7 +10,7 @@ import { lazyClient } from './lazy.ts';
 export const s3: Pick<S3Client, 'send'> = lazyClient(async () => {
   const { S3Client } = await import('@aws-sdk/client-s3');
   return new S3Client({
-    requestHandler: keepAliveHandler(),
+    requestHandler: HTTP_OPTIONS,
     forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3),
   });
 });

@@ -1,5 +1,12 @@
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { keepAliveHandler } from './http-handler.ts';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { HTTP_OPTIONS } from './http-options.ts';
+import { lazyClient } from './lazy.ts';
 
-/** Created once per process. AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_SQS) points it at the local runtime. */
-export const sqs = new SQSClient({ requestHandler: keepAliveHandler() });
+/**
+ * Created once per process, on the first request: only the DLQ replay's on-demand mode calls SQS (its SQS-trigger
+ * mode is handed the messages). AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_SQS) points it at the local runtime.
+ */
+export const sqs: Pick<SQSClient, 'send'> = lazyClient(async () => {
+  const { SQSClient } = await import('@aws-sdk/client-sqs');
+  return new SQSClient({ requestHandler: HTTP_OPTIONS });
+});

@@ -2,13 +2,7 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { PartialItemFailures } from '@aws-lambda-powertools/batch/types';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import {
-  ChangeMessageVisibilityBatchCommand,
-  DeleteMessageCommand,
-  type Message,
-  ReceiveMessageCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import type { MetricsSink } from '#shared/consumer/process-records.ts';
 import type { StreamRecord } from '#shared/events/stream-record.ts';
@@ -419,6 +413,8 @@ export const drainFailureQueue = async (
   deps: ReplayDependencies & QueueDependencies,
 ): Promise<ReplayReport> => {
   const request = parseDrainRequest(input);
+  // Imported here, not at the top: only the on-demand mode calls SQS (shared/clients/lazy.ts).
+  const { DeleteMessageCommand, ReceiveMessageCommand } = await import('@aws-sdk/client-sqs');
   const visibility =
     request.visibilityTimeoutSeconds ?? Math.min(43_200, Math.ceil(deps.remainingMs() / 1000) + 30);
   const details: MessageDetail[] = [];
@@ -504,6 +500,7 @@ const makeVisible = async (
   messages: Message[],
   deps: QueueDependencies & Pick<ReplayDependencies, 'logger'>,
 ) => {
+  const { ChangeMessageVisibilityBatchCommand } = await import('@aws-sdk/client-sqs');
   for (let i = 0; i < messages.length; i += 10) {
     const chunk = messages.slice(i, i + 10);
     try {

@@ -69,6 +69,17 @@ describe('Build: esbuild bundles as sam build makes them', () => {
     expect(realpathSync(join(out, 'node_modules'))).toBe(realpathSync('node_modules'));
   });
 
+  it('loads only the SDK clients a function always needs: S3 and aws-kinesis-agg wait for their first use', async () => {
+    // Act
+    const consumer = await buildFunction(template, 'ConsumerFunction', templatePath, out);
+    // Assess
+    expect(ingest.runtimeImports).toEqual(['@aws-sdk/client-kinesis']);
+    expect(consumer.runtimeImports).toEqual(['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb']);
+    const code = readFileSync(join(consumer.outdir, consumer.file), 'utf8');
+    expect(code).toMatch(/import\("@aws-sdk\/client-s3"\)/);
+    expect(consumer.largestInputs.map((input) => input.name)).toContain('aws-kinesis-agg');
+  });
+
   it('refuses an External package that the Lambda runtime does not provide', () => {
     // Act
     const act = () =>

@@ -52,6 +52,8 @@ export interface RuntimeOptions {
   retryBaseDelayMs?: number;
   /** Called with every invocation of every function, before it runs (for tests and tracing). */
   observe?: (functionName: string, event: unknown) => void;
+  /** Called when an invocation has ended, with its result (benchmarks count what the consumer finished). */
+  settled?: (functionName: string, event: unknown, result: InvokeResult) => void;
   /** Receives runtime messages and function logs. */
   log?: (source: string, line: string) => void;
 }
@@ -277,6 +279,7 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
           baseEnvironment,
           log: (name, line) => log(name, line),
           ...(options.observe ? { observe: options.observe } : {}),
+          ...(options.settled ? { settled: options.settled } : {}),
         }),
       );
     }

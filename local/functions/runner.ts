@@ -37,6 +37,8 @@ export interface RunnerOptions {
   maxConcurrency?: number;
   /** Called with every event before it runs. */
   observe?: (functionName: string, event: unknown) => void;
+  /** Told about every invocation once it has ended, with its result. */
+  settled?: (functionName: string, event: unknown, result: InvokeResult) => void;
 }
 
 interface Environment {
@@ -147,6 +149,12 @@ export class LocalFunction {
   }
 
   async invoke(event: unknown): Promise<InvokeResult> {
+    const result = await this.invokeOnce(event);
+    this.options.settled?.(this.definition.name, event, result);
+    return result;
+  }
+
+  private async invokeOnce(event: unknown): Promise<InvokeResult> {
     if (this.closed) throw new Error(`${this.definition.name} is shut down`);
     const requestId = randomUUID();
     const started = performance.now();

@@ -262,6 +262,30 @@ describe('Local runtime: a function in its own worker', () => {
     expect(remaining).toBeLessThanOrEqual(3_000);
   });
 
+  it('tells observers about each invocation before it runs and once it has ended, with its result', async () => {
+    // Prepare
+    const seen: string[] = [];
+    const fn = new LocalFunction(definition(3), {
+      bundleRoot: root,
+      baseEnvironment: {},
+      log: () => undefined,
+      observe: (name, event) => seen.push(`start ${name} ${JSON.stringify(event)}`),
+      settled: (name, event, result) =>
+        seen.push(`end ${name} ${JSON.stringify(event)} ${result.functionError ?? 'ok'}`),
+    });
+    // Act
+    await fn.invoke({ n: 1 });
+    await fn.invoke({ fail: true });
+    await fn.close();
+    // Assess
+    expect(seen).toEqual([
+      'start Probe {"n":1}',
+      'end Probe {"n":1} ok',
+      'start Probe {"fail":true}',
+      'end Probe {"fail":true} Unhandled',
+    ]);
+  });
+
   it('reports a thrown error as an Unhandled function error', async () => {
     // Prepare
     const fn = new LocalFunction(definition(3), {

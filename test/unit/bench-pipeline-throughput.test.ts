@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  BacklogGate,
   baselineSeconds,
   ceilingRatio,
   drive,
@@ -62,5 +63,36 @@ describe('Bench: pipeline throughput arithmetic', () => {
     // Assess
     expect(calls).toBeGreaterThan(4);
     expect(units).toBe(calls);
+  });
+
+  it('holds producers while the backlog is above its limit and lets them go once the consumer catches up', async () => {
+    // Prepare
+    const gate = new BacklogGate(100, 1);
+    gate.accepted = 150;
+    gate.finished = 0;
+    let released = false;
+    // Act
+    const waiting = gate.wait(performance.now() + 10_000).then(() => {
+      released = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const heldWhileBehind = !released;
+    gate.finished = 60;
+    await waiting;
+    // Assess
+    expect(heldWhileBehind).toBe(true);
+    expect(released).toBe(true);
+    expect(gate.backlog).toBe(90);
+  });
+
+  it('never holds producers past the end of the run', async () => {
+    // Prepare
+    const gate = new BacklogGate(0, 1);
+    gate.accepted = 10;
+    // Act
+    await gate.wait(performance.now() + 5);
+    // Assess
+    expect(gate.backlog).toBe(10);
+    expect(gate.waitedMs).toBeGreaterThan(0);
   });
 });

@@ -11,7 +11,12 @@ export interface Listening {
 /** Starts a server on a loopback port (0 picks a free one) and gives a close that also ends kept-alive sockets. */
 export const listenOn = async (server: Server, port: number, host = '127.0.0.1'): Promise<Listening> => {
   server.listen(port, host);
-  await once(server, 'listening');
+  return listening(server, host);
+};
+
+/** The same for a server something else started listening (or is about to). */
+export const listening = async (server: Server, host = '127.0.0.1'): Promise<Listening> => {
+  if (!server.listening) await once(server, 'listening');
   const address = server.address() as AddressInfo;
   return {
     endpoint: `http://${host}:${address.port}`,

@@ -1,8 +1,7 @@
-import { once } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { AddressInfo, Server } from 'node:net';
-import { listenOn } from '#local/net.ts';
+import { listening, listenOn } from '#local/net.ts';
 
 /**
  * The embedded protocol emulators, each started in this process on a loopback port. Used by the local runtime
@@ -78,17 +77,7 @@ export const startSqs = async (options: EmulatorOptions = {}) => {
     accountId: LOCAL_ACCOUNT_ID,
     emulateQueueCreationLifecycle: false,
   });
-  if (!server.listening) await once(server, 'listening');
-  const address = server.address() as AddressInfo;
-  return {
-    endpoint: `http://${host}:${address.port}`,
-    port: address.port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        (server as Server & { closeAllConnections?: () => void }).closeAllConnections?.();
-        server.close(() => resolve());
-      }),
-  } satisfies RunningEmulator;
+  return (await listening(server, host)) satisfies RunningEmulator;
 };
 
 /** s3rver: the local credentials are registered so that SigV4-signed SDK requests are accepted. */

@@ -387,21 +387,30 @@ const receiveCountOf = (message: Message): number | undefined => {
   return raw === undefined ? undefined : Number(raw);
 };
 
-const positionOf = (message: Message): [string, bigint] => {
+const positionOf = (body: string | undefined): [string, bigint] => {
   try {
-    const info = (JSON.parse(message.Body ?? '') as FailureRecord).KinesisBatchInfo;
+    const info = (JSON.parse(body ?? '') as FailureRecord).KinesisBatchInfo;
     return [info.shardId ?? '', BigInt(info.startSequenceNumber ?? 0)];
   } catch {
     return ['', 0n];
   }
 };
 
-/** Oldest range first within each shard, so that a replay keeps the order the records had on the stream. */
-const byPosition = (a: Message, b: Message): number => {
-  const [shardA, startA] = positionOf(a);
-  const [shardB, startB] = positionOf(b);
-  return shardA.localeCompare(shardB) || (startA < startB ? -1 : startA > startB ? 1 : 0);
-};
+/**
+ * Oldest range first within each shard, so that a replay keeps the order the records had on the stream; each
+ * body is parsed once. An unreadable body sorts first, under shard ''.
+ */
+const inStreamOrder = <T>(
+  items: readonly T[],
+  bodyOf: (item: T) => string | undefined,
+): Array<{ item: T; shardId: string }> =>
+  items
+    .map((item) => ({ item, position: positionOf(bodyOf(item)) }))
+    .sort(
+      ({ position: [shardA, startA] }, { position: [shardB, startB] }) =>
+        shardA.localeCompare(shardB) || (startA < startB ? -1 : startA > startB ? 1 : 0),
+    )
+    .map(({ item, position: [shardId] }) => ({ item, shardId }));
 
 /**
  * The on-demand mode: receives from the failure queue and handles up to `maxMessages` messages. A dry run
@@ -465,24 +474,24 @@ export const drainFailureQueue = async (
       );
       // Nothing new: the queue is drained (or going round).
       if (fresh.length === 0) break;
-      const taken: Message[] = [];
-      for (const message of fresh.sort(byPosition)) {
-        seen.add(message.MessageId!);
-        if (details.length + taken.length >= request.maxMessages) release.push(message);
-        else taken.push(message);
+      const taken: Array<{ item: Message; shardId: string }> = [];
+      for (const entry of inStreamOrder(fresh, (message) => message.Body)) {
+        seen.add(entry.item.MessageId!);
+        if (details.length + taken.length >= request.maxMessages) release.push(entry.item);
+        else taken.push(entry);
       }
       // The shards' messages at once, each shard's one after another, oldest range first: a shard is read by one
       // reader at a time (its GetRecords limits hold) and its records land in the order they had on the stream.
       const done = new Map<Message, MessageDetail>();
       await Promise.all(
-        [...Map.groupBy(taken, (message) => positionOf(message)[0]).values()].map(async (shardMessages) => {
-          for (const message of shardMessages) {
+        [...Map.groupBy(taken, (entry) => entry.shardId).values()].map(async (shardMessages) => {
+          for (const { item: message } of shardMessages) {
             if (!shouldStop(deps)) done.set(message, await handleMessage(message));
           }
         }),
       );
-      // Reported in the order received; a dry run's messages and those the time budget left are shown again.
-      for (const message of taken) {
+      // Reported in stream order; a dry run's messages and those the time budget left are shown again.
+      for (const { item: message } of taken) {
         const detail = done.get(message);
         if (detail) details.push(detail);
         if (!detail || request.dryRun) release.push(message);
@@ -551,7 +560,7 @@ export const replaySqsEvent = async (
     detail.deleted = true;
   };
   const response = await processPartialResponse(
-    { Records: [...event.Records].sort((a, b) => byPosition({ Body: a.body }, { Body: b.body })) },
+    { Records: inStreamOrder(event.Records, (record) => record.body).map(({ item }) => item) },
     handleMessage,
     new BatchProcessor(EventType.SQS),
     {

@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -6,6 +5,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { isConditionFailure, unlessConditionFails } from '#shared/clients/dynamodb-errors.ts';
 
 /**
  * Where reprocessing jobs keep their state: one item per job and one per shard of the job, all under the job's
@@ -65,6 +65,16 @@ export interface ShardCounts {
   /** Stream records that still failed when the shard stopped. */
   failed: number;
 }
+
+/** The counts of a shard item (or of anything that carries them), alone. */
+export const shardCounts = (from: ShardCounts): ShardCounts => ({
+  recordsRead: from.recordsRead,
+  written: from.written,
+  duplicates: from.duplicates,
+  staleVersions: from.staleVersions,
+  quarantined: from.quarantined,
+  failed: from.failed,
+});
 
 export interface ShardItem extends ShardCounts {
   jobId: string;
@@ -153,10 +163,6 @@ export interface JobStore {
 const JOB_SORT_KEY = 'job';
 const shardSortKey = (shardId: string) => `shard#${shardId}`;
 
-const isConditionFailure = (error: unknown): boolean =>
-  error instanceof ConditionalCheckFailedException ||
-  (error as Error).name === 'ConditionalCheckFailedException';
-
 export interface DynamoDbJobStoreOptions {
   client: DynamoDBDocumentClient;
   tableName: string;
@@ -230,17 +236,15 @@ export class DynamoDbJobStore implements JobStore {
   }
 
   async addShard(shard: ShardItem): Promise<void> {
-    try {
-      await this.#client.send(
+    await unlessConditionFails(
+      this.#client.send(
         new PutCommand({
           TableName: this.#tableName,
           Item: { ...shard, item: shardSortKey(shard.shardId), expiresAt: this.#expiresAt(shard.updatedAt) },
           ConditionExpression: 'attribute_not_exists(jobId)',
         }),
-      );
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
+      ),
+    );
   }
 
   async listShards(jobId: string): Promise<ShardItem[]> {
@@ -316,8 +320,8 @@ export class DynamoDbJobStore implements JobStore {
   }
 
   async releaseLease(jobId: string, shardId: string, owner: string): Promise<void> {
-    try {
-      await this.#client.send(
+    await unlessConditionFails(
+      this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: { jobId, item: shardSortKey(shardId) },
@@ -325,28 +329,24 @@ export class DynamoDbJobStore implements JobStore {
           ConditionExpression: 'leaseOwner = :owner',
           ExpressionAttributeValues: { ':owner': owner },
         }),
-      );
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
+      ),
+    );
   }
 
   async skipShard(jobId: string, shardId: string, now: number, at: string): Promise<void> {
-    try {
-      await this.#update(
+    await unlessConditionFails(
+      this.#update(
         { jobId, item: shardSortKey(shardId) },
         { state: 'done', endReason: 'skipped', updatedAt: at },
         '#state = :pending AND (attribute_not_exists(leaseOwner) OR leaseExpiresAt < :now)',
         { ':pending': 'pending', ':now': now },
-      );
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
+      ),
+    );
   }
 
   async retryShard(jobId: string, shardId: string, at: string): Promise<void> {
-    try {
-      await this.#client.send(
+    await unlessConditionFails(
+      this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: { jobId, item: shardSortKey(shardId) },
@@ -355,10 +355,8 @@ export class DynamoDbJobStore implements JobStore {
           ExpressionAttributeNames: { '#state': 'state' },
           ExpressionAttributeValues: { ':reading': 'reading', ':failed': 'failed', ':at': at },
         }),
-      );
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
+      ),
+    );
   }
 
   /** SET every defined field; `#state` and friends go through names, since some are reserved words. */

@@ -24,6 +24,7 @@ import {
   type ShardCounts,
   type ShardItem,
   type ShardProgress,
+  shardCounts,
 } from './job-store.ts';
 
 /**
@@ -414,12 +415,7 @@ export const jobStatus = (job: JobItem, shards: ShardItem[], now: number): JobSt
         parents: shard.parents,
         state: shard.state,
         ...(shard.endReason === undefined ? {} : { endReason: shard.endReason }),
-        recordsRead: shard.recordsRead,
-        written: shard.written,
-        duplicates: shard.duplicates,
-        staleVersions: shard.staleVersions,
-        quarantined: shard.quarantined,
-        failed: shard.failed,
+        ...shardCounts(shard),
         ...(shard.position === undefined ? {} : { position: shard.position }),
         ...(shard.lastArrival === undefined ? {} : { lastArrival: shard.lastArrival }),
         lagMs,
@@ -462,14 +458,7 @@ const runShard = async (shard: ShardItem, run: RunContext): Promise<ShardOutcome
   const { settings, jobs, owner, logger } = deps;
   const parameters = job.parameters;
   const windowEnd = Date.parse(job.windowEnd);
-  const counts: ShardCounts = {
-    recordsRead: shard.recordsRead,
-    written: shard.written,
-    duplicates: shard.duplicates,
-    staleVersions: shard.staleVersions,
-    quarantined: shard.quarantined,
-    failed: shard.failed,
-  };
+  const counts: ShardCounts = shardCounts(shard);
   let position = shard.position;
   let lastRenewal = clock.now();
   const save = async (progress: ShardProgress): Promise<void> => {

@@ -1,5 +1,5 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { isConditionFailure } from '#shared/clients/dynamodb-errors.ts';
 import type { ClaimCheck, ClaimPointer } from './claim-check.ts';
 import { type EventStore, type EventToStore, type PutResult, UnstorableEventError } from './event-store.ts';
 import { estimateItemSize, MAX_ITEM_BYTES } from './item-size.ts';
@@ -107,10 +107,7 @@ export class DynamoDbEventStore implements EventStore {
       );
       return { outcome: 'written' };
     } catch (error) {
-      if (
-        error instanceof ConditionalCheckFailedException ||
-        (error as Error).name === 'ConditionalCheckFailedException'
-      ) {
+      if (isConditionFailure(error)) {
         const old = (error as { Item?: Record<string, unknown> }).Item;
         return this.#classify(old ?? (await this.#storedItem(event.identity)));
       }

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { type NumberRule, numberFlag } from '#bench/lib/flags.ts';
 
 /** `npm run load` options, validated. */
 
@@ -32,27 +33,6 @@ export interface LoadOptions {
 export const LOAD_USAGE = `usage: npm run load -- --rate N --seconds S [--stream NAME] [--endpoint URL | --stack NAME [--region R]]
           [--shards-report] [--users U] [--out DIR]`;
 
-const positive = (
-  raw: string | undefined,
-  flag: string,
-  fallback: number | undefined,
-  max: number,
-  integer = false,
-) => {
-  if (raw === undefined) {
-    if (fallback === undefined) throw new LoadInputError(`--${flag} is required`);
-    return fallback;
-  }
-  const value = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(value))
-    throw new LoadInputError(`--${flag} must be a number, got '${raw}'`);
-  if (!(value > 0)) throw new LoadInputError(`--${flag} must be greater than 0, got ${raw}`);
-  if (value > max) throw new LoadInputError(`--${flag} must be at most ${max}, got ${raw}`);
-  if (integer && !Number.isInteger(value))
-    throw new LoadInputError(`--${flag} must be a whole number, got ${raw}`);
-  return value;
-};
-
 export const parseLoadArgs = (argv: string[]): LoadOptions => {
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -75,6 +55,7 @@ export const parseLoadArgs = (argv: string[]): LoadOptions => {
     throw new LoadInputError((error as Error).message);
   }
   const text = (flag: string) => values[flag] as string | undefined;
+  const number = (flag: string, rule: NumberRule) => numberFlag(flag, text(flag), rule, LoadInputError);
   if (text('endpoint') !== undefined && text('stack') !== undefined) {
     throw new LoadInputError(
       '--endpoint and --stack exclude each other: a deployed stack is reached through AWS itself',
@@ -100,8 +81,8 @@ export const parseLoadArgs = (argv: string[]): LoadOptions => {
     throw new LoadInputError(`--stream must be a stream name (1-128 of a-z A-Z 0-9 _ . -), got '${stream}'`);
   }
   return {
-    rate: positive(text('rate'), 'rate', undefined, MAX_RATE),
-    seconds: positive(text('seconds'), 'seconds', undefined, MAX_SECONDS),
+    rate: number('rate', { checks: [{ above: 0 }, { max: MAX_RATE }] }),
+    seconds: number('seconds', { checks: [{ above: 0 }, { max: MAX_SECONDS }] }),
     target:
       text('stack') !== undefined
         ? {
@@ -112,7 +93,10 @@ export const parseLoadArgs = (argv: string[]): LoadOptions => {
           }
         : { kind: 'local', endpoint: endpoint.replace(/\/$/, ''), stream: stream ?? LOCAL_STREAM },
     shardsReport: values['shards-report'] === true,
-    users: positive(text('users'), 'users', 10_000, 10_000_000, true),
+    users: number('users', {
+      fallback: 10_000,
+      checks: [{ above: 0 }, { max: 10_000_000 }, { integer: true }],
+    }),
     outDir: text('out')!,
   };
 };

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { type NumberRule, numberFlag } from '#bench/lib/flags.ts';
 
 /**
  * Shard count by the classic Kinesis sizing formula: max(ceil(MB/s in ÷ 1), ceil(records/s ÷ 1000),
@@ -102,35 +103,6 @@ const USAGE = `usage: npm run plan -- --records-per-sec N --avg-size KB --consum
 
 export const planUsage = (): string => USAGE;
 
-const number = (
-  values: Record<string, string | boolean | undefined>,
-  flag: string,
-  rule: { min?: number; above?: number; max?: number; integer?: boolean; fallback?: number },
-): number => {
-  const raw = values[flag];
-  if (raw === undefined) {
-    if (rule.fallback !== undefined) return rule.fallback;
-    throw new PlanInputError(`--${flag} is required`);
-  }
-  const value = Number(raw);
-  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(value)) {
-    throw new PlanInputError(`--${flag} must be a number, got '${String(raw)}'`);
-  }
-  if (rule.integer && !Number.isInteger(value)) {
-    throw new PlanInputError(`--${flag} must be a whole number, got ${raw}`);
-  }
-  if (rule.above !== undefined && !(value > rule.above)) {
-    throw new PlanInputError(`--${flag} must be greater than ${rule.above}, got ${raw}`);
-  }
-  if (rule.min !== undefined && value < rule.min) {
-    throw new PlanInputError(`--${flag} must be at least ${rule.min}, got ${raw}`);
-  }
-  if (rule.max !== undefined && value > rule.max) {
-    throw new PlanInputError(`--${flag} must be at most ${rule.max}, got ${raw}`);
-  }
-  return value;
-};
-
 /** The planner's command line → a validated input; throws PlanInputError naming the flag. */
 export const parsePlanArgs = (argv: string[]): PlanInput => {
   let values: Record<string, string | boolean | undefined>;
@@ -154,32 +126,28 @@ export const parsePlanArgs = (argv: string[]): PlanInput => {
   } catch (error) {
     throw new PlanInputError((error as Error).message);
   }
+  const number = (flag: string, rule: NumberRule) =>
+    numberFlag(flag, values[flag] as string | undefined, rule, PlanInputError);
   const input: PlanInput = {
-    recordsPerSecond: number(values, 'records-per-sec', { above: 0 }),
-    avgSizeKB: number(values, 'avg-size', { above: 0, max: MAX_RECORD_KB }),
-    consumers: number(values, 'consumers', { min: 1, integer: true }),
+    recordsPerSecond: number('records-per-sec', { checks: [{ above: 0 }] }),
+    avgSizeKB: number('avg-size', { checks: [{ above: 0 }, { max: MAX_RECORD_KB }] }),
+    consumers: number('consumers', { checks: [{ integer: true }, { min: 1 }] }),
     efo: values.efo === true,
-    peakToAverage: number(values, 'peak-to-average', { min: 1, fallback: DEFAULTS.peakToAverage }),
-    eventsPerRequest: number(values, 'events-per-request', {
-      min: 1,
-      max: 500,
-      integer: true,
+    peakToAverage: number('peak-to-average', { fallback: DEFAULTS.peakToAverage, checks: [{ min: 1 }] }),
+    eventsPerRequest: number('events-per-request', {
       fallback: DEFAULTS.eventsPerRequest,
+      checks: [{ integer: true }, { min: 1 }, { max: 500 }],
     }),
-    memoryMb: number(values, 'memory-mb', {
-      min: 128,
-      max: 10_240,
-      integer: true,
+    memoryMb: number('memory-mb', {
       fallback: DEFAULTS.memoryMb,
+      checks: [{ integer: true }, { min: 128 }, { max: 10_240 }],
     }),
-    ingestMs: number(values, 'ingest-ms', { above: 0, fallback: DEFAULTS.ingestMs }),
-    consumerBatchSize: number(values, 'consumer-batch', {
-      min: 1,
-      max: MAX_CONSUMER_BATCH,
-      integer: true,
+    ingestMs: number('ingest-ms', { fallback: DEFAULTS.ingestMs, checks: [{ above: 0 }] }),
+    consumerBatchSize: number('consumer-batch', {
       fallback: DEFAULTS.consumerBatchSize,
+      checks: [{ integer: true }, { min: 1 }, { max: MAX_CONSUMER_BATCH }],
     }),
-    consumerMs: number(values, 'consumer-ms', { above: 0, fallback: DEFAULTS.consumerMs }),
+    consumerMs: number('consumer-ms', { fallback: DEFAULTS.consumerMs, checks: [{ above: 0 }] }),
   };
   if (input.efo && input.consumers > MAX_EFO_CONSUMERS) {
     throw new PlanInputError(

@@ -1,0 +1,45 @@
+/** Numeric command-line flags for the bench tools, validated with messages that name the flag. */
+
+/** One condition a flag's value must meet. */
+export type NumberCheck = { above: number } | { min: number } | { max: number } | { integer: true };
+
+export interface NumberRule {
+  /** The value when the flag is absent; without it the flag is required. */
+  fallback?: number;
+  /** Checked in the order given; the first that fails is the one reported. */
+  checks?: readonly NumberCheck[];
+}
+
+/** What a failure is thrown as, so that each tool keeps its own error class. */
+export type FlagErrorClass = new (message: string) => Error;
+
+/** The reason `value` fails `check`, or undefined when it passes. */
+const failure = (check: NumberCheck, value: number): string | undefined => {
+  if ('above' in check) return value > check.above ? undefined : `must be greater than ${check.above}`;
+  if ('min' in check) return value >= check.min ? undefined : `must be at least ${check.min}`;
+  if ('max' in check) return value <= check.max ? undefined : `must be at most ${check.max}`;
+  return Number.isInteger(value) ? undefined : 'must be a whole number';
+};
+
+// Hand-written: node:util parseArgs yields strings only and no validation library is a dependency here.
+/** `--flag`'s raw text as a number that meets `rule`; throws `ErrorClass` naming the flag and the value. */
+export const numberFlag = (
+  flag: string,
+  raw: string | undefined,
+  rule: NumberRule,
+  ErrorClass: FlagErrorClass,
+): number => {
+  if (raw === undefined) {
+    if (rule.fallback === undefined) throw new ErrorClass(`--${flag} is required`);
+    return rule.fallback;
+  }
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value)) {
+    throw new ErrorClass(`--${flag} must be a number, got '${raw}'`);
+  }
+  for (const check of rule.checks ?? []) {
+    const reason = failure(check, value);
+    if (reason !== undefined) throw new ErrorClass(`--${flag} ${reason}, got ${raw}`);
+  }
+  return value;
+};

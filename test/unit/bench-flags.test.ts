@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { type NumberRule, numberFlag } from '#bench/lib/flags.ts';
+
+class ExampleInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExampleInputError';
+  }
+}
+
+/** The error `numberFlag` throws, or a failure when it returns instead. */
+const thrown = (raw: string | undefined, rule: NumberRule): Error => {
+  try {
+    numberFlag('count', raw, rule, ExampleInputError);
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error(`numberFlag accepted '${raw}'`);
+};
+
+describe('Bench: numberFlag', () => {
+  it('returns the fallback when the flag is absent', () => {
+    // Act
+    const value = numberFlag('count', undefined, { fallback: 7, checks: [{ min: 10 }] }, ExampleInputError);
+    // Assess
+    expect(value).toBe(7);
+  });
+
+  it('requires the flag when it has no fallback', () => {
+    // Act
+    const error = thrown(undefined, { checks: [{ above: 0 }] });
+    // Assess
+    expect(error).toBeInstanceOf(ExampleInputError);
+    expect(error.message).toBe('--count is required');
+  });
+
+  it.each([
+    { case: 'a word', raw: 'many' },
+    { case: 'an empty string', raw: '' },
+    { case: 'blanks only', raw: '  ' },
+    { case: 'an infinite value', raw: 'Infinity' },
+  ])('refuses $case as not a number', ({ raw }) => {
+    // Act
+    const error = thrown(raw, {});
+    // Assess
+    expect(error).toBeInstanceOf(ExampleInputError);
+    expect(error.message).toBe(`--count must be a number, got '${raw}'`);
+  });
+
+  it.each([
+    {
+      case: 'not above the lower bound',
+      raw: '0',
+      rule: { checks: [{ above: 0 }] },
+      reason: 'greater than 0',
+    },
+    { case: 'below the minimum', raw: '127', rule: { checks: [{ min: 128 }] }, reason: 'at least 128' },
+    { case: 'above the maximum', raw: '501', rule: { checks: [{ max: 500 }] }, reason: 'at most 500' },
+    {
+      case: 'a fraction where a whole number is required',
+      raw: '2.5',
+      rule: { checks: [{ integer: true }] },
+      reason: 'a whole number',
+    },
+  ] satisfies { case: string; raw: string; rule: NumberRule; reason: string }[])(
+    'refuses a value $case',
+    ({ raw, rule, reason }) => {
+      // Act
+      const error = thrown(raw, rule);
+      // Assess
+      expect(error).toBeInstanceOf(ExampleInputError);
+      expect(error.message).toBe(`--count must be ${reason}, got ${raw}`);
+    },
+  );
+
+  it.each([
+    { order: 'bounds first', checks: [{ max: 10 }, { integer: true }], reason: 'at most 10' },
+    { order: 'whole number first', checks: [{ integer: true }, { max: 10 }], reason: 'a whole number' },
+  ] satisfies { order: string; checks: NumberRule['checks']; reason: string }[])(
+    'reports the first failing check, $order',
+    ({ checks, reason }) => {
+      // Act
+      const error = thrown('10.5', { checks });
+      // Assess
+      expect(error.message).toBe(`--count must be ${reason}, got 10.5`);
+    },
+  );
+
+  it('returns a value that meets every check, bounds included', () => {
+    // Prepare
+    const rule: NumberRule = { fallback: 1, checks: [{ integer: true }, { min: 1 }, { max: 500 }] };
+    // Act
+    const values = ['1', '250', '500'].map((raw) => numberFlag('count', raw, rule, ExampleInputError));
+    // Assess
+    expect(values).toEqual([1, 250, 500]);
+  });
+
+  it('returns a fractional value when no whole number is required', () => {
+    // Act
+    const value = numberFlag('count', '1.5', { checks: [{ above: 0 }, { max: 2 }] }, ExampleInputError);
+    // Assess
+    expect(value).toBe(1.5);
+  });
+});

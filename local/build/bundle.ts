@@ -47,8 +47,11 @@ const KNOWN = new Set([
   'UseNpmCi',
 ]);
 
-/** What BuildProperties.External may name: packages the Lambda Node.js runtime (18.x and later) provides. */
-const RUNTIME_PROVIDED = /^@aws-sdk\/(\*|[a-z0-9-]+(\/.*)?)$/;
+/**
+ * What BuildProperties.External may name: packages the Lambda Node.js runtime (18.x and later) provides, the AWS
+ * SDK for JavaScript v3 and the Smithy packages its clients depend on.
+ */
+const RUNTIME_PROVIDED = /^@(aws-sdk|smithy)\/(\*|[a-z0-9-]+(\/.*)?)$/;
 
 const asList = (value: unknown): string[] =>
   value === undefined ? [] : Array.isArray(value) ? value.map(String) : String(value).split(',');
@@ -82,7 +85,7 @@ export const esbuildOptionsFor = (
   if (unprovided.length > 0) {
     throw new BuildError(
       `${logicalId}: External ${unprovided.join(', ')} would be missing at run time: the Lambda Node.js runtime ` +
-        'provides only the AWS SDK for JavaScript v3 (@aws-sdk/*); bundle everything else',
+        'provides only the AWS SDK for JavaScript v3 (@aws-sdk/*, @smithy/*); bundle everything else',
     );
   }
   const codeUri = typeof properties.CodeUri === 'string' ? properties.CodeUri : '.';

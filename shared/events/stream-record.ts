@@ -63,14 +63,15 @@ const KPL_MAGIC = [0xf3, 0x89, 0x9a, 0xc2] as const;
 const isAggregate = (data: Uint8Array): boolean =>
   data.length >= KPL_MAGIC.length && KPL_MAGIC.every((byte, index) => data[index] === byte);
 
-let aggregationModule: Promise<typeof import('aws-kinesis-agg')> | undefined;
+let aggregationModule: Promise<typeof import('aws-kinesis-agg/lib/kpl-deagg.js')> | undefined;
 
 /**
- * aws-kinesis-agg is imported the first time an aggregate arrives: loading it (protobufjs) takes ~50 ms, and most
- * streams carry no aggregates, so a cold start should not pay for it.
+ * aws-kinesis-agg's deaggregation is imported the first time an aggregate arrives: loading it (protobufjs) takes
+ * ~50 ms, and most streams carry no aggregates, so a cold start should not pay for it. Only its deaggregation
+ * module: the package root brings the aggregation half too (shared/types/aws-kinesis-agg.d.ts).
  */
 const loadAggregation = async () => {
-  aggregationModule ??= import('aws-kinesis-agg');
+  aggregationModule ??= import('aws-kinesis-agg/lib/kpl-deagg.js');
   const module = await aggregationModule;
   // A CommonJS package: its exports are the default export when imported from an ES module.
   return (module as { default?: typeof module }).default ?? module;

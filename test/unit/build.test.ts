@@ -59,25 +59,42 @@ describe('Build: esbuild bundles as sam build makes them', () => {
     expect(JSON.parse(response.body).errors.length).toBe(5);
   });
 
-  it('leaves the AWS SDK to the runtime, and links the project node_modules for a bundle built outside it', () => {
+  it('bundles the SDK clients a function always uses, and links the project node_modules for the rest', () => {
     // Assess
-    expect(
-      ingest.largestInputs.map((input) => input.name).filter((name) => name.startsWith('@aws-sdk/')),
-    ).toEqual([]);
+    const packages = ingest.largestInputs.map((input) => input.name);
+    expect(packages).toContain('@aws-sdk/client-kinesis');
+    expect(packages).toContain('@smithy/core');
     const code = readFileSync(join(ingest.outdir, 'handler.mjs'), 'utf8');
-    expect(code).toMatch(/from\s*"@aws-sdk\/client-kinesis"/);
+    expect(code).not.toMatch(/from\s*"@aws-sdk\//);
+    expect(code).toMatch(/import\("@aws-sdk\/credential-provider-ini"\)/);
     expect(realpathSync(join(out, 'node_modules'))).toBe(realpathSync('node_modules'));
   });
 
-  it('loads only the SDK clients a function always needs: S3 and aws-kinesis-agg wait for their first use', async () => {
+  it('imports no runtime package at load: S3, SQS, Lambda and aws-kinesis-agg wait for their first use', async () => {
     // Act
-    const consumer = await buildFunction(template, 'ConsumerFunction', templatePath, out);
+    const others = await Promise.all(
+      ['ConsumerFunction', 'DlqReplayFunction', 'ReprocessorFunction'].map((id) =>
+        buildFunction(template, id, templatePath, out),
+      ),
+    );
     // Assess
-    expect(ingest.runtimeImports).toEqual(['@aws-sdk/client-kinesis']);
-    expect(consumer.runtimeImports).toEqual(['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb']);
-    const code = readFileSync(join(consumer.outdir, consumer.file), 'utf8');
-    expect(code).toMatch(/import\("@aws-sdk\/client-s3"\)/);
-    expect(consumer.largestInputs.map((input) => input.name)).toContain('aws-kinesis-agg');
+    for (const build of [ingest, ...others]) expect(build.runtimeImports, build.logicalId).toEqual([]);
+    const [consumer, replay, reprocessor] = others as [FunctionBuild, FunctionBuild, FunctionBuild];
+    expect(readFileSync(join(consumer.outdir, consumer.file), 'utf8')).toMatch(
+      /import\("@aws-sdk\/client-s3"\)/,
+    );
+    expect(readFileSync(join(replay.outdir, replay.file), 'utf8')).toMatch(
+      /import\("@aws-sdk\/client-sqs"\)/,
+    );
+    expect(readFileSync(join(reprocessor.outdir, reprocessor.file), 'utf8')).toMatch(
+      /import\("@aws-sdk\/client-lambda"\)/,
+    );
+    const consumerPackages = consumer.largestInputs.map((input) => input.name);
+    expect(consumerPackages).toContain('aws-kinesis-agg');
+    expect(consumerPackages).toContain('@aws-sdk/client-dynamodb');
+    // Only the deaggregation half of aws-kinesis-agg: its aggregation half brings the async package.
+    expect(consumerPackages).not.toContain('async');
+    expect(consumerPackages).not.toContain('@aws-sdk/client-s3');
   });
 
   it('refuses an External package that the Lambda runtime does not provide', () => {

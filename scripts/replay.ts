@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { ReplayReport } from '#shared/recovery/dlq-replay.ts';
+import { numberFlag } from './lib/flags.ts';
 import { createProgress } from './lib/progress.ts';
 import { DEFAULT_LOCAL_ENDPOINT, targetFrom } from './lib/stack-target.ts';
 
@@ -21,13 +22,8 @@ const USAGE = `usage: npm run replay -- [options]
 Exit status: 0 when every message was replayed, 1 when messages are still failing or had expired, 2 for bad usage
 or when the function could not be called.`;
 
-const positive = (name: string, value: string | undefined, fallback: number): number => {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
-    throw new Error(`--${name} must be a whole number of at least 1, got '${value}'`);
-  return n;
-};
+/** A whole number of at least 1. */
+const COUNT = [{ integer: true }, { min: 1 }] as const;
 
 const add = (total: ReplayReport, part: ReplayReport): ReplayReport => ({
   messages: total.messages + part.messages,
@@ -60,8 +56,8 @@ const main = async (): Promise<number> => {
     console.log(USAGE);
     return 0;
   }
-  const max = values.max === undefined ? Number.POSITIVE_INFINITY : positive('max', values.max, 1);
-  const batch = positive('batch', values.batch, 10);
+  const max = numberFlag('max', values.max, { fallback: Number.POSITIVE_INFINITY, checks: COUNT }, Error);
+  const batch = numberFlag('batch', values.batch, { fallback: 10, checks: COUNT }, Error);
   const dryRun = values['dry-run'];
   const target = targetFrom(values);
   const progress = createProgress(dryRun ? 'replay (dry run)' : 'replay');

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { JobStatus } from '#shared/recovery/reprocessor.ts';
+import { numberFlag } from './lib/flags.ts';
 import { createProgress } from './lib/progress.ts';
 import { DEFAULT_LOCAL_ENDPOINT, targetFrom } from './lib/stack-target.ts';
 
@@ -60,9 +61,12 @@ const main = async (): Promise<number> => {
   }
   if (!values.from && !values.job)
     throw new Error(`--from (a new job) or --job (an existing one) is required\n\n${USAGE}`);
-  const pollMs = Number(values.poll);
-  if (!Number.isInteger(pollMs) || pollMs < 50)
-    throw new Error(`--poll must be at least 50 ms, got '${values.poll}'`);
+  const pollMs = numberFlag('poll', values.poll, { checks: [{ integer: true }, { min: 50 }] }, Error);
+  // The function's own bounds, checked here too so that a typo fails before a job is started.
+  const rate =
+    values.rate === undefined
+      ? undefined
+      : numberFlag('rate', values.rate, { checks: [{ integer: true }, { min: 1 }, { max: 100_000 }] }, Error);
   const time = (value: string | undefined) =>
     value !== undefined && /^\d+$/.test(value) ? Number(value) : value;
   const target = targetFrom(values);
@@ -87,7 +91,7 @@ const main = async (): Promise<number> => {
                 .filter(Boolean),
             }
           : {}),
-        ...(values.rate ? { maxRecordsPerSecond: Number(values.rate) } : {}),
+        ...(rate === undefined ? {} : { maxRecordsPerSecond: rate }),
         ...(values['dry-run'] ? { dryRun: true } : {}),
       };
       status = await target.invoke<JobStatus>('ReprocessorFunction', request);

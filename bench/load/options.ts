@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { type NumberRule, numberFlag } from '#bench/lib/flags.ts';
+import { type NumberRule, numberFlag } from '#scripts/lib/flags.ts';
 
 /** `npm run load` options, validated. */
 

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { type NumberRule, numberFlag } from '#bench/lib/flags.ts';
+import { type NumberRule, numberFlag } from '#scripts/lib/flags.ts';
 
 /**
  * Shard count by the classic Kinesis sizing formula: max(ceil(MB/s in ÷ 1), ceil(records/s ÷ 1000),

@@ -1,4 +1,4 @@
-/** Numeric command-line flags for the bench tools, validated with messages that name the flag. */
+/** Numeric command-line flags of the project's commands, validated with messages that name the flag. */
 
 /** One condition a flag's value must meet. */
 export type NumberCheck = { above: number } | { min: number } | { max: number } | { integer: true };

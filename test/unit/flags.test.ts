@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type NumberRule, numberFlag } from '#bench/lib/flags.ts';
+import { type NumberRule, numberFlag } from '#scripts/lib/flags.ts';
 
 class ExampleInputError extends Error {
   constructor(message: string) {

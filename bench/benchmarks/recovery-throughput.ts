@@ -18,14 +18,8 @@ import {
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Benchmark, ResultRow } from '#bench/lib/results.ts';
-import {
-  clientConfig,
-  LOCAL_ACCOUNT_ID,
-  LOCAL_REGION,
-  startDynamoDb,
-  startKinesis,
-  startSqs,
-} from '#local/emulators/index.ts';
+import { clientConfig, LOCAL_ACCOUNT_ID, LOCAL_REGION, startSqs } from '#local/emulators/index.ts';
+import { startEmulatorThread } from '#local/emulators/thread.ts';
 import { kinesisOnFailureRecord, sqsOnFailureSink } from '#local/esm/on-failure.ts';
 import type { KinesisOnFailureRecord } from '#local/esm/types.ts';
 import { loadTemplate, type Template } from '#local/template/parse.ts';
@@ -178,8 +172,8 @@ export const startRecoveryBench = async (
   log: (message: string) => void,
 ): Promise<RecoveryBench> => {
   const [kinesisEmulator, dynamoEmulator, sqsEmulator] = await Promise.all([
-    startKinesis(),
-    startDynamoDb(),
+    startEmulatorThread('kinesis'),
+    startEmulatorThread('dynamodb'),
     startSqs(),
   ]);
   const kinesis = new KinesisClient({
@@ -532,6 +526,7 @@ export const recoveryThroughput: Benchmark = {
         rows,
         notes: [
           `N = ${n.toLocaleString('en-US')} (the issue names 100,000; BENCH_RECOVERY_RECORDS=100000 runs that, about five times as long; the default keeps npm run bench within minutes on 2 cores).`,
+          "kinesalite and dynalite run each in a worker thread of its own, as the local runtime runs them, for both the recovery code and its baseline: in the benchmark's own thread, a GetRecords of thousands of records held every other request back, past the SDK's 10 s request timeout.",
           `Reprocessor settings: ${SHARDS} shards read at once, ${WRITERS} keys written at once, no rate limit below 100,000 records/s, GetRecords at ${GET_RECORDS_PER_SECOND} calls/s per shard (Kinesis's limit).`,
           `DLQ replay setup: the same N records, cut per shard into batches of ${shape.batchSize} (ConsumerBatchSize's default), each sent to an SQS failure queue as the on-failure record the event source mapping sends once a batch runs out of retries (RetryAttemptsExhausted, approximateInvokeCount ${shape.approximateInvokeCount}): ${replay.messages.toLocaleString('en-US')} messages of up to ${shape.batchSize} records. They are replayed into a fresh table, so every record is written once.`,
           `DLQ replay settings: the on-demand mode (drainFailureQueue) in requests of up to ${messagesPerRequest(replay.messages)} messages, of each receive (up to 10 messages) those of different shards at once and those of one shard one after another, each range read back with GetShardIterator(AT_SEQUENCE_NUMBER) and GetRecords of up to the range's batch size (at most ${REPLAY_GET_RECORDS_LIMIT.toLocaleString('en-US')}, the function's default) at ${GET_RECORDS_PER_SECOND} calls/s (the function's default is 2), ${WRITERS} keys written at once.`,

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   CreateStreamCommand,
   DescribeStreamSummaryCommand,
@@ -7,7 +10,14 @@ import {
   PutRecordsCommand,
   type PutRecordsResultEntry,
 } from '@aws-sdk/client-kinesis';
-import { CreateQueueCommand, type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { KinesisStreamEvent, SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll } from 'vitest';
@@ -15,16 +25,19 @@ import {
   clientConfig,
   LOCAL_ACCOUNT_ID,
   LOCAL_REGION,
-  type RunningEmulator,
   startKinesis,
+  startSqs,
 } from '#local/emulators/index.ts';
 import { InMemoryCheckpointStore } from '#local/esm/checkpoint-store.ts';
 import { KinesisPoller, type KinesisPollerOptions } from '#local/esm/kinesis-poller.ts';
+import { SqsPoller, type SqsPollerOptions } from '#local/esm/sqs-poller.ts';
 import type {
   InvokeResult,
   KinesisEventProperties,
   KinesisOnFailureRecord,
   KinesisPollerEvent,
+  SqsEventProperties,
+  SqsPollerEvent,
 } from '#local/esm/types.ts';
 
 /** Polls `predicate` until it holds; fails the test with `what` after `timeoutMs`. */
@@ -70,11 +83,17 @@ export const createStream = async (
   return streamName;
 };
 
+/** A record to write: its partition key and its data (a string is written as UTF-8). */
+export interface RecordInput {
+  key: string;
+  data: string | Uint8Array;
+}
+
 /** Writes records in one PutRecords call (in order) and returns their sequence numbers. */
 export const putRecords = async (
   client: KinesisClient,
   streamName: string,
-  records: Array<{ key: string; data: string | Uint8Array }>,
+  records: RecordInput[],
 ): Promise<PutRecordsResultEntry[]> => {
   const { Records, FailedRecordCount } = await client.send(
     new PutRecordsCommand({
@@ -88,6 +107,10 @@ export const putRecords = async (
   if (FailedRecordCount) throw new Error(`${FailedRecordCount} records were not written`);
   return Records ?? [];
 };
+
+/** Records that share one partition key, so they land on one shard in this order. */
+export const sameKey = (data: string[], key = 'k'): RecordInput[] =>
+  data.map((value) => ({ key, data: value }));
 
 /** Every record of a shard, as the Kinesis API returns them (to compare with what the function received). */
 export const readShard = async (client: KinesisClient, streamName: string, shardId: string) => {
@@ -125,6 +148,23 @@ export class RecordingFunction<TEvent extends KinesisStreamEvent | SQSEvent> {
 export const decodeData = (record: KinesisStreamEvent['Records'][number]): string =>
   Buffer.from(record.kinesis.data, 'base64').toString('utf8');
 
+/** FunctionResponseTypes for a mapping whose function reports partial batch failures. */
+export const REPORT_ITEM_FAILURES = ['ReportBatchItemFailures'];
+
+/** A partial batch response naming the records whose data (Kinesis) or body (SQS) is one of `data`. */
+export const failuresFor = (event: KinesisStreamEvent | SQSEvent, data: string[]): InvokeResult => {
+  const records: Array<KinesisStreamEvent['Records'][number] | SQSEvent['Records'][number]> = event.Records;
+  return {
+    payload: {
+      batchItemFailures: records
+        .filter((record) => data.includes('kinesis' in record ? decodeData(record) : record.body))
+        .map((record) => ({
+          itemIdentifier: 'kinesis' in record ? record.kinesis.sequenceNumber : record.messageId,
+        })),
+    },
+  };
+};
+
 /** Collects on-failure records as an SQS sink would receive them. */
 export class FailureCollector {
   readonly records: KinesisOnFailureRecord[] = [];
@@ -147,6 +187,34 @@ export const createQueue = async (
   const name = uniqueName(prefix);
   const { QueueUrl } = await client.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
   return { url: QueueUrl!, arn: `arn:aws:sqs:us-east-1:000000000000:${name}`, name };
+};
+
+/** Sends `bodies` in order, ten to a SendMessageBatch call. */
+export const sendMessages = async (client: SQSClient, queueUrl: string, bodies: string[]): Promise<void> => {
+  for (let start = 0; start < bodies.length; start += 10) {
+    await client.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: bodies
+          .slice(start, start + 10)
+          .map((body, index) => ({ Id: `m${start + index}`, MessageBody: body })),
+      }),
+    );
+  }
+};
+
+/** The messages on a queue, visible or in flight. */
+export const queueDepth = async (client: SQSClient, queueUrl: string): Promise<number> => {
+  const { Attributes } = await client.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return (
+    Number(Attributes?.ApproximateNumberOfMessages) +
+    Number(Attributes?.ApproximateNumberOfMessagesNotVisible)
+  );
 };
 
 /** Receives until `count` messages have arrived (they stay invisible for the queue's visibility timeout). */
@@ -181,6 +249,11 @@ export class TestClock {
   fixedMs: number | undefined;
   readonly now = (): number => this.fixedMs ?? Date.now() + this.offsetMs;
 }
+
+/** An SQS on-failure destination for pollers whose on-failure records a `FailureCollector` keeps instead. */
+export const ON_FAILURE_DESTINATION = {
+  OnFailure: { Type: 'SQS', Destination: 'arn:aws:sqs:us-east-1:000000000000:failures' },
+};
 
 export interface KinesisPollerFixture {
   poller: KinesisPoller;
@@ -227,36 +300,159 @@ export const startKinesisPoller = async (
   return { poller, fn, failures, events };
 };
 
+interface Stoppable {
+  stop(): Promise<void>;
+}
+
 /**
- * A describe block's kinesalite and its pollers: the emulator starts before the block, every poller started with
- * `start` stops after its test, and the emulator closes after the block.
+ * The hooks every poller suite shares: `setUp` runs before the describe block, each poller handed to `track`
+ * stops after its test, and what `setUp` returned closes after the block.
  */
-export const kinesisPollerSuite = () => {
-  let emulator: RunningEmulator | undefined;
-  let client: KinesisClient | undefined;
-  const pollers: KinesisPoller[] = [];
+const pollerSuite = <T extends { close(): Promise<void> }>(name: string, setUp: () => Promise<T>) => {
+  let resources: T | undefined;
+  const pollers: Stoppable[] = [];
   beforeAll(async () => {
-    emulator = await startKinesis();
-    client = kinesisClient(emulator.endpoint);
+    resources = await setUp();
   });
   afterEach(async () => {
     await Promise.all(pollers.splice(0).map((poller) => poller.stop()));
   });
   afterAll(async () => {
-    client?.destroy();
-    await emulator?.close();
+    await resources?.close();
+  });
+  return {
+    resources: (): T => {
+      if (!resources) throw new Error(`the ${name} suite has not started`);
+      return resources;
+    },
+    track: <P extends Stoppable>(poller: P): P => {
+      pollers.push(poller);
+      return poller;
+    },
+  };
+};
+
+export interface KinesisPollerSuiteOptions {
+  /** Also start local-aws-sqs, for a real on-failure queue (`queues`). */
+  sqs?: boolean;
+  /** The prefix of a temporary folder for JSON checkpoint files (`checkpointFile`), removed after the block. */
+  checkpointDirectory?: string;
+}
+
+/**
+ * A describe block's kinesalite (and local-aws-sqs when asked) and its pollers: the emulators start before the
+ * block, every poller started with `start` stops after its test, and the emulators close after the block.
+ */
+export const kinesisPollerSuite = (options: KinesisPollerSuiteOptions = {}) => {
+  const { resources, track } = pollerSuite('kinesalite', async () => {
+    const [kinesis, sqs] = await Promise.all([startKinesis(), options.sqs ? startSqs() : undefined]);
+    const client = kinesisClient(kinesis.endpoint);
+    const queues = sqs ? sqsClient(sqs.endpoint) : undefined;
+    const directory = options.checkpointDirectory
+      ? await mkdtemp(join(tmpdir(), options.checkpointDirectory))
+      : undefined;
+    return {
+      client,
+      queues,
+      directory,
+      close: async () => {
+        client.destroy();
+        queues?.destroy();
+        await Promise.all([kinesis.close(), sqs?.close()]);
+        if (directory) await rm(directory, { recursive: true, force: true });
+      },
+    };
   });
   return {
     get client(): KinesisClient {
-      if (!client) throw new Error('the kinesalite suite has not started');
-      return client;
+      return resources().client;
+    },
+    get queues(): SQSClient {
+      const { queues } = resources();
+      if (!queues) throw new Error('the kinesalite suite was started without { sqs: true }');
+      return queues;
+    },
+    /** A fresh stream holding `records` (written in one PutRecords call); `written` are their entries, in order. */
+    stream: async (
+      records: RecordInput[] = [],
+      shardCount = 1,
+    ): Promise<{ streamName: string; written: PutRecordsResultEntry[] }> => {
+      const { client } = resources();
+      const streamName = await createStream(client, shardCount);
+      const written = records.length > 0 ? await putRecords(client, streamName, records) : [];
+      return { streamName, written };
+    },
+    /** Writes `records` to the stream in one PutRecords call, as `putRecords` does. */
+    put: (streamName: string, records: RecordInput[]): Promise<PutRecordsResultEntry[]> =>
+      putRecords(resources().client, streamName, records),
+    /** A checkpoint file named for `name` in the suite's temporary folder. */
+    checkpointFile: (name: string): string => {
+      const { directory } = resources();
+      if (!directory) throw new Error('the kinesalite suite was started without a checkpointDirectory');
+      return join(directory, `${name}.json`);
     },
     start: async (
       ...args: Parameters<typeof startKinesisPoller> extends [unknown, ...infer R] ? R : never
-    ) => {
-      const fixture = await startKinesisPoller(client!, ...args);
-      pollers.push(fixture.poller);
+    ): Promise<KinesisPollerFixture> => {
+      const fixture = await startKinesisPoller(resources().client, ...args);
+      track(fixture.poller);
       return fixture;
+    },
+  };
+};
+
+export interface SqsPollerFixture {
+  poller: SqsPoller;
+  fn: RecordingFunction<SQSEvent>;
+  events: SqsPollerEvent[];
+}
+
+/**
+ * A describe block's local-aws-sqs and its pollers: `start` runs a poller for a function named Worker, one batch
+ * at a time with 20 ms idle polls, that answers with `respond`; it stops after its test.
+ */
+export const sqsPollerSuite = () => {
+  const { resources, track } = pollerSuite('local-aws-sqs', async () => {
+    const emulator = await startSqs();
+    const client = sqsClient(emulator.endpoint);
+    return {
+      client,
+      close: async () => {
+        client.destroy();
+        await emulator.close();
+      },
+    };
+  });
+  return {
+    get client(): SQSClient {
+      return resources().client;
+    },
+    start: async (
+      queue: string,
+      properties: SqsEventProperties,
+      options: Partial<SqsPollerOptions> & { respond?: RecordingFunction<SQSEvent>['respond'] } = {},
+    ): Promise<SqsPollerFixture> => {
+      const { respond, ...overrides } = options;
+      const fn = new RecordingFunction<SQSEvent>();
+      if (respond) fn.respond = respond;
+      const events: SqsPollerEvent[] = [];
+      const poller = track(
+        new SqsPoller({
+          client: resources().client,
+          queue,
+          properties,
+          invoke: fn.invoke,
+          functionName: 'Worker',
+          region: LOCAL_REGION,
+          accountId: LOCAL_ACCOUNT_ID,
+          concurrency: 1,
+          pollIntervalMs: 20,
+          onEvent: (event) => events.push(event),
+          ...overrides,
+        }),
+      );
+      await poller.start();
+      return { poller, fn, events };
     },
   };
 };

@@ -1,17 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '#local/emulators/index.ts';
 import {
-  createStream,
   kinesisPollerSuite,
-  putRecords,
+  ON_FAILURE_DESTINATION,
   readShard,
+  sameKey,
   TestClock,
   waitFor,
 } from '#test/helpers/esm-fixtures.ts';
-
-const DESTINATION = {
-  OnFailure: { Type: 'SQS', Destination: 'arn:aws:sqs:us-east-1:000000000000:failures' },
-};
 
 describe('Kinesis event source mapping: MaximumRecordAgeInSeconds', () => {
   const suite = kinesisPollerSuite();
@@ -19,14 +15,9 @@ describe('Kinesis event source mapping: MaximumRecordAgeInSeconds', () => {
 
   /** One record, then five written at least 600 ms later; the clock is frozen so only the first is over 60 s old. */
   const oneOldFiveFresh = async () => {
-    const streamName = await createStream(suite.client);
-    await putRecords(suite.client, streamName, [{ key: 'k', data: 'old' }]);
+    const { streamName } = await suite.stream(sameKey(['old']));
     await new Promise((resolve) => setTimeout(resolve, 600));
-    await putRecords(
-      suite.client,
-      streamName,
-      ['1', '2', '3', '4', '5'].map((data) => ({ key: 'k', data })),
-    );
+    await suite.put(streamName, sameKey(['1', '2', '3', '4', '5']));
     const stored = await readShard(suite.client, streamName, 'shardId-000000000000');
     const clock = new TestClock();
     clock.fixedMs = stored[0]!.ApproximateArrivalTimestamp!.getTime() + 60_500;
@@ -46,7 +37,7 @@ describe('Kinesis event source mapping: MaximumRecordAgeInSeconds', () => {
         BatchSize: 10,
         MaximumRecordAgeInSeconds: 60,
         MaximumRetryAttempts: 0,
-        DestinationConfig: DESTINATION,
+        DestinationConfig: ON_FAILURE_DESTINATION,
       },
       { clock: clock.now },
     );
@@ -104,15 +95,18 @@ describe('Kinesis event source mapping: MaximumRecordAgeInSeconds', () => {
 
   it('never expires records when MaximumRecordAgeInSeconds is -1', async () => {
     // Prepare
-    const streamName = await createStream(suite.client);
-    await putRecords(suite.client, streamName, [{ key: 'k', data: 'ancient' }]);
+    const { streamName } = await suite.stream(sameKey(['ancient']));
     const clock = new TestClock();
     clock.offsetMs = 400 * 24 * 3600 * 1000;
 
     // Act
     const { fn, failures } = await start(
       streamName,
-      { StartingPosition: 'TRIM_HORIZON', MaximumRecordAgeInSeconds: -1, DestinationConfig: DESTINATION },
+      {
+        StartingPosition: 'TRIM_HORIZON',
+        MaximumRecordAgeInSeconds: -1,
+        DestinationConfig: ON_FAILURE_DESTINATION,
+      },
       { clock: clock.now },
     );
     await waitFor(() => fn.events.length === 1, 'the delivery');

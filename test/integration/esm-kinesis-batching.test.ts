@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '#local/emulators/index.ts';
 import { INVOCATION_PAYLOAD_LIMIT_BYTES } from '#local/esm/kinesis-events.ts';
-import {
-  createStream,
-  kinesisPollerSuite,
-  putRecords,
-  readShard,
-  waitFor,
-} from '#test/helpers/esm-fixtures.ts';
+import { kinesisPollerSuite, readShard, sameKey, waitFor } from '#test/helpers/esm-fixtures.ts';
 
 describe('Kinesis event source mapping: events, batching and starting positions', () => {
   const suite = kinesisPollerSuite();
@@ -15,8 +9,7 @@ describe('Kinesis event source mapping: events, batching and starting positions'
 
   it('delivers each record in exactly the shape Lambda does', async () => {
     // Prepare
-    const streamName = await createStream(suite.client);
-    await putRecords(suite.client, streamName, [{ key: '1', data: 'Hello, this is a test.' }]);
+    const { streamName } = await suite.stream([{ key: '1', data: 'Hello, this is a test.' }]);
     const [stored] = await readShard(suite.client, streamName, 'shardId-000000000000');
 
     // Act
@@ -56,12 +49,7 @@ describe('Kinesis event source mapping: events, batching and starting positions'
 
   it('sends batches of at most BatchSize records, in sequence order', async () => {
     // Prepare
-    const streamName = await createStream(suite.client);
-    await putRecords(
-      suite.client,
-      streamName,
-      ['1', '2', '3', '4', '5', '6', '7'].map((data) => ({ key: 'k', data })),
-    );
+    const { streamName } = await suite.stream(sameKey(['1', '2', '3', '4', '5', '6', '7']));
 
     // Act
     const { fn } = await start(streamName, { StartingPosition: 'TRIM_HORIZON', BatchSize: 3 });
@@ -73,8 +61,7 @@ describe('Kinesis event source mapping: events, batching and starting positions'
 
   it('sends a full batch at once, without waiting for the batching window', async () => {
     // Prepare
-    const streamName = await createStream(suite.client);
-    await putRecords(suite.client, streamName, [
+    const { streamName } = await suite.stream([
       { key: 'a', data: '1' },
       { key: 'b', data: '2' },
     ]);
@@ -93,7 +80,7 @@ describe('Kinesis event source mapping: events, batching and starting positions'
 
   it('gathers records that arrive within the batching window into one batch', async () => {
     // Prepare
-    const streamName = await createStream(suite.client);
+    const { streamName } = await suite.stream();
     const { fn, events } = await start(streamName, {
       StartingPosition: 'TRIM_HORIZON',
       BatchSize: 100,
@@ -101,12 +88,12 @@ describe('Kinesis event source mapping: events, batching and starting positions'
     });
 
     // Act
-    await putRecords(suite.client, streamName, [{ key: 'a', data: 'first' }]);
+    await suite.put(streamName, [{ key: 'a', data: 'first' }]);
     await waitFor(
       () => events.some((event) => event.type === 'records-read' && event.count === 1),
       'the first read',
     );
-    await putRecords(suite.client, streamName, [{ key: 'b', data: 'second' }]);
+    await suite.put(streamName, [{ key: 'b', data: 'second' }]);
     await waitFor(() => fn.events.length === 1, 'one invocation');
 
     // Assess
@@ -115,13 +102,13 @@ describe('Kinesis event source mapping: events, batching and starting positions'
 
   it('invokes as soon as records are available when there is no batching window', async () => {
     // Prepare
-    const streamName = await createStream(suite.client);
+    const { streamName } = await suite.stream();
     const { fn } = await start(streamName, { StartingPosition: 'TRIM_HORIZON', BatchSize: 100 });
 
     // Act
-    await putRecords(suite.client, streamName, [{ key: 'a', data: 'first' }]);
+    await suite.put(streamName, [{ key: 'a', data: 'first' }]);
     await waitFor(() => fn.events.length === 1, 'the first invocation');
-    await putRecords(suite.client, streamName, [{ key: 'b', data: 'second' }]);
+    await suite.put(streamName, [{ key: 'b', data: 'second' }]);
     await waitFor(() => fn.events.length === 2, 'the second invocation');
 
     // Assess
@@ -130,10 +117,9 @@ describe('Kinesis event source mapping: events, batching and starting positions'
 
   it('stops a batch at the 6 MB invocation payload limit', async () => {
     // Prepare
-    const streamName = await createStream(suite.client);
     const big = (index: number) => ({ key: `k${index}`, data: Buffer.alloc(700_000, 97 + index) });
-    await putRecords(suite.client, streamName, [0, 1, 2, 3].map(big));
-    await putRecords(suite.client, streamName, [4, 5, 6, 7].map(big));
+    const { streamName } = await suite.stream([0, 1, 2, 3].map(big));
+    await suite.put(streamName, [4, 5, 6, 7].map(big));
 
     // Act
     const { fn } = await start(streamName, {
@@ -152,12 +138,7 @@ describe('Kinesis event source mapping: events, batching and starting positions'
 
   it('reads again at once while records remain, instead of waiting for the idle interval', async () => {
     // Prepare
-    const streamName = await createStream(suite.client);
-    await putRecords(
-      suite.client,
-      streamName,
-      ['1', '2', '3', '4', '5', '6'].map((data) => ({ key: 'k', data })),
-    );
+    const { streamName } = await suite.stream(sameKey(['1', '2', '3', '4', '5', '6']));
 
     // Act (an idle interval of a minute and two records per read: only immediate re-reads can finish)
     const { fn } = await start(
@@ -180,12 +161,11 @@ describe('Kinesis event source mapping: events, batching and starting positions'
 
   it('starts at the oldest record with TRIM_HORIZON', async () => {
     // Prepare
-    const streamName = await createStream(suite.client);
-    await putRecords(suite.client, streamName, [{ key: 'k', data: 'old' }]);
+    const { streamName } = await suite.stream([{ key: 'k', data: 'old' }]);
 
     // Act
     const { fn } = await start(streamName, { StartingPosition: 'TRIM_HORIZON' });
-    await putRecords(suite.client, streamName, [{ key: 'k', data: 'new' }]);
+    await suite.put(streamName, [{ key: 'k', data: 'new' }]);
     await waitFor(() => fn.batches().flat().includes('new'), 'the new record');
 
     // Assess
@@ -194,12 +174,11 @@ describe('Kinesis event source mapping: events, batching and starting positions'
 
   it('starts after the newest record with LATEST', async () => {
     // Prepare
-    const streamName = await createStream(suite.client);
-    await putRecords(suite.client, streamName, [{ key: 'k', data: 'old' }]);
+    const { streamName } = await suite.stream([{ key: 'k', data: 'old' }]);
 
     // Act
     const { fn } = await start(streamName, { StartingPosition: 'LATEST' });
-    await putRecords(suite.client, streamName, [{ key: 'k', data: 'new' }]);
+    await suite.put(streamName, [{ key: 'k', data: 'new' }]);
     await waitFor(() => fn.events.length > 0, 'an invocation');
 
     // Assess
@@ -208,12 +187,11 @@ describe('Kinesis event source mapping: events, batching and starting positions'
 
   it('starts at the first record that arrived at or after StartingPositionTimestamp with AT_TIMESTAMP', async () => {
     // Prepare
-    const streamName = await createStream(suite.client);
-    await putRecords(suite.client, streamName, [{ key: 'k', data: 'before' }]);
+    const { streamName } = await suite.stream([{ key: 'k', data: 'before' }]);
     await new Promise((resolve) => setTimeout(resolve, 30));
     const timestamp = Date.now() / 1000;
     await new Promise((resolve) => setTimeout(resolve, 30));
-    await putRecords(suite.client, streamName, [
+    await suite.put(streamName, [
       { key: 'k', data: 'after-1' },
       { key: 'k', data: 'after-2' },
     ]);
@@ -231,7 +209,7 @@ describe('Kinesis event source mapping: events, batching and starting positions'
 
   it('does nothing when the mapping is disabled', async () => {
     // Prepare
-    const streamName = await createStream(suite.client);
+    const { streamName } = await suite.stream();
 
     // Act
     const { poller } = await start(streamName, { StartingPosition: 'TRIM_HORIZON', Enabled: false });
@@ -242,11 +220,9 @@ describe('Kinesis event source mapping: events, batching and starting positions'
 
   it('reports records in and out, invocations, the checkpoint and the iterator age per shard', async () => {
     // Prepare
-    const streamName = await createStream(suite.client, 2);
-    const written = await putRecords(
-      suite.client,
-      streamName,
+    const { streamName, written } = await suite.stream(
       ['a', 'b', 'c', 'd', 'e', 'f'].map((key) => ({ key, data: key })),
+      2,
     );
 
     // Act

@@ -1,47 +1,19 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningEmulator, startKinesis } from '#local/emulators/index.ts';
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
 import { JsonFileCheckpointStore } from '#local/esm/checkpoint-store.ts';
-import type { KinesisPoller } from '#local/esm/kinesis-poller.ts';
 import type { InvokeResult, KinesisEventProperties } from '#local/esm/types.ts';
 import {
-  createStream,
   type KinesisPollerFixture,
-  kinesisClient,
-  putRecords,
-  startKinesisPoller,
+  kinesisPollerSuite,
+  ON_FAILURE_DESTINATION,
+  sameKey,
   waitFor,
 } from '#test/helpers/esm-fixtures.ts';
 
-const DESTINATION = {
-  OnFailure: { Type: 'SQS', Destination: 'arn:aws:sqs:us-east-1:000000000000:failures' },
-};
 const TEN = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10'];
 
 describe('Kinesis event source mapping: checkpoints, restarts and stopping', () => {
-  let emulator: RunningEmulator;
-  let client: KinesisClient;
-  let directory: string;
-  const pollers: KinesisPoller[] = [];
-
-  beforeAll(async () => {
-    emulator = await startKinesis();
-    client = kinesisClient(emulator.endpoint);
-    directory = await mkdtemp(join(tmpdir(), 'esm-checkpoint-'));
-  });
-
-  afterEach(async () => {
-    await Promise.all(pollers.splice(0).map((poller) => poller.stop()));
-  });
-
-  afterAll(async () => {
-    client.destroy();
-    await emulator.close();
-    await rm(directory, { recursive: true, force: true });
-  });
+  const suite = kinesisPollerSuite({ checkpointDirectory: 'esm-checkpoint-' });
 
   /** A poller whose checkpoints live in `path`; a new call with the same path is a restart. */
   const run = async (
@@ -50,35 +22,46 @@ describe('Kinesis event source mapping: checkpoints, restarts and stopping', () 
     properties: KinesisEventProperties,
     respond?: KinesisPollerFixture['fn']['respond'],
     start = true,
-  ) => {
-    const fixture = await startKinesisPoller(client, streamName, properties, {
+  ) =>
+    suite.start(streamName, properties, {
       checkpoints: new JsonFileCheckpointStore(path),
       mappingId: 'Consumer/Stream',
       ...(respond ? { respond } : {}),
       start,
     });
-    pollers.push(fixture.poller);
+
+  /** A run that begins to stop during its `call`-th invocation, which answers `answer`; returns once stopped. */
+  const runUntilStoppedDuring = async (
+    streamName: string,
+    path: string,
+    properties: KinesisEventProperties,
+    call: number,
+    answer: InvokeResult,
+  ) => {
+    let fixture: KinesisPollerFixture | undefined;
+    let stopped: Promise<void> | undefined;
+    fixture = await run(streamName, path, properties, (_, n): InvokeResult => {
+      if (n !== call) return {};
+      stopped = fixture!.poller.stop();
+      return answer;
+    });
+    await waitFor(() => stopped !== undefined, 'the stop');
+    await stopped;
     return fixture;
   };
 
   it('resumes after a restart with nothing checkpointed redelivered and nothing lost', async () => {
     // Prepare
-    const streamName = await createStream(client);
-    const written = await putRecords(
-      client,
+    const { streamName, written } = await suite.stream(sameKey(TEN));
+    const path = suite.checkpointFile(streamName);
+    // The third batch succeeds while the poller is being stopped: it is finished and checkpointed.
+    const first = await runUntilStoppedDuring(
       streamName,
-      TEN.map((data) => ({ key: 'k', data })),
+      path,
+      { StartingPosition: 'TRIM_HORIZON', BatchSize: 2 },
+      3,
+      {},
     );
-    const path = join(directory, `${streamName}.json`);
-    let first: KinesisPollerFixture | undefined;
-    let stopped: Promise<void> | undefined;
-    first = await run(streamName, path, { StartingPosition: 'TRIM_HORIZON', BatchSize: 2 }, (_, call) => {
-      // The third batch succeeds while the poller is being stopped: it is finished and checkpointed.
-      if (call === 3) stopped = first!.poller.stop();
-      return {};
-    });
-    await waitFor(() => stopped !== undefined, 'the stop');
-    await stopped;
 
     // Act
     const second = await run(streamName, path, { StartingPosition: 'TRIM_HORIZON', BatchSize: 2 });
@@ -108,34 +91,20 @@ describe('Kinesis event source mapping: checkpoints, restarts and stopping', () 
 
   it('abandons a batch that fails while stopping: no retry, no on-failure record, no checkpoint', async () => {
     // Prepare
-    const streamName = await createStream(client);
-    await putRecords(
-      client,
-      streamName,
-      TEN.map((data) => ({ key: 'k', data })),
-    );
-    const path = join(directory, `${streamName}.json`);
-    let first: KinesisPollerFixture | undefined;
-    let stopped: Promise<void> | undefined;
-    first = await run(
+    const { streamName } = await suite.stream(sameKey(TEN));
+    const path = suite.checkpointFile(streamName);
+    const first = await runUntilStoppedDuring(
       streamName,
       path,
       {
         StartingPosition: 'TRIM_HORIZON',
         BatchSize: 2,
         MaximumRetryAttempts: 0,
-        DestinationConfig: DESTINATION,
+        DestinationConfig: ON_FAILURE_DESTINATION,
       },
-      (_, call): InvokeResult => {
-        if (call === 2) {
-          stopped = first!.poller.stop();
-          return { functionError: 'Unhandled' };
-        }
-        return {};
-      },
+      2,
+      { functionError: 'Unhandled' },
     );
-    await waitFor(() => stopped !== undefined, 'the stop');
-    await stopped;
 
     // Act
     const second = await run(streamName, path, { StartingPosition: 'TRIM_HORIZON', BatchSize: 2 });
@@ -152,13 +121,8 @@ describe('Kinesis event source mapping: checkpoints, restarts and stopping', () 
 
   it('returns from stop after timeoutMs and ignores a batch that completes later', async () => {
     // Prepare
-    const streamName = await createStream(client);
-    await putRecords(
-      client,
-      streamName,
-      TEN.map((data) => ({ key: 'k', data })),
-    );
-    const path = join(directory, `${streamName}.json`);
+    const { streamName } = await suite.stream(sameKey(TEN));
+    const path = suite.checkpointFile(streamName);
     let release: () => void = () => undefined;
     const first = await run(
       streamName,
@@ -182,14 +146,13 @@ describe('Kinesis event source mapping: checkpoints, restarts and stopping', () 
 
   it('keeps the LATEST starting point across a restart, so records written while stopped are delivered', async () => {
     // Prepare
-    const streamName = await createStream(client);
-    const path = join(directory, `${streamName}.json`);
-    await putRecords(client, streamName, [{ key: 'k', data: 'before-start' }]);
+    const { streamName } = await suite.stream([{ key: 'k', data: 'before-start' }]);
+    const path = suite.checkpointFile(streamName);
     const first = await run(streamName, path, { StartingPosition: 'LATEST' });
     await first.poller.stop();
 
     // Act
-    await putRecords(client, streamName, [{ key: 'k', data: 'while-stopped' }]);
+    await suite.put(streamName, [{ key: 'k', data: 'while-stopped' }]);
     const second = await run(streamName, path, { StartingPosition: 'LATEST' });
     await waitFor(() => second.fn.events.length > 0, 'a delivery');
 
@@ -202,7 +165,7 @@ describe('Kinesis event source mapping: checkpoints, restarts and stopping', () 
     // Prepare
     const fixture = await run(
       'missing-stream',
-      join(directory, 'missing.json'),
+      suite.checkpointFile('missing'),
       { StartingPosition: 'LATEST' },
       undefined,
       false,
@@ -218,10 +181,10 @@ describe('Kinesis event source mapping: checkpoints, restarts and stopping', () 
 
   it('stops cleanly before it was started, and starts only once', async () => {
     // Prepare
-    const streamName = await createStream(client);
+    const { streamName } = await suite.stream();
     const fixture = await run(
       streamName,
-      join(directory, `${streamName}.json`),
+      suite.checkpointFile(streamName),
       { StartingPosition: 'LATEST' },
       undefined,
       false,

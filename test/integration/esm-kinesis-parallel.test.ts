@@ -1,16 +1,6 @@
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningEmulator, startKinesis } from '#local/emulators/index.ts';
-import type { KinesisPoller } from '#local/esm/kinesis-poller.ts';
-import {
-  createStream,
-  decodeData,
-  kinesisClient,
-  putRecords,
-  startKinesisPoller,
-  waitFor,
-} from '#test/helpers/esm-fixtures.ts';
+import { describe, expect, it } from 'vitest';
+import { decodeData, kinesisPollerSuite, waitFor } from '#test/helpers/esm-fixtures.ts';
 
 /** A function that takes a little time and notes which partition keys are in flight at once. */
 const concurrencyProbe = () => {
@@ -35,23 +25,8 @@ const concurrencyProbe = () => {
 };
 
 describe('Kinesis event source mapping: ParallelizationFactor', () => {
-  let emulator: RunningEmulator;
-  let client: KinesisClient;
-  const pollers: KinesisPoller[] = [];
-
-  beforeAll(async () => {
-    emulator = await startKinesis();
-    client = kinesisClient(emulator.endpoint);
-  });
-
-  afterEach(async () => {
-    await Promise.all(pollers.splice(0).map((poller) => poller.stop()));
-  });
-
-  afterAll(async () => {
-    client.destroy();
-    await emulator.close();
-  });
+  const suite = kinesisPollerSuite();
+  const { start } = suite;
 
   const keys = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel'];
   const records = Array.from({ length: 40 }, (_, index) => ({
@@ -61,18 +36,15 @@ describe('Kinesis event source mapping: ParallelizationFactor', () => {
 
   it('runs several batches of one shard at once, never two holding the same partition key, each key in order', async () => {
     // Prepare
-    const streamName = await createStream(client);
-    const written = await putRecords(client, streamName, records);
+    const { streamName, written } = await suite.stream(records);
     const { probe, respond } = concurrencyProbe();
 
     // Act
-    const fixture = await startKinesisPoller(
-      client,
+    const fixture = await start(
       streamName,
       { StartingPosition: 'TRIM_HORIZON', BatchSize: 2, ParallelizationFactor: 4 },
       { respond },
     );
-    pollers.push(fixture.poller);
     await waitFor(() => probe.order.length === records.length, 'every record');
 
     // Assess
@@ -92,18 +64,11 @@ describe('Kinesis event source mapping: ParallelizationFactor', () => {
 
   it('runs one batch at a time, in shard order, with the default ParallelizationFactor of 1', async () => {
     // Prepare
-    const streamName = await createStream(client);
-    await putRecords(client, streamName, records);
+    const { streamName } = await suite.stream(records);
     const { probe, respond } = concurrencyProbe();
 
     // Act
-    const fixture = await startKinesisPoller(
-      client,
-      streamName,
-      { StartingPosition: 'TRIM_HORIZON', BatchSize: 5 },
-      { respond },
-    );
-    pollers.push(fixture.poller);
+    await start(streamName, { StartingPosition: 'TRIM_HORIZON', BatchSize: 5 }, { respond });
     await waitFor(() => probe.order.length === records.length, 'every record');
 
     // Assess
@@ -113,14 +78,12 @@ describe('Kinesis event source mapping: ParallelizationFactor', () => {
 
   it('holds back the later records of a partition key while one of its records fails', async () => {
     // Prepare
-    const streamName = await createStream(client);
-    await putRecords(client, streamName, records);
+    const { streamName } = await suite.stream(records);
     const delivered: string[] = [];
     let failuresLeft = 3;
 
     // Act
-    const fixture = await startKinesisPoller(
-      client,
+    const fixture = await start(
       streamName,
       { StartingPosition: 'TRIM_HORIZON', BatchSize: 1, ParallelizationFactor: 10 },
       {
@@ -135,7 +98,6 @@ describe('Kinesis event source mapping: ParallelizationFactor', () => {
         },
       },
     );
-    pollers.push(fixture.poller);
     await waitFor(() => delivered.length === records.length, 'every record');
 
     // Assess

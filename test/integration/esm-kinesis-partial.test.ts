@@ -1,26 +1,15 @@
-import type { KinesisStreamEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import type { InvokeResult } from '#local/esm/types.ts';
 import {
-  createStream,
   decodeData,
+  failuresFor,
+  type KinesisPollerFixture,
   kinesisPollerSuite,
-  putRecords,
+  ON_FAILURE_DESTINATION,
+  REPORT_ITEM_FAILURES,
+  sameKey,
   waitFor,
 } from '#test/helpers/esm-fixtures.ts';
-
-const DESTINATION = {
-  OnFailure: { Type: 'SQS', Destination: 'arn:aws:sqs:us-east-1:000000000000:failures' },
-};
-const REPORT = ['ReportBatchItemFailures'];
-
-const failuresFor = (event: KinesisStreamEvent, data: string[]): InvokeResult => ({
-  payload: {
-    batchItemFailures: event.Records.filter((record) => data.includes(decodeData(record))).map((record) => ({
-      itemIdentifier: record.kinesis.sequenceNumber,
-    })),
-  },
-});
 
 describe('Kinesis event source mapping: ReportBatchItemFailures', () => {
   const suite = kinesisPollerSuite();
@@ -28,25 +17,36 @@ describe('Kinesis event source mapping: ReportBatchItemFailures', () => {
 
   /** The observed-behaviour setup: BatchSize 1, MaximumRetryAttempts 2, one record answered with `payload`. */
   const runObservedCase = async (answer: InvokeResult) => {
-    const streamName = await createStream(suite.client);
-    await putRecords(suite.client, streamName, [{ key: 'k', data: 'record' }]);
+    const { streamName } = await suite.stream([{ key: 'k', data: 'record' }]);
     const fixture = await start(
       streamName,
       {
         StartingPosition: 'TRIM_HORIZON',
         BatchSize: 1,
         MaximumRetryAttempts: 2,
-        FunctionResponseTypes: REPORT,
-        DestinationConfig: DESTINATION,
+        FunctionResponseTypes: REPORT_ITEM_FAILURES,
+        DestinationConfig: ON_FAILURE_DESTINATION,
       },
       { respond: (event) => (decodeData(event.Records[0]!) === 'record' ? answer : {}) },
     );
     // A later record shows the shard moved on: it can only be delivered once the first one is done with.
     await waitFor(() => fixture.fn.events.length > 0, 'the first invocation');
-    await putRecords(suite.client, streamName, [{ key: 'k', data: 'next' }]);
+    await suite.put(streamName, [{ key: 'k', data: 'next' }]);
     await waitFor(() => fixture.fn.batches().flat().includes('next'), 'the next record');
     return fixture;
   };
+
+  /** A mapping with bisection and ReportBatchItemFailures on, whose function answers with `respond`. */
+  const startBisecting = (streamName: string, respond: KinesisPollerFixture['fn']['respond']) =>
+    start(
+      streamName,
+      {
+        StartingPosition: 'TRIM_HORIZON',
+        FunctionResponseTypes: REPORT_ITEM_FAILURES,
+        BisectBatchOnFunctionError: true,
+      },
+      { respond },
+    );
 
   it.each([
     ['""', ''],
@@ -102,12 +102,7 @@ describe('Kinesis event source mapping: ReportBatchItemFailures', () => {
 
   it('checkpoints past the records before a partial failure and retries only from it (observed on AWS)', async () => {
     // Prepare
-    const streamName = await createStream(suite.client);
-    const written = await putRecords(
-      suite.client,
-      streamName,
-      ['1', '2', '3', '4', '5', '6'].map((data) => ({ key: 'k', data })),
-    );
+    const { streamName, written } = await suite.stream(sameKey(['1', '2', '3', '4', '5', '6']));
 
     // Act
     const { fn, failures } = await start(
@@ -116,8 +111,8 @@ describe('Kinesis event source mapping: ReportBatchItemFailures', () => {
         StartingPosition: 'TRIM_HORIZON',
         BatchSize: 3,
         MaximumRetryAttempts: 3,
-        FunctionResponseTypes: REPORT,
-        DestinationConfig: DESTINATION,
+        FunctionResponseTypes: REPORT_ITEM_FAILURES,
+        DestinationConfig: ON_FAILURE_DESTINATION,
       },
       { respond: (event) => failuresFor(event, ['6']) },
     );
@@ -138,17 +133,12 @@ describe('Kinesis event source mapping: ReportBatchItemFailures', () => {
 
   it('uses the lowest reported sequence number as the checkpoint and redelivers everything after it', async () => {
     // Prepare
-    const streamName = await createStream(suite.client);
-    const written = await putRecords(
-      suite.client,
-      streamName,
-      ['1', '2', '3', '4'].map((data) => ({ key: 'k', data })),
-    );
+    const { streamName, written } = await suite.stream(sameKey(['1', '2', '3', '4']));
 
     // Act
     const { fn, events } = await start(
       streamName,
-      { StartingPosition: 'TRIM_HORIZON', FunctionResponseTypes: REPORT },
+      { StartingPosition: 'TRIM_HORIZON', FunctionResponseTypes: REPORT_ITEM_FAILURES },
       { respond: (event, call) => (call === 1 ? failuresFor(event, ['3', '2']) : {}) },
     );
     await waitFor(() => fn.events.length === 2, 'the retry');
@@ -180,12 +170,7 @@ describe('Kinesis event source mapping: ReportBatchItemFailures', () => {
 
   it('ignores a returned failure list when ReportBatchItemFailures is off', async () => {
     // Prepare
-    const streamName = await createStream(suite.client);
-    await putRecords(
-      suite.client,
-      streamName,
-      ['1', '2'].map((data) => ({ key: 'k', data })),
-    );
+    const { streamName } = await suite.stream(sameKey(['1', '2']));
 
     // Act
     const { fn, poller } = await start(
@@ -201,18 +186,11 @@ describe('Kinesis event source mapping: ReportBatchItemFailures', () => {
 
   it('with bisection on, splits a partial failure at the returned sequence number rather than in halves', async () => {
     // Prepare
-    const streamName = await createStream(suite.client);
-    await putRecords(
-      suite.client,
-      streamName,
-      ['1', '2', '3', '4'].map((data) => ({ key: 'k', data })),
-    );
+    const { streamName } = await suite.stream(sameKey(['1', '2', '3', '4']));
 
     // Act
-    const { fn } = await start(
-      streamName,
-      { StartingPosition: 'TRIM_HORIZON', FunctionResponseTypes: REPORT, BisectBatchOnFunctionError: true },
-      { respond: (event, call) => (call === 1 ? failuresFor(event, ['3']) : {}) },
+    const { fn } = await startBisecting(streamName, (event, call) =>
+      call === 1 ? failuresFor(event, ['3']) : {},
     );
     await waitFor(() => fn.events.length === 2, 'the retry');
 
@@ -225,21 +203,11 @@ describe('Kinesis event source mapping: ReportBatchItemFailures', () => {
 
   it('with bisection on, still bisects an invalid response (a whole-batch failure)', async () => {
     // Prepare
-    const streamName = await createStream(suite.client);
-    await putRecords(
-      suite.client,
-      streamName,
-      ['1', '2', '3', '4'].map((data) => ({ key: 'k', data })),
-    );
+    const { streamName } = await suite.stream(sameKey(['1', '2', '3', '4']));
 
     // Act
-    const { fn } = await start(
-      streamName,
-      { StartingPosition: 'TRIM_HORIZON', FunctionResponseTypes: REPORT, BisectBatchOnFunctionError: true },
-      {
-        respond: (_, call) =>
-          call === 1 ? { payload: { batchItemFailures: [{ itemIdentifier: '' }] } } : {},
-      },
+    const { fn } = await startBisecting(streamName, (_, call) =>
+      call === 1 ? { payload: { batchItemFailures: [{ itemIdentifier: '' }] } } : {},
     );
     await waitFor(() => fn.events.length === 3, 'both halves');
 

@@ -1,78 +1,24 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type KinesisClient, MergeShardsCommand, SplitShardCommand } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningEmulator, startKinesis } from '#local/emulators/index.ts';
+import { describe, expect, it } from 'vitest';
 import { JsonFileCheckpointStore } from '#local/esm/checkpoint-store.ts';
-import type { KinesisPoller } from '#local/esm/kinesis-poller.ts';
-import {
-  createStream,
-  decodeData,
-  kinesisClient,
-  putRecords,
-  startKinesisPoller,
-  waitFor,
-  waitForActive,
-} from '#test/helpers/esm-fixtures.ts';
+import { decodeData, kinesisPollerSuite, waitFor } from '#test/helpers/esm-fixtures.ts';
+import { mergeShards, splitShard } from '#test/helpers/recovery-emulators.ts';
 
 const KEYS = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5'];
 
 describe('Kinesis event source mapping: resharding', () => {
-  let emulator: RunningEmulator;
-  let client: KinesisClient;
-  let directory: string;
-  const pollers: KinesisPoller[] = [];
-
-  beforeAll(async () => {
-    emulator = await startKinesis();
-    client = kinesisClient(emulator.endpoint);
-    directory = await mkdtemp(join(tmpdir(), 'esm-reshard-'));
-  });
-
-  afterEach(async () => {
-    await Promise.all(pollers.splice(0).map((poller) => poller.stop()));
-  });
-
-  afterAll(async () => {
-    client.destroy();
-    await emulator.close();
-    await rm(directory, { recursive: true, force: true });
-  });
-
-  const split = async (streamName: string, shardId: string) => {
-    await client.send(
-      new SplitShardCommand({
-        StreamName: streamName,
-        ShardToSplit: shardId,
-        NewStartingHashKey: (2n ** 127n).toString(),
-      }),
-    );
-    await waitForActive(client, streamName);
-  };
-
-  const merge = async (streamName: string, shardId: string, adjacentShardId: string) => {
-    await client.send(
-      new MergeShardsCommand({
-        StreamName: streamName,
-        ShardToMerge: shardId,
-        AdjacentShardToMerge: adjacentShardId,
-      }),
-    );
-    await waitForActive(client, streamName);
-  };
+  const suite = kinesisPollerSuite({ checkpointDirectory: 'esm-reshard-' });
+  const { start } = suite;
 
   const generation = (prefix: string) => KEYS.map((key) => ({ key, data: `${prefix}:${key}` }));
 
   /** Shard 0 split into 1 and 2, which merge into 3; each generation holds one record per key. */
   const reshardedStream = async () => {
-    const streamName = await createStream(client);
-    await putRecords(client, streamName, generation('a'));
-    await split(streamName, 'shardId-000000000000');
-    await putRecords(client, streamName, generation('b'));
-    await merge(streamName, 'shardId-000000000001', 'shardId-000000000002');
-    await putRecords(client, streamName, generation('c'));
+    const { streamName } = await suite.stream(generation('a'));
+    await splitShard(suite.client, streamName, 'shardId-000000000000', 2n ** 127n);
+    await suite.put(streamName, generation('b'));
+    await mergeShards(suite.client, streamName, 'shardId-000000000001', 'shardId-000000000002');
+    await suite.put(streamName, generation('c'));
     return streamName;
   };
 
@@ -84,11 +30,10 @@ describe('Kinesis event source mapping: resharding', () => {
     const streamName = await reshardedStream();
 
     // Act
-    const { fn, poller } = await startKinesisPoller(client, streamName, {
+    const { fn, poller } = await start(streamName, {
       StartingPosition: 'TRIM_HORIZON',
       BatchSize: 1,
     });
-    pollers.push(poller);
     await waitFor(() => fn.events.length === KEYS.length * 3, 'every record');
 
     // Assess
@@ -121,15 +66,14 @@ describe('Kinesis event source mapping: resharding', () => {
 
   it('reads a child shard from its start, even for a LATEST mapping, once a live split closes the parent', async () => {
     // Prepare
-    const streamName = await createStream(client);
-    const { fn, poller } = await startKinesisPoller(client, streamName, { StartingPosition: 'LATEST' });
-    pollers.push(poller);
-    await putRecords(client, streamName, [{ key: 'k0', data: 'before-split' }]);
+    const { streamName } = await suite.stream();
+    const { fn } = await start(streamName, { StartingPosition: 'LATEST' });
+    await suite.put(streamName, [{ key: 'k0', data: 'before-split' }]);
     await waitFor(() => fn.events.length === 1, 'the parent record');
 
     // Act
-    await split(streamName, 'shardId-000000000000');
-    await putRecords(client, streamName, generation('child'));
+    await splitShard(suite.client, streamName, 'shardId-000000000000', 2n ** 127n);
+    await suite.put(streamName, generation('child'));
     await waitFor(() => fn.batches().flat().length === 1 + KEYS.length, 'the child records');
 
     // Assess
@@ -139,16 +83,12 @@ describe('Kinesis event source mapping: resharding', () => {
   it('does not read a drained parent again after a restart, and goes on with the children', async () => {
     // Prepare
     const streamName = await reshardedStream();
-    const path = join(directory, `${streamName}.json`);
-    const first = await startKinesisPoller(
-      client,
+    const path = suite.checkpointFile(streamName);
+    const first = await start(
       streamName,
       { StartingPosition: 'TRIM_HORIZON' },
-      {
-        checkpoints: new JsonFileCheckpointStore(path),
-      },
+      { checkpoints: new JsonFileCheckpointStore(path) },
     );
-    pollers.push(first.poller);
     await waitFor(() => first.fn.batches().flat().length === KEYS.length * 3, 'every record');
     await waitFor(
       () => first.poller.stats().shards.filter((shard) => shard.state === 'finished').length === 3,
@@ -157,16 +97,12 @@ describe('Kinesis event source mapping: resharding', () => {
     await first.poller.stop();
 
     // Act
-    await putRecords(client, streamName, generation('d'));
-    const second = await startKinesisPoller(
-      client,
+    await suite.put(streamName, generation('d'));
+    const second = await start(
       streamName,
       { StartingPosition: 'TRIM_HORIZON' },
-      {
-        checkpoints: new JsonFileCheckpointStore(path),
-      },
+      { checkpoints: new JsonFileCheckpointStore(path) },
     );
-    pollers.push(second.poller);
     await waitFor(() => second.fn.batches().flat().length >= KEYS.length, 'the new records');
 
     // Assess

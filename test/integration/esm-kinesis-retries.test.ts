@@ -1,36 +1,22 @@
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  LOCAL_ACCOUNT_ID,
-  LOCAL_REGION,
-  type RunningEmulator,
-  startKinesis,
-  startSqs,
-} from '#local/emulators/index.ts';
+import { describe, expect, it } from 'vitest';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '#local/emulators/index.ts';
 import { withInjectedFunctionErrors } from '#local/esm/fault-injection.ts';
-import type { KinesisPoller } from '#local/esm/kinesis-poller.ts';
 import { sqsOnFailureSink } from '#local/esm/on-failure.ts';
 import type { InvokeResult } from '#local/esm/types.ts';
 import {
   createQueue,
-  createStream,
   decodeData,
-  kinesisClient,
-  putRecords,
+  kinesisPollerSuite,
+  ON_FAILURE_DESTINATION,
   RecordingFunction,
   readShard,
   receiveMessages,
-  sqsClient,
-  startKinesisPoller,
+  sameKey,
   TestClock,
   waitFor,
 } from '#test/helpers/esm-fixtures.ts';
 
-const DESTINATION = {
-  OnFailure: { Type: 'SQS', Destination: 'arn:aws:sqs:us-east-1:000000000000:failures' },
-};
 const FUNCTION_ARN = `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:Consumer`;
 const ISO_WITH_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -47,34 +33,23 @@ const failBad = (event: KinesisStreamEvent, call: number): InvokeResult =>
     : { requestId: `request-${call}` };
 
 describe('Kinesis event source mapping: function errors, retries and bisection', () => {
-  let kinesis: RunningEmulator;
-  let sqs: RunningEmulator;
-  let client: KinesisClient;
-  let queues: SQSClient;
-  const pollers: KinesisPoller[] = [];
+  const suite = kinesisPollerSuite({ sqs: true });
+  const { start } = suite;
 
-  beforeAll(async () => {
-    [kinesis, sqs] = await Promise.all([startKinesis(), startSqs()]);
-    client = kinesisClient(kinesis.endpoint);
-    queues = sqsClient(sqs.endpoint);
-  });
-
-  afterEach(async () => {
-    await Promise.all(pollers.splice(0).map((poller) => poller.stop()));
-  });
-
-  afterAll(async () => {
-    client.destroy();
-    queues.destroy();
-    await Promise.all([kinesis.close(), sqs.close()]);
-  });
-
-  const start = async (
-    ...args: Parameters<typeof startKinesisPoller> extends [unknown, ...infer R] ? R : never
-  ) => {
-    const fixture = await startKinesisPoller(client, ...args);
-    pollers.push(fixture.poller);
-    return fixture;
+  /** Records r0, r1, bad, r3 read by a bisecting mapping whose function fails every batch holding "bad". */
+  const bisectBadRecord = async (retries: number) => {
+    const { streamName, written } = await suite.stream(sameKey(['r0', 'r1', 'bad', 'r3']));
+    const fixture = await start(
+      streamName,
+      {
+        StartingPosition: 'TRIM_HORIZON',
+        BisectBatchOnFunctionError: true,
+        MaximumRetryAttempts: retries,
+        DestinationConfig: ON_FAILURE_DESTINATION,
+      },
+      { respond: failBad },
+    );
+    return { ...fixture, written };
   };
 
   it.each([
@@ -85,21 +60,24 @@ describe('Kinesis event source mapping: function errors, retries and bisection',
     'retries a failing batch MaximumRetryAttempts=%i times, then reports it with approximateInvokeCount %i and moves on',
     async (retries, invokeCount) => {
       // Prepare
-      const streamName = await createStream(client);
-      const written = await putRecords(client, streamName, [
+      const { streamName, written } = await suite.stream([
         { key: 'a', data: 'bad-1' },
         { key: 'b', data: 'bad-2' },
       ]);
-      const stored = await readShard(client, streamName, 'shardId-000000000000');
+      const stored = await readShard(suite.client, streamName, 'shardId-000000000000');
       const { fn, failures, poller } = await start(
         streamName,
-        { StartingPosition: 'TRIM_HORIZON', MaximumRetryAttempts: retries, DestinationConfig: DESTINATION },
+        {
+          StartingPosition: 'TRIM_HORIZON',
+          MaximumRetryAttempts: retries,
+          DestinationConfig: ON_FAILURE_DESTINATION,
+        },
         { respond: failBad },
       );
 
       // Act
       await waitFor(() => failures.records.length === 1, 'the on-failure record');
-      await putRecords(client, streamName, [{ key: 'a', data: 'good' }]);
+      await suite.put(streamName, [{ key: 'a', data: 'good' }]);
       await waitFor(() => fn.batches().flat().includes('good'), 'the next record');
 
       // Assess
@@ -146,8 +124,7 @@ describe('Kinesis event source mapping: function errors, retries and bisection',
 
   it('retries until the record is older than MaximumRecordAgeInSeconds when MaximumRetryAttempts is -1', async () => {
     // Prepare
-    const streamName = await createStream(client);
-    const written = await putRecords(client, streamName, [{ key: 'a', data: 'bad' }]);
+    const { streamName, written } = await suite.stream([{ key: 'a', data: 'bad' }]);
     const clock = new TestClock();
     const { fn, failures } = await start(
       streamName,
@@ -155,7 +132,7 @@ describe('Kinesis event source mapping: function errors, retries and bisection',
         StartingPosition: 'TRIM_HORIZON',
         MaximumRetryAttempts: -1,
         MaximumRecordAgeInSeconds: 60,
-        DestinationConfig: DESTINATION,
+        DestinationConfig: ON_FAILURE_DESTINATION,
       },
       {
         clock: clock.now,
@@ -191,11 +168,14 @@ describe('Kinesis event source mapping: function errors, retries and bisection',
 
   it('retries a batch the function could not be invoked with, without counting it against MaximumRetryAttempts', async () => {
     // Prepare
-    const streamName = await createStream(client);
-    await putRecords(client, streamName, [{ key: 'a', data: 'throttled' }]);
+    const { streamName } = await suite.stream([{ key: 'a', data: 'throttled' }]);
     const { fn, failures, poller } = await start(
       streamName,
-      { StartingPosition: 'TRIM_HORIZON', MaximumRetryAttempts: 0, DestinationConfig: DESTINATION },
+      {
+        StartingPosition: 'TRIM_HORIZON',
+        MaximumRetryAttempts: 0,
+        DestinationConfig: ON_FAILURE_DESTINATION,
+      },
       {
         respond: (_, call) => {
           if (call < 3) throw new Error('Rate exceeded');
@@ -215,23 +195,7 @@ describe('Kinesis event source mapping: function errors, retries and bisection',
 
   it('bisects a failing batch, first half first, until the bad record is alone, then retries only it', async () => {
     // Prepare
-    const streamName = await createStream(client);
-    const written = await putRecords(client, streamName, [
-      { key: 'k', data: 'r0' },
-      { key: 'k', data: 'r1' },
-      { key: 'k', data: 'bad' },
-      { key: 'k', data: 'r3' },
-    ]);
-    const { fn, failures } = await start(
-      streamName,
-      {
-        StartingPosition: 'TRIM_HORIZON',
-        BisectBatchOnFunctionError: true,
-        MaximumRetryAttempts: 1,
-        DestinationConfig: DESTINATION,
-      },
-      { respond: failBad },
-    );
+    const { fn, failures, written } = await bisectBadRecord(1);
 
     // Act
     await waitFor(
@@ -261,22 +225,7 @@ describe('Kinesis event source mapping: function errors, retries and bisection',
 
   it('bisects without consuming the retry quota, so MaximumRetryAttempts 0 still isolates the bad record', async () => {
     // Prepare
-    const streamName = await createStream(client);
-    await putRecords(
-      client,
-      streamName,
-      ['r0', 'r1', 'bad', 'r3'].map((data) => ({ key: 'k', data })),
-    );
-    const { fn, failures } = await start(
-      streamName,
-      {
-        StartingPosition: 'TRIM_HORIZON',
-        BisectBatchOnFunctionError: true,
-        MaximumRetryAttempts: 0,
-        DestinationConfig: DESTINATION,
-      },
-      { respond: failBad },
-    );
+    const { fn, failures } = await bisectBadRecord(0);
 
     // Act
     await waitFor(
@@ -294,8 +243,7 @@ describe('Kinesis event source mapping: function errors, retries and bisection',
 
   it('discards the records and continues when no on-failure destination is configured', async () => {
     // Prepare
-    const streamName = await createStream(client);
-    await putRecords(client, streamName, [{ key: 'k', data: 'bad' }]);
+    const { streamName } = await suite.stream([{ key: 'k', data: 'bad' }]);
     const { fn, failures, events } = await start(
       streamName,
       { StartingPosition: 'TRIM_HORIZON', MaximumRetryAttempts: 0 },
@@ -304,7 +252,7 @@ describe('Kinesis event source mapping: function errors, retries and bisection',
 
     // Act
     await waitFor(() => events.some((event) => event.type === 'on-failure'), 'the discard');
-    await putRecords(client, streamName, [{ key: 'k', data: 'good' }]);
+    await suite.put(streamName, [{ key: 'k', data: 'good' }]);
     await waitFor(() => fn.batches().flat().includes('good'), 'the next record');
 
     // Assess
@@ -315,9 +263,8 @@ describe('Kinesis event source mapping: function errors, retries and bisection',
 
   it('sends the on-failure record as the body of a message on a real SQS queue', async () => {
     // Prepare
-    const streamName = await createStream(client);
-    const written = await putRecords(client, streamName, [{ key: 'k', data: 'bad' }]);
-    const queue = await createQueue(queues);
+    const { streamName, written } = await suite.stream([{ key: 'k', data: 'bad' }]);
+    const queue = await createQueue(suite.queues);
     await start(
       streamName,
       {
@@ -325,11 +272,11 @@ describe('Kinesis event source mapping: function errors, retries and bisection',
         MaximumRetryAttempts: 1,
         DestinationConfig: { OnFailure: { Type: 'SQS', Destination: queue.arn } },
       },
-      { respond: failBad, onFailure: sqsOnFailureSink({ client: queues, destination: queue.arn }) },
+      { respond: failBad, onFailure: sqsOnFailureSink({ client: suite.queues, destination: queue.arn }) },
     );
 
     // Act
-    const messages = await receiveMessages(queues, queue.url, 1);
+    const messages = await receiveMessages(suite.queues, queue.url, 1);
     const bodies = messages.map((message) => message.Body ?? '');
 
     // Assess
@@ -355,12 +302,7 @@ describe('Kinesis event source mapping: function errors, retries and bisection',
 
   it('lets injected faults fail only the batches holding a matching record, which bisection isolates', async () => {
     // Prepare
-    const streamName = await createStream(client);
-    await putRecords(
-      client,
-      streamName,
-      ['ok-1', 'poison', 'ok-2', 'ok-3'].map((data) => ({ key: 'k', data })),
-    );
+    const { streamName } = await suite.stream(sameKey(['ok-1', 'poison', 'ok-2', 'ok-3']));
     const fn = new RecordingFunction<KinesisStreamEvent>();
     const { failures } = await start(
       streamName,
@@ -368,7 +310,7 @@ describe('Kinesis event source mapping: function errors, retries and bisection',
         StartingPosition: 'TRIM_HORIZON',
         BisectBatchOnFunctionError: true,
         MaximumRetryAttempts: 0,
-        DestinationConfig: DESTINATION,
+        DestinationConfig: ON_FAILURE_DESTINATION,
       },
       { invoke: withInjectedFunctionErrors(fn.invoke, { pattern: /poison/ }) },
     );

@@ -1,108 +1,26 @@
-import {
-  GetQueueAttributesCommand,
-  SendMessageBatchCommand,
-  SendMessageCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
-import type { SQSEvent } from 'aws-lambda';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_ACCOUNT_ID, LOCAL_REGION, type RunningEmulator, startSqs } from '#local/emulators/index.ts';
-import { SqsPoller, type SqsPollerOptions } from '#local/esm/sqs-poller.ts';
-import type { InvokeResult, SqsEventProperties, SqsPollerEvent } from '#local/esm/types.ts';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { describe, expect, it } from 'vitest';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '#local/emulators/index.ts';
+import { SqsPoller } from '#local/esm/sqs-poller.ts';
 import {
   createQueue,
-  RecordingFunction,
+  failuresFor,
+  queueDepth,
+  REPORT_ITEM_FAILURES,
   receiveMessages,
-  sqsClient,
+  sendMessages,
+  sqsPollerSuite,
   waitFor,
 } from '#test/helpers/esm-fixtures.ts';
 
-const REPORT = ['ReportBatchItemFailures'];
-
-const failuresFor = (event: SQSEvent, bodies: string[]): InvokeResult => ({
-  payload: {
-    batchItemFailures: event.Records.filter((record) => bodies.includes(record.body)).map((record) => ({
-      itemIdentifier: record.messageId,
-    })),
-  },
-});
-
 describe('SQS event source mapping', () => {
-  let emulator: RunningEmulator;
-  let client: SQSClient;
-  const pollers: SqsPoller[] = [];
-
-  beforeAll(async () => {
-    emulator = await startSqs();
-    client = sqsClient(emulator.endpoint);
-  });
-
-  afterEach(async () => {
-    await Promise.all(pollers.splice(0).map((poller) => poller.stop()));
-  });
-
-  afterAll(async () => {
-    client.destroy();
-    await emulator.close();
-  });
-
-  const send = async (queueUrl: string, bodies: string[]) => {
-    for (let start = 0; start < bodies.length; start += 10) {
-      await client.send(
-        new SendMessageBatchCommand({
-          QueueUrl: queueUrl,
-          Entries: bodies
-            .slice(start, start + 10)
-            .map((body, index) => ({ Id: `m${start + index}`, MessageBody: body })),
-        }),
-      );
-    }
-  };
-
-  const start = async (
-    queue: string,
-    properties: SqsEventProperties,
-    options: Partial<SqsPollerOptions> & { respond?: RecordingFunction<SQSEvent>['respond'] } = {},
-  ) => {
-    const { respond, ...overrides } = options;
-    const fn = new RecordingFunction<SQSEvent>();
-    if (respond) fn.respond = respond;
-    const events: SqsPollerEvent[] = [];
-    const poller = new SqsPoller({
-      client,
-      queue,
-      properties,
-      invoke: fn.invoke,
-      functionName: 'Worker',
-      region: LOCAL_REGION,
-      accountId: LOCAL_ACCOUNT_ID,
-      concurrency: 1,
-      pollIntervalMs: 20,
-      onEvent: (event) => events.push(event),
-      ...overrides,
-    });
-    pollers.push(poller);
-    await poller.start();
-    return { poller, fn, events };
-  };
-
-  const depth = async (queueUrl: string): Promise<number> => {
-    const { Attributes } = await client.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: queueUrl,
-        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-      }),
-    );
-    return (
-      Number(Attributes?.ApproximateNumberOfMessages) +
-      Number(Attributes?.ApproximateNumberOfMessagesNotVisible)
-    );
-  };
+  const suite = sqsPollerSuite();
+  const { start } = suite;
 
   it('delivers each message in exactly the shape Lambda does, and deletes it after a success', async () => {
     // Prepare
-    const queue = await createQueue(client);
-    const { MessageId, MD5OfMessageBody } = await client.send(
+    const queue = await createQueue(suite.client);
+    const { MessageId, MD5OfMessageBody } = await suite.client.send(
       new SendMessageCommand({
         QueueUrl: queue.url,
         MessageBody: 'test',
@@ -147,13 +65,13 @@ describe('SQS event source mapping', () => {
       eventSourceARN: queue.arn,
       awsRegion: LOCAL_REGION,
     });
-    expect(await depth(queue.url)).toBe(0);
+    expect(await queueDepth(suite.client, queue.url)).toBe(0);
   });
 
   it('sends batches of at most BatchSize messages', async () => {
     // Prepare
-    const queue = await createQueue(client);
-    await send(queue.url, ['1', '2', '3', '4', '5']);
+    const queue = await createQueue(suite.client);
+    await sendMessages(suite.client, queue.url, ['1', '2', '3', '4', '5']);
 
     // Act
     const { fn } = await start(queue.url, { BatchSize: 2 });
@@ -166,9 +84,9 @@ describe('SQS event source mapping', () => {
 
   it('gathers more than ten messages into one batch within the batching window', async () => {
     // Prepare
-    const queue = await createQueue(client);
+    const queue = await createQueue(suite.client);
     const bodies = Array.from({ length: 15 }, (_, index) => `m${index}`);
-    await send(queue.url, bodies);
+    await sendMessages(suite.client, queue.url, bodies);
 
     // Act
     const { fn } = await start(queue.url, { BatchSize: 20, MaximumBatchingWindowInSeconds: 1 });
@@ -180,13 +98,13 @@ describe('SQS event source mapping', () => {
 
   it('deletes the messages that succeeded and lets a reported failure come back after the visibility timeout', async () => {
     // Prepare
-    const queue = await createQueue(client, { VisibilityTimeout: '1' });
-    await send(queue.url, ['ok-1', 'bad', 'ok-2']);
+    const queue = await createQueue(suite.client, { VisibilityTimeout: '1' });
+    await sendMessages(suite.client, queue.url, ['ok-1', 'bad', 'ok-2']);
 
     // Act
-    const { fn } = await start(
+    const { fn, poller } = await start(
       queue.url,
-      { FunctionResponseTypes: REPORT },
+      { FunctionResponseTypes: REPORT_ITEM_FAILURES },
       { respond: (event, call) => (call === 1 ? failuresFor(event, ['bad']) : {}) },
     );
     await waitFor(() => fn.events.length === 2, 'the redelivery');
@@ -195,8 +113,8 @@ describe('SQS event source mapping', () => {
     expect(fn.batches()[0]!.sort()).toEqual(['bad', 'ok-1', 'ok-2']);
     expect(fn.batches()[1]).toEqual(['bad']);
     expect(fn.events[1]!.Records[0]!.attributes.ApproximateReceiveCount).toBe('2');
-    await waitFor(() => fn.events.length === 2 && pollers[0]!.stats().messagesDeleted === 3, 'the deletes');
-    expect(await depth(queue.url)).toBe(0);
+    await waitFor(() => fn.events.length === 2 && poller.stats().messagesDeleted === 3, 'the deletes');
+    expect(await queueDepth(suite.client, queue.url)).toBe(0);
   });
 
   it.each([
@@ -209,13 +127,13 @@ describe('SQS event source mapping', () => {
     ['a thrown error', { functionError: 'Unhandled' as const }],
   ])('fails the whole batch on %s, so every message comes back', async (_, answer) => {
     // Prepare
-    const queue = await createQueue(client, { VisibilityTimeout: '1' });
-    await send(queue.url, ['a', 'b']);
+    const queue = await createQueue(suite.client, { VisibilityTimeout: '1' });
+    await sendMessages(suite.client, queue.url, ['a', 'b']);
 
     // Act
     const { fn } = await start(
       queue.url,
-      { FunctionResponseTypes: REPORT },
+      { FunctionResponseTypes: REPORT_ITEM_FAILURES },
       {
         respond: (_event, call) => (call === 1 ? answer : {}),
       },
@@ -235,8 +153,8 @@ describe('SQS event source mapping', () => {
 
   it('ignores a returned failure list when ReportBatchItemFailures is off', async () => {
     // Prepare
-    const queue = await createQueue(client, { VisibilityTimeout: '1' });
-    await send(queue.url, ['a', 'b']);
+    const queue = await createQueue(suite.client, { VisibilityTimeout: '1' });
+    await sendMessages(suite.client, queue.url, ['a', 'b']);
 
     // Act
     const { poller, fn } = await start(queue.url, {}, { respond: (event) => failuresFor(event, ['a']) });
@@ -244,21 +162,21 @@ describe('SQS event source mapping', () => {
 
     // Assess
     expect(fn.events).toHaveLength(1);
-    expect(await depth(queue.url)).toBe(0);
+    expect(await queueDepth(suite.client, queue.url)).toBe(0);
   });
 
   it("moves a message that keeps failing to the queue's dead-letter queue after maxReceiveCount", async () => {
     // Prepare
-    const dlq = await createQueue(client, {}, 'dlq');
-    const queue = await createQueue(client, {
+    const dlq = await createQueue(suite.client, {}, 'dlq');
+    const queue = await createQueue(suite.client, {
       VisibilityTimeout: '1',
       RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: 2 }),
     });
-    await send(queue.url, ['poison']);
+    await sendMessages(suite.client, queue.url, ['poison']);
 
     // Act
     const { fn } = await start(queue.url, {}, { respond: () => ({ functionError: 'Unhandled' }) });
-    const [dead] = await receiveMessages(client, dlq.url, 1);
+    const [dead] = await receiveMessages(suite.client, dlq.url, 1);
 
     // Assess
     expect(dead?.Body).toBe('poison');
@@ -271,14 +189,14 @@ describe('SQS event source mapping', () => {
 
   it('releases messages it gathered but never sent when stopped', async () => {
     // Prepare
-    const queue = await createQueue(client, { VisibilityTimeout: '300' });
-    await send(queue.url, ['held']);
+    const queue = await createQueue(suite.client, { VisibilityTimeout: '300' });
+    await sendMessages(suite.client, queue.url, ['held']);
     const { poller, fn } = await start(queue.url, { BatchSize: 20, MaximumBatchingWindowInSeconds: 300 });
     await waitFor(() => poller.stats().messagesIn === 1, 'the receive');
 
     // Act
     await poller.stop();
-    const [released] = await receiveMessages(client, queue.url, 1, 2_000);
+    const [released] = await receiveMessages(suite.client, queue.url, 1, 2_000);
 
     // Assess
     expect(released?.Body).toBe('held');
@@ -287,12 +205,12 @@ describe('SQS event source mapping', () => {
 
   it('rejects a BatchSize above 10 without a batching window, and does nothing when disabled', async () => {
     // Prepare
-    const queue = await createQueue(client);
+    const queue = await createQueue(suite.client);
 
     // Act
     const create = () =>
       new SqsPoller({
-        client,
+        client: suite.client,
         queue: queue.url,
         properties: { BatchSize: 50 },
         invoke: async () => ({}),

@@ -70,7 +70,7 @@ describe('Build: esbuild bundles as sam build makes them', () => {
     expect(realpathSync(join(out, 'node_modules'))).toBe(realpathSync('node_modules'));
   });
 
-  it('imports no runtime package at load: S3, SQS, Lambda and aws-kinesis-agg wait for their first use', async () => {
+  it('imports no runtime package and no node:http at load: S3, SQS, Lambda and aws-kinesis-agg wait for their first use', async () => {
     // Act
     const others = await Promise.all(
       ['ConsumerFunction', 'DlqReplayFunction', 'ReprocessorFunction'].map((id) =>
@@ -78,7 +78,12 @@ describe('Build: esbuild bundles as sam build makes them', () => {
       ),
     );
     // Assess
-    for (const build of [ingest, ...others]) expect(build.runtimeImports, build.logicalId).toEqual([]);
+    for (const build of [ingest, ...others]) {
+      expect(build.runtimeImports, build.logicalId).toEqual([]);
+      // An ES-module import of node:http loads undici at start (http.WebSocket's getter): 20-50 ms of init.
+      const code = readFileSync(join(build.outdir, build.file), 'utf8');
+      expect(code, build.logicalId).not.toMatch(/from\s*"node:http"/);
+    }
     const [consumer, replay, reprocessor] = others as [FunctionBuild, FunctionBuild, FunctionBuild];
     expect(readFileSync(join(consumer.outdir, consumer.file), 'utf8')).toMatch(
       /import\("@aws-sdk\/client-s3"\)/,

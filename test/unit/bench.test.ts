@@ -175,14 +175,27 @@ describe('Bench: report', () => {
     expect(markdown).toContain('- 1. Ingest cost per event: CPU time from process.cpuUsage.');
   });
 
-  it('charts only ratios that carry a target', () => {
+  it('charts every row that carries a target: ratios as they are, measured values divided by their limit', () => {
     // Act
     const bars = ratioBars(results());
     // Assess
     expect(bars).toEqual([
       { label: '1. batch of 100 (× baseline)', value: 2.5, target: 2, met: false },
       { label: '2. 10,000 records (of ideal)', value: 3125 / 3500, target: 0.8, met: true },
+      { label: '5. IngestFunction (bundle ÷ limit)', value: 350 / 300, target: 1, met: false },
     ]);
+  });
+
+  it('shortens a long case so that the whole label fits beside the chart', () => {
+    // Prepare
+    const long = results();
+    long.benchmarks[0]!.rows[0]!.case =
+      '60 s, 4 posters × 100 events per POST, with a backlog held under 8,000';
+    // Act
+    const [bar] = ratioBars(long);
+    // Assess
+    expect(bar!.label.length).toBe(52);
+    expect(bar!.label).toMatch(/^1\. 60 s, 4 posters .*… \(× baseline\)$/);
   });
 
   it('rounds axis maxima to 1, 2 or 5 times a power of ten', () => {

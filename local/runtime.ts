@@ -206,16 +206,24 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
   const started: Array<{ close(): Promise<void> }> = [];
   const functions = new Map<string, LocalFunction>();
   try {
-    const emulators = {
+    // Started together; those that did start are closed if another does not.
+    const starting = {
       // Each in a thread of its own: their CPU work must not queue behind the endpoint, the API and the pollers.
-      kinesis: await startEmulatorThread('kinesis', dataDir ? { path: join(dataDir, 'kinesis') } : {}),
-      dynamodb: await startEmulatorThread('dynamodb', dataDir ? { path: join(dataDir, 'dynamodb') } : {}),
-      sqs: await startSqs(),
-      s3: await startS3({
-        directory: dataDir ? join(dataDir, 's3') : mkdtempSync(join(tmpdir(), 'local-s3-')),
-      }),
+      kinesis: startEmulatorThread('kinesis', dataDir ? { path: join(dataDir, 'kinesis') } : {}),
+      dynamodb: startEmulatorThread('dynamodb', dataDir ? { path: join(dataDir, 'dynamodb') } : {}),
+      sqs: startSqs(),
+      s3: startS3({ directory: dataDir ? join(dataDir, 's3') : mkdtempSync(join(tmpdir(), 'local-s3-')) }),
     };
-    started.push(...Object.values(emulators));
+    const outcomes = await Promise.allSettled(Object.values(starting));
+    for (const outcome of outcomes) if (outcome.status === 'fulfilled') started.push(outcome.value);
+    const refused = outcomes.find((outcome) => outcome.status === 'rejected');
+    if (refused) throw refused.reason;
+    const emulators = {
+      kinesis: await starting.kinesis,
+      dynamodb: await starting.dynamodb,
+      sqs: await starting.sqs,
+      s3: await starting.s3,
+    };
     let runtime: LocalRuntime | undefined;
     const shardCache = new Map<
       string,

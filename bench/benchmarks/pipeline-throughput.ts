@@ -1,9 +1,10 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateStreamCommand, KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { atLeast, type Benchmark, type ResultRow } from '#bench/lib/results.ts';
+import { benchEvent, countItems, createTable } from '#bench/lib/tables.ts';
 import { clientConfig } from '#local/emulators/index.ts';
 import { startEmulatorThread } from '#local/emulators/thread.ts';
 import { type LocalRuntime, startRuntime } from '#local/runtime.ts';
@@ -92,14 +93,7 @@ export const ceilingRatio = (
   return { ceiling, slower, ratio: ceiling > 0 ? pipelinePerSecond / ceiling : 0 };
 };
 
-const cloudEvent = (n: number) => ({
-  specversion: '1.0',
-  id: `bench-${n}`,
-  source: 'urn:bench:pipeline',
-  type: 'com.example.click',
-  subject: `user-${n % 1000}`,
-  data: { n, u: `user-${n % 1000}`, a: 'click', padding: 'x'.repeat(200) },
-});
+const cloudEvent = (n: number) => benchEvent(n, 'urn:bench:pipeline', 'com.example.click');
 
 /** Runs `workers` loops of `step` until `seconds` pass; returns the units they report and the elapsed time. */
 export const drive = async (
@@ -120,19 +114,6 @@ export const drive = async (
     }),
   );
   return { units, elapsedMs: performance.now() - started };
-};
-
-const countItems = async (dynamodb: DynamoDBClient, table: string): Promise<number> => {
-  let count = 0;
-  let start: Record<string, never> | undefined;
-  do {
-    const page = await dynamodb.send(
-      new ScanCommand({ TableName: table, Select: 'COUNT', ...(start ? { ExclusiveStartKey: start } : {}) }),
-    );
-    count += page.Count ?? 0;
-    start = page.LastEvaluatedKey as Record<string, never> | undefined;
-  } while (start);
-  return count;
 };
 
 const rawKinesisRate = async (seconds: number): Promise<number> => {
@@ -170,14 +151,7 @@ const rawDynamoRate = async (seconds: number): Promise<number> => {
     requestHandler: keepAliveHandler(),
   });
   try {
-    await dynamodb.send(
-      new CreateTableCommand({
-        TableName: 'bench',
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [{ AttributeName: 'identity', AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: 'identity', KeyType: 'HASH' }],
-      }),
-    );
+    await createTable(dynamodb, 'bench', [['identity', 'HASH']]);
     let n = 0;
     const { units, elapsedMs } = await drive(seconds, RAW_DYNAMODB_WRITERS, async () => {
       const event = cloudEvent(n++);

@@ -1,11 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import {
-  type AttributeValue,
-  CreateTableCommand,
-  DynamoDBClient,
-  PutItemCommand,
-  ScanCommand,
-} from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   CreateStreamCommand,
   DescribeStreamSummaryCommand,
@@ -18,6 +12,7 @@ import {
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Benchmark, ResultRow } from '#bench/lib/results.ts';
+import { benchEvent, countItems, createTable } from '#bench/lib/tables.ts';
 import { clientConfig, LOCAL_ACCOUNT_ID, LOCAL_REGION, startSqs } from '#local/emulators/index.ts';
 import { startEmulatorThread } from '#local/emulators/thread.ts';
 import { kinesisOnFailureRecord, sqsOnFailureSink } from '#local/esm/on-failure.ts';
@@ -91,14 +86,7 @@ const silent = {
 
 const noMetrics = { addMetric: () => undefined };
 
-const event = (n: number) => ({
-  specversion: '1.0',
-  id: `bench-${n}`,
-  source: 'urn:bench:recovery',
-  type: 'bench.click',
-  subject: `user-${n % 1000}`,
-  data: { n, u: `user-${n % 1000}`, a: 'click', padding: 'x'.repeat(200) },
-});
+const event = (n: number) => benchEvent(n, 'urn:bench:recovery', 'bench.click');
 
 const TEMPLATE = fileURLToPath(new URL('../../template.yaml', import.meta.url));
 
@@ -123,35 +111,6 @@ export const consumerBatchShape = (template: Template = loadTemplate(TEMPLATE)):
     // -1 retries until the records expire: counted here as a single invocation.
     approximateInvokeCount: Math.max(0, parameter('ConsumerMaximumRetryAttempts')) + 1,
   };
-};
-
-const createTable = (dynamodb: DynamoDBClient, name: string, keys: Array<[string, 'HASH' | 'RANGE']>) =>
-  dynamodb.send(
-    new CreateTableCommand({
-      TableName: name,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: keys.map(([AttributeName]) => ({ AttributeName, AttributeType: 'S' })),
-      KeySchema: keys.map(([AttributeName, KeyType]) => ({ AttributeName, KeyType })),
-    }),
-  );
-
-/** Items in a table, counted by the table itself (a paginated COUNT scan). */
-export const countItems = async (dynamodb: DynamoDBClient, tableName: string): Promise<number> => {
-  let items = 0;
-  let startKey: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await dynamodb.send(
-      new ScanCommand({
-        TableName: tableName,
-        Select: 'COUNT',
-        ConsistentRead: true,
-        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-      }),
-    );
-    items += page.Count ?? 0;
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return items;
 };
 
 /** The emulators, clients and stream both halves share; the stream holds N records. */

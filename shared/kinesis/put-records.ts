@@ -161,6 +161,8 @@ export const putRecordsInOrder = async (
   const failedNow = new Uint8Array(count);
   // Each key's records as a chain, oldest first: `following[i]` is the next record of i's key, or -1.
   const following = new Int32Array(count).fill(-1);
+  // Each entry's bytes against the request limit, measured once however many waves it takes part in.
+  const sizes = new Uint32Array(count);
   // The wave: the head of each key's chain, keys in the order they first appear.
   let heads: number[] = [];
   const tails = new Map<string, number>();
@@ -170,8 +172,9 @@ export const putRecordsInOrder = async (
     if (tail === undefined) heads.push(index);
     else following[tail] = index;
     tails.set(key, index);
+    sizes[index] = entrySize(entries[index]!);
   }
-  const sizeOf = (index: number) => entrySize(entries[index]!);
+  const sizeOf = (index: number) => sizes[index]!;
 
   const send = async (chunk: number[]): Promise<void> => {
     const request = new Array<PutRecordsRequestEntry>(chunk.length);
@@ -216,9 +219,7 @@ export const putRecordsInOrder = async (
   let lastDelay = 0;
   while (heads.length > 0) {
     if (now() + callAllowanceMs > options.deadline) break;
-    const chunks = chunkBy(heads, sizeOf, maxRecords, maxBytes);
-    if (chunks.length === 1) await send(chunks[0]!);
-    else await mapLimit(chunks, concurrency, send);
+    await mapLimit(chunkBy(heads, sizeOf, maxRecords, maxBytes), concurrency, send);
 
     // A key whose head failed keeps it; any other key moves on to its next record, if it has one.
     const nextHeads: number[] = [];

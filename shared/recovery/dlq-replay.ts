@@ -432,11 +432,12 @@ export const drainFailureQueue = async (
   const release: Message[] = [];
   /** Replays one message and deletes it once done (never in a dry run). */
   const handleMessage = async (message: Message): Promise<MessageDetail> => {
+    const receiveCount = receiveCountOf(message);
     const detail = await replayMessage(
       {
         messageId: message.MessageId!,
         body: message.Body ?? '',
-        ...(receiveCountOf(message) === undefined ? {} : { receiveCount: receiveCountOf(message)! }),
+        ...(receiveCount === undefined ? {} : { receiveCount }),
       },
       request.dryRun,
       deps,

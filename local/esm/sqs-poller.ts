@@ -140,6 +140,8 @@ export class SqsPoller {
   async start(): Promise<void> {
     if (this.state !== 'created') throw new Error(`The poller for ${this.options.queue} was already started`);
     if (!this.config.Enabled) {
+      // Nothing is called, but the mapping still names its queue (for the start-up line and the status view).
+      this.queueArn = this.arnFromOptions();
       this.state = 'disabled';
       return;
     }
@@ -226,9 +228,13 @@ export class SqsPoller {
       new GetQueueAttributesCommand({ QueueUrl: queue, AttributeNames: ['QueueArn'] }),
     );
     this.queueUrl = queue;
-    this.queueArn =
-      Attributes?.QueueArn ??
-      `arn:aws:sqs:${this.options.region}:${this.options.accountId}:${queueNameOf(queue)}`;
+    this.queueArn = Attributes?.QueueArn ?? this.arnFromOptions();
+  }
+
+  /** The queue's ARN as the options give it: the ARN itself, or one made from a queue URL's name. */
+  private arnFromOptions(): string {
+    const { queue, region, accountId } = this.options;
+    return queue.startsWith('arn:') ? queue : `arn:aws:sqs:${region}:${accountId}:${queueNameOf(queue)}`;
   }
 
   private async poll(): Promise<void> {

@@ -224,6 +224,6 @@ describe('SQS event source mapping', () => {
     expect(create).toThrow(
       'Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10',
     );
-    expect(poller.stats().state).toBe('disabled');
+    expect(poller.stats()).toMatchObject({ state: 'disabled', queueArn: queue.arn, invocations: 0 });
   });
 });

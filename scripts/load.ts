@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import {
@@ -13,6 +13,7 @@ import { runLoad } from '#bench/load/load-test.ts';
 import { LOAD_USAGE, LoadInputError, parseLoadArgs } from '#bench/load/options.ts';
 import { formatLoadSummary, loadChartSvg, reportBaseName } from '#bench/load/report.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/index.ts';
+import { stackOutput } from '#scripts/lib/stack-target.ts';
 
 /** `npm run load -- --rate 2000 --seconds 30 [--stream NAME] [--endpoint URL | --stack NAME] [--shards-report]` */
 let options: ReturnType<typeof parseLoadArgs>;
@@ -28,10 +29,7 @@ try {
 const streamOfStack = async (stack: string, region: string | undefined): Promise<string> => {
   const cloudformation = new CloudFormationClient(region ? { region } : {});
   try {
-    const { Stacks = [] } = await cloudformation.send(new DescribeStacksCommand({ StackName: stack }));
-    const output = Stacks[0]?.Outputs?.find((o) => o.OutputKey === 'StreamName')?.OutputValue;
-    if (!output) throw new Error(`stack ${stack} has no StreamName output`);
-    return output;
+    return await stackOutput(cloudformation, stack, 'StreamName');
   } finally {
     cloudformation.destroy();
   }

@@ -154,7 +154,8 @@ export const runLoad = async (run: LoadRun): Promise<LoadReport> => {
     }
   };
 
-  // Iterator age, sampled beside the load until the source gives up; a data point seen twice is kept once.
+  // Iterator age, sampled beside the load until the source gives up. A data point read again replaces the earlier
+  // reading: CloudWatch revises a minute's Maximum while that minute's data is still arriving.
   let sampling = true;
   const sampler = (async () => {
     const source = run.iteratorAge;
@@ -164,8 +165,9 @@ export const runLoad = async (run: LoadRun): Promise<LoadReport> => {
       lastTaken = now() - started;
       try {
         for (const sample of await source.sample(lastTaken)) {
-          if (!report.iteratorAge.samples.some((s) => s.atMs === sample.atMs))
-            report.iteratorAge.samples.push(sample);
+          const seen = report.iteratorAge.samples.findIndex((s) => s.atMs === sample.atMs);
+          if (seen === -1) report.iteratorAge.samples.push(sample);
+          else report.iteratorAge.samples[seen] = sample;
         }
       } catch (error) {
         if (!(error instanceof IteratorAgeUnavailableError)) throw error;

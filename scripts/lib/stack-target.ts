@@ -64,21 +64,55 @@ export const localTarget = (endpoint = DEFAULT_LOCAL_ENDPOINT): Target => {
   };
 };
 
+/**
+ * A deployed stack's outputs, by key. A stack that does not exist becomes a TargetError; CloudFormation answers
+ * it with a ValidationError ("Stack with id X does not exist").
+ */
+export const stackOutputs = async (
+  cloudformation: CloudFormationClient,
+  stackName: string,
+): Promise<Record<string, string>> => {
+  const { Stacks = [] } = await cloudformation
+    .send(new DescribeStacksCommand({ StackName: stackName }))
+    .catch((error: Error) => {
+      if (error.name === 'ValidationError' && /does not exist/.test(error.message)) {
+        throw new TargetError(`stack ${stackName} not found`);
+      }
+      throw error;
+    });
+  const stack = Stacks[0];
+  if (!stack) throw new TargetError(`stack ${stackName} not found`);
+  return Object.fromEntries((stack.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
+};
+
+/** One output of a deployed stack; a missing output is a TargetError that names it. */
+export const stackOutput = async (
+  cloudformation: CloudFormationClient,
+  stackName: string,
+  key: string,
+): Promise<string> => {
+  const found = (await stackOutputs(cloudformation, stackName))[key];
+  if (!found) throw new TargetError(`stack ${stackName} has no output ${key}`);
+  return found;
+};
+
 /** A deployed stack: `<LogicalId>Name` outputs give the function names. */
-export const stackTarget = (stackName: string, region?: string): Target => {
-  const cloudformation = new CloudFormationClient(region ? { region } : {});
-  const lambda = new LambdaClient(region ? { region } : {});
+export const stackTarget = (
+  stackName: string,
+  region?: string,
+  clients: { cloudformation?: CloudFormationClient; lambda?: LambdaClient } = {},
+): Target => {
+  const cloudformation = clients.cloudformation ?? new CloudFormationClient(region ? { region } : {});
+  const lambda = clients.lambda ?? new LambdaClient(region ? { region } : {});
   let outputs: Promise<Record<string, string>> | undefined;
-  const loadOutputs = async () => {
-    const { Stacks = [] } = await cloudformation.send(new DescribeStacksCommand({ StackName: stackName }));
-    const stack = Stacks[0];
-    if (!stack) throw new TargetError(`stack ${stackName} not found`);
-    return Object.fromEntries((stack.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
-  };
   return {
     description: `stack ${stackName}`,
     invoke: invoker(lambda, async (logicalId) => {
-      outputs ??= loadOutputs();
+      // Read once per command; a failed read is not kept, so the next call asks again.
+      outputs ??= stackOutputs(cloudformation, stackName).catch((error: unknown) => {
+        outputs = undefined;
+        throw error;
+      });
       const found = (await outputs)[`${logicalId}Name`];
       if (!found) throw new TargetError(`stack ${stackName} has no output ${logicalId}Name`);
       return found;

@@ -1,0 +1,281 @@
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cloudWatchSource, IteratorAgeUnavailableError } from '#bench/load/iterator-age.ts';
+import { runLoad } from '#bench/load/load-test.ts';
+import { localTarget, stackOutput, stackTarget, TargetError, targetFrom } from '#scripts/lib/stack-target.ts';
+
+/**
+ * The runbook commands and the load test against a deployed stack: what they ask CloudFormation, Lambda and
+ * CloudWatch, and what they make of the answers. The local runtime path is covered end to end elsewhere
+ * (test/e2e/runbook.test.ts, test/integration/load.test.ts); this is the path an operator takes in production.
+ */
+
+const cloudformationMock = mockClient(CloudFormationClient);
+const lambdaMock = mockClient(LambdaClient);
+const cloudwatchMock = mockClient(CloudWatchClient);
+const kinesisMock = mockClient(KinesisClient);
+
+afterEach(() => {
+  cloudformationMock.reset();
+  lambdaMock.reset();
+  cloudwatchMock.reset();
+  kinesisMock.reset();
+});
+
+const OUTPUTS = [
+  { OutputKey: 'StreamName', OutputValue: 'pipeline-EventStream-abc' },
+  { OutputKey: 'ReprocessorFunctionName', OutputValue: 'pipeline-ReprocessorFunction-xyz' },
+  { OutputKey: 'DlqReplayFunctionName', OutputValue: 'pipeline-DlqReplayFunction-xyz' },
+];
+
+const stackWith = (outputs = OUTPUTS) =>
+  cloudformationMock
+    .on(DescribeStacksCommand, { StackName: 'pipeline' })
+    .resolves({ Stacks: [{ StackName: 'pipeline', Outputs: outputs } as never] });
+
+/** A function's answer as the SDK hands it over (its blob adapter is a Uint8Array with helpers nobody here calls). */
+const payloadOf = (value: unknown) =>
+  Buffer.from(value === undefined ? '' : JSON.stringify(value)) as unknown as InvokeCommandOutput['Payload'];
+
+const stackDoesNotExist = () => {
+  const error = new Error('Stack with id pipeline does not exist');
+  error.name = 'ValidationError';
+  cloudformationMock.on(DescribeStacksCommand).rejects(error);
+};
+
+describe('stackTarget: functions of a deployed stack, found through its outputs', () => {
+  it('invokes the function named by the <LogicalId>Name output, and reads the outputs once', async () => {
+    // Prepare
+    stackWith();
+    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: payloadOf({ jobId: 'job-1' }) });
+    const target = stackTarget('pipeline', 'eu-west-1');
+
+    // Act
+    const first = await target.invoke<{ jobId: string }>('ReprocessorFunction', { action: 'start' });
+    const second = await target.invoke('DlqReplayFunction', { drainFailureQueue: true });
+    target.destroy();
+
+    // Assess
+    expect(first).toEqual({ jobId: 'job-1' });
+    expect(second).toEqual({ jobId: 'job-1' });
+    expect(cloudformationMock).toHaveReceivedCommandTimes(DescribeStacksCommand, 1);
+    expect(lambdaMock).toHaveReceivedNthCommandWith(InvokeCommand, 1, {
+      FunctionName: 'pipeline-ReprocessorFunction-xyz',
+      InvocationType: 'RequestResponse',
+      Payload: JSON.stringify({ action: 'start' }),
+    });
+    expect(lambdaMock).toHaveReceivedNthCommandWith(InvokeCommand, 2, {
+      FunctionName: 'pipeline-DlqReplayFunction-xyz',
+    });
+    expect(target.description).toBe('stack pipeline');
+  });
+
+  it("turns a function error into a TargetError with the function's error type and message", async () => {
+    // Prepare
+    stackWith();
+    lambdaMock.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      FunctionError: 'Unhandled',
+      Payload: payloadOf({ errorType: 'RequestError', errorMessage: 'from must be before to' }),
+    });
+
+    // Act
+    const call = stackTarget('pipeline').invoke('ReprocessorFunction', {});
+
+    // Assess
+    await expect(call).rejects.toThrow(
+      new TargetError('ReprocessorFunction failed: RequestError: from must be before to'),
+    );
+  });
+
+  it('names a missing output and invokes nothing', async () => {
+    // Prepare
+    stackWith(OUTPUTS.filter((o) => o.OutputKey !== 'DlqReplayFunctionName'));
+
+    // Act
+    const call = stackTarget('pipeline').invoke('DlqReplayFunction', {});
+
+    // Assess
+    await expect(call).rejects.toThrow(new TargetError('stack pipeline has no output DlqReplayFunctionName'));
+    expect(lambdaMock).not.toHaveReceivedCommand(InvokeCommand);
+  });
+
+  it('says when the stack does not exist, and asks again on the next call', async () => {
+    // Prepare
+    stackDoesNotExist();
+    const target = stackTarget('pipeline');
+
+    // Act
+    const first = target.invoke('ReprocessorFunction', {});
+    await expect(first).rejects.toThrow(new TargetError('stack pipeline not found'));
+    cloudformationMock.reset();
+    stackWith();
+    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: payloadOf({ ok: true }) });
+    const second = await target.invoke('ReprocessorFunction', {});
+
+    // Assess
+    expect(second).toEqual({ ok: true });
+    expect(cloudformationMock).toHaveReceivedCommandTimes(DescribeStacksCommand, 1);
+  });
+
+  it('passes other CloudFormation errors on unchanged', async () => {
+    // Prepare
+    const denied = new Error('User is not authorized to perform: cloudformation:DescribeStacks');
+    denied.name = 'AccessDenied';
+    cloudformationMock.on(DescribeStacksCommand).rejects(denied);
+
+    // Act
+    const call = stackTarget('pipeline').invoke('ReprocessorFunction', {});
+
+    // Assess
+    await expect(call).rejects.toMatchObject({ name: 'AccessDenied' });
+  });
+});
+
+describe('stackOutput and targetFrom', () => {
+  it("reads the load test's stream from the StreamName output", async () => {
+    // Prepare
+    stackWith();
+    const cloudformation = new CloudFormationClient({ region: 'us-east-1' });
+
+    // Act
+    const stream = await stackOutput(cloudformation, 'pipeline', 'StreamName');
+
+    // Assess
+    expect(stream).toBe('pipeline-EventStream-abc');
+  });
+
+  it('names the output a stack lacks', async () => {
+    // Prepare
+    stackWith([]);
+
+    // Act
+    const call = stackOutput(new CloudFormationClient({ region: 'us-east-1' }), 'pipeline', 'StreamName');
+
+    // Assess
+    await expect(call).rejects.toThrow(new TargetError('stack pipeline has no output StreamName'));
+  });
+
+  it('targets the stack when one is named, and the local runtime by logical id otherwise', async () => {
+    // Prepare
+    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: payloadOf(undefined) });
+
+    // Act
+    const local = targetFrom({ endpoint: 'http://127.0.0.1:4566' });
+    const answer = await local.invoke('ReprocessorFunction', { action: 'status' });
+    const deployed = targetFrom({ stack: 'pipeline', endpoint: 'ignored' });
+
+    // Assess
+    expect(answer).toBeNull();
+    expect(lambdaMock).toHaveReceivedCommandWith(InvokeCommand, { FunctionName: 'ReprocessorFunction' });
+    expect(local.description).toBe('local runtime at http://127.0.0.1:4566');
+    expect(deployed.description).toBe('stack pipeline');
+    expect(localTarget().description).toBe('local runtime at http://127.0.0.1:4566');
+  });
+});
+
+describe("cloudWatchSource: the deployed consumer's iterator age", () => {
+  const startedAt = new Date('2026-11-28T10:00:30Z');
+
+  it('asks for the Maximum per minute of GetRecords.IteratorAgeMilliseconds from a minute before the start', async () => {
+    // Prepare
+    cloudwatchMock.on(GetMetricDataCommand).resolves({
+      MetricDataResults: [
+        {
+          Id: 'age',
+          // CloudWatch answers newest first.
+          Timestamps: [new Date('2026-11-28T10:01:00Z'), new Date('2026-11-28T10:00:00Z')],
+          Values: [1_500, 200],
+        },
+      ],
+    });
+    const source = cloudWatchSource(new CloudWatchClient({ region: 'us-east-1' }), 'stream-a', startedAt);
+
+    // Act
+    const samples = await source.sample(0);
+
+    // Assess
+    expect(samples).toEqual([
+      { atMs: 30_000, ageMs: 1_500 },
+      { atMs: -30_000, ageMs: 200 },
+    ]);
+    const query = cloudwatchMock.commandCalls(GetMetricDataCommand)[0]!.args[0].input;
+    expect(query.StartTime).toEqual(new Date('2026-11-28T09:59:30Z'));
+    expect(query.MetricDataQueries).toEqual([
+      {
+        Id: 'age',
+        MetricStat: {
+          Metric: {
+            Namespace: 'AWS/Kinesis',
+            MetricName: 'GetRecords.IteratorAgeMilliseconds',
+            Dimensions: [{ Name: 'StreamName', Value: 'stream-a' }],
+          },
+          Period: 60,
+          Stat: 'Maximum',
+        },
+      },
+    ]);
+    expect(source.everyMs).toBe(60_000);
+  });
+
+  it('gives up with the reason when CloudWatch refuses', async () => {
+    // Prepare
+    const denied = new Error('not authorized to perform: cloudwatch:GetMetricData');
+    denied.name = 'AccessDenied';
+    cloudwatchMock.on(GetMetricDataCommand).rejects(denied);
+    const source = cloudWatchSource(new CloudWatchClient({ region: 'us-east-1' }), 'stream-a', startedAt);
+
+    // Act
+    const call = source.sample(0);
+
+    // Assess
+    await expect(call).rejects.toThrow(IteratorAgeUnavailableError);
+    await expect(call).rejects.toThrow(
+      'CloudWatch GetMetricData failed: AccessDenied: not authorized to perform: cloudwatch:GetMetricData',
+    );
+  });
+});
+
+describe('runLoad with a sampled iterator age', () => {
+  it('keeps the latest reading of a data point read twice, in time order', async () => {
+    // Prepare
+    kinesisMock.on(PutRecordsCommand).callsFake((input: { Records: unknown[] }) => ({
+      FailedRecordCount: 0,
+      Records: input.Records.map((_, i) => ({ ShardId: 'shardId-000000000000', SequenceNumber: String(i) })),
+    }));
+    const readings = [
+      [{ atMs: 0, ageMs: 100 }],
+      [
+        { atMs: 0, ageMs: 900 },
+        { atMs: -60_000, ageMs: 5 },
+      ],
+    ];
+    let calls = 0;
+    const source = {
+      name: 'revising source',
+      everyMs: 100,
+      sample: async () => readings[Math.min(calls++, readings.length - 1)]!,
+    };
+
+    // Act
+    const report = await runLoad({
+      client: new KinesisClient({ region: 'us-east-1' }),
+      stream: 'stream-a',
+      rate: 10,
+      seconds: 0.3,
+      users: 5,
+      iteratorAge: source,
+    });
+
+    // Assess
+    expect(report.written).toBe(3);
+    expect(report.iteratorAge.samples).toEqual([
+      { atMs: -60_000, ageMs: 5 },
+      { atMs: 0, ageMs: 900 },
+    ]);
+  });
+});

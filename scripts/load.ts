@@ -8,12 +8,13 @@ import {
   cloudWatchSource,
   type IteratorAgeSource,
   localStatusSource,
+  unavailableSource,
 } from '#bench/load/iterator-age.ts';
 import { runLoad } from '#bench/load/load-test.ts';
 import { LOAD_USAGE, LoadInputError, parseLoadArgs } from '#bench/load/options.ts';
 import { formatLoadSummary, loadChartSvg, reportBaseName } from '#bench/load/report.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/index.ts';
-import { stackOutput } from '#scripts/lib/stack-target.ts';
+import { requireOutput, stackOutputs } from '#scripts/lib/stack-target.ts';
 
 /** `npm run load -- --rate 2000 --seconds 30 [--stream NAME] [--endpoint URL | --stack NAME] [--shards-report]` */
 let options: ReturnType<typeof parseLoadArgs>;
@@ -25,11 +26,19 @@ try {
   process.exit(2);
 }
 
-/** The deployed stream: --stream, or the stack's `StreamName` output. */
-const streamOfStack = async (stack: string, region: string | undefined): Promise<string> => {
+/**
+ * A deployed pipeline: its stream (--stream, or the stack's StreamName output) and its consumer function, whose
+ * IteratorAge the load test charts. A stack deployed before the ConsumerFunctionName output existed still runs the
+ * load; the report then says why there is no iterator age.
+ */
+const deployedPipeline = async (stack: string, region: string | undefined, stream: string | undefined) => {
   const cloudformation = new CloudFormationClient(region ? { region } : {});
   try {
-    return await stackOutput(cloudformation, stack, 'StreamName');
+    const outputs = await stackOutputs(cloudformation, stack);
+    return {
+      stream: stream ?? requireOutput(outputs, stack, 'StreamName'),
+      consumerFunction: outputs.ConsumerFunctionName,
+    };
   } finally {
     cloudformation.destroy();
   }
@@ -53,11 +62,19 @@ try {
     });
     iteratorAge = localStatusSource(target.endpoint, stream);
   } else {
-    stream = target.stream ?? (await streamOfStack(target.stack, target.region));
+    const deployed = await deployedPipeline(target.stack, target.region, target.stream);
+    stream = deployed.stream;
     const region = target.region ? { region: target.region } : {};
     client = new KinesisClient({ ...region, requestHandler: new NodeHttpHandler(), maxAttempts: 1 });
-    cloudwatch = new CloudWatchClient(region);
-    iteratorAge = cloudWatchSource(cloudwatch, stream, startedAt);
+    if (deployed.consumerFunction) {
+      cloudwatch = new CloudWatchClient(region);
+      iteratorAge = cloudWatchSource(cloudwatch, deployed.consumerFunction, startedAt);
+    } else {
+      iteratorAge = unavailableSource(
+        'CloudWatch AWS/Lambda IteratorAge',
+        `stack ${target.stack} has no ConsumerFunctionName output (deploy this template again to chart the consumer)`,
+      );
+    }
   }
 } catch (error) {
   console.error(`load: could not find the stream: ${(error as Error).message}`);

@@ -1,8 +1,8 @@
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 
 /**
- * Where the consumer's iterator age comes from: the local runtime's GET /_local/status, or CloudWatch's
- * GetRecords.IteratorAgeMilliseconds for a deployed stream. Either may be unavailable; the load test then says why.
+ * Where the consumer's iterator age comes from: the local runtime's GET /_local/status, or the consumer function's
+ * IteratorAge in CloudWatch for a deployed stack. Either may be unavailable; the load test then says why.
  */
 
 export interface IteratorAgeSample {
@@ -69,13 +69,18 @@ export const localStatusSource = (endpoint: string, stream: string): IteratorAge
   },
 });
 
-/** CloudWatch keeps this metric at one-minute resolution, published a few minutes late. */
+/**
+ * The deployed consumer's iterator age: Lambda's IteratorAge of the consumer function, the age of the last record
+ * of each batch its event source mapping hands over. Not the stream's GetRecords.IteratorAgeMilliseconds, which
+ * is the oldest over every reader, the DLQ replay and the reprocessor included. CloudWatch keeps it at one-minute
+ * resolution, published a few minutes late.
+ */
 export const cloudWatchSource = (
   client: CloudWatchClient,
-  stream: string,
+  consumerFunction: string,
   startedAt: Date,
 ): IteratorAgeSource => ({
-  name: `CloudWatch AWS/Kinesis GetRecords.IteratorAgeMilliseconds (StreamName=${stream})`,
+  name: `CloudWatch AWS/Lambda IteratorAge (FunctionName=${consumerFunction})`,
   everyMs: 60_000,
   async sample() {
     const answer = await client
@@ -88,9 +93,9 @@ export const cloudWatchSource = (
               Id: 'age',
               MetricStat: {
                 Metric: {
-                  Namespace: 'AWS/Kinesis',
-                  MetricName: 'GetRecords.IteratorAgeMilliseconds',
-                  Dimensions: [{ Name: 'StreamName', Value: stream }],
+                  Namespace: 'AWS/Lambda',
+                  MetricName: 'IteratorAge',
+                  Dimensions: [{ Name: 'FunctionName', Value: consumerFunction }],
                 },
                 Period: 60,
                 Stat: 'Maximum',
@@ -109,6 +114,15 @@ export const cloudWatchSource = (
       atMs: at.getTime() - startedAt.getTime(),
       ageMs: result?.Values?.[i] ?? 0,
     }));
+  },
+});
+
+/** No iterator age to be had, for the reason given; the load test runs and its report says why. */
+export const unavailableSource = (name: string, reason: string): IteratorAgeSource => ({
+  name,
+  everyMs: 60_000,
+  sample: async () => {
+    throw new IteratorAgeUnavailableError(reason);
   },
 });
 

@@ -85,13 +85,9 @@ export const stackOutputs = async (
   return Object.fromEntries((stack.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
 };
 
-/** One output of a deployed stack; a missing output is a TargetError that names it. */
-export const stackOutput = async (
-  cloudformation: CloudFormationClient,
-  stackName: string,
-  key: string,
-): Promise<string> => {
-  const found = (await stackOutputs(cloudformation, stackName))[key];
+/** One of a stack's outputs; a missing one is a TargetError that names it. */
+export const requireOutput = (outputs: Record<string, string>, stackName: string, key: string): string => {
+  const found = outputs[key];
   if (!found) throw new TargetError(`stack ${stackName} has no output ${key}`);
   return found;
 };
@@ -113,9 +109,7 @@ export const stackTarget = (
         outputs = undefined;
         throw error;
       });
-      const found = (await outputs)[`${logicalId}Name`];
-      if (!found) throw new TargetError(`stack ${stackName} has no output ${logicalId}Name`);
-      return found;
+      return requireOutput(await outputs, stackName, `${logicalId}Name`);
     }),
     destroy: () => {
       cloudformation.destroy();

@@ -160,7 +160,8 @@ describe('Template: the consumer’s storage', () => {
     }
   });
 
-  it('outputs the table, the bucket and the failure queue', () => {
+  it('outputs the consumer, the table, the bucket and the failure queue', () => {
+    expect(template.Outputs?.ConsumerFunctionName).toMatchObject({ Value: { Ref: 'ConsumerFunction' } });
     expect(Object.keys(template.Outputs ?? {})).toEqual(
       expect.arrayContaining([
         'EventTableName',

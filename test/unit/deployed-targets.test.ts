@@ -4,9 +4,20 @@ import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cloudWatchSource, IteratorAgeUnavailableError } from '#bench/load/iterator-age.ts';
+import {
+  cloudWatchSource,
+  IteratorAgeUnavailableError,
+  unavailableSource,
+} from '#bench/load/iterator-age.ts';
 import { runLoad } from '#bench/load/load-test.ts';
-import { localTarget, stackOutput, stackTarget, TargetError, targetFrom } from '#scripts/lib/stack-target.ts';
+import {
+  localTarget,
+  requireOutput,
+  stackOutputs,
+  stackTarget,
+  TargetError,
+  targetFrom,
+} from '#scripts/lib/stack-target.ts';
 
 /**
  * The runbook commands and the load test against a deployed stack: what they ask CloudFormation, Lambda and
@@ -136,17 +147,20 @@ describe('stackTarget: functions of a deployed stack, found through its outputs'
   });
 });
 
-describe('stackOutput and targetFrom', () => {
-  it("reads the load test's stream from the StreamName output", async () => {
+describe('stackOutputs, requireOutput and targetFrom', () => {
+  it("reads the load test's stream and consumer from the stack's outputs", async () => {
     // Prepare
-    stackWith();
-    const cloudformation = new CloudFormationClient({ region: 'us-east-1' });
+    stackWith([
+      ...OUTPUTS,
+      { OutputKey: 'ConsumerFunctionName', OutputValue: 'pipeline-ConsumerFunction-q' },
+    ]);
 
     // Act
-    const stream = await stackOutput(cloudformation, 'pipeline', 'StreamName');
+    const outputs = await stackOutputs(new CloudFormationClient({ region: 'us-east-1' }), 'pipeline');
 
     // Assess
-    expect(stream).toBe('pipeline-EventStream-abc');
+    expect(requireOutput(outputs, 'pipeline', 'StreamName')).toBe('pipeline-EventStream-abc');
+    expect(requireOutput(outputs, 'pipeline', 'ConsumerFunctionName')).toBe('pipeline-ConsumerFunction-q');
   });
 
   it('names the output a stack lacks', async () => {
@@ -154,10 +168,12 @@ describe('stackOutput and targetFrom', () => {
     stackWith([]);
 
     // Act
-    const call = stackOutput(new CloudFormationClient({ region: 'us-east-1' }), 'pipeline', 'StreamName');
+    const outputs = await stackOutputs(new CloudFormationClient({ region: 'us-east-1' }), 'pipeline');
 
     // Assess
-    await expect(call).rejects.toThrow(new TargetError('stack pipeline has no output StreamName'));
+    expect(() => requireOutput(outputs, 'pipeline', 'StreamName')).toThrow(
+      new TargetError('stack pipeline has no output StreamName'),
+    );
   });
 
   it('targets the stack when one is named, and the local runtime by logical id otherwise', async () => {
@@ -181,7 +197,7 @@ describe('stackOutput and targetFrom', () => {
 describe("cloudWatchSource: the deployed consumer's iterator age", () => {
   const startedAt = new Date('2026-11-28T10:00:30Z');
 
-  it('asks for the Maximum per minute of GetRecords.IteratorAgeMilliseconds from a minute before the start', async () => {
+  it("asks for the Maximum per minute of the consumer function's IteratorAge from a minute before the start", async () => {
     // Prepare
     cloudwatchMock.on(GetMetricDataCommand).resolves({
       MetricDataResults: [
@@ -193,7 +209,7 @@ describe("cloudWatchSource: the deployed consumer's iterator age", () => {
         },
       ],
     });
-    const source = cloudWatchSource(new CloudWatchClient({ region: 'us-east-1' }), 'stream-a', startedAt);
+    const source = cloudWatchSource(new CloudWatchClient({ region: 'us-east-1' }), 'consumer-fn', startedAt);
 
     // Act
     const samples = await source.sample(0);
@@ -210,9 +226,9 @@ describe("cloudWatchSource: the deployed consumer's iterator age", () => {
         Id: 'age',
         MetricStat: {
           Metric: {
-            Namespace: 'AWS/Kinesis',
-            MetricName: 'GetRecords.IteratorAgeMilliseconds',
-            Dimensions: [{ Name: 'StreamName', Value: 'stream-a' }],
+            Namespace: 'AWS/Lambda',
+            MetricName: 'IteratorAge',
+            Dimensions: [{ Name: 'FunctionName', Value: 'consumer-fn' }],
           },
           Period: 60,
           Stat: 'Maximum',
@@ -220,6 +236,7 @@ describe("cloudWatchSource: the deployed consumer's iterator age", () => {
       },
     ]);
     expect(source.everyMs).toBe(60_000);
+    expect(source.name).toBe('CloudWatch AWS/Lambda IteratorAge (FunctionName=consumer-fn)');
   });
 
   it('gives up with the reason when CloudWatch refuses', async () => {
@@ -227,7 +244,7 @@ describe("cloudWatchSource: the deployed consumer's iterator age", () => {
     const denied = new Error('not authorized to perform: cloudwatch:GetMetricData');
     denied.name = 'AccessDenied';
     cloudwatchMock.on(GetMetricDataCommand).rejects(denied);
-    const source = cloudWatchSource(new CloudWatchClient({ region: 'us-east-1' }), 'stream-a', startedAt);
+    const source = cloudWatchSource(new CloudWatchClient({ region: 'us-east-1' }), 'consumer-fn', startedAt);
 
     // Act
     const call = source.sample(0);
@@ -277,5 +294,32 @@ describe('runLoad with a sampled iterator age', () => {
       { atMs: -60_000, ageMs: 5 },
       { atMs: 0, ageMs: 900 },
     ]);
+  });
+
+  it('runs the load and says why when there is no iterator age to be had', async () => {
+    // Prepare
+    kinesisMock.on(PutRecordsCommand).callsFake((input: { Records: unknown[] }) => ({
+      FailedRecordCount: 0,
+      Records: input.Records.map((_, i) => ({ ShardId: 'shardId-000000000000', SequenceNumber: String(i) })),
+    }));
+
+    // Act
+    const report = await runLoad({
+      client: new KinesisClient({ region: 'us-east-1' }),
+      stream: 'stream-a',
+      rate: 10,
+      seconds: 0.2,
+      users: 5,
+      iteratorAge: unavailableSource('CloudWatch AWS/Lambda IteratorAge', 'stack pipeline has no output'),
+    });
+
+    // Assess
+    expect(report.written).toBe(2);
+    expect(report.iteratorAge).toEqual({
+      source: 'CloudWatch AWS/Lambda IteratorAge',
+      available: false,
+      reason: 'stack pipeline has no output',
+      samples: [],
+    });
   });
 });

@@ -6,6 +6,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   cloudWatchSource,
+  type IteratorAgeSource,
   IteratorAgeUnavailableError,
   unavailableSource,
 } from '#bench/load/iterator-age.ts';
@@ -258,12 +259,24 @@ describe("cloudWatchSource: the deployed consumer's iterator age", () => {
 });
 
 describe('runLoad with a sampled iterator age', () => {
-  it('keeps the latest reading of a data point read twice, in time order', async () => {
-    // Prepare
+  const streamAcceptsEverything = () =>
     kinesisMock.on(PutRecordsCommand).callsFake((input: { Records: unknown[] }) => ({
       FailedRecordCount: 0,
       Records: input.Records.map((_, i) => ({ ShardId: 'shardId-000000000000', SequenceNumber: String(i) })),
     }));
+  const load = (seconds: number, iteratorAge: IteratorAgeSource) =>
+    runLoad({
+      client: new KinesisClient({ region: 'us-east-1' }),
+      stream: 'stream-a',
+      rate: 10,
+      seconds,
+      users: 5,
+      iteratorAge,
+    });
+
+  it('keeps the latest reading of a data point read twice, in time order', async () => {
+    // Prepare
+    streamAcceptsEverything();
     const readings = [
       [{ atMs: 0, ageMs: 100 }],
       [
@@ -279,14 +292,7 @@ describe('runLoad with a sampled iterator age', () => {
     };
 
     // Act
-    const report = await runLoad({
-      client: new KinesisClient({ region: 'us-east-1' }),
-      stream: 'stream-a',
-      rate: 10,
-      seconds: 0.3,
-      users: 5,
-      iteratorAge: source,
-    });
+    const report = await load(0.3, source);
 
     // Assess
     expect(report.written).toBe(3);
@@ -298,20 +304,13 @@ describe('runLoad with a sampled iterator age', () => {
 
   it('runs the load and says why when there is no iterator age to be had', async () => {
     // Prepare
-    kinesisMock.on(PutRecordsCommand).callsFake((input: { Records: unknown[] }) => ({
-      FailedRecordCount: 0,
-      Records: input.Records.map((_, i) => ({ ShardId: 'shardId-000000000000', SequenceNumber: String(i) })),
-    }));
+    streamAcceptsEverything();
 
     // Act
-    const report = await runLoad({
-      client: new KinesisClient({ region: 'us-east-1' }),
-      stream: 'stream-a',
-      rate: 10,
-      seconds: 0.2,
-      users: 5,
-      iteratorAge: unavailableSource('CloudWatch AWS/Lambda IteratorAge', 'stack pipeline has no output'),
-    });
+    const report = await load(
+      0.2,
+      unavailableSource('CloudWatch AWS/Lambda IteratorAge', 'stack pipeline has no output'),
+    );
 
     // Assess
     expect(report.written).toBe(2);

@@ -5,7 +5,7 @@ import { ingestCost } from './ingest-cost.ts';
 import { pipelineThroughput } from './pipeline-throughput.ts';
 import { recoveryThroughput } from './recovery-throughput.ts';
 
-/** Every benchmark of the performance issue, in its numbering; add a module here and drop it from PENDING. */
+/** Every benchmark of the project's performance targets, in their numbering; add a module here and drop it from PENDING. */
 export const BENCHMARKS: Benchmark[] = [
   ingestCost,
   consumerThroughput,

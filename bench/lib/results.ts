@@ -1,6 +1,6 @@
 /**
  * What every benchmark reports: rows that each set one measurement against a baseline measured in the same run,
- * as a ratio, with the issue's target judged met or not met. Benchmarks never assert their targets.
+ * as a ratio, with the project's target judged met or not met. Benchmarks never assert their targets.
  */
 
 export interface Quantity {
@@ -9,7 +9,7 @@ export interface Quantity {
 }
 
 export interface Target {
-  /** The target as the issue states it, e.g. `≤ 2× baseline`. */
+  /** The target as the project states it, e.g. `≤ 2× baseline`. */
   text: string;
   met: boolean;
   /** The figure compared with the limit: the row's ratio or its measured value. */
@@ -65,7 +65,7 @@ export interface Benchmark {
   run(context: BenchContext): Promise<Pick<BenchmarkReport, 'rows' | 'notes'>>;
 }
 
-/** A benchmark of the issue that has no module yet: listed as not run, with the reason, never with numbers. */
+/** A benchmark of the targets that has no module yet: listed as not run, with the reason, never with numbers. */
 export interface PendingBenchmark {
   id: number;
   title: string;

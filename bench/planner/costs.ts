@@ -139,7 +139,12 @@ export const recommend = (provisioned: number, onDemand: number, peakToAverage: 
   if (saving >= MIN_MONTHLY_SAVING_USD && share >= MIN_SAVING_SHARE) {
     return {
       mode: 'provisioned',
-      reason: `provisioned saves ${usd(saving)} a month (${Math.round(share * 100)}% of on-demand), at least ${usd(MIN_MONTHLY_SAVING_USD)} and ${MIN_SAVING_SHARE * 100}%: traffic is steady and large enough to keep shards busy`,
+      reason:
+        `provisioned saves ${usd(saving)} a month (${Math.round(share * 100)}% of on-demand), at least ` +
+        `${usd(MIN_MONTHLY_SAVING_USD)} and ${MIN_SAVING_SHARE * 100}%: ` +
+        (peakToAverage > 1
+          ? `traffic is large enough to keep shards sized for a peak ${peakToAverage}× the average busy`
+          : 'traffic is steady and large enough to keep shards busy'),
     };
   }
   if (saving <= 0) {

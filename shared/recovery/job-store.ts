@@ -337,7 +337,7 @@ export class DynamoDbJobStore implements JobStore {
     await unlessConditionFails(
       this.#update(
         { jobId, item: shardSortKey(shardId) },
-        { state: 'done', endReason: 'skipped', updatedAt: at },
+        { state: 'done', endReason: 'skipped', updatedAt: at, expiresAt: this.#expiresAt(at) },
         '#state = :pending AND (attribute_not_exists(leaseOwner) OR leaseExpiresAt < :now)',
         { ':pending': 'pending', ':now': now },
       ),
@@ -350,10 +350,15 @@ export class DynamoDbJobStore implements JobStore {
         new UpdateCommand({
           TableName: this.#tableName,
           Key: { jobId, item: shardSortKey(shardId) },
-          UpdateExpression: 'SET #state = :reading, updatedAt = :at REMOVE lastError',
+          UpdateExpression: 'SET #state = :reading, updatedAt = :at, expiresAt = :expiresAt REMOVE lastError',
           ConditionExpression: '#state = :failed',
           ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: { ':reading': 'reading', ':failed': 'failed', ':at': at },
+          ExpressionAttributeValues: {
+            ':reading': 'reading',
+            ':failed': 'failed',
+            ':at': at,
+            ':expiresAt': this.#expiresAt(at),
+          },
         }),
       ),
     );

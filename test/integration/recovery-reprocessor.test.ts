@@ -1,4 +1,5 @@
 import { CreateStreamCommand } from '@aws-sdk/client-kinesis';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Clock, systemClock } from '#shared/kinesis/rate-limiter.ts';
 import { S3Quarantine } from '#shared/quarantine/s3-quarantine.ts';
@@ -378,6 +379,50 @@ describe('Recovery: reprocessor against the emulators', () => {
     expect(beforeExpiry).toBeUndefined();
     expect(afterExpiry).toMatchObject({ leaseOwner: other, leaseExpiresAt: now + 11_000 });
     await expect(fenced).rejects.toThrow(LeaseLostError);
+  });
+
+  it("moves a shard item's expiry with every write that changes it, an operator's skip and retry included", async () => {
+    // Prepare
+    const tableName = await createJobsTable(env.documentClient);
+    const jobs = new DynamoDbJobStore({ client: env.documentClient, tableName, retentionDays: 30 });
+    const created = '2026-11-01T00:00:00.000Z';
+    const later = '2026-11-20T00:00:00.000Z';
+    const shard = (shardId: string) => ({
+      jobId: 'ttl',
+      shardId,
+      parents: [],
+      start: 'AT_TIMESTAMP' as const,
+      state: 'pending' as const,
+      recordsRead: 0,
+      written: 0,
+      duplicates: 0,
+      staleVersions: 0,
+      quarantined: 0,
+      failed: 0,
+      updatedAt: created,
+    });
+    await jobs.addShard(shard('shardId-000000000001'));
+    await jobs.addShard(shard('shardId-000000000002'));
+    const now = Date.parse(created);
+    await jobs.acquireLease('ttl', 'shardId-000000000002', 'worker', now, now + 5_000);
+    await jobs.checkpoint('ttl', 'shardId-000000000002', 'worker', { state: 'failed' }, now + 5_000, created);
+    const expiryOf = async (shardId: string) =>
+      (
+        await env.documentClient.send(
+          new GetCommand({ TableName: tableName, Key: { jobId: 'ttl', item: `shard#${shardId}` } }),
+        )
+      ).Item?.expiresAt;
+    const before = await expiryOf('shardId-000000000001');
+
+    // Act
+    await jobs.skipShard('ttl', 'shardId-000000000001', Date.parse(later), later);
+    await jobs.retryShard('ttl', 'shardId-000000000002', later);
+
+    // Assess
+    const thirtyDaysAfter = (at: string) => Date.parse(at) / 1000 + 30 * 86_400;
+    expect(before).toBe(thirtyDaysAfter(created));
+    expect(await expiryOf('shardId-000000000001')).toBe(thirtyDaysAfter(later));
+    expect(await expiryOf('shardId-000000000002')).toBe(thirtyDaysAfter(later));
   });
 
   it('holds GetRecords to its per-shard rate and records to maxRecordsPerSecond', async () => {

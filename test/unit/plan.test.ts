@@ -111,6 +111,17 @@ describe('Planner: monthly Kinesis cost', () => {
     expect(cheapShare.mode).toBe('on-demand');
     expect(smallSaving.mode).toBe('on-demand');
   });
+
+  it('explains a provisioned pick by the peak when traffic is not steady', () => {
+    // Act
+    const steady = recommend(100, 200, 1);
+    const peaky = recommend(100, 200, 3);
+    // Assess
+    expect(steady.reason).toContain('traffic is steady and large enough to keep shards busy');
+    expect(peaky).toMatchObject({ mode: 'provisioned' });
+    expect(peaky.reason).toContain('shards sized for a peak 3× the average busy');
+    expect(peaky.reason).not.toContain('steady');
+  });
 });
 
 describe('Planner: cost per million events', () => {

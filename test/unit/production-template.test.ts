@@ -160,16 +160,26 @@ describe('Template: alarms', () => {
     }
   });
 
-  it('sends every alarm to the one alarm topic, which mails AlarmEmail when it is set', () => {
+  it('sends every alarm to the one alarm topic when it fires and when it clears, which mails AlarmEmail when set', () => {
     // Prepare
     const alarms = ofType('AWS::CloudWatch::Alarm');
 
     // Act
-    const actions = alarms.map((logicalId) => properties(logicalId).AlarmActions);
+    const actions = alarms.map((logicalId) => ({
+      logicalId,
+      fires: properties(logicalId).AlarmActions,
+      clears: properties(logicalId).OKActions,
+    }));
 
     // Assess
     expect(alarms.length).toBeGreaterThanOrEqual(ALARMS.length + MATH_ALARMS.length + 1);
-    for (const action of actions) expect(action).toEqual([{ Ref: 'AlarmTopic' }]);
+    for (const action of actions) {
+      expect(action, action.logicalId).toEqual({
+        logicalId: action.logicalId,
+        fires: [{ Ref: 'AlarmTopic' }],
+        clears: [{ Ref: 'AlarmTopic' }],
+      });
+    }
     expect(resources.AlarmEmailSubscription).toMatchObject({
       Condition: 'HasAlarmEmail',
       Properties: { TopicArn: { Ref: 'AlarmTopic' }, Protocol: 'email', Endpoint: { Ref: 'AlarmEmail' } },

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { ReplayReport } from '#shared/recovery/dlq-replay.ts';
 import { numberFlag } from './lib/flags.ts';
 import { createProgress } from './lib/progress.ts';
-import { DEFAULT_LOCAL_ENDPOINT, targetFrom } from './lib/stack-target.ts';
+import { DEFAULT_LOCAL_ENDPOINT, TARGET_OPTIONS, targetFrom } from './lib/stack-target.ts';
 
 /**
  * `npm run replay -- [--max N] [--dry-run] [--stack NAME | --endpoint URL]`: drains the failure queue through
@@ -44,12 +44,7 @@ const main = async (): Promise<number> => {
     options: {
       max: { type: 'string' },
       batch: { type: 'string' },
-      'dry-run': { type: 'boolean', default: false },
-      endpoint: { type: 'string' },
-      stack: { type: 'string' },
-      region: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
+      ...TARGET_OPTIONS,
     },
   });
   if (values.help) {

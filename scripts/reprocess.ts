@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { JobStatus } from '#shared/recovery/reprocessor.ts';
 import { numberFlag } from './lib/flags.ts';
 import { createProgress } from './lib/progress.ts';
-import { DEFAULT_LOCAL_ENDPOINT, targetFrom } from './lib/stack-target.ts';
+import { DEFAULT_LOCAL_ENDPOINT, TARGET_OPTIONS, targetFrom } from './lib/stack-target.ts';
 
 /**
  * `npm run reprocess -- --from <time> [--to <time>] ...`: starts a reprocessing job on ReprocessorFunction and
@@ -44,15 +44,10 @@ const main = async (): Promise<number> => {
       to: { type: 'string' },
       shards: { type: 'string' },
       rate: { type: 'string' },
-      'dry-run': { type: 'boolean', default: false },
       job: { type: 'string' },
       status: { type: 'boolean', default: false },
       poll: { type: 'string', default: '1000' },
-      endpoint: { type: 'string' },
-      stack: { type: 'string' },
-      region: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
+      ...TARGET_OPTIONS,
     },
   });
   if (values.help) {

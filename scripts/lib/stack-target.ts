@@ -24,6 +24,16 @@ export interface Target {
 
 export const DEFAULT_LOCAL_ENDPOINT = 'http://127.0.0.1:4566';
 
+/** The `parseArgs` options every operations command shares: where it acts, how it answers, and help. */
+export const TARGET_OPTIONS = {
+  'dry-run': { type: 'boolean', default: false },
+  endpoint: { type: 'string' },
+  stack: { type: 'string' },
+  region: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
 const decode = (payload: Uint8Array | undefined): unknown => {
   const text = payload ? Buffer.from(payload).toString('utf8') : '';
   return text === '' ? null : JSON.parse(text);

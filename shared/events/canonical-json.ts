@@ -1,8 +1,10 @@
+import { NumberValue } from '@aws-sdk/lib-dynamodb';
+
 /**
  * JSON helpers for payloads that the pipeline hashes and stores.
  *
- * Written by hand rather than with a canonicalization package: the pipeline also keeps integers beyond 2^53 as
- * BigInt (which JSON.stringify and those packages reject), and the whole of it is a dozen lines.
+ * Written by hand rather than with a canonicalization package: the pipeline also keeps numbers beyond 2^53 with
+ * their exact digits (which JSON.stringify and those packages cannot), and the whole of it is a dozen lines.
  */
 
 type JsonReviverContext = { source?: string };
@@ -10,18 +12,23 @@ type JsonReviverContext = { source?: string };
 const PLAIN_INTEGER = /^-?\d+$/;
 
 /**
- * JSON.parse, except that an integer too large for a double keeps its exact digits as a BigInt instead of being
- * rounded (the reviver's `context.source` holds the digits as written). DynamoDB stores such a BigInt exactly.
+ * JSON.parse, except that a finite number too large for a double to hold exactly keeps the digits as written
+ * (the reviver's `context.source`): a plain integer as a BigInt, any other form (`1e20`, `12345678901234567.5`)
+ * as the SDK's NumberValue. DynamoDB stores both exactly, up to its 38 significant digits; the SDK refuses to
+ * store such a number as a double at all, so without this the record could never be written.
  */
 export const parseJson = (text: string): unknown =>
-  JSON.parse(text, ((_key: string, value: unknown, context?: JsonReviverContext) =>
-    typeof value === 'number' &&
-    Number.isInteger(value) &&
-    !Number.isSafeInteger(value) &&
-    context?.source !== undefined &&
-    PLAIN_INTEGER.test(context.source)
-      ? BigInt(context.source)
-      : value) as (key: string, value: unknown) => unknown);
+  JSON.parse(text, ((_key: string, value: unknown, context?: JsonReviverContext) => {
+    if (
+      typeof value !== 'number' ||
+      !Number.isFinite(value) ||
+      Math.abs(value) <= Number.MAX_SAFE_INTEGER ||
+      context?.source === undefined
+    ) {
+      return value;
+    }
+    return PLAIN_INTEGER.test(context.source) ? BigInt(context.source) : NumberValue.from(context.source);
+  }) as (key: string, value: unknown) => unknown);
 
 /**
  * Canonical JSON in the manner of RFC 8785: object keys sorted by UTF-16 code units, no whitespace, numbers and
@@ -38,6 +45,7 @@ export const canonicalJson = (value: unknown): string => {
     case 'string':
       return JSON.stringify(value);
     case 'object': {
+      if (value instanceof NumberValue) return value.toString();
       if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
       const entries = Object.entries(value as Record<string, unknown>)
         .filter(([, member]) => member !== undefined)

@@ -31,6 +31,9 @@ export interface FieldError {
 
 export const MAX_PARTITION_KEY_CHARS = 256;
 
+/** DynamoDB's limit on a partition key value; the event table's key is the event's identity. */
+export const MAX_IDENTITY_BYTES = 2048;
+
 const KNOWN_ATTRIBUTES = new Set([
   'specversion',
   'id',
@@ -49,7 +52,7 @@ const KNOWN_ATTRIBUTES = new Set([
 const ATTRIBUTE_NAME = /^[a-z0-9]+$/;
 
 /** RFC 3339 date-time (full-date "T" full-time), with a required offset. */
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
 
 /** RFC 4648 base64, padded. */
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -60,20 +63,22 @@ const MEDIA_TYPE = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(\s*;.*)?$/;
 const isRfc3339 = (value: string): boolean => {
   const match = RFC3339.exec(value);
   if (!match) return false;
-  const [, y, mo, d, h, mi, s] = match.map(Number) as number[];
+  const [, y, mo, d, h, mi, s, , offsetH = 0, offsetM = 0] = match.map((part) =>
+    part === undefined ? undefined : Number(part),
+  ) as number[];
   if (mo! < 1 || mo! > 12 || h! > 23 || mi! > 59 || s! > 60) return false;
+  if (offsetH > 23 || offsetM > 59) return false;
   const daysInMonth = new Date(Date.UTC(y!, mo!, 0)).getUTCDate();
   return d! >= 1 && d! <= daysInMonth;
 };
 
-/** Length in Unicode code points, which is how Kinesis counts the partition key's 256 characters. */
-export const codePointLength = (value: string): number => {
-  let length = 0;
-  for (const _ of value) length += 1;
-  return length;
-};
-
 const isNonEmptyString = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
+
+/**
+ * CloudEvents JSON format §2.2: a null attribute is the same as an absent one. Only `data` keeps a null value
+ * (JSON null is data like any other).
+ */
+const isSet = (value: unknown): boolean => value !== undefined && value !== null;
 
 /**
  * The partition key: `partitionkey`, else `subject`, else `source`. Callers validate first; for a valid
@@ -84,7 +89,7 @@ export const partitionKeyOf = (event: Pick<CloudEvent, 'partitionkey' | 'subject
 
 /** Which attribute supplies the partition key; used to point an error at the right field. */
 const partitionKeyField = (event: Record<string, unknown>): 'partitionkey' | 'subject' | 'source' =>
-  event.partitionkey !== undefined ? 'partitionkey' : event.subject !== undefined ? 'subject' : 'source';
+  isSet(event.partitionkey) ? 'partitionkey' : isSet(event.subject) ? 'subject' : 'source';
 
 /**
  * The event's identity for the rest of the pipeline: `source` + `id`, each percent-encoded so that no pair of
@@ -107,43 +112,47 @@ export const validateCloudEvent = (value: unknown, index: number): FieldError[] 
   }
   const event = value as Record<string, unknown>;
 
-  if (event.specversion === undefined) fail('specversion', 'is required');
+  if (!isSet(event.specversion)) fail('specversion', 'is required');
   else if (event.specversion !== '1.0') fail('specversion', 'must be "1.0"');
 
   for (const field of ['id', 'source', 'type'] as const) {
-    if (event[field] === undefined) fail(field, 'is required');
+    if (!isSet(event[field])) fail(field, 'is required');
     else if (!isNonEmptyString(event[field])) fail(field, 'must be a non-empty string');
   }
 
-  if (event.time !== undefined && (typeof event.time !== 'string' || !isRfc3339(event.time))) {
+  if (isSet(event.time) && (typeof event.time !== 'string' || !isRfc3339(event.time))) {
     fail('time', 'must be an RFC 3339 timestamp, such as 2026-01-31T12:00:00Z');
   }
-  if (event.subject !== undefined && !isNonEmptyString(event.subject)) {
+  if (isSet(event.subject) && !isNonEmptyString(event.subject)) {
     fail('subject', 'must be a non-empty string');
   }
   if (
-    event.datacontenttype !== undefined &&
+    isSet(event.datacontenttype) &&
     (typeof event.datacontenttype !== 'string' || !MEDIA_TYPE.test(event.datacontenttype))
   ) {
     fail('datacontenttype', 'must be an RFC 2046 media type, such as application/json');
   }
-  if (event.dataschema !== undefined && !isNonEmptyString(event.dataschema)) {
+  if (isSet(event.dataschema) && !isNonEmptyString(event.dataschema)) {
     fail('dataschema', 'must be a non-empty URI');
   }
-  if (event.data !== undefined && event.data_base64 !== undefined) {
+  if (event.data !== undefined && isSet(event.data_base64)) {
     fail('data_base64', 'must not be present together with data');
   }
   if (
-    event.data_base64 !== undefined &&
+    isSet(event.data_base64) &&
     (typeof event.data_base64 !== 'string' || !BASE64.test(event.data_base64))
   ) {
     fail('data_base64', 'must be a base64 string (RFC 4648)');
   }
-  if (event.partitionkey !== undefined && typeof event.partitionkey !== 'string') {
+  if (isSet(event.partitionkey) && typeof event.partitionkey !== 'string') {
     fail('partitionkey', 'must be a string');
   }
 
   for (const [name, attribute] of Object.entries(event)) {
+    // A JSON escape such as "\ud800" gives a lone surrogate: no UTF-8 encodes it, so no store or key takes it.
+    if (name !== 'data' && typeof attribute === 'string' && !attribute.isWellFormed()) {
+      fail(name, 'must be well-formed Unicode: it holds a lone surrogate (such as \\ud800)');
+    }
     if (KNOWN_ATTRIBUTES.has(name)) continue;
     if (!ATTRIBUTE_NAME.test(name)) {
       fail(name, 'is not a valid attribute name: use lower-case letters a-z and digits 0-9 only');
@@ -151,20 +160,31 @@ export const validateCloudEvent = (value: unknown, index: number): FieldError[] 
       attribute !== null &&
       typeof attribute !== 'string' &&
       typeof attribute !== 'boolean' &&
-      !Number.isInteger(attribute)
+      !Number.isSafeInteger(attribute)
     ) {
-      fail(name, 'an extension attribute must be a string, an integer or a boolean');
+      fail(
+        name,
+        'an extension attribute must be a string, a boolean or an integer (within ±9007199254740991; send larger ones as strings)',
+      );
     }
   }
 
   if (errors.length === 0) {
     const key = partitionKeyOf(event as unknown as CloudEvent);
-    const length = codePointLength(key);
-    if (length < 1 || length > MAX_PARTITION_KEY_CHARS) {
+    // UTF-16 code units: the stricter of the two ways the 256 characters may be counted (a code-point count would
+    // allow 256 emoji, which kinesalite refuses with the whole request), so no key that passes here is refused.
+    if (key.length < 1 || key.length > MAX_PARTITION_KEY_CHARS) {
       const field = partitionKeyField(event);
       fail(
         field,
-        `is used as the partition key and must be 1-${MAX_PARTITION_KEY_CHARS} Unicode characters, got ${length}`,
+        `is used as the partition key and must be 1-${MAX_PARTITION_KEY_CHARS} characters (UTF-16 code units), got ${key.length}`,
+      );
+    }
+    const identityBytes = Buffer.byteLength(identityOf(event as unknown as CloudEvent), 'utf8');
+    if (identityBytes > MAX_IDENTITY_BYTES) {
+      fail(
+        'id',
+        `with source, makes the event's identity ${identityBytes} bytes once encoded; the event table's key takes at most ${MAX_IDENTITY_BYTES}`,
       );
     }
   }

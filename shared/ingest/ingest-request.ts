@@ -6,6 +6,7 @@ import {
   validateCloudEvent,
 } from '#shared/events/cloudevent.ts';
 import { jsonResponse, PROBLEM_TYPES, problemResponse } from '#shared/http/problem.ts';
+import { arrayElementTexts, valueText } from '#shared/ingest/raw-json.ts';
 import {
   type EntryResult,
   entrySize,
@@ -201,14 +202,17 @@ const readRequest = (
     return invalid(instance, errors);
   }
 
-  // 6. Encode each event once, and check each record against the stream's record-size limit.
+  // 6. Each record is the event's JSON exactly as sent (every digit of its numbers, its keys in their order);
+  //    check each against the stream's record-size limit.
+  const texts = isBatch ? arrayElementTexts(body.text, candidates.length) : [valueText(body.text)];
   const entries = new Array<PutEntry>(candidates.length);
   const events = new Array<Pick<CloudEvent, 'id' | 'source'>>(candidates.length);
   const oversized: FieldError[] = [];
   for (let index = 0; index < candidates.length; index += 1) {
     const ce = candidates[index] as CloudEvent;
     events[index] = { id: ce.id, source: ce.source };
-    const entry = { partitionKey: partitionKeyOf(ce), data: Buffer.from(JSON.stringify(ce), 'utf8') };
+    const text = texts?.[index] ?? JSON.stringify(ce);
+    const entry = { partitionKey: partitionKeyOf(ce), data: Buffer.from(text, 'utf8') };
     const size = entrySize(entry);
     if (size > limits.maxRecordBytes) {
       oversized.push({

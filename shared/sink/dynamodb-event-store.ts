@@ -44,11 +44,24 @@ const UNSTORABLE_MESSAGES = [
   /number overflow/i,
   /number underflow/i,
   /more than 38 significant digits/i,
+  /size of hashkey has exceeded/i,
 ];
 
-const isUnstorableAnswer = (error: unknown): boolean =>
-  (error as Error).name === 'ValidationException' &&
-  UNSTORABLE_MESSAGES.some((pattern) => pattern.test((error as Error).message));
+/**
+ * The document client's own refusals, thrown while it converts the item, before any request: the same item is
+ * refused every time (a number it will not turn into a double, a value of a type it cannot convert).
+ */
+const UNCONVERTIBLE_MESSAGES = [/Number\.(MAX|MIN)_SAFE_INTEGER/, /Unsupported type passed/];
+
+const isUnstorableAnswer = (error: unknown): boolean => {
+  const { name, message } = error as Error;
+  if (name === 'ValidationException') return UNSTORABLE_MESSAGES.some((pattern) => pattern.test(message));
+  return (
+    name === 'Error' &&
+    (error as { $metadata?: unknown }).$metadata === undefined &&
+    UNCONVERTIBLE_MESSAGES.some((pattern) => pattern.test(message))
+  );
+};
 
 /** A value from an item that may come back marshalled (`{ N: '2' }`) or not. */
 const plain = (value: unknown): unknown => {

@@ -1,3 +1,4 @@
+import { NumberValue } from '@aws-sdk/lib-dynamodb';
 import { UnstorableEventError } from './event-store.ts';
 
 /** DynamoDB's item size limit: 400 KB, attribute names included. */
@@ -33,6 +34,7 @@ const valueSize = (value: unknown, depth: number, path: string): number => {
       return 21;
     case 'object': {
       if (value instanceof Uint8Array) return value.byteLength;
+      if (value instanceof NumberValue) return 21;
       if (depth + 1 > MAX_NESTING_DEPTH) {
         throw new UnstorableEventError(
           `${path} is nested deeper than DynamoDB's ${MAX_NESTING_DEPTH} levels`,

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  codePointLength,
   identityOf,
   partitionKeyOf,
   validateCloudEvent,
@@ -45,10 +44,62 @@ describe('CloudEvents contract', () => {
     expect(partitionKeyOf(valid)).toBe('urn:shop');
   });
 
-  it('counts partition-key length in Unicode characters, not UTF-16 units', () => {
-    const emoji = '😀'.repeat(256);
-    expect(codePointLength(emoji)).toBe(256);
-    expect(validateCloudEvent({ ...valid, partitionkey: emoji }, 0)).toEqual([]);
+  it('counts partition-key length in UTF-16 code units, the stricter count, so no accepted key is refused later', () => {
+    expect(validateCloudEvent({ ...valid, partitionkey: '😀'.repeat(128) }, 0)).toEqual([]);
+    expect(validateCloudEvent({ ...valid, partitionkey: 'k'.repeat(256) }, 0)).toEqual([]);
+    expect(validateCloudEvent({ ...valid, partitionkey: '😀'.repeat(129) }, 0)).toEqual([
+      {
+        index: 0,
+        field: 'partitionkey',
+        message: 'is used as the partition key and must be 1-256 characters (UTF-16 code units), got 258',
+      },
+    ]);
+  });
+
+  it('refuses a lone surrogate in any attribute, which no store or key can take', () => {
+    // Prepare: JSON escapes give lone surrogates that no text decoding replaces.
+    const event = JSON.parse(
+      '{"specversion":"1.0","id":"e-\\ud800","source":"urn:shop","type":"t","subject":"\\udc00x","ext":"\\ud83d"}',
+    );
+    // Act
+    const fields = validateCloudEvent(event, 0).map((e) => e.field);
+    // Assess
+    expect(fields).toEqual(['id', 'subject', 'ext']);
+    expect(validateCloudEvent({ ...valid, data: { text: '\ud800' } }, 0)).toEqual([]);
+  });
+
+  it('treats a null attribute as absent, as the JSON format says, and still requires the required ones', () => {
+    // Act
+    const nulls = validateCloudEvent(
+      { ...valid, subject: null, time: null, datacontenttype: null, dataschema: null, partitionkey: null },
+      0,
+    );
+    const missingId = validateCloudEvent({ ...valid, id: null }, 0);
+    // Assess
+    expect(nulls).toEqual([]);
+    expect(partitionKeyOf({ ...valid, subject: null, partitionkey: null } as never)).toBe('urn:shop');
+    expect(missingId).toEqual([{ index: 0, field: 'id', message: 'is required' }]);
+  });
+
+  it('refuses time offsets out of range and integers that JSON numbers cannot hold exactly', () => {
+    // Act
+    const offset = validateCloudEvent({ ...valid, time: '2026-01-31T12:00:00+99:99' }, 0);
+    const fine = validateCloudEvent({ ...valid, time: '2026-01-31T12:00:00-23:59', seq: 9007199254740991 }, 0);
+    const big = validateCloudEvent({ ...valid, seq: JSON.parse('12345678901234567890') }, 0);
+    // Assess
+    expect(offset.map((e) => e.field)).toEqual(['time']);
+    expect(fine).toEqual([]);
+    expect(big.map((e) => e.field)).toEqual(['seq']);
+  });
+
+  it("refuses an event whose identity would not fit the event table's key", () => {
+    // Act
+    const errors = validateCloudEvent({ ...valid, id: 'x'.repeat(2100) }, 0);
+    // Assess
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ field: 'id' });
+    expect(errors[0]!.message).toContain('at most 2048');
+    expect(validateCloudEvent({ ...valid, id: 'x'.repeat(2000) }, 0)).toEqual([]);
   });
 
   it('gives distinct identities to (source, id) pairs that concatenate alike', () => {

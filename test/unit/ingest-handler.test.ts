@@ -108,6 +108,60 @@ describe('Function: ingest handler', () => {
     });
   });
 
+  describe('what is written', () => {
+    it("writes each event's JSON exactly as sent: every digit, key order, spacing inside the event", async () => {
+      // Prepare
+      acceptAll();
+      const first =
+        '{"specversion":"1.0","id":"big-1","source":"urn:shop","type":"t","subject":"k","data":{"orderId":1234567890123456789,"b":1,"a":1e20}}';
+      const second =
+        '{ "type":"t", "source":"urn:shop", "id":"big-2", "specversion":"1.0", "data": [1.50, -0] }';
+
+      // Act
+      const batch = await invoke(
+        apiRequest(`[\n  ${first},\n  ${second}\n]`, 'application/cloudevents-batch+json'),
+      );
+      const single = await invoke(apiRequest(`  ${first}\n`));
+
+      // Assess
+      expect(batch.statusCode).toBe(202);
+      expect(single.statusCode).toBe(202);
+      const written = kinesisMock
+        .commandCalls(PutRecordsCommand)
+        .flatMap((call) => call.args[0].input.Records ?? [])
+        .map((record) => Buffer.from(record.Data!).toString('utf8'));
+      expect(written).toEqual([first, second, first]);
+    });
+
+    it('treats null attributes as absent, taking the partition key from the next attribute', async () => {
+      // Prepare
+      acceptAll();
+      const event = { ...cloudEvent(1), subject: null, time: null, partitionkey: null };
+
+      // Act
+      const response = await invoke(apiRequest(JSON.stringify(event)));
+
+      // Assess
+      expect(response.statusCode).toBe(202);
+      const sent = kinesisMock.commandCalls(PutRecordsCommand)[0]!.args[0].input;
+      expect(sent.Records?.[0]?.PartitionKey).toBe('urn:test:producer');
+    });
+
+    it('refuses an escaped lone surrogate in an attribute, which the consumer could never key', async () => {
+      // Act
+      const response = await invoke(
+        apiRequest('{"specversion":"1.0","id":"order-\\ud800","source":"urn:shop","type":"t"}'),
+      );
+
+      // Assess
+      expect(response.statusCode).toBe(400);
+      expect(response.json.errors).toEqual([
+        { index: 0, field: 'id', message: expect.stringContaining('well-formed Unicode') },
+      ]);
+      expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
+    });
+  });
+
   describe('validation', () => {
     it.each([
       ['a missing content type', null],

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, ScanCommand as RawScanCommand } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -262,5 +262,45 @@ describe('Sink: DynamoDB conditional upsert (dynalite, s3rver)', () => {
       sequenceNumber: sequenceNumber(7),
     });
     expect(Buffer.from(document.data, 'base64').equals(bytes)).toBe(true);
+  });
+
+  it('stores numbers beyond 2^53 with their exact digits, whatever form the producer wrote them in', async () => {
+    // Prepare
+    const { run } = consumer(1);
+    const plain =
+      '{"sensor":1,"reading":1e20,"total":12345678901234567.5,"id":123456789012345678901234567890}';
+    const event =
+      '{"specversion":"1.0","id":"big-1","source":"urn:meter","type":"t","subject":"m","data":{"amount":9.5e17}}';
+    // Act
+    const report = await run([
+      streamRecord(1, 'sensor', Buffer.from(plain)),
+      streamRecord(2, 'm', Buffer.from(event)),
+    ]);
+    // Assess
+    expect(report).toMatchObject({ batchItemFailures: [], counts: { written: 2, quarantined: 0 } });
+    // Read the items unconverted, as DynamoDB holds them: each number is its digits in an N attribute.
+    const raw = new DynamoDBClient(clientConfig(dynamoEmulator.endpoint));
+    const { Items = [] } = await raw.send(new RawScanCommand({ TableName: tableName, ConsistentRead: true }));
+    raw.destroy();
+    const numbers = Items.flatMap((item) => Object.entries(item.data?.M ?? {}))
+      .filter(([, value]) => value.N !== undefined)
+      .map(([name, value]) => [name, value.N]);
+    // DynamoDB gives numbers back in its own normal form; what matters is that no digit was rounded away.
+    expect(Object.fromEntries(numbers)).toMatchObject({
+      reading: '100000000000000000000',
+      total: '12345678901234567.5',
+      id: '123456789012345678901234567890',
+      amount: '950000000000000000',
+    });
+  });
+
+  it('quarantines, never retries, a CloudEvent whose id holds a lone surrogate', async () => {
+    // Prepare
+    const { run } = consumer(1);
+    const bad = '{"specversion":"1.0","id":"e-\\ud800","source":"urn:p","type":"t","subject":"k"}';
+    // Act
+    const report = await run([streamRecord(3, 'k', Buffer.from(bad)), eventRecord(4, 'k')]);
+    // Assess
+    expect(report).toMatchObject({ batchItemFailures: [], counts: { quarantined: 1, written: 1 } });
   });
 });

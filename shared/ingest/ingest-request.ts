@@ -20,6 +20,12 @@ import {
 
 export const MAX_BATCH_EVENTS = 500;
 
+/** Problems listed in one 400 answer; beyond them the answer says how many more there were. */
+export const MAX_LISTED_ERRORS = 100;
+
+/** Strict UTF-8: a body that is not UTF-8 is refused, not patched with U+FFFD. A BOM stays, and JSON refuses it. */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 export const MEDIA_TYPES = {
   single: ['application/cloudevents+json', 'application/json'],
   batch: ['application/cloudevents-batch+json'],
@@ -73,10 +79,18 @@ const parseMediaType = (header: string): { type: string; charset?: string } => {
 const readBody = (
   event: APIGatewayProxyEventV2,
   maxBytes: number,
-): { text: string; overBytes?: undefined } | { text?: undefined; overBytes: number } => {
+):
+  | { text: string; overBytes?: undefined; notUtf8?: undefined }
+  | { text?: undefined; overBytes: number; notUtf8?: undefined }
+  | { text?: undefined; overBytes?: undefined; notUtf8: true } => {
   if (event.isBase64Encoded) {
     const body = Buffer.from(event.body ?? '', 'base64');
-    return body.byteLength > maxBytes ? { overBytes: body.byteLength } : { text: body.toString('utf8') };
+    if (body.byteLength > maxBytes) return { overBytes: body.byteLength };
+    try {
+      return { text: utf8.decode(body) };
+    } catch {
+      return { notUtf8: true };
+    }
   }
   const text = (event.body ?? '').toWellFormed();
   // A UTF-16 code unit is at most 3 bytes of UTF-8, so a body this short need not be measured.
@@ -85,17 +99,25 @@ const readBody = (
   return bytes > maxBytes ? { overBytes: bytes } : { text };
 };
 
-const invalid = (instance: string, errors: FieldError[], status = 400, detail?: string) =>
-  problemResponse({
+const invalid = (instance: string, errors: FieldError[], status = 400, detail?: string) => {
+  // However many problems a request holds, the answer stays small (Lambda answers at most 6 MB).
+  const listed = errors.length > MAX_LISTED_ERRORS ? errors.slice(0, MAX_LISTED_ERRORS) : errors;
+  const more =
+    listed.length < errors.length
+      ? ` Only the first ${listed.length} are listed; fix those and send it again.`
+      : '';
+  return problemResponse({
     type: status === 413 ? PROBLEM_TYPES.tooLarge : PROBLEM_TYPES.invalidEvents,
     title: status === 413 ? 'Event too large' : 'Invalid CloudEvents',
     status,
     detail:
-      detail ??
-      `${errors.length} problem${errors.length === 1 ? '' : 's'} found; nothing was written. Fix every listed field and resend the whole request.`,
+      (detail ??
+        `${errors.length} problem${errors.length === 1 ? '' : 's'} found; nothing was written. Fix every listed field and resend the whole request.`) +
+      more,
     instance,
-    errors,
+    errors: listed,
   });
+};
 
 /** A request ready to write: one entry per event, and each event's id and source for the answer. */
 interface Accepted {
@@ -141,7 +163,17 @@ const readRequest = (
     );
   }
 
-  // 3. JSON.
+  // 3. JSON, in UTF-8.
+  if (body.notUtf8) {
+    counters.rejected(1, 'invalid-json');
+    return problemResponse({
+      type: PROBLEM_TYPES.invalidJson,
+      title: 'Malformed JSON',
+      status: 400,
+      detail: 'The body is not valid UTF-8, which JSON requires (RFC 8259 §8.1).',
+      instance,
+    });
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.text);
@@ -264,14 +296,9 @@ export const ingestRequest = async (
           sequenceNumber: result.sequenceNumber,
         };
       case 'failed':
-        return {
-          index,
-          id,
-          source,
-          status: result.status,
-          errorCode: result.errorCode,
-          errorMessage: result.errorMessage,
-        };
+        // The code only: Kinesis's message names the account, the stream and the shard, which producers (browsers
+        // among them) have no business seeing.
+        return { index, id, source, status: result.status, errorCode: result.errorCode };
       default:
         return { index, id, source, status: result.status, reason: result.reason };
     }

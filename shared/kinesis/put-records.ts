@@ -57,11 +57,21 @@ const RETRYABLE_ERRORS = new Set([
   'InternalFailure',
   'ServiceUnavailable',
   'KMSThrottlingException',
+  // The call did not finish: the network, the SDK's request timeout, or the deadline below. Whether its records
+  // were written is unknown; sending them again is safe, since the sink keeps one item per event identity.
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'AbortError',
 ]);
+
+/** Socket errors that a later attempt may not meet (the SDK's own retries have been used up by then). */
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND']);
 
 interface SdkError {
   name: string;
   message: string;
+  code?: string;
   $retryable?: unknown;
   $metadata?: { httpStatusCode?: number };
 }
@@ -71,6 +81,7 @@ export const isRetryableError = (error: unknown): boolean => {
   const e = error as SdkError;
   if (RETRYABLE_ERRORS.has(e?.name)) return true;
   if (e?.$retryable) return true;
+  if (e?.code !== undefined && TRANSIENT_CODES.has(e.code)) return true;
   const status = e?.$metadata?.httpStatusCode;
   return status !== undefined && (status >= 500 || status === 429);
 };
@@ -184,8 +195,10 @@ export const putRecordsInOrder = async (
       request[i] = { PartitionKey: entries[index]!.partitionKey, Data: entries[index]!.data };
     }
     try {
+      // The call, the SDK's own retries included, ends at the deadline, so that the caller can still answer.
       const response = await client.send(
         new PutRecordsCommand({ StreamName: options.streamName, Records: request }),
+        { abortSignal: AbortSignal.timeout(Math.max(1, options.deadline - now())) },
       );
       for (let i = 0; i < chunk.length; i += 1) {
         const index = chunk[i]!;

@@ -228,6 +228,35 @@ describe('Function: ingest handler', () => {
       expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
     });
 
+    it('lists at most 100 problems, and says how many there were', async () => {
+      // Prepare: 300 events, each without a type.
+      const batch = Array.from({ length: 300 }, (_, i) => ({ ...cloudEvent(i), type: undefined }));
+      // Act
+      const response = await invoke(apiRequest(JSON.stringify(batch), 'application/cloudevents-batch+json'));
+      // Assess
+      expect(response.statusCode).toBe(400);
+      expect(response.json.errors).toHaveLength(100);
+      expect(response.json.errors[99]).toEqual({ index: 99, field: 'type', message: 'is required' });
+      expect(response.json.detail).toContain('300 problems found');
+      expect(response.json.detail).toContain('Only the first 100 are listed');
+    });
+
+    it('refuses a base64 body that is not UTF-8, instead of patching it', async () => {
+      // Prepare
+      const bytes = Buffer.concat([
+        Buffer.from('{"specversion":"1.0","id":"a'),
+        Buffer.from([0xff]),
+        Buffer.from('","source":"s","type":"t"}'),
+      ]);
+      const request = { ...apiRequest(undefined), body: bytes.toString('base64'), isBase64Encoded: true };
+      // Act
+      const response = await invoke(request);
+      // Assess
+      expect(response.statusCode).toBe(400);
+      expect(response.json.detail).toContain('not valid UTF-8');
+      expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
+    });
+
     it('answers 413 for a body over the limit', async () => {
       // Prepare
       const body = JSON.stringify(cloudEvent(1, { data: 'x'.repeat(6 * 1024 * 1024) }));
@@ -235,7 +264,7 @@ describe('Function: ingest handler', () => {
       const response = await invoke(apiRequest(body));
       // Assess
       expect(response.statusCode).toBe(413);
-      expect(response.json.detail).toContain('at most 5242880 bytes');
+      expect(response.json.detail).toContain('at most 4194304 bytes');
     });
 
     it('counts the body limit in UTF-8 bytes, not characters', async () => {
@@ -250,7 +279,7 @@ describe('Function: ingest handler', () => {
     });
 
     it('accepts a body under the limit in bytes even when three bytes per character would be over it', async () => {
-      // Prepare: 2.1 MB of ASCII in three records under 1 MiB each; 3 × 2.1 M characters would exceed 5 MiB.
+      // Prepare: 2.1 MB of ASCII in three records under 1 MiB each; 3 × 2.1 M characters would exceed 4 MiB.
       acceptAll();
       const batch = [1, 2, 3].map((i) => cloudEvent(i, { data: 'x'.repeat(700 * 1024) }));
       // Act
@@ -312,6 +341,35 @@ describe('Function: ingest handler', () => {
       ]);
       expect(response.json.events[1]).toMatchObject({ id: 'evt-2', errorCode: 'InternalFailure' });
       expect(kinesisMock.commandCalls(PutRecordsCommand).length).toBeGreaterThan(1);
+    });
+
+    it("tells the producer a throttled event's error code, never Kinesis's message with the account and stream", async () => {
+      // Prepare
+      kinesisMock.on(PutRecordsCommand).resolves({
+        FailedRecordCount: 1,
+        Records: [
+          {
+            ErrorCode: 'ProvisionedThroughputExceededException',
+            ErrorMessage:
+              'Rate exceeded for shard shardId-000000000001 in stream prod-events under account 111111111111.',
+          },
+        ],
+      });
+      // Act: every attempt is throttled until the budget runs out.
+      const response = await invoke(apiRequest(JSON.stringify(cloudEvent())), 2_500);
+      // Assess
+      expect(response.statusCode).toBe(503);
+      expect(response.json.events).toEqual([
+        {
+          index: 0,
+          id: 'evt-1',
+          source: 'urn:test:producer',
+          status: 'failed',
+          errorCode: 'ProvisionedThroughputExceededException',
+        },
+      ]);
+      expect(response.body).not.toContain('111111111111');
+      expect(response.body).not.toContain('prod-events');
     });
 
     it('answers 500 with a problem document when the stream does not exist', async () => {

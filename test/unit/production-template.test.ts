@@ -419,6 +419,7 @@ describe('Template: the ingest API', () => {
     });
     expect(withJwt.resources.IngestJwtApi?.properties.CorsConfiguration).toMatchObject({
       AllowMethods: ['POST'],
+      ExposeHeaders: ['retry-after'],
     });
     expect(withJwt.resources.IngestJwtStage?.properties.DefaultRouteSettings).toEqual({
       ThrottlingRateLimit: '1000',

@@ -299,5 +299,24 @@ describe('PutRecords writer', () => {
       await expect(act).rejects.toThrow('Stream s not found');
       expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 1);
     });
+
+    it('retries entries whose request died on the socket, once the SDK has used its own retries', async () => {
+      // Prepare
+      const clock = fakeClock();
+      const reset = Object.assign(new Error('socket hang up'), { name: 'Error', code: 'ECONNRESET' });
+      kinesisMock
+        .on(PutRecordsCommand)
+        .rejectsOnce(reset)
+        .callsFake((input) => ({ Records: input.Records.map(ok) }));
+      // Act
+      const outcome = await putRecordsInOrder(client, [entry('a')], {
+        streamName: 's',
+        deadline: clock.now() + 10_000,
+        ...clock,
+      });
+      // Assess
+      expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 2);
+      expect(outcome.results.map((r) => r.status)).toEqual(['written']);
+    });
   });
 });

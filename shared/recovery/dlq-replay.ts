@@ -198,13 +198,21 @@ const readRange = async (record: FailureRecord, deps: ReplayDependencies): Promi
     if (name !== 'InvalidArgumentException') throw error;
     // A sequence number below the trim horizon may be refused outright: compare it with what is left.
     const oldest = await reader.firstRetained();
-    if (oldest === undefined || compareSequence(oldest, start) > 0) {
-      return {
-        records,
-        expired: `${start} is no longer on ${shardId} (the oldest record left is ${oldest ?? 'none'})`,
-      };
-    }
-    throw error;
+    if (oldest !== undefined && compareSequence(oldest, start) <= 0) throw error;
+    const lost = `${start} is no longer on ${shardId} (the oldest record left is ${oldest ?? 'none'})`;
+    if (oldest === undefined || compareSequence(oldest, end) > 0) return { records, expired: lost };
+    // The range's later records are still there: read them from the oldest one left, as when Kinesis itself
+    // starts an iterator there.
+    const rest = await reader.read(
+      { type: 'AT_SEQUENCE_NUMBER', sequenceNumber: oldest },
+      { endSequenceNumber: end, shouldStop: () => shouldStop(deps) },
+      (batch) => {
+        records.push(...batch.records);
+        return undefined;
+      },
+    );
+    if (rest.end === 'stopped') return { records, stopped: true };
+    return { records, expired: `${lost}: the records before it aged out of the stream's retention` };
   }
 };
 

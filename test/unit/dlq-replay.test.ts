@@ -213,6 +213,27 @@ describe('Recovery: replayMessage', () => {
     ]);
   });
 
+  it('replays what is left of a range when Kinesis refuses its trimmed start, and quarantines the message', async () => {
+    // Prepare: records 1 and 2 aged out; 3 and 4, the rest of the range, are still on the shard.
+    const { deps, fake, put, memory, messageQuarantine } = setup();
+    const records = [1, 2, 3, 4].map((n) => put(SHARD, 'a', n));
+    fake.trim(SHARD, 2);
+    fake.faults.refuseTrimmed = true;
+    const body = JSON.stringify(failureRecord(SHARD, records[0]!.SequenceNumber, records[3]!.SequenceNumber));
+    // Act
+    const detail = await replayMessage({ messageId: 'm-1', body }, false, deps);
+    // Assess
+    expect(detail).toMatchObject({ outcome: 'expired', recordsReplayed: 2, written: 2 });
+    expect(detail.detail).toContain('aged out');
+    expect(memory.items.size).toBe(2);
+    expect(messageQuarantine.entries).toHaveLength(1);
+    expect(fake.callsOf('GetShardIterator').map((call) => call.input.ShardIteratorType)).toEqual([
+      'AT_SEQUENCE_NUMBER',
+      'TRIM_HORIZON',
+      'AT_SEQUENCE_NUMBER',
+    ]);
+  });
+
   it('quarantines the message as expired when its shard is gone', async () => {
     // Prepare
     const { deps, fake, put, messageQuarantine } = setup();

@@ -24,6 +24,14 @@ export interface DynamoDbEventStoreOptions {
   claimCheckThresholdBytes?: number;
 }
 
+/** More than a claim-check pointer takes in an item: bucket, key (two SHA-256 digests), field, size, digest. */
+const CLAIM_POINTER_ALLOWANCE_BYTES = 1024;
+
+const tooLargeWithoutData = (bytes: number) =>
+  new UnstorableEventError(
+    `the item would be about ${bytes} bytes even without its data (the limit is ${MAX_ITEM_BYTES})`,
+  );
+
 /** The item as stored. */
 export interface EventItem {
   identity: string;
@@ -181,16 +189,16 @@ export class DynamoDbEventStore implements EventStore {
       );
     }
     const { data, dataBase64, ...rest } = item;
+    // Measured before the upload too, so that no object is left in the bucket for an item that is never written.
+    const restSize =
+      estimateItemSize(rest as unknown as Record<string, unknown>) + CLAIM_POINTER_ALLOWANCE_BYTES;
+    if (restSize > MAX_ITEM_BYTES) throw tooLargeWithoutData(restSize);
     const claimed: EventItem = {
       ...rest,
       claimCheck: await this.#claimCheck.store(event.identity, field, field === 'data' ? data : dataBase64),
     };
     const claimedSize = estimateItemSize(claimed as unknown as Record<string, unknown>);
-    if (claimedSize > MAX_ITEM_BYTES) {
-      throw new UnstorableEventError(
-        `the item would be about ${claimedSize} bytes even without its data (the limit is ${MAX_ITEM_BYTES})`,
-      );
-    }
+    if (claimedSize > MAX_ITEM_BYTES) throw tooLargeWithoutData(claimedSize);
     return claimed;
   }
 }

@@ -192,16 +192,17 @@ describe('Sink: DynamoDbEventStore', () => {
     expect(pointer).toMatchObject({ field: 'data', bytes: 7 });
   });
 
-  it('refuses an event whose attributes alone exceed an item', async () => {
+  it('refuses an event whose attributes alone exceed an item, and uploads nothing for it', async () => {
     // Prepare
     const claimCheck = new S3ClaimCheck({ client: s3, bucket: 'claims', prefix: 'claim-check/' });
     s3Mock.on(PutObjectCommand).resolves({});
     const attributes = { ...event().attributes, subject: 's'.repeat(420 * 1024) };
     // Act
-    const result = store(2, { claimCheck }).put(event({ attributes }));
+    const result = store(2, { claimCheck }).put(event({ attributes, data: { big: 'x'.repeat(1024) } }));
     // Assess
     await expect(result).rejects.toBeInstanceOf(UnstorableEventError);
     expect(dynamoMock).toHaveReceivedCommandTimes(PutCommand, 0);
+    expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 0);
   });
 });
 

@@ -188,16 +188,12 @@ const readRequest = (
     });
   }
 
-  // 4. Shape: one object, or an array of 1-500.
+  // 4. Shape: one object, or an array of up to 500 (an empty batch is valid: JSON batch format §4.3).
   let candidates: unknown[];
   if (isBatch) {
     if (!Array.isArray(parsed)) {
       counters.rejected(1, 'invalid-batch');
       return invalid(instance, [{ index: 0, field: '', message: 'a batch must be a JSON array of events' }]);
-    }
-    if (parsed.length === 0) {
-      counters.rejected(1, 'invalid-batch');
-      return invalid(instance, [{ index: 0, field: '', message: 'a batch must hold at least one event' }]);
     }
     if (parsed.length > MAX_BATCH_EVENTS) {
       counters.rejected(parsed.length, 'batch-too-large');

@@ -207,13 +207,21 @@ describe('Function: ingest handler', () => {
 
     it.each([
       ['an object', JSON.stringify(cloudEvent()), 400],
-      ['an empty array', '[]', 400],
       ['501 events', JSON.stringify(Array.from({ length: 501 }, (_, i) => cloudEvent(i))), 413],
     ])('refuses a batch that is %s', async (_, body, status) => {
       // Act
       const response = await invoke(apiRequest(body, 'application/cloudevents-batch+json'));
       // Assess
       expect(response.statusCode).toBe(status);
+      expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
+    });
+
+    it('accepts an empty batch, as the CloudEvents JSON batch format allows, and writes nothing', async () => {
+      // Act
+      const response = await invoke(apiRequest('[ ]', 'application/cloudevents-batch+json'));
+      // Assess
+      expect(response.statusCode).toBe(202);
+      expect(response.json).toEqual({ accepted: 0, events: [] });
       expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
     });
 

@@ -66,7 +66,14 @@ const RETRYABLE_ERRORS = new Set([
 ]);
 
 /** Socket errors that a later attempt may not meet (the SDK's own retries have been used up by then). */
-const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND']);
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+]);
 
 interface SdkError {
   name: string;

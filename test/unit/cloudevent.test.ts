@@ -1,9 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  identityOf,
-  partitionKeyOf,
-  validateCloudEvent,
-} from '#shared/events/cloudevent.ts';
+import { identityOf, partitionKeyOf, validateCloudEvent } from '#shared/events/cloudevent.ts';
 
 const valid = { specversion: '1.0', id: 'e-1', source: 'urn:shop', type: 'order.created' };
 
@@ -84,7 +80,10 @@ describe('CloudEvents contract', () => {
   it('refuses time offsets out of range and integers that JSON numbers cannot hold exactly', () => {
     // Act
     const offset = validateCloudEvent({ ...valid, time: '2026-01-31T12:00:00+99:99' }, 0);
-    const fine = validateCloudEvent({ ...valid, time: '2026-01-31T12:00:00-23:59', seq: 9007199254740991 }, 0);
+    const fine = validateCloudEvent(
+      { ...valid, time: '2026-01-31T12:00:00-23:59', seq: 9007199254740991 },
+      0,
+    );
     const big = validateCloudEvent({ ...valid, seq: JSON.parse('12345678901234567890') }, 0);
     // Assess
     expect(offset.map((e) => e.field)).toEqual(['time']);

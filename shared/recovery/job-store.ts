@@ -41,6 +41,11 @@ export interface JobItem {
   /** How many invocations have worked on the job. */
   invocations: number;
   lastError?: string;
+  /**
+   * Set once every shard of the plan has been added. A job without it is still being planned, or its planner
+   * stopped half-way: it is planned again (shards are added only where missing) before it is run.
+   */
+  planned?: boolean;
 }
 
 export type ShardState = 'pending' | 'reading' | 'done' | 'failed';
@@ -125,7 +130,7 @@ export interface JobStore {
   createJob(job: JobItem): Promise<'created' | 'exists'>;
   updateJob(
     jobId: string,
-    fields: Partial<Pick<JobItem, 'state' | 'updatedAt' | 'lastError'>>,
+    fields: Partial<Pick<JobItem, 'state' | 'updatedAt' | 'lastError' | 'planned'>>,
   ): Promise<void>;
   /** Counts one more invocation of the job. */
   countInvocation(jobId: string, at: string): Promise<void>;
@@ -215,7 +220,7 @@ export class DynamoDbJobStore implements JobStore {
     }
   }
 
-  async updateJob(jobId: string, fields: Partial<Pick<JobItem, 'state' | 'updatedAt' | 'lastError'>>) {
+  async updateJob(jobId: string, fields: Partial<Pick<JobItem, 'state' | 'updatedAt' | 'lastError' | 'planned'>>) {
     const values = {
       ...fields,
       ...(fields.updatedAt ? { expiresAt: this.#expiresAt(fields.updatedAt) } : {}),
@@ -413,7 +418,7 @@ export class MemoryJobStore implements JobStore {
     return 'created' as const;
   }
 
-  async updateJob(jobId: string, fields: Partial<Pick<JobItem, 'state' | 'updatedAt' | 'lastError'>>) {
+  async updateJob(jobId: string, fields: Partial<Pick<JobItem, 'state' | 'updatedAt' | 'lastError' | 'planned'>>) {
     const job = this.jobs.get(jobId);
     if (!job) throw new Error(`no job ${jobId}`);
     Object.assign(job, structuredClone(fields));

@@ -343,7 +343,9 @@ const newShardItem = (
 /**
  * The job's shards: those open at `from` (the AT_TIMESTAMP shard filter) and their descendants, narrowed to the
  * asked shards and theirs. A shard whose parent is also listed is a descendant, whatever the filter answered
- * (an emulator may ignore the filter and list every shard).
+ * (an emulator may ignore the filter and list every shard). When no shard was open at `from` that is still
+ * listed (`from` is before the stream existed, or the shards open then have expired), the plan starts from the
+ * oldest shards left, those whose parents are gone: their records are the oldest still in the window.
  */
 export const planShards = async (
   kinesis: Pick<KinesisClient, 'send'>,
@@ -352,11 +354,19 @@ export const planShards = async (
   parameters: JobParameters,
   at: string,
 ): Promise<ShardItem[]> => {
-  const open = await listAllShards(kinesis, {
+  const openAtFrom = await listAllShards(kinesis, {
     StreamName: streamName,
     ShardFilter: { Type: 'AT_TIMESTAMP', Timestamp: new Date(parameters.from) },
   });
   const all = await listAllShards(kinesis, { StreamName: streamName });
+  const allIds = new Set(all.map((shard) => shard.ShardId!));
+  const open =
+    openAtFrom.length > 0
+      ? openAtFrom
+      : all.filter((shard) => !parentsOf(shard).some((parent) => allIds.has(parent)));
+  if (open.length === 0) {
+    throw new ReprocessRequestError(`stream ${streamName} lists no shard to read`);
+  }
   const openIds = new Set(open.map((shard) => shard.ShardId!));
   const roots = open.filter((shard) => !parentsOf(shard).some((parent) => openIds.has(parent)));
   let ids = withDescendants(
@@ -751,7 +761,7 @@ const jobFor = async (request: ParsedRequest, deps: ReprocessDependencies, now: 
     const job = await jobs.getJob(request.jobId!);
     if (!job)
       throw new ReprocessRequestError(`there is no job ${request.jobId}; give from (and to) to start one`);
-    return job;
+    return planned(job, deps, now);
   }
   const jobId = request.jobId ?? newJobId(now);
   const existing = await jobs.getJob(jobId);
@@ -765,7 +775,7 @@ const jobFor = async (request: ParsedRequest, deps: ReprocessDependencies, now: 
     }
     return job;
   };
-  if (existing) return refuseIfDifferent(existing);
+  if (existing) return planned(refuseIfDifferent(existing), deps, now);
 
   const { from, to } = request.parameters;
   if (Date.parse(from) > now) throw new ReprocessRequestError(`from (${from}) is in the future`);
@@ -786,11 +796,34 @@ const jobFor = async (request: ParsedRequest, deps: ReprocessDependencies, now: 
   };
   if ((await jobs.createJob(job)) === 'exists') {
     // Another request created it a moment ago.
-    return refuseIfDifferent((await jobs.getJob(jobId))!);
+    return planned(refuseIfDifferent((await jobs.getJob(jobId))!), deps, now);
   }
   for (const shard of shards) await jobs.addShard(shard);
+  await jobs.updateJob(jobId, { planned: true });
+  job.planned = true;
   deps.logger.info('reprocessing job created', { jobId, ...request.parameters, shards: shards.length });
   return job;
+};
+
+/**
+ * A job whose shards may not all be there yet: another request is still adding them, or stopped half-way. Its
+ * plan is made again from its own parameters and the missing shards are added (never over a checkpoint), so no
+ * shard can be found finished while one of the plan is still missing.
+ */
+const planned = async (job: JobItem, deps: ReprocessDependencies, now: number): Promise<JobItem> => {
+  if (job.planned || job.state !== 'running') return job;
+  let shards: ShardItem[];
+  try {
+    shards = await planShards(deps.kinesis, deps.settings.streamName, job.jobId, job.parameters, iso(now));
+  } catch (error) {
+    // The asked shards have expired since: a job that has shards keeps them, and one that has none cannot run.
+    if (!(error instanceof ReprocessRequestError)) throw error;
+    if ((await deps.jobs.listShards(job.jobId)).length === 0) throw error;
+    shards = [];
+  }
+  for (const shard of shards) await deps.jobs.addShard(shard);
+  await deps.jobs.updateJob(job.jobId, { planned: true });
+  return { ...job, planned: true };
 };
 
 /** Answers one request: `status`, or `start` (which creates, resumes or continues a job). */
@@ -831,7 +864,9 @@ export const handleReprocessRequest = async (
     job.state = 'running';
   }
   if (request.continuation >= settings.maxInvocations) {
+    // Nothing runs the job any more: it says so, as `failed`, which a new `start` of the job goes on from.
     await jobs.updateJob(job.jobId, {
+      state: 'failed',
       updatedAt: iso(now),
       lastError: `stopped after ${request.continuation} invocations; run the job again to go on`,
     });

@@ -496,9 +496,9 @@ describe('Recovery: reprocessor', () => {
     expect(fake.callsOf('GetRecords')).toEqual([]);
   });
 
-  it('stops a chain of continuations at maxInvocations', async () => {
+  it('stops a chain of continuations at maxInvocations, as a failed job that a new start goes on with', async () => {
     // Prepare
-    const { clock, fake, deps, put } = setup(1);
+    const { clock, fake, deps, put, memory } = setup(1);
     const from = clock.now();
     put(S0, 'a', 1);
     await handleReprocessRequest({ from: iso(from), jobId: 'loop', detach: true }, deps());
@@ -507,9 +507,55 @@ describe('Recovery: reprocessor', () => {
       { jobId: 'loop', continuation: 5 },
       deps({ settings: { maxInvocations: 5 } }),
     );
+    const again = await handleReprocessRequest({ jobId: 'loop' }, deps());
     // Assess
-    expect(status.lastError).toContain('stopped after 5 invocations');
-    expect(fake.callsOf('GetRecords')).toEqual([]);
+    expect(status).toMatchObject({
+      state: 'failed',
+      lastError: expect.stringContaining('stopped after 5 invocations'),
+    });
+    expect(again.state).toBe('done');
+    expect(memory.items.size).toBe(1);
+    expect(fake.callsOf('GetRecords').length).toBeGreaterThan(0);
+  });
+
+  it('reads from the oldest shards left when no listed shard was open at `from`', async () => {
+    // Prepare: `from` is a minute before the stream existed, so the AT_TIMESTAMP filter lists no shard.
+    const { clock, deps, put, memory } = setup(2);
+    const from = clock.now() - 60_000;
+    put(S0, 'a', 1);
+    put(S1, 'b', 2);
+    // Act
+    const status = await handleReprocessRequest({ from: iso(from), jobId: 'early' }, deps());
+    // Assess
+    expect(status.state).toBe('done');
+    expect(status.shards.map((shard) => shard.shardId)).toEqual([S0, S1]);
+    expect(status.totals.written).toBe(2);
+    expect(memory.items.size).toBe(2);
+  });
+
+  it('plans again a job whose planner stopped before adding its shards, instead of finding it finished', async () => {
+    // Prepare: the job item exists, its shards do not (another request is still adding them, or died).
+    const { clock, deps, put, jobs, memory } = setup(2);
+    const from = clock.now();
+    put(S0, 'a', 1);
+    put(S1, 'b', 2);
+    await jobs.createJob({
+      jobId: 'half',
+      parameters: { from: iso(from), dryRun: false, maxRecordsPerSecond: 1000 },
+      projectionVersion: 1,
+      windowEnd: iso(clock.now()),
+      state: 'running',
+      createdAt: iso(clock.now()),
+      updatedAt: iso(clock.now()),
+      invocations: 0,
+    });
+    // Act
+    const status = await handleReprocessRequest({ jobId: 'half' }, deps());
+    // Assess
+    expect(status.state).toBe('done');
+    expect(status.shards).toHaveLength(2);
+    expect(memory.items.size).toBe(2);
+    expect((await jobs.getJob('half'))?.planned).toBe(true);
   });
 
   it('refuses to resume a job written with another projection version', async () => {

@@ -3,7 +3,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { documentClient } from '#shared/clients/dynamodb.ts';
-import { kinesis } from '#shared/clients/kinesis.ts';
+import { kinesisReader } from '#shared/clients/kinesis.ts';
 import { s3 } from '#shared/clients/s3.ts';
 import { sqs } from '#shared/clients/sqs.ts';
 import { logger } from '#shared/powertools/logger.ts';
@@ -31,7 +31,7 @@ const messageQuarantine = new S3MessageQuarantine({
 });
 
 const dependencies = (context: Context): ReplayDependencies => ({
-  kinesis,
+  kinesis: kinesisReader,
   streamName: config.streamName,
   sink,
   dryRunSink,

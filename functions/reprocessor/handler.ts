@@ -3,7 +3,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { documentClient } from '#shared/clients/dynamodb.ts';
-import { kinesis } from '#shared/clients/kinesis.ts';
+import { kinesisReader } from '#shared/clients/kinesis.ts';
 import { lambda } from '#shared/clients/lambda.ts';
 import { s3 } from '#shared/clients/s3.ts';
 import { logger } from '#shared/powertools/logger.ts';
@@ -47,7 +47,7 @@ const invokeSelf =
 /** `{ from, to?, shardIds?, dryRun?, jobId?, maxRecordsPerSecond?, action? }` → the job's status. */
 const reprocess = (event: unknown, context: Context): Promise<JobStatus> =>
   handleReprocessRequest(event, {
-    kinesis,
+    kinesis: kinesisReader,
     jobs,
     sink,
     dryRunSink,

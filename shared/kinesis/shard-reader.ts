@@ -131,6 +131,18 @@ const THROTTLED = new Set([
   'KMSThrottlingException',
 ]);
 
+/** Failures of the call itself, not of its request: a later attempt may well go through. */
+const TRANSIENT_NAMES = new Set(['InternalFailure', 'ServiceUnavailable', 'TimeoutError', 'RequestTimeout']);
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN']);
+
+/** Worth another (paced) attempt: throttled, or the call failed on its way. Never a call that was aborted. */
+const isWorthRetrying = (error: unknown): boolean => {
+  const name = errorName(error);
+  if (THROTTLED.has(name) || TRANSIENT_NAMES.has(name)) return true;
+  const { code, $metadata } = error as { code?: string; $metadata?: { httpStatusCode?: number } };
+  return (code !== undefined && TRANSIENT_CODES.has(code)) || ($metadata?.httpStatusCode ?? 0) >= 500;
+};
+
 const toStreamRecord = (shardId: string, record: _Record): StreamRecord => ({
   shardId,
   sequenceNumber: record.SequenceNumber!,
@@ -312,22 +324,30 @@ export class ShardReader {
    * once, but an emulator may never answer when no record is that recent (kinesalite), and the caller then scans.
    */
   async #timestampIterator(timestamp: Date): Promise<{ iterator: string | undefined } | undefined> {
-    const signal = AbortSignal.timeout(this.#timestampIteratorTimeoutMs);
+    // Each attempt has the timeout to itself: a throttled attempt is retried after its backoff, and only an
+    // attempt that gets no answer at all means the emulator case.
+    let unanswered = false;
     try {
-      const { ShardIterator } = await this.#call(() =>
-        this.#client.send(
-          new GetShardIteratorCommand({
-            StreamName: this.#streamName,
-            ShardId: this.shardId,
-            ShardIteratorType: 'AT_TIMESTAMP',
-            Timestamp: timestamp,
-          }),
-          { abortSignal: signal },
-        ),
-      );
+      const { ShardIterator } = await this.#call(async () => {
+        const signal = AbortSignal.timeout(this.#timestampIteratorTimeoutMs);
+        try {
+          return await this.#client.send(
+            new GetShardIteratorCommand({
+              StreamName: this.#streamName,
+              ShardId: this.shardId,
+              ShardIteratorType: 'AT_TIMESTAMP',
+              Timestamp: timestamp,
+            }),
+            { abortSignal: signal },
+          );
+        } catch (error) {
+          unanswered = signal.aborted;
+          throw error;
+        }
+      });
       return { iterator: ShardIterator };
     } catch (error) {
-      if (signal.aborted) return undefined;
+      if (unanswered) return undefined;
       throw error;
     }
   }
@@ -338,14 +358,18 @@ export class ShardReader {
     );
   }
 
-  /** One paced call, retried with exponential backoff while Kinesis throttles it. */
+  /**
+   * One paced call, retried with exponential backoff while Kinesis throttles it or the call fails on its way.
+   * Every attempt is paced: the client should make one attempt per call (`kinesisReader`), or its own retries
+   * would go out unpaced and take the other readers' share of the shard's 5 calls a second.
+   */
   async #call<T>(send: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt += 1) {
       await this.#callLimiter.take();
       try {
         return await send();
       } catch (error) {
-        if (!THROTTLED.has(errorName(error)) || attempt >= this.#throttleAttempts) throw error;
+        if (!isWorthRetrying(error) || attempt >= this.#throttleAttempts) throw error;
         await this.#clock.sleep(Math.min(5_000, 200 * 2 ** (attempt - 1)));
       }
     }

@@ -220,7 +220,10 @@ export class DynamoDbJobStore implements JobStore {
     }
   }
 
-  async updateJob(jobId: string, fields: Partial<Pick<JobItem, 'state' | 'updatedAt' | 'lastError' | 'planned'>>) {
+  async updateJob(
+    jobId: string,
+    fields: Partial<Pick<JobItem, 'state' | 'updatedAt' | 'lastError' | 'planned'>>,
+  ) {
     const values = {
       ...fields,
       ...(fields.updatedAt ? { expiresAt: this.#expiresAt(fields.updatedAt) } : {}),
@@ -418,7 +421,10 @@ export class MemoryJobStore implements JobStore {
     return 'created' as const;
   }
 
-  async updateJob(jobId: string, fields: Partial<Pick<JobItem, 'state' | 'updatedAt' | 'lastError' | 'planned'>>) {
+  async updateJob(
+    jobId: string,
+    fields: Partial<Pick<JobItem, 'state' | 'updatedAt' | 'lastError' | 'planned'>>,
+  ) {
     const job = this.jobs.get(jobId);
     if (!job) throw new Error(`no job ${jobId}`);
     Object.assign(job, structuredClone(fields));

@@ -212,6 +212,85 @@ describe('Kinesis: ShardReader', () => {
     ]);
   });
 
+  it('keeps AT_TIMESTAMP when Kinesis throttles it for longer than the timeout meant for an unanswered call', async () => {
+    // Prepare: each AT_TIMESTAMP GetShardIterator is answered, throttled, after 15 ms, three times over; the
+    // timeout for an unanswered call is 20 ms, shorter than the three together.
+    const { clock, fake, written } = setup(6);
+    const real = new KinesisClient({ region: 'us-east-1' });
+    let throttles = 3;
+    const aborted = () => Object.assign(new Error('Request aborted'), { name: 'AbortError' });
+    const client = {
+      // As the SDK does, a call ends at once when its abort signal fires.
+      send: (command: { input: { ShardIteratorType?: string } }, options?: { abortSignal?: AbortSignal }) => {
+        const signal = options?.abortSignal;
+        if (signal?.aborted) return Promise.reject(aborted());
+        if (command.input.ShardIteratorType !== 'AT_TIMESTAMP' || throttles === 0) {
+          return real.send(command as never);
+        }
+        throttles -= 1;
+        return new Promise((_resolve, reject) => {
+          signal?.addEventListener('abort', () => reject(aborted()));
+          setTimeout(
+            () => reject(Object.assign(new Error('Rate exceeded'), { name: 'LimitExceededException' })),
+            15,
+          );
+        });
+      },
+    } as unknown as KinesisClient;
+    const reader = new ShardReader({
+      client,
+      streamName: 'events',
+      shardId: SHARD,
+      clock,
+      limit: 4,
+      timestampIteratorTimeoutMs: 20,
+    });
+    const out = collect();
+    // Act
+    const result = await reader.read(
+      { type: 'AT_TIMESTAMP', timestamp: written[3]!.ApproximateArrivalTimestamp },
+      {},
+      out.onBatch,
+    );
+    // Assess
+    expect(result.timestampScanned).toBeFalsy();
+    expect(throttles).toBe(0);
+    expect(fake.callsOf('GetShardIterator').map((call) => call.input.ShardIteratorType)).toEqual([
+      'AT_TIMESTAMP',
+    ]);
+    expect(out.delivered().map((record) => record.sequenceNumber)).toEqual(
+      written.slice(3).map((record) => record.SequenceNumber),
+    );
+  });
+
+  it('retries, paced, a call that failed on its way (a reset connection), since its client makes one attempt', async () => {
+    // Prepare
+    const { clock, fake, written } = setup(3);
+    const real = new KinesisClient({ region: 'us-east-1' });
+    let resets = 1;
+    const client = {
+      send: (command: { input: { ShardIterator?: string } }) => {
+        if (command.input.ShardIterator !== undefined && resets > 0) {
+          resets -= 1;
+          return Promise.reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+        }
+        return real.send(command as never);
+      },
+    } as unknown as KinesisClient;
+    const reader = new ShardReader({ client, streamName: 'events', shardId: SHARD, clock, limit: 4 });
+    const out = collect();
+    // Act
+    await reader.read({ type: 'TRIM_HORIZON' }, {}, out.onBatch);
+    const { kinesisReader } = await import('#shared/clients/kinesis.ts');
+    // Assess
+    expect(resets).toBe(0);
+    expect(out.delivered().map((record) => record.sequenceNumber)).toEqual(
+      written.map((r) => r.SequenceNumber),
+    );
+    expect(fake.callsOf('GetRecords').length).toBeGreaterThan(0);
+    expect(await kinesisReader.config.maxAttempts()).toBe(1);
+  });
+
   it('delivers records up to the end time, skips those within the grace, and stops after it', async () => {
     // Prepare: records arrive every 10 ms.
     const { fake, written, reader } = setup(10, { limit: 2 });

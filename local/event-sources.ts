@@ -56,7 +56,9 @@ export interface EventSourceOptions {
 const streamNameOf = (value: unknown, where: string): string => {
   if (typeof value !== 'string' || value === '')
     throw new EventSourceError(`${where}: Stream must be a stream ARN`);
-  if (value.includes(':stream/')) return value.split(':stream/')[1]!.split('/')[0]!;
+  if (value.includes(':stream/') && !value.includes('/consumer/')) {
+    return value.split(':stream/')[1]!.split('/')[0]!;
+  }
   if (value.includes(':'))
     throw new EventSourceError(
       `${where}: ${value} is not a Kinesis stream ARN (consumer ARNs are not emulated)`,
@@ -95,9 +97,11 @@ export const createEventSources = (options: EventSourceOptions): EventSources =>
         const destination = (
           properties.DestinationConfig as { OnFailure?: { Destination?: string; Type?: string } }
         )?.OnFailure;
-        if (destination?.Destination && destination.Type && destination.Type !== 'SQS') {
+        // The destination's kind: its Type, else its ARN's service. SAM does not require Type.
+        const kind = destination?.Type ?? destination?.Destination?.split(':')[2]?.toUpperCase();
+        if (destination?.Destination && kind !== 'SQS') {
           throw new EventSourceError(
-            `${where}: only SQS on-failure destinations are emulated, not ${destination.Type}`,
+            `${where}: only SQS on-failure destinations are emulated, not ${kind} (${destination.Destination})`,
           );
         }
         kinesis.push(
@@ -113,6 +117,7 @@ export const createEventSources = (options: EventSourceOptions): EventSources =>
             mappingId: `${definition.logicalId}/${event.name}`,
             functionName: definition.name,
             functionArn: definition.arn,
+            invokeIdentityArn: definition.roleArn,
             region: options.region,
             accountId: options.accountId,
             ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),

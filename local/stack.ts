@@ -43,6 +43,8 @@ export interface PlannedFunction {
   logicalId: string;
   name: string;
   arn: string;
+  /** The execution role: the template's Role, or the one SAM makes (`<Function>Role`). */
+  roleArn: string;
   handler: string;
   runtime: string;
   timeoutSeconds: number;
@@ -249,6 +251,10 @@ export const planStack = (template: Template, options: StackOptions): LocalStack
       logicalId: id,
       name: id,
       arn: context.resources[id]!.attributes.Arn!,
+      roleArn:
+        typeof properties.Role === 'string'
+          ? properties.Role
+          : context.resources[`${id}Role`]!.attributes.Arn!,
       handler: String(properties.Handler ?? ''),
       runtime: String(properties.Runtime ?? ''),
       timeoutSeconds: number(properties.Timeout, 3),

@@ -211,6 +211,7 @@ describe('Local runtime: a function in its own worker', () => {
     logicalId: 'Probe',
     name: 'Probe',
     arn: 'arn:aws:lambda:us-east-1:000000000000:function:Probe',
+    roleArn: 'arn:aws:iam::000000000000:role/local-ProbeRole',
     handler: 'index.handler',
     runtime: 'nodejs24.x',
     timeoutSeconds,

@@ -144,6 +144,9 @@ Conditions:
       // Assess
       expect(stack.resources.EventStream!.refs.ref).toBe('local-EventStream');
       const ingest = stack.functions.IngestFunction!;
+      expect(stack.functions.ConsumerFunction!.roleArn).toBe(
+        stack.resources.ConsumerFunctionRole!.refs.attributes.Arn,
+      );
       expect(ingest).toMatchObject({
         handler: 'handler.handler',
         runtime: 'nodejs24.x',

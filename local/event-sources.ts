@@ -114,7 +114,11 @@ export const createEventSources = (options: EventSourceOptions): EventSources =>
               ? { onFailure: sqsOnFailureSink({ client: clients.sqs, destination: destination.Destination }) }
               : {}),
             checkpoints,
-            mappingId: `${definition.logicalId}/${event.name}`,
+            // The stream is part of the mapping's identity: pointed at another stream, it is a new mapping, as on AWS.
+            mappingId: `${definition.logicalId}/${event.name}/${streamNameOf(properties.Stream, where)}`,
+            onEvent: (e) => {
+              if (e.type === 'checkpoints-discarded') log('esm', `${definition.name}: ${e.reason}`);
+            },
             functionName: definition.name,
             functionArn: definition.arn,
             invokeIdentityArn: definition.roleArn,

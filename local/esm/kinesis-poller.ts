@@ -706,6 +706,23 @@ export class KinesisPoller {
       this.state = 'created';
       throw error;
     }
+    // A stream deleted and made again under its name has new shards of the same ids: the old checkpoints point
+    // before their first records, and GetShardIterator would refuse them for good. AWS makes a new mapping then.
+    const stale = this.shards.find((shard) => {
+      const saved = this.checkpoints[shard.ShardId!]?.sequenceNumber;
+      const first = shard.SequenceNumberRange?.StartingSequenceNumber;
+      return saved !== undefined && first !== undefined && compareSequenceNumbers(saved, first) < 0;
+    });
+    if (stale) {
+      await store.remove(this.options.mappingId);
+      this.checkpoints = {};
+      this.ctx.emit({
+        type: 'checkpoints-discarded',
+        reason:
+          `the checkpoint of ${stale.ShardId} is before the shard's first record: stream ${this.streamName} ` +
+          'was made again since it was saved, so the mapping starts at its StartingPosition',
+      });
+    }
     const latest = new Set<string>();
     if (Object.keys(this.checkpoints).length === 0 && this.config.StartingPosition === 'LATEST') {
       // Remember where LATEST began, so that a restart before the first checkpoint loses nothing.

@@ -175,6 +175,8 @@ export type KinesisPollerEvent =
   | { type: 'on-failure'; shardId: string; record: KinesisOnFailureRecord; delivered: boolean }
   | { type: 'checkpoint'; shardId: string; sequenceNumber?: string; finished: boolean }
   | { type: 'shard-finished'; shardId: string }
+  /** The saved checkpoints belonged to an earlier stream of the same name: the mapping starts afresh. */
+  | { type: 'checkpoints-discarded'; reason: string }
   | { type: 'error'; shardId?: string; operation: string; error: Error };
 
 export interface SqsPollerStats {

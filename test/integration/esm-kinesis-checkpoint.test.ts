@@ -1,4 +1,9 @@
 import { readFile } from 'node:fs/promises';
+import {
+  CreateStreamCommand,
+  DeleteStreamCommand,
+  DescribeStreamSummaryCommand,
+} from '@aws-sdk/client-kinesis';
 import { describe, expect, it } from 'vitest';
 import { JsonFileCheckpointStore } from '#local/esm/checkpoint-store.ts';
 import type { InvokeResult, KinesisEventProperties } from '#local/esm/types.ts';
@@ -8,6 +13,7 @@ import {
   ON_FAILURE_DESTINATION,
   sameKey,
   waitFor,
+  waitForActive,
 } from '#test/helpers/esm-fixtures.ts';
 
 const TEN = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10'];
@@ -87,6 +93,39 @@ describe('Kinesis event source mapping: checkpoints, restarts and stopping', () 
         'Consumer/Stream': { 'shardId-000000000000': { sequenceNumber: written[9]!.SequenceNumber } },
       },
     });
+  });
+
+  it('starts afresh, instead of hanging on a refused checkpoint, on a stream made again under its name', async () => {
+    // Prepare: checkpoints saved on the first stream of the name.
+    const { streamName } = await suite.stream(sameKey(['1', '2']));
+    const path = suite.checkpointFile(streamName);
+    const first = await run(streamName, path, { StartingPosition: 'TRIM_HORIZON' });
+    await waitFor(() => first.poller.stats().shards[0]?.checkpoint !== undefined, 'the first checkpoint');
+    await first.poller.stop();
+    await suite.client.send(new DeleteStreamCommand({ StreamName: streamName }));
+    for (let gone = false; !gone; ) {
+      gone = await suite.client.send(new DescribeStreamSummaryCommand({ StreamName: streamName })).then(
+        () => false,
+        (error: Error) => error.name === 'ResourceNotFoundException',
+      );
+      if (!gone) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // Sequence numbers carry their shard's creation time in seconds: the new stream's come after the old ones.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await suite.client.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: 1 }));
+    await waitForActive(suite.client, streamName);
+    await suite.put(streamName, sameKey(['new']));
+
+    // Act
+    const second = await run(streamName, path, { StartingPosition: 'TRIM_HORIZON' });
+    await waitFor(() => second.fn.batches().flat().includes('new'), "the new stream's record");
+
+    // Assess
+    expect(second.fn.batches()).toEqual([['new']]);
+    const discarded = second.events.filter((event) => event.type === 'checkpoints-discarded');
+    expect(discarded).toEqual([
+      { type: 'checkpoints-discarded', reason: expect.stringContaining('was made again') },
+    ]);
   });
 
   it('abandons a batch that fails while stopping: no retry, no on-failure record, no checkpoint', async () => {

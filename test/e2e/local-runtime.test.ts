@@ -181,7 +181,7 @@ describe('E2E: the local runtime runs template.yaml', () => {
     // Assess
     expect(response.status).toBe(200);
     expect(status.streams[0]).toMatchObject({
-      mappingId: 'ConsumerFunction/Stream',
+      mappingId: 'ConsumerFunction/Stream/local-EventStream',
       streamName: 'local-EventStream',
     });
     expect(status.streams[0]!.shards).toHaveLength(2);

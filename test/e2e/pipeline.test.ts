@@ -214,7 +214,7 @@ describe('E2E: a restart of the local runtime', () => {
       );
       expect(new Set(items.map((i) => (i.identity as { S: string }).S)).size).toBe(60);
       // Nothing at or before a shard's checkpoint was delivered again.
-      const mapping = checkpoints.mappings['ConsumerFunction/Stream'] ?? {};
+      const mapping = checkpoints.mappings['ConsumerFunction/Stream/local-EventStream'] ?? {};
       expect(Object.keys(mapping).length).toBeGreaterThan(0);
       for (const batch of second.consumerBatches) {
         for (const record of batch) {

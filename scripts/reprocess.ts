@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { JobStatus } from '#shared/recovery/reprocessor.ts';
 import { numberFlag } from './lib/flags.ts';
+import { isWorkedOn } from './lib/job-follow.ts';
 import { createProgress } from './lib/progress.ts';
 import { DEFAULT_LOCAL_ENDPOINT, TARGET_OPTIONS, targetFrom } from './lib/stack-target.ts';
 
@@ -17,7 +18,8 @@ const USAGE = `usage: npm run reprocess -- --from <time> [options]
   --shards <a,b>       only these shards (default: every shard that holds the window)
   --rate <n>           at most n records per second (default: the function's setting)
   --dry-run            read and report only: nothing is written
-  --job <id>           a job id: a new job gets it; an existing one is resumed with its own parameters
+  --job <id>           a job id: a new job gets it; an existing one is resumed with its own parameters, or
+                       only followed while it is being worked on
   --status             show the job's status once and exit
   --poll <ms>          how often progress is read (default: 1000)
   --endpoint <url>     the local runtime's AWS endpoint (default: ${DEFAULT_LOCAL_ENDPOINT})
@@ -72,6 +74,12 @@ const main = async (): Promise<number> => {
       if (!values.job) throw new Error('--status needs --job');
       status = await target.invoke<JobStatus>('ReprocessorFunction', { action: 'status', jobId: values.job });
     } else {
+      // A job already worked on is only followed: starting it again would run a second chain beside the first.
+      const current = values.job
+        ? await target
+            .invoke<JobStatus>('ReprocessorFunction', { action: 'status', jobId: values.job })
+            .catch(() => undefined)
+        : undefined;
       const request = {
         action: 'start',
         detach: true,
@@ -89,9 +97,10 @@ const main = async (): Promise<number> => {
         ...(rate === undefined ? {} : { maxRecordsPerSecond: rate }),
         ...(values['dry-run'] ? { dryRun: true } : {}),
       };
-      status = await target.invoke<JobStatus>('ReprocessorFunction', request);
+      const following = current !== undefined && isWorkedOn(current, Date.now());
+      status = following ? current : await target.invoke<JobStatus>('ReprocessorFunction', request);
       progress.line(
-        `job ${status.jobId} on the ${target.description}: window ${status.parameters.from} → ${status.windowEnd}${status.dryRun ? ' (dry run)' : ''}`,
+        `${following ? 'following running ' : ''}job ${status.jobId} on the ${target.description}: window ${status.parameters.from} → ${status.windowEnd}${status.dryRun ? ' (dry run)' : ''}`,
       );
       while (status.state === 'running') {
         progress.update(

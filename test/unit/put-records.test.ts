@@ -300,6 +300,30 @@ describe('PutRecords writer', () => {
       expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 1);
     });
 
+    it('sends no further request of the wave once one has failed for good', async () => {
+      // Prepare: 10 requests of 500 distinct keys, 4 at a time; the first fails for good, the others would succeed.
+      const clock = fakeClock();
+      kinesisMock
+        .on(PutRecordsCommand)
+        .rejectsOnce(Object.assign(new Error('Stream s not found'), { name: 'ResourceNotFoundException' }))
+        .callsFake(async (input) => {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          return { Records: input.Records.map(ok) };
+        });
+      const entries = Array.from({ length: 5_000 }, (_, i) => entry(`k${i}`));
+      // Act
+      const act = putRecordsInOrder(client, entries, {
+        streamName: 's',
+        deadline: clock.now() + 10_000,
+        concurrency: 4,
+        ...clock,
+      });
+      // Assess: the four already in flight when the first failed, and none after, however long one waits.
+      await expect(act).rejects.toThrow('Stream s not found');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(kinesisMock.commandCalls(PutRecordsCommand).length).toBeLessThanOrEqual(4);
+    });
+
     it('retries entries whose request died on the socket, once the SDK has used its own retries', async () => {
       // Prepare
       const clock = fakeClock();

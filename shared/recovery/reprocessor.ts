@@ -9,6 +9,8 @@ import {
 import type { MetricsSink } from '#shared/consumer/process-records.ts';
 import { type Clock, RateLimiter, systemClock } from '#shared/kinesis/rate-limiter.ts';
 import {
+  compareSequence,
+  errorName,
   type ReadResult,
   type ShardPosition,
   ShardReader,
@@ -503,9 +505,34 @@ const runShard = async (shard: ShardItem, run: RunContext): Promise<ShardOutcome
   const sink = parameters.dryRun ? deps.dryRunSink() : deps.sink;
   let stoppedBy: 'failed' | 'budget' | undefined;
 
+  /**
+   * Kinesis may refuse a checkpoint whose record has aged out of the stream (InvalidArgumentException) rather
+   * than start after it at the trim horizon: the shard then goes on from its oldest record left, and says so.
+   */
+  const readResuming: ShardReader['read'] = async (from, limits, onBatch) => {
+    try {
+      return await reader.read(from, limits, onBatch);
+    } catch (error) {
+      if (from.type !== 'AFTER_SEQUENCE_NUMBER' || errorName(error) !== 'InvalidArgumentException')
+        throw error;
+      const oldest = await reader.firstRetained();
+      if (oldest === undefined || compareSequence(oldest, from.sequenceNumber) <= 0) throw error;
+      logger.warn(
+        'the records after the checkpoint aged out before they were read; going on from the oldest left',
+        {
+          jobId: job.jobId,
+          shardId: shard.shardId,
+          checkpoint: from.sequenceNumber,
+          oldest,
+        },
+      );
+      return reader.read({ type: 'TRIM_HORIZON' }, limits, onBatch);
+    }
+  };
+
   let result: ReadResult;
   try {
-    result = await reader.read(
+    result = await readResuming(
       start,
       {
         // Until the first record of the window has been processed, earlier records are skipped (AT_TIMESTAMP's

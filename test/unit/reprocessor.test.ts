@@ -293,6 +293,41 @@ describe('Recovery: reprocessor', () => {
     expect(orderByKey(slow)).toEqual({ a: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] });
   });
 
+  it('goes on from the oldest record left when its checkpoint has aged out and Kinesis refuses it', async () => {
+    // Prepare: the first invocation stops after a few records; then the stream trims past its checkpoint.
+    const { clock, fake, memory, jobs, continued, deps, put } = setup(1);
+    const from = clock.now();
+    for (let n = 1; n <= 10; n += 1) put(S0, 'a', n);
+    const store = {
+      projectionVersion: 1,
+      put: async (event: Parameters<EventStore['put']>[0]) => {
+        clock.advance(40);
+        return memory.put(event);
+      },
+    };
+    const first = await handleReprocessRequest(
+      { from: iso(from), jobId: 'aged' },
+      deps({ store, budgetMs: 1_500 }),
+    );
+    const checkpointed = first.totals.recordsRead;
+    fake.trim(S0, checkpointed + 2);
+    fake.faults.refuseTrimmed = true;
+    // Act
+    const second = await handleReprocessRequest(continued[0], deps({ store, owner: 'invocation-2' }));
+    // Assess
+    expect(checkpointed).toBeGreaterThan(0);
+    expect(second.state).toBe('done');
+    expect(second.totals.recordsRead).toBe(10 - 2);
+    expect(memory.items.size).toBe(10 - 2);
+    expect((await jobs.listShards('aged'))[0]!.state).toBe('done');
+    expect(
+      fake
+        .callsOf('GetShardIterator')
+        .map((call) => call.input.ShardIteratorType)
+        .slice(-3),
+    ).toEqual(['AFTER_SEQUENCE_NUMBER', 'TRIM_HORIZON', 'TRIM_HORIZON']);
+  });
+
   it('resumes a job named again from its checkpoints, and does nothing more for a finished job', async () => {
     // Prepare
     const { clock, fake, deps, put } = setup(1);

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '#shared/config.ts';
 import { loadConsumerConfig } from '#shared/consumer/config.ts';
 import { S3Quarantine } from '#shared/quarantine/s3-quarantine.ts';
+import { putObjectOnce } from '#shared/s3/put-object-once.ts';
 import { S3ClaimCheck } from '#shared/sink/claim-check.ts';
 import { DynamoDbEventStore, UPSERT_CONDITION } from '#shared/sink/dynamodb-event-store.ts';
 import { type EventToStore, UnstorableEventError } from '#shared/sink/event-store.ts';
@@ -190,6 +191,30 @@ describe('Sink: DynamoDbEventStore', () => {
     const pointer = await claimCheck.store('id', 'data', { a: 1 });
     // Assess
     expect(pointer).toMatchObject({ field: 'data', bytes: 7 });
+  });
+
+  it('retries a write S3 answers 409 ConditionalRequestConflict (another write of the key at once), and gives up after four', async () => {
+    // Prepare
+    const s3Error = (name: string, status: number) =>
+      new S3ServiceException({ name, $fault: 'client', $metadata: { httpStatusCode: status } });
+    const waits: number[] = [];
+    const sleep = async (ms: number) => {
+      waits.push(ms);
+    };
+    const object = { bucket: 'b', key: 'k', body: 'x', contentType: 'text/plain' };
+    s3Mock
+      .on(PutObjectCommand)
+      .rejectsOnce(s3Error('ConditionalRequestConflict', 409))
+      .rejectsOnce(s3Error('PreconditionFailed', 412));
+    // Act
+    await putObjectOnce(s3, object, sleep);
+    s3Mock.reset();
+    s3Mock.on(PutObjectCommand).rejects(s3Error('ConditionalRequestConflict', 409));
+    const stuck = putObjectOnce(s3, object, sleep);
+    // Assess
+    await expect(stuck).rejects.toMatchObject({ name: 'ConditionalRequestConflict' });
+    expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 4);
+    expect(waits).toEqual([50, 50, 100, 200]);
   });
 
   it('refuses an event whose attributes alone exceed an item, and uploads nothing for it', async () => {

@@ -333,6 +333,15 @@ describe('Template: encryption at rest', () => {
     });
     for (const role of roles) expect(properties(role).Path).toEqual({ 'Fn::Sub': '/${AWS::StackName}/' });
     expect(administration?.Action).not.toContain('kms:Decrypt');
+    // The runbook's operators read the failure queue, move parked messages back and read the quarantine.
+    const viaServices = statements.find((statement) => statement.Sid === 'AwsServicesUseTheKeyForTheAccount');
+    expect(viaServices?.Condition).toMatchObject({
+      StringEquals: {
+        'kms:ViaService': ['dynamodb', 'kinesis', 'sqs', 's3'].map((service) => ({
+          'Fn::Sub': `${service}.\${AWS::Region}.amazonaws.com`,
+        })),
+      },
+    });
     expect(statements.map((statement) => statement.Principal)).toContainEqual({
       Service: { 'Fn::Sub': 'logs.${AWS::Region}.amazonaws.com' },
     });

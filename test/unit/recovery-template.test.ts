@@ -235,7 +235,7 @@ describe('Template: failure queue redrive and alarms', () => {
       },
     });
     expect(percent).toMatchObject({
-      Expression: { 'Fn::Sub': '100 * age / (${RetentionHours} * 3600)' },
+      Expression: { 'Fn::Sub': 'MAX([100 * age / (${RetentionHours} * 3600), 100 * age / 1209600])' },
       ReturnData: true,
     });
     expect(alarm).toMatchObject({

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { InvokeResult } from '#local/functions/runner.ts';
 import { listenOn } from '#local/net.ts';
@@ -20,7 +20,15 @@ export interface HttpRoute {
 /** HTTP APIs accept payloads up to 10 MB. */
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
 
-const TEXT_TYPES = /^(text\/|application\/(.*\+)?(json|xml|javascript|x-www-form-urlencoded)|.*\+json)/i;
+/** Lambda's synchronous invoke takes an event of at most 6 MB (6,291,456 bytes); a larger one never runs. */
+export const MAX_INVOKE_PAYLOAD_BYTES = 6 * 1024 * 1024;
+
+/**
+ * The bodies an HTTP API (payload format 2.0) hands the function as text; every other body arrives base64, as
+ * reported from real HTTP APIs: `application/cloudevents+json` and other `+json` types, form bodies and bodies
+ * without a Content-Type are base64.
+ */
+const TEXT_TYPES = /^\s*(text\/[^;]*|application\/(json|xml|javascript))\s*(;|$)/i;
 
 const compile = (path: string): RegExp => {
   const pattern = path
@@ -49,17 +57,17 @@ export const toEventV2 = (
   apiId: string,
 ): APIGatewayProxyEventV2 => {
   const url = new URL(req.url ?? '/', 'http://local');
+  // Repeated headers are joined with bare commas, as API Gateway does ("value1,value2"), every copy kept.
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined && name !== 'cookie')
-      headers[name] = Array.isArray(value) ? value.join(',') : value;
+  for (const [name, values] of Object.entries(req.headersDistinct)) {
+    if (values !== undefined && name !== 'cookie') headers[name] = values.join(',');
   }
   const query: Record<string, string> = {};
   for (const [name, value] of url.searchParams)
     query[name] = name in query ? `${query[name]},${value}` : value;
   const now = new Date();
   const contentType = headers['content-type'] ?? '';
-  const isText = body.byteLength === 0 || TEXT_TYPES.test(contentType);
+  const isText = body.byteLength === 0 || (contentType !== '' && TEXT_TYPES.test(contentType));
   const cookies = req.headers.cookie?.split(/;\s*/).filter(Boolean);
   return {
     version: '2.0',
@@ -106,7 +114,20 @@ export const startHttpApi = async (
   options: { port: number; host?: string; apiId?: string; log?: (line: string) => void },
 ): Promise<RunningHttpApi> => {
   const compiled = routes.map((route) => ({ route, pattern: compile(route.path) }));
-  const server = createServer(async (req, res) => {
+  const server = createServer((req, res) => {
+    // One request's failure is that request's: a client that goes away, or a function's answer that cannot be
+    // sent, never takes the runtime down with it.
+    handle(req, res).catch((error: Error) => {
+      options.log?.(`${req.method} ${req.url}: ${error.message}`);
+      if (res.headersSent || res.destroyed) {
+        res.destroy();
+        return;
+      }
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: 'Internal Server Error' }));
+    });
+  });
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(typeof body === 'string' ? body : JSON.stringify(body));
@@ -127,7 +148,9 @@ export const startHttpApi = async (
     let size = 0;
     for await (const chunk of req) {
       size += (chunk as Buffer).byteLength;
-      if (size > MAX_PAYLOAD_BYTES) return send(413, { message: 'Request Entity Too Large' });
+      // The rest of the upload is not read: the connection is closed after the answer.
+      if (size > MAX_PAYLOAD_BYTES)
+        return send(413, { message: 'Request Entity Too Large' }, { connection: 'close' });
       chunks.push(chunk as Buffer);
     }
     const { route } = matched;
@@ -137,6 +160,11 @@ export const startHttpApi = async (
       { routeKey: `${route.method} ${route.path}`, pathParameters: matched.pathParameters },
       options.apiId ?? 'local',
     );
+    if (Buffer.byteLength(JSON.stringify(event)) > MAX_INVOKE_PAYLOAD_BYTES) {
+      // Lambda refuses the invoke (RequestEntityTooLargeException) and the function never runs.
+      options.log?.(`${method} ${url.pathname} → ${route.functionName} refused: the event is over 6 MB`);
+      return send(413, { message: 'Request Entity Too Large' });
+    }
     const result = await route.invoke(event).catch((error: Error) => ({
       requestId: event.requestContext.requestId,
       payload: { errorMessage: error.message },
@@ -155,11 +183,20 @@ export const startHttpApi = async (
         headers[k] = String(v);
       if (Array.isArray(payload.cookies)) headers['set-cookie'] = payload.cookies.map(String);
       const raw = payload.body === undefined ? '' : String(payload.body);
-      res.writeHead(Number(payload.statusCode), headers);
+      // An answer the gateway could not send (no valid status, a header it cannot carry) is its 500.
+      const status = Number(payload.statusCode);
+      if (!Number.isInteger(status) || status < 100 || status > 599) {
+        return send(500, { message: 'Internal Server Error' }, apigwHeaders);
+      }
+      try {
+        res.writeHead(status, headers);
+      } catch {
+        return send(500, { message: 'Internal Server Error' }, apigwHeaders);
+      }
       res.end(payload.isBase64Encoded ? Buffer.from(raw, 'base64') : raw);
       return;
     }
     return send(200, payload, apigwHeaders);
-  });
+  };
   return { ...(await listenOn(server, options.port, options.host)), server };
 };

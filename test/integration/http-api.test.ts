@@ -1,0 +1,128 @@
+import { request } from 'node:http';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningHttpApi, startHttpApi } from '#local/http-api.ts';
+
+/**
+ * The local HTTP API on its own, with a function that answers whatever the test asks: the event it builds, the
+ * answers it maps, and that no single request can take it down.
+ */
+
+let api: RunningHttpApi;
+const events: APIGatewayProxyEventV2[] = [];
+let answer: unknown = { statusCode: 202, body: '{}' };
+
+beforeAll(async () => {
+  api = await startHttpApi(
+    [
+      {
+        method: 'POST',
+        path: '/events',
+        functionName: 'Ingest',
+        invoke: async (event) => {
+          events.push(event);
+          return { requestId: 'r', payload: answer, durationMs: 1 };
+        },
+      },
+    ],
+    { port: 0 },
+  );
+});
+
+afterAll(async () => {
+  await api?.close();
+});
+
+const post = (body: string | Buffer, headers: Record<string, string> = {}) =>
+  fetch(`${api.endpoint}/events`, { method: 'POST', body, headers });
+
+describe('Local HTTP API (API Gateway HTTP API, payload format 2.0)', () => {
+  it('hands JSON over as text and every other body, CloudEvents types included, as base64', async () => {
+    // Prepare
+    events.length = 0;
+    answer = { statusCode: 202, body: '{}' };
+    const body = '{"specversion":"1.0"}';
+    // Act
+    await post(body, { 'content-type': 'application/json; charset=utf-8' });
+    await post(body, { 'content-type': 'application/cloudevents+json' });
+    await post(body, { 'content-type': 'application/cloudevents-batch+json' });
+    await post(body, { 'content-type': 'text/plain' });
+    // Assess
+    expect(events.map((event) => [event.isBase64Encoded, event.body])).toEqual([
+      [false, body],
+      [true, Buffer.from(body).toString('base64')],
+      [true, Buffer.from(body).toString('base64')],
+      [false, body],
+    ]);
+  });
+
+  it('joins a repeated header with bare commas, keeping every copy', async () => {
+    // Prepare
+    events.length = 0;
+    // Act
+    await new Promise<void>((resolve, reject) => {
+      const url = new URL(`${api.endpoint}/events`);
+      const req = request({ host: url.hostname, port: url.port, path: '/events', method: 'POST' }, (res) =>
+        res.resume().on('end', resolve),
+      );
+      req.on('error', reject);
+      req.setHeader('x-dup', ['a', 'b']);
+      req.end('{}');
+    });
+    // Assess
+    expect(events[0]!.headers['x-dup']).toBe('a,b');
+  });
+
+  it.each([
+    ['a status that is not a number', { statusCode: 'abc' }],
+    ['status 0', { statusCode: 0 }],
+    ['a header value with a line break', { statusCode: 200, headers: { 'x-bad': 'a\nb' } }],
+    ['a header name with a space', { statusCode: 200, headers: { 'bad name': 'x' } }],
+  ])('answers 500 for a function answer with %s, and goes on serving', async (_, bad) => {
+    // Prepare
+    answer = bad;
+    // Act
+    const refused = await post('{}', { 'content-type': 'application/json' });
+    answer = { statusCode: 202, body: '{"ok":true}' };
+    const next = await post('{}', { 'content-type': 'application/json' });
+    // Assess
+    expect(refused.status).toBe(500);
+    expect(await refused.json()).toEqual({ message: 'Internal Server Error' });
+    expect(next.status).toBe(202);
+  });
+
+  it('survives a client that goes away in the middle of its upload', async () => {
+    // Act: announce 1,000 bytes, send 10, and close the connection.
+    await new Promise<void>((resolve) => {
+      const url = new URL(api.endpoint);
+      const req = request({
+        host: url.hostname,
+        port: url.port,
+        path: '/events',
+        method: 'POST',
+        headers: { 'content-length': '1000', 'content-type': 'application/json' },
+      });
+      req.on('error', () => resolve());
+      req.write('0123456789', () => {
+        req.destroy();
+        setTimeout(resolve, 50);
+      });
+    });
+    answer = { statusCode: 202, body: '{}' };
+    const next = await post('{}', { 'content-type': 'application/json' });
+    // Assess
+    expect(next.status).toBe(202);
+  });
+
+  it('refuses with 413, without invoking, an event over the 6 MB Lambda takes in a synchronous invoke', async () => {
+    // Prepare: 5 MB of a CloudEvents batch is about 6.7 MB once API Gateway has base64-encoded it.
+    events.length = 0;
+    const body = Buffer.alloc(5 * 1024 * 1024, 'x');
+    // Act
+    const response = await post(body, { 'content-type': 'application/cloudevents-batch+json' });
+    // Assess
+    expect(response.status).toBe(413);
+    expect(await response.json()).toEqual({ message: 'Request Entity Too Large' });
+    expect(events).toHaveLength(0);
+  });
+});

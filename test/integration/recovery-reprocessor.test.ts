@@ -4,7 +4,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Clock, systemClock } from '#shared/kinesis/rate-limiter.ts';
 import { S3Quarantine } from '#shared/quarantine/s3-quarantine.ts';
 import { DryRunEventStore, DryRunQuarantine, dynamoDbVersionLookup } from '#shared/recovery/dry-run.ts';
-import { DynamoDbJobStore, type JobStore, LeaseLostError } from '#shared/recovery/job-store.ts';
+import {
+  DynamoDbJobStore,
+  type JobStore,
+  LeaseLostError,
+  type ShardItem,
+} from '#shared/recovery/job-store.ts';
 import {
   type ContinueRequest,
   handleReprocessRequest,
@@ -140,6 +145,22 @@ const scenario = async (shards = 1) => {
 };
 
 const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A shard of a job, not yet read. */
+const pendingShard = (jobId: string, shardId: string, at: string): ShardItem => ({
+  jobId,
+  shardId,
+  parents: [],
+  start: 'AT_TIMESTAMP',
+  state: 'pending',
+  recordsRead: 0,
+  written: 0,
+  duplicates: 0,
+  staleVersions: 0,
+  quarantined: 0,
+  failed: 0,
+  updatedAt: at,
+});
 
 /** The event numbers of each key, in the order they reached the sink. */
 const orderByKey = (store: RecordingStore): Record<string, number[]> => {
@@ -349,20 +370,7 @@ describe('Recovery: reprocessor against the emulators', () => {
       updatedAt: at,
       invocations: 0,
     });
-    await jobs.addShard({
-      jobId: 'lease',
-      shardId: S0,
-      parents: [],
-      start: 'AT_TIMESTAMP',
-      state: 'pending',
-      recordsRead: 0,
-      written: 0,
-      duplicates: 0,
-      staleVersions: 0,
-      quarantined: 0,
-      failed: 0,
-      updatedAt: at,
-    });
+    await jobs.addShard(pendingShard('lease', S0, at));
     // Act
     const both = await Promise.all(
       ['worker-1', 'worker-2', 'worker-3'].map((owner) =>
@@ -387,22 +395,8 @@ describe('Recovery: reprocessor against the emulators', () => {
     const jobs = new DynamoDbJobStore({ client: env.documentClient, tableName, retentionDays: 30 });
     const created = '2026-11-01T00:00:00.000Z';
     const later = '2026-11-20T00:00:00.000Z';
-    const shard = (shardId: string) => ({
-      jobId: 'ttl',
-      shardId,
-      parents: [],
-      start: 'AT_TIMESTAMP' as const,
-      state: 'pending' as const,
-      recordsRead: 0,
-      written: 0,
-      duplicates: 0,
-      staleVersions: 0,
-      quarantined: 0,
-      failed: 0,
-      updatedAt: created,
-    });
-    await jobs.addShard(shard('shardId-000000000001'));
-    await jobs.addShard(shard('shardId-000000000002'));
+    await jobs.addShard(pendingShard('ttl', 'shardId-000000000001', created));
+    await jobs.addShard(pendingShard('ttl', 'shardId-000000000002', created));
     const now = Date.parse(created);
     await jobs.acquireLease('ttl', 'shardId-000000000002', 'worker', now, now + 5_000);
     await jobs.checkpoint('ttl', 'shardId-000000000002', 'worker', { state: 'failed' }, now + 5_000, created);

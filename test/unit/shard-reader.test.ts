@@ -45,6 +45,22 @@ const collect = () => {
   };
 };
 
+/** Reads from the arrival time of the fourth record written, through `client`, with a 20 ms unanswered-call timeout. */
+const readFromFourth = (
+  client: KinesisClient,
+  clock: ReturnType<typeof testClock>,
+  written: Array<{ ApproximateArrivalTimestamp: Date }>,
+  out: ReturnType<typeof collect>,
+) =>
+  new ShardReader({
+    client,
+    streamName: 'events',
+    shardId: SHARD,
+    clock,
+    limit: 4,
+    timestampIteratorTimeoutMs: 20,
+  }).read({ type: 'AT_TIMESTAMP', timestamp: written[3]!.ApproximateArrivalTimestamp }, {}, out.onBatch);
+
 describe('Kinesis: compareSequence', () => {
   it('compares sequence numbers as numbers, not as strings', () => {
     // Act
@@ -187,21 +203,9 @@ describe('Kinesis: ShardReader', () => {
         });
       },
     } as unknown as KinesisClient;
-    const reader = new ShardReader({
-      client,
-      streamName: 'events',
-      shardId: SHARD,
-      clock,
-      limit: 4,
-      timestampIteratorTimeoutMs: 20,
-    });
     const out = collect();
     // Act
-    const result = await reader.read(
-      { type: 'AT_TIMESTAMP', timestamp: written[3]!.ApproximateArrivalTimestamp },
-      {},
-      out.onBatch,
-    );
+    const result = await readFromFourth(client, clock, written, out);
     // Assess
     expect(result.timestampScanned).toBe(true);
     expect(out.delivered().map((record) => record.sequenceNumber)).toEqual(
@@ -237,21 +241,9 @@ describe('Kinesis: ShardReader', () => {
         });
       },
     } as unknown as KinesisClient;
-    const reader = new ShardReader({
-      client,
-      streamName: 'events',
-      shardId: SHARD,
-      clock,
-      limit: 4,
-      timestampIteratorTimeoutMs: 20,
-    });
     const out = collect();
     // Act
-    const result = await reader.read(
-      { type: 'AT_TIMESTAMP', timestamp: written[3]!.ApproximateArrivalTimestamp },
-      {},
-      out.onBatch,
-    );
+    const result = await readFromFourth(client, clock, written, out);
     // Assess
     expect(result.timestampScanned).toBeFalsy();
     expect(throttles).toBe(0);

@@ -303,7 +303,10 @@ const listAllShards = async (
   }
 };
 
-const parentsOf = (shard: Shard): string[] =>
+/** What the plan needs of a listed shard: its id and its parents. */
+type ShardLineage = Pick<Shard, 'ShardId' | 'ParentShardId' | 'AdjacentParentShardId'>;
+
+const parentsOf = (shard: ShardLineage): string[] =>
   [shard.ParentShardId, shard.AdjacentParentShardId].filter((id): id is string => id !== undefined);
 
 /** Adds every descendant of `roots` found in `all` to `ids`. */
@@ -321,9 +324,10 @@ const withDescendants = (roots: Iterable<string>, all: Shard[]): Set<string> => 
   return ids;
 };
 
-const newShardItem = (
+/** A shard of the job, not yet read; its parents are those of `shard` that belong to the job. */
+export const newShardItem = (
   jobId: string,
-  shard: Shard,
+  shard: ShardLineage,
   jobShards: Set<string>,
   start: ShardItem['start'],
   at: string,

@@ -14,6 +14,7 @@ import {
   type ContinueRequest,
   handleReprocessRequest,
   type JobStatus,
+  newShardItem,
   type ReprocessDependencies,
   type ReprocessSettings,
 } from '#shared/recovery/reprocessor.ts';
@@ -146,21 +147,9 @@ const scenario = async (shards = 1) => {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** A shard of a job, not yet read. */
-const pendingShard = (jobId: string, shardId: string, at: string): ShardItem => ({
-  jobId,
-  shardId,
-  parents: [],
-  start: 'AT_TIMESTAMP',
-  state: 'pending',
-  recordsRead: 0,
-  written: 0,
-  duplicates: 0,
-  staleVersions: 0,
-  quarantined: 0,
-  failed: 0,
-  updatedAt: at,
-});
+/** A shard of a job, not yet read, as the plan makes it. */
+const pendingShard = (jobId: string, shardId: string, at: string): ShardItem =>
+  newShardItem(jobId, { ShardId: shardId }, new Set(), 'AT_TIMESTAMP', at);
 
 /** The event numbers of each key, in the order they reached the sink. */
 const orderByKey = (store: RecordingStore): Record<string, number[]> => {

@@ -113,7 +113,19 @@ export const startHttpApi = async (
   routes: HttpRoute[],
   options: { port: number; host?: string; apiId?: string; log?: (line: string) => void },
 ): Promise<RunningHttpApi> => {
-  const compiled = routes.map((route) => ({ route, pattern: compile(route.path) }));
+  // API Gateway tries the most specific route first: a path without variables, then with variables, then a greedy
+  // {proxy+}, then $default; within each, a route for the method before one for ANY.
+  const rank = (route: HttpRoute): number =>
+    (route.path === '$default'
+      ? 30
+      : /\{\w+\+\}/.test(route.path)
+        ? 20
+        : /\{\w+\}/.test(route.path)
+          ? 10
+          : 0) + (route.method === 'ANY' ? 1 : 0);
+  const compiled = [...routes]
+    .sort((a, b) => rank(a) - rank(b))
+    .map((route) => ({ route, pattern: compile(route.path) }));
   const server = createServer((req, res) => {
     // One request's failure is that request's: a client that goes away, or a function's answer that cannot be
     // sent, never takes the runtime down with it.

@@ -125,4 +125,29 @@ describe('Local HTTP API (API Gateway HTTP API, payload format 2.0)', () => {
     expect(await response.json()).toEqual({ message: 'Request Entity Too Large' });
     expect(events).toHaveLength(0);
   });
+
+  it('sends a request to the most specific route, whatever order the routes were declared in', async () => {
+    // Prepare: a greedy route declared before the exact one.
+    const hits: string[] = [];
+    const route = (method: string, path: string) => ({
+      method,
+      path,
+      functionName: path,
+      invoke: async () => {
+        hits.push(`${method} ${path}`);
+        return { requestId: 'r', payload: { statusCode: 200, body: '' }, durationMs: 1 };
+      },
+    });
+    const routed = await startHttpApi(
+      [route('ANY', '/{proxy+}'), route('POST', '/items/{id}'), route('POST', '/items/special')],
+      { port: 0 },
+    );
+    // Act
+    for (const path of ['/items/special', '/items/7', '/other/path']) {
+      await fetch(`${routed.endpoint}${path}`, { method: 'POST', body: '{}' });
+    }
+    await routed.close();
+    // Assess
+    expect(hits).toEqual(['POST /items/special', 'POST /items/{id}', 'ANY /{proxy+}']);
+  });
 });

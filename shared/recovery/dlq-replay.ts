@@ -167,15 +167,18 @@ const readRange = async (record: FailureRecord, deps: ReplayDependencies): Promi
     ...(deps.clock ? { clock: deps.clock } : {}),
   });
   const records: StreamRecord[] = [];
-  try {
-    const result = await reader.read(
-      { type: 'AT_SEQUENCE_NUMBER', sequenceNumber: start },
+  /** Reads from `from` to the range's end, keeping every record delivered. */
+  const readFrom = (from: string) =>
+    reader.read(
+      { type: 'AT_SEQUENCE_NUMBER', sequenceNumber: from },
       { endSequenceNumber: end, shouldStop: () => shouldStop(deps) },
       (batch) => {
         records.push(...batch.records);
         return undefined;
       },
     );
+  try {
+    const result = await readFrom(start);
     if (result.end === 'stopped') return { records, stopped: true };
     // AT_SEQUENCE_NUMBER answers with the start record itself when the shard still has it.
     if (result.firstSequenceNumber === undefined) {
@@ -203,14 +206,7 @@ const readRange = async (record: FailureRecord, deps: ReplayDependencies): Promi
     if (oldest === undefined || compareSequence(oldest, end) > 0) return { records, expired: lost };
     // The range's later records are still there: read them from the oldest one left, as when Kinesis itself
     // starts an iterator there.
-    const rest = await reader.read(
-      { type: 'AT_SEQUENCE_NUMBER', sequenceNumber: oldest },
-      { endSequenceNumber: end, shouldStop: () => shouldStop(deps) },
-      (batch) => {
-        records.push(...batch.records);
-        return undefined;
-      },
-    );
+    const rest = await readFrom(oldest);
     if (rest.end === 'stopped') return { records, stopped: true };
     return { records, expired: `${lost}: the records before it aged out of the stream's retention` };
   }

@@ -106,6 +106,27 @@ describe('Function: ingest handler', () => {
       ]);
       expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
     });
+
+    it('carries each sample body base64-encoded, as an HTTP API passes CloudEvents content types', () => {
+      // Prepare
+      const files = [
+        'ingest-single.json',
+        'ingest-batch.json',
+        'ingest-invalid.json',
+        'ingest-oversized.json',
+      ];
+      for (const file of files) {
+        // Act
+        const event = sampleEvent<APIGatewayProxyEventV2>(file);
+        const bytes = Buffer.from(event.body ?? '', 'base64');
+        // Assess
+        expect(event.headers['content-type'], file).toMatch(/^application\/cloudevents(-batch)?\+json$/);
+        expect(event.isBase64Encoded, file).toBe(true);
+        expect(bytes.toString('base64'), file).toBe(event.body);
+        expect(String(bytes.byteLength), file).toBe(event.headers['content-length']);
+        expect(() => JSON.parse(bytes.toString('utf8')), file).not.toThrow();
+      }
+    });
   });
 
   describe('what is written', () => {

@@ -29,32 +29,41 @@ Fault injection (all off by default; change it while running with
   --fault-function-name <id>         only this function gets --fault-function
   -h, --help                         show this help`;
 
-const main = async (): Promise<void> => {
-  const [command = 'start', ...rest] = process.argv.slice(2);
-  if (command !== 'start') {
-    console.error(`unknown command '${command}'\n\n${USAGE}`);
-    process.exit(2);
+class UsageError extends Error {}
+
+const parseOptions = (args: string[]) => {
+  try {
+    return parseArgs({
+      args,
+      options: {
+        template: { type: 'string', default: 'template.yaml' },
+        'parameter-overrides': { type: 'string', default: '' },
+        port: { type: 'string', default: '3000' },
+        'endpoint-port': { type: 'string', default: '4566' },
+        'data-dir': { type: 'string', default: '.local' },
+        'in-memory': { type: 'boolean', default: false },
+        fresh: { type: 'boolean', default: false },
+        'no-build': { type: 'boolean', default: false },
+        'fault-put-records-rate': { type: 'string', default: '0' },
+        'shard-limits': { type: 'boolean', default: false },
+        'fault-dynamodb': { type: 'string' },
+        'fault-dynamodb-mode': { type: 'string', default: 'throttle' },
+        'fault-function': { type: 'string' },
+        'fault-function-name': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
   }
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      template: { type: 'string', default: 'template.yaml' },
-      'parameter-overrides': { type: 'string', default: '' },
-      port: { type: 'string', default: '3000' },
-      'endpoint-port': { type: 'string', default: '4566' },
-      'data-dir': { type: 'string', default: '.local' },
-      'in-memory': { type: 'boolean', default: false },
-      fresh: { type: 'boolean', default: false },
-      'no-build': { type: 'boolean', default: false },
-      'fault-put-records-rate': { type: 'string', default: '0' },
-      'shard-limits': { type: 'boolean', default: false },
-      'fault-dynamodb': { type: 'string' },
-      'fault-dynamodb-mode': { type: 'string', default: 'throttle' },
-      'fault-function': { type: 'string' },
-      'fault-function-name': { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+};
+
+const main = async (): Promise<void> => {
+  const args = process.argv.slice(2);
+  // `start` is the only command, so it may be left out: `node local/cli.ts --port 3001`.
+  const [command, ...rest] = args[0] === undefined || args[0].startsWith('-') ? ['start', ...args] : args;
+  if (command !== 'start') throw new UsageError(`unknown command '${command}'`);
+  const { values } = parseOptions(rest);
   if (values.help) {
     console.log(USAGE);
     return;
@@ -62,29 +71,42 @@ const main = async (): Promise<void> => {
   const port = (name: string, value: string) => {
     const n = Number(value);
     if (!Number.isInteger(n) || n < 0 || n > 65_535)
-      throw new Error(`--${name} must be a port number, got '${value}'`);
+      throw new UsageError(`--${name} must be a port number, got '${value}'`);
     return n;
   };
+  const apiPort = port('port', values.port);
+  const endpointPort = port('endpoint-port', values['endpoint-port']);
+  let faults: FaultSettings;
+  try {
+    faults = validateFaults({
+      putRecordsFailureRate: Number(values['fault-put-records-rate']),
+      shardWriteLimits: values['shard-limits'],
+      dynamodbMode: values['fault-dynamodb-mode'] as FaultSettings['dynamodbMode'],
+      ...(values['fault-dynamodb'] ? { dynamodbPattern: values['fault-dynamodb'] } : {}),
+      ...(values['fault-function'] ? { functionPattern: values['fault-function'] } : {}),
+      ...(values['fault-function-name'] ? { functionName: values['fault-function-name'] } : {}),
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 
   const view = createLiveView();
-  const faults = validateFaults({
-    putRecordsFailureRate: Number(values['fault-put-records-rate']),
-    shardWriteLimits: values['shard-limits'],
-    dynamodbMode: values['fault-dynamodb-mode'] as FaultSettings['dynamodbMode'],
-    ...(values['fault-dynamodb'] ? { dynamodbPattern: values['fault-dynamodb'] } : {}),
-    ...(values['fault-function'] ? { functionPattern: values['fault-function'] } : {}),
-    ...(values['fault-function-name'] ? { functionName: values['fault-function-name'] } : {}),
-  });
   const runtime = await startRuntime({
     faults,
     log: (source, line) => view.print(source, line),
     templatePath: values.template,
     parameterOverrides: parseParameterOverrides(values['parameter-overrides']),
-    apiPort: port('port', values.port),
-    endpointPort: port('endpoint-port', values['endpoint-port']),
+    apiPort,
+    endpointPort,
     dataDir: values['in-memory'] ? undefined : values['data-dir'],
     fresh: values.fresh,
     skipBuild: values['no-build'],
+  }).catch((error: NodeJS.ErrnoException & { port?: number }) => {
+    if (error.code !== 'EADDRINUSE') throw error;
+    const option = error.port === apiPort ? '--port' : '--endpoint-port';
+    throw new Error(
+      `port ${error.port} is already in use (another local runtime?); stop it, or choose another port with ${option}`,
+    );
   });
 
   const stream = Object.values(runtime.stack.resources).find((r) => r.type === 'AWS::Kinesis::Stream');
@@ -134,6 +156,10 @@ Press Ctrl-C to stop.
 };
 
 main().catch((error: Error) => {
+  if (error instanceof UsageError) {
+    console.error(`npm start: ${error.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
   console.error(`npm start failed: ${error.message}`);
   process.exit(1);
 });

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -17,8 +18,70 @@ const send = (message: FromEmulatorThread, transfer: ArrayBuffer[] = []) =>
   port.postMessage(message, transfer);
 
 const emulator = kind === 'kinesis' ? await startKinesis(options) : await startDynamoDb(options);
-const handle = emulator.server.listeners('request')[0] as (req: IncomingMessage, res: ServerResponse) => void;
+const emulatorHandler = emulator.server.listeners('request')[0] as (
+  req: IncomingMessage,
+  res: ServerResponse,
+) => void;
 
+/**
+ * An exception the emulator throws from a callback while it answers a request (kinesalite throws a TypeError on
+ * `{"Records":[null]}`) would end this thread, and with it the service, for every client. Each request runs in an
+ * async context that names its response, so such an exception fails that request alone, with a 500 InternalFailure.
+ */
+const inFlight = new AsyncLocalStorage<ServerResponse>();
+const answer = (res: ServerResponse, status: number, type: string, message: string): void => {
+  if (res.headersSent || res.writableEnded) return;
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/x-amz-json-1.1');
+  res.setHeader('x-amzn-errortype', type);
+  res.end(JSON.stringify({ __type: type, message }));
+};
+const answerFailure = (res: ServerResponse, error: unknown): void =>
+  answer(
+    res,
+    500,
+    'InternalFailure',
+    `the ${kind === 'kinesis' ? 'kinesalite' : 'dynalite'} emulator failed on this request: ${String(error)}`,
+  );
+
+/**
+ * Where a JSON body has `null` as a list member (`{"Records":[null]}`), as `records.1.member`, or undefined. The
+ * emulators take such a request past their validation and throw on it while they hold the stream's lock, which
+ * stays held: every later write to that stream would wait forever. AWS refuses null members of its lists.
+ * The cheap test first: base64 and most text cannot hold `[null` or `,null`.
+ */
+const nullListMember = (body: Buffer): string | undefined => {
+  if (body.indexOf('null') === -1 || !/[[,]\s*null\s*[,\]]/.test(body.toString('latin1'))) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const find = (value: unknown, path: string): string | undefined => {
+    if (Array.isArray(value)) {
+      for (const [index, member] of value.entries()) {
+        const at = `${path}.${index + 1}.member`;
+        if (member === null) return at;
+        const found = find(member, at);
+        if (found) return found;
+      }
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, member] of Object.entries(value)) {
+        const found = find(member, path === '' ? toLowerFirst(key) : `${path}.${toLowerFirst(key)}`);
+        if (found) return found;
+      }
+    }
+    return undefined;
+  };
+  return find(parsed, '');
+};
+const toLowerFirst = (key: string) => key.charAt(0).toLowerCase() + key.slice(1);
+process.on('uncaughtException', (error) => {
+  const res = inFlight.getStore();
+  if (res) answerFailure(res, error);
+  else console.error(`${kind} emulator: ${error.stack ?? error}`);
+});
 class DispatchedRequest extends EventEmitter {
   readonly method: string;
   readonly url: string;
@@ -34,6 +97,8 @@ class DispatchedRequest extends EventEmitter {
 
 class DispatchedResponse {
   statusCode = 200;
+  headersSent = false;
+  writableEnded = false;
   readonly headers: Record<string, string | number | string[]> = {};
   private readonly id: number;
 
@@ -55,6 +120,9 @@ class DispatchedResponse {
   }
 
   end(body?: string | Uint8Array | null): void {
+    if (this.writableEnded) return;
+    this.writableEnded = true;
+    this.headersSent = true;
     if (typeof body === 'string' || body === undefined || body === null) {
       send({
         type: 'response',
@@ -73,18 +141,55 @@ class DispatchedResponse {
   }
 }
 
+/**
+ * Hands a request, with its whole body, to the emulator in an async context of its own (see `inFlight`). The body
+ * is buffered first on both paths: events of a socket run in the socket's context, not the request's.
+ */
+const serve = (
+  method: string,
+  url: string,
+  headers: IncomingHttpHeaders,
+  body: Buffer,
+  res: ServerResponse,
+) =>
+  inFlight.run(res, () => {
+    const nullMember = nullListMember(body);
+    if (nullMember !== undefined) {
+      const message = `1 validation error detected: Value null at '${nullMember}' failed to satisfy constraint: Member must not be null`;
+      answer(res, 400, 'ValidationException', message);
+      return;
+    }
+    const req = new DispatchedRequest(method, url, headers);
+    try {
+      emulatorHandler(req as unknown as IncomingMessage, res);
+      if (body.byteLength > 0) req.emit('data', body);
+      req.emit('end');
+    } catch (error) {
+      answerFailure(res, error);
+    }
+  });
+
+// Requests on the emulator's own port get the same protection.
+emulator.server.removeListener('request', emulatorHandler);
+emulator.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.on('end', () => serve(req.method ?? 'GET', req.url ?? '/', req.headers, Buffer.concat(chunks), res));
+});
+
 port.on('message', async (message: ToEmulatorThread) => {
   if (message.type === 'close') {
     await emulator.close();
     send({ type: 'closed' });
     return;
   }
-  const req = new DispatchedRequest(message.method, message.url, message.headers);
-  handle(req as unknown as IncomingMessage, new DispatchedResponse(message.id) as unknown as ServerResponse);
-  if (message.body.byteLength > 0) {
-    req.emit('data', Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength));
-  }
-  req.emit('end');
+  serve(
+    message.method,
+    message.url,
+    message.headers,
+    Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength),
+    new DispatchedResponse(message.id) as unknown as ServerResponse,
+  );
 });
 
 send({ type: 'listening', endpoint: emulator.endpoint, port: emulator.port });

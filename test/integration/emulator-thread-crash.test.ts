@@ -1,0 +1,100 @@
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  KinesisClient,
+  PutRecordsCommand,
+} from '@aws-sdk/client-kinesis';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clientConfig } from '#local/emulators/index.ts';
+import { startEmulatorThread, type ThreadedEmulator } from '#local/emulators/thread.ts';
+
+const headers = (operation: string) => ({
+  'x-amz-target': `Kinesis_20131202.${operation}`,
+  'content-type': 'application/x-amz-json-1.1',
+  'x-amz-date': '20260101T000000Z',
+  authorization:
+    'AWS4-HMAC-SHA256 Credential=S3RVER/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=0',
+});
+
+/** kinesalite throws on this from a callback (a NextToken it never gave), past its validation. */
+const THROWING = { operation: 'ListShards', body: JSON.stringify({ NextToken: 'not-a-token' }) };
+
+let emulator: ThreadedEmulator;
+let kinesis: KinesisClient;
+
+const putOne = () =>
+  kinesis.send(
+    new PutRecordsCommand({ StreamName: 'crash', Records: [{ PartitionKey: 'a', Data: Buffer.from('x') }] }),
+  );
+
+describe('Local runtime: one bad request cannot take an emulator thread down', () => {
+  beforeAll(async () => {
+    emulator = await startEmulatorThread('kinesis');
+    kinesis = new KinesisClient({
+      ...clientConfig(emulator.endpoint),
+      requestHandler: new NodeHttpHandler(),
+      maxAttempts: 1,
+    });
+    await kinesis.send(new CreateStreamCommand({ StreamName: 'crash', ShardCount: 1 }));
+  });
+
+  afterAll(async () => {
+    kinesis.destroy();
+    await emulator.close();
+  });
+
+  it('refuses a null list member with ValidationException, and the stream still takes writes', async () => {
+    // Act
+    const answer = await emulator.dispatch({
+      method: 'POST',
+      url: '/',
+      headers: headers('PutRecords'),
+      body: Buffer.from(
+        JSON.stringify({ StreamName: 'crash', Records: [{ PartitionKey: 'a', Data: 'AA==' }, null] }),
+      ),
+    });
+    const after = await putOne();
+    // Assess
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(String(answer.body))).toEqual({
+      __type: 'ValidationException',
+      message:
+        "1 validation error detected: Value null at 'records.2.member' failed to satisfy constraint: Member must not be null",
+    });
+    expect(after.FailedRecordCount).toBe(0);
+  });
+
+  it('fails a dispatched request the emulator throws on with 500 InternalFailure, and keeps serving', async () => {
+    // Act
+    const answer = await emulator.dispatch({
+      method: 'POST',
+      url: '/',
+      headers: headers(THROWING.operation),
+      body: Buffer.from(THROWING.body),
+    });
+    const after = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: 'crash' }));
+    // Assess
+    expect(answer.status).toBe(500);
+    expect(answer.headers['x-amzn-errortype']).toBe('InternalFailure');
+    expect(JSON.parse(String(answer.body))).toEqual({
+      __type: 'InternalFailure',
+      message: expect.stringContaining('the kinesalite emulator failed on this request: '),
+    });
+    expect(after.StreamDescriptionSummary?.StreamName).toBe('crash');
+  });
+
+  it("does the same for a request on the emulator's own port", async () => {
+    // Act
+    const answer = await fetch(emulator.endpoint, {
+      method: 'POST',
+      headers: headers(THROWING.operation),
+      body: THROWING.body,
+    });
+    const after = await putOne();
+    // Assess
+    expect(answer.status).toBe(500);
+    expect(await answer.json()).toMatchObject({ __type: 'InternalFailure' });
+    expect(after.FailedRecordCount).toBe(0);
+  });
+});

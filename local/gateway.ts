@@ -1,11 +1,21 @@
-import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  request,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { pipeline } from 'node:stream';
 import type { DispatchRequest, DispatchResponse } from '#local/emulators/thread.ts';
 import { listenOn } from '#local/net.ts';
 
 /**
  * The single AWS endpoint (http://127.0.0.1:4566). Like LocalStack's edge port, it tells services apart by the
- * X-Amz-Target header and by the service in the SigV4 credential scope, and forwards each request unchanged to
- * the emulator behind it. Requests that the runtime answers itself (the Lambda Invoke API) go to a local route.
+ * X-Amz-Target header and by the service in the SigV4 credential scope (SigV2 and unsigned requests go to S3,
+ * or to SQS when they carry a query-protocol Action), and forwards each request to the emulator behind it with
+ * its method, path, headers and body as they came, less the headers about the client's own connection. Requests
+ * that the runtime answers itself (the Lambda Invoke API) go to a local route.
  */
 
 export type LocalRoute = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
@@ -42,7 +52,7 @@ const TARGET_PREFIXES: Array<[RegExp, string]> = [
   [/^AmazonSQS\./, 'sqs'],
 ];
 
-/** Which service a request is for, or undefined. */
+/** Which service a request is for, from its X-Amz-Target or SigV4 credential scope; undefined when it has neither. */
 export const serviceOf = (req: IncomingMessage): string | undefined => {
   const target = req.headers['x-amz-target'];
   if (typeof target === 'string') {
@@ -56,8 +66,111 @@ export const serviceOf = (req: IncomingMessage): string | undefined => {
   return undefined;
 };
 
+/**
+ * The service of a request without X-Amz-Target or SigV4 scope: SigV2 (`Authorization: AWS key:sig`, or
+ * `?AWSAccessKeyId=…&Signature=…&Expires=…`) and unsigned requests (anonymous GETs, browser form POSTs). The
+ * query protocol's `Action` (in the query string or a form body) is SQS's, the only emulated query-protocol
+ * service; anything else is S3's, the only emulated service with a REST path API. A request with an
+ * X-Amz-Target that no emulated service owns is for none of them.
+ */
+export const unscopedServiceOf = (req: IncomingMessage, body: Buffer): string | undefined => {
+  if (req.headers['x-amz-target'] !== undefined) return undefined;
+  if (new URL(req.url ?? '/', 'http://local').searchParams.has('Action')) return 'sqs';
+  const type = String(req.headers['content-type'] ?? '').toLowerCase();
+  if (
+    req.method === 'POST' &&
+    type.startsWith('application/x-www-form-urlencoded') &&
+    new URLSearchParams(body.toString('latin1')).has('Action')
+  )
+    return 'sqs';
+  return 's3';
+};
+
+/** Headers about one connection rather than the message (RFC 9110 §7.6.1), never forwarded. */
+const CONNECTION_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** The headers of a message less those about its connection, including any its Connection header names. */
+export const endToEndHeaders = (headers: IncomingHttpHeaders): IncomingHttpHeaders => {
+  const named = String(headers.connection ?? '')
+    .toLowerCase()
+    .split(',')
+    .map((name) => name.trim());
+  const kept: IncomingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !CONNECTION_HEADERS.has(name) && !named.includes(name)) kept[name] = value;
+  }
+  return kept;
+};
+
+/**
+ * The headers a request is forwarded with once its body has been read whole: the body goes as one piece of a
+ * known length (never chunked), and there is nothing left to wait for a 100 Continue on.
+ */
+export const forwardedRequestHeaders = (
+  headers: IncomingHttpHeaders,
+  bodyLength: number,
+): IncomingHttpHeaders => {
+  const { expect: _expect, ...kept } = endToEndHeaders(headers);
+  return { ...kept, 'content-length': String(bodyLength) };
+};
+
 /** Services whose answers contain their own endpoint (SQS queue URLs). */
 const REWRITTEN_SERVICES = new Set(['sqs']);
+
+/** The fields of SQS answers that hold queue URLs (JSON protocol; ListDeadLetterSourceQueues says queueUrls). */
+const QUEUE_URL_FIELDS = ['QueueUrl', 'QueueUrls', 'queueUrls'];
+
+/**
+ * An SQS answer with the queue URLs that name the emulator (`from`) naming the endpoint (`to`) instead, or
+ * undefined when there is none. Only the queue URL fields change: message bodies and attributes that happen to
+ * contain the emulator's address stay byte for byte what was sent, so their MD5 digests still match.
+ */
+export const rewriteQueueUrls = (
+  text: string,
+  contentType: string,
+  from: string,
+  to: string,
+): string | undefined => {
+  let changed = false;
+  const swap = (url: string): string => {
+    if (url !== from && !url.startsWith(`${from}/`)) return url;
+    changed = true;
+    return `${to}${url.slice(from.length)}`;
+  };
+  if (contentType.includes('json')) {
+    let answer: unknown;
+    try {
+      answer = JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+    if (typeof answer !== 'object' || answer === null || Array.isArray(answer)) return undefined;
+    const fields = answer as Record<string, unknown>;
+    for (const field of QUEUE_URL_FIELDS) {
+      const value = fields[field];
+      if (typeof value === 'string') fields[field] = swap(value);
+      else if (Array.isArray(value))
+        fields[field] = value.map((url) => (typeof url === 'string' ? swap(url) : url));
+    }
+    return changed ? JSON.stringify(fields) : undefined;
+  }
+  // Query protocol (XML): a message body in it is escaped text, so a literal <QueueUrl> element is never one.
+  const rewritten = text.replace(
+    /<QueueUrl>([^<]*)<\/QueueUrl>/g,
+    (_element, url: string) => `<QueueUrl>${swap(url)}</QueueUrl>`,
+  );
+  return changed ? rewritten : undefined;
+};
 
 // Events rather than `for await`, which costs a promise per chunk on every request through the endpoint.
 const readBody = (req: IncomingMessage): Promise<Buffer> =>
@@ -85,31 +198,31 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
       if (req.headers['x-amz-target'] === undefined) {
         for (const route of options.routes ?? []) if (await route(req, res)) return;
       }
-      const service = serviceOf(req);
+      const body = await readBody(req);
+      const scoped = serviceOf(req);
+      const service = scoped ?? unscopedServiceOf(req, body);
       const target = service ? options.services[service] : undefined;
       if (!service || !target) {
+        const emulated = Object.keys(options.services).join(', ');
         sendJsonError(
           res,
           400,
           'UnrecognizedServiceException',
-          service
-            ? `The service '${service}' is not emulated by the local runtime; emulated: ${Object.keys(options.services).join(', ')}`
-            : 'Could not tell which AWS service this request is for (no X-Amz-Target header or SigV4 credential scope)',
+          scoped
+            ? `The service '${scoped}' is not emulated by the local runtime; emulated: ${emulated}`
+            : service
+              ? `A request without X-Amz-Target or SigV4 credential scope is for ${service}, which the local runtime does not emulate here; emulated: ${emulated}`
+              : 'Could not tell which AWS service this request is for (no X-Amz-Target header or SigV4 credential scope)',
         );
         return;
       }
-      const body = await readBody(req);
       if (options.intercept && (await options.intercept(service, req, body, res, target))) return;
+      const headers = forwardedRequestHeaders(req.headers, body.byteLength);
       const dispatch = options.dispatch?.[service];
       if (dispatch) {
         let answer: DispatchResponse;
         try {
-          answer = await dispatch({
-            method: req.method ?? 'GET',
-            url: req.url ?? '/',
-            headers: req.headers,
-            body,
-          });
+          answer = await dispatch({ method: req.method ?? 'GET', url: req.url ?? '/', headers, body });
         } catch (error) {
           sendJsonError(res, 502, 'ServiceUnavailable', `${service} emulator: ${(error as Error).message}`);
           return;
@@ -118,33 +231,43 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
         res.end(answer.body);
         return;
       }
-      const url = new URL(req.url ?? '/', target);
-      const upstream = request(
-        url,
-        { method: req.method, headers: { ...req.headers, 'content-length': String(body.byteLength) } },
-        (answer) => {
-          if (!REWRITTEN_SERVICES.has(service) || !req.headers.host) {
-            res.writeHead(answer.statusCode ?? 502, answer.headers);
-            answer.pipe(res);
-            return;
-          }
-          // Queue URLs name the emulator's own port; clients must see the single endpoint instead.
-          const chunks: Buffer[] = [];
-          answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-          answer.on('end', () => {
-            const text = Buffer.concat(chunks)
-              .toString('utf8')
-              .replaceAll(target, `http://${req.headers.host}`);
-            const headers = { ...answer.headers, 'content-length': String(Buffer.byteLength(text)) };
-            res.writeHead(answer.statusCode ?? 502, headers);
-            res.end(text);
-          });
-        },
-      );
+      const host = req.headers.host;
+      const rewritten = REWRITTEN_SERVICES.has(service) && host !== undefined;
+      // An answer to be edited must come as plain text, whatever encodings the client would accept.
+      if (rewritten) headers['accept-encoding'] = 'identity';
+      const origin = new URL(target);
+      // The path as it came, never resolved against the emulator's URL, where `//host/…` would name another host.
+      const destination = { hostname: origin.hostname, port: origin.port, path: req.url ?? '/' };
+      const upstream = request({ ...destination, method: req.method, headers }, (answer) => {
+        const status = answer.statusCode ?? 502;
+        const answerHeaders = endToEndHeaders(answer.headers);
+        const encoding = answer.headers['content-encoding'];
+        if (!rewritten || (encoding !== undefined && encoding !== 'identity')) {
+          res.writeHead(status, answerHeaders);
+          // pipeline ends the client's answer when the emulator's breaks off, where pipe would leave it open.
+          pipeline(answer, res, () => undefined);
+          return;
+        }
+        // Queue URLs name the emulator's own port; clients must see the single endpoint instead.
+        readBody(answer).then(
+          (bytes) => {
+            const type = String(answer.headers['content-type'] ?? '');
+            const text = rewriteQueueUrls(bytes.toString('utf8'), type, origin.origin, `http://${host}`);
+            const out = text === undefined ? bytes : Buffer.from(text, 'utf8');
+            res.writeHead(status, { ...answerHeaders, 'content-length': String(out.byteLength) });
+            res.end(out);
+          },
+          (error: Error) => res.destroy(error),
+        );
+      });
       upstream.on('error', (error) => {
         if (!res.headersSent)
           sendJsonError(res, 502, 'ServiceUnavailable', `${service} emulator: ${error.message}`);
         else res.destroy(error);
+      });
+      // A client that hangs up abandons its request; the emulator's connection goes with it (a long poll included).
+      res.on('close', () => {
+        if (!res.writableFinished) upstream.destroy();
       });
       upstream.end(body);
     } catch (error) {

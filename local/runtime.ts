@@ -19,8 +19,9 @@ import {
 import { startEmulatorThread } from '#local/emulators/thread.ts';
 import { createEventSources, type EventSources } from '#local/event-sources.ts';
 import { createFaultInjector, type FaultInjector, type FaultSettings } from '#local/faults/faults.ts';
+import { lambdaInvokeRoute } from '#local/functions/invoke-api.ts';
 import { type InvokeResult, LocalFunction } from '#local/functions/runner.ts';
-import { type RunningGateway, sendJsonError, startGateway } from '#local/gateway.ts';
+import { type RunningGateway, startGateway } from '#local/gateway.ts';
 import { type RunningHttpApi, startHttpApi } from '#local/http-api.ts';
 import { createResources, type ResourceClients } from '#local/resources.ts';
 import { type LocalStack, planStack } from '#local/stack.ts';
@@ -79,58 +80,6 @@ export class RuntimeError extends Error {
   }
 }
 
-const lambdaInvokeRoute =
-  (runtime: () => LocalRuntime) =>
-  async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
-    const match = /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?$/.exec(
-      new URL(req.url ?? '/', 'http://l').pathname,
-    );
-    if (!match || req.method !== 'POST') return false;
-    const rawName = decodeURIComponent(match[1]!);
-    const name = rawName.includes(':function:') ? rawName.split(':function:')[1]!.split(':')[0]! : rawName;
-    const fn = runtime().functions.get(name);
-    if (!fn) {
-      sendJsonError(
-        res,
-        404,
-        'ResourceNotFoundException',
-        `Function not found: arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:${name}`,
-      );
-      return true;
-    }
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
-    let event: unknown;
-    try {
-      event = text.trim() === '' ? {} : JSON.parse(text);
-    } catch {
-      sendJsonError(res, 400, 'InvalidRequestContentException', 'Could not parse request body into json');
-      return true;
-    }
-    const type = String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse');
-    if (type === 'DryRun') {
-      res.writeHead(204);
-      res.end();
-      return true;
-    }
-    if (type === 'Event') {
-      void fn.invoke(event);
-      res.writeHead(202, { 'x-amzn-requestid': crypto.randomUUID() });
-      res.end();
-      return true;
-    }
-    const result = await fn.invoke(event);
-    res.writeHead(200, {
-      'content-type': 'application/json',
-      'x-amzn-requestid': result.requestId,
-      'x-amz-executed-version': '$LATEST',
-      ...(result.functionError ? { 'x-amz-function-error': result.functionError } : {}),
-    });
-    res.end(JSON.stringify(result.payload));
-    return true;
-  };
-
 /** GET /_local/status: the live view's data as JSON. */
 const statusRoute =
   (runtime: () => LocalRuntime | undefined) =>
@@ -144,7 +93,7 @@ const statusRoute =
   };
 
 /** GET /_local/faults shows the fault settings and counts; PUT or POST changes them (JSON, partial). */
-const faultsRoute =
+export const faultsRoute =
   (faults: FaultInjector) =>
   async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     if (new URL(req.url ?? '/', 'http://l').pathname !== '/_local/faults') return false;
@@ -206,13 +155,16 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
   const started: Array<{ close(): Promise<void> }> = [];
   const functions = new Map<string, LocalFunction>();
   try {
+    // Without a data folder S3 objects go to a temporary one, removed on stop (closed last, as started first).
+    const s3Directory = dataDir ? join(dataDir, 's3') : mkdtempSync(join(tmpdir(), 'local-s3-'));
+    if (!dataDir) started.push({ close: async () => rmSync(s3Directory, { recursive: true, force: true }) });
     // Started together; those that did start are closed if another does not.
     const starting = {
       // Each in a thread of its own: their CPU work must not queue behind the endpoint, the API and the pollers.
       kinesis: startEmulatorThread('kinesis', dataDir ? { path: join(dataDir, 'kinesis') } : {}),
       dynamodb: startEmulatorThread('dynamodb', dataDir ? { path: join(dataDir, 'dynamodb') } : {}),
       sqs: startSqs(),
-      s3: startS3({ directory: dataDir ? join(dataDir, 's3') : mkdtempSync(join(tmpdir(), 'local-s3-')) }),
+      s3: startS3({ directory: s3Directory }),
     };
     const outcomes = await Promise.allSettled(Object.values(starting));
     for (const outcome of outcomes) if (outcome.status === 'fulfilled') started.push(outcome.value);
@@ -252,7 +204,15 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
       port: endpointPort,
       services: Object.fromEntries(Object.entries(emulators).map(([service, e]) => [service, e.endpoint])),
       dispatch: { kinesis: emulators.kinesis.dispatch, dynamodb: emulators.dynamodb.dispatch },
-      routes: [lambdaInvokeRoute(() => runtime!), faultsRoute(faults), statusRoute(() => runtime)],
+      routes: [
+        lambdaInvokeRoute({
+          functions: () => runtime?.functions,
+          region: LOCAL_REGION,
+          accountId: LOCAL_ACCOUNT_ID,
+        }),
+        faultsRoute(faults),
+        statusRoute(() => runtime),
+      ],
       intercept: faults.intercept,
     });
     started.push(gateway);

@@ -42,6 +42,8 @@ export interface PlannedEvent {
 export interface PlannedFunction {
   logicalId: string;
   name: string;
+  /** The template's FunctionName, resolved (e.g. local-reprocessor); the Invoke API takes it as well as `name`. */
+  functionName?: string;
   arn: string;
   /** The execution role: the template's Role, or the one SAM makes (`<Function>Role`). */
   roleArn: string;
@@ -250,6 +252,7 @@ export const planStack = (template: Template, options: StackOptions): LocalStack
     functions[id] = {
       logicalId: id,
       name: id,
+      ...(typeof properties.FunctionName === 'string' ? { functionName: properties.FunctionName } : {}),
       arn: context.resources[id]!.attributes.Arn!,
       roleArn:
         typeof properties.Role === 'string'

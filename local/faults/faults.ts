@@ -1,8 +1,15 @@
 import { createHash } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { request } from 'node:http';
-import type { PutRecordsRequestEntry, PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
-import { applyFaults, internalFailure } from './put-records-faults.ts';
+import type { PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
+import { endToEndHeaders, forwardedRequestHeaders, sendJsonError } from '#local/gateway.ts';
+import {
+  acceptedPutRequest,
+  applyFaults,
+  internalFailure,
+  throughputExceeded,
+  type WirePutRecordsEntry,
+} from './put-records-faults.ts';
 
 /**
  * Fault injection for the local runtime, off by default, switchable while it runs (PUT /_local/faults on the AWS
@@ -30,10 +37,10 @@ export const DEFAULT_FAULTS: FaultSettings = {
   dynamodbMode: 'throttle',
 };
 
-/** `text` or `/regex/flags` → the string or the RegExp it stands for. */
+/** `text` or `/regex/flags` → the string or the RegExp it stands for (g and y, which make test() stateful, dropped). */
 export const parsePattern = (pattern: string): string | RegExp => {
   const regex = /^\/(.+)\/([a-z]*)$/.exec(pattern);
-  return regex ? new RegExp(regex[1]!, regex[2]!.replace('g', '')) : pattern;
+  return regex ? new RegExp(regex[1]!, regex[2]!.replace(/[gy]/g, '')) : pattern;
 };
 
 /** `text` or `/regex/flags` → a predicate. */
@@ -42,20 +49,98 @@ export const patternMatcher = (pattern: string): ((text: string) => boolean) => 
   return typeof parsed === 'string' ? (text) => text.includes(parsed) : (text) => parsed.test(text);
 };
 
-export const validateFaults = (input: Partial<FaultSettings>): FaultSettings => {
-  const merged = { ...DEFAULT_FAULTS, ...input };
-  const rate = Number(merged.putRecordsFailureRate);
-  if (!(rate >= 0 && rate <= 1))
-    throw new Error(`putRecordsFailureRate must be between 0 and 1, got ${merged.putRecordsFailureRate}`);
-  if (merged.dynamodbMode !== 'throttle' && merged.dynamodbMode !== 'error') {
-    throw new Error(`dynamodbMode must be throttle or error, got ${merged.dynamodbMode}`);
+/** Every setting, in the order error messages list them. */
+export const FAULT_SETTING_NAMES = [
+  'putRecordsFailureRate',
+  'shardWriteLimits',
+  'dynamodbPattern',
+  'dynamodbMode',
+  'functionPattern',
+  'functionName',
+] as const satisfies ReadonlyArray<keyof FaultSettings>;
+
+export class FaultSettingsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FaultSettingsError';
   }
-  for (const key of ['dynamodbPattern', 'functionPattern'] as const) {
-    const value = merged[key];
-    if (value === '' || value === null) delete merged[key];
-    else if (value !== undefined) patternMatcher(value);
+}
+
+const shown = (value: unknown): string => {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
+};
+
+/** A pattern setting: the pattern to keep, null to clear it, or the problem with it. */
+const checkPattern = (key: string, value: unknown): { pattern: string | null } | { problem: string } => {
+  if (value === null || value === '') return { pattern: null };
+  if (typeof value !== 'string')
+    return {
+      problem: `${key} must be a string (text or /regex/), or "" or null to clear it, got ${shown(value)}`,
+    };
+  try {
+    patternMatcher(value);
+  } catch (error) {
+    return { problem: `${key} is not a valid regular expression: ${(error as Error).message}` };
   }
-  return { ...merged, putRecordsFailureRate: rate, shardWriteLimits: Boolean(merged.shardWriteLimits) };
+  return { pattern: value };
+};
+
+/**
+ * Applies a change of some settings (a JSON object, as PUT /_local/faults takes it) to `base`. Throws a
+ * FaultSettingsError naming every problem found, and then nothing of the change applies.
+ */
+export const validateFaults = (input: unknown, base: FaultSettings = DEFAULT_FAULTS): FaultSettings => {
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw new FaultSettingsError(`the fault settings must be a JSON object, got ${shown(input)}`);
+  const next: FaultSettings = { ...base };
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(input)) {
+    // Not given: JSON has no undefined, but a TypeScript caller may spread one in.
+    if (value === undefined) continue;
+    switch (key) {
+      case 'putRecordsFailureRate':
+        if (typeof value !== 'number')
+          problems.push(`putRecordsFailureRate must be a number between 0 and 1, got ${shown(value)}`);
+        else if (!(value >= 0 && value <= 1))
+          problems.push(`putRecordsFailureRate must be between 0 and 1, got ${value}`);
+        else next.putRecordsFailureRate = value;
+        break;
+      case 'shardWriteLimits':
+        if (typeof value !== 'boolean')
+          problems.push(`shardWriteLimits must be true or false, got ${shown(value)}`);
+        else next.shardWriteLimits = value;
+        break;
+      case 'dynamodbMode':
+        if (value !== 'throttle' && value !== 'error')
+          problems.push(`dynamodbMode must be throttle or error, got ${shown(value)}`);
+        else next.dynamodbMode = value;
+        break;
+      case 'dynamodbPattern':
+      case 'functionPattern': {
+        const checked = checkPattern(key, value);
+        if ('problem' in checked) problems.push(checked.problem);
+        else if (checked.pattern === null) delete next[key];
+        else next[key] = checked.pattern;
+        break;
+      }
+      case 'functionName':
+        if (value === null || value === '') delete next.functionName;
+        else if (typeof value !== 'string')
+          problems.push(
+            `functionName must be a string (a function's logical id), or "" or null to clear it, got ${shown(value)}`,
+          );
+        else next.functionName = value;
+        break;
+      default:
+        problems.push(`unknown fault setting '${key}'; the settings are ${FAULT_SETTING_NAMES.join(', ')}`);
+    }
+  }
+  if (problems.length > 0) throw new FaultSettingsError(problems.join('; '));
+  return next;
 };
 
 /** Per-shard write limits: a one-second sliding window of records and bytes. */
@@ -91,8 +176,8 @@ export class ShardWriteLimiter {
   }
 }
 
-export const hashKeyOf = (entry: { PartitionKey?: string; ExplicitHashKey?: string }): bigint =>
-  entry.ExplicitHashKey !== undefined
+export const hashKeyOf = (entry: { PartitionKey?: string; ExplicitHashKey?: string | null }): bigint =>
+  entry.ExplicitHashKey !== undefined && entry.ExplicitHashKey !== null
     ? BigInt(entry.ExplicitHashKey)
     : BigInt(
         `0x${createHash('md5')
@@ -100,12 +185,9 @@ export const hashKeyOf = (entry: { PartitionKey?: string; ExplicitHashKey?: stri
           .digest('hex')}`,
       );
 
-const entryBytes = (entry: { PartitionKey?: string; Data?: unknown }): number =>
-  Buffer.byteLength(entry.PartitionKey ?? '', 'utf8') +
-  (typeof entry.Data === 'string' ? Buffer.from(entry.Data, 'base64').byteLength : 0);
-
 export interface FaultInjector {
   settings(): FaultSettings;
+  /** Changes the settings named (as PUT /_local/faults does); throws FaultSettingsError, changing nothing. */
   update(input: Partial<FaultSettings>): FaultSettings;
   /** Gateway hook: answers the request itself when a fault applies. */
   intercept(
@@ -119,22 +201,28 @@ export interface FaultInjector {
   counts: { putRecordsEntries: number; throttledEntries: number; dynamodb: number };
 }
 
-const forwardJson = (
-  upstream: string,
-  req: IncomingMessage,
-  body: string,
-): Promise<{ status: number; headers: Record<string, string>; text: string }> =>
+interface ForwardedAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  text: string;
+}
+
+const forwardJson = (upstream: string, req: IncomingMessage, body: string): Promise<ForwardedAnswer> =>
   new Promise((resolve, reject) => {
     const out = request(
       new URL(req.url ?? '/', upstream),
-      { method: req.method, headers: { ...req.headers, 'content-length': String(Buffer.byteLength(body)) } },
+      {
+        method: req.method,
+        headers: forwardedRequestHeaders(req.headers, Buffer.byteLength(body)),
+      },
       (answer) => {
         const chunks: Buffer[] = [];
         answer.on('data', (c: Buffer) => chunks.push(c));
+        answer.on('error', reject);
         answer.on('end', () =>
           resolve({
-            status: answer.statusCode ?? 500,
-            headers: Object.fromEntries(Object.entries(answer.headers).map(([k, v]) => [k, String(v)])),
+            status: answer.statusCode ?? 502,
+            headers: endToEndHeaders(answer.headers),
             text: Buffer.concat(chunks).toString('utf8'),
           }),
         );
@@ -143,6 +231,41 @@ const forwardJson = (
     out.on('error', reject);
     out.end(body);
   });
+
+/** The Records of a PutRecords answer when it has one result per entry sent, else undefined. */
+const forwardedResults = (answer: ForwardedAnswer, sent: number): PutRecordsResultEntry[] | undefined => {
+  if (answer.status !== 200) return undefined;
+  try {
+    const { Records } = JSON.parse(answer.text) as { Records?: unknown };
+    return Array.isArray(Records) && Records.length === sent
+      ? (Records as PutRecordsResultEntry[])
+      : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+const PUT_OPERATIONS = new Map<string, 'PutRecords' | 'PutRecord'>([
+  ['Kinesis_20131202.PutRecords', 'PutRecords'],
+  ['Kinesis_20131202.PutRecord', 'PutRecord'],
+]);
+
+/** A signed AWS JSON 1.1 request, the only kind the emulator reads a body of. */
+const isSignedAwsJson = (req: IncomingMessage): boolean =>
+  String(req.headers['content-type'] ?? '')
+    .split(';')[0]!
+    .trim() === 'application/x-amz-json-1.1' &&
+  (req.headers.authorization !== undefined ||
+    new URL(req.url ?? '/', 'http://local').searchParams.has('X-Amz-Algorithm'));
+
+const isJsonObject = (text: string): boolean => {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+  } catch {
+    return false;
+  }
+};
 
 export const createFaultInjector = (
   initial: Partial<FaultSettings>,
@@ -153,78 +276,80 @@ export const createFaultInjector = (
   const limiter = new ShardWriteLimiter();
   const counts = { putRecordsEntries: 0, throttledEntries: 0, dynamodb: 0 };
 
-  const shardFor = (ranges: ShardRange[], entry: PutRecordsRequestEntry & { Data?: unknown }) => {
+  const shardFor = (ranges: ShardRange[], entry: WirePutRecordsEntry) => {
     const hash = hashKeyOf(entry);
     return ranges.find((r) => r.start <= hash && hash <= r.end)?.shardId ?? 'shardId-000000000000';
   };
 
+  /**
+   * Faults go only into requests the emulator would take: any other (malformed, over 500 records, for a stream
+   * that does not exist) reaches it unchanged, so that it answers with its own error, as Kinesis does.
+   */
   const kinesis = async (
     req: IncomingMessage,
     body: Buffer,
     res: ServerResponse,
     upstream: string,
   ): Promise<boolean> => {
-    const target = String(req.headers['x-amz-target'] ?? '');
-    const isJson = String(req.headers['content-type'] ?? '').includes('json');
-    if (!isJson || (!target.endsWith('.PutRecords') && !target.endsWith('.PutRecord'))) return false;
     if (current.putRecordsFailureRate === 0 && !current.shardWriteLimits) return false;
-    const input = JSON.parse(body.toString('utf8')) as {
-      StreamName?: string;
-      StreamARN?: string;
-      Records?: PutRecordsRequestEntry[];
-    } & PutRecordsRequestEntry;
-    const streamName = input.StreamName ?? input.StreamARN?.split('/').pop() ?? '';
-    const ranges = current.shardWriteLimits ? await shardsOf(streamName) : [];
-    const decide = (entry: PutRecordsRequestEntry): PutRecordsResultEntry | undefined => {
+    const operation = PUT_OPERATIONS.get(String(req.headers['x-amz-target'] ?? ''));
+    if (!operation || !isSignedAwsJson(req)) return false;
+    const accepted = acceptedPutRequest(operation, body);
+    if (!accepted) return false;
+    const { streamName, input, entries, sizes } = accepted;
+    let ranges: ShardRange[];
+    try {
+      ranges = await shardsOf(streamName);
+    } catch {
+      // ResourceNotFoundException above all: the emulator answers it, in its own words.
+      return false;
+    }
+    const decide = (entry: WirePutRecordsEntry, position: number): PutRecordsResultEntry | undefined => {
       if (random() < current.putRecordsFailureRate) {
         counts.putRecordsEntries += 1;
         return internalFailure();
       }
       if (current.shardWriteLimits) {
         const shardId = shardFor(ranges, entry);
-        if (
-          !limiter.take(
-            `${streamName}/${shardId}`,
-            entryBytes(entry as { PartitionKey?: string; Data?: unknown }),
-          )
-        ) {
+        if (!limiter.take(`${streamName}/${shardId}`, sizes[position]!)) {
           counts.throttledEntries += 1;
-          return {
-            ErrorCode: 'ProvisionedThroughputExceededException',
-            ErrorMessage: `Rate exceeded for shard ${shardId} in stream ${streamName} under account 000000000000.`,
-          };
+          return throughputExceeded(shardId, streamName);
         }
       }
       return undefined;
     };
 
-    if (target.endsWith('.PutRecord')) {
-      const fault = decide(input);
+    if (operation === 'PutRecord') {
+      const fault = decide(entries[0]!, 0);
       if (!fault) return false;
       const type =
         fault.ErrorCode === 'InternalFailure' ? 'InternalFailure' : 'ProvisionedThroughputExceededException';
-      res.writeHead(type === 'InternalFailure' ? 500 : 400, {
-        'content-type': 'application/x-amz-json-1.1',
-        'x-amzn-errortype': type,
-      });
-      res.end(JSON.stringify({ __type: type, message: fault.ErrorMessage }));
+      sendJsonError(res, type === 'InternalFailure' ? 500 : 400, type, fault.ErrorMessage ?? '');
       return true;
     }
 
-    const { forward, merge } = applyFaults(input.Records ?? [], decide);
-    if (forward.length === (input.Records ?? []).length) return false;
-    let forwardedResults: PutRecordsResultEntry[] = [];
+    const { forward, merge } = applyFaults(entries, decide);
+    if (forward.length === entries.length) return false;
+    let results: PutRecordsResultEntry[] = [];
     if (forward.length > 0) {
-      const answer = await forwardJson(upstream, req, JSON.stringify({ ...input, Records: forward }));
-      if (answer.status !== 200) {
+      let answer: ForwardedAnswer;
+      try {
+        answer = await forwardJson(upstream, req, JSON.stringify({ ...input, Records: forward }));
+      } catch (error) {
+        sendJsonError(res, 502, 'ServiceUnavailable', `kinesis emulator: ${(error as Error).message}`);
+        return true;
+      }
+      const forwarded = forwardedResults(answer, forward.length);
+      if (!forwarded) {
+        // The emulator refused the entries left (or answered oddly): its answer stands for the whole request.
         res.writeHead(answer.status, answer.headers);
         res.end(answer.text);
         return true;
       }
-      forwardedResults = (JSON.parse(answer.text) as { Records: PutRecordsResultEntry[] }).Records;
+      results = forwarded;
     }
     res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
-    res.end(JSON.stringify(merge(forwardedResults)));
+    res.end(JSON.stringify(merge(results)));
     return true;
   };
 
@@ -232,7 +357,10 @@ export const createFaultInjector = (
     if (!current.dynamodbPattern) return false;
     const target = String(req.headers['x-amz-target'] ?? '');
     if (!/\.(PutItem|UpdateItem|DeleteItem|BatchWriteItem|TransactWriteItems)$/.test(target)) return false;
-    if (!patternMatcher(current.dynamodbPattern)(body.toString('utf8'))) return false;
+    const text = body.toString('utf8');
+    if (!patternMatcher(current.dynamodbPattern)(text)) return false;
+    // A body that is not a JSON object gets the emulator's SerializationException, not an injected fault.
+    if (!isJsonObject(text)) return false;
     counts.dynamodb += 1;
     const throttle = current.dynamodbMode === 'throttle';
     const type = throttle
@@ -256,7 +384,7 @@ export const createFaultInjector = (
   return {
     settings: () => current,
     update: (input) => {
-      current = validateFaults({ ...current, ...input });
+      current = validateFaults(input, current);
       return current;
     },
     intercept: async (service, req, body, res, upstream) => {

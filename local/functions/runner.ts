@@ -8,8 +8,8 @@ import type { PlannedFunction } from '#local/stack.ts';
 
 /**
  * Runs one function of the template locally: a pool of worker threads, each an execution environment with the
- * function's own environment variables, one invocation at a time, and the template's timeout (a timed-out
- * environment is discarded, as Lambda does).
+ * function's own environment variables, one invocation at a time, and the template's timeout. An environment
+ * whose invocation timed out, or whose runtime exited, is discarded, as Lambda does.
  */
 
 export interface FunctionError {
@@ -25,6 +25,11 @@ export interface InvokeResult {
   /** Set when the invocation failed, as the Lambda Invoke API's X-Amz-Function-Error header. */
   functionError?: 'Unhandled';
   durationMs: number;
+  /**
+   * The end of the invocation's log as Lambda writes it (START, what the function logged, END, REPORT): at least
+   * its last LOG_TAIL_BYTES bytes, which the Invoke API returns for LogType Tail.
+   */
+  log?: string;
 }
 
 export interface RunnerOptions {
@@ -32,21 +37,71 @@ export interface RunnerOptions {
   bundleRoot: string;
   /** Variables every function gets (endpoint, credentials, region), under the template's own. */
   baseEnvironment: Record<string, string>;
-  /** Receives each log line the function writes. */
+  /** Receives each log line the function writes, and the runtime's notes on asynchronous invocations. */
   log: (functionName: string, line: string) => void;
   maxConcurrency?: number;
+  /**
+   * Waits before the retries of a failed asynchronous (Event) invocation, one per retry. Lambda retries twice,
+   * about 1 and 2 minutes apart; locally the default is 1 s and 2 s.
+   */
+  asyncRetryDelaysMs?: readonly number[];
   /** Called with every event before it runs. */
   observe?: (functionName: string, event: unknown) => void;
   /** Told about every invocation once it has ended, with its result. */
   settled?: (functionName: string, event: unknown, result: InvokeResult) => void;
 }
 
+/** What Lambda returns of an invocation's log for LogType Tail: its last 4 KB. */
+export const LOG_TAIL_BYTES = 4096;
+
+export const DEFAULT_ASYNC_RETRY_DELAYS_MS: readonly number[] = [1_000, 2_000];
+
+/** The invocation running in an environment, told what it logs and whether its runtime exits. */
+interface Running {
+  line(text: string): void;
+  exited(code: number): void;
+}
+
 interface Environment {
   worker: Worker;
   ready: Promise<FunctionError | undefined>;
+  /** How long the init phase took, reported (as Lambda does) on the environment's first invocation only. */
+  initMs?: number;
+  exitCode?: number;
+  /** Invocations it has been given. */
+  invocations: number;
+  running?: Running;
+  /** Text written without its end of line yet, per stream. */
+  partial: Record<string, string>;
+}
+
+/** One invocation's log lines, keeping only as many as its tail needs. */
+class InvocationLog {
+  private readonly lines: string[] = [];
+  private bytes = 0;
+
+  add(line: string): void {
+    this.lines.push(line);
+    this.bytes += Buffer.byteLength(line, 'utf8') + 1;
+    while (
+      this.lines.length > 1 &&
+      this.bytes - Buffer.byteLength(this.lines[0]!, 'utf8') - 1 >= LOG_TAIL_BYTES
+    ) {
+      this.bytes -= Buffer.byteLength(this.lines.shift()!, 'utf8') + 1;
+    }
+  }
+
+  /** The lines kept, which end with at least the last LOG_TAIL_BYTES bytes of the log. */
+  text(): string {
+    return this.lines.map((line) => `${line}\n`).join('');
+  }
 }
 
 const MODULE_EXTENSIONS = ['.mjs', '.js', '.cjs'];
+
+/** Lambda's words for a runtime that exited: `exit status N`, or none at all for a clean exit. */
+const exitReason = (code: number): string =>
+  code === 0 ? 'Runtime exited without providing a reason' : `Runtime exited with error: exit status ${code}`;
 
 export class LocalFunction {
   readonly definition: PlannedFunction;
@@ -56,6 +111,8 @@ export class LocalFunction {
   private readonly idle: Environment[] = [];
   private readonly all = new Set<Environment>();
   private readonly waiting: Array<() => void> = [];
+  /** Waits between asynchronous retries, ended early by close. */
+  private readonly pauses = new Map<NodeJS.Timeout, () => void>();
   private nextId = 0;
   private closed = false;
   /** Invocations and failed invocations since start, for the live view. */
@@ -95,8 +152,29 @@ export class LocalFunction {
     };
   }
 
+  /** One line the function wrote: to the runtime's log, and to the invocation running, if any. */
+  private logLine(environment: Environment, line: string): void {
+    this.options.log(this.definition.name, line);
+    environment.running?.line(line);
+  }
+
+  private logText(environment: Environment, stream: string, text: string): void {
+    const lines = ((environment.partial[stream] ?? '') + text).split('\n');
+    environment.partial[stream] = lines.pop()!;
+    for (const line of lines) this.logLine(environment, line.endsWith('\r') ? line.slice(0, -1) : line);
+  }
+
+  /** Ends the lines left open, so that they are counted with the invocation that wrote them. */
+  private flushLog(environment: Environment): void {
+    for (const [stream, text] of Object.entries(environment.partial)) {
+      if (text !== '') this.logLine(environment, text);
+      environment.partial[stream] = '';
+    }
+  }
+
   private spawn(): Environment {
     const d = this.definition;
+    const spawnedAt = performance.now();
     const worker = new Worker(new URL('./worker.ts', import.meta.url), {
       env: this.environmentVariables,
       stdout: true,
@@ -110,97 +188,241 @@ export class LocalFunction {
         logGroupName: `/aws/lambda/${d.name}`,
       },
     });
+    const environment: Environment = {
+      worker,
+      ready: Promise.resolve(undefined),
+      invocations: 0,
+      partial: { stdout: '', stderr: '' },
+    };
+    // The worker sends its output through its port (worker.ts); anything that still reaches its stdio is kept too.
     for (const stream of [worker.stdout, worker.stderr] as Readable[]) {
-      createInterface({ input: stream }).on('line', (line) => this.options.log(d.name, line));
+      createInterface({ input: stream }).on('line', (line) => this.logLine(environment, line));
     }
-    const ready = new Promise<FunctionError | undefined>((resolve) => {
+    worker.on('message', (message: { type: string; stream?: string; text?: string }) => {
+      if (message.type === 'log') this.logText(environment, message.stream ?? 'stdout', message.text ?? '');
+    });
+    environment.ready = new Promise<FunctionError | undefined>((resolve) => {
       const onMessage = (message: { type: string; error?: FunctionError }) => {
-        if (message.type === 'ready') resolve(undefined);
-        if (message.type === 'init-error') resolve(message.error);
-        if (message.type === 'ready' || message.type === 'init-error') worker.off('message', onMessage);
+        if (message.type !== 'ready' && message.type !== 'init-error') return;
+        worker.off('message', onMessage);
+        environment.initMs = performance.now() - spawnedAt;
+        resolve(message.type === 'ready' ? undefined : message.error);
       };
       worker.on('message', onMessage);
-      worker.once('error', (error) =>
-        resolve({ errorType: 'Runtime.ExitError', errorMessage: error.message }),
+      worker.once('exit', (code) =>
+        resolve({ errorType: 'Runtime.ExitError', errorMessage: exitReason(code) }),
       );
     });
-    const environment = { worker, ready };
+    // An error the worker did not handle itself; its exit follows, which ends the invocation it was running.
+    worker.on('error', (error) => this.options.log(d.name, `runtime error: ${error.stack ?? error.message}`));
     this.all.add(environment);
-    worker.once('exit', () => {
+    worker.once('exit', (code) => {
+      environment.exitCode = code;
       this.all.delete(environment);
       const at = this.idle.indexOf(environment);
       if (at >= 0) this.idle.splice(at, 1);
+      this.flushLog(environment);
+      environment.running?.exited(code);
+      // A place in the pool is free again.
+      this.wake();
     });
     return environment;
   }
 
+  private wake(): void {
+    this.waiting.shift()?.();
+  }
+
   private async acquire(): Promise<Environment> {
     const limit = this.options.maxConcurrency ?? 10;
-    while (this.idle.length === 0 && this.all.size >= limit) {
+    while (!this.closed && this.idle.length === 0 && this.all.size >= limit) {
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     }
+    if (this.closed) throw new Error(`${this.definition.name} is shut down`);
     return this.idle.pop() ?? this.spawn();
   }
 
   private release(environment: Environment, healthy: boolean): void {
     if (healthy && !this.closed && this.all.has(environment)) this.idle.push(environment);
     else void environment.worker.terminate();
-    this.waiting.shift()?.();
+    this.wake();
   }
 
-  async invoke(event: unknown): Promise<InvokeResult> {
-    const result = await this.invokeOnce(event);
+  async invoke(event: unknown, requestId: string = randomUUID()): Promise<InvokeResult> {
+    const result = await this.invokeOnce(event, requestId);
     this.options.settled?.(this.definition.name, event, result);
     return result;
   }
 
-  private async invokeOnce(event: unknown): Promise<InvokeResult> {
-    if (this.closed) throw new Error(`${this.definition.name} is shut down`);
+  /**
+   * An asynchronous (Event) invocation: runs in the background and, when it fails, is retried twice after
+   * `asyncRetryDelaysMs`, as Lambda does; each failed attempt is logged, and close stops the retries. All
+   * attempts share the request id returned.
+   */
+  invokeAsync(event: unknown): string {
     const requestId = randomUUID();
+    void this.runAsync(event, requestId);
+    return requestId;
+  }
+
+  private async runAsync(event: unknown, requestId: string): Promise<void> {
+    const delays = this.options.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS;
+    const attempts = delays.length + 1;
+    for (let attempt = 1; ; attempt += 1) {
+      if (this.closed) {
+        const what = attempt === 1 ? 'not run' : 'not retried';
+        this.options.log(
+          this.definition.name,
+          `asynchronous invocation ${requestId} ${what}: ${this.definition.name} is shut down`,
+        );
+        return;
+      }
+      let failure: string;
+      try {
+        const result = await this.invoke(event, requestId);
+        if (!result.functionError) return;
+        const error = result.payload as FunctionError;
+        failure = `${error.errorType}: ${error.errorMessage}`;
+      } catch (error) {
+        failure = (error as Error).message;
+      }
+      const delay = attempt < attempts ? delays[attempt - 1] : undefined;
+      this.options.log(
+        this.definition.name,
+        `asynchronous invocation ${requestId} failed (attempt ${attempt} of ${attempts}): ${failure}; ${delay === undefined ? 'giving up' : `retrying in ${delay} ms`}`,
+      );
+      if (delay === undefined) return;
+      await this.pause(delay);
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (this.closed) {
+        resolve();
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.pauses.delete(timer);
+        resolve();
+      }, ms);
+      this.pauses.set(timer, resolve);
+    });
+  }
+
+  private async invokeOnce(event: unknown, requestId: string): Promise<InvokeResult> {
+    if (this.closed) throw new Error(`${this.definition.name} is shut down`);
     const started = performance.now();
     this.counts.invocations += 1;
     this.options.observe?.(this.definition.name, event);
     const timeoutMs = this.definition.timeoutSeconds * 1000;
     const environment = await this.acquire();
-    const failed = (error: FunctionError, healthy: boolean): InvokeResult => {
-      this.counts.errors += 1;
-      this.release(environment, healthy);
-      return {
-        requestId,
-        payload: error,
-        functionError: 'Unhandled',
-        durationMs: performance.now() - started,
-      };
-    };
+    const firstInvocation = environment.invocations === 0;
+    environment.invocations += 1;
     const initError = await environment.ready;
-    if (initError) return failed(initError, false);
+    const log = new InvocationLog();
+    log.add(`START RequestId: ${requestId} Version: $LATEST`);
 
     const id = ++this.nextId;
     return new Promise<InvokeResult>((resolve) => {
-      const timer = setTimeout(() => {
+      let settled = false;
+      let invokedAt = performance.now();
+      const finish = (
+        outcome: { json: string } | { error: FunctionError; status: 'error' | 'timeout' },
+        healthy: boolean,
+        memoryMb?: number,
+      ) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
         environment.worker.off('message', onMessage);
-        resolve(
-          failed(
+        this.flushLog(environment);
+        environment.running = undefined;
+        const durationMs = performance.now() - started;
+        const ranMs = performance.now() - invokedAt;
+        const failed = 'error' in outcome;
+        if (failed && outcome.status === 'timeout') {
+          log.add(
+            `${new Date().toISOString()} ${requestId} Task timed out after ${this.definition.timeoutSeconds.toFixed(2)} seconds`,
+          );
+        }
+        log.add(`END RequestId: ${requestId}`);
+        log.add(
+          [
+            `REPORT RequestId: ${requestId}`,
+            `Duration: ${ranMs.toFixed(2)} ms`,
+            `Billed Duration: ${Math.ceil(ranMs)} ms`,
+            `Memory Size: ${this.definition.memoryMb} MB`,
+            ...(memoryMb !== undefined ? [`Max Memory Used: ${memoryMb} MB`] : []),
+            ...(firstInvocation && environment.initMs !== undefined
+              ? [`Init Duration: ${environment.initMs.toFixed(2)} ms`]
+              : []),
+            ...(failed && !healthy ? [`Status: ${outcome.status}`] : []),
+            ...(failed && !healthy && outcome.status === 'error'
+              ? [`Error Type: ${outcome.error.errorType}`]
+              : []),
+          ].join('\t'),
+        );
+        if (failed) this.counts.errors += 1;
+        this.release(environment, healthy);
+        resolve({
+          requestId,
+          payload: failed ? outcome.error : JSON.parse(outcome.json),
+          ...(failed ? { functionError: 'Unhandled' as const } : {}),
+          durationMs,
+          log: log.text(),
+        });
+      };
+      const exited = (code: number) =>
+        finish(
+          {
+            error: {
+              errorType: 'Runtime.ExitError',
+              errorMessage: `RequestId: ${requestId} Error: ${this.closed ? 'the local runtime shut down' : exitReason(code)}`,
+            },
+            status: 'error',
+          },
+          false,
+        );
+      const onMessage = (message: {
+        type: string;
+        id?: number;
+        json?: string;
+        error?: FunctionError;
+        memoryMb?: number;
+      }) => {
+        if (message.id !== id) return;
+        if (message.type === 'result') finish({ json: message.json! }, true, message.memoryMb);
+        else if (message.type === 'error')
+          finish({ error: message.error!, status: 'error' }, true, message.memoryMb);
+        else if (message.type === 'fatal')
+          finish({ error: message.error!, status: 'error' }, false, message.memoryMb);
+      };
+      const timer = setTimeout(
+        () =>
+          finish(
             {
-              errorType: 'Sandbox.Timedout',
-              errorMessage: `Task timed out after ${this.definition.timeoutSeconds.toFixed(2)} seconds`,
+              error: {
+                errorType: 'Sandbox.Timedout',
+                errorMessage: `Task timed out after ${this.definition.timeoutSeconds.toFixed(2)} seconds`,
+              },
+              status: 'timeout',
             },
             false,
           ),
-        );
-      }, timeoutMs);
-      const onMessage = (message: { type: string; id?: number; json?: string; error?: FunctionError }) => {
-        if (message.id !== id) return;
-        clearTimeout(timer);
-        environment.worker.off('message', onMessage);
-        if (message.type === 'result') {
-          this.release(environment, true);
-          resolve({ requestId, payload: JSON.parse(message.json!), durationMs: performance.now() - started });
-        } else {
-          resolve(failed(message.error!, true));
-        }
-      };
+        timeoutMs,
+      );
+      if (initError) {
+        finish({ error: initError, status: 'error' }, false);
+        return;
+      }
+      if (environment.exitCode !== undefined) {
+        exited(environment.exitCode);
+        return;
+      }
+      environment.running = { line: (text) => log.add(text), exited };
       environment.worker.on('message', onMessage);
+      invokedAt = performance.now();
       environment.worker.postMessage({
         id,
         event,
@@ -212,6 +434,11 @@ export class LocalFunction {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const [timer, resolve] of this.pauses) {
+      clearTimeout(timer);
+      resolve();
+    }
+    this.pauses.clear();
     await Promise.all([...this.all].map((e) => e.worker.terminate()));
     for (const wake of this.waiting.splice(0)) wake();
   }

@@ -1,4 +1,5 @@
 import { pathToFileURL } from 'node:url';
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 
 /**
@@ -13,6 +14,12 @@ interface Invocation {
   deadline: number;
 }
 
+interface SerializedError {
+  errorType: string;
+  errorMessage: string;
+  trace?: string[];
+}
+
 const { modulePath, exportName, functionName, functionArn, memoryMb, logGroupName } = workerData as {
   modulePath: string;
   exportName: string;
@@ -22,14 +29,47 @@ const { modulePath, exportName, functionName, functionArn, memoryMb, logGroupNam
   logGroupName: string;
 };
 
+const port = parentPort!;
+
+/** The largest response Lambda returns: MaxPayloadSize of its runtime API (RAPID), 6 MiB + 100 bytes. */
+const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100;
+
 process.setSourceMapsEnabled(true);
+
+/*
+ * What the function writes reaches the runtime through the port its results take, so that each line an
+ * invocation logs arrives before that invocation's result (the worker's stdio is another channel, with no order
+ * between the two): LogType Tail needs the lines of each invocation.
+ */
+for (const name of ['stdout', 'stderr'] as const) {
+  const stream = process[name];
+  stream.write = ((
+    chunk: string | Uint8Array,
+    encoding?: BufferEncoding | ((error?: Error | null) => void),
+    callback?: (error?: Error | null) => void,
+  ): boolean => {
+    const text =
+      typeof chunk !== 'string'
+        ? Buffer.from(chunk).toString('utf8')
+        : typeof encoding === 'string' && encoding !== 'utf8' && encoding !== 'utf-8'
+          ? Buffer.from(chunk, encoding).toString('utf8')
+          : chunk;
+    port.postMessage({ type: 'log', stream: name, text });
+    const done = typeof encoding === 'function' ? encoding : callback;
+    if (done) process.nextTick(done);
+    return true;
+  }) as typeof stream.write;
+}
 
 type Handler = (event: unknown, context: unknown) => Promise<unknown>;
 
-const serializeError = (error: unknown) => {
+const serializeError = (error: unknown): SerializedError => {
   const e = error instanceof Error ? error : new Error(String(error));
   return { errorType: e.name || 'Error', errorMessage: e.message, trace: (e.stack ?? '').split('\n') };
 };
+
+/** The heap this environment uses, for the REPORT line's Max Memory Used. */
+const memoryUsedMb = () => Math.ceil(getHeapStatistics().used_heap_size / (1024 * 1024));
 
 const load = async (): Promise<Handler> => {
   const module = (await import(pathToFileURL(modulePath).href)) as Record<string, unknown>;
@@ -40,13 +80,77 @@ const load = async (): Promise<Handler> => {
   return handler as Handler;
 };
 
-const ready = load();
-ready.then(
-  () => parentPort!.postMessage({ type: 'ready' }),
-  (error: unknown) => parentPort!.postMessage({ type: 'init-error', error: serializeError(error) }),
+/** The invocation running now, which an uncaught error ends. */
+let current: number | undefined;
+
+/*
+ * As Lambda's Node.js runtime (aws-lambda-nodejs-runtime-interface-client, src/index.ts): an uncaught exception or
+ * an unhandled rejection fails the running invocation with that error, then the runtime exits (129 and 128) and
+ * the environment is discarded.
+ */
+const fatal = (error: SerializedError, exitCode: number): never => {
+  console.error(`Uncaught Exception\t${JSON.stringify(error)}`);
+  if (current !== undefined)
+    port.postMessage({ type: 'fatal', id: current, error, memoryMb: memoryUsedMb() });
+  process.exit(exitCode);
+};
+process.on('uncaughtException', (error) => fatal(serializeError(error), 129));
+process.on('unhandledRejection', (reason) =>
+  fatal(
+    {
+      errorType: 'Runtime.UnhandledPromiseRejection',
+      errorMessage: String(reason),
+    },
+    128,
+  ),
 );
 
-parentPort!.on('message', async (message: Invocation) => {
+/**
+ * The answer to an invocation whose handler returned `result`. Lambda's Node.js runtime serialises it with
+ * `JSON.stringify(result === undefined ? null : result)` and, when that throws (a BigInt, a cycle), fails the
+ * invocation with Runtime.JSONStringifyError (src/utils/serialize.ts). When it gives no JSON at all (a function or
+ * a Symbol), the runtime's native client refuses the missing body and the invocation fails as well (with an
+ * internal TypeError); locally that failure carries the same JSONStringifyError, which says what went wrong. A
+ * response larger than the runtime API takes fails with Function.ResponseSizeTooLarge.
+ */
+const responseMessage = (
+  id: number,
+  result: unknown,
+): { type: 'result'; id: number; json: string } | { type: 'error'; id: number; error: SerializedError } => {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(result === undefined ? null : result);
+  } catch {
+    json = undefined;
+  }
+  if (json === undefined) {
+    return {
+      type: 'error',
+      id,
+      error: { errorType: 'Runtime.JSONStringifyError', errorMessage: 'Unable to stringify response body' },
+    };
+  }
+  if (Buffer.byteLength(json, 'utf8') > MAX_RESPONSE_BYTES) {
+    return {
+      type: 'error',
+      id,
+      error: {
+        errorType: 'Function.ResponseSizeTooLarge',
+        errorMessage: `Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
+      },
+    };
+  }
+  return { type: 'result', id, json };
+};
+
+const ready = load();
+ready.then(
+  () => port.postMessage({ type: 'ready' }),
+  (error: unknown) => port.postMessage({ type: 'init-error', error: serializeError(error) }),
+);
+
+port.on('message', async (message: Invocation) => {
+  current = message.id;
   const context = {
     callbackWaitsForEmptyEventLoop: true,
     functionName,
@@ -62,12 +166,13 @@ parentPort!.on('message', async (message: Invocation) => {
     succeed: () => undefined,
   };
   process.env._X_AMZN_TRACE_ID = `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${message.awsRequestId.replaceAll('-', '').slice(0, 24)}`;
+  let answer: Record<string, unknown>;
   try {
     const handler = await ready;
-    const result = await handler(message.event, context);
-    // Lambda answers with the JSON serialisation of what the handler returned.
-    parentPort!.postMessage({ type: 'result', id: message.id, json: JSON.stringify(result ?? null) });
+    answer = responseMessage(message.id, await handler(message.event, context));
   } catch (error) {
-    parentPort!.postMessage({ type: 'error', id: message.id, error: serializeError(error) });
+    answer = { type: 'error', id: message.id, error: serializeError(error) };
   }
+  if (current === message.id) current = undefined;
+  port.postMessage({ ...answer, memoryMb: memoryUsedMb() });
 });

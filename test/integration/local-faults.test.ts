@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   CreateStreamCommand,
@@ -9,10 +11,17 @@ import {
   PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { clientConfig, type RunningEmulator, startDynamoDb, startKinesis } from '#local/emulators/index.ts';
-import { createFaultInjector, type FaultInjector, ShardWriteLimiter } from '#local/faults/faults.ts';
+import {
+  createFaultInjector,
+  DEFAULT_FAULTS,
+  type FaultInjector,
+  type FaultSettings,
+  ShardWriteLimiter,
+} from '#local/faults/faults.ts';
 import { type RunningGateway, startGateway } from '#local/gateway.ts';
+import { faultsRoute } from '#local/runtime.ts';
 
 let kinesisEmulator: RunningEmulator;
 let dynamoEmulator: RunningEmulator;
@@ -40,6 +49,37 @@ const countRecords = async (stream: string): Promise<number> => {
 const records = (n: number, prefix: string) =>
   Array.from({ length: n }, (_, i) => ({ PartitionKey: `${prefix}-${i}`, Data: Buffer.from(`{"i":${i}}`) }));
 
+/** A Kinesis JSON call through the endpoint with a body sent as is, as a client with a bug would send it. */
+const rawKinesis = async (operation: string, body: string) => {
+  const answer = await fetch(gateway.endpoint, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amz-target': `Kinesis_20131202.${operation}`,
+      'x-amz-date': '20260101T000000Z',
+      authorization:
+        'AWS4-HMAC-SHA256 Credential=S3RVER/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=0',
+    },
+    body,
+  });
+  return { status: answer.status, body: await answer.text() };
+};
+
+/** The endpoint's answer to a call, or the error it was refused with. */
+const outcome = (call: Promise<unknown>) =>
+  call.then(
+    (output) => ({ output }),
+    (error: Error) => ({ error: { name: error.name, message: error.message } }),
+  );
+
+const faultsApi = async (method: 'GET' | 'PUT', body?: string) => {
+  const answer = await fetch(`${gateway.endpoint}/_local/faults`, { method, body });
+  return {
+    status: answer.status,
+    body: (await answer.json()) as { message?: string; settings?: FaultSettings },
+  };
+};
+
 describe('Local runtime: fault injection in the AWS endpoint', () => {
   beforeAll(async () => {
     kinesisEmulator = await startKinesis();
@@ -59,6 +99,7 @@ describe('Local runtime: fault injection in the AWS endpoint', () => {
     gateway = await startGateway({
       port: 0,
       services: { kinesis: kinesisEmulator.endpoint, dynamodb: dynamoEmulator.endpoint },
+      routes: [faultsRoute(faults)],
       intercept: faults.intercept,
     });
     kinesis = new KinesisClient({
@@ -70,6 +111,7 @@ describe('Local runtime: fault injection in the AWS endpoint', () => {
     await kinesis.send(new CreateStreamCommand({ StreamName: 'one-shard', ShardCount: 1 }));
     await kinesis.send(new CreateStreamCommand({ StreamName: 'two-shards', ShardCount: 2 }));
     await kinesis.send(new CreateStreamCommand({ StreamName: 'flaky', ShardCount: 1 }));
+    await kinesis.send(new CreateStreamCommand({ StreamName: 'refusals', ShardCount: 1 }));
     await dynamodb.send(
       new CreateTableCommand({
         TableName: 'items',
@@ -86,6 +128,10 @@ describe('Local runtime: fault injection in the AWS endpoint', () => {
     await gateway?.close();
     await kinesisEmulator?.close();
     await dynamoEmulator?.close();
+  });
+
+  afterEach(() => {
+    faults.update({ ...DEFAULT_FAULTS, dynamodbPattern: '', functionPattern: '', functionName: '' });
   });
 
   it('answers PutRecords entries with InternalFailure at the configured rate, writing only the others', async () => {
@@ -189,5 +235,280 @@ describe('Local runtime: fault injection in the AWS endpoint', () => {
     expect(afterOneSecond).toBe(true);
     expect(big).toBe(true);
     expect(overBytes).toBe(false);
+  });
+
+  describe('PUT /_local/faults', () => {
+    it.each([
+      ['a non-string pattern', '{"dynamodbPattern": 123}', 'dynamodbPattern must be a string'],
+      [
+        'a boolean given as a string',
+        '{"shardWriteLimits": "false"}',
+        'shardWriteLimits must be true or false',
+      ],
+      [
+        'a rate given as a string',
+        '{"putRecordsFailureRate": "0.5"}',
+        'putRecordsFailureRate must be a number',
+      ],
+      [
+        'a rate given as a boolean',
+        '{"putRecordsFailureRate": true}',
+        'putRecordsFailureRate must be a number',
+      ],
+      ['a function name that is not a string', '{"functionName": 7}', 'functionName must be a string'],
+      [
+        'an invalid regular expression',
+        '{"dynamodbPattern": "/[/"}',
+        'dynamodbPattern is not a valid regular',
+      ],
+      ['an array', '[{"shardWriteLimits": true}]', 'must be a JSON object'],
+      ['a string', '"shardWriteLimits"', 'must be a JSON object'],
+      ['null', 'null', 'must be a JSON object'],
+    ])('refuses %s with 400 and a message, changing nothing', async (_case, body, message) => {
+      // Prepare
+      const before = await faultsApi('GET');
+      // Act
+      const answer = await faultsApi('PUT', body);
+      // Assess
+      expect(answer.status).toBe(400);
+      expect(answer.body.message).toContain(message);
+      expect((await faultsApi('GET')).body.settings).toEqual(before.body.settings);
+    });
+
+    it('refuses an unknown setting, naming it and the known ones', async () => {
+      // Act
+      const answer = await faultsApi('PUT', '{"putRecordFailureRate": 0.5}');
+      // Assess
+      expect(answer.status).toBe(400);
+      expect(answer.body.message).toContain("'putRecordFailureRate'");
+      expect(answer.body.message).toContain(
+        'putRecordsFailureRate, shardWriteLimits, dynamodbPattern, dynamodbMode, functionPattern, functionName',
+      );
+      expect((await faultsApi('GET')).body.settings).not.toHaveProperty('putRecordFailureRate');
+    });
+
+    it('applies no part of a change that is refused for one of its settings', async () => {
+      // Act
+      const answer = await faultsApi(
+        'PUT',
+        '{"putRecordsFailureRate": 0.5, "shardWriteLimits": true, "dynamodbPattern": "/[/"}',
+      );
+      // Assess
+      expect(answer.status).toBe(400);
+      expect((await faultsApi('GET')).body.settings).toEqual(DEFAULT_FAULTS);
+    });
+
+    it('keeps DynamoDB writes working after a non-string pattern is refused', async () => {
+      // Prepare
+      await faultsApi('PUT', '{"dynamodbPattern": 123}');
+      // Act
+      const act = dynamodb.send(new PutItemCommand({ TableName: 'items', Item: { pk: { S: 'after-123' } } }));
+      // Assess
+      await expect(act).resolves.toBeDefined();
+    });
+
+    it('changes only the settings it names, and clears a pattern or a name given as null', async () => {
+      // Act
+      await faultsApi('PUT', '{"functionPattern": "poison", "functionName": "ConsumerFunction"}');
+      await faultsApi('PUT', '{"dynamodbMode": "error", "putRecordsFailureRate": 0.25}');
+      const both = await faultsApi('GET');
+      const cleared = await faultsApi('PUT', '{"functionPattern": null, "functionName": null}');
+      // Assess
+      expect(both.body.settings).toEqual({
+        ...DEFAULT_FAULTS,
+        functionPattern: 'poison',
+        functionName: 'ConsumerFunction',
+        dynamodbMode: 'error',
+        putRecordsFailureRate: 0.25,
+      });
+      expect(cleared.status).toBe(200);
+      expect(cleared.body.settings).toEqual({
+        ...DEFAULT_FAULTS,
+        dynamodbMode: 'error',
+        putRecordsFailureRate: 0.25,
+      });
+    });
+  });
+
+  describe.each<[string, Partial<FaultSettings>]>([
+    ['every PutRecords entry failing', { putRecordsFailureRate: 1 }],
+    ['shard write limits', { shardWriteLimits: true }],
+  ])('Kinesis requests the emulator refuses, with %s', (_faults, settings) => {
+    /** The endpoint's answer with faults off, then with them on. */
+    const offThenOn = async <T>(call: () => Promise<T>): Promise<[T, T]> => {
+      const off = await call();
+      faults.update(settings);
+      return [off, await call()];
+    };
+
+    it('answers PutRecords to a missing stream with ResourceNotFoundException, as the emulator does', async () => {
+      // Prepare
+      const put = () =>
+        outcome(
+          kinesis.send(new PutRecordsCommand({ StreamName: 'no-such-stream', Records: records(3, 'm') })),
+        );
+      // Act
+      const [off, on] = await offThenOn(put);
+      // Assess
+      expect(on).toEqual({
+        error: {
+          name: 'ResourceNotFoundException',
+          message: 'Stream no-such-stream under account 000000000000 not found.',
+        },
+      });
+      expect(on).toEqual(off);
+    });
+
+    it('answers PutRecord to a missing stream with ResourceNotFoundException, as the emulator does', async () => {
+      // Prepare
+      const put = () =>
+        outcome(
+          kinesis.send(
+            new PutRecordCommand({ StreamName: 'no-such-stream', PartitionKey: 'k', Data: Buffer.from('1') }),
+          ),
+        );
+      // Act
+      const [off, on] = await offThenOn(put);
+      // Assess
+      expect(on).toMatchObject({ error: { name: 'ResourceNotFoundException' } });
+      expect(on).toEqual(off);
+    });
+
+    it('refuses 501 records with the emulator ValidationException, writing none', async () => {
+      // Prepare
+      const before = await countRecords('refusals');
+      const put = () =>
+        outcome(
+          kinesis.send(new PutRecordsCommand({ StreamName: 'refusals', Records: records(501, 'big') })),
+        );
+      // Act
+      const [off, on] = await offThenOn(put);
+      // Assess
+      expect(on).toMatchObject({ error: { name: 'ValidationException' } });
+      expect(on).toEqual(off);
+      expect(await countRecords('refusals')).toBe(before);
+    });
+
+    it.each([
+      ['a body that is not JSON', 'PutRecords', '{"StreamName": "refusals", "Records": ['],
+      ['a JSON null', 'PutRecords', 'null'],
+      ['Records that is not a list', 'PutRecords', '{"StreamName": "refusals", "Records": "x"}'],
+      ['no records', 'PutRecords', '{"StreamName": "refusals", "Records": []}'],
+      [
+        'a stream ARN alone',
+        'PutRecords',
+        '{"StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/refusals", "Records": [{"PartitionKey": "a", "Data": "AAAA"}]}',
+      ],
+      [
+        'an empty partition key',
+        'PutRecords',
+        '{"StreamName": "refusals", "Records": [{"PartitionKey": "", "Data": "AAAA"}]}',
+      ],
+      [
+        'a numeric partition key',
+        'PutRecords',
+        '{"StreamName": "refusals", "Records": [{"PartitionKey": 5, "Data": "AAAA"}]}',
+      ],
+      [
+        'data that is not base64',
+        'PutRecords',
+        '{"StreamName": "refusals", "Records": [{"PartitionKey": "a", "Data": "!!!!"}]}',
+      ],
+      ['no data', 'PutRecords', '{"StreamName": "refusals", "Records": [{"PartitionKey": "a"}]}'],
+      [
+        'an explicit hash key that is not a number',
+        'PutRecords',
+        '{"StreamName": "refusals", "Records": [{"PartitionKey": "a", "Data": "AAAA", "ExplicitHashKey": "x"}]}',
+      ],
+      [
+        'an explicit hash key of 2^128',
+        'PutRecords',
+        '{"StreamName": "refusals", "Records": [{"PartitionKey": "a", "Data": "AAAA", "ExplicitHashKey": "340282366920938463463374607431768211456"}]}',
+      ],
+      ['a body that is not JSON (PutRecord)', 'PutRecord', '{"StreamName": '],
+      ['no partition key (PutRecord)', 'PutRecord', '{"StreamName": "refusals", "Data": "AAAA"}'],
+      [
+        'a bad SequenceNumberForOrdering (PutRecord)',
+        'PutRecord',
+        '{"StreamName": "refusals", "PartitionKey": "a", "Data": "AAAA", "SequenceNumberForOrdering": "x"}',
+      ],
+    ])('leaves %s to the emulator to answer', async (_case, operation, body) => {
+      // Prepare
+      const before = await countRecords('refusals');
+      // Act
+      const [off, on] = await offThenOn(() => rawKinesis(operation, body));
+      // Assess
+      expect(off.status).toBe(400);
+      expect(on).toEqual(off);
+      expect(await countRecords('refusals')).toBe(before);
+    });
+  });
+
+  it('leaves a DynamoDB write that is not JSON to the emulator, even when it matches the pattern', async () => {
+    // Prepare
+    const put = async () => {
+      const answer = await fetch(gateway.endpoint, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-amz-json-1.0',
+          'x-amz-target': 'DynamoDB_20120810.PutItem',
+          'x-amz-date': '20260101T000000Z',
+          authorization:
+            'AWS4-HMAC-SHA256 Credential=S3RVER/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+        },
+        body: '{"TableName": "items", "Item": {"pk": {"S": "poison"}',
+      });
+      return { status: answer.status, body: await answer.text() };
+    };
+    const off = await put();
+    faults.update({ dynamodbPattern: 'poison', dynamodbMode: 'error' });
+    // Act
+    const on = await put();
+    // Assess
+    expect(off.status).toBe(400);
+    expect(on).toEqual(off);
+  });
+
+  describe('with the Kinesis emulator unreachable', () => {
+    let unreachable: RunningGateway;
+    let client: KinesisClient;
+
+    beforeAll(async () => {
+      const closed = createServer();
+      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+      const { port } = closed.address() as AddressInfo;
+      await new Promise((resolve) => closed.close(resolve));
+      let call = 0;
+      const everyOther = createFaultInjector(
+        { putRecordsFailureRate: 0.5 },
+        async () => [{ shardId: 'shardId-000000000000', start: 0n, end: 2n ** 128n - 1n }],
+        () => (call++ % 2 === 0 ? 0 : 0.9),
+      );
+      unreachable = await startGateway({
+        port: 0,
+        services: { kinesis: `http://127.0.0.1:${port}` },
+        intercept: everyOther.intercept,
+      });
+      client = new KinesisClient({
+        ...clientConfig(unreachable.endpoint),
+        requestHandler: new NodeHttpHandler(),
+        maxAttempts: 1,
+      });
+    });
+
+    afterAll(async () => {
+      client?.destroy();
+      await unreachable?.close();
+    });
+
+    it('answers PutRecords with 502 ServiceUnavailable when the entries left cannot be sent on', async () => {
+      // Act
+      const act = client.send(new PutRecordsCommand({ StreamName: 'any', Records: records(4, 'u') }));
+      // Assess
+      await expect(act).rejects.toMatchObject({
+        name: 'ServiceUnavailable',
+        $metadata: { httpStatusCode: 502 },
+      });
+    });
   });
 });

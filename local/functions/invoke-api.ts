@@ -1,0 +1,248 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LOG_TAIL_BYTES, type LocalFunction } from '#local/functions/runner.ts';
+import { sendJsonError } from '#local/gateway.ts';
+
+/**
+ * The Lambda Invoke API (`POST /2015-03-31/functions/{FunctionName}/invocations`) for the local functions, with
+ * the checks and answers of AWS: function names, full and partial ARNs and the `$LATEST` qualifier; the
+ * RequestResponse, Event and DryRun invocation types; LogType Tail; and the payload limits.
+ */
+
+export interface InvokeApiOptions {
+  /** The functions by name (their logical id); undefined while the runtime is starting. */
+  functions: () => ReadonlyMap<string, LocalFunction> | undefined;
+  region: string;
+  accountId: string;
+}
+
+/** Largest request payload of a synchronous invocation (RequestResponse, and DryRun): 6 MB. */
+export const SYNC_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024;
+/** Largest request payload of an asynchronous (Event) invocation: 1 MB. */
+export const ASYNC_PAYLOAD_LIMIT_BYTES = 1024 * 1024;
+
+const INVOCATION_TYPES = ['Event', 'RequestResponse', 'DryRun'];
+const LOG_TYPES = ['Tail', 'None'];
+
+/** Invoke's FunctionName: a name, a partial ARN (account:function:name) or a full ARN, each with an optional qualifier. */
+const FUNCTION_NAME =
+  /^(?:arn:aws[a-zA-Z-]*:lambda:(?<region>[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d):)?(?:(?<account>\d{12}):)?(?:function:)?(?<name>[a-zA-Z0-9_.-]+)(?::(?<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$/;
+
+class InvokeApiError extends Error {
+  readonly status: number;
+  readonly type: string;
+  constructor(status: number, type: string, message: string) {
+    super(message);
+    this.name = 'InvokeApiError';
+    this.status = status;
+    this.type = type;
+  }
+}
+
+/** AWS's message when a request parameter is outside its enum (sent as ValidationException, 400). */
+const enumError = (value: string, member: string, allowed: string[]) =>
+  new InvokeApiError(
+    400,
+    'ValidationException',
+    `1 validation error detected: Value '${value}' at '${member}' failed to satisfy constraint: Member must satisfy enum value set: [${allowed.join(', ')}]`,
+  );
+
+const header = (req: IncomingMessage, name: string): string | undefined => {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+};
+
+/** The FunctionName of the path; a malformed escape leaves it as sent, which the name pattern then refuses. */
+const decodePathName = (raw: string): string => {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+};
+
+/** The local function a FunctionName (and Qualifier) names, or the error AWS answers. */
+const resolveFunction = (
+  functions: ReadonlyMap<string, LocalFunction>,
+  rawName: string,
+  queryQualifier: string | null,
+  options: InvokeApiOptions,
+): LocalFunction => {
+  const match = FUNCTION_NAME.exec(rawName);
+  if (!match?.groups) {
+    throw new InvokeApiError(
+      400,
+      'ValidationException',
+      `1 validation error detected: Value '${rawName}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?`,
+    );
+  }
+  const {
+    region,
+    account,
+    name,
+    qualifier: nameQualifier,
+  } = match.groups as {
+    region?: string;
+    account?: string;
+    name: string;
+    qualifier?: string;
+  };
+  // As AWS (and LocalStack's AWS-validated tests): a function of another region is out of reach.
+  if (region && region !== options.region) {
+    throw new InvokeApiError(
+      404,
+      'ResourceNotFoundException',
+      `Functions from '${region}' are not reachable in this region ('${options.region}')`,
+    );
+  }
+  if (queryQualifier && nameQualifier && queryQualifier !== nameQualifier) {
+    throw new InvokeApiError(
+      400,
+      'InvalidParameterValueException',
+      'The derived qualifier from the function name does not match the specified qualifier.',
+    );
+  }
+  const qualifier = queryQualifier || nameQualifier;
+  const arn = `arn:aws:lambda:${options.region}:${account ?? options.accountId}:function:${name}`;
+  const fn =
+    account && account !== options.accountId
+      ? undefined
+      : (functions.get(name) ?? [...functions.values()].find((f) => f.definition.functionName === name));
+  // Locally every function has $LATEST only: no published versions, no aliases.
+  if (!fn || (qualifier !== undefined && qualifier !== '$LATEST')) {
+    throw new InvokeApiError(
+      404,
+      'ResourceNotFoundException',
+      `Function not found: ${arn}${qualifier && qualifier !== '$LATEST' ? `:${qualifier}` : ''}`,
+    );
+  }
+  return fn;
+};
+
+/**
+ * The request body, or how many bytes it has when that is more than `limit`: refused from its Content-Length
+ * before reading any of it, or once the bytes read pass the limit, so that no more than the limit is held.
+ */
+const readPayload = (req: IncomingMessage, limit: number): Promise<Buffer | { tooLarge: number }> =>
+  new Promise((resolve, reject) => {
+    const declared = Number(header(req, 'content-length'));
+    if (Number.isFinite(declared) && declared > limit) {
+      resolve({ tooLarge: declared });
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', reject);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size > limit) {
+        stop();
+        req.pause();
+        resolve({ tooLarge: size });
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      stop();
+      resolve(Buffer.concat(chunks, size));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', reject);
+  });
+
+/** Answers a request whose body is not read to its end, and closes the connection rather than read the rest. */
+const refuseUnread = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  type: string,
+  message: string,
+) => {
+  res.shouldKeepAlive = false;
+  res.setHeader('connection', 'close');
+  res.once('finish', () => req.socket.destroySoon());
+  sendJsonError(res, status, type, message);
+};
+
+/** X-Amz-Log-Result: the base64 of the log's last 4 KB, cut on bytes as Lambda cuts it. */
+const logResult = (log: string): string => {
+  const bytes = Buffer.from(log, 'utf8');
+  return bytes.subarray(Math.max(0, bytes.byteLength - LOG_TAIL_BYTES)).toString('base64');
+};
+
+export const lambdaInvokeRoute =
+  (options: InvokeApiOptions) =>
+  async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    const url = new URL(req.url ?? '/', 'http://l');
+    const path = /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?$/.exec(url.pathname);
+    if (!path || req.method !== 'POST') return false;
+    const functions = options.functions();
+    if (!functions) {
+      refuseUnread(req, res, 503, 'ServiceException', 'The local runtime is still starting; try again');
+      return true;
+    }
+    let fn: LocalFunction;
+    const type = header(req, 'x-amz-invocation-type') ?? 'RequestResponse';
+    const logType = header(req, 'x-amz-log-type') ?? 'None';
+    try {
+      if (!INVOCATION_TYPES.includes(type)) throw enumError(type, 'invocationType', INVOCATION_TYPES);
+      if (!LOG_TYPES.includes(logType)) throw enumError(logType, 'logType', LOG_TYPES);
+      fn = resolveFunction(functions, decodePathName(path[1]!), url.searchParams.get('Qualifier'), options);
+    } catch (error) {
+      if (!(error instanceof InvokeApiError)) throw error;
+      refuseUnread(req, res, error.status, error.type, error.message);
+      return true;
+    }
+
+    const limit = type === 'Event' ? ASYNC_PAYLOAD_LIMIT_BYTES : SYNC_PAYLOAD_LIMIT_BYTES;
+    const body = await readPayload(req, limit);
+    if (!Buffer.isBuffer(body)) {
+      refuseUnread(
+        req,
+        res,
+        413,
+        // The type AWS sends in X-Amzn-ErrorType (the API model names it RequestTooLargeException), and its texts.
+        'RequestEntityTooLargeException',
+        type === 'Event'
+          ? `${body.tooLarge} byte payload is too large for the Event invocation type (limit ${limit} bytes)`
+          : `Request must be smaller than ${limit} bytes for the InvokeFunction operation`,
+      );
+      return true;
+    }
+    let event: unknown;
+    try {
+      const text = body.toString('utf8');
+      event = text.trim() === '' ? {} : JSON.parse(text);
+    } catch {
+      sendJsonError(res, 400, 'InvalidRequestContentException', 'Could not parse request body into json');
+      return true;
+    }
+
+    if (type === 'DryRun') {
+      res.writeHead(204);
+      res.end();
+      return true;
+    }
+    if (type === 'Event') {
+      // LogType applies to synchronous invocations only; with Event it is accepted and has no effect.
+      const requestId = fn.invokeAsync(event);
+      res.writeHead(202, { 'x-amzn-requestid': requestId });
+      res.end();
+      return true;
+    }
+    const result = await fn.invoke(event);
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'x-amzn-requestid': result.requestId,
+      'x-amz-executed-version': '$LATEST',
+      ...(result.functionError ? { 'x-amz-function-error': result.functionError } : {}),
+      ...(logType === 'Tail' ? { 'x-amz-log-result': logResult(result.log ?? '') } : {}),
+    });
+    res.end(JSON.stringify(result.payload));
+    return true;
+  };

@@ -1,0 +1,750 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/index.ts';
+import { lambdaInvokeRoute } from '#local/functions/invoke-api.ts';
+import { type InvokeResult, LocalFunction, type RunnerOptions } from '#local/functions/runner.ts';
+import { type RunningGateway, startGateway } from '#local/gateway.ts';
+import { startRuntime } from '#local/runtime.ts';
+import { type PlannedFunction, planStack } from '#local/stack.ts';
+import { loadTemplate } from '#local/template/parse.ts';
+
+/** A handler that does what its event asks, to drive the local runtime into each case. */
+const PROBE = `
+import { randomUUID } from 'node:crypto';
+const environment = randomUUID();
+const never = () => new Promise(() => undefined);
+export const handler = async (event, context) => {
+  for (const line of event.log ?? []) console.log(line);
+  if (event.wait) await new Promise((resolve) => setTimeout(resolve, event.wait));
+  switch (event.do) {
+    case 'symbol': return Symbol('no JSON');
+    case 'function': return () => 1;
+    case 'bigint': return { count: 1n };
+    case 'circular': { const self = {}; self.self = self; return self; }
+    case 'undefined': return undefined;
+    case 'exit': process.exit(event.code ?? 1);
+    case 'timer-throw': setTimeout(() => { throw new RangeError('late boom'); }, 0); return never();
+    case 'reject': Promise.reject(new Error('nobody waits for this')); return never();
+    case 'fail': throw new TypeError('asked to fail');
+    case 'big': return 'x'.repeat(event.size);
+    case 'echo': return { event, environment, requestId: context.awsRequestId };
+    default: return { environment, requestId: context.awsRequestId };
+  }
+};
+`;
+
+let root: string;
+
+const definition = (logicalId: string, over: Partial<PlannedFunction> = {}): PlannedFunction => ({
+  logicalId,
+  name: logicalId,
+  arn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:${logicalId}`,
+  roleArn: `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/local-${logicalId}Role`,
+  handler: 'index.handler',
+  runtime: 'nodejs24.x',
+  timeoutSeconds: 20,
+  memoryMb: 128,
+  environment: {},
+  events: [],
+  ...over,
+});
+
+const bundle = (logicalId: string, source: string) => {
+  mkdirSync(join(root, logicalId), { recursive: true });
+  writeFileSync(join(root, logicalId, 'index.mjs'), source);
+};
+
+const localFunction = (
+  logicalId: string,
+  options: Partial<RunnerOptions> = {},
+  over: Partial<PlannedFunction> = {},
+) =>
+  new LocalFunction(definition(logicalId, over), {
+    bundleRoot: root,
+    baseEnvironment: {},
+    log: () => undefined,
+    ...options,
+  });
+
+/** Runs `act` with a function and closes the function after, whatever happens. */
+const withFunction = async <T>(fn: LocalFunction, act: (fn: LocalFunction) => Promise<T>): Promise<T> => {
+  try {
+    return await act(fn);
+  } finally {
+    await fn.close();
+  }
+};
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'lambda-invoke-'));
+  bundle('Probe', PROBE);
+  bundle('Reprocessor', PROBE);
+  bundle('InitExit', 'process.exit(3);\nexport const handler = async () => "never";\n');
+  bundle('Flaky', 'export const handler = async () => { throw new Error("always fails"); };\n');
+});
+
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('Local runtime: what a handler returns', () => {
+  it.each([
+    { case: 'a Symbol', ask: 'symbol' },
+    { case: 'a function', ask: 'function' },
+    { case: 'a BigInt', ask: 'bigint' },
+    { case: 'a circular object', ask: 'circular' },
+  ])(
+    'fails the invocation with Runtime.JSONStringifyError when it returns $case, and runs on',
+    async ({ ask }) => {
+      // Prepare
+      const fn = localFunction('Probe');
+      // Act
+      const [failed, next] = await withFunction(fn, async () => [
+        await fn.invoke({ do: ask }),
+        await fn.invoke({}),
+      ]);
+      // Assess
+      expect(failed).toMatchObject({
+        functionError: 'Unhandled',
+        payload: {
+          errorType: 'Runtime.JSONStringifyError',
+          errorMessage: 'Unable to stringify response body',
+        },
+      });
+      expect(next!.functionError).toBeUndefined();
+    },
+  );
+
+  it('answers null for undefined', async () => {
+    // Prepare
+    const fn = localFunction('Probe');
+    // Act
+    const result = await withFunction(fn, () => fn.invoke({ do: 'undefined' }));
+    // Assess
+    expect(result.functionError).toBeUndefined();
+    expect(result.payload).toBeNull();
+  });
+
+  it('fails a response over 6 MB + 100 bytes with Function.ResponseSizeTooLarge, and returns one at the limit', async () => {
+    // Prepare: the JSON of a string is its length plus two quotes.
+    const fn = localFunction('Probe');
+    // Act
+    const [over, atLimit] = await withFunction(fn, async () => [
+      await fn.invoke({ do: 'big', size: 6 * 1024 * 1024 + 100 - 1 }),
+      await fn.invoke({ do: 'big', size: 6 * 1024 * 1024 + 100 - 2 }),
+    ]);
+    // Assess
+    expect(over).toMatchObject({
+      functionError: 'Unhandled',
+      payload: {
+        errorType: 'Function.ResponseSizeTooLarge',
+        errorMessage: 'Response payload size exceeded maximum allowed payload size (6291556 bytes).',
+      },
+    });
+    expect(atLimit!.functionError).toBeUndefined();
+    expect((atLimit!.payload as string).length).toBe(6 * 1024 * 1024 + 98);
+  });
+});
+
+describe('Local runtime: a runtime that exits', () => {
+  it('answers process.exit in the handler at once with Runtime.ExitError, and discards the environment', async () => {
+    // Prepare
+    const fn = localFunction('Probe');
+    // Act
+    const [before, exited, after] = await withFunction(fn, async () => [
+      await fn.invoke({}),
+      await fn.invoke({ do: 'exit', code: 1 }),
+      await fn.invoke({}),
+    ]);
+    // Assess
+    expect(exited).toMatchObject({
+      functionError: 'Unhandled',
+      payload: {
+        errorType: 'Runtime.ExitError',
+        errorMessage: `RequestId: ${exited!.requestId} Error: Runtime exited with error: exit status 1`,
+      },
+    });
+    expect(after!.functionError).toBeUndefined();
+    expect((after!.payload as { environment: string }).environment).not.toBe(
+      (before!.payload as { environment: string }).environment,
+    );
+  });
+
+  it('fails the invocation with the error thrown from a timer, and discards the environment', async () => {
+    // Prepare
+    const fn = localFunction('Probe');
+    // Act
+    const [before, thrown, after] = await withFunction(fn, async () => [
+      await fn.invoke({}),
+      await fn.invoke({ do: 'timer-throw' }),
+      await fn.invoke({}),
+    ]);
+    // Assess
+    expect(thrown).toMatchObject({
+      functionError: 'Unhandled',
+      payload: { errorType: 'RangeError', errorMessage: 'late boom' },
+    });
+    expect((after!.payload as { environment: string }).environment).not.toBe(
+      (before!.payload as { environment: string }).environment,
+    );
+  });
+
+  it('fails the invocation on an unhandled rejection with Runtime.UnhandledPromiseRejection', async () => {
+    // Prepare
+    const fn = localFunction('Probe');
+    // Act
+    const result = await withFunction(fn, () => fn.invoke({ do: 'reject' }));
+    // Assess
+    expect(result).toMatchObject({
+      functionError: 'Unhandled',
+      payload: {
+        errorType: 'Runtime.UnhandledPromiseRejection',
+        errorMessage: 'Error: nobody waits for this',
+      },
+    });
+  });
+
+  it('answers a runtime that exits during its init with Runtime.ExitError', async () => {
+    // Prepare
+    const fn = localFunction('InitExit');
+    // Act
+    const result = await withFunction(fn, () => fn.invoke({}));
+    // Assess
+    expect(result).toMatchObject({
+      functionError: 'Unhandled',
+      payload: { errorType: 'Runtime.ExitError', errorMessage: 'Runtime exited with error: exit status 3' },
+    });
+  });
+
+  it('gives the place of an environment that died to an invocation waiting for one', async () => {
+    // Prepare: one environment at most, so the second invocation waits for the first one's.
+    const fn = localFunction('Probe', { maxConcurrency: 1 });
+    // Act
+    const [exited, waited] = await withFunction(fn, () =>
+      Promise.all([fn.invoke({ wait: 50, do: 'exit', code: 2 }), fn.invoke({ do: 'echo' })]),
+    );
+    // Assess
+    expect((exited.payload as { errorType: string }).errorType).toBe('Runtime.ExitError');
+    expect(waited.functionError).toBeUndefined();
+  });
+
+  it('gives the place of a timed-out environment, once it is gone, to an invocation waiting for one', async () => {
+    // Prepare
+    const fn = localFunction('Probe', { maxConcurrency: 1 }, { timeoutSeconds: 1 });
+    // Act
+    const [timedOut, waited] = await withFunction(fn, () =>
+      Promise.all([fn.invoke({ wait: 10_000 }), fn.invoke({ do: 'echo' })]),
+    );
+    // Assess
+    expect((timedOut.payload as { errorType: string }).errorType).toBe('Sandbox.Timedout');
+    expect(waited.functionError).toBeUndefined();
+  });
+});
+
+describe('Local runtime: asynchronous invocations', () => {
+  it('retries a failed asynchronous invocation twice, logging each failed attempt under one request id', async () => {
+    // Prepare
+    const lines: string[] = [];
+    const results: InvokeResult[] = [];
+    let allDone: () => void;
+    const done = new Promise<void>((resolve) => {
+      allDone = resolve;
+    });
+    const fn = localFunction('Flaky', {
+      asyncRetryDelaysMs: [10, 20],
+      log: (_name, line) => lines.push(line),
+      settled: (_name, _event, result) => {
+        results.push(result);
+        if (results.length === 3) allDone();
+      },
+    });
+    // Act
+    const requestId = await withFunction(fn, async () => {
+      const id = fn.invokeAsync({ n: 1 });
+      await done;
+      return id;
+    });
+    // Assess
+    expect(results.map((r) => r.requestId)).toEqual([requestId, requestId, requestId]);
+    const notes = lines.filter((line) => line.startsWith('asynchronous invocation'));
+    expect(notes).toEqual([
+      `asynchronous invocation ${requestId} failed (attempt 1 of 3): Error: always fails; retrying in 10 ms`,
+      `asynchronous invocation ${requestId} failed (attempt 2 of 3): Error: always fails; retrying in 20 ms`,
+      `asynchronous invocation ${requestId} failed (attempt 3 of 3): Error: always fails; giving up`,
+    ]);
+  });
+
+  it('stops retrying when the function is closed', async () => {
+    // Prepare: a retry a minute away, which close must cut short.
+    const results: InvokeResult[] = [];
+    const notes: string[] = [];
+    let noted: (line: string) => void = () => undefined;
+    const next = () =>
+      new Promise<string>((resolve) => {
+        noted = resolve;
+      });
+    const fn = localFunction('Flaky', {
+      asyncRetryDelaysMs: [60_000, 60_000],
+      log: (_name, line) => {
+        if (!line.startsWith('asynchronous invocation')) return;
+        notes.push(line);
+        noted(line);
+      },
+      settled: (_name, _event, result) => results.push(result),
+    });
+    // Act
+    const failed = next();
+    const requestId = fn.invokeAsync({});
+    await failed;
+    const dropped = next();
+    await fn.close();
+    await dropped;
+    // Assess
+    expect(results).toHaveLength(1);
+    expect(notes).toEqual([
+      `asynchronous invocation ${requestId} failed (attempt 1 of 3): Error: always fails; retrying in 60000 ms`,
+      `asynchronous invocation ${requestId} not retried: Flaky is shut down`,
+    ]);
+  });
+});
+
+describe('Lambda Invoke API on the local endpoint', () => {
+  let gateway: RunningGateway;
+  let lambda: LambdaClient;
+  const functions = new Map<string, LocalFunction>();
+  const eventLines: string[] = [];
+
+  const invoke = (
+    input: Omit<ConstructorParameters<typeof InvokeCommand>[0], 'Payload'> & { event?: unknown },
+  ) => {
+    const { event, ...rest } = input;
+    return lambda.send(
+      new InvokeCommand({ ...rest, Payload: Buffer.from(JSON.stringify(event ?? {}), 'utf8') }),
+    );
+  };
+  const failure = async (promise: Promise<unknown>) => {
+    const error = (await promise.then(
+      () => new Error('the call succeeded'),
+      (e: unknown) => e,
+    )) as Error & { $metadata?: { httpStatusCode?: number } };
+    return { name: error.name, message: error.message, status: error.$metadata?.httpStatusCode };
+  };
+  const payloadOf = (output: InvokeCommandOutput) =>
+    JSON.parse(Buffer.from(output.Payload!).toString('utf8'));
+
+  /** A raw request: `declared` is the Content-Length sent (undefined: chunked), `body` what is written of it. */
+  const rawInvoke = (headers: Record<string, string>, body: Buffer[], declared?: number) =>
+    new Promise<{ status: number; type: string; message: string }>((resolve, reject) => {
+      const req = request(
+        `${gateway.endpoint}/2015-03-31/functions/Probe/invocations`,
+        {
+          method: 'POST',
+          headers: { ...headers, ...(declared !== undefined ? { 'content-length': String(declared) } : {}) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            const answer = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { message: string };
+            resolve({
+              status: res.statusCode!,
+              type: String(res.headers['x-amzn-errortype']),
+              message: answer.message,
+            });
+            req.destroy();
+          });
+        },
+      );
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ECONNRESET' && error.code !== 'EPIPE') reject(error);
+      });
+      // The rest of the body is never sent: the answer must not wait for it.
+      for (const chunk of body) req.write(chunk);
+    });
+
+  beforeAll(async () => {
+    functions.set('Probe', localFunction('Probe'));
+    functions.set(
+      'Reprocessor',
+      localFunction(
+        'Reprocessor',
+        { log: (_name, line) => eventLines.push(line) },
+        { functionName: 'local-reprocessor' },
+      ),
+    );
+    gateway = await startGateway({
+      port: 0,
+      services: {},
+      routes: [
+        lambdaInvokeRoute({ functions: () => functions, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT_ID }),
+      ],
+    });
+    lambda = new LambdaClient({
+      endpoint: gateway.endpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      maxAttempts: 1,
+    });
+  });
+
+  afterAll(async () => {
+    lambda?.destroy();
+    await Promise.all([...functions.values()].map((fn) => fn.close()));
+    await gateway?.close();
+  });
+
+  it.each([
+    { case: 'its name', name: 'Probe' },
+    { case: 'its name with :$LATEST', name: 'Probe:$LATEST' },
+    { case: 'its name with Qualifier $LATEST', name: 'Probe', qualifier: '$LATEST' },
+    { case: 'its partial ARN', name: `${LOCAL_ACCOUNT_ID}:function:Probe` },
+    { case: 'its ARN', name: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:Probe` },
+    {
+      case: 'its ARN with :$LATEST',
+      name: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:Probe:$LATEST`,
+    },
+  ])('invokes a function by $case', async ({ name, qualifier }) => {
+    // Act
+    const output = await invoke({
+      FunctionName: name,
+      ...(qualifier ? { Qualifier: qualifier } : {}),
+      event: { do: 'echo' },
+    });
+    // Assess
+    expect(output.StatusCode).toBe(200);
+    expect(output.ExecutedVersion).toBe('$LATEST');
+    expect(output.FunctionError).toBeUndefined();
+    expect(payloadOf(output).event).toEqual({ do: 'echo' });
+  });
+
+  it.each([
+    {
+      case: 'another qualifier',
+      name: 'Probe:live',
+      error: `Function not found: arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:Probe:live`,
+    },
+    {
+      case: 'a Qualifier of a version',
+      name: 'Probe',
+      qualifier: '1',
+      error: `Function not found: arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:Probe:1`,
+    },
+    {
+      case: 'an ARN in another region',
+      name: `arn:aws:lambda:eu-west-1:${LOCAL_ACCOUNT_ID}:function:Probe`,
+      error: `Functions from 'eu-west-1' are not reachable in this region ('${LOCAL_REGION}')`,
+    },
+    {
+      case: 'an ARN in another account',
+      name: `arn:aws:lambda:${LOCAL_REGION}:123456789012:function:Probe`,
+      error: `Function not found: arn:aws:lambda:${LOCAL_REGION}:123456789012:function:Probe`,
+    },
+    {
+      case: 'a partial ARN in another account',
+      name: '123456789012:function:Probe',
+      error: `Function not found: arn:aws:lambda:${LOCAL_REGION}:123456789012:function:Probe`,
+    },
+    {
+      case: 'an unknown function',
+      name: 'Missing',
+      error: `Function not found: arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:Missing`,
+    },
+  ])('answers 404 ResourceNotFoundException for $case', async ({ name, qualifier, error }) => {
+    // Act
+    const answer = await failure(
+      invoke({ FunctionName: name, ...(qualifier ? { Qualifier: qualifier } : {}) }),
+    );
+    // Assess
+    expect(answer).toEqual({ name: 'ResourceNotFoundException', message: error, status: 404 });
+  });
+
+  it('answers 400 InvalidParameterValueException when the name and Qualifier disagree', async () => {
+    // Act
+    const answer = await failure(invoke({ FunctionName: 'Probe:$LATEST', Qualifier: 'live' }));
+    // Assess
+    expect(answer).toEqual({
+      name: 'InvalidParameterValueException',
+      message: 'The derived qualifier from the function name does not match the specified qualifier.',
+      status: 400,
+    });
+  });
+
+  it("takes a function's FunctionName as its name, and its logical id still", async () => {
+    // Act
+    const byName = await invoke({ FunctionName: 'local-reprocessor', event: { do: 'echo' } });
+    const byArn = await invoke({
+      FunctionName: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:local-reprocessor`,
+      event: { do: 'echo' },
+    });
+    const byLogicalId = await invoke({ FunctionName: 'Reprocessor', event: { do: 'echo' } });
+    // Assess
+    expect([byName, byArn, byLogicalId].map((o) => o.FunctionError)).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    expect(payloadOf(byName).event).toEqual({ do: 'echo' });
+    expect(payloadOf(byLogicalId).event).toEqual({ do: 'echo' });
+  });
+
+  it.each([
+    {
+      case: 'an invocation type',
+      input: { InvocationType: 'Later' },
+      message:
+        "1 validation error detected: Value 'Later' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]",
+    },
+    {
+      case: 'a log type',
+      input: { LogType: 'Head' },
+      message:
+        "1 validation error detected: Value 'Head' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [Tail, None]",
+    },
+  ])('answers 400 ValidationException for $case outside the API', async ({ input, message }) => {
+    // Act
+    const answer = await failure(invoke({ FunctionName: 'Probe', ...(input as object) }));
+    // Assess
+    expect(answer).toEqual({ name: 'ValidationException', message, status: 400 });
+  });
+
+  it('answers 400 InvalidRequestContentException for a payload that is not JSON', async () => {
+    // Act
+    const answer = await failure(
+      lambda.send(new InvokeCommand({ FunctionName: 'Probe', Payload: Buffer.from('{not json', 'utf8') })),
+    );
+    // Assess
+    expect(answer).toMatchObject({ name: 'InvalidRequestContentException', status: 400 });
+  });
+
+  it("returns LogType Tail as the base64 of the invocation's log: START, the function's lines, END, REPORT", async () => {
+    // Act
+    const output = await invoke({
+      FunctionName: 'Probe',
+      LogType: 'Tail',
+      event: { log: ['first line', 'second line'] },
+    });
+    // Assess
+    const id = output.$metadata.requestId!;
+    const lines = Buffer.from(output.LogResult!, 'base64').toString('utf8').trimEnd().split('\n');
+    expect(lines.slice(0, 4)).toEqual([
+      `START RequestId: ${id} Version: $LATEST`,
+      'first line',
+      'second line',
+      `END RequestId: ${id}`,
+    ]);
+    expect(lines[4]).toMatch(
+      new RegExp(
+        `^REPORT RequestId: ${id}\\tDuration: [\\d.]+ ms\\tBilled Duration: \\d+ ms\\tMemory Size: 128 MB\\tMax Memory Used: \\d+ MB`,
+      ),
+    );
+    expect(lines).toHaveLength(5);
+  });
+
+  it('keeps the last 4 KB of a long log, and no log without Tail', async () => {
+    // Prepare
+    const event = { log: Array.from({ length: 100 }, (_, i) => `line ${i} ${'.'.repeat(90)}`) };
+    // Act
+    const tail = await invoke({ FunctionName: 'Probe', LogType: 'Tail', event });
+    const none = await invoke({ FunctionName: 'Probe', event });
+    // Assess
+    const log = Buffer.from(tail.LogResult!, 'base64');
+    expect(log.byteLength).toBe(4096);
+    expect(log.toString('utf8')).toContain('line 99 ');
+    expect(log.toString('utf8')).not.toContain('line 0 ');
+    expect(log.toString('utf8')).toMatch(/\nREPORT RequestId: [^\n]+\n$/);
+    expect(none.LogResult).toBeUndefined();
+  });
+
+  it('answers a response over 6 MB as a function error', async () => {
+    // Act
+    const output = await invoke({ FunctionName: 'Probe', event: { do: 'big', size: 6 * 1024 * 1024 + 100 } });
+    // Assess
+    expect(output.StatusCode).toBe(200);
+    expect(output.FunctionError).toBe('Unhandled');
+    expect(payloadOf(output)).toEqual({
+      errorType: 'Function.ResponseSizeTooLarge',
+      errorMessage: 'Response payload size exceeded maximum allowed payload size (6291556 bytes).',
+    });
+  });
+
+  it('refuses a synchronous payload over 6 MB with 413 before reading it', async () => {
+    // Act: a declared length one byte over the limit, of which only 64 KB is ever sent.
+    const answer = await rawInvoke({}, [Buffer.alloc(64 * 1024, 32)], 6 * 1024 * 1024 + 1);
+    // Assess
+    expect(answer).toEqual({
+      status: 413,
+      type: 'RequestEntityTooLargeException',
+      message: 'Request must be smaller than 6291456 bytes for the InvokeFunction operation',
+    });
+  });
+
+  it('refuses an Event payload over 1 MB with 413 before reading it', async () => {
+    // Act
+    const answer = await rawInvoke(
+      { 'x-amz-invocation-type': 'Event' },
+      [Buffer.alloc(1024, 32)],
+      1024 * 1024 + 1,
+    );
+    // Assess
+    expect(answer).toEqual({
+      status: 413,
+      type: 'RequestEntityTooLargeException',
+      message: '1048577 byte payload is too large for the Event invocation type (limit 1048576 bytes)',
+    });
+  });
+
+  it('stops reading a chunked payload once it passes the limit', async () => {
+    // Act: no Content-Length; 1 MB + 64 KB is sent and the request is never ended.
+    const answer = await rawInvoke({ 'x-amz-invocation-type': 'Event' }, [
+      Buffer.alloc(1024 * 1024, 32),
+      Buffer.alloc(64 * 1024, 32),
+    ]);
+    // Assess
+    expect(answer.status).toBe(413);
+    expect(answer.type).toBe('RequestEntityTooLargeException');
+    expect(answer.message).toMatch(
+      /^\d+ byte payload is too large for the Event invocation type \(limit 1048576 bytes\)$/,
+    );
+  });
+
+  it('accepts an Event payload of exactly 1 MB with 202 and a request id', async () => {
+    // Prepare: a JSON string of 1,048,576 bytes, quotes included.
+    const payload = Buffer.from(JSON.stringify('x'.repeat(1024 * 1024 - 2)), 'utf8');
+    // Act
+    const output = await lambda.send(
+      new InvokeCommand({ FunctionName: 'Probe', InvocationType: 'Event', Payload: payload }),
+    );
+    // Assess
+    expect(payload.byteLength).toBe(1024 * 1024);
+    expect(output.StatusCode).toBe(202);
+    expect(output.$metadata.requestId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('accepts an Event invocation of a function that has shut down without an unhandled rejection', async () => {
+    // Prepare
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    const closed = localFunction('Probe');
+    await closed.close();
+    functions.set('Closed', closed);
+    // Act
+    const output = await invoke({ FunctionName: 'Closed', InvocationType: 'Event' });
+    await new Promise((resolve) => setImmediate(resolve));
+    process.off('unhandledRejection', onRejection);
+    // Assess
+    expect(output.StatusCode).toBe(202);
+    expect(rejections).toEqual([]);
+  });
+
+  it('accepts LogType Tail with an Event invocation, and returns no log', async () => {
+    // Act
+    const output = await invoke({ FunctionName: 'Probe', InvocationType: 'Event', LogType: 'Tail' });
+    // Assess
+    expect(output.StatusCode).toBe(202);
+    expect(output.LogResult).toBeUndefined();
+  });
+
+  it('answers DryRun with 204', async () => {
+    // Act
+    const output = await invoke({ FunctionName: 'Probe', InvocationType: 'DryRun' });
+    // Assess
+    expect(output.StatusCode).toBe(204);
+  });
+});
+
+describe('Local stack: function names', () => {
+  it("keeps the logical id as a function's name and adds its resolved FunctionName", () => {
+    // Act
+    const stack = planStack(loadTemplate('template.yaml'), {
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT_ID,
+      stackName: 'local',
+      endpoint: 'http://127.0.0.1:4566',
+    });
+    // Assess
+    expect(stack.functions.ReprocessorFunction).toMatchObject({
+      name: 'ReprocessorFunction',
+      functionName: 'local-reprocessor',
+      arn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:ReprocessorFunction`,
+    });
+    expect(stack.functions.IngestFunction!.functionName).toBeUndefined();
+  });
+});
+
+describe('Local runtime: the S3 emulator folder', () => {
+  let scratch: string;
+  let savedTmpdir: string | undefined;
+
+  beforeAll(() => {
+    // tmpdir() follows TMPDIR, so the runtime's temporary folders land where only this test looks.
+    scratch = mkdtempSync(join(tmpdir(), 'runtime-tmp-'));
+    savedTmpdir = process.env.TMPDIR;
+    process.env.TMPDIR = scratch;
+  });
+
+  afterAll(() => {
+    if (savedTmpdir === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = savedTmpdir;
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('removes the temporary S3 folder of an in-memory runtime when it stops', async () => {
+    // Prepare: a template with a queue and no function, so nothing is built.
+    const template = join(scratch, 'template.yaml');
+    writeFileSync(
+      template,
+      'AWSTemplateFormatVersion: "2010-09-09"\nResources:\n  Queue:\n    Type: AWS::SQS::Queue\n',
+    );
+    const runtime = await startRuntime({
+      templatePath: template,
+      apiPort: 0,
+      endpointPort: 0,
+      skipBuild: true,
+      bundleRoot: join(scratch, 'bundles'),
+      log: () => undefined,
+    });
+    const during = readdirSync(scratch).filter((name) => name.startsWith('local-s3-'));
+    // Act
+    await runtime.stop();
+    // Assess
+    expect(during).toHaveLength(1);
+    expect(existsSync(join(scratch, during[0]!))).toBe(false);
+  });
+
+  it('removes it when the runtime fails to start', async () => {
+    // Prepare: a function without a bundle fails the start once the emulators run.
+    const template = join(scratch, 'failing.yaml');
+    writeFileSync(
+      template,
+      [
+        'AWSTemplateFormatVersion: "2010-09-09"',
+        'Transform: AWS::Serverless-2016-10-31',
+        'Resources:',
+        '  Lonely:',
+        '    Type: AWS::Serverless::Function',
+        '    Properties:',
+        '      Handler: index.handler',
+        '      Runtime: nodejs24.x',
+        '      CodeUri: ./',
+        '',
+      ].join('\n'),
+    );
+    // Act
+    const start = startRuntime({
+      templatePath: template,
+      apiPort: 0,
+      endpointPort: 0,
+      skipBuild: true,
+      bundleRoot: join(scratch, 'no-bundles'),
+      log: () => undefined,
+    });
+    // Assess
+    await expect(start).rejects.toThrow("run 'npm run build'");
+    expect(readdirSync(scratch).filter((name) => name.startsWith('local-s3-'))).toEqual([]);
+  });
+});

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -18,7 +18,13 @@ import {
 } from '#local/emulators/index.ts';
 import { startEmulatorThread } from '#local/emulators/thread.ts';
 import { createEventSources, type EventSources } from '#local/event-sources.ts';
-import { createFaultInjector, type FaultInjector, type FaultSettings } from '#local/faults/faults.ts';
+import {
+  createFaultInjector,
+  type FaultInjector,
+  type FaultSettings,
+  openShardRanges,
+  type ShardRange,
+} from '#local/faults/faults.ts';
 import { lambdaInvokeRoute } from '#local/functions/invoke-api.ts';
 import { type InvokeResult, LocalFunction } from '#local/functions/runner.ts';
 import { type RunningGateway, startGateway } from '#local/gateway.ts';
@@ -177,10 +183,7 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
       s3: await starting.s3,
     };
     let runtime: LocalRuntime | undefined;
-    const shardCache = new Map<
-      string,
-      { at: number; ranges: Array<{ shardId: string; start: bigint; end: bigint }> }
-    >();
+    const shardCache = new Map<string, { at: number; ranges: ShardRange[] }>();
     const emulatorKinesis = new KinesisClient({
       ...clientConfig(emulators.kinesis.endpoint),
       requestHandler: new NodeHttpHandler(),
@@ -189,14 +192,7 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
     const faults = createFaultInjector(options.faults ?? {}, async (streamName) => {
       const cached = shardCache.get(streamName);
       if (cached && Date.now() - cached.at < 2_000) return cached.ranges;
-      const { Shards = [] } = await emulatorKinesis.send(
-        new ListShardsCommand({ StreamName: streamName, ShardFilter: { Type: 'AT_LATEST' } }),
-      );
-      const ranges = Shards.map((shard) => ({
-        shardId: shard.ShardId!,
-        start: BigInt(shard.HashKeyRange!.StartingHashKey!),
-        end: BigInt(shard.HashKeyRange!.EndingHashKey!),
-      }));
+      const ranges = await openShardRanges(emulatorKinesis, streamName);
       shardCache.set(streamName, { at: Date.now(), ranges });
       return ranges;
     });

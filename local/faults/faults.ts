@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { request } from 'node:http';
-import type { PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
+import { type KinesisClient, ListShardsCommand, type PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
 import { endToEndHeaders, forwardedRequestHeaders, sendJsonError } from '#local/gateway.ts';
 import {
   acceptedPutRequest,
@@ -147,11 +147,41 @@ export const validateFaults = (input: unknown, base: FaultSettings = DEFAULT_FAU
 export const SHARD_RECORDS_PER_SECOND = 1_000;
 export const SHARD_BYTES_PER_SECOND = 1024 * 1024;
 
-interface ShardRange {
+export interface ShardRange {
   shardId: string;
   start: bigint;
   end: bigint;
 }
+
+/**
+ * The open shards of a stream and their hash-key ranges, which writes go to. Closed parents are left out by their
+ * ending sequence number: kinesalite ignores ListShards' ShardFilter and lists them too, and a limiter that found
+ * a write's key in a closed parent's range would count a split stream's writes as one shard's.
+ */
+export const openShardRanges = async (
+  kinesis: Pick<KinesisClient, 'send'>,
+  streamName: string,
+): Promise<ShardRange[]> => {
+  const ranges: ShardRange[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await kinesis.send(
+      new ListShardsCommand(
+        nextToken ? { NextToken: nextToken } : { StreamName: streamName, ShardFilter: { Type: 'AT_LATEST' } },
+      ),
+    );
+    for (const shard of page.Shards ?? []) {
+      if (shard.SequenceNumberRange?.EndingSequenceNumber !== undefined) continue;
+      ranges.push({
+        shardId: shard.ShardId!,
+        start: BigInt(shard.HashKeyRange!.StartingHashKey!),
+        end: BigInt(shard.HashKeyRange!.EndingHashKey!),
+      });
+    }
+    nextToken = page.NextToken;
+  } while (nextToken);
+  return ranges;
+};
 
 export class ShardWriteLimiter {
   private readonly windows = new Map<string, Array<{ at: number; bytes: number }>>();

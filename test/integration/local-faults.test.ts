@@ -3,12 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   CreateStreamCommand,
+  DescribeStreamSummaryCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
   KinesisClient,
   ListShardsCommand,
   PutRecordCommand,
   PutRecordsCommand,
+  SplitShardCommand,
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +20,7 @@ import {
   DEFAULT_FAULTS,
   type FaultInjector,
   type FaultSettings,
+  openShardRanges,
   ShardWriteLimiter,
 } from '#local/faults/faults.ts';
 import { type RunningGateway, startGateway } from '#local/gateway.ts';
@@ -88,14 +91,7 @@ describe('Local runtime: fault injection in the AWS endpoint', () => {
       ...clientConfig(kinesisEmulator.endpoint),
       requestHandler: new NodeHttpHandler(),
     });
-    faults = createFaultInjector({}, async (stream) => {
-      const { Shards = [] } = await direct.send(new ListShardsCommand({ StreamName: stream }));
-      return Shards.map((s) => ({
-        shardId: s.ShardId!,
-        start: BigInt(s.HashKeyRange!.StartingHashKey!),
-        end: BigInt(s.HashKeyRange!.EndingHashKey!),
-      }));
-    });
+    faults = createFaultInjector({}, (stream) => openShardRanges(direct, stream));
     gateway = await startGateway({
       port: 0,
       services: { kinesis: kinesisEmulator.endpoint, dynamodb: dynamoEmulator.endpoint },
@@ -235,6 +231,44 @@ describe('Local runtime: fault injection in the AWS endpoint', () => {
     expect(afterOneSecond).toBe(true);
     expect(big).toBe(true);
     expect(overBytes).toBe(false);
+  });
+
+  it("counts a split stream's writes against its open children, not the closed parent kinesalite still lists", async () => {
+    // Prepare
+    await kinesis.send(new CreateStreamCommand({ StreamName: 'split', ShardCount: 1 }));
+    await kinesis.send(
+      new SplitShardCommand({
+        StreamName: 'split',
+        ShardToSplit: 'shardId-000000000000',
+        NewStartingHashKey: (2n ** 127n).toString(),
+      }),
+    );
+    for (let i = 0; i < 50; i++) {
+      const { StreamDescriptionSummary } = await kinesis.send(
+        new DescribeStreamSummaryCommand({ StreamName: 'split' }),
+      );
+      if (StreamDescriptionSummary?.StreamStatus === 'ACTIVE') break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    faults.update({ shardWriteLimits: true });
+    // Act
+    const ranges = await openShardRanges(kinesis, 'split');
+    const answers = [];
+    for (let round = 0; round < 3; round++) {
+      answers.push(
+        await kinesis.send(
+          new PutRecordsCommand({ StreamName: 'split', Records: records(500, `r${round}`) }),
+        ),
+      );
+    }
+    // Assess
+    expect(ranges).toEqual([
+      { shardId: 'shardId-000000000001', start: 0n, end: 2n ** 127n - 1n },
+      { shardId: 'shardId-000000000002', start: 2n ** 127n, end: 2n ** 128n - 1n },
+    ]);
+    const shards = new Set(answers.flatMap((a) => a.Records!.map((r) => r.ShardId)));
+    expect(shards).toEqual(new Set(['shardId-000000000001', 'shardId-000000000002']));
+    expect(answers.map((a) => a.FailedRecordCount)).toEqual([0, 0, 0]);
   });
 
   describe('PUT /_local/faults', () => {

@@ -18,6 +18,10 @@ import { requireOutput, stackOutputs } from '#scripts/lib/stack-target.ts';
 
 /** `npm run load -- --rate 2000 --seconds 30 [--stream NAME] [--endpoint URL | --stack NAME] [--shards-report]` */
 let options: ReturnType<typeof parseLoadArgs>;
+if (process.argv.slice(2).some((arg) => arg === '--help' || arg === '-h')) {
+  console.log(LOAD_USAGE);
+  process.exit(0);
+}
 try {
   options = parseLoadArgs(process.argv.slice(2));
 } catch (error) {

@@ -3,6 +3,10 @@ import { makePlan } from '#bench/planner/costs.ts';
 import { formatPlan } from '#bench/planner/format.ts';
 
 /** `npm run plan -- --records-per-sec N --avg-size KB --consumers C [--efo]`: see bench/planner/. */
+if (process.argv.slice(2).some((arg) => arg === '--help' || arg === '-h')) {
+  console.log(planUsage());
+  process.exit(0);
+}
 try {
   console.log(formatPlan(makePlan(parsePlanArgs(process.argv.slice(2)))));
 } catch (error) {

@@ -128,5 +128,15 @@ export const stackTarget = (
   };
 };
 
-export const targetFrom = (options: { stack?: string; endpoint?: string; region?: string }): Target =>
-  options.stack ? stackTarget(options.stack, options.region) : localTarget(options.endpoint);
+/** The target the options name: `--stack` and `--endpoint` exclude each other, and `--region` goes with `--stack`. */
+export const targetFrom = (options: { stack?: string; endpoint?: string; region?: string }): Target => {
+  if (options.stack !== undefined && options.endpoint !== undefined) {
+    throw new TargetError(
+      '--endpoint and --stack exclude each other: a deployed stack is reached through AWS itself',
+    );
+  }
+  if (options.region !== undefined && options.stack === undefined) {
+    throw new TargetError('--region applies to --stack only; the local runtime is in us-east-1');
+  }
+  return options.stack ? stackTarget(options.stack, options.region) : localTarget(options.endpoint);
+};

@@ -184,7 +184,7 @@ describe('stackOutputs, requireOutput and targetFrom', () => {
     // Act
     const local = targetFrom({ endpoint: 'http://127.0.0.1:4566' });
     const answer = await local.invoke('ReprocessorFunction', { action: 'status' });
-    const deployed = targetFrom({ stack: 'pipeline', endpoint: 'ignored' });
+    const deployed = targetFrom({ stack: 'pipeline' });
 
     // Assess
     expect(answer).toBeNull();
@@ -192,6 +192,7 @@ describe('stackOutputs, requireOutput and targetFrom', () => {
     expect(local.description).toBe('local runtime at http://127.0.0.1:4566');
     expect(deployed.description).toBe('stack pipeline');
     expect(localTarget().description).toBe('local runtime at http://127.0.0.1:4566');
+    expect(() => targetFrom({ stack: 'pipeline', endpoint: 'http://127.0.0.1:4566' })).toThrow(TargetError);
   });
 });
 

@@ -46,3 +46,41 @@ describe('Runbook commands: numeric flags are checked before the function is cal
     expect(result.stderr).toContain(message);
   });
 });
+
+describe('Runbook commands: targets and help', () => {
+  it.each([
+    ['scripts/replay.ts', []],
+    ['scripts/reprocess.ts', ['--from', '2026-11-27T10:00:00Z']],
+  ])(
+    '%s refuses --stack with --endpoint, and --region without --stack, with exit status 2',
+    async (script, args) => {
+      // Act
+      const both = await run(script, [...args, '--stack', 'pipeline', '--endpoint', 'http://127.0.0.1:9']);
+      const regionAlone = await run(script, [
+        ...args,
+        '--region',
+        'eu-west-1',
+        '--endpoint',
+        'http://127.0.0.1:9',
+      ]);
+      // Assess
+      expect(both.code).toBe(2);
+      expect(both.stderr).toContain('--endpoint and --stack exclude each other');
+      expect(regionAlone.code).toBe(2);
+      expect(regionAlone.stderr).toContain('--region applies to --stack only');
+    },
+  );
+
+  it.each([
+    ['scripts/replay.ts', 'usage: npm run replay'],
+    ['scripts/reprocess.ts', 'usage: npm run reprocess'],
+    ['scripts/load.ts', 'npm run load'],
+    ['scripts/plan.ts', 'npm run plan'],
+  ])('%s --help shows its usage and exits 0', async (script, usage) => {
+    // Act
+    const result = await run(script, ['--help']);
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(usage);
+  });
+});

@@ -102,6 +102,12 @@ const main = async (): Promise<void> => {
     fresh: values.fresh,
     skipBuild: values['no-build'],
   }).catch((error: NodeJS.ErrnoException & { port?: number }) => {
+    // LevelDB's lock on the data folder: another runtime started with the same --data-dir holds it.
+    if (/\bLOCK\b/.test(error.message)) {
+      throw new Error(
+        `the data folder ${values['data-dir']} is in use by another local runtime; stop it, or choose another with --data-dir (or --in-memory) (${error.message})`,
+      );
+    }
     if (error.code !== 'EADDRINUSE') throw error;
     const option = error.port === apiPort ? '--port' : '--endpoint-port';
     throw new Error(

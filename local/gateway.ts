@@ -172,11 +172,34 @@ export const rewriteQueueUrls = (
   return changed ? rewritten : undefined;
 };
 
-// Events rather than `for await`, which costs a promise per chunk on every request through the endpoint.
-const readBody = (req: IncomingMessage): Promise<Buffer> =>
+/**
+ * The largest request body each emulator takes; kinesalite and dynalite answer 413 past it. The endpoint refuses a
+ * larger one itself, before it holds more of it than that.
+ */
+const BODY_LIMITS: Readonly<Record<string, number>> = {
+  kinesis: 7 * 1024 * 1024,
+  dynamodb: 16 * 1024 * 1024,
+};
+
+/**
+ * A message's body, or undefined once it passes `limit` (and the rest is left unread).
+ * Events rather than `for await`, which costs a promise per chunk on every request through the endpoint.
+ */
+const readBody = (req: IncomingMessage, limit = Number.POSITIVE_INFINITY): Promise<Buffer | undefined> =>
   new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      req.off('data', onData);
+      req.pause();
+      resolve(undefined);
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
     req.on('error', reject);
   });
@@ -198,10 +221,30 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
       if (req.headers['x-amz-target'] === undefined) {
         for (const route of options.routes ?? []) if (await route(req, res)) return;
       }
-      const body = await readBody(req);
       const scoped = serviceOf(req);
+      const limit =
+        scoped !== undefined && Object.hasOwn(BODY_LIMITS, scoped) ? BODY_LIMITS[scoped] : undefined;
+      const body =
+        limit !== undefined && Number(req.headers['content-length']) > limit
+          ? undefined
+          : await readBody(req, limit);
+      if (!body) {
+        // The rest of the body is never read: the connection goes once the answer is sent.
+        res.shouldKeepAlive = false;
+        res.setHeader('connection', 'close');
+        res.once('finish', () => req.socket.destroySoon());
+        sendJsonError(
+          res,
+          413,
+          'RequestEntityTooLargeException',
+          `Request must be smaller than ${limit} bytes for the ${scoped} emulator`,
+        );
+        return;
+      }
       const service = scoped ?? unscopedServiceOf(req, body);
-      const target = service ? options.services[service] : undefined;
+      // Own names only: a scope of `constructor` or `__proto__` names no emulator.
+      const target =
+        service && Object.hasOwn(options.services, service) ? options.services[service] : undefined;
       if (!service || !target) {
         const emulated = Object.keys(options.services).join(', ');
         sendJsonError(
@@ -218,7 +261,8 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
       }
       if (options.intercept && (await options.intercept(service, req, body, res, target))) return;
       const headers = forwardedRequestHeaders(req.headers, body.byteLength);
-      const dispatch = options.dispatch?.[service];
+      const dispatch =
+        options.dispatch && Object.hasOwn(options.dispatch, service) ? options.dispatch[service] : undefined;
       if (dispatch) {
         let answer: DispatchResponse;
         try {
@@ -250,7 +294,8 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
         }
         // Queue URLs name the emulator's own port; clients must see the single endpoint instead.
         readBody(answer).then(
-          (bytes) => {
+          (read) => {
+            const bytes = read!;
             const type = String(answer.headers['content-type'] ?? '');
             const text = rewriteQueueUrls(bytes.toString('utf8'), type, origin.origin, `http://${host}`);
             const out = text === undefined ? bytes : Buffer.from(text, 'utf8');

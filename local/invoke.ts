@@ -91,6 +91,12 @@ const main = async (): Promise<number> => {
       skipBuild: values['no-build'],
       bundleRoot,
       log: (source, line) => console.error(`[${source}] ${line}`),
+    }).catch((error: Error) => {
+      // LevelDB's lock on the data folder: a runtime started with `npm start` on another port holds it.
+      if (!/\bLOCK\b/.test(error.message)) throw error;
+      throw new Error(
+        `the data folder .local is in use by a local runtime that is not at ${endpoint}; give its AWS endpoint with --endpoint http://127.0.0.1:<endpoint-port> (${error.message})`,
+      );
     });
     endpoint = booted.endpoint;
   }

@@ -58,29 +58,40 @@ const nullListMember = (body: Buffer): string | undefined => {
   } catch {
     return undefined;
   }
-  const find = (value: unknown, path: string): string | undefined => {
-    if (Array.isArray(value)) {
-      for (const [index, member] of value.entries()) {
-        const at = `${path}.${index + 1}.member`;
-        if (member === null) return at;
-        const found = find(member, at);
-        if (found) return found;
-      }
-    } else if (value !== null && typeof value === 'object') {
-      for (const [key, member] of Object.entries(value)) {
-        const found = find(member, path === '' ? toLowerFirst(key) : `${path}.${toLowerFirst(key)}`);
-        if (found) return found;
+  // Walked with a list of its own, not by recursion: a body nested deep enough would overflow the stack, and the
+  // request would never be answered. Members are taken in document order, so the first null is the one named.
+  const pending: Array<{ value: unknown; path: string; member: boolean }> = [
+    { value: parsed, path: '', member: false },
+  ];
+  while (pending.length > 0) {
+    const { value, path, member } = pending.pop()!;
+    if (value === null) {
+      if (member) return path;
+    } else if (Array.isArray(value)) {
+      for (let index = value.length - 1; index >= 0; index -= 1)
+        pending.push({ value: value[index], path: `${path}.${index + 1}.member`, member: true });
+    } else if (typeof value === 'object') {
+      const entries = Object.entries(value);
+      for (let index = entries.length - 1; index >= 0; index -= 1) {
+        const [key, child] = entries[index]!;
+        pending.push({
+          value: child,
+          path: path === '' ? toLowerFirst(key) : `${path}.${toLowerFirst(key)}`,
+          member: false,
+        });
       }
     }
-    return undefined;
-  };
-  return find(parsed, '');
+  }
+  return undefined;
 };
 const toLowerFirst = (key: string) => key.charAt(0).toLowerCase() + key.slice(1);
 process.on('uncaughtException', (error) => {
   const res = inFlight.getStore();
-  if (res) answerFailure(res, error);
-  else console.error(`${kind} emulator: ${error.stack ?? error}`);
+  // Outside any request (the emulator failing to start, its data folder locked by another runtime): the thread
+  // ends with the error, as it would without this listener, and the runtime reports it.
+  // A plain Error: one of the emulators' own classes (levelup's OpenError) reaches the runtime as `{}`.
+  if (!res) throw new Error(`${error.name}: ${error.message}`, { cause: error });
+  answerFailure(res, error);
 });
 class DispatchedRequest extends EventEmitter {
   readonly method: string;

@@ -62,7 +62,9 @@ export const startEmulatorThread = async (
     for (const { reject } of pending.values()) reject(failure);
     pending.clear();
   };
-  worker.on('error', (error) => fail(new EmulatorThreadError(`${kind} emulator failed`, { cause: error })));
+  worker.on('error', (error) =>
+    fail(new EmulatorThreadError(`${kind} emulator failed: ${error.message}`, { cause: error })),
+  );
   worker.on('exit', (code) => {
     fail(new EmulatorThreadError(`${kind} emulator thread exited (code ${code})`));
     onClosed?.();

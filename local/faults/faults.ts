@@ -183,25 +183,49 @@ export const openShardRanges = async (
   return ranges;
 };
 
+/** A shard's writes of the last second, oldest first from `head`, with their bytes added up. */
+interface ShardWindow {
+  writes: Array<{ at: number; bytes: number }>;
+  head: number;
+  bytes: number;
+}
+
 export class ShardWriteLimiter {
-  private readonly windows = new Map<string, Array<{ at: number; bytes: number }>>();
+  private readonly windows = new Map<string, ShardWindow>();
   private readonly now: () => number;
 
   constructor(now: () => number = Date.now) {
     this.now = now;
   }
 
-  /** Takes capacity for one record; false when the shard has none left in the current second. */
+  /**
+   * Takes capacity for one record; false when the shard has none left in the current second. Writes leave the
+   * window from its head, so that a record costs the same whatever the window holds (it is on every entry's path).
+   */
   take(shardId: string, bytes: number): boolean {
     const now = this.now();
-    const window = (this.windows.get(shardId) ?? []).filter((w) => now - w.at < 1_000);
-    const used = window.reduce((sum, w) => sum + w.bytes, 0);
-    if (window.length + 1 > SHARD_RECORDS_PER_SECOND || used + bytes > SHARD_BYTES_PER_SECOND) {
+    let window = this.windows.get(shardId);
+    if (!window) {
+      window = { writes: [], head: 0, bytes: 0 };
       this.windows.set(shardId, window);
+    }
+    const { writes } = window;
+    while (window.head < writes.length && now - writes[window.head]!.at >= 1_000) {
+      window.bytes -= writes[window.head]!.bytes;
+      window.head += 1;
+    }
+    if (window.head >= SHARD_RECORDS_PER_SECOND) {
+      writes.splice(0, window.head);
+      window.head = 0;
+    }
+    if (
+      writes.length - window.head + 1 > SHARD_RECORDS_PER_SECOND ||
+      window.bytes + bytes > SHARD_BYTES_PER_SECOND
+    ) {
       return false;
     }
-    window.push({ at: now, bytes });
-    this.windows.set(shardId, window);
+    writes.push({ at: now, bytes });
+    window.bytes += bytes;
     return true;
   }
 }
@@ -239,9 +263,13 @@ interface ForwardedAnswer {
 
 const forwardJson = (upstream: string, req: IncomingMessage, body: string): Promise<ForwardedAnswer> =>
   new Promise((resolve, reject) => {
+    const origin = new URL(upstream);
     const out = request(
-      new URL(req.url ?? '/', upstream),
       {
+        hostname: origin.hostname,
+        port: origin.port,
+        // The path as it came, never resolved against the emulator's URL, where `//host/…` would name another host.
+        path: req.url ?? '/',
         method: req.method,
         headers: forwardedRequestHeaders(req.headers, Buffer.byteLength(body)),
       },

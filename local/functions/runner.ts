@@ -45,6 +45,11 @@ export interface RunnerOptions {
    * about 1 and 2 minutes apart; locally the default is 1 s and 2 s.
    */
   asyncRetryDelaysMs?: readonly number[];
+  /**
+   * Lambda's init phase (10 s): an init that takes longer than this and the function's timeout together fails its
+   * invocation with Sandbox.Timedout, as Lambda's does once its second try, within the function's timeout, runs out.
+   */
+  initTimeoutMs?: number;
   /** Called with every event before it runs. */
   observe?: (functionName: string, event: unknown) => void;
   /** Told about every invocation once it has ended, with its result. */
@@ -55,6 +60,14 @@ export interface RunnerOptions {
 export const LOG_TAIL_BYTES = 4096;
 
 export const DEFAULT_ASYNC_RETRY_DELAYS_MS: readonly number[] = [1_000, 2_000];
+
+const DEFAULT_INIT_TIMEOUT_MS = 10_000;
+
+/**
+ * The longest text kept waiting for its end of line; past it a line is logged in pieces of this length, so that a
+ * function that never ends its line cannot grow the runtime's memory without bound.
+ */
+export const MAX_OPEN_LINE_CHARS = 256 * 1024;
 
 /** The invocation running in an environment, told what it logs and whether its runtime exits. */
 interface Running {
@@ -145,6 +158,8 @@ export class LocalFunction {
       AWS_LAMBDA_FUNCTION_NAME: d.name,
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(d.memoryMb),
+      // Set by Lambda for on-demand functions; Powertools reports a cold start only when it is.
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
       AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${d.name}`,
       AWS_EXECUTION_ENV: `AWS_Lambda_${d.runtime}`,
       LAMBDA_TASK_ROOT: join(this.options.bundleRoot, d.logicalId),
@@ -159,9 +174,19 @@ export class LocalFunction {
   }
 
   private logText(environment: Environment, stream: string, text: string): void {
-    const lines = ((environment.partial[stream] ?? '') + text).split('\n');
-    environment.partial[stream] = lines.pop()!;
+    const open = (environment.partial[stream] ?? '') + text;
+    // Text without an end of line only waits for one: splitting all that is open on every write is quadratic.
+    if (open.length < MAX_OPEN_LINE_CHARS && !text.includes('\n')) {
+      environment.partial[stream] = open;
+      return;
+    }
+    const lines = open.split('\n');
+    let rest = lines.pop()!;
     for (const line of lines) this.logLine(environment, line.endsWith('\r') ? line.slice(0, -1) : line);
+    for (; rest.length >= MAX_OPEN_LINE_CHARS; rest = rest.slice(MAX_OPEN_LINE_CHARS)) {
+      this.logLine(environment, rest.slice(0, MAX_OPEN_LINE_CHARS));
+    }
+    environment.partial[stream] = rest;
   }
 
   /** Ends the lines left open, so that they are counted with the invocation that wrote them. */
@@ -198,12 +223,13 @@ export class LocalFunction {
     for (const stream of [worker.stdout, worker.stderr] as Readable[]) {
       createInterface({ input: stream }).on('line', (line) => this.logLine(environment, line));
     }
-    worker.on('message', (message: { type: string; stream?: string; text?: string }) => {
-      if (message.type === 'log') this.logText(environment, message.stream ?? 'stdout', message.text ?? '');
+    // The function's own code can post to the same port (parentPort), anything at all, null included.
+    worker.on('message', (message: { type: string; stream?: string; text?: string } | null) => {
+      if (message?.type === 'log') this.logText(environment, message.stream ?? 'stdout', message.text ?? '');
     });
     environment.ready = new Promise<FunctionError | undefined>((resolve) => {
-      const onMessage = (message: { type: string; error?: FunctionError }) => {
-        if (message.type !== 'ready' && message.type !== 'init-error') return;
+      const onMessage = (message: { type: string; error?: FunctionError } | null) => {
+        if (message?.type !== 'ready' && message?.type !== 'init-error') return;
         worker.off('message', onMessage);
         environment.initMs = performance.now() - spawnedAt;
         resolve(message.type === 'ready' ? undefined : message.error);
@@ -310,6 +336,27 @@ export class LocalFunction {
     });
   }
 
+  /**
+   * The outcome of an environment's init, or 'timeout' once it has taken the init phase's time and then the
+   * function's timeout: an init that never ends fails the invocation rather than holding it, and its place, for ever.
+   */
+  private initialised(
+    environment: Environment,
+    timeoutMs: number,
+  ): Promise<FunctionError | undefined | 'timeout'> {
+    if (environment.initMs !== undefined) return environment.ready;
+    return new Promise((resolve) => {
+      const timer = setTimeout(
+        () => resolve('timeout'),
+        (this.options.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS) + timeoutMs,
+      );
+      void environment.ready.then((outcome) => {
+        clearTimeout(timer);
+        resolve(outcome);
+      });
+    });
+  }
+
   private async invokeOnce(event: unknown, requestId: string): Promise<InvokeResult> {
     if (this.closed) throw new Error(`${this.definition.name} is shut down`);
     const started = performance.now();
@@ -319,7 +366,7 @@ export class LocalFunction {
     const environment = await this.acquire();
     const firstInvocation = environment.invocations === 0;
     environment.invocations += 1;
-    const initError = await environment.ready;
+    const initError = await this.initialised(environment, timeoutMs);
     const log = new InvocationLog();
     log.add(`START RequestId: ${requestId} Version: $LATEST`);
 
@@ -384,34 +431,38 @@ export class LocalFunction {
           },
           false,
         );
-      const onMessage = (message: {
-        type: string;
-        id?: number;
-        json?: string;
-        error?: FunctionError;
-        memoryMb?: number;
-      }) => {
-        if (message.id !== id) return;
+      const onMessage = (
+        message: {
+          type: string;
+          id?: number;
+          json?: string;
+          error?: FunctionError;
+          memoryMb?: number;
+        } | null,
+      ) => {
+        if (message?.id !== id) return;
         if (message.type === 'result') finish({ json: message.json! }, true, message.memoryMb);
         else if (message.type === 'error')
           finish({ error: message.error!, status: 'error' }, true, message.memoryMb);
         else if (message.type === 'fatal')
           finish({ error: message.error!, status: 'error' }, false, message.memoryMb);
       };
-      const timer = setTimeout(
-        () =>
-          finish(
-            {
-              error: {
-                errorType: 'Sandbox.Timedout',
-                errorMessage: `Task timed out after ${this.definition.timeoutSeconds.toFixed(2)} seconds`,
-              },
-              status: 'timeout',
+      const timedOut = () =>
+        finish(
+          {
+            error: {
+              errorType: 'Sandbox.Timedout',
+              errorMessage: `Task timed out after ${this.definition.timeoutSeconds.toFixed(2)} seconds`,
             },
-            false,
-          ),
-        timeoutMs,
-      );
+            status: 'timeout',
+          },
+          false,
+        );
+      const timer = setTimeout(timedOut, timeoutMs);
+      if (initError === 'timeout') {
+        timedOut();
+        return;
+      }
       if (initError) {
         finish({ error: initError, status: 'error' }, false);
         return;

@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import { pathToFileURL } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -43,6 +44,8 @@ process.setSourceMapsEnabled(true);
  */
 for (const name of ['stdout', 'stderr'] as const) {
   const stream = process[name];
+  // The bytes of one character can come in two writes: the decoder keeps the first ones until the rest comes.
+  const decoder = new StringDecoder('utf8');
   stream.write = ((
     chunk: string | Uint8Array,
     encoding?: BufferEncoding | ((error?: Error | null) => void),
@@ -50,11 +53,11 @@ for (const name of ['stdout', 'stderr'] as const) {
   ): boolean => {
     const text =
       typeof chunk !== 'string'
-        ? Buffer.from(chunk).toString('utf8')
+        ? decoder.write(chunk)
         : typeof encoding === 'string' && encoding !== 'utf8' && encoding !== 'utf-8'
-          ? Buffer.from(chunk, encoding).toString('utf8')
-          : chunk;
-    port.postMessage({ type: 'log', stream: name, text });
+          ? decoder.write(Buffer.from(chunk, encoding))
+          : decoder.end() + chunk;
+    if (text !== '') port.postMessage({ type: 'log', stream: name, text });
     const done = typeof encoding === 'function' ? encoding : callback;
     if (done) process.nextTick(done);
     return true;

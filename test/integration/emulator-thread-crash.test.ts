@@ -65,6 +65,28 @@ describe('Local runtime: one bad request cannot take an emulator thread down', (
     expect(after.FailedRecordCount).toBe(0);
   });
 
+  it('answers a null list member nested deeper than a recursive walk can go', async () => {
+    // Prepare: 20,000 lists deep, far past the stack a walk by recursion has.
+    const depth = 20_000;
+    const body = `{"StreamName":"crash","Records":${'['.repeat(depth)}null${']'.repeat(depth)}}`;
+    // Act
+    const answer = await emulator.dispatch({
+      method: 'POST',
+      url: '/',
+      headers: headers('PutRecords'),
+      body: Buffer.from(body),
+    });
+    const after = await putOne();
+    // Assess
+    expect(answer.status).toBe(400);
+    const { __type, message } = JSON.parse(String(answer.body)) as { __type: string; message: string };
+    expect(__type).toBe('ValidationException');
+    expect(message).toBe(
+      `1 validation error detected: Value null at 'records${'.1.member'.repeat(depth)}' failed to satisfy constraint: Member must not be null`,
+    );
+    expect(after.FailedRecordCount).toBe(0);
+  });
+
   it('fails a dispatched request the emulator throws on with 500 InternalFailure, and keeps serving', async () => {
     // Act
     const answer = await emulator.dispatch({

@@ -233,6 +233,21 @@ describe('Local runtime: fault injection in the AWS endpoint', () => {
     expect(overBytes).toBe(false);
   });
 
+  it('gives a record a place again once the write it follows by a second has left the window', () => {
+    // Prepare: 2,000 records a second offered to one shard for 2.5 s, one every half millisecond.
+    let now = 0;
+    const limiter = new ShardWriteLimiter(() => now);
+    const taken: number[] = [];
+    // Act
+    for (let i = 0; i < 5_000; i++) {
+      now = i / 2;
+      if (limiter.take('s', 10)) taken.push(now);
+    }
+    // Assess: the first half of each second fills the shard, and the second half finds it full.
+    expect(taken).toHaveLength(3_000);
+    expect(taken.filter((at) => at % 1_000 >= 500)).toEqual([]);
+  });
+
   it("counts a split stream's writes against its open children, not the closed parent kinesalite still lists", async () => {
     // Prepare
     await kinesis.send(new CreateStreamCommand({ StreamName: 'split', ShardCount: 1 }));
@@ -501,6 +516,71 @@ describe('Local runtime: fault injection in the AWS endpoint', () => {
     // Assess
     expect(off.status).toBe(400);
     expect(on).toEqual(off);
+  });
+
+  describe('with entries left to send on', () => {
+    let halfFaulted: RunningGateway;
+    let decoy: ReturnType<typeof createServer>;
+    let decoyPort: number;
+    const decoyPaths: string[] = [];
+
+    beforeAll(async () => {
+      decoy = createServer((req, res) => {
+        decoyPaths.push(req.url ?? '');
+        res.end('decoy');
+      });
+      await new Promise<void>((resolve) => decoy.listen(0, '127.0.0.1', resolve));
+      decoyPort = (decoy.address() as AddressInfo).port;
+      let call = 0;
+      const everyOther = createFaultInjector(
+        { putRecordsFailureRate: 0.5 },
+        async () => [{ shardId: 'shardId-000000000000', start: 0n, end: 2n ** 128n - 1n }],
+        () => (call++ % 2 === 0 ? 0 : 0.9),
+      );
+      halfFaulted = await startGateway({
+        port: 0,
+        services: { kinesis: kinesisEmulator.endpoint },
+        intercept: everyOther.intercept,
+      });
+    });
+
+    afterAll(async () => {
+      await halfFaulted?.close();
+      await new Promise((resolve) => decoy?.close(resolve));
+    });
+
+    it('sends them to the emulator even when the path starts with // and seems to name another host', async () => {
+      // Prepare
+      const path = `//127.0.0.1:${decoyPort}/`;
+      const body = JSON.stringify({
+        StreamName: 'refusals',
+        Records: [
+          { PartitionKey: 'a', Data: 'AA==' },
+          { PartitionKey: 'b', Data: 'AA==' },
+        ],
+      });
+      // Act
+      const answer = await fetch(`${halfFaulted.endpoint}${path}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-amz-json-1.1',
+          'x-amz-target': 'Kinesis_20131202.PutRecords',
+          'x-amz-date': '20260101T000000Z',
+          authorization:
+            'AWS4-HMAC-SHA256 Credential=S3RVER/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=0',
+        },
+        body,
+      });
+      // Assess
+      expect(answer.status).toBe(200);
+      const result = (await answer.json()) as {
+        FailedRecordCount: number;
+        Records: Array<{ ErrorCode?: string }>;
+      };
+      expect(result.FailedRecordCount).toBe(1);
+      expect(result.Records.map((r) => r.ErrorCode)).toEqual(['InternalFailure', undefined]);
+      expect(decoyPaths).toEqual([]);
+    });
   });
 
   describe('with the Kinesis emulator unreachable', () => {

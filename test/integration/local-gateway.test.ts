@@ -153,6 +153,43 @@ const signV4 = async (
   return signed.headers as Record<string, string>;
 };
 
+/**
+ * A request whose body is never finished: `declared` is the Content-Length sent (undefined: chunked), `pieces` what
+ * is written of it. The answer must come without the rest.
+ */
+const sendUnfinished = (
+  url: string,
+  headers: Record<string, string>,
+  pieces: Buffer[],
+  declared?: number,
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> =>
+  new Promise((resolve, reject) => {
+    const out = request(
+      url,
+      {
+        method: 'POST',
+        headers: { ...headers, ...(declared !== undefined ? { 'content-length': String(declared) } : {}) },
+        agent: false,
+      },
+      (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+        answer.on('end', () => {
+          resolve({
+            status: answer.statusCode ?? 0,
+            headers: answer.headers,
+            body: Buffer.concat(chunks).toString(),
+          });
+          out.destroy();
+        });
+      },
+    );
+    out.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ECONNRESET' && error.code !== 'EPIPE') reject(error);
+    });
+    for (const piece of pieces) out.write(piece);
+  });
+
 /** An emulator stand-in that answers as the test says, behind a gateway of its own. */
 const behind = async (
   service: string,
@@ -323,6 +360,65 @@ describe('Local runtime: the single AWS endpoint', () => {
         __type: 'UnrecognizedServiceException',
         message: expect.stringContaining('is for s3, which the local runtime does not emulate'),
       });
+    });
+  });
+
+  describe('requests it refuses itself', () => {
+    it.each(['constructor', '__proto__', 'toString'])(
+      "refuses a credential scope of '%s' as a service it does not emulate",
+      async (scope) => {
+        // Act
+        const answer = await send(gateway.endpoint, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/x-amz-json-1.0',
+            authorization: `AWS4-HMAC-SHA256 Credential=${LOCAL_CREDENTIALS.accessKeyId}/20260101/${LOCAL_REGION}/${scope}/aws4_request, SignedHeaders=host, Signature=0`,
+          },
+          body: '{}',
+        });
+
+        // Assess
+        expect(answer.status).toBe(400);
+        expect(JSON.parse(answer.body.toString())).toEqual({
+          __type: 'UnrecognizedServiceException',
+          message: expect.stringContaining(`The service '${scope}' is not emulated by the local runtime`),
+        });
+      },
+    );
+
+    it("refuses a DynamoDB request declared larger than dynalite's 16 MB with 413, before its body comes", async () => {
+      // Act: one byte over the limit is declared, and only 64 KB of it is ever sent.
+      const answer = await sendUnfinished(
+        gateway.endpoint,
+        { 'x-amz-target': 'DynamoDB_20120810.PutItem', 'content-type': 'application/x-amz-json-1.0' },
+        [Buffer.alloc(64 * 1024, 32)],
+        16 * 1024 * 1024 + 1,
+      );
+
+      // Assess
+      expect(answer.status).toBe(413);
+      expect(answer.headers.connection).toBe('close');
+      expect(JSON.parse(answer.body)).toEqual({
+        __type: 'RequestEntityTooLargeException',
+        message: 'Request must be smaller than 16777216 bytes for the dynamodb emulator',
+      });
+    });
+
+    it('stops reading a chunked DynamoDB request once it passes 16 MB', async () => {
+      // Act: 16 MB and 64 KB, with no length and no end.
+      const answer = await sendUnfinished(
+        gateway.endpoint,
+        {
+          'x-amz-target': 'DynamoDB_20120810.PutItem',
+          'content-type': 'application/x-amz-json-1.0',
+          'transfer-encoding': 'chunked',
+        },
+        [Buffer.alloc(16 * 1024 * 1024, 32), Buffer.alloc(64 * 1024, 32)],
+      );
+
+      // Assess
+      expect(answer.status).toBe(413);
+      expect(JSON.parse(answer.body)).toMatchObject({ __type: 'RequestEntityTooLargeException' });
     });
   });
 

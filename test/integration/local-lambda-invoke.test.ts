@@ -6,7 +6,12 @@ import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/index.ts';
 import { lambdaInvokeRoute } from '#local/functions/invoke-api.ts';
-import { type InvokeResult, LocalFunction, type RunnerOptions } from '#local/functions/runner.ts';
+import {
+  type InvokeResult,
+  LocalFunction,
+  MAX_OPEN_LINE_CHARS,
+  type RunnerOptions,
+} from '#local/functions/runner.ts';
 import { type RunningGateway, startGateway } from '#local/gateway.ts';
 import { startRuntime } from '#local/runtime.ts';
 import { type PlannedFunction, planStack } from '#local/stack.ts';
@@ -15,10 +20,13 @@ import { loadTemplate } from '#local/template/parse.ts';
 /** A handler that does what its event asks, to drive the local runtime into each case. */
 const PROBE = `
 import { randomUUID } from 'node:crypto';
+import { parentPort } from 'node:worker_threads';
 const environment = randomUUID();
 const never = () => new Promise(() => undefined);
 export const handler = async (event, context) => {
   for (const line of event.log ?? []) console.log(line);
+  for (let i = 0; i < (event.pieces ?? 0); i++) process.stdout.write(event.piece);
+  for (const bytes of event.bytes ?? []) process.stdout.write(new Uint8Array(bytes));
   if (event.wait) await new Promise((resolve) => setTimeout(resolve, event.wait));
   switch (event.do) {
     case 'symbol': return Symbol('no JSON');
@@ -31,7 +39,9 @@ export const handler = async (event, context) => {
     case 'reject': Promise.reject(new Error('nobody waits for this')); return never();
     case 'fail': throw new TypeError('asked to fail');
     case 'big': return 'x'.repeat(event.size);
+    case 'post': parentPort.postMessage(null); return { environment };
     case 'echo': return { event, environment, requestId: context.awsRequestId };
+    case 'env': return Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('AWS_')));
     default: return { environment, requestId: context.awsRequestId };
   }
 };
@@ -85,6 +95,7 @@ beforeAll(() => {
   bundle('Reprocessor', PROBE);
   bundle('InitExit', 'process.exit(3);\nexport const handler = async () => "never";\n');
   bundle('Flaky', 'export const handler = async () => { throw new Error("always fails"); };\n');
+  bundle('InitHang', 'await new Promise(() => undefined);\nexport const handler = async () => "never";\n');
 });
 
 afterAll(() => {
@@ -119,6 +130,21 @@ describe('Local runtime: what a handler returns', () => {
     },
   );
 
+  it("gives the function Lambda's reserved variables, on-demand initialisation included (Powertools' cold start)", async () => {
+    // Prepare
+    const fn = localFunction('Probe');
+    // Act
+    const result = await withFunction(fn, () => fn.invoke({ do: 'env' }));
+    // Assess
+    expect(result.payload).toMatchObject({
+      AWS_LAMBDA_FUNCTION_NAME: 'Probe',
+      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '128',
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+    });
+  });
+
   it('answers null for undefined', async () => {
     // Prepare
     const fn = localFunction('Probe');
@@ -147,6 +173,59 @@ describe('Local runtime: what a handler returns', () => {
     });
     expect(atLimit!.functionError).toBeUndefined();
     expect((atLimit!.payload as string).length).toBe(6 * 1024 * 1024 + 98);
+  });
+});
+
+describe('Local runtime: what a function logs', () => {
+  it('logs a line that never ends in pieces of 256 K characters, and the rest when the invocation ends', async () => {
+    // Prepare: 300 KB written 1 KB at a time, with no end of line.
+    const lines: string[] = [];
+    const fn = localFunction('Probe', { log: (_name, line) => lines.push(line) });
+    // Act
+    const result = await withFunction(fn, () => fn.invoke({ pieces: 300, piece: 'x'.repeat(1024) }));
+    // Assess
+    expect(result.functionError).toBeUndefined();
+    expect(lines.filter((line) => /^x+$/.test(line)).map((line) => line.length)).toEqual([
+      MAX_OPEN_LINE_CHARS,
+      300 * 1024 - MAX_OPEN_LINE_CHARS,
+    ]);
+  });
+
+  it('keeps a character whose bytes come in two writes whole', async () => {
+    // Prepare: é is 0xC3 0xA9 in UTF-8.
+    const lines: string[] = [];
+    const fn = localFunction('Probe', { log: (_name, line) => lines.push(line) });
+    // Act
+    const result = await withFunction(fn, () =>
+      fn.invoke({
+        bytes: [
+          [0x63, 0x61, 0x66, 0xc3],
+          [0xa9, 0x0a],
+        ],
+      }),
+    );
+    // Assess
+    expect(lines).toContain('café');
+    expect(result.log).toContain('\ncafé\n');
+  });
+});
+
+describe('Local runtime: a function that posts to its own port', () => {
+  it('runs on when the function posts null', async () => {
+    // Prepare: what the runtime throws while it reads its port would end the process.
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    const fn = localFunction('Probe');
+    // Act
+    const [posted, next] = await withFunction(fn, async () => [
+      await fn.invoke({ do: 'post' }),
+      await fn.invoke({}),
+    ]).finally(() => process.off('uncaughtException', onUncaught));
+    // Assess
+    expect(uncaught).toEqual([]);
+    expect(posted!.functionError).toBeUndefined();
+    expect(next!.functionError).toBeUndefined();
   });
 });
 
@@ -218,6 +297,21 @@ describe('Local runtime: a runtime that exits', () => {
       functionError: 'Unhandled',
       payload: { errorType: 'Runtime.ExitError', errorMessage: 'Runtime exited with error: exit status 3' },
     });
+  });
+
+  it('fails an invocation whose init never ends with Sandbox.Timedout, and frees its place', async () => {
+    // Prepare: one environment at most, whose init gets 50 ms and then the function's 1 s.
+    const fn = localFunction('InitHang', { maxConcurrency: 1, initTimeoutMs: 50 }, { timeoutSeconds: 1 });
+    // Act
+    const [first, second] = await withFunction(fn, () => Promise.all([fn.invoke({}), fn.invoke({})]));
+    // Assess
+    for (const result of [first, second]) {
+      expect(result).toMatchObject({
+        functionError: 'Unhandled',
+        payload: { errorType: 'Sandbox.Timedout', errorMessage: 'Task timed out after 1.00 seconds' },
+      });
+      expect(result.log).toMatch(/Task timed out after 1\.00 seconds\nEND RequestId: /);
+    }
   });
 
   it('gives the place of an environment that died to an invocation waiting for one', async () => {

@@ -1,13 +1,18 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningEmulator, startKinesis } from '#local/emulators/index.ts';
 
-const run = async (args: string[]) => {
+const run = async (args: string[], script = 'local/cli.ts', cwd = process.cwd()) => {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['local/cli.ts', ...args], {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [resolve(script), ...args], {
       timeout: 60_000,
+      cwd,
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -68,5 +73,60 @@ describe('Local runtime: npm start options', () => {
     expect(outcome.stderr).toContain(
       `port ${occupiedPort} is already in use (another local runtime?); stop it, or choose another port with --endpoint-port`,
     );
+  });
+
+  describe('with the data folder held by another runtime', () => {
+    let folder: string;
+    let holder: RunningEmulator;
+
+    beforeAll(async () => {
+      folder = mkdtempSync(join(tmpdir(), 'cli-data-'));
+      // A runtime's Kinesis data, as `npm start` keeps it: LevelDB locks the folder while it is open.
+      holder = await startKinesis({ path: join(folder, '.local', 'kinesis') });
+    });
+
+    afterAll(async () => {
+      await holder.close();
+      rmSync(folder, { recursive: true, force: true });
+    });
+
+    it('npm start names the data folder in use and the options that avoid it', async () => {
+      // Act
+      const outcome = await run([
+        '--no-build',
+        '--endpoint-port',
+        '0',
+        '--port',
+        '0',
+        '--data-dir',
+        join(folder, '.local'),
+      ]);
+      // Assess
+      expect(outcome.code).toBe(1);
+      expect(outcome.stderr).toContain(
+        `the data folder ${join(folder, '.local')} is in use by another local runtime; stop it, or choose another with --data-dir (or --in-memory)`,
+      );
+    });
+
+    it('npm run invoke, finding no runtime at its endpoint, says to give the running one with --endpoint', async () => {
+      // Act
+      const outcome = await run(
+        [
+          'IngestFunction',
+          '--no-build',
+          '--endpoint',
+          'http://127.0.0.1:9',
+          '--template',
+          resolve('template.yaml'),
+        ],
+        'local/invoke.ts',
+        folder,
+      );
+      // Assess
+      expect(outcome.code).toBe(2);
+      expect(outcome.stderr).toContain(
+        'the data folder .local is in use by a local runtime that is not at http://127.0.0.1:9; give its AWS endpoint with --endpoint',
+      );
+    });
   });
 });

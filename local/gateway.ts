@@ -8,7 +8,7 @@ import {
 } from 'node:http';
 import { pipeline } from 'node:stream';
 import type { DispatchRequest, DispatchResponse } from '#local/emulators/thread.ts';
-import { listenOn } from '#local/net.ts';
+import { closeAfterAnswer, listenOn, readBody } from '#local/net.ts';
 
 /**
  * The single AWS endpoint (http://127.0.0.1:4566). Like LocalStack's edge port, it tells services apart by the
@@ -181,29 +181,6 @@ const BODY_LIMITS: Readonly<Record<string, number>> = {
   dynamodb: 16 * 1024 * 1024,
 };
 
-/**
- * A message's body, or undefined once it passes `limit` (and the rest is left unread).
- * Events rather than `for await`, which costs a promise per chunk on every request through the endpoint.
- */
-const readBody = (req: IncomingMessage, limit = Number.POSITIVE_INFINITY): Promise<Buffer | undefined> =>
-  new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.byteLength;
-      if (size <= limit) {
-        chunks.push(chunk);
-        return;
-      }
-      req.off('data', onData);
-      req.pause();
-      resolve(undefined);
-    };
-    req.on('data', onData);
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-
 export const sendJsonError = (res: ServerResponse, status: number, type: string, message: string): void => {
   res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': type });
   res.end(JSON.stringify({ __type: type, message }));
@@ -224,15 +201,9 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
       const scoped = serviceOf(req);
       const limit =
         scoped !== undefined && Object.hasOwn(BODY_LIMITS, scoped) ? BODY_LIMITS[scoped] : undefined;
-      const body =
-        limit !== undefined && Number(req.headers['content-length']) > limit
-          ? undefined
-          : await readBody(req, limit);
-      if (!body) {
-        // The rest of the body is never read: the connection goes once the answer is sent.
-        res.shouldKeepAlive = false;
-        res.setHeader('connection', 'close');
-        res.once('finish', () => req.socket.destroySoon());
+      const body = await readBody(req, limit);
+      if (!Buffer.isBuffer(body)) {
+        closeAfterAnswer(req, res);
         sendJsonError(
           res,
           413,
@@ -295,7 +266,7 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
         // Queue URLs name the emulator's own port; clients must see the single endpoint instead.
         readBody(answer).then(
           (read) => {
-            const bytes = read!;
+            const bytes = read as Buffer; // no limit: never tooLarge
             const type = String(answer.headers['content-type'] ?? '');
             const text = rewriteQueueUrls(bytes.toString('utf8'), type, origin.origin, `http://${host}`);
             const out = text === undefined ? bytes : Buffer.from(text, 'utf8');

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { InvokeResult } from '#local/functions/runner.ts';
-import { listenOn } from '#local/net.ts';
+import { closeAfterAnswer, listenOn, readBody } from '#local/net.ts';
 
 /**
  * API Gateway HTTP APIs for the template's `HttpApi` events, payload format 2.0: the route is matched, the
@@ -156,19 +156,16 @@ export const startHttpApi = async (
     }
     if (!matched) return send(404, { message: 'Not Found' });
 
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).byteLength;
-      // The rest of the upload is not read: the connection is closed after the answer.
-      if (size > MAX_PAYLOAD_BYTES)
-        return send(413, { message: 'Request Entity Too Large' }, { connection: 'close' });
-      chunks.push(chunk as Buffer);
+    const body = await readBody(req, MAX_PAYLOAD_BYTES);
+    // The rest of the upload is not read: the connection is closed after the answer.
+    if (!Buffer.isBuffer(body)) {
+      closeAfterAnswer(req, res);
+      return send(413, { message: 'Request Entity Too Large' });
     }
     const { route } = matched;
     const event = toEventV2(
       req,
-      Buffer.concat(chunks),
+      body,
       { routeKey: `${route.method} ${route.path}`, pathParameters: matched.pathParameters },
       options.apiId ?? 'local',
     );

@@ -29,6 +29,7 @@ import { lambdaInvokeRoute } from '#local/functions/invoke-api.ts';
 import { type InvokeResult, LocalFunction } from '#local/functions/runner.ts';
 import { type RunningGateway, startGateway } from '#local/gateway.ts';
 import { type RunningHttpApi, startHttpApi } from '#local/http-api.ts';
+import { closeAfterAnswer, readBody } from '#local/net.ts';
 import { createResources, type ResourceClients } from '#local/resources.ts';
 import { type LocalStack, planStack } from '#local/stack.ts';
 import { collectStatus, type RuntimeStatus } from '#local/status.ts';
@@ -98,6 +99,9 @@ const statusRoute =
     return true;
   };
 
+/** The settings are a few short fields; a larger body is no settings at all. */
+const MAX_FAULT_SETTINGS_BYTES = 64 * 1024;
+
 /** GET /_local/faults shows the fault settings and counts; PUT or POST changes them (JSON, partial). */
 export const faultsRoute =
   (faults: FaultInjector) =>
@@ -115,10 +119,16 @@ export const faultsRoute =
       answer(405, { message: 'use GET to read the fault settings, PUT to change them' });
       return true;
     }
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = await readBody(req, MAX_FAULT_SETTINGS_BYTES);
+    if (!Buffer.isBuffer(body)) {
+      closeAfterAnswer(req, res);
+      answer(413, {
+        message: `the fault settings must be at most ${MAX_FAULT_SETTINGS_BYTES} bytes of JSON`,
+      });
+      return true;
+    }
     try {
-      answer(200, { settings: faults.update(JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}')) });
+      answer(200, { settings: faults.update(JSON.parse(body.toString('utf8') || '{}')) });
     } catch (error) {
       answer(400, { message: (error as Error).message });
     }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LOG_TAIL_BYTES, type LocalFunction } from '#local/functions/runner.ts';
 import { sendJsonError } from '#local/gateway.ts';
+import { closeAfterAnswer, readBody } from '#local/net.ts';
 
 /**
  * The Lambda Invoke API (`POST /2015-03-31/functions/{FunctionName}/invocations`) for the local functions, with
@@ -118,43 +119,6 @@ const resolveFunction = (
   return fn;
 };
 
-/**
- * The request body, or how many bytes it has when that is more than `limit`: refused from its Content-Length
- * before reading any of it, or once the bytes read pass the limit, so that no more than the limit is held.
- */
-const readPayload = (req: IncomingMessage, limit: number): Promise<Buffer | { tooLarge: number }> =>
-  new Promise((resolve, reject) => {
-    const declared = Number(header(req, 'content-length'));
-    if (Number.isFinite(declared) && declared > limit) {
-      resolve({ tooLarge: declared });
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const stop = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', reject);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.byteLength;
-      if (size > limit) {
-        stop();
-        req.pause();
-        resolve({ tooLarge: size });
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      stop();
-      resolve(Buffer.concat(chunks, size));
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', reject);
-  });
-
 /** Answers a request whose body is not read to its end, and closes the connection rather than read the rest. */
 const refuseUnread = (
   req: IncomingMessage,
@@ -163,9 +127,7 @@ const refuseUnread = (
   type: string,
   message: string,
 ) => {
-  res.shouldKeepAlive = false;
-  res.setHeader('connection', 'close');
-  res.once('finish', () => req.socket.destroySoon());
+  closeAfterAnswer(req, res);
   sendJsonError(res, status, type, message);
 };
 
@@ -200,7 +162,7 @@ export const lambdaInvokeRoute =
     }
 
     const limit = type === 'Event' ? ASYNC_PAYLOAD_LIMIT_BYTES : SYNC_PAYLOAD_LIMIT_BYTES;
-    const body = await readPayload(req, limit);
+    const body = await readBody(req, limit);
     if (!Buffer.isBuffer(body)) {
       refuseUnread(
         req,

@@ -287,6 +287,19 @@ describe('Local runtime: fault injection in the AWS endpoint', () => {
   });
 
   describe('PUT /_local/faults', () => {
+    it('refuses a body over 64 KiB with 413 without reading it whole, and changes nothing', async () => {
+      // Prepare
+      const before = await faultsApi('GET');
+      const huge = JSON.stringify({ functionPattern: 'x'.repeat(70 * 1024) });
+      // Act
+      const refused = await faultsApi('PUT', huge);
+      const after = await faultsApi('GET');
+      // Assess
+      expect(refused.status).toBe(413);
+      expect(refused.body.message).toBe('the fault settings must be at most 65536 bytes of JSON');
+      expect(after.body.settings).toEqual(before.body.settings);
+    });
+
     it.each([
       ['a non-string pattern', '{"dynamodbPattern": 123}', 'dynamodbPattern must be a string'],
       [

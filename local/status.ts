@@ -18,13 +18,21 @@ export interface RuntimeStatus {
     visible: number;
     inFlight: number;
     consumers: SqsPollerStats[];
+    /** Why the depths could not be read (emulator down or slow, queue missing); they show 0 then. */
+    error?: string;
   }>;
-  quarantine: Array<{ bucket: string; objects: number; truncated: boolean }>;
+  quarantine: Array<{ bucket: string; objects: number; truncated: boolean; error?: string }>;
   faults: { settings: FaultSettings; injected: FaultInjector['counts'] };
 }
 
 /** Objects under quarantine/ in each bucket; counted up to 1,000 so the view stays cheap. */
 const QUARANTINE_PREFIX = 'quarantine/';
+
+/** How long the status waits for an emulator: the SDK's default handler has no timeout, and the view must answer. */
+const STATUS_TIMEOUT_MS = 2_000;
+
+const reason = (error: unknown): string =>
+  error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 
 export const collectStatus = async (
   stack: LocalStack,
@@ -32,27 +40,36 @@ export const collectStatus = async (
   eventSources: EventSources,
   faults: FaultInjector,
   functions: Map<string, LocalFunction>,
+  options: { timeoutMs?: number } = {},
 ): Promise<RuntimeStatus> => {
+  const timeoutMs = options.timeoutMs ?? STATUS_TIMEOUT_MS;
   const resources = Object.values(stack.resources);
   const sqsStats = eventSources.sqs.map((p) => p.stats());
   const queues = await Promise.all(
     resources
       .filter((r) => r.type === 'AWS::SQS::Queue')
       .map(async (r) => {
-        const { Attributes = {} } = await clients.sqs
+        const { Attributes = {}, error } = await clients.sqs
           .send(
             new GetQueueAttributesCommand({
               QueueUrl: r.refs.ref,
               AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
             }),
+            { abortSignal: AbortSignal.timeout(timeoutMs) },
           )
-          .catch(() => ({ Attributes: {} as Record<string, string> }));
+          .then(
+            (answer): { Attributes?: Record<string, string>; error?: string } => answer,
+            (cause: unknown): { Attributes?: Record<string, string>; error?: string } => ({
+              error: reason(cause),
+            }),
+          );
         return {
           logicalId: r.logicalId,
           name: r.refs.attributes.QueueName!,
           visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
           inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
           consumers: sqsStats.filter((s) => s.queueArn === r.refs.attributes.Arn),
+          ...(error ? { error } : {}),
         };
       }),
   );
@@ -61,12 +78,20 @@ export const collectStatus = async (
       .filter((r) => r.type === 'AWS::S3::Bucket')
       .map(async (r) => {
         const listing = await clients.s3
-          .send(new ListObjectsV2Command({ Bucket: r.refs.ref, Prefix: QUARANTINE_PREFIX, MaxKeys: 1000 }))
-          .catch(() => ({ KeyCount: 0, IsTruncated: false }));
+          .send(new ListObjectsV2Command({ Bucket: r.refs.ref, Prefix: QUARANTINE_PREFIX, MaxKeys: 1000 }), {
+            abortSignal: AbortSignal.timeout(timeoutMs),
+          })
+          .then(
+            (answer): { KeyCount?: number; IsTruncated?: boolean; error?: string } => answer,
+            (cause: unknown): { KeyCount?: number; IsTruncated?: boolean; error?: string } => ({
+              error: reason(cause),
+            }),
+          );
         return {
           bucket: r.refs.ref,
           objects: listing.KeyCount ?? 0,
           truncated: Boolean(listing.IsTruncated),
+          ...(listing.error ? { error: listing.error } : {}),
         };
       }),
   );
@@ -92,7 +117,9 @@ export const statusLine = (status: RuntimeStatus): string => {
         (s.recordsFailed ? ` failed ${s.recordsFailed}` : ''),
     ),
   );
-  const queues = status.queues.map((q) => `${q.logicalId} ${q.visible}${q.inFlight ? `+${q.inFlight}` : ''}`);
+  const queues = status.queues.map((q) =>
+    q.error ? `${q.logicalId} ?` : `${q.logicalId} ${q.visible}${q.inFlight ? `+${q.inFlight}` : ''}`,
+  );
   const quarantined = status.quarantine.reduce((n, q) => n + q.objects, 0);
   const errors = status.functions.reduce((n, f) => n + f.errors, 0);
   const injected = Object.values(status.faults.injected).reduce((n, c) => n + c, 0);

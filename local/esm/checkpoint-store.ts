@@ -37,6 +37,35 @@ export class CheckpointFileError extends Error {
   }
 }
 
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * The file's mappings, each field checked: a sequence number that is not a decimal string would fail later, deep in
+ * a poller, with a message that names neither the file nor the shard.
+ */
+const checkedMappings = (mappings: unknown): Checkpoints => {
+  if (!isObject(mappings)) throw new Error('mappings: expected an object of mappings');
+  for (const [mappingId, shards] of Object.entries(mappings)) {
+    if (!isObject(shards)) throw new Error(`mappings.${mappingId}: expected an object of shards`);
+    for (const [shardId, checkpoint] of Object.entries(shards)) {
+      const where = `mappings.${mappingId}.${shardId}`;
+      if (!isObject(checkpoint)) throw new Error(`${where}: expected an object`);
+      const { sequenceNumber, finished, startedAtMs } = checkpoint;
+      if (
+        sequenceNumber !== undefined &&
+        (typeof sequenceNumber !== 'string' || !/^\d+$/.test(sequenceNumber))
+      )
+        throw new Error(`${where}.sequenceNumber: expected a string of digits`);
+      if (finished !== undefined && typeof finished !== 'boolean')
+        throw new Error(`${where}.finished: expected a boolean`);
+      if (startedAtMs !== undefined && !Number.isFinite(startedAtMs))
+        throw new Error(`${where}.startedAtMs: expected a number`);
+    }
+  }
+  return mappings as Checkpoints;
+};
+
 /** Keeps checkpoints for the life of the process; for tests and `--fresh` runs. */
 export class InMemoryCheckpointStore implements CheckpointStore {
   private readonly data: Checkpoints = {};
@@ -101,11 +130,9 @@ export class JsonFileCheckpointStore implements CheckpointStore {
         return this.data;
       }
       try {
-        const parsed = JSON.parse(text) as { version?: number; mappings?: Checkpoints };
-        if (parsed.version !== 1 || typeof parsed.mappings !== 'object' || parsed.mappings === null) {
-          throw new Error('expected {"version":1,"mappings":{...}}');
-        }
-        this.data = parsed.mappings;
+        const parsed = JSON.parse(text) as { version?: number; mappings?: unknown };
+        if (parsed.version !== 1) throw new Error('expected {"version":1,"mappings":{...}}');
+        this.data = checkedMappings(parsed.mappings);
         return this.data;
       } catch (error) {
         // Starting over would silently reprocess the whole stream, so refuse instead.

@@ -168,7 +168,10 @@ class ShardWorker {
     });
   }
 
-  /** Resolves once the shard has its first iterator, so that a LATEST mapping sees every later record. */
+  /**
+   * Resolves once the shard has its first iterator, so that a LATEST mapping sees every later record, or once a
+   * first attempt to get one failed.
+   */
   ready(): Promise<void> {
     return this.readyPromise;
   }
@@ -236,6 +239,9 @@ class ShardWorker {
       } catch (error) {
         if (this.ctx.stopping()) break;
         this.fail('GetShardIterator', error);
+        // start() must not wait for a shard that may never answer (stream deleted, checkpoint refused): the shard
+        // keeps trying in the background, its error shown in the status.
+        this.resolveReady();
         await sleep(backoffMs(attempt, this.ctx.retryBaseDelayMs, this.ctx.retryMaxDelayMs), this.ctx.abort);
       }
     }
@@ -687,7 +693,7 @@ export class KinesisPoller {
 
   /**
    * Lists the shards, loads the checkpoints and starts every shard whose parents are done. Resolves once each
-   * started shard holds an iterator; rejects when the stream cannot be listed.
+   * started shard holds an iterator or failed a first time to get one; rejects when the stream cannot be listed.
    */
   async start(): Promise<void> {
     if (this.state !== 'created')

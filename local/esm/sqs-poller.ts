@@ -42,6 +42,11 @@ export interface SqsPollerOptions {
   pollIntervalMs?: number;
   retryBaseDelayMs?: number;
   retryMaxDelayMs?: number;
+  /**
+   * After stop(), how long calls to the queue may still take before they are abandoned: a short poll or a delete
+   * ends within milliseconds, but an emulator that stopped answering must not hold stop() forever.
+   */
+  stopGraceMs?: number;
   onEvent?: (event: SqsPollerEvent) => void;
 }
 
@@ -120,6 +125,8 @@ export class SqsPoller {
   readonly config: SqsMappingConfig;
   private readonly options: SqsPollerOptions;
   private readonly abortController = new AbortController();
+  /** Aborts the calls to the queue, `stopGraceMs` after stop(). */
+  private readonly requestAbort = new AbortController();
   private stopRequested = false;
   private state: SqsPollerStats['state'] = 'created';
   private queueUrl = '';
@@ -176,7 +183,9 @@ export class SqsPoller {
       this.stopRequested = true;
       this.state = 'stopping';
       this.abortController.abort();
+      const grace = setTimeout(() => this.requestAbort.abort(), this.options.stopGraceMs ?? 2_000);
       await Promise.allSettled(this.loops);
+      clearTimeout(grace);
       this.state = 'stopped';
     })();
     return this.stopping;
@@ -293,8 +302,9 @@ export class SqsPoller {
             MessageSystemAttributeNames: ['All'],
             MessageAttributeNames: ['All'],
           }),
-          // Not aborted on stop: a short poll ends within milliseconds, and its messages are then released
-          // rather than left invisible for the visibility timeout.
+          // Not aborted at once on stop: a short poll ends within milliseconds, and its messages are then
+          // released rather than left invisible for the visibility timeout.
+          { abortSignal: this.requestAbort.signal },
         );
         messages = response.Messages ?? [];
         errors = 0;
@@ -384,6 +394,7 @@ export class SqsPoller {
               ReceiptHandle: record.receiptHandle,
             })),
           }),
+          { abortSignal: this.requestAbort.signal },
         );
         const failed = new Set((Failed ?? []).map((entry) => entry.Id));
         const deleted = chunk
@@ -414,6 +425,7 @@ export class SqsPoller {
               VisibilityTimeout: 0,
             })),
           }),
+          { abortSignal: this.requestAbort.signal },
         );
       } catch (error) {
         this.fail('ChangeMessageVisibilityBatch', error);

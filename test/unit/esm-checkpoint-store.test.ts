@@ -127,4 +127,22 @@ describe('Checkpoint stores', () => {
       /checkpoints\.json is unreadable/,
     );
   });
+
+  it.each([
+    ['a sequence number that is not a number', { m: { 'shardId-000000000000': { sequenceNumber: 'abc' } } }],
+    ['a sequence number stored as a JSON number', { m: { 'shardId-000000000000': { sequenceNumber: 1 } } }],
+    ['a shard that is not an object', { m: { 'shardId-000000000000': 'done' } }],
+    ['a mapping list instead of a map', []],
+  ])('refuses a file with %s, naming where', async (_, mappings) => {
+    // Prepare
+    const path = join(directory, 'checkpoints.json');
+    await writeFile(path, JSON.stringify({ version: 1, mappings }));
+
+    // Act
+    const load = new JsonFileCheckpointStore(path).load('m');
+
+    // Assess
+    await expect(load).rejects.toThrow(CheckpointFileError);
+    await expect(new JsonFileCheckpointStore(path).load('m')).rejects.toThrow(/mappings/);
+  });
 });

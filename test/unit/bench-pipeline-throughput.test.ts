@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   BacklogGate,
   baselineSeconds,
+  bracketedRate,
   ceilingRatio,
   drive,
   pipelineSeconds,
@@ -94,5 +95,12 @@ describe('Bench: pipeline throughput arithmetic', () => {
     // Assess
     expect(gate.backlog).toBe(10);
     expect(gate.waitedMs).toBeGreaterThan(0);
+  });
+
+  it('takes the mean of the raw rates measured before and after the pipeline', () => {
+    // Act
+    const rates = [bracketedRate(1_200, 1_700), bracketedRate(1_500, 1_500)];
+    // Assess
+    expect(rates).toEqual([1_450, 1_500]);
   });
 });

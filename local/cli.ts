@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { type FaultSettings, validateFaults } from '#local/faults/faults.ts';
 import { createLiveView } from '#local/live-view.ts';
-import { startRuntime } from '#local/runtime.ts';
+import { DataDirInUseError, startRuntime } from '#local/runtime.ts';
 import { parseParameterOverrides } from '#local/template/resolve.ts';
 
 /**
@@ -102,8 +102,7 @@ const main = async (): Promise<void> => {
     fresh: values.fresh,
     skipBuild: values['no-build'],
   }).catch((error: NodeJS.ErrnoException & { port?: number }) => {
-    // LevelDB's lock on the data folder: another runtime started with the same --data-dir holds it.
-    if (/\bLOCK\b/.test(error.message)) {
+    if (error instanceof DataDirInUseError) {
       throw new Error(
         `the data folder ${values['data-dir']} is in use by another local runtime; stop it, or choose another with --data-dir (or --in-memory) (${error.message})`,
       );

@@ -4,7 +4,12 @@ import { parseArgs } from 'node:util';
 import { buildFunctions } from '#local/build/bundle.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '#local/emulators/index.ts';
 import { LocalFunction } from '#local/functions/runner.ts';
-import { type LocalRuntime, localFunctionEnvironment, startRuntime } from '#local/runtime.ts';
+import {
+  DataDirInUseError,
+  type LocalRuntime,
+  localFunctionEnvironment,
+  startRuntime,
+} from '#local/runtime.ts';
 import { planStack } from '#local/stack.ts';
 import { loadTemplate } from '#local/template/parse.ts';
 import { parseParameterOverrides } from '#local/template/resolve.ts';
@@ -92,8 +97,8 @@ const main = async (): Promise<number> => {
       bundleRoot,
       log: (source, line) => console.error(`[${source}] ${line}`),
     }).catch((error: Error) => {
-      // LevelDB's lock on the data folder: a runtime started with `npm start` on another port holds it.
-      if (!/\bLOCK\b/.test(error.message)) throw error;
+      // A runtime started with `npm start` on another port holds the data folder.
+      if (!(error instanceof DataDirInUseError)) throw error;
       throw new Error(
         `the data folder .local is in use by a local runtime that is not at ${endpoint}; give its AWS endpoint with --endpoint http://127.0.0.1:<endpoint-port> (${error.message})`,
       );

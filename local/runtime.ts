@@ -87,6 +87,16 @@ export class RuntimeError extends Error {
   }
 }
 
+/** The data folder is held by another local runtime (LevelDB's lock on the emulators' files). */
+export class DataDirInUseError extends Error {
+  readonly dataDir: string;
+  constructor(dataDir: string, cause: Error) {
+    super(cause.message, { cause });
+    this.name = 'DataDirInUseError';
+    this.dataDir = dataDir;
+  }
+}
+
 /** GET /_local/status: the live view's data as JSON. */
 const statusRoute =
   (runtime: () => LocalRuntime | undefined) =>
@@ -320,6 +330,8 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
     return runtime;
   } catch (error) {
     for (const service of started.reverse()) await service.close().catch(() => undefined);
+    if (dataDir && /\bLOCK\b/.test((error as Error).message))
+      throw new DataDirInUseError(dataDir, error as Error);
     throw error;
   }
 };

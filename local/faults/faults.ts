@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { request } from 'node:http';
 import { type KinesisClient, ListShardsCommand, type PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
 import { endToEndHeaders, forwardedRequestHeaders, sendJsonError } from '#local/gateway.ts';
+import { readBody } from '#local/net.ts';
 import {
   acceptedPutRequest,
   applyFaults,
@@ -274,15 +275,15 @@ const forwardJson = (upstream: string, req: IncomingMessage, body: string): Prom
         headers: forwardedRequestHeaders(req.headers, Buffer.byteLength(body)),
       },
       (answer) => {
-        const chunks: Buffer[] = [];
-        answer.on('data', (c: Buffer) => chunks.push(c));
-        answer.on('error', reject);
-        answer.on('end', () =>
-          resolve({
-            status: answer.statusCode ?? 502,
-            headers: endToEndHeaders(answer.headers),
-            text: Buffer.concat(chunks).toString('utf8'),
-          }),
+        // No limit: the answer is always the whole body.
+        readBody(answer).then(
+          (body) =>
+            resolve({
+              status: answer.statusCode ?? 502,
+              headers: endToEndHeaders(answer.headers),
+              text: (body as Buffer).toString('utf8'),
+            }),
+          reject,
         );
       },
     );

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   CreateStreamCommand,
   DescribeStreamSummaryCommand,
@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createTable } from '#bench/lib/tables.ts';
 import { clientConfig, type RunningEmulator, startDynamoDb, startKinesis } from '#local/emulators/index.ts';
 import {
   createFaultInjector,
@@ -108,14 +109,7 @@ describe('Local runtime: fault injection in the AWS endpoint', () => {
     await kinesis.send(new CreateStreamCommand({ StreamName: 'two-shards', ShardCount: 2 }));
     await kinesis.send(new CreateStreamCommand({ StreamName: 'flaky', ShardCount: 1 }));
     await kinesis.send(new CreateStreamCommand({ StreamName: 'refusals', ShardCount: 1 }));
-    await dynamodb.send(
-      new CreateTableCommand({
-        TableName: 'items',
-        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
+    await createTable(dynamodb, 'items', [['pk', 'HASH']]);
   });
 
   afterAll(async () => {

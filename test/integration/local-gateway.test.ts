@@ -11,7 +11,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { CreateTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   CreateBucketCommand,
   GetObjectCommand,
@@ -32,6 +32,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 // The SDK's own SigV4 signer, the one @aws-sdk/s3-request-presigner wraps.
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTable } from '#bench/lib/tables.ts';
 import {
   clientConfig,
   LOCAL_ACCOUNT_ID,
@@ -229,14 +230,7 @@ describe('Local runtime: the single AWS endpoint', () => {
     });
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
     await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'reports/daily.json', Body: '{"day":1}' }));
-    await dynamodb.send(
-      new CreateTableCommand({
-        TableName: 'items',
-        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
+    await createTable(dynamodb, 'items', [['pk', 'HASH']]);
   });
 
   afterAll(async () => {

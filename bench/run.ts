@@ -1,7 +1,7 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { BENCHMARKS, PENDING } from '#bench/benchmarks/index.ts';
+import { BENCH_USAGE, BenchInputError, type BenchOptions, parseBenchArgs } from '#bench/lib/options.ts';
 import type { BenchmarkReport, BenchResults } from '#bench/lib/results.ts';
 import { resultsChartSvg } from '#bench/report/charts.ts';
 import { machineInfo } from '#bench/report/machine.ts';
@@ -11,15 +11,26 @@ import { formatMarkdown } from '#bench/report/markdown.ts';
  * `npm run bench [-- --only 1,5 --out bench --quick]`: runs the benchmarks one after another in this process, each
  * against its baseline measured in the same run, and writes results.json, results.md and results.svg.
  */
-const { values } = parseArgs({
-  options: {
-    only: { type: 'string' },
-    quick: { type: 'boolean', default: false },
-    out: { type: 'string', default: 'bench' },
-  },
-});
-const only = values.only?.split(',').map((id) => Number(id.trim()));
+const argv = process.argv.slice(2);
+if (argv.some((arg) => arg === '--help' || arg === '-h')) {
+  console.log(BENCH_USAGE);
+  process.exit(0);
+}
+let values: BenchOptions;
+try {
+  values = parseBenchArgs(
+    argv,
+    [...BENCHMARKS, ...PENDING].map((benchmark) => benchmark.id),
+  );
+} catch (error) {
+  if (!(error instanceof BenchInputError)) throw error;
+  console.error(`bench: ${error.message}\n${BENCH_USAGE}`);
+  process.exit(2);
+}
+const only = values.only;
 const outDir = resolve(values.out);
+// Made before the benchmarks run, so that minutes of measuring are never lost to a missing folder at the end.
+mkdirSync(outDir, { recursive: true });
 // --quick shortens the timed benchmarks (the same as BENCH_QUICK=1).
 if (values.quick) process.env.BENCH_QUICK = '1';
 

@@ -32,7 +32,10 @@ const inFlight = new AsyncLocalStorage<ServerResponse>();
 const answer = (res: ServerResponse, status: number, type: string, message: string): void => {
   if (res.headersSent || res.writableEnded) return;
   res.statusCode = status;
-  res.setHeader('content-type', 'application/x-amz-json-1.1');
+  res.setHeader(
+    'content-type',
+    kind === 'dynamodb' ? 'application/x-amz-json-1.0' : 'application/x-amz-json-1.1',
+  );
   res.setHeader('x-amzn-errortype', type);
   res.end(JSON.stringify({ __type: type, message }));
 };
@@ -85,6 +88,37 @@ const nullListMember = (body: Buffer): string | undefined => {
   return undefined;
 };
 const toLowerFirst = (key: string) => key.charAt(0).toLowerCase() + key.slice(1);
+
+/**
+ * DynamoDB refuses an attribute name that is the empty string wherever a request carries one, a map key at any
+ * depth included (`{"M": {"": …}}`); dynalite stores it. The answer here is DynamoDB's ValidationException, so that
+ * an item the service would refuse is refused locally too. Only written items and values are looked at (`Item`
+ * and every `M`); the cheap test first: no empty key, no `""` followed by a colon.
+ */
+const emptyAttributeName = (body: Buffer): boolean => {
+  if (body.indexOf('""') === -1 || !/""\s*:/.test(body.toString('latin1'))) return false;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return false;
+  }
+  // A list of its own, not recursion: see nullListMember.
+  const pending: Array<{ value: unknown; names: boolean }> = [{ value: parsed, names: false }];
+  while (pending.length > 0) {
+    const { value, names } = pending.pop()!;
+    if (typeof value !== 'object' || value === null) continue;
+    if (Array.isArray(value)) {
+      for (const member of value) pending.push({ value: member, names: false });
+      continue;
+    }
+    for (const [key, child] of Object.entries(value)) {
+      if (names && key === '') return true;
+      pending.push({ value: child, names: key === 'M' || key === 'Item' });
+    }
+  }
+  return false;
+};
 process.on('uncaughtException', (error) => {
   const res = inFlight.getStore();
   // Outside any request (the emulator failing to start, its data folder locked by another runtime): the thread
@@ -168,6 +202,15 @@ const serve = (
     if (nullMember !== undefined) {
       const message = `1 validation error detected: Value null at '${nullMember}' failed to satisfy constraint: Member must not be null`;
       answer(res, 400, 'ValidationException', message);
+      return;
+    }
+    if (kind === 'dynamodb' && emptyAttributeName(body)) {
+      answer(
+        res,
+        400,
+        'ValidationException',
+        'One or more parameter values were invalid: Empty attribute name',
+      );
       return;
     }
     const req = new DispatchedRequest(method, url, headers);

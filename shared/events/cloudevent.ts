@@ -92,6 +92,37 @@ const partitionKeyField = (event: Record<string, unknown>): 'partitionkey' | 'su
   isSet(event.partitionkey) ? 'partitionkey' : isSet(event.subject) ? 'subject' : 'source';
 
 /**
+ * Where `data` holds an object member whose name is the empty string (`{"": 1}`), as a path such as
+ * `data.items[2][""]`, or undefined. DynamoDB refuses an empty attribute name at any depth of a map, and the
+ * event table stores `data` as a map, so such an event could never be stored. Walked with a list of its own, not
+ * by recursion: `data` may be nested deeper than the stack allows. Only objects and arrays are visited.
+ */
+const emptyMemberName = (data: unknown): string | undefined => {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const pending: Array<{ value: object; path: string }> = [{ value: data, path: 'data' }];
+  while (pending.length > 0) {
+    const { value, path } = pending.pop()!;
+    if (Array.isArray(value)) {
+      for (let index = value.length - 1; index >= 0; index -= 1) {
+        const member: unknown = value[index];
+        if (typeof member === 'object' && member !== null)
+          pending.push({ value: member, path: `${path}[${index}]` });
+      }
+      continue;
+    }
+    const names = Object.keys(value);
+    for (let index = names.length - 1; index >= 0; index -= 1) {
+      const name = names[index]!;
+      if (name === '') return `${path}[""]`;
+      const member: unknown = (value as Record<string, unknown>)[name];
+      if (typeof member === 'object' && member !== null)
+        pending.push({ value: member, path: `${path}.${name}` });
+    }
+  }
+  return undefined;
+};
+
+/**
  * The event's identity for the rest of the pipeline: `source` + `id`, each percent-encoded so that no pair of
  * distinct (source, id) values can produce the same identity.
  */
@@ -143,6 +174,13 @@ export const validateCloudEvent = (value: unknown, index: number): FieldError[] 
     (typeof event.data_base64 !== 'string' || !BASE64.test(event.data_base64))
   ) {
     fail('data_base64', 'must be a base64 string (RFC 4648)');
+  }
+  const emptyName = emptyMemberName(event.data);
+  if (emptyName !== undefined) {
+    fail(
+      'data',
+      `has a member whose name is empty, at ${emptyName}: the event table cannot store it (DynamoDB refuses an empty attribute name)`,
+    );
   }
   if (isSet(event.partitionkey) && typeof event.partitionkey !== 'string') {
     fail('partitionkey', 'must be a string');

@@ -53,6 +53,8 @@ const UNSTORABLE_MESSAGES = [
   /number underflow/i,
   /more than 38 significant digits/i,
   /size of hashkey has exceeded/i,
+  // An empty name of an attribute or a map member, at any depth.
+  /empty attribute name/i,
 ];
 
 /**

@@ -47,6 +47,11 @@ const valueSize = (value: unknown, depth: number, path: string): number => {
       }
       for (const [name, member] of Object.entries(value as Record<string, unknown>)) {
         if (member === undefined) continue;
+        if (name === '') {
+          throw new UnstorableEventError(
+            `${path} has a member whose name is empty, and DynamoDB refuses an empty attribute name`,
+          );
+        }
         size += 1 + Buffer.byteLength(name) + valueSize(member, depth + 1, `${path}.${name}`);
       }
       return size;

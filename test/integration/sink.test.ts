@@ -303,4 +303,20 @@ describe('Sink: DynamoDB conditional upsert (dynalite, s3rver)', () => {
     // Assess
     expect(report).toMatchObject({ batchItemFailures: [], counts: { quarantined: 1, written: 1 } });
   });
+
+  it('quarantines, never retries, records whose data has a member with an empty name', async () => {
+    // Prepare: a plain JSON record and a CloudEvent; DynamoDB refuses an empty attribute name at any depth.
+    const { run } = consumer(1);
+    const plain = '{"order":7,"lines":[{"":1}]}';
+    const event =
+      '{"specversion":"1.0","id":"e-9","source":"urn:p","type":"t","subject":"k","data":{"":true}}';
+    // Act
+    const report = await run([
+      streamRecord(5, 'k', Buffer.from(plain)),
+      streamRecord(6, 'k', Buffer.from(event)),
+      eventRecord(7, 'k'),
+    ]);
+    // Assess
+    expect(report).toMatchObject({ batchItemFailures: [], counts: { quarantined: 2, written: 1 } });
+  });
 });

@@ -7,6 +7,7 @@ import {
   EVENT_BYTES,
   eventOfSize,
 } from '#bench/benchmarks/ingest-cost.ts';
+import { BenchInputError, parseBenchArgs } from '#bench/lib/options.ts';
 import { atLeast, atMost, type BenchResults } from '#bench/lib/results.ts';
 import { median } from '#bench/lib/stats.ts';
 import { ratioBars } from '#bench/report/charts.ts';
@@ -234,5 +235,28 @@ describe('Bench: report', () => {
     expect(svg).toContain('points="70.0,300.0 730.0,40.0"');
     expect(svg).toContain('iterator age: not available');
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+  });
+});
+
+describe('Bench: command line', () => {
+  const ids = [1, 2, 3, 4, 5];
+
+  it('takes --only, --quick and --out, with defaults for what is not given', () => {
+    expect(parseBenchArgs([], ids)).toEqual({ quick: false, out: 'bench' });
+    expect(parseBenchArgs(['--only', '5, 1,5', '--quick', '--out', '/tmp/b'], ids)).toEqual({
+      only: [5, 1],
+      quick: true,
+      out: '/tmp/b',
+    });
+  });
+
+  it.each([
+    [['--only', '9'], '--only takes benchmark ids among 1, 2, 3, 4, 5; got "9"'],
+    [['--only', '1,,2'], '--only takes benchmark ids among 1, 2, 3, 4, 5; got ""'],
+    [['--only', 'x'], '--only takes benchmark ids among 1, 2, 3, 4, 5; got "x"'],
+    [['--out', ''], '--out needs a folder'],
+    [['--bogus'], "Unknown option '--bogus'"],
+  ])('refuses %j before any benchmark runs', (argv, message) => {
+    expect(() => parseBenchArgs(argv, ids)).toThrow(new BenchInputError(message));
   });
 });

@@ -64,6 +64,37 @@ describe('CloudEvents contract', () => {
     expect(validateCloudEvent({ ...valid, data: { text: '\ud800' } }, 0)).toEqual([]);
   });
 
+  it('refuses data with a member whose name is empty, at any depth, naming where it is', () => {
+    // Prepare: an empty name inside a list inside a map, past other members.
+    const data = { order: { lines: [{ sku: 'a' }, { sku: 'b', '': 2 }] }, note: '' };
+    // Act
+    const errors = validateCloudEvent({ ...valid, data }, 2);
+    // Assess
+    expect(errors).toEqual([
+      {
+        index: 2,
+        field: 'data',
+        message:
+          'has a member whose name is empty, at data.order.lines[1][""]: the event table cannot store it (DynamoDB refuses an empty attribute name)',
+      },
+    ]);
+    expect(validateCloudEvent({ ...valid, data: { '': 1 } }, 0).map((e) => e.message)).toEqual([
+      expect.stringContaining('at data[""]'),
+    ]);
+  });
+
+  it('accepts empty strings as data values and data nested deeper than a recursive walk could go', () => {
+    // Prepare: 20,000 maps deep, past the stack a walk by recursion has; the sink refuses its depth, not this.
+    let deep: unknown = { leaf: '' };
+    for (let level = 0; level < 20_000; level += 1) deep = { d: deep };
+    // Act
+    const emptyValues = validateCloudEvent({ ...valid, data: { a: '', b: [''], c: { '""': '' } } }, 0);
+    const nested = validateCloudEvent({ ...valid, data: deep }, 0);
+    // Assess
+    expect(emptyValues).toEqual([]);
+    expect(nested).toEqual([]);
+  });
+
   it('treats a null attribute as absent, as the JSON format says, and still requires the required ones', () => {
     // Act
     const nulls = validateCloudEvent(

@@ -119,6 +119,7 @@ describe('Sink: DynamoDbEventStore', () => {
     'Item size has exceeded the maximum allowed size',
     'Nesting Levels have exceeded supported limits',
     'Number overflow. Attempting to store a number with magnitude larger than supported range',
+    'One or more parameter values were invalid: Empty attribute name',
   ])('turns the answer "%s" into UnstorableEventError', async (message) => {
     // Prepare
     dynamoMock.on(PutCommand).rejects(validation(message));
@@ -150,6 +151,20 @@ describe('Sink: DynamoDbEventStore', () => {
     const result = store().put(event({ data }));
     // Assess
     await expect(result).rejects.toBeInstanceOf(UnstorableEventError);
+    expect(dynamoMock).toHaveReceivedCommandTimes(PutCommand, 0);
+  });
+
+  it('refuses, without calling DynamoDB, data with a member whose name is empty', async () => {
+    // Prepare: plain JSON records reach the sink without the CloudEvents check that refuses this at ingest.
+    const data = { a: [{ b: 1 }, { '': 2 }] };
+    // Act
+    const result = store().put(event({ data }));
+    // Assess
+    await expect(result).rejects.toThrow(
+      new UnstorableEventError(
+        'data.a[] has a member whose name is empty, and DynamoDB refuses an empty attribute name',
+      ),
+    );
     expect(dynamoMock).toHaveReceivedCommandTimes(PutCommand, 0);
   });
 

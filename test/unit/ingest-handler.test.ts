@@ -181,6 +181,22 @@ describe('Function: ingest handler', () => {
       ]);
       expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
     });
+    it('refuses an event whose data has a member with an empty name, which the event table could never store', async () => {
+      // Act
+      const response = await invoke(
+        apiRequest(
+          JSON.stringify([cloudEvent(1), { ...cloudEvent(2), data: { lines: [{ '': 1 }] } }]),
+          'application/cloudevents-batch+json',
+        ),
+      );
+
+      // Assess
+      expect(response.statusCode).toBe(400);
+      expect(response.json.errors).toEqual([
+        { index: 1, field: 'data', message: expect.stringContaining('at data.lines[0][""]') },
+      ]);
+      expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
+    });
   });
 
   describe('validation', () => {

@@ -61,4 +61,17 @@ export class RateLimiter {
     this.#queue = turn.catch(() => undefined);
     return turn;
   }
+
+  /**
+   * Books `amount` units that went through at `at` (now by default) without being taken first, such as the bytes
+   * of an answer, known only once it has come: the next take waits until they have had their time as well.
+   */
+  charge(amount: number, at = this.#clock.now()): Promise<void> {
+    const turn = this.#queue.then(() => {
+      this.#nextAt = Math.max(this.#nextAt, at) + (amount * 1000) / this.ratePerSecond;
+      this.#onDecision?.({ at, amount, waitedMs: 0 });
+    });
+    this.#queue = turn.catch(() => undefined);
+    return turn;
+  }
 }

@@ -101,6 +101,12 @@ export interface ReadResult {
 /** Records asked of one GetRecords call unless a reader is told otherwise. */
 export const DEFAULT_READ_LIMIT = 1_000;
 
+/**
+ * Kinesis's read throughput per shard, shared by every GetRecords reader: 2 MiB/s (a call that returns 10 MiB
+ * makes the calls of the next 5 seconds throttled).
+ */
+export const SHARD_READ_BYTES_PER_SECOND = 2 * 1024 * 1024;
+
 export interface ShardReaderOptions {
   client: Pick<KinesisClient, 'send'>;
   streamName: string;
@@ -112,6 +118,12 @@ export interface ShardReaderOptions {
    * reader, so the default of 2 leaves the live consumer its share.
    */
   callsPerSecond?: number;
+  /**
+   * Bytes per second this reader takes from the shard (above 0, at most Kinesis's 2 MiB/s per shard, the
+   * default): after an answer of B bytes (data plus partition keys), the next GetRecords waits B / rate seconds.
+   * The budget is this reader's own: other readers of the shard (the live consumer) are not counted.
+   */
+  bytesPerSecond?: number;
   /** Paces the records delivered (a records/s limit), shared by several readers when they share it. */
   recordLimiter?: RateLimiter;
   timestampPositioning?: TimestampPositioning;
@@ -143,6 +155,15 @@ const isWorthRetrying = (error: unknown): boolean => {
   return (code !== undefined && TRANSIENT_CODES.has(code)) || ($metadata?.httpStatusCode ?? 0) >= 500;
 };
 
+/** What an answer costs of the shard's read throughput: its records' data and partition keys, in bytes. */
+const answeredBytes = (records: readonly _Record[] | undefined): number => {
+  let bytes = 0;
+  for (const record of records ?? []) {
+    bytes += (record.Data?.byteLength ?? 0) + Buffer.byteLength(record.PartitionKey ?? '', 'utf8');
+  }
+  return bytes;
+};
+
 const toStreamRecord = (shardId: string, record: _Record): StreamRecord => ({
   shardId,
   sequenceNumber: record.SequenceNumber!,
@@ -157,6 +178,8 @@ export class ShardReader {
   readonly #streamName: string;
   readonly #limit: number;
   readonly #callLimiter: RateLimiter;
+  /** Paces GetRecords by the bytes of its answers, on top of the call rate. */
+  readonly #byteLimiter: RateLimiter;
   readonly #recordLimiter: RateLimiter | undefined;
   readonly #positioning: TimestampPositioning;
   readonly #clock: Clock;
@@ -168,12 +191,19 @@ export class ShardReader {
     if (!(callsPerSecond > 0 && callsPerSecond <= 5)) {
       throw new RangeError(`callsPerSecond must be above 0 and at most 5 (Kinesis's limit per shard)`);
     }
+    const bytesPerSecond = options.bytesPerSecond ?? SHARD_READ_BYTES_PER_SECOND;
+    if (!(bytesPerSecond > 0 && bytesPerSecond <= SHARD_READ_BYTES_PER_SECOND)) {
+      throw new RangeError(
+        `bytesPerSecond must be above 0 and at most ${SHARD_READ_BYTES_PER_SECOND} (Kinesis's 2 MiB/s read limit per shard), got ${bytesPerSecond}`,
+      );
+    }
     this.shardId = options.shardId;
     this.#client = options.client;
     this.#streamName = options.streamName;
     this.#limit = Math.min(10_000, Math.max(1, options.limit ?? DEFAULT_READ_LIMIT));
     this.#clock = options.clock ?? systemClock;
     this.#callLimiter = new RateLimiter({ ratePerSecond: callsPerSecond, clock: this.#clock });
+    this.#byteLimiter = new RateLimiter({ ratePerSecond: bytesPerSecond, clock: this.#clock });
     this.#recordLimiter = options.recordLimiter;
     this.#positioning = options.timestampPositioning ?? 'iterator';
     this.#throttleAttempts = options.throttleAttempts ?? 8;
@@ -352,10 +382,20 @@ export class ShardReader {
     }
   }
 
-  #getRecords(iterator: string): Promise<GetRecordsCommandOutput> {
-    return this.#call(() =>
-      this.#client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: this.#limit })),
-    );
+  /**
+   * One GetRecords call, once the bytes of the earlier answers have had their time. The answer's bytes are booked
+   * from when its call was sent, as calls are, so the time an answer takes to arrive adds no wait of its own. The
+   * byte wait comes before the call limiter's turn, so calls stay spaced too.
+   */
+  async #getRecords(iterator: string): Promise<GetRecordsCommandOutput> {
+    await this.#byteLimiter.take(0);
+    let sentAt = this.#clock.now();
+    const response = await this.#call(() => {
+      sentAt = this.#clock.now();
+      return this.#client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: this.#limit }));
+    });
+    await this.#byteLimiter.charge(answeredBytes(response.Records), sentAt);
+    return response;
   }
 
   /**

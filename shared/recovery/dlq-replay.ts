@@ -99,7 +99,7 @@ export interface ReplayDependencies {
   remainingMs: () => number;
   /** No message and no GetRecords call is started with less than this many milliseconds left. */
   stopReserveMs: number;
-  reader?: { limit?: number; callsPerSecond?: number; throttleAttempts?: number };
+  reader?: { limit?: number; callsPerSecond?: number; bytesPerSecond?: number; throttleAttempts?: number };
   /** Runs of failed records within one message before the message is left. */
   attempts?: number;
   clock?: Clock;

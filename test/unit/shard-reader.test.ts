@@ -6,6 +6,7 @@ import { compareSequence, type ReadBatch, ShardReader } from '#shared/kinesis/sh
 import { FakeKinesis, testClock } from '#test/helpers/fake-kinesis.ts';
 
 const SHARD = 'shardId-000000000000';
+const MiB = 1024 * 1024;
 let fake: FakeKinesis | undefined;
 
 afterEach(() => {
@@ -44,6 +45,10 @@ const collect = () => {
     },
   };
 };
+
+/** Milliseconds of clock time between consecutive calls. */
+const gapsOf = (calls: Array<{ at: number }>): number[] =>
+  calls.slice(1).map((call, i) => call.at - calls[i]!.at);
 
 /** Reads from the arrival time of the fourth record written, through `client`, with a 20 ms unanswered-call timeout. */
 const readFromFourth = (
@@ -364,6 +369,134 @@ describe('Kinesis: ShardReader', () => {
     const starts = decisions.map((d) => d.at);
     expect(starts.slice(1).map((at, i) => at - starts[i]!)).toEqual([500, 500, 500]);
   });
+
+  it.each([
+    { answer: '4 MiB', bytes: 4 * MiB, bytesPerSecond: undefined, wait: 2_000 },
+    { answer: '10 MiB', bytes: 10 * MiB, bytesPerSecond: undefined, wait: 5_000 },
+    { answer: '4 MiB', bytes: 4 * MiB, bytesPerSecond: MiB, wait: 4_000 },
+  ])(
+    'makes the call after an answer of $answer wait $wait ms (bytesPerSecond: $bytesPerSecond)',
+    async ({ bytes, bytesPerSecond, wait }) => {
+      // Prepare: one record of `bytes` (data plus partition key), then two small ones; one record per call.
+      const clock = testClock();
+      fake = new FakeKinesis('events', clock);
+      fake.put(SHARD, 'big', new Uint8Array(bytes - 'big'.length));
+      fake.put(SHARD, 'small-1', '{"n":1}');
+      fake.put(SHARD, 'small-2', '{"n":2}');
+      const reader = new ShardReader({
+        client: new KinesisClient({ region: 'us-east-1' }),
+        streamName: 'events',
+        shardId: SHARD,
+        clock,
+        limit: 1,
+        callsPerSecond: 5,
+        ...(bytesPerSecond === undefined ? {} : { bytesPerSecond }),
+      });
+      const out = collect();
+      // Act
+      const result = await reader.read({ type: 'TRIM_HORIZON' }, {}, out.onBatch);
+      // Assess: the big answer holds the next call back; the small ones leave only the call rate (200 ms).
+      expect(out.delivered().map((record) => record.partitionKey)).toEqual(['big', 'small-1', 'small-2']);
+      expect(result.end).toBe('tip');
+      expect(gapsOf(fake.callsOf('GetRecords'))).toEqual([wait, 200, 200]);
+    },
+  );
+
+  it('adds no wait to answers the byte budget covers within the call rate', async () => {
+    // Prepare: answers of 400 KiB at 5 calls a second, just under 2 MiB/s.
+    const clock = testClock();
+    fake = new FakeKinesis('events', clock);
+    for (let i = 0; i < 8; i += 1) fake.put(SHARD, `key-${i}`, new Uint8Array(100 * 1024 - 'key-0'.length));
+    const reader = new ShardReader({
+      client: new KinesisClient({ region: 'us-east-1' }),
+      streamName: 'events',
+      shardId: SHARD,
+      clock,
+      limit: 4,
+      callsPerSecond: 5,
+    });
+    const out = collect();
+    // Act
+    await reader.read({ type: 'TRIM_HORIZON' }, {}, out.onBatch);
+    // Assess
+    expect(out.delivered()).toHaveLength(8);
+    expect(gapsOf(fake.callsOf('GetRecords'))).toEqual([200, 200]);
+  });
+
+  it("counts an answer's bytes from when its call was sent, so the time it takes to arrive adds no wait", async () => {
+    // Prepare: every GetRecords answer takes 150 ms of clock time to come back.
+    const clock = testClock();
+    fake = new FakeKinesis('events', clock);
+    fake.put(SHARD, 'big', new Uint8Array(4 * MiB - 'big'.length));
+    for (let i = 0; i < 2; i += 1) fake.put(SHARD, `key-${i}`, new Uint8Array(MiB / 2 - 'key-0'.length));
+    const real = new KinesisClient({ region: 'us-east-1' });
+    const client = {
+      send: async (command: { input: { ShardIterator?: string } }) => {
+        const answer = await real.send(command as never);
+        if (command.input.ShardIterator !== undefined) clock.advance(150);
+        return answer;
+      },
+    } as unknown as KinesisClient;
+    const reader = new ShardReader({
+      client,
+      streamName: 'events',
+      shardId: SHARD,
+      clock,
+      limit: 1,
+      callsPerSecond: 2,
+    });
+    const out = collect();
+    // Act
+    await reader.read({ type: 'TRIM_HORIZON' }, {}, out.onBatch);
+    // Assess: 2 s after the 4 MiB call was sent; then 500 ms apart, the call rate, which 512 KiB answers fit in.
+    expect(out.delivered()).toHaveLength(3);
+    expect(gapsOf(fake.callsOf('GetRecords'))).toEqual([2_000, 500, 500]);
+  });
+
+  it('retries a throttled call after a large answer once its bytes have had their time, then backs off as before', async () => {
+    // Prepare
+    const clock = testClock();
+    fake = new FakeKinesis('events', clock);
+    fake.put(SHARD, 'big', new Uint8Array(2 * MiB - 'big'.length));
+    fake.put(SHARD, 'small', '{"n":1}');
+    const reader = new ShardReader({
+      client: new KinesisClient({ region: 'us-east-1' }),
+      streamName: 'events',
+      shardId: SHARD,
+      clock,
+      limit: 1,
+      callsPerSecond: 5,
+    });
+    const out = collect();
+    // Act
+    await reader.read({ type: 'TRIM_HORIZON' }, {}, (batch) => {
+      if (batch.records[0]?.partitionKey === 'big') fake!.faults.throttleGetRecords = 1;
+      return out.onBatch(batch);
+    });
+    // Assess: 1 s for the 2 MiB answer, then the first backoff (200 ms) for the throttled attempt.
+    expect(out.delivered().map((record) => record.partitionKey)).toEqual(['big', 'small']);
+    expect(gapsOf(fake.callsOf('GetRecords'))).toEqual([1_000, 200, 200]);
+  });
+
+  it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY, 2 * MiB + 1])(
+    'refuses a byte rate of %s (above 0 and at most 2 MiB/s per shard)',
+    (bytesPerSecond) => {
+      // Act & Assess
+      expect(
+        () =>
+          new ShardReader({
+            client: new KinesisClient({ region: 'us-east-1' }),
+            streamName: 'events',
+            shardId: SHARD,
+            bytesPerSecond,
+          }),
+      ).toThrow(
+        new RangeError(
+          `bytesPerSecond must be above 0 and at most 2097152 (Kinesis's 2 MiB/s read limit per shard), got ${bytesPerSecond}`,
+        ),
+      );
+    },
+  );
 
   it('refuses a call rate above what Kinesis allows per shard', () => {
     // Act & Assess

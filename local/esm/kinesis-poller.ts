@@ -23,7 +23,7 @@ import {
   streamIdentity,
 } from './kinesis-events.ts';
 import { kinesisOnFailureRecord } from './on-failure.ts';
-import { asError, backoffMs, sleep, Wakeup } from './signal.ts';
+import { asError, backoffMs, DEFAULT_CALL_TIMEOUT_MS, sleep, Wakeup, withCallTimeout } from './signal.ts';
 import type {
   FailureCondition,
   InvokeResult,
@@ -63,6 +63,11 @@ export interface KinesisPollerOptions {
   /** Backoff between retries of a failed batch and after service errors: base, doubling, capped. */
   retryBaseDelayMs?: number;
   retryMaxDelayMs?: number;
+  /**
+   * How long one call to Kinesis (ListShards, GetShardIterator, GetRecords) may go unanswered before it is
+   * abandoned and retried like any other failed call; default 10 s.
+   */
+  callTimeoutMs?: number;
   /** Records read ahead per shard before reading pauses; defaults to max(2 × BatchSize × ParallelizationFactor, 1000). */
   maxBufferedRecords?: number;
   /** The current time in epoch ms, for record age and record timestamps. */
@@ -108,6 +113,7 @@ interface PollerContext {
   pollIntervalMs: number;
   retryBaseDelayMs: number;
   retryMaxDelayMs: number;
+  callTimeoutMs: number;
   maxBufferedRecords: number;
   clock: () => number;
   emit: (event: KinesisPollerEvent) => void;
@@ -205,7 +211,8 @@ class ShardWorker {
     return this.pending.length - this.head;
   }
 
-  private fail(operation: string, error: unknown): void {
+  /** Shows the error in the shard's status (`lastError`) and reports it. */
+  fail(operation: string, error: unknown): void {
     const cause = asError(error);
     this.lastError = {
       message: `${operation}: ${cause.message}`,
@@ -232,9 +239,9 @@ class ShardWorker {
           };
     for (let attempt = 1; !this.ctx.stopping(); attempt += 1) {
       try {
-        const { ShardIterator } = await this.ctx.client.send(new GetShardIteratorCommand(input), {
-          abortSignal: this.ctx.abort,
-        });
+        const { ShardIterator } = await this.send((abortSignal) =>
+          this.ctx.client.send(new GetShardIteratorCommand(input), { abortSignal }),
+        );
         return ShardIterator;
       } catch (error) {
         if (this.ctx.stopping()) break;
@@ -294,11 +301,21 @@ class ShardWorker {
     for (const lane of this.lanes) lane.wakeup.notify();
   }
 
+  /**
+   * A call that gets no answer fails after `callTimeoutMs` and is retried with the same iterator, so a timeout
+   * neither skips nor repeats records.
+   */
   private getRecords(iterator: string, room: number): Promise<GetRecordsCommandOutput> {
-    return this.ctx.client.send(
-      new GetRecordsCommand({ ShardIterator: iterator, Limit: Math.min(10_000, room) }),
-      { abortSignal: this.ctx.abort },
+    return this.send((abortSignal) =>
+      this.ctx.client.send(
+        new GetRecordsCommand({ ShardIterator: iterator, Limit: Math.min(10_000, room) }),
+        { abortSignal },
+      ),
     );
+  }
+
+  private send<T>(call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+    return withCallTimeout(this.ctx.callTimeoutMs, this.ctx.abort, call);
   }
 
   private laneOf(partitionKey: string): Lane {
@@ -559,7 +576,10 @@ class ShardWorker {
     if (sink) {
       for (let attempt = 1; ; attempt += 1) {
         try {
-          await sink(record, { payload: kinesisEvent(records.map((tracked) => tracked.event)) });
+          await sink(record, {
+            payload: kinesisEvent(records.map((tracked) => tracked.event)),
+            signal: this.ctx.abort,
+          });
           break;
         } catch (error) {
           this.fail('OnFailure', error);
@@ -674,6 +694,7 @@ export class KinesisPoller {
       pollIntervalMs: options.pollIntervalMs ?? 1000,
       retryBaseDelayMs: options.retryBaseDelayMs ?? 250,
       retryMaxDelayMs: options.retryMaxDelayMs ?? 10_000,
+      callTimeoutMs: options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
       maxBufferedRecords:
         options.maxBufferedRecords ??
         Math.max(2 * this.config.BatchSize * this.config.ParallelizationFactor, 1000),
@@ -804,9 +825,9 @@ export class KinesisPoller {
     const shards: Shard[] = [];
     let nextToken: string | undefined;
     do {
-      const page = await this.options.client.send(
-        new ListShardsCommand(nextToken ? { NextToken: nextToken } : { StreamName: this.streamName }),
-        { abortSignal: this.ctx.abort },
+      const input = nextToken ? { NextToken: nextToken } : { StreamName: this.streamName };
+      const page = await withCallTimeout(this.ctx.callTimeoutMs, this.ctx.abort, (abortSignal) =>
+        this.options.client.send(new ListShardsCommand(input), { abortSignal }),
       );
       shards.push(...(page.Shards ?? []));
       nextToken = page.NextToken;
@@ -868,7 +889,10 @@ export class KinesisPoller {
         break;
       } catch (error) {
         if (this.stopRequested) return;
-        this.ctx.emit({ type: 'error', shardId, operation: 'ListShards', error: asError(error) });
+        // Shown in the finished shard's status: its children wait for this listing.
+        const worker = this.workers.get(shardId);
+        if (worker) worker.fail('ListShards', error);
+        else this.ctx.emit({ type: 'error', shardId, operation: 'ListShards', error: asError(error) });
         await sleep(backoffMs(attempt, this.ctx.retryBaseDelayMs, this.ctx.retryMaxDelayMs), this.ctx.abort);
       }
     }

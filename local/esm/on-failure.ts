@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { GetQueueUrlCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { DEFAULT_CALL_TIMEOUT_MS, withCallTimeout } from './signal.ts';
 import type { FailureCondition, KinesisOnFailureRecord, OnFailureSink } from './types.ts';
 
 export interface FailedBatch {
@@ -69,24 +70,36 @@ export const parseQueueArn = (arn: string): { region: string; accountId: string;
  * An on-failure destination that sends the record as the body of an SQS message, as Lambda does. `destination`
  * is the queue's ARN (as in DestinationConfig.OnFailure.Destination) or its URL.
  */
-export const sqsOnFailureSink = (options: { client: SQSClient; destination: string }): OnFailureSink => {
+export const sqsOnFailureSink = (options: {
+  client: SQSClient;
+  destination: string;
+  /** Each call fails after this long without an answer (it is then retried, as any failed delivery). */
+  callTimeoutMs?: number;
+}): OnFailureSink => {
+  const timeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
   let queueUrl: Promise<string> | undefined;
-  const resolveUrl = async (): Promise<string> => {
+  const resolveUrl = async (abortSignal: AbortSignal): Promise<string> => {
     if (!options.destination.startsWith('arn:')) return options.destination;
     const { accountId, queueName } = parseQueueArn(options.destination);
     const { QueueUrl } = await options.client.send(
       new GetQueueUrlCommand({ QueueName: queueName, QueueOwnerAWSAccountId: accountId }),
+      { abortSignal },
     );
     if (!QueueUrl) throw new Error(`No URL for queue ${options.destination}`);
     return QueueUrl;
   };
-  return async (record) => {
-    queueUrl ??= resolveUrl().catch((error: unknown) => {
+  return async (record, { signal = NEVER_ABORTED }) => {
+    queueUrl ??= withCallTimeout(timeoutMs, signal, resolveUrl).catch((error: unknown) => {
       queueUrl = undefined;
       throw error;
     });
-    await options.client.send(
-      new SendMessageCommand({ QueueUrl: await queueUrl, MessageBody: JSON.stringify(record) }),
+    const url = await queueUrl;
+    await withCallTimeout(timeoutMs, signal, (abortSignal) =>
+      options.client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: JSON.stringify(record) }), {
+        abortSignal,
+      }),
     );
   };
 };
+
+const NEVER_ABORTED = new AbortController().signal;

@@ -37,3 +37,45 @@ export const backoffMs = (attempt: number, baseMs: number, maxMs: number): numbe
   baseMs <= 0 ? 0 : Math.min(maxMs, baseMs * 2 ** Math.max(0, Math.min(attempt - 1, 30)));
 
 export const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
+
+/** How long a poller or an on-failure destination waits for one call's answer unless told otherwise. */
+export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
+
+/** A call to an emulator that got no answer within its time limit; the pollers handle it as any failed call. */
+export class CallTimeoutError extends Error {
+  readonly timeoutMs: number;
+
+  constructor(timeoutMs: number) {
+    super(`no answer within ${timeoutMs} ms`);
+    this.name = 'CallTimeoutError';
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * Runs one call with a signal that aborts at `stop` or after `timeoutMs`, whichever comes first, and rejects at that
+ * moment even when the call's HTTP handler does not honour the signal: an emulator that accepts a request and never
+ * answers must not stall a poller. At the time limit the rejection is a CallTimeoutError; at stop, the stop's
+ * reason.
+ */
+export const withCallTimeout = async <T>(
+  timeoutMs: number,
+  stop: AbortSignal,
+  call: (signal: AbortSignal) => Promise<T>,
+): Promise<T> => {
+  const deadline = AbortSignal.timeout(timeoutMs);
+  const either = AbortSignal.any([stop, deadline]);
+  let onAbort = (): void => undefined;
+  const ended = new Promise<never>((_, reject) => {
+    onAbort = () => reject(deadline.aborted && !stop.aborted ? new CallTimeoutError(timeoutMs) : stop.reason);
+    if (either.aborted) onAbort();
+    else either.addEventListener('abort', onAbort, { once: true });
+  });
+  // Handled here as well: when the call itself settles first, nothing else waits on this promise.
+  ended.catch(() => undefined);
+  try {
+    return await Promise.race([call(either), ended]);
+  } finally {
+    either.removeEventListener('abort', onAbort);
+  }
+};

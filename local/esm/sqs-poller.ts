@@ -13,7 +13,7 @@ import { classifyBatchResponse } from './batch-response.ts';
 import { sqsMappingConfig } from './config.ts';
 import { eventBytes, INVOCATION_PAYLOAD_LIMIT_BYTES, serialisedBytes } from './kinesis-events.ts';
 import { parseQueueArn } from './on-failure.ts';
-import { asError, backoffMs, sleep } from './signal.ts';
+import { asError, backoffMs, DEFAULT_CALL_TIMEOUT_MS, sleep, withCallTimeout } from './signal.ts';
 import type {
   InvokeResult,
   SqsEventProperties,
@@ -47,8 +47,16 @@ export interface SqsPollerOptions {
    * ends within milliseconds, but an emulator that stopped answering must not hold stop() forever.
    */
   stopGraceMs?: number;
+  /**
+   * How long one call to the queue may go unanswered (beyond a receive's WaitTimeSeconds) before it is abandoned:
+   * a receive is then retried, a delete left to the visibility timeout; default 10 s.
+   */
+  callTimeoutMs?: number;
   onEvent?: (event: SqsPollerEvent) => void;
 }
+
+/** Short polls: local-aws-sqs answers a long poll early only once it holds MaxNumberOfMessages. */
+const RECEIVE_WAIT_SECONDS = 0;
 
 /** The system attributes Lambda puts in `attributes`, in the order AWS writes them. */
 const RECORD_ATTRIBUTES = [
@@ -222,20 +230,27 @@ export class SqsPoller {
     );
   }
 
+  /**
+   * Sends one call to the queue, abandoned after `callTimeoutMs` (plus `waitSeconds`, a long poll's wait) or
+   * `stopGraceMs` after stop().
+   */
+  private send<T>(call: (abortSignal: AbortSignal) => Promise<T>, waitSeconds = 0): Promise<T> {
+    const timeoutMs = (this.options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS) + waitSeconds * 1000;
+    return withCallTimeout(timeoutMs, this.requestAbort.signal, call);
+  }
+
   private async resolveQueue(): Promise<void> {
     const { client, queue } = this.options;
     if (queue.startsWith('arn:')) {
       const { accountId, queueName } = parseQueueArn(queue);
-      const { QueueUrl } = await client.send(
-        new GetQueueUrlCommand({ QueueName: queueName, QueueOwnerAWSAccountId: accountId }),
-      );
+      const command = new GetQueueUrlCommand({ QueueName: queueName, QueueOwnerAWSAccountId: accountId });
+      const { QueueUrl } = await this.send((abortSignal) => client.send(command, { abortSignal }));
       this.queueArn = queue;
       this.queueUrl = QueueUrl ?? '';
       return;
     }
-    const { Attributes } = await client.send(
-      new GetQueueAttributesCommand({ QueueUrl: queue, AttributeNames: ['QueueArn'] }),
-    );
+    const command = new GetQueueAttributesCommand({ QueueUrl: queue, AttributeNames: ['QueueArn'] });
+    const { Attributes } = await this.send((abortSignal) => client.send(command, { abortSignal }));
     this.queueUrl = queue;
     this.queueArn = Attributes?.QueueArn ?? this.arnFromOptions();
   }
@@ -292,19 +307,19 @@ export class SqsPoller {
       }
       let messages: Message[];
       try {
-        const response = await this.options.client.send(
-          new ReceiveMessageCommand({
-            QueueUrl: this.queueUrl,
-            MaxNumberOfMessages: Math.min(10, this.config.BatchSize - batch.length),
-            // Short polls: local-aws-sqs answers a long poll early only once it holds MaxNumberOfMessages.
-            WaitTimeSeconds: 0,
-            AttributeNames: ['All'],
-            MessageSystemAttributeNames: ['All'],
-            MessageAttributeNames: ['All'],
-          }),
-          // Not aborted at once on stop: a short poll ends within milliseconds, and its messages are then
-          // released rather than left invisible for the visibility timeout.
-          { abortSignal: this.requestAbort.signal },
+        const command = new ReceiveMessageCommand({
+          QueueUrl: this.queueUrl,
+          MaxNumberOfMessages: Math.min(10, this.config.BatchSize - batch.length),
+          WaitTimeSeconds: RECEIVE_WAIT_SECONDS,
+          AttributeNames: ['All'],
+          MessageSystemAttributeNames: ['All'],
+          MessageAttributeNames: ['All'],
+        });
+        // Not aborted at once on stop: a short poll ends within milliseconds, and its messages are then
+        // released rather than left invisible for the visibility timeout.
+        const response = await this.send(
+          (abortSignal) => this.options.client.send(command, { abortSignal }),
+          RECEIVE_WAIT_SECONDS,
         );
         messages = response.Messages ?? [];
         errors = 0;
@@ -386,15 +401,12 @@ export class SqsPoller {
     for (let start = 0; start < records.length; start += 10) {
       const chunk = records.slice(start, start + 10);
       try {
-        const { Failed } = await this.options.client.send(
-          new DeleteMessageBatchCommand({
-            QueueUrl: this.queueUrl,
-            Entries: chunk.map((record, index) => ({
-              Id: String(index),
-              ReceiptHandle: record.receiptHandle,
-            })),
-          }),
-          { abortSignal: this.requestAbort.signal },
+        const command = new DeleteMessageBatchCommand({
+          QueueUrl: this.queueUrl,
+          Entries: chunk.map((record, index) => ({ Id: String(index), ReceiptHandle: record.receiptHandle })),
+        });
+        const { Failed } = await this.send((abortSignal) =>
+          this.options.client.send(command, { abortSignal }),
         );
         const failed = new Set((Failed ?? []).map((entry) => entry.Id));
         const deleted = chunk
@@ -416,17 +428,15 @@ export class SqsPoller {
     for (let start = 0; start < records.length; start += 10) {
       const chunk = records.slice(start, start + 10);
       try {
-        await this.options.client.send(
-          new ChangeMessageVisibilityBatchCommand({
-            QueueUrl: this.queueUrl,
-            Entries: chunk.map((record, index) => ({
-              Id: String(index),
-              ReceiptHandle: record.receiptHandle,
-              VisibilityTimeout: 0,
-            })),
-          }),
-          { abortSignal: this.requestAbort.signal },
-        );
+        const command = new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: this.queueUrl,
+          Entries: chunk.map((record, index) => ({
+            Id: String(index),
+            ReceiptHandle: record.receiptHandle,
+            VisibilityTimeout: 0,
+          })),
+        });
+        await this.send((abortSignal) => this.options.client.send(command, { abortSignal }));
       } catch (error) {
         this.fail('ChangeMessageVisibilityBatch', error);
       }

@@ -118,7 +118,7 @@ export interface KinesisOnFailureRecord {
  */
 export type OnFailureSink = (
   record: KinesisOnFailureRecord,
-  details: { payload: KinesisStreamEvent },
+  details: { payload: KinesisStreamEvent /** Aborts when the mapping stops. */; signal?: AbortSignal },
 ) => Promise<void>;
 
 export type ShardState = 'waiting' | 'reading' | 'draining' | 'finished' | 'stopped';

@@ -2,6 +2,7 @@ import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/clie
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { kinesisOnFailureRecord, parseQueueArn, sqsOnFailureSink } from '#local/esm/on-failure.ts';
+import { CallTimeoutError } from '#local/esm/signal.ts';
 
 const base = {
   shardId: 'shardId-000000000001',
@@ -168,6 +169,62 @@ describe('Kinesis on-failure record', () => {
 
     // Assess
     await expect(send).rejects.toThrow('queue unavailable');
+  });
+
+  it.each([
+    ['GetQueueUrl', 'arn:aws:sqs:us-east-1:000000000000:failures'],
+    ['SendMessage', 'http://q/1/f'],
+  ])(
+    'rejects when %s gets no answer within its time limit, so the poller retries',
+    async (operation, destination) => {
+      // Prepare: the queue takes the call and never answers.
+      const never = () => new Promise<never>(() => undefined);
+      sqs
+        .on(GetQueueUrlCommand)
+        .callsFake(operation === 'GetQueueUrl' ? never : () => ({ QueueUrl: 'http://q/1/f' }))
+        .on(SendMessageCommand)
+        .callsFake(never);
+      const sink = sqsOnFailureSink({
+        client: new SQSClient({ region: 'us-east-1' }),
+        destination,
+        callTimeoutMs: 50,
+      });
+      const record = kinesisOnFailureRecord({
+        ...base,
+        condition: 'RecordAgeExceeded',
+        approximateInvokeCount: 1,
+        functionError: null,
+      });
+
+      // Act
+      const send = sink(record, { payload: { Records: [] } });
+
+      // Assess
+      await expect(send).rejects.toThrow(new CallTimeoutError(50));
+    },
+  );
+
+  it('gives up a call when the mapping stops', async () => {
+    // Prepare
+    sqs.on(SendMessageCommand).callsFake(() => new Promise<never>(() => undefined));
+    const sink = sqsOnFailureSink({
+      client: new SQSClient({ region: 'us-east-1' }),
+      destination: 'http://q/1/f',
+    });
+    const stop = new AbortController();
+    const record = kinesisOnFailureRecord({
+      ...base,
+      condition: 'RecordAgeExceeded',
+      approximateInvokeCount: 1,
+      functionError: null,
+    });
+
+    // Act
+    const send = sink(record, { payload: { Records: [] }, signal: stop.signal });
+    stop.abort();
+
+    // Assess
+    await expect(send).rejects.toMatchObject({ name: 'AbortError' });
   });
 
   it('parses queue ARNs and rejects anything else', () => {

@@ -107,23 +107,59 @@ export const DEFAULT_READ_LIMIT = 1_000;
  */
 export const SHARD_READ_BYTES_PER_SECOND = 2 * 1024 * 1024;
 
-export interface ShardReaderOptions {
+export interface ShardReadBudgetOptions {
+  /**
+   * GetRecords (and GetShardIterator) calls per second on the shard. Kinesis allows 5 per shard shared by every
+   * reader, so the default of 2 leaves the live consumer its share.
+   */
+  callsPerSecond?: number;
+  /**
+   * Bytes per second taken from the shard (above 0, at most Kinesis's 2 MiB/s per shard, the default): after an
+   * answer of B bytes (data plus partition keys), the next GetRecords waits B / rate seconds.
+   */
+  bytesPerSecond?: number;
+  /** The clock of the readers that use the budget. */
+  clock?: Clock;
+}
+
+/**
+ * What reads of one shard may spend: calls and answered bytes per second. Readers given the same budget pace
+ * their calls as one reader would, so a read that follows another on the shard waits for the earlier one's
+ * calls and bytes. Other readers of the shard (the live consumer, a reader with a budget of its own) are not
+ * counted.
+ */
+export class ShardReadBudget {
+  readonly calls: RateLimiter;
+  readonly bytes: RateLimiter;
+
+  constructor(options: ShardReadBudgetOptions = {}) {
+    const callsPerSecond = options.callsPerSecond ?? 2;
+    if (!(callsPerSecond > 0 && callsPerSecond <= 5)) {
+      throw new RangeError(`callsPerSecond must be above 0 and at most 5 (Kinesis's limit per shard)`);
+    }
+    const bytesPerSecond = options.bytesPerSecond ?? SHARD_READ_BYTES_PER_SECOND;
+    if (!(bytesPerSecond > 0 && bytesPerSecond <= SHARD_READ_BYTES_PER_SECOND)) {
+      throw new RangeError(
+        `bytesPerSecond must be above 0 and at most ${SHARD_READ_BYTES_PER_SECOND} (Kinesis's 2 MiB/s read limit per shard), got ${bytesPerSecond}`,
+      );
+    }
+    const clock = options.clock ?? systemClock;
+    this.calls = new RateLimiter({ ratePerSecond: callsPerSecond, clock });
+    this.bytes = new RateLimiter({ ratePerSecond: bytesPerSecond, clock });
+  }
+}
+
+export interface ShardReaderOptions extends Omit<ShardReadBudgetOptions, 'clock'> {
   client: Pick<KinesisClient, 'send'>;
   streamName: string;
   shardId: string;
   /** Most records asked of one GetRecords call (1-10000). */
   limit?: number;
   /**
-   * GetRecords (and GetShardIterator) calls per second on this shard. Kinesis allows 5 per shard shared by every
-   * reader, so the default of 2 leaves the live consumer its share.
+   * The shard's call and byte budget, shared with the other readers given it. Without one, the reader makes its
+   * own from `callsPerSecond` and `bytesPerSecond`, which cannot be given together with a budget.
    */
-  callsPerSecond?: number;
-  /**
-   * Bytes per second this reader takes from the shard (above 0, at most Kinesis's 2 MiB/s per shard, the
-   * default): after an answer of B bytes (data plus partition keys), the next GetRecords waits B / rate seconds.
-   * The budget is this reader's own: other readers of the shard (the live consumer) are not counted.
-   */
-  bytesPerSecond?: number;
+  budget?: ShardReadBudget;
   /** Paces the records delivered (a records/s limit), shared by several readers when they share it. */
   recordLimiter?: RateLimiter;
   timestampPositioning?: TimestampPositioning;
@@ -177,8 +213,8 @@ export class ShardReader {
   readonly #client: Pick<KinesisClient, 'send'>;
   readonly #streamName: string;
   readonly #limit: number;
+  /** The budget's limiters: calls, and GetRecords by the bytes of its answers on top of the call rate. */
   readonly #callLimiter: RateLimiter;
-  /** Paces GetRecords by the bytes of its answers, on top of the call rate. */
   readonly #byteLimiter: RateLimiter;
   readonly #recordLimiter: RateLimiter | undefined;
   readonly #positioning: TimestampPositioning;
@@ -187,23 +223,20 @@ export class ShardReader {
   readonly #timestampIteratorTimeoutMs: number;
 
   constructor(options: ShardReaderOptions) {
-    const callsPerSecond = options.callsPerSecond ?? 2;
-    if (!(callsPerSecond > 0 && callsPerSecond <= 5)) {
-      throw new RangeError(`callsPerSecond must be above 0 and at most 5 (Kinesis's limit per shard)`);
-    }
-    const bytesPerSecond = options.bytesPerSecond ?? SHARD_READ_BYTES_PER_SECOND;
-    if (!(bytesPerSecond > 0 && bytesPerSecond <= SHARD_READ_BYTES_PER_SECOND)) {
-      throw new RangeError(
-        `bytesPerSecond must be above 0 and at most ${SHARD_READ_BYTES_PER_SECOND} (Kinesis's 2 MiB/s read limit per shard), got ${bytesPerSecond}`,
-      );
+    const { budget, callsPerSecond, bytesPerSecond } = options;
+    if (budget && (callsPerSecond !== undefined || bytesPerSecond !== undefined)) {
+      // The budget's rates are the ones that hold: rates given beside it would be silently ignored.
+      throw new TypeError('callsPerSecond and bytesPerSecond cannot be given together with a budget');
     }
     this.shardId = options.shardId;
     this.#client = options.client;
     this.#streamName = options.streamName;
     this.#limit = Math.min(10_000, Math.max(1, options.limit ?? DEFAULT_READ_LIMIT));
     this.#clock = options.clock ?? systemClock;
-    this.#callLimiter = new RateLimiter({ ratePerSecond: callsPerSecond, clock: this.#clock });
-    this.#byteLimiter = new RateLimiter({ ratePerSecond: bytesPerSecond, clock: this.#clock });
+    const { calls, bytes } =
+      budget ?? new ShardReadBudget({ callsPerSecond, bytesPerSecond, clock: this.#clock });
+    this.#callLimiter = calls;
+    this.#byteLimiter = bytes;
     this.#recordLimiter = options.recordLimiter;
     this.#positioning = options.timestampPositioning ?? 'iterator';
     this.#throttleAttempts = options.throttleAttempts ?? 8;

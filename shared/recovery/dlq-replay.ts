@@ -7,7 +7,13 @@ import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import type { MetricsSink } from '#shared/consumer/process-records.ts';
 import type { StreamRecord } from '#shared/events/stream-record.ts';
 import type { Clock } from '#shared/kinesis/rate-limiter.ts';
-import { compareSequence, DEFAULT_READ_LIMIT, errorName, ShardReader } from '#shared/kinesis/shard-reader.ts';
+import {
+  compareSequence,
+  DEFAULT_READ_LIMIT,
+  errorName,
+  ShardReadBudget,
+  ShardReader,
+} from '#shared/kinesis/shard-reader.ts';
 import { MetricUnit } from '#shared/powertools/metrics.ts';
 import { budgetContext, type DriveResult, driveRecords, emptyCounts, type Sink } from './drive-records.ts';
 import {
@@ -155,15 +161,44 @@ const readLimit = (record: FailureRecord, deps: ReplayDependencies): number => {
   return Number.isInteger(batchSize) && batchSize! > 0 ? Math.min(limit, batchSize!) : limit;
 };
 
+/** The call and byte budget of each shard a run reads, by shard id. */
+export type ReadBudgets = (shardId: string) => ShardReadBudget;
+
+/**
+ * One budget per shard for a whole run (one invocation): a run reads the messages of one shard one after
+ * another, and each message's first call must wait for the calls and bytes of the message before it, or the
+ * run takes more than its share of the shard's 5 calls and 2 MiB a second and is throttled.
+ */
+export const readBudgets = (deps: Pick<ReplayDependencies, 'reader' | 'clock'>): ReadBudgets => {
+  const budgets = new Map<string, ShardReadBudget>();
+  return (shardId) => {
+    let budget = budgets.get(shardId);
+    if (!budget) {
+      budget = new ShardReadBudget({
+        callsPerSecond: deps.reader?.callsPerSecond,
+        bytesPerSecond: deps.reader?.bytesPerSecond,
+        ...(deps.clock ? { clock: deps.clock } : {}),
+      });
+      budgets.set(shardId, budget);
+    }
+    return budget;
+  };
+};
+
 /** Reads the range back; tells records that aged out from records that can still be read. */
-const readRange = async (record: FailureRecord, deps: ReplayDependencies): Promise<ReadBack> => {
+const readRange = async (
+  record: FailureRecord,
+  deps: ReplayDependencies,
+  budgets: ReadBudgets,
+): Promise<ReadBack> => {
   const { shardId, startSequenceNumber: start, endSequenceNumber: end } = record.KinesisBatchInfo;
   const reader = new ShardReader({
     client: deps.kinesis,
     streamName: deps.streamName,
     shardId,
-    ...deps.reader,
+    budget: budgets(shardId),
     limit: readLimit(record, deps),
+    throttleAttempts: deps.reader?.throttleAttempts,
     ...(deps.clock ? { clock: deps.clock } : {}),
   });
   const records: StreamRecord[] = [];
@@ -212,11 +247,15 @@ const readRange = async (record: FailureRecord, deps: ReplayDependencies): Promi
   }
 };
 
-/** Replays one message; deleting it is the caller's business. Never throws for a message's own faults. */
+/**
+ * Replays one message; deleting it is the caller's business. Never throws for a message's own faults. A run of
+ * several messages passes the same `budgets` to each, so that reads of one shard share its limits.
+ */
 export const replayMessage = async (
   message: { messageId: string; body: string; receiveCount?: number },
   dryRun: boolean,
   deps: ReplayDependencies,
+  budgets: ReadBudgets = readBudgets(deps),
 ): Promise<MessageDetail> => {
   const { logger, metrics } = deps;
   const base = message.receiveCount === undefined ? {} : { receiveCount: message.receiveCount };
@@ -244,7 +283,7 @@ export const replayMessage = async (
 
   let read: ReadBack;
   try {
-    read = await readRange(record, deps);
+    read = await readRange(record, deps, budgets);
   } catch (error) {
     logger.warn('records could not be read back; the message stays', { messageId: message.messageId, error });
     return failedDetail(message.messageId, `reading the range failed: ${(error as Error).message}`, range);
@@ -431,6 +470,7 @@ export const drainFailureQueue = async (
   const visibility =
     request.visibilityTimeoutSeconds ?? Math.min(43_200, Math.ceil(deps.remainingMs() / 1000) + 30);
   const details: MessageDetail[] = [];
+  const budgets = readBudgets(deps);
   const seen = new Set<string>();
   // Messages received but not finished with (a dry run's, or those the budget left): made visible again.
   const release: Message[] = [];
@@ -445,6 +485,7 @@ export const drainFailureQueue = async (
       },
       request.dryRun,
       deps,
+      budgets,
     );
     if (!request.dryRun && isDone(detail)) {
       try {
@@ -545,6 +586,7 @@ export const replaySqsEvent = async (
   deps: ReplayDependencies,
 ): Promise<{ batchItemFailures: PartialItemFailures[]; report: ReplayReport }> => {
   const details: MessageDetail[] = [];
+  const budgets = readBudgets(deps);
   const handleMessage = async (message: SQSRecord): Promise<void> => {
     if (shouldStop(deps)) {
       throw new Error('not attempted: the time budget ran out');
@@ -558,6 +600,7 @@ export const replaySqsEvent = async (
       },
       false,
       deps,
+      budgets,
     );
     details.push(detail);
     if (!isDone(detail)) throw new Error(detail.detail ?? 'records still failing');

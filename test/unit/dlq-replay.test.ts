@@ -98,6 +98,28 @@ const queueDeps = { sqs: new SQSClient({ region: 'us-east-1' }), queueUrl: 'http
 const deletedIds = () =>
   sqsMock.commandCalls(DeleteMessageCommand).map((call) => call.args[0].input.ReceiptHandle);
 
+const MiB = 1024 * 1024;
+
+/** The n-th event of `key`, its data padded so that the record weighs `bytes` (data plus partition key). */
+const eventOfSize = (key: string, n: number, bytes: number): string => {
+  const event = keyedCloudEvent(key, n);
+  const bare = JSON.stringify({ ...event, data: { ...event.data, pad: '' } });
+  return JSON.stringify({
+    ...event,
+    data: { ...event.data, pad: 'x'.repeat(bytes - key.length - bare.length) },
+  });
+};
+
+/** The GetShardIterator and GetRecords calls made on `shardId`, as [command, clock time]. */
+const callsOn = (fake: FakeKinesis, shardId: string): Array<[string, number]> =>
+  fake.calls
+    .filter((call) =>
+      call.command === 'GetRecords'
+        ? (JSON.parse(call.input.ShardIterator as string) as { shardId: string }).shardId === shardId
+        : call.input.ShardId === shardId,
+    )
+    .map((call) => [call.command, call.at]);
+
 describe('Recovery: replayMessage', () => {
   it('reads the range back, writes its events and counts every record', async () => {
     // Prepare
@@ -441,6 +463,65 @@ describe('Recovery: drainFailureQueue', () => {
     expect(report.details.map((d) => d.messageId)).toEqual(['a1', 'a2', 'b1', 'b2']);
   });
 
+  it("paces the reads of one shard's messages as one reader: the next message waits for the calls and bytes of the one before", async () => {
+    // Prepare: the first message's range ends with a 4 MiB record, which holds the shard's next GetRecords 2 s;
+    // one record per GetRecords (batchSize 1).
+    const { deps, fake, put } = setup();
+    const first = put(SHARD, 'a', 1);
+    const big = fake.put(SHARD, 'a', eventOfSize('a', 2, 4 * MiB));
+    const next = put(SHARD, 'a', 3);
+    sqsMock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({
+        Messages: [
+          message('m-2', failureRecord(SHARD, next.SequenceNumber, next.SequenceNumber)),
+          message('m-1', failureRecord(SHARD, first.SequenceNumber, big.SequenceNumber)),
+        ],
+      })
+      .resolves({ Messages: [] });
+    // Act
+    const report = await drainFailureQueue({ maxMessages: 10 }, { ...deps, ...queueDeps });
+    // Assess: calls 200 ms apart (5 a second) across both messages, and m-2's GetRecords 2 s after the big answer.
+    expect(report).toMatchObject({ messages: 2, recordsReplayed: 3, written: 3, deleted: 2 });
+    expect(report.details.map((d) => d.messageId)).toEqual(['m-1', 'm-2']);
+    const calls = callsOn(fake, SHARD);
+    expect(calls.map(([command]) => command)).toEqual([
+      'GetShardIterator',
+      'GetRecords',
+      'GetRecords',
+      'GetShardIterator',
+      'GetRecords',
+    ]);
+    const start = calls[0]![1];
+    expect(calls.map(([, at]) => at - start)).toEqual([0, 200, 400, 600, 2_400]);
+  });
+
+  it("does not make one shard's messages wait for the reads of another shard", async () => {
+    // Prepare
+    const OTHER = 'shardId-000000000001';
+    const { deps, fake, put } = setup();
+    const big = fake.put(SHARD, 'a', eventOfSize('a', 1, 4 * MiB));
+    const small = put(OTHER, 'b', 1);
+    const later = put(SHARD, 'a', 2);
+    sqsMock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({
+        Messages: [
+          message('big', failureRecord(SHARD, big.SequenceNumber, big.SequenceNumber)),
+          message('small', failureRecord(OTHER, small.SequenceNumber, small.SequenceNumber)),
+          message('later', failureRecord(SHARD, later.SequenceNumber, later.SequenceNumber)),
+        ],
+      })
+      .resolves({ Messages: [] });
+    // Act
+    const report = await drainFailureQueue({ maxMessages: 10 }, { ...deps, ...queueDeps });
+    // Assess: the other shard reads at its own call rate; only the big answer's shard waits for its bytes.
+    expect(report).toMatchObject({ messages: 3, written: 3, deleted: 3 });
+    const start = callsOn(fake, SHARD)[0]![1];
+    expect(callsOn(fake, OTHER).map(([, at]) => at - start)).toEqual([0, 200]);
+    expect(callsOn(fake, SHARD).map(([, at]) => at - start)).toEqual([0, 200, 400, 2_200]);
+  });
+
   it('asks GetRecords for no more records than the range holds', async () => {
     // Prepare
     const { deps, put, fake } = setup();
@@ -559,6 +640,28 @@ describe('Recovery: replaySqsEvent', () => {
     expect(batchItemFailures.every((failure) => Object.keys(failure).join() === 'itemIdentifier')).toBe(true);
     expect(report).toMatchObject({ messages: 3, written: 1, stillFailing: 2, deleted: 1 });
     expect(sqsMock).not.toHaveReceivedCommand(DeleteMessageCommand);
+  });
+
+  it("paces the messages of one shard as one reader, and leaves another shard's messages to their own pace", async () => {
+    // Prepare: on SHARD, a 4 MiB record then a small one, each its own message; on OTHER, one small message.
+    const OTHER = 'shardId-000000000001';
+    const { deps, fake, put } = setup();
+    const big = fake.put(SHARD, 'a', eventOfSize('a', 1, 4 * MiB));
+    const next = put(SHARD, 'a', 2);
+    const other = put(OTHER, 'b', 1);
+    const event = sqsEvent([
+      { id: 'other', body: failureRecord(OTHER, other.SequenceNumber, other.SequenceNumber) },
+      { id: 'next', body: failureRecord(SHARD, next.SequenceNumber, next.SequenceNumber) },
+      { id: 'big', body: failureRecord(SHARD, big.SequenceNumber, big.SequenceNumber) },
+    ]);
+    // Act
+    const { batchItemFailures, report } = await replaySqsEvent(event, deps);
+    // Assess: one message at a time, in stream order: big, next, then other, which waits for no one.
+    expect(batchItemFailures).toEqual([]);
+    expect(report.details.map((d) => d.messageId)).toEqual(['big', 'next', 'other']);
+    const start = callsOn(fake, SHARD)[0]![1];
+    expect(callsOn(fake, SHARD).map(([, at]) => at - start)).toEqual([0, 200, 400, 2_200]);
+    expect(callsOn(fake, OTHER).map(([, at]) => at - start)).toEqual([2_200, 2_400]);
   });
 
   it('answers an empty list when every message replayed', async () => {

@@ -2,7 +2,12 @@ import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StreamRecord } from '#shared/events/stream-record.ts';
 import { type RateDecision, RateLimiter } from '#shared/kinesis/rate-limiter.ts';
-import { compareSequence, type ReadBatch, ShardReader } from '#shared/kinesis/shard-reader.ts';
+import {
+  compareSequence,
+  type ReadBatch,
+  ShardReadBudget,
+  ShardReader,
+} from '#shared/kinesis/shard-reader.ts';
 import { FakeKinesis, testClock } from '#test/helpers/fake-kinesis.ts';
 
 const SHARD = 'shardId-000000000000';
@@ -476,6 +481,67 @@ describe('Kinesis: ShardReader', () => {
     // Assess: 1 s for the 2 MiB answer, then the first backoff (200 ms) for the throttled attempt.
     expect(out.delivered().map((record) => record.partitionKey)).toEqual(['big', 'small']);
     expect(gapsOf(fake.callsOf('GetRecords'))).toEqual([1_000, 200, 200]);
+  });
+
+  it.each([
+    { budgets: 'one budget', shared: true, times: [0, 200, 400, 2_200] },
+    { budgets: 'budgets of their own', shared: false, times: [0, 200, 200, 400] },
+  ])('paces two readers of the shard, one after the other, with $budgets', async ({ shared, times }) => {
+    // Prepare: the first reader reads a 4 MiB record, the second the small one after it.
+    const clock = testClock();
+    fake = new FakeKinesis('events', clock);
+    const big = fake.put(SHARD, 'big', new Uint8Array(4 * MiB - 'big'.length));
+    const small = fake.put(SHARD, 'small', '{"n":1}');
+    const budget = new ShardReadBudget({ callsPerSecond: 5, clock });
+    const reader = () =>
+      new ShardReader({
+        client: new KinesisClient({ region: 'us-east-1' }),
+        streamName: 'events',
+        shardId: SHARD,
+        clock,
+        limit: 1,
+        ...(shared ? { budget } : { callsPerSecond: 5 }),
+      });
+    const out = collect();
+    // Act
+    await reader().read(
+      { type: 'AT_SEQUENCE_NUMBER', sequenceNumber: big.SequenceNumber },
+      { endSequenceNumber: big.SequenceNumber },
+      out.onBatch,
+    );
+    await reader().read(
+      { type: 'AT_SEQUENCE_NUMBER', sequenceNumber: small.SequenceNumber },
+      { endSequenceNumber: small.SequenceNumber },
+      out.onBatch,
+    );
+    // Assess: with one budget, the second reader's calls wait for the call rate and the big answer's 2 s.
+    expect(out.delivered().map((record) => record.partitionKey)).toEqual(['big', 'small']);
+    expect(fake.calls.map((call) => call.command)).toEqual([
+      'GetShardIterator',
+      'GetRecords',
+      'GetShardIterator',
+      'GetRecords',
+    ]);
+    const start = fake.calls[0]!.at;
+    expect(fake.calls.map((call) => call.at - start)).toEqual(times);
+  });
+
+  it('refuses call or byte rates beside a budget, whose rates are the ones that hold', () => {
+    // Prepare
+    const budget = new ShardReadBudget();
+    // Act & Assess
+    for (const rates of [{ callsPerSecond: 1 }, { bytesPerSecond: MiB }]) {
+      expect(
+        () =>
+          new ShardReader({
+            client: new KinesisClient({ region: 'us-east-1' }),
+            streamName: 'events',
+            shardId: SHARD,
+            budget,
+            ...rates,
+          }),
+      ).toThrow(new TypeError('callsPerSecond and bytesPerSecond cannot be given together with a budget'));
+    }
   });
 
   it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY, 2 * MiB + 1])(

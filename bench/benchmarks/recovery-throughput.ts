@@ -19,6 +19,7 @@ import { kinesisOnFailureRecord, sqsOnFailureSink } from '#local/esm/on-failure.
 import type { KinesisOnFailureRecord } from '#local/esm/types.ts';
 import { loadTemplate, type Template } from '#local/template/parse.ts';
 import { keepAliveHandler } from '#shared/clients/http-handler.ts';
+import { SHARD_READ_BYTES_PER_SECOND } from '#shared/kinesis/shard-reader.ts';
 import { MemoryQuarantine } from '#shared/quarantine/quarantine.ts';
 import {
   drainFailureQueue,
@@ -67,6 +68,7 @@ const SETTINGS: Omit<ReprocessSettings, 'streamName'> = {
   windowGraceMs: 1_000,
   defaultMaxRecordsPerSecond: 100_000,
   getRecordsPerSecond: GET_RECORDS_PER_SECOND,
+  getRecordsBytesPerSecond: SHARD_READ_BYTES_PER_SECOND,
   getRecordsLimit: 10_000,
   shardConcurrency: SHARDS,
   // kinesalite never answers an AT_TIMESTAMP iterator on a shard with no record that recent.
@@ -399,7 +401,11 @@ export const replayFailureQueue = async (
     timeReserveMs: 0,
     remainingMs: () => 600_000,
     stopReserveMs: 1_000,
-    reader: { limit: REPLAY_GET_RECORDS_LIMIT, callsPerSecond: GET_RECORDS_PER_SECOND },
+    reader: {
+      limit: REPLAY_GET_RECORDS_LIMIT,
+      callsPerSecond: GET_RECORDS_PER_SECOND,
+      bytesPerSecond: SHARD_READ_BYTES_PER_SECOND,
+    },
     attempts: 2,
     sqs: bench.sqs,
     queueUrl: queueUrl!,
@@ -486,9 +492,9 @@ export const recoveryThroughput: Benchmark = {
         notes: [
           `N = ${n.toLocaleString('en-US')} (the target is stated for 100,000; BENCH_RECOVERY_RECORDS=100000 runs that, about five times as long; the default keeps npm run bench within minutes on 2 cores).`,
           "kinesalite and dynalite run each in a worker thread of its own, as the local runtime runs them, for both the recovery code and its baseline: in the benchmark's own thread, a GetRecords of thousands of records held every other request back, past the SDK's 10 s request timeout.",
-          `Reprocessor settings: ${SHARDS} shards read at once, ${WRITERS} keys written at once, no rate limit below 100,000 records/s, GetRecords at ${GET_RECORDS_PER_SECOND} calls/s per shard (Kinesis's limit).`,
+          `Reprocessor settings: ${SHARDS} shards read at once, ${WRITERS} keys written at once, no rate limit below 100,000 records/s, GetRecords at ${GET_RECORDS_PER_SECOND} calls/s and 2 MiB/s per shard (Kinesis's limits; the function's defaults are 2 calls/s and 1 MiB/s).`,
           `DLQ replay setup: the same N records, cut per shard into batches of ${shape.batchSize} (ConsumerBatchSize's default), each sent to an SQS failure queue as the on-failure record the event source mapping sends once a batch runs out of retries (RetryAttemptsExhausted, approximateInvokeCount ${shape.approximateInvokeCount}): ${replay.messages.toLocaleString('en-US')} messages of up to ${shape.batchSize} records. They are replayed into a fresh table, so every record is written once.`,
-          `DLQ replay settings: the on-demand mode (drainFailureQueue) in requests of up to ${messagesPerRequest(replay.messages)} messages, of each receive (up to 10 messages) those of different shards at once and those of one shard one after another, each range read back with GetShardIterator(AT_SEQUENCE_NUMBER) and GetRecords of up to the range's batch size (at most ${REPLAY_GET_RECORDS_LIMIT.toLocaleString('en-US')}, the function's default) at ${GET_RECORDS_PER_SECOND} calls/s (the function's default is 2), ${WRITERS} keys written at once.`,
+          `DLQ replay settings: the on-demand mode (drainFailureQueue) in requests of up to ${messagesPerRequest(replay.messages)} messages, of each receive (up to 10 messages) those of different shards at once and those of one shard one after another, each range read back with GetShardIterator(AT_SEQUENCE_NUMBER) and GetRecords of up to the range's batch size (at most ${REPLAY_GET_RECORDS_LIMIT.toLocaleString('en-US')}, the function's default) at ${GET_RECORDS_PER_SECOND} calls/s and 2 MiB/s per shard (the function's defaults are 2 calls/s and 1 MiB/s), ${WRITERS} keys written at once.`,
         ],
       };
     } finally {

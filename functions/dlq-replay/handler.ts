@@ -8,7 +8,7 @@ import { s3 } from '#shared/clients/s3.ts';
 import { sqs } from '#shared/clients/sqs.ts';
 import { logger } from '#shared/powertools/logger.ts';
 import { metrics } from '#shared/powertools/metrics.ts';
-import { loadDlqReplayConfig } from '#shared/recovery/config.ts';
+import { loadDlqReplayConfig, replayReaderOptions } from '#shared/recovery/config.ts';
 import {
   drainFailureQueue,
   type ReplayDependencies,
@@ -42,7 +42,7 @@ const dependencies = (context: Context): ReplayDependencies => ({
   timeReserveMs: config.timeReserveMs,
   remainingMs: () => context.getRemainingTimeInMillis(),
   stopReserveMs: config.stopReserveMs,
-  reader: { limit: config.getRecordsLimit, callsPerSecond: config.getRecordsPerSecond },
+  reader: replayReaderOptions(config),
   attempts: config.retryAttempts,
 });
 

@@ -15,6 +15,11 @@ export interface StreamReadConfig {
   streamName: string;
   /** GetRecords calls per second per shard (1-5; Kinesis allows 5 per shard across every reader). */
   getRecordsPerSecond: number;
+  /**
+   * KiB per second per shard taken by GetRecords answers (1-2048; Kinesis allows 2 MiB/s per shard across every
+   * reader, so the default of 1024 leaves the live consumer its share).
+   */
+  getRecordsKiBPerSecond: number;
   /** Records asked of one GetRecords call. */
   getRecordsLimit: number;
   /** No message or GetRecords call is started with less than this many milliseconds left. */
@@ -26,10 +31,14 @@ export interface StreamReadConfig {
 const streamReadConfig = (env: Env, stopReserveMs: number): StreamReadConfig => ({
   streamName: requireString('STREAM_NAME', env),
   getRecordsPerSecond: integerFrom('GET_RECORDS_PER_SECOND', 2, { min: 1, max: 5 }, env),
+  getRecordsKiBPerSecond: integerFrom('GET_RECORDS_KIB_PER_SECOND', 1_024, { min: 1, max: 2_048 }, env),
   getRecordsLimit: integerFrom('GET_RECORDS_LIMIT', 1_000, { min: 1, max: 10_000 }, env),
   stopReserveMs: integerFrom('STOP_RESERVE_MS', stopReserveMs, { min: 0 }, env),
   retryAttempts: integerFrom('RETRY_ATTEMPTS', 3, { min: 1, max: 10 }, env),
 });
+
+/** The shard reader counts bytes; the setting is in KiB. */
+const bytesPerSecondOf = (read: StreamReadConfig): number => read.getRecordsKiBPerSecond * 1_024;
 
 export interface DlqReplayConfig extends ConsumerConfig, StreamReadConfig {
   failureQueueUrl: string;
@@ -39,6 +48,15 @@ export const loadDlqReplayConfig = (env: Env = process.env): DlqReplayConfig => 
   ...loadConsumerConfig(env),
   ...streamReadConfig(env, 10_000),
   failureQueueUrl: requireString('FAILURE_QUEUE_URL', env),
+});
+
+/** How the DLQ replay reads each shard: its records per call, calls per second and bytes per second. */
+export const replayReaderOptions = (
+  config: StreamReadConfig,
+): { limit: number; callsPerSecond: number; bytesPerSecond: number } => ({
+  limit: config.getRecordsLimit,
+  callsPerSecond: config.getRecordsPerSecond,
+  bytesPerSecond: bytesPerSecondOf(config),
 });
 
 export interface ReprocessorConfig extends ConsumerConfig {
@@ -70,6 +88,7 @@ export const loadReprocessorConfig = (env: Env = process.env): ReprocessorConfig
       windowGraceMs: integerFrom('WINDOW_GRACE_MS', 5_000, { min: 0 }, env),
       defaultMaxRecordsPerSecond: integerFrom('MAX_RECORDS_PER_SECOND', 1_000, { min: 1, max: 100_000 }, env),
       getRecordsPerSecond: read.getRecordsPerSecond,
+      getRecordsBytesPerSecond: bytesPerSecondOf(read),
       getRecordsLimit: read.getRecordsLimit,
       shardConcurrency: integerFrom('SHARD_CONCURRENCY', 4, { min: 1, max: 100 }, env),
       timestampPositioning: positioning as TimestampPositioning,

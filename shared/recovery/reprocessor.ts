@@ -78,6 +78,11 @@ export interface ReprocessSettings {
   defaultMaxRecordsPerSecond: number;
   /** GetRecords calls per second per shard (at most 5, Kinesis's limit, shared with the live consumer). */
   getRecordsPerSecond: number;
+  /**
+   * Bytes per second per shard taken by GetRecords answers (at most 2 MiB/s, Kinesis's limit, shared with the
+   * live consumer): after an answer of B bytes the next call waits B / rate seconds.
+   */
+  getRecordsBytesPerSecond: number;
   getRecordsLimit: number;
   /** Shards read at the same time by one invocation. */
   shardConcurrency: number;
@@ -495,6 +500,7 @@ const runShard = async (shard: ShardItem, run: RunContext): Promise<ShardOutcome
     shardId: shard.shardId,
     limit: Math.min(settings.getRecordsLimit, parameters.maxRecordsPerSecond),
     callsPerSecond: settings.getRecordsPerSecond,
+    bytesPerSecond: settings.getRecordsBytesPerSecond,
     recordLimiter: run.recordLimiter,
     timestampPositioning: settings.timestampPositioning,
     timestampIteratorTimeoutMs: settings.timestampIteratorTimeoutMs,

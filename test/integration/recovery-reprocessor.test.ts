@@ -2,6 +2,7 @@ import { CreateStreamCommand } from '@aws-sdk/client-kinesis';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Clock, systemClock } from '#shared/kinesis/rate-limiter.ts';
+import { SHARD_READ_BYTES_PER_SECOND } from '#shared/kinesis/shard-reader.ts';
 import { S3Quarantine } from '#shared/quarantine/s3-quarantine.ts';
 import { DryRunEventStore, DryRunQuarantine, dynamoDbVersionLookup } from '#shared/recovery/dry-run.ts';
 import {
@@ -77,6 +78,7 @@ const SETTINGS: ReprocessSettings = {
   windowGraceMs: 200,
   defaultMaxRecordsPerSecond: 1_000,
   getRecordsPerSecond: 5,
+  getRecordsBytesPerSecond: SHARD_READ_BYTES_PER_SECOND,
   getRecordsLimit: 4,
   shardConcurrency: 4,
   // kinesalite never answers an AT_TIMESTAMP iterator request when no record is that recent.

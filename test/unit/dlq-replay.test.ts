@@ -10,6 +10,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { MemoryQuarantine } from '#shared/quarantine/quarantine.ts';
+import { loadDlqReplayConfig, replayReaderOptions } from '#shared/recovery/config.ts';
 import {
   drainFailureQueue,
   type ReplayDependencies,
@@ -99,6 +100,14 @@ const deletedIds = () =>
   sqsMock.commandCalls(DeleteMessageCommand).map((call) => call.args[0].input.ReceiptHandle);
 
 const MiB = 1024 * 1024;
+
+/** What the function's environment holds besides its read settings. */
+const FUNCTION_ENV = {
+  STREAM_NAME,
+  TABLE_NAME: 'events-table',
+  QUARANTINE_BUCKET: 'quarantine-bucket',
+  FAILURE_QUEUE_URL: 'https://sqs/failures',
+};
 
 /** The n-th event of `key`, its data padded so that the record weighs `bytes` (data plus partition key). */
 const eventOfSize = (key: string, n: number, bytes: number): string => {
@@ -495,6 +504,50 @@ describe('Recovery: drainFailureQueue', () => {
     const start = calls[0]![1];
     expect(calls.map(([, at]) => at - start)).toEqual([0, 200, 400, 600, 2_400]);
   });
+
+  it.each([
+    { kib: undefined, wait: 1_000 },
+    { kib: '512', wait: 2_000 },
+    { kib: '2048', wait: 500 },
+  ])(
+    'holds the GetRecords after a 1 MiB answer back $wait ms with GET_RECORDS_KIB_PER_SECOND=$kib',
+    async ({ kib, wait }) => {
+      // Prepare: the reader the function makes of its environment; m-1's range is one 1 MiB record.
+      const { deps, fake, put } = setup();
+      const config = loadDlqReplayConfig({
+        ...FUNCTION_ENV,
+        GET_RECORDS_PER_SECOND: '5',
+        ...(kib === undefined ? {} : { GET_RECORDS_KIB_PER_SECOND: kib }),
+      });
+      const big = fake.put(SHARD, 'a', eventOfSize('a', 1, MiB));
+      const next = put(SHARD, 'a', 2);
+      sqsMock
+        .on(ReceiveMessageCommand)
+        .resolvesOnce({
+          Messages: [
+            message('m-1', failureRecord(SHARD, big.SequenceNumber, big.SequenceNumber)),
+            message('m-2', failureRecord(SHARD, next.SequenceNumber, next.SequenceNumber)),
+          ],
+        })
+        .resolves({ Messages: [] });
+      // Act
+      const report = await drainFailureQueue(
+        { maxMessages: 10 },
+        { ...deps, reader: replayReaderOptions(config), ...queueDeps },
+      );
+      // Assess: m-2's GetShardIterator keeps to the call rate; its GetRecords waits for the big answer's bytes.
+      expect(report).toMatchObject({ messages: 2, recordsReplayed: 2, written: 2, deleted: 2 });
+      const calls = callsOn(fake, SHARD);
+      expect(calls.map(([command]) => command)).toEqual([
+        'GetShardIterator',
+        'GetRecords',
+        'GetShardIterator',
+        'GetRecords',
+      ]);
+      const start = calls[0]![1];
+      expect(calls.map(([, at]) => at - start)).toEqual([0, 200, 400, 200 + wait]);
+    },
+  );
 
   it("does not make one shard's messages wait for the reads of another shard", async () => {
     // Prepare

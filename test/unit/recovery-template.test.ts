@@ -1,10 +1,19 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { planStack } from '#local/stack.ts';
 import { loadTemplate } from '#local/template/parse.ts';
+import { loadDlqReplayConfig, loadReprocessorConfig, replayReaderOptions } from '#shared/recovery/config.ts';
 
 const template = loadTemplate(resolve(import.meta.dirname, '../../template.yaml'));
 const resources = template.Resources;
 const parameters = template.Parameters ?? {};
+
+const PLAN_OPTIONS = {
+  region: 'us-east-1',
+  accountId: '000000000000',
+  stackName: 'local',
+  endpoint: 'http://127.0.0.1:4566',
+};
 
 type Node = Record<string, unknown>;
 const propertiesOf = (id: string) => resources[id]!.Properties as Node;
@@ -124,6 +133,7 @@ describe('Template: DlqReplayFunction', () => {
       QUARANTINE_BUCKET: { Ref: 'QuarantineBucket' },
       PROJECTION_VERSION: { Ref: 'ProjectionVersion' },
       GET_RECORDS_PER_SECOND: { Ref: 'RecoveryGetRecordsPerSecond' },
+      GET_RECORDS_KIB_PER_SECOND: { Ref: 'RecoveryGetRecordsKiBPerSecond' },
     });
   });
 });
@@ -192,6 +202,44 @@ describe('Template: ReprocessorFunction', () => {
       MAX_RECORDS_PER_SECOND: { Ref: 'ReprocessMaxRecordsPerSecond' },
     });
   });
+});
+
+describe('Template: the recovery functions’ share of each shard’s reads', () => {
+  it('declares the byte share in KiB per second: half of the shard’s 2 MiB/s by default, at most all of it', () => {
+    expect(parameters.RecoveryGetRecordsKiBPerSecond).toMatchObject({
+      Type: 'Number',
+      Default: 1024,
+      MinValue: 1,
+      MaxValue: 2048,
+      Description: expect.stringContaining('KiB per second per shard'),
+    });
+  });
+
+  it.each(['DlqReplayFunction', 'ReprocessorFunction'])(
+    '%s takes its call and byte rates from the recovery parameters',
+    (id) => {
+      expect((propertiesOf(id).Environment as Node).Variables).toMatchObject({
+        GET_RECORDS_PER_SECOND: { Ref: 'RecoveryGetRecordsPerSecond' },
+        GET_RECORDS_KIB_PER_SECOND: { Ref: 'RecoveryGetRecordsKiBPerSecond' },
+      });
+    },
+  );
+
+  it.each<{ overrides: Record<string, string>; bytes: number }>([
+    { overrides: {}, bytes: 1024 * 1024 },
+    { overrides: { RecoveryGetRecordsKiBPerSecond: '256' }, bytes: 256 * 1024 },
+  ])(
+    'planned with $overrides, both functions read $bytes bytes per second per shard',
+    ({ overrides, bytes }) => {
+      // Act
+      const stack = planStack(template, { ...PLAN_OPTIONS, parameterOverrides: overrides });
+      // Assess
+      const replay = loadDlqReplayConfig(stack.functions.DlqReplayFunction!.environment);
+      const reprocessor = loadReprocessorConfig(stack.functions.ReprocessorFunction!.environment);
+      expect(replayReaderOptions(replay).bytesPerSecond).toBe(bytes);
+      expect(reprocessor.settings.getRecordsBytesPerSecond).toBe(bytes);
+    },
+  );
 });
 
 describe('Template: failure queue redrive and alarms', () => {

@@ -1,5 +1,6 @@
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SHARD_READ_BYTES_PER_SECOND } from '#shared/kinesis/shard-reader.ts';
 import { MemoryQuarantine } from '#shared/quarantine/quarantine.ts';
 import { DryRunEventStore, DryRunQuarantine } from '#shared/recovery/dry-run.ts';
 import { type JobStore, MemoryJobStore } from '#shared/recovery/job-store.ts';
@@ -41,6 +42,7 @@ const SETTINGS: ReprocessSettings = {
   windowGraceMs: 50,
   defaultMaxRecordsPerSecond: 1_000,
   getRecordsPerSecond: 5,
+  getRecordsBytesPerSecond: SHARD_READ_BYTES_PER_SECOND,
   getRecordsLimit: 3,
   shardConcurrency: 4,
   timestampPositioning: 'iterator',
@@ -447,6 +449,37 @@ describe('Recovery: reprocessor', () => {
     );
     expect(mostInOneSecond).toBeLessThanOrEqual(4);
   });
+
+  it.each([
+    { bytesPerSecond: SHARD_READ_BYTES_PER_SECOND, wait: 500 },
+    { bytesPerSecond: 512 * 1024, wait: 2_000 },
+  ])(
+    'holds the GetRecords after a 1 MiB answer back $wait ms at getRecordsBytesPerSecond $bytesPerSecond',
+    async ({ bytesPerSecond, wait }) => {
+      // Prepare: a 1 MiB record, then two small ones; one record per GetRecords.
+      const { clock, fake, memory, deps, put } = setup(1);
+      const from = clock.now();
+      clock.advance(10);
+      const event = keyedCloudEvent('a', 1);
+      const bare = JSON.stringify({ ...event, data: { ...event.data, pad: '' } });
+      const pad = 'x'.repeat(1024 * 1024 - 'a'.length - bare.length);
+      fake.put(S0, 'a', JSON.stringify({ ...event, data: { ...event.data, pad } }));
+      put(S0, 'a', 2);
+      put(S0, 'a', 3);
+      // Act
+      const status = await handleReprocessRequest(
+        { from: iso(from) },
+        deps({
+          settings: { getRecordsLimit: 1, getRecordsPerSecond: 5, getRecordsBytesPerSecond: bytesPerSecond },
+        }),
+      );
+      // Assess: the big answer holds the next call back; the small ones leave only the call rate (200 ms).
+      expect(status).toMatchObject({ state: 'done', totals: { recordsRead: 3, written: 3 } });
+      expect(memory.items.size).toBe(3);
+      const calls = fake.callsOf('GetRecords');
+      expect(calls.slice(1).map((call, i) => call.at - calls[i]!.at)).toEqual([wait, 200, 200]);
+    },
+  );
 
   it('leaves a shard failed at the record that keeps failing, resumes it only when asked again', async () => {
     // Prepare

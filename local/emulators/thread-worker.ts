@@ -93,7 +93,8 @@ const toLowerFirst = (key: string) => key.charAt(0).toLowerCase() + key.slice(1)
  * DynamoDB refuses an attribute name that is the empty string wherever a request carries one, a map key at any
  * depth included (`{"M": {"": …}}`); dynalite stores it. The answer here is DynamoDB's ValidationException, so that
  * an item the service would refuse is refused locally too. Only written items and values are looked at (`Item`
- * and every `M`); the cheap test first: no empty key, no `""` followed by a colon.
+ * and every `M`); the cheap test first: no empty key, no `""` followed by a colon. The refusal's wording is this
+ * endpoint's: DynamoDB's exact text could not be confirmed (the sink refuses such data before any call anyway).
  */
 const emptyAttributeName = (body: Buffer): boolean => {
   if (body.indexOf('""') === -1 || !/""\s*:/.test(body.toString('latin1'))) return false;

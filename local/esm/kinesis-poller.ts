@@ -23,7 +23,15 @@ import {
   streamIdentity,
 } from './kinesis-events.ts';
 import { kinesisOnFailureRecord } from './on-failure.ts';
-import { asError, backoffMs, DEFAULT_CALL_TIMEOUT_MS, sleep, Wakeup, withCallTimeout } from './signal.ts';
+import {
+  asError,
+  backoffMs,
+  CallTimeoutError,
+  DEFAULT_CALL_TIMEOUT_MS,
+  sleep,
+  Wakeup,
+  withCallTimeout,
+} from './signal.ts';
 import type {
   FailureCondition,
   InvokeResult,
@@ -263,17 +271,27 @@ class ShardWorker {
       this.resolveReady();
     }
     let errors = 0;
+    // The most records a GetRecords asks for, fitted to how long answers take (kinesalite's time grows with the
+    // bytes it returns): halved after a call that got no answer within callTimeoutMs or took over half of it,
+    // doubled after one that took under a quarter. A backlog of large records would otherwise time out for ever.
+    let limitCap = 10_000;
     while (iterator && !this.ctx.stopping()) {
       const room = this.ctx.maxBufferedRecords - this.unprocessed();
       if (room <= 0) {
         await this.space.wait(undefined, this.ctx.abort);
         continue;
       }
+      const asked = Math.min(room, limitCap);
       let response: GetRecordsCommandOutput;
       try {
-        response = await this.getRecords(iterator, room);
+        const sentAt = performance.now();
+        response = await this.getRecords(iterator, asked);
+        const tookMs = performance.now() - sentAt;
+        if (tookMs > this.ctx.callTimeoutMs / 2) limitCap = Math.max(1, Math.floor(asked / 2));
+        else if (tookMs < this.ctx.callTimeoutMs / 4) limitCap = Math.min(10_000, asked * 2);
         errors = 0;
       } catch (error) {
+        if (error instanceof CallTimeoutError) limitCap = Math.max(1, Math.floor(asked / 2));
         if (this.ctx.stopping()) break;
         if ((error as Error).name === 'ExpiredIteratorException') {
           iterator = await this.iteratorFor(
@@ -305,10 +323,10 @@ class ShardWorker {
    * A call that gets no answer fails after `callTimeoutMs` and is retried with the same iterator, so a timeout
    * neither skips nor repeats records.
    */
-  private getRecords(iterator: string, room: number): Promise<GetRecordsCommandOutput> {
+  private getRecords(iterator: string, limit: number): Promise<GetRecordsCommandOutput> {
     return this.send((abortSignal) =>
       this.ctx.client.send(
-        new GetRecordsCommand({ ShardIterator: iterator, Limit: Math.min(10_000, room) }),
+        new GetRecordsCommand({ ShardIterator: iterator, Limit: Math.min(10_000, limit) }),
         { abortSignal },
       ),
     );
@@ -582,8 +600,9 @@ class ShardWorker {
           });
           break;
         } catch (error) {
-          this.fail('OnFailure', error);
+          // A send that stop() aborted is no failure of the destination.
           if (this.ctx.stopping()) return false;
+          this.fail('OnFailure', error);
           await sleep(
             backoffMs(attempt, this.ctx.retryBaseDelayMs, this.ctx.retryMaxDelayMs),
             this.ctx.abort,

@@ -97,6 +97,10 @@ const partitionKeyField = (event: Record<string, unknown>): 'partitionkey' | 'su
  * event table stores `data` as a map, so such an event could never be stored. Walked with a list of its own, not
  * by recursion: `data` may be nested deeper than the stack allows. Only objects and arrays are visited.
  */
+/** `data.total` for a name that reads as one, else `data["a.b"]`, so that no two members share a path. */
+const memberPath = (path: string, name: string): string =>
+  /^[A-Za-z_$][\w$]*$/.test(name) ? `${path}.${name}` : `${path}[${JSON.stringify(name)}]`;
+
 const emptyMemberName = (data: unknown): string | undefined => {
   if (typeof data !== 'object' || data === null) return undefined;
   const pending: Array<{ value: object; path: string }> = [{ value: data, path: 'data' }];
@@ -116,7 +120,7 @@ const emptyMemberName = (data: unknown): string | undefined => {
       if (name === '') return `${path}[""]`;
       const member: unknown = (value as Record<string, unknown>)[name];
       if (typeof member === 'object' && member !== null)
-        pending.push({ value: member, path: `${path}.${name}` });
+        pending.push({ value: member, path: memberPath(path, name) });
     }
   }
   return undefined;

@@ -63,6 +63,14 @@ export class RateLimiter {
   }
 
   /**
+   * How long a take asked now would wait for the units already booked (not counting takes still queued): a caller
+   * that must not start a wait it cannot finish asks this first.
+   */
+  pendingMs(): number {
+    return Math.max(0, this.#nextAt - this.#clock.now());
+  }
+
+  /**
    * Books `amount` units that went through at `at` (now by default) without being taken first, such as the bytes
    * of an answer, known only once it has come: the next take waits until they have had their time as well.
    */

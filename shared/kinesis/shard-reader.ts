@@ -56,8 +56,11 @@ export interface ReadLimits {
    * GetRecords rate.
    */
   atTip?: () => 'stop' | 'wait';
-  /** Asked before every call: true ends the read (a time budget running out). */
-  shouldStop?: () => boolean;
+  /**
+   * Asked before each GetRecords, with the milliseconds the reader would first wait for the bytes of earlier
+   * answers (0 when none): true ends the read (`stopped`) without waiting or calling.
+   */
+  shouldStop?: (waitMs: number) => boolean;
   /** Called after an answer that moved nothing (no record, or the tip): a long reader's chance to renew leases. */
   onIdle?: (millisBehindLatest: number | undefined) => Promise<void>;
 }
@@ -280,7 +283,9 @@ export class ShardReader {
       iterator = await this.#iterator(from);
     }
     while (iterator) {
-      if (limits.shouldStop?.()) return { ...result, end: 'stopped' };
+      // Asked with the byte wait ahead: after a large answer it can be seconds, and no wait is started that would
+      // end past the caller's budget, nor any call once the budget has run out.
+      if (limits.shouldStop?.(this.#byteLimiter.pendingMs())) return { ...result, end: 'stopped' };
       const response = await this.#getRecords(iterator).catch(async (error: unknown) => {
         if (errorName(error) !== 'ExpiredIteratorException') throw error;
         result.iteratorRenewals += 1;

@@ -118,8 +118,9 @@ export interface QueueDependencies {
   waitTimeSeconds?: number;
 }
 
-const shouldStop = (deps: Pick<ReplayDependencies, 'remainingMs' | 'stopReserveMs'>): boolean =>
-  deps.remainingMs() < deps.stopReserveMs;
+/** True when less than the stop reserve would be left after waiting `waitMs` first. */
+const shouldStop = (deps: Pick<ReplayDependencies, 'remainingMs' | 'stopReserveMs'>, waitMs = 0): boolean =>
+  deps.remainingMs() - waitMs < deps.stopReserveMs;
 
 /** A request the function cannot act on. */
 export class ReplayRequestError extends Error {
@@ -206,7 +207,7 @@ const readRange = async (
   const readFrom = (from: string) =>
     reader.read(
       { type: 'AT_SEQUENCE_NUMBER', sequenceNumber: from },
-      { endSequenceNumber: end, shouldStop: () => shouldStop(deps) },
+      { endSequenceNumber: end, shouldStop: (waitMs) => shouldStop(deps, waitMs) },
       (batch) => {
         records.push(...batch.records);
         return undefined;

@@ -467,8 +467,11 @@ interface RunContext {
   deps: ReprocessDependencies;
   clock: Clock;
   recordLimiter: RateLimiter;
-  /** True once the budget runs out, or once a worker met an error it cannot record. */
-  shouldStop: () => boolean;
+  /**
+   * True once the budget runs out (or would, after waiting `waitMs` first), or once a worker met an error it cannot
+   * record.
+   */
+  shouldStop: (waitMs?: number) => boolean;
   /** The first such error: the other workers stop at their next call, and the invocation then fails with it. */
   abort: { error?: unknown };
 }
@@ -923,7 +926,8 @@ export const handleReprocessRequest = async (
     deps,
     clock,
     recordLimiter: new RateLimiter({ ratePerSecond: job.parameters.maxRecordsPerSecond, clock }),
-    shouldStop: () => abort.error !== undefined || deps.remainingMs() < settings.stopReserveMs,
+    shouldStop: (waitMs = 0) =>
+      abort.error !== undefined || deps.remainingMs() - waitMs < settings.stopReserveMs,
     abort,
   });
   let continued = false;

@@ -42,7 +42,9 @@ const valueSize = (value: unknown, depth: number, path: string): number => {
       }
       let size = 3;
       if (Array.isArray(value)) {
-        for (const element of value) size += 1 + valueSize(element ?? null, depth + 1, `${path}[]`);
+        value.forEach((element, index) => {
+          size += 1 + valueSize(element ?? null, depth + 1, `${path}[${index}]`);
+        });
         return size;
       }
       for (const [name, member] of Object.entries(value as Record<string, unknown>)) {

@@ -27,8 +27,8 @@ const CALL_TIMEOUT_MS = 200;
 
 interface StallingProxy {
   endpoint: string;
-  /** Decides, by operation (e.g. `GetRecords`), which requests are held open and never answered. */
-  hold: (operation: string) => boolean;
+  /** Decides, by operation (e.g. `GetRecords`) and body, which requests are held open and never answered. */
+  hold: (operation: string, body: string) => boolean;
   /** The operations of the requests held so far, in order. */
   held: string[];
   close(): Promise<void>;
@@ -50,7 +50,7 @@ const stallingProxy = async (upstream: string): Promise<StallingProxy> => {
       const operation = String(req.headers['x-amz-target'] ?? '')
         .split('.')
         .pop()!;
-      if (proxy.hold(operation)) {
+      if (proxy.hold(operation, Buffer.concat(chunks).toString('utf8'))) {
         proxy.held.push(operation);
         open.add(res);
         res.on('close', () => open.delete(res));
@@ -115,7 +115,10 @@ describe('Kinesis event source mapping when a call to Kinesis gets no answer', (
     await close();
   });
 
-  const start = async (streamName: string, options: { start?: boolean; callTimeoutMs?: number } = {}) => {
+  const start = async (
+    streamName: string,
+    options: { start?: boolean; callTimeoutMs?: number; retryBaseDelayMs?: number } = {},
+  ) => {
     const fixture = await startKinesisPoller(
       viaProxy,
       streamName,
@@ -151,6 +154,32 @@ describe('Kinesis event source mapping when a call to Kinesis gets no answer', (
       ['a1', 'a2', 'a3', 'a4', 'a5'],
       ['b1', 'b2', 'b3', 'b4', 'b5'],
     ]);
+  });
+
+  it('asks for fewer records after each GetRecords that timed out, so an answer too large to arrive in time cannot stall the shard', async () => {
+    // Prepare: requests for more than 100 records take "too long" (are never answered); smaller ones are answered.
+    const streamName = await createStream(direct);
+    const written = await putRecords(direct, streamName, sameKey(['c1', 'c2', 'c3', 'c4', 'c5', 'c6']));
+    const limits: number[] = [];
+    proxy.hold = (operation, body) => {
+      if (operation !== 'GetRecords') return false;
+      const limit = (JSON.parse(body) as { Limit: number }).Limit;
+      limits.push(limit);
+      return limit > 100;
+    };
+
+    // Act
+    const { poller, fn } = await start(streamName, { retryBaseDelayMs: 10 });
+    await waitFor(
+      () => poller.stats().shards[0]!.checkpoint === written[5]!.SequenceNumber,
+      'the records checkpointed',
+    );
+    await waitFor(() => limits.length >= 6, 'the GetRecords after the records');
+
+    // Assess: 1000 (the read-ahead room), halved after each timeout until answered, then doubled after a quick
+    // answer (and halved again when that times out).
+    expect(limits.slice(0, 6)).toEqual([1000, 500, 250, 125, 62, 124]);
+    expect(fn.batches()).toEqual([['c1', 'c2', 'c3', 'c4', 'c5'], ['c6']]);
   });
 
   it('starts a shard whose GetShardIterator never answers, shows the timeout, and reads it once Kinesis answers', async () => {
@@ -213,6 +242,47 @@ describe('Kinesis event source mapping when a call to Kinesis gets no answer', (
     expect(poller.stats().state).toBe('stopped');
     expect(poller.stats().shards[0]?.checkpoint).toBeUndefined();
     expect(fn.events).toEqual([]);
+  });
+
+  it('stops while the on-failure destination is held, without reporting the aborted send as its failure', async () => {
+    // Prepare: a batch that always fails and has no retries left, and a destination that never answers.
+    const streamName = await createStream(direct);
+    await putRecords(direct, streamName, sameKey(['r1']));
+    let sends = 0;
+    const { poller, events } = await startKinesisPoller(
+      viaProxy,
+      streamName,
+      {
+        StartingPosition: 'TRIM_HORIZON',
+        BatchSize: 5,
+        MaximumRetryAttempts: 0,
+        DestinationConfig: {
+          OnFailure: { Type: 'SQS', Destination: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:failures` },
+        },
+      },
+      {
+        respond: (_event, call) => ({
+          functionError: 'Unhandled',
+          payload: { errorType: 'Error', errorMessage: 'boom' },
+          requestId: `request-${call}`,
+        }),
+        onFailure: (_record, { signal }) => {
+          sends += 1;
+          return new Promise<void>((_, reject) =>
+            signal?.addEventListener('abort', () => reject(signal.reason)),
+          );
+        },
+      },
+    );
+    pollers.push(poller);
+    await waitFor(() => sends > 0, 'the on-failure send');
+
+    // Act
+    await poller.stop();
+
+    // Assess
+    expect(poller.stats().state).toBe('stopped');
+    expect(events.filter((event) => event.type === 'error' && event.operation === 'OnFailure')).toEqual([]);
   });
 });
 

@@ -81,6 +81,13 @@ describe('CloudEvents contract', () => {
     expect(validateCloudEvent({ ...valid, data: { '': 1 } }, 0).map((e) => e.message)).toEqual([
       expect.stringContaining('at data[""]'),
     ]);
+    // Names that do not read as identifiers are quoted, so that {"a.b": …} and {"a": {"b": …}} differ.
+    expect(validateCloudEvent({ ...valid, data: { 'a.b': { '': 1 } } }, 0).map((e) => e.message)).toEqual([
+      expect.stringContaining('at data["a.b"][""]'),
+    ]);
+    expect(validateCloudEvent({ ...valid, data: { 'x[0]': [{ '': 1 }] } }, 0).map((e) => e.message)).toEqual([
+      expect.stringContaining('at data["x[0]"][0][""]'),
+    ]);
   });
 
   it('accepts empty strings as data values and data nested deeper than a recursive walk could go', () => {

@@ -162,7 +162,7 @@ describe('Sink: DynamoDbEventStore', () => {
     // Assess
     await expect(result).rejects.toThrow(
       new UnstorableEventError(
-        'data.a[] has a member whose name is empty, and DynamoDB refuses an empty attribute name',
+        'data.a[1] has a member whose name is empty, and DynamoDB refuses an empty attribute name',
       ),
     );
     expect(dynamoMock).toHaveReceivedCommandTimes(PutCommand, 0);

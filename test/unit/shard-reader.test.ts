@@ -407,6 +407,42 @@ describe('Kinesis: ShardReader', () => {
     },
   );
 
+  it('stops instead of starting a byte wait that would end past the budget, and is told each wait ahead', async () => {
+    // Prepare: a 4 MiB answer (2 s of the shard's 2 MiB/s), then a small record; a budget with 1.5 s left.
+    const clock = testClock();
+    fake = new FakeKinesis('events', clock);
+    fake.put(SHARD, 'big', new Uint8Array(4 * MiB - 'big'.length));
+    fake.put(SHARD, 'small', '{"n":1}');
+    const reader = new ShardReader({
+      client: new KinesisClient({ region: 'us-east-1' }),
+      streamName: 'events',
+      shardId: SHARD,
+      clock,
+      limit: 1,
+      callsPerSecond: 5,
+    });
+    const started = clock.now();
+    const asked: number[] = [];
+    const out = collect();
+    // Act
+    const result = await reader.read(
+      { type: 'TRIM_HORIZON' },
+      {
+        shouldStop: (waitMs) => {
+          asked.push(waitMs);
+          return clock.now() - started + waitMs > 1_500;
+        },
+      },
+      out.onBatch,
+    );
+    // Assess: one call, no sleep of 2 s, and the record after it left for the next read.
+    expect(result.end).toBe('stopped');
+    expect(out.delivered().map((record) => record.partitionKey)).toEqual(['big']);
+    expect(fake.callsOf('GetRecords')).toHaveLength(1);
+    expect(asked).toEqual([0, 2_000]);
+    expect(clock.now() - started).toBeLessThan(1_500);
+  });
+
   it('adds no wait to answers the byte budget covers within the call rate', async () => {
     // Prepare: answers of 400 KiB at 5 calls a second, just under 2 MiB/s.
     const clock = testClock();

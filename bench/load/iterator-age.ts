@@ -31,6 +31,29 @@ interface StatusDocument {
   streams?: Array<{ streamName?: string; shards?: Array<{ iteratorAgeMs?: number }> }>;
 }
 
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+// Hand-written: no schema library is a dependency, and only these few fields are read.
+/** What in `value` is not the shape of a status document, where iteratorAgeOf reads; undefined when it is. */
+export const statusDocumentProblem = (value: unknown): string | undefined => {
+  if (!isObject(value)) return 'the document is not a JSON object';
+  if (value.streams === undefined) return undefined;
+  if (!Array.isArray(value.streams)) return 'streams is not an array';
+  for (const [i, stream] of value.streams.entries()) {
+    if (!isObject(stream)) return `streams[${i}] is not an object`;
+    if (stream.shards === undefined) continue;
+    if (!Array.isArray(stream.shards)) return `streams[${i}].shards is not an array`;
+    for (const [j, shard] of stream.shards.entries()) {
+      if (!isObject(shard)) return `streams[${i}].shards[${j}] is not an object`;
+      if (shard.iteratorAgeMs !== undefined && typeof shard.iteratorAgeMs !== 'number') {
+        return `streams[${i}].shards[${j}].iteratorAgeMs is not a number`;
+      }
+    }
+  }
+  return undefined;
+};
+
 /** The oldest iterator age over the shards of `stream` in a status document, or undefined when none polls it. */
 export const iteratorAgeOf = (status: StatusDocument, stream: string): number | undefined => {
   const ages = (status.streams ?? [])
@@ -59,7 +82,31 @@ export const localStatusSource = (endpoint: string, stream: string): IteratorAge
         `${endpoint}/_local/status answered HTTP ${answer.status}: the endpoint is not a local runtime with a status document`,
       );
     }
-    const age = iteratorAgeOf((await answer.json()) as StatusDocument, stream);
+    const notStatus = 'the endpoint is not a local runtime with a status document';
+    let body: string;
+    try {
+      body = await answer.text();
+    } catch (error) {
+      throw new IteratorAgeUnavailableError(
+        `${endpoint}/_local/status did not answer in full: ${(error as Error).message}`,
+      );
+    }
+    let document: unknown;
+    try {
+      document = JSON.parse(body);
+    } catch (error) {
+      throw new IteratorAgeUnavailableError(
+        `${endpoint}/_local/status answered HTTP 200 with a body that is not JSON ` +
+          `(content-type ${answer.headers.get('content-type') ?? 'none'}; ${(error as Error).message}): ${notStatus}`,
+      );
+    }
+    const problem = statusDocumentProblem(document);
+    if (problem !== undefined) {
+      throw new IteratorAgeUnavailableError(
+        `${endpoint}/_local/status answered JSON that is not a status document (${problem}): ${notStatus}`,
+      );
+    }
+    const age = iteratorAgeOf(document as StatusDocument, stream);
     if (age === undefined) {
       throw new IteratorAgeUnavailableError(
         `the local runtime's status shows no consumer polling stream ${stream}`,

@@ -58,9 +58,17 @@ export interface LoadReport {
   iteratorAge: { source: string; available: boolean; reason?: string; samples: IteratorAgeSample[] };
 }
 
+/**
+ * Whole records due `elapsedMs` into a run at `rate` per second, rounded down so the run never goes faster than
+ * asked. The product is first cut to 12 significant digits: in binary floating point 33.3 × 30 s is
+ * 998.9999999999999, which would round down to one record short.
+ */
+export const recordsIn = (rate: number, elapsedMs: number): number =>
+  Math.floor(Number(((rate * elapsedMs) / 1000).toPrecision(12)));
+
 /** How many records are due by `elapsedMs` at `rate` per second, capped at the run's total. */
 export const dueBy = (elapsedMs: number, rate: number, total: number): number =>
-  Math.min(total, Math.floor((rate * elapsedMs) / 1000));
+  Math.min(total, recordsIn(rate, elapsedMs));
 
 /** `n` records split into PutRecords batches of at most `MAX_BATCH`. */
 export const batchSizes = (n: number, max = MAX_BATCH): number[] =>
@@ -75,8 +83,9 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export const runLoad = async (run: LoadRun): Promise<LoadReport> => {
   const now = run.now ?? Date.now;
   const random = run.random ?? Math.random;
-  const total = Math.round(run.rate * run.seconds);
   const durationMs = run.seconds * 1000;
+  // What the schedule reaches at the end of the run, so that every record reported as requested is sent.
+  const total = recordsIn(run.rate, durationMs);
   const perSecond: SecondStats[] = Array.from({ length: Math.ceil(run.seconds) }, (_, second) => ({
     second,
     sent: 0,
@@ -155,8 +164,17 @@ export const runLoad = async (run: LoadRun): Promise<LoadReport> => {
   };
 
   // Iterator age, sampled beside the load until the source gives up. A data point read again replaces the earlier
-  // reading: CloudWatch revises a minute's Maximum while that minute's data is still arriving.
+  // reading: CloudWatch revises a minute's Maximum while that minute's data is still arriving. Any failure of the
+  // source makes the age unavailable, with the reason in the report; it never stops the load.
   let sampling = true;
+  const giveUp = (error: unknown) => {
+    report.iteratorAge.available = false;
+    report.iteratorAge.reason =
+      error instanceof IteratorAgeUnavailableError
+        ? error.message
+        : `${report.iteratorAge.source} failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`;
+    sampling = false;
+  };
   const sampler = (async () => {
     const source = run.iteratorAge;
     if (!source) return;
@@ -170,10 +188,7 @@ export const runLoad = async (run: LoadRun): Promise<LoadReport> => {
           else report.iteratorAge.samples[seen] = sample;
         }
       } catch (error) {
-        if (!(error instanceof IteratorAgeUnavailableError)) throw error;
-        report.iteratorAge.available = false;
-        report.iteratorAge.reason = error.message;
-        sampling = false;
+        giveUp(error);
       }
     };
     await take();
@@ -184,7 +199,7 @@ export const runLoad = async (run: LoadRun): Promise<LoadReport> => {
     // One last look once the load has stopped.
     if (report.iteratorAge.available) await take();
     report.iteratorAge.samples.sort((a, b) => a.atMs - b.atMs);
-  })();
+  })().catch(giveUp); // handled from the start: the load runs on while the sampler works beside it
 
   const inFlight = new Set<Promise<void>>();
   let scheduled = 0;

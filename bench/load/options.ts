@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { type NumberRule, numberFlag } from '#scripts/lib/flags.ts';
+import { recordsIn } from './load-test.ts';
 
 /** `npm run load` options, validated. */
 
@@ -80,9 +81,16 @@ export const parseLoadArgs = (argv: string[]): LoadOptions => {
   if (stream !== undefined && !/^[a-zA-Z0-9_.-]{1,128}$/.test(stream)) {
     throw new LoadInputError(`--stream must be a stream name (1-128 of a-z A-Z 0-9 _ . -), got '${stream}'`);
   }
+  const rate = number('rate', { checks: [{ above: 0 }, { max: MAX_RATE }] });
+  const seconds = number('seconds', { checks: [{ above: 0 }, { max: MAX_SECONDS }] });
+  if (recordsIn(rate, seconds * 1000) < 1) {
+    throw new LoadInputError(
+      `--rate ${text('rate')} for --seconds ${text('seconds')} makes less than one record (rate × seconds must be at least 1): the run would send nothing`,
+    );
+  }
   return {
-    rate: number('rate', { checks: [{ above: 0 }, { max: MAX_RATE }] }),
-    seconds: number('seconds', { checks: [{ above: 0 }, { max: MAX_SECONDS }] }),
+    rate,
+    seconds,
     target:
       text('stack') !== undefined
         ? {

@@ -17,7 +17,7 @@ import { localStatusSource } from '#bench/load/iterator-age.ts';
 import { runLoad } from '#bench/load/load-test.ts';
 import { clientConfig, type RunningEmulator, startKinesis } from '#local/emulators/index.ts';
 import { createFaultInjector } from '#local/faults/faults.ts';
-import { type RunningGateway, startGateway } from '#local/gateway.ts';
+import { type LocalRoute, type RunningGateway, startGateway } from '#local/gateway.ts';
 import { type Listening, listenOn } from '#local/net.ts';
 
 /**
@@ -31,6 +31,8 @@ const SECONDS = 2;
 let kinesisEmulator: RunningEmulator;
 let gateway: RunningGateway;
 let statusServer: Listening;
+/** Kinesis behind them, and a GET /_local/status that answers 200 with something other than a status document. */
+let notStatusGateways: Record<'html' | 'wrong-shape', RunningGateway>;
 let direct: KinesisClient;
 let viaGateway: KinesisClient;
 
@@ -81,6 +83,9 @@ describe('Load test: PutRecords paced to a rate, against per-shard write limits'
       ['two-shards', 2],
       ['status', 2],
       ['cli', 2],
+      ['status-html', 1],
+      ['status-wrong-shape', 1],
+      ['cli-status-html', 1],
     ] as const) {
       await direct.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
     }
@@ -96,12 +101,29 @@ describe('Load test: PutRecords paced to a rate, against per-shard write limits'
       }),
       0,
     );
+    const statusAnswering =
+      (contentType: string, body: string): LocalRoute =>
+      async (req, res) => {
+        if (req.url !== '/_local/status') return false;
+        res.writeHead(200, { 'content-type': contentType });
+        res.end(body);
+        return true;
+      };
+    const gatewayWith = (route: LocalRoute) =>
+      startGateway({ port: 0, services: { kinesis: kinesisEmulator.endpoint }, routes: [route] });
+    notStatusGateways = {
+      html: await gatewayWith(statusAnswering('text/html', '<!doctype html><title>Sign in</title>')),
+      'wrong-shape': await gatewayWith(
+        statusAnswering('application/json', JSON.stringify({ streams: { 'status-wrong-shape': [] } })),
+      ),
+    };
   });
 
   afterAll(async () => {
     direct?.destroy();
     viaGateway?.destroy();
     await statusServer?.close();
+    for (const notStatus of Object.values(notStatusGateways ?? {})) await notStatus.close();
     await gateway?.close();
     await kinesisEmulator?.close();
   });
@@ -166,6 +188,79 @@ describe('Load test: PutRecords paced to a rate, against per-shard write limits'
     expect(report.iteratorAge.available).toBe(true);
     expect(report.iteratorAge.samples.length).toBeGreaterThanOrEqual(2);
     expect(report.iteratorAge.samples.every((s) => s.ageMs === 340)).toBe(true);
+  });
+
+  it.each([
+    { answer: 'html', stream: 'status-html', reason: 'answered HTTP 200 with a body that is not JSON' },
+    {
+      answer: 'wrong-shape',
+      stream: 'status-wrong-shape',
+      reason: 'answered JSON that is not a status document (streams is not an array)',
+    },
+  ] as const)(
+    'runs the load and says why when the status endpoint answers $answer',
+    async ({ answer, stream, reason }) => {
+      // Prepare
+      const iteratorAge = localStatusSource(notStatusGateways[answer].endpoint, stream);
+      // Act
+      const report = await runLoad({
+        client: viaGateway,
+        stream,
+        rate: 100,
+        seconds: 1,
+        users: 100,
+        iteratorAge,
+      });
+      // Assess
+      expect(report.sent).toBe(100);
+      expect(report.written).toBe(100);
+      expect(report.iteratorAge.available).toBe(false);
+      expect(report.iteratorAge.samples).toEqual([]);
+      expect(report.iteratorAge.reason).toContain(
+        `${notStatusGateways[answer].endpoint}/_local/status ${reason}`,
+      );
+      expect(report.iteratorAge.reason).toContain(
+        'the endpoint is not a local runtime with a status document',
+      );
+    },
+  );
+
+  it('writes its report from the command line when the status endpoint answers HTML', async () => {
+    // Prepare
+    const out = mkdtempSync(join(tmpdir(), 'load-test-'));
+    const endpoint = notStatusGateways.html.endpoint;
+    try {
+      // Act
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        [
+          'scripts/load.ts',
+          '--endpoint',
+          endpoint,
+          '--stream',
+          'cli-status-html',
+          '--rate',
+          '100',
+          '--seconds',
+          '1',
+          '--out',
+          out,
+        ],
+        { timeout: 30_000 },
+      );
+      // Assess
+      const files = readdirSync(out).sort();
+      expect(files).toHaveLength(2);
+      const report = JSON.parse(readFileSync(join(out, files[0]!), 'utf8'));
+      expect(report).toMatchObject({ stream: 'cli-status-html', sent: 100, written: 100 });
+      expect(report.iteratorAge).toMatchObject({ source: `GET ${endpoint}/_local/status`, available: false });
+      expect(report.iteratorAge.reason).toContain(
+        'answered HTTP 200 with a body that is not JSON (content-type text/html',
+      );
+      expect(stdout).toContain(`iterator age: not available (${endpoint}/_local/status answered HTTP 200`);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 
   it('writes the JSON report and the SVG chart from the command line', async () => {

@@ -1,6 +1,10 @@
-import { describe, expect, it } from 'vitest';
-import { iteratorAgeOf } from '#bench/load/iterator-age.ts';
-import { batchSizes, dueBy, shardOfMessage } from '#bench/load/load-test.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { iteratorAgeOf, statusDocumentProblem } from '#bench/load/iterator-age.ts';
+import { batchSizes, dueBy, recordsIn, runLoad, shardOfMessage } from '#bench/load/load-test.ts';
 import { LoadInputError, parseLoadArgs } from '#bench/load/options.ts';
 import { reportBaseName } from '#bench/load/report.ts';
 
@@ -56,10 +60,42 @@ describe('Load test: options', () => {
       message: '--region applies to --stack only',
     },
     { args: ['--rate', '1', '--seconds', '1', '--users', '2.5'], message: '--users must be a whole number' },
+    {
+      args: ['--rate', '0.5', '--seconds', '1'],
+      message: '--rate 0.5 for --seconds 1 makes less than one record (rate × seconds must be at least 1)',
+    },
+    { args: ['--rate', '2', '--seconds', '0.4'], message: 'makes less than one record' },
   ])('refuses $args', ({ args, message }) => {
     // Act / Assess
     expect(() => parseLoadArgs(args)).toThrow(LoadInputError);
     expect(() => parseLoadArgs(args)).toThrow(message);
+  });
+
+  it.each([
+    ['0.1', '10'],
+    ['0.25', '4'],
+    ['2', '0.5'],
+  ])('accepts --rate %s --seconds %s, one record in all', (rate, seconds) => {
+    // Act / Assess
+    expect(parseLoadArgs(['--rate', rate, '--seconds', seconds])).toMatchObject({
+      rate: Number(rate),
+      seconds: Number(seconds),
+    });
+  });
+
+  it('exits 2 with the usage, before reaching any endpoint, when the run would send nothing', async () => {
+    // Prepare: an endpoint nothing listens on, so that reaching it would fail otherwise.
+    const args = ['--rate', '0.5', '--seconds', '1', '--endpoint', 'http://127.0.0.1:9'];
+    // Act
+    const run = promisify(execFile)(process.execPath, ['scripts/load.ts', ...args], { timeout: 30_000 });
+    // Assess
+    await expect(run).rejects.toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: expect.stringMatching(
+        /^load: --rate 0\.5 for --seconds 1 makes less than one record[^\n]*\nusage: /,
+      ),
+    });
   });
 });
 
@@ -69,6 +105,18 @@ describe('Load test: pacing and reporting arithmetic', () => {
     expect(dueBy(50, 2000, 60_000)).toBe(100);
     expect(dueBy(1234, 2000, 60_000)).toBe(2468);
     expect(dueBy(40_000, 2000, 60_000)).toBe(60_000);
+  });
+
+  it.each([
+    { rate: 1.5, ms: 1_000, records: 1 },
+    { rate: 333.3, ms: 3_000, records: 999 },
+    // 998.9999999999999 in binary floating point.
+    { rate: 33.3, ms: 30_000, records: 999 },
+    { rate: 2000, ms: 30_000, records: 60_000 },
+  ])('counts $records whole records in $ms ms at $rate/s', ({ rate, ms, records }) => {
+    // Act / Assess
+    expect(recordsIn(rate, ms)).toBe(records);
+    expect(dueBy(ms, rate, Number.POSITIVE_INFINITY)).toBe(records);
   });
 
   it('splits records into PutRecords batches of at most 500', () => {
@@ -100,7 +148,86 @@ describe('Load test: pacing and reporting arithmetic', () => {
     expect(iteratorAgeOf({}, 'local-EventStream')).toBeUndefined();
   });
 
+  it.each([
+    { status: null, problem: 'the document is not a JSON object' },
+    { status: [], problem: 'the document is not a JSON object' },
+    { status: { streams: 'local-EventStream' }, problem: 'streams is not an array' },
+    { status: { streams: [null] }, problem: 'streams[0] is not an object' },
+    { status: { streams: [{ streamName: 's', shards: {} }] }, problem: 'streams[0].shards is not an array' },
+    { status: { streams: [{ shards: [{}, 7] }] }, problem: 'streams[0].shards[1] is not an object' },
+    {
+      status: { streams: [{ shards: [{ iteratorAgeMs: '250' }] }] },
+      problem: 'streams[0].shards[0].iteratorAgeMs is not a number',
+    },
+  ])('names what is wrong with a status document: $problem', ({ status, problem }) => {
+    // Act / Assess
+    expect(statusDocumentProblem(status)).toBe(problem);
+  });
+
+  it('finds nothing wrong with a status document of the local runtime', () => {
+    // Act / Assess
+    expect(statusDocumentProblem({})).toBeUndefined();
+    expect(
+      statusDocumentProblem({
+        at: '2026-11-27T19:10:00.000Z',
+        streams: [
+          {
+            streamName: 'local-EventStream',
+            shards: [{ shardId: 'shardId-000000000000', iteratorAgeMs: 0 }],
+          },
+        ],
+      }),
+    ).toBeUndefined();
+  });
+
   it('names report files after the start time, without colons', () => {
     expect(reportBaseName('2026-11-27T19:10:00.123Z')).toBe('load-2026-11-27T19-10-00-123Z');
   });
+});
+
+describe('Load test: records sent against records requested', () => {
+  const kinesisMock = mockClient(KinesisClient);
+  afterEach(() => {
+    kinesisMock.reset();
+  });
+
+  it.each([
+    { rate: 1.5, seconds: 1, records: 1 },
+    { rate: 333.3, seconds: 3, records: 999 },
+    { rate: 33.3, seconds: 30, records: 999 },
+  ])(
+    'sends the $records records it reports as requested at $rate/s for $seconds s',
+    async ({ rate, seconds, records }) => {
+      // Prepare
+      kinesisMock.on(PutRecordsCommand).callsFake((input: { Records: unknown[] }) => ({
+        FailedRecordCount: 0,
+        Records: input.Records.map((_, i) => ({
+          ShardId: 'shardId-000000000000',
+          SequenceNumber: String(i),
+        })),
+      }));
+      // A clock that moves a second each time it is read, so that a long run takes a few ticks.
+      let clock = 0;
+      const now = () => {
+        clock += 1_000;
+        return clock;
+      };
+
+      // Act
+      const report = await runLoad({
+        client: new KinesisClient({ region: 'us-east-1' }),
+        stream: 'stream-a',
+        rate,
+        seconds,
+        users: 5,
+        now,
+      });
+
+      // Assess
+      expect(report.requested.records).toBe(records);
+      expect(report.sent).toBe(records);
+      expect(report.written).toBe(records);
+      expect(report.perSecond.reduce((sum, s) => sum + s.sent, 0)).toBe(records);
+    },
+  );
 });

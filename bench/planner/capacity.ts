@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { type NumberRule, numberFlag } from '#scripts/lib/flags.ts';
+import { MAX_BATCH_EVENTS } from '#shared/ingest/ingest-request.ts';
 
 /**
  * Shard count by the classic Kinesis sizing formula: max(ceil(MB/s in ÷ 1), ceil(records/s ÷ 1000),
@@ -19,6 +20,28 @@ export const MAX_EFO_CONSUMERS = 20;
 export const MAX_RECORD_KB = 10 * 1024;
 /** Most records in one Kinesis event source mapping batch. */
 export const MAX_CONSUMER_BATCH = 10_000;
+
+/*
+ * Bounds that keep the plan readable. Past them the arithmetic still runs but prints pages of digits or $Infinity,
+ * and no pipeline built from template.yaml comes near them.
+ */
+/** Twice what the template's largest stream (500 shards × 1,000 records/s) takes. */
+export const MAX_RECORDS_PER_SECOND = 1_000_000;
+/** About 2.6 records a month: less is no traffic to plan for. */
+export const MIN_RECORDS_PER_SECOND = 0.000001;
+/** One byte: a record holds at least a one-character partition key. */
+export const MIN_RECORD_KB = 1 / 1024;
+/** Applications reading one stream: far past the 5 a shard's GetRecords calls serve and the 20 EFO allows. */
+export const MAX_CONSUMERS = 100;
+/** A peak 10,000 times the average: a stream idle all but a few minutes a month. */
+export const MAX_PEAK_TO_AVERAGE = 10_000;
+/** Lambda's longest invocation, 15 minutes, in milliseconds. */
+export const MAX_INVOCATION_MS = 900_000;
+/** Events in one POST /events request: the ingest API takes a CloudEvents batch of up to 500. */
+export const MAX_EVENTS_PER_REQUEST = MAX_BATCH_EVENTS;
+/** Lambda's memory range, in MB. */
+export const MIN_MEMORY_MB = 128;
+export const MAX_MEMORY_MB = 10_240;
 
 export class PlanInputError extends Error {
   constructor(message: string) {
@@ -68,8 +91,8 @@ export interface ShardPlan {
   byRecords: number;
   byBytesOut: number;
   shards: number;
-  /** What decides the count. */
-  bound: 'bytes in' | 'records' | 'bytes out';
+  /** What decides the count; 'minimum' when every term is 0 and the stream still needs its one shard. */
+  bound: 'bytes in' | 'records' | 'bytes out' | 'minimum';
 }
 
 /** ceil, forgiving the last bits of floating-point error so that exactly 2 MB/s needs 1 shard of 2 MB/s. */
@@ -83,9 +106,16 @@ export const planShards = (
   const byBytesIn = ceilUnits(mbPerSecondIn / SHARD_WRITE_MB_PER_SECOND);
   const byRecords = ceilUnits(input.recordsPerSecond / SHARD_WRITE_RECORDS_PER_SECOND);
   const byBytesOut = ceilUnits(mbPerSecondOut / SHARD_READ_MB_PER_SECOND);
-  const shards = Math.max(1, byBytesIn, byRecords, byBytesOut);
+  const largestTerm = Math.max(byBytesIn, byRecords, byBytesOut);
+  const shards = Math.max(1, largestTerm);
   const bound: ShardPlan['bound'] =
-    shards === byRecords ? 'records' : shards === byBytesIn ? 'bytes in' : 'bytes out';
+    largestTerm === 0
+      ? 'minimum'
+      : largestTerm === byRecords
+        ? 'records'
+        : largestTerm === byBytesIn
+          ? 'bytes in'
+          : 'bytes out';
   return {
     mbPerSecondIn,
     mbPerSecondOut,
@@ -97,9 +127,15 @@ export const planShards = (
   } satisfies ShardPlan;
 };
 
+const n = (value: number): string => value.toLocaleString('en-US');
+
 const USAGE = `usage: npm run plan -- --records-per-sec N --avg-size KB --consumers C [--efo]
           [--peak-to-average R] [--events-per-request E] [--memory-mb M]
-          [--ingest-ms MS] [--consumer-batch B] [--consumer-ms MS]`;
+          [--ingest-ms MS] [--consumer-batch B] [--consumer-ms MS]
+bounds:   records/s ${MIN_RECORDS_PER_SECOND}-${n(MAX_RECORDS_PER_SECOND)}; avg size 1 byte (${MIN_RECORD_KB} KB)-${n(MAX_RECORD_KB)} KB;
+          consumers 1-${MAX_CONSUMERS} (1-${MAX_EFO_CONSUMERS} with --efo); peak-to-average 1-${n(MAX_PEAK_TO_AVERAGE)}; events per request 1-${MAX_EVENTS_PER_REQUEST};
+          memory ${MIN_MEMORY_MB}-${n(MAX_MEMORY_MB)} MB; consumer batch 1-${n(MAX_CONSUMER_BATCH)}; ingest and consumer ms up to ${n(MAX_INVOCATION_MS)} (15 min);
+          numbers in decimal (2000, 1.5, 2e3)`;
 
 export const planUsage = (): string => USAGE;
 
@@ -129,25 +165,36 @@ export const parsePlanArgs = (argv: string[]): PlanInput => {
   const number = (flag: string, rule: NumberRule) =>
     numberFlag(flag, values[flag] as string | undefined, rule, PlanInputError);
   const input: PlanInput = {
-    recordsPerSecond: number('records-per-sec', { checks: [{ above: 0 }] }),
-    avgSizeKB: number('avg-size', { checks: [{ above: 0 }, { max: MAX_RECORD_KB }] }),
-    consumers: number('consumers', { checks: [{ integer: true }, { min: 1 }] }),
+    recordsPerSecond: number('records-per-sec', {
+      checks: [{ above: 0 }, { min: MIN_RECORDS_PER_SECOND }, { max: MAX_RECORDS_PER_SECOND }],
+    }),
+    avgSizeKB: number('avg-size', { checks: [{ above: 0 }, { min: MIN_RECORD_KB }, { max: MAX_RECORD_KB }] }),
+    consumers: number('consumers', { checks: [{ integer: true }, { min: 1 }, { max: MAX_CONSUMERS }] }),
     efo: values.efo === true,
-    peakToAverage: number('peak-to-average', { fallback: DEFAULTS.peakToAverage, checks: [{ min: 1 }] }),
+    peakToAverage: number('peak-to-average', {
+      fallback: DEFAULTS.peakToAverage,
+      checks: [{ min: 1 }, { max: MAX_PEAK_TO_AVERAGE }],
+    }),
     eventsPerRequest: number('events-per-request', {
       fallback: DEFAULTS.eventsPerRequest,
-      checks: [{ integer: true }, { min: 1 }, { max: 500 }],
+      checks: [{ integer: true }, { min: 1 }, { max: MAX_EVENTS_PER_REQUEST }],
     }),
     memoryMb: number('memory-mb', {
       fallback: DEFAULTS.memoryMb,
-      checks: [{ integer: true }, { min: 128 }, { max: 10_240 }],
+      checks: [{ integer: true }, { min: MIN_MEMORY_MB }, { max: MAX_MEMORY_MB }],
     }),
-    ingestMs: number('ingest-ms', { fallback: DEFAULTS.ingestMs, checks: [{ above: 0 }] }),
+    ingestMs: number('ingest-ms', {
+      fallback: DEFAULTS.ingestMs,
+      checks: [{ above: 0 }, { max: MAX_INVOCATION_MS }],
+    }),
     consumerBatchSize: number('consumer-batch', {
       fallback: DEFAULTS.consumerBatchSize,
       checks: [{ integer: true }, { min: 1 }, { max: MAX_CONSUMER_BATCH }],
     }),
-    consumerMs: number('consumer-ms', { fallback: DEFAULTS.consumerMs, checks: [{ above: 0 }] }),
+    consumerMs: number('consumer-ms', {
+      fallback: DEFAULTS.consumerMs,
+      checks: [{ above: 0 }, { max: MAX_INVOCATION_MS }],
+    }),
   };
   if (input.efo && input.consumers > MAX_EFO_CONSUMERS) {
     throw new PlanInputError(

@@ -1,4 +1,9 @@
+import {
+  CLAIM_POINTER_ALLOWANCE_BYTES,
+  DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES,
+} from '#shared/sink/dynamodb-event-store.ts';
 import { type PlanInput, planShards, SHARD_GET_RECORDS_PER_SECOND, type ShardPlan } from './capacity.ts';
+import type { PipelineLimits } from './limits.ts';
 import { HOURS_PER_MONTH, KB_PER_GB, PRICES, SECONDS_PER_MONTH } from './prices.ts';
 
 /**
@@ -21,6 +26,8 @@ export interface PerMillionEvents {
   ingestLambda: number;
   consumerLambda: number;
   dynamodb: number;
+  /** One S3 PUT per event whose data the sink moves to the claim check; 0 when items stay under the threshold. */
+  s3ClaimCheck: number;
   total: number;
 }
 
@@ -47,6 +54,18 @@ export const MIN_MONTHLY_SAVING_USD = 50;
 export const MIN_SAVING_SHARE = 0.2;
 /** Extra bytes an event takes as a DynamoDB item (identity, stream position, version, timestamps), in KB. */
 export const ITEM_OVERHEAD_KB = 0.3;
+/** The sink moves an event's data to S3 when its item would be larger than this, in KB (350). */
+export const CLAIM_CHECK_THRESHOLD_KB = DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES / 1024;
+/** What a claim-check pointer takes in the item in its data's place, at most, in KB (1). */
+export const CLAIM_POINTER_KB = CLAIM_POINTER_ALLOWANCE_BYTES / 1024;
+
+/** Whether the sink stores events of this size through the claim check: data in S3, a pointer in the item. */
+export const isClaimChecked = (avgSizeKB: number): boolean =>
+  avgSizeKB + ITEM_OVERHEAD_KB > CLAIM_CHECK_THRESHOLD_KB;
+
+/** The size of the item the sink writes for one event, in KB. */
+export const itemSizeKB = (avgSizeKB: number): number =>
+  (isClaimChecked(avgSizeKB) ? CLAIM_POINTER_KB : avgSizeKB) + ITEM_OVERHEAD_KB;
 
 const total = (lines: CostLine[]): ModeCost => ({ lines, total: lines.reduce((sum, l) => sum + l.usd, 0) });
 
@@ -115,14 +134,19 @@ export const costPerMillionEvents = (input: PlanInput): PerMillionEvents => {
   const ingestLambda = lambdaCost(requests, input.ingestMs, input.memoryMb);
   const consumerLambda = lambdaCost(events / input.consumerBatchSize, input.consumerMs, input.memoryMb);
   // One conditional PutItem per event; a refused (duplicate) write consumes its units as well.
-  const writeUnits = Math.ceil((input.avgSizeKB + ITEM_OVERHEAD_KB) / PRICES.dynamodb.writeUnitKB);
+  const writeUnits = Math.ceil(itemSizeKB(input.avgSizeKB) / PRICES.dynamodb.writeUnitKB);
   const dynamodb = ((events * writeUnits) / 1e6) * PRICES.dynamodb.onDemandWritePerMillion;
+  // A claim-checked event's data is one conditional PutObject; a redelivery's refused PUT is billed as well.
+  const s3ClaimCheck = isClaimChecked(input.avgSizeKB)
+    ? (events / 1000) * PRICES.s3.standardPutPerThousand
+    : 0;
   return {
     apiGateway,
     ingestLambda,
     consumerLambda,
     dynamodb,
-    total: apiGateway + ingestLambda + consumerLambda + dynamodb,
+    s3ClaimCheck,
+    total: apiGateway + ingestLambda + consumerLambda + dynamodb + s3ClaimCheck,
   };
 };
 
@@ -162,7 +186,42 @@ export const recommend = (provisioned: number, onDemand: number, peakToAverage: 
   };
 };
 
-export const makePlan = (input: PlanInput): Plan => {
+/** `n` with thousands separators and at most two decimals, for the warnings. */
+const figure = (n: number): string => n.toLocaleString('en-US', { maximumFractionDigits: 2 });
+
+/** Where the plan goes past what the pipeline deployed from template.yaml can take. */
+export const limitWarnings = (input: PlanInput, shards: number, limits: PipelineLimits): string[] => {
+  const warnings: string[] = [];
+  const bodyKB = limits.maxBodyBytes / 1024;
+  const bodyLimit = `the ingest API's request body limit of ${figure(bodyKB)} KB`;
+  if (input.avgSizeKB > bodyKB) {
+    warnings.push(
+      `events of ${figure(input.avgSizeKB)} KB are larger than ${bodyLimit} and can never be ingested: the API answers 413`,
+    );
+  } else if (input.avgSizeKB * input.eventsPerRequest > bodyKB) {
+    warnings.push(
+      `${input.eventsPerRequest} events per request × ${figure(input.avgSizeKB)} KB = ${figure(input.avgSizeKB * input.eventsPerRequest)} KB ` +
+        `exceed ${bodyLimit} (the API answers 413): send at most ${Math.floor(bodyKB / input.avgSizeKB)} per request`,
+    );
+  }
+  if (shards > limits.maxShards) {
+    warnings.push(
+      `provisioned mode needs ${figure(shards)} shards, more than the ${figure(limits.maxShards)} template.yaml allows (ShardCount MaxValue): ` +
+        'deploy with StreamMode ON_DEMAND, or raise MaxValue and the account shard quota',
+    );
+  }
+  const requestsPerSecond = input.recordsPerSecond / input.eventsPerRequest;
+  if (requestsPerSecond > limits.apiRequestsPerSecond) {
+    warnings.push(
+      `${figure(requestsPerSecond)} requests/s at peak (${figure(input.recordsPerSecond)} records/s ÷ ${input.eventsPerRequest} per request) ` +
+        `exceed the ingest API's ${figure(limits.apiRequestsPerSecond)} requests/s (ApiThrottlingRateLimit default), above which it answers 429: ` +
+        'send more events per request or raise ApiThrottlingRateLimit',
+    );
+  }
+  return warnings;
+};
+
+export const makePlan = (input: PlanInput, limits: PipelineLimits): Plan => {
   const shards = planShards(input);
   const averageRecordsPerSecond = input.recordsPerSecond / input.peakToAverage;
   const recordsPerMonth = averageRecordsPerSecond * SECONDS_PER_MONTH;
@@ -174,11 +233,13 @@ export const makePlan = (input: PlanInput): Plan => {
       `${input.consumers} shared-throughput consumers exceed a shard's ${SHARD_GET_RECORDS_PER_SECOND} GetRecords calls per second (each Lambda event source mapping polls every shard once a second): use --efo`,
     );
   }
-  if (input.avgSizeKB > 1024) {
+  // Past the body limit the events cannot be sent at all, which limitWarnings says instead.
+  if (input.avgSizeKB > 1024 && input.avgSizeKB * 1024 <= limits.maxBodyBytes) {
     warnings.push(
       'records over 1 MiB need the stream raised with UpdateMaxRecordSize (MaxRecordSizeKiB in template.yaml)',
     );
   }
+  warnings.push(...limitWarnings(input, shards.shards, limits));
   return {
     input,
     shards,

@@ -49,6 +49,11 @@ export const PRICES = {
     onDemandWritePerMillion: 0.625,
     writeUnitKB: 1,
   },
+  s3: {
+    // AWS Price List API, AmazonS3 offer for us-east-1 (version 20260928230416, 2026-09-28; quoted in a public S3
+    // cost study, read 2026-11-28): Requests-Tier1, S3 Standard PUT, COPY, POST or LIST, $0.005 per 1,000 requests.
+    standardPutPerThousand: 0.005,
+  },
   apiGateway: {
     // awsforengineers "AWS API Gateway Pricing Explained" (2025-05-19) and amnic (2026): HTTP APIs cost $1.00 per
     // million requests for the first 300 million a month; AWS's API Gateway whitepaper: metered in 512 KB units.

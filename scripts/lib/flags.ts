@@ -21,6 +21,9 @@ const failure = (check: NumberCheck, value: number): string | undefined => {
   return Number.isInteger(value) ? undefined : 'must be a whole number';
 };
 
+/** A decimal number: digits with an optional sign, fraction and exponent (`12`, `-1.5`, `.5`, `2e3`). */
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i;
+
 // Hand-written: node:util parseArgs yields strings only and no validation library is a dependency here.
 /** `--flag`'s raw text as a number that meets `rule`; throws `ErrorClass` naming the flag and the value. */
 export const numberFlag = (
@@ -36,6 +39,10 @@ export const numberFlag = (
   const value = Number(raw);
   if (raw.trim() === '' || !Number.isFinite(value)) {
     throw new ErrorClass(`--${flag} must be a number, got '${raw}'`);
+  }
+  // Number() also reads hexadecimal, octal and binary literals ('0x10' is 16): only decimal is meant here.
+  if (!DECIMAL.test(raw.trim())) {
+    throw new ErrorClass(`--${flag} must be a decimal number, got '${raw}'`);
   }
   for (const check of rule.checks ?? []) {
     const reason = failure(check, value);

@@ -25,7 +25,7 @@ export interface DynamoDbEventStoreOptions {
 }
 
 /** More than a claim-check pointer takes in an item: bucket, key (two SHA-256 digests), field, size, digest. */
-const CLAIM_POINTER_ALLOWANCE_BYTES = 1024;
+export const CLAIM_POINTER_ALLOWANCE_BYTES = 1024;
 
 const tooLargeWithoutData = (bytes: number) =>
   new UnstorableEventError(

@@ -48,6 +48,32 @@ describe('Bench: numberFlag', () => {
   });
 
   it.each([
+    { case: 'hexadecimal', raw: '0x10' },
+    { case: 'binary', raw: '0b101' },
+    { case: 'octal', raw: '0o17' },
+    { case: 'hexadecimal with blanks around it', raw: ' 0x10 ' },
+  ])('refuses $case, which Number() would read', ({ raw }) => {
+    // Act
+    const error = thrown(raw, {});
+    // Assess
+    expect(error).toBeInstanceOf(ExampleInputError);
+    expect(error.message).toBe(`--count must be a decimal number, got '${raw}'`);
+  });
+
+  it.each([
+    { raw: '12', value: 12 },
+    { raw: '-1.5', value: -1.5 },
+    { raw: '+3', value: 3 },
+    { raw: '.5', value: 0.5 },
+    { raw: '5.', value: 5 },
+    { raw: '2e3', value: 2000 },
+    { raw: '1E-6', value: 0.000001 },
+  ])('reads the decimal $raw', ({ raw, value }) => {
+    // Act / Assess
+    expect(numberFlag('count', raw, {}, ExampleInputError)).toBe(value);
+  });
+
+  it.each([
     {
       case: 'not above the lower bound',
       raw: '0',

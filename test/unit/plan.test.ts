@@ -8,6 +8,11 @@ import {
 } from '#bench/planner/capacity.ts';
 import { costPerMillionEvents, makePlan, recommend } from '#bench/planner/costs.ts';
 import { formatPlan } from '#bench/planner/format.ts';
+import { loadPipelineLimits, type PipelineLimits, pipelineLimits } from '#bench/planner/limits.ts';
+import { parseTemplate } from '#local/template/parse.ts';
+
+/** The limits of the pipeline template.yaml deploys; 'Planner: pipeline limits' pins their values. */
+const limits = loadPipelineLimits();
 
 const input = (over: Partial<PlanInput>): PlanInput => ({
   recordsPerSecond: 1000,
@@ -39,12 +44,28 @@ describe('Planner: shard count', () => {
     { case: 'exactly 2 MB/s', over: { recordsPerSecond: 1024, avgSizeKB: 2 }, shards: 2, bound: 'records' },
     // 1 record/s of 0.1 KB still needs one shard.
     { case: 'a trickle', over: { recordsPerSecond: 1, avgSizeKB: 0.1 }, shards: 1, bound: 'records' },
-  ])('$case → $shards shard(s)', ({ over, shards, bound }) => {
+    // 0.000001 records/s of 1 KB: in 0.000001 ÷ 1024 = 0.000000000977 MB/s → 0; records 0.000001 ÷ 1,000
+    // = 0.000000001 → 0 (the last 1e-9 is forgiven as floating-point error); out the same as in → 0. Every term is 0,
+    // so no term bounds the count: the stream's minimum of one shard does.
+    { case: 'every term 0', over: { recordsPerSecond: 0.000001 }, shards: 1, bound: 'minimum' },
+  ] satisfies { case: string; over: Partial<PlanInput>; shards: number; bound: string }[])(
+    '$case → $shards shard(s)',
+    ({ over, shards, bound }) => {
+      // Act
+      const plan = planShards(input(over));
+      // Assess
+      expect(plan.shards).toBe(shards);
+      expect(plan.bound).toBe(bound);
+    },
+  );
+
+  it('says the minimum of one shard applies when every term is 0, rather than naming a bound', () => {
     // Act
-    const plan = planShards(input(over));
+    const text = formatPlan(makePlan(input({ recordsPerSecond: 0.000001 }), limits));
     // Assess
-    expect(plan.shards).toBe(shards);
-    expect(plan.bound).toBe(bound);
+    expect(text).toContain('  records  = 0.000001 ÷ 1000  → 0');
+    expect(text).toContain('  shards   = 1 (every term is 0: the minimum of 1 shard)');
+    expect(text).not.toContain('bound by');
   });
 });
 
@@ -52,7 +73,7 @@ describe('Planner: monthly Kinesis cost', () => {
   it('prices provisioned and on-demand for 1,000 records/s of 1 KB read by five shared consumers', () => {
     // Prepare: 1,000 records/s × 2,628,000 s (730 h) = 2,628,000,000 records = 2,628 M records a month,
     // which is 2,628,000,000 KB ÷ 1,048,576 = 2,506.2561 GB.
-    const plan = makePlan(input({ consumers: 5 }));
+    const plan = makePlan(input({ consumers: 5 }), limits);
     // Assess
     // Provisioned: 3 shards × 730 h × $0.015 = $32.85; 2,628 M PUT payload units × $0.014 = $36.792;
     // shared reads are free. Total $69.642.
@@ -67,7 +88,7 @@ describe('Planner: monthly Kinesis cost', () => {
 
   it('prices enhanced fan-out per consumer in both modes', () => {
     // Prepare: 1,000 records/s of 1 KB, 2 EFO consumers → 1 shard; 2,506.2561 GB a month per consumer.
-    const plan = makePlan(input({ consumers: 2, efo: true }));
+    const plan = makePlan(input({ consumers: 2, efo: true }), limits);
     // Assess
     // Provisioned: $10.95 + $36.792 PUT units + 2 × 1 shard × 730 h × $0.015 = $21.90
     // + 2 × 2,506.2561 GB × $0.013 = $65.1627. Total $134.8047.
@@ -78,7 +99,7 @@ describe('Planner: monthly Kinesis cost', () => {
 
   it('recommends on-demand for small spiky traffic, where provisioned saves too little', () => {
     // Prepare: peak 20 records/s of 2 KB, average 20 ÷ 4 = 5 records/s → 13,140,000 records a month.
-    const plan = makePlan(input({ recordsPerSecond: 20, avgSizeKB: 2, peakToAverage: 4 }));
+    const plan = makePlan(input({ recordsPerSecond: 20, avgSizeKB: 2, peakToAverage: 4 }), limits);
     // Assess
     // Provisioned: 1 shard × 730 h × $0.015 = $10.95 + 13.14 M PUT units × $0.014 = $0.18396 → $11.13396.
     expect(plan.provisioned.total).toBeCloseTo(11.134, 3);
@@ -91,7 +112,7 @@ describe('Planner: monthly Kinesis cost', () => {
 
   it('recommends on-demand when shards sized for a high peak cost more than paying per GB', () => {
     // Prepare: peak 10,000 records/s of 1 KB → 10 shards; average 10,000 ÷ 50 = 200/s → 525.6 M records.
-    const plan = makePlan(input({ recordsPerSecond: 10_000, peakToAverage: 50 }));
+    const plan = makePlan(input({ recordsPerSecond: 10_000, peakToAverage: 50 }), limits);
     // Assess
     // Provisioned: 10 × 730 × $0.015 = $109.50 + 525.6 × $0.014 = $7.3584 → $116.8584.
     expect(plan.provisioned.total).toBeCloseTo(116.8584, 3);
@@ -139,7 +160,43 @@ describe('Planner: cost per million events', () => {
     expect(cost.consumerLambda).toBeCloseTo(0.006, 6);
     // DynamoDB: an item of 1 KB + 0.3 KB → 2 WRU; 2 M WRU × $0.625/M = $1.25.
     expect(cost.dynamodb).toBeCloseTo(1.25, 6);
+    // An item of 1.3 KB is far under the 350 KB claim-check threshold: no S3 PUT.
+    expect(cost.s3ClaimCheck).toBe(0);
     expect(cost.total).toBeCloseTo(2.6226675, 6);
+  });
+
+  it('writes the whole event to DynamoDB up to the claim-check threshold', () => {
+    // Act: 349 KB + 0.3 KB = 349.3 KB, not above 350 KB (DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES, 358,400 bytes).
+    const cost = costPerMillionEvents(input({ avgSizeKB: 349 }));
+    // Assess: ceil(349.3) = 350 WRU per event; 350 M WRU × $0.625/M = $218.75; nothing goes to S3.
+    expect(cost.dynamodb).toBeCloseTo(218.75, 6);
+    expect(cost.s3ClaimCheck).toBe(0);
+  });
+
+  it('prices an event above the claim-check threshold as a pointer item plus one S3 PUT', () => {
+    // Act: 400 KB + 0.3 KB = 400.3 KB > 350 KB, so the sink puts the data in S3 and writes a pointer item.
+    const cost = costPerMillionEvents(input({ avgSizeKB: 400 }));
+    // Assess
+    // DynamoDB: the pointer (CLAIM_POINTER_ALLOWANCE_BYTES, 1,024 bytes = 1 KB) + 0.3 KB = 1.3 KB → 2 WRU;
+    // 2 M WRU × $0.625/M = $1.25 (the whole event would have been ceil(400.3) = 401 WRU, $250.625).
+    expect(cost.dynamodb).toBeCloseTo(1.25, 6);
+    // S3: 1,000,000 PUTs ÷ 1,000 × $0.005 = $5.00.
+    expect(cost.s3ClaimCheck).toBeCloseTo(5, 6);
+    // API Gateway: 1 M requests of 400 KB (one 512 KB unit) = $1.00; ingest $0.3666675 and consumer $0.006 as
+    // with the defaults. Total $1.00 + $0.3666675 + $0.006 + $1.25 + $5.00 = $7.6226675.
+    expect(cost.total).toBeCloseTo(7.6226675, 6);
+  });
+
+  it('shows the S3 PUTs as a line of their own', () => {
+    // Act
+    const large = formatPlan(makePlan(input({ avgSizeKB: 400 }), limits));
+    const small = formatPlan(makePlan(input({}), limits));
+    // Assess
+    expect(large).toMatch(/DynamoDB on-demand writes \(pointer item, 1\.3 KB\) +\$1\.25\n/);
+    expect(large).toMatch(/S3 claim-check PUTs \(items over 350 KB: 1 per event\) +\$5\.00\n/);
+    expect(large).toMatch(/total \(without Kinesis\) +\$7\.62\n/);
+    expect(small).toMatch(/DynamoDB on-demand writes \(item = event \+ 0\.3 KB\) +\$1\.25\n/);
+    expect(small).toMatch(/S3 claim-check PUTs \(items over 350 KB: none\) +\$0\.00\n/);
   });
 
   it('spreads API Gateway and ingest requests over batched events', () => {
@@ -198,20 +255,247 @@ describe('Planner: command line', () => {
       args: ['--records-per-sec', '1', '--avg-size', '1', '--consumers', '1', '--shards', '2'],
       message: "Unknown option '--shards'",
     },
+    {
+      args: ['--records-per-sec', '1e300', '--avg-size', '1', '--consumers', '1'],
+      message: '--records-per-sec must be at most 1000000, got 1e300',
+    },
+    {
+      args: ['--records-per-sec', '0.0000001', '--avg-size', '1', '--consumers', '1'],
+      message: '--records-per-sec must be at least 0.000001',
+    },
+    {
+      args: ['--records-per-sec', '0x10', '--avg-size', '1', '--consumers', '1'],
+      message: "--records-per-sec must be a decimal number, got '0x10'",
+    },
+    {
+      args: ['--records-per-sec', '1', '--avg-size', '0.0001', '--consumers', '1'],
+      message: '--avg-size must be at least 0.0009765625',
+    },
+    {
+      args: ['--records-per-sec', '1', '--avg-size', '1', '--consumers', '1e300'],
+      message: '--consumers must be at most 100',
+    },
+    {
+      args: ['--records-per-sec', '1', '--avg-size', '1', '--consumers', '1', '--peak-to-average', '1e6'],
+      message: '--peak-to-average must be at most 10000',
+    },
+    {
+      args: ['--records-per-sec', '1', '--avg-size', '1', '--consumers', '1', '--ingest-ms', '1e300'],
+      message: '--ingest-ms must be at most 900000',
+    },
+    {
+      args: ['--records-per-sec', '1', '--avg-size', '1', '--consumers', '1', '--consumer-ms', '900001'],
+      message: '--consumer-ms must be at most 900000',
+    },
   ])('refuses $args with a clear message', ({ args, message }) => {
     // Act / Assess
     expect(() => parsePlanArgs(args)).toThrow(PlanInputError);
     expect(() => parsePlanArgs(args)).toThrow(message);
   });
 
+  it('takes the largest values it allows, and decimal exponents', () => {
+    // Act
+    const parsed = parsePlanArgs([
+      '--records-per-sec',
+      '1e6',
+      '--avg-size',
+      '10240',
+      '--consumers',
+      '100',
+      '--peak-to-average',
+      '10000',
+      '--ingest-ms',
+      '900000',
+      '--consumer-ms',
+      '900000',
+    ]);
+    // Assess
+    expect(parsed).toMatchObject({
+      recordsPerSecond: 1_000_000,
+      avgSizeKB: 10_240,
+      consumers: 100,
+      peakToAverage: 10_000,
+      ingestMs: 900_000,
+      consumerMs: 900_000,
+    });
+  });
+
+  it('prints small rates with significant digits instead of rounding them to 0', () => {
+    // Act: 0.001 records/s × 2,628,000 s = 2,628 records a month = 0.002628 M; 0.001 × 1 KB ÷ 1024
+    // = 0.0000009765625 MB/s.
+    const text = formatPlan(makePlan(input({ recordsPerSecond: 0.001 }), limits));
+    // Assess
+    expect(text).toContain('Input: 0.001 records/s at peak');
+    expect(text).toContain('  MB/s in  = 0.001 × 1 KB ÷ 1024 = 0.000000977  → 1');
+    expect(text).toContain('  records  = 0.001 ÷ 1000  → 1');
+    expect(text).toContain('Kinesis per month (0.001 records/s on average, 0.00263 M records):');
+  });
+
+  it('keeps two decimals for rates of 1 and more', () => {
+    // Act: 2,628 M records a month at 1,000 records/s; 1,234.567 records/s prints as 1,234.57.
+    const steady = formatPlan(makePlan(input({}), limits));
+    const odd = formatPlan(makePlan(input({ recordsPerSecond: 1234.567 }), limits));
+    // Assess
+    expect(steady).toContain('Kinesis per month (1,000 records/s on average, 2,628 M records):');
+    expect(odd).toContain('Input: 1,234.57 records/s at peak');
+  });
+
+  it('names what it leaves out', () => {
+    // Act
+    const text = formatPlan(makePlan(input({}), limits));
+    // Assess
+    const notIncluded = text.slice(text.indexOf('Not included:')).replace(/\n\s+/g, ' ');
+    expect(notIncluded).toBe(
+      'Not included: free tiers, extended retention, data transfer out of AWS, CloudWatch logs and metrics, ' +
+        'DynamoDB storage and point-in-time recovery, KMS requests (the stream and the tables are KMS-encrypted, ' +
+        'the queues and the bucket too with a customer key), SQS (the failure queues), S3 storage.',
+    );
+  });
+
   it('prints the formula, both modes, the per-event costs and the recommendation', () => {
     // Act
-    const text = formatPlan(makePlan(input({ consumers: 5 })));
+    const text = formatPlan(makePlan(input({ consumers: 5 }), limits));
     // Assess
     expect(text).toContain('shards   = 3 (bound by bytes out)');
     expect(text).toContain('$69.64');
     expect(text).toContain('$730.95');
     expect(text).toContain('Recommendation: PROVISIONED');
     expect(text).toContain('us-east-1, as of 2026-11-27');
+  });
+});
+
+describe('Planner: pipeline limits', () => {
+  it('reads the shard and request limits from template.yaml and the body limit from the ingest function', () => {
+    // Assess: ShardCount MaxValue 500, ApiThrottlingRateLimit Default 1000, and 4 MiB = 4,194,304 bytes.
+    expect(limits).toEqual({ maxShards: 500, apiRequestsPerSecond: 1000, maxBodyBytes: 4_194_304 });
+  });
+
+  it('takes the values the template gives', () => {
+    // Prepare
+    const template = parseTemplate(`
+Parameters:
+  ShardCount: { Type: Number, Default: 2, MaxValue: 40 }
+  ApiThrottlingRateLimit: { Type: Number, Default: 250 }
+Resources: {}
+`);
+    // Act / Assess
+    expect(pipelineLimits(template)).toMatchObject({ maxShards: 40, apiRequestsPerSecond: 250 });
+  });
+
+  it('refuses a template without the values', () => {
+    // Prepare
+    const template = parseTemplate('Parameters:\n  ShardCount: { Type: Number }\nResources: {}\n');
+    // Act / Assess
+    expect(() => pipelineLimits(template)).toThrow('Parameters.ShardCount.MaxValue must be a number');
+  });
+});
+
+describe('Planner: warnings about what the pipeline cannot take', () => {
+  const warningsFor = (over: Partial<PlanInput>, given: PipelineLimits = limits) =>
+    makePlan(input(over), given).warnings;
+
+  it('warns when a request of E events would exceed the 4 MiB body limit', () => {
+    // Act: 5 events × 1,024 KB = 5,120 KB > 4,096 KB; 4,096 ÷ 1,024 = 4 fit.
+    const warnings = warningsFor({ avgSizeKB: 1024, eventsPerRequest: 5 });
+    // Assess
+    expect(warnings).toContain(
+      "5 events per request × 1,024 KB = 5,120 KB exceed the ingest API's request body limit of 4,096 KB " +
+        '(the API answers 413): send at most 4 per request',
+    );
+  });
+
+  it('does not warn about a request exactly at the body limit', () => {
+    // Act: 4 events × 1,024 KB = 4,096 KB, the limit itself.
+    const warnings = warningsFor({ avgSizeKB: 1024, eventsPerRequest: 4 });
+    // Assess
+    expect(warnings.join('\n')).not.toContain('body limit');
+  });
+
+  it('says that events larger than the body limit can never be ingested', () => {
+    // Act: 5,000 KB > 4,096 KB, even one event per request (1 record/s: 4.88 MB/s → 5 shards, no other warning).
+    const warnings = warningsFor({ recordsPerSecond: 1, avgSizeKB: 5000 });
+    // Assess: this replaces the advice to raise the stream's record size, which could not help.
+    expect(warnings).toEqual([
+      "events of 5,000 KB are larger than the ingest API's request body limit of 4,096 KB and can never be " +
+        'ingested: the API answers 413',
+    ]);
+  });
+
+  it('keeps the record-size advice for events over 1 MiB that fit a request', () => {
+    // Act: 1 record/s of 2,048 KB, one per request: 2 MB/s → 2 shards.
+    const warnings = warningsFor({ recordsPerSecond: 1, avgSizeKB: 2048 });
+    // Assess
+    expect(warnings).toEqual([
+      'records over 1 MiB need the stream raised with UpdateMaxRecordSize (MaxRecordSizeKiB in template.yaml)',
+    ]);
+  });
+
+  it('warns when provisioned mode needs more shards than template.yaml allows', () => {
+    // Act: 501,000 records/s of 0.5 KB with 20 events per request: in 244.6 MB/s → 245, records 501,000 ÷ 1,000
+    // → 501, out 244.6 ÷ 2 → 123; 501 shards > 500. Requests: 501,000 ÷ 20 = 25,050/s > 1,000 as well.
+    const warnings = warningsFor({ recordsPerSecond: 501_000, avgSizeKB: 0.5, eventsPerRequest: 20 });
+    // Assess
+    expect(warnings).toContain(
+      'provisioned mode needs 501 shards, more than the 500 template.yaml allows (ShardCount MaxValue): ' +
+        'deploy with StreamMode ON_DEMAND, or raise MaxValue and the account shard quota',
+    );
+  });
+
+  it('does not warn at exactly the largest shard count', () => {
+    // Act: 500,000 records/s of 0.5 KB → 500 shards (bound by records).
+    const warnings = warningsFor({ recordsPerSecond: 500_000, avgSizeKB: 0.5, eventsPerRequest: 500 });
+    // Assess: 500,000 ÷ 500 = 1,000 requests/s, exactly the throttle, so no warning at all.
+    expect(warnings).toEqual([]);
+  });
+
+  it('compares the shard count with the limit it is given', () => {
+    // Act: 1,000 records/s of 1 KB read by five shared consumers → 3 shards, against a template allowing 2.
+    const warnings = warningsFor({ consumers: 5 }, { ...limits, maxShards: 2 });
+    // Assess
+    expect(warnings.join('\n')).toContain(
+      'provisioned mode needs 3 shards, more than the 2 template.yaml allows',
+    );
+  });
+
+  it.each([
+    // 1,001 records/s ÷ 1 event per request = 1,001 requests/s > 1,000.
+    { recordsPerSecond: 1001, eventsPerRequest: 1, requests: '1,001', records: '1,001' },
+    // 2,500 records/s ÷ 2 = 1,250 requests/s > 1,000.
+    { recordsPerSecond: 2500, eventsPerRequest: 2, requests: '1,250', records: '2,500' },
+  ])(
+    'warns when $recordsPerSecond records/s in requests of $eventsPerRequest exceed the API throttle',
+    ({ recordsPerSecond, eventsPerRequest, requests, records }) => {
+      // Act
+      const warnings = warningsFor({ recordsPerSecond, eventsPerRequest });
+      // Assess
+      expect(warnings).toContain(
+        `${requests} requests/s at peak (${records} records/s ÷ ${eventsPerRequest} per request) exceed the ingest ` +
+          "API's 1,000 requests/s (ApiThrottlingRateLimit default), above which it answers 429: send more events " +
+          'per request or raise ApiThrottlingRateLimit',
+      );
+    },
+  );
+
+  it('counts requests at the peak, not the average', () => {
+    // Act: 2,000 records/s at peak, 500 on average; 2,000 ÷ 1 = 2,000 requests/s > 1,000.
+    const warnings = warningsFor({ recordsPerSecond: 2000, peakToAverage: 4 });
+    // Assess
+    expect(warnings.join('\n')).toContain('2,000 requests/s at peak');
+  });
+
+  it('does not warn at exactly the API throttle', () => {
+    // Act: 2,000 records/s ÷ 2 events per request = 1,000 requests/s.
+    const warnings = warningsFor({ recordsPerSecond: 2000, eventsPerRequest: 2 });
+    // Assess
+    expect(warnings).toEqual([]);
+  });
+
+  it('prints the warnings in the plan', () => {
+    // Act
+    const text = formatPlan(makePlan(input({ recordsPerSecond: 1001 }), limits));
+    // Assess
+    expect(text).toContain(
+      "Warning: 1,001 requests/s at peak (1,001 records/s ÷ 1 per request) exceed the ingest API's",
+    );
   });
 });

@@ -152,6 +152,26 @@ export class ShardReadBudget {
   }
 }
 
+/** The call and byte budget of each shard a run reads, by shard id. */
+export type ReadBudgets = (shardId: string) => ShardReadBudget;
+
+/**
+ * One budget per shard for a whole run (one invocation), made from `options` when the shard is first read: a run
+ * that reads a shard again after an earlier reader (the next message's range, a shard taken back) must wait for
+ * that reader's calls and bytes, or it takes more than its share of the shard's 5 calls and 2 MiB a second.
+ */
+export const readBudgets = (options: ShardReadBudgetOptions = {}): ReadBudgets => {
+  const budgets = new Map<string, ShardReadBudget>();
+  return (shardId) => {
+    let budget = budgets.get(shardId);
+    if (!budget) {
+      budget = new ShardReadBudget(options);
+      budgets.set(shardId, budget);
+    }
+    return budget;
+  };
+};
+
 export interface ShardReaderOptions extends Omit<ShardReadBudgetOptions, 'clock'> {
   client: Pick<KinesisClient, 'send'>;
   streamName: string;

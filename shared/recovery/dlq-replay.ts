@@ -11,7 +11,8 @@ import {
   compareSequence,
   DEFAULT_READ_LIMIT,
   errorName,
-  ShardReadBudget,
+  type ReadBudgets,
+  readBudgets,
   ShardReader,
 } from '#shared/kinesis/shard-reader.ts';
 import { MetricUnit } from '#shared/powertools/metrics.ts';
@@ -162,29 +163,16 @@ const readLimit = (record: FailureRecord, deps: ReplayDependencies): number => {
   return Number.isInteger(batchSize) && batchSize! > 0 ? Math.min(limit, batchSize!) : limit;
 };
 
-/** The call and byte budget of each shard a run reads, by shard id. */
-export type ReadBudgets = (shardId: string) => ShardReadBudget;
-
 /**
- * One budget per shard for a whole run (one invocation): a run reads the messages of one shard one after
- * another, and each message's first call must wait for the calls and bytes of the message before it, or the
- * run takes more than its share of the shard's 5 calls and 2 MiB a second and is throttled.
+ * One budget per shard for a whole run (one invocation, either mode): a run reads the messages of one shard one
+ * after another, and each message's first call waits for the calls and bytes of the message before it.
  */
-export const readBudgets = (deps: Pick<ReplayDependencies, 'reader' | 'clock'>): ReadBudgets => {
-  const budgets = new Map<string, ShardReadBudget>();
-  return (shardId) => {
-    let budget = budgets.get(shardId);
-    if (!budget) {
-      budget = new ShardReadBudget({
-        callsPerSecond: deps.reader?.callsPerSecond,
-        bytesPerSecond: deps.reader?.bytesPerSecond,
-        ...(deps.clock ? { clock: deps.clock } : {}),
-      });
-      budgets.set(shardId, budget);
-    }
-    return budget;
-  };
-};
+const replayBudgets = (deps: Pick<ReplayDependencies, 'reader' | 'clock'>): ReadBudgets =>
+  readBudgets({
+    callsPerSecond: deps.reader?.callsPerSecond,
+    bytesPerSecond: deps.reader?.bytesPerSecond,
+    ...(deps.clock ? { clock: deps.clock } : {}),
+  });
 
 /** Reads the range back; tells records that aged out from records that can still be read. */
 const readRange = async (
@@ -256,7 +244,7 @@ export const replayMessage = async (
   message: { messageId: string; body: string; receiveCount?: number },
   dryRun: boolean,
   deps: ReplayDependencies,
-  budgets: ReadBudgets = readBudgets(deps),
+  budgets: ReadBudgets = replayBudgets(deps),
 ): Promise<MessageDetail> => {
   const { logger, metrics } = deps;
   const base = message.receiveCount === undefined ? {} : { receiveCount: message.receiveCount };
@@ -471,7 +459,7 @@ export const drainFailureQueue = async (
   const visibility =
     request.visibilityTimeoutSeconds ?? Math.min(43_200, Math.ceil(deps.remainingMs() / 1000) + 30);
   const details: MessageDetail[] = [];
-  const budgets = readBudgets(deps);
+  const budgets = replayBudgets(deps);
   const seen = new Set<string>();
   // Messages received but not finished with (a dry run's, or those the budget left): made visible again.
   const release: Message[] = [];
@@ -587,7 +575,7 @@ export const replaySqsEvent = async (
   deps: ReplayDependencies,
 ): Promise<{ batchItemFailures: PartialItemFailures[]; report: ReplayReport }> => {
   const details: MessageDetail[] = [];
-  const budgets = readBudgets(deps);
+  const budgets = replayBudgets(deps);
   const handleMessage = async (message: SQSRecord): Promise<void> => {
     if (shouldStop(deps)) {
       throw new Error('not attempted: the time budget ran out');

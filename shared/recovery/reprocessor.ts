@@ -11,7 +11,9 @@ import { type Clock, RateLimiter, systemClock } from '#shared/kinesis/rate-limit
 import {
   compareSequence,
   errorName,
+  type ReadBudgets,
   type ReadResult,
+  readBudgets,
   type ShardPosition,
   ShardReader,
   type TimestampPositioning,
@@ -468,6 +470,11 @@ interface RunContext {
   clock: Clock;
   recordLimiter: RateLimiter;
   /**
+   * The call and byte budget of each shard, for the whole invocation: a shard read again (its lease lost and
+   * taken back) goes on with the budget its earlier readers spent, not with a fresh one.
+   */
+  budgets: ReadBudgets;
+  /**
    * True once the budget runs out (or would, after waiting `waitMs` first), or once a worker met an error it cannot
    * record.
    */
@@ -502,8 +509,7 @@ const runShard = async (shard: ShardItem, run: RunContext): Promise<ShardOutcome
     streamName: settings.streamName,
     shardId: shard.shardId,
     limit: Math.min(settings.getRecordsLimit, parameters.maxRecordsPerSecond),
-    callsPerSecond: settings.getRecordsPerSecond,
-    bytesPerSecond: settings.getRecordsBytesPerSecond,
+    budget: run.budgets(shard.shardId),
     recordLimiter: run.recordLimiter,
     timestampPositioning: settings.timestampPositioning,
     timestampIteratorTimeoutMs: settings.timestampIteratorTimeoutMs,
@@ -926,6 +932,11 @@ export const handleReprocessRequest = async (
     deps,
     clock,
     recordLimiter: new RateLimiter({ ratePerSecond: job.parameters.maxRecordsPerSecond, clock }),
+    budgets: readBudgets({
+      callsPerSecond: settings.getRecordsPerSecond,
+      bytesPerSecond: settings.getRecordsBytesPerSecond,
+      clock,
+    }),
     shouldStop: (waitMs = 0) =>
       abort.error !== undefined || deps.remainingMs() - waitMs < settings.stopReserveMs,
     abort,

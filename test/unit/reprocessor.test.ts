@@ -481,6 +481,56 @@ describe('Recovery: reprocessor', () => {
     },
   );
 
+  it('reads a shard it takes back after losing its lease with the same budget: the new reader waits for the last answer’s bytes', async () => {
+    // Prepare: a 1 MiB record, then two small ones; one record per GetRecords. Writing the big one outlasts the
+    // lease: another worker takes the lapsed lease and dies before its first checkpoint, so this invocation loses
+    // the shard at its checkpoint and takes it back once that worker's lease has run out.
+    const { clock, fake, memory, jobs, deps, put } = setup(1);
+    const from = clock.now();
+    clock.advance(10);
+    const event = keyedCloudEvent('a', 1);
+    const bare = JSON.stringify({ ...event, data: { ...event.data, pad: '' } });
+    const pad = 'x'.repeat(1024 * 1024 - 'a'.length - bare.length);
+    fake.put(S0, 'a', JSON.stringify({ ...event, data: { ...event.data, pad } }));
+    put(S0, 'a', 2);
+    put(S0, 'a', 3);
+    let stalled = false;
+    const store = {
+      projectionVersion: 1,
+      put: async (written: Parameters<EventStore['put']>[0]) => {
+        if (!stalled) {
+          stalled = true;
+          clock.advance(1_500);
+          await jobs.acquireLease('lost', S0, 'worker-2', clock.now(), clock.now() + 1_000);
+        }
+        return memory.put(written);
+      },
+    };
+    // Act
+    const status = await handleReprocessRequest(
+      { from: iso(from), jobId: 'lost' },
+      deps({
+        store,
+        settings: {
+          getRecordsLimit: 1,
+          getRecordsPerSecond: 5,
+          getRecordsBytesPerSecond: 64 * 1024,
+          leaseDurationMs: 1_000,
+        },
+      }),
+    );
+    // Assess: two readers of the shard in one invocation; the second one's first GetRecords comes 16 s (1 MiB at
+    // 64 KiB/s) after the call that answered the big record, not as soon as the lease was taken back.
+    expect(status).toMatchObject({ state: 'done', totals: { recordsRead: 3 } });
+    expect(memory.items.size).toBe(3);
+    expect(
+      jobs.leaseDecisions.filter((decision) => decision.granted).map((decision) => decision.owner),
+    ).toEqual(['invocation-1', 'worker-2', 'invocation-1']);
+    expect(fake.callsOf('GetShardIterator')).toHaveLength(2);
+    const calls = fake.callsOf('GetRecords');
+    expect(calls[1]!.at - calls[0]!.at).toBe(16_000);
+  });
+
   it('leaves a shard failed at the record that keeps failing, resumes it only when asked again', async () => {
     // Prepare
     const { clock, memory, continued, deps, put } = setup(1);

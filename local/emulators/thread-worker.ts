@@ -47,6 +47,15 @@ const answerFailure = (res: ServerResponse, error: unknown): void =>
     `the ${kind === 'kinesis' ? 'kinesalite' : 'dynalite'} emulator failed on this request: ${String(error)}`,
   );
 
+/** The body as JSON, or undefined when it is not JSON (the emulator then answers it as it would). */
+const jsonOf = (body: Buffer): unknown => {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+};
+
 /**
  * Where a JSON body has `null` as a list member (`{"Records":[null]}`), as `records.1.member`, or undefined. The
  * emulators take such a request past their validation and throw on it while they hold the stream's lock, which
@@ -55,12 +64,8 @@ const answerFailure = (res: ServerResponse, error: unknown): void =>
  */
 const nullListMember = (body: Buffer): string | undefined => {
   if (body.indexOf('null') === -1 || !/[[,]\s*null\s*[,\]]/.test(body.toString('latin1'))) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    return undefined;
-  }
+  const parsed = jsonOf(body);
+  if (parsed === undefined) return undefined;
   // Walked with a list of its own, not by recursion: a body nested deep enough would overflow the stack, and the
   // request would never be answered. Members are taken in document order, so the first null is the one named.
   const pending: Array<{ value: unknown; path: string; member: boolean }> = [
@@ -98,12 +103,8 @@ const toLowerFirst = (key: string) => key.charAt(0).toLowerCase() + key.slice(1)
  */
 const emptyAttributeName = (body: Buffer): boolean => {
   if (body.indexOf('""') === -1 || !/""\s*:/.test(body.toString('latin1'))) return false;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    return false;
-  }
+  const parsed = jsonOf(body);
+  if (parsed === undefined) return false;
   // A list of its own, not recursion: see nullListMember.
   const pending: Array<{ value: unknown; names: boolean }> = [{ value: parsed, names: false }];
   while (pending.length > 0) {

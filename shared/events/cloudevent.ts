@@ -91,16 +91,16 @@ export const partitionKeyOf = (event: Pick<CloudEvent, 'partitionkey' | 'subject
 const partitionKeyField = (event: Record<string, unknown>): 'partitionkey' | 'subject' | 'source' =>
   isSet(event.partitionkey) ? 'partitionkey' : isSet(event.subject) ? 'subject' : 'source';
 
+/** `data.total` for a name that reads as one, else `data["a.b"]`, so that no two members share a path. */
+const memberPath = (path: string, name: string): string =>
+  /^[A-Za-z_$][\w$]*$/.test(name) ? `${path}.${name}` : `${path}[${JSON.stringify(name)}]`;
+
 /**
  * Where `data` holds an object member whose name is the empty string (`{"": 1}`), as a path such as
  * `data.items[2][""]`, or undefined. DynamoDB refuses an empty attribute name at any depth of a map, and the
  * event table stores `data` as a map, so such an event could never be stored. Walked with a list of its own, not
  * by recursion: `data` may be nested deeper than the stack allows. Only objects and arrays are visited.
  */
-/** `data.total` for a name that reads as one, else `data["a.b"]`, so that no two members share a path. */
-const memberPath = (path: string, name: string): string =>
-  /^[A-Za-z_$][\w$]*$/.test(name) ? `${path}.${name}` : `${path}[${JSON.stringify(name)}]`;
-
 const emptyMemberName = (data: unknown): string | undefined => {
   if (typeof data !== 'object' || data === null) return undefined;
   const pending: Array<{ value: object; path: string }> = [{ value: data, path: 'data' }];

@@ -44,11 +44,28 @@ export interface DlqReplayConfig extends ConsumerConfig, StreamReadConfig {
   failureQueueUrl: string;
 }
 
-export const loadDlqReplayConfig = (env: Env = process.env): DlqReplayConfig => ({
-  ...loadConsumerConfig(env),
-  ...streamReadConfig(env, 10_000),
-  failureQueueUrl: requireString('FAILURE_QUEUE_URL', env),
-});
+/**
+ * Records are not started with less than TIME_RESERVE_MS left, and reads (a GetRecords call, a failure-queue
+ * message) not with less than STOP_RESERVE_MS. A time reserve above the stop reserve would let a read start whose
+ * records could never be processed: the reprocessor would hand such shards over without progress, and the DLQ
+ * replay would spend one of a message's receives on nothing.
+ */
+const checkReserves = (consumer: ConsumerConfig, read: StreamReadConfig): void => {
+  if (consumer.timeReserveMs > read.stopReserveMs) {
+    throw new ConfigError(
+      `Environment variable TIME_RESERVE_MS (${consumer.timeReserveMs}) must not be greater than STOP_RESERVE_MS ` +
+        `(${read.stopReserveMs}): records are not started with less than TIME_RESERVE_MS left, so the records of ` +
+        'a GetRecords call started with less than that could never be processed',
+    );
+  }
+};
+
+export const loadDlqReplayConfig = (env: Env = process.env): DlqReplayConfig => {
+  const consumer = loadConsumerConfig(env);
+  const read = streamReadConfig(env, 10_000);
+  checkReserves(consumer, read);
+  return { ...consumer, ...read, failureQueueUrl: requireString('FAILURE_QUEUE_URL', env) };
+};
 
 /** How the DLQ replay reads each shard: its records per call, calls per second and bytes per second. */
 export const replayReaderOptions = (
@@ -69,6 +86,7 @@ const POSITIONINGS: readonly TimestampPositioning[] = ['iterator', 'scan'];
 export const loadReprocessorConfig = (env: Env = process.env): ReprocessorConfig => {
   const consumer = loadConsumerConfig(env);
   const read = streamReadConfig(env, 30_000);
+  checkReserves(consumer, read);
   const positioning = optionalString('TIMESTAMP_POSITIONING', 'iterator', env);
   if (!POSITIONINGS.includes(positioning as TimestampPositioning)) {
     throw new ConfigError(

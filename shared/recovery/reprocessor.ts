@@ -637,7 +637,22 @@ const runShard = async (shard: ShardItem, run: RunContext): Promise<ShardOutcome
     try {
       await save({ state: 'failed', lastError: (error as Error).message });
     } catch (saveError) {
-      logger.warn('the failure could not be recorded', { shardId: shard.shardId, error: saveError as Error });
+      if (saveError instanceof LeaseLostError) return 'lease-lost';
+      // The shard stays `reading` at its last checkpoint: taken up again, it would fail the same way at once, in a
+      // loop. Like any error the invocation cannot record, this one fails the invocation; the next run of the job
+      // goes on from the checkpoint.
+      logger.error('the failure could not be recorded; the invocation stops', {
+        jobId: job.jobId,
+        shardId: shard.shardId,
+        error: saveError as Error,
+      });
+      await jobs.releaseLease(job.jobId, shard.shardId, owner).catch(() => undefined);
+      throw new Error(
+        `reading ${shard.shardId} of job ${job.jobId} failed (${(error as Error).message}), and the failure ` +
+          `could not be recorded (${(saveError as Error).message}); the shard goes on from its last checkpoint ` +
+          'when the job runs again',
+        { cause: saveError },
+      );
     }
     await jobs.releaseLease(job.jobId, shard.shardId, owner).catch(() => undefined);
     return 'failed';
@@ -695,6 +710,12 @@ const runJob = async (run: RunContext): Promise<RunOutcome> => {
   const { job, deps, clock } = run;
   const { jobs, owner, settings } = deps;
   const active = new Map<string, Promise<{ shardId: string; outcome: ShardOutcome }>>();
+  /**
+   * Shards whose read stopped for lack of time (the stop reserve, a byte wait past it, or the time reserve): time
+   * only runs down, so taking one up again in this invocation would stop it again at once, in a loop. They are
+   * the next invocation's.
+   */
+  const handedOver = new Set<string>();
   let outOfBudget = false;
   let waitingOnOthers = false;
   let finished = false;
@@ -731,6 +752,7 @@ const runJob = async (run: RunContext): Promise<RunOutcome> => {
     const ready = open.filter(
       (shard) =>
         !active.has(shard.shardId) &&
+        !handedOver.has(shard.shardId) &&
         shard.parents.every((id) => byId.get(id)?.state === 'done' || !byId.has(id)),
     );
     let contended = false;
@@ -760,6 +782,8 @@ const runJob = async (run: RunContext): Promise<RunOutcome> => {
       );
     }
     if (active.size === 0) {
+      // What is left of this invocation's own work waits for the next one.
+      if (open.some((shard) => handedOver.has(shard.shardId))) break;
       if (contended || shards.some((shard) => isLive(shard, owner, now))) {
         // Another invocation holds the work that is left: wait for it, or for its lease to run out.
         waitingOnOthers = true;
@@ -773,7 +797,10 @@ const runJob = async (run: RunContext): Promise<RunOutcome> => {
     waitingOnOthers = false;
     const { shardId, outcome } = await Promise.race(active.values());
     active.delete(shardId);
-    if (outcome === 'budget') outOfBudget = true;
+    if (outcome === 'budget') {
+      outOfBudget = true;
+      handedOver.add(shardId);
+    }
     if (outcome === 'shard-end') await extendPlan(run);
   }
   for (const { outcome } of await Promise.all(active.values())) {

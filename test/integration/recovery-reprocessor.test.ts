@@ -1,4 +1,4 @@
-import { CreateStreamCommand } from '@aws-sdk/client-kinesis';
+import { CreateStreamCommand, GetRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Clock, systemClock } from '#shared/kinesis/rate-limiter.ts';
@@ -512,5 +512,74 @@ describe('Recovery: reprocessor against the emulators', () => {
     expect(last.invocations).toBeGreaterThan(2);
     expect(last.totals).toMatchObject({ recordsRead: 20, written: 20, duplicates: 0 });
     expect(orderByKey(store)).toEqual({ k: Array.from({ length: 20 }, (_, i) => i + 1) });
+  });
+
+  it('fails the invocation, reading the shard once, when the jobs table refuses the failed state of a read error', async () => {
+    // Prepare: GetRecords is refused after the first batch, and so is the jobs table's write of the shard's failed state.
+    const { sink, deps, put, items } = await scenario(1);
+    const from = Date.now();
+    for (let n = 1; n <= 6; n += 1) await put('k', n);
+    const jobsTable = {
+      client: env.documentClient,
+      tableName: await createJobsTable(env.documentClient),
+      retentionDays: 1,
+    };
+    class RefusingFailedState extends DynamoDbJobStore {
+      override async checkpoint(...args: Parameters<DynamoDbJobStore['checkpoint']>) {
+        if (args[3].state === 'failed') {
+          throw Object.assign(new Error('Internal server error'), { name: 'InternalServerError' });
+        }
+        return super.checkpoint(...args);
+      }
+    }
+    let getRecords = 0;
+    const kinesis: Pick<KinesisClient, 'send'> = {
+      send: (async (command: unknown, ...rest: unknown[]) => {
+        if (command instanceof GetRecordsCommand) getRecords += 1;
+        if (command instanceof GetRecordsCommand && getRecords >= 2) {
+          throw Object.assign(new Error('not authorized to perform kinesis:GetRecords'), {
+            name: 'AccessDeniedException',
+          });
+        }
+        return (env.kinesis.send as (...args: unknown[]) => Promise<unknown>)(command, ...rest);
+      }) as KinesisClient['send'],
+    };
+    const store = sink();
+    const deadline = clock.now() + 10_000;
+    // Act
+    const failure = await handleReprocessRequest(
+      { from: iso(from), jobId: 'unrecorded' },
+      {
+        ...deps({
+          store,
+          jobs: new RefusingFailedState(jobsTable),
+          remainingMs: () => deadline - clock.now(),
+        }),
+        kinesis,
+      },
+    ).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    const iterators = calls.filter((call) => call.command === 'GetShardIterator').length;
+    const jobs = new DynamoDbJobStore(jobsTable);
+    const status = await handleReprocessRequest({ action: 'status', jobId: 'unrecorded' }, deps({ jobs }));
+    const resumed = await handleReprocessRequest(
+      { from: iso(from), jobId: 'unrecorded' },
+      deps({ store, jobs, owner: 'invocation-2' }),
+    );
+    // Assess: one reader of the shard; the job is left running at its last checkpoint, and a new run of it goes on
+    // from there and writes every event once.
+    expect(iterators).toBe(1);
+    expect(getRecords).toBe(2);
+    expect((failure as Error).message).toMatch(
+      /^reading shardId-000000000000 of job unrecorded failed \(not authorized to perform kinesis:GetRecords\), and the failure could not be recorded \(Internal server error\)/,
+    );
+    expect(status).toMatchObject({ state: 'running' });
+    expect(status.shards[0]).toMatchObject({ state: 'reading', recordsRead: 4 });
+    expect(status.shards[0]!.lease).toBeUndefined();
+    expect(resumed).toMatchObject({ state: 'done', totals: { recordsRead: 6, written: 6, duplicates: 0 } });
+    expect(orderByKey(store)).toEqual({ k: [1, 2, 3, 4, 5, 6] });
+    expect(await items()).toHaveLength(6);
   });
 });

@@ -62,3 +62,53 @@ describe('Recovery configuration: GET_RECORDS_KIB_PER_SECOND', () => {
     expect(replayReaderOptions(config)).toEqual({ limit: 200, callsPerSecond: 3, bytesPerSecond: 256 * KiB });
   });
 });
+
+describe('Recovery configuration: the reprocessor’s TIME_RESERVE_MS and STOP_RESERVE_MS', () => {
+  it.each([
+    [{}, 2_000, 30_000],
+    [{ TIME_RESERVE_MS: '30000' }, 30_000, 30_000],
+    [{ TIME_RESERVE_MS: '5000', STOP_RESERVE_MS: '8000' }, 5_000, 8_000],
+  ])('takes %j', (values, timeReserveMs, stopReserveMs) => {
+    // Act
+    const { settings } = loadReprocessorConfig({ ...ENV, ...values });
+    // Assess
+    expect(settings).toMatchObject({ timeReserveMs, stopReserveMs });
+  });
+
+  it.each([
+    [{ TIME_RESERVE_MS: '30001' }, 30_001, 30_000],
+    [{ TIME_RESERVE_MS: '5000', STOP_RESERVE_MS: '1000' }, 5_000, 1_000],
+  ])('refuses %j, naming both variables and their values', (values, time, stop) => {
+    // Act & Assess
+    expect(() => loadReprocessorConfig({ ...ENV, ...values })).toThrow(
+      new ConfigError(
+        `Environment variable TIME_RESERVE_MS (${time}) must not be greater than STOP_RESERVE_MS (${stop}): ` +
+          'records are not started with less than TIME_RESERVE_MS left, so the records of a GetRecords call ' +
+          'started with less than that could never be processed',
+      ),
+    );
+  });
+});
+
+describe('Recovery configuration: the DLQ replay’s TIME_RESERVE_MS and STOP_RESERVE_MS', () => {
+  it.each([
+    [{}, 2_000, 10_000],
+    [{ TIME_RESERVE_MS: '10000' }, 10_000, 10_000],
+  ])('takes %j', (values, timeReserveMs, stopReserveMs) => {
+    // Act
+    const config = loadDlqReplayConfig({ ...ENV, ...values });
+    // Assess
+    expect(config).toMatchObject({ timeReserveMs, stopReserveMs });
+  });
+
+  it('refuses a time reserve above its stop reserve of 10 s, naming both variables and their values', () => {
+    // Act & Assess: a message started in the gap would spend one of its receives on nothing.
+    expect(() => loadDlqReplayConfig({ ...ENV, TIME_RESERVE_MS: '10001' })).toThrow(
+      new ConfigError(
+        'Environment variable TIME_RESERVE_MS (10001) must not be greater than STOP_RESERVE_MS (10000): ' +
+          'records are not started with less than TIME_RESERVE_MS left, so the records of a GetRecords call ' +
+          'started with less than that could never be processed',
+      ),
+    );
+  });
+});

@@ -531,6 +531,131 @@ describe('Recovery: reprocessor', () => {
     expect(calls[1]!.at - calls[0]!.at).toBe(16_000);
   });
 
+  it('hands a shard the time reserve stopped over to the next invocation instead of reading it again', async () => {
+    // Prepare: a time reserve above the stop reserve leaves this invocation time for a GetRecords call, and none
+    // for its records.
+    const { clock, fake, memory, jobs, continued, deps, put } = setup(1);
+    const from = clock.now();
+    for (let n = 1; n <= 5; n += 1) put(S0, 'a', n);
+    // Act
+    const first = await handleReprocessRequest(
+      { from: iso(from), jobId: 'reserve' },
+      deps({ budgetMs: 4_000, settings: { timeReserveMs: 5_000, stopReserveMs: 1_000 } }),
+    );
+    const checkpoint = (await jobs.listShards('reserve'))[0]!;
+    const reads = {
+      GetShardIterator: fake.callsOf('GetShardIterator').length,
+      GetRecords: fake.callsOf('GetRecords').length,
+    };
+    const second = await handleReprocessRequest(continued[0], deps({ owner: 'invocation-2' }));
+    // Assess: one read that processed nothing, then the hand-over; the next invocation reads every record.
+    expect(reads).toEqual({ GetShardIterator: 1, GetRecords: 1 });
+    expect(first).toMatchObject({
+      state: 'running',
+      continued: true,
+      totals: { recordsRead: 0, written: 0 },
+    });
+    expect(continued).toEqual([{ action: 'start', jobId: 'reserve', continuation: 1 }]);
+    expect(checkpoint).toMatchObject({ state: 'reading', recordsRead: 0 });
+    expect(checkpoint.position).toBeUndefined();
+    expect(checkpoint.leaseOwner).toBeUndefined();
+    expect(second).toMatchObject({ state: 'done', totals: { recordsRead: 5, written: 5, duplicates: 0 } });
+    expect(memory.items.size).toBe(5);
+  });
+
+  it('hands a shard over when its next GetRecords would wait for bytes past the stop reserve, and does not take it up again', async () => {
+    // Prepare: a 1 MiB record, then a small one, one per GetRecords. At 64 KiB/s the second call waits 16 s for
+    // the first answer's bytes, more than the 10 s this invocation has.
+    const { clock, fake, memory, continued, deps, put } = setup(1);
+    const from = clock.now();
+    clock.advance(10);
+    const event = keyedCloudEvent('a', 1);
+    const bare = JSON.stringify({ ...event, data: { ...event.data, pad: '' } });
+    const pad = 'x'.repeat(1024 * 1024 - 'a'.length - bare.length);
+    fake.put(S0, 'a', JSON.stringify({ ...event, data: { ...event.data, pad } }));
+    put(S0, 'a', 2);
+    const settings = { getRecordsLimit: 1, getRecordsBytesPerSecond: 64 * 1024 };
+    // Act
+    const first = await handleReprocessRequest(
+      { from: iso(from), jobId: 'bytes' },
+      deps({ budgetMs: 10_000, settings }),
+    );
+    const reads = {
+      GetShardIterator: fake.callsOf('GetShardIterator').length,
+      GetRecords: fake.callsOf('GetRecords').length,
+    };
+    const second = await handleReprocessRequest(continued[0], deps({ owner: 'invocation-2', settings }));
+    // Assess
+    expect(reads).toEqual({ GetShardIterator: 1, GetRecords: 1 });
+    expect(first).toMatchObject({
+      state: 'running',
+      continued: true,
+      totals: { recordsRead: 1, written: 1 },
+    });
+    expect(continued).toEqual([{ action: 'start', jobId: 'bytes', continuation: 1 }]);
+    expect(second).toMatchObject({ state: 'done', totals: { recordsRead: 2, written: 2, duplicates: 0 } });
+    expect(memory.items.size).toBe(2);
+  });
+
+  it('fails the invocation, instead of reading the shard again, when a read error cannot be recorded as failed', async () => {
+    // Prepare: after the first batch's checkpoint the shard answers ResourceNotFoundException, and the jobs table
+    // refuses the write that would leave the shard failed.
+    const { clock, fake, memory, continued, deps, put } = setup(1);
+    const from = clock.now();
+    const records = Array.from({ length: 5 }, (_, n) => put(S0, 'a', n + 1));
+    let broken = false;
+    class RefusingFailedState extends MemoryJobStore {
+      override async checkpoint(...args: Parameters<MemoryJobStore['checkpoint']>) {
+        const progress = args[3];
+        if (progress.state === 'failed') {
+          throw Object.assign(new Error('Service unavailable'), { name: 'InternalServerError' });
+        }
+        await super.checkpoint(...args);
+        if (!broken && progress.position !== undefined) {
+          broken = true;
+          fake.faults.gone.add(S0);
+        }
+      }
+    }
+    const jobs = new RefusingFailedState();
+    // Act
+    const failure = await handleReprocessRequest(
+      { from: iso(from), jobId: 'unrecorded' },
+      deps({ jobs, budgetMs: 30_000 }),
+    ).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    const reads = {
+      GetShardIterator: fake.callsOf('GetShardIterator').length,
+      GetRecords: fake.callsOf('GetRecords').length,
+    };
+    const status = await handleReprocessRequest({ action: 'status', jobId: 'unrecorded' }, deps({ jobs }));
+    fake.faults.gone.clear();
+    const resumed = await handleReprocessRequest(
+      { from: iso(from), jobId: 'unrecorded' },
+      deps({ jobs, owner: 'invocation-2' }),
+    );
+    // Assess: the shard was read once; the job is left running at the last checkpoint, which a new run goes on
+    // from, writing every record once.
+    expect(reads).toEqual({ GetShardIterator: 1, GetRecords: 2 });
+    expect(failure).toBeInstanceOf(Error);
+    expect((failure as Error).message).toMatch(
+      /^reading shardId-000000000000 of job unrecorded failed \(.*does not exist\), and the failure could not be recorded \(Service unavailable\)/,
+    );
+    expect(continued).toEqual([]);
+    expect(status).toMatchObject({ state: 'running' });
+    expect(status.shards[0]).toMatchObject({
+      state: 'reading',
+      recordsRead: 3,
+      position: records[2]!.SequenceNumber,
+    });
+    expect(status.shards[0]!.lease).toBeUndefined();
+    expect(status.shards[0]!.lastError).toBeUndefined();
+    expect(resumed).toMatchObject({ state: 'done', totals: { recordsRead: 5, written: 5, duplicates: 0 } });
+    expect(memory.items.size).toBe(5);
+  });
+
   it('leaves a shard failed at the record that keeps failing, resumes it only when asked again', async () => {
     // Prepare
     const { clock, memory, continued, deps, put } = setup(1);

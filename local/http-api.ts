@@ -3,19 +3,243 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { InvokeResult } from '#local/functions/runner.ts';
 import { closeAfterAnswer, listenOn, readBody } from '#local/net.ts';
+import type { LocalStack, PlannedEvent, PlannedFunction } from '#local/stack.ts';
+import { at, type Finding, finding, formatFinding, type Location } from '#local/template/findings.ts';
+import type { Template } from '#local/template/parse.ts';
+import { resolveValue, TemplateResolveError } from '#local/template/resolve.ts';
+import { type Clock, systemClock } from '#shared/kinesis/rate-limiter.ts';
 
 /**
  * API Gateway HTTP APIs for the template's `HttpApi` events, payload format 2.0: the route is matched, the
  * request becomes the same event API Gateway sends, and the function's answer becomes the HTTP response by the
- * 2.0 rules (a result with statusCode is taken as is; anything else is a 200 JSON body).
+ * 2.0 rules (a result with statusCode is taken as is; anything else is a 200 JSON body). Each route is throttled
+ * as the API's stage throttles it, from the template's route settings.
  */
 
 export interface HttpRoute {
   method: string;
   path: string;
   functionName: string;
+  /** The route's throttling; the account-level quota when not given. */
+  throttle?: RouteThrottle;
   invoke(event: APIGatewayProxyEventV2): Promise<InvokeResult>;
 }
+
+/**
+ * Throttling of HTTP APIs, as API Gateway documents it
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html):
+ * - a token bucket, a token per request: ThrottlingBurstLimit is the bucket's size ("the burst (that is, the
+ *   maximum bucket size)") and ThrottlingRateLimit the steady-state requests per second that refill it;
+ * - a stage's DefaultRouteSettings set it for every route, a route's RouteSettings (keyed by route key, as
+ *   `POST /events`) override it for that route;
+ * - a request over the limits gets 429 Too Many Requests and never reaches the integration;
+ * - where no limit is set, the account-level quota applies: 10,000 requests per second with a bucket of 5,000
+ *   (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html; some Regions 2,500 and 1,250).
+ * SAM merges an HttpApi event's RouteSettings into its API's RouteSettings under the event's route key
+ * (aws/serverless-application-model samtranslator/plugins/api/implicit_http_api_plugin.py), and Globals.HttpApi
+ * into every HTTP API.
+ * Not confirmed, and chosen here: each route has a bucket of its own (the REST API docs say stage limits apply per
+ * method; nothing says so of HTTP API routes); a route's settings that set only one of the two limits take the
+ * other from DefaultRouteSettings (AWS may take the account quota instead: the lower limit is the safer guess);
+ * the account-level bucket, shared by all APIs of an account and Region, is not added on top of limits the
+ * template sets (a raised account quota would allow them).
+ */
+export interface ThrottleLimits {
+  /** Requests per second that refill the bucket (ThrottlingRateLimit). */
+  rateLimit: number;
+  /** The bucket's size: the most requests let through at once (ThrottlingBurstLimit). */
+  burstLimit: number;
+}
+
+/** The limits, with where in the template each comes from. */
+export interface RouteThrottle extends ThrottleLimits {
+  source: string;
+}
+
+/** The account-level quota, per Region, which applies where the template sets no limit. */
+export const ACCOUNT_THROTTLE_LIMITS: Readonly<ThrottleLimits> = { rateLimit: 10_000, burstLimit: 5_000 };
+
+/**
+ * A token bucket that lets a request through or refuses it at once, on an injectable clock. Hand-written:
+ * shared/kinesis/rate-limiter.ts paces work by making it wait, which an API that answers 429 must not do, and has
+ * no burst; npm's token buckets (`limiter` and the like) read the system clock themselves.
+ */
+export class TokenBucket {
+  readonly limits: ThrottleLimits;
+  readonly #clock: Pick<Clock, 'now'>;
+  /**
+   * In thousandths of a token, so that whole milliseconds at a whole rate refill exactly: tenths of a token added
+   * up in floating point fall short of one.
+   */
+  #milliTokens: number;
+  #at: number;
+
+  constructor(limits: ThrottleLimits, clock: Pick<Clock, 'now'> = systemClock) {
+    this.limits = { rateLimit: limits.rateLimit, burstLimit: limits.burstLimit };
+    this.#clock = clock;
+    // A bucket starts full.
+    this.#milliTokens = limits.burstLimit * 1000;
+    this.#at = clock.now();
+  }
+
+  /** Takes a token when there is one; false when the request is to be throttled. */
+  tryTake(): boolean {
+    const now = this.#clock.now();
+    if (now > this.#at) {
+      const refill = (now - this.#at) * this.limits.rateLimit;
+      this.#milliTokens = Math.min(this.limits.burstLimit * 1000, this.#milliTokens + refill);
+      this.#at = now;
+    }
+    if (this.#milliTokens < 1000) return false;
+    this.#milliTokens -= 1000;
+    return true;
+  }
+}
+
+const THROTTLE_FIELDS: Array<[keyof ThrottleLimits, string]> = [
+  ['rateLimit', 'ThrottlingRateLimit'],
+  ['burstLimit', 'ThrottlingBurstLimit'],
+];
+
+type Limit = { value: number; source: string };
+type Limits = Partial<Record<keyof ThrottleLimits, Limit>>;
+
+const isMap = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const named = ({ resource, path }: Location): string => (path === '' ? resource : `${resource}.${path}`);
+
+/**
+ * The throttling limits of one route settings object (resolved: parameters come as strings); a limit that is not a
+ * number ≥ 0 (a whole one for the burst, an Integer in CloudFormation) is a finding.
+ */
+const limitsIn = (settings: unknown, location: Location, findings: Finding[]): Limits => {
+  if (settings === undefined || settings === null) return {};
+  if (!isMap(settings)) {
+    findings.push(finding(location, 'must be a map of route settings'));
+    return {};
+  }
+  const limits: Limits = {};
+  for (const [key, field] of THROTTLE_FIELDS) {
+    const value = settings[field];
+    if (value === undefined || value === null) continue;
+    const n =
+      typeof value === 'number'
+        ? value
+        : typeof value === 'string' && value.trim() !== ''
+          ? Number(value)
+          : Number.NaN;
+    const whole = key === 'burstLimit';
+    if (!Number.isFinite(n) || n < 0 || (whole && !Number.isInteger(n))) {
+      findings.push(
+        finding(
+          at(location, field),
+          whole
+            ? `must be a whole number ≥ 0 (the most requests let through at once), got ${JSON.stringify(value)}`
+            : `must be a number ≥ 0 (requests per second), got ${JSON.stringify(value)}`,
+        ),
+      );
+      continue;
+    }
+    limits[key] = { value: n, source: named(location) };
+  }
+  return limits;
+};
+
+interface ApiThrottleSettings {
+  defaults: Limits;
+  /** By route key (`POST /events`, `$default`). */
+  routes: Record<string, Limits>;
+}
+
+const settingsOf = (
+  properties: Record<string, unknown>,
+  location: Location,
+  findings: Finding[],
+): ApiThrottleSettings => {
+  const defaults = limitsIn(properties.DefaultRouteSettings, at(location, 'DefaultRouteSettings'), findings);
+  const routes: Record<string, Limits> = {};
+  const perRoute = properties.RouteSettings;
+  if (isMap(perRoute)) {
+    for (const [routeKey, settings] of Object.entries(perRoute))
+      routes[routeKey] = limitsIn(settings, at(at(location, 'RouteSettings'), routeKey), findings);
+  } else if (perRoute !== undefined && perRoute !== null) {
+    findings.push(finding(at(location, 'RouteSettings'), 'must be a map from route key to route settings'));
+  }
+  return { defaults, routes };
+};
+
+/** The limits a route gets: its event's settings, then its API's route settings, then the API's defaults. */
+export interface HttpApiThrottling {
+  limitsOf(fn: PlannedFunction, event: PlannedEvent): RouteThrottle;
+}
+
+/**
+ * Reads the throttling of every HTTP API in the planned stack (parameter overrides and intrinsics resolved), and
+ * refuses, naming each, limits that are not numbers ≥ 0: called before anything starts.
+ */
+export const httpApiThrottling = (stack: LocalStack, template: Template): HttpApiThrottling => {
+  const findings: Finding[] = [];
+  const rawGlobals = template.Globals?.HttpApi;
+  const globalProperties =
+    rawGlobals === undefined ? {} : resolveValue(rawGlobals, stack.context, 'Globals.HttpApi');
+  const globals = settingsOf(
+    isMap(globalProperties) ? globalProperties : {},
+    { resource: 'Globals', path: 'HttpApi' },
+    findings,
+  );
+  // By the value `Ref` gives, which is what an event's resolved ApiId holds.
+  const apis = new Map<string, ApiThrottleSettings>();
+  for (const resource of Object.values(stack.resources)) {
+    if (resource.type !== 'AWS::Serverless::HttpApi') continue;
+    const own = settingsOf(resource.properties, { resource: resource.logicalId, path: '' }, findings);
+    // Globals merge as SAM merges maps: the resource's own values win.
+    const routes: Record<string, Limits> = { ...globals.routes };
+    for (const [routeKey, limits] of Object.entries(own.routes))
+      routes[routeKey] = { ...routes[routeKey], ...limits };
+    apis.set(resource.refs.ref, { defaults: { ...globals.defaults, ...own.defaults }, routes });
+  }
+  // By function and event name: the runtime plans the stack again once its ports are bound.
+  const events = new Map<string, Limits>();
+  for (const fn of Object.values(stack.functions)) {
+    for (const event of fn.events) {
+      if (event.type !== 'HttpApi') continue;
+      const location = { resource: fn.logicalId, path: `Events.${event.name}.Properties.RouteSettings` };
+      events.set(
+        `${fn.logicalId}.${event.name}`,
+        limitsIn(event.properties.RouteSettings, location, findings),
+      );
+    }
+  }
+  if (findings.length > 0) {
+    throw new TemplateResolveError(
+      `invalid HTTP API throttling settings: ${findings.map(formatFinding).join('; ')}`,
+    );
+  }
+  return {
+    limitsOf: (fn, event) => {
+      const method = String(event.properties.Method ?? 'ANY').toUpperCase();
+      const path = String(event.properties.Path ?? '/{proxy+}');
+      const routeKey = path === '$default' ? '$default' : `${method} ${path}`;
+      const apiId = event.properties.ApiId;
+      // Without ApiId the event is on SAM's implicit API, which has only what Globals.HttpApi gives it.
+      const api = (typeof apiId === 'string' ? apis.get(apiId) : undefined) ?? globals;
+      const chosen: Limits = {
+        ...api.defaults,
+        ...api.routes[routeKey],
+        ...events.get(`${fn.logicalId}.${event.name}`),
+      };
+      const sources = new Set(
+        THROTTLE_FIELDS.map(([key]) => chosen[key]?.source ?? 'the account-level quota'),
+      );
+      return {
+        rateLimit: chosen.rateLimit?.value ?? ACCOUNT_THROTTLE_LIMITS.rateLimit,
+        burstLimit: chosen.burstLimit?.value ?? ACCOUNT_THROTTLE_LIMITS.burstLimit,
+        source: [...sources].join(' and '),
+      };
+    },
+  };
+};
 
 /** HTTP APIs accept payloads up to 10 MB. */
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
@@ -103,6 +327,10 @@ export const toEventV2 = (
   } as APIGatewayProxyEventV2;
 };
 
+/** Whether a request comes with a body (RFC 9112 §6.3: a Content-Length above 0, or a Transfer-Encoding). */
+const hasBody = (req: IncomingMessage): boolean =>
+  req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+
 export interface RunningHttpApi {
   endpoint: string;
   server: Server;
@@ -111,7 +339,14 @@ export interface RunningHttpApi {
 
 export const startHttpApi = async (
   routes: HttpRoute[],
-  options: { port: number; host?: string; apiId?: string; log?: (line: string) => void },
+  options: {
+    port: number;
+    host?: string;
+    apiId?: string;
+    log?: (line: string) => void;
+    /** The throttling buckets' clock (tests move it by hand). */
+    clock?: Pick<Clock, 'now'>;
+  },
 ): Promise<RunningHttpApi> => {
   // API Gateway tries the most specific route first: a path without variables, then with variables, then a greedy
   // {proxy+}, then $default; within each, a route for the method before one for ANY.
@@ -126,6 +361,16 @@ export const startHttpApi = async (
   const compiled = [...routes]
     .sort((a, b) => rank(a) - rank(b))
     .map((route) => ({ route, pattern: compile(route.path) }));
+  const throttles = new Map(
+    routes.map((route) => {
+      const limits = route.throttle ?? { ...ACCOUNT_THROTTLE_LIMITS, source: 'the account-level quota' };
+      options.log?.(
+        `${route.method} ${route.path} → ${route.functionName}: throttled at ${limits.rateLimit} requests/s, burst ${limits.burstLimit} (${limits.source})`,
+      );
+      // How many requests in a row were throttled: a run is logged when it starts and when it ends, not each one.
+      return [route, { bucket: new TokenBucket(limits, options.clock), throttledInRow: 0 }];
+    }),
+  );
   const server = createServer((req, res) => {
     // One request's failure is that request's: a client that goes away, or a function's answer that cannot be
     // sent, never takes the runtime down with it.
@@ -155,6 +400,26 @@ export const startHttpApi = async (
       }
     }
     if (!matched) return send(404, { message: 'Not Found' });
+
+    const throttle = throttles.get(matched.route)!;
+    const routeKey = `${matched.route.method} ${matched.route.path}`;
+    if (!throttle.bucket.tryTake()) {
+      if (throttle.throttledInRow++ === 0) {
+        const { rateLimit, burstLimit } = throttle.bucket.limits;
+        options.log?.(
+          `${routeKey} throttled: over ${rateLimit} requests/s (burst ${burstLimit}), answering 429 without invoking ${matched.route.functionName}`,
+        );
+      }
+      // Answered before the body is read (the rest of it is not: the connection closes after the answer), and the
+      // function is not invoked. The body is API Gateway's, as seen from HTTP APIs (3rd-party reports:
+      // github.com/pulumi/pulumi-aws/issues/2363, github.com/terraform-aws-modules/terraform-aws-apigateway-v2/issues/13).
+      if (hasBody(req)) closeAfterAnswer(req, res);
+      return send(429, { message: 'Too Many Requests' });
+    }
+    if (throttle.throttledInRow > 0) {
+      options.log?.(`${routeKey} passes again after ${throttle.throttledInRow} requests answered 429`);
+      throttle.throttledInRow = 0;
+    }
 
     const body = await readBody(req, MAX_PAYLOAD_BYTES);
     // The rest of the upload is not read: the connection is closed after the answer.

@@ -28,7 +28,7 @@ import {
 import { lambdaInvokeRoute } from '#local/functions/invoke-api.ts';
 import { type InvokeResult, LocalFunction } from '#local/functions/runner.ts';
 import { type RunningGateway, startGateway } from '#local/gateway.ts';
-import { type RunningHttpApi, startHttpApi } from '#local/http-api.ts';
+import { httpApiThrottling, type RunningHttpApi, startHttpApi } from '#local/http-api.ts';
 import { closeAfterAnswer, readBody } from '#local/net.ts';
 import { createResources, type ResourceClients } from '#local/resources.ts';
 import { type LocalStack, planStack } from '#local/stack.ts';
@@ -174,6 +174,7 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
     });
   // Planned once before anything starts, so that a template the runtime cannot run fails fast.
   let stack = plan(`http://127.0.0.1:${endpointPort}`);
+  const throttling = httpApiThrottling(stack, template);
 
   const dataDir = options.dataDir ? resolve(options.dataDir) : undefined;
   if (dataDir && options.fresh) rmSync(dataDir, { recursive: true, force: true });
@@ -280,6 +281,7 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
             method: String(event.properties.Method ?? 'ANY').toUpperCase(),
             path: String(event.properties.Path ?? '/{proxy+}'),
             functionName: fn.name,
+            throttle: throttling.limitsOf(fn, event),
             invoke: (e: unknown) => local.invoke(e),
           };
         }),

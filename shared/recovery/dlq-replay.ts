@@ -16,7 +16,14 @@ import {
   ShardReader,
 } from '#shared/kinesis/shard-reader.ts';
 import { MetricUnit } from '#shared/powertools/metrics.ts';
-import { budgetContext, type DriveResult, driveRecords, emptyCounts, type Sink } from './drive-records.ts';
+import {
+  assertTimeToWork,
+  budgetContext,
+  type DriveResult,
+  driveRecords,
+  emptyCounts,
+  type Sink,
+} from './drive-records.ts';
 import {
   type FailureRecord,
   InvalidFailureRecordError,
@@ -454,6 +461,7 @@ export const drainFailureQueue = async (
   deps: ReplayDependencies & QueueDependencies,
 ): Promise<ReplayReport> => {
   const request = parseDrainRequest(input);
+  assertTimeToWork(deps.remainingMs(), deps.stopReserveMs);
   // Imported here, not at the top: only the on-demand mode calls SQS (shared/clients/lazy.ts).
   const { DeleteMessageCommand, ReceiveMessageCommand } = await import('@aws-sdk/client-sqs');
   const visibility =
@@ -574,6 +582,7 @@ export const replaySqsEvent = async (
   event: SQSEvent,
   deps: ReplayDependencies,
 ): Promise<{ batchItemFailures: PartialItemFailures[]; report: ReplayReport }> => {
+  assertTimeToWork(deps.remainingMs(), deps.stopReserveMs);
   const details: MessageDetail[] = [];
   const budgets = replayBudgets(deps);
   const handleMessage = async (message: SQSRecord): Promise<void> => {

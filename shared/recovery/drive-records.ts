@@ -23,6 +23,20 @@ export interface Sink {
 export const budgetContext = (remainingMs: () => number): Context =>
   ({ getRemainingTimeInMillis: remainingMs }) as unknown as Context;
 
+/**
+ * An invocation that starts with no more than STOP_RESERVE_MS left can read nothing: every read would stop before
+ * it began, and the work would be handed on (the reprocessor's continuations, the DLQ replay's messages going back
+ * to the queue, each receive counted toward parking) without end. That is a function Timeout too short for its
+ * stop reserve; it fails at once, saying so.
+ */
+export const assertTimeToWork = (remainingMs: number, stopReserveMs: number): void => {
+  if (remainingMs > stopReserveMs) return;
+  throw new Error(
+    `the invocation starts with ${remainingMs} ms left, no more than STOP_RESERVE_MS (${stopReserveMs} ms), so ` +
+      'it could read nothing: give the function a Timeout well above STOP_RESERVE_MS, or lower STOP_RESERVE_MS',
+  );
+};
+
 /** What the recovery functions pass to the consumer's processing: its sink, quarantine, logger and metrics. */
 export interface DriveDependencies
   extends Pick<ConsumerDependencies, 'store' | 'quarantine' | 'logger' | 'metrics'> {

@@ -19,7 +19,7 @@ import {
   type TimestampPositioning,
 } from '#shared/kinesis/shard-reader.ts';
 import { MetricUnit } from '#shared/powertools/metrics.ts';
-import { budgetContext, driveRecords, type Sink } from './drive-records.ts';
+import { assertTimeToWork, budgetContext, driveRecords, type Sink } from './drive-records.ts';
 import {
   type JobItem,
   type JobParameters,
@@ -952,6 +952,7 @@ export const handleReprocessRequest = async (
     return status(true);
   }
 
+  assertTimeToWork(deps.remainingMs(), settings.stopReserveMs);
   await jobs.countInvocation(job.jobId, iso(now));
   const abort: RunContext['abort'] = {};
   const outcome = await runJob({

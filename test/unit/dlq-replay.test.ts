@@ -305,7 +305,20 @@ describe('Recovery: replayMessage', () => {
   });
 });
 
+const NO_TIME =
+  'the invocation starts with 1000 ms left, no more than STOP_RESERVE_MS (1000 ms), so it could read nothing: ' +
+  'give the function a Timeout well above STOP_RESERVE_MS, or lower STOP_RESERVE_MS';
+
 describe('Recovery: drainFailureQueue', () => {
+  it('fails at once, saying why, when it starts with no more than the stop reserve left', async () => {
+    // Prepare: a Timeout no longer than STOP_RESERVE_MS (1 s here) leaves no message time to be replayed.
+    const { deps } = setup({ remainingMs: () => 1_000 });
+    sqsMock.on(ReceiveMessageCommand).resolves({ Messages: [] });
+    // Act & Assess: nothing is received, so no message spends a receive on nothing.
+    await expect(drainFailureQueue({ maxMessages: 10 }, { ...deps, ...queueDeps })).rejects.toThrow(NO_TIME);
+    expect(sqsMock).not.toHaveReceivedCommand(ReceiveMessageCommand);
+  });
+
   it('deletes the messages whose records all landed and leaves the others, with a report', async () => {
     // Prepare
     const store = new FailingStore([identityOf('b', 3)]);
@@ -715,6 +728,20 @@ describe('Recovery: replaySqsEvent', () => {
     const start = callsOn(fake, SHARD)[0]![1];
     expect(callsOn(fake, SHARD).map(([, at]) => at - start)).toEqual([0, 200, 400, 2_200]);
     expect(callsOn(fake, OTHER).map(([, at]) => at - start)).toEqual([2_200, 2_400]);
+  });
+
+  it('fails the whole batch at once, saying why, when it starts with no more than the stop reserve left', async () => {
+    // Prepare
+    const { deps, fake, put } = setup({ remainingMs: () => 1_000 });
+    const a = put(SHARD, 'a', 1);
+    // Act & Assess: the error is the invocation's, in its log, rather than a "not attempted" per message.
+    await expect(
+      replaySqsEvent(
+        sqsEvent([{ id: 'ok', body: failureRecord(SHARD, a.SequenceNumber, a.SequenceNumber) }]),
+        deps,
+      ),
+    ).rejects.toThrow(NO_TIME);
+    expect(fake.callsOf('GetShardIterator')).toHaveLength(0);
   });
 
   it('answers an empty list when every message replayed', async () => {

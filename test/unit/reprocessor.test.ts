@@ -295,6 +295,26 @@ describe('Recovery: reprocessor', () => {
     expect(orderByKey(slow)).toEqual({ a: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] });
   });
 
+  it('fails at once, saying why, when an invocation starts with no more than the stop reserve left', async () => {
+    // Prepare: a Timeout no longer than STOP_RESERVE_MS (1 s here) leaves every read no time to start.
+    const { clock, fake, memory, jobs, continued, deps, put } = setup(1);
+    const from = clock.now();
+    for (let n = 1; n <= 3; n += 1) put(S0, 'a', n);
+    // Act
+    const started = handleReprocessRequest({ from: iso(from), jobId: 'short' }, deps({ budgetMs: 1_000 }));
+    // Assess: no read, no hand-over to another invocation as short, and the job waits for a longer one.
+    await expect(started).rejects.toThrow(
+      'the invocation starts with 1000 ms left, no more than STOP_RESERVE_MS (1000 ms), so it could read ' +
+        'nothing: give the function a Timeout well above STOP_RESERVE_MS, or lower STOP_RESERVE_MS',
+    );
+    expect(fake.callsOf('GetShardIterator')).toHaveLength(0);
+    expect(continued).toEqual([]);
+    expect(await jobs.getJob('short')).toMatchObject({ state: 'running', invocations: 0 });
+    const resumed = await handleReprocessRequest({ jobId: 'short' }, deps());
+    expect(resumed).toMatchObject({ state: 'done', invocations: 1 });
+    expect(memory.items.size).toBe(3);
+  });
+
   it('goes on from the oldest record left when its checkpoint has aged out and Kinesis refuses it', async () => {
     // Prepare: the first invocation stops after a few records; then the stream trims past its checkpoint.
     const { clock, fake, memory, jobs, continued, deps, put } = setup(1);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type FaultSettings, validateFaults } from '#local/faults/faults.ts';
 import { createLiveView } from '#local/live-view.ts';
@@ -13,6 +14,9 @@ const USAGE = `usage: npm start -- [options]
   --template <file>              template to run (default: template.yaml)
   --parameter-overrides "<K=V>"  parameter values, as sam deploy takes them
   --port <n>                     HTTP API port (default: 3000)
+  --jwt-port <n>                 JWT ingest API port, when IngestJwtIssuer is set (default: 3001)
+  --jwt-issuer-ca <pem file>     CA certificate to trust for the JWT issuer (a local identity provider
+                                 with a self-signed certificate)
   --endpoint-port <n>            AWS endpoint port (default: 4566)
   --data-dir <dir>               where data and checkpoints are kept (default: .local)
   --in-memory                    keep nothing on disk
@@ -39,6 +43,8 @@ const parseOptions = (args: string[]) => {
         template: { type: 'string', default: 'template.yaml' },
         'parameter-overrides': { type: 'string', default: '' },
         port: { type: 'string', default: '3000' },
+        'jwt-port': { type: 'string', default: '3001' },
+        'jwt-issuer-ca': { type: 'string' },
         'endpoint-port': { type: 'string', default: '4566' },
         'data-dir': { type: 'string', default: '.local' },
         'in-memory': { type: 'boolean', default: false },
@@ -76,6 +82,17 @@ const main = async (): Promise<void> => {
   };
   const apiPort = port('port', values.port);
   const endpointPort = port('endpoint-port', values['endpoint-port']);
+  const jwtApiPort = port('jwt-port', values['jwt-port']);
+  let jwtIssuerCa: string | undefined;
+  if (values['jwt-issuer-ca'] !== undefined) {
+    try {
+      jwtIssuerCa = readFileSync(values['jwt-issuer-ca'], 'utf8');
+    } catch (error) {
+      throw new UsageError(`--jwt-issuer-ca cannot be read: ${(error as Error).message}`);
+    }
+    if (!jwtIssuerCa.includes('-----BEGIN CERTIFICATE-----'))
+      throw new UsageError(`--jwt-issuer-ca must be a PEM certificate file, got ${values['jwt-issuer-ca']}`);
+  }
   let faults: FaultSettings;
   try {
     faults = validateFaults({
@@ -97,6 +114,8 @@ const main = async (): Promise<void> => {
     templatePath: values.template,
     parameterOverrides: parseParameterOverrides(values['parameter-overrides']),
     apiPort,
+    jwtApiPort,
+    ...(jwtIssuerCa !== undefined ? { jwtIssuerCa } : {}),
     endpointPort,
     dataDir: values['in-memory'] ? undefined : values['data-dir'],
     fresh: values.fresh,
@@ -108,7 +127,8 @@ const main = async (): Promise<void> => {
       );
     }
     if (error.code !== 'EADDRINUSE') throw error;
-    const option = error.port === apiPort ? '--port' : '--endpoint-port';
+    const option =
+      error.port === apiPort ? '--port' : error.port === jwtApiPort ? '--jwt-port' : '--endpoint-port';
     throw new Error(
       `port ${error.port} is already in use (another local runtime?); stop it, or choose another port with ${option}`,
     );
@@ -126,7 +146,7 @@ Local pipeline running (template: ${values.template}, data: ${values['in-memory'
 
   HTTP API       ${runtime.apiEndpoint}
 ${routes.map((r) => `                 ${r}`).join('\n')}
-  AWS endpoint   ${runtime.endpoint}   (any SDK, the AWS CLI or boto3 with --endpoint-url / AWS_ENDPOINT_URL)
+${runtime.jwtApiEndpoint ? `  JWT API        ${runtime.jwtApiEndpoint}   (POST /events with Authorization: Bearer <token>)\n` : ''}  AWS endpoint   ${runtime.endpoint}   (any SDK, the AWS CLI or boto3 with --endpoint-url / AWS_ENDPOINT_URL)
   Stream         ${streamName}
   Functions      ${[...runtime.functions.keys()].join(', ')}
 

@@ -1,6 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import {
+  createRemoteJWKSet,
+  customFetch,
+  decodeProtectedHeader,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  errors as joseErrors,
+  jwtVerify,
+} from 'jose';
 import type { InvokeResult } from '#local/functions/runner.ts';
 import { closeAfterAnswer, listenOn, readBody } from '#local/net.ts';
 import type { LocalStack, PlannedEvent, PlannedFunction } from '#local/stack.ts';
@@ -10,10 +21,12 @@ import { resolveValue, TemplateResolveError } from '#local/template/resolve.ts';
 import { type Clock, systemClock } from '#shared/kinesis/rate-limiter.ts';
 
 /**
- * API Gateway HTTP APIs for the template's `HttpApi` events, payload format 2.0: the route is matched, the
- * request becomes the same event API Gateway sends, and the function's answer becomes the HTTP response by the
- * 2.0 rules (a result with statusCode is taken as is; anything else is a 200 JSON body). Each route is throttled
- * as the API's stage throttles it, from the template's route settings.
+ * API Gateway HTTP APIs for the template's `HttpApi` events, and for HTTP APIs written as plain
+ * AWS::ApiGatewayV2 resources (an Api, its Routes, Integrations, JWT Authorizers and Stage), payload format 2.0:
+ * the route is matched, the request becomes the same event API Gateway sends, and the function's answer becomes
+ * the HTTP response by the 2.0 rules (a result with statusCode is taken as is; anything else is a 200 JSON body).
+ * Each route is throttled as the API's stage throttles it, from the template's route settings; a route with a JWT
+ * authorizer lets only valid tokens through, and an API with a CorsConfiguration answers preflights itself.
  */
 
 export interface HttpRoute {
@@ -22,6 +35,10 @@ export interface HttpRoute {
   functionName: string;
   /** The route's throttling; the account-level quota when not given. */
   throttle?: RouteThrottle;
+  /** The route's JWT authorizer (AuthorizationType JWT); without one every request reaches the function. */
+  authorizer?: RouteAuthorizer;
+  /** The route's AuthorizationScopes: a token must carry one of them. */
+  authorizationScopes?: string[];
   invoke(event: APIGatewayProxyEventV2): Promise<InvokeResult>;
 }
 
@@ -172,6 +189,11 @@ const settingsOf = (
 /** The limits a route gets: its event's settings, then its API's route settings, then the API's defaults. */
 export interface HttpApiThrottling {
   limitsOf(fn: PlannedFunction, event: PlannedEvent): RouteThrottle;
+  /**
+   * The limits of a route of an AWS::ApiGatewayV2::Api (by the API's `Ref` and the route key): its Stage's
+   * RouteSettings for the route, then the Stage's DefaultRouteSettings (Globals.HttpApi does not reach these).
+   */
+  limitsOfRoute(apiId: string, routeKey: string): RouteThrottle;
 }
 
 /**
@@ -199,6 +221,16 @@ export const httpApiThrottling = (stack: LocalStack, template: Template): HttpAp
       routes[routeKey] = { ...routes[routeKey], ...limits };
     apis.set(resource.refs.ref, { defaults: { ...globals.defaults, ...own.defaults }, routes });
   }
+  // The stages of plain AWS::ApiGatewayV2 APIs, by their ApiId (the API's `Ref`): the same settings, per stage.
+  const stages = new Map<string, ApiThrottleSettings>();
+  for (const resource of Object.values(stack.resources)) {
+    if (resource.type !== 'AWS::ApiGatewayV2::Stage') continue;
+    const own = settingsOf(resource.properties, { resource: resource.logicalId, path: '' }, findings);
+    // Only the $default stage is served locally (its URL has no stage prefix).
+    const name = resource.properties.StageName;
+    if (typeof resource.properties.ApiId === 'string' && (name === undefined || name === '$default'))
+      stages.set(resource.properties.ApiId, own);
+  }
   // By function and event name: the runtime plans the stack again once its ports are bound.
   const events = new Map<string, Limits>();
   for (const fn of Object.values(stack.functions)) {
@@ -216,6 +248,14 @@ export const httpApiThrottling = (stack: LocalStack, template: Template): HttpAp
       `invalid HTTP API throttling settings: ${findings.map(formatFinding).join('; ')}`,
     );
   }
+  const throttleOf = (chosen: Limits): RouteThrottle => {
+    const sources = new Set(THROTTLE_FIELDS.map(([key]) => chosen[key]?.source ?? 'the account-level quota'));
+    return {
+      rateLimit: chosen.rateLimit?.value ?? ACCOUNT_THROTTLE_LIMITS.rateLimit,
+      burstLimit: chosen.burstLimit?.value ?? ACCOUNT_THROTTLE_LIMITS.burstLimit,
+      source: [...sources].join(' and '),
+    };
+  };
   return {
     limitsOf: (fn, event) => {
       const method = String(event.properties.Method ?? 'ANY').toUpperCase();
@@ -224,21 +264,446 @@ export const httpApiThrottling = (stack: LocalStack, template: Template): HttpAp
       const apiId = event.properties.ApiId;
       // Without ApiId the event is on SAM's implicit API, which has only what Globals.HttpApi gives it.
       const api = (typeof apiId === 'string' ? apis.get(apiId) : undefined) ?? globals;
-      const chosen: Limits = {
+      return throttleOf({
         ...api.defaults,
         ...api.routes[routeKey],
         ...events.get(`${fn.logicalId}.${event.name}`),
-      };
-      const sources = new Set(
-        THROTTLE_FIELDS.map(([key]) => chosen[key]?.source ?? 'the account-level quota'),
-      );
-      return {
-        rateLimit: chosen.rateLimit?.value ?? ACCOUNT_THROTTLE_LIMITS.rateLimit,
-        burstLimit: chosen.burstLimit?.value ?? ACCOUNT_THROTTLE_LIMITS.burstLimit,
-        source: [...sources].join(' and '),
-      };
+      });
+    },
+    limitsOfRoute: (apiId, routeKey) => {
+      const stage = stages.get(apiId);
+      return throttleOf({ ...stage?.defaults, ...stage?.routes[routeKey] });
     },
   };
+};
+
+/**
+ * JWT authorizers of HTTP APIs, as API Gateway documents them
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html):
+ * - the token is read from the identity source (`$request.header.Authorization`), alone or prefixed `Bearer `;
+ * - its algorithm and signature are checked with the public key, found by the token's `kid`, from the `jwks_uri`
+ *   of the issuer's OIDC discovery document (`<issuer>/.well-known/openid-configuration`); only RSA-based
+ *   algorithms are supported; public keys may be cached for two hours;
+ * - `iss` must equal the configured issuer; `aud` must match one configured audience, or, only when there is no
+ *   `aud`, `client_id` must; `exp` must be after now, `nbf` and `iat` before now; when the route has
+ *   AuthorizationScopes, `scope` (or `scp`) must hold at least one of them;
+ * - a refused request is 401 `{"message":"Unauthorized"}` with a `www-authenticate` header (its form, `Bearer
+ *   scope="" error="invalid_token" error_description="the token does not have a valid audience"`, is from
+ *   https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-jwt.html) and never
+ *   reaches the integration;
+ * - a valid token's claims reach the function in `requestContext.authorizer.jwt.claims`, with its scopes in
+ *   `requestContext.authorizer.jwt.scopes` (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html).
+ * Not confirmed, and chosen here: the wording of every error_description but the audience one; a `www-authenticate`
+ * of `Bearer` alone when there is no token; claim values as strings (numbers and booleans as text, arrays as
+ * `[a b]`), as events from real HTTP APIs show them (github.com/awsdocs/amazon-api-gateway-developer-guide/issues/113,
+ * github.com/DefinitelyTyped/DefinitelyTyped/pull/75458); `scopes` null on a route without AuthorizationScopes
+ * (github.com/aws/aws-lambda-go/issues/317) and the token's scopes on one with them; an issuer that cannot be
+ * reached refuses the request with 401 as any other failed check does.
+ */
+export interface JwtAuthorizerConfig {
+  /** The authorizer's logical ID, for the log. */
+  name: string;
+  issuer: string;
+  audience: string[];
+  /** The request header that holds the token (from `$request.header.<name>`), lower case. */
+  header: string;
+}
+
+/** What API Gateway hands the function in `requestContext.authorizer.jwt`. */
+export interface JwtAuthorization {
+  claims: Record<string, string>;
+  scopes: string[] | null;
+}
+
+export type Authorization =
+  | { authorized: true; jwt: JwtAuthorization }
+  | { authorized: false; reason: string; challenge: string };
+
+export interface RouteAuthorizer {
+  readonly config: JwtAuthorizerConfig;
+  authorize(req: IncomingMessage, scopes: readonly string[]): Promise<Authorization>;
+}
+
+/** RSA-based JWS algorithms: the only ones HTTP API JWT authorizers support. */
+const RSA_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
+
+/** API Gateway may keep an issuer's public keys for two hours. */
+const JWKS_CACHE_MS = 2 * 60 * 60 * 1000;
+
+/** How long the discovery document and the key set may take to come. */
+const ISSUER_TIMEOUT_MS = 5_000;
+
+type Fetch = (
+  url: string,
+  init: { headers?: Headers | Record<string, string>; signal?: AbortSignal },
+) => Promise<Response>;
+
+/**
+ * A fetch that trusts a private CA besides the public ones, for an issuer with a self-signed certificate (a local
+ * Keycloak). Over node:https by hand: Node's own fetch takes its CAs only from an undici dispatcher, which Node does
+ * not export, and adding undici for one option is more than these few lines.
+ */
+export const fetchTrusting = (ca: string | undefined): Fetch => {
+  if (ca === undefined) return (url, init) => fetch(url, init);
+  const trusted = [...rootCertificates, ca];
+  return (url, init) =>
+    new Promise((resolve, reject) => {
+      const req = httpsRequest(
+        url,
+        {
+          method: 'GET',
+          ca: trusted,
+          headers: Object.fromEntries(new Headers(init.headers)),
+          ...(init.signal ? { signal: init.signal } : {}),
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('error', reject);
+          res.on('end', () => {
+            const headers = new Headers();
+            for (const [name, value] of Object.entries(res.headers))
+              if (typeof value === 'string') headers.set(name, value);
+            const status = res.statusCode ?? 502;
+            const empty = status === 204 || status === 304;
+            resolve(new Response(empty ? null : Buffer.concat(chunks), { status, headers }));
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+};
+
+/** A claim as API Gateway passes it on: text. */
+const claimText = (value: unknown): string =>
+  typeof value === 'string'
+    ? value
+    : Array.isArray(value)
+      ? `[${value.map(claimText).join(' ')}]`
+      : typeof value === 'object' && value !== null
+        ? JSON.stringify(value)
+        : String(value);
+
+/** The token's scopes: `scope` is space-separated (RFC 6749 §3.3); `scp` a list or the same text. */
+const scopesOf = (payload: JWTPayload): string[] => {
+  const raw = payload.scope ?? payload.scp;
+  if (Array.isArray(raw)) return raw.map(String);
+  return typeof raw === 'string' ? raw.split(' ').filter(Boolean) : [];
+};
+
+class TokenRefusedError extends Error {
+  constructor(description: string) {
+    super(description);
+    this.name = 'TokenRefusedError';
+  }
+}
+
+/** Why jose refused a token, in the words of a `www-authenticate` error_description. */
+const descriptionOf = (error: unknown): string => {
+  if (error instanceof TokenRefusedError) return error.message;
+  if (error instanceof joseErrors.JWTExpired) return 'the token has expired';
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    if (error.claim === 'iss') return 'the token does not have a valid issuer';
+    if (error.claim === 'nbf') return 'the token is not valid yet';
+    return `the token does not have a valid ${error.claim} claim`;
+  }
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'the token has an invalid signature';
+  if (error instanceof joseErrors.JWKSNoMatchingKey)
+    return "no key in the issuer's key set matches the token";
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return "the token's signing algorithm is not supported";
+  return 'the token is not valid';
+};
+
+/**
+ * A JWT authorizer: the issuer's discovery document is read on the first request (and again after a failure), and
+ * jose fetches, caches and picks its keys and verifies the token.
+ */
+export const jwtAuthorizer = (
+  config: JwtAuthorizerConfig,
+  options: { issuerCa?: string; log?: (line: string) => void } = {},
+): RouteAuthorizer => {
+  const fetchIssuer = fetchTrusting(options.issuerCa);
+  const discoveryUrl = `${config.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+  let keys: Promise<JWTVerifyGetKey> | undefined;
+  const discover = async (): Promise<JWTVerifyGetKey> => {
+    const response = await fetchIssuer(discoveryUrl, {
+      headers: { accept: 'application/json' },
+      signal: AbortSignal.timeout(ISSUER_TIMEOUT_MS),
+    });
+    if (!response.ok) throw new Error(`${discoveryUrl} answered ${response.status}`);
+    const document = (await response.json()) as { jwks_uri?: unknown };
+    if (typeof document.jwks_uri !== 'string') throw new Error(`${discoveryUrl} has no jwks_uri`);
+    return createRemoteJWKSet(new URL(document.jwks_uri), {
+      cacheMaxAge: JWKS_CACHE_MS,
+      timeoutDuration: ISSUER_TIMEOUT_MS,
+      [customFetch]: fetchIssuer,
+    });
+  };
+  // The issuer's failures are logged when they start and when they end, not on every request.
+  let unreachable = false;
+  const issuerFailed = (error: unknown): never => {
+    if (!unreachable) {
+      unreachable = true;
+      options.log?.(
+        `warning: ${config.name} cannot read the issuer's keys (${(error as Error).message}); every request to its routes is answered 401 until it can`,
+      );
+    }
+    throw new TokenRefusedError("the issuer's keys cannot be read");
+  };
+  const keysRead = () => {
+    if (!unreachable) return;
+    unreachable = false;
+    options.log?.(`${config.name} reads the issuer's keys again`);
+  };
+  const challenge = (scopes: readonly string[], description?: string) =>
+    description === undefined
+      ? 'Bearer'
+      : `Bearer scope="${scopes.join(' ')}" error="invalid_token" error_description="${description}"`;
+  return {
+    config,
+    authorize: async (req, scopes) => {
+      const raw = req.headersDistinct[config.header]?.join(',').trim() ?? '';
+      const token = raw.replace(/^Bearer +/i, '').trim();
+      if (token === '') return { authorized: false, reason: 'no token', challenge: challenge(scopes) };
+      try {
+        // The key must be named: jose would take the only key of a set for a token without a kid.
+        let kid: string | undefined;
+        try {
+          kid = decodeProtectedHeader(token).kid;
+        } catch {
+          throw new TokenRefusedError('the token is malformed');
+        }
+        if (kid === undefined) throw new TokenRefusedError('the token has no kid');
+        keys ??= discover().catch((error: unknown) => {
+          keys = undefined;
+          throw error;
+        });
+        const getKey = await keys.catch(issuerFailed);
+        const { payload } = await jwtVerify(token, getKey, {
+          issuer: config.issuer,
+          algorithms: RSA_ALGORITHMS,
+        }).catch((error: unknown) => {
+          // A key set that cannot be fetched (no answer, not 200, not JSON) is the issuer's failure, not the token's.
+          const fetchFailed =
+            !(error instanceof joseErrors.JOSEError) ||
+            error instanceof joseErrors.JWKSTimeout ||
+            error.code === joseErrors.JOSEError.code;
+          if (fetchFailed) return issuerFailed(error);
+          keysRead();
+          throw error;
+        });
+        keysRead();
+        // aud when the token has one, client_id only when it has not (Cognito access tokens carry client_id).
+        const audiences = payload.aud === undefined ? [payload.client_id] : [payload.aud].flat();
+        if (!audiences.some((audience) => typeof audience === 'string' && config.audience.includes(audience)))
+          throw new TokenRefusedError('the token does not have a valid audience');
+        // jose checks iat only against a maximum age; API Gateway wants it in the past.
+        if (typeof payload.iat === 'number' && payload.iat > Math.floor(Date.now() / 1000))
+          throw new TokenRefusedError('the token was issued in the future');
+        const granted = scopesOf(payload);
+        if (scopes.length > 0 && !scopes.some((scope) => granted.includes(scope)))
+          throw new TokenRefusedError('the token does not have a valid scope');
+        return {
+          authorized: true,
+          jwt: {
+            claims: Object.fromEntries(
+              Object.entries(payload).map(([name, value]) => [name, claimText(value)]),
+            ),
+            scopes: scopes.length > 0 ? granted : null,
+          },
+        };
+      } catch (error) {
+        const description = descriptionOf(error);
+        return { authorized: false, reason: description, challenge: challenge(scopes, description) };
+      }
+    },
+  };
+};
+
+/**
+ * CORS of HTTP APIs, as API Gateway documents it
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-cors.html):
+ * - a preflight (OPTIONS with Origin and Access-Control-Request-Method) is answered by the API itself, whether or not
+ *   an OPTIONS route exists, so it meets no authorizer and no function;
+ * - other requests with an Origin get the configured headers added to the integration's answer, and the
+ *   integration's own CORS headers are dropped;
+ * - AllowOrigins holds origins, `*` (any origin), or `https://*` / `http://*` (any origin of that scheme).
+ * Not confirmed, and chosen here: a preflight is 204 with no body, and one from an origin not allowed gets no CORS
+ * headers (the browser then refuses the call); `*` is answered as `*`, other matches with the request's origin;
+ * the CORS headers are added to the API's own answers too (401, 429, 413).
+ */
+export interface CorsConfiguration {
+  allowOrigins: string[];
+  allowMethods: string[];
+  allowHeaders: string[];
+  exposeHeaders: string[];
+  allowCredentials: boolean;
+  maxAge?: number;
+}
+
+/** The Access-Control-Allow-Origin value for an origin, or undefined when it is not allowed. */
+const allowedOrigin = (cors: CorsConfiguration, origin: string): string | undefined => {
+  const lower = origin.toLowerCase();
+  for (const allowed of cors.allowOrigins) {
+    if (allowed === '*') return '*';
+    const wildcard = /^(https?):\/\/\*$/i.exec(allowed);
+    if (wildcard ? lower.startsWith(`${wildcard[1]!.toLowerCase()}://`) : allowed.toLowerCase() === lower)
+      return origin;
+  }
+  return undefined;
+};
+
+/** The headers an actual (not preflight) answer to an allowed origin carries. */
+const corsHeaders = (cors: CorsConfiguration | undefined, req: IncomingMessage): Record<string, string> => {
+  const origin = req.headers.origin;
+  if (!cors || origin === undefined) return {};
+  const allowed = allowedOrigin(cors, origin);
+  if (allowed === undefined) return {};
+  return {
+    'access-control-allow-origin': allowed,
+    ...(cors.exposeHeaders.length ? { 'access-control-expose-headers': cors.exposeHeaders.join(',') } : {}),
+    ...(cors.allowCredentials ? { 'access-control-allow-credentials': 'true' } : {}),
+  };
+};
+
+/** The headers of a preflight's answer; empty when the origin is not allowed. */
+const preflightHeaders = (cors: CorsConfiguration, origin: string): Record<string, string> => {
+  const allowed = allowedOrigin(cors, origin);
+  if (allowed === undefined) return {};
+  return {
+    'access-control-allow-origin': allowed,
+    ...(cors.allowMethods.length ? { 'access-control-allow-methods': cors.allowMethods.join(',') } : {}),
+    ...(cors.allowHeaders.length ? { 'access-control-allow-headers': cors.allowHeaders.join(',') } : {}),
+    ...(cors.maxAge !== undefined ? { 'access-control-max-age': String(cors.maxAge) } : {}),
+    ...(cors.allowCredentials ? { 'access-control-allow-credentials': 'true' } : {}),
+  };
+};
+
+/** A list property, resolved: a YAML list, or a comma-delimited text (a CommaDelimitedList parameter's Ref). */
+const listOf = (value: unknown): string[] =>
+  (Array.isArray(value) ? value.map(String) : typeof value === 'string' ? value.split(',') : [])
+    .map((item) => item.trim())
+    .filter(Boolean);
+
+/** An AWS::ApiGatewayV2::Api of the template (ProtocolType HTTP), with what the local runtime needs to serve it. */
+export interface PlannedHttpApi {
+  logicalId: string;
+  /** The API's `Ref` (its ApiId). */
+  apiId: string;
+  cors?: CorsConfiguration;
+  routes: Array<{
+    routeKey: string;
+    method: string;
+    path: string;
+    function: PlannedFunction;
+    authorizer?: JwtAuthorizerConfig;
+    authorizationScopes: string[];
+  }>;
+}
+
+/**
+ * The template's plain HTTP APIs (AWS::ApiGatewayV2::Api, ProtocolType HTTP, whose condition holds), with each
+ * route's Lambda proxy integration and JWT authorizer; what the runtime cannot serve is refused, named, before
+ * anything starts.
+ */
+export const plainHttpApis = (stack: LocalStack): PlannedHttpApi[] => {
+  const findings: Finding[] = [];
+  const resources = Object.values(stack.resources);
+  const byRef = (type: string, ref: unknown) =>
+    resources.find((resource) => resource.type === type && resource.refs.ref === ref);
+  const apis: PlannedHttpApi[] = [];
+  for (const api of resources) {
+    if (api.type !== 'AWS::ApiGatewayV2::Api' || api.properties.ProtocolType !== 'HTTP') continue;
+    const rawCors = api.properties.CorsConfiguration;
+    const cors: CorsConfiguration | undefined = isMap(rawCors)
+      ? {
+          allowOrigins: listOf(rawCors.AllowOrigins),
+          allowMethods: listOf(rawCors.AllowMethods),
+          allowHeaders: listOf(rawCors.AllowHeaders),
+          exposeHeaders: listOf(rawCors.ExposeHeaders),
+          allowCredentials: rawCors.AllowCredentials === true || rawCors.AllowCredentials === 'true',
+          ...(rawCors.MaxAge !== undefined ? { maxAge: Number(rawCors.MaxAge) } : {}),
+        }
+      : undefined;
+    const routes: PlannedHttpApi['routes'] = [];
+    for (const route of resources) {
+      if (route.type !== 'AWS::ApiGatewayV2::Route' || route.properties.ApiId !== api.refs.ref) continue;
+      const location = { resource: route.logicalId, path: '' };
+      const routeKey = String(route.properties.RouteKey ?? '');
+      const [method, path] = routeKey === '$default' ? ['ANY', '$default'] : routeKey.split(' ');
+      if (!method || !path) {
+        findings.push(
+          finding(at(location, 'RouteKey'), `must be "METHOD /path" or $default, got "${routeKey}"`),
+        );
+        continue;
+      }
+      const integrationId = /^integrations\/(.+)$/.exec(String(route.properties.Target ?? ''))?.[1];
+      const integration = byRef('AWS::ApiGatewayV2::Integration', integrationId);
+      const uri = String(integration?.properties.IntegrationUri ?? '');
+      const fn = Object.values(stack.functions).find(
+        (candidate) => uri === candidate.arn || uri.includes(`/functions/${candidate.arn}/`),
+      );
+      if (integration?.properties.IntegrationType !== 'AWS_PROXY' || !fn) {
+        findings.push(
+          finding(at(location, 'Target'), 'must name an AWS_PROXY integration of a function of the template'),
+        );
+        continue;
+      }
+      if (String(integration.properties.PayloadFormatVersion ?? '') !== '2.0') {
+        findings.push(
+          finding(
+            { resource: integration.logicalId, path: 'PayloadFormatVersion' },
+            'only payload format 2.0 is served locally',
+          ),
+        );
+        continue;
+      }
+      const type = String(route.properties.AuthorizationType ?? 'NONE');
+      let authorizer: JwtAuthorizerConfig | undefined;
+      if (type === 'JWT') {
+        const found = byRef('AWS::ApiGatewayV2::Authorizer', route.properties.AuthorizerId);
+        const jwt = found?.properties.JwtConfiguration;
+        const source = listOf(found?.properties.IdentitySource)[0] ?? '';
+        const header = /^\$request\.header\.(.+)$/.exec(source)?.[1];
+        if (found?.properties.AuthorizerType !== 'JWT' || !isMap(jwt) || !header) {
+          findings.push(
+            finding(
+              at(location, 'AuthorizerId'),
+              'must name a JWT authorizer with a JwtConfiguration and a $request.header identity source',
+            ),
+          );
+          continue;
+        }
+        authorizer = {
+          name: found.logicalId,
+          issuer: String(jwt.Issuer ?? ''),
+          audience: listOf(jwt.Audience),
+          header: header.toLowerCase(),
+        };
+      } else if (type !== 'NONE') {
+        findings.push(
+          finding(at(location, 'AuthorizationType'), `${type} is not served locally (NONE or JWT)`),
+        );
+        continue;
+      }
+      routes.push({
+        routeKey,
+        method: method.toUpperCase(),
+        path,
+        function: fn,
+        ...(authorizer ? { authorizer } : {}),
+        authorizationScopes: listOf(route.properties.AuthorizationScopes),
+      });
+    }
+    apis.push({ logicalId: api.logicalId, apiId: api.refs.ref, ...(cors ? { cors } : {}), routes });
+  }
+  if (findings.length > 0) {
+    throw new TemplateResolveError(
+      `HTTP APIs the local runtime cannot serve: ${findings.map(formatFinding).join('; ')}`,
+    );
+  }
+  return apis;
 };
 
 /** HTTP APIs accept payloads up to 10 MB. */
@@ -346,6 +811,8 @@ export const startHttpApi = async (
     log?: (line: string) => void;
     /** The throttling buckets' clock (tests move it by hand). */
     clock?: Pick<Clock, 'now'>;
+    /** The API's CorsConfiguration: preflights are answered here, and allowed origins get the headers. */
+    cors?: CorsConfiguration;
   },
 ): Promise<RunningHttpApi> => {
   // API Gateway tries the most specific route first: a path without variables, then with variables, then a greedy
@@ -385,12 +852,25 @@ export const startHttpApi = async (
     });
   });
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const cors = corsHeaders(options.cors, req);
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.writeHead(status, { 'content-type': 'application/json', ...headers, ...cors });
       res.end(typeof body === 'string' ? body : JSON.stringify(body));
     };
     const url = new URL(req.url ?? '/', 'http://local');
     const method = (req.method ?? 'GET').toUpperCase();
+    const origin = req.headers.origin;
+    if (
+      options.cors &&
+      method === 'OPTIONS' &&
+      origin !== undefined &&
+      req.headers['access-control-request-method']
+    ) {
+      // A preflight: answered by the API, before any route, authorizer or function.
+      res.writeHead(204, preflightHeaders(options.cors, origin));
+      res.end();
+      return;
+    }
     let matched: { route: HttpRoute; pathParameters: Record<string, string> } | undefined;
     for (const { route, pattern } of compiled) {
       const match = pattern.exec(url.pathname);
@@ -421,19 +901,35 @@ export const startHttpApi = async (
       throttle.throttledInRow = 0;
     }
 
+    const { route } = matched;
+    let jwt: JwtAuthorization | undefined;
+    if (route.authorizer) {
+      const authorization = await route.authorizer.authorize(req, route.authorizationScopes ?? []);
+      if (!authorization.authorized) {
+        options.log?.(
+          `${routeKey} refused by ${route.authorizer.config.name} (${authorization.reason}): 401 without invoking ${route.functionName}`,
+        );
+        // The body is not read: the connection closes after the answer.
+        if (hasBody(req)) closeAfterAnswer(req, res);
+        return send(401, { message: 'Unauthorized' }, { 'www-authenticate': authorization.challenge });
+      }
+      jwt = authorization.jwt;
+    }
+
     const body = await readBody(req, MAX_PAYLOAD_BYTES);
     // The rest of the upload is not read: the connection is closed after the answer.
     if (!Buffer.isBuffer(body)) {
       closeAfterAnswer(req, res);
       return send(413, { message: 'Request Entity Too Large' });
     }
-    const { route } = matched;
     const event = toEventV2(
       req,
       body,
       { routeKey: `${route.method} ${route.path}`, pathParameters: matched.pathParameters },
       options.apiId ?? 'local',
     );
+    // As APIGatewayProxyEventV2WithJWTAuthorizer has it.
+    if (jwt) Object.assign(event.requestContext, { authorizer: { jwt } });
     if (Buffer.byteLength(JSON.stringify(event)) > MAX_INVOKE_PAYLOAD_BYTES) {
       // Lambda refuses the invoke (RequestEntityTooLargeException) and the function never runs.
       options.log?.(`${method} ${url.pathname} → ${route.functionName} refused: the event is over 6 MB`);
@@ -453,8 +949,12 @@ export const startHttpApi = async (
     const payload = result.payload as Record<string, unknown> | null;
     if (payload && typeof payload === 'object' && 'statusCode' in payload) {
       const headers: Record<string, string | string[]> = { ...apigwHeaders };
-      for (const [k, v] of Object.entries((payload.headers ?? {}) as Record<string, unknown>))
+      for (const [k, v] of Object.entries((payload.headers ?? {}) as Record<string, unknown>)) {
+        // With a CorsConfiguration, API Gateway ignores the integration's CORS headers and sends its own.
+        if (options.cors && /^access-control-/i.test(k)) continue;
         headers[k] = String(v);
+      }
+      Object.assign(headers, cors);
       if (Array.isArray(payload.cookies)) headers['set-cookie'] = payload.cookies.map(String);
       const raw = payload.body === undefined ? '' : String(payload.body);
       // An answer the gateway could not send (no valid status, a header it cannot carry) is its 500.

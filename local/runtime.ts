@@ -28,7 +28,15 @@ import {
 import { lambdaInvokeRoute } from '#local/functions/invoke-api.ts';
 import { type InvokeResult, LocalFunction } from '#local/functions/runner.ts';
 import { type RunningGateway, startGateway } from '#local/gateway.ts';
-import { httpApiThrottling, type RunningHttpApi, startHttpApi } from '#local/http-api.ts';
+import {
+  type HttpRoute,
+  httpApiThrottling,
+  jwtAuthorizer,
+  plainHttpApis,
+  type RouteAuthorizer,
+  type RunningHttpApi,
+  startHttpApi,
+} from '#local/http-api.ts';
 import { closeAfterAnswer, readBody } from '#local/net.ts';
 import { createResources, type ResourceClients } from '#local/resources.ts';
 import { type LocalStack, planStack } from '#local/stack.ts';
@@ -37,13 +45,17 @@ import { loadTemplate } from '#local/template/parse.ts';
 
 /**
  * The local runtime: reads template.yaml, starts the emulators behind one AWS endpoint, creates the template's
- * resources, builds and runs its functions, and serves its HTTP API.
+ * resources, builds and runs its functions, and serves its HTTP APIs.
  */
 
 export interface RuntimeOptions {
   templatePath?: string;
   parameterOverrides?: Record<string, string>;
   apiPort?: number;
+  /** The port of the template's AWS::ApiGatewayV2 HTTP API (the JWT ingest API), when its condition holds. */
+  jwtApiPort?: number;
+  /** A CA certificate (PEM) to trust, besides the public ones, for the JWT issuer's discovery document and keys. */
+  jwtIssuerCa?: string;
   endpointPort?: number;
   /** Where data is kept across restarts; `undefined` keeps everything in memory. */
   dataDir?: string;
@@ -70,6 +82,8 @@ export interface LocalRuntime {
   stack: LocalStack;
   endpoint: string;
   apiEndpoint: string;
+  /** The JWT ingest API's URL, when the template has it (IngestJwtIssuer set). */
+  jwtApiEndpoint?: string;
   functions: Map<string, LocalFunction>;
   clients: ResourceClients;
   faults: FaultInjector;
@@ -175,6 +189,13 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
   // Planned once before anything starts, so that a template the runtime cannot run fails fast.
   let stack = plan(`http://127.0.0.1:${endpointPort}`);
   const throttling = httpApiThrottling(stack, template);
+  // The JWT API is served on one port of its own (--jwt-port): a second plain HTTP API would have none.
+  const plainApis = plainHttpApis(stack);
+  if (plainApis.length > 1) {
+    throw new RuntimeError(
+      `the local runtime serves one AWS::ApiGatewayV2::Api, the template has ${plainApis.map((api) => api.logicalId).join(', ')}`,
+    );
+  }
 
   const dataDir = options.dataDir ? resolve(options.dataDir) : undefined;
   if (dataDir && options.fresh) rmSync(dataDir, { recursive: true, force: true });
@@ -292,6 +313,42 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
     });
     started.push(httpApi);
 
+    // The template's plain HTTP API (the JWT ingest API), planned again with the bound endpoint.
+    const [plainApi] = plainHttpApis(stack);
+    let jwtApi: RunningHttpApi | undefined;
+    if (plainApi) {
+      const authorizers = new Map<string, RouteAuthorizer>();
+      const jwtRoutes: HttpRoute[] = plainApi.routes.map((route) => {
+        const local = functions.get(route.function.name)!;
+        let authorizer: RouteAuthorizer | undefined;
+        if (route.authorizer) {
+          const config = route.authorizer;
+          authorizer =
+            authorizers.get(config.name) ??
+            jwtAuthorizer(config, {
+              ...(options.jwtIssuerCa !== undefined ? { issuerCa: options.jwtIssuerCa } : {}),
+              log: (line) => log('jwt-api', line),
+            });
+          authorizers.set(config.name, authorizer);
+        }
+        return {
+          method: route.method,
+          path: route.path,
+          functionName: route.function.name,
+          throttle: throttling.limitsOfRoute(plainApi.apiId, route.routeKey),
+          ...(authorizer ? { authorizer, authorizationScopes: route.authorizationScopes } : {}),
+          invoke: (e: unknown) => local.invoke(e),
+        };
+      });
+      jwtApi = await startHttpApi(jwtRoutes, {
+        port: options.jwtApiPort ?? 3001,
+        apiId: plainApi.apiId,
+        ...(plainApi.cors ? { cors: plainApi.cors } : {}),
+        log: (line) => log('jwt-api', line),
+      });
+      started.push(jwtApi);
+    }
+
     const eventSources = createEventSources({
       stack,
       functions,
@@ -312,6 +369,7 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
       stack,
       endpoint: gateway.endpoint,
       apiEndpoint: httpApi.endpoint,
+      ...(jwtApi ? { jwtApiEndpoint: jwtApi.endpoint } : {}),
       functions,
       clients,
       faults,

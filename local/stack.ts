@@ -148,7 +148,7 @@ const NOT_EMULATED: Record<
   'AWS::S3::BucketPolicy': (id) => ({ ref: id, attributes: {} }),
   'AWS::SQS::QueuePolicy': (id) => ({ ref: id, attributes: {} }),
   'AWS::Lambda::Permission': (id) => ({ ref: id, attributes: {} }),
-  // The JWT ingest API (IngestJwtIssuer set): the local HTTP API serves the SAM HttpApi events only.
+  // The JWT ingest API (IngestJwtIssuer set): not created anywhere, but served from these by http-api.ts.
   'AWS::ApiGatewayV2::Api': (id, _props, o) => ({
     ref: id.toLowerCase(),
     attributes: {

@@ -67,7 +67,6 @@ describe('Local runtime: npm start options of the JWT ingest API', () => {
     // Act
     const outcome = await run([
       '--in-memory',
-      '--no-build',
       '--endpoint-port',
       '0',
       '--port',

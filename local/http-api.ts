@@ -357,17 +357,14 @@ export const fetchTrusting = (ca: string | undefined): Fetch => {
           ...(init.signal ? { signal: init.signal } : {}),
         },
         (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('error', reject);
-          res.on('end', () => {
+          readBody(res).then((body) => {
             const headers = new Headers();
             for (const [name, value] of Object.entries(res.headers))
               if (typeof value === 'string') headers.set(name, value);
             const status = res.statusCode ?? 502;
             const empty = status === 204 || status === 304;
-            resolve(new Response(empty ? null : Buffer.concat(chunks), { status, headers }));
-          });
+            resolve(new Response(empty ? null : (body as Buffer), { status, headers })); // no limit: never tooLarge
+          }, reject);
         },
       );
       req.on('error', reject);

@@ -37,8 +37,83 @@ const listen = async (
   host: string,
 ): Promise<RunningEmulator & { server: Server }> => ({ ...(await listenOn(server, port, host)), server });
 
-/** kinesalite: streams become ACTIVE at once, so tests and the local runtime do not wait. */
+/** The parts of kinesalite's internals that `answerAtTimestampAfterLastRecord` uses. */
+type KinesaliteCallback = (error: unknown, answer?: { ShardIterator: string }) => void;
+type KinesaliteAction = (
+  store: KinesaliteStore,
+  data: Record<string, unknown>,
+  cb: KinesaliteCallback,
+) => void;
+interface KinesaliteStore {
+  getStreamDb(name: string): {
+    createReadStream(range: { gt: string; lt: string }): NodeJS.ReadableStream & { destroy(): void };
+  };
+}
+interface KinesaliteDb {
+  resolveShardId(shardId: unknown): { shardId: string; shardIx: number };
+  shardIxToHex(shardIx: number): string;
+  createShardIterator(streamName: string, shardId: string, sequenceNumber: string): string;
+}
+
+/**
+ * kinesalite's GetShardIterator of type AT_TIMESTAMP scans the shard for the first record that arrived at or after
+ * the time, and never answers when there is none. Kinesis answers with an iterator that returns the next record to
+ * arrive (aws-behaviour.md, AT_TIMESTAMP), which is what kinesalite's LATEST gives. kinesalite takes its actions
+ * from `require('./actions/<name>')` when it loads, so the action is replaced in the module cache before that; no
+ * option or hook of kinesalite reaches it. Everything else (missing or future timestamps, a sequence number given
+ * as well, unknown streams and shards) is left to kinesalite's own action, with its own errors.
+ */
+const answerAtTimestampAfterLastRecord = (): void => {
+  const path = require.resolve('kinesalite/actions/getShardIterator.js');
+  const original = require(path) as KinesaliteAction & { answersAfterLastRecord?: true };
+  if (original.answersAfterLastRecord) return;
+  const db = require('kinesalite/db') as KinesaliteDb;
+  const getShardIterator: KinesaliteAction = (store, data, cb) => {
+    const timestamp = data.Timestamp;
+    if (
+      data.ShardIteratorType !== 'AT_TIMESTAMP' ||
+      typeof timestamp !== 'number' ||
+      timestamp * 1000 > Date.now() ||
+      data.StartingSequenceNumber != null
+    ) {
+      original(store, data, cb);
+      return;
+    }
+    // LATEST first: it checks the stream and the shard, and is where the iterator goes when no record is that recent.
+    // Taken before the scan, it also returns whatever arrives while the scan runs.
+    original(store, { ...data, ShardIteratorType: 'LATEST', Timestamp: undefined }, (error, latest) => {
+      if (error) return cb(error);
+      const { shardId, shardIx } = db.resolveShardId(data.ShardId);
+      const records = store
+        .getStreamDb(data.StreamName as string)
+        .createReadStream({ gt: db.shardIxToHex(shardIx), lt: db.shardIxToHex(shardIx + 1) });
+      let answered = false;
+      const done: KinesaliteCallback = (...args) => {
+        if (answered) return;
+        answered = true;
+        records.destroy();
+        cb(...args);
+      };
+      records.on('data', (item: { key: string; value: { ApproximateArrivalTimestamp: number } }) => {
+        if (answered || item.value.ApproximateArrivalTimestamp < timestamp) return;
+        const sequenceNumber = item.key.split('/')[1]!;
+        done(null, {
+          ShardIterator: db.createShardIterator(data.StreamName as string, shardId, sequenceNumber),
+        });
+      });
+      records.on('error', (scanError: unknown) => done(scanError));
+      records.on('end', () => done(null, latest));
+    });
+  };
+  require.cache[path]!.exports = Object.assign(getShardIterator, { answersAfterLastRecord: true as const });
+};
+
+/**
+ * kinesalite: streams become ACTIVE at once, so tests and the local runtime do not wait. An AT_TIMESTAMP iterator
+ * is answered when no record is that recent, as Kinesis does (`answerAtTimestampAfterLastRecord`).
+ */
 export const startKinesis = async (options: EmulatorOptions & { shardLimit?: number } = {}) => {
+  answerAtTimestampAfterLastRecord();
   const kinesalite = require('kinesalite') as (opts: Record<string, unknown>) => Server;
   if (options.path) mkdirSync(options.path, { recursive: true });
   const server = kinesalite({

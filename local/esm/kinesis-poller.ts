@@ -241,8 +241,8 @@ class ShardWorker {
         : {
             StreamName: this.ctx.streamName,
             ShardId: this.shardId,
-            // AT_TIMESTAMP is read from TRIM_HORIZON, skipping earlier records: kinesalite never answers an
-            // AT_TIMESTAMP request when no record is that recent, and rejects a timestamp in the future.
+            // AT_TIMESTAMP is read from TRIM_HORIZON, skipping earlier records: GetShardIterator refuses a timestamp in
+            // the future, and plain kinesalite (tests start their own) never answers when no record is that recent.
             ShardIteratorType: position.kind === 'latest' ? 'LATEST' : 'TRIM_HORIZON',
           };
     for (let attempt = 1; !this.ctx.stopping(); attempt += 1) {

@@ -91,6 +91,47 @@ describe('E2E: the AWS CLI against the local runtime', () => {
     expect(Buffer.from(records.Records[0]!.Data, 'base64').toString()).toBe('hello from the cli');
   });
 
+  it('kinesis get-shard-iterator AT_TIMESTAMP answers when no record is that recent, and reads the next one', async () => {
+    // Prepare: a record, then a time after it, on the shard the next record goes to.
+    const putRecord = async (data: string) =>
+      JSON.parse(
+        await aws(
+          'kinesis',
+          'put-record',
+          '--stream-name',
+          'local-EventStream',
+          '--partition-key',
+          'at-timestamp-key',
+          '--data',
+          v2 ? Buffer.from(data).toString('base64') : data,
+        ),
+      ) as { ShardId: string; SequenceNumber: string };
+    const earlier = await putRecord('before the time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const timestamp = (Date.now() / 1000).toFixed(3);
+    // Act
+    const iterator = JSON.parse(
+      await aws(
+        'kinesis',
+        'get-shard-iterator',
+        '--stream-name',
+        'local-EventStream',
+        '--shard-id',
+        earlier.ShardId,
+        '--shard-iterator-type',
+        'AT_TIMESTAMP',
+        '--timestamp',
+        timestamp,
+      ),
+    ) as { ShardIterator: string };
+    const later = await putRecord('after the time');
+    const records = JSON.parse(
+      await aws('kinesis', 'get-records', '--shard-iterator', iterator.ShardIterator),
+    ) as { Records: Array<{ SequenceNumber: string }> };
+    // Assess
+    expect(records.Records.map((record) => record.SequenceNumber)).toEqual([later.SequenceNumber]);
+  });
+
   it('lambda invoke runs a function of the template and dynamodb scan finds what it wrote downstream', async () => {
     // Act
     const out = join(work, 'out.json');

@@ -124,6 +124,51 @@ describe('Local runtime: kinesalite and dynalite in threads of their own', () =>
     );
   });
 
+  it('answers an AT_TIMESTAMP iterator as Kinesis does: the first record at or after the time, else the next to come', async () => {
+    // Prepare
+    const putOne = async (n: number) =>
+      (
+        await kinesis.send(
+          new PutRecordsCommand({
+            StreamName: 'events',
+            Records: [{ PartitionKey: 'k', Data: Buffer.from(`${n}`) }],
+          }),
+        )
+      ).Records![0]!.SequenceNumber!;
+    const atTimestamp = (Timestamp: Date, ShardId = 'shardId-000000000000') =>
+      kinesis.send(
+        new GetShardIteratorCommand({
+          StreamName: 'events',
+          ShardId,
+          ShardIteratorType: 'AT_TIMESTAMP',
+          Timestamp,
+        }),
+        { abortSignal: AbortSignal.timeout(5_000) },
+      );
+    const readFrom = async (iterator: string) =>
+      ((await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator }))).Records ?? []).map(
+        (record) => record.SequenceNumber,
+      );
+    await putOne(1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const between = new Date();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = await putOne(2);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const afterBoth = new Date();
+    // Act
+    const fromBetween = await atTimestamp(between);
+    const fromAfterBoth = await atTimestamp(afterBoth);
+    const third = await putOne(3);
+    const future = await atTimestamp(new Date(Date.now() + 60_000)).catch((error: Error) => error);
+    const unknownShard = await atTimestamp(afterBoth, 'shardId-000000000009').catch((error: Error) => error);
+    // Assess
+    expect(await readFrom(fromBetween.ShardIterator!)).toEqual([second, third]);
+    expect(await readFrom(fromAfterBoth.ShardIterator!)).toEqual([third]);
+    expect((future as Error).name).toBe('InvalidArgumentException');
+    expect((unknownShard as Error).name).toBe('ResourceNotFoundException');
+  });
+
   it("leaves a service's JSON API calls (X-Amz-Target) to the service, never to a local route", async () => {
     // Prepare
     await dynamodb.send(conditionalPut('evt-route'));

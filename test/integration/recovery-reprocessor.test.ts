@@ -1,6 +1,8 @@
+import { createServer } from 'node:http';
 import { CreateStreamCommand, GetRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { listenOn } from '#local/net.ts';
 import { type Clock, systemClock } from '#shared/kinesis/rate-limiter.ts';
 import { SHARD_READ_BYTES_PER_SECOND } from '#shared/kinesis/shard-reader.ts';
 import { S3Quarantine } from '#shared/quarantine/s3-quarantine.ts';
@@ -38,6 +40,7 @@ import {
 import { identityOf, RecordingStore } from '#test/helpers/recovery-fixtures.ts';
 
 const S0 = 'shardId-000000000000';
+const S1 = 'shardId-000000000001';
 let env: RecoveryEmulators;
 /** Every Kinesis call the reprocessor makes, with the (test) clock's time. */
 const calls: Array<{ command: string; input: Record<string, unknown>; at: number }> = [];
@@ -81,8 +84,7 @@ const SETTINGS: ReprocessSettings = {
   getRecordsBytesPerSecond: SHARD_READ_BYTES_PER_SECOND,
   getRecordsLimit: 4,
   shardConcurrency: 4,
-  // kinesalite never answers an AT_TIMESTAMP iterator request when no record is that recent.
-  timestampPositioning: 'scan',
+  timestampPositioning: 'iterator',
   timestampIteratorTimeoutMs: 1_000,
   retryAttempts: 2,
   maxInvocations: 100,
@@ -230,27 +232,65 @@ describe('Recovery: reprocessor against the emulators', () => {
     });
   });
 
-  it('reads a shard by scan when the emulator gives no AT_TIMESTAMP iterator for it', async () => {
-    // Prepare: shard 1 has no record after `from`, and kinesalite never answers such an AT_TIMESTAMP request.
+  it('positions at the next record to come where a shard has no record after `from`', async () => {
+    // Prepare: shard 1 has no record after `from` (plain kinesalite never answered such an AT_TIMESTAMP request).
     const { deps, put, items } = await scenario(2);
     await put('b', 1, HASH.high);
     await pause();
     const from = Date.now();
     await put('a', 1, HASH.low);
     // Act
-    const status = await handleReprocessRequest(
-      { from: iso(from) },
-      deps({ settings: { timestampPositioning: 'iterator', timestampIteratorTimeoutMs: 300 } }),
-    );
+    const status = await handleReprocessRequest({ from: iso(from) }, deps());
     // Assess
     expect(status.state).toBe('done');
     expect((await items()).map((item) => item.identity)).toEqual([identityOf('a', 1)]);
     expect(
-      calls
-        .filter((call) => call.command === 'GetShardIterator')
-        .map((call) => call.input.ShardIteratorType)
-        .sort(),
-    ).toEqual(['AT_TIMESTAMP', 'AT_TIMESTAMP', 'TRIM_HORIZON']);
+      calls.filter((call) => call.command === 'GetShardIterator').map((call) => call.input.ShardIteratorType),
+    ).toEqual(['AT_TIMESTAMP', 'AT_TIMESTAMP']);
+  });
+
+  it('reads a shard by scan when the emulator gives no AT_TIMESTAMP iterator for it', async () => {
+    // Prepare: shard 1 has no record after `from`, and its AT_TIMESTAMP request goes to a server that never answers,
+    // as emulators without the local runtime's fix do.
+    const { deps, put, items } = await scenario(2);
+    await put('b', 1, HASH.high);
+    await pause();
+    const from = Date.now();
+    await put('a', 1, HASH.low);
+    const silent = createServer(() => undefined);
+    const { port: silentPort, close: closeSilent } = await listenOn(silent, 0);
+    env.kinesis.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { ShardIteratorType?: string; ShardId?: string };
+        if (
+          context.commandName === 'GetShardIteratorCommand' &&
+          input.ShardIteratorType === 'AT_TIMESTAMP' &&
+          input.ShardId === S1
+        )
+          (args.request as { port?: number }).port = silentPort;
+        return next(args);
+      },
+      { step: 'finalizeRequest', name: 'silentAtTimestamp' },
+    );
+    try {
+      // Act
+      const status = await handleReprocessRequest(
+        { from: iso(from) },
+        deps({ settings: { timestampIteratorTimeoutMs: 300 } }),
+      );
+      // Assess
+      expect(status.state).toBe('done');
+      expect((await items()).map((item) => item.identity)).toEqual([identityOf('a', 1)]);
+      expect(
+        calls
+          .filter((call) => call.command === 'GetShardIterator')
+          .map((call) => call.input.ShardIteratorType)
+          .sort(),
+      ).toEqual(['AT_TIMESTAMP', 'AT_TIMESTAMP', 'TRIM_HORIZON']);
+    } finally {
+      env.kinesis.middlewareStack.remove('silentAtTimestamp');
+      await closeSilent();
+    }
   });
 
   it('processes nothing after `to`, and stops reading past its grace', async () => {

@@ -168,9 +168,6 @@ export const localFunctionEnvironment = (endpoint: string): Record<string, strin
   AWS_ENDPOINT_URL: endpoint,
   TZ: 'UTC',
   PATH: process.env.PATH ?? '',
-  // kinesalite never answers an AT_TIMESTAMP iterator on a shard with no record that recent, so the
-  // reprocessor positions itself by scanning from TRIM_HORIZON instead (same records, no timeout).
-  TIMESTAMP_POSITIONING: 'scan',
 });
 
 export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalRuntime> => {
@@ -374,7 +371,14 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
       clients,
       faults,
       eventSources,
-      status: () => collectStatus(stack, clients, eventSources, faults, functions),
+      status: () =>
+        collectStatus(stack, clients, eventSources, faults, functions, {
+          endpoints: {
+            aws: gateway.endpoint,
+            api: httpApi.endpoint,
+            ...(jwtApi ? { jwtApi: jwtApi.endpoint } : {}),
+          },
+        }),
       invoke: (name, event) => {
         const fn = functions.get(name);
         if (!fn)

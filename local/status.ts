@@ -7,9 +7,21 @@ import type { LocalFunction } from '#local/functions/runner.ts';
 import type { ResourceClients } from '#local/resources.ts';
 import type { LocalStack } from '#local/stack.ts';
 
+/** Where the local runtime answers. */
+export interface RuntimeEndpoints {
+  /** The endpoint every SDK, the AWS CLI and boto3 use (AWS_ENDPOINT_URL). */
+  aws: string;
+  /** The HTTP API (IAM-authorised routes). */
+  api: string;
+  /** The JWT ingest API, when the template has it (IngestJwtIssuer set). */
+  jwtApi?: string;
+}
+
 /** What the live view and GET /_local/status show. */
 export interface RuntimeStatus {
   at: string;
+  /** Absent only when the status is collected outside a running runtime. */
+  endpoints?: RuntimeEndpoints;
   functions: Array<{ name: string; invocations: number; errors: number }>;
   streams: KinesisPollerStats[];
   queues: Array<{
@@ -40,7 +52,7 @@ export const collectStatus = async (
   eventSources: EventSources,
   faults: FaultInjector,
   functions: Map<string, LocalFunction>,
-  options: { timeoutMs?: number } = {},
+  options: { timeoutMs?: number; endpoints?: RuntimeEndpoints } = {},
 ): Promise<RuntimeStatus> => {
   const timeoutMs = options.timeoutMs ?? STATUS_TIMEOUT_MS;
   const resources = Object.values(stack.resources);
@@ -97,6 +109,7 @@ export const collectStatus = async (
   );
   return {
     at: new Date().toISOString(),
+    ...(options.endpoints ? { endpoints: options.endpoints } : {}),
     functions: [...functions.values()].map((f) => ({ name: f.definition.name, ...f.counts })),
     streams: eventSources.kinesis.map((p) => p.stats()),
     queues,

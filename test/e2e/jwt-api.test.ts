@@ -105,4 +105,15 @@ describe('E2E: the local runtime serves the JWT ingest API', () => {
     );
     expect(identities).not.toContain(`ce:urn%3Atest%3Aproducer:${cloudEvent(1).id}`);
   });
+
+  it('names the JWT API in the live view', async () => {
+    // Act
+    const status = await runtime.status();
+    // Assess
+    expect(status.endpoints).toEqual({
+      aws: runtime.endpoint,
+      api: runtime.apiEndpoint,
+      jwtApi: runtime.jwtApiEndpoint,
+    });
+  });
 });

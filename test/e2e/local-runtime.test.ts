@@ -180,6 +180,7 @@ describe('E2E: the local runtime runs template.yaml', () => {
     const status = (await response.json()) as RuntimeStatus;
     // Assess
     expect(response.status).toBe(200);
+    expect(status.endpoints).toEqual({ aws: runtime.endpoint, api: runtime.apiEndpoint });
     expect(status.streams[0]).toMatchObject({
       mappingId: 'ConsumerFunction/Stream/local-EventStream',
       streamName: 'local-EventStream',

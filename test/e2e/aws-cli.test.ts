@@ -107,8 +107,12 @@ describe('E2E: the AWS CLI against the local runtime', () => {
         ),
       ) as { ShardId: string; SequenceNumber: string };
     const earlier = await putRecord('before the time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const timestamp = (Date.now() / 1000).toFixed(3);
+    // A whole second after the record arrived: AWS CLI v1 sends a JSON-protocol timestamp
+    // in whole seconds, dropping any fraction, so a time with milliseconds could fall back
+    // to before the record.
+    const seconds = Math.floor(Date.now() / 1000) + 1;
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000 - Date.now() + 20));
+    const timestamp = String(seconds);
     // Act
     const iterator = JSON.parse(
       await aws(

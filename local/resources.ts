@@ -6,12 +6,14 @@ import {
   type GlobalSecondaryIndex,
   type KeySchemaElement,
   type LocalSecondaryIndex,
+  waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import {
   CreateStreamCommand,
   DescribeStreamSummaryCommand,
   IncreaseStreamRetentionPeriodCommand,
   type KinesisClient,
+  waitUntilStreamExists,
 } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, SetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -47,6 +49,32 @@ const exists = (check: Promise<unknown>): Promise<boolean> =>
     },
   );
 
+/**
+ * How long, and how often, to wait for a resource just created to be ready: the emulators take milliseconds. The
+ * SDK's waiters poll with their services' delays (20 s for a table) unless told otherwise.
+ */
+const READY = { maxWaitTime: 60, minDelay: 0.02, maxDelay: 0.5 };
+
+/**
+ * Waits until a table just created is ACTIVE. DynamoDB (dynalite too) answers CreateTable while the table is
+ * CREATING and refuses its reads and writes until then (ResourceNotFoundException); CloudFormation likewise waits
+ * before it creates what depends on the table.
+ */
+export const waitForTable = async (
+  dynamodb: Pick<DynamoDBClient, 'send'>,
+  tableName: string,
+): Promise<void> => {
+  await waitUntilTableExists({ ...READY, client: dynamodb as DynamoDBClient }, { TableName: tableName });
+};
+
+/** Waits until a stream just created is ACTIVE: Kinesis refuses changes to a CREATING stream (ResourceInUseException). */
+export const waitForStream = async (
+  kinesis: Pick<KinesisClient, 'send'>,
+  streamName: string,
+): Promise<void> => {
+  await waitUntilStreamExists({ ...READY, client: kinesis as KinesisClient }, { StreamName: streamName });
+};
+
 const createStream = async ({ kinesis }: ResourceClients, resource: PlannedResource): Promise<string> => {
   const p = resource.properties as {
     ShardCount?: number | string;
@@ -59,6 +87,7 @@ const createStream = async ({ kinesis }: ResourceClients, resource: PlannedResou
   const onDemand = p.StreamModeDetails?.StreamMode === 'ON_DEMAND';
   const shards = onDemand ? ON_DEMAND_LOCAL_SHARDS : Number(p.ShardCount ?? 1);
   await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
+  await waitForStream(kinesis, name);
   const hours = Number(p.RetentionPeriodHours ?? 24);
   if (hours > 24) {
     await kinesis.send(
@@ -96,6 +125,7 @@ const createTable = async ({ dynamodb }: ResourceClients, resource: PlannedResou
       ...(p.LocalSecondaryIndexes?.length ? { LocalSecondaryIndexes: p.LocalSecondaryIndexes } : {}),
     }),
   );
+  await waitForTable(dynamodb, name);
   return `table ${name}`;
 };
 

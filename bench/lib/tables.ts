@@ -4,6 +4,7 @@ import {
   type DynamoDBClient,
   ScanCommand,
 } from '@aws-sdk/client-dynamodb';
+import { waitForTable } from '#local/resources.ts';
 
 /** The CloudEvent the throughput benchmarks write: about 0.4 KB, 1,000 users as partition keys. */
 export const benchEvent = (n: number, source: string, type: string) => ({
@@ -15,13 +16,13 @@ export const benchEvent = (n: number, source: string, type: string) => ({
   data: { n, u: `user-${n % 1000}`, a: 'click', padding: 'x'.repeat(200) },
 });
 
-/** An on-demand table whose key attributes are strings. */
-export const createTable = (
+/** An on-demand table whose key attributes are strings, once it is ACTIVE. */
+export const createTable = async (
   dynamodb: Pick<DynamoDBClient, 'send'>,
   name: string,
   keys: Array<[string, 'HASH' | 'RANGE']>,
-) =>
-  dynamodb.send(
+): Promise<void> => {
+  await dynamodb.send(
     new CreateTableCommand({
       TableName: name,
       BillingMode: 'PAY_PER_REQUEST',
@@ -29,6 +30,8 @@ export const createTable = (
       KeySchema: keys.map(([AttributeName, KeyType]) => ({ AttributeName, KeyType })),
     }),
   );
+  await waitForTable(dynamodb, name);
+};
 
 /** Items in a table, counted by the table itself (a paginated COUNT scan). */
 export const countItems = async (

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   type KinesisClient,
   ListShardsCommand,
@@ -13,6 +13,7 @@ import {
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { createTable } from '#bench/lib/tables.ts';
 import {
   clientConfig,
   type RunningEmulator,
@@ -84,34 +85,17 @@ export const startRecoveryEmulators = async (options: { sqs?: boolean } = {}): P
 /** The event table, as template.yaml declares it. */
 export const createEventTable = async (client: DynamoDBDocumentClient): Promise<string> => {
   const name = uniqueName('events');
-  await client.send(
-    new CreateTableCommand({
-      TableName: name,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'identity', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'identity', KeyType: 'HASH' }],
-    }),
-  );
+  await createTable(client, name, [['identity', 'HASH']]);
   return name;
 };
 
 /** The jobs table, as template.yaml declares it. */
 export const createJobsTable = async (client: DynamoDBDocumentClient): Promise<string> => {
   const name = uniqueName('jobs');
-  await client.send(
-    new CreateTableCommand({
-      TableName: name,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'jobId', AttributeType: 'S' },
-        { AttributeName: 'item', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'jobId', KeyType: 'HASH' },
-        { AttributeName: 'item', KeyType: 'RANGE' },
-      ],
-    }),
-  );
+  await createTable(client, name, [
+    ['jobId', 'HASH'],
+    ['item', 'RANGE'],
+  ]);
   return name;
 };
 

@@ -1,6 +1,5 @@
 import {
   ConditionalCheckFailedException,
-  CreateTableCommand,
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
@@ -15,9 +14,11 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTable } from '#bench/lib/tables.ts';
 import { clientConfig } from '#local/emulators/index.ts';
 import { startEmulatorThread, type ThreadedEmulator } from '#local/emulators/thread.ts';
 import { type RunningGateway, startGateway } from '#local/gateway.ts';
+import { waitForStream } from '#local/resources.ts';
 
 const NOWHERE = 'http://127.0.0.1:9';
 
@@ -57,15 +58,9 @@ describe('Local runtime: kinesalite and dynalite in threads of their own', () =>
     dynamodb = new DynamoDBClient({ ...clientConfig(gateway.endpoint), ...handler() });
     directKinesis = new KinesisClient({ ...clientConfig(kinesisEmulator.endpoint), ...handler() });
     directDynamodb = new DynamoDBClient({ ...clientConfig(dynamoEmulator.endpoint), ...handler() });
-    await dynamodb.send(
-      new CreateTableCommand({
-        TableName: 'events',
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [{ AttributeName: 'identity', AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: 'identity', KeyType: 'HASH' }],
-      }),
-    );
+    await createTable(dynamodb, 'events', [['identity', 'HASH']]);
     await kinesis.send(new CreateStreamCommand({ StreamName: 'events', ShardCount: 1 }));
+    await waitForStream(kinesis, 'events');
   });
 
   afterAll(async () => {

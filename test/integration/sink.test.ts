@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient, ScanCommand as RawScanCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, ScanCommand as RawScanCommand } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTable } from '#bench/lib/tables.ts';
 import { clientConfig, type RunningEmulator, startDynamoDb, startS3 } from '#local/emulators/index.ts';
 import { keepAliveHandler } from '#shared/clients/http-handler.ts';
 import { KeyOrderedBatchProcessor } from '#shared/consumer/key-ordered-processor.ts';
@@ -114,14 +115,7 @@ afterAll(async () => {
 beforeEach(async () => {
   tables += 1;
   tableName = `events-${tables}`;
-  await documentClient.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'identity', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'identity', KeyType: 'HASH' }],
-    }),
-  );
+  await createTable(documentClient, tableName, [['identity', 'HASH']]);
 });
 
 describe('Sink: DynamoDB conditional upsert (dynalite, s3rver)', () => {

@@ -112,8 +112,9 @@ export const SHARD_READ_BYTES_PER_SECOND = 2 * 1024 * 1024;
 
 export interface ShardReadBudgetOptions {
   /**
-   * GetRecords (and GetShardIterator) calls per second on the shard. Kinesis allows 5 per shard shared by every
-   * reader, so the default of 2 leaves the live consumer its share.
+   * GetRecords calls per second on the shard, and as many GetShardIterator calls on a limit of their own. Kinesis
+   * allows 5 of each per shard, shared by every reader, each API counted apart; the default of 2 leaves the live
+   * consumer its share.
    */
   callsPerSecond?: number;
   /**
@@ -132,7 +133,11 @@ export interface ShardReadBudgetOptions {
  * counted.
  */
 export class ShardReadBudget {
+  /** GetRecords calls. */
   readonly calls: RateLimiter;
+  /** GetShardIterator calls: Kinesis limits them per shard apart from GetRecords. */
+  readonly iterators: RateLimiter;
+  /** Bytes of GetRecords answers. */
   readonly bytes: RateLimiter;
 
   constructor(options: ShardReadBudgetOptions = {}) {
@@ -148,6 +153,7 @@ export class ShardReadBudget {
     }
     const clock = options.clock ?? systemClock;
     this.calls = new RateLimiter({ ratePerSecond: callsPerSecond, clock });
+    this.iterators = new RateLimiter({ ratePerSecond: callsPerSecond, clock });
     this.bytes = new RateLimiter({ ratePerSecond: bytesPerSecond, clock });
   }
 }
@@ -236,8 +242,12 @@ export class ShardReader {
   readonly #client: Pick<KinesisClient, 'send'>;
   readonly #streamName: string;
   readonly #limit: number;
-  /** The budget's limiters: calls, and GetRecords by the bytes of its answers on top of the call rate. */
+  /**
+   * The budget's limiters: GetRecords calls, GetShardIterator calls (each API has its own limit per shard), and
+   * GetRecords by the bytes of its answers on top of its call rate.
+   */
   readonly #callLimiter: RateLimiter;
+  readonly #iteratorLimiter: RateLimiter;
   readonly #byteLimiter: RateLimiter;
   readonly #recordLimiter: RateLimiter | undefined;
   readonly #positioning: TimestampPositioning;
@@ -256,9 +266,10 @@ export class ShardReader {
     this.#streamName = options.streamName;
     this.#limit = Math.min(10_000, Math.max(1, options.limit ?? DEFAULT_READ_LIMIT));
     this.#clock = options.clock ?? systemClock;
-    const { calls, bytes } =
+    const { calls, iterators, bytes } =
       budget ?? new ShardReadBudget({ callsPerSecond, bytesPerSecond, clock: this.#clock });
     this.#callLimiter = calls;
+    this.#iteratorLimiter = iterators;
     this.#byteLimiter = bytes;
     this.#recordLimiter = options.recordLimiter;
     this.#positioning = options.timestampPositioning ?? 'iterator';
@@ -403,7 +414,9 @@ export class ShardReader {
       if (this.#positioning === 'scan') input.ShardIteratorType = 'TRIM_HORIZON';
       else input.Timestamp = position.timestamp;
     }
-    const { ShardIterator } = await this.#call(() => this.#client.send(new GetShardIteratorCommand(input)));
+    const { ShardIterator } = await this.#call(this.#iteratorLimiter, () =>
+      this.#client.send(new GetShardIteratorCommand(input)),
+    );
     return ShardIterator;
   }
 
@@ -416,7 +429,7 @@ export class ShardReader {
     // attempt that gets no answer at all means the emulator case.
     let unanswered = false;
     try {
-      const { ShardIterator } = await this.#call(async () => {
+      const { ShardIterator } = await this.#call(this.#iteratorLimiter, async () => {
         const signal = AbortSignal.timeout(this.#timestampIteratorTimeoutMs);
         try {
           return await this.#client.send(
@@ -448,7 +461,7 @@ export class ShardReader {
   async #getRecords(iterator: string): Promise<GetRecordsCommandOutput> {
     await this.#byteLimiter.take(0);
     let sentAt = this.#clock.now();
-    const response = await this.#call(() => {
+    const response = await this.#call(this.#callLimiter, () => {
       sentAt = this.#clock.now();
       return this.#client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: this.#limit }));
     });
@@ -459,11 +472,11 @@ export class ShardReader {
   /**
    * One paced call, retried with exponential backoff while Kinesis throttles it or the call fails on its way.
    * Every attempt is paced: the client should make one attempt per call (`kinesisReader`), or its own retries
-   * would go out unpaced and take the other readers' share of the shard's 5 calls a second.
+   * would go out unpaced and take the other readers' share of the shard's 5 calls a second (of each API).
    */
-  async #call<T>(send: () => Promise<T>): Promise<T> {
+  async #call<T>(limiter: RateLimiter, send: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt += 1) {
-      await this.#callLimiter.take();
+      await limiter.take();
       try {
         return await send();
       } catch (error) {

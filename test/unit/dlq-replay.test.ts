@@ -503,7 +503,8 @@ describe('Recovery: drainFailureQueue', () => {
       .resolves({ Messages: [] });
     // Act
     const report = await drainFailureQueue({ maxMessages: 10 }, { ...deps, ...queueDeps });
-    // Assess: calls 200 ms apart (5 a second) across both messages, and m-2's GetRecords 2 s after the big answer.
+    // Assess: GetRecords 200 ms apart (5 a second) across both messages, GetShardIterator too on a limit of its
+    // own, and m-2's GetRecords 2 s after the big answer.
     expect(report).toMatchObject({ messages: 2, recordsReplayed: 3, written: 3, deleted: 2 });
     expect(report.details.map((d) => d.messageId)).toEqual(['m-1', 'm-2']);
     const calls = callsOn(fake, SHARD);
@@ -515,7 +516,7 @@ describe('Recovery: drainFailureQueue', () => {
       'GetRecords',
     ]);
     const start = calls[0]![1];
-    expect(calls.map(([, at]) => at - start)).toEqual([0, 200, 400, 600, 2_400]);
+    expect(calls.map(([, at]) => at - start)).toEqual([0, 0, 200, 200, 2_200]);
   });
 
   it.each([
@@ -558,7 +559,7 @@ describe('Recovery: drainFailureQueue', () => {
         'GetRecords',
       ]);
       const start = calls[0]![1];
-      expect(calls.map(([, at]) => at - start)).toEqual([0, 200, 400, 200 + wait]);
+      expect(calls.map(([, at]) => at - start)).toEqual([0, 0, 200, wait]);
     },
   );
 
@@ -584,8 +585,8 @@ describe('Recovery: drainFailureQueue', () => {
     // Assess: the other shard reads at its own call rate; only the big answer's shard waits for its bytes.
     expect(report).toMatchObject({ messages: 3, written: 3, deleted: 3 });
     const start = callsOn(fake, SHARD)[0]![1];
-    expect(callsOn(fake, OTHER).map(([, at]) => at - start)).toEqual([0, 200]);
-    expect(callsOn(fake, SHARD).map(([, at]) => at - start)).toEqual([0, 200, 400, 2_200]);
+    expect(callsOn(fake, OTHER).map(([, at]) => at - start)).toEqual([0, 0]);
+    expect(callsOn(fake, SHARD).map(([, at]) => at - start)).toEqual([0, 0, 200, 2_000]);
   });
 
   it('asks GetRecords for no more records than the range holds', async () => {
@@ -726,8 +727,8 @@ describe('Recovery: replaySqsEvent', () => {
     expect(batchItemFailures).toEqual([]);
     expect(report.details.map((d) => d.messageId)).toEqual(['big', 'next', 'other']);
     const start = callsOn(fake, SHARD)[0]![1];
-    expect(callsOn(fake, SHARD).map(([, at]) => at - start)).toEqual([0, 200, 400, 2_200]);
-    expect(callsOn(fake, OTHER).map(([, at]) => at - start)).toEqual([2_200, 2_400]);
+    expect(callsOn(fake, SHARD).map(([, at]) => at - start)).toEqual([0, 0, 200, 2_000]);
+    expect(callsOn(fake, OTHER).map(([, at]) => at - start)).toEqual([2_000, 2_000]);
   });
 
   it('fails the whole batch at once, saying why, when it starts with no more than the stop reserve left', async () => {

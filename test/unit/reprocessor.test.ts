@@ -316,7 +316,8 @@ describe('Recovery: reprocessor', () => {
   });
 
   it('goes on from the oldest record left when its checkpoint has aged out and Kinesis refuses it', async () => {
-    // Prepare: the first invocation stops after a few records; then the stream trims past its checkpoint.
+    // Prepare: the first invocation stops after a few records (about 300 ms of work); then the stream trims past
+    // its checkpoint.
     const { clock, fake, memory, jobs, continued, deps, put } = setup(1);
     const from = clock.now();
     for (let n = 1; n <= 10; n += 1) put(S0, 'a', n);
@@ -329,7 +330,7 @@ describe('Recovery: reprocessor', () => {
     };
     const first = await handleReprocessRequest(
       { from: iso(from), jobId: 'aged' },
-      deps({ store, budgetMs: 1_500 }),
+      deps({ store, budgetMs: 1_300 }),
     );
     const checkpointed = first.totals.recordsRead;
     fake.trim(S0, checkpointed + 2);

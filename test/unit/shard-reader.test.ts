@@ -520,8 +520,8 @@ describe('Kinesis: ShardReader', () => {
   });
 
   it.each([
-    { budgets: 'one budget', shared: true, times: [0, 200, 400, 2_200] },
-    { budgets: 'budgets of their own', shared: false, times: [0, 200, 200, 400] },
+    { budgets: 'one budget', shared: true, times: [0, 0, 200, 2_000] },
+    { budgets: 'budgets of their own', shared: false, times: [0, 0, 0, 0] },
   ])('paces two readers of the shard, one after the other, with $budgets', async ({ shared, times }) => {
     // Prepare: the first reader reads a 4 MiB record, the second the small one after it.
     const clock = testClock();
@@ -550,7 +550,8 @@ describe('Kinesis: ShardReader', () => {
       { endSequenceNumber: small.SequenceNumber },
       out.onBatch,
     );
-    // Assess: with one budget, the second reader's calls wait for the call rate and the big answer's 2 s.
+    // Assess: with one budget, the second reader's GetShardIterator waits for the iterator rate (its own limit, not
+    // GetRecords'), and its GetRecords for the big answer's 2 s.
     expect(out.delivered().map((record) => record.partitionKey)).toEqual(['big', 'small']);
     expect(fake.calls.map((call) => call.command)).toEqual([
       'GetShardIterator',
@@ -560,6 +561,36 @@ describe('Kinesis: ShardReader', () => {
     ]);
     const start = fake.calls[0]!.at;
     expect(fake.calls.map((call) => call.at - start)).toEqual(times);
+  });
+
+  it('paces GetShardIterator and GetRecords each at the rate, on limits of their own as Kinesis counts them', async () => {
+    // Prepare: four small records, each read as a range of its own by a reader of one budget (4 calls a second).
+    const clock = testClock();
+    fake = new FakeKinesis('events', clock);
+    const written = [1, 2, 3, 4].map((n) => fake!.put(SHARD, `key-${n}`, JSON.stringify({ n })));
+    const budget = new ShardReadBudget({ callsPerSecond: 4, clock });
+    const out = collect();
+    // Act
+    for (const record of written) {
+      await new ShardReader({
+        client: new KinesisClient({ region: 'us-east-1' }),
+        streamName: 'events',
+        shardId: SHARD,
+        clock,
+        budget,
+      }).read(
+        { type: 'AT_SEQUENCE_NUMBER', sequenceNumber: record.SequenceNumber },
+        { endSequenceNumber: record.SequenceNumber },
+        out.onBatch,
+      );
+    }
+    // Assess: a range every 250 ms, not every 500: neither API waits for the calls of the other.
+    expect(out.delivered()).toHaveLength(4);
+    const start = fake.calls[0]!.at;
+    const timesOf = (command: string) =>
+      fake!.calls.filter((call) => call.command === command).map((call) => call.at - start);
+    expect(timesOf('GetShardIterator')).toEqual([0, 250, 500, 750]);
+    expect(timesOf('GetRecords')).toEqual(timesOf('GetShardIterator'));
   });
 
   it('refuses call or byte rates beside a budget, whose rates are the ones that hold', () => {

@@ -442,14 +442,22 @@ const positionOf = (body: string | undefined): [string, bigint] => {
 const inStreamOrder = <T>(
   items: readonly T[],
   bodyOf: (item: T) => string | undefined,
-): Array<{ item: T; shardId: string }> =>
+): Array<{ item: T; shardId: string; start: bigint }> =>
   items
     .map((item) => ({ item, position: positionOf(bodyOf(item)) }))
     .sort(
       ({ position: [shardA, startA] }, { position: [shardB, startB] }) =>
         shardA.localeCompare(shardB) || (startA < startB ? -1 : startA > startB ? 1 : 0),
     )
-    .map(({ item, position: [shardId] }) => ({ item, shardId }));
+    .map(({ item, position: [shardId, start] }) => ({ item, shardId, start }));
+
+/**
+ * Messages received and not yet finished that the on-demand mode holds at most: it receives again while a receive
+ * of 10 fits, so each shard has its next message at hand when it finishes one (4 shards replay about 20 a second
+ * at Kinesis's limits), and no shard waits for the messages of another that came in the same receive. Each held
+ * message stays invisible on the queue for the run's visibility timeout.
+ */
+const DRAIN_PREFETCH = 40;
 
 /**
  * The on-demand mode: receives from the failure queue and handles up to `maxMessages` messages. A dry run
@@ -498,12 +506,59 @@ export const drainFailureQueue = async (
     }
     return detail;
   };
+  // Every message taken, in the order it is reported: receive by receive, each in stream order.
+  const taken: Array<{ item: Message; shardId: string }> = [];
+  const done = new Map<Message, MessageDetail>();
+  // The shards' messages at once, each shard's one after another, oldest range first: a shard is read by one
+  // reader at a time (its GetRecords limits hold) and its records land in the order they had on the stream. A
+  // shard's queue lives while its worker has messages to handle.
+  const queues = new Map<string, Array<{ item: Message; start: bigint }>>();
+  const workers = new Set<Promise<void>>();
+  let unfinished = 0;
+  let failure: { error: unknown } | undefined;
+  let wakeReceiver: (() => void) | undefined;
+  const work = async (shardId: string, queue: Array<{ item: Message; start: bigint }>) => {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      try {
+        // Those the time budget (or a failure) leaves are shown again at the end.
+        if (!shouldStop(deps) && !failure) done.set(next.item, await handleMessage(next.item));
+      } catch (error) {
+        failure ??= { error };
+      } finally {
+        unfinished -= 1;
+        wakeReceiver?.();
+      }
+    }
+    queues.delete(shardId);
+  };
+  const enqueue = (entry: { item: Message; shardId: string; start: bigint }) => {
+    let queue = queues.get(entry.shardId);
+    const idle = !queue;
+    queue ??= [];
+    queues.set(entry.shardId, queue);
+    let at = queue.length;
+    while (at > 0 && queue[at - 1]!.start > entry.start) at -= 1;
+    queue.splice(at, 0, { item: entry.item, start: entry.start });
+    if (idle) {
+      const worker = work(entry.shardId, queue);
+      workers.add(worker);
+      void worker.finally(() => workers.delete(worker));
+    }
+  };
   try {
-    while (details.length < request.maxMessages && !shouldStop(deps)) {
+    while (taken.length < request.maxMessages && !shouldStop(deps) && !failure) {
+      // Room for a whole receive of 10: at most DRAIN_PREFETCH messages are held at once.
+      while (unfinished + 10 > DRAIN_PREFETCH && !failure) {
+        await new Promise<void>((resolve) => {
+          wakeReceiver = resolve;
+        });
+      }
+      wakeReceiver = undefined;
+      if (failure || shouldStop(deps)) break;
       const { Messages = [] } = await deps.sqs.send(
         new ReceiveMessageCommand({
           QueueUrl: deps.queueUrl,
-          MaxNumberOfMessages: Math.min(10, request.maxMessages - details.length),
+          MaxNumberOfMessages: Math.min(10, request.maxMessages - taken.length),
           VisibilityTimeout: visibility,
           WaitTimeSeconds: deps.waitTimeSeconds ?? 1,
           MessageSystemAttributeNames: ['ApproximateReceiveCount'],
@@ -511,38 +566,33 @@ export const drainFailureQueue = async (
           AttributeNames: ['All'],
         }),
       );
-      // A message already handled in this run may come again (a visibility timeout of 0): it is not replayed twice.
+      // A message already taken in this run may come again (a visibility timeout of 0): it is not replayed twice.
       const fresh = [...new Map(Messages.map((message) => [message.MessageId!, message])).values()].filter(
         (message) => !seen.has(message.MessageId!),
       );
-      // Nothing new: the queue is drained (or going round).
+      // Nothing new: the queue is drained (or going round); what was taken is finished below.
       if (fresh.length === 0) break;
-      const taken: Array<{ item: Message; shardId: string }> = [];
       for (const entry of inStreamOrder(fresh, (message) => message.Body)) {
         seen.add(entry.item.MessageId!);
-        if (details.length + taken.length >= request.maxMessages) release.push(entry.item);
-        else taken.push(entry);
-      }
-      // The shards' messages at once, each shard's one after another, oldest range first: a shard is read by one
-      // reader at a time (its GetRecords limits hold) and its records land in the order they had on the stream.
-      const done = new Map<Message, MessageDetail>();
-      await Promise.all(
-        [...Map.groupBy(taken, (entry) => entry.shardId).values()].map(async (shardMessages) => {
-          for (const { item: message } of shardMessages) {
-            if (!shouldStop(deps)) done.set(message, await handleMessage(message));
-          }
-        }),
-      );
-      // Reported in stream order; a dry run's messages and those the time budget left are shown again.
-      for (const { item: message } of taken) {
-        const detail = done.get(message);
-        if (detail) details.push(detail);
-        if (!detail || request.dryRun) release.push(message);
+        if (taken.length >= request.maxMessages) release.push(entry.item);
+        else {
+          taken.push(entry);
+          unfinished += 1;
+          enqueue(entry);
+        }
       }
     }
   } finally {
+    while (workers.size > 0) await Promise.all(workers);
+    // Reported in the order taken; a dry run's messages and those never started are shown again.
+    for (const { item: message } of taken) {
+      const detail = done.get(message);
+      if (detail) details.push(detail);
+      if (!detail || request.dryRun) release.push(message);
+    }
     await makeVisible(release, deps);
   }
+  if (failure) throw failure.error;
   const report = replayReport(details, request.dryRun);
   publish(report, deps);
   return report;

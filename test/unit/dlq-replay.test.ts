@@ -589,6 +589,98 @@ describe('Recovery: drainFailureQueue', () => {
     expect(callsOn(fake, SHARD).map(([, at]) => at - start)).toEqual([0, 0, 200, 2_000]);
   });
 
+  it("receives again while a shard's messages are still replayed, so another shard's next message does not wait for them", async () => {
+    // Prepare: the first receive brings a range with a 4 MiB record and the range after it on one shard (the second
+    // waits 2 s for the first's bytes), and one message of another shard; the second receive that shard's next.
+    const OTHER = 'shardId-000000000001';
+    const { deps, fake, put } = setup();
+    const big = fake.put(SHARD, 'a', eventOfSize('a', 1, 4 * MiB));
+    const later = put(SHARD, 'a', 2);
+    const first = put(OTHER, 'b', 1);
+    const second = put(OTHER, 'b', 2);
+    sqsMock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({
+        Messages: [
+          message('later', failureRecord(SHARD, later.SequenceNumber, later.SequenceNumber)),
+          message('b-1', failureRecord(OTHER, first.SequenceNumber, first.SequenceNumber)),
+          message('big', failureRecord(SHARD, big.SequenceNumber, big.SequenceNumber)),
+        ],
+      })
+      .resolvesOnce({
+        Messages: [message('b-2', failureRecord(OTHER, second.SequenceNumber, second.SequenceNumber))],
+      })
+      .resolves({ Messages: [] });
+    // Act
+    const report = await drainFailureQueue({ maxMessages: 10 }, { ...deps, ...queueDeps });
+    // Assess: b-2 is read at its shard's own call rate, not once the first receive's messages are all done.
+    expect(report).toMatchObject({ messages: 4, written: 4, deleted: 4 });
+    expect(report.details.map((d) => d.messageId)).toEqual(['big', 'later', 'b-1', 'b-2']);
+    const start = callsOn(fake, SHARD)[0]![1];
+    expect(callsOn(fake, SHARD).map(([, at]) => at - start)).toEqual([0, 0, 200, 2_000]);
+    expect(callsOn(fake, OTHER).map(([, at]) => at - start)).toEqual([0, 0, 200, 200]);
+  });
+
+  it('holds at most 40 messages it has not finished, receiving again as they finish', async () => {
+    // Prepare: 60 messages of one shard, 10 to a receive; each one finished is deleted.
+    const { deps, put } = setup();
+    const record = put(SHARD, 'a', 1);
+    const body = failureRecord(SHARD, record.SequenceNumber, record.SequenceNumber);
+    let received = 0;
+    let deleted = 0;
+    const heldAtReceive: number[] = [];
+    sqsMock.on(ReceiveMessageCommand).callsFake(async () => {
+      heldAtReceive.push(received - deleted);
+      const ids = Array.from({ length: Math.min(10, 60 - received) }, (_, i) => `m-${received + i}`);
+      received += ids.length;
+      return { Messages: ids.map((id) => message(id, body)) };
+    });
+    sqsMock.on(DeleteMessageCommand).callsFake(async () => {
+      deleted += 1;
+      return {};
+    });
+    // Act
+    const report = await drainFailureQueue({ maxMessages: 100 }, { ...deps, ...queueDeps });
+    // Assess: it fills up to 40 held (30 before the receive that brings 10 more), and never past.
+    expect(report).toMatchObject({ messages: 60, deleted: 60 });
+    expect(Math.max(...heldAtReceive)).toBe(30);
+    expect(heldAtReceive.slice(0, 4)).toEqual([0, 10, 20, 30]);
+  });
+
+  it('fails with the error a message hit, once the messages under way are done, and shows the rest again', async () => {
+    // Prepare: an expired range whose quarantine fails, behind which its shard has one more message waiting; and
+    // a message of another shard.
+    const OTHER = 'shardId-000000000001';
+    const { deps, fake, put } = setup();
+    const old = put(SHARD, 'a', 1);
+    const next = put(SHARD, 'a', 2);
+    const other = put(OTHER, 'b', 1);
+    fake.trim(SHARD, 1);
+    const failing = { put: async () => Promise.reject(new Error('the quarantine bucket is gone')) };
+    sqsMock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({
+        Messages: [
+          message('old', failureRecord(SHARD, old.SequenceNumber, old.SequenceNumber)),
+          message('next', failureRecord(SHARD, next.SequenceNumber, next.SequenceNumber)),
+          message('other', failureRecord(OTHER, other.SequenceNumber, other.SequenceNumber)),
+        ],
+      })
+      .resolves({ Messages: [] });
+    // Act
+    const result = drainFailureQueue({}, { ...deps, messageQuarantine: failing, ...queueDeps });
+    // Assess: the other shard's message was replayed and deleted; the two left are visible again at once.
+    await expect(result).rejects.toThrow('the quarantine bucket is gone');
+    expect(deletedIds()).toEqual(['receipt-other']);
+    const shown = sqsMock
+      .commandCalls(ChangeMessageVisibilityBatchCommand)
+      .flatMap((call) => call.args[0].input.Entries ?? []);
+    expect(shown.map((entry) => [entry.ReceiptHandle, entry.VisibilityTimeout])).toEqual([
+      ['receipt-old', 0],
+      ['receipt-next', 0],
+    ]);
+  });
+
   it('asks GetRecords for no more records than the range holds', async () => {
     // Prepare
     const { deps, put, fake } = setup();

@@ -625,15 +625,16 @@ const makeVisible = async (
 
 /**
  * The SQS-trigger mode: the event source mapping hands over failure-queue messages and deletes those not
- * reported as failures (partial batch response, `ReportBatchItemFailures`). Messages are replayed one at a time
- * with Powertools' batch processor.
+ * reported as failures (partial batch response, `ReportBatchItemFailures`). Powertools' batch processor runs
+ * the messages; those of different shards at once, those of one shard one after another, oldest range first.
  */
 export const replaySqsEvent = async (
   event: SQSEvent,
   deps: ReplayDependencies,
 ): Promise<{ batchItemFailures: PartialItemFailures[]; report: ReplayReport }> => {
   assertTimeToWork(deps.remainingMs(), deps.stopReserveMs);
-  const details: MessageDetail[] = [];
+  const ordered = inStreamOrder(event.Records, (record) => record.body);
+  const finished = new Map<SQSRecord, MessageDetail>();
   const budgets = replayBudgets(deps);
   const handleMessage = async (message: SQSRecord): Promise<void> => {
     if (shouldStop(deps)) {
@@ -650,20 +651,35 @@ export const replaySqsEvent = async (
       deps,
       budgets,
     );
-    details.push(detail);
+    finished.set(message, detail);
     if (!isDone(detail)) throw new Error(detail.detail ?? 'records still failing');
     // The event source mapping deletes it once the batch response leaves it out.
     detail.deleted = true;
   };
+  // The processor starts every handler at once, in the order given; a shard's handlers take turns in that order,
+  // so a shard is read by one reader at a time (its limits hold) and its records land in their stream order.
+  const shardOf = new Map(ordered.map(({ item, shardId }) => [item, shardId]));
+  const turns = new Map<string, Promise<unknown>>();
+  const inTurn = (message: SQSRecord): Promise<void> => {
+    const shardId = shardOf.get(message) ?? '';
+    const turn = (turns.get(shardId) ?? Promise.resolve()).then(() => handleMessage(message));
+    turns.set(
+      shardId,
+      turn.catch(() => undefined),
+    );
+    return turn;
+  };
   const response = await processPartialResponse(
-    { Records: inStreamOrder(event.Records, (record) => record.body).map(({ item }) => item) },
-    handleMessage,
+    { Records: ordered.map(({ item }) => item) },
+    inTurn,
     new BatchProcessor(EventType.SQS),
     {
-      processInParallel: false,
+      processInParallel: true,
       throwOnFullBatchFailure: false,
     },
   );
+  // Reported in stream order, whatever order the shards finished in.
+  const details = ordered.flatMap(({ item }) => finished.get(item) ?? []);
   const report = replayReport(details, false);
   publish(report, deps);
   return {

@@ -801,7 +801,29 @@ describe('Recovery: replaySqsEvent', () => {
     expect(sqsMock).not.toHaveReceivedCommand(DeleteMessageCommand);
   });
 
-  it("paces the messages of one shard as one reader, and leaves another shard's messages to their own pace", async () => {
+  it("replays a shard's next message after one that still fails, and reports only the failing one", async () => {
+    // Prepare: two messages of one shard, the older one's record failing every write.
+    const written = new MemoryEventStore(1);
+    const store = new FailingStore([identityOf('a', 1)], written);
+    const { deps, put } = setup({ store });
+    const first = put(SHARD, 'a', 1);
+    const second = put(SHARD, 'c', 2);
+    const event = sqsEvent([
+      { id: 'second', body: failureRecord(SHARD, second.SequenceNumber, second.SequenceNumber) },
+      { id: 'first', body: failureRecord(SHARD, first.SequenceNumber, first.SequenceNumber) },
+    ]);
+    // Act
+    const { batchItemFailures, report } = await replaySqsEvent(event, deps);
+    // Assess
+    expect(batchItemFailures).toEqual([{ itemIdentifier: 'first' }]);
+    expect(report.details.map((d) => [d.messageId, d.outcome])).toEqual([
+      ['first', 'still-failing'],
+      ['second', 'replayed'],
+    ]);
+    expect([...written.items.keys()]).toEqual([identityOf('c', 2)]);
+  });
+
+  it("paces the messages of one shard as one reader, and replays another shard's messages at the same time", async () => {
     // Prepare: on SHARD, a 4 MiB record then a small one, each its own message; on OTHER, one small message.
     const OTHER = 'shardId-000000000001';
     const { deps, fake, put } = setup();
@@ -815,12 +837,13 @@ describe('Recovery: replaySqsEvent', () => {
     ]);
     // Act
     const { batchItemFailures, report } = await replaySqsEvent(event, deps);
-    // Assess: one message at a time, in stream order: big, next, then other, which waits for no one.
+    // Assess: big then next on their shard, next's read waiting for big's bytes; other at once, on its own pace.
+    // The report keeps stream order.
     expect(batchItemFailures).toEqual([]);
     expect(report.details.map((d) => d.messageId)).toEqual(['big', 'next', 'other']);
     const start = callsOn(fake, SHARD)[0]![1];
     expect(callsOn(fake, SHARD).map(([, at]) => at - start)).toEqual([0, 0, 200, 2_000]);
-    expect(callsOn(fake, OTHER).map(([, at]) => at - start)).toEqual([2_000, 2_000]);
+    expect(callsOn(fake, OTHER).map(([, at]) => at - start)).toEqual([0, 0]);
   });
 
   it('fails the whole batch at once, saying why, when it starts with no more than the stop reserve left', async () => {

@@ -243,17 +243,26 @@ const readRange = async (
   }
 };
 
-/**
- * Replays one message; deleting it is the caller's business. Never throws for a message's own faults. A run of
- * several messages passes the same `budgets` to each, so that reads of one shard share its limits.
- */
-export const replayMessage = async (
-  message: { messageId: string; body: string; receiveCount?: number },
-  dryRun: boolean,
+/** A failure-queue message as the replay takes it. */
+export interface QueueMessage {
+  messageId: string;
+  body: string;
+  receiveCount?: number;
+}
+
+/** A message whose body is a checked on-failure record of this function's stream. */
+interface CheckedMessage {
+  message: QueueMessage;
+  record: FailureRecord;
+  /** The detail fields that say where the range is. */
+  range: Pick<MessageDetail, 'receiveCount' | 'shardId' | 'startSequenceNumber' | 'endSequenceNumber'>;
+}
+
+/** Checks a message's body; answers the message's failed detail when it cannot be replayed. */
+const checkMessage = (
+  message: QueueMessage,
   deps: ReplayDependencies,
-  budgets: ReadBudgets = replayBudgets(deps),
-): Promise<MessageDetail> => {
-  const { logger, metrics } = deps;
+): { checked: CheckedMessage } | { detail: MessageDetail } => {
   const base = message.receiveCount === undefined ? {} : { receiveCount: message.receiveCount };
   let record: FailureRecord;
   try {
@@ -266,24 +275,72 @@ export const replayMessage = async (
     }
   } catch (error) {
     if (!(error instanceof InvalidFailureRecordError)) throw error;
-    logger.error('failure-queue message cannot be replayed', { messageId: message.messageId, error });
-    return failedDetail(message.messageId, error.message, base);
+    deps.logger.error('failure-queue message cannot be replayed', { messageId: message.messageId, error });
+    return { detail: failedDetail(message.messageId, error.message, base) };
   }
   const info = record.KinesisBatchInfo;
-  const range = {
-    ...base,
-    shardId: info.shardId,
-    startSequenceNumber: info.startSequenceNumber,
-    endSequenceNumber: info.endSequenceNumber,
+  return {
+    checked: {
+      message,
+      record,
+      range: {
+        ...base,
+        shardId: info.shardId,
+        startSequenceNumber: info.startSequenceNumber,
+        endSequenceNumber: info.endSequenceNumber,
+      },
+    },
   };
+};
 
+/**
+ * Replays one message; deleting it is the caller's business. Never throws for a message's own faults. A run of
+ * several messages passes the same `budgets` to each, so that reads of one shard share its limits.
+ */
+export const replayMessage = async (
+  message: QueueMessage,
+  dryRun: boolean,
+  deps: ReplayDependencies,
+  budgets: ReadBudgets = replayBudgets(deps),
+): Promise<MessageDetail> => {
+  const check = checkMessage(message, deps);
+  if ('detail' in check) return check.detail;
+  return replayChecked(check.checked, dryRun, deps, budgets);
+};
+
+/** Reads a checked message's range back on its own, then drives its records. */
+const replayChecked = async (
+  checked: CheckedMessage,
+  dryRun: boolean,
+  deps: ReplayDependencies,
+  budgets: ReadBudgets,
+): Promise<MessageDetail> => {
+  const { message, range } = checked;
   let read: ReadBack;
   try {
-    read = await readRange(record, deps, budgets);
+    read = await readRange(checked.record, deps, budgets);
   } catch (error) {
-    logger.warn('records could not be read back; the message stays', { messageId: message.messageId, error });
+    deps.logger.warn('records could not be read back; the message stays', {
+      messageId: message.messageId,
+      error,
+    });
     return failedDetail(message.messageId, `reading the range failed: ${(error as Error).message}`, range);
   }
+  return driveMessage(checked, read, dryRun, deps);
+};
+
+/**
+ * Drives the records read back from a message's range through processing and the sink, and decides the
+ * message's outcome (quarantining it as expired when its range aged out).
+ */
+const driveMessage = async (
+  { message, record, range }: CheckedMessage,
+  read: ReadBack,
+  dryRun: boolean,
+  deps: ReplayDependencies,
+): Promise<MessageDetail> => {
+  const { logger, metrics } = deps;
+  const info = record.KinesisBatchInfo;
   if (read.stopped) {
     return failedDetail(message.messageId, 'the time budget ran out while reading the range', range);
   }
@@ -346,6 +403,131 @@ export const replayMessage = async (
     });
   }
   return detail;
+};
+
+/**
+ * Reads the ranges of several messages of one shard, each starting after the one before ends, with one reader
+ * from the first range's start: one GetShardIterator, and GetRecords of up to their batch sizes together.
+ * Answers the records of each range read whole, for the first messages in order: it stops at a range whose
+ * first record is not the record right after the previous range (a record between them, or the start aged
+ * out), when the time budget runs out, or when a read fails; the caller replays the rest one by one, which tells
+ * those cases apart.
+ */
+const readJointly = async (
+  group: CheckedMessage[],
+  deps: ReplayDependencies,
+  budgets: ReadBudgets,
+): Promise<StreamRecord[][]> => {
+  const ranges = group.map(({ record }) => ({
+    start: BigInt(record.KinesisBatchInfo.startSequenceNumber),
+    end: BigInt(record.KinesisBatchInfo.endSequenceNumber),
+  }));
+  const { shardId, startSequenceNumber } = group[0]!.record.KinesisBatchInfo;
+  const batchSizes = group.reduce((total, { record }) => total + readLimit(record, deps), 0);
+  const reader = new ShardReader({
+    client: deps.kinesis,
+    streamName: deps.streamName,
+    shardId,
+    budget: budgets(shardId),
+    limit: Math.min(deps.reader?.limit ?? DEFAULT_READ_LIMIT, batchSizes),
+    throttleAttempts: deps.reader?.throttleAttempts,
+    ...(deps.clock ? { clock: deps.clock } : {}),
+  });
+  const slices: StreamRecord[][] = [[]];
+  let whole = 0;
+  try {
+    await reader.read(
+      { type: 'AT_SEQUENCE_NUMBER', sequenceNumber: startSequenceNumber },
+      {
+        endSequenceNumber: group.at(-1)!.record.KinesisBatchInfo.endSequenceNumber,
+        shouldStop: (waitMs) => shouldStop(deps, waitMs),
+      },
+      ({ records }) => {
+        for (const record of records) {
+          const sequence = BigInt(record.sequenceNumber);
+          let at = slices.length - 1;
+          if (sequence > ranges[at]!.end) {
+            // Past a range that was not read whole (its last record missing): left to the one-by-one replay.
+            if (whole !== at + 1) return 'stop';
+            at += 1;
+            slices.push([]);
+          }
+          // Each range must begin with its own start record: anything else is left to the one-by-one replay.
+          if (slices[at]!.length === 0 && sequence !== ranges[at]?.start) return 'stop';
+          slices[at]!.push(record);
+          if (sequence === ranges[at]!.end) whole = at + 1;
+        }
+        return undefined;
+      },
+    );
+  } catch (error) {
+    deps.logger.debug('a joint read of ranges failed; they are read one by one', { shardId, error });
+  }
+  return slices.slice(0, whole);
+};
+
+/** Most messages of one shard whose ranges one reader reads together. */
+const JOINT_READ_MESSAGES = 100;
+
+/**
+ * Replays messages of one shard, in the order given (oldest range first), deleting none. Runs of messages whose
+ * ranges follow one another on the shard, as the event source mapping's batches of one outage do, are read
+ * together (`readJointly`): their records cost a GetShardIterator and as few GetRecords as their number needs,
+ * instead of both for every message. The others are read one by one. Each message's detail goes to `onDone` as
+ * soon as it is known; the answer holds them all, undefined for a message not started because the time budget
+ * ran out.
+ */
+export const replayShardMessages = async (
+  messages: readonly QueueMessage[],
+  dryRun: boolean,
+  deps: ReplayDependencies,
+  budgets: ReadBudgets = replayBudgets(deps),
+  onDone: (index: number, detail: MessageDetail) => Promise<void> | void = () => undefined,
+): Promise<Array<MessageDetail | undefined>> => {
+  const checks = messages.map((message) => checkMessage(message, deps));
+  const details: Array<MessageDetail | undefined> = messages.map(() => undefined);
+  const limit = deps.reader?.limit ?? DEFAULT_READ_LIMIT;
+  let next = 0;
+  while (next < checks.length && !shouldStop(deps)) {
+    const check = checks[next]!;
+    if ('detail' in check) {
+      details[next] = check.detail;
+      await onDone(next, check.detail);
+      next += 1;
+      continue;
+    }
+    // The messages from here whose ranges come one after another, and whose batches one GetRecords can hold.
+    const group = [check.checked];
+    let records = readLimit(check.checked.record, deps);
+    for (const following of checks.slice(next + 1, next + JOINT_READ_MESSAGES)) {
+      if ('detail' in following) break;
+      const info = following.checked.record.KinesisBatchInfo;
+      const previous = group.at(-1)!.record.KinesisBatchInfo;
+      const size = readLimit(following.checked.record, deps);
+      if (
+        info.shardId !== previous.shardId ||
+        compareSequence(info.startSequenceNumber, previous.endSequenceNumber) <= 0 ||
+        records + size > limit
+      ) {
+        break;
+      }
+      group.push(following.checked);
+      records += size;
+    }
+    const slices = group.length > 1 ? await readJointly(group, deps, budgets) : [];
+    for (const [index, slice] of slices.entries()) {
+      details[next + index] = await driveMessage(group[index]!, { records: slice }, dryRun, deps);
+      await onDone(next + index, details[next + index]!);
+    }
+    next += slices.length;
+    // The first message the joint read did not cover (or a message alone) is read on its own.
+    if (slices.length < group.length && !shouldStop(deps)) {
+      details[next] = await replayChecked(group[slices.length]!, dryRun, deps, budgets);
+      await onDone(next, details[next]!);
+      next += 1;
+    }
+  }
+  return details;
 };
 
 const isDone = (detail: MessageDetail): boolean => detail.outcome !== 'still-failing';
@@ -479,32 +661,38 @@ export const drainFailureQueue = async (
   const seen = new Set<string>();
   // Messages received but not finished with (a dry run's, or those the budget left): made visible again.
   const release: Message[] = [];
-  /** Replays one message and deletes it once done (never in a dry run). */
-  const handleMessage = async (message: Message): Promise<MessageDetail> => {
-    const receiveCount = receiveCountOf(message);
-    const detail = await replayMessage(
-      {
-        messageId: message.MessageId!,
-        body: message.Body ?? '',
-        ...(receiveCount === undefined ? {} : { receiveCount }),
-      },
+  /** Replays messages of one shard, oldest range first, and deletes each one done (never in a dry run). */
+  const handleMessages = async (messages: Message[]): Promise<void> => {
+    await replayShardMessages(
+      messages.map((message) => {
+        const receiveCount = receiveCountOf(message);
+        return {
+          messageId: message.MessageId!,
+          body: message.Body ?? '',
+          ...(receiveCount === undefined ? {} : { receiveCount }),
+        };
+      }),
       request.dryRun,
       deps,
       budgets,
+      async (index, detail) => {
+        const message = messages[index]!;
+        if (!request.dryRun && isDone(detail)) await deleteDone(message, detail);
+        done.set(message, detail);
+      },
     );
-    if (!request.dryRun && isDone(detail)) {
-      try {
-        await deps.sqs.send(
-          new DeleteMessageCommand({ QueueUrl: deps.queueUrl, ReceiptHandle: message.ReceiptHandle! }),
-        );
-        detail.deleted = true;
-      } catch (error) {
-        // Done but not deleted: it comes back and replays as duplicates.
-        detail.detail = `${detail.detail ? `${detail.detail}; ` : ''}delete failed: ${(error as Error).message}`;
-        deps.logger.warn('a replayed message could not be deleted', { messageId: message.MessageId, error });
-      }
+  };
+  const deleteDone = async (message: Message, detail: MessageDetail): Promise<void> => {
+    try {
+      await deps.sqs.send(
+        new DeleteMessageCommand({ QueueUrl: deps.queueUrl, ReceiptHandle: message.ReceiptHandle! }),
+      );
+      detail.deleted = true;
+    } catch (error) {
+      // Done but not deleted: it comes back and replays as duplicates.
+      detail.detail = `${detail.detail ? `${detail.detail}; ` : ''}delete failed: ${(error as Error).message}`;
+      deps.logger.warn('a replayed message could not be deleted', { messageId: message.MessageId, error });
     }
-    return detail;
   };
   // Every message taken, in the order it is reported: receive by receive, each in stream order.
   const taken: Array<{ item: Message; shardId: string }> = [];
@@ -514,33 +702,39 @@ export const drainFailureQueue = async (
   // shard's queue lives while its worker has messages to handle.
   const queues = new Map<string, Array<{ item: Message; start: bigint }>>();
   const workers = new Set<Promise<void>>();
+  const working = new Set<string>();
   let unfinished = 0;
   let failure: { error: unknown } | undefined;
   let wakeReceiver: (() => void) | undefined;
   const work = async (shardId: string, queue: Array<{ item: Message; start: bigint }>) => {
-    for (let next = queue.shift(); next; next = queue.shift()) {
+    // Whatever the shard has queued goes together, so that ranges that follow one another are read together.
+    for (let next = queue.splice(0); next.length > 0; next = queue.splice(0)) {
       try {
         // Those the time budget (or a failure) leaves are shown again at the end.
-        if (!shouldStop(deps) && !failure) done.set(next.item, await handleMessage(next.item));
+        if (!shouldStop(deps) && !failure) await handleMessages(next.map(({ item }) => item));
       } catch (error) {
         failure ??= { error };
       } finally {
-        unfinished -= 1;
+        unfinished -= next.length;
         wakeReceiver?.();
       }
     }
     queues.delete(shardId);
+    working.delete(shardId);
   };
   const enqueue = (entry: { item: Message; shardId: string; start: bigint }) => {
-    let queue = queues.get(entry.shardId);
-    const idle = !queue;
-    queue ??= [];
+    const queue = queues.get(entry.shardId) ?? [];
     queues.set(entry.shardId, queue);
     let at = queue.length;
     while (at > 0 && queue[at - 1]!.start > entry.start) at -= 1;
     queue.splice(at, 0, { item: entry.item, start: entry.start });
-    if (idle) {
-      const worker = work(entry.shardId, queue);
+  };
+  /** Starts a worker for each shard with queued messages and none working on them. */
+  const startWorkers = () => {
+    for (const [shardId, queue] of queues) {
+      if (working.has(shardId)) continue;
+      working.add(shardId);
+      const worker = work(shardId, queue);
       workers.add(worker);
       void worker.finally(() => workers.delete(worker));
     }
@@ -581,6 +775,8 @@ export const drainFailureQueue = async (
           enqueue(entry);
         }
       }
+      // Once the whole receive is queued, so that a shard's worker takes all of its messages together.
+      startWorkers();
     }
   } finally {
     while (workers.size > 0) await Promise.all(workers);
@@ -634,44 +830,49 @@ export const replaySqsEvent = async (
 ): Promise<{ batchItemFailures: PartialItemFailures[]; report: ReplayReport }> => {
   assertTimeToWork(deps.remainingMs(), deps.stopReserveMs);
   const ordered = inStreamOrder(event.Records, (record) => record.body);
-  const finished = new Map<SQSRecord, MessageDetail>();
   const budgets = replayBudgets(deps);
-  const handleMessage = async (message: SQSRecord): Promise<void> => {
-    if (shouldStop(deps)) {
-      throw new Error('not attempted: the time budget ran out');
-    }
-    const receiveCount = Number(message.attributes.ApproximateReceiveCount);
-    const detail = await replayMessage(
-      {
-        messageId: message.messageId,
-        body: message.body,
-        ...(Number.isFinite(receiveCount) ? { receiveCount } : {}),
-      },
+  // Each shard's messages replayed together (ranges that follow one another read at once), the shards at the
+  // same time; a shard's messages in stream order, so its records land in the order they had on the stream.
+  // Each message's outcome as soon as it is known: a detail, undefined when it was not started, or the error that
+  // stopped its shard's replay before it.
+  const finished = new Map<SQSRecord, PromiseWithResolvers<MessageDetail | undefined>>(
+    ordered.map(({ item }) => [item, Promise.withResolvers()]),
+  );
+  for (const shardMessages of Map.groupBy(ordered, (entry) => entry.shardId).values()) {
+    const outcomeOf = (index: number) => finished.get(shardMessages[index]!.item)!;
+    void replayShardMessages(
+      shardMessages.map(({ item }) => {
+        const receiveCount = Number(item.attributes.ApproximateReceiveCount);
+        return {
+          messageId: item.messageId,
+          body: item.body,
+          ...(Number.isFinite(receiveCount) ? { receiveCount } : {}),
+        };
+      }),
       false,
       deps,
       budgets,
+      (index, detail) => outcomeOf(index).resolve(detail),
+    ).then(
+      () => {
+        for (const index of shardMessages.keys()) outcomeOf(index).resolve(undefined);
+      },
+      (error: unknown) => {
+        for (const index of shardMessages.keys()) outcomeOf(index).reject(error);
+      },
     );
-    finished.set(message, detail);
+  }
+  // Powertools' processor turns each message's outcome into the partial batch response.
+  const handleMessage = async (message: SQSRecord): Promise<void> => {
+    const detail = await finished.get(message)!.promise;
+    if (!detail) throw new Error('not attempted: the time budget ran out');
     if (!isDone(detail)) throw new Error(detail.detail ?? 'records still failing');
     // The event source mapping deletes it once the batch response leaves it out.
     detail.deleted = true;
   };
-  // The processor starts every handler at once, in the order given; a shard's handlers take turns in that order,
-  // so a shard is read by one reader at a time (its limits hold) and its records land in their stream order.
-  const shardOf = new Map(ordered.map(({ item, shardId }) => [item, shardId]));
-  const turns = new Map<string, Promise<unknown>>();
-  const inTurn = (message: SQSRecord): Promise<void> => {
-    const shardId = shardOf.get(message) ?? '';
-    const turn = (turns.get(shardId) ?? Promise.resolve()).then(() => handleMessage(message));
-    turns.set(
-      shardId,
-      turn.catch(() => undefined),
-    );
-    return turn;
-  };
   const response = await processPartialResponse(
     { Records: ordered.map(({ item }) => item) },
-    inTurn,
+    handleMessage,
     new BatchProcessor(EventType.SQS),
     {
       processInParallel: true,
@@ -679,7 +880,9 @@ export const replaySqsEvent = async (
     },
   );
   // Reported in stream order, whatever order the shards finished in.
-  const details = ordered.flatMap(({ item }) => finished.get(item) ?? []);
+  const details = (
+    await Promise.all(ordered.map(({ item }) => finished.get(item)!.promise.catch(() => undefined)))
+  ).filter((detail): detail is MessageDetail => detail !== undefined);
   const report = replayReport(details, false);
   publish(report, deps);
   return {

@@ -16,6 +16,7 @@ import {
   type ReplayDependencies,
   ReplayRequestError,
   replayMessage,
+  replayShardMessages,
   replaySqsEvent,
 } from '#shared/recovery/dlq-replay.ts';
 import { DryRunEventStore, DryRunQuarantine } from '#shared/recovery/dry-run.ts';
@@ -309,6 +310,119 @@ const NO_TIME =
   'the invocation starts with 1000 ms left, no more than STOP_RESERVE_MS (1000 ms), so it could read nothing: ' +
   'give the function a Timeout well above STOP_RESERVE_MS, or lower STOP_RESERVE_MS';
 
+describe('Recovery: replayShardMessages', () => {
+  /** A message whose range is the records from `first` to `last` (inclusive) of one shard. */
+  const rangeMessage = (id: string, first: { SequenceNumber: string }, last = first, batchSize = 1) => ({
+    messageId: id,
+    body: JSON.stringify(failureRecord(SHARD, first.SequenceNumber, last.SequenceNumber, { batchSize })),
+  });
+
+  it('reads ranges that follow one another with one GetShardIterator and one GetRecords, each message its own detail', async () => {
+    // Prepare: three batches of one record each, one after another on the shard.
+    const { deps, fake, put, memory } = setup();
+    const records = [put(SHARD, 'a', 1), put(SHARD, 'b', 1), put(SHARD, 'a', 2)];
+    // Act
+    const details = await replayShardMessages(
+      records.map((record, i) => rangeMessage(`m-${i}`, record)),
+      false,
+      deps,
+    );
+    // Assess
+    expect(fake.calls.map((call) => call.command)).toEqual(['GetShardIterator', 'GetRecords']);
+    expect(fake.mock.commandCalls(GetRecordsCommand)[0]!.args[0].input.Limit).toBe(3);
+    expect(details.map((d) => [d?.messageId, d?.outcome, d?.recordsReplayed, d?.written])).toEqual([
+      ['m-0', 'replayed', 1, 1],
+      ['m-1', 'replayed', 1, 1],
+      ['m-2', 'replayed', 1, 1],
+    ]);
+    expect(details.map((d) => d?.startSequenceNumber)).toEqual(records.map((r) => r.SequenceNumber));
+    expect(memory.items.size).toBe(3);
+  });
+
+  it('replays nothing between two ranges, and reads a range on its own when another record comes before it', async () => {
+    // Prepare: a record that no message holds lies between the two ranges.
+    const { deps, fake, put, memory } = setup();
+    const first = put(SHARD, 'a', 1);
+    put(SHARD, 'between', 1);
+    const second = put(SHARD, 'a', 2);
+    // Act
+    const details = await replayShardMessages(
+      [rangeMessage('m-1', first), rangeMessage('m-2', second)],
+      false,
+      deps,
+    );
+    // Assess: the joint read stops at the record between; m-2 is read again from its own start.
+    expect(details.map((d) => [d?.messageId, d?.outcome, d?.written])).toEqual([
+      ['m-1', 'replayed', 1],
+      ['m-2', 'replayed', 1],
+    ]);
+    expect([...memory.items.keys()].sort()).toEqual([identityOf('a', 1), identityOf('a', 2)].sort());
+    expect(fake.calls.map((call) => call.command)).toEqual([
+      'GetShardIterator',
+      'GetRecords',
+      'GetShardIterator',
+      'GetRecords',
+    ]);
+    expect(fake.callsOf('GetShardIterator')[1]!.input.StartingSequenceNumber).toBe(second.SequenceNumber);
+  });
+
+  it('quarantines a range that aged out as expired, and still reads the ranges after it together', async () => {
+    // Prepare: the first range's record is past the trim horizon.
+    const { deps, fake, put, messageQuarantine } = setup();
+    const records = [put(SHARD, 'a', 1), put(SHARD, 'a', 2), put(SHARD, 'a', 3)];
+    fake.trim(SHARD, 1);
+    // Act
+    const details = await replayShardMessages(
+      records.map((record, i) => rangeMessage(`m-${i}`, record)),
+      false,
+      deps,
+    );
+    // Assess
+    expect(details.map((d) => d?.outcome)).toEqual(['expired', 'replayed', 'replayed']);
+    expect(messageQuarantine.entries.map((entry) => entry.messageId)).toEqual(['m-0']);
+    const starts = fake.callsOf('GetShardIterator').map((call) => call.input.StartingSequenceNumber);
+    expect(starts.at(-1)).toBe(records[1]!.SequenceNumber);
+    expect(fake.callsOf('GetRecords').at(-1)!.input.Limit).toBe(2);
+  });
+
+  it("reads together no more batches than one GetRecords of the reader's limit holds", async () => {
+    // Prepare: four batches of 2 records one after another; the reader asks for at most 5 records a call.
+    const { deps, fake, put } = setup();
+    const records = Array.from({ length: 8 }, (_, i) => put(SHARD, `k-${i}`, 1));
+    const messages = [0, 2, 4, 6].map((i) => rangeMessage(`m-${i}`, records[i]!, records[i + 1]!, 2));
+    // Act
+    const details = await replayShardMessages(messages, false, {
+      ...deps,
+      reader: { limit: 5, callsPerSecond: 5 },
+    });
+    // Assess: two messages (4 records) a read.
+    expect(details.map((d) => d?.written)).toEqual([2, 2, 2, 2]);
+    expect(fake.callsOf('GetRecords').map((call) => call.input.Limit)).toEqual([4, 4]);
+    expect(fake.callsOf('GetShardIterator')).toHaveLength(2);
+  });
+
+  it('leaves the messages it did not start when the time budget runs out, and answers the others', async () => {
+    // Prepare: the budget runs out once the first message is done.
+    let remaining = 60_000;
+    const { deps, put } = setup({ remainingMs: () => remaining });
+    const first = put(SHARD, 'a', 1);
+    put(SHARD, 'between', 1);
+    const second = put(SHARD, 'a', 2);
+    // Act
+    const details = await replayShardMessages(
+      [rangeMessage('m-1', first), rangeMessage('m-2', second)],
+      false,
+      deps,
+      undefined,
+      () => {
+        remaining = 500;
+      },
+    );
+    // Assess
+    expect(details.map((d) => d?.outcome)).toEqual(['replayed', undefined]);
+  });
+});
+
 describe('Recovery: drainFailureQueue', () => {
   it('fails at once, saying why, when it starts with no more than the stop reserve left', async () => {
     // Prepare: a Timeout no longer than STOP_RESERVE_MS (1 s here) leaves no message time to be replayed.
@@ -487,7 +601,8 @@ describe('Recovery: drainFailureQueue', () => {
 
   it("paces the reads of one shard's messages as one reader: the next message waits for the calls and bytes of the one before", async () => {
     // Prepare: the first message's range ends with a 4 MiB record, which holds the shard's next GetRecords 2 s;
-    // one record per GetRecords (batchSize 1).
+    // one record per GetRecords (batchSize 1). The second message comes in the next receive, while the first is
+    // replayed, so it is read on its own.
     const { deps, fake, put } = setup();
     const first = put(SHARD, 'a', 1);
     const big = fake.put(SHARD, 'a', eventOfSize('a', 2, 4 * MiB));
@@ -495,10 +610,10 @@ describe('Recovery: drainFailureQueue', () => {
     sqsMock
       .on(ReceiveMessageCommand)
       .resolvesOnce({
-        Messages: [
-          message('m-2', failureRecord(SHARD, next.SequenceNumber, next.SequenceNumber)),
-          message('m-1', failureRecord(SHARD, first.SequenceNumber, big.SequenceNumber)),
-        ],
+        Messages: [message('m-1', failureRecord(SHARD, first.SequenceNumber, big.SequenceNumber))],
+      })
+      .resolvesOnce({
+        Messages: [message('m-2', failureRecord(SHARD, next.SequenceNumber, next.SequenceNumber))],
       })
       .resolves({ Messages: [] });
     // Act
@@ -526,7 +641,8 @@ describe('Recovery: drainFailureQueue', () => {
   ])(
     'holds the GetRecords after a 1 MiB answer back $wait ms with GET_RECORDS_KIB_PER_SECOND=$kib',
     async ({ kib, wait }) => {
-      // Prepare: the reader the function makes of its environment; m-1's range is one 1 MiB record.
+      // Prepare: the reader the function makes of its environment; m-1's range is one 1 MiB record; m-2 comes in
+      // the next receive, while m-1 is replayed, so it is read on its own.
       const { deps, fake, put } = setup();
       const config = loadDlqReplayConfig({
         ...FUNCTION_ENV,
@@ -538,10 +654,10 @@ describe('Recovery: drainFailureQueue', () => {
       sqsMock
         .on(ReceiveMessageCommand)
         .resolvesOnce({
-          Messages: [
-            message('m-1', failureRecord(SHARD, big.SequenceNumber, big.SequenceNumber)),
-            message('m-2', failureRecord(SHARD, next.SequenceNumber, next.SequenceNumber)),
-          ],
+          Messages: [message('m-1', failureRecord(SHARD, big.SequenceNumber, big.SequenceNumber))],
+        })
+        .resolvesOnce({
+          Messages: [message('m-2', failureRecord(SHARD, next.SequenceNumber, next.SequenceNumber))],
         })
         .resolves({ Messages: [] });
       // Act
@@ -564,11 +680,12 @@ describe('Recovery: drainFailureQueue', () => {
   );
 
   it("does not make one shard's messages wait for the reads of another shard", async () => {
-    // Prepare
+    // Prepare: a record that no message holds lies between big's range and later's, so later is read on its own.
     const OTHER = 'shardId-000000000001';
     const { deps, fake, put } = setup();
     const big = fake.put(SHARD, 'a', eventOfSize('a', 1, 4 * MiB));
     const small = put(OTHER, 'b', 1);
+    put(SHARD, 'z', 1);
     const later = put(SHARD, 'a', 2);
     sqsMock
       .on(ReceiveMessageCommand)
@@ -586,15 +703,18 @@ describe('Recovery: drainFailureQueue', () => {
     expect(report).toMatchObject({ messages: 3, written: 3, deleted: 3 });
     const start = callsOn(fake, SHARD)[0]![1];
     expect(callsOn(fake, OTHER).map(([, at]) => at - start)).toEqual([0, 0]);
-    expect(callsOn(fake, SHARD).map(([, at]) => at - start)).toEqual([0, 0, 200, 2_000]);
+    // The big answer's 2 s, and the few bytes of the record between the ranges, read with it.
+    expect(callsOn(fake, SHARD).map(([, at]) => Math.round(at - start))).toEqual([0, 0, 200, 2_000]);
   });
 
   it("receives again while a shard's messages are still replayed, so another shard's next message does not wait for them", async () => {
-    // Prepare: the first receive brings a range with a 4 MiB record and the range after it on one shard (the second
-    // waits 2 s for the first's bytes), and one message of another shard; the second receive that shard's next.
+    // Prepare: the first receive brings a range with a 4 MiB record and a later range on one shard (read on its
+    // own, past a record between them, it waits 2 s for the first's bytes), and one message of another shard; the
+    // second receive that shard's next.
     const OTHER = 'shardId-000000000001';
     const { deps, fake, put } = setup();
     const big = fake.put(SHARD, 'a', eventOfSize('a', 1, 4 * MiB));
+    put(SHARD, 'z', 1);
     const later = put(SHARD, 'a', 2);
     const first = put(OTHER, 'b', 1);
     const second = put(OTHER, 'b', 2);
@@ -617,7 +737,7 @@ describe('Recovery: drainFailureQueue', () => {
     expect(report).toMatchObject({ messages: 4, written: 4, deleted: 4 });
     expect(report.details.map((d) => d.messageId)).toEqual(['big', 'later', 'b-1', 'b-2']);
     const start = callsOn(fake, SHARD)[0]![1];
-    expect(callsOn(fake, SHARD).map(([, at]) => at - start)).toEqual([0, 0, 200, 2_000]);
+    expect(callsOn(fake, SHARD).map(([, at]) => Math.round(at - start))).toEqual([0, 0, 200, 2_000]);
     expect(callsOn(fake, OTHER).map(([, at]) => at - start)).toEqual([0, 0, 200, 200]);
   });
 
@@ -824,10 +944,12 @@ describe('Recovery: replaySqsEvent', () => {
   });
 
   it("paces the messages of one shard as one reader, and replays another shard's messages at the same time", async () => {
-    // Prepare: on SHARD, a 4 MiB record then a small one, each its own message; on OTHER, one small message.
+    // Prepare: on SHARD, a 4 MiB record then, past a record no message holds, a small one, each its own message;
+    // on OTHER, one small message.
     const OTHER = 'shardId-000000000001';
     const { deps, fake, put } = setup();
     const big = fake.put(SHARD, 'a', eventOfSize('a', 1, 4 * MiB));
+    put(SHARD, 'z', 1);
     const next = put(SHARD, 'a', 2);
     const other = put(OTHER, 'b', 1);
     const event = sqsEvent([
@@ -842,8 +964,53 @@ describe('Recovery: replaySqsEvent', () => {
     expect(batchItemFailures).toEqual([]);
     expect(report.details.map((d) => d.messageId)).toEqual(['big', 'next', 'other']);
     const start = callsOn(fake, SHARD)[0]![1];
-    expect(callsOn(fake, SHARD).map(([, at]) => at - start)).toEqual([0, 0, 200, 2_000]);
+    expect(callsOn(fake, SHARD).map(([, at]) => Math.round(at - start))).toEqual([0, 0, 200, 2_000]);
     expect(callsOn(fake, OTHER).map(([, at]) => at - start)).toEqual([0, 0]);
+  });
+
+  it("reads a batch's ranges that follow one another on a shard together, and reports each message", async () => {
+    // Prepare: three batches one after another on SHARD, one failing for good.
+    const store = new FailingStore([identityOf('b', 1)]);
+    const { deps, fake, put } = setup({ store });
+    const records = [put(SHARD, 'a', 1), put(SHARD, 'b', 1), put(SHARD, 'c', 1)];
+    const event = sqsEvent(
+      records.map((record, i) => ({
+        id: `m-${i}`,
+        body: failureRecord(SHARD, record.SequenceNumber, record.SequenceNumber),
+      })),
+    );
+    // Act
+    const { batchItemFailures, report } = await replaySqsEvent(event, deps);
+    // Assess
+    expect(fake.calls.map((call) => call.command)).toEqual(['GetShardIterator', 'GetRecords']);
+    expect(batchItemFailures).toEqual([{ itemIdentifier: 'm-1' }]);
+    expect(report.details.map((d) => [d.messageId, d.outcome])).toEqual([
+      ['m-0', 'replayed'],
+      ['m-1', 'still-failing'],
+      ['m-2', 'replayed'],
+    ]);
+  });
+
+  it('fails the messages of a shard whose replay hit an error, and answers for the other shards', async () => {
+    // Prepare: SHARD's only range aged out and its quarantine fails; OTHER's message replays.
+    const OTHER = 'shardId-000000000001';
+    const { deps, fake, put } = setup();
+    const old = put(SHARD, 'a', 1);
+    const other = put(OTHER, 'b', 1);
+    fake.trim(SHARD, 1);
+    const failing = { put: async () => Promise.reject(new Error('the quarantine bucket is gone')) };
+    const event = sqsEvent([
+      { id: 'old', body: failureRecord(SHARD, old.SequenceNumber, old.SequenceNumber) },
+      { id: 'other', body: failureRecord(OTHER, other.SequenceNumber, other.SequenceNumber) },
+    ]);
+    // Act
+    const { batchItemFailures, report } = await replaySqsEvent(event, {
+      ...deps,
+      messageQuarantine: failing,
+    });
+    // Assess
+    expect(batchItemFailures).toEqual([{ itemIdentifier: 'old' }]);
+    expect(report).toMatchObject({ messages: 1, written: 1, deleted: 1 });
   });
 
   it('fails the whole batch at once, saying why, when it starts with no more than the stop reserve left', async () => {

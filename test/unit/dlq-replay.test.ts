@@ -35,6 +35,7 @@ import {
 } from '#test/helpers/recovery-fixtures.ts';
 
 const SHARD = 'shardId-000000000000';
+const OTHER = 'shardId-000000000001';
 const sqsMock = mockClient(SQSClient);
 let fake: FakeKinesis | undefined;
 
@@ -438,12 +439,12 @@ describe('Recovery: drainFailureQueue', () => {
     const store = new FailingStore([identityOf('b', 3)]);
     const { deps, put } = setup({ store });
     const ok = [put(SHARD, 'a', 1), put(SHARD, 'a', 2)];
-    const bad = put('shardId-000000000001', 'b', 3);
+    const bad = put(OTHER, 'b', 3);
     sqsMock
       .on(ReceiveMessageCommand)
       .resolvesOnce({
         Messages: [
-          message('bad', failureRecord('shardId-000000000001', bad.SequenceNumber, bad.SequenceNumber), 2),
+          message('bad', failureRecord(OTHER, bad.SequenceNumber, bad.SequenceNumber), 2),
           message('ok', failureRecord(SHARD, ok[0]!.SequenceNumber, ok[1]!.SequenceNumber)),
         ],
       })
@@ -510,15 +511,15 @@ describe('Recovery: drainFailureQueue', () => {
         approximateArrivalTimestamp: '2026-11-27T00:00:00.000Z',
       },
     });
-    const old = put('shardId-000000000001', 'c', 4);
-    fake.trim('shardId-000000000001', 1);
+    const old = put(OTHER, 'c', 4);
+    fake.trim(OTHER, 1);
     const writes = memory.calls.length;
     sqsMock
       .on(ReceiveMessageCommand)
       .resolvesOnce({
         Messages: [
           message('m-1', failureRecord(SHARD, records[0]!.SequenceNumber, records[2]!.SequenceNumber)),
-          message('m-2', failureRecord('shardId-000000000001', old.SequenceNumber, old.SequenceNumber)),
+          message('m-2', failureRecord(OTHER, old.SequenceNumber, old.SequenceNumber)),
         ],
       })
       .resolves({ Messages: [] });
@@ -548,7 +549,6 @@ describe('Recovery: drainFailureQueue', () => {
 
   it('replays the ranges of different shards at once and the ranges of one shard in their order', async () => {
     // Prepare
-    const OTHER = 'shardId-000000000001';
     const writes: string[] = [];
     let inFlight = new Set<string>();
     let overlapped = false;
@@ -681,7 +681,6 @@ describe('Recovery: drainFailureQueue', () => {
 
   it("does not make one shard's messages wait for the reads of another shard", async () => {
     // Prepare: a record that no message holds lies between big's range and later's, so later is read on its own.
-    const OTHER = 'shardId-000000000001';
     const { deps, fake, put } = setup();
     const big = fake.put(SHARD, 'a', eventOfSize('a', 1, 4 * MiB));
     const small = put(OTHER, 'b', 1);
@@ -711,7 +710,6 @@ describe('Recovery: drainFailureQueue', () => {
     // Prepare: the first receive brings a range with a 4 MiB record and a later range on one shard (read on its
     // own, past a record between them, it waits 2 s for the first's bytes), and one message of another shard; the
     // second receive that shard's next.
-    const OTHER = 'shardId-000000000001';
     const { deps, fake, put } = setup();
     const big = fake.put(SHARD, 'a', eventOfSize('a', 1, 4 * MiB));
     put(SHARD, 'z', 1);
@@ -770,7 +768,6 @@ describe('Recovery: drainFailureQueue', () => {
   it('fails with the error a message hit, once the messages under way are done, and shows the rest again', async () => {
     // Prepare: an expired range whose quarantine fails, behind which its shard has one more message waiting; and
     // a message of another shard.
-    const OTHER = 'shardId-000000000001';
     const { deps, fake, put } = setup();
     const old = put(SHARD, 'a', 1);
     const next = put(SHARD, 'a', 2);
@@ -906,10 +903,10 @@ describe('Recovery: replaySqsEvent', () => {
     const store = new FailingStore([identityOf('b', 2)]);
     const { deps, put } = setup({ store });
     const a = put(SHARD, 'a', 1);
-    const b = put('shardId-000000000001', 'b', 2);
+    const b = put(OTHER, 'b', 2);
     const event = sqsEvent([
       { id: 'ok', body: failureRecord(SHARD, a.SequenceNumber, a.SequenceNumber) },
-      { id: 'bad', body: failureRecord('shardId-000000000001', b.SequenceNumber, b.SequenceNumber) },
+      { id: 'bad', body: failureRecord(OTHER, b.SequenceNumber, b.SequenceNumber) },
       { id: 'junk', body: { nope: true } },
     ]);
     // Act
@@ -946,7 +943,6 @@ describe('Recovery: replaySqsEvent', () => {
   it("paces the messages of one shard as one reader, and replays another shard's messages at the same time", async () => {
     // Prepare: on SHARD, a 4 MiB record then, past a record no message holds, a small one, each its own message;
     // on OTHER, one small message.
-    const OTHER = 'shardId-000000000001';
     const { deps, fake, put } = setup();
     const big = fake.put(SHARD, 'a', eventOfSize('a', 1, 4 * MiB));
     put(SHARD, 'z', 1);
@@ -993,7 +989,6 @@ describe('Recovery: replaySqsEvent', () => {
 
   it('fails the messages of a shard whose replay hit an error, and answers for the other shards', async () => {
     // Prepare: SHARD's only range aged out and its quarantine fails; OTHER's message replays.
-    const OTHER = 'shardId-000000000001';
     const { deps, fake, put } = setup();
     const old = put(SHARD, 'a', 1);
     const other = put(OTHER, 'b', 1);

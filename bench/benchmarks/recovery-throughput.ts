@@ -427,14 +427,20 @@ export const replayFailureQueue = async (
   }
   const seconds = (performance.now() - started) / 1000;
   const { Attributes } = await bench.sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
   );
   return {
     messages: messages.length,
     seconds,
     report: replayReport(details, false),
     items: await countItems(bench.dynamodb, tableName),
-    left: Number(Attributes?.ApproximateNumberOfMessages ?? 0),
+    // Waiting or in flight: either is a message not deleted.
+    left:
+      Number(Attributes?.ApproximateNumberOfMessages ?? 0) +
+      Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0),
   };
 };
 

@@ -1,6 +1,7 @@
-import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire, Module } from 'node:module';
 import type { AddressInfo, Server } from 'node:net';
+import { dirname } from 'node:path';
 import { listening, listenOn } from '#local/net.ts';
 
 /**
@@ -139,9 +140,63 @@ export const startDynamoDb = async (options: EmulatorOptions = {}) => {
   return listen(server, options.port ?? 0, options.host ?? '127.0.0.1');
 };
 
-/** local-aws-sqs: speaks both the JSON and the query protocol. */
+/**
+ * Where local-aws-sqs departs from SQS in ways the replay runbook meets, mended in its bundled source as it loads:
+ * it has no option or hook for them, and its messages are private to the bundle.
+ */
+export const SQS_FIXES = [
+  {
+    // SQS counts receives only: a dry-run replay, which makes its messages visible again, spends one receive.
+    what: 'ChangeMessageVisibility counted as a receive',
+    from: 'let n=Number(t.record.attributes.ApproximateReceiveCount)+1;',
+    to: 'let n=Number(t.record.attributes.ApproximateReceiveCount)+(i?0:1);',
+  },
+  {
+    // SQS counts the messages available for retrieval; in-flight ones are ApproximateNumberOfMessagesNotVisible.
+    what: 'ApproximateNumberOfMessages counting in-flight messages',
+    from: 'ApproximateNumberOfMessages:String(S(this,E).filter(o=>!o.delayed).length)',
+    to: 'ApproximateNumberOfMessages:String(S(this,E).filter(o=>!o.delayed&&o.visible).length)',
+  },
+] as const;
+
+/**
+ * local-aws-sqs with `SQS_FIXES` applied, loaded once into the module cache, so every user of the package gets
+ * the mended one. Each fix must match its source exactly once: another version of the package stops here, naming
+ * the fix, instead of running unmended.
+ */
+const mendedLocalAwsSqs = (): unknown => {
+  const path = require.resolve('local-aws-sqs');
+  const cached = require.cache[path] as (NodeJS.Module & { mended?: true }) | undefined;
+  if (cached?.mended) return cached.exports;
+  let source = readFileSync(path, 'utf8');
+  for (const fix of SQS_FIXES) {
+    const found = source.split(fix.from).length - 1;
+    if (found !== 1) {
+      throw new Error(
+        `local-aws-sqs: cannot mend ${fix.what}: the code it changes is found ${found} times in ${path} (the fix is written for version 2.0.2; see package-lock.json)`,
+      );
+    }
+    source = source.replace(fix.from, fix.to);
+  }
+  const mended = new Module(path) as NodeJS.Module & {
+    mended?: true;
+    paths: string[];
+    _compile(code: string, filename: string): void;
+  };
+  mended.filename = path;
+  mended.paths = (Module as unknown as { _nodeModulePaths(from: string): string[] })._nodeModulePaths(
+    dirname(path),
+  );
+  mended._compile(source, path);
+  mended.loaded = true;
+  mended.mended = true;
+  require.cache[path] = mended;
+  return mended.exports;
+};
+
+/** local-aws-sqs (with `SQS_FIXES`): speaks both the JSON and the query protocol. */
 export const startSqs = async (options: EmulatorOptions = {}) => {
-  const { createSqsServer } = require('local-aws-sqs') as {
+  const { createSqsServer } = mendedLocalAwsSqs() as {
     createSqsServer: (opts: Record<string, unknown>) => Promise<Server>;
   };
   const host = options.host ?? '127.0.0.1';

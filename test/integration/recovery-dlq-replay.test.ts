@@ -78,12 +78,18 @@ const scenario = async (maxReceiveCount = 5) => {
   });
   const send = (body: unknown) =>
     env.sqs.send(new SendMessageCommand({ QueueUrl: failures.url, MessageBody: JSON.stringify(body) }));
-  /** Messages on the queue, in flight or not (local-aws-sqs counts both in ApproximateNumberOfMessages). */
+  /** Messages on the queue, waiting or in flight. */
   const count = async (queueUrl: string) => {
     const { Attributes } = await env.sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+      new GetQueueAttributesCommand({
+        QueueUrl: queueUrl,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
     );
-    return Number(Attributes?.ApproximateNumberOfMessages);
+    return (
+      Number(Attributes?.ApproximateNumberOfMessages) +
+      Number(Attributes?.ApproximateNumberOfMessagesNotVisible)
+    );
   };
   const identities = async () =>
     (await scanTable(env.documentClient, tableName)).map((item) => item.identity).sort();

@@ -198,6 +198,8 @@ export interface ParsedRequest {
   jobId?: string;
   /** Present when the request names the job's parameters (normalized, defaults filled in). */
   parameters?: JobParameters;
+  /** The parameters the request left to their defaults: a job that exists keeps its own for them. */
+  defaulted?: Array<keyof JobParameters>;
   detach: boolean;
   continuation: number;
 }
@@ -284,14 +286,24 @@ export const parseReprocessRequest = (input: unknown, settings: ReprocessSetting
       dryRun: request.dryRun === true,
       maxRecordsPerSecond: rate,
     },
+    ...(request.maxRecordsPerSecond === undefined ? { defaulted: ['maxRecordsPerSecond'] } : {}),
     detach,
     continuation,
   };
 };
 
-/** The parameters that differ between two requests of one job, for the refusal. */
-const differences = (stored: JobParameters, asked: JobParameters): string[] =>
-  JOB_FIELDS.filter((field) => JSON.stringify(stored[field]) !== JSON.stringify(asked[field])).map(
+/**
+ * The parameters that differ between two requests of one job, for the refusal; those the second request left
+ * to their defaults are not compared (a resume without the rate keeps the job's own).
+ */
+const differences = (
+  stored: JobParameters,
+  asked: JobParameters,
+  defaulted: ReadonlyArray<keyof JobParameters> = [],
+): string[] =>
+  JOB_FIELDS.filter(
+    (field) => !defaulted.includes(field) && JSON.stringify(stored[field]) !== JSON.stringify(asked[field]),
+  ).map(
     (field) => `${field} (stored ${JSON.stringify(stored[field])}, asked ${JSON.stringify(asked[field])})`,
   );
 
@@ -839,7 +851,7 @@ const jobFor = async (request: ParsedRequest, deps: ReprocessDependencies, now: 
   const jobId = request.jobId ?? newJobId(now);
   const existing = await jobs.getJob(jobId);
   const refuseIfDifferent = (job: JobItem): JobItem => {
-    const differ = differences(job.parameters, request.parameters!);
+    const differ = differences(job.parameters, request.parameters!, request.defaulted);
     if (differ.length > 0) {
       throw new ReprocessRequestError(
         `job ${jobId} exists with other parameters: ${differ.join('; ')}. Resume it with its own parameters ` +
@@ -915,18 +927,19 @@ export const handleReprocessRequest = async (
   }
 
   const job = await jobFor(request, deps, now);
+  const status = async (continued: boolean): Promise<JobStatus> => ({
+    ...jobStatus((await jobs.getJob(job.jobId))!, await jobs.listShards(job.jobId), clock.now()),
+    continued,
+  });
+  // A finished job answers its status, whatever version this function writes now: it reads nothing.
+  if (job.state === 'done') return status(false);
   if (job.projectionVersion !== settings.projectionVersion) {
     throw new ReprocessRequestError(
       `job ${job.jobId} writes projection version ${job.projectionVersion}, and this function writes ` +
         `${settings.projectionVersion}: start a new job for the new version`,
     );
   }
-  const status = async (continued: boolean): Promise<JobStatus> => ({
-    ...jobStatus((await jobs.getJob(job.jobId))!, await jobs.listShards(job.jobId), clock.now()),
-    continued,
-  });
   const isContinuation = request.continuation > 0;
-  if (job.state === 'done') return status(false);
   if (job.state === 'failed') {
     // A job is retried only when someone asks again, never by its own continuations.
     if (isContinuation) return status(false);

@@ -384,6 +384,45 @@ describe('Recovery: reprocessor', () => {
     );
   });
 
+  it('resumes a job with its own rate when the request leaves the rate out, and refuses another rate', async () => {
+    // Prepare: a job started at 10 records a second, stopped by its time budget.
+    const { clock, deps, put, jobs } = setup(1);
+    const from = clock.now();
+    for (let n = 1; n <= 6; n += 1) put(S0, 'a', n);
+    const to = clock.now();
+    const request = { from: iso(from), to: iso(to), jobId: 'paced' };
+    await handleReprocessRequest({ ...request, maxRecordsPerSecond: 10 }, deps({ budgetMs: 1_300 }));
+    // Act
+    const resumed = await handleReprocessRequest(request, deps());
+    const other = handleReprocessRequest({ ...request, maxRecordsPerSecond: 20 }, deps());
+    // Assess
+    expect(resumed.state).toBe('done');
+    expect((await jobs.getJob('paced'))!.parameters.maxRecordsPerSecond).toBe(10);
+    await expect(other).rejects.toThrow(
+      'job paced exists with other parameters: maxRecordsPerSecond (stored 10, asked 20)',
+    );
+  });
+
+  it('answers a finished job with its status after a projection-version raise, and refuses to resume an unfinished one', async () => {
+    // Prepare: one job finished and one stopped by its time budget, both at version 1.
+    const { clock, deps, put } = setup(1);
+    const from = clock.now();
+    for (let n = 1; n <= 6; n += 1) put(S0, 'a', n);
+    const to = clock.now();
+    await handleReprocessRequest({ from: iso(from), to: iso(to), jobId: 'finished' }, deps());
+    const slow = { from: iso(from), to: iso(to), jobId: 'unfinished', maxRecordsPerSecond: 2 };
+    await handleReprocessRequest(slow, deps({ budgetMs: 1_300 }));
+    const v2 = deps({ settings: { projectionVersion: 2 } });
+    // Act
+    const finished = await handleReprocessRequest({ jobId: 'finished' }, v2);
+    const unfinished = handleReprocessRequest({ jobId: 'unfinished' }, v2);
+    // Assess
+    expect(finished).toMatchObject({ jobId: 'finished', state: 'done', continued: false });
+    await expect(unfinished).rejects.toThrow(
+      'job unfinished writes projection version 1, and this function writes 2: start a new job for the new version',
+    );
+  });
+
   it('lets one of two workers have a shard; the other waits, and every event is written once', async () => {
     // Prepare
     const { clock, memory, jobs, deps, put } = setup(1);

@@ -208,7 +208,8 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
       // Each in a thread of its own: their CPU work must not queue behind the endpoint, the API and the pollers.
       kinesis: startEmulatorThread('kinesis', dataDir ? { path: join(dataDir, 'kinesis') } : {}),
       dynamodb: startEmulatorThread('dynamodb', dataDir ? { path: join(dataDir, 'dynamodb') } : {}),
-      sqs: startSqs(),
+      // local-aws-sqs keeps its messages in memory: they are saved in the data folder at a clean stop.
+      sqs: startSqs(dataDir ? { path: join(dataDir, 'sqs') } : {}),
       s3: startS3({ directory: s3Directory }),
     };
     const outcomes = await Promise.allSettled(Object.values(starting));
@@ -267,6 +268,9 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
       },
     });
     for (const line of await createResources(stack, clients)) log('runtime', line);
+    for (const [queue, count] of Object.entries(emulators.sqs.restoreMessages())) {
+      log('runtime', `queue ${queue}: ${count} message${count === 1 ? '' : 's'} kept from the last stop`);
+    }
 
     const bundleRoot = resolve(options.bundleRoot ?? 'dist/functions');
     if (!options.skipBuild) {

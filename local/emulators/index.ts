@@ -1,8 +1,9 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { createRequire, Module } from 'node:module';
 import type { AddressInfo, Server } from 'node:net';
-import { dirname } from 'node:path';
-import { listening, listenOn } from '#local/net.ts';
+import { dirname, join } from 'node:path';
+import { listenOn } from '#local/net.ts';
 
 /**
  * The embedded protocol emulators, each started in this process on a loopback port. Used by the local runtime
@@ -157,6 +158,12 @@ export const SQS_FIXES = [
     from: 'ApproximateNumberOfMessages:String(S(this,E).filter(o=>!o.delayed).length)',
     to: 'ApproximateNumberOfMessages:String(S(this,E).filter(o=>!o.delayed&&o.visible).length)',
   },
+  {
+    // The messages of a queue, which `startSqs` keeps across a restart: the package holds them privately.
+    what: "no way to read a queue's messages",
+    from: 'clearRecords(){',
+    to: 'localRecords(){return S(this,E)}clearRecords(){',
+  },
 ] as const;
 
 /**
@@ -194,20 +201,94 @@ const mendedLocalAwsSqs = (): unknown => {
   return mended.exports;
 };
 
-/** local-aws-sqs (with `SQS_FIXES`): speaks both the JSON and the query protocol. */
-export const startSqs = async (options: EmulatorOptions = {}) => {
-  const { createSqsServer } = mendedLocalAwsSqs() as {
-    createSqsServer: (opts: Record<string, unknown>) => Promise<Server>;
+/** A message as local-aws-sqs holds it: plain JSON (body, ids, attributes, checksums). */
+type SqsRecord = Record<string, unknown> & { MessageId: string; ReceiptHandle: string };
+
+/** The parts of local-aws-sqs (mended) that `startSqs` uses. */
+interface SqsService {
+  PORT: number;
+  Queues: Array<{
+    QueueName: string;
+    localRecords(): Array<{ record: SqsRecord }>;
+    newRecord(record: SqsRecord, delaySeconds: number): unknown;
+  }>;
+}
+
+/** What a stopped SQS emulator leaves in its folder: each queue's messages, by queue name. */
+interface SqsSnapshot {
+  version: 1;
+  savedAt: string;
+  queues: Record<string, SqsRecord[]>;
+}
+
+export interface RunningSqs extends RunningEmulator {
+  /**
+   * Puts back the messages the last clean stop saved, into the queues of the same names (create them first), and
+   * says how many each got. They come back visible, with their receive counts, ids and bodies; a message that was
+   * in flight when the emulator stopped is visible at once. The saved file is removed, so that a later crash does
+   * not bring back messages that were deleted since.
+   */
+  restoreMessages(): Record<string, number>;
+}
+
+/**
+ * local-aws-sqs (with `SQS_FIXES`): speaks both the JSON and the query protocol. It holds its messages in memory;
+ * with `path`, a clean stop (`close`) saves every queue's messages to `<path>/messages.json`, and
+ * `restoreMessages` puts them back after a restart. A crash loses them.
+ */
+export const startSqs = async (options: EmulatorOptions = {}): Promise<RunningSqs> => {
+  const { createRequestHandler } = mendedLocalAwsSqs() as {
+    createRequestHandler: (opts: Record<string, unknown>) => {
+      service: SqsService;
+      requestHandler: Parameters<typeof createServer>[1];
+    };
   };
   const host = options.host ?? '127.0.0.1';
-  const server = await createSqsServer({
+  const { service, requestHandler } = createRequestHandler({
     port: options.port ?? 0,
     hostname: host,
     region: LOCAL_REGION,
     accountId: LOCAL_ACCOUNT_ID,
     emulateQueueCreationLifecycle: false,
   });
-  return (await listening(server, host)) satisfies RunningEmulator;
+  const running = await listenOn(createServer(requestHandler), options.port ?? 0, host);
+  // Queue URLs name the port: the one actually bound.
+  service.PORT = running.port;
+  const file = options.path ? join(options.path, 'messages.json') : undefined;
+  return {
+    ...running,
+    restoreMessages: () => {
+      if (!file || !existsSync(file)) return {};
+      const snapshot = JSON.parse(readFileSync(file, 'utf8')) as SqsSnapshot;
+      const restored: Record<string, number> = {};
+      for (const queue of service.Queues) {
+        const records = snapshot.queues[queue.QueueName] ?? [];
+        for (const record of records) queue.newRecord({ ...record, ReceiptHandle: '' }, 0);
+        if (records.length > 0) restored[queue.QueueName] = records.length;
+      }
+      rmSync(file);
+      return restored;
+    },
+    close: async () => {
+      if (file) {
+        const snapshot: SqsSnapshot = {
+          version: 1,
+          savedAt: new Date().toISOString(),
+          queues: Object.fromEntries(
+            service.Queues.map((queue) => [
+              queue.QueueName,
+              queue.localRecords().map(({ record }) => record),
+            ]),
+          ),
+        };
+        mkdirSync(dirname(file), { recursive: true });
+        // Written whole, then renamed: a stop cut short leaves the previous file or none, never half of one.
+        writeFileSync(`${file}.tmp`, JSON.stringify(snapshot));
+        renameSync(`${file}.tmp`, file);
+      }
+      await running.close();
+    },
+  };
 };
 
 /** s3rver: the local credentials are registered so that SigV4-signed SDK requests are accepted. */

@@ -1,7 +1,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ListShardsCommand, SplitShardCommand } from '@aws-sdk/client-kinesis';
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '#local/runtime.ts';
@@ -225,6 +225,39 @@ describe('E2E: a restart of the local runtime', () => {
       }
     } finally {
       await second.runtime.stop();
+    }
+  }, 90_000);
+
+  it("keeps the failure queue's pointers, waiting or in flight, and says so at start", async () => {
+    // Prepare: two pointers on the failure queue, one of them received (in flight) when the runtime stops.
+    const data = tempDataDir();
+    const lines: string[] = [];
+    try {
+      const first = await startTestRuntime({ dataDir: data });
+      const queueUrl = first.runtime.stack.resources.ConsumerFailureQueue!.refs.ref;
+      for (const body of ['{"pointer":1}', '{"pointer":2}']) {
+        await first.runtime.clients.sqs.send(
+          new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }),
+        );
+      }
+      await first.runtime.clients.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 1, VisibilityTimeout: 600 }),
+      );
+      await first.runtime.stop();
+      // Act
+      const second = await startTestRuntime({ dataDir: data, log: (_name, line) => lines.push(line) });
+      try {
+        const { Messages = [] } = await second.runtime.clients.sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }),
+        );
+        // Assess
+        expect(Messages.map((m) => m.Body).sort()).toEqual(['{"pointer":1}', '{"pointer":2}']);
+        expect(lines).toContain('queue local-ConsumerFailureQueue: 2 messages kept from the last stop');
+      } finally {
+        await second.runtime.stop();
+      }
+    } finally {
+      rmSync(data, { recursive: true, force: true });
     }
   }, 90_000);
 });

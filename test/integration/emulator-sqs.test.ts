@@ -1,3 +1,6 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
@@ -85,5 +88,57 @@ describe('Local runtime: the SQS emulator counts receives and waiting messages a
     // Assess
     expect(before).toEqual([1, 0]);
     expect(await depth(QueueUrl)).toEqual([0, 1]);
+  });
+});
+
+describe('Local runtime: the SQS emulator keeps its messages across a clean stop', () => {
+  it('puts back every message, an in-flight one included, with its id, body and receive count, once', async () => {
+    // Prepare: two messages, one of them received (in flight) when the emulator stops.
+    const path = mkdtempSync(join(tmpdir(), 'sqs-data-'));
+    try {
+      const first = await startSqs({ path });
+      const before = sqsClient(first.endpoint);
+      const { QueueUrl } = await before.send(new CreateQueueCommand({ QueueName: 'failures' }));
+      const sent = [];
+      for (const body of ['pointer-1', 'pointer-2']) {
+        sent.push((await before.send(new SendMessageCommand({ QueueUrl, MessageBody: body }))).MessageId);
+      }
+      await before.send(
+        new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 1, VisibilityTimeout: 600 }),
+      );
+      before.destroy();
+      await first.close();
+      // Act: a new emulator on the same folder, with the queue created again.
+      const second = await startSqs({ path });
+      const after = sqsClient(second.endpoint);
+      try {
+        const { QueueUrl: again } = await after.send(new CreateQueueCommand({ QueueName: 'failures' }));
+        const restored = second.restoreMessages();
+        const { Messages = [] } = await after.send(
+          new ReceiveMessageCommand({
+            QueueUrl: again,
+            MaxNumberOfMessages: 10,
+            MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+            AttributeNames: ['All'],
+          }),
+        );
+        // Assess
+        expect(restored).toEqual({ failures: 2 });
+        expect(Messages.map((m) => [m.MessageId, m.Body]).sort()).toEqual(
+          [
+            [sent[0], 'pointer-1'],
+            [sent[1], 'pointer-2'],
+          ].sort(),
+        );
+        expect(Messages.map((m) => m.Attributes?.ApproximateReceiveCount).sort()).toEqual(['1', '2']);
+        expect(readdirSync(path)).toEqual([]);
+        expect(second.restoreMessages()).toEqual({});
+      } finally {
+        after.destroy();
+        await second.close();
+      }
+    } finally {
+      rmSync(path, { recursive: true, force: true });
+    }
   });
 });

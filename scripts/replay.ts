@@ -37,6 +37,8 @@ const add = (total: ReplayReport, part: ReplayReport): ReplayReport => ({
   deleted: total.deleted + part.deleted,
   dryRun: part.dryRun,
   details: [...total.details, ...part.details],
+  // The queue as the last run left it.
+  ...(part.queue ? { queue: part.queue } : {}),
 });
 
 const main = async (): Promise<number> => {
@@ -101,6 +103,14 @@ const main = async (): Promise<number> => {
       `${total.duplicates} duplicates, ${total.quarantined} quarantined, ${total.stillFailing} still failing, ${total.expired} expired` +
       `${dryRun ? ' (dry run: nothing was changed)' : `, ${total.deleted} deleted from the queue`}`,
   );
+  const inFlight = total.queue?.inFlight ?? 0;
+  if (inFlight > 0) {
+    console.error(
+      `${inFlight} message${inFlight === 1 ? ' is' : 's are'} in flight on the failure queue: received and not deleted ` +
+        '(by a replay that left it still failing, another replay, or a peek). Each comes back when its visibility ' +
+        "timeout ends (a replay's time left plus 30 s); run the replay again then.",
+    );
+  }
   if (values.json) console.log(JSON.stringify(total, null, 2));
   return total.stillFailing > 0 || total.expired > 0 ? 1 : 0;
 };

@@ -94,6 +94,12 @@ export interface ReplayReport {
   deleted: number;
   dryRun: boolean;
   details: MessageDetail[];
+  /**
+   * The failure queue once the run is over (on-demand mode; absent when it could not be read): messages waiting,
+   * and in flight, received by this run, another one or a peek and not deleted. An in-flight message comes back
+   * when its visibility timeout ends, so a run that found nothing to do may still have messages to come.
+   */
+  queue?: { waiting: number; inFlight: number };
 }
 
 export interface ReplayDependencies {
@@ -790,8 +796,31 @@ export const drainFailureQueue = async (
   }
   if (failure) throw failure.error;
   const report = replayReport(details, request.dryRun);
+  const queue = await queueDepth(deps);
+  if (queue) report.queue = queue;
   publish(report, deps);
   return report;
+};
+
+/** The failure queue's waiting and in-flight messages, or undefined when they cannot be read. */
+const queueDepth = async (
+  deps: QueueDependencies & Pick<ReplayDependencies, 'logger'>,
+): Promise<ReplayReport['queue']> => {
+  const { GetQueueAttributesCommand } = await import('@aws-sdk/client-sqs');
+  try {
+    const answer = await deps.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: deps.queueUrl,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    );
+    const waiting = Number(answer?.Attributes?.ApproximateNumberOfMessages);
+    const inFlight = Number(answer?.Attributes?.ApproximateNumberOfMessagesNotVisible);
+    return Number.isFinite(waiting) && Number.isFinite(inFlight) ? { waiting, inFlight } : undefined;
+  } catch (error) {
+    deps.logger.warn('the failure queue could not be measured after the run', { error });
+    return undefined;
+  }
 };
 
 const makeVisible = async (

@@ -187,11 +187,25 @@ describe('Recovery: DLQ replay against the emulators', () => {
     await pause(1_100);
     const second = await drainFailureQueue({}, deps(failing));
     // Assess
-    expect(first).toMatchObject({ messages: 1, stillFailing: 1, deleted: 0, written: 2 });
+    expect(first).toMatchObject({
+      messages: 1,
+      stillFailing: 1,
+      deleted: 0,
+      written: 2,
+      // The message it left is hidden until its visibility timeout ends.
+      queue: { waiting: 0, inFlight: 1 },
+    });
     expect(first.details[0]!.detail).toContain(written[1]!.SequenceNumber);
     expect(afterFirst).toEqual([identityOf('a', 1), identityOf('a', 2)]);
     expect(left).toBe(1);
-    expect(second).toMatchObject({ messages: 1, stillFailing: 0, deleted: 1, written: 2, duplicates: 2 });
+    expect(second).toMatchObject({
+      messages: 1,
+      stillFailing: 0,
+      deleted: 1,
+      written: 2,
+      duplicates: 2,
+      queue: { waiting: 0, inFlight: 0 },
+    });
     expect(second.details[0]!.receiveCount).toBe(2);
     expect(await identities()).toEqual([
       identityOf('a', 1),

@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { listenOn } from '#local/net.ts';
 
 /** Runs one of the runbook's commands; bad flags must fail before anything is called. */
 const run = async (script: string, args: string[]) => {
@@ -82,5 +84,48 @@ describe('Runbook commands: targets and help', () => {
     // Assess
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(usage);
+  });
+});
+
+describe('Runbook commands: what replay says of the failure queue', () => {
+  it('says how many messages are in flight when the last run left some, and when they come back', async () => {
+    // Prepare: a Lambda Invoke API whose DlqReplayFunction answers a run that found nothing, one message in flight.
+    const report = {
+      messages: 0,
+      recordsReplayed: 0,
+      written: 0,
+      duplicates: 0,
+      staleVersions: 0,
+      quarantined: 0,
+      stillFailing: 0,
+      expired: 0,
+      deleted: 0,
+      dryRun: false,
+      details: [],
+      queue: { waiting: 0, inFlight: 1 },
+    };
+    const invoked: string[] = [];
+    const server = createServer((req, res) => {
+      invoked.push(req.url ?? '');
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(report));
+      });
+    });
+    const { endpoint, close } = await listenOn(server, 0);
+    try {
+      // Act
+      const result = await run('scripts/replay.ts', ['--endpoint', endpoint]);
+      // Assess
+      expect(result.code).toBe(0);
+      expect(invoked).toEqual(['/2015-03-31/functions/DlqReplayFunction/invocations']);
+      expect(result.stderr).toContain('0 messages: 0 records replayed');
+      expect(result.stderr).toContain(
+        '1 message is in flight on the failure queue: received and not deleted (by a replay that left it still failing, another replay, or a peek)',
+      );
+    } finally {
+      await close();
+    }
   });
 });

@@ -75,7 +75,12 @@ const withFunctionFaults = <TEvent extends KinesisStreamEvent | SQSEvent>(
   return (event) => {
     const { functionPattern, functionName: only } = faults.settings();
     if (!functionPattern || (only && only !== functionName)) return invoke(event);
-    return withInjectedFunctionErrors(invoke, { pattern: parsePattern(functionPattern) })(event);
+    return withInjectedFunctionErrors(invoke, {
+      pattern: parsePattern(functionPattern),
+      onInjected: () => {
+        faults.counts.functionErrors += 1;
+      },
+    })(event);
   };
 };
 

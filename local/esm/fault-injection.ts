@@ -6,6 +6,8 @@ export interface InjectedFunctionErrors {
   pattern: RegExp | string;
   /** Consulted on every invocation, so that a live view can switch the fault on and off. */
   enabled?: () => boolean;
+  /** Told of each invocation the fault failed (the function was not run). */
+  onInjected?: () => void;
 }
 
 const payloadOf = (record: KinesisStreamEvent['Records'][number] | SQSEvent['Records'][number]): string =>
@@ -35,6 +37,7 @@ export const withInjectedFunctionErrors = <TEvent extends KinesisStreamEvent | S
     const records: Array<KinesisStreamEvent['Records'][number] | SQSEvent['Records'][number]> = event.Records;
     const matching = records.find((record) => matches(payloadOf(record)));
     if (!matching) return invoke(event);
+    fault.onInjected?.();
     return {
       functionError: 'Unhandled',
       payload: {

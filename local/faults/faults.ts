@@ -252,8 +252,8 @@ export interface FaultInjector {
     res: ServerResponse,
     upstream: string,
   ): Promise<boolean>;
-  /** Counts of injected faults, for the live view. */
-  counts: { putRecordsEntries: number; throttledEntries: number; dynamodb: number };
+  /** Counts of injected faults, for the live view; `functionErrors` counts invocations failed by `functionPattern`. */
+  counts: { putRecordsEntries: number; throttledEntries: number; dynamodb: number; functionErrors: number };
 }
 
 interface ForwardedAnswer {
@@ -333,7 +333,7 @@ export const createFaultInjector = (
 ): FaultInjector => {
   let current = validateFaults(initial);
   const limiter = new ShardWriteLimiter();
-  const counts = { putRecordsEntries: 0, throttledEntries: 0, dynamodb: 0 };
+  const counts = { putRecordsEntries: 0, throttledEntries: 0, dynamodb: 0, functionErrors: 0 };
 
   const shardFor = (ranges: ShardRange[], entry: WirePutRecordsEntry) => {
     const hash = hashKeyOf(entry);

@@ -3,6 +3,7 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '#local/runtime.ts';
+import { type RuntimeStatus, statusLine } from '#local/status.ts';
 import { eventually, postEvents, scanItems, startTestRuntime, tempDataDir } from '#test/helpers/runtime.ts';
 
 /**
@@ -88,5 +89,9 @@ describe('E2E: the DLQ replay trigger on the local runtime', () => {
     expect(replayed.every((record) => record.eventSource === 'aws:sqs')).toBe(true);
     const pointer = JSON.parse(replayed[0]!.body) as { KinesisBatchInfo: { shardId: string } };
     expect(pointer.KinesisBatchInfo.shardId).toMatch(/^shardId-/);
+    // The live view counts the consumer's invocations the fault failed.
+    const status = (await (await fetch(`${runtime.endpoint}/_local/status`)).json()) as RuntimeStatus;
+    expect(status.faults.injected.functionErrors).toBeGreaterThanOrEqual(1);
+    expect(statusLine(status)).toMatch(/faults injected: [1-9]/);
   }, 150_000);
 });

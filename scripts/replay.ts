@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { ReplayReport } from '#shared/recovery/dlq-replay.ts';
 import { numberFlag } from './lib/flags.ts';
 import { createProgress } from './lib/progress.ts';
-import { DEFAULT_LOCAL_ENDPOINT, TARGET_OPTIONS, targetFrom } from './lib/stack-target.ts';
+import { DEFAULT_LOCAL_ENDPOINT, explainFailure, TARGET_OPTIONS, targetFrom } from './lib/stack-target.ts';
 
 /**
  * `npm run replay -- [--max N] [--dry-run] [--stack NAME | --endpoint URL]`: drains the failure queue through
@@ -118,7 +118,7 @@ const main = async (): Promise<number> => {
 main().then(
   (code) => process.exit(code),
   (error: Error) => {
-    console.error(`replay failed: ${error.message}`);
+    console.error(`replay failed: ${explainFailure(error)}`);
     process.exit(2);
   },
 );

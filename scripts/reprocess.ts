@@ -3,7 +3,7 @@ import type { JobStatus } from '#shared/recovery/reprocessor.ts';
 import { numberFlag } from './lib/flags.ts';
 import { isWorkedOn } from './lib/job-follow.ts';
 import { createProgress } from './lib/progress.ts';
-import { DEFAULT_LOCAL_ENDPOINT, TARGET_OPTIONS, targetFrom } from './lib/stack-target.ts';
+import { DEFAULT_LOCAL_ENDPOINT, explainFailure, TARGET_OPTIONS, targetFrom } from './lib/stack-target.ts';
 
 /**
  * `npm run reprocess -- --from <time> [--to <time>] ...`: starts a reprocessing job on ReprocessorFunction and
@@ -58,6 +58,15 @@ const main = async (): Promise<number> => {
   }
   if (!values.from && !values.job)
     throw new Error(`--from (a new job) or --job (an existing one) is required\n\n${USAGE}`);
+  const jobParameters = (['to', 'shards', 'rate', 'dry-run'] as const).filter((flag) =>
+    flag === 'dry-run' ? values[flag] : values[flag] !== undefined,
+  );
+  if (values.job && !values.from && !values.status && jobParameters.length > 0) {
+    throw new Error(
+      `${jobParameters.map((flag) => `--${flag}`).join(', ')} set${jobParameters.length === 1 ? 's' : ''} the parameters of a new job, with --from; ` +
+        `job ${values.job} keeps its own: resume it with --job alone, or start a new job with --from`,
+    );
+  }
   const pollMs = numberFlag('poll', values.poll, { checks: [{ integer: true }, { min: 50 }] }, Error);
   // The function's own bounds, checked here too so that a typo fails before a job is started.
   const rate =
@@ -133,7 +142,7 @@ const main = async (): Promise<number> => {
 main().then(
   (code) => process.exit(code),
   (error: Error) => {
-    console.error(`reprocess failed: ${error.message}`);
+    console.error(`reprocess failed: ${explainFailure(error)}`);
     process.exit(2);
   },
 );

@@ -128,6 +128,22 @@ export const stackTarget = (
   };
 };
 
+/**
+ * A command's failure as the operator should read it: the usual causes of a call that never reached a function
+ * (no local runtime at the endpoint, no region for a stack) say what to do.
+ */
+export const explainFailure = (error: Error): string => {
+  const { message } = error;
+  const code = (error as Error & { code?: string }).code;
+  if (code === 'ECONNREFUSED' || /ECONNREFUSED/.test(message)) {
+    return `${message}: nothing answers there. Is the local runtime running (npm start)? Name its endpoint with --endpoint, or a deployed stack with --stack`;
+  }
+  if (/Region is missing/i.test(message)) {
+    return `${message}: give the stack's region with --region, or set AWS_REGION`;
+  }
+  return message;
+};
+
 /** The target the options name: `--stack` and `--endpoint` exclude each other, and `--region` goes with `--stack`. */
 export const targetFrom = (options: { stack?: string; endpoint?: string; region?: string }): Target => {
   if (options.stack !== undefined && options.endpoint !== undefined) {

@@ -129,3 +129,31 @@ describe('Runbook commands: what replay says of the failure queue', () => {
     }
   });
 });
+
+describe('Runbook commands: errors say what to do', () => {
+  it('replay says to start the local runtime or name a target when nothing answers at the endpoint', async () => {
+    // Act
+    const result = await run('scripts/replay.ts', ['--endpoint', 'http://127.0.0.1:9']);
+    // Assess
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('nothing answers there. Is the local runtime running (npm start)?');
+  });
+
+  it.each([
+    [['--rate', '5'], '--rate sets the parameters of a new job'],
+    [['--dry-run', '--to', '2026-11-27T11:00:00Z'], '--to, --dry-run set the parameters of a new job'],
+  ])('reprocess --job %j without --from says the job keeps its own parameters', async (flags, message) => {
+    // Act
+    const result = await run('scripts/reprocess.ts', [
+      '--job',
+      'fix-1',
+      ...flags,
+      '--endpoint',
+      'http://127.0.0.1:9',
+    ]);
+    // Assess
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(message);
+    expect(result.stderr).toContain('job fix-1 keeps its own: resume it with --job alone');
+  });
+});

@@ -380,6 +380,7 @@ const driveMessage = async (
     detail.detail =
       `${driven.counts.failed} record(s) still failed, from ${driven.failedSequenceNumbers[0]}` +
       (driven.deadline ? ' (the time budget ran out)' : '') +
+      (driven.error ? ` (${driven.error})` : '') +
       (read.expired ? `; besides, ${read.expired}` : '');
     return detail;
   }

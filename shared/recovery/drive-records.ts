@@ -1,6 +1,7 @@
 import type { Context } from 'aws-lambda';
 import {
   DeadlineApproachingError,
+  KeyBlockedError,
   KeyOrderedBatchProcessor,
 } from '#shared/consumer/key-ordered-processor.ts';
 import {
@@ -57,6 +58,8 @@ export interface DriveResult {
   failedSequenceNumbers: string[];
   /** True when records were left because the time budget ran out, not because they failed. */
   deadline: boolean;
+  /** Why the first record still failed in the last attempt (`Name: message`), when one did. */
+  error?: string;
 }
 
 export const emptyCounts = (): ConsumerCounts => ({
@@ -81,13 +84,17 @@ export const driveRecords = async (
   const clock = deps.clock ?? systemClock;
   let pending = records;
   let deadline = false;
+  let cause: string | undefined;
   for (let attempt = 1; pending.length > 0 && attempt <= attempts; attempt += 1) {
     let outOfTime = false;
+    cause = undefined;
     const processor = new KeyOrderedBatchProcessor({
       keyConcurrency: deps.keyConcurrency,
       timeReserveMs: deps.timeReserveMs,
       onFailure: (_entry, error) => {
         if (error instanceof DeadlineApproachingError) outOfTime = true;
+        // A later record of a failed key fails for its key, not for a cause of its own.
+        else if (!(error instanceof KeyBlockedError)) cause ??= `${error.name}: ${error.message}`;
       },
     });
     const report = await processRecords(pending, {
@@ -114,5 +121,10 @@ export const driveRecords = async (
     }
   }
   counts.failed = pending.length;
-  return { counts, failedSequenceNumbers: pending.map((record) => record.sequenceNumber), deadline };
+  return {
+    counts,
+    failedSequenceNumbers: pending.map((record) => record.sequenceNumber),
+    deadline,
+    ...(pending.length > 0 && cause ? { error: cause } : {}),
+  };
 };

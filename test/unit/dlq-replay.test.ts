@@ -199,6 +199,10 @@ describe('Recovery: replayMessage', () => {
     // Assess: a-2 failed twice (two attempts), a-4 waited behind it, a-1 and b-3 landed once.
     expect(detail).toMatchObject({ outcome: 'still-failing', written: 2, failed: 2 });
     expect(detail.detail).toContain(records[1]!.SequenceNumber);
+    // The cause, not the blocked record behind it.
+    expect(detail.detail).toContain(
+      '(ProvisionedThroughputExceededException: Throughput exceeds the current capacity of your table)',
+    );
     expect(store.attempts).toBe(2);
   });
 

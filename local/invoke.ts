@@ -33,6 +33,15 @@ const USAGE = `usage: npm run invoke -- <FunctionLogicalId> [options]
 
 Exit status: 0 when the function succeeded, 1 when it failed, 2 for bad usage.`;
 
+/** The event file (`-e`), named in its error when it cannot be read or parsed. */
+const readEvent = (path: string): unknown => {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new Error(`--event ${path}: ${(error as Error).message}`);
+  }
+};
+
 const readEnvVars = (path: string, functionId: string): Record<string, string> => {
   let parsed: unknown;
   try {
@@ -79,7 +88,7 @@ const main = async (): Promise<number> => {
   const templatePath = resolve(values.template);
   const template = loadTemplate(templatePath);
   const parameterOverrides = parseParameterOverrides(values['parameter-overrides']);
-  const event = values.event ? JSON.parse(readFileSync(values.event, 'utf8')) : {};
+  const event = values.event ? readEvent(values.event) : {};
   const overrides = values['env-vars'] ? readEnvVars(values['env-vars'], functionId) : {};
 
   const bundleRoot = resolve(values['bundle-dir']);

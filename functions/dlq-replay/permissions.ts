@@ -17,6 +17,8 @@ export const permissions: Readonly<Record<string, readonly string[]>> = {
   'sqs:ReceiveMessage': ['ConsumerFailureQueue'],
   'sqs:DeleteMessage': ['ConsumerFailureQueue'],
   'sqs:ChangeMessageVisibility': ['ConsumerFailureQueue'],
+  // The failure queue's depth after an on-demand run (the report's `queue`); the SQS trigger needs it too.
+  'sqs:GetQueueAttributes': ['ConsumerFailureQueue'],
 };
 
 /** SDK commands in the function's code graph that this function never sends, and why. */

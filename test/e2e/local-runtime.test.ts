@@ -163,6 +163,40 @@ describe('E2E: the local runtime runs template.yaml', () => {
     expect(run.stderr).toContain('IngestFunction');
   });
 
+  it('npm run invoke names the event file it cannot read or parse', async () => {
+    // Prepare
+    const broken = join(bundles, 'broken-event.json');
+    writeFileSync(broken, '{"Records": [');
+    // Act
+    const missing = await runCli([
+      'local/invoke.ts',
+      'IngestFunction',
+      '-e',
+      join(bundles, 'none.json'),
+      '--endpoint',
+      runtime.endpoint,
+      '--bundle-dir',
+      bundles,
+      '--no-build',
+    ]);
+    const unparsable = await runCli([
+      'local/invoke.ts',
+      'IngestFunction',
+      '-e',
+      broken,
+      '--endpoint',
+      runtime.endpoint,
+      '--bundle-dir',
+      bundles,
+      '--no-build',
+    ]);
+    // Assess
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain(`--event ${join(bundles, 'none.json')}: ENOENT`);
+    expect(unparsable.status).toBe(2);
+    expect(unparsable.stderr).toContain(`--event ${broken}: `);
+  });
+
   it('accepts an asynchronous (Event) invocation with 202', async () => {
     // Act
     const response = await fetch(`${runtime.endpoint}/2015-03-31/functions/IngestFunction/invocations`, {

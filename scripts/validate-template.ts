@@ -1,17 +1,49 @@
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { loadTemplate, TemplateParseError } from '#local/template/parse.ts';
 import { formatFinding, validateTemplate } from '#local/template/validate.ts';
 
-// Validates template.yaml (or the template given as argument) offline; exits 1 when anything is found.
-const path = resolve(process.argv[2] ?? 'template.yaml');
+const USAGE = `usage: npm run validate [-- <template file>]
 
-try {
-  const findings = validateTemplate(loadTemplate(path), { root: dirname(path) });
-  for (const item of findings) console.log(formatFinding(item));
-  console.log(`${findings.length} finding${findings.length === 1 ? '' : 's'} in ${path}`);
-  process.exitCode = findings.length === 0 ? 0 : 1;
-} catch (error) {
-  if (!(error instanceof TemplateParseError)) throw error;
-  console.error(error.message);
-  process.exitCode = 1;
-}
+Validates a SAM template (template.yaml by default) offline, against the CloudFormation and SAM resource
+specifications: resource types, property names and types, required properties, intrinsic functions, references.
+
+Exit status: 0 when nothing is found, 1 when something is, 2 for bad usage.`;
+
+const parse = () => parseArgs({ options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
+
+const main = (): number => {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse();
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (parsed.positionals.length > 1) {
+    console.error(`one template at a time, got ${parsed.positionals.length}\n\n${USAGE}`);
+    return 2;
+  }
+  const path = resolve(parsed.positionals[0] ?? 'template.yaml');
+  if (!existsSync(path)) {
+    console.error(`no template at ${path}\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    const findings = validateTemplate(loadTemplate(path), { root: dirname(path) });
+    for (const item of findings) console.log(formatFinding(item));
+    console.log(`${findings.length} finding${findings.length === 1 ? '' : 's'} in ${path}`);
+    return findings.length === 0 ? 0 : 1;
+  } catch (error) {
+    if (!(error instanceof TemplateParseError)) throw error;
+    console.error(error.message);
+    return 1;
+  }
+};
+
+process.exitCode = main();

@@ -32,7 +32,10 @@ export interface LoadOptions {
 }
 
 export const LOAD_USAGE = `usage: npm run load -- --rate N --seconds S [--stream NAME] [--endpoint URL | --stack NAME [--region R]]
-          [--shards-report] [--users U] [--out DIR]`;
+          [--shards-report] [--users U] [--out DIR]
+
+  --rate N       records per second to send, above 0 and at most ${MAX_RATE.toLocaleString('en-US')}
+  --seconds S    how long to send, above 0 and at most ${MAX_SECONDS.toLocaleString('en-US')}; rate × seconds must be at least 1 record`;
 
 export const parseLoadArgs = (argv: string[]): LoadOptions => {
   let values: Record<string, string | boolean | undefined>;

@@ -78,12 +78,39 @@ describe('Runbook commands: targets and help', () => {
     ['scripts/reprocess.ts', 'usage: npm run reprocess'],
     ['scripts/load.ts', 'npm run load'],
     ['scripts/plan.ts', 'npm run plan'],
+    ['scripts/validate-template.ts', 'npm run validate'],
   ])('%s --help shows its usage and exits 0', async (script, usage) => {
     // Act
     const result = await run(script, ['--help']);
     // Assess
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(usage);
+  });
+});
+
+describe('npm run load: its help gives the bounds of --rate and --seconds', () => {
+  it('names the largest rate and duration it takes', async () => {
+    // Act
+    const result = await run('scripts/load.ts', ['--help']);
+    // Assess
+    expect(result.stdout).toContain('records per second to send, above 0 and at most 100,000');
+    expect(result.stdout).toContain('how long to send, above 0 and at most 3,600');
+  });
+});
+
+describe('npm run validate: bad usage', () => {
+  it.each([
+    [['--template', 'x'], "Unknown option '--template'"],
+    [['no-such-template.yaml'], 'no template at '],
+    [['a.yaml', 'b.yaml'], 'one template at a time, got 2'],
+  ])('%j exits 2 with the usage, not a stack trace', async (args, message) => {
+    // Act
+    const result = await run('scripts/validate-template.ts', args);
+    // Assess
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(message);
+    expect(result.stderr).toContain('usage: npm run validate');
+    expect(result.stderr).not.toContain('    at ');
   });
 });
 

@@ -2,7 +2,13 @@ import {
   CLAIM_POINTER_ALLOWANCE_BYTES,
   DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES,
 } from '#shared/sink/dynamodb-event-store.ts';
-import { type PlanInput, planShards, SHARD_GET_RECORDS_PER_SECOND, type ShardPlan } from './capacity.ts';
+import {
+  MAX_EVENTS_PER_REQUEST,
+  type PlanInput,
+  planShards,
+  SHARD_GET_RECORDS_PER_SECOND,
+  type ShardPlan,
+} from './capacity.ts';
 import type { PipelineLimits } from './limits.ts';
 import { HOURS_PER_MONTH, KB_PER_GB, PRICES, SECONDS_PER_MONTH } from './prices.ts';
 
@@ -156,10 +162,30 @@ export const costPerMillionEvents = (input: PlanInput): PerMillionEvents => {
  * makes provisioned pay for idle peak shards, and small traffic makes the saving too small to be worth managing
  * shards, so both land on on-demand; steady, large traffic lands on provisioned.
  */
-export const recommend = (provisioned: number, onDemand: number, peakToAverage: number): Recommendation => {
+export const recommend = (
+  provisioned: number,
+  onDemand: number,
+  peakToAverage: number,
+  shardLimit?: { shards: number; maxShards: number },
+): Recommendation => {
   const saving = onDemand - provisioned;
   const share = onDemand > 0 ? saving / onDemand : 0;
   const usd = (n: number) => `$${n.toFixed(2)}`;
+  if (
+    saving >= MIN_MONTHLY_SAVING_USD &&
+    share >= MIN_SAVING_SHARE &&
+    shardLimit &&
+    shardLimit.shards > shardLimit.maxShards
+  ) {
+    // The saving is real, but the stack as template.yaml declares it cannot have that many shards.
+    return {
+      mode: 'on-demand',
+      reason:
+        `provisioned would save ${usd(saving)} a month (${Math.round(share * 100)}% of on-demand), but needs ` +
+        `${figure(shardLimit.shards)} shards, more than the ${figure(shardLimit.maxShards)} template.yaml allows: ` +
+        'ON_DEMAND deploys as the template is; for the saving, raise ShardCount MaxValue and the account shard quota first',
+    };
+  }
   if (saving >= MIN_MONTHLY_SAVING_USD && share >= MIN_SAVING_SHARE) {
     return {
       mode: 'provisioned',
@@ -212,10 +238,15 @@ export const limitWarnings = (input: PlanInput, shards: number, limits: Pipeline
   }
   const requestsPerSecond = input.recordsPerSecond / input.eventsPerRequest;
   if (requestsPerSecond > limits.apiRequestsPerSecond) {
+    // The fewest events per request that stay under the limit, if a request can hold that many.
+    const enough = Math.ceil(input.recordsPerSecond / limits.apiRequestsPerSecond);
+    const batchingHelps = enough <= MAX_EVENTS_PER_REQUEST && enough * input.avgSizeKB <= bodyKB;
     warnings.push(
       `${figure(requestsPerSecond)} requests/s at peak (${figure(input.recordsPerSecond)} records/s ÷ ${input.eventsPerRequest} per request) ` +
         `exceed the ingest API's ${figure(limits.apiRequestsPerSecond)} requests/s (ApiThrottlingRateLimit default), above which it answers 429: ` +
-        'send more events per request or raise ApiThrottlingRateLimit',
+        (batchingHelps
+          ? `send at least ${figure(enough)} events per request, or raise ApiThrottlingRateLimit`
+          : `raise ApiThrottlingRateLimit (no request can hold the ${figure(enough)} events per request it would take)`),
     );
   }
   return warnings;
@@ -248,7 +279,10 @@ export const makePlan = (input: PlanInput, limits: PipelineLimits): Plan => {
     provisioned,
     onDemand,
     perMillionEvents: costPerMillionEvents(input),
-    recommendation: recommend(provisioned.total, onDemand.total, input.peakToAverage),
+    recommendation: recommend(provisioned.total, onDemand.total, input.peakToAverage, {
+      shards: shards.shards,
+      maxShards: limits.maxShards,
+    }),
     warnings,
   };
 };

@@ -133,6 +133,20 @@ describe('Planner: monthly Kinesis cost', () => {
     expect(smallSaving.mode).toBe('on-demand');
   });
 
+  it('recommends on-demand when provisioned would save but needs more shards than template.yaml allows', () => {
+    // Act
+    const within = recommend(100, 200, 1, { shards: 500, maxShards: 500 });
+    const beyond = recommend(100, 200, 1, { shards: 1000, maxShards: 500 });
+    // Assess
+    expect(within.mode).toBe('provisioned');
+    expect(beyond).toMatchObject({ mode: 'on-demand' });
+    expect(beyond.reason).toBe(
+      'provisioned would save $100.00 a month (50% of on-demand), but needs 1,000 shards, more than the 500 ' +
+        'template.yaml allows: ON_DEMAND deploys as the template is; for the saving, raise ShardCount MaxValue and ' +
+        'the account shard quota first',
+    );
+  });
+
   it('explains a provisioned pick by the peak when traffic is not steady', () => {
     // Act
     const steady = recommend(100, 200, 1);
@@ -458,20 +472,39 @@ describe('Planner: warnings about what the pipeline cannot take', () => {
   });
 
   it.each([
-    // 1,001 records/s ÷ 1 event per request = 1,001 requests/s > 1,000.
-    { recordsPerSecond: 1001, eventsPerRequest: 1, requests: '1,001', records: '1,001' },
-    // 2,500 records/s ÷ 2 = 1,250 requests/s > 1,000.
-    { recordsPerSecond: 2500, eventsPerRequest: 2, requests: '1,250', records: '2,500' },
+    // 1,001 records/s ÷ 1 event per request = 1,001 requests/s > 1,000; 2 per request would do.
+    {
+      recordsPerSecond: 1001,
+      eventsPerRequest: 1,
+      requests: '1,001',
+      records: '1,001',
+      advice: 'send at least 2 events per request, or raise ApiThrottlingRateLimit',
+    },
+    // 2,500 records/s ÷ 2 = 1,250 requests/s > 1,000; 3 per request would do.
+    {
+      recordsPerSecond: 2500,
+      eventsPerRequest: 2,
+      requests: '1,250',
+      records: '2,500',
+      advice: 'send at least 3 events per request, or raise ApiThrottlingRateLimit',
+    },
+    // 1,000,000 ÷ 500 = 2,000 requests/s; 1,000 per request would do, but a request holds at most 500.
+    {
+      recordsPerSecond: 1_000_000,
+      eventsPerRequest: 500,
+      requests: '2,000',
+      records: '1,000,000',
+      advice: 'raise ApiThrottlingRateLimit (no request can hold the 1,000 events per request it would take)',
+    },
   ])(
-    'warns when $recordsPerSecond records/s in requests of $eventsPerRequest exceed the API throttle',
-    ({ recordsPerSecond, eventsPerRequest, requests, records }) => {
+    'warns when $recordsPerSecond records/s in requests of $eventsPerRequest exceed the API throttle, with what would do',
+    ({ recordsPerSecond, eventsPerRequest, requests, records, advice }) => {
       // Act
       const warnings = warningsFor({ recordsPerSecond, eventsPerRequest });
       // Assess
       expect(warnings).toContain(
         `${requests} requests/s at peak (${records} records/s ÷ ${eventsPerRequest} per request) exceed the ingest ` +
-          "API's 1,000 requests/s (ApiThrottlingRateLimit default), above which it answers 429: send more events " +
-          'per request or raise ApiThrottlingRateLimit',
+          `API's 1,000 requests/s (ApiThrottlingRateLimit default), above which it answers 429: ${advice}`,
       );
     },
   );

@@ -6,11 +6,12 @@
 const escapeXml = (text: string): string =>
   text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
 
-/** A round axis maximum at or above `value`: 1, 2 or 5 times a power of ten. */
+/** A round axis maximum at or above `value`: 1, 1.5, 2, 2.5, 3, 4, 5, 6 or 7.5 times a power of ten. */
 export const niceMax = (value: number): number => {
   if (!(value > 0)) return 1;
   const power = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 2, 5, 10]) if (value <= step * power) return step * power;
+  // Each divides into the axis' 5 ticks at round values, and none leaves more than a third of the axis empty.
+  for (const step of [1, 1.5, 2, 2.5, 3, 4, 5, 6, 7.5, 10]) if (value <= step * power) return step * power;
   return 10 * power;
 };
 

@@ -78,6 +78,7 @@ reports.sort((a, b) => a.id - b.id);
 
 const results: BenchResults = {
   generatedAt: new Date().toISOString(),
+  command: `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`,
   machine: machineInfo(),
   benchmarks: reports,
 };

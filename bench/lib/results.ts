@@ -50,6 +50,8 @@ export interface MachineInfo {
 
 export interface BenchResults {
   generatedAt: string;
+  /** The command that made them, options included: a `--quick` or `--only` run says so. */
+  command?: string;
   machine: MachineInfo;
   benchmarks: BenchmarkReport[];
 }

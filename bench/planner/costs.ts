@@ -170,7 +170,6 @@ export const recommend = (
 ): Recommendation => {
   const saving = onDemand - provisioned;
   const share = onDemand > 0 ? saving / onDemand : 0;
-  const usd = (n: number) => `$${n.toFixed(2)}`;
   if (
     saving >= MIN_MONTHLY_SAVING_USD &&
     share >= MIN_SAVING_SHARE &&
@@ -211,6 +210,10 @@ export const recommend = (
     reason: `provisioned would save only ${usd(saving)} a month (${Math.round(share * 100)}% of on-demand), under ${usd(MIN_MONTHLY_SAVING_USD)} or ${MIN_SAVING_SHARE * 100}%: not worth sizing and resharding by hand`,
   };
 };
+
+/** Dollars with thousands separators and cents, as the plan prints them. */
+export const usd = (n: number): string =>
+  `$${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
 
 /** `n` with thousands separators and at most two decimals, for the warnings. */
 const figure = (n: number): string => n.toLocaleString('en-US', { maximumFractionDigits: 2 });

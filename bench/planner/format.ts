@@ -1,8 +1,7 @@
 import type { Plan } from './costs.ts';
-import { CLAIM_CHECK_THRESHOLD_KB, ITEM_OVERHEAD_KB, isClaimChecked, itemSizeKB } from './costs.ts';
+import { CLAIM_CHECK_THRESHOLD_KB, ITEM_OVERHEAD_KB, isClaimChecked, itemSizeKB, usd } from './costs.ts';
 import { PRICES } from './prices.ts';
 
-const usd = (n: number): string => `$${n.toFixed(2)}`;
 /** Below 1, three significant digits, so that 0.001 records/s does not print as 0. */
 const small = (n: number): string =>
   n.toLocaleString('en-US', { minimumSignificantDigits: 1, maximumSignificantDigits: 3 });

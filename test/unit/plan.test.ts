@@ -6,7 +6,7 @@ import {
   parsePlanArgs,
   planShards,
 } from '#bench/planner/capacity.ts';
-import { costPerMillionEvents, makePlan, recommend } from '#bench/planner/costs.ts';
+import { costPerMillionEvents, makePlan, recommend, usd } from '#bench/planner/costs.ts';
 import { formatPlan } from '#bench/planner/format.ts';
 import { loadPipelineLimits, type PipelineLimits, pipelineLimits } from '#bench/planner/limits.ts';
 import { parseTemplate } from '#local/template/parse.ts';
@@ -120,6 +120,12 @@ describe('Planner: monthly Kinesis cost', () => {
     expect(plan.onDemand.total).toBeCloseTo(89.3501, 3);
     expect(plan.recommendation).toMatchObject({ mode: 'on-demand' });
     expect(plan.recommendation.reason).toContain('peak 50×');
+  });
+
+  it('prints dollars with thousands separators and cents', () => {
+    // Act / Assess
+    expect([usd(119_483.756), usd(5.1), usd(0)]).toEqual(['$119,483.76', '$5.10', '$0.00']);
+    expect(recommend(100, 125_342.01, 1).reason).toContain('provisioned saves $125,242.01 a month');
   });
 
   it('applies both thresholds of the rule', () => {

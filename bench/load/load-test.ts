@@ -152,7 +152,9 @@ export const runLoad = async (run: LoadRun): Promise<LoadReport> => {
       });
     } catch (error) {
       report.failedRequests += 1;
-      const name = (error as Error).name;
+      // A call that never reached the stream (ECONNREFUSED, ENOTFOUND) is named by its code, not as a bare Error.
+      const code = (error as Error & { code?: string }).code;
+      const name = (error as Error).name === 'Error' && code ? code : (error as Error).name;
       if (name === THROTTLED) {
         report.throttled += count;
         bucket.throttled += count;

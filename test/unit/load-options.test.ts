@@ -230,4 +230,27 @@ describe('Load test: records sent against records requested', () => {
       expect(report.perSecond.reduce((sum, s) => sum + s.sent, 0)).toBe(records);
     },
   );
+
+  it('names a request that never reached the stream by its error code', async () => {
+    // Prepare: every PutRecords fails as a refused connection does.
+    kinesisMock
+      .on(PutRecordsCommand)
+      .rejects(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }));
+    let clock = 0;
+    // Act
+    const report = await runLoad({
+      client: new KinesisClient({ region: 'us-east-1' }),
+      stream: 'stream-a',
+      rate: 10,
+      seconds: 1,
+      users: 5,
+      now: () => {
+        clock += 1_000;
+        return clock;
+      },
+    });
+    // Assess
+    expect(report.failed).toEqual({ ECONNREFUSED: 10 });
+    expect(report.failedRequests).toBeGreaterThan(0);
+  });
 });

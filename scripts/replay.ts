@@ -88,7 +88,8 @@ const main = async (): Promise<number> => {
       progress.update(
         total.messages,
         Number.isFinite(max) ? max : undefined,
-        `messages ${total.messages}, records ${total.recordsReplayed}, written ${total.written}, duplicates ${total.duplicates}, still failing ${total.stillFailing}, expired ${total.expired}`,
+        // After the count of messages the bar shows: "replay 12 messages: records …".
+        `message${total.messages === 1 ? '' : 's'}: records ${total.recordsReplayed}, written ${total.written}, duplicates ${total.duplicates}, still failing ${total.stillFailing}, expired ${total.expired}`,
       );
       // An empty receive means the queue is drained; a dry run makes messages visible again, so one pass is all.
       if (report.messages === 0 || dryRun) break;

@@ -148,6 +148,8 @@ describe('Runbook commands: what replay says of the failure queue', () => {
       expect(result.code).toBe(0);
       expect(invoked).toEqual(['/2015-03-31/functions/DlqReplayFunction/invocations']);
       expect(result.stderr).toContain('0 messages: 0 records replayed');
+      // The progress line counts the messages once.
+      expect(result.stderr).toContain('replay 0 messages: records 0, written 0');
       expect(result.stderr).toContain(
         '1 message is in flight on the failure queue: received and not deleted (by a replay that left it still failing, another replay, or a peek)',
       );

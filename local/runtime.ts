@@ -268,8 +268,15 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
       },
     });
     for (const line of await createResources(stack, clients)) log('runtime', line);
-    for (const [queue, count] of Object.entries(emulators.sqs.restoreMessages())) {
+    const { restored, dropped } = emulators.sqs.restoreMessages();
+    for (const [queue, count] of Object.entries(restored)) {
       log('runtime', `queue ${queue}: ${count} message${count === 1 ? '' : 's'} kept from the last stop`);
+    }
+    for (const [queue, count] of Object.entries(dropped)) {
+      log(
+        'runtime',
+        `queue ${queue} is no longer in the template: its ${count} message${count === 1 ? '' : 's'} from the last stop are dropped`,
+      );
     }
 
     const bundleRoot = resolve(options.bundleRoot ?? 'dist/functions');

@@ -224,11 +224,11 @@ interface SqsSnapshot {
 export interface RunningSqs extends RunningEmulator {
   /**
    * Puts back the messages the last clean stop saved, into the queues of the same names (create them first), and
-   * says how many each got. They come back visible, with their receive counts, ids and bodies; a message that was
-   * in flight when the emulator stopped is visible at once. The saved file is removed, so that a later crash does
-   * not bring back messages that were deleted since.
+   * says how many each got, and how many of queues that no longer exist were dropped. They come back visible,
+   * with their receive counts, ids and bodies; a message that was in flight when the emulator stopped is visible
+   * at once. The saved file is removed, so that a later crash does not bring back messages deleted since.
    */
-  restoreMessages(): Record<string, number>;
+  restoreMessages(): { restored: Record<string, number>; dropped: Record<string, number> };
 }
 
 /**
@@ -258,16 +258,22 @@ export const startSqs = async (options: EmulatorOptions = {}): Promise<RunningSq
   return {
     ...running,
     restoreMessages: () => {
-      if (!file || !existsSync(file)) return {};
-      const snapshot = JSON.parse(readFileSync(file, 'utf8')) as SqsSnapshot;
       const restored: Record<string, number> = {};
-      for (const queue of service.Queues) {
-        const records = snapshot.queues[queue.QueueName] ?? [];
+      const dropped: Record<string, number> = {};
+      if (!file || !existsSync(file)) return { restored, dropped };
+      const snapshot = JSON.parse(readFileSync(file, 'utf8')) as SqsSnapshot;
+      for (const [name, records] of Object.entries(snapshot.queues)) {
+        if (records.length === 0) continue;
+        const queue = service.Queues.find((q) => q.QueueName === name);
+        if (!queue) {
+          dropped[name] = records.length;
+          continue;
+        }
         for (const record of records) queue.newRecord({ ...record, ReceiptHandle: '' }, 0);
-        if (records.length > 0) restored[queue.QueueName] = records.length;
+        restored[name] = records.length;
       }
       rmSync(file);
-      return restored;
+      return { restored, dropped };
     },
     close: async () => {
       if (file) {

@@ -123,7 +123,7 @@ describe('Local runtime: the SQS emulator keeps its messages across a clean stop
           }),
         );
         // Assess
-        expect(restored).toEqual({ failures: 2 });
+        expect(restored).toEqual({ restored: { failures: 2 }, dropped: {} });
         expect(Messages.map((m) => [m.MessageId, m.Body]).sort()).toEqual(
           [
             [sent[0], 'pointer-1'],
@@ -132,9 +132,32 @@ describe('Local runtime: the SQS emulator keeps its messages across a clean stop
         );
         expect(Messages.map((m) => m.Attributes?.ApproximateReceiveCount).sort()).toEqual(['1', '2']);
         expect(readdirSync(path)).toEqual([]);
-        expect(second.restoreMessages()).toEqual({});
+        expect(second.restoreMessages()).toEqual({ restored: {}, dropped: {} });
       } finally {
         after.destroy();
+        await second.close();
+      }
+    } finally {
+      rmSync(path, { recursive: true, force: true });
+    }
+  });
+
+  it('drops, and counts, the messages of a queue that is not created again', async () => {
+    // Prepare
+    const path = mkdtempSync(join(tmpdir(), 'sqs-data-'));
+    try {
+      const first = await startSqs({ path });
+      const before = sqsClient(first.endpoint);
+      const { QueueUrl } = await before.send(new CreateQueueCommand({ QueueName: 'renamed' }));
+      await before.send(new SendMessageCommand({ QueueUrl, MessageBody: 'pointer' }));
+      before.destroy();
+      await first.close();
+      // Act
+      const second = await startSqs({ path });
+      try {
+        // Assess
+        expect(second.restoreMessages()).toEqual({ restored: {}, dropped: { renamed: 1 } });
+      } finally {
         await second.close();
       }
     } finally {

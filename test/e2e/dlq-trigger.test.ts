@@ -1,9 +1,9 @@
 import { rmSync } from 'node:fs';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '#local/runtime.ts';
 import { type RuntimeStatus, statusLine } from '#local/status.ts';
+import { queueDepth } from '#test/helpers/esm-fixtures.ts';
 import { eventually, postEvents, scanItems, startTestRuntime, tempDataDir } from '#test/helpers/runtime.ts';
 
 /**
@@ -15,18 +15,9 @@ let runtime: LocalRuntime;
 let dataDir: string;
 const replayEvents: SQSEvent[] = [];
 
-const queueDepth = async (logicalId: string): Promise<number> => {
-  const { Attributes = {} } = await runtime.clients.sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: runtime.stack.resources[logicalId]!.refs.ref,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return (
-    Number(Attributes.ApproximateNumberOfMessages ?? 0) +
-    Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0)
-  );
-};
+/** Messages on one of the template's queues, waiting or in flight. */
+const depthOf = (logicalId: string): Promise<number> =>
+  queueDepth(runtime.clients.sqs, runtime.stack.resources[logicalId]!.refs.ref);
 
 const triggerIdentities = async () =>
   (await scanItems(runtime))
@@ -79,11 +70,11 @@ describe('E2E: the DLQ replay trigger on the local runtime', () => {
       90_000,
     );
     await eventually(
-      () => queueDepth('ConsumerFailureQueue'),
+      () => depthOf('ConsumerFailureQueue'),
       (depth) => depth === 0,
       'the failure queue emptied by the trigger',
     );
-    expect(await queueDepth('FailureParkingQueue')).toBe(0);
+    expect(await depthOf('FailureParkingQueue')).toBe(0);
     const replayed = replayEvents.flatMap((event) => event.Records);
     expect(replayed.length).toBeGreaterThanOrEqual(1);
     expect(replayed.every((record) => record.eventSource === 'aws:sqs')).toBe(true);

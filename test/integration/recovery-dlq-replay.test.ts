@@ -1,6 +1,6 @@
 import { CreateStreamCommand } from '@aws-sdk/client-kinesis';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Quarantine } from '#shared/quarantine/s3-quarantine.ts';
 import {
@@ -12,7 +12,7 @@ import { DryRunEventStore, DryRunQuarantine, dynamoDbVersionLookup } from '#shar
 import { S3MessageQuarantine } from '#shared/recovery/message-quarantine.ts';
 import { DynamoDbEventStore } from '#shared/sink/dynamodb-event-store.ts';
 import type { EventStore } from '#shared/sink/event-store.ts';
-import { createQueue, uniqueName, waitForActive } from '#test/helpers/esm-fixtures.ts';
+import { createQueue, queueDepth, uniqueName, waitForActive } from '#test/helpers/esm-fixtures.ts';
 import { testClock } from '#test/helpers/fake-kinesis.ts';
 import { metricsRecorder, silentLogger } from '#test/helpers/kinesis-factories.ts';
 import {
@@ -79,18 +79,7 @@ const scenario = async (maxReceiveCount = 5) => {
   const send = (body: unknown) =>
     env.sqs.send(new SendMessageCommand({ QueueUrl: failures.url, MessageBody: JSON.stringify(body) }));
   /** Messages on the queue, waiting or in flight. */
-  const count = async (queueUrl: string) => {
-    const { Attributes } = await env.sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: queueUrl,
-        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-      }),
-    );
-    return (
-      Number(Attributes?.ApproximateNumberOfMessages) +
-      Number(Attributes?.ApproximateNumberOfMessagesNotVisible)
-    );
-  };
+  const count = (queueUrl: string) => queueDepth(env.sqs, queueUrl);
   const identities = async () =>
     (await scanTable(env.documentClient, tableName)).map((item) => item.identity).sort();
   return { streamName, tableName, failures, parking, prefix, metrics, store, deps, send, count, identities };

@@ -151,8 +151,16 @@ export const faultsRoute =
       });
       return true;
     }
+    const text = body.toString('utf8');
+    if (text.trim() === '') {
+      answer(400, {
+        message:
+          'the body must be a JSON object of the settings to change, such as {"functionPattern": "poison"}',
+      });
+      return true;
+    }
     try {
-      answer(200, { settings: faults.update(JSON.parse(body.toString('utf8') || '{}')) });
+      answer(200, { settings: faults.update(JSON.parse(text)) });
     } catch (error) {
       answer(400, { message: (error as Error).message });
     }

@@ -320,6 +320,7 @@ describe('Local runtime: fault injection in the AWS endpoint', () => {
       ['an array', '[{"shardWriteLimits": true}]', 'must be a JSON object'],
       ['a string', '"shardWriteLimits"', 'must be a JSON object'],
       ['null', 'null', 'must be a JSON object'],
+      ['an empty body', '', 'the body must be a JSON object of the settings to change'],
     ])('refuses %s with 400 and a message, changing nothing', async (_case, body, message) => {
       // Prepare
       const before = await faultsApi('GET');

@@ -166,12 +166,27 @@ interface ReadBack {
   stopped?: boolean;
 }
 
+/** The most records one GetRecords asks for (`GET_RECORDS_LIMIT`). */
+const readerLimit = (deps: ReplayDependencies): number => deps.reader?.limit ?? DEFAULT_READ_LIMIT;
+
+/** A reader of one shard, asking for at most `limit` records a call, within the run's budget of the shard. */
+const readerOf = (shardId: string, limit: number, deps: ReplayDependencies, budgets: ReadBudgets) =>
+  new ShardReader({
+    client: deps.kinesis,
+    streamName: deps.streamName,
+    shardId,
+    budget: budgets(shardId),
+    limit,
+    throttleAttempts: deps.reader?.throttleAttempts,
+    ...(deps.clock ? { clock: deps.clock } : {}),
+  });
+
 /**
  * The range holds batchSize records: asking for more would read (and charge to the shard's 2 MB/s) records past
  * its end. A short answer is continued as usual, so a wrong batchSize costs calls, never records.
  */
 const readLimit = (record: FailureRecord, deps: ReplayDependencies): number => {
-  const limit = deps.reader?.limit ?? DEFAULT_READ_LIMIT;
+  const limit = readerLimit(deps);
   const { batchSize } = record.KinesisBatchInfo;
   return Number.isInteger(batchSize) && batchSize! > 0 ? Math.min(limit, batchSize!) : limit;
 };
@@ -194,15 +209,7 @@ const readRange = async (
   budgets: ReadBudgets,
 ): Promise<ReadBack> => {
   const { shardId, startSequenceNumber: start, endSequenceNumber: end } = record.KinesisBatchInfo;
-  const reader = new ShardReader({
-    client: deps.kinesis,
-    streamName: deps.streamName,
-    shardId,
-    budget: budgets(shardId),
-    limit: readLimit(record, deps),
-    throttleAttempts: deps.reader?.throttleAttempts,
-    ...(deps.clock ? { clock: deps.clock } : {}),
-  });
+  const reader = readerOf(shardId, readLimit(record, deps), deps, budgets);
   const records: StreamRecord[] = [];
   /** Reads from `from` to the range's end, keeping every record delivered. */
   const readFrom = (from: string) =>
@@ -431,15 +438,7 @@ const readJointly = async (
   }));
   const { shardId, startSequenceNumber } = group[0]!.record.KinesisBatchInfo;
   const batchSizes = group.reduce((total, { record }) => total + readLimit(record, deps), 0);
-  const reader = new ShardReader({
-    client: deps.kinesis,
-    streamName: deps.streamName,
-    shardId,
-    budget: budgets(shardId),
-    limit: Math.min(deps.reader?.limit ?? DEFAULT_READ_LIMIT, batchSizes),
-    throttleAttempts: deps.reader?.throttleAttempts,
-    ...(deps.clock ? { clock: deps.clock } : {}),
-  });
+  const reader = readerOf(shardId, Math.min(readerLimit(deps), batchSizes), deps, budgets);
   const slices: StreamRecord[][] = [[]];
   let whole = 0;
   try {
@@ -493,7 +492,7 @@ export const replayShardMessages = async (
 ): Promise<Array<MessageDetail | undefined>> => {
   const checks = messages.map((message) => checkMessage(message, deps));
   const details: Array<MessageDetail | undefined> = messages.map(() => undefined);
-  const limit = deps.reader?.limit ?? DEFAULT_READ_LIMIT;
+  const limit = readerLimit(deps);
   let next = 0;
   while (next < checks.length && !shouldStop(deps)) {
     const check = checks[next]!;
@@ -709,7 +708,6 @@ export const drainFailureQueue = async (
   // shard's queue lives while its worker has messages to handle.
   const queues = new Map<string, Array<{ item: Message; start: bigint }>>();
   const workers = new Set<Promise<void>>();
-  const working = new Set<string>();
   let unfinished = 0;
   let failure: { error: unknown } | undefined;
   let wakeReceiver: (() => void) | undefined;
@@ -727,24 +725,16 @@ export const drainFailureQueue = async (
       }
     }
     queues.delete(shardId);
-    working.delete(shardId);
   };
-  const enqueue = (entry: { item: Message; shardId: string; start: bigint }) => {
+  /** Queues a message in stream order; answers true when its shard had no queue, and so no worker, yet. */
+  const enqueue = (entry: { item: Message; shardId: string; start: bigint }): boolean => {
     const queue = queues.get(entry.shardId) ?? [];
+    const idle = !queues.has(entry.shardId);
     queues.set(entry.shardId, queue);
     let at = queue.length;
     while (at > 0 && queue[at - 1]!.start > entry.start) at -= 1;
     queue.splice(at, 0, { item: entry.item, start: entry.start });
-  };
-  /** Starts a worker for each shard with queued messages and none working on them. */
-  const startWorkers = () => {
-    for (const [shardId, queue] of queues) {
-      if (working.has(shardId)) continue;
-      working.add(shardId);
-      const worker = work(shardId, queue);
-      workers.add(worker);
-      void worker.finally(() => workers.delete(worker));
-    }
+    return idle;
   };
   try {
     while (taken.length < request.maxMessages && !shouldStop(deps) && !failure) {
@@ -773,17 +763,22 @@ export const drainFailureQueue = async (
       );
       // Nothing new: the queue is drained (or going round); what was taken is finished below.
       if (fresh.length === 0) break;
+      const idleShards: string[] = [];
       for (const entry of inStreamOrder(fresh, (message) => message.Body)) {
         seen.add(entry.item.MessageId!);
         if (taken.length >= request.maxMessages) release.push(entry.item);
         else {
           taken.push(entry);
           unfinished += 1;
-          enqueue(entry);
+          if (enqueue(entry)) idleShards.push(entry.shardId);
         }
       }
       // Once the whole receive is queued, so that a shard's worker takes all of its messages together.
-      startWorkers();
+      for (const shardId of idleShards) {
+        const worker = work(shardId, queues.get(shardId)!);
+        workers.add(worker);
+        void worker.finally(() => workers.delete(worker));
+      }
     }
   } finally {
     while (workers.size > 0) await Promise.all(workers);

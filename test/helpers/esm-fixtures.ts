@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   CreateStreamCommand,
-  DescribeStreamSummaryCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
   KinesisClient,
@@ -39,6 +38,7 @@ import type {
   SqsEventProperties,
   SqsPollerEvent,
 } from '#local/esm/types.ts';
+import { waitForStream } from '#local/resources.ts';
 
 /** Polls `predicate` until it holds; fails the test with `what` after `timeoutMs`. */
 export const waitFor = async (predicate: () => boolean, what: string, timeoutMs = 10_000): Promise<void> => {
@@ -62,16 +62,6 @@ export const uniqueName = (prefix: string): string => {
   return `${prefix}-${process.pid}-${streams}`;
 };
 
-export const waitForActive = async (client: KinesisClient, streamName: string): Promise<void> => {
-  for (;;) {
-    const { StreamDescriptionSummary } = await client.send(
-      new DescribeStreamSummaryCommand({ StreamName: streamName }),
-    );
-    if (StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-};
-
 export const createStream = async (
   client: KinesisClient,
   shardCount = 1,
@@ -79,7 +69,7 @@ export const createStream = async (
 ): Promise<string> => {
   const streamName = uniqueName(prefix);
   await client.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: shardCount }));
-  await waitForActive(client, streamName);
+  await waitForStream(client, streamName);
   return streamName;
 };
 

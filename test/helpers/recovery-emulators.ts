@@ -22,8 +22,9 @@ import {
   startS3,
   startSqs,
 } from '#local/emulators/index.ts';
+import { waitForStream } from '#local/resources.ts';
 import { keepAliveHandler } from '#shared/clients/http-handler.ts';
-import { kinesisClient, sqsClient, uniqueName, waitForActive } from './esm-fixtures.ts';
+import { kinesisClient, sqsClient, uniqueName } from './esm-fixtures.ts';
 import { keyedCloudEvent } from './recovery-fixtures.ts';
 
 /**
@@ -136,7 +137,7 @@ export const splitShard = async (client: KinesisClient, streamName: string, shar
       NewStartingHashKey: at.toString(),
     }),
   );
-  await waitForActive(client, streamName);
+  await waitForStream(client, streamName);
 };
 
 export const mergeShards = async (
@@ -152,7 +153,7 @@ export const mergeShards = async (
       AdjacentShardToMerge: adjacentShardId,
     }),
   );
-  await waitForActive(client, streamName);
+  await waitForStream(client, streamName);
 };
 
 export const listShards = async (client: KinesisClient, streamName: string) =>

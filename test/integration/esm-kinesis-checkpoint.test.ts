@@ -7,13 +7,13 @@ import {
 import { describe, expect, it } from 'vitest';
 import { JsonFileCheckpointStore } from '#local/esm/checkpoint-store.ts';
 import type { InvokeResult, KinesisEventProperties } from '#local/esm/types.ts';
+import { waitForStream } from '#local/resources.ts';
 import {
   type KinesisPollerFixture,
   kinesisPollerSuite,
   ON_FAILURE_DESTINATION,
   sameKey,
   waitFor,
-  waitForActive,
 } from '#test/helpers/esm-fixtures.ts';
 
 const TEN = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10'];
@@ -113,7 +113,7 @@ describe('Kinesis event source mapping: checkpoints, restarts and stopping', () 
     // Sequence numbers carry their shard's creation time in seconds: the new stream's come after the old ones.
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     await suite.client.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: 1 }));
-    await waitForActive(suite.client, streamName);
+    await waitForStream(suite.client, streamName);
     await suite.put(streamName, sameKey(['new']));
 
     // Act

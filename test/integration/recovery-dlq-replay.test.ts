@@ -2,6 +2,7 @@ import { CreateStreamCommand } from '@aws-sdk/client-kinesis';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitForStream } from '#local/resources.ts';
 import { S3Quarantine } from '#shared/quarantine/s3-quarantine.ts';
 import {
   drainFailureQueue,
@@ -12,7 +13,7 @@ import { DryRunEventStore, DryRunQuarantine, dynamoDbVersionLookup } from '#shar
 import { S3MessageQuarantine } from '#shared/recovery/message-quarantine.ts';
 import { DynamoDbEventStore } from '#shared/sink/dynamodb-event-store.ts';
 import type { EventStore } from '#shared/sink/event-store.ts';
-import { createQueue, queueDepth, uniqueName, waitForActive } from '#test/helpers/esm-fixtures.ts';
+import { createQueue, queueDepth, uniqueName } from '#test/helpers/esm-fixtures.ts';
 import { testClock } from '#test/helpers/fake-kinesis.ts';
 import { metricsRecorder, silentLogger } from '#test/helpers/kinesis-factories.ts';
 import {
@@ -42,7 +43,7 @@ afterAll(async () => {
 const scenario = async (maxReceiveCount = 5) => {
   const streamName = uniqueName('replay');
   await env.kinesis.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: 1 }));
-  await waitForActive(env.kinesis, streamName);
+  await waitForStream(env.kinesis, streamName);
   const tableName = await createEventTable(env.documentClient);
   const parking = await createQueue(env.sqs, {}, 'parking');
   const failures = await createQueue(

@@ -3,6 +3,7 @@ import { CreateStreamCommand, GetRecordsCommand, type KinesisClient } from '@aws
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { listenOn } from '#local/net.ts';
+import { waitForStream } from '#local/resources.ts';
 import { type Clock, systemClock } from '#shared/kinesis/rate-limiter.ts';
 import { SHARD_READ_BYTES_PER_SECOND } from '#shared/kinesis/shard-reader.ts';
 import { S3Quarantine } from '#shared/quarantine/s3-quarantine.ts';
@@ -22,7 +23,7 @@ import {
   type ReprocessSettings,
 } from '#shared/recovery/reprocessor.ts';
 import { DynamoDbEventStore } from '#shared/sink/dynamodb-event-store.ts';
-import { uniqueName, waitForActive } from '#test/helpers/esm-fixtures.ts';
+import { uniqueName } from '#test/helpers/esm-fixtures.ts';
 import { testClock } from '#test/helpers/fake-kinesis.ts';
 import { metricsRecorder, silentLogger } from '#test/helpers/kinesis-factories.ts';
 import {
@@ -94,7 +95,7 @@ const SETTINGS: ReprocessSettings = {
 const scenario = async (shards = 1) => {
   const streamName = uniqueName('reprocess');
   await env.kinesis.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: shards }));
-  await waitForActive(env.kinesis, streamName);
+  await waitForStream(env.kinesis, streamName);
   const tableName = await createEventTable(env.documentClient);
   const jobs = new DynamoDbJobStore({
     client: env.documentClient,

@@ -15,6 +15,7 @@ import { LOAD_USAGE, LoadInputError, parseLoadArgs } from '#bench/load/options.t
 import { formatLoadSummary, loadChartSvg, reportBaseName } from '#bench/load/report.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/index.ts';
 import { requireOutput, stackOutputs } from '#scripts/lib/stack-target.ts';
+import { KINESIS_CLIENT_SETTINGS } from '#shared/clients/kinesis-settings.ts';
 
 /** `npm run load -- --rate 2000 --seconds 30 [--stream NAME] [--endpoint URL | --stack NAME] [--shards-report]` */
 let options: ReturnType<typeof parseLoadArgs>;
@@ -58,6 +59,7 @@ try {
   if (target.kind === 'local') {
     stream = target.stream;
     client = new KinesisClient({
+      ...KINESIS_CLIENT_SETTINGS,
       endpoint: target.endpoint,
       region: LOCAL_REGION,
       credentials: LOCAL_CREDENTIALS,
@@ -69,7 +71,12 @@ try {
     const deployed = await deployedPipeline(target.stack, target.region, target.stream);
     stream = deployed.stream;
     const region = target.region ? { region: target.region } : {};
-    client = new KinesisClient({ ...region, requestHandler: new NodeHttpHandler(), maxAttempts: 1 });
+    client = new KinesisClient({
+      ...KINESIS_CLIENT_SETTINGS,
+      ...region,
+      requestHandler: new NodeHttpHandler(),
+      maxAttempts: 1,
+    });
     if (deployed.consumerFunction) {
       cloudwatch = new CloudWatchClient(region);
       iteratorAge = cloudWatchSource(cloudwatch, deployed.consumerFunction, startedAt);

@@ -216,8 +216,15 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
       // Each in a thread of its own: their CPU work must not queue behind the endpoint, the API and the pollers.
       kinesis: startEmulatorThread('kinesis', dataDir ? { path: join(dataDir, 'kinesis') } : {}),
       dynamodb: startEmulatorThread('dynamodb', dataDir ? { path: join(dataDir, 'dynamodb') } : {}),
-      // local-aws-sqs keeps its messages in memory: they are saved in the data folder at a clean stop.
-      sqs: startSqs(dataDir ? { path: join(dataDir, 'sqs') } : {}),
+      // local-aws-sqs keeps its messages in memory: they are saved in the data folder within a second of a change.
+      sqs: startSqs(
+        dataDir
+          ? {
+              path: join(dataDir, 'sqs'),
+              onSnapshotError: (error) => log('runtime', `cannot save the SQS messages: ${error.message}`),
+            }
+          : {},
+      ),
       s3: startS3({ directory: s3Directory }),
     };
     const outcomes = await Promise.allSettled(Object.values(starting));

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire, Module } from 'node:module';
 import type { AddressInfo, Server } from 'node:net';
@@ -223,20 +223,50 @@ interface SqsSnapshot {
 
 export interface RunningSqs extends RunningEmulator {
   /**
-   * Puts back the messages the last clean stop saved, into the queues of the same names (create them first), and
-   * says how many each got, and how many of queues that no longer exist were dropped. They come back visible,
-   * with their receive counts, ids and bodies; a message that was in flight when the emulator stopped is visible
-   * at once. The saved file is removed, so that a later crash does not bring back messages deleted since.
+   * Puts back the messages saved in the folder, into the queues of the same names (create them first), and says
+   * how many each got, and how many of queues that no longer exist were dropped. They come back visible, with
+   * their receive counts, ids and bodies; a message that was in flight when the emulator stopped is visible at
+   * once. From then on the folder follows the queues (see `startSqs`). Only the first call that succeeds restores
+   * anything; a file that cannot be read is refused with an error naming it, and left as it is.
    */
   restoreMessages(): { restored: Record<string, number>; dropped: Record<string, number> };
 }
 
+/** How often the messages are saved, once restored, when they have changed. */
+export const SQS_SNAPSHOT_INTERVAL_MS = 1_000;
+
+export interface SqsOptions extends EmulatorOptions {
+  /** How often to save the messages when they changed (`SQS_SNAPSHOT_INTERVAL_MS` by default). */
+  snapshotIntervalMs?: number;
+  /** Told when saving the messages fails; the next save tries again. */
+  onSnapshotError?: (error: Error) => void;
+}
+
+/** What a message's save depends on: its id and receive count (a body never changes). */
+const fingerprint = (queues: SqsService['Queues']): string =>
+  queues
+    .map(
+      (queue) =>
+        `${queue.QueueName}:${queue
+          .localRecords()
+          .map(
+            ({ record }) =>
+              `${record.MessageId}/${(record.attributes as Record<string, unknown> | undefined)?.ApproximateReceiveCount}`,
+          )
+          .join(',')}`,
+    )
+    .join(';');
+
 /**
  * local-aws-sqs (with `SQS_FIXES`): speaks both the JSON and the query protocol. It holds its messages in memory;
- * with `path`, a clean stop (`close`) saves every queue's messages to `<path>/messages.json`, and
- * `restoreMessages` puts them back after a restart. A crash loses them.
+ * with `path`, they are kept in `<path>/messages.json`. `restoreMessages` puts the saved ones back; from then on
+ * the file is written again within `snapshotIntervalMs` of any change (a message sent, received or deleted), and
+ * at a clean stop (`close`). A crash loses at most the last interval's changes: messages sent in it are missing,
+ * and those deleted in it come back, as SQS's at-least-once delivery allows. Saving starts only once the saved
+ * messages are back, so that a start never overwrites them with empty queues; a start that fails before then
+ * leaves the file as it was.
  */
-export const startSqs = async (options: EmulatorOptions = {}): Promise<RunningSqs> => {
+export const startSqs = async (options: SqsOptions = {}): Promise<RunningSqs> => {
   const { createRequestHandler } = mendedLocalAwsSqs() as {
     createRequestHandler: (opts: Record<string, unknown>) => {
       service: SqsService;
@@ -255,43 +285,73 @@ export const startSqs = async (options: EmulatorOptions = {}): Promise<RunningSq
   // Queue URLs name the port: the one actually bound.
   service.PORT = running.port;
   const file = options.path ? join(options.path, 'messages.json') : undefined;
+  let saved: string | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let restoredOnce = false;
+  // The file may be written once its messages are back in the queues, or when there is none: a start that fails
+  // before restoring, or a file that cannot be read, must not be overwritten with empty queues.
+  let mayWrite = file !== undefined && !existsSync(file);
+  /** Writes the messages if they changed since the last write. */
+  const save = (target: string) => {
+    const now = fingerprint(service.Queues);
+    if (now === saved) return;
+    const snapshot: SqsSnapshot = {
+      version: 1,
+      savedAt: new Date().toISOString(),
+      queues: Object.fromEntries(
+        service.Queues.map((queue) => [queue.QueueName, queue.localRecords().map(({ record }) => record)]),
+      ),
+    };
+    mkdirSync(dirname(target), { recursive: true });
+    // Written whole, then renamed: a save cut short leaves the previous file, never half of one.
+    writeFileSync(`${target}.tmp`, JSON.stringify(snapshot));
+    renameSync(`${target}.tmp`, target);
+    saved = now;
+  };
   return {
     ...running,
     restoreMessages: () => {
       const restored: Record<string, number> = {};
       const dropped: Record<string, number> = {};
-      if (!file || !existsSync(file)) return { restored, dropped };
-      const snapshot = JSON.parse(readFileSync(file, 'utf8')) as SqsSnapshot;
-      for (const [name, records] of Object.entries(snapshot.queues)) {
-        if (records.length === 0) continue;
-        const queue = service.Queues.find((q) => q.QueueName === name);
-        if (!queue) {
-          dropped[name] = records.length;
-          continue;
+      if (!file || restoredOnce) return { restored, dropped };
+      if (existsSync(file)) {
+        let snapshot: SqsSnapshot;
+        try {
+          snapshot = JSON.parse(readFileSync(file, 'utf8')) as SqsSnapshot;
+        } catch (error) {
+          throw new Error(
+            `cannot read the saved SQS messages in ${file} (${(error as Error).message}): move the file away to start without them`,
+            { cause: error },
+          );
         }
-        for (const record of records) queue.newRecord({ ...record, ReceiptHandle: '' }, 0);
-        restored[name] = records.length;
+        for (const [name, records] of Object.entries(snapshot.queues)) {
+          if (records.length === 0) continue;
+          const queue = service.Queues.find((q) => q.QueueName === name);
+          if (!queue) {
+            dropped[name] = records.length;
+            continue;
+          }
+          for (const record of records) queue.newRecord({ ...record, ReceiptHandle: '' }, 0);
+          restored[name] = records.length;
+        }
       }
-      rmSync(file);
+      restoredOnce = true;
+      mayWrite = true;
+      // The file now says what the queues hold (without the dropped messages), and follows them.
+      save(file);
+      timer = setInterval(() => {
+        try {
+          save(file);
+        } catch (error) {
+          options.onSnapshotError?.(error as Error);
+        }
+      }, options.snapshotIntervalMs ?? SQS_SNAPSHOT_INTERVAL_MS);
+      timer.unref();
       return { restored, dropped };
     },
     close: async () => {
-      if (file) {
-        const snapshot: SqsSnapshot = {
-          version: 1,
-          savedAt: new Date().toISOString(),
-          queues: Object.fromEntries(
-            service.Queues.map((queue) => [
-              queue.QueueName,
-              queue.localRecords().map(({ record }) => record),
-            ]),
-          ),
-        };
-        mkdirSync(dirname(file), { recursive: true });
-        // Written whole, then renamed: a stop cut short leaves the previous file or none, never half of one.
-        writeFileSync(`${file}.tmp`, JSON.stringify(snapshot));
-        renameSync(`${file}.tmp`, file);
-      }
+      clearInterval(timer);
+      if (file && mayWrite) save(file);
       await running.close();
     },
   };

@@ -1,9 +1,10 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
+  DeleteMessageCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
@@ -91,6 +92,33 @@ describe('Local runtime: the SQS emulator counts receives and waiting messages a
   });
 });
 
+/** The message ids saved in `<path>/messages.json`, per queue. */
+const savedIds = (path: string): Record<string, string[]> => {
+  const file = join(path, 'messages.json');
+  if (!existsSync(file)) return {};
+  const { queues } = JSON.parse(readFileSync(file, 'utf8')) as {
+    queues: Record<string, Array<{ MessageId: string }>>;
+  };
+  return Object.fromEntries(
+    Object.entries(queues).map(([name, records]) => [name, records.map((r) => r.MessageId)]),
+  );
+};
+
+const receiveAll = async (client: SQSClient, QueueUrl: string) => {
+  const { Messages = [] } = await client.send(
+    new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 60 }),
+  );
+  return Messages;
+};
+
+const until = async (check: () => boolean, what: string) => {
+  const deadline = Date.now() + 5_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+};
+
 describe('Local runtime: the SQS emulator keeps its messages across a clean stop', () => {
   it('puts back every message, an in-flight one included, with its id, body and receive count, once', async () => {
     // Prepare: two messages, one of them received (in flight) when the emulator stops.
@@ -131,7 +159,7 @@ describe('Local runtime: the SQS emulator keeps its messages across a clean stop
           ].sort(),
         );
         expect(Messages.map((m) => m.Attributes?.ApproximateReceiveCount).sort()).toEqual(['1', '2']);
-        expect(readdirSync(path)).toEqual([]);
+        // Once: a second call brings nothing back twice.
         expect(second.restoreMessages()).toEqual({ restored: {}, dropped: {} });
       } finally {
         after.destroy();
@@ -160,6 +188,83 @@ describe('Local runtime: the SQS emulator keeps its messages across a clean stop
       } finally {
         await second.close();
       }
+    } finally {
+      rmSync(path, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps them across a crash too: the folder follows the queues once restored', async () => {
+    // Prepare: an emulator whose saved messages were restored (none), then sends two and deletes one.
+    const path = mkdtempSync(join(tmpdir(), 'sqs-data-'));
+    const first = await startSqs({ path, snapshotIntervalMs: 50 });
+    const before = sqsClient(first.endpoint);
+    try {
+      const { QueueUrl } = await before.send(new CreateQueueCommand({ QueueName: 'failures' }));
+      expect(first.restoreMessages()).toEqual({ restored: {}, dropped: {} });
+      const kept = await before.send(new SendMessageCommand({ QueueUrl, MessageBody: 'kept' }));
+      await before.send(new SendMessageCommand({ QueueUrl, MessageBody: 'deleted' }));
+      const deleted = (await receiveAll(before, QueueUrl!)).find((m) => m.Body === 'deleted');
+      await until(() => savedIds(path).failures?.length === 2, 'both messages to be saved');
+      await before.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: deleted!.ReceiptHandle }));
+      await until(() => savedIds(path).failures?.length === 1, 'the deletion to be saved');
+      // Act: the first emulator never stops cleanly; a second starts on the same folder.
+      const second = await startSqs({ path });
+      const after = sqsClient(second.endpoint);
+      try {
+        const { QueueUrl: again } = await after.send(new CreateQueueCommand({ QueueName: 'failures' }));
+        const restored = second.restoreMessages();
+        const messages = await receiveAll(after, again!);
+        // Assess
+        expect(restored).toEqual({ restored: { failures: 1 }, dropped: {} });
+        expect(messages.map((m) => [m.MessageId, m.Body])).toEqual([[kept.MessageId, 'kept']]);
+      } finally {
+        after.destroy();
+        await second.close();
+      }
+    } finally {
+      before.destroy();
+      await first.close();
+      rmSync(path, { recursive: true, force: true });
+    }
+  });
+
+  it('does not overwrite the saved messages before they are restored', async () => {
+    // Prepare: a saved file, and an emulator started on it whose queues are not created yet.
+    const path = mkdtempSync(join(tmpdir(), 'sqs-data-'));
+    try {
+      const first = await startSqs({ path });
+      const before = sqsClient(first.endpoint);
+      const { QueueUrl } = await before.send(new CreateQueueCommand({ QueueName: 'failures' }));
+      await before.send(new SendMessageCommand({ QueueUrl, MessageBody: 'pointer' }));
+      before.destroy();
+      await first.close();
+      // Act
+      const second = await startSqs({ path, snapshotIntervalMs: 20 });
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      await second.close();
+      // Assess: neither the start nor the stop wrote over it.
+      expect(savedIds(path).failures).toHaveLength(1);
+    } finally {
+      rmSync(path, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a saved file it cannot read, naming it and what to do', async () => {
+    // Prepare
+    const path = mkdtempSync(join(tmpdir(), 'sqs-data-'));
+    writeFileSync(join(path, 'messages.json'), '{"version":1,"queues":');
+    try {
+      const emulator = await startSqs({ path });
+      try {
+        // Act / Assess: refused each time, and left as it is by the stop.
+        expect(() => emulator.restoreMessages()).toThrow(
+          `cannot read the saved SQS messages in ${join(path, 'messages.json')}`,
+        );
+        expect(() => emulator.restoreMessages()).toThrow('move the file away to start without them');
+      } finally {
+        await emulator.close();
+      }
+      expect(readFileSync(join(path, 'messages.json'), 'utf8')).toBe('{"version":1,"queues":');
     } finally {
       rmSync(path, { recursive: true, force: true });
     }

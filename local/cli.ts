@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { type FaultSettings, validateFaults } from '#local/faults/faults.ts';
 import { createLiveView } from '#local/live-view.ts';
 import { DataDirInUseError, startRuntime } from '#local/runtime.ts';
 import { parseParameterOverrides } from '#local/template/resolve.ts';
+import { parseFlags } from '#scripts/lib/flags.ts';
 
 /**
  * `npm start [-- options]`: runs template.yaml locally.
@@ -37,7 +37,7 @@ class UsageError extends Error {}
 
 const parseOptions = (args: string[]) => {
   try {
-    return parseArgs({
+    return parseFlags({
       args,
       options: {
         template: { type: 'string', default: 'template.yaml' },

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { buildFunctions } from '#local/build/bundle.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '#local/emulators/index.ts';
 import { LocalFunction } from '#local/functions/runner.ts';
@@ -13,6 +12,7 @@ import {
 import { planStack } from '#local/stack.ts';
 import { loadTemplate } from '#local/template/parse.ts';
 import { parseParameterOverrides } from '#local/template/resolve.ts';
+import { parseFlags } from '#scripts/lib/flags.ts';
 
 /**
  * `npm run invoke -- <FunctionLogicalId> -e events/<file>.json [--env-vars env.json]`, like `sam local invoke`:
@@ -67,7 +67,7 @@ const isRunning = async (endpoint: string): Promise<boolean> => {
 };
 
 const main = async (): Promise<number> => {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags({
     allowPositionals: true,
     options: {
       event: { type: 'string', short: 'e' },

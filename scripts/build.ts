@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { buildFunctions, formatBytes } from '#local/build/bundle.ts';
 import { loadTemplate } from '#local/template/parse.ts';
+import { parseFlags } from '#scripts/lib/flags.ts';
 
 /** `npm run build [-- --template template.yaml --out dist/functions FunctionId…]` */
-const { values, positionals } = parseArgs({
+const { values, positionals } = parseFlags({
   options: {
     template: { type: 'string', default: 'template.yaml' },
     out: { type: 'string', default: 'dist/functions' },

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseFlags } from '#scripts/lib/flags.ts';
 import type { ReplayReport } from '#shared/recovery/dlq-replay.ts';
 import { numberFlag } from './lib/flags.ts';
 import { createProgress } from './lib/progress.ts';
@@ -42,7 +42,7 @@ const add = (total: ReplayReport, part: ReplayReport): ReplayReport => ({
 });
 
 const main = async (): Promise<number> => {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     options: {
       max: { type: 'string' },
       batch: { type: 'string' },

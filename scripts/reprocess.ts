@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseFlags } from '#scripts/lib/flags.ts';
 import type { JobStatus } from '#shared/recovery/reprocessor.ts';
 import { numberFlag } from './lib/flags.ts';
 import { isWorkedOn } from './lib/job-follow.ts';
@@ -40,7 +40,7 @@ const describe = (status: JobStatus): string => {
 };
 
 const main = async (): Promise<number> => {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     options: {
       from: { type: 'string' },
       to: { type: 'string' },

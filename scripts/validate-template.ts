@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadTemplate, TemplateParseError } from '#local/template/parse.ts';
 import { formatFinding, validateTemplate } from '#local/template/validate.ts';
+import { parseFlags } from '#scripts/lib/flags.ts';
 
 const USAGE = `usage: npm run validate [-- <template file>]
 
@@ -11,7 +11,8 @@ specifications: resource types, property names and types, required properties, i
 
 Exit status: 0 when nothing is found, 1 when something is, 2 for bad usage.`;
 
-const parse = () => parseArgs({ options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
+const parse = () =>
+  parseFlags({ options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
 
 const main = (): number => {
   let parsed: ReturnType<typeof parse>;

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseFlags } from '#scripts/lib/flags.ts';
 
 /** The options of `npm run bench`. */
 export const BENCH_USAGE = `usage: npm run bench [-- --only 1,5] [--quick] [--out DIR]
@@ -24,7 +24,7 @@ export interface BenchOptions {
 export const parseBenchArgs = (argv: string[], knownIds: number[]): BenchOptions => {
   let values: { only?: string; quick?: boolean; out?: string };
   try {
-    ({ values } = parseArgs({
+    ({ values } = parseFlags({
       args: argv,
       options: {
         only: { type: 'string' },

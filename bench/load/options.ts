@@ -1,5 +1,4 @@
-import { parseArgs } from 'node:util';
-import { type NumberRule, numberFlag } from '#scripts/lib/flags.ts';
+import { type NumberRule, numberFlag, parseFlags } from '#scripts/lib/flags.ts';
 import { recordsIn } from './load-test.ts';
 
 /** `npm run load` options, validated. */
@@ -40,7 +39,7 @@ export const LOAD_USAGE = `usage: npm run load -- --rate N --seconds S [--stream
 export const parseLoadArgs = (argv: string[]): LoadOptions => {
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({
+    ({ values } = parseFlags({
       args: argv,
       strict: true,
       options: {

@@ -1,5 +1,4 @@
-import { parseArgs } from 'node:util';
-import { type NumberRule, numberFlag } from '#scripts/lib/flags.ts';
+import { type NumberRule, numberFlag, parseFlags } from '#scripts/lib/flags.ts';
 import { MAX_BATCH_EVENTS } from '#shared/ingest/ingest-request.ts';
 
 /**
@@ -143,7 +142,7 @@ export const planUsage = (): string => USAGE;
 export const parsePlanArgs = (argv: string[]): PlanInput => {
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({
+    ({ values } = parseFlags({
       args: argv,
       strict: true,
       options: {

@@ -1,4 +1,6 @@
-/** Numeric command-line flags of the project's commands, validated with messages that name the flag. */
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+
+/** Command-line flags of the project's commands, validated with messages that name the flag. */
 
 /** One condition a flag's value must meet. */
 export type NumberCheck = { above: number } | { min: number } | { max: number } | { integer: true };
@@ -49,4 +51,29 @@ export const numberFlag = (
     if (reason !== undefined) throw new ErrorClass(`--${flag} ${reason}, got ${raw}`);
   }
   return value;
+};
+
+/** A flag given twice, which parseFlags refuses; thrown as parseArgs throws, so each tool reports it the same way. */
+export class RepeatedFlagError extends TypeError {
+  readonly code = 'ERR_PARSE_ARGS_REPEATED_OPTION';
+  constructor(flag: string, raws: string[]) {
+    super(`--${flag} is given more than once (${raws.join(', ')}): give it once`);
+    this.name = 'RepeatedFlagError';
+  }
+}
+
+/**
+ * node:util parseArgs, refusing a flag given more than once unless it is declared `multiple`. parseArgs keeps the
+ * last value silently, so `--rate 100 --rate 2000` would run at 2,000 without a word. Same config, same result.
+ */
+export const parseFlags = <T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> => {
+  const { tokens = [] } = parseArgs({ ...config, tokens: true });
+  const given = new Map<string, string[]>();
+  for (const token of tokens) {
+    if (token.kind !== 'option' || config.options?.[token.name]?.multiple) continue;
+    const raw = token.value === undefined ? token.rawName : `${token.rawName} ${token.value}`;
+    given.set(token.name, [...(given.get(token.name) ?? []), raw]);
+  }
+  for (const [flag, raws] of given) if (raws.length > 1) throw new RepeatedFlagError(flag, raws);
+  return parseArgs(config);
 };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type NumberRule, numberFlag } from '#scripts/lib/flags.ts';
+import { type NumberRule, numberFlag, parseFlags, RepeatedFlagError } from '#scripts/lib/flags.ts';
 
 class ExampleInputError extends Error {
   constructor(message: string) {
@@ -126,5 +126,44 @@ describe('Bench: numberFlag', () => {
     const value = numberFlag('count', '1.5', { checks: [{ above: 0 }, { max: 2 }] }, ExampleInputError);
     // Assess
     expect(value).toBe(1.5);
+  });
+});
+
+describe('Commands: parseFlags', () => {
+  const options = {
+    rate: { type: 'string' },
+    quiet: { type: 'boolean', short: 'q' },
+    tag: { type: 'string', multiple: true },
+  } as const;
+
+  it('reads flags as parseArgs does', () => {
+    // Act
+    const { values, positionals } = parseFlags({
+      args: ['--rate', '5', '-q', '--tag', 'a', '--tag=b', 'extra'],
+      options,
+      allowPositionals: true,
+    });
+    // Assess
+    expect(values).toEqual({ rate: '5', quiet: true, tag: ['a', 'b'] });
+    expect(positionals).toEqual(['extra']);
+  });
+
+  it.each([
+    [
+      ['--rate', '100', '--rate=2000'],
+      '--rate is given more than once (--rate 100, --rate 2000): give it once',
+    ],
+    [['-q', '--quiet'], '--quiet is given more than once (-q, --quiet): give it once'],
+  ])('refuses %j, which parseArgs would read as its last value', (args, message) => {
+    // Act
+    const act = () => parseFlags({ args, options });
+    // Assess
+    expect(act).toThrow(RepeatedFlagError);
+    expect(act).toThrow(message);
+  });
+
+  it('lets parseArgs report what it refuses itself', () => {
+    // Act / Assess
+    expect(() => parseFlags({ args: ['--nope'], options })).toThrow("Unknown option '--nope'");
   });
 });

@@ -65,6 +65,10 @@ describe('Load test: options', () => {
       message: '--rate 0.5 for --seconds 1 makes less than one record (rate × seconds must be at least 1)',
     },
     { args: ['--rate', '2', '--seconds', '0.4'], message: 'makes less than one record' },
+    {
+      args: ['--rate', '100', '--seconds', '1', '--rate', '2000'],
+      message: '--rate is given more than once',
+    },
   ])('refuses $args', ({ args, message }) => {
     // Act / Assess
     expect(() => parseLoadArgs(args)).toThrow(LoadInputError);

@@ -307,6 +307,10 @@ describe('Planner: command line', () => {
       args: ['--records-per-sec', '1', '--avg-size', '1', '--consumers', '1', '--consumer-ms', '900001'],
       message: '--consumer-ms must be at most 900000',
     },
+    {
+      args: ['--records-per-sec', '1000', '--avg-size', '1', '--consumers', '1', '--records-per-sec', '5000'],
+      message: '--records-per-sec is given more than once',
+    },
   ])('refuses $args with a clear message', ({ args, message }) => {
     // Act / Assess
     expect(() => parsePlanArgs(args)).toThrow(PlanInputError);

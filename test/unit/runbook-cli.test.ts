@@ -160,6 +160,25 @@ describe('Runbook commands: what replay says of the failure queue', () => {
 });
 
 describe('Runbook commands: errors say what to do', () => {
+  it.each([
+    [
+      'scripts/replay.ts',
+      ['--max', '10', '--max', '1000'],
+      'replay failed: --max is given more than once (--max 10, --max 1000): give it once',
+    ],
+    [
+      'scripts/reprocess.ts',
+      [...FROM, '--rate', '100', '--rate', '2000'],
+      'reprocess failed: --rate is given more than once (--rate 100, --rate 2000): give it once',
+    ],
+  ])('%s refuses a flag given twice instead of keeping the last', async (script, flags, message) => {
+    // Act
+    const result = await run(script, flags);
+    // Assess
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(message);
+  });
+
   it('replay says to start the local runtime or name a target when nothing answers at the endpoint', async () => {
     // Act
     const result = await run('scripts/replay.ts', ['--endpoint', 'http://127.0.0.1:9']);

@@ -90,12 +90,19 @@ export interface ShardPlan {
   byRecords: number;
   byBytesOut: number;
   shards: number;
-  /** What decides the count; 'minimum' when every term is 0 and the stream still needs its one shard. */
+  /** What decides the count; 'minimum' when every term is 0 (no load at all) and the stream still needs its shard. */
   bound: 'bytes in' | 'records' | 'bytes out' | 'minimum';
 }
 
-/** ceil, forgiving the last bits of floating-point error so that exactly 2 MB/s needs 1 shard of 2 MB/s. */
-const ceilUnits = (value: number): number => Math.ceil(value - 1e-9);
+/**
+ * ceil, forgiving the last bits of floating-point error so that exactly 2 MB/s needs 1 shard of 2 MB/s. The
+ * tolerance is relative and only snaps down to a whole number of at least 1: any load above 0, however small,
+ * needs one unit, as ceil says.
+ */
+const ceilUnits = (value: number): number => {
+  const nearest = Math.round(value);
+  return nearest >= 1 && Math.abs(value - nearest) <= nearest * 1e-9 ? nearest : Math.ceil(value);
+};
 
 export const planShards = (
   input: Pick<PlanInput, 'recordsPerSecond' | 'avgSizeKB' | 'consumers' | 'efo'>,

@@ -44,10 +44,19 @@ describe('Planner: shard count', () => {
     { case: 'exactly 2 MB/s', over: { recordsPerSecond: 1024, avgSizeKB: 2 }, shards: 2, bound: 'records' },
     // 1 record/s of 0.1 KB still needs one shard.
     { case: 'a trickle', over: { recordsPerSecond: 1, avgSizeKB: 0.1 }, shards: 1, bound: 'records' },
-    // 0.000001 records/s of 1 KB: in 0.000001 ÷ 1024 = 0.000000000977 MB/s → 0; records 0.000001 ÷ 1,000
-    // = 0.000000001 → 0 (the last 1e-9 is forgiven as floating-point error); out the same as in → 0. Every term is 0,
-    // so no term bounds the count: the stream's minimum of one shard does.
-    { case: 'every term 0', over: { recordsPerSecond: 0.000001 }, shards: 1, bound: 'minimum' },
+    // 0.000001 records/s of 1 KB: in 0.000001 ÷ 1024 = 0.000000000977 MB/s → ceil 1; records 0.000001 ÷ 1,000
+    // = 0.000000001 → 1; out the same as in → 1. Every term is 1; records is named first.
+    { case: 'the smallest rate', over: { recordsPerSecond: 0.000001 }, shards: 1, bound: 'records' },
+    // 1,000.01 records/s: 1.00001 shards' worth of records → 2. Only floating-point error within 1e-9 of a whole
+    // number is forgiven, not a real excess.
+    {
+      case: 'just over 1,000 records/s',
+      over: { recordsPerSecond: 1000.01, avgSizeKB: 0.1 },
+      shards: 2,
+      bound: 'records',
+    },
+    // No load at all: every term is 0, so no term bounds the count: the stream's minimum of one shard does.
+    { case: 'every term 0', over: { recordsPerSecond: 0 }, shards: 1, bound: 'minimum' },
   ] satisfies { case: string; over: Partial<PlanInput>; shards: number; bound: string }[])(
     '$case → $shards shard(s)',
     ({ over, shards, bound }) => {
@@ -59,11 +68,20 @@ describe('Planner: shard count', () => {
     },
   );
 
-  it('says the minimum of one shard applies when every term is 0, rather than naming a bound', () => {
+  it('counts one shard for the smallest load, each term rounded up to 1', () => {
     // Act
     const text = formatPlan(makePlan(input({ recordsPerSecond: 0.000001 }), limits));
     // Assess
-    expect(text).toContain('  records  = 0.000001 ÷ 1000  → 0');
+    expect(text).toContain('  MB/s in  = 0.000001 × 1 KB ÷ 1024 = 0.000000000977  → 1');
+    expect(text).toContain('  records  = 0.000001 ÷ 1000  → 1');
+    expect(text).toContain('  shards   = 1 (bound by records)');
+  });
+
+  it('says the minimum of one shard applies when every term is 0, rather than naming a bound', () => {
+    // Act
+    const text = formatPlan(makePlan(input({ recordsPerSecond: 0 }), limits));
+    // Assess
+    expect(text).toContain('  records  = 0 ÷ 1000  → 0');
     expect(text).toContain('  shards   = 1 (every term is 0: the minimum of 1 shard)');
     expect(text).not.toContain('bound by');
   });

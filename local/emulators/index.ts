@@ -159,6 +159,13 @@ export const SQS_FIXES = [
     to: 'ApproximateNumberOfMessages:String(S(this,E).filter(o=>!o.delayed&&o.visible).length)',
   },
   {
+    // SQS answers a long poll as soon as it has a message; local-aws-sqs held what it had found (in flight, unseen)
+    // until it had MaxNumberOfMessages or the wait ran out, so a receive of 10 from a queue of 3 took the whole wait.
+    what: 'a long poll answered only once it holds MaxNumberOfMessages messages',
+    from: 'if(r.length==e){clearInterval(c),clearTimeout(n),o();break}}},10)',
+    to: 'if(r.length==e)break}r.length>0&&(clearInterval(c),clearTimeout(n),o())},10)',
+  },
+  {
     // The messages of a queue, which `startSqs` keeps across a restart: the package holds them privately.
     what: "no way to read a queue's messages",
     from: 'clearRecords(){',

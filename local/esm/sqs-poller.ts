@@ -55,7 +55,10 @@ export interface SqsPollerOptions {
   onEvent?: (event: SqsPollerEvent) => void;
 }
 
-/** Short polls: local-aws-sqs answers a long poll early only once it holds MaxNumberOfMessages. */
+/**
+ * Short polls, where AWS long-polls: a stop then waits for no receive, and the messages of a receive cut short are
+ * released at once. (The emulator answers long polls as SQS does, for other clients: `SQS_FIXES`.)
+ */
 const RECEIVE_WAIT_SECONDS = 0;
 
 /** The system attributes Lambda puts in `attributes`, in the order AWS writes them. */

@@ -90,6 +90,42 @@ describe('Local runtime: the SQS emulator counts receives and waiting messages a
     expect(before).toEqual([1, 0]);
     expect(await depth(QueueUrl)).toEqual([0, 1]);
   });
+
+  it('answers a long poll as soon as it has a message, not when it has as many as asked for', async () => {
+    // Prepare: one message, and a receive of up to 10 that may wait 10 s.
+    const QueueUrl = await newQueue();
+    const started = Date.now();
+    // Act
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 10,
+        VisibilityTimeout: 60,
+      }),
+    );
+    // Assess: well before the wait's end (unmended, it answered after the whole 10 s).
+    expect(Messages.map((m) => m.Body)).toEqual(['pointer']);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('answers a long poll when a message arrives during the wait', async () => {
+    // Prepare: an empty queue, and a message sent 300 ms into a receive that may wait 10 s.
+    queues += 1;
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `queue-${queues}` }));
+    const started = Date.now();
+    const sending = new Promise((resolve) => setTimeout(resolve, 300)).then(() =>
+      sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'late' })),
+    );
+    // Act
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 10 }),
+    );
+    await sending;
+    // Assess
+    expect(Messages.map((m) => m.Body)).toEqual(['late']);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
 });
 
 /** The message ids saved in `<path>/messages.json`, per queue. */

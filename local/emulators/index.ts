@@ -322,14 +322,25 @@ export const startSqs = async (options: SqsOptions = {}): Promise<RunningSqs> =>
       const dropped: Record<string, number> = {};
       if (!file || restoredOnce) return { restored, dropped };
       if (existsSync(file)) {
+        const unreadable = (why: string, cause?: unknown) =>
+          new Error(
+            `cannot read the saved SQS messages in ${file} (${why}): move the file away to start without them`,
+            { cause },
+          );
         let snapshot: SqsSnapshot;
         try {
           snapshot = JSON.parse(readFileSync(file, 'utf8')) as SqsSnapshot;
         } catch (error) {
-          throw new Error(
-            `cannot read the saved SQS messages in ${file} (${(error as Error).message}): move the file away to start without them`,
-            { cause: error },
-          );
+          throw unreadable((error as Error).message, error);
+        }
+        const queues: unknown = snapshot?.queues;
+        if (
+          snapshot?.version !== 1 ||
+          typeof queues !== 'object' ||
+          queues === null ||
+          !Object.values(queues).every(Array.isArray)
+        ) {
+          throw unreadable('not a file of saved messages, version 1');
         }
         for (const [name, records] of Object.entries(snapshot.queues)) {
           if (records.length === 0) continue;

@@ -285,10 +285,15 @@ describe('Local runtime: the SQS emulator keeps its messages across a clean stop
     }
   });
 
-  it('refuses a saved file it cannot read, naming it and what to do', async () => {
+  it.each([
+    ['{"version":1,"queues":', 'JSON'],
+    ['{"version":2,"queues":{}}', 'not a file of saved messages, version 1'],
+    ['{"version":1,"queues":{"failures":{}}}', 'not a file of saved messages, version 1'],
+    ['null', 'not a file of saved messages, version 1'],
+  ])('refuses a saved file it cannot read (%s), naming it and what to do', async (text, why) => {
     // Prepare
     const path = mkdtempSync(join(tmpdir(), 'sqs-data-'));
-    writeFileSync(join(path, 'messages.json'), '{"version":1,"queues":');
+    writeFileSync(join(path, 'messages.json'), text);
     try {
       const emulator = await startSqs({ path });
       try {
@@ -296,11 +301,12 @@ describe('Local runtime: the SQS emulator keeps its messages across a clean stop
         expect(() => emulator.restoreMessages()).toThrow(
           `cannot read the saved SQS messages in ${join(path, 'messages.json')}`,
         );
+        expect(() => emulator.restoreMessages()).toThrow(why);
         expect(() => emulator.restoreMessages()).toThrow('move the file away to start without them');
       } finally {
         await emulator.close();
       }
-      expect(readFileSync(join(path, 'messages.json'), 'utf8')).toBe('{"version":1,"queues":');
+      expect(readFileSync(join(path, 'messages.json'), 'utf8')).toBe(text);
     } finally {
       rmSync(path, { recursive: true, force: true });
     }

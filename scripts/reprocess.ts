@@ -1,7 +1,7 @@
 import { parseFlags } from '#scripts/lib/flags.ts';
 import type { JobStatus } from '#shared/recovery/reprocessor.ts';
 import { numberFlag } from './lib/flags.ts';
-import { isWorkedOn } from './lib/job-follow.ts';
+import { isWorkedOn, RECENTLY_WORKED_MS } from './lib/job-follow.ts';
 import { createProgress } from './lib/progress.ts';
 import { DEFAULT_LOCAL_ENDPOINT, explainFailure, TARGET_OPTIONS, targetFrom } from './lib/stack-target.ts';
 
@@ -19,7 +19,8 @@ const USAGE = `usage: npm run reprocess -- --from <time> [options]
   --rate <n>           at most n records per second (default: the function's setting)
   --dry-run            read and report only: nothing is written
   --job <id>           a job id: a new job gets it; an existing one is resumed with its own parameters, or
-                       only followed while it is being worked on
+                       only followed while it is being worked on; a job followed here is resumed when
+                       nothing has worked on it for a minute (its invocations were cut off)
   --status             show the job's status once and exit
   --poll <ms>          how often progress is read (default: 1000)
   --endpoint <url>     the local runtime's AWS endpoint (default: ${DEFAULT_LOCAL_ENDPOINT})
@@ -122,6 +123,17 @@ const main = async (): Promise<number> => {
           action: 'status',
           jobId: status.jobId,
         });
+        // Nothing works on it any more (its invocations were cut off: a stop, a crash): resumed, as `--job` would.
+        if (status.state === 'running' && !isWorkedOn(status, Date.now())) {
+          progress.line(
+            `job ${status.jobId} is no longer worked on (no shard lease, no update for ${RECENTLY_WORKED_MS / 1000} s): resuming it`,
+          );
+          status = await target.invoke<JobStatus>('ReprocessorFunction', {
+            action: 'start',
+            detach: true,
+            jobId: status.jobId,
+          });
+        }
       }
     }
     progress.finish();

@@ -159,6 +159,69 @@ describe('Runbook commands: what replay says of the failure queue', () => {
   });
 });
 
+describe('Runbook commands: reprocess --job takes over a job nothing works on any more', () => {
+  it('resumes a followed job once its lease is gone and it has not moved for a minute', async () => {
+    // Prepare: a job worked on when the command starts (a lease held), whose invocations then stop.
+    const counts = { recordsRead: 100, written: 100, duplicates: 0, quarantined: 0, failed: 0 };
+    const job = (state: string, shard: Record<string, unknown>, updatedAt: string) => ({
+      jobId: 'job-1',
+      state,
+      dryRun: false,
+      parameters: { from: '2026-11-27T10:00:00.000Z' },
+      projectionVersion: 1,
+      windowEnd: '2026-11-27T11:00:00.000Z',
+      createdAt: '2026-11-27T11:00:00.000Z',
+      updatedAt,
+      invocations: 1,
+      totals: counts,
+      shards: [{ shardId: 'shardId-000000000000', parents: [], lagMs: 0, ...counts, ...shard }],
+    });
+    const now = new Date().toISOString();
+    const leased = {
+      state: 'reading',
+      lease: { owner: 'a', expiresAt: new Date(Date.now() + 60_000).toISOString() },
+    };
+    const answers = [
+      job('running', leased, now),
+      job('running', { state: 'reading' }, '2026-11-27T11:00:00.000Z'),
+      job('running', leased, now),
+      job('done', { state: 'done' }, now),
+    ];
+    const requests: Array<Record<string, unknown>> = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        requests.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(answers.shift()));
+      });
+    });
+    const { endpoint, close } = await listenOn(server, 0);
+    try {
+      // Act
+      const result = await run('scripts/reprocess.ts', [
+        '--job',
+        'job-1',
+        '--poll',
+        '50',
+        '--endpoint',
+        endpoint,
+      ]);
+      // Assess: followed, taken over once, then followed to the end.
+      expect(requests.map((r) => r.action)).toEqual(['status', 'status', 'start', 'status']);
+      expect(requests[2]).toEqual({ action: 'start', detach: true, jobId: 'job-1' });
+      expect(result.stderr).toContain('following running job job-1');
+      expect(result.stderr).toContain(
+        'job job-1 is no longer worked on (no shard lease, no update for 60 s): resuming it',
+      );
+      expect(result.code).toBe(0);
+    } finally {
+      await close();
+    }
+  });
+});
+
 describe('Runbook commands: errors say what to do', () => {
   it.each([
     [

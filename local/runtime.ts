@@ -24,6 +24,7 @@ import {
   type FaultSettings,
   openShardRanges,
   type ShardRange,
+  validateFaults,
 } from '#local/faults/faults.ts';
 import { lambdaInvokeRoute } from '#local/functions/invoke-api.ts';
 import { type InvokeResult, LocalFunction } from '#local/functions/runner.ts';
@@ -193,6 +194,8 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
     });
   // Planned once before anything starts, so that a template the runtime cannot run fails fast.
   let stack = plan(`http://127.0.0.1:${endpointPort}`);
+  // Fault settings that name no function of the template would never fire: refused before anything starts.
+  validateFaults(options.faults ?? {}, undefined, Object.keys(stack.functions));
   const throttling = httpApiThrottling(stack, template);
   // The JWT API is served on one port of its own (--jwt-port): a second plain HTTP API would have none.
   const plainApis = plainHttpApis(stack);
@@ -244,13 +247,18 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
       requestHandler: new NodeHttpHandler(),
     });
     started.push({ close: async () => emulatorKinesis.destroy() });
-    const faults = createFaultInjector(options.faults ?? {}, async (streamName) => {
-      const cached = shardCache.get(streamName);
-      if (cached && Date.now() - cached.at < 2_000) return cached.ranges;
-      const ranges = await openShardRanges(emulatorKinesis, streamName);
-      shardCache.set(streamName, { at: Date.now(), ranges });
-      return ranges;
-    });
+    const faults = createFaultInjector(
+      options.faults ?? {},
+      async (streamName) => {
+        const cached = shardCache.get(streamName);
+        if (cached && Date.now() - cached.at < 2_000) return cached.ranges;
+        const ranges = await openShardRanges(emulatorKinesis, streamName);
+        shardCache.set(streamName, { at: Date.now(), ranges });
+        return ranges;
+      },
+      Math.random,
+      Object.keys(stack.functions),
+    );
     const gateway: RunningGateway = await startGateway({
       port: endpointPort,
       services: Object.fromEntries(Object.entries(emulators).map(([service, e]) => [service, e.endpoint])),

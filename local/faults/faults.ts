@@ -94,7 +94,12 @@ const checkPattern = (key: string, value: unknown): { pattern: string | null } |
  * Applies a change of some settings (a JSON object, as PUT /_local/faults takes it) to `base`. Throws a
  * FaultSettingsError naming every problem found, and then nothing of the change applies.
  */
-export const validateFaults = (input: unknown, base: FaultSettings = DEFAULT_FAULTS): FaultSettings => {
+export const validateFaults = (
+  input: unknown,
+  base: FaultSettings = DEFAULT_FAULTS,
+  /** The template's functions, when known: a functionName among none of them would never fire. */
+  functionNames?: readonly string[],
+): FaultSettings => {
   if (typeof input !== 'object' || input === null || Array.isArray(input))
     throw new FaultSettingsError(`the fault settings must be a JSON object, got ${shown(input)}`);
   const next: FaultSettings = { ...base };
@@ -133,6 +138,10 @@ export const validateFaults = (input: unknown, base: FaultSettings = DEFAULT_FAU
         else if (typeof value !== 'string')
           problems.push(
             `functionName must be a string (a function's logical id), or "" or null to clear it, got ${shown(value)}`,
+          );
+        else if (functionNames !== undefined && !functionNames.includes(value))
+          problems.push(
+            `functionName '${value}' is not a function of the template; the functions are ${functionNames.join(', ')}`,
           );
         else next.functionName = value;
         break;
@@ -330,8 +339,10 @@ export const createFaultInjector = (
   initial: Partial<FaultSettings>,
   shardsOf: (streamName: string) => Promise<ShardRange[]>,
   random: () => number = Math.random,
+  /** The template's functions: `functionName` must be one of them. */
+  functionNames?: readonly string[],
 ): FaultInjector => {
-  let current = validateFaults(initial);
+  let current = validateFaults(initial, DEFAULT_FAULTS, functionNames);
   const limiter = new ShardWriteLimiter();
   const counts = { putRecordsEntries: 0, throttledEntries: 0, dynamodb: 0, functionErrors: 0 };
 
@@ -443,7 +454,7 @@ export const createFaultInjector = (
   return {
     settings: () => current,
     update: (input) => {
-      current = validateFaults(input, current);
+      current = validateFaults(input, current, functionNames);
       return current;
     },
     intercept: async (service, req, body, res, upstream) => {

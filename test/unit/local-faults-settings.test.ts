@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
+  createFaultInjector,
   DEFAULT_FAULTS,
   FaultSettingsError,
   hashKeyOf,
@@ -47,6 +48,38 @@ describe('Local faults: settings', () => {
     expect(act).toThrow(
       'shardWriteLimits must be true or false, got the string "yes"; unknown fault setting \'colour\'; the settings are putRecordsFailureRate, shardWriteLimits, dynamodbPattern, dynamodbMode, functionPattern, functionName',
     );
+  });
+
+  it("refuses a function name that is not one of the template's functions, naming them", () => {
+    // Act
+    const act = () =>
+      validateFaults({ functionName: 'NoSuchFunction' }, DEFAULT_FAULTS, [
+        'ConsumerFunction',
+        'IngestFunction',
+      ]);
+    // Assess
+    expect(act).toThrow(
+      "functionName 'NoSuchFunction' is not a function of the template; the functions are ConsumerFunction, IngestFunction",
+    );
+    expect(
+      validateFaults({ functionName: 'IngestFunction' }, DEFAULT_FAULTS, ['IngestFunction']).functionName,
+    ).toBe('IngestFunction');
+  });
+
+  it('refuses it from the injector, at its creation and on a change, changing nothing', () => {
+    // Prepare
+    const noShards = async () => [];
+    const faults = createFaultInjector({ functionPattern: 'poison' }, noShards, Math.random, [
+      'ConsumerFunction',
+    ]);
+    // Act / Assess
+    expect(() =>
+      createFaultInjector({ functionName: 'Typo' }, noShards, Math.random, ['ConsumerFunction']),
+    ).toThrow("functionName 'Typo' is not a function of the template");
+    expect(() => faults.update({ functionName: 'Typo', functionPattern: 'other' })).toThrow(
+      FaultSettingsError,
+    );
+    expect(faults.settings().functionPattern).toBe('poison');
   });
 
   it('changes only the settings given, on top of the current ones', () => {

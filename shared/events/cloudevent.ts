@@ -211,17 +211,22 @@ export const validateCloudEvent = (value: unknown, index: number): FieldError[] 
     }
   }
 
-  if (errors.length === 0) {
+  // The key and the identity are checked whenever the fields they come from are valid, so that one answer lists
+  // every problem: a bad `time` does not hide a key that is too long.
+  const failed = (field: string) => errors.some((error) => error.field === field);
+  const keyField = partitionKeyField(event);
+  if (typeof event[keyField] === 'string' && !failed(keyField)) {
     const key = partitionKeyOf(event as unknown as CloudEvent);
     // UTF-16 code units: the stricter of the two ways the 256 characters may be counted (a code-point count would
     // allow 256 emoji, which kinesalite refuses with the whole request), so no key that passes here is refused.
     if (key.length < 1 || key.length > MAX_PARTITION_KEY_CHARS) {
-      const field = partitionKeyField(event);
       fail(
-        field,
+        keyField,
         `is used as the partition key and must be 1-${MAX_PARTITION_KEY_CHARS} characters (UTF-16 code units), got ${key.length}`,
       );
     }
+  }
+  if (isNonEmptyString(event.id) && isNonEmptyString(event.source) && !failed('id') && !failed('source')) {
     // Percent-encoding makes at most 9 bytes of one UTF-16 code unit: most identities need no measuring.
     const { id, source } = event as unknown as CloudEvent;
     const identityBytes =

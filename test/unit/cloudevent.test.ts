@@ -139,6 +139,20 @@ describe('CloudEvents contract', () => {
     expect(validateCloudEvent({ ...valid, id: 'x'.repeat(2000) }, 0)).toEqual([]);
   });
 
+  it('lists a partition key or identity that is too long beside the other problems, in one answer', () => {
+    // Act
+    const errors = validateCloudEvent(
+      { ...valid, time: 'bad', subject: 's'.repeat(300), id: 'x'.repeat(2100), partitionkey: undefined },
+      0,
+    );
+    const keyFromBadField = validateCloudEvent({ ...valid, time: 'bad', partitionkey: 7 }, 0);
+    // Assess
+    expect(errors.map((e) => e.field)).toEqual(['time', 'subject', 'id']);
+    expect(errors[1]!.message).toContain('is used as the partition key');
+    // A key field that is itself wrong is reported once, as wrong, not measured too.
+    expect(keyFromBadField.map((e) => e.field)).toEqual(['time', 'partitionkey']);
+  });
+
   it('gives distinct identities to (source, id) pairs that concatenate alike', () => {
     expect(identityOf({ source: 'a:b', id: 'c' })).not.toBe(identityOf({ source: 'a', id: 'b:c' }));
   });

@@ -3,7 +3,7 @@ import { type FaultSettings, validateFaults } from '#local/faults/faults.ts';
 import { createLiveView } from '#local/live-view.ts';
 import { DataDirInUseError, startRuntime } from '#local/runtime.ts';
 import { parseParameterOverrides } from '#local/template/resolve.ts';
-import { parseFlags } from '#scripts/lib/flags.ts';
+import { numberFlag, parseFlags } from '#scripts/lib/flags.ts';
 
 /**
  * `npm start [-- options]`: runs template.yaml locally.
@@ -96,7 +96,12 @@ const main = async (): Promise<void> => {
   let faults: FaultSettings;
   try {
     faults = validateFaults({
-      putRecordsFailureRate: Number(values['fault-put-records-rate']),
+      putRecordsFailureRate: numberFlag(
+        'fault-put-records-rate',
+        values['fault-put-records-rate'],
+        { checks: [{ min: 0 }, { max: 1 }] },
+        UsageError,
+      ),
       shardWriteLimits: values['shard-limits'],
       dynamodbMode: values['fault-dynamodb-mode'] as FaultSettings['dynamodbMode'],
       ...(values['fault-dynamodb'] ? { dynamodbPattern: values['fault-dynamodb'] } : {}),

@@ -19,8 +19,8 @@ const USAGE = `usage: npm run replay -- [options]
   --region <region>    the deployed stack's region
   --json               print the combined report as JSON on stdout
 
-Exit status: 0 when every message was replayed, 1 when messages are still failing or had expired, 2 for bad usage
-or when the function could not be called.`;
+Exit status: 0 when every message was replayed, 1 when messages are still failing, had expired or are in flight
+on the failure queue (not replayed yet), 2 for bad usage or when the function could not be called.`;
 
 /** A whole number of at least 1. */
 const COUNT = [{ integer: true }, { min: 1 }] as const;
@@ -113,7 +113,8 @@ const main = async (): Promise<number> => {
     );
   }
   if (values.json) console.log(JSON.stringify(total, null, 2));
-  return total.stillFailing > 0 || total.expired > 0 ? 1 : 0;
+  // A message in flight is not replayed yet (it may be one a replay just left still failing): not a success.
+  return total.stillFailing > 0 || total.expired > 0 || inFlight > 0 ? 1 : 0;
 };
 
 main().then(

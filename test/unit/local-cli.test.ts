@@ -50,7 +50,8 @@ describe('Local runtime: npm start options', () => {
     [['stop'], "unknown command 'stop'"],
     [['--port', '70000'], "--port must be a port number, got '70000'"],
     [['--endpoint-port', 'abc'], "--endpoint-port must be a port number, got 'abc'"],
-    [['--fault-put-records-rate', '2'], 'putRecordsFailureRate must be between 0 and 1'],
+    [['--fault-put-records-rate', '2'], '--fault-put-records-rate must be at most 1, got 2'],
+    [['--fault-put-records-rate', 'abc'], "--fault-put-records-rate must be a number, got 'abc'"],
     [['--fault-dynamodb', '/[/'], 'Invalid regular expression'],
   ])(
     'refuses %j with exit status 2, the reason and the usage, before starting anything',
@@ -64,6 +65,24 @@ describe('Local runtime: npm start options', () => {
       expect(outcome.stdout).not.toContain('Local pipeline running');
     },
   );
+
+  it('refuses a fault for a function the template does not have, before starting anything', async () => {
+    // Act
+    const outcome = await run([
+      '--in-memory',
+      '--no-build',
+      '--fault-function',
+      'x',
+      '--fault-function-name',
+      'NoSuch',
+    ]);
+    // Assess
+    expect(outcome.code).toBe(1);
+    expect(outcome.stderr).toContain(
+      "npm start failed: functionName 'NoSuch' is not a function of the template; the functions are IngestFunction",
+    );
+    expect(outcome.stdout).not.toContain('Local pipeline running');
+  });
 
   it('names the port in use and the option that changes it', async () => {
     // Act

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -753,7 +754,11 @@ export const toEventV2 = (
     query[name] = name in query ? `${query[name]},${value}` : value;
   const now = new Date();
   const contentType = headers['content-type'] ?? '';
-  const isText = body.byteLength === 0 || (contentType !== '' && TEXT_TYPES.test(contentType));
+  // A text type whose bytes are not UTF-8 cannot be handed over as text without changing them (each bad byte
+  // would become U+FFFD): it goes base64, so the function sees the bytes sent and can refuse them. What API
+  // Gateway does with such a body is not documented.
+  const isText =
+    body.byteLength === 0 || (contentType !== '' && TEXT_TYPES.test(contentType) && isUtf8(body));
   const cookies = req.headers.cookie?.split(/;\s*/).filter(Boolean);
   return {
     version: '2.0',

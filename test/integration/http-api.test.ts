@@ -56,6 +56,19 @@ describe('Local HTTP API (API Gateway HTTP API, payload format 2.0)', () => {
     ]);
   });
 
+  it('hands a JSON body that is not UTF-8 over as base64, its bytes unchanged', async () => {
+    // Prepare
+    events.length = 0;
+    answer = { statusCode: 202, body: '{}' };
+    const body = Buffer.concat([Buffer.from('{"id":"'), Buffer.from([0xff]), Buffer.from('"}')]);
+    // Act
+    await post(body, { 'content-type': 'application/json' });
+    // Assess
+    expect(events.map((event) => [event.isBase64Encoded, event.body])).toEqual([
+      [true, body.toString('base64')],
+    ]);
+  });
+
   it('joins a repeated header with bare commas, keeping every copy', async () => {
     // Prepare
     events.length = 0;

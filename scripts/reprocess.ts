@@ -40,6 +40,15 @@ const describe = (status: JobStatus): string => {
   return `${status.jobId} ${status.state}: shards ${done}/${status.shards.length}, read ${t.recordsRead}, written ${t.written}, duplicates ${t.duplicates}, quarantined ${t.quarantined}, failed ${t.failed}${status.state === 'running' ? `, lag ${Math.round(lag / 1000)} s` : ''}`;
 };
 
+/** The job this command started or follows, once known: named when the command stops before the job does. */
+let currentJob: string | undefined;
+
+/** How to pick the job up again, for a command that stops while the job may still be running. */
+const resumeHint = () =>
+  currentJob === undefined
+    ? ''
+    : `. Job ${currentJob} goes on in the function, or waits to be resumed: run npm run reprocess -- --job ${currentJob} to follow or resume it`;
+
 const main = async (): Promise<number> => {
   const { values } = parseFlags({
     options: {
@@ -109,6 +118,7 @@ const main = async (): Promise<number> => {
       };
       const following = current !== undefined && isWorkedOn(current, Date.now());
       status = following ? current : await target.invoke<JobStatus>('ReprocessorFunction', request);
+      currentJob = status.jobId;
       progress.line(
         `${following ? 'following running ' : ''}job ${status.jobId} on the ${target.description}: window ${status.parameters.from} → ${status.windowEnd}${status.dryRun ? ' (dry run)' : ''}`,
       );
@@ -136,6 +146,8 @@ const main = async (): Promise<number> => {
         }
       }
     }
+    // Done, failed or cancelled: nothing left to pick up.
+    currentJob = undefined;
     progress.finish();
     console.error(describe(status));
     for (const shard of status.shards) {
@@ -151,10 +163,15 @@ const main = async (): Promise<number> => {
   }
 };
 
+process.once('SIGINT', () => {
+  console.error(`\nreprocess: stopped following${resumeHint()}`);
+  process.exit(130);
+});
+
 main().then(
   (code) => process.exit(code),
   (error: Error) => {
-    console.error(`reprocess failed: ${explainFailure(error)}`);
+    console.error(`reprocess failed: ${explainFailure(error)}${resumeHint()}`);
     process.exit(2);
   },
 );

@@ -222,6 +222,58 @@ describe('Runbook commands: reprocess --job takes over a job nothing works on an
   });
 });
 
+describe('Runbook commands: reprocess names the job when it stops before the job does', () => {
+  it('says how to follow or resume the job when the function cannot be reached any more', async () => {
+    // Prepare: a start answered, then the endpoint goes away (the local runtime stopped).
+    const started = {
+      jobId: 'job-2',
+      state: 'running',
+      dryRun: false,
+      parameters: { from: '2026-11-27T10:00:00.000Z' },
+      projectionVersion: 1,
+      windowEnd: '2026-11-27T11:00:00.000Z',
+      createdAt: '2026-11-27T11:00:00.000Z',
+      updatedAt: new Date().toISOString(),
+      invocations: 1,
+      totals: { recordsRead: 0, written: 0, duplicates: 0, quarantined: 0, failed: 0 },
+      shards: [],
+    };
+    let calls = 0;
+    const server = createServer((req, res) => {
+      calls += 1;
+      req.resume();
+      req.on('end', () => {
+        if (calls > 1) {
+          res.destroy();
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(started));
+      });
+    });
+    const { endpoint, close } = await listenOn(server, 0);
+    try {
+      // Act
+      const result = await run('scripts/reprocess.ts', [
+        '--from',
+        '2026-11-27T10:00:00Z',
+        '--poll',
+        '50',
+        '--endpoint',
+        endpoint,
+      ]);
+      // Assess
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('reprocess failed: ');
+      expect(result.stderr).toContain(
+        'Job job-2 goes on in the function, or waits to be resumed: run npm run reprocess -- --job job-2 to follow or resume it',
+      );
+    } finally {
+      await close();
+    }
+  });
+});
+
 describe('Runbook commands: errors say what to do', () => {
   it.each([
     [

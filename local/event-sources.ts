@@ -9,7 +9,12 @@ import { withInjectedFunctionErrors } from '#local/esm/fault-injection.ts';
 import { KinesisPoller } from '#local/esm/kinesis-poller.ts';
 import { sqsOnFailureSink } from '#local/esm/on-failure.ts';
 import { SqsPoller } from '#local/esm/sqs-poller.ts';
-import type { InvokeFunction, KinesisEventProperties, SqsEventProperties } from '#local/esm/types.ts';
+import type {
+  InvokeFunction,
+  KinesisEventProperties,
+  KinesisPollerEvent,
+  SqsEventProperties,
+} from '#local/esm/types.ts';
 import type { FaultInjector } from '#local/faults/faults.ts';
 import { parsePattern } from '#local/faults/faults.ts';
 import type { LocalFunction } from '#local/functions/runner.ts';
@@ -28,6 +33,39 @@ export interface EventSources {
   start(): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** A failure's detail in a log line: its first line, at most 200 characters. */
+const shortDetail = (detail: string): string => {
+  const first = detail.split('\n')[0]!.trim();
+  return first.length > 200 ? `${first.slice(0, 199)}…` : first;
+};
+
+const failedBatchLine = (count: number, unit: string, reason: string, detail: string): string =>
+  `a batch of ${count} ${unit}${count === 1 ? '' : 's'} failed (${reason}${detail ? `: ${shortDetail(detail)}` : ''})`;
+
+/**
+ * The line the runtime's log shows for a stream event source's event, or undefined for routine ones: what goes
+ * wrong with a batch (a failure, a split, a batch given up on) is what a user watching the log needs to see.
+ */
+export const kinesisEventLine = (e: KinesisPollerEvent): string | undefined => {
+  switch (e.type) {
+    case 'batch-failed':
+      return `${e.shardId}: ${failedBatchLine(e.count, 'record', e.reason, e.detail)}`;
+    case 'bisected':
+      return `${e.shardId}: the failed batch is split in two, ${e.left} + ${e.right} records (BisectBatchOnFunctionError)`;
+    case 'on-failure': {
+      const info = e.record.KinesisBatchInfo;
+      const what = `${info.batchSize} record${info.batchSize === 1 ? '' : 's'} (${info.startSequenceNumber}…${info.endSequenceNumber})`;
+      return e.delivered
+        ? `${e.shardId}: ${what} given up on (${e.record.requestContext.condition}); their pointer is on the on-failure destination`
+        : `${e.shardId}: ${what} given up on (${e.record.requestContext.condition}); no on-failure destination took their pointer`;
+    }
+    case 'checkpoints-discarded':
+      return e.reason;
+    default:
+      return undefined;
+  }
+};
 
 export class EventSourceError extends Error {
   constructor(message: string) {
@@ -122,7 +160,8 @@ export const createEventSources = (options: EventSourceOptions): EventSources =>
             // The stream is part of the mapping's identity: pointed at another stream, it is a new mapping, as on AWS.
             mappingId: `${definition.logicalId}/${event.name}/${streamNameOf(properties.Stream, where)}`,
             onEvent: (e) => {
-              if (e.type === 'checkpoints-discarded') log('esm', `${definition.name}: ${e.reason}`);
+              const line = kinesisEventLine(e);
+              if (line !== undefined) log('esm', `${definition.name}: ${line}`);
             },
             functionName: definition.name,
             functionArn: definition.arn,
@@ -141,6 +180,10 @@ export const createEventSources = (options: EventSourceOptions): EventSources =>
             queue: String(properties.Queue),
             properties,
             invoke: withFunctionFaults((e) => fn.invoke(e), definition.name, faults),
+            onEvent: (e) => {
+              if (e.type === 'batch-failed')
+                log('esm', `${definition.name}: ${failedBatchLine(e.count, 'message', e.reason, e.detail)}`);
+            },
             functionName: definition.name,
             region: options.region,
             accountId: options.accountId,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createEventSources, EventSourceError } from '#local/event-sources.ts';
+import type { KinesisPollerEvent } from '#local/esm/types.ts';
+import { createEventSources, EventSourceError, kinesisEventLine } from '#local/event-sources.ts';
 import type { LocalFunction } from '#local/functions/runner.ts';
 import type { LocalStack, PlannedFunction } from '#local/stack.ts';
 
@@ -57,5 +58,84 @@ describe('Local runtime: wiring the template events as event source mappings', (
     const act = () => wire({ Stream: `${STREAM}/consumer/efo:1573143478` });
     // Assess
     expect(act).toThrow('consumer ARNs are not emulated');
+  });
+});
+
+describe('Local runtime: what the log says of a stream event source', () => {
+  const record = {
+    requestContext: {
+      requestId: 'r',
+      functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:local-consumer',
+      condition: 'RetryAttemptsExhausted' as const,
+      approximateInvokeCount: 11,
+    },
+    version: '1.0' as const,
+    timestamp: '2026-11-29T00:00:00.000Z',
+    KinesisBatchInfo: {
+      shardId: 'shardId-000000000000',
+      startSequenceNumber: '101',
+      endSequenceNumber: '109',
+      approximateArrivalOfFirstRecord: '2026-11-29T00:00:00.000Z',
+      approximateArrivalOfLastRecord: '2026-11-29T00:00:00.000Z',
+      batchSize: 3,
+      streamArn: 'arn:aws:kinesis:us-east-1:000000000000:stream/local-EventStream',
+    },
+  };
+
+  it.each([
+    [
+      {
+        type: 'batch-failed',
+        shardId: 'shardId-000000000000',
+        count: 12,
+        reason: 'function-error',
+        detail: `Error: injected\n    at stack line\n${'x'.repeat(300)}`,
+      },
+      'shardId-000000000000: a batch of 12 records failed (function-error: Error: injected)',
+    ],
+    [
+      {
+        type: 'batch-failed',
+        shardId: 'shardId-000000000001',
+        count: 1,
+        reason: 'partial-failure',
+        detail: '',
+      },
+      'shardId-000000000001: a batch of 1 record failed (partial-failure)',
+    ],
+    [
+      { type: 'bisected', shardId: 'shardId-000000000000', left: 6, right: 6 },
+      'shardId-000000000000: the failed batch is split in two, 6 + 6 records (BisectBatchOnFunctionError)',
+    ],
+    [
+      { type: 'on-failure', shardId: 'shardId-000000000000', record, delivered: true },
+      'shardId-000000000000: 3 records (101…109) given up on (RetryAttemptsExhausted); their pointer is on the on-failure destination',
+    ],
+    [
+      { type: 'on-failure', shardId: 'shardId-000000000000', record, delivered: false },
+      'shardId-000000000000: 3 records (101…109) given up on (RetryAttemptsExhausted); no on-failure destination took their pointer',
+    ],
+    [
+      { type: 'checkpoints-discarded', reason: 'the stream was created again' },
+      'the stream was created again',
+    ],
+  ] as Array<[KinesisPollerEvent, string]>)('logs %j as a line of its own', (event, line) => {
+    // Act / Assess
+    expect(kinesisEventLine(event)).toBe(line);
+  });
+
+  it('says nothing of routine events', () => {
+    // Act / Assess
+    expect(
+      kinesisEventLine({ type: 'batch-succeeded', shardId: 'shardId-000000000000', count: 5 }),
+    ).toBeUndefined();
+    expect(
+      kinesisEventLine({
+        type: 'records-read',
+        shardId: 'shardId-000000000000',
+        count: 5,
+        millisBehindLatest: 0,
+      }),
+    ).toBeUndefined();
   });
 });

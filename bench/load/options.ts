@@ -34,7 +34,13 @@ export const LOAD_USAGE = `usage: npm run load -- --rate N --seconds S [--stream
           [--shards-report] [--users U] [--out DIR]
 
   --rate N       records per second to send, above 0 and at most ${MAX_RATE.toLocaleString('en-US')}
-  --seconds S    how long to send, above 0 and at most ${MAX_SECONDS.toLocaleString('en-US')}; rate × seconds must be at least 1 record`;
+  --seconds S    how long to send, above 0 and at most ${MAX_SECONDS.toLocaleString('en-US')}; rate × seconds must be at least 1 record
+  --stream NAME  the stream to write to (default: the local runtime's ${LOCAL_STREAM}, or the stack's StreamName output)
+  --endpoint URL the local runtime's AWS endpoint (default: ${LOCAL_ENDPOINT})
+  --stack NAME   a deployed stack instead, reached with the default AWS credentials; --region R names its region
+  --shards-report  also report the rate and the throttled entries per shard
+  --users U      distinct users, each a partition key (default: 10,000)
+  --out DIR      where the report and its chart are written (default: bench)`;
 
 export const parseLoadArgs = (argv: string[]): LoadOptions => {
   let values: Record<string, string | boolean | undefined>;

@@ -5,7 +5,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { iteratorAgeOf, statusDocumentProblem } from '#bench/load/iterator-age.ts';
 import { batchSizes, dueBy, recordsIn, runLoad, shardOfMessage } from '#bench/load/load-test.ts';
-import { LoadInputError, parseLoadArgs } from '#bench/load/options.ts';
+import { LOAD_USAGE, LoadInputError, parseLoadArgs } from '#bench/load/options.ts';
 import { reportBaseName } from '#bench/load/report.ts';
 
 describe('Load test: options', () => {
@@ -256,5 +256,15 @@ describe('Load test: records sent against records requested', () => {
     // Assess
     expect(report.failed).toEqual({ ECONNREFUSED: 10 });
     expect(report.failedRequests).toBeGreaterThan(0);
+  });
+});
+
+describe('Load test: help', () => {
+  it('explains every option it names, a line each', () => {
+    // Act / Assess
+    for (const flag of ['rate', 'seconds', 'stream', 'endpoint', 'stack', 'shards-report', 'users', 'out']) {
+      expect(LOAD_USAGE).toMatch(new RegExp(`\\n  --${flag} `));
+    }
+    expect(LOAD_USAGE).toContain('--region R names its region');
   });
 });

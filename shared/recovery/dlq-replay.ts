@@ -1,6 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { PartialItemFailures } from '@aws-lambda-powertools/batch/types';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { LogAttributes, LogItemExtraInput } from '@aws-lambda-powertools/logger/types';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
@@ -364,7 +365,8 @@ const driveMessage = async (
     driven = await driveRecords(read.records, {
       store: sink.store,
       quarantine: sink.quarantine,
-      logger,
+      // Every line of a dry run says so: its counts ("written") are what a replay would do.
+      logger: dryRun ? markedDryRun(logger) : logger,
       metrics,
       keyConcurrency: deps.keyConcurrency,
       timeReserveMs: deps.timeReserveMs,
@@ -555,6 +557,22 @@ export const replayReport = (details: MessageDetail[], dryRun: boolean): ReplayR
     details,
   };
 };
+
+/** A line's extra input with `dryRun: true` added (an error or a string given alone keeps its Powertools key). */
+export const withDryRun = (extra: LogItemExtraInput): LogItemExtraInput => {
+  const [first] = extra;
+  if (first instanceof Error) return [{ dryRun: true, error: first }];
+  if (typeof first === 'string') return [{ dryRun: true, extra: first }];
+  return [{ dryRun: true }, ...(extra as LogAttributes[])];
+};
+
+/** A logger whose every line carries `dryRun: true`. */
+const markedDryRun = (logger: ReplayDependencies['logger']): ReplayDependencies['logger'] => ({
+  debug: (input, ...extra) => logger.debug(input, ...withDryRun(extra)),
+  info: (input, ...extra) => logger.info(input, ...withDryRun(extra)),
+  warn: (input, ...extra) => logger.warn(input, ...withDryRun(extra)),
+  error: (input, ...extra) => logger.error(input, ...withDryRun(extra)),
+});
 
 const publish = (report: ReplayReport, deps: Pick<ReplayDependencies, 'metrics' | 'logger'>): void => {
   deps.metrics.addMetric('ReplayMessages', MetricUnit.Count, report.messages);

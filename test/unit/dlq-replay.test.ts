@@ -18,6 +18,7 @@ import {
   replayMessage,
   replayShardMessages,
   replaySqsEvent,
+  withDryRun,
 } from '#shared/recovery/dlq-replay.ts';
 import { DryRunEventStore, DryRunQuarantine } from '#shared/recovery/dry-run.ts';
 import { MemoryMessageQuarantine } from '#shared/recovery/message-quarantine.ts';
@@ -528,8 +529,21 @@ describe('Recovery: drainFailureQueue', () => {
       })
       .resolves({ Messages: [] });
     // Act
-    const report = await drainFailureQueue({ dryRun: true, maxMessages: 5 }, { ...deps, ...queueDeps });
+    const lines: Array<{ message: unknown; extra: unknown[] }> = [];
+    const keep =
+      (level: string) =>
+      (message: unknown, ...extra: unknown[]) =>
+        lines.push({ message: `${level} ${String(message)}`, extra });
+    const logger = { debug: keep('debug'), info: keep('info'), warn: keep('warn'), error: keep('error') };
+    const report = await drainFailureQueue(
+      { dryRun: true, maxMessages: 5 },
+      { ...deps, ...queueDeps, logger: logger as unknown as typeof deps.logger },
+    );
     // Assess
+    // The batch's own lines say it was a dry run: its "written" is what a replay would write.
+    const batchLines = lines.filter((line) => line.message === 'info batch processed');
+    expect(batchLines.length).toBeGreaterThan(0);
+    for (const line of batchLines) expect(line.extra[0]).toEqual({ dryRun: true });
     expect(report).toMatchObject({
       dryRun: true,
       messages: 2,
@@ -1037,5 +1051,21 @@ describe('Recovery: replaySqsEvent', () => {
     );
     // Assess
     expect(batchItemFailures).toEqual([]);
+  });
+});
+
+describe('DLQ replay: the lines of a dry run', () => {
+  it('add dryRun to attributes, and keep an error or a string given alone under their Powertools keys', () => {
+    // Prepare
+    const error = new Error('boom');
+    // Act / Assess
+    expect(withDryRun([{ shardId: 's' }, { records: 2 }])).toEqual([
+      { dryRun: true },
+      { shardId: 's' },
+      { records: 2 },
+    ]);
+    expect(withDryRun([])).toEqual([{ dryRun: true }]);
+    expect(withDryRun([error])).toEqual([{ dryRun: true, error }]);
+    expect(withDryRun(['detail'])).toEqual([{ dryRun: true, extra: 'detail' }]);
   });
 });

@@ -1,6 +1,5 @@
-import { parseFlags } from '#scripts/lib/flags.ts';
 import type { ReplayReport } from '#shared/recovery/dlq-replay.ts';
-import { numberFlag } from './lib/flags.ts';
+import { numberFlag, parseFlags } from './lib/flags.ts';
 import { createProgress } from './lib/progress.ts';
 import { DEFAULT_LOCAL_ENDPOINT, explainFailure, TARGET_OPTIONS, targetFrom } from './lib/stack-target.ts';
 

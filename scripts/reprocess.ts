@@ -1,6 +1,5 @@
-import { parseFlags } from '#scripts/lib/flags.ts';
 import type { JobStatus } from '#shared/recovery/reprocessor.ts';
-import { numberFlag } from './lib/flags.ts';
+import { numberFlag, parseFlags } from './lib/flags.ts';
 import { isWorkedOn, RECENTLY_WORKED_MS } from './lib/job-follow.ts';
 import { createProgress } from './lib/progress.ts';
 import { DEFAULT_LOCAL_ENDPOINT, explainFailure, TARGET_OPTIONS, targetFrom } from './lib/stack-target.ts';

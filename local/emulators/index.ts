@@ -295,9 +295,9 @@ export const startSqs = async (options: SqsOptions = {}): Promise<RunningSqs> =>
   let saved: string | undefined;
   let timer: NodeJS.Timeout | undefined;
   let restoredOnce = false;
-  // The file may be written once its messages are back in the queues, or when there is none: a start that fails
+  // The file may be written once its messages are back in the queues, or when there was none: a start that fails
   // before restoring, or a file that cannot be read, must not be overwritten with empty queues.
-  let mayWrite = file !== undefined && !existsSync(file);
+  const savedAtStart = file !== undefined && existsSync(file);
   /** Writes the messages if they changed since the last write. */
   const save = (target: string) => {
     const now = fingerprint(service.Queues);
@@ -354,7 +354,6 @@ export const startSqs = async (options: SqsOptions = {}): Promise<RunningSqs> =>
         }
       }
       restoredOnce = true;
-      mayWrite = true;
       // The file now says what the queues hold (without the dropped messages), and follows them.
       save(file);
       timer = setInterval(() => {
@@ -369,7 +368,7 @@ export const startSqs = async (options: SqsOptions = {}): Promise<RunningSqs> =>
     },
     close: async () => {
       clearInterval(timer);
-      if (file && mayWrite) save(file);
+      if (file && (restoredOnce || !savedAtStart)) save(file);
       await running.close();
     },
   };

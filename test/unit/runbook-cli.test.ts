@@ -21,6 +21,56 @@ const run = async (script: string, args: string[]) => {
 // An endpoint nothing listens on: reaching it would fail differently from the failures expected here.
 const FROM = ['--from', '2026-11-27T10:00:00Z', '--endpoint', 'http://127.0.0.1:9'];
 
+/**
+ * A Lambda Invoke API standing in for the runtime: each call is answered with what `answer` returns for its path
+ * and JSON payload, or has its connection dropped when that is undefined (the runtime gone).
+ */
+const invokeApi = (answer: (call: { url: string; payload: Record<string, unknown> }) => unknown) =>
+  listenOn(
+    createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const body = answer({ url: req.url ?? '', payload: text ? JSON.parse(text) : {} });
+        if (body === undefined) {
+          res.destroy();
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      });
+    }),
+    0,
+  );
+
+/** A reprocess job's status as the function answers it: one shard, or none. */
+const jobStatus = (
+  jobId: string,
+  state: string,
+  {
+    shard,
+    updatedAt = new Date().toISOString(),
+  }: { shard?: Record<string, unknown>; updatedAt?: string } = {},
+) => {
+  const counts = shard
+    ? { recordsRead: 100, written: 100, duplicates: 0, quarantined: 0, failed: 0 }
+    : { recordsRead: 0, written: 0, duplicates: 0, quarantined: 0, failed: 0 };
+  return {
+    jobId,
+    state,
+    dryRun: false,
+    parameters: { from: '2026-11-27T10:00:00.000Z' },
+    projectionVersion: 1,
+    windowEnd: '2026-11-27T11:00:00.000Z',
+    createdAt: '2026-11-27T11:00:00.000Z',
+    updatedAt,
+    invocations: 1,
+    totals: counts,
+    shards: shard ? [{ shardId: 'shardId-000000000000', parents: [], lagMs: 0, ...counts, ...shard }] : [],
+  };
+};
+
 describe('Runbook commands: numeric flags are checked before the function is called', () => {
   it.each([
     [['--rate', 'abc'], "--rate must be a number, got 'abc'"],
@@ -132,15 +182,10 @@ describe('Runbook commands: what replay says of the failure queue', () => {
       queue: { waiting: 0, inFlight: 1 },
     };
     const invoked: string[] = [];
-    const server = createServer((req, res) => {
-      invoked.push(req.url ?? '');
-      req.resume();
-      req.on('end', () => {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(report));
-      });
+    const { endpoint, close } = await invokeApi(({ url }) => {
+      invoked.push(url);
+      return report;
     });
-    const { endpoint, close } = await listenOn(server, 0);
     try {
       // Act
       const result = await run('scripts/replay.ts', ['--endpoint', endpoint]);
@@ -162,42 +207,21 @@ describe('Runbook commands: what replay says of the failure queue', () => {
 describe('Runbook commands: reprocess --job takes over a job nothing works on any more', () => {
   it('resumes a followed job once its lease is gone and it has not moved for a minute', async () => {
     // Prepare: a job worked on when the command starts (a lease held), whose invocations then stop.
-    const counts = { recordsRead: 100, written: 100, duplicates: 0, quarantined: 0, failed: 0 };
-    const job = (state: string, shard: Record<string, unknown>, updatedAt: string) => ({
-      jobId: 'job-1',
-      state,
-      dryRun: false,
-      parameters: { from: '2026-11-27T10:00:00.000Z' },
-      projectionVersion: 1,
-      windowEnd: '2026-11-27T11:00:00.000Z',
-      createdAt: '2026-11-27T11:00:00.000Z',
-      updatedAt,
-      invocations: 1,
-      totals: counts,
-      shards: [{ shardId: 'shardId-000000000000', parents: [], lagMs: 0, ...counts, ...shard }],
-    });
-    const now = new Date().toISOString();
     const leased = {
       state: 'reading',
       lease: { owner: 'a', expiresAt: new Date(Date.now() + 60_000).toISOString() },
     };
     const answers = [
-      job('running', leased, now),
-      job('running', { state: 'reading' }, '2026-11-27T11:00:00.000Z'),
-      job('running', leased, now),
-      job('done', { state: 'done' }, now),
+      jobStatus('job-1', 'running', { shard: leased }),
+      jobStatus('job-1', 'running', { shard: { state: 'reading' }, updatedAt: '2026-11-27T11:00:00.000Z' }),
+      jobStatus('job-1', 'running', { shard: leased }),
+      jobStatus('job-1', 'done', { shard: { state: 'done' } }),
     ];
     const requests: Array<Record<string, unknown>> = [];
-    const server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        requests.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>);
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(answers.shift()));
-      });
+    const { endpoint, close } = await invokeApi(({ payload }) => {
+      requests.push(payload);
+      return answers.shift();
     });
-    const { endpoint, close } = await listenOn(server, 0);
     try {
       // Act
       const result = await run('scripts/reprocess.ts', [
@@ -225,33 +249,11 @@ describe('Runbook commands: reprocess --job takes over a job nothing works on an
 describe('Runbook commands: reprocess names the job when it stops before the job does', () => {
   it('says how to follow or resume the job when the function cannot be reached any more', async () => {
     // Prepare: a start answered, then the endpoint goes away (the local runtime stopped).
-    const started = {
-      jobId: 'job-2',
-      state: 'running',
-      dryRun: false,
-      parameters: { from: '2026-11-27T10:00:00.000Z' },
-      projectionVersion: 1,
-      windowEnd: '2026-11-27T11:00:00.000Z',
-      createdAt: '2026-11-27T11:00:00.000Z',
-      updatedAt: new Date().toISOString(),
-      invocations: 1,
-      totals: { recordsRead: 0, written: 0, duplicates: 0, quarantined: 0, failed: 0 },
-      shards: [],
-    };
     let calls = 0;
-    const server = createServer((req, res) => {
+    const { endpoint, close } = await invokeApi(() => {
       calls += 1;
-      req.resume();
-      req.on('end', () => {
-        if (calls > 1) {
-          res.destroy();
-          return;
-        }
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(started));
-      });
+      return calls > 1 ? undefined : jobStatus('job-2', 'running');
     });
-    const { endpoint, close } = await listenOn(server, 0);
     try {
       // Act
       const result = await run('scripts/reprocess.ts', [

@@ -1,6 +1,6 @@
 import type { JobStatus } from '#shared/recovery/reprocessor.ts';
 import { numberFlag, parseFlags } from './lib/flags.ts';
-import { isWorkedOn, RECENTLY_WORKED_MS } from './lib/job-follow.ts';
+import { isWorkedOn, RECENTLY_WORKED_MS, windowProgress } from './lib/job-follow.ts';
 import { createProgress } from './lib/progress.ts';
 import { DEFAULT_LOCAL_ENDPOINT, explainFailure, TARGET_OPTIONS, targetFrom } from './lib/stack-target.ts';
 
@@ -32,12 +32,20 @@ usage or when the function could not be called.`;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+const NOT_WORKED_ON = `no shard lease, no update for ${RECENTLY_WORKED_MS / 1000} s`;
+
 const describe = (status: JobStatus): string => {
   const done = status.shards.filter((s) => s.state === 'done').length;
   const t = status.totals;
   const lag = Math.max(0, ...status.shards.filter((s) => s.state !== 'done').map((s) => s.lagMs));
-  return `${status.jobId} ${status.state}: shards ${done}/${status.shards.length}, read ${t.recordsRead}, written ${t.written}, duplicates ${t.duplicates}, quarantined ${t.quarantined}, failed ${t.failed}${status.state === 'running' ? `, lag ${Math.round(lag / 1000)} s` : ''}`;
+  const running = status.state === 'running';
+  const state =
+    running && !isWorkedOn(status, Date.now()) ? `running, not worked on (${NOT_WORKED_ON})` : status.state;
+  return `${status.jobId} ${state}: window ${Math.floor(windowProgress(status) * 100)}% read, shards ${done}/${status.shards.length}, read ${t.recordsRead}, written ${t.written}, duplicates ${t.duplicates}, quarantined ${t.quarantined}, failed ${t.failed}${running ? `, lag ${Math.round(lag / 1000)} s` : ''}`;
 };
+
+/** What the stream could no longer give back of the window when the job was created. */
+const warningLines = (status: JobStatus): string[] => (status.warnings ?? []).map((w) => `warning: ${w}`);
 
 /** The job this command started or follows, once known: named when the command stops before the job does. */
 let currentJob: string | undefined;
@@ -121,12 +129,9 @@ const main = async (): Promise<number> => {
       progress.line(
         `${following ? 'following running ' : ''}job ${status.jobId} on the ${target.description}: window ${status.parameters.from} → ${status.windowEnd}${status.dryRun ? ' (dry run)' : ''}`,
       );
+      for (const line of warningLines(status)) progress.line(line);
       while (status.state === 'running') {
-        progress.update(
-          status.shards.filter((s) => s.state === 'done').length,
-          status.shards.length || undefined,
-          describe(status),
-        );
+        progress.update(Math.floor(windowProgress(status) * 1000), 1000, describe(status));
         await sleep(pollMs);
         status = await target.invoke<JobStatus>('ReprocessorFunction', {
           action: 'status',
@@ -134,9 +139,7 @@ const main = async (): Promise<number> => {
         });
         // Nothing works on it any more (its invocations were cut off: a stop, a crash): resumed, as `--job` would.
         if (status.state === 'running' && !isWorkedOn(status, Date.now())) {
-          progress.line(
-            `job ${status.jobId} is no longer worked on (no shard lease, no update for ${RECENTLY_WORKED_MS / 1000} s): resuming it`,
-          );
+          progress.line(`job ${status.jobId} is no longer worked on (${NOT_WORKED_ON}): resuming it`);
           status = await target.invoke<JobStatus>('ReprocessorFunction', {
             action: 'start',
             detach: true,
@@ -145,10 +148,17 @@ const main = async (): Promise<number> => {
         }
       }
     }
-    // Done, failed or cancelled: nothing left to pick up.
+    // Finished, or only looked at: nothing left to pick up.
     currentJob = undefined;
     progress.finish();
     console.error(describe(status));
+    // Beside the totals they explain (a job followed here showed them at its start too).
+    for (const line of warningLines(status)) console.error(line);
+    if (values.status && status.state === 'running' && !isWorkedOn(status, Date.now())) {
+      console.error(
+        `  its invocations were cut off (a stop, a crash): resume it with npm run reprocess -- --job ${status.jobId}`,
+      );
+    }
     for (const shard of status.shards) {
       console.error(
         `  ${shard.shardId} ${shard.state}${shard.endReason ? ` (${shard.endReason})` : ''}: read ${shard.recordsRead}, written ${shard.written}, duplicates ${shard.duplicates}, quarantined ${shard.quarantined}, failed ${shard.failed}${shard.lastError ? `, last error: ${shard.lastError}` : ''}`,

@@ -7,6 +7,8 @@
 export const permissions: Readonly<Record<string, readonly string[]>> = {
   // The shards open at `from` and their descendants, then reading them (shared/kinesis/shard-reader.ts).
   'kinesis:ListShards': ['EventStream'],
+  // The stream's creation time and retention: a window the stream no longer holds whole is refused or warned of.
+  'kinesis:DescribeStreamSummary': ['EventStream'],
   'kinesis:GetShardIterator': ['EventStream'],
   'kinesis:GetRecords': ['EventStream'],
   // Events into the sink; jobs and shard checkpoints (shared/recovery/job-store.ts).

@@ -13,3 +13,23 @@ export const isWorkedOn = (status: JobStatus, now: number): boolean =>
   status.state === 'running' &&
   (status.shards.some((shard) => shard.lease !== undefined) ||
     now - Date.parse(status.updatedAt) < RECENTLY_WORKED_MS);
+
+/**
+ * How much of the job's window has been read, from 0 to 1: per shard, the share of the window up to the arrival
+ * time of its last record done (a shard done counts whole), averaged over the job's shards. It moves while the
+ * first shards are read, where a count of shards done would stay at 0 until one ends. A child shard starts at
+ * the split or merge that made it, so it counts 0 until its first record and then jumps to where it began.
+ */
+export const windowProgress = (status: JobStatus): number => {
+  if (status.shards.length === 0) return 0;
+  const from = Date.parse(status.parameters.from);
+  const span = Math.max(1, Date.parse(status.windowEnd) - from);
+  const read = status.shards.map((shard) =>
+    shard.state === 'done'
+      ? 1
+      : shard.lastArrival === undefined
+        ? 0
+        : Math.min(1, Math.max(0, (Date.parse(shard.lastArrival) - from) / span)),
+  );
+  return read.reduce((sum, share) => sum + share, 0) / read.length;
+};

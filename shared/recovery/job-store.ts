@@ -46,6 +46,8 @@ export interface JobItem {
    * stopped half-way: it is planned again (shards are added only where missing) before it is run.
    */
   planned?: boolean;
+  /** What the stream could no longer give back of the window when the job was created. */
+  warnings?: string[];
 }
 
 export type ShardState = 'pending' | 'reading' | 'done' | 'failed';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import {
+  DescribeStreamSummaryCommand,
   type KinesisClient,
   ListShardsCommand,
   type ListShardsCommandInput,
@@ -151,6 +152,8 @@ export interface JobStatus {
   /** For a start: whether this invocation handed the job on to another. */
   continued?: boolean;
   lastError?: string;
+  /** What the stream could no longer give back of the window when the job was created (windowWarnings). */
+  warnings?: string[];
 }
 
 /** A request the function refuses, with the reason. */
@@ -471,6 +474,7 @@ export const jobStatus = (job: JobItem, shards: ShardItem[], now: number): JobSt
     totals: sumCounts(statuses),
     shards: statuses,
     ...(job.lastError === undefined ? {} : { lastError: job.lastError }),
+    ...(job.warnings === undefined ? {} : { warnings: job.warnings }),
   };
 };
 
@@ -834,6 +838,55 @@ const runJob = async (run: RunContext): Promise<RunOutcome> => {
   return { finished: false, continueNeeded: outOfBudget && !waitingOnOthers };
 };
 
+const HOUR_MS = 3_600_000;
+
+/**
+ * What the stream can no longer give back of a window, from its creation time and retention: a window that ends
+ * before the stream was created is refused (it holds nothing); one that starts before the oldest records the
+ * stream keeps gets a warning, as reading it from AT_TIMESTAMP silently starts at the oldest record left.
+ */
+export const windowWarnings = (
+  streamName: string,
+  window: { from: number; end: number },
+  stream: { createdAt: number; retentionHours: number },
+  now: number,
+): string[] => {
+  if (window.end < stream.createdAt) {
+    throw new ReprocessRequestError(
+      `the window ends (${iso(window.end)}) before stream ${streamName} was created (${iso(stream.createdAt)}): ` +
+        'it holds no record of it',
+    );
+  }
+  const kept = now - stream.retentionHours * HOUR_MS;
+  // A stream younger than its retention has dropped nothing yet.
+  if (window.from >= kept || stream.createdAt >= kept) return [];
+  const retention = `stream ${streamName} keeps records for ${stream.retentionHours} hours`;
+  if (window.end < kept) {
+    return [
+      `the whole window is older than the stream's retention (${retention}): records that arrived before ` +
+        `${iso(kept)} are dropped, so little or nothing of it is left to read`,
+    ];
+  }
+  return [
+    `the window starts before the oldest records the stream keeps (${retention}): records that arrived from ` +
+      `${iso(window.from)} to ${iso(kept)} are dropped and are not reprocessed`,
+  ];
+};
+
+/** The stream's creation time and retention, for windowWarnings. */
+const describeStream = async (
+  kinesis: Pick<KinesisClient, 'send'>,
+  streamName: string,
+): Promise<{ createdAt: number; retentionHours: number }> => {
+  const { StreamDescriptionSummary: summary } = await kinesis.send(
+    new DescribeStreamSummaryCommand({ StreamName: streamName }),
+  );
+  return {
+    createdAt: summary!.StreamCreationTimestamp!.getTime(),
+    retentionHours: summary!.RetentionPeriodHours!,
+  };
+};
+
 const newJobId = (now: number): string =>
   `reprocess-${iso(now)
     .replace(/[-:]/g, '')
@@ -868,6 +921,12 @@ const jobFor = async (request: ParsedRequest, deps: ReprocessDependencies, now: 
     throw new ReprocessRequestError(`to (${to}) is in the future; leave it out to reprocess up to now`);
   }
   const at = iso(now);
+  const warnings = windowWarnings(
+    settings.streamName,
+    { from: Date.parse(from), end: to === undefined ? now : Date.parse(to) },
+    await describeStream(deps.kinesis, settings.streamName),
+    now,
+  );
   const shards = await planShards(deps.kinesis, settings.streamName, jobId, request.parameters, at);
   const job: JobItem = {
     jobId,
@@ -878,6 +937,7 @@ const jobFor = async (request: ParsedRequest, deps: ReprocessDependencies, now: 
     createdAt: at,
     updatedAt: at,
     invocations: 0,
+    ...(warnings.length > 0 ? { warnings } : {}),
   };
   if ((await jobs.createJob(job)) === 'exists') {
     // Another request created it a moment ago.
@@ -887,6 +947,7 @@ const jobFor = async (request: ParsedRequest, deps: ReprocessDependencies, now: 
   await jobs.updateJob(jobId, { planned: true });
   job.planned = true;
   deps.logger.info('reprocessing job created', { jobId, ...request.parameters, shards: shards.length });
+  for (const warning of warnings) deps.logger.warn(`reprocessing job ${jobId}: ${warning}`, { jobId });
   return job;
 };
 

@@ -1,4 +1,5 @@
 import {
+  DescribeStreamSummaryCommand,
   GetRecordsCommand,
   type GetRecordsCommandInput,
   type GetRecordsCommandOutput,
@@ -39,7 +40,7 @@ interface FakeShard {
 }
 
 export interface FakeCall {
-  command: 'GetShardIterator' | 'GetRecords' | 'ListShards';
+  command: 'GetShardIterator' | 'GetRecords' | 'ListShards' | 'DescribeStreamSummary';
   input: Record<string, unknown>;
   /** The clock's time when the call was made. */
   at: number;
@@ -69,11 +70,15 @@ export class FakeKinesis {
     gone: new Set<string>(),
   };
   readonly mock = mockClient(KinesisClient);
+  /** The stream's creation time (the clock's time when it was made) and retention, for DescribeStreamSummary. */
+  createdAt: number;
+  retentionHours = 24;
   #shardCount = 0;
 
   constructor(streamName: string, clock: Clock, shards = 1) {
     this.streamName = streamName;
     this.clock = clock;
+    this.createdAt = clock.now();
     for (let i = 0; i < shards; i += 1) this.#addShard({});
     this.install();
   }
@@ -83,6 +88,17 @@ export class FakeKinesis {
     this.mock.on(GetShardIteratorCommand).callsFake((input) => this.#getShardIterator(input));
     this.mock.on(GetRecordsCommand).callsFake((input) => this.#getRecords(input));
     this.mock.on(ListShardsCommand).callsFake((input) => this.#listShards(input));
+    this.mock.on(DescribeStreamSummaryCommand).callsFake((input) => {
+      this.#record('DescribeStreamSummary', input);
+      return {
+        StreamDescriptionSummary: {
+          StreamName: this.streamName,
+          StreamCreationTimestamp: new Date(this.createdAt),
+          RetentionPeriodHours: this.retentionHours,
+          OpenShardCount: [...this.shards.values()].filter((shard) => shard.closedAt === undefined).length,
+        },
+      };
+    });
   }
 
   #addShard(parents: { ParentShardId?: string; AdjacentParentShardId?: string }): FakeShard {

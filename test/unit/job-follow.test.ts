@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isWorkedOn, RECENTLY_WORKED_MS } from '#scripts/lib/job-follow.ts';
+import { isWorkedOn, RECENTLY_WORKED_MS, windowProgress } from '#scripts/lib/job-follow.ts';
 import type { JobStatus } from '#shared/recovery/reprocessor.ts';
 
 const NOW = Date.parse('2026-11-28T10:00:00Z');
@@ -32,5 +32,40 @@ describe('npm run reprocess -- --job: follow a job that is worked on, resume one
     ['a finished job', status('done', 0, true), false],
   ])('%s', (_, job, expected) => {
     expect(isWorkedOn(job, NOW)).toBe(expected);
+  });
+});
+
+/** A job over the hour 10:00–11:00 with these shards. */
+const withShards = (shards: Array<{ state: string; lastArrival?: string }>): JobStatus =>
+  ({
+    parameters: { from: '2026-11-28T10:00:00.000Z' },
+    windowEnd: '2026-11-28T11:00:00.000Z',
+    shards: shards.map((shard, i) => ({ shardId: `shardId-00000000000${i}`, ...shard })),
+  }) as unknown as JobStatus;
+
+describe('npm run reprocess: progress is the share of the window read, not of shards done', () => {
+  it.each([
+    ['no shard planned yet', [], 0],
+    ['nothing read yet', [{ state: 'pending' }, { state: 'reading' }], 0],
+    [
+      'two shards each a quarter and three quarters through, none done',
+      [
+        { state: 'reading', lastArrival: '2026-11-28T10:15:00.000Z' },
+        { state: 'reading', lastArrival: '2026-11-28T10:45:00.000Z' },
+      ],
+      0.5,
+    ],
+    [
+      'one shard done, one a quarter through',
+      [{ state: 'done' }, { state: 'reading', lastArrival: '2026-11-28T10:15:00.000Z' }],
+      0.625,
+    ],
+    [
+      'records that arrived within the grace past the end count as the end',
+      [{ state: 'reading', lastArrival: '2026-11-28T11:00:01.000Z' }],
+      1,
+    ],
+  ])('%s', (_, shards, expected) => {
+    expect(windowProgress(withShards(shards))).toBeCloseTo(expected, 9);
   });
 });

@@ -153,6 +153,7 @@ describe('Template: ReprocessorFunction', () => {
     const table = { 'Fn::GetAtt': ['EventTable', 'Arn'] };
     const jobs = { 'Fn::GetAtt': ['ReprocessJobsTable', 'Arn'] };
     expectGranted('ReprocessorFunction', [
+      ['kinesis:DescribeStreamSummary', stream],
       ['kinesis:ListShards', stream],
       ['kinesis:GetShardIterator', stream],
       ['kinesis:GetRecords', stream],
@@ -170,6 +171,7 @@ describe('Template: ReprocessorFunction', () => {
       'ReprocessorFunction',
       ['kinesis:', 'dynamodb:', 's3:', 'sqs:', 'lambda:'],
       [
+        'kinesis:DescribeStreamSummary',
         'kinesis:ListShards',
         'kinesis:GetShardIterator',
         'kinesis:GetRecords',

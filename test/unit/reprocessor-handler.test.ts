@@ -1,4 +1,4 @@
-import { KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
+import { DescribeStreamSummaryCommand, KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import {
   DynamoDBDocumentClient,
@@ -79,6 +79,18 @@ describe('Function: reprocessor handler', () => {
         },
       ],
     });
+    // A year's retention: the sample's window stays within it whenever the test runs.
+    kinesisMock.on(DescribeStreamSummaryCommand).resolves({
+      StreamDescriptionSummary: {
+        StreamName: 'kinesis-pipeline-EventStream',
+        StreamARN: 'arn:aws:kinesis:us-east-1:123456789012:stream/kinesis-pipeline-EventStream',
+        StreamStatus: 'ACTIVE',
+        StreamCreationTimestamp: new Date('2026-11-01T00:00:00Z'),
+        RetentionPeriodHours: 8760,
+        EnhancedMonitoring: [],
+        OpenShardCount: 2,
+      },
+    });
     lambdaMock.on(InvokeCommand).resolves({ StatusCode: 202 });
     // Act
     const status = (await invoke(sampleEvent('reprocessor-start.json'))) as JobStatus;
@@ -99,6 +111,10 @@ describe('Function: reprocessor handler', () => {
       ['shardId-000000000000', 'pending'],
       ['shardId-000000000001', 'pending'],
     ]);
+    expect(status.warnings).toBeUndefined();
+    expect(kinesisMock).toHaveReceivedCommandWith(DescribeStreamSummaryCommand, {
+      StreamName: 'kinesis-pipeline-EventStream',
+    });
     expect(kinesisMock).toHaveReceivedCommandWith(ListShardsCommand, {
       StreamName: 'kinesis-pipeline-EventStream',
       ShardFilter: { Type: 'AT_TIMESTAMP', Timestamp: new Date('2026-11-24T16:00:00Z') },

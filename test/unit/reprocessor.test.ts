@@ -836,6 +836,64 @@ describe('Recovery: reprocessor', () => {
     expect(memory.items.size).toBe(2);
   });
 
+  it('refuses a window that ends before the stream was created, naming both times', async () => {
+    // Prepare: the stream was made an hour after the window ended.
+    const { clock, fake, deps, jobs } = setup(1);
+    const end = clock.now() - 3 * 3_600_000;
+    fake.createdAt = end + 3_600_000;
+    // Act
+    const result = handleReprocessRequest({ from: iso(end - 60_000), to: iso(end), jobId: 'before' }, deps());
+    // Assess: refused with both times, and no job is left behind.
+    await expect(result).rejects.toThrow(ReprocessRequestError);
+    await expect(result).rejects.toThrow(
+      `the window ends (${iso(end)}) before stream ${STREAM_NAME} was created (${iso(end + 3_600_000)})`,
+    );
+    expect(await jobs.getJob('before')).toBeUndefined();
+  });
+
+  it.each([
+    [
+      'starts before the oldest records the stream keeps',
+      { fromHoursAgo: 30, toHoursAgo: 2 },
+      `the window starts before the oldest records the stream keeps (stream ${STREAM_NAME} keeps records for 24 hours): records that arrived from FROM to KEPT are dropped and are not reprocessed`,
+    ],
+    [
+      'lies wholly past the retention',
+      { fromHoursAgo: 30, toHoursAgo: 25 },
+      `the whole window is older than the stream's retention (stream ${STREAM_NAME} keeps records for 24 hours): records that arrived before KEPT are dropped, so little or nothing of it is left to read`,
+    ],
+  ])('warns, in the job and its status, of a window that %s', async (_, window, warning) => {
+    // Prepare: a stream made two days ago that keeps records for 24 hours.
+    const { clock, fake, deps, jobs } = setup(1);
+    fake.createdAt = clock.now() - 48 * 3_600_000;
+    const from = iso(clock.now() - window.fromHoursAgo * 3_600_000);
+    const to = iso(clock.now() - window.toHoursAgo * 3_600_000);
+    const expected = warning.replace('FROM', from).replace('KEPT', iso(clock.now() - 24 * 3_600_000));
+    // Act
+    const started = await handleReprocessRequest({ from, to, jobId: 'old', detach: true }, deps());
+    const status = await handleReprocessRequest({ action: 'status', jobId: 'old' }, deps());
+    // Assess
+    expect(started.warnings).toEqual([expected]);
+    expect(status.warnings).toEqual([expected]);
+    expect((await jobs.getJob('old'))!.warnings).toEqual([expected]);
+  });
+
+  it.each([
+    ['within the retention', { createdHoursAgo: 48, fromHoursAgo: 23 }],
+    ['from before a stream younger than its retention', { createdHoursAgo: 10, fromHoursAgo: 30 }],
+  ])('gives no warning for a window %s', async (_, times) => {
+    // Prepare
+    const { clock, fake, deps } = setup(1);
+    fake.createdAt = clock.now() - times.createdHoursAgo * 3_600_000;
+    // Act
+    const status = await handleReprocessRequest(
+      { from: iso(clock.now() - times.fromHoursAgo * 3_600_000), detach: true },
+      deps(),
+    );
+    // Assess
+    expect(status.warnings).toBeUndefined();
+  });
+
   it('plans again a job whose planner stopped before adding its shards, instead of finding it finished', async () => {
     // Prepare: the job item exists, its shards do not (another request is still adding them, or died).
     const { clock, deps, put, jobs, memory } = setup(2);

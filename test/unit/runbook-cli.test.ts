@@ -246,6 +246,72 @@ describe('Runbook commands: reprocess --job takes over a job nothing works on an
   });
 });
 
+describe('Runbook commands: reprocess --status says what a job needs', () => {
+  it('shows a job nothing works on as such, with the command that resumes it, and the window warnings', async () => {
+    // Prepare: a running job, no lease, untouched for an hour, whose window started past the retention.
+    const warning = 'the window starts before the oldest records the stream keeps';
+    const answer = {
+      ...jobStatus('job-3', 'running', {
+        shard: { state: 'reading', lastArrival: '2026-11-27T10:30:00.000Z' },
+        updatedAt: new Date(Date.now() - 3_600_000).toISOString(),
+      }),
+      warnings: [warning],
+    };
+    const requests: Array<Record<string, unknown>> = [];
+    const { endpoint, close } = await invokeApi(({ payload }) => {
+      requests.push(payload);
+      return answer;
+    });
+    try {
+      // Act
+      const result = await run('scripts/reprocess.ts', [
+        '--job',
+        'job-3',
+        '--status',
+        '--endpoint',
+        endpoint,
+      ]);
+      // Assess: only looked at, never resumed.
+      expect(requests).toEqual([{ action: 'status', jobId: 'job-3' }]);
+      expect(result.stderr).toContain(
+        'job-3 running, not worked on (no shard lease, no update for 60 s): window 50% read, shards 0/1',
+      );
+      expect(result.stderr).toContain(`warning: ${warning}`);
+      expect(result.stderr).toContain('resume it with npm run reprocess -- --job job-3');
+      expect(result.code).toBe(0);
+    } finally {
+      await close();
+    }
+  });
+
+  it('shows a job worked on as running, with no resume hint', async () => {
+    // Prepare
+    const answer = jobStatus('job-4', 'running', {
+      shard: {
+        state: 'reading',
+        lease: { owner: 'a', expiresAt: new Date(Date.now() + 60_000).toISOString() },
+      },
+    });
+    const { endpoint, close } = await invokeApi(() => answer);
+    try {
+      // Act
+      const result = await run('scripts/reprocess.ts', [
+        '--job',
+        'job-4',
+        '--status',
+        '--endpoint',
+        endpoint,
+      ]);
+      // Assess
+      expect(result.stderr).toContain('job-4 running: window 0% read');
+      expect(result.stderr).not.toContain('resume it');
+      expect(result.stderr).not.toContain('warning:');
+    } finally {
+      await close();
+    }
+  });
+});
+
 describe('Runbook commands: reprocess names the job when it stops before the job does', () => {
   it('says how to follow or resume the job when the function cannot be reached any more', async () => {
     // Prepare: a start answered, then the endpoint goes away (the local runtime stopped).

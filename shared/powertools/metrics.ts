@@ -1,14 +1,29 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logger } from '#shared/powertools/logger.ts';
 
+/** The start of Powertools' warning for an invocation that published no metric. */
+const NOTHING_TO_PUBLISH = 'No application metrics to publish';
+
 /**
- * Every function publishes under one namespace, so a dashboard can put them side by side. Its own warnings (an
- * invocation that published no metric) go through the function's Logger: JSON at WARN, filtered by its log level.
+ * Metrics' own messages, through the function's Logger (JSON, filtered by its log level). Its warning for an
+ * invocation that published no metric is written at DEBUG: here many invocations publish none by design (every
+ * reprocess `status` request, which `npm run reprocess` sends once a second, and a detached start), so at WARN it
+ * would flood the log and hide the warnings that matter. Its other warnings stay warnings. Metrics writes each
+ * message as one string.
  */
+const metricsLogger = {
+  debug: (message: string) => logger.debug(message),
+  info: (message: string) => logger.info(message),
+  warn: (message: string) =>
+    message.startsWith(NOTHING_TO_PUBLISH) ? logger.debug(message) : logger.warn(message),
+  error: (message: string) => logger.error(message),
+};
+
+/** Every function publishes under one namespace, so a dashboard can put them side by side. */
 export const metrics = new Metrics({
   namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'KinesisPipeline',
   serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'kinesis-pipeline',
-  logger,
+  logger: metricsLogger,
 });
 
 export { MetricUnit } from '@aws-lambda-powertools/metrics';

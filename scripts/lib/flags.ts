@@ -63,10 +63,46 @@ export class RepeatedFlagError extends TypeError {
 }
 
 /**
- * node:util parseArgs, refusing a flag given more than once unless it is declared `multiple`. parseArgs keeps the
- * last value silently, so `--rate 100 --rate 2000` would run at 2,000 without a word. Same config, same result.
+ * The arguments with a negative number after a flag that takes a value joined to it (`--rate -1` →
+ * `--rate=-1`). parseArgs reads `-1` as a flag of its own and refuses the pair as ambiguous; joined, the value
+ * reaches the flag's own check, which names the flag and the bounds it must be within.
  */
-export const parseFlags = <T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> => {
+const withNegativeValues = (args: readonly string[], options: ParseArgsConfig['options'] = {}): string[] => {
+  const takesValue = new Set<string>();
+  for (const [name, option] of Object.entries(options)) {
+    if (option.type !== 'string') continue;
+    takesValue.add(`--${name}`);
+    if (option.short) takesValue.add(`-${option.short}`);
+  }
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    if (arg === '--') {
+      joined.push(...args.slice(i));
+      break;
+    }
+    if (takesValue.has(arg) && next?.startsWith('-') && DECIMAL.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i += 1;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
+};
+
+/**
+ * node:util parseArgs, refusing a flag given more than once unless it is declared `multiple`. parseArgs keeps the
+ * last value silently, so `--rate 100 --rate 2000` would run at 2,000 without a word. Same config, same result,
+ * except that a negative number is taken as a flag's value (`--rate -1`), to be checked like any other.
+ */
+export const parseFlags = <T extends ParseArgsConfig>(options: T): ReturnType<typeof parseArgs<T>> => {
+  // Same type as the config given: only its arguments differ.
+  const config: T = {
+    ...options,
+    args: withNegativeValues(options.args ?? process.argv.slice(2), options.options),
+  };
   const { tokens = [] } = parseArgs({ ...config, tokens: true });
   const given = new Map<string, string[]>();
   for (const token of tokens) {

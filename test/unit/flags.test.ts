@@ -162,6 +162,33 @@ describe('Commands: parseFlags', () => {
     expect(act).toThrow(message);
   });
 
+  it.each([
+    [['--rate', '-1'], { rate: '-1' }, []],
+    [['--rate', '-0.5', '-q'], { rate: '-0.5', quiet: true }, []],
+    [['--tag', '-2', '--tag', 'a'], { tag: ['-2', 'a'] }, []],
+    // After `--` every argument is a positional, as parseArgs reads it.
+    [['--', '--rate', '-1'], {}, ['--rate', '-1']],
+  ])('takes a negative number as the value of the flag before it: %j', (args, values, positionals) => {
+    // Act
+    const parsed = parseFlags({ args, options, allowPositionals: true });
+    // Assess
+    expect(parsed.values).toEqual(values);
+    expect(parsed.positionals).toEqual(positionals);
+  });
+
+  it("so that the flag's own check reports it, naming the bounds", () => {
+    // Act
+    const { values } = parseFlags({ args: ['--rate', '-1'], options });
+    const act = () => numberFlag('rate', values.rate, { checks: [{ min: 1 }] }, RangeError);
+    // Assess
+    expect(act).toThrow('--rate must be at least 1, got -1');
+  });
+
+  it('leaves a flag after a flag that takes a value to parseArgs, which refuses the pair', () => {
+    // Act / Assess
+    expect(() => parseFlags({ args: ['--rate', '-q'], options })).toThrow('argument is ambiguous');
+  });
+
   it('lets parseArgs report what it refuses itself', () => {
     // Act / Assess
     expect(() => parseFlags({ args: ['--nope'], options })).toThrow("Unknown option '--nope'");

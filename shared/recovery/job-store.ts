@@ -98,10 +98,20 @@ export interface ShardItem extends ShardCounts {
   lastArrival?: string;
   millisBehindLatest?: number;
   lastError?: string;
+  /**
+   * Arrival-time ranges (ISO 8601) of the window that passed the stream's retention before this shard was read
+   * up to them, found each time the shard is taken up: any records there were are gone.
+   */
+  agedOut?: AgedOutRange[];
   leaseOwner?: string;
   /** Epoch milliseconds. */
   leaseExpiresAt?: number;
   updatedAt: string;
+}
+
+export interface AgedOutRange {
+  from: string;
+  to: string;
 }
 
 /** What a worker writes at a checkpoint. */
@@ -115,6 +125,7 @@ export type ShardProgress = Partial<
     | 'lastArrival'
     | 'millisBehindLatest'
     | 'lastError'
+    | 'agedOut'
   >
 >;
 

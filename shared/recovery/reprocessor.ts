@@ -22,6 +22,7 @@ import {
 import { MetricUnit } from '#shared/powertools/metrics.ts';
 import { assertTimeToWork, budgetContext, driveRecords, type Sink } from './drive-records.ts';
 import {
+  type AgedOutRange,
   type JobItem,
   type JobParameters,
   type JobStore,
@@ -135,6 +136,8 @@ export interface ShardStatus extends ShardCounts {
   lagMs: number;
   lease?: { owner: string; expiresAt: string };
   lastError?: string;
+  /** Ranges of the window that passed the stream's retention before the shard was read up to them. */
+  agedOut?: AgedOutRange[];
 }
 
 export interface JobStatus {
@@ -152,7 +155,10 @@ export interface JobStatus {
   /** For a start: whether this invocation handed the job on to another. */
   continued?: boolean;
   lastError?: string;
-  /** What the stream could no longer give back of the window when the job was created (windowWarnings). */
+  /**
+   * What the stream could no longer give back of the window: when the job was created (windowWarnings), and
+   * ranges of a shard that passed the retention before they were read (its `agedOut`).
+   */
   warnings?: string[];
 }
 
@@ -180,6 +186,15 @@ const FIELDS = [
 const JOB_FIELDS = ['from', 'to', 'shardIds', 'dryRun', 'maxRecordsPerSecond'] as const;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
+
+const HOUR_MS = 3_600_000;
+
+/** What the reprocessor needs to know of the stream: when it was created and how long it keeps records. */
+export interface StreamFacts {
+  /** Epoch milliseconds. */
+  createdAt: number;
+  retentionHours: number;
+}
 
 const timeOf = (name: string, value: unknown): number => {
   const ms =
@@ -459,8 +474,19 @@ export const jobStatus = (job: JobItem, shards: ShardItem[], now: number): JobSt
         lagMs,
         ...(leased ? { lease: { owner: shard.leaseOwner!, expiresAt: iso(shard.leaseExpiresAt!) } } : {}),
         ...(shard.lastError === undefined ? {} : { lastError: shard.lastError }),
+        ...(shard.agedOut === undefined ? {} : { agedOut: shard.agedOut }),
       };
     });
+  const warnings = [
+    ...(job.warnings ?? []),
+    ...statuses.flatMap((shard) =>
+      (shard.agedOut ?? []).map(
+        (range) =>
+          `${shard.shardId}: records that arrived from ${range.from} to ${range.to} passed the stream's retention ` +
+          'before they were read: any there were are gone',
+      ),
+    ),
+  ];
   return {
     jobId: job.jobId,
     state: job.state,
@@ -474,7 +500,7 @@ export const jobStatus = (job: JobItem, shards: ShardItem[], now: number): JobSt
     totals: sumCounts(statuses),
     shards: statuses,
     ...(job.lastError === undefined ? {} : { lastError: job.lastError }),
-    ...(job.warnings === undefined ? {} : { warnings: job.warnings }),
+    ...(warnings.length === 0 ? {} : { warnings }),
   };
 };
 
@@ -497,7 +523,29 @@ interface RunContext {
   shouldStop: (waitMs?: number) => boolean;
   /** The first such error: the other workers stop at their next call, and the invocation then fails with it. */
   abort: { error?: unknown };
+  /** The stream's creation time and retention, asked once per invocation when a shard with a position is taken up. */
+  stream?: Promise<StreamFacts>;
 }
+
+/**
+ * The shard's `agedOut` with the range its reader can no longer have, if any: from its last checkpoint's arrival
+ * time to the oldest time the stream keeps (or the window's end, if earlier). A shard not started yet has none
+ * here: the job's window warning covers a window that starts before the retention. A range that starts where the
+ * last one did (the shard has not moved since) replaces it.
+ */
+export const agedOutRanges = (
+  shard: Pick<ShardItem, 'lastArrival' | 'agedOut'>,
+  windowEnd: number,
+  stream: StreamFacts,
+  now: number,
+): AgedOutRange[] | undefined => {
+  if (shard.lastArrival === undefined) return undefined;
+  const kept = Math.min(now - stream.retentionHours * HOUR_MS, windowEnd);
+  if (Date.parse(shard.lastArrival) >= kept) return undefined;
+  const range = { from: shard.lastArrival, to: iso(kept) };
+  const earlier = (shard.agedOut ?? []).filter((known) => known.from !== range.from);
+  return [...earlier, range];
+};
 
 /** Reads one leased shard until it is done, fails, or the budget runs out; checkpoints after every batch. */
 const runShard = async (shard: ShardItem, run: RunContext): Promise<ShardOutcome> => {
@@ -520,6 +568,27 @@ const runShard = async (shard: ShardItem, run: RunContext): Promise<ShardOutcome
     );
     lastRenewal = now;
   };
+  if (shard.lastArrival !== undefined) {
+    run.stream ??= describeStream(deps.kinesis, settings.streamName);
+    // The check only informs: a stream that cannot be described now leaves the shard to be read as it is.
+    const stream = await run.stream.catch((error: unknown) => {
+      logger.warn("could not describe the stream; the shard is not checked against the stream's retention", {
+        jobId: job.jobId,
+        shardId: shard.shardId,
+        error,
+      });
+      return undefined;
+    });
+    const agedOut = stream && agedOutRanges(shard, windowEnd, stream, clock.now());
+    if (agedOut !== undefined) {
+      await save({ agedOut });
+      logger.warn("records of the window passed the stream's retention before they were read", {
+        jobId: job.jobId,
+        shardId: shard.shardId,
+        ...agedOut.at(-1)!,
+      });
+    }
+  }
   const reader = new ShardReader({
     client: deps.kinesis,
     streamName: settings.streamName,
@@ -838,8 +907,6 @@ const runJob = async (run: RunContext): Promise<RunOutcome> => {
   return { finished: false, continueNeeded: outOfBudget && !waitingOnOthers };
 };
 
-const HOUR_MS = 3_600_000;
-
 /**
  * What the stream can no longer give back of a window, from its creation time and retention: a window that ends
  * before the stream was created is refused (it holds nothing); one that starts before the oldest records the
@@ -848,7 +915,7 @@ const HOUR_MS = 3_600_000;
 export const windowWarnings = (
   streamName: string,
   window: { from: number; end: number },
-  stream: { createdAt: number; retentionHours: number },
+  stream: StreamFacts,
   now: number,
 ): string[] => {
   if (window.end < stream.createdAt) {
@@ -873,11 +940,11 @@ export const windowWarnings = (
   ];
 };
 
-/** The stream's creation time and retention, for windowWarnings. */
+/** The stream's creation time and retention (DescribeStreamSummary). */
 const describeStream = async (
   kinesis: Pick<KinesisClient, 'send'>,
   streamName: string,
-): Promise<{ createdAt: number; retentionHours: number }> => {
+): Promise<StreamFacts> => {
   const { StreamDescriptionSummary: summary } = await kinesis.send(
     new DescribeStreamSummaryCommand({ StreamName: streamName }),
   );

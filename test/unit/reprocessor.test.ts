@@ -5,6 +5,7 @@ import { MemoryQuarantine } from '#shared/quarantine/quarantine.ts';
 import { DryRunEventStore, DryRunQuarantine } from '#shared/recovery/dry-run.ts';
 import { type JobStore, MemoryJobStore } from '#shared/recovery/job-store.ts';
 import {
+  agedOutRanges,
   type ContinueRequest,
   handleReprocessRequest,
   type ReprocessDependencies,
@@ -878,6 +879,38 @@ describe('Recovery: reprocessor', () => {
     expect((await jobs.getJob('old'))!.warnings).toEqual([expected]);
   });
 
+  it("records, per shard and in the job's warnings, a range that passed the retention before it was read", async () => {
+    // Prepare: a job whose first invocation read part of a shard (each record costs the clock 200 ms) and whose
+    // continuation then waited 25 hours: the stream keeps 24.
+    const { clock, memory, deps, put, jobs, continued } = setup(1);
+    const from = clock.now();
+    for (let n = 1; n <= 10; n += 1) put(S0, 'a', n);
+    const to = clock.now();
+    const store = {
+      projectionVersion: 1,
+      put: async (event: Parameters<EventStore['put']>[0]) => {
+        clock.advance(200);
+        return memory.put(event);
+      },
+    };
+    await handleReprocessRequest(
+      { from: iso(from), to: iso(to), jobId: 'slow' },
+      deps({ store, budgetMs: 1_700 }),
+    );
+    const checkpoint = (await jobs.listShards('slow'))[0]!;
+    clock.advance(25 * 3_600_000);
+    // Act
+    const status = await handleReprocessRequest(continued[0], deps({ owner: 'invocation-2' }));
+    // Assess: the shard's range from its checkpoint to the window's end (older than the retention) is named.
+    expect(checkpoint).toMatchObject({ state: 'reading', lastArrival: expect.any(String) });
+    const range = { from: checkpoint.lastArrival!, to: iso(to) };
+    expect(status.shards[0]!.agedOut).toEqual([range]);
+    expect(status.warnings).toEqual([
+      `${S0}: records that arrived from ${range.from} to ${range.to} passed the stream's retention before they were read: any there were are gone`,
+    ]);
+    expect(status.state).toBe('done');
+  });
+
   it.each([
     ['within the retention', { createdHoursAgo: 48, fromHoursAgo: 23 }],
     ['from before a stream younger than its retention', { createdHoursAgo: 10, fromHoursAgo: 30 }],
@@ -958,5 +991,47 @@ describe('Recovery: reprocessor', () => {
     // Assess
     await expect(result).rejects.toThrow(ReprocessRequestError);
     await expect(result).rejects.toThrow(message);
+  });
+});
+
+describe('Recovery: reprocessor, ranges past the retention', () => {
+  const HOUR = 3_600_000;
+  const NOW = Date.parse('2026-11-28T12:00:00Z');
+  const stream = { createdAt: NOW - 100 * HOUR, retentionHours: 24 };
+  const kept = iso(NOW - 24 * HOUR);
+  const at = (hoursAgo: number) => iso(NOW - hoursAgo * HOUR);
+
+  it.each([
+    ['a shard not started yet (the window warning covers it)', {}, NOW, undefined],
+    ['a shard whose checkpoint is within the retention', { lastArrival: at(23) }, NOW, undefined],
+    [
+      'a shard whose checkpoint is older: up to the oldest time kept',
+      { lastArrival: at(30) },
+      NOW,
+      [{ from: at(30), to: kept }],
+    ],
+    [
+      'up to the window end when that is earlier',
+      { lastArrival: at(30) },
+      NOW - 28 * HOUR,
+      [{ from: at(30), to: at(28) }],
+    ],
+    [
+      'a shard that has not moved since the last range: replaced, not repeated',
+      { lastArrival: at(30), agedOut: [{ from: at(30), to: at(25) }] },
+      NOW,
+      [{ from: at(30), to: kept }],
+    ],
+    [
+      'a shard that moved on and fell behind again: both ranges',
+      { lastArrival: at(30), agedOut: [{ from: at(40), to: at(35) }] },
+      NOW,
+      [
+        { from: at(40), to: at(35) },
+        { from: at(30), to: kept },
+      ],
+    ],
+  ])('%s', (_, shard, windowEnd, expected) => {
+    expect(agedOutRanges(shard, windowEnd, stream, NOW)).toEqual(expected);
   });
 });

@@ -12,8 +12,11 @@ import { DEFAULT_LOCAL_ENDPOINT, explainFailure, TARGET_OPTIONS, targetFrom } fr
 const USAGE = `usage: npm run reprocess -- --from <time> [options]
        npm run reprocess -- --job <id> [--status]
 
-  --from <time>        start of the window: ISO 8601 (2026-11-27T10:00:00Z) or epoch milliseconds
-  --to <time>          end of the window (default: the tip of the stream when the job starts)
+  --from <time>        start of the window: an RFC 3339 time with its offset (2026-11-27T10:00:00Z,
+                       2026-11-27T11:00:00+01:00), a date (2026-11-27, midnight UTC) or epoch milliseconds;
+                       a time without an offset is refused, as each machine would read it in its own zone
+  --to <time>          end of the window, in the forms --from takes (default: the tip of the stream when the
+                       job starts)
   --shards <a,b>       only these shards (default: every shard that holds the window)
   --rate <n>           at most n records per second (default: the function's setting)
   --dry-run            read and report only: nothing is written

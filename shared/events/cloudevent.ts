@@ -60,7 +60,8 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 /** RFC 2046 media type: type "/" subtype, optionally followed by parameters. */
 const MEDIA_TYPE = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(\s*;.*)?$/;
 
-const isRfc3339 = (value: string): boolean => {
+/** Whether `value` is an RFC 3339 date-time with its offset, and a real one (no February 30th). */
+export const isRfc3339 = (value: string): boolean => {
   const match = RFC3339.exec(value);
   if (!match) return false;
   const [, y, mo, d, h, mi, s, , offsetH = 0, offsetM = 0] = match.map((part) =>

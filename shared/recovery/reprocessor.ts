@@ -8,6 +8,7 @@ import {
   type Shard,
 } from '@aws-sdk/client-kinesis';
 import type { MetricsSink } from '#shared/consumer/process-records.ts';
+import { isRfc3339 } from '#shared/events/cloudevent.ts';
 import { type Clock, RateLimiter, systemClock } from '#shared/kinesis/rate-limiter.ts';
 import {
   compareSequence,
@@ -196,19 +197,49 @@ export interface StreamFacts {
   retentionHours: number;
 }
 
+/** A full-date alone (2026-11-27), read as midnight UTC. */
+const FULL_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+/** Epoch milliseconds below this (March 1973) are taken for seconds given by mistake. */
+const EPOCH_MS_FLOOR = 100_000_000_000;
+
+/**
+ * A window bound as epoch milliseconds. Only forms every machine reads alike are taken: an RFC 3339 date-time
+ * with its offset, a date alone (UTC), or epoch milliseconds. Date.parse alone would read a time without an offset
+ * in the local time zone (a laptop and Lambda would pick different windows), roll February 30th over into March,
+ * and take free text such as "Sun Nov 29 2026".
+ */
 const timeOf = (name: string, value: unknown): number => {
-  const ms =
-    typeof value === 'number'
-      ? value
-      : typeof value === 'string' && value.trim() !== ''
-        ? Date.parse(value)
-        : Number.NaN;
-  if (!Number.isFinite(ms)) {
-    throw new ReprocessRequestError(
-      `${name} must be an ISO 8601 time or epoch milliseconds, got ${JSON.stringify(value)}`,
-    );
+  const refuse = (why: string): never => {
+    throw new ReprocessRequestError(`${name} ${why}, got ${JSON.stringify(value)}`);
+  };
+  const forms =
+    'must be an RFC 3339 time with its offset (2026-11-27T10:00:00Z, 2026-11-27T11:00:00+01:00), a date ' +
+    '(2026-11-27, midnight UTC) or epoch milliseconds';
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value) || value < 0) refuse(forms);
+    if (value < EPOCH_MS_FLOOR) {
+      refuse(
+        `looks like epoch seconds (${iso(value * 1000)}): in epoch milliseconds that is ${value * 1000}`,
+      );
+    }
+    return value;
   }
-  return ms;
+  if (typeof value !== 'string') return refuse(forms);
+  const text = value.trim();
+  const date = FULL_DATE.exec(text);
+  if (date) {
+    const ms = Date.parse(`${text}T00:00:00Z`);
+    if (!isRfc3339(`${text}T00:00:00Z`)) refuse(`is not a real date: ${forms}`);
+    return ms;
+  }
+  if (isRfc3339(text)) return Date.parse(text);
+  if (/^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text)) {
+    refuse("has no UTC offset: add Z or ±hh:mm (a time without one is read in each machine's own time zone)");
+  }
+  if (/^\d{4}-\d{2}-\d{2}[Tt]/.test(text) && Number.isFinite(Date.parse(text))) {
+    refuse(`is not a real time: ${forms}`);
+  }
+  return refuse(forms);
 };
 
 export interface ParsedRequest {

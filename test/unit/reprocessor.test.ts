@@ -8,6 +8,7 @@ import {
   agedOutRanges,
   type ContinueRequest,
   handleReprocessRequest,
+  parseReprocessRequest,
   type ReprocessDependencies,
   ReprocessRequestError,
   type ReprocessSettings,
@@ -968,7 +969,25 @@ describe('Recovery: reprocessor', () => {
     [null, 'the request must be a JSON object'],
     [{}, 'from is required to start a job'],
     [{ to: '2026-01-01T00:00:00Z' }, 'from is required with to'],
-    [{ from: 'yesterday' }, 'from must be an ISO 8601 time or epoch milliseconds'],
+    [
+      { from: 'yesterday' },
+      'from must be an RFC 3339 time with its offset (2026-11-27T10:00:00Z, 2026-11-27T11:00:00+01:00), a date (2026-11-27, midnight UTC) or epoch milliseconds, got "yesterday"',
+    ],
+    [{ from: 'Sun Nov 29 2026' }, 'from must be an RFC 3339 time with its offset'],
+    [{ from: '2026-02-30T00:00:00Z' }, 'from is not a real time'],
+    [{ from: '2026-02-30' }, 'from is not a real date'],
+    [{ from: '2026-01-01T00:00:00Z', to: '2026-13-01T00:00:00Z' }, 'to must be an RFC 3339 time'],
+    [
+      { from: '2026-11-29T08:40:00' },
+      "from has no UTC offset: add Z or ±hh:mm (a time without one is read in each machine's own time zone)",
+    ],
+    [{ from: '2026-11-29 08:40' }, 'from has no UTC offset'],
+    [
+      { from: 1764405600 },
+      'from looks like epoch seconds (2025-11-29T08:40:00.000Z): in epoch milliseconds that is 1764405600000',
+    ],
+    [{ from: -5 }, 'from must be an RFC 3339 time'],
+    [{ from: 1.5 }, 'from must be an RFC 3339 time'],
     [{ from: '2026-01-02T00:00:00Z', to: '2026-01-01T00:00:00Z' }, 'to must be after from'],
     [{ from: '2099-01-01T00:00:00Z' }, 'is in the future'],
     [
@@ -991,6 +1010,19 @@ describe('Recovery: reprocessor', () => {
     // Assess
     await expect(result).rejects.toThrow(ReprocessRequestError);
     await expect(result).rejects.toThrow(message);
+  });
+
+  it.each([
+    ['2026-11-29T08:40:00Z', '2026-11-29T08:40:00.000Z'],
+    ['2026-11-29T08:40:00.5+01:00', '2026-11-29T07:40:00.500Z'],
+    ['2026-11-29t08:40:00z', '2026-11-29T08:40:00.000Z'],
+    ['2026-11-29', '2026-11-29T00:00:00.000Z'],
+    [1764405600000, '2025-11-29T08:40:00.000Z'],
+  ])('reads the window bound %j as %s on every machine', (from, expected) => {
+    // Act
+    const parsed = parseReprocessRequest({ from }, SETTINGS);
+    // Assess
+    expect(parsed.parameters!.from).toBe(expected);
   });
 });
 

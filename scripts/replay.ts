@@ -98,17 +98,30 @@ const main = async (): Promise<number> => {
     target.destroy();
   }
 
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  // Records and messages counted apart: a message still failing can hold records that were written.
   console.error(
-    `${total.messages} message${total.messages === 1 ? '' : 's'}: ${total.recordsReplayed} records replayed, ${total.written} written, ` +
-      `${total.duplicates} duplicates, ${total.quarantined} quarantined, ${total.stillFailing} still failing, ${total.expired} expired` +
+    `${plural(total.messages, 'message')}, ${plural(total.recordsReplayed, 'record')} read back from the stream: ` +
+      `${total.written} written, ${total.duplicates} duplicates, ${total.quarantined} quarantined; ` +
+      `messages ${total.stillFailing} still failing, ${total.expired} expired` +
       `${dryRun ? ' (dry run: nothing was changed)' : `, ${total.deleted} deleted from the queue`}`,
   );
   const inFlight = total.queue?.inFlight ?? 0;
   if (inFlight > 0) {
+    // Those this run left still failing come back when the visibility timeout it set ends; others are unknown.
+    const backAt = total.details
+      .map((d) => d.visibleAgainAt)
+      .filter((at): at is string => at !== undefined)
+      .sort()
+      .at(-1);
+    const when =
+      backAt === undefined
+        ? ''
+        : ` Those this replay left still failing come back by ${backAt} (in about ${Math.max(1, Math.ceil((Date.parse(backAt) - Date.now()) / 60_000))} min).`;
     console.error(
       `${inFlight} message${inFlight === 1 ? ' is' : 's are'} in flight on the failure queue: received and not deleted ` +
         '(by a replay that left it still failing, another replay, or a peek). Each comes back when its visibility ' +
-        "timeout ends (a replay's time left plus 30 s); run the replay again then.",
+        `timeout ends (a replay's time left plus 30 s).${when} Run the replay again then.`,
     );
   }
   if (values.json) console.log(JSON.stringify(total, null, 2));

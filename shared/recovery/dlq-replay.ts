@@ -79,6 +79,11 @@ export interface MessageDetail {
   failed: number;
   deleted: boolean;
   detail?: string;
+  /**
+   * For a message left on the queue still failing (not in a dry run): when its visibility timeout, set at this
+   * run's receive, ends and it can be received again (ISO 8601).
+   */
+  visibleAgainAt?: string;
 }
 
 export interface ReplayReport {
@@ -721,6 +726,8 @@ export const drainFailureQueue = async (
   // Every message taken, in the order it is reported: receive by receive, each in stream order.
   const taken: Array<{ item: Message; shardId: string }> = [];
   const done = new Map<Message, MessageDetail>();
+  /** When each message was received: it is hidden from then until `visibility` seconds later. */
+  const receivedAt = new Map<Message, number>();
   // The shards' messages at once, each shard's one after another, oldest range first: a shard is read by one
   // reader at a time (its GetRecords limits hold) and its records land in the order they had on the stream. A
   // shard's queue lives while its worker has messages to handle.
@@ -764,6 +771,7 @@ export const drainFailureQueue = async (
       }
       wakeReceiver = undefined;
       if (failure || shouldStop(deps)) break;
+      const receiving = deps.clock?.now() ?? Date.now();
       const { Messages = [] } = await deps.sqs.send(
         new ReceiveMessageCommand({
           QueueUrl: deps.queueUrl,
@@ -784,6 +792,7 @@ export const drainFailureQueue = async (
       const idleShards: string[] = [];
       for (const entry of inStreamOrder(fresh, (message) => message.Body)) {
         seen.add(entry.item.MessageId!);
+        receivedAt.set(entry.item, receiving);
         if (taken.length >= request.maxMessages) release.push(entry.item);
         else {
           taken.push(entry);
@@ -803,6 +812,9 @@ export const drainFailureQueue = async (
     // Reported in the order taken; a dry run's messages and those never started are shown again.
     for (const { item: message } of taken) {
       const detail = done.get(message);
+      if (detail?.outcome === 'still-failing' && !request.dryRun) {
+        detail.visibleAgainAt = new Date(receivedAt.get(message)! + visibility * 1000).toISOString();
+      }
       if (detail) details.push(detail);
       if (!detail || request.dryRun) release.push(message);
     }

@@ -99,7 +99,7 @@ describe('E2E: docs/RUNBOOK.md, run against the local runtime', () => {
     // Triage looks without changing anything.
     const triage = await step('triage-dry-run');
     expect(triage.code, triage.out).toBe(0);
-    expect(triage.out).toContain('0 still failing');
+    expect(triage.out).toContain('messages 0 still failing');
     await eventually(
       () => queueDepth('ConsumerFailureQueue'),
       (n) => n === 1,
@@ -116,7 +116,7 @@ describe('E2E: docs/RUNBOOK.md, run against the local runtime', () => {
     // 4. Replay.
     const replay = await step('replay');
     expect(replay.code, replay.out).toBe(0);
-    expect(replay.out).toMatch(/1 message: \d+ records replayed/);
+    expect(replay.out).toMatch(/1 message, \d+ records? read back from the stream: \d+ written/);
 
     // 5. Every event is present once; the queues are empty.
     const verify = await step('verify');

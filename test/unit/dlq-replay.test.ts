@@ -442,9 +442,10 @@ describe('Recovery: drainFailureQueue', () => {
   it('deletes the messages whose records all landed and leaves the others, with a report', async () => {
     // Prepare
     const store = new FailingStore([identityOf('b', 3)]);
-    const { deps, put } = setup({ store });
+    const { deps, put, clock } = setup({ store });
     const ok = [put(SHARD, 'a', 1), put(SHARD, 'a', 2)];
     const bad = put(OTHER, 'b', 3);
+    const receivedAt = clock.now();
     sqsMock
       .on(ReceiveMessageCommand)
       .resolvesOnce({
@@ -471,6 +472,11 @@ describe('Recovery: drainFailureQueue', () => {
     expect(report.details.map((d) => [d.messageId, d.outcome, d.deleted, d.receiveCount])).toEqual([
       ['ok', 'replayed', true, 1],
       ['bad', 'still-failing', false, 2],
+    ]);
+    // The message left comes back when the visibility timeout set at its receive ends; a replayed one has none.
+    expect(report.details.map((d) => d.visibleAgainAt)).toEqual([
+      undefined,
+      new Date(receivedAt + 90_000).toISOString(),
     ]);
     expect(deletedIds()).toEqual(['receipt-ok']);
     expect(sqsMock).toHaveReceivedCommandWith(ReceiveMessageCommand, {

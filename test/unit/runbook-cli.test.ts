@@ -192,11 +192,69 @@ describe('Runbook commands: what replay says of the failure queue', () => {
       // Assess: not a success, since a message is not replayed yet.
       expect(result.code).toBe(1);
       expect(invoked).toEqual(['/2015-03-31/functions/DlqReplayFunction/invocations']);
-      expect(result.stderr).toContain('0 messages: 0 records replayed');
+      expect(result.stderr).toContain(
+        '0 messages, 0 records read back from the stream: 0 written, 0 duplicates, 0 quarantined; messages 0 still failing, 0 expired, 0 deleted from the queue',
+      );
       // The progress line counts the messages once.
       expect(result.stderr).toContain('replay 0 messages: records 0, written 0');
       expect(result.stderr).toContain(
         '1 message is in flight on the failure queue: received and not deleted (by a replay that left it still failing, another replay, or a peek)',
+      );
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe('Runbook commands: replay says when the messages it left still failing come back', () => {
+  it('names the latest time, and counts records and messages apart', async () => {
+    // Prepare: one message of two records, one written and one still failing, hidden for 5 more minutes.
+    const backAt = new Date(Date.now() + 5 * 60_000).toISOString();
+    const detail = {
+      messageId: 'm-1',
+      outcome: 'still-failing',
+      shardId: 'shardId-000000000000',
+      startSequenceNumber: '1',
+      endSequenceNumber: '2',
+      recordsReplayed: 2,
+      written: 1,
+      duplicates: 0,
+      staleVersions: 0,
+      quarantined: 0,
+      failed: 1,
+      deleted: false,
+      detail: 'InternalServerError: injected fault',
+      visibleAgainAt: backAt,
+    };
+    const report = {
+      messages: 1,
+      recordsReplayed: 2,
+      written: 1,
+      duplicates: 0,
+      staleVersions: 0,
+      quarantined: 0,
+      stillFailing: 1,
+      expired: 0,
+      deleted: 0,
+      dryRun: false,
+      details: [detail],
+      queue: { waiting: 0, inFlight: 1 },
+    };
+    const answers = [
+      report,
+      { ...report, messages: 0, stillFailing: 0, recordsReplayed: 0, written: 0, details: [] },
+    ];
+    const { endpoint, close } = await invokeApi(() => answers.shift());
+    try {
+      // Act
+      const result = await run('scripts/replay.ts', ['--endpoint', endpoint]);
+      // Assess
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(
+        '1 message, 2 records read back from the stream: 1 written, 0 duplicates, 0 quarantined; messages 1 still failing, 0 expired, 0 deleted from the queue',
+      );
+      expect(result.stderr).toContain(
+        `Those this replay left still failing come back by ${backAt} (in about 5 min). Run the replay again then.`,
       );
     } finally {
       await close();

@@ -28,23 +28,39 @@ const USAGE = `usage: npm run reprocess -- --from <time> [options]
   --endpoint <url>     the local runtime's AWS endpoint (default: ${DEFAULT_LOCAL_ENDPOINT})
   --stack <name>       a deployed stack instead; its outputs name the function
   --region <region>    the deployed stack's region
-  --json               print the final status as JSON on stdout
+  --json               print the final status as JSON on stdout (everything else goes to stderr)
 
-Exit status: 0 when the job finished with nothing failed, 1 when records failed or the job failed, 2 for bad
-usage or when the function could not be called.`;
+Exit status: 0 when the job finished with nothing failed and all of its window still on the stream; 1 when
+records failed, the job failed, or part of the window had passed the stream's retention (the warnings say
+which); 2 for bad usage or when the function could not be called; 130 when stopped with Ctrl-C (the job goes on
+in the function). --status answers the same for the job as it is now, so 0 for a job still running well.`;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const NOT_WORKED_ON = `no shard lease, no update for ${RECENTLY_WORKED_MS / 1000} s`;
 
-const describe = (status: JobStatus): string => {
+/**
+ * One line for the job: the figures a user watches first, so that a terminal's width cuts the least useful. The
+ * live line leaves the window's share out (its bar shows it).
+ */
+const describe = (status: JobStatus, { live = false } = {}): string => {
   const done = status.shards.filter((s) => s.state === 'done').length;
   const t = status.totals;
   const lag = Math.max(0, ...status.shards.filter((s) => s.state !== 'done').map((s) => s.lagMs));
   const running = status.state === 'running';
   const state =
     running && !isWorkedOn(status, Date.now()) ? `running, not worked on (${NOT_WORKED_ON})` : status.state;
-  return `${status.jobId} ${state}: window ${Math.floor(windowProgress(status) * 100)}% read, shards ${done}/${status.shards.length}, read ${t.recordsRead}, written ${t.written}, duplicates ${t.duplicates}, quarantined ${t.quarantined}, failed ${t.failed}${running ? `, lag ${Math.round(lag / 1000)} s` : ''}`;
+  const figures = [
+    ...(live ? [] : [`window ${Math.floor(windowProgress(status) * 100)}% read`]),
+    `read ${t.recordsRead}`,
+    `written ${t.written}`,
+    `failed ${t.failed}`,
+    ...(running ? [`lag ${Math.round(lag / 1000)} s`] : []),
+    `duplicates ${t.duplicates}`,
+    `quarantined ${t.quarantined}`,
+    `shards ${done}/${status.shards.length}`,
+  ];
+  return `${status.jobId} ${state}: ${figures.join(', ')}`;
 };
 
 /** What the stream could no longer give back of the window when the job was created. */
@@ -87,6 +103,16 @@ const main = async (): Promise<number> => {
         `job ${values.job} keeps its own: resume it with --job alone, or start a new job with --from`,
     );
   }
+  const shardList = (raw: string): string[] => {
+    const ids = raw
+      .split(',')
+      .map((id) => id.trim())
+      .filter(Boolean);
+    if (ids.length === 0)
+      throw new Error(`--shards needs at least one shard id (shardId-000000000000), got '${raw}'`);
+    return ids;
+  };
+  if (values.shards !== undefined) shardList(values.shards);
   const pollMs = numberFlag('poll', values.poll, { checks: [{ integer: true }, { min: 50 }] }, Error);
   // The function's own bounds, checked here too so that a typo fails before a job is started.
   const rate =
@@ -115,14 +141,7 @@ const main = async (): Promise<number> => {
         ...(values.job ? { jobId: values.job } : {}),
         ...(values.from ? { from: time(values.from) } : {}),
         ...(values.to ? { to: time(values.to) } : {}),
-        ...(values.shards
-          ? {
-              shardIds: values.shards
-                .split(',')
-                .map((s) => s.trim())
-                .filter(Boolean),
-            }
-          : {}),
+        ...(values.shards === undefined ? {} : { shardIds: shardList(values.shards) }),
         ...(rate === undefined ? {} : { maxRecordsPerSecond: rate }),
         ...(values['dry-run'] ? { dryRun: true } : {}),
       };
@@ -134,7 +153,7 @@ const main = async (): Promise<number> => {
       );
       for (const line of warningLines(status)) progress.line(line);
       while (status.state === 'running') {
-        progress.update(Math.floor(windowProgress(status) * 1000), 1000, describe(status));
+        progress.update(Math.floor(windowProgress(status) * 1000), 1000, describe(status, { live: true }));
         await sleep(pollMs);
         status = await target.invoke<JobStatus>('ReprocessorFunction', {
           action: 'status',
@@ -155,6 +174,7 @@ const main = async (): Promise<number> => {
     currentJob = undefined;
     progress.finish();
     console.error(describe(status));
+    if (status.lastError) console.error(`  last error: ${status.lastError}`);
     // Beside the totals they explain (a job followed here showed them at its start too).
     for (const line of warningLines(status)) console.error(line);
     if (values.status && status.state === 'running' && !isWorkedOn(status, Date.now())) {
@@ -168,7 +188,9 @@ const main = async (): Promise<number> => {
       );
     }
     if (values.json) console.log(JSON.stringify(status, null, 2));
-    return status.state === 'failed' || status.totals.failed > 0 ? 1 : 0;
+    // Part of the window gone is not a success either: a script must be able to tell.
+    const incomplete = (status.warnings ?? []).length > 0;
+    return status.state === 'failed' || status.totals.failed > 0 || incomplete ? 1 : 0;
   } finally {
     progress.finish();
     target.destroy();

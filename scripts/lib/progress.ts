@@ -14,8 +14,10 @@ export const createProgress = (label: string, out: NodeJS.WriteStream = process.
   const bar = (done: number, total: number | undefined): string => {
     if (!total) return `${done}`;
     const width = 24;
-    const filled = Math.min(width, Math.round((done / total) * width));
-    return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${Math.min(100, Math.round((done / total) * 100))}%`;
+    // Rounded down, both: the bar is full, and says 100%, only when the work is done.
+    const share = Math.min(1, done / total);
+    const filled = Math.floor(share * width);
+    return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${Math.floor(share * 100)}%`;
   };
   return {
     update: (done, total, detail) => {

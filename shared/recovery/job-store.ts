@@ -137,14 +137,16 @@ export class LeaseLostError extends Error {
   }
 }
 
+export type JobUpdate = Partial<Pick<JobItem, 'state' | 'updatedAt' | 'planned'>> & {
+  lastError?: string | null;
+};
+
 export interface JobStore {
   getJob(jobId: string): Promise<JobItem | undefined>;
   /** Creates the job unless one of that id exists; answers which. */
   createJob(job: JobItem): Promise<'created' | 'exists'>;
-  updateJob(
-    jobId: string,
-    fields: Partial<Pick<JobItem, 'state' | 'updatedAt' | 'lastError' | 'planned'>>,
-  ): Promise<void>;
+  /** Sets the fields given; a `lastError` of null removes it (a failed job taken up again). */
+  updateJob(jobId: string, fields: JobUpdate): Promise<void>;
   /** Counts one more invocation of the job. */
   countInvocation(jobId: string, at: string): Promise<void>;
   /** Adds a shard to the job unless it is there already. */
@@ -233,10 +235,7 @@ export class DynamoDbJobStore implements JobStore {
     }
   }
 
-  async updateJob(
-    jobId: string,
-    fields: Partial<Pick<JobItem, 'state' | 'updatedAt' | 'lastError' | 'planned'>>,
-  ) {
+  async updateJob(jobId: string, fields: JobUpdate) {
     const values = {
       ...fields,
       ...(fields.updatedAt ? { expiresAt: this.#expiresAt(fields.updatedAt) } : {}),
@@ -392,21 +391,31 @@ export class DynamoDbJobStore implements JobStore {
     condition: string,
     conditionValues: Record<string, unknown>,
   ): Promise<void> {
+    // A null field is removed; an undefined one is left as it is.
     const entries = Object.entries(fields).filter(([, value]) => value !== undefined);
     if (entries.length === 0) return;
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = { ...conditionValues };
-    const sets = entries.map(([name, value], index) => {
+    const sets: string[] = [];
+    const removes: string[] = [];
+    for (const [index, [name, value]] of entries.entries()) {
       names[`#f${index}`] = name;
-      values[`:f${index}`] = value;
-      return `#f${index} = :f${index}`;
-    });
+      if (value === null) removes.push(`#f${index}`);
+      else {
+        values[`:f${index}`] = value;
+        sets.push(`#f${index} = :f${index}`);
+      }
+    }
     if (condition.includes('#state')) names['#state'] = 'state';
+    const expression = [
+      sets.length > 0 ? `SET ${sets.join(', ')}` : '',
+      removes.length > 0 ? `REMOVE ${removes.join(', ')}` : '',
+    ];
     await this.#client.send(
       new UpdateCommand({
         TableName: this.#tableName,
         Key: key,
-        UpdateExpression: `SET ${sets.join(', ')}`,
+        UpdateExpression: expression.filter(Boolean).join(' '),
         ConditionExpression: condition,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
@@ -434,13 +443,13 @@ export class MemoryJobStore implements JobStore {
     return 'created' as const;
   }
 
-  async updateJob(
-    jobId: string,
-    fields: Partial<Pick<JobItem, 'state' | 'updatedAt' | 'lastError' | 'planned'>>,
-  ) {
+  async updateJob(jobId: string, fields: JobUpdate) {
     const job = this.jobs.get(jobId);
     if (!job) throw new Error(`no job ${jobId}`);
-    Object.assign(job, structuredClone(fields));
+    const { lastError, ...rest } = structuredClone(fields);
+    Object.assign(job, rest);
+    if (lastError === null) delete job.lastError;
+    else if (lastError !== undefined) job.lastError = lastError;
   }
 
   async countInvocation(jobId: string, at: string) {

@@ -734,7 +734,9 @@ const runShard = async (shard: ShardItem, run: RunContext): Promise<ShardOutcome
           ...(driven.deadline
             ? {}
             : {
-                lastError: `${driven.counts.failed} record(s) still failed after ${settings.retryAttempts} attempt(s), from ${driven.failedSequenceNumbers[0]}`,
+                lastError:
+                  `${driven.counts.failed} record(s) still failed after ${settings.retryAttempts} attempt(s), ` +
+                  `from ${driven.failedSequenceNumbers[0]}${driven.error ? `: ${driven.error}` : ''}`,
               }),
         });
         return 'stop';
@@ -927,11 +929,20 @@ const runJob = async (run: RunContext): Promise<RunOutcome> => {
   const at = iso(clock.now());
   if (finished || stuck !== undefined) {
     const shards = await jobs.listShards(job.jobId);
-    const failed = stuck !== undefined || shards.some((shard) => shard.state === 'failed');
+    const failedShards = shards.filter((shard) => shard.state === 'failed');
+    const failed = stuck !== undefined || failedShards.length > 0;
+    // The job says why it failed, from its shards when none of its own stopped it.
+    const lastError =
+      stuck ??
+      (failedShards.length === 0
+        ? undefined
+        : `${failedShards.length} shard(s) failed: ${failedShards
+            .map((shard) => `${shard.shardId}: ${shard.lastError ?? 'no error recorded'}`)
+            .join('; ')}`);
     await jobs.updateJob(job.jobId, {
       state: failed ? 'failed' : 'done',
       updatedAt: at,
-      ...(stuck === undefined ? {} : { lastError: stuck }),
+      ...(lastError === undefined ? {} : { lastError }),
     });
     return { finished: true, continueNeeded: false };
   }
@@ -1105,7 +1116,8 @@ export const handleReprocessRequest = async (
     for (const shard of await jobs.listShards(job.jobId)) {
       if (shard.state === 'failed') await jobs.retryShard(job.jobId, shard.shardId, iso(now));
     }
-    await jobs.updateJob(job.jobId, { state: 'running', updatedAt: iso(now) });
+    // Taken up again: the error that stopped it no longer describes it.
+    await jobs.updateJob(job.jobId, { state: 'running', updatedAt: iso(now), lastError: null });
     job.state = 'running';
   }
   if (request.continuation >= settings.maxInvocations) {

@@ -133,7 +133,7 @@ describe('E2E: docs/RUNBOOK.md, run against the local runtime', () => {
     // 6. A reprocess of the window writes nothing new.
     const same = await step('reprocess');
     expect(same.code, same.out).toBe(0);
-    expect(same.out).toMatch(/ done: .*read 4, written 0, duplicates 4/);
+    expect(same.out).toMatch(/ done: .*read 4, written 0, failed 0, duplicates 4/);
 
     // Clean up.
     expect((await step('cleanup')).code).toBe(0);
@@ -148,9 +148,9 @@ describe('E2E: docs/RUNBOOK.md, run against the local runtime', () => {
     const again = await step('reprocess');
     // Assess
     expect(raised.code, raised.out).toBe(0);
-    expect(raised.out).toMatch(/ done: .*read 4, written 4, duplicates 0/);
+    expect(raised.out).toMatch(/ done: .*read 4, written 4, failed 0, duplicates 0/);
     expect(again.code, again.out).toBe(0);
-    expect(again.out).toMatch(/ done: .*read 4, written 0, duplicates 4/);
+    expect(again.out).toMatch(/ done: .*read 4, written 0, failed 0, duplicates 4/);
     const items = await scanItems(runtime);
     const drill = items.filter((item) => (item.identity as { S: string }).S.startsWith('ce:urn%3Adrill:'));
     expect(drill).toHaveLength(4);

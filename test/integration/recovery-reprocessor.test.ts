@@ -451,6 +451,31 @@ describe('Recovery: reprocessor against the emulators', () => {
     expect(await expiryOf('shardId-000000000002')).toBe(thirtyDaysAfter(later));
   });
 
+  it("removes a failed job's last error when it is taken up again, and keeps the other fields", async () => {
+    // Prepare: a job that failed with an error.
+    const tableName = await createJobsTable(env.documentClient);
+    const jobs = new DynamoDbJobStore({ client: env.documentClient, tableName, retentionDays: 30 });
+    const at = '2026-11-01T00:00:00.000Z';
+    await jobs.createJob({
+      jobId: 'again',
+      parameters: { from: at, dryRun: false, maxRecordsPerSecond: 10 },
+      projectionVersion: 1,
+      windowEnd: at,
+      state: 'failed',
+      createdAt: at,
+      updatedAt: at,
+      invocations: 1,
+      lastError: '1 shard(s) failed',
+      planned: true,
+    });
+    // Act
+    await jobs.updateJob('again', { state: 'running', updatedAt: at, lastError: null });
+    // Assess
+    const job = await jobs.getJob('again');
+    expect(job).toMatchObject({ state: 'running', planned: true, invocations: 1 });
+    expect(job).not.toHaveProperty('lastError');
+  });
+
   it('holds GetRecords to its per-shard rate and records to maxRecordsPerSecond', async () => {
     // Prepare
     const { sink, deps, put } = await scenario(1);

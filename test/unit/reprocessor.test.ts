@@ -732,10 +732,18 @@ describe('Recovery: reprocessor', () => {
     // Assess
     expect(failed).toMatchObject({ state: 'failed', continued: false });
     expect(failed.shards[0]).toMatchObject({ state: 'failed', recordsRead: 3, written: 3, failed: 2 });
-    expect(failed.shards[0]!.lastError).toContain('still failed after 2 attempt(s)');
+    // The shard and the job say why: the store's own error.
+    const cause =
+      'ProvisionedThroughputExceededException: Throughput exceeds the current capacity of your table';
+    expect(failed.shards[0]!.lastError).toMatch(
+      /^2 record\(s\) still failed after 2 attempt\(s\), from \d+: /,
+    );
+    expect(failed.shards[0]!.lastError).toContain(cause);
+    expect(failed.lastError).toBe(`1 shard(s) failed: ${S0}: ${failed.shards[0]!.lastError}`);
     expect(byContinuation.totals.recordsRead).toBe(3);
     expect(continued).toEqual([]);
     expect(retried).toMatchObject({ state: 'done', totals: { recordsRead: 5, written: 5, failed: 0 } });
+    expect(retried).not.toHaveProperty('lastError');
     expect(memory.items.size).toBe(5);
   });
 

@@ -332,11 +332,12 @@ describe('Runbook commands: reprocess --status says what a job needs', () => {
       // Assess: only looked at, never resumed.
       expect(requests).toEqual([{ action: 'status', jobId: 'job-3' }]);
       expect(result.stderr).toContain(
-        'job-3 running, not worked on (no shard lease, no update for 60 s): window 50% read, shards 0/1',
+        'job-3 running, not worked on (no shard lease, no update for 60 s): window 50% read, read 100, written 100, failed 0, lag 0 s, duplicates 0, quarantined 0, shards 0/1',
       );
       expect(result.stderr).toContain(`warning: ${warning}`);
       expect(result.stderr).toContain('resume it with npm run reprocess -- --job job-3');
-      expect(result.code).toBe(0);
+      // Part of its window is gone: not a success.
+      expect(result.code).toBe(1);
     } finally {
       await close();
     }
@@ -367,6 +368,56 @@ describe('Runbook commands: reprocess --status says what a job needs', () => {
     } finally {
       await close();
     }
+  });
+});
+
+describe('Runbook commands: reprocess says how a job ended, and exits so that a script can tell', () => {
+  it.each([
+    ['a job done with all of its window', {}, 0, []],
+    [
+      'a job done without part of its window',
+      { warnings: ['the window starts before the oldest records the stream keeps'] },
+      1,
+      ['warning: the window starts before the oldest records the stream keeps'],
+    ],
+    [
+      'a failed job, with why',
+      {
+        state: 'failed',
+        lastError: '1 shard(s) failed: shardId-000000000000: InternalServerError: injected fault',
+      },
+      1,
+      ['  last error: 1 shard(s) failed: shardId-000000000000: InternalServerError: injected fault'],
+    ],
+  ])('%s', async (_, fields, code, lines) => {
+    // Prepare
+    const answer = { ...jobStatus('job-5', 'done', { shard: { state: 'done' } }), ...fields };
+    const { endpoint, close } = await invokeApi(() => answer);
+    try {
+      // Act
+      const result = await run('scripts/reprocess.ts', [
+        '--job',
+        'job-5',
+        '--status',
+        '--endpoint',
+        endpoint,
+      ]);
+      // Assess
+      expect(result.code).toBe(code);
+      for (const line of lines) expect(result.stderr).toContain(line);
+    } finally {
+      await close();
+    }
+  });
+
+  it('refuses --shards without a shard id before anything is called', async () => {
+    // Act
+    const result = await run('scripts/reprocess.ts', [...FROM, '--shards', ' , ']);
+    // Assess
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      "reprocess failed: --shards needs at least one shard id (shardId-000000000000), got ' , '",
+    );
   });
 });
 

@@ -1,3 +1,4 @@
+import { createDecipheriv } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire, Module } from 'node:module';
@@ -110,12 +111,81 @@ const answerAtTimestampAfterLastRecord = (): void => {
   require.cache[path]!.exports = Object.assign(getShardIterator, { answersAfterLastRecord: true as const });
 };
 
+/** A GetRecords answer, as kinesalite's action gives it. */
+interface KinesaliteRecordsAnswer {
+  MillisBehindLatest?: number;
+  Records?: Array<{ SequenceNumber: string; ApproximateArrivalTimestamp: number }>;
+}
+
+/**
+ * kinesalite answers every GetRecords with MillisBehindLatest 0 unless the shard is closed and read to its end.
+ * Kinesis gives how far the answer is behind the tip: 0 when it reached the newest record, else how long ago its
+ * last record arrived. Readers show it as their lag (the reprocessor's status without a `to`), so an answer whose
+ * last record has newer records after it is given that age here. The stream and shard come from the iterator,
+ * decrypted as kinesalite's own action does (its key and IV are exported by kinesalite/db); an answer with no
+ * records, or an iterator that cannot be read, keeps kinesalite's value.
+ */
+const answerMillisBehindLatest = (): void => {
+  const path = require.resolve('kinesalite/actions/getRecords.js');
+  type GetRecords = (
+    store: KinesaliteStore,
+    data: Record<string, unknown>,
+    cb: (error: unknown, answer?: KinesaliteRecordsAnswer) => void,
+  ) => void;
+  const original = require(path) as GetRecords & { answersMillisBehind?: true };
+  if (original.answersMillisBehind) return;
+  const db = require('kinesalite/db') as KinesaliteDb & { ITERATOR_PWD_KEY: Buffer; ITERATOR_PWD_IV: Buffer };
+  /** `{ streamName, shardIx }` of an iterator: its fields are `time/stream/shardId/sequence/...`, encrypted. */
+  const targetOf = (iterator: unknown): { streamName: string; shardIx: number } | undefined => {
+    try {
+      const buffer = Buffer.from(String(iterator), 'base64');
+      const decipher = createDecipheriv('aes-256-cbc', db.ITERATOR_PWD_KEY, db.ITERATOR_PWD_IV);
+      const pieces = Buffer.concat([decipher.update(buffer.subarray(8)), decipher.final()])
+        .toString('utf8')
+        .split('/');
+      const shardIx = Number.parseInt(pieces[2]?.split('-')[1] ?? '', 10);
+      return pieces.length === 5 && Number.isInteger(shardIx)
+        ? { streamName: pieces[1]!, shardIx }
+        : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const getRecords: GetRecords = (store, data, cb) =>
+    original(store, data, (error, answer) => {
+      const last = answer?.Records?.at(-1);
+      const target = last && targetOf(data.ShardIterator);
+      if (error || !last || !target) {
+        cb(error, answer);
+        return;
+      }
+      const shard = db.shardIxToHex(target.shardIx);
+      const newer = store
+        .getStreamDb(target.streamName)
+        .createReadStream({ gt: `${shard}/${last.SequenceNumber}`, lt: db.shardIxToHex(target.shardIx + 1) });
+      let answered = false;
+      const done = (behind: boolean) => {
+        if (answered) return;
+        answered = true;
+        newer.destroy();
+        const age = Math.max(0, Math.round(Date.now() - last.ApproximateArrivalTimestamp * 1000));
+        cb(null, behind ? { ...answer, MillisBehindLatest: age } : answer);
+      };
+      newer.on('data', () => done(true));
+      newer.on('error', () => done(false));
+      newer.on('end', () => done(false));
+    });
+  require.cache[path]!.exports = Object.assign(getRecords, { answersMillisBehind: true as const });
+};
+
 /**
  * kinesalite: streams become ACTIVE at once, so tests and the local runtime do not wait. An AT_TIMESTAMP iterator
- * is answered when no record is that recent, as Kinesis does (`answerAtTimestampAfterLastRecord`).
+ * is answered when no record is that recent, as Kinesis does (`answerAtTimestampAfterLastRecord`), and GetRecords
+ * says how far behind the tip its answer is (`answerMillisBehindLatest`).
  */
 export const startKinesis = async (options: EmulatorOptions & { shardLimit?: number } = {}) => {
   answerAtTimestampAfterLastRecord();
+  answerMillisBehindLatest();
   const kinesalite = require('kinesalite') as (opts: Record<string, unknown>) => Server;
   if (options.path) mkdirSync(options.path, { recursive: true });
   const server = kinesalite({

@@ -164,6 +164,41 @@ describe('Local runtime: kinesalite and dynalite in threads of their own', () =>
     expect((unknownShard as Error).name).toBe('ResourceNotFoundException');
   });
 
+  it('says how far behind the tip a GetRecords answer is: the age of its last record, 0 once it reached the newest', async () => {
+    // Prepare: three records on a stream of its own, read 50 ms after they arrived.
+    await kinesis.send(new CreateStreamCommand({ StreamName: 'behind', ShardCount: 1 }));
+    await waitForStream(kinesis, 'behind');
+    const put = await kinesis.send(
+      new PutRecordsCommand({
+        StreamName: 'behind',
+        Records: [1, 2, 3].map((n) => ({ PartitionKey: 'k', Data: Buffer.from(`${n}`) })),
+      }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const { ShardIterator } = await kinesis.send(
+      new GetShardIteratorCommand({
+        StreamName: 'behind',
+        ShardId: put.Records![0]!.ShardId!,
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
+    );
+    // Act
+    const first = await kinesis.send(new GetRecordsCommand({ ShardIterator, Limit: 1 }));
+    const rest = await kinesis.send(
+      new GetRecordsCommand({ ShardIterator: first.NextShardIterator, Limit: 10 }),
+    );
+    const empty = await kinesis.send(new GetRecordsCommand({ ShardIterator: rest.NextShardIterator }));
+    // Assess
+    expect(first.Records).toHaveLength(1);
+    const age = Date.now() - first.Records![0]!.ApproximateArrivalTimestamp!.getTime();
+    expect(first.MillisBehindLatest).toBeGreaterThanOrEqual(50);
+    expect(first.MillisBehindLatest).toBeLessThanOrEqual(age);
+    expect(rest.Records).toHaveLength(2);
+    expect(rest.MillisBehindLatest).toBe(0);
+    expect(empty.Records).toEqual([]);
+    expect(empty.MillisBehindLatest).toBe(0);
+  });
+
   it("leaves a service's JSON API calls (X-Amz-Target) to the service, never to a local route", async () => {
     // Prepare
     await dynamodb.send(conditionalPut('evt-route'));

@@ -63,7 +63,7 @@ const describe = (status: JobStatus, { live = false } = {}): string => {
   return `${status.jobId} ${state}: ${figures.join(', ')}`;
 };
 
-/** What the stream could no longer give back of the window when the job was created. */
+/** What the stream could no longer give back of the window (the job's warnings). */
 const warningLines = (status: JobStatus): string[] => (status.warnings ?? []).map((w) => `warning: ${w}`);
 
 /** The job this command started or follows, once known: named when the command stops before the job does. */
@@ -151,7 +151,15 @@ const main = async (): Promise<number> => {
       progress.line(
         `${following ? 'following running ' : ''}job ${status.jobId} on the ${target.description}: window ${status.parameters.from} → ${status.windowEnd}${status.dryRun ? ' (dry run)' : ''}`,
       );
-      for (const line of warningLines(status)) progress.line(line);
+      // Each warning once, as it appears: a shard can fall behind the retention while the job runs.
+      const shown = new Set<string>();
+      const showNewWarnings = () => {
+        for (const line of warningLines(status).filter((w) => !shown.has(w))) {
+          shown.add(line);
+          progress.line(line);
+        }
+      };
+      showNewWarnings();
       while (status.state === 'running') {
         progress.update(Math.floor(windowProgress(status) * 1000), 1000, describe(status, { live: true }));
         await sleep(pollMs);
@@ -159,6 +167,7 @@ const main = async (): Promise<number> => {
           action: 'status',
           jobId: status.jobId,
         });
+        showNewWarnings();
         // Nothing works on it any more (its invocations were cut off: a stop, a crash): resumed, as `--job` would.
         if (status.state === 'running' && !isWorkedOn(status, Date.now())) {
           progress.line(`job ${status.jobId} is no longer worked on (${NOT_WORKED_ON}): resuming it`);

@@ -410,6 +410,34 @@ describe('Runbook commands: reprocess says how a job ended, and exits so that a 
     }
   });
 
+  it('shows a warning that appears while the job runs once, as it appears, and again beside the totals', async () => {
+    // Prepare: a shard falls behind the retention after the job started.
+    const warning = "shardId-000000000000: records that arrived from A to B passed the stream's retention";
+    const lease = { owner: 'a', expiresAt: new Date(Date.now() + 60_000).toISOString() };
+    const answers = [
+      jobStatus('job-6', 'running', { shard: { state: 'reading', lease } }),
+      { ...jobStatus('job-6', 'running', { shard: { state: 'reading', lease } }), warnings: [warning] },
+      { ...jobStatus('job-6', 'running', { shard: { state: 'reading', lease } }), warnings: [warning] },
+      { ...jobStatus('job-6', 'done', { shard: { state: 'done' } }), warnings: [warning] },
+    ];
+    const { endpoint, close } = await invokeApi(() => answers.shift());
+    try {
+      // Act
+      const result = await run('scripts/reprocess.ts', [
+        ...FROM.slice(0, 2),
+        '--poll',
+        '50',
+        '--endpoint',
+        endpoint,
+      ]);
+      // Assess
+      expect(result.stderr.split(`warning: ${warning}`)).toHaveLength(3);
+      expect(result.code).toBe(1);
+    } finally {
+      await close();
+    }
+  });
+
   it('refuses --shards without a shard id before anything is called', async () => {
     // Act
     const result = await run('scripts/reprocess.ts', [...FROM, '--shards', ' , ']);

@@ -429,10 +429,12 @@ const driveMessage = async (
 /**
  * Reads the ranges of several messages of one shard, each starting after the one before ends, with one reader
  * from the first range's start: one GetShardIterator, and GetRecords of up to their batch sizes together.
- * Answers the records of each range read whole, for the first messages in order: it stops at a range whose
- * first record is not the record right after the previous range (a record between them, or the start aged
- * out), when the time budget runs out, or when a read fails; the caller replays the rest one by one, which tells
- * those cases apart.
+ * Records between two ranges belong to no message (the consumer wrote them: the good half of a bisected batch,
+ * say) and are passed over, up to one GetRecords' worth (`readerLimit`) in all; past that, reading each range
+ * from its own start costs less. Answers the records of each range read whole, for the first messages in order:
+ * it stops at a range whose first record is missing (aged out, or never there), past that many records between
+ * ranges, when the time budget runs out, or when a read fails; the caller replays the rest one by one, which
+ * tells those cases apart.
  */
 const readJointly = async (
   group: CheckedMessage[],
@@ -448,6 +450,7 @@ const readJointly = async (
   const reader = readerOf(shardId, Math.min(readerLimit(deps), batchSizes), deps, budgets);
   const slices: StreamRecord[][] = [[]];
   let whole = 0;
+  let between = 0;
   try {
     await reader.read(
       { type: 'AT_SEQUENCE_NUMBER', sequenceNumber: startSequenceNumber },
@@ -462,6 +465,12 @@ const readJointly = async (
           if (sequence > ranges[at]!.end) {
             // Past a range that was not read whole (its last record missing): left to the one-by-one replay.
             if (whole !== at + 1) return 'stop';
+            // Between this range and the next: no message's record.
+            if (at + 1 < ranges.length && sequence < ranges[at + 1]!.start) {
+              between += 1;
+              if (between > readerLimit(deps)) return 'stop';
+              continue;
+            }
             at += 1;
             slices.push([]);
           }
@@ -528,14 +537,19 @@ export const replayShardMessages = async (
       records += size;
     }
     const slices = group.length > 1 ? await readJointly(group, deps, budgets) : [];
-    for (const [index, slice] of slices.entries()) {
-      details[next + index] = await driveMessage(group[index]!, { records: slice }, dryRun, deps);
-      await onDone(next + index, details[next + index]!);
+    let driven = 0;
+    // A message read together with others is still not started once the time budget has run out.
+    for (const slice of slices) {
+      if (driven > 0 && shouldStop(deps)) break;
+      details[next + driven] = await driveMessage(group[driven]!, { records: slice }, dryRun, deps);
+      await onDone(next + driven, details[next + driven]!);
+      driven += 1;
     }
-    next += slices.length;
+    next += driven;
+    if (driven < slices.length) break;
     // The first message the joint read did not cover (or a message alone) is read on its own.
     if (slices.length < group.length && !shouldStop(deps)) {
-      details[next] = await replayChecked(group[slices.length]!, dryRun, deps, budgets);
+      details[next] = await replayChecked(group[driven]!, dryRun, deps, budgets);
       await onDone(next, details[next]!);
       next += 1;
     }

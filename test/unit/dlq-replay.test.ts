@@ -345,8 +345,8 @@ describe('Recovery: replayShardMessages', () => {
     expect(memory.items.size).toBe(3);
   });
 
-  it('replays nothing between two ranges, and reads a range on its own when another record comes before it', async () => {
-    // Prepare: a record that no message holds lies between the two ranges.
+  it('replays nothing between two ranges, and reads on past a record between them in the same read', async () => {
+    // Prepare: a record that no message holds (the consumer wrote it) lies between the two ranges.
     const { deps, fake, put, memory } = setup();
     const first = put(SHARD, 'a', 1);
     put(SHARD, 'between', 1);
@@ -357,19 +357,35 @@ describe('Recovery: replayShardMessages', () => {
       false,
       deps,
     );
-    // Assess: the joint read stops at the record between; m-2 is read again from its own start.
+    // Assess: one iterator for both ranges; the record between is read, and neither replayed nor counted.
+    expect(details.map((d) => [d?.messageId, d?.outcome, d?.recordsReplayed, d?.written])).toEqual([
+      ['m-1', 'replayed', 1, 1],
+      ['m-2', 'replayed', 1, 1],
+    ]);
+    expect([...memory.items.keys()].sort()).toEqual([identityOf('a', 1), identityOf('a', 2)].sort());
+    expect(fake.calls.map((call) => call.command)).toEqual(['GetShardIterator', 'GetRecords', 'GetRecords']);
+  });
+
+  it('reads a range from its own start when more records lie before it than one GetRecords holds', async () => {
+    // Prepare: six records between the ranges; the reader asks for at most 5 records a call.
+    const { deps, fake, put, memory } = setup();
+    const first = put(SHARD, 'a', 1);
+    for (let n = 1; n <= 6; n += 1) put(SHARD, `between-${n}`, 1);
+    const second = put(SHARD, 'a', 2);
+    // Act
+    const details = await replayShardMessages(
+      [rangeMessage('m-1', first), rangeMessage('m-2', second)],
+      false,
+      { ...deps, reader: { limit: 5, callsPerSecond: 5 } },
+    );
+    // Assess: the joint read gives up past 5 records between; m-2 is read from its own start.
     expect(details.map((d) => [d?.messageId, d?.outcome, d?.written])).toEqual([
       ['m-1', 'replayed', 1],
       ['m-2', 'replayed', 1],
     ]);
     expect([...memory.items.keys()].sort()).toEqual([identityOf('a', 1), identityOf('a', 2)].sort());
-    expect(fake.calls.map((call) => call.command)).toEqual([
-      'GetShardIterator',
-      'GetRecords',
-      'GetShardIterator',
-      'GetRecords',
-    ]);
-    expect(fake.callsOf('GetShardIterator')[1]!.input.StartingSequenceNumber).toBe(second.SequenceNumber);
+    const starts = fake.callsOf('GetShardIterator').map((call) => call.input.StartingSequenceNumber);
+    expect(starts).toEqual([first.SequenceNumber, second.SequenceNumber]);
   });
 
   it('quarantines a range that aged out as expired, and still reads the ranges after it together', async () => {
@@ -704,7 +720,7 @@ describe('Recovery: drainFailureQueue', () => {
   );
 
   it("does not make one shard's messages wait for the reads of another shard", async () => {
-    // Prepare: a record that no message holds lies between big's range and later's, so later is read on its own.
+    // Prepare: a record that no message holds lies between big's range and later's, read past in the same read.
     const { deps, fake, put } = setup();
     const big = fake.put(SHARD, 'a', eventOfSize('a', 1, 4 * MiB));
     const small = put(OTHER, 'b', 1);
@@ -726,14 +742,15 @@ describe('Recovery: drainFailureQueue', () => {
     expect(report).toMatchObject({ messages: 3, written: 3, deleted: 3 });
     const start = callsOn(fake, SHARD)[0]![1];
     expect(callsOn(fake, OTHER).map(([, at]) => at - start)).toEqual([0, 0]);
-    // The big answer's 2 s, and the few bytes of the record between the ranges, read with it.
-    expect(callsOn(fake, SHARD).map(([, at]) => Math.round(at - start))).toEqual([0, 0, 200, 2_000]);
+    // One iterator for both ranges; the GetRecords that reads on to later's range waits for the big answer's 2 s.
+    expect(callsOn(fake, SHARD).map(([, at]) => Math.round(at - start))).toEqual([0, 0, 2_000]);
   });
 
   it("receives again while a shard's messages are still replayed, so another shard's next message does not wait for them", async () => {
     // Prepare: the first receive brings a range with a 4 MiB record and a later range on one shard (read on its
-    // own, past a record between them, it waits 2 s for the first's bytes), and one message of another shard; the
-    // second receive that shard's next.
+    // own, as a reader of 1 record a call cannot hold both: its GetShardIterator waits for the call rate, its
+    // GetRecords 2 s for the first's bytes), and one message of another shard; the second receive that shard's
+    // next.
     const { deps, fake, put } = setup();
     const big = fake.put(SHARD, 'a', eventOfSize('a', 1, 4 * MiB));
     put(SHARD, 'z', 1);
@@ -754,7 +771,10 @@ describe('Recovery: drainFailureQueue', () => {
       })
       .resolves({ Messages: [] });
     // Act
-    const report = await drainFailureQueue({ maxMessages: 10 }, { ...deps, ...queueDeps });
+    const report = await drainFailureQueue(
+      { maxMessages: 10 },
+      { ...deps, reader: { limit: 1, callsPerSecond: 5 }, ...queueDeps },
+    );
     // Assess: b-2 is read at its shard's own call rate, not once the first receive's messages are all done.
     expect(report).toMatchObject({ messages: 4, written: 4, deleted: 4 });
     expect(report.details.map((d) => d.messageId)).toEqual(['big', 'later', 'b-1', 'b-2']);
@@ -965,8 +985,8 @@ describe('Recovery: replaySqsEvent', () => {
   });
 
   it("paces the messages of one shard as one reader, and replays another shard's messages at the same time", async () => {
-    // Prepare: on SHARD, a 4 MiB record then, past a record no message holds, a small one, each its own message;
-    // on OTHER, one small message.
+    // Prepare: on SHARD, a 4 MiB record then, past a record no message holds, a small one, each its own message
+    // and read in one read; on OTHER, one small message.
     const { deps, fake, put } = setup();
     const big = fake.put(SHARD, 'a', eventOfSize('a', 1, 4 * MiB));
     put(SHARD, 'z', 1);
@@ -984,7 +1004,7 @@ describe('Recovery: replaySqsEvent', () => {
     expect(batchItemFailures).toEqual([]);
     expect(report.details.map((d) => d.messageId)).toEqual(['big', 'next', 'other']);
     const start = callsOn(fake, SHARD)[0]![1];
-    expect(callsOn(fake, SHARD).map(([, at]) => Math.round(at - start))).toEqual([0, 0, 200, 2_000]);
+    expect(callsOn(fake, SHARD).map(([, at]) => Math.round(at - start))).toEqual([0, 0, 2_000]);
     expect(callsOn(fake, OTHER).map(([, at]) => at - start)).toEqual([0, 0]);
   });
 

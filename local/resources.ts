@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import {
   CreateStreamCommand,
+  DecreaseStreamRetentionPeriodCommand,
   DescribeStreamSummaryCommand,
   IncreaseStreamRetentionPeriodCommand,
   type KinesisClient,
@@ -75,6 +76,39 @@ export const waitForStream = async (
   await waitUntilStreamExists({ ...READY, client: kinesis as KinesisClient }, { StreamName: streamName });
 };
 
+/**
+ * A stream kept from the last run, brought to the template as a stack update would where the emulator can: its
+ * retention is changed to the template's. Its shard count is not (kinesalite has no UpdateShardCount): a kept
+ * stream with another number of open shards is named in the start line, with the way to make it anew.
+ */
+const keepStream = async (
+  kinesis: Pick<KinesisClient, 'send'>,
+  name: string,
+  kept: { OpenShardCount?: number; RetentionPeriodHours?: number },
+  wanted: { shards: number; hours: number },
+): Promise<string> => {
+  const notes: string[] = [];
+  const hours = kept.RetentionPeriodHours;
+  if (hours !== undefined && hours !== wanted.hours) {
+    const change = { StreamName: name, RetentionPeriodHours: wanted.hours };
+    await kinesis.send(
+      wanted.hours > hours
+        ? new IncreaseStreamRetentionPeriodCommand(change)
+        : new DecreaseStreamRetentionPeriodCommand(change),
+    );
+    notes.push(`retention ${hours} → ${wanted.hours} hours`);
+  }
+  const open = kept.OpenShardCount;
+  if (open !== undefined && open !== wanted.shards) {
+    notes.push(
+      `WARNING: ${open} open shard${open === 1 ? '' : 's'} where the template now asks for ${wanted.shards}; ` +
+        'the local stream cannot be resharded: start with --fresh to make it anew (its records and the rest of ' +
+        'the local data are dropped)',
+    );
+  }
+  return `stream ${name} (kept${notes.length > 0 ? `; ${notes.join('; ')}` : ''})`;
+};
+
 const createStream = async ({ kinesis }: ResourceClients, resource: PlannedResource): Promise<string> => {
   const p = resource.properties as {
     ShardCount?: number | string;
@@ -82,13 +116,19 @@ const createStream = async ({ kinesis }: ResourceClients, resource: PlannedResou
     StreamModeDetails?: { StreamMode?: string };
   };
   const name = resource.refs.ref;
-  if (await exists(kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }))))
-    return `stream ${name} (kept)`;
   const onDemand = p.StreamModeDetails?.StreamMode === 'ON_DEMAND';
   const shards = onDemand ? ON_DEMAND_LOCAL_SHARDS : Number(p.ShardCount ?? 1);
+  const hours = Number(p.RetentionPeriodHours ?? 24);
+  const kept = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name })).then(
+    ({ StreamDescriptionSummary }) => StreamDescriptionSummary,
+    (error: Error) => {
+      if (notFound(error)) return undefined;
+      throw error;
+    },
+  );
+  if (kept) return keepStream(kinesis, name, kept, { shards, hours });
   await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
   await waitForStream(kinesis, name);
-  const hours = Number(p.RetentionPeriodHours ?? 24);
   if (hours > 24) {
     await kinesis.send(
       new IncreaseStreamRetentionPeriodCommand({ StreamName: name, RetentionPeriodHours: hours }),

@@ -17,6 +17,11 @@ export const THROTTLED = 'ProvisionedThroughputExceededException';
 export const TICK_MS = 50;
 /** PutRecords calls in flight at once; the pacer waits when this many have not answered. */
 export const MAX_IN_FLIGHT = 16;
+/**
+ * PutRecords calls that fail in a row (other than throttled) before the run stops: an endpoint where nothing
+ * listens, or a stream that is gone, would otherwise fail every call for the whole run.
+ */
+export const STOP_AFTER_FAILED_CALLS = 10;
 
 export interface LoadRun {
   client: KinesisClient;
@@ -56,6 +61,8 @@ export interface LoadReport {
   perSecond: SecondStats[];
   shards: Record<string, { written: number; throttled: number }>;
   iteratorAge: { source: string; available: boolean; reason?: string; samples: IteratorAgeSample[] };
+  /** Why the run stopped before its time: calls kept failing (nothing listens, the stream is gone). */
+  stoppedEarly?: string;
 }
 
 /**
@@ -124,6 +131,8 @@ export const runLoad = async (run: LoadRun): Promise<LoadReport> => {
   };
 
   const started = now();
+  let failedInARow = 0;
+  const logged = new Set<string>();
   const send = async (count: number): Promise<void> => {
     const bucket = perSecond[Math.min(perSecond.length - 1, Math.floor((now() - started) / 1000))]!;
     const records: PutRecordsRequestEntry[] = Array.from({ length: count }, () => {
@@ -150,6 +159,7 @@ export const runLoad = async (run: LoadRun): Promise<LoadReport> => {
           fail(entry.ErrorCode, 1, bucket);
         }
       });
+      failedInARow = 0;
     } catch (error) {
       report.failedRequests += 1;
       // A call that never reached the stream (ECONNREFUSED, ENOTFOUND) is named by its code, not as a bare Error.
@@ -158,10 +168,21 @@ export const runLoad = async (run: LoadRun): Promise<LoadReport> => {
       if (name === THROTTLED) {
         report.throttled += count;
         bucket.throttled += count;
+        failedInARow = 0;
       } else {
         fail(name, count, bucket);
+        failedInARow += 1;
+        if (failedInARow >= STOP_AFTER_FAILED_CALLS && report.stoppedEarly === undefined) {
+          report.stoppedEarly = `${failedInARow} PutRecords calls in a row failed (last: ${name}: ${(error as Error).message})`;
+        }
       }
-      run.log?.(`PutRecords failed: ${name}: ${(error as Error).message}`);
+      // Each kind of failure is shown once; the summary counts them all.
+      if (!logged.has(name)) {
+        logged.add(name);
+        run.log?.(
+          `PutRecords failed: ${name}: ${(error as Error).message} (further ${name} failures are counted, not shown)`,
+        );
+      }
     }
   };
 
@@ -213,7 +234,7 @@ export const runLoad = async (run: LoadRun): Promise<LoadReport> => {
       const call = send(size).finally(() => inFlight.delete(call));
       inFlight.add(call);
     }
-    if (elapsed >= durationMs) break;
+    if (elapsed >= durationMs || report.stoppedEarly !== undefined) break;
     await sleep(TICK_MS);
   }
   await Promise.all(inFlight);

@@ -10,6 +10,8 @@ export const loadChartSvg = (report: LoadReport): string =>
   lineChartSvg({
     title: `Load test: ${report.requested.rate} records/s for ${report.requested.seconds} s into ${report.stream}`,
     xLabel: 'seconds since start',
+    // The run's own length (longer when the sends fell behind), not a round value past it.
+    xMax: Math.max(report.requested.seconds, report.perSecond.length, report.elapsedMs / 1000),
     series: [
       {
         name: 'written',
@@ -38,9 +40,17 @@ export const loadChartSvg = (report: LoadReport): string =>
 /** The summary printed at the end of a run. */
 export const formatLoadSummary = (report: LoadReport, shardsReport: boolean): string => {
   const otherFailures = Object.entries(report.failed);
+  const records = (n: number) => `${n} record${n === 1 ? '' : 's'}`;
+  const behind = report.attemptedRate < SUSTAINED_SHARE * report.requested.rate;
   const lines = [
-    `Load test on ${report.stream}: ${report.requested.records} records requested at ${report.requested.rate}/s for ${report.requested.seconds} s`,
+    `Load test on ${report.stream}: ${records(report.requested.records)} requested at ${report.requested.rate}/s for ${report.requested.seconds} s`,
+    ...(report.stoppedEarly ? [`  stopped early: ${report.stoppedEarly}`] : []),
     `  sent ${report.sent} in ${report.requests} PutRecords calls over ${(report.elapsedMs / 1000).toFixed(1)} s (${report.attemptedRate.toFixed(0)} records/s attempted)`,
+    ...(behind && !report.stoppedEarly
+      ? [
+          `  the client could not send at the requested rate: it attempted ${report.attemptedRate.toFixed(0)} records/s of ${report.requested.rate} (this machine, or the calls' latency, is the limit, not the stream)`,
+        ]
+      : []),
     `  written ${report.written} (${report.achievedRate.toFixed(0)} records/s achieved)`,
     `  throttled ${report.throttled} (${THROTTLED_NAME}; reported, not retried)`,
     ...(otherFailures.length > 0
@@ -60,3 +70,5 @@ export const formatLoadSummary = (report: LoadReport, shardsReport: boolean): st
 };
 
 const THROTTLED_NAME = 'ProvisionedThroughputExceededException';
+/** Below this share of the requested rate, the summary says the client fell behind. */
+const SUSTAINED_SHARE = 0.9;

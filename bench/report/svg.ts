@@ -31,6 +31,8 @@ export interface LineChart {
   title: string;
   xLabel: string;
   series: LineSeries[];
+  /** The x axis' end; by default a round value at or above the last point. */
+  xMax?: number;
   width?: number;
   height?: number;
 }
@@ -43,7 +45,7 @@ export const lineChartSvg = (chart: LineChart): string => {
   const plotW = width - m.left - m.right;
   const plotH = height - m.top - m.bottom;
   const xs = chart.series.flatMap((s) => s.points.map(([x]) => x));
-  const xMax = niceMax(Math.max(1, ...xs));
+  const xMax = chart.xMax ?? niceMax(Math.max(1, ...xs));
   const yMax = (axis: 'left' | 'right') =>
     niceMax(
       Math.max(0, ...chart.series.filter((s) => s.axis === axis).flatMap((s) => s.points.map(([, y]) => y))),
@@ -93,6 +95,13 @@ export const lineChartSvg = (chart: LineChart): string => {
     if (s.points.length === 0) return;
     const points = s.points.map(([x, y]) => `${px(x).toFixed(1)},${py(y, s.axis).toFixed(1)}`).join(' ');
     parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${points}"/>`);
+    // A line needs two points: a series of one is drawn as a dot.
+    if (s.points.length === 1) {
+      const [x, y] = s.points[0]!;
+      parts.push(
+        `<circle cx="${px(x).toFixed(1)}" cy="${py(y, s.axis).toFixed(1)}" r="3" fill="${s.color}"/>`,
+      );
+    }
   });
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;

@@ -4,9 +4,20 @@ import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { iteratorAgeOf, statusDocumentProblem } from '#bench/load/iterator-age.ts';
-import { batchSizes, dueBy, recordsIn, runLoad, shardOfMessage } from '#bench/load/load-test.ts';
+import {
+  batchSizes,
+  dueBy,
+  type LoadReport,
+  recordsIn,
+  runLoad,
+  STOP_AFTER_FAILED_CALLS,
+  shardOfMessage,
+} from '#bench/load/load-test.ts';
 import { LOAD_USAGE, LoadInputError, parseLoadArgs } from '#bench/load/options.ts';
-import { reportBaseName } from '#bench/load/report.ts';
+import { formatLoadSummary, loadChartSvg, reportBaseName } from '#bench/load/report.ts';
+
+/** One mock of the Kinesis client for the whole file: aws-sdk-client-mock keeps one per client class. */
+const kinesisMock = mockClient(KinesisClient);
 
 describe('Load test: options', () => {
   it('defaults to the local runtime endpoint and stream', () => {
@@ -190,7 +201,6 @@ describe('Load test: pacing and reporting arithmetic', () => {
 });
 
 describe('Load test: records sent against records requested', () => {
-  const kinesisMock = mockClient(KinesisClient);
   afterEach(() => {
     kinesisMock.reset();
   });
@@ -256,6 +266,102 @@ describe('Load test: records sent against records requested', () => {
     // Assess
     expect(report.failed).toEqual({ ECONNREFUSED: 10 });
     expect(report.failedRequests).toBeGreaterThan(0);
+  });
+});
+
+describe('Load test: a run that cannot reach the stream, or falls behind', () => {
+  afterEach(() => {
+    kinesisMock.reset();
+  });
+
+  it('stops once calls keep failing, shows each kind of failure once, and says why it stopped', async () => {
+    // Prepare: every PutRecords fails as a refused connection does; a 60 s run of 100 calls.
+    kinesisMock
+      .on(PutRecordsCommand)
+      .rejects(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }));
+    let clock = 0;
+    const logged: string[] = [];
+    // Act
+    const report = await runLoad({
+      client: new KinesisClient({ region: 'us-east-1' }),
+      stream: 'stream-a',
+      rate: 500,
+      seconds: 60,
+      users: 5,
+      now: () => {
+        clock += 100;
+        return clock;
+      },
+      log: (line) => logged.push(line),
+    });
+    // Assess: far fewer calls than the run's 60, one line for the failure, and the reason in the summary.
+    expect(report.requests).toBeLessThan(60);
+    expect(report.failedRequests).toBeGreaterThanOrEqual(STOP_AFTER_FAILED_CALLS);
+    expect(report.stoppedEarly).toBe(
+      `${STOP_AFTER_FAILED_CALLS} PutRecords calls in a row failed (last: ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:9)`,
+    );
+    expect(logged).toEqual([
+      'PutRecords failed: ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:9 (further ECONNREFUSED failures are counted, not shown)',
+    ]);
+    expect(formatLoadSummary(report, false)).toContain(`  stopped early: ${report.stoppedEarly}`);
+  });
+
+  const reportOf = (fields: Partial<LoadReport>): LoadReport => ({
+    stream: 's',
+    requested: { rate: 1000, seconds: 30, records: 30_000 },
+    startedAt: '2026-11-29T00:00:00.000Z',
+    elapsedMs: 30_000,
+    sent: 30_000,
+    written: 30_000,
+    throttled: 0,
+    failed: {},
+    requests: 60,
+    failedRequests: 0,
+    achievedRate: 1000,
+    attemptedRate: 1000,
+    perSecond: Array.from({ length: 30 }, (_, second) => ({
+      second,
+      sent: 1000,
+      written: 1000,
+      throttled: 0,
+      failed: 0,
+    })),
+    shards: {},
+    iteratorAge: { source: 'none', available: false, samples: [] },
+    ...fields,
+  });
+
+  it.each([
+    ['a run that kept the rate', 1000, false],
+    ['a run that fell below 90% of it', 700, true],
+  ])('%s: says so when the client could not send at the rate', (_, attemptedRate, said) => {
+    // Act
+    const summary = formatLoadSummary(reportOf({ attemptedRate }), false);
+    // Assess
+    expect(summary.includes('the client could not send at the requested rate')).toBe(said);
+  });
+
+  it('names one record in the singular', () => {
+    // Act
+    const summary = formatLoadSummary(reportOf({ requested: { rate: 1, seconds: 1, records: 1 } }), false);
+    // Assess
+    expect(summary).toContain(': 1 record requested at 1/s for 1 s');
+  });
+
+  it("draws the chart's time axis to the run's end, and a one-second run's points as dots", () => {
+    // Act
+    const thirty = loadChartSvg(reportOf({}));
+    const one = loadChartSvg(
+      reportOf({
+        requested: { rate: 10, seconds: 1, records: 10 },
+        elapsedMs: 1_000,
+        perSecond: [{ second: 0, sent: 10, written: 10, throttled: 0, failed: 0 }],
+      }),
+    );
+    // Assess: the last tick is 30, not a round 40; the one-second run has a dot per series drawn.
+    expect(thirty).toContain('>30</text>');
+    expect(thirty).not.toContain('>40</text>');
+    expect(one.match(/<circle /g)).toHaveLength(2);
   });
 });
 

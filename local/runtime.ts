@@ -112,17 +112,40 @@ export class DataDirInUseError extends Error {
   }
 }
 
+/** The local runtime's own routes, as the answer to a path or method it does not have names them. */
+const LOCAL_ROUTES = 'GET /_local/status, and GET or PUT /_local/faults';
+
 /** GET /_local/status: the live view's data as JSON. */
-const statusRoute =
+export const statusRoute =
   (runtime: () => LocalRuntime | undefined) =>
   async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
-    if (new URL(req.url ?? '/', 'http://l').pathname !== '/_local/status' || req.method !== 'GET')
-      return false;
+    if (new URL(req.url ?? '/', 'http://l').pathname !== '/_local/status') return false;
+    if (req.method !== 'GET') {
+      res.writeHead(405, { 'content-type': 'application/json', allow: 'GET' });
+      res.end(
+        JSON.stringify({ message: `use GET to read the status; the local routes are ${LOCAL_ROUTES}` }),
+      );
+      return true;
+    }
     const current = runtime();
     res.writeHead(current ? 200 : 503, { 'content-type': 'application/json' });
     res.end(JSON.stringify(current ? await current.status() : { message: 'starting' }));
     return true;
   };
+
+/**
+ * Any other path under /_local/: a 404 that names the local routes. Without it the request would go on to S3,
+ * whose answer (NoSuchBucket) says nothing of the mistake. No bucket name starts with an underscore.
+ */
+export const unknownLocalRoute = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+  const path = new URL(req.url ?? '/', 'http://l').pathname;
+  if (path !== '/_local' && !path.startsWith('/_local/')) return false;
+  res.writeHead(404, { 'content-type': 'application/json' });
+  res.end(
+    JSON.stringify({ message: `there is no local route ${path}; the local routes are ${LOCAL_ROUTES}` }),
+  );
+  return true;
+};
 
 /** The settings are a few short fields; a larger body is no settings at all. */
 const MAX_FAULT_SETTINGS_BYTES = 64 * 1024;
@@ -271,6 +294,7 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
         }),
         faultsRoute(faults),
         statusRoute(() => runtime),
+        unknownLocalRoute,
       ],
       intercept: faults.intercept,
     });

@@ -99,7 +99,13 @@ const readBody = (
   return bytes > maxBytes ? { overBytes: bytes } : { text };
 };
 
-const invalid = (instance: string, errors: FieldError[], status = 400, detail?: string) => {
+const invalid = (
+  instance: string,
+  errors: FieldError[],
+  status = 400,
+  detail?: string,
+  title = status === 413 ? 'Event too large' : 'Invalid CloudEvents',
+) => {
   // However many problems a request holds, the answer stays small (Lambda answers at most 6 MB).
   const listed = errors.length > MAX_LISTED_ERRORS ? errors.slice(0, MAX_LISTED_ERRORS) : errors;
   const more =
@@ -108,7 +114,7 @@ const invalid = (instance: string, errors: FieldError[], status = 400, detail?: 
       : '';
   return problemResponse({
     type: status === 413 ? PROBLEM_TYPES.tooLarge : PROBLEM_TYPES.invalidEvents,
-    title: status === 413 ? 'Event too large' : 'Invalid CloudEvents',
+    title,
     status,
     detail:
       (detail ??
@@ -160,6 +166,7 @@ const readRequest = (
       [],
       413,
       `The body is ${body.overBytes} bytes; at most ${limits.maxBodyBytes} bytes are accepted per request. Split the batch.`,
+      'Request too large',
     );
   }
 
@@ -202,6 +209,7 @@ const readRequest = (
         [],
         413,
         `The batch holds ${parsed.length} events; at most ${MAX_BATCH_EVENTS} are accepted per request.`,
+        'Batch too large',
       );
     }
     candidates = parsed;

@@ -25,7 +25,7 @@ import {
   ShardWriteLimiter,
 } from '#local/faults/faults.ts';
 import { type RunningGateway, startGateway } from '#local/gateway.ts';
-import { faultsRoute } from '#local/runtime.ts';
+import { faultsRoute, statusRoute, unknownLocalRoute } from '#local/runtime.ts';
 
 let kinesisEmulator: RunningEmulator;
 let dynamoEmulator: RunningEmulator;
@@ -96,7 +96,7 @@ describe('Local runtime: fault injection in the AWS endpoint', () => {
     gateway = await startGateway({
       port: 0,
       services: { kinesis: kinesisEmulator.endpoint, dynamodb: dynamoEmulator.endpoint },
-      routes: [faultsRoute(faults)],
+      routes: [faultsRoute(faults), statusRoute(() => undefined), unknownLocalRoute],
       intercept: faults.intercept,
     });
     kinesis = new KinesisClient({
@@ -278,6 +278,25 @@ describe('Local runtime: fault injection in the AWS endpoint', () => {
     const shards = new Set(answers.flatMap((a) => a.Records!.map((r) => r.ShardId)));
     expect(shards).toEqual(new Set(['shardId-000000000001', 'shardId-000000000002']));
     expect(answers.map((a) => a.FailedRecordCount)).toEqual([0, 0, 0]);
+  });
+
+  describe('the other /_local paths', () => {
+    it.each([
+      [
+        'GET',
+        '/_local/nope',
+        404,
+        'there is no local route /_local/nope; the local routes are GET /_local/status, and GET or PUT /_local/faults',
+      ],
+      ['GET', '/_local', 404, 'there is no local route /_local;'],
+      ['POST', '/_local/status', 405, 'use GET to read the status; the local routes are'],
+    ])('%s %s answers %i naming the local routes, not an S3 error', async (method, path, status, message) => {
+      // Act
+      const answer = await fetch(`${gateway.endpoint}${path}`, { method });
+      // Assess
+      expect(answer.status).toBe(status);
+      expect(((await answer.json()) as { message: string }).message).toContain(message);
+    });
   });
 
   describe('PUT /_local/faults', () => {

@@ -101,6 +101,7 @@ describe('Function: ingest handler', () => {
       const response = await invoke(sampleEvent('ingest-oversized.json'));
       // Assess
       expect(response.statusCode).toBe(413);
+      expect(response.json.title).toBe('Event too large');
       expect(response.json.errors).toEqual([
         { index: 0, field: 'data', message: expect.stringContaining('at most 1048576') },
       ]);
@@ -243,13 +244,19 @@ describe('Function: ingest handler', () => {
     });
 
     it.each([
-      ['an object', JSON.stringify(cloudEvent()), 400],
-      ['501 events', JSON.stringify(Array.from({ length: 501 }, (_, i) => cloudEvent(i))), 413],
-    ])('refuses a batch that is %s', async (_, body, status) => {
+      ['an object', JSON.stringify(cloudEvent()), 400, 'Invalid CloudEvents'],
+      [
+        '501 events',
+        JSON.stringify(Array.from({ length: 501 }, (_, i) => cloudEvent(i))),
+        413,
+        'Batch too large',
+      ],
+    ])('refuses a batch that is %s', async (_, body, status, title) => {
       // Act
       const response = await invoke(apiRequest(body, 'application/cloudevents-batch+json'));
       // Assess
       expect(response.statusCode).toBe(status);
+      expect(response.json.title).toBe(title);
       expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
     });
 
@@ -309,6 +316,7 @@ describe('Function: ingest handler', () => {
       const response = await invoke(apiRequest(body));
       // Assess
       expect(response.statusCode).toBe(413);
+      expect(response.json.title).toBe('Request too large');
       expect(response.json.detail).toContain('at most 4194304 bytes');
     });
 

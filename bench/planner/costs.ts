@@ -9,7 +9,7 @@ import {
   SHARD_GET_RECORDS_PER_SECOND,
   type ShardPlan,
 } from './capacity.ts';
-import type { PipelineLimits } from './limits.ts';
+import { KINESIS_QUOTAS, type PipelineLimits } from './limits.ts';
 import { HOURS_PER_MONTH, KB_PER_GB, PRICES, SECONDS_PER_MONTH } from './prices.ts';
 
 /**
@@ -182,7 +182,8 @@ export const recommend = (
       reason:
         `provisioned would save ${usd(saving)} a month (${Math.round(share * 100)}% of on-demand), but needs ` +
         `${figure(shardLimit.shards)} shards, more than the ${figure(shardLimit.maxShards)} template.yaml allows: ` +
-        'ON_DEMAND deploys as the template is; for the saving, raise ShardCount MaxValue and the account shard quota first',
+        'ON_DEMAND deploys as the template is; for the saving, raise ShardCount MaxValue first, and the account ' +
+        `shard quota where it is below ${figure(shardLimit.shards)} (by default ${figure(KINESIS_QUOTAS.accountShardsLargeRegions)} in us-east-1, us-west-2 and eu-west-1, 1,000 or 6,000 elsewhere)`,
     };
   }
   if (saving >= MIN_MONTHLY_SAVING_USD && share >= MIN_SAVING_SHARE) {
@@ -255,6 +256,41 @@ export const limitWarnings = (input: PlanInput, shards: number, limits: Pipeline
   return warnings;
 };
 
+/**
+ * Where the plan goes past Kinesis's own quotas (KINESIS_QUOTAS): an ON_DEMAND stream's write capacity when that
+ * mode is recommended, and the account's shard quota when provisioned shards are.
+ */
+export const quotaWarnings = (input: PlanInput, shards: number, mode: Recommendation['mode']): string[] => {
+  const q = KINESIS_QUOTAS;
+  const writeMBps = (input.recordsPerSecond * input.avgSizeKB) / 1024;
+  const write = `${figure(writeMBps)} MB/s of writes at peak`;
+  const warnings: string[] = [];
+  if (mode === 'provisioned') {
+    if (shards > q.accountShardsLargeRegions) {
+      warnings.push(
+        `${figure(shards)} shards are more than the default account quota (${figure(q.accountShardsLargeRegions)} in us-east-1, us-west-2 and eu-west-1; 1,000 or 6,000 elsewhere): raise it in Service Quotas before provisioning them`,
+      );
+    }
+    return warnings;
+  }
+  if (writeMBps > q.onDemandMaxWriteMBpsLargeRegions) {
+    warnings.push(
+      `${write} is more than one ON_DEMAND stream takes (${figure(q.onDemandMaxWriteMBpsLargeRegions / 1024)} GB/s in us-east-1, us-west-2 and eu-west-1, ${q.onDemandMaxWriteMBps} MB/s elsewhere): split the traffic across streams, or provision shards`,
+    );
+  } else if (writeMBps > q.onDemandMaxWriteMBps) {
+    warnings.push(
+      `${write}: an ON_DEMAND stream scales that far only in us-east-1, us-west-2 and eu-west-1 (to ${figure(q.onDemandMaxWriteMBpsLargeRegions / 1024)} GB/s); elsewhere it stops at ${q.onDemandMaxWriteMBps} MB/s unless a support ticket raises it`,
+    );
+  }
+  // Past the most a stream takes, the first peak is the least of it.
+  if (writeMBps > q.onDemandInitialWriteMBps && writeMBps <= q.onDemandMaxWriteMBpsLargeRegions) {
+    warnings.push(
+      `a new ON_DEMAND stream starts at ${q.onDemandInitialWriteMBps} MB/s of writes and scales up with traffic: its first peak of ${figure(writeMBps)} MB/s is throttled until it has`,
+    );
+  }
+  return warnings;
+};
+
 export const makePlan = (input: PlanInput, limits: PipelineLimits): Plan => {
   const shards = planShards(input);
   const averageRecordsPerSecond = input.recordsPerSecond / input.peakToAverage;
@@ -273,7 +309,14 @@ export const makePlan = (input: PlanInput, limits: PipelineLimits): Plan => {
       'records over 1 MiB need the stream raised with UpdateMaxRecordSize (MaxRecordSizeKiB in template.yaml)',
     );
   }
-  warnings.push(...limitWarnings(input, shards.shards, limits));
+  const recommendation = recommend(provisioned.total, onDemand.total, input.peakToAverage, {
+    shards: shards.shards,
+    maxShards: limits.maxShards,
+  });
+  warnings.push(
+    ...limitWarnings(input, shards.shards, limits),
+    ...quotaWarnings(input, shards.shards, recommendation.mode),
+  );
   return {
     input,
     shards,
@@ -282,10 +325,7 @@ export const makePlan = (input: PlanInput, limits: PipelineLimits): Plan => {
     provisioned,
     onDemand,
     perMillionEvents: costPerMillionEvents(input),
-    recommendation: recommend(provisioned.total, onDemand.total, input.peakToAverage, {
-      shards: shards.shards,
-      maxShards: limits.maxShards,
-    }),
+    recommendation,
     warnings,
   };
 };

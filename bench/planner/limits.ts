@@ -37,3 +37,19 @@ export const pipelineLimits = (template: Template): PipelineLimits => ({
 /** The limits of the pipeline that template.yaml deploys. */
 export const loadPipelineLimits = (path = TEMPLATE_PATH): PipelineLimits =>
   pipelineLimits(loadTemplate(path));
+
+/**
+ * Kinesis Data Streams quotas that bound a plan, from AWS's "Quotas and limits" page
+ * (docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html), as of 2026-11-29. The larger Regions are
+ * US East (N. Virginia), US West (Oregon) and Europe (Ireland).
+ */
+export const KINESIS_QUOTAS = {
+  /** Write throughput, MB/s, of a new ON_DEMAND stream; it scales up from there with traffic. */
+  onDemandInitialWriteMBps: 4,
+  /** Most write throughput, MB/s, an ON_DEMAND stream scales to outside the larger Regions (a ticket raises it). */
+  onDemandMaxWriteMBps: 200,
+  /** Most write throughput, MB/s, an ON_DEMAND stream scales to in the larger Regions: 10 GB/s. */
+  onDemandMaxWriteMBpsLargeRegions: 10 * 1024,
+  /** Default account shard quota in the larger Regions; 1,000 or 6,000 elsewhere (Service Quotas raises it). */
+  accountShardsLargeRegions: 20_000,
+} as const;

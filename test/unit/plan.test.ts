@@ -6,7 +6,7 @@ import {
   parsePlanArgs,
   planShards,
 } from '#bench/planner/capacity.ts';
-import { costPerMillionEvents, makePlan, recommend, usd } from '#bench/planner/costs.ts';
+import { costPerMillionEvents, makePlan, quotaWarnings, recommend, usd } from '#bench/planner/costs.ts';
 import { formatPlan } from '#bench/planner/format.ts';
 import { loadPipelineLimits, type PipelineLimits, pipelineLimits } from '#bench/planner/limits.ts';
 import { parseTemplate } from '#local/template/parse.ts';
@@ -166,8 +166,9 @@ describe('Planner: monthly Kinesis cost', () => {
     expect(beyond).toMatchObject({ mode: 'on-demand' });
     expect(beyond.reason).toBe(
       'provisioned would save $100.00 a month (50% of on-demand), but needs 1,000 shards, more than the 500 ' +
-        'template.yaml allows: ON_DEMAND deploys as the template is; for the saving, raise ShardCount MaxValue and ' +
-        'the account shard quota first',
+        'template.yaml allows: ON_DEMAND deploys as the template is; for the saving, raise ShardCount MaxValue ' +
+        'first, and the account shard quota where it is below 1,000 (by default 20,000 in us-east-1, us-west-2 and ' +
+        'eu-west-1, 1,000 or 6,000 elsewhere)',
     );
   });
 
@@ -558,5 +559,57 @@ describe('Planner: warnings about what the pipeline cannot take', () => {
     expect(text).toContain(
       "Warning: 1,001 requests/s at peak (1,001 records/s ÷ 1 per request) exceed the ingest API's",
     );
+  });
+});
+
+describe("Planner: warnings about Kinesis's own quotas", () => {
+  it.each([
+    // 2,000 × 1 KB = 1.95 MB/s: within a new on-demand stream's 4 MB/s.
+    ['a small on-demand stream', { recordsPerSecond: 2000 }, 'on-demand', []],
+    // 10,000 × 1 KB = 9.77 MB/s: above the 4 MB/s a new on-demand stream starts with.
+    [
+      'a first peak above what a new on-demand stream takes',
+      { recordsPerSecond: 10_000 },
+      'on-demand',
+      [
+        'a new ON_DEMAND stream starts at 4 MB/s of writes and scales up with traffic: its first peak of 9.77 MB/s is throttled until it has',
+      ],
+    ],
+    // 300,000 × 1 KB = 292.97 MB/s: past 200 MB/s, within 10 GB/s.
+    [
+      'more than on-demand takes outside the larger Regions',
+      { recordsPerSecond: 300_000 },
+      'on-demand',
+      [
+        '292.97 MB/s of writes at peak: an ON_DEMAND stream scales that far only in us-east-1, us-west-2 and eu-west-1 (to 10 GB/s); elsewhere it stops at 200 MB/s unless a support ticket raises it',
+        'a new ON_DEMAND stream starts at 4 MB/s of writes and scales up with traffic: its first peak of 292.97 MB/s is throttled until it has',
+      ],
+    ],
+    // 20,000 × 1,024 KB = 20,000 MB/s: past 10 GB/s (10,240 MB/s).
+    [
+      'more than one on-demand stream takes anywhere',
+      { recordsPerSecond: 20_000, avgSizeKB: 1024 },
+      'on-demand',
+      [
+        '20,000 MB/s of writes at peak is more than one ON_DEMAND stream takes (10 GB/s in us-east-1, us-west-2 and eu-west-1, 200 MB/s elsewhere): split the traffic across streams, or provision shards',
+      ],
+    ],
+    // Provisioned: only the account's shard quota counts.
+    ['provisioned shards within the quota', { recordsPerSecond: 300_000 }, 'provisioned', []],
+  ] as const)('%s', (_, over, mode, expected) => {
+    // Act
+    const plan = input(over);
+    const warnings = quotaWarnings(plan, makePlan(plan, limits).shards.shards, mode);
+    // Assess
+    expect(warnings).toEqual(expected);
+  });
+
+  it('warns of provisioned shards past the default account quota', () => {
+    // Act
+    const warnings = quotaWarnings(input({}), 25_000, 'provisioned');
+    // Assess
+    expect(warnings).toEqual([
+      '25,000 shards are more than the default account quota (20,000 in us-east-1, us-west-2 and eu-west-1; 1,000 or 6,000 elsewhere): raise it in Service Quotas before provisioning them',
+    ]);
   });
 });

@@ -7,6 +7,9 @@ import {
   type PlanInput,
   planShards,
   SHARD_GET_RECORDS_PER_SECOND,
+  SHARD_READ_MB_PER_SECOND,
+  SHARD_WRITE_MB_PER_SECOND,
+  SHARD_WRITE_RECORDS_PER_SECOND,
   type ShardPlan,
 } from './capacity.ts';
 import { KINESIS_QUOTAS, type PipelineLimits } from './limits.ts';
@@ -256,6 +259,9 @@ export const limitWarnings = (input: PlanInput, shards: number, limits: Pipeline
   return warnings;
 };
 
+/** Above this share of a shard's limit at peak, the plan suggests more shards. */
+const HEADROOM_SHARE = 0.8;
+
 /**
  * Where the plan goes past Kinesis's own quotas (KINESIS_QUOTAS): an ON_DEMAND stream's write capacity when that
  * mode is recommended, and the account's shard quota when provisioned shards are.
@@ -266,6 +272,18 @@ export const quotaWarnings = (input: PlanInput, shards: number, mode: Recommenda
   const write = `${figure(writeMBps)} MB/s of writes at peak`;
   const warnings: string[] = [];
   if (mode === 'provisioned') {
+    // Partition keys never spread exactly evenly: shards sized to their limit throttle some records at peak.
+    const mbPerSecondOut = input.efo ? writeMBps : writeMBps * input.consumers;
+    const use = Math.max(
+      input.recordsPerSecond / (shards * SHARD_WRITE_RECORDS_PER_SECOND),
+      writeMBps / (shards * SHARD_WRITE_MB_PER_SECOND),
+      mbPerSecondOut / (shards * SHARD_READ_MB_PER_SECOND),
+    );
+    if (use > HEADROOM_SHARE) {
+      warnings.push(
+        `at peak the ${figure(shards)} shards run at ${Math.round(use * 100)}% of their limit: partition keys never spread exactly evenly, so some records are throttled (the load test on 2 shards at 100% shows a few percent); provision ${figure(Math.ceil(shards * (use / HEADROOM_SHARE)))} for headroom`,
+      );
+    }
     if (shards > q.accountShardsLargeRegions) {
       warnings.push(
         `${figure(shards)} shards are more than the default account quota (${figure(q.accountShardsLargeRegions)} in us-east-1, us-west-2 and eu-west-1; 1,000 or 6,000 elsewhere): raise it in Service Quotas before provisioning them`,

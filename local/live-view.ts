@@ -35,7 +35,11 @@ export const createLiveView = (
     },
     start: (status) => {
       const refresh = async () => {
-        const line = statusLine(await status().catch(() => undefined as unknown as RuntimeStatus));
+        const line = statusLine(
+          await status().catch(() => undefined as unknown as RuntimeStatus),
+          // The width draw() leaves the line: a line too long for it is laid out counts first.
+          tty ? (out.columns ?? 200) - 2 : undefined,
+        );
         if (tty) {
           clear();
           current = line;

@@ -120,8 +120,12 @@ export const collectStatus = async (
 
 const compact = (n: number): string => (n >= 10_000 ? `${Math.round(n / 1000)}k` : String(n));
 
-/** One line for a terminal: per shard in/out and iterator age, failures, queue depths, quarantine. */
-export const statusLine = (status: RuntimeStatus): string => {
+/**
+ * One line for a terminal: per shard in/out and iterator age, failures, queue depths, quarantine. Given the
+ * terminal's `width`, a line too long for it puts the counts first, so that what the terminal cuts off is the end
+ * of the shard and queue lists, never a count.
+ */
+export const statusLine = (status: RuntimeStatus, width?: number): string => {
   const shards = status.streams.flatMap((stream) =>
     stream.shards.map(
       (s) =>
@@ -136,11 +140,12 @@ export const statusLine = (status: RuntimeStatus): string => {
   const quarantined = status.quarantine.reduce((n, q) => n + q.objects, 0);
   const errors = status.functions.reduce((n, f) => n + f.errors, 0);
   const injected = Object.values(status.faults.injected).reduce((n, c) => n + c, 0);
-  return [
-    `shards: ${shards.join(' | ') || '-'}`,
-    `queues: ${queues.join(' ') || '-'}`,
+  const lists = [`shards: ${shards.join(' | ') || '-'}`, `queues: ${queues.join(' ') || '-'}`];
+  const counts = [
     `quarantined: ${quarantined}${status.quarantine.some((q) => q.truncated) ? '+' : ''}`,
     `fn errors: ${errors}`,
     ...(injected ? [`faults injected: ${injected}`] : []),
-  ].join('  ·  ');
+  ];
+  const line = [...lists, ...counts].join('  ·  ');
+  return width === undefined || line.length <= width ? line : [...counts, ...lists].join('  ·  ');
 };

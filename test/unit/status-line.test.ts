@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { type RuntimeStatus, statusLine } from '#local/status.ts';
+
+/** A status with two shards, two queues and one function error: the parts statusLine reads. */
+const status = {
+  at: '2026-11-29T00:00:00.000Z',
+  functions: [{ name: 'ConsumerFunction', invocations: 10, errors: 1 }],
+  streams: [
+    {
+      shards: [
+        {
+          shardId: 'shardId-000000000000',
+          recordsIn: 120,
+          recordsOut: 118,
+          recordsFailed: 0,
+          iteratorAgeMs: 40,
+        },
+        {
+          shardId: 'shardId-000000000001',
+          recordsIn: 90,
+          recordsOut: 90,
+          recordsFailed: 0,
+          iteratorAgeMs: 1500,
+        },
+      ],
+    },
+  ],
+  queues: [
+    { logicalId: 'ConsumerFailureQueue', visible: 0, inFlight: 3 },
+    { logicalId: 'FailureParkingQueue', visible: 1, inFlight: 0 },
+  ],
+  quarantine: [{ objects: 2, truncated: false }],
+  faults: { settings: {}, injected: { functionErrors: 4 } },
+} as unknown as RuntimeStatus;
+
+const FULL =
+  'shards: #0 120→118 age 40ms | #1 90→90 age 1.5s  ·  queues: ConsumerFailureQueue 0+3 FailureParkingQueue 1' +
+  '  ·  quarantined: 2  ·  fn errors: 1  ·  faults injected: 4';
+
+describe('Local runtime: the live status line', () => {
+  it('reads shards, queues, then the counts, when it fits (or no width is given)', () => {
+    expect(statusLine(status)).toBe(FULL);
+    expect(statusLine(status, FULL.length)).toBe(FULL);
+  });
+
+  it('puts the counts first when it is wider than the terminal, so a cut end never takes a count', () => {
+    // Act
+    const line = statusLine(status, 80);
+    // Assess
+    expect(line.slice(0, 80)).toContain(
+      'quarantined: 2  ·  fn errors: 1  ·  faults injected: 4  ·  shards: #0',
+    );
+    expect(line).toContain('queues: ConsumerFailureQueue 0+3');
+  });
+});

@@ -10,6 +10,7 @@ import { S3Quarantine } from '#shared/quarantine/s3-quarantine.ts';
 import { DryRunEventStore, DryRunQuarantine, dynamoDbVersionLookup } from '#shared/recovery/dry-run.ts';
 import {
   DynamoDbJobStore,
+  type JobItem,
   type JobStore,
   LeaseLostError,
   type ShardItem,
@@ -155,6 +156,19 @@ const iso = (ms: number) => new Date(ms).toISOString();
 /** A shard of a job, not yet read, as the plan makes it. */
 const pendingShard = (jobId: string, shardId: string, at: string): ShardItem =>
   newShardItem(jobId, { ShardId: shardId }, new Set(), 'AT_TIMESTAMP', at);
+
+/** A running job of a window that starts and ends at `at`, not yet worked on; `over` changes any field. */
+const jobItem = (jobId: string, at: string, over: Partial<JobItem> = {}): JobItem => ({
+  jobId,
+  parameters: { from: at, dryRun: false, maxRecordsPerSecond: 10 },
+  projectionVersion: 1,
+  windowEnd: at,
+  state: 'running',
+  createdAt: at,
+  updatedAt: at,
+  invocations: 0,
+  ...over,
+});
 
 /** The event numbers of each key, in the order they reached the sink. */
 const orderByKey = (store: RecordingStore): Record<string, number[]> => {
@@ -392,16 +406,7 @@ describe('Recovery: reprocessor against the emulators', () => {
     const { jobs } = await scenario(1);
     const now = Date.now();
     const at = iso(now);
-    await jobs.createJob({
-      jobId: 'lease',
-      parameters: { from: at, dryRun: false, maxRecordsPerSecond: 10 },
-      projectionVersion: 1,
-      windowEnd: at,
-      state: 'running',
-      createdAt: at,
-      updatedAt: at,
-      invocations: 0,
-    });
+    await jobs.createJob(jobItem('lease', at));
     await jobs.addShard(pendingShard('lease', S0, at));
     // Act
     const both = await Promise.all(
@@ -456,18 +461,14 @@ describe('Recovery: reprocessor against the emulators', () => {
     const tableName = await createJobsTable(env.documentClient);
     const jobs = new DynamoDbJobStore({ client: env.documentClient, tableName, retentionDays: 30 });
     const at = '2026-11-01T00:00:00.000Z';
-    await jobs.createJob({
-      jobId: 'again',
-      parameters: { from: at, dryRun: false, maxRecordsPerSecond: 10 },
-      projectionVersion: 1,
-      windowEnd: at,
-      state: 'failed',
-      createdAt: at,
-      updatedAt: at,
-      invocations: 1,
-      lastError: '1 shard(s) failed',
-      planned: true,
-    });
+    await jobs.createJob(
+      jobItem('again', at, {
+        state: 'failed',
+        invocations: 1,
+        lastError: '1 shard(s) failed',
+        planned: true,
+      }),
+    );
     // Act
     await jobs.updateJob('again', { state: 'running', updatedAt: at, lastError: null });
     // Assess

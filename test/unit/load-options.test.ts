@@ -19,6 +19,29 @@ import { formatLoadSummary, loadChartSvg, reportBaseName } from '#bench/load/rep
 /** One mock of the Kinesis client for the whole file: aws-sdk-client-mock keeps one per client class. */
 const kinesisMock = mockClient(KinesisClient);
 
+/**
+ * A run whose every PutRecords fails as a refused connection does (nothing listens at the endpoint), on a clock
+ * that moves `stepMs` each time it is read.
+ */
+const refusedRun = (run: { rate: number; seconds: number; stepMs: number; log?: (line: string) => void }) => {
+  kinesisMock
+    .on(PutRecordsCommand)
+    .rejects(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }));
+  let clock = 0;
+  return runLoad({
+    client: new KinesisClient({ region: 'us-east-1' }),
+    stream: 'stream-a',
+    rate: run.rate,
+    seconds: run.seconds,
+    users: 5,
+    now: () => {
+      clock += run.stepMs;
+      return clock;
+    },
+    ...(run.log ? { log: run.log } : {}),
+  });
+};
+
 describe('Load test: options', () => {
   it('defaults to the local runtime endpoint and stream', () => {
     // Act
@@ -247,22 +270,8 @@ describe('Load test: records sent against records requested', () => {
 
   it('names a request that never reached the stream by its error code', async () => {
     // Prepare: every PutRecords fails as a refused connection does.
-    kinesisMock
-      .on(PutRecordsCommand)
-      .rejects(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }));
-    let clock = 0;
     // Act
-    const report = await runLoad({
-      client: new KinesisClient({ region: 'us-east-1' }),
-      stream: 'stream-a',
-      rate: 10,
-      seconds: 1,
-      users: 5,
-      now: () => {
-        clock += 1_000;
-        return clock;
-      },
-    });
+    const report = await refusedRun({ rate: 10, seconds: 1, stepMs: 1_000 });
     // Assess
     expect(report.failed).toEqual({ ECONNREFUSED: 10 });
     expect(report.failedRequests).toBeGreaterThan(0);
@@ -275,23 +284,13 @@ describe('Load test: a run that cannot reach the stream, or falls behind', () =>
   });
 
   it('stops once calls keep failing, shows each kind of failure once, and says why it stopped', async () => {
-    // Prepare: every PutRecords fails as a refused connection does; a 60 s run of 100 calls.
-    kinesisMock
-      .on(PutRecordsCommand)
-      .rejects(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }));
-    let clock = 0;
+    // Prepare: every PutRecords fails as a refused connection does, in a 60 s run of 60 calls.
     const logged: string[] = [];
     // Act
-    const report = await runLoad({
-      client: new KinesisClient({ region: 'us-east-1' }),
-      stream: 'stream-a',
+    const report = await refusedRun({
       rate: 500,
       seconds: 60,
-      users: 5,
-      now: () => {
-        clock += 100;
-        return clock;
-      },
+      stepMs: 100,
       log: (line) => logged.push(line),
     });
     // Assess: far fewer calls than the run's 60, one line for the failure, and the reason in the summary.

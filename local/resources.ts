@@ -41,14 +41,15 @@ const notFound = (error: Error & { $metadata?: { httpStatusCode?: number } }) =>
   error.name === 'NotFound' ||
   error.$metadata?.httpStatusCode === 404;
 
-const exists = (check: Promise<unknown>): Promise<boolean> =>
-  check.then(
-    () => true,
-    (error: Error) => {
-      if (notFound(error)) return false;
-      throw error;
-    },
-  );
+/** The answer of a describe call, or undefined when what it describes does not exist. */
+const found = <T>(check: Promise<T>): Promise<T | undefined> =>
+  check.catch((error: Error) => {
+    if (notFound(error)) return undefined;
+    throw error;
+  });
+
+const exists = async (check: Promise<unknown>): Promise<boolean> =>
+  (await found(check.then(() => true))) ?? false;
 
 /**
  * How long, and how often, to wait for a resource just created to be ready: the emulators take milliseconds. The
@@ -119,13 +120,8 @@ const createStream = async ({ kinesis }: ResourceClients, resource: PlannedResou
   const onDemand = p.StreamModeDetails?.StreamMode === 'ON_DEMAND';
   const shards = onDemand ? ON_DEMAND_LOCAL_SHARDS : Number(p.ShardCount ?? 1);
   const hours = Number(p.RetentionPeriodHours ?? 24);
-  const kept = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name })).then(
-    ({ StreamDescriptionSummary }) => StreamDescriptionSummary,
-    (error: Error) => {
-      if (notFound(error)) return undefined;
-      throw error;
-    },
-  );
+  const kept = (await found(kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }))))
+    ?.StreamDescriptionSummary;
   if (kept) return keepStream(kinesis, name, kept, { shards, hours });
   await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
   await waitForStream(kinesis, name);

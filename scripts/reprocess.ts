@@ -103,16 +103,12 @@ const main = async (): Promise<number> => {
         `job ${values.job} keeps its own: resume it with --job alone, or start a new job with --from`,
     );
   }
-  const shardList = (raw: string): string[] => {
-    const ids = raw
-      .split(',')
-      .map((id) => id.trim())
-      .filter(Boolean);
-    if (ids.length === 0)
-      throw new Error(`--shards needs at least one shard id (shardId-000000000000), got '${raw}'`);
-    return ids;
-  };
-  if (values.shards !== undefined) shardList(values.shards);
+  const shardIds = values.shards
+    ?.split(',')
+    .map((id) => id.trim())
+    .filter(Boolean);
+  if (shardIds?.length === 0)
+    throw new Error(`--shards needs at least one shard id (shardId-000000000000), got '${values.shards}'`);
   const pollMs = numberFlag('poll', values.poll, { checks: [{ integer: true }, { min: 50 }] }, Error);
   // The function's own bounds, checked here too so that a typo fails before a job is started.
   const rate =
@@ -141,7 +137,7 @@ const main = async (): Promise<number> => {
         ...(values.job ? { jobId: values.job } : {}),
         ...(values.from ? { from: time(values.from) } : {}),
         ...(values.to ? { to: time(values.to) } : {}),
-        ...(values.shards === undefined ? {} : { shardIds: shardList(values.shards) }),
+        ...(shardIds === undefined ? {} : { shardIds }),
         ...(rate === undefined ? {} : { maxRecordsPerSecond: rate }),
         ...(values['dry-run'] ? { dryRun: true } : {}),
       };

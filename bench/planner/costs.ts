@@ -266,18 +266,21 @@ const HEADROOM_SHARE = 0.8;
  * Where the plan goes past Kinesis's own quotas (KINESIS_QUOTAS): an ON_DEMAND stream's write capacity when that
  * mode is recommended, and the account's shard quota when provisioned shards are.
  */
-export const quotaWarnings = (input: PlanInput, shards: number, mode: Recommendation['mode']): string[] => {
+export const quotaWarnings = (
+  input: Pick<PlanInput, 'recordsPerSecond'>,
+  plan: Pick<ShardPlan, 'shards' | 'mbPerSecondIn' | 'mbPerSecondOut'>,
+  mode: Recommendation['mode'],
+): string[] => {
   const q = KINESIS_QUOTAS;
-  const writeMBps = (input.recordsPerSecond * input.avgSizeKB) / 1024;
+  const { shards, mbPerSecondIn: writeMBps } = plan;
   const write = `${figure(writeMBps)} MB/s of writes at peak`;
   const warnings: string[] = [];
   if (mode === 'provisioned') {
     // Partition keys never spread exactly evenly: shards sized to their limit throttle some records at peak.
-    const mbPerSecondOut = input.efo ? writeMBps : writeMBps * input.consumers;
     const use = Math.max(
       input.recordsPerSecond / (shards * SHARD_WRITE_RECORDS_PER_SECOND),
       writeMBps / (shards * SHARD_WRITE_MB_PER_SECOND),
-      mbPerSecondOut / (shards * SHARD_READ_MB_PER_SECOND),
+      plan.mbPerSecondOut / (shards * SHARD_READ_MB_PER_SECOND),
     );
     if (use > HEADROOM_SHARE) {
       warnings.push(
@@ -333,7 +336,7 @@ export const makePlan = (input: PlanInput, limits: PipelineLimits): Plan => {
   });
   warnings.push(
     ...limitWarnings(input, shards.shards, limits),
-    ...quotaWarnings(input, shards.shards, recommendation.mode),
+    ...quotaWarnings(input, shards, recommendation.mode),
   );
   return {
     input,

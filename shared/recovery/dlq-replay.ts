@@ -738,10 +738,9 @@ export const drainFailureQueue = async (
     }
   };
   // Every message taken, in the order it is reported: receive by receive, each in stream order.
-  const taken: Array<{ item: Message; shardId: string }> = [];
+  // Each with the time of its receive: it is hidden from then until `visibility` seconds later.
+  const taken: Array<{ item: Message; shardId: string; receivedAt: number }> = [];
   const done = new Map<Message, MessageDetail>();
-  /** When each message was received: it is hidden from then until `visibility` seconds later. */
-  const receivedAt = new Map<Message, number>();
   // The shards' messages at once, each shard's one after another, oldest range first: a shard is read by one
   // reader at a time (its GetRecords limits hold) and its records land in the order they had on the stream. A
   // shard's queue lives while its worker has messages to handle.
@@ -806,10 +805,9 @@ export const drainFailureQueue = async (
       const idleShards: string[] = [];
       for (const entry of inStreamOrder(fresh, (message) => message.Body)) {
         seen.add(entry.item.MessageId!);
-        receivedAt.set(entry.item, receiving);
         if (taken.length >= request.maxMessages) release.push(entry.item);
         else {
-          taken.push(entry);
+          taken.push({ ...entry, receivedAt: receiving });
           unfinished += 1;
           if (enqueue(entry)) idleShards.push(entry.shardId);
         }
@@ -824,10 +822,10 @@ export const drainFailureQueue = async (
   } finally {
     while (workers.size > 0) await Promise.all(workers);
     // Reported in the order taken; a dry run's messages and those never started are shown again.
-    for (const { item: message } of taken) {
+    for (const { item: message, receivedAt } of taken) {
       const detail = done.get(message);
       if (detail?.outcome === 'still-failing' && !request.dryRun) {
-        detail.visibleAgainAt = new Date(receivedAt.get(message)! + visibility * 1000).toISOString();
+        detail.visibleAgainAt = new Date(receivedAt + visibility * 1000).toISOString();
       }
       if (detail) details.push(detail);
       if (!detail || request.dryRun) release.push(message);

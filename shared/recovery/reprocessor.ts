@@ -197,8 +197,11 @@ export interface StreamFacts {
   retentionHours: number;
 }
 
+/** The arrival time before which the stream has dropped its records, at `now`. */
+const oldestKept = (stream: StreamFacts, now: number): number => now - stream.retentionHours * HOUR_MS;
+
 /** A full-date alone (2026-11-27), read as midnight UTC. */
-const FULL_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const FULL_DATE = /^\d{4}-\d{2}-\d{2}$/;
 /** Epoch milliseconds below this (March 1973) are taken for seconds given by mistake. */
 const EPOCH_MS_FLOOR = 100_000_000_000;
 
@@ -226,11 +229,10 @@ const timeOf = (name: string, value: unknown): number => {
   }
   if (typeof value !== 'string') return refuse(forms);
   const text = value.trim();
-  const date = FULL_DATE.exec(text);
-  if (date) {
-    const ms = Date.parse(`${text}T00:00:00Z`);
-    if (!isRfc3339(`${text}T00:00:00Z`)) refuse(`is not a real date: ${forms}`);
-    return ms;
+  if (FULL_DATE.test(text)) {
+    const midnight = `${text}T00:00:00Z`;
+    if (!isRfc3339(midnight)) refuse(`is not a real date: ${forms}`);
+    return Date.parse(midnight);
   }
   if (isRfc3339(text)) return Date.parse(text);
   if (/^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text)) {
@@ -571,7 +573,7 @@ export const agedOutRanges = (
   now: number,
 ): AgedOutRange[] | undefined => {
   if (shard.lastArrival === undefined) return undefined;
-  const kept = Math.min(now - stream.retentionHours * HOUR_MS, windowEnd);
+  const kept = Math.min(oldestKept(stream, now), windowEnd);
   if (Date.parse(shard.lastArrival) >= kept) return undefined;
   const range = { from: shard.lastArrival, to: iso(kept) };
   const earlier = (shard.agedOut ?? []).filter((known) => known.from !== range.from);
@@ -966,7 +968,7 @@ export const windowWarnings = (
         'it holds no record of it',
     );
   }
-  const kept = now - stream.retentionHours * HOUR_MS;
+  const kept = oldestKept(stream, now);
   // A stream younger than its retention has dropped nothing yet.
   if (window.from >= kept || stream.createdAt >= kept) return [];
   const retention = `stream ${streamName} keeps records for ${stream.retentionHours} hours`;

@@ -618,14 +618,15 @@ describe("Planner: warnings about Kinesis's own quotas", () => {
   ] as const)('%s', (_, over, mode, expected) => {
     // Act
     const plan = input(over);
-    const warnings = quotaWarnings(plan, makePlan(plan, limits).shards.shards, mode);
+    const warnings = quotaWarnings(plan, makePlan(plan, limits).shards, mode);
     // Assess
     expect(warnings).toEqual(expected);
   });
 
   it('warns of provisioned shards past the default account quota', () => {
     // Act
-    const warnings = quotaWarnings(input({ recordsPerSecond: 1_000_000 }), 25_000, 'provisioned');
+    const plan = input({ recordsPerSecond: 1_000_000 });
+    const warnings = quotaWarnings(plan, { ...planShards(plan), shards: 25_000 }, 'provisioned');
     // Assess
     expect(warnings).toEqual([
       '25,000 shards are more than the default account quota (20,000 in us-east-1, us-west-2 and eu-west-1; 1,000 or 6,000 elsewhere): raise it in Service Quotas before provisioning them',

@@ -18,7 +18,9 @@ import { startEmulatorThread } from '#local/emulators/thread.ts';
 import { kinesisOnFailureRecord, sqsOnFailureSink } from '#local/esm/on-failure.ts';
 import type { KinesisOnFailureRecord } from '#local/esm/types.ts';
 import { loadTemplate, type Template } from '#local/template/parse.ts';
+import { DYNAMODB_CLIENT_SETTINGS } from '#shared/clients/dynamodb.ts';
 import { keepAliveHandler } from '#shared/clients/http-handler.ts';
+import { KINESIS_CLIENT_SETTINGS } from '#shared/clients/kinesis-settings.ts';
 import { SHARD_READ_BYTES_PER_SECOND } from '#shared/kinesis/shard-reader.ts';
 import { MemoryQuarantine } from '#shared/quarantine/quarantine.ts';
 import {
@@ -139,19 +141,25 @@ export const startRecoveryBench = async (
   ]);
   const kinesis = new KinesisClient({
     ...clientConfig(kinesisEmulator.endpoint),
+    ...KINESIS_CLIENT_SETTINGS,
     requestHandler: keepAliveHandler(),
   });
+  // With the functions' settings, for the store and for the baseline's writes alike.
   const dynamodb = new DynamoDBClient({
     ...clientConfig(dynamoEmulator.endpoint),
+    ...DYNAMODB_CLIENT_SETTINGS,
     requestHandler: keepAliveHandler(),
   });
-  const documentClient = DynamoDBDocumentClient.from(dynamodb, {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+  // The document client (jobs, dry runs) needs a client of its own, as in shared/clients/dynamodb.ts.
+  const documentClient = DynamoDBDocumentClient.from(
+    new DynamoDBClient({ ...clientConfig(dynamoEmulator.endpoint), requestHandler: keepAliveHandler() }),
+    { marshallOptions: { removeUndefinedValues: true } },
+  );
   const sqs = new SQSClient({ ...clientConfig(sqsEmulator.endpoint), requestHandler: keepAliveHandler() });
   const close = async () => {
     kinesis.destroy();
     dynamodb.destroy();
+    documentClient.destroy();
     sqs.destroy();
     await Promise.all([kinesisEmulator.close(), dynamoEmulator.close(), sqsEmulator.close()]);
   };
@@ -260,10 +268,10 @@ const rawRate = async (bench: RecoveryBench): Promise<{ perSecond: number; recor
 };
 
 const eventStore = (bench: RecoveryBench, tableName: string) =>
-  new DynamoDbEventStore({ client: bench.documentClient, tableName, projectionVersion: 1 });
+  new DynamoDbEventStore({ client: bench.dynamodb, tableName, projectionVersion: 1 });
 
 const dryRunSink = (bench: RecoveryBench, tableName: string) => () => ({
-  store: new DryRunEventStore(1, dynamoDbVersionLookup(bench.documentClient, tableName)),
+  store: new DryRunEventStore(1, dynamoDbVersionLookup(bench.dynamodb, tableName)),
   quarantine: new DryRunQuarantine(),
 });
 
@@ -498,6 +506,7 @@ export const recoveryThroughput: Benchmark = {
         notes: [
           `N = ${n.toLocaleString('en-US')} (100,000 by default, the figure the benchmark is specified for; --quick runs 2,000, BENCH_RECOVERY_RECORDS=N any other number).`,
           "kinesalite and dynalite run each in a worker thread of its own, as the local runtime runs them, for both the recovery code and its baseline: in the benchmark's own thread, a GetRecords of thousands of records held every other request back, past the SDK's 10 s request timeout.",
+          "The recovery code and the baseline send through the same clients, with the functions' settings (shared/clients: middleware resolved once per command, SigV4 keys made once).",
           `Reprocessor settings: ${SHARDS} shards read at once, ${WRITERS} keys written at once, no rate limit below 100,000 records/s, GetRecords at ${GET_RECORDS_PER_SECOND} calls/s and 2 MiB/s per shard (Kinesis's limits; the function's defaults are 2 calls/s and 1 MiB/s).`,
           `DLQ replay setup: the same N records, cut per shard into batches of ${shape.batchSize} (ConsumerBatchSize's default), each sent to an SQS failure queue as the on-failure record the event source mapping sends once a batch runs out of retries (RetryAttemptsExhausted, approximateInvokeCount ${shape.approximateInvokeCount}): ${replay.messages.toLocaleString('en-US')} messages of up to ${shape.batchSize} records. They are replayed into a fresh table, so every record is written once.`,
           `DLQ replay settings: the on-demand mode (drainFailureQueue) in requests of up to ${messagesPerRequest(replay.messages)} messages, receives of up to 10 while it holds at most 40 unfinished, those of different shards at once and those of one shard one after another, the held ranges of a shard that follow one another read back together (one GetShardIterator(AT_SEQUENCE_NUMBER), GetRecords of up to their batch sizes together, at most ${REPLAY_GET_RECORDS_LIMIT.toLocaleString('en-US')}, the function's default) at ${GET_RECORDS_PER_SECOND} calls/s of each API and 2 MiB/s per shard (the function's defaults are 2 calls/s and 1 MiB/s), ${WRITERS} keys written at once.`,

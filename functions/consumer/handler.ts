@@ -2,7 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
-import { documentClient } from '#shared/clients/dynamodb.ts';
+import { dynamodb } from '#shared/clients/dynamodb.ts';
 import { s3 } from '#shared/clients/s3.ts';
 import { loadConsumerConfig } from '#shared/consumer/config.ts';
 import { KeyOrderedBatchProcessor } from '#shared/consumer/key-ordered-processor.ts';
@@ -19,7 +19,7 @@ const processor = new KeyOrderedBatchProcessor({
   timeReserveMs: config.timeReserveMs,
 });
 
-const { store, quarantine } = createSink(config, { dynamodb: documentClient, s3 });
+const { store, quarantine } = createSink(config, { dynamodb, s3 });
 
 const consume = async (event: KinesisStreamEvent, context: Context): Promise<KinesisStreamBatchResponse> => {
   const { batchItemFailures } = await processRecords(streamRecordsFromKinesisEvent(event), {

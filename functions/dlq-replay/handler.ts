@@ -2,7 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { documentClient } from '#shared/clients/dynamodb.ts';
+import { dynamodb } from '#shared/clients/dynamodb.ts';
 import { kinesisReader } from '#shared/clients/kinesis.ts';
 import { s3 } from '#shared/clients/s3.ts';
 import { sqs } from '#shared/clients/sqs.ts';
@@ -20,9 +20,9 @@ import { createDryRunSink, createSink } from '#shared/sink/sink-factory.ts';
 
 const config = loadDlqReplayConfig();
 
-const sink = createSink(config, { dynamodb: documentClient, s3 });
+const sink = createSink(config, { dynamodb, s3 });
 
-const dryRunSink = () => createDryRunSink(config, { dynamodb: documentClient });
+const dryRunSink = () => createDryRunSink(config, { dynamodb });
 
 const messageQuarantine = new S3MessageQuarantine({
   client: s3,

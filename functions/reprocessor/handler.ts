@@ -2,7 +2,8 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { documentClient } from '#shared/clients/dynamodb.ts';
+import { documentClient } from '#shared/clients/document-client.ts';
+import { dynamodb } from '#shared/clients/dynamodb.ts';
 import { kinesisReader } from '#shared/clients/kinesis.ts';
 import { lambda } from '#shared/clients/lambda.ts';
 import { s3 } from '#shared/clients/s3.ts';
@@ -19,9 +20,9 @@ import { createDryRunSink, createSink } from '#shared/sink/sink-factory.ts';
 
 const config = loadReprocessorConfig();
 
-const sink = createSink(config, { dynamodb: documentClient, s3 });
+const sink = createSink(config, { dynamodb, s3 });
 
-const dryRunSink = () => createDryRunSink(config, { dynamodb: documentClient });
+const dryRunSink = () => createDryRunSink(config, { dynamodb });
 
 const jobs = new DynamoDbJobStore({
   client: documentClient,

@@ -1,5 +1,6 @@
 import type { KinesisClientConfig } from '@aws-sdk/client-kinesis';
 import { AwsJson1_1Protocol, JsonShapeSerializer2 } from '@aws-sdk/core/protocols';
+import { KeyedSha256 } from './keyed-sha256.ts';
 
 /** Writes ASCII text as UTF-8 bytes, natively; base64 is ASCII, so the bytes are its characters. */
 const encoder = new TextEncoder();
@@ -50,8 +51,10 @@ export class KinesisJsonProtocol extends AwsJson1_1Protocol {
  * - `cacheMiddleware`: the middleware stack is resolved once per command class, not at every call, as the SDK
  *   documents for clients whose stack does not change after their first call. Nothing here changes it; a client
  *   that needs middleware added later (tests do) is made without these settings.
+ * - `sha256`: SigV4's hash with each HMAC key made once (keyed-sha256.ts).
  */
 export const KINESIS_CLIENT_SETTINGS = {
   protocol: KinesisJsonProtocol,
   cacheMiddleware: true,
+  sha256: KeyedSha256,
 } as const satisfies KinesisClientConfig;

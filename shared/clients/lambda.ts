@@ -1,5 +1,6 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { HTTP_OPTIONS } from './http-options.ts';
+import { KeyedSha256 } from './keyed-sha256.ts';
 import { lazyClient } from './lazy.ts';
 
 /**
@@ -9,5 +10,5 @@ import { lazyClient } from './lazy.ts';
  */
 export const lambda: Pick<LambdaClient, 'send'> = lazyClient(async () => {
   const { LambdaClient } = await import('@aws-sdk/client-lambda');
-  return new LambdaClient({ requestHandler: HTTP_OPTIONS });
+  return new LambdaClient({ requestHandler: HTTP_OPTIONS, sha256: KeyedSha256 });
 });

@@ -1,5 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { HTTP_OPTIONS } from './http-options.ts';
+import { KeyedSha256 } from './keyed-sha256.ts';
 import { lazyClient } from './lazy.ts';
 
 /**
@@ -11,6 +12,7 @@ export const s3: Pick<S3Client, 'send'> = lazyClient(async () => {
   const { S3Client } = await import('@aws-sdk/client-s3');
   return new S3Client({
     requestHandler: HTTP_OPTIONS,
+    sha256: KeyedSha256,
     forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3),
   });
 });

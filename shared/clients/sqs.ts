@@ -1,5 +1,6 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { HTTP_OPTIONS } from './http-options.ts';
+import { KeyedSha256 } from './keyed-sha256.ts';
 import { lazyClient } from './lazy.ts';
 
 /**
@@ -8,5 +9,5 @@ import { lazyClient } from './lazy.ts';
  */
 export const sqs: Pick<SQSClient, 'send'> = lazyClient(async () => {
   const { SQSClient } = await import('@aws-sdk/client-sqs');
-  return new SQSClient({ requestHandler: HTTP_OPTIONS });
+  return new SQSClient({ requestHandler: HTTP_OPTIONS, sha256: KeyedSha256 });
 });

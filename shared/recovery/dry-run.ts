@@ -1,4 +1,4 @@
-import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { Quarantine, QuarantineEntry } from '#shared/quarantine/quarantine.ts';
 import { KEY_ATTRIBUTE } from '#shared/sink/dynamodb-event-store.ts';
 import type { EventStore, EventToStore, PutResult } from '#shared/sink/event-store.ts';
@@ -46,12 +46,12 @@ export class DryRunQuarantine implements Quarantine {
 
 /** Reads an item's projection version from the event table (a consistent read of two attributes). */
 export const dynamoDbVersionLookup =
-  (client: DynamoDBDocumentClient, tableName: string): StoredVersionLookup =>
+  (client: Pick<DynamoDBClient, 'send'>, tableName: string): StoredVersionLookup =>
   async (identity) => {
     const { Item } = await client.send(
-      new GetCommand({
+      new GetItemCommand({
         TableName: tableName,
-        Key: { [KEY_ATTRIBUTE]: identity },
+        Key: { [KEY_ATTRIBUTE]: { S: identity } },
         ProjectionExpression: '#projectionVersion, #stream.#sequenceNumber',
         ExpressionAttributeNames: {
           '#projectionVersion': 'projectionVersion',
@@ -62,9 +62,9 @@ export const dynamoDbVersionLookup =
       }),
     );
     if (!Item) return undefined;
-    const sequenceNumber = (Item.stream as { sequenceNumber?: unknown } | undefined)?.sequenceNumber;
+    const sequenceNumber = Item.stream?.M?.sequenceNumber?.S;
     return {
-      projectionVersion: Number(Item.projectionVersion),
+      projectionVersion: Number(Item.projectionVersion?.N),
       ...(typeof sequenceNumber === 'string' ? { sequenceNumber } : {}),
     };
   };

@@ -1,4 +1,5 @@
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { isConditionFailure } from '#shared/clients/dynamodb-errors.ts';
 import type { ClaimCheck, ClaimPointer } from './claim-check.ts';
 import { type EventStore, type EventToStore, type PutResult, UnstorableEventError } from './event-store.ts';
@@ -16,8 +17,18 @@ export const DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES = 350 * 1024;
  */
 export const UPSERT_CONDITION = 'attribute_not_exists(#identity) OR #projectionVersion < :projectionVersion';
 
+/**
+ * How items are converted to DynamoDB's attribute values: as the project's document client converts them
+ * (shared/clients/dynamodb.ts), numbers beyond 2^53 as NumberValue or bigint, never rounded.
+ */
+export const MARSHALL_OPTIONS = { removeUndefinedValues: true } as const;
+
 export interface DynamoDbEventStoreOptions {
-  client: DynamoDBDocumentClient;
+  /**
+   * The low-level client: the store converts its items itself, so that the client can keep its resolved middleware
+   * (`cacheMiddleware`), which the document client does not allow (docs/performance.md).
+   */
+  client: Pick<DynamoDBClient, 'send'>;
   tableName: string;
   projectionVersion: number;
   claimCheck?: ClaimCheck;
@@ -58,7 +69,7 @@ const UNSTORABLE_MESSAGES = [
 ];
 
 /**
- * The document client's own refusals, thrown while it converts the item, before any request: the same item is
+ * The converter's refusals (`marshall`, @aws-sdk/util-dynamodb), thrown before any request: the same item is
  * refused every time (a number it will not turn into a double, a value of a type it cannot convert).
  */
 const UNCONVERTIBLE_MESSAGES = [/Number\.(MAX|MIN)_SAFE_INTEGER/, /Unsupported type passed/];
@@ -73,7 +84,7 @@ const isUnstorableAnswer = (error: unknown): boolean => {
   );
 };
 
-/** A value from an item that may come back marshalled (`{ N: '2' }`) or not. */
+/** A value from an item as DynamoDB returns it, marshalled (`{ N: '2' }`), or already converted. */
 const plain = (value: unknown): unknown => {
   if (value && typeof value === 'object') {
     const attribute = value as Record<string, unknown>;
@@ -101,7 +112,7 @@ const storedOf = (item: Record<string, unknown>): NonNullable<PutResult['stored'
  */
 export class DynamoDbEventStore implements EventStore {
   readonly projectionVersion: number;
-  readonly #client: DynamoDBDocumentClient;
+  readonly #client: Pick<DynamoDBClient, 'send'>;
   readonly #tableName: string;
   readonly #claimCheck: ClaimCheck | undefined;
   readonly #threshold: number;
@@ -118,12 +129,13 @@ export class DynamoDbEventStore implements EventStore {
     const item = await this.#itemFor(event);
     try {
       await this.#client.send(
-        new PutCommand({
+        new PutItemCommand({
           TableName: this.#tableName,
-          Item: item,
+          // In the try: a value the converter refuses is the item's fault (UNCONVERTIBLE_MESSAGES).
+          Item: marshall(item, MARSHALL_OPTIONS),
           ConditionExpression: UPSERT_CONDITION,
           ExpressionAttributeNames: { '#identity': KEY_ATTRIBUTE, '#projectionVersion': 'projectionVersion' },
-          ExpressionAttributeValues: { ':projectionVersion': this.projectionVersion },
+          ExpressionAttributeValues: { ':projectionVersion': { N: String(this.projectionVersion) } },
           // The failed check carries the item it failed against, which tells a duplicate from a stale version.
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
@@ -157,9 +169,9 @@ export class DynamoDbEventStore implements EventStore {
    */
   async #storedItem(identity: string): Promise<Record<string, unknown>> {
     const { Item } = await this.#client.send(
-      new GetCommand({
+      new GetItemCommand({
         TableName: this.#tableName,
-        Key: { [KEY_ATTRIBUTE]: identity },
+        Key: { [KEY_ATTRIBUTE]: { S: identity } },
         ProjectionExpression: '#projectionVersion, #stream',
         ExpressionAttributeNames: { '#projectionVersion': 'projectionVersion', '#stream': 'stream' },
         ConsistentRead: true,

@@ -1,4 +1,5 @@
-import { NumberValue } from '@aws-sdk/lib-dynamodb';
+// The class lib-dynamodb exports as NumberValue, from the package that defines it (lib-dynamodb is not in every bundle).
+import { NumberValueImpl as NumberValue } from '@aws-sdk/util-dynamodb';
 import { UnstorableEventError } from './event-store.ts';
 
 /** DynamoDB's item size limit: 400 KB, attribute names included. */

@@ -1,5 +1,5 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ConsumerConfig } from '#shared/consumer/config.ts';
 import { S3Quarantine } from '#shared/quarantine/s3-quarantine.ts';
 import { DryRunEventStore, DryRunQuarantine, dynamoDbVersionLookup } from '#shared/recovery/dry-run.ts';
@@ -9,7 +9,7 @@ import { DynamoDbEventStore } from '#shared/sink/dynamodb-event-store.ts';
 /** The sink every function that stores events writes through: the DynamoDB store with its claim check, and the quarantine. */
 export const createSink = (
   config: ConsumerConfig,
-  clients: { dynamodb: DynamoDBDocumentClient; s3: Pick<S3Client, 'send'> },
+  clients: { dynamodb: Pick<DynamoDBClient, 'send'>; s3: Pick<S3Client, 'send'> },
 ) => ({
   store: new DynamoDbEventStore({
     client: clients.dynamodb,
@@ -30,7 +30,10 @@ export const createSink = (
 });
 
 /** The same sink for a dry run: it reads stored versions to tell what would happen, and writes nothing. */
-export const createDryRunSink = (config: ConsumerConfig, clients: { dynamodb: DynamoDBDocumentClient }) => ({
+export const createDryRunSink = (
+  config: ConsumerConfig,
+  clients: { dynamodb: Pick<DynamoDBClient, 'send'> },
+) => ({
   store: new DryRunEventStore(
     config.projectionVersion,
     dynamoDbVersionLookup(clients.dynamodb, config.tableName),

@@ -23,6 +23,7 @@ import {
   startSqs,
 } from '#local/emulators/index.ts';
 import { waitForStream } from '#local/resources.ts';
+import { DYNAMODB_CLIENT_SETTINGS } from '#shared/clients/dynamodb.ts';
 import { keepAliveHandler } from '#shared/clients/http-handler.ts';
 import { kinesisClient, sqsClient, uniqueName } from './esm-fixtures.ts';
 import { keyedCloudEvent } from './recovery-fixtures.ts';
@@ -33,6 +34,8 @@ import { keyedCloudEvent } from './recovery-fixtures.ts';
  */
 export interface RecoveryEmulators {
   kinesis: KinesisClient;
+  /** The sink's client, with the functions' settings (shared/clients/dynamodb.ts). */
+  dynamodb: DynamoDBClient;
   documentClient: DynamoDBDocumentClient;
   s3: S3Client;
   sqs: SQSClient;
@@ -53,11 +56,14 @@ export const startRecoveryEmulators = async (options: { sqs?: boolean } = {}): P
   const kinesis = kinesisClient(kinesisEmulator.endpoint);
   const dynamodb = new DynamoDBClient({
     ...clientConfig(dynamoEmulator.endpoint),
+    ...DYNAMODB_CLIENT_SETTINGS,
     requestHandler: keepAliveHandler(),
   });
-  const documentClient = DynamoDBDocumentClient.from(dynamodb, {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+  // A client of its own: lib-dynamodb refuses one with cacheMiddleware.
+  const documentClient = DynamoDBDocumentClient.from(
+    new DynamoDBClient({ ...clientConfig(dynamoEmulator.endpoint), requestHandler: keepAliveHandler() }),
+    { marshallOptions: { removeUndefinedValues: true } },
+  );
   const s3 = new S3Client({
     ...clientConfig(s3Emulator.endpoint),
     forcePathStyle: true,
@@ -68,12 +74,14 @@ export const startRecoveryEmulators = async (options: { sqs?: boolean } = {}): P
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   return {
     kinesis,
+    dynamodb,
     documentClient,
     s3,
     sqs,
     bucket,
     close: async () => {
       kinesis.destroy();
+      dynamodb.destroy();
       documentClient.destroy();
       s3.destroy();
       sqs?.destroy();

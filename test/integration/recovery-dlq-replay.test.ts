@@ -53,13 +53,13 @@ const scenario = async (maxReceiveCount = 5) => {
   );
   const prefix = `${streamName}/quarantine/`;
   const metrics = metricsRecorder();
-  const store = new DynamoDbEventStore({ client: env.documentClient, tableName, projectionVersion: 1 });
+  const store = new DynamoDbEventStore({ client: env.dynamodb, tableName, projectionVersion: 1 });
   const deps = (sink: EventStore = store): ReplayDependencies & QueueDependencies => ({
     kinesis: env.kinesis,
     streamName,
     sink: { store: sink, quarantine: new S3Quarantine({ client: env.s3, bucket: env.bucket, prefix }) },
     dryRunSink: () => ({
-      store: new DryRunEventStore(1, dynamoDbVersionLookup(env.documentClient, tableName)),
+      store: new DryRunEventStore(1, dynamoDbVersionLookup(env.dynamodb, tableName)),
       quarantine: new DryRunQuarantine(),
     }),
     messageQuarantine: new S3MessageQuarantine({ client: env.s3, bucket: env.bucket, prefix }),

@@ -110,7 +110,7 @@ const scenario = async (shards = 1) => {
   });
   const continued: ContinueRequest[] = [];
   const sink = (projectionVersion = 1) =>
-    new RecordingStore(new DynamoDbEventStore({ client: env.documentClient, tableName, projectionVersion }));
+    new RecordingStore(new DynamoDbEventStore({ client: env.dynamodb, tableName, projectionVersion }));
   const deps = (
     options: {
       owner?: string;
@@ -127,10 +127,7 @@ const scenario = async (shards = 1) => {
       jobs: options.jobs ?? jobs,
       sink: { store, quarantine },
       dryRunSink: () => ({
-        store: new DryRunEventStore(
-          store.projectionVersion,
-          dynamoDbVersionLookup(env.documentClient, tableName),
-        ),
+        store: new DryRunEventStore(store.projectionVersion, dynamoDbVersionLookup(env.dynamodb, tableName)),
         quarantine: new DryRunQuarantine(),
       }),
       logger: silentLogger(),

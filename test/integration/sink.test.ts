@@ -7,6 +7,7 @@ import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTable } from '#bench/lib/tables.ts';
 import { clientConfig, type RunningEmulator, startDynamoDb, startS3 } from '#local/emulators/index.ts';
+import { DYNAMODB_CLIENT_SETTINGS } from '#shared/clients/dynamodb.ts';
 import { keepAliveHandler } from '#shared/clients/http-handler.ts';
 import { KeyOrderedBatchProcessor } from '#shared/consumer/key-ordered-processor.ts';
 import { processRecords } from '#shared/consumer/process-records.ts';
@@ -30,6 +31,8 @@ const BUCKET = 'consumer-sink';
 let dynamoEmulator: RunningEmulator;
 let s3Emulator: RunningEmulator;
 let s3Directory: string;
+/** The store's client, with the functions' settings; the document client reads the table for the assertions. */
+let dynamodb: DynamoDBClient;
 let documentClient: DynamoDBDocumentClient;
 let s3: S3Client;
 let claimCheck: S3ClaimCheck;
@@ -63,7 +66,7 @@ const consumer = (projectionVersion: number) => {
     metrics,
     run: (records: StreamRecord[]) =>
       processRecords(records, {
-        store: new DynamoDbEventStore({ client: documentClient, tableName, projectionVersion, claimCheck }),
+        store: new DynamoDbEventStore({ client: dynamodb, tableName, projectionVersion, claimCheck }),
         quarantine: new S3Quarantine({ client: s3, bucket: BUCKET, prefix: 'quarantine/' }),
         processor: new KeyOrderedBatchProcessor({ keyConcurrency: 4 }),
         logger: silentLogger(),
@@ -86,14 +89,16 @@ beforeAll(async () => {
   dynamoEmulator = await startDynamoDb();
   s3Directory = mkdtempSync(join(tmpdir(), 'sink-s3-'));
   s3Emulator = await startS3({ directory: s3Directory });
-  const dynamodb = new DynamoDBClient({
+  dynamodb = new DynamoDBClient({
     ...clientConfig(dynamoEmulator.endpoint),
+    ...DYNAMODB_CLIENT_SETTINGS,
     requestHandler: keepAliveHandler(),
   });
   dynamodb.middlewareStack.add(record('dynamodb'), { step: 'initialize', name: 'recordSinkRequests' });
-  documentClient = DynamoDBDocumentClient.from(dynamodb, {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+  documentClient = DynamoDBDocumentClient.from(
+    new DynamoDBClient({ ...clientConfig(dynamoEmulator.endpoint), requestHandler: keepAliveHandler() }),
+    { marshallOptions: { removeUndefinedValues: true } },
+  );
   s3 = new S3Client({
     ...clientConfig(s3Emulator.endpoint),
     forcePathStyle: true,
@@ -105,6 +110,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  dynamodb?.destroy();
   documentClient?.destroy();
   s3?.destroy();
   await dynamoEmulator?.close();

@@ -1,12 +1,13 @@
 import { FullBatchFailureError } from '@aws-lambda-powertools/batch';
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { lambdaContext, sampleEvent } from '#test/helpers/factories.ts';
 
-const dynamoMock = mockClient(DynamoDBDocumentClient);
+const dynamoMock = mockClient(DynamoDBClient);
 const s3Mock = mockClient(S3Client);
 
 type Handler = (event: KinesisStreamEvent, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
@@ -28,12 +29,12 @@ afterEach(() => {
 const invoke = (event: KinesisStreamEvent) => handler(event, lambdaContext('ConsumerFunction', 60_000));
 
 const storedItems = () =>
-  dynamoMock.commandCalls(PutCommand).map((call) => call.args[0].input.Item as Record<string, unknown>);
+  dynamoMock.commandCalls(PutItemCommand).map((call) => unmarshall(call.args[0].input.Item!));
 
 describe('Function: consumer handler', () => {
   it('stores a CloudEvents batch, one conditional put per event, in order', async () => {
     // Prepare
-    dynamoMock.on(PutCommand).resolves({});
+    dynamoMock.on(PutItemCommand).resolves({});
     const event = sampleEvent<KinesisStreamEvent>('consumer-cloudevents.json');
     // Act
     const response = (await invoke(event)) as KinesisStreamBatchResponse;
@@ -44,7 +45,7 @@ describe('Function: consumer handler', () => {
       'ce:urn%3Aexample%3Aorders:evt-1002',
       'ce:urn%3Aexample%3Aorders:evt-1003',
     ]);
-    expect(dynamoMock).toHaveReceivedCommandWith(PutCommand, {
+    expect(dynamoMock).toHaveReceivedCommandWith(PutItemCommand, {
       TableName: 'events-table',
       ConditionExpression: 'attribute_not_exists(#identity) OR #projectionVersion < :projectionVersion',
     });
@@ -63,7 +64,7 @@ describe('Function: consumer handler', () => {
 
   it('de-aggregates a KPL record into its user records', async () => {
     // Prepare
-    dynamoMock.on(PutCommand).resolves({});
+    dynamoMock.on(PutItemCommand).resolves({});
     const event = sampleEvent<KinesisStreamEvent>('consumer-kpl-aggregated.json');
     const outer = event.Records[0]!.kinesis.sequenceNumber;
     // Act
@@ -89,7 +90,7 @@ describe('Function: consumer handler', () => {
 
   it('stores a raw JSON record under the hash of its canonical JSON', async () => {
     // Prepare
-    dynamoMock.on(PutCommand).resolves({});
+    dynamoMock.on(PutItemCommand).resolves({});
     const event = sampleEvent<KinesisStreamEvent>('consumer-raw-json.json');
     // Act
     const response = await invoke(event);
@@ -113,7 +114,7 @@ describe('Function: consumer handler', () => {
     const response = await invoke(event);
     // Assess
     expect(response).toEqual({ batchItemFailures: [] });
-    expect(dynamoMock.commandCalls(PutCommand)).toHaveLength(0);
+    expect(dynamoMock.commandCalls(PutItemCommand)).toHaveLength(0);
     const put = s3Mock.commandCalls(PutObjectCommand)[0]!.args[0].input;
     expect(put).toMatchObject({
       Bucket: 'quarantine-bucket',
@@ -132,7 +133,7 @@ describe('Function: consumer handler', () => {
 
   it('processes a batch that mixes keys, each key in order', async () => {
     // Prepare
-    dynamoMock.on(PutCommand).resolves({});
+    dynamoMock.on(PutItemCommand).resolves({});
     const event = sampleEvent<KinesisStreamEvent>('consumer-mixed-keys.json');
     // Act
     const response = await invoke(event);
@@ -149,9 +150,9 @@ describe('Function: consumer handler', () => {
     // Prepare
     const event = sampleEvent<KinesisStreamEvent>('consumer-mixed-keys.json');
     const seq = event.Records.map((r) => r.kinesis.sequenceNumber);
-    dynamoMock.on(PutCommand).resolves({});
+    dynamoMock.on(PutItemCommand).resolves({});
     dynamoMock
-      .on(PutCommand, { Item: { identity: 'ce:urn%3Aexample%3Aorders:evt-3001-b' } })
+      .on(PutItemCommand, { Item: { identity: { S: 'ce:urn%3Aexample%3Aorders:evt-3001-b' } } })
       .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException' }));
     // Act
     const response = await invoke(event);
@@ -161,7 +162,7 @@ describe('Function: consumer handler', () => {
 
   it('throws when every record of the batch fails', async () => {
     // Prepare
-    dynamoMock.on(PutCommand).rejects(Object.assign(new Error('timeout'), { name: 'TimeoutError' }));
+    dynamoMock.on(PutItemCommand).rejects(Object.assign(new Error('timeout'), { name: 'TimeoutError' }));
     const event = sampleEvent<KinesisStreamEvent>('consumer-cloudevents.json');
     // Act
     const result = invoke(event);

@@ -1,3 +1,4 @@
+import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import {
@@ -6,7 +7,6 @@ import {
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { KinesisStreamEvent, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ import { lambdaContext, sampleEvent } from '#test/helpers/factories.ts';
 
 const kinesisMock = mockClient(KinesisClient);
 const sqsMock = mockClient(SQSClient);
-const dynamoMock = mockClient(DynamoDBDocumentClient);
+const dynamoMock = mockClient(DynamoDBClient);
 const s3Mock = mockClient(S3Client);
 
 type Handler = (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
@@ -63,7 +63,7 @@ describe('Function: DLQ replay handler', () => {
   it('replays the messages of an SQS trigger event and answers a partial batch response (events/dlq-replay-sqs.json)', async () => {
     // Prepare
     streamHoldsTheSampleRecords();
-    dynamoMock.on(PutCommand).resolves({});
+    dynamoMock.on(PutItemCommand).resolves({});
     const event = sampleEvent<SQSEvent>('dlq-replay-sqs.json');
     // Act
     const response = await invoke(event);
@@ -75,17 +75,18 @@ describe('Function: DLQ replay handler', () => {
       ShardIteratorType: 'AT_SEQUENCE_NUMBER',
       StartingSequenceNumber: '49660000000000000000000000000000000000000000000001000001',
     });
-    expect(dynamoMock.commandCalls(PutCommand).map((call) => call.args[0].input.Item?.identity)).toEqual([
-      'ce:urn%3Aexample%3Aorders:evt-1001',
-      'ce:urn%3Aexample%3Aorders:evt-1002',
-    ]);
+    expect(
+      dynamoMock.commandCalls(PutItemCommand).map((call) => call.args[0].input.Item?.identity?.S),
+    ).toEqual(['ce:urn%3Aexample%3Aorders:evt-1001', 'ce:urn%3Aexample%3Aorders:evt-1002']);
     expect(sqsMock).not.toHaveReceivedCommand(DeleteMessageCommand);
   });
 
   it('reports the message when its records still fail', async () => {
     // Prepare
     streamHoldsTheSampleRecords();
-    dynamoMock.on(PutCommand).rejects(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }));
+    dynamoMock
+      .on(PutItemCommand)
+      .rejects(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }));
     const event = sampleEvent<SQSEvent>('dlq-replay-sqs.json');
     // Act
     const response = await invoke(event);
@@ -96,7 +97,7 @@ describe('Function: DLQ replay handler', () => {
   it('drains the failure queue on demand and answers the report (events/dlq-replay-drain.json)', async () => {
     // Prepare
     streamHoldsTheSampleRecords();
-    dynamoMock.on(PutCommand).resolves({});
+    dynamoMock.on(PutItemCommand).resolves({});
     const body = sampleEvent<SQSEvent>('dlq-replay-sqs.json').Records[0]!.body;
     sqsMock
       .on(ReceiveMessageCommand)
@@ -116,7 +117,7 @@ describe('Function: DLQ replay handler', () => {
   it('dry-runs the failure queue: reads only, and shows the messages again (events/dlq-replay-dry-run.json)', async () => {
     // Prepare
     streamHoldsTheSampleRecords();
-    dynamoMock.on(GetCommand).resolves({});
+    dynamoMock.on(GetItemCommand).resolves({});
     const body = sampleEvent<SQSEvent>('dlq-replay-sqs.json').Records[0]!.body;
     sqsMock
       .on(ReceiveMessageCommand)
@@ -126,7 +127,7 @@ describe('Function: DLQ replay handler', () => {
     const report = (await invoke(sampleEvent('dlq-replay-dry-run.json'))) as ReplayReport;
     // Assess
     expect(report).toMatchObject({ messages: 1, written: 2, deleted: 0, dryRun: true });
-    expect(dynamoMock).not.toHaveReceivedCommand(PutCommand);
+    expect(dynamoMock).not.toHaveReceivedCommand(PutItemCommand);
     expect(sqsMock).not.toHaveReceivedCommand(DeleteMessageCommand);
     expect(sqsMock).toHaveReceivedCommand(ChangeMessageVisibilityBatchCommand);
   });

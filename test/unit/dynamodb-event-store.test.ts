@@ -1,6 +1,11 @@
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '#shared/config.ts';
@@ -11,9 +16,9 @@ import { S3ClaimCheck } from '#shared/sink/claim-check.ts';
 import { DynamoDbEventStore, UPSERT_CONDITION } from '#shared/sink/dynamodb-event-store.ts';
 import { type EventToStore, UnstorableEventError } from '#shared/sink/event-store.ts';
 
-const dynamoMock = mockClient(DynamoDBDocumentClient);
+const dynamoMock = mockClient(DynamoDBClient);
 const s3Mock = mockClient(S3Client);
-const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+const client = new DynamoDBClient({ region: 'us-east-1' });
 const s3 = new S3Client({ region: 'us-east-1' });
 
 const event = (overrides: Partial<EventToStore> = {}): EventToStore => ({
@@ -53,26 +58,35 @@ afterEach(() => {
 describe('Sink: DynamoDbEventStore', () => {
   it('writes one item with the conditional upsert, never reading first', async () => {
     // Prepare
-    dynamoMock.on(PutCommand).resolves({});
+    dynamoMock.on(PutItemCommand).resolves({});
     // Act
     const result = await store().put(event());
     // Assess
     expect(result).toEqual({ outcome: 'written' });
-    expect(dynamoMock).toHaveReceivedCommandTimes(PutCommand, 1);
-    expect(dynamoMock).toHaveReceivedCommandTimes(GetCommand, 0);
-    expect(dynamoMock).toHaveReceivedCommandWith(PutCommand, {
+    expect(dynamoMock).toHaveReceivedCommandTimes(PutItemCommand, 1);
+    expect(dynamoMock).toHaveReceivedCommandTimes(GetItemCommand, 0);
+    expect(dynamoMock).toHaveReceivedCommandWith(PutItemCommand, {
       TableName: 'events',
       ConditionExpression: UPSERT_CONDITION,
       ExpressionAttributeNames: { '#identity': 'identity', '#projectionVersion': 'projectionVersion' },
-      ExpressionAttributeValues: { ':projectionVersion': 2 },
+      ExpressionAttributeValues: { ':projectionVersion': { N: '2' } },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       Item: {
-        identity: 'ce:urn%3As:e-1',
-        projectionVersion: 2,
-        kind: 'cloudevent',
-        attributes: { specversion: '1.0', id: 'e-1', source: 'urn:s', type: 't' },
-        data: { n: 1 },
-        stream: event().position,
+        identity: { S: 'ce:urn%3As:e-1' },
+        projectionVersion: { N: '2' },
+        kind: { S: 'cloudevent' },
+        attributes: {
+          M: { specversion: { S: '1.0' }, id: { S: 'e-1' }, source: { S: 'urn:s' }, type: { S: 't' } },
+        },
+        data: { M: { n: { N: '1' } } },
+        stream: {
+          M: {
+            shardId: { S: 'shardId-000000000000' },
+            sequenceNumber: { S: '49660000000000000000000000000000000000000000000001000001' },
+            partitionKey: { S: 'k' },
+            approximateArrivalTimestamp: { S: '2026-11-24T16:00:00.000Z' },
+          },
+        },
       },
     });
   });
@@ -82,7 +96,7 @@ describe('Sink: DynamoDbEventStore', () => {
     ['a newer version', { N: '3' }, 'stale-version'],
   ])('tells a failed check against %s apart by the item it carries', async (_name, version, outcome) => {
     // Prepare
-    dynamoMock.on(PutCommand).rejects(
+    dynamoMock.on(PutItemCommand).rejects(
       conditionFailed({
         projectionVersion: version,
         stream: { M: { sequenceNumber: { S: '4966' }, subSequenceNumber: { N: '0' } } },
@@ -95,13 +109,15 @@ describe('Sink: DynamoDbEventStore', () => {
       outcome,
       stored: { projectionVersion: Number(version.N), sequenceNumber: '4966', subSequenceNumber: 0 },
     });
-    expect(dynamoMock).toHaveReceivedCommandTimes(GetCommand, 0);
+    expect(dynamoMock).toHaveReceivedCommandTimes(GetItemCommand, 0);
   });
 
   it('labels the outcome with a consistent read when the failed check carries no item', async () => {
     // Prepare
-    dynamoMock.on(PutCommand).rejects(conditionFailed());
-    dynamoMock.on(GetCommand).resolves({ Item: { projectionVersion: 5, stream: { sequenceNumber: '1' } } });
+    dynamoMock.on(PutItemCommand).rejects(conditionFailed());
+    dynamoMock
+      .on(GetItemCommand)
+      .resolves({ Item: { projectionVersion: { N: '5' }, stream: { M: { sequenceNumber: { S: '1' } } } } });
     // Act
     const result = await store(2).put(event());
     // Assess
@@ -109,9 +125,9 @@ describe('Sink: DynamoDbEventStore', () => {
       outcome: 'stale-version',
       stored: { projectionVersion: 5, sequenceNumber: '1' },
     });
-    expect(dynamoMock).toHaveReceivedCommandWith(GetCommand, {
+    expect(dynamoMock).toHaveReceivedCommandWith(GetItemCommand, {
       ConsistentRead: true,
-      Key: { identity: 'ce:urn%3As:e-1' },
+      Key: { identity: { S: 'ce:urn%3As:e-1' } },
     });
   });
 
@@ -122,7 +138,7 @@ describe('Sink: DynamoDbEventStore', () => {
     'One or more parameter values were invalid: Empty attribute name',
   ])('turns the answer "%s" into UnstorableEventError', async (message) => {
     // Prepare
-    dynamoMock.on(PutCommand).rejects(validation(message));
+    dynamoMock.on(PutItemCommand).rejects(validation(message));
     // Act
     const result = store().put(event());
     // Assess
@@ -135,12 +151,24 @@ describe('Sink: DynamoDbEventStore', () => {
     ['a timeout', Object.assign(new Error('socket hang up'), { name: 'TimeoutError' })],
   ])('passes %s through as an error worth a retry', async (_name, error) => {
     // Prepare
-    dynamoMock.on(PutCommand).rejects(error);
+    dynamoMock.on(PutItemCommand).rejects(error);
     // Act
     const result = store().put(event());
     // Assess
     await expect(result).rejects.toThrow(error.message);
     await expect(result).rejects.not.toBeInstanceOf(UnstorableEventError);
+  });
+
+  it.each([
+    ['a number beyond 2^53 that is not a NumberValue', { n: 1e300 }, /MAX_SAFE_INTEGER/],
+    ['an object that is not plain data', { at: new Date(0) }, /Unsupported type passed/],
+  ])('refuses, without calling DynamoDB, %s', async (_name, data, reason) => {
+    // Act
+    const result = store().put(event({ data }));
+    // Assess
+    await expect(result).rejects.toBeInstanceOf(UnstorableEventError);
+    await expect(result).rejects.toThrow(reason);
+    expect(dynamoMock).toHaveReceivedCommandTimes(PutItemCommand, 0);
   });
 
   it('refuses, without calling DynamoDB, data nested deeper than 32 levels', async () => {
@@ -151,7 +179,7 @@ describe('Sink: DynamoDbEventStore', () => {
     const result = store().put(event({ data }));
     // Assess
     await expect(result).rejects.toBeInstanceOf(UnstorableEventError);
-    expect(dynamoMock).toHaveReceivedCommandTimes(PutCommand, 0);
+    expect(dynamoMock).toHaveReceivedCommandTimes(PutItemCommand, 0);
   });
 
   it('refuses, without calling DynamoDB, data with a member whose name is empty', async () => {
@@ -165,19 +193,19 @@ describe('Sink: DynamoDbEventStore', () => {
         'data.a[1] has a member whose name is empty, and DynamoDB refuses an empty attribute name',
       ),
     );
-    expect(dynamoMock).toHaveReceivedCommandTimes(PutCommand, 0);
+    expect(dynamoMock).toHaveReceivedCommandTimes(PutItemCommand, 0);
   });
 
   it('moves data too large for an item to the claim check and stores the pointer', async () => {
     // Prepare
-    dynamoMock.on(PutCommand).resolves({});
+    dynamoMock.on(PutItemCommand).resolves({});
     s3Mock.on(PutObjectCommand).resolves({});
     const claimCheck = new S3ClaimCheck({ client: s3, bucket: 'claims', prefix: 'claim-check/' });
     const big = { text: 'x'.repeat(500 * 1024) };
     // Act
     await store(2, { claimCheck }).put(event({ data: big }));
     // Assess
-    const item = dynamoMock.commandCalls(PutCommand)[0]!.args[0].input.Item!;
+    const item = unmarshall(dynamoMock.commandCalls(PutItemCommand)[0]!.args[0].input.Item!);
     expect(item.data).toBeUndefined();
     expect(item.claimCheck).toMatchObject({
       bucket: 'claims',
@@ -241,7 +269,7 @@ describe('Sink: DynamoDbEventStore', () => {
     const result = store(2, { claimCheck }).put(event({ attributes, data: { big: 'x'.repeat(1024) } }));
     // Assess
     await expect(result).rejects.toBeInstanceOf(UnstorableEventError);
-    expect(dynamoMock).toHaveReceivedCommandTimes(PutCommand, 0);
+    expect(dynamoMock).toHaveReceivedCommandTimes(PutItemCommand, 0);
     expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 0);
   });
 });

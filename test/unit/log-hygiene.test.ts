@@ -1,6 +1,6 @@
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -20,7 +20,7 @@ const PAYLOAD = 'payload-marker-7f3a';
 const TOKEN = 'token-marker-91c2';
 
 const kinesisMock = mockClient(KinesisClient);
-const dynamoMock = mockClient(DynamoDBDocumentClient);
+const dynamoMock = mockClient(DynamoDBClient);
 const s3Mock = mockClient(S3Client);
 
 type Handler<E, R> = (event: E, context: ReturnType<typeof lambdaContext>) => Promise<R>;
@@ -143,8 +143,8 @@ describe('Logs: no event payload or credential at INFO', () => {
         ),
       ],
     };
-    dynamoMock.on(PutCommand).callsFake((input) => {
-      if ((input.Item as { attributes?: { id?: string } }).attributes?.id === 'evt-4') {
+    dynamoMock.on(PutItemCommand).callsFake((input) => {
+      if (input.Item?.attributes?.M?.id?.S === 'evt-4') {
         throw new Error('Service unavailable');
       }
       return {};

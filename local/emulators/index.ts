@@ -178,14 +178,48 @@ const answerMillisBehindLatest = (): void => {
   require.cache[path]!.exports = Object.assign(getRecords, { answersMillisBehind: true as const });
 };
 
+/** How many sequence numbers `rememberParsedSequences` keeps, the most recently used. */
+export const PARSED_SEQUENCES_KEPT = 1_024;
+
+/**
+ * kinesalite's PutRecords parses the starting sequence number of a record's shard again for every record, with
+ * bignumber.js: in a profile of benchmark 3 that was half of the PutRecords action's CPU time in the emulator's
+ * thread. `db.parseSequence` is a pure function of its text, and the actions call it through the module object, so
+ * it is given a memory of the numbers it parsed last. Each call gets a copy (every field is a string or a number),
+ * so a caller that changes its answer changes nothing else; a number that does not parse throws every time.
+ */
+const rememberParsedSequences = (): void => {
+  type Parse = ((sequence: string) => Record<string, unknown>) & { remembers?: true };
+  const db = require('kinesalite/db') as { parseSequence: Parse };
+  if (db.parseSequence.remembers) return;
+  const parse = db.parseSequence;
+  const parsed = new Map<string, Record<string, unknown>>();
+  const remembering: Parse = (sequence) => {
+    const key = String(sequence);
+    let answer = parsed.get(key);
+    if (answer) {
+      // Most recently used last: the shards' starting numbers stay while the numbers of records go through.
+      parsed.delete(key);
+    } else {
+      answer = parse(sequence);
+      if (parsed.size >= PARSED_SEQUENCES_KEPT) parsed.delete(parsed.keys().next().value!);
+    }
+    parsed.set(key, answer);
+    return { ...answer };
+  };
+  db.parseSequence = Object.assign(remembering, { remembers: true as const, original: parse });
+};
+
 /**
  * kinesalite: streams become ACTIVE at once, so tests and the local runtime do not wait. An AT_TIMESTAMP iterator
  * is answered when no record is that recent, as Kinesis does (`answerAtTimestampAfterLastRecord`), and GetRecords
- * says how far behind the tip its answer is (`answerMillisBehindLatest`).
+ * says how far behind the tip its answer is (`answerMillisBehindLatest`). Parsed sequence numbers are remembered
+ * (`rememberParsedSequences`).
  */
 export const startKinesis = async (options: EmulatorOptions & { shardLimit?: number } = {}) => {
   answerAtTimestampAfterLastRecord();
   answerMillisBehindLatest();
+  rememberParsedSequences();
   const kinesalite = require('kinesalite') as (opts: Record<string, unknown>) => Server;
   if (options.path) mkdirSync(options.path, { recursive: true });
   const server = kinesalite({

@@ -1,6 +1,6 @@
 import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { Quarantine, QuarantineEntry } from '#shared/quarantine/quarantine.ts';
-import { KEY_ATTRIBUTE } from '#shared/sink/dynamodb-event-store.ts';
+import { KEY_ATTRIBUTE, storedOf } from '#shared/sink/dynamodb-event-store.ts';
 import type { EventStore, EventToStore, PutResult } from '#shared/sink/event-store.ts';
 
 /**
@@ -61,10 +61,5 @@ export const dynamoDbVersionLookup =
         ConsistentRead: true,
       }),
     );
-    if (!Item) return undefined;
-    const sequenceNumber = Item.stream?.M?.sequenceNumber?.S;
-    return {
-      projectionVersion: Number(Item.projectionVersion?.N),
-      ...(typeof sequenceNumber === 'string' ? { sequenceNumber } : {}),
-    };
+    return Item && storedOf(Item);
   };

@@ -418,7 +418,8 @@ export class DynamoDbJobStore implements JobStore {
         UpdateExpression: expression.filter(Boolean).join(' '),
         ConditionExpression: condition,
         ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
+        // DynamoDB refuses an empty map: an update that only removes, under a condition without values, has none.
+        ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
       }),
     );
   }

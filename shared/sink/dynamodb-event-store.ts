@@ -1,4 +1,9 @@
-import { type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { isConditionFailure } from '#shared/clients/dynamodb-errors.ts';
 import type { ClaimCheck, ClaimPointer } from './claim-check.ts';
@@ -84,25 +89,15 @@ const isUnstorableAnswer = (error: unknown): boolean => {
   );
 };
 
-/** A value from an item as DynamoDB returns it, marshalled (`{ N: '2' }`), or already converted. */
-const plain = (value: unknown): unknown => {
-  if (value && typeof value === 'object') {
-    const attribute = value as Record<string, unknown>;
-    if ('N' in attribute) return Number(attribute.N);
-    if ('S' in attribute) return attribute.S;
-    if ('M' in attribute) return attribute.M;
-  }
-  return value;
-};
-
-const storedOf = (item: Record<string, unknown>): NonNullable<PutResult['stored']> => {
-  const stream = plain(item.stream) as Record<string, unknown> | undefined;
-  const sequenceNumber = plain(stream?.sequenceNumber);
-  const subSequenceNumber = plain(stream?.subSequenceNumber);
+/** The version and stream position an item holds, from the item as DynamoDB returns it (attribute values). */
+export const storedOf = (item: Record<string, AttributeValue>): NonNullable<PutResult['stored']> => {
+  const stream = item.stream?.M;
+  const sequenceNumber = stream?.sequenceNumber?.S;
+  const subSequenceNumber = stream?.subSequenceNumber?.N;
   return {
-    projectionVersion: Number(plain(item.projectionVersion)),
-    ...(typeof sequenceNumber === 'string' ? { sequenceNumber } : {}),
-    ...(typeof subSequenceNumber === 'number' ? { subSequenceNumber } : {}),
+    projectionVersion: Number(item.projectionVersion?.N),
+    ...(sequenceNumber === undefined ? {} : { sequenceNumber }),
+    ...(subSequenceNumber === undefined ? {} : { subSequenceNumber: Number(subSequenceNumber) }),
   };
 };
 
@@ -143,7 +138,7 @@ export class DynamoDbEventStore implements EventStore {
       return { outcome: 'written' };
     } catch (error) {
       if (isConditionFailure(error)) {
-        const old = (error as { Item?: Record<string, unknown> }).Item;
+        const old = (error as { Item?: Record<string, AttributeValue> }).Item;
         return this.#classify(old ?? (await this.#storedItem(event.identity)));
       }
       if (isUnstorableAnswer(error)) {
@@ -155,7 +150,7 @@ export class DynamoDbEventStore implements EventStore {
     }
   }
 
-  #classify(stored: Record<string, unknown>): PutResult {
+  #classify(stored: Record<string, AttributeValue>): PutResult {
     const found = storedOf(stored);
     return {
       outcome: found.projectionVersion > this.projectionVersion ? 'stale-version' : 'duplicate',
@@ -167,7 +162,7 @@ export class DynamoDbEventStore implements EventStore {
    * Only for a failed check that did not carry the old item (emulators without ReturnValuesOnConditionCheckFailure):
    * the write has already been refused, so this read only labels the outcome and never decides a write.
    */
-  async #storedItem(identity: string): Promise<Record<string, unknown>> {
+  async #storedItem(identity: string): Promise<Record<string, AttributeValue>> {
     const { Item } = await this.#client.send(
       new GetItemCommand({
         TableName: this.#tableName,

@@ -474,6 +474,20 @@ describe('Recovery: reprocessor against the emulators', () => {
     expect(job).not.toHaveProperty('lastError');
   });
 
+  it('removes a field in an update that sets nothing else', async () => {
+    // Prepare
+    const tableName = await createJobsTable(env.documentClient);
+    const jobs = new DynamoDbJobStore({ client: env.documentClient, tableName, retentionDays: 30 });
+    const at = '2026-11-01T00:00:00.000Z';
+    await jobs.createJob(jobItem('only-remove', at, { state: 'failed', lastError: 'stuck' }));
+    // Act: no value to send, so no ExpressionAttributeValues either (DynamoDB refuses an empty map).
+    await jobs.updateJob('only-remove', { lastError: null });
+    // Assess
+    const job = await jobs.getJob('only-remove');
+    expect(job).toMatchObject({ state: 'failed', updatedAt: at });
+    expect(job).not.toHaveProperty('lastError');
+  });
+
   it('holds GetRecords to its per-shard rate and records to maxRecordsPerSecond', async () => {
     // Prepare
     const { sink, deps, put } = await scenario(1);

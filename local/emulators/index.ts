@@ -4,6 +4,7 @@ import { createServer } from 'node:http';
 import { createRequire, Module } from 'node:module';
 import type { AddressInfo, Server } from 'node:net';
 import { dirname, join } from 'node:path';
+import { installSequenceArithmetic } from '#local/emulators/kinesalite-sequences.ts';
 import { listenOn } from '#local/net.ts';
 
 /**
@@ -178,23 +179,22 @@ const answerMillisBehindLatest = (): void => {
   require.cache[path]!.exports = Object.assign(getRecords, { answersMillisBehind: true as const });
 };
 
-/** How many sequence numbers `rememberParsedSequences` keeps, the most recently used. */
+/** How many sequence numbers `rememberingParse` keeps, the most recently used. */
 export const PARSED_SEQUENCES_KEPT = 1_024;
 
 /**
- * kinesalite's PutRecords parses the starting sequence number of a record's shard again for every record, with
- * bignumber.js: in a profile of benchmark 3 that was half of the PutRecords action's CPU time in the emulator's
- * thread. `db.parseSequence` is a pure function of its text, and the actions call it through the module object, so
- * it is given a memory of the numbers it parsed last. Each call gets a copy (every field is a string or a number),
- * so a caller that changes its answer changes nothing else; a number that does not parse throws every time.
+ * kinesalite's PutRecords parses the starting sequence number of a record's shard again for every record: in a
+ * profile of benchmark 3 that was half of the PutRecords action's CPU time in the emulator's thread. A sequence
+ * number's parse is a pure function of its text, so `parse` is given a memory of the numbers it parsed last. Each
+ * call gets a copy (every field is a string or a number), so a caller that changes its answer changes nothing else;
+ * a number that does not parse throws every time.
  */
-const rememberParsedSequences = (): void => {
-  type Parse = ((sequence: string) => Record<string, unknown>) & { remembers?: true };
-  const db = require('kinesalite/db') as { parseSequence: Parse };
-  if (db.parseSequence.remembers) return;
-  const parse = db.parseSequence;
+export const rememberingParse = (
+  parse: (sequence: string) => Record<string, unknown>,
+  original: (sequence: string) => Record<string, unknown>,
+) => {
   const parsed = new Map<string, Record<string, unknown>>();
-  const remembering: Parse = (sequence) => {
+  const remembering = (sequence: string) => {
     const key = String(sequence);
     let answer = parsed.get(key);
     if (answer) {
@@ -207,19 +207,20 @@ const rememberParsedSequences = (): void => {
     parsed.set(key, answer);
     return { ...answer };
   };
-  db.parseSequence = Object.assign(remembering, { remembers: true as const, original: parse });
+  return Object.assign(remembering, { remembers: true as const, original });
 };
 
 /**
  * kinesalite: streams become ACTIVE at once, so tests and the local runtime do not wait. An AT_TIMESTAMP iterator
  * is answered when no record is that recent, as Kinesis does (`answerAtTimestampAfterLastRecord`), and GetRecords
- * says how far behind the tip its answer is (`answerMillisBehindLatest`). Parsed sequence numbers are remembered
- * (`rememberParsedSequences`).
+ * says how far behind the tip its answer is (`answerMillisBehindLatest`). Sequence numbers and hash keys are
+ * computed with the language's big integers (local/emulators/kinesalite-sequences.ts), and parsed sequence numbers
+ * are remembered (`rememberingParse`).
  */
 export const startKinesis = async (options: EmulatorOptions & { shardLimit?: number } = {}) => {
   answerAtTimestampAfterLastRecord();
   answerMillisBehindLatest();
-  rememberParsedSequences();
+  installSequenceArithmetic(rememberingParse);
   const kinesalite = require('kinesalite') as (opts: Record<string, unknown>) => Server;
   if (options.path) mkdirSync(options.path, { recursive: true });
   const server = kinesalite({

@@ -1,5 +1,11 @@
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { CreateStreamCommand, KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import {
+  CreateStreamCommand,
+  KinesisClient,
+  ListShardsCommand,
+  PutRecordsCommand,
+} from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -14,11 +20,16 @@ type Parse = ((sequence: string) => Record<string, unknown>) & {
   remembers?: true;
   original?: (sequence: string) => Record<string, unknown>;
 };
-const db = createRequire(import.meta.url)('kinesalite/db') as { parseSequence: Parse };
+const db = createRequire(import.meta.url)('kinesalite/db') as {
+  parseSequence: Parse;
+  stringifySequence: { original?: unknown };
+  partitionKeyToHashKey: { original?: unknown };
+};
 
 let emulator: RunningEmulator;
 let kinesis: KinesisClient;
 let sequenceNumbers: string[];
+let shardIds: string[];
 
 beforeAll(async () => {
   emulator = await startKinesis();
@@ -32,6 +43,7 @@ beforeAll(async () => {
   const first = await kinesis.send(new PutRecordsCommand({ StreamName: 'sequences', Records }));
   const second = await kinesis.send(new PutRecordsCommand({ StreamName: 'sequences', Records }));
   sequenceNumbers = [...first.Records!, ...second.Records!].map((record) => record.SequenceNumber!);
+  shardIds = [...first.Records!, ...second.Records!].map((record) => record.ShardId!);
 });
 
 afterAll(async () => {
@@ -39,7 +51,7 @@ afterAll(async () => {
   await emulator?.close();
 });
 
-describe('Local Kinesis: parsed sequence numbers are remembered', () => {
+describe('Local Kinesis: sequence numbers and hash keys on big integers, parsed numbers remembered', () => {
   it("answers as kinesalite's own parse does, the first time and from memory", () => {
     expect(db.parseSequence.remembers).toBe(true);
     for (const sequence of [...sequenceNumbers, ...sequenceNumbers]) {
@@ -73,6 +85,33 @@ describe('Local Kinesis: parsed sequence numbers are remembered', () => {
     for (const sequence of many) db.parseSequence(sequence);
     for (const sequence of [many[0]!, many.at(-1)!, sequenceNumbers[1]!]) {
       expect(db.parseSequence(sequence)).toEqual(db.parseSequence.original!(sequence));
+    }
+  });
+
+  it("puts each record in the shard whose hash key range holds its key's MD5, in order within the shard", async () => {
+    expect(db.stringifySequence.original).toBeTypeOf('function');
+    expect(db.partitionKeyToHashKey.original).toBeTypeOf('function');
+    const { Shards } = await kinesis.send(new ListShardsCommand({ StreamName: 'sequences' }));
+    const shardOf = (key: string) => {
+      const hashKey = BigInt(`0x${createHash('md5').update(key).digest('hex')}`);
+      return Shards!.find(
+        (shard) =>
+          BigInt(shard.HashKeyRange!.StartingHashKey!) <= hashKey &&
+          hashKey <= BigInt(shard.HashKeyRange!.EndingHashKey!),
+      )!.ShardId;
+    };
+    const keys = [
+      ...Array.from({ length: 20 }, (_, i) => `key-${i}`),
+      ...Array.from({ length: 20 }, (_, i) => `key-${i}`),
+    ];
+    expect(shardIds).toEqual(keys.map(shardOf));
+    for (const shardId of new Set(shardIds)) {
+      const numbers = sequenceNumbers.filter((_, i) => shardIds[i] === shardId).map(BigInt);
+      const starting = BigInt(
+        Shards!.find((shard) => shard.ShardId === shardId)!.SequenceNumberRange!.StartingSequenceNumber!,
+      );
+      expect(numbers[0]! > starting).toBe(true);
+      for (let i = 1; i < numbers.length; i += 1) expect(numbers[i]! > numbers[i - 1]!).toBe(true);
     }
   });
 });

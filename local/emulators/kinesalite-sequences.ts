@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+
+/**
+ * kinesalite's sequence number and hash key arithmetic on the language's own big integers. kinesalite does it with
+ * bignumber.js, whose conversions between bases 16 and 10 are written in JavaScript: in a profile of benchmark 3
+ * they were two thirds of the emulator thread's time in PutRecords and GetRecords (each record's new sequence
+ * number written out, each record read back parsed, each partition key's MD5 read as a number). The three
+ * functions below answer exactly what kinesalite's answer, for the inputs kinesalite itself produces; anything
+ * else (another version of the format, a malformed number) goes to kinesalite's own function, so that its answers
+ * and its errors stay what they were. The actions call these through the `kinesalite/db` module object, which is
+ * how `installSequenceArithmetic` replaces them.
+ */
+
+const require = createRequire(import.meta.url);
+
+type Parse = (sequence: string) => Record<string, unknown>;
+type Stringify = (fields: Record<string, unknown>) => string;
+type HashKeyOf = (partitionKey: string) => unknown;
+
+/** The module object the actions call through, and kinesalite's own functions, kept as they were. */
+interface KinesaliteDb {
+  parseSequence: Parse;
+  stringifySequence: Stringify & { original?: Stringify };
+  partitionKeyToHashKey: HashKeyOf & { original?: HashKeyOf };
+}
+
+const POW_2_124 = 1n << 124n;
+/** kinesalite's POW_2_124_NEXT, 2^125 × 16. */
+const POW_2_129 = 1n << 129n;
+const POW_2_185 = 1n << 185n;
+/** 2^185 × 1.5 */
+const POW_2_185_NEXT = 3n << 184n;
+const DECIMAL_DIGITS = /^\d+$/;
+const HEX_DIGITS = /^[0-9a-f]+$/;
+
+/**
+ * A version 2 sequence number (the only kind kinesalite writes) taken apart as kinesalite's `parseSequence` does;
+ * other versions and text that is not a plain decimal number go to `original`.
+ */
+export const parseSequence = (sequence: string, original: Parse): Record<string, unknown> => {
+  if (typeof sequence !== 'string' || !DECIMAL_DIGITS.test(sequence)) return original(sequence);
+  let number = BigInt(sequence);
+  if (number < POW_2_124) number += POW_2_124;
+  const hex = number.toString(16);
+  if (number < POW_2_129 || !(number > POW_2_185 && number < POW_2_185_NEXT) || !hex.endsWith('2')) {
+    return original(sequence);
+  }
+  const seqIxHex = hex.slice(11, 27);
+  let shardIxHex = hex.slice(38, 46);
+  if (Number.parseInt(seqIxHex[0]!, 16) > 7) throw new Error('Sequence index too high');
+  if (Number.parseInt(shardIxHex[0]!, 16) > 7) shardIxHex = `-${shardIxHex}`;
+  const shardCreateSecs = Number.parseInt(hex.slice(1, 10), 16);
+  if (shardCreateSecs >= 16025175000) throw new Error(`Date too large: ${shardCreateSecs}`);
+  return {
+    shardCreateTime: shardCreateSecs * 1000,
+    seqIx: BigInt(`0x${seqIxHex}`).toString(),
+    byte1: hex.slice(27, 29),
+    seqTime: Number.parseInt(hex.slice(29, 38), 16) * 1000,
+    shardIx: Number.parseInt(shardIxHex, 16),
+    version: 2,
+  };
+};
+
+/** `seqIx` in hexadecimal as bignumber.js writes it, or undefined when it is not a whole number ≥ 0. */
+const sequenceIndexHex = (seqIx: unknown): string | undefined => {
+  if (typeof seqIx === 'number')
+    return Number.isSafeInteger(seqIx) && seqIx >= 0 ? seqIx.toString(16) : undefined;
+  if (typeof seqIx === 'string' && DECIMAL_DIGITS.test(seqIx)) return BigInt(seqIx).toString(16);
+  return undefined;
+};
+
+const shardIxToHex = (shardIx: unknown): string =>
+  `0000000${((shardIx as number) || 0).toString(16)}`.slice(-8);
+
+/** A version 2 sequence number written out as kinesalite's `stringifySequence` writes it; others go to `original`. */
+export const stringifySequence = (fields: Record<string, unknown>, original: Stringify): string => {
+  if (fields.version != null && fields.version !== 2) return original(fields);
+  const seqIx = sequenceIndexHex(fields.seqIx || 0);
+  if (seqIx === undefined) return original(fields);
+  const shardCreateTime = fields.shardCreateTime as number;
+  const seqTime = (fields.seqTime as number) || shardCreateTime;
+  const hex = [
+    '2',
+    `00000000${Math.floor(shardCreateTime / 1000).toString(16)}`.slice(-9),
+    ((fields.shardIx as number) || 0).toString(16).slice(-1),
+    `0000000000000000${seqIx}`.slice(-16),
+    (fields.byte1 as string) || '00',
+    `00000000${Math.floor(seqTime / 1000).toString(16)}`.slice(-9),
+    shardIxToHex(fields.shardIx),
+    '2',
+  ].join('');
+  // Anything that is not hexadecimal (a negative shard index, a time that is not a number) is kinesalite's to answer.
+  if (!HEX_DIGITS.test(hex)) return original(fields);
+  return BigInt(`0x${hex}`).toString();
+};
+
+/**
+ * The partition key's MD5 as a number, in the bignumber.js type the actions compare with the shards' hash key
+ * ranges: built from its decimal digits, which bignumber.js reads without converting bases.
+ */
+export const hashKeyOf = (partitionKey: string, BigNumber: new (value: string) => unknown): unknown =>
+  new BigNumber(BigInt(`0x${createHash('md5').update(partitionKey, 'utf8').digest('hex')}`).toString());
+
+/**
+ * Puts the functions above in place of kinesalite's (once; each keeps kinesalite's as `original`). `parseSequence`
+ * is given the one that `wrap` makes of it, so that the memory of parsed numbers stays in front.
+ */
+export const installSequenceArithmetic = (wrap: (parse: Parse, original: Parse) => Parse): void => {
+  const db = require('kinesalite/db') as KinesaliteDb;
+  if (db.stringifySequence.original) return;
+  const BigNumber = createRequire(require.resolve('kinesalite/db'))('bignumber.js') as new (
+    value: string,
+  ) => unknown;
+  const { parseSequence: parse, stringifySequence: stringify, partitionKeyToHashKey: hashKey } = db;
+  db.parseSequence = wrap((sequence) => parseSequence(sequence, parse), parse);
+  db.stringifySequence = Object.assign(
+    (fields: Record<string, unknown>) => stringifySequence(fields, stringify),
+    {
+      original: stringify,
+    },
+  );
+  db.partitionKeyToHashKey = Object.assign((partitionKey: string) => hashKeyOf(partitionKey, BigNumber), {
+    original: hashKey,
+  });
+};

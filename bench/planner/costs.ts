@@ -12,7 +12,7 @@ import {
   SHARD_WRITE_RECORDS_PER_SECOND,
   type ShardPlan,
 } from './capacity.ts';
-import { KINESIS_QUOTAS, type PipelineLimits } from './limits.ts';
+import { DYNAMODB_QUOTAS, KINESIS_QUOTAS, LAMBDA_QUOTAS, type PipelineLimits } from './limits.ts';
 import { HOURS_PER_MONTH, KB_PER_GB, PRICES, SECONDS_PER_MONTH } from './prices.ts';
 
 /**
@@ -75,6 +75,10 @@ export const isClaimChecked = (avgSizeKB: number): boolean =>
 /** The size of the item the sink writes for one event, in KB. */
 export const itemSizeKB = (avgSizeKB: number): number =>
   (isClaimChecked(avgSizeKB) ? CLAIM_POINTER_KB : avgSizeKB) + ITEM_OVERHEAD_KB;
+
+/** Write request units of the sink's one conditional PutItem per event; a refused (duplicate) write uses them too. */
+export const writeUnitsPerEvent = (avgSizeKB: number): number =>
+  Math.ceil(itemSizeKB(avgSizeKB) / PRICES.dynamodb.writeUnitKB);
 
 const total = (lines: CostLine[]): ModeCost => ({ lines, total: lines.reduce((sum, l) => sum + l.usd, 0) });
 
@@ -142,9 +146,8 @@ export const costPerMillionEvents = (input: PlanInput): PerMillionEvents => {
     1e6;
   const ingestLambda = lambdaCost(requests, input.ingestMs, input.memoryMb);
   const consumerLambda = lambdaCost(events / input.consumerBatchSize, input.consumerMs, input.memoryMb);
-  // One conditional PutItem per event; a refused (duplicate) write consumes its units as well.
-  const writeUnits = Math.ceil(itemSizeKB(input.avgSizeKB) / PRICES.dynamodb.writeUnitKB);
-  const dynamodb = ((events * writeUnits) / 1e6) * PRICES.dynamodb.onDemandWritePerMillion;
+  const dynamodb =
+    ((events * writeUnitsPerEvent(input.avgSizeKB)) / 1e6) * PRICES.dynamodb.onDemandWritePerMillion;
   // A claim-checked event's data is one conditional PutObject; a redelivery's refused PUT is billed as well.
   const s3ClaimCheck = isClaimChecked(input.avgSizeKB)
     ? (events / 1000) * PRICES.s3.standardPutPerThousand
@@ -312,6 +315,44 @@ export const quotaWarnings = (
   return warnings;
 };
 
+/**
+ * Where the plan goes past the quotas of the services behind the stream (DYNAMODB_QUOTAS, LAMBDA_QUOTAS): the event
+ * table's writes at peak, and the Lambda concurrency the pipeline needs at peak. `shards` is the plan's shard count,
+ * the stream's size in provisioned mode and an estimate of it in on-demand mode.
+ */
+export const serviceQuotaWarnings = (
+  input: Pick<PlanInput, 'recordsPerSecond' | 'avgSizeKB' | 'eventsPerRequest' | 'ingestMs'>,
+  shards: number,
+  limits: Pick<PipelineLimits, 'parallelizationFactor'>,
+): string[] => {
+  const warnings: string[] = [];
+  const unitsPerEvent = writeUnitsPerEvent(input.avgSizeKB);
+  const writeUnits = input.recordsPerSecond * unitsPerEvent;
+  const writes = `${figure(writeUnits)} write request units/s into the event table at peak (${figure(input.recordsPerSecond)} events/s × ${unitsPerEvent} for an item of ${figure(itemSizeKB(input.avgSizeKB))} KB)`;
+  const d = DYNAMODB_QUOTAS;
+  if (writeUnits > d.onDemandTableWriteUnitsPerSecond) {
+    warnings.push(
+      `${writes} exceed DynamoDB's default quota of ${figure(d.onDemandTableWriteUnitsPerSecond)} for an on-demand table: raise the table-level write throughput quota in Service Quotas before going live`,
+    );
+  }
+  if (writeUnits > d.newOnDemandTableWritesPerSecond) {
+    warnings.push(
+      `a new on-demand table sustains ${figure(d.newOnDemandTableWritesPerSecond)} write request units/s (writes of up to 1 KB) and then scales with traffic, to twice its previous peak within 30 minutes: ${writes} are throttled at first (the consumer retries, and falls behind) unless the table is pre-warmed`,
+    );
+  }
+  // Little's law for the ingest function; the consumer keeps one invocation per shard and parallelization factor.
+  const requestsPerSecond = input.recordsPerSecond / input.eventsPerRequest;
+  const ingest = Math.ceil((requestsPerSecond * input.ingestMs) / 1000);
+  const consumer = shards * limits.parallelizationFactor;
+  const l = LAMBDA_QUOTAS;
+  if (ingest + consumer > l.accountConcurrency) {
+    warnings.push(
+      `the pipeline needs about ${figure(ingest + consumer)} concurrent Lambda executions at peak (ingest ${figure(ingest)}: ${figure(requestsPerSecond)} requests/s × ${figure(input.ingestMs)} ms; consumer ${figure(consumer)}: ${figure(shards)} shards × ParallelizationFactor ${limits.parallelizationFactor}), more than the default ${figure(l.accountConcurrency)} per account and Region that all its functions share: raise it in Service Quotas (new accounts may start lower), or send more events per request`,
+    );
+  }
+  return warnings;
+};
+
 export const makePlan = (input: PlanInput, limits: PipelineLimits): Plan => {
   const shards = planShards(input);
   const averageRecordsPerSecond = input.recordsPerSecond / input.peakToAverage;
@@ -337,6 +378,7 @@ export const makePlan = (input: PlanInput, limits: PipelineLimits): Plan => {
   warnings.push(
     ...limitWarnings(input, shards.shards, limits),
     ...quotaWarnings(input, shards, recommendation.mode),
+    ...serviceQuotaWarnings(input, shards.shards, limits),
   );
   return {
     input,

@@ -13,6 +13,8 @@ export interface PipelineLimits {
   apiRequestsPerSecond: number;
   /** Largest POST /events body the ingest function accepts, in bytes (it answers 413 above it). */
   maxBodyBytes: number;
+  /** Consumer invocations per shard at once: Parameters.ConsumerParallelizationFactor.Default. */
+  parallelizationFactor: number;
 }
 
 export const TEMPLATE_PATH = fileURLToPath(new URL('../../template.yaml', import.meta.url));
@@ -32,6 +34,7 @@ export const pipelineLimits = (template: Template): PipelineLimits => ({
   maxShards: numberParameter(template, 'ShardCount', 'MaxValue'),
   apiRequestsPerSecond: numberParameter(template, 'ApiThrottlingRateLimit', 'Default'),
   maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+  parallelizationFactor: numberParameter(template, 'ConsumerParallelizationFactor', 'Default'),
 });
 
 /** The limits of the pipeline that template.yaml deploys. */
@@ -52,4 +55,21 @@ export const KINESIS_QUOTAS = {
   onDemandMaxWriteMBpsLargeRegions: 10 * 1024,
   /** Default account shard quota in the larger Regions; 1,000 or 6,000 elsewhere (Service Quotas raises it). */
   accountShardsLargeRegions: 20_000,
+} as const;
+
+/**
+ * DynamoDB quotas that bound the event table (on-demand, as template.yaml declares it), from the DynamoDB
+ * Developer Guide's "Quotas" and "Pre-warming a table for on-demand capacity mode" pages, as of 2026-11-29.
+ */
+export const DYNAMODB_QUOTAS = {
+  /** Default table-level write throughput quota of an on-demand table, write request units per second. */
+  onDemandTableWriteUnitsPerSecond: 40_000,
+  /** Writes per second a new on-demand table sustains before it has scaled; then up to twice its previous peak. */
+  newOnDemandTableWritesPerSecond: 4_000,
+} as const;
+
+/** Lambda quotas, from the Lambda Developer Guide's "Lambda quotas" page, as of 2026-11-29. */
+export const LAMBDA_QUOTAS = {
+  /** Default concurrent executions per account and Region, shared by all its functions (new accounts may have less). */
+  accountConcurrency: 1_000,
 } as const;

@@ -6,7 +6,14 @@ import {
   parsePlanArgs,
   planShards,
 } from '#bench/planner/capacity.ts';
-import { costPerMillionEvents, makePlan, quotaWarnings, recommend, usd } from '#bench/planner/costs.ts';
+import {
+  costPerMillionEvents,
+  makePlan,
+  quotaWarnings,
+  recommend,
+  serviceQuotaWarnings,
+  usd,
+} from '#bench/planner/costs.ts';
 import { formatPlan } from '#bench/planner/format.ts';
 import { loadPipelineLimits, type PipelineLimits, pipelineLimits } from '#bench/planner/limits.ts';
 import { parseTemplate } from '#local/template/parse.ts';
@@ -409,8 +416,14 @@ describe('Planner: command line', () => {
 
 describe('Planner: pipeline limits', () => {
   it('reads the shard and request limits from template.yaml and the body limit from the ingest function', () => {
-    // Assess: ShardCount MaxValue 500, ApiThrottlingRateLimit Default 1000, and 4 MiB = 4,194,304 bytes.
-    expect(limits).toEqual({ maxShards: 500, apiRequestsPerSecond: 1000, maxBodyBytes: 4_194_304 });
+    // Assess: ShardCount MaxValue 500, ApiThrottlingRateLimit Default 1000, 4 MiB = 4,194,304 bytes, and
+    // ConsumerParallelizationFactor Default 1.
+    expect(limits).toEqual({
+      maxShards: 500,
+      apiRequestsPerSecond: 1000,
+      maxBodyBytes: 4_194_304,
+      parallelizationFactor: 1,
+    });
   });
 
   it('takes the values the template gives', () => {
@@ -419,10 +432,15 @@ describe('Planner: pipeline limits', () => {
 Parameters:
   ShardCount: { Type: Number, Default: 2, MaxValue: 40 }
   ApiThrottlingRateLimit: { Type: Number, Default: 250 }
+  ConsumerParallelizationFactor: { Type: Number, Default: 4 }
 Resources: {}
 `);
     // Act / Assess
-    expect(pipelineLimits(template)).toMatchObject({ maxShards: 40, apiRequestsPerSecond: 250 });
+    expect(pipelineLimits(template)).toMatchObject({
+      maxShards: 40,
+      apiRequestsPerSecond: 250,
+      parallelizationFactor: 4,
+    });
   });
 
   it('refuses a template without the values', () => {
@@ -434,9 +452,12 @@ Resources: {}
 });
 
 describe('Planner: warnings about what the pipeline cannot take', () => {
-  // The headroom advice (shards near their limit) has tests of its own, below.
-  const warningsFor = (over: Partial<PlanInput>, given: PipelineLimits = limits) =>
-    makePlan(input(over), given).warnings.filter((w) => !w.startsWith('at peak the '));
+  // The headroom advice (shards near their limit) and the DynamoDB and Lambda quotas have tests of their own, below.
+  const warningsFor = (over: Partial<PlanInput>, given: PipelineLimits = limits) => {
+    const plan = makePlan(input(over), given);
+    const services = serviceQuotaWarnings(plan.input, plan.shards.shards, given);
+    return plan.warnings.filter((w) => !w.startsWith('at peak the ') && !services.includes(w));
+  };
 
   it('warns when a request of E events would exceed the 4 MiB body limit', () => {
     // Act: 5 events × 1,024 KB = 5,120 KB > 4,096 KB; 4,096 ÷ 1,024 = 4 fit.
@@ -631,5 +652,81 @@ describe("Planner: warnings about Kinesis's own quotas", () => {
     expect(warnings).toEqual([
       '25,000 shards are more than the default account quota (20,000 in us-east-1, us-west-2 and eu-west-1; 1,000 or 6,000 elsewhere): raise it in Service Quotas before provisioning them',
     ]);
+  });
+});
+
+describe('Planner: DynamoDB and Lambda quotas', () => {
+  it.each([
+    // 1,000 events/s of 1 KB: items of 1.3 KB take 2 write units each, 2,000/s. Ingest 1,000 requests/s × 25 ms =
+    // 25 at once, the consumer 1 shard × 1: 26 executions.
+    ['a small pipeline', { recordsPerSecond: 1000 }, 1, []],
+    // 2,000 events/s × 2 units = 4,000/s: exactly what a new on-demand table sustains, so no warning.
+    ['exactly what a new table sustains', { recordsPerSecond: 2000, eventsPerRequest: 100 }, 2, []],
+    // 2,001 × 2 = 4,002 units/s, past it.
+    [
+      'one event/s past what a new table sustains',
+      { recordsPerSecond: 2001, eventsPerRequest: 100 },
+      3,
+      [
+        'a new on-demand table sustains 4,000 write request units/s (writes of up to 1 KB) and then scales with traffic, to twice its previous peak within 30 minutes: 4,002 write request units/s into the event table at peak (2,001 events/s × 2 for an item of 1.3 KB) are throttled at first (the consumer retries, and falls behind) unless the table is pre-warmed',
+      ],
+    ],
+    // 30,000 events/s of 0.5 KB: items of 0.8 KB take 1 unit, 30,000/s, within 40,000. Ingest 300 requests/s ×
+    // 25 ms = 7.5 → 8; consumer 30 shards: 38 executions.
+    [
+      'a large pipeline within the table quota',
+      { recordsPerSecond: 30_000, avgSizeKB: 0.5, eventsPerRequest: 100 },
+      30,
+      [
+        'a new on-demand table sustains 4,000 write request units/s (writes of up to 1 KB) and then scales with traffic, to twice its previous peak within 30 minutes: 30,000 write request units/s into the event table at peak (30,000 events/s × 1 for an item of 0.8 KB) are throttled at first (the consumer retries, and falls behind) unless the table is pre-warmed',
+      ],
+    ],
+    // 25,000 events/s of 1 KB × 2 units = 50,000/s, past the 40,000 quota; ingest 25,000 requests/s × 25 ms = 625
+    // and the consumer 25 shards × 1 = 25: 650, within 1,000.
+    [
+      'past the table quota',
+      { recordsPerSecond: 25_000 },
+      25,
+      [
+        "50,000 write request units/s into the event table at peak (25,000 events/s × 2 for an item of 1.3 KB) exceed DynamoDB's default quota of 40,000 for an on-demand table: raise the table-level write throughput quota in Service Quotas before going live",
+        'a new on-demand table sustains 4,000 write request units/s (writes of up to 1 KB) and then scales with traffic, to twice its previous peak within 30 minutes: 50,000 write request units/s into the event table at peak (25,000 events/s × 2 for an item of 1.3 KB) are throttled at first (the consumer retries, and falls behind) unless the table is pre-warmed',
+      ],
+    ],
+  ] as const)('%s', (_, over, shards, expected) => {
+    // Act
+    const warnings = serviceQuotaWarnings(input(over), shards, limits);
+    // Assess
+    expect(warnings).toEqual(expected);
+  });
+
+  it('warns when the ingest and consumer executions at peak exceed the account concurrency', () => {
+    // Act: 1,900 events/s, 1 per request, of 80 ms: 1,900 × 0.08 = 152 at once; 100 shards × ParallelizationFactor
+    // 10 = 1,000 consumer invocations. 1,152 > 1,000. 1,900 × 2 units = 3,800/s, within what a new table sustains.
+    const warnings = serviceQuotaWarnings(input({ recordsPerSecond: 1900, ingestMs: 80 }), 100, {
+      parallelizationFactor: 10,
+    });
+    // Assess
+    expect(warnings).toEqual([
+      'the pipeline needs about 1,152 concurrent Lambda executions at peak (ingest 152: 1,900 requests/s × 80 ms; consumer 1,000: 100 shards × ParallelizationFactor 10), more than the default 1,000 per account and Region that all its functions share: raise it in Service Quotas (new accounts may start lower), or send more events per request',
+    ]);
+  });
+
+  it('does not warn at exactly the account concurrency', () => {
+    // Act: 1,000 events/s × 25 ms = 25 at once, plus 975 shards × 1 = 1,000.
+    const warnings = serviceQuotaWarnings(input({ recordsPerSecond: 1000 }), 975, limits);
+    // Assess
+    expect(warnings).toEqual([]);
+  });
+
+  it("prints them with the plan's other warnings", () => {
+    // Act: 25,000 events/s of 1 KB, 100 per request: 25 provisioned shards; 50,000 write units/s.
+    const plan = makePlan(input({ recordsPerSecond: 25_000, eventsPerRequest: 100 }), limits);
+    const text = formatPlan(plan);
+    // Assess
+    expect(plan.warnings).toEqual(
+      expect.arrayContaining(serviceQuotaWarnings(plan.input, plan.shards.shards, limits)),
+    );
+    expect(text).toContain("exceed DynamoDB's default quota of 40,000 for an on-demand table");
+    expect(text).toContain('a new on-demand table sustains 4,000 write request units/s');
   });
 });

@@ -156,4 +156,61 @@ describe('Consumer: canonical-JSON identity', () => {
     expect(canonicalJson(a)).toBe('{"id":12345678901234567890}');
     expect(jsonIdentity(a)).not.toBe(jsonIdentity(b));
   });
+
+  it('parses every number as the reviver alone would, whether or not the text can hold one past 2^53', () => {
+    // Prepare: numbers on both sides of 2^53 in every form JSON allows, in objects, arrays and strings.
+    const forms = [
+      '0',
+      '-0',
+      '7',
+      '-12.5',
+      '1e3',
+      '1E-7',
+      '2.5e+20',
+      '-9.1E15',
+      '1e400',
+      '9007199254740991',
+      '9007199254740992',
+      '-9007199254740993',
+      '123456789012345',
+      '1234567890123456',
+      '12345678901234567.5',
+      '999999999999999.9',
+      '0.000000000000000001',
+    ];
+    const texts = [
+      ...forms.map((form) => `{"n":${form},"s":"x"}`),
+      ...forms.map((form) => `[${form},{"deep":[${form}]}]`),
+      '{"text":"1234567890123456 and 1e5 in a string","n":1}',
+      '{"text":"nothing to see","n":42}',
+    ];
+    const withReviver = (text: string) =>
+      JSON.parse(text, (_key, value, context?: { source?: string }) =>
+        typeof value === 'number' && Number.isFinite(value) && Math.abs(value) > Number.MAX_SAFE_INTEGER
+          ? /^-?\d+$/.test(context!.source!)
+            ? BigInt(context!.source!)
+            : `number ${context!.source}`
+          : value,
+      );
+    for (const text of texts) {
+      // Act
+      const parsed = parseJson(text);
+      // Assess: the same values; a number kept as NumberValue compares by its digits.
+      const plain = JSON.parse(
+        JSON.stringify(parsed, (_key, value) =>
+          typeof value === 'bigint'
+            ? `bigint ${value}`
+            : value instanceof Object && 'value' in value && Object.keys(value).length === 1
+              ? `number ${(value as { value: string }).value}`
+              : value,
+        ),
+      );
+      const expected = JSON.parse(
+        JSON.stringify(withReviver(text), (_key, value) =>
+          typeof value === 'bigint' ? `bigint ${value}` : value,
+        ),
+      );
+      expect(plain, text).toEqual(expected);
+    }
+  });
 });

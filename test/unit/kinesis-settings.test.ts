@@ -5,9 +5,14 @@ import {
   ProvisionedThroughputExceededException,
   PutRecordCommand,
   PutRecordsCommand,
+  PutRecordsInput$,
 } from '@aws-sdk/client-kinesis';
 import { describe, expect, it } from 'vitest';
-import { KINESIS_CLIENT_SETTINGS } from '#shared/clients/kinesis-settings.ts';
+import {
+  KINESIS_CLIENT_SETTINGS,
+  KinesisJsonProtocol,
+  type NativeBase64JsonSerializer,
+} from '#shared/clients/kinesis-settings.ts';
 
 /** An HTTP handler that keeps each request and answers with the given status and body. */
 const capturing = (status = 200, answer: unknown = { FailedRecordCount: 0, Records: [] }) => {
@@ -90,6 +95,50 @@ describe('the Kinesis clients’ protocol', () => {
     };
     expect(sent.Records.map(({ Data }) => Buffer.from(Data, 'base64'))).toEqual(
       records.map(({ Data }) => Buffer.from(Data)),
+    );
+  });
+
+  it('sends the SDK’s bytes for every body when each starts in a buffer the size of the one before', async () => {
+    // Prepare: large, small, larger and empty bodies, one after another, on one client of each kind.
+    const all = blobs();
+    const batches = [all, all.slice(0, 1), [...all, ...all, ...all], all.slice(0, 2)].map((blobsOf) =>
+      blobsOf.map((Data, i) => ({ Data, PartitionKey: `key-${i}` })),
+    );
+    const sdk = clientWith({});
+    const project = clientWith(KINESIS_CLIENT_SETTINGS);
+    // Act
+    for (const { client } of [sdk, project]) {
+      for (const Records of batches)
+        await client.send(new PutRecordsCommand({ StreamName: 'events', Records }));
+      await client.send(new GetRecordsCommand({ ShardIterator: 'it' }));
+    }
+    // Assess
+    expect(project.requests).toHaveLength(batches.length + 1);
+    for (const [index, request] of project.requests.entries()) {
+      expect(request.body.equals(sdk.requests[index]!.body), `request ${index}`).toBe(true);
+    }
+  });
+
+  it('starts the next body in a buffer as large as the last one', () => {
+    // Prepare
+    const protocol = new KinesisJsonProtocol({
+      defaultNamespace: 'com.amazonaws.kinesis',
+      serviceTarget: 'Kinesis_20131202',
+    });
+    // The serializer the protocol made for itself, with the client's codec settings.
+    const serializer = (protocol as unknown as { serializer: NativeBase64JsonSerializer }).serializer;
+    const buffer = () => (serializer as unknown as { json: Uint8Array }).json.byteLength;
+    const large = { Data: Buffer.alloc(300_000, 1), PartitionKey: 'k' };
+    // Act
+    const first = buffer();
+    serializer.write(PutRecordsInput$, { StreamName: 's', Records: [large] });
+    const body = serializer.flush();
+    // Assess: the SDK's 2 KiB to begin with, then room for the 400,000-byte body at once.
+    expect(first).toBe(2048);
+    expect(body.byteLength).toBeGreaterThan(400_000);
+    expect(buffer()).toBeGreaterThanOrEqual(body.byteLength);
+    expect(JSON.parse(Buffer.from(body).toString('utf8')).Records[0].Data).toBe(
+      large.Data.toString('base64'),
     );
   });
 

@@ -188,5 +188,37 @@ describe("Local DynamoDB: a request's validated expressions are remembered", () 
       expect((await query(7)).Items).toEqual([{ sk: { S: 's#1' }, n: { N: '7' } }]);
       expect((await query(8)).Items).toEqual([]);
     }
+    // Binary and set values in a remembered condition compare as they do the first time.
+    await dynamodb.send(
+      new PutItemCommand({
+        TableName: 'expressions',
+        Item: {
+          pk: { S: 'p' },
+          sk: { S: 's#2' },
+          b: { B: Uint8Array.from([1, 2, 3]) },
+          tags: { SS: ['x', 'y'] },
+        },
+      }),
+    );
+    const touch = (bytes: number[], tag: string) =>
+      dynamodb.send(
+        new UpdateItemCommand({
+          TableName: 'expressions',
+          Key: { pk: { S: 'p' }, sk: { S: 's#2' } },
+          UpdateExpression: 'SET touched = :true',
+          ConditionExpression: '#b = :b AND contains(tags, :tag)',
+          ExpressionAttributeNames: { '#b': 'b' },
+          ExpressionAttributeValues: {
+            ':b': { B: Uint8Array.from(bytes) },
+            ':tag': { S: tag },
+            ':true': { BOOL: true },
+          },
+        }),
+      );
+    for (let i = 0; i < 2; i += 1) {
+      await touch([1, 2, 3], 'x');
+      await expect(touch([1, 2, 4], 'x')).rejects.toThrow('The conditional request failed');
+      await expect(touch([1, 2, 3], 'z')).rejects.toThrow('The conditional request failed');
+    }
   });
 });

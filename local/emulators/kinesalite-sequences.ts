@@ -70,8 +70,8 @@ const sequenceIndexHex = (seqIx: unknown): string | undefined => {
   return undefined;
 };
 
-const shardIxToHex = (shardIx: unknown): string =>
-  `0000000${((shardIx as number) || 0).toString(16)}`.slice(-8);
+/** kinesalite's own: a shard index as the 8 hexadecimal digits its sequence numbers and record keys hold. */
+const { shardIxToHex } = require('kinesalite/db') as { shardIxToHex: (shardIx: unknown) => string };
 
 /** A version 2 sequence number written out as kinesalite's `stringifySequence` writes it; others go to `original`. */
 export const stringifySequence = (fields: Record<string, unknown>, original: Stringify): string => {

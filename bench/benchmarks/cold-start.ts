@@ -150,7 +150,7 @@ export const coldStart: Benchmark = {
         notes: [
           ...failures,
           'Bundles are built as sam build would (template.yaml BuildProperties); sizes exclude the source map.',
-          "The SDK clients a function uses on every invocation are bundled (tree-shaken ES modules); the clients it uses only now and then (S3, SQS, Lambda) and the credential providers Lambda never reaches are External, left to the nodejs24.x runtime and imported where first needed, as is aws-kinesis-agg's deaggregation. The 'AWS SDK' figure is the SDK's share of the bundle.",
+          "The SDK clients a function uses on every invocation are bundled (tree-shaken ES modules); the clients it uses only now and then (S3, SQS, Lambda) and the credential providers Lambda never reaches are External, left to the nodejs24.x runtime and imported where first needed. The 'AWS SDK' figure is the SDK's share of the bundle.",
           "The 'whole AWS SDK left to the runtime' rows build the same functions with External '@aws-sdk/*', the other way to build them, and load them in the same harness: the harness resolves the SDK from the project node_modules, as Lambda resolves it from the runtime, where every client is a complete CommonJS package.",
           `Init is the time to import the bundle in a fresh \`node\` process with the function's template environment (NODE_OPTIONS included), median of ${RUNS} processes; Node's own start-up is not counted, as Lambda's runtime start is not part of a function's init either.`,
         ],

@@ -90,7 +90,7 @@ export const consumerThroughput: Benchmark = {
     const sequentialStore = new SlowEventStore(WRITE_MS);
     const sequential = await wallMillis(async () => {
       for (const record of records) {
-        for (const parsed of await decodeStreamRecord(record)) {
+        for (const parsed of decodeStreamRecord(record)) {
           if (parsed.kind === 'cloudevent' || parsed.kind === 'json')
             await sequentialStore.put(toEventToStore(parsed));
         }

@@ -146,7 +146,7 @@ export const processRecords = async (
   // The record handler Powertools runs for each stream record; an error fails that record (and blocks its key).
   const handleRecord = async (entry: BatchEntry): Promise<void> => {
     try {
-      for (const parsed of await decodeStreamRecord(entry.record)) await handleUserRecord(parsed);
+      for (const parsed of decodeStreamRecord(entry.record)) await handleUserRecord(parsed);
     } catch (error) {
       logger.warn('record failed; reported as a batch item failure', {
         shardId: entry.record.shardId,

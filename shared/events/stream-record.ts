@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { canonicalJson, parseJson } from './canonical-json.ts';
 import { type CloudEvent, identityOf, validateCloudEvent } from './cloudevent.ts';
+import { isKplAggregate, readKplAggregate } from './kpl-aggregate.ts';
 
 /**
  * A record as read from a shard, whoever read it: the Lambda event source mapping (adapted by
@@ -50,40 +51,15 @@ export const streamRecordsFromKinesisEvent = (event: KinesisStreamEvent): Stream
     };
   });
 
-interface AggUserRecord {
-  partitionKey: string;
-  sequenceNumber: string;
-  subSequenceNumber?: number;
-  data: string;
-}
-
-/** The KPL aggregation format's magic number, the first four bytes of every aggregate. */
-const KPL_MAGIC = [0xf3, 0x89, 0x9a, 0xc2] as const;
-
-const isAggregate = (data: Uint8Array): boolean =>
-  data.length >= KPL_MAGIC.length && KPL_MAGIC.every((byte, index) => data[index] === byte);
-
-let aggregationModule: Promise<typeof import('aws-kinesis-agg/lib/kpl-deagg.js')> | undefined;
-
-/**
- * aws-kinesis-agg's deaggregation is imported the first time an aggregate arrives: loading it (protobufjs) takes
- * ~50 ms, and most streams carry no aggregates, so a cold start should not pay for it. Only its deaggregation
- * module: the package root brings the aggregation half too (shared/types/aws-kinesis-agg.d.ts).
- */
-const loadAggregation = async () => {
-  aggregationModule ??= import('aws-kinesis-agg/lib/kpl-deagg.js');
-  const module = await aggregationModule;
-  // A CommonJS package: its exports are the default export when imported from an ES module.
-  return (module as { default?: typeof module }).default ?? module;
-};
-
 /**
  * Splits a KPL-aggregated record into its user records (a plain record comes back as itself). A corrupt
- * aggregate (bad protobuf, bad MD5) comes back as one undecodable record holding the outer bytes.
+ * aggregate (too short, bad MD5, bad protobuf) comes back as one error holding the outer record; a user record
+ * that cannot be read comes back as an error holding the outer record with that user record's sub-sequence
+ * number, in its place among the others.
  */
-export const deaggregate = async (
+export const deaggregate = (
   record: StreamRecord,
-): Promise<Array<UserRecord | { error: Error; record: UserRecord }>> => {
+): Array<UserRecord | { error: Error; record: UserRecord }> => {
   const outer: UserRecord = {
     shardId: record.shardId,
     sequenceNumber: record.sequenceNumber,
@@ -91,49 +67,25 @@ export const deaggregate = async (
     approximateArrivalTimestamp: record.approximateArrivalTimestamp,
     data: Buffer.from(record.data),
   };
-  // What the library does with a record that is not an aggregate, without loading it or base64 round trips.
-  if (!isAggregate(outer.data)) return [outer];
-  const aggregation = await loadAggregation();
-  const results: Array<UserRecord | { error: Error; record: UserRecord }> = [];
-  let finished = false;
-  // The library's callbacks run synchronously; `finished` proves it.
-  aggregation.deaggregate(
-    {
-      partitionKey: record.partitionKey,
-      sequenceNumber: record.sequenceNumber,
-      data: outer.data.toString('base64'),
-    } as never,
-    true,
-    (error: Error | null, user?: AggUserRecord) => {
-      if (error || !user) {
-        results.push({ error: error ?? new Error('no user record'), record: outer });
-        return;
-      }
-      results.push({
-        shardId: record.shardId,
-        sequenceNumber: record.sequenceNumber,
-        ...(user.subSequenceNumber === undefined ? {} : { subSequenceNumber: user.subSequenceNumber }),
-        partitionKey: user.partitionKey,
-        approximateArrivalTimestamp: record.approximateArrivalTimestamp,
-        data: Buffer.from(user.data, 'base64'),
-      });
-    },
-    (error?: Error, failed?: AggUserRecord) => {
-      if (!error) {
-        finished = true;
-        return;
-      }
-      const subSequenceNumber = failed?.subSequenceNumber;
-      results.push({
-        error,
-        record: subSequenceNumber === undefined ? outer : { ...outer, subSequenceNumber },
-      });
-      // A corrupt aggregate ends here; a failure of one user record is followed by the final callback.
-      if (failed === undefined) finished = true;
-    },
+  if (!isKplAggregate(outer.data)) return [outer];
+  let users: ReturnType<typeof readKplAggregate>;
+  try {
+    users = readKplAggregate(outer.data);
+  } catch (error) {
+    return [{ error: error as Error, record: outer }];
+  }
+  return users.map((user, subSequenceNumber) =>
+    user instanceof Error
+      ? { error: user, record: { ...outer, subSequenceNumber } }
+      : {
+          shardId: record.shardId,
+          sequenceNumber: record.sequenceNumber,
+          subSequenceNumber,
+          partitionKey: user.partitionKey,
+          approximateArrivalTimestamp: record.approximateArrivalTimestamp,
+          data: Buffer.from(user.data.buffer, user.data.byteOffset, user.data.byteLength),
+        },
   );
-  if (!finished) throw new Error('aws-kinesis-agg did not finish synchronously');
-  return results;
 };
 
 /** Strict UTF-8: a record that is not valid UTF-8 is undecodable, not silently patched with U+FFFD. */
@@ -175,8 +127,8 @@ export const parseUserRecord = (record: UserRecord): ParsedRecord => {
 };
 
 /** De-aggregates and parses one stream record, keeping the user records in their order. */
-export const decodeStreamRecord = async (record: StreamRecord): Promise<ParsedRecord[]> =>
-  (await deaggregate(record)).map((user) =>
+export const decodeStreamRecord = (record: StreamRecord): ParsedRecord[] =>
+  deaggregate(record).map((user) =>
     'error' in user
       ? {
           kind: 'undecodable' as const,

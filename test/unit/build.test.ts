@@ -70,7 +70,7 @@ describe('Build: esbuild bundles as sam build makes them', () => {
     expect(realpathSync(join(out, 'node_modules'))).toBe(realpathSync('node_modules'));
   });
 
-  it('imports no runtime package and no node:http at load: S3, SQS, Lambda and aws-kinesis-agg wait for their first use', async () => {
+  it('imports no runtime package and no node:http at load: S3, SQS and Lambda wait for their first use', async () => {
     // Act
     const others = await Promise.all(
       ['ConsumerFunction', 'DlqReplayFunction', 'ReprocessorFunction'].map((id) =>
@@ -95,10 +95,11 @@ describe('Build: esbuild bundles as sam build makes them', () => {
       /import\("@aws-sdk\/client-lambda"\)/,
     );
     const consumerPackages = consumer.largestInputs.map((input) => input.name);
-    expect(consumerPackages).toContain('aws-kinesis-agg');
     expect(consumerPackages).toContain('@aws-sdk/client-dynamodb');
-    // Only the deaggregation half of aws-kinesis-agg: its aggregation half brings the async package.
-    expect(consumerPackages).not.toContain('async');
+    // KPL aggregates are read with @bufbuild/protobuf's wire reader, not with protobufjs whole.
+    expect(consumerPackages).toContain('@bufbuild/protobuf');
+    expect(consumerPackages).not.toContain('protobufjs');
+    expect(consumerPackages).not.toContain('aws-kinesis-agg');
     expect(consumerPackages).not.toContain('@aws-sdk/client-s3');
   });
 

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { hashKeyOf, parseSequence, stringifySequence } from '#local/emulators/kinesalite-sequences.ts';
+import { seededRandom } from '#test/helpers/random.ts';
 
 type Parse = ((sequence: string) => Record<string, unknown>) & { original?: Parse };
 type Stringify = ((fields: Record<string, unknown>) => string) & { original?: Stringify };
@@ -35,12 +36,7 @@ const outcome = (call: () => unknown): { value: unknown } | { thrown: string } =
   }
 };
 
-/** A deterministic stream of numbers, so that a failure can be run again. */
-const randomFrom = (seed: number) => () => {
-  seed = (seed * 1103515245 + 12345) % 2147483648;
-  return seed / 2147483648;
-};
-const random = randomFrom(20261129);
+const random = seededRandom(20261129);
 const between = (low: number, high: number) => low + Math.floor(random() * (high - low));
 const hex = (digits: number) => Array.from({ length: digits }, () => between(0, 16).toString(16)).join('');
 

@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { arrayElementTexts, valueText } from '#shared/ingest/raw-json.ts';
-
-/** A deterministic generator, so that a failure can be run again. */
-const generator = (seed: number) => {
-  let state = seed;
-  return () => {
-    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
-    return state / 2 ** 31;
-  };
-};
+import { seededRandom } from '#test/helpers/random.ts';
 
 /** Strings full of what could fool a scanner: quotes, backslashes, brackets, commas, escapes, astral characters. */
 const TRICKY = ['"', '\\', '[', ']', '{', '}', ',', '\\"', '\\\\', '\n', '😀', 'é', ' ', 'a', '\u2028'];
@@ -67,7 +59,7 @@ describe('arrayElementTexts: each element of a JSON array as written', () => {
 
   it('gives the same values as JSON.parse for 500 generated arrays full of tricky strings', () => {
     // Prepare
-    const random = generator(20_261_128);
+    const random = seededRandom(20_261_128);
     for (let round = 0; round < 500; round += 1) {
       const array = Array.from({ length: 1 + Math.floor(random() * 6) }, () => randomValue(random, 0));
       const text = spaced(JSON.stringify(array), random);

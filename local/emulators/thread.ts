@@ -44,10 +44,23 @@ export class EmulatorThreadError extends Error {
   }
 }
 
+/**
+ * How long a dispatched request may go unanswered before it fails, with a 502 ServiceUnavailable at the AWS
+ * endpoint. The longest answers the emulators give in the benchmarks (GetRecords of thousands of records, scans
+ * of large tables) take seconds; the AWS CLI gives up on an answer after 60 s by default.
+ */
+export const EMULATOR_ANSWER_TIMEOUT_MS = 120_000;
+
 /** Starts the emulator in a new worker thread; resolves once it listens. */
 export const startEmulatorThread = async (
   kind: ThreadedEmulatorKind,
-  options: EmulatorOptions & { shardLimit?: number } = {},
+  {
+    answerTimeoutMs = EMULATOR_ANSWER_TIMEOUT_MS,
+    ...options
+  }: EmulatorOptions & {
+    shardLimit?: number;
+    answerTimeoutMs?: number;
+  } = {},
 ): Promise<ThreadedEmulator> => {
   const worker = new Worker(new URL('./thread-worker.ts', import.meta.url), {
     workerData: { kind, options },
@@ -93,7 +106,28 @@ export const startEmulatorThread = async (
       const body = new Uint8Array(request.body.byteLength);
       body.set(request.body);
       return new Promise<DispatchResponse>((resolve, reject) => {
-        pending.set(id, { resolve, reject });
+        // An emulator that never answers (a lock it never releases, a loop it never leaves) fails the request
+        // rather than holding it, and its client, forever. A late answer finds nothing waiting and is dropped.
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          const target = request.headers['x-amz-target'];
+          reject(
+            new EmulatorThreadError(
+              `${kind} emulator gave no answer within ${answerTimeoutMs} ms (${request.method} ${request.url}${target ? ` ${target}` : ''})`,
+            ),
+          );
+        }, answerTimeoutMs);
+        timer.unref();
+        pending.set(id, {
+          resolve: (answer) => {
+            clearTimeout(timer);
+            resolve(answer);
+          },
+          reject: (error) => {
+            clearTimeout(timer);
+            reject(error);
+          },
+        });
         const message: ToEmulatorThread = { type: 'request', id, ...request, body };
         worker.postMessage(message, [body.buffer]);
       });

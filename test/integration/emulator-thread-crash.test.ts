@@ -5,9 +5,14 @@ import {
   PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { clientConfig } from '#local/emulators/index.ts';
-import { startEmulatorThread, type ThreadedEmulator } from '#local/emulators/thread.ts';
+import {
+  EMULATOR_ANSWER_TIMEOUT_MS,
+  EmulatorThreadError,
+  startEmulatorThread,
+  type ThreadedEmulator,
+} from '#local/emulators/thread.ts';
 
 const headers = (operation: string) => ({
   'x-amz-target': `Kinesis_20131202.${operation}`,
@@ -118,5 +123,45 @@ describe('Local runtime: one bad request cannot take an emulator thread down', (
     expect(answer.status).toBe(500);
     expect(await answer.json()).toMatchObject({ __type: 'InternalFailure' });
     expect(after.FailedRecordCount).toBe(0);
+  });
+
+  it('fails a request the emulator has not answered in time, drops its late answer, and answers the next', async () => {
+    // Prepare: the clock runs on only when told to, so the timeout comes before the emulator's answer can.
+    const describeStream = () =>
+      emulator.dispatch({
+        method: 'POST',
+        url: '/',
+        headers: headers('DescribeStreamSummary'),
+        body: Buffer.from(JSON.stringify({ StreamName: 'crash' })),
+      });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    let unanswered: Promise<unknown>;
+    try {
+      unanswered = describeStream();
+      vi.advanceTimersByTime(EMULATOR_ANSWER_TIMEOUT_MS - 1);
+      const early = await Promise.race([
+        unanswered.then(
+          () => 'settled',
+          () => 'settled',
+        ),
+        Promise.resolve('pending'),
+      ]);
+      expect(early).toBe('pending');
+      // Act
+      vi.advanceTimersByTime(1);
+    } finally {
+      vi.useRealTimers();
+    }
+    const error = await unanswered.catch((e: unknown) => e);
+    const next = await describeStream();
+    // Assess
+    expect(error).toBeInstanceOf(EmulatorThreadError);
+    expect((error as Error).message).toBe(
+      `kinesis emulator gave no answer within ${EMULATOR_ANSWER_TIMEOUT_MS} ms (POST / Kinesis_20131202.DescribeStreamSummary)`,
+    );
+    expect(next.status).toBe(200);
+    expect(JSON.parse(String(next.body))).toMatchObject({
+      StreamDescriptionSummary: { StreamName: 'crash' },
+    });
   });
 });

@@ -63,6 +63,8 @@ const readRecord = (reader: BinaryReader, end: number): RecordFields => {
   return fields;
 };
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 /** A partition key that is not UTF-8 is refused, not patched with U+FFFD: two keys must not become one. */
 const readPartitionKey = (reader: BinaryReader, index: number): string => {
   const bytes = reader.bytes();
@@ -72,8 +74,6 @@ const readPartitionKey = (reader: BinaryReader, index: number): string => {
     throw new Error(`partition key ${index} is not valid UTF-8`);
   }
 };
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 const readMessage = (message: Uint8Array): { partitionKeys: string[]; records: RecordFields[] } => {
   const reader = new BinaryReader(message);

@@ -18,7 +18,7 @@ import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
  *     }
  *
  * Read here rather than with aws-kinesis-agg's deaggregation, which loads protobufjs whole (its reflection and
- * its .proto parser): about 75 KiB of every bundle that reads the stream and some 50 ms to load, for three
+ * its .proto parser): about 75 KiB of every bundle that reads the stream and about 20 ms to load, for three
  * messages, and pinned to a protobufjs release that security scanners flag (CVE-2023-36665). The wire format is
  * read by @bufbuild/protobuf's BinaryReader (7 KiB); what is written here is the field loop that a protobuf code
  * generator emits for the messages above, and the checks. `test/unit/kpl-aggregate.test.ts` compares the result

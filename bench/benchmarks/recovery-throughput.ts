@@ -21,6 +21,7 @@ import { loadTemplate, type Template } from '#local/template/parse.ts';
 import { DYNAMODB_CLIENT_SETTINGS } from '#shared/clients/dynamodb.ts';
 import { keepAliveHandler } from '#shared/clients/http-handler.ts';
 import { KINESIS_CLIENT_SETTINGS } from '#shared/clients/kinesis-settings.ts';
+import { MARSHALL_OPTIONS } from '#shared/clients/marshall-options.ts';
 import { SHARD_READ_BYTES_PER_SECOND } from '#shared/kinesis/shard-reader.ts';
 import { MemoryQuarantine } from '#shared/quarantine/quarantine.ts';
 import {
@@ -150,10 +151,10 @@ export const startRecoveryBench = async (
     ...DYNAMODB_CLIENT_SETTINGS,
     requestHandler: keepAliveHandler(),
   });
-  // The document client (jobs, dry runs) needs a client of its own, as in shared/clients/dynamodb.ts.
+  // The document client (jobs) needs a client of its own, as in shared/clients/document-client.ts.
   const documentClient = DynamoDBDocumentClient.from(
     new DynamoDBClient({ ...clientConfig(dynamoEmulator.endpoint), requestHandler: keepAliveHandler() }),
-    { marshallOptions: { removeUndefinedValues: true } },
+    { marshallOptions: { ...MARSHALL_OPTIONS } },
   );
   const sqs = new SQSClient({ ...clientConfig(sqsEmulator.endpoint), requestHandler: keepAliveHandler() });
   const close = async () => {

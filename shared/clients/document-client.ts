@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { HTTP_OPTIONS } from './http-options.ts';
 import { KeyedSha256 } from './keyed-sha256.ts';
+import { MARSHALL_OPTIONS } from './marshall-options.ts';
 
 /**
  * Created once per process, as the low-level client is (dynamodb.ts).
@@ -13,5 +14,5 @@ import { KeyedSha256 } from './keyed-sha256.ts';
  */
 export const documentClient = DynamoDBDocumentClient.from(
   new DynamoDBClient({ requestHandler: HTTP_OPTIONS, sha256: KeyedSha256 }),
-  { marshallOptions: { removeUndefinedValues: true } },
+  { marshallOptions: { ...MARSHALL_OPTIONS } },
 );

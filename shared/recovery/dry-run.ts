@@ -1,6 +1,6 @@
-import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Quarantine, QuarantineEntry } from '#shared/quarantine/quarantine.ts';
-import { KEY_ATTRIBUTE, storedOf } from '#shared/sink/dynamodb-event-store.ts';
+import { readStoredVersion } from '#shared/sink/dynamodb-event-store.ts';
 import type { EventStore, EventToStore, PutResult } from '#shared/sink/event-store.ts';
 
 /**
@@ -44,22 +44,8 @@ export class DryRunQuarantine implements Quarantine {
   }
 }
 
-/** Reads an item's projection version from the event table (a consistent read of two attributes). */
+/** Reads an item's projection version and stream position from the event table (the event store's read). */
 export const dynamoDbVersionLookup =
   (client: Pick<DynamoDBClient, 'send'>, tableName: string): StoredVersionLookup =>
-  async (identity) => {
-    const { Item } = await client.send(
-      new GetItemCommand({
-        TableName: tableName,
-        Key: { [KEY_ATTRIBUTE]: { S: identity } },
-        ProjectionExpression: '#projectionVersion, #stream.#sequenceNumber',
-        ExpressionAttributeNames: {
-          '#projectionVersion': 'projectionVersion',
-          '#stream': 'stream',
-          '#sequenceNumber': 'sequenceNumber',
-        },
-        ConsistentRead: true,
-      }),
-    );
-    return Item && storedOf(Item);
-  };
+  (identity) =>
+    readStoredVersion(client, tableName, identity);

@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { isConditionFailure } from '#shared/clients/dynamodb-errors.ts';
+import { MARSHALL_OPTIONS } from '#shared/clients/marshall-options.ts';
 import type { ClaimCheck, ClaimPointer } from './claim-check.ts';
 import { type EventStore, type EventToStore, type PutResult, UnstorableEventError } from './event-store.ts';
 import { estimateItemSize, MAX_ITEM_BYTES } from './item-size.ts';
@@ -21,12 +22,6 @@ export const DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES = 350 * 1024;
  * failed check writes nothing: that is the whole of the idempotency, with no read before the write.
  */
 export const UPSERT_CONDITION = 'attribute_not_exists(#identity) OR #projectionVersion < :projectionVersion';
-
-/**
- * How items are converted to DynamoDB's attribute values: as the project's document client converts them
- * (shared/clients/dynamodb.ts), numbers beyond 2^53 as NumberValue or bigint, never rounded.
- */
-export const MARSHALL_OPTIONS = { removeUndefinedValues: true } as const;
 
 export interface DynamoDbEventStoreOptions {
   /**
@@ -89,8 +84,10 @@ const isUnstorableAnswer = (error: unknown): boolean => {
   );
 };
 
+type StoredVersion = NonNullable<PutResult['stored']>;
+
 /** The version and stream position an item holds, from the item as DynamoDB returns it (attribute values). */
-export const storedOf = (item: Record<string, AttributeValue>): NonNullable<PutResult['stored']> => {
+const storedOf = (item: Record<string, AttributeValue>): StoredVersion => {
   const stream = item.stream?.M;
   const sequenceNumber = stream?.sequenceNumber?.S;
   const subSequenceNumber = stream?.subSequenceNumber?.N;
@@ -99,6 +96,28 @@ export const storedOf = (item: Record<string, AttributeValue>): NonNullable<PutR
     ...(sequenceNumber === undefined ? {} : { sequenceNumber }),
     ...(subSequenceNumber === undefined ? {} : { subSequenceNumber: Number(subSequenceNumber) }),
   };
+};
+
+/**
+ * The version and stream position of the item with this identity, from a consistent read of those two attributes;
+ * undefined when there is no such item. What the store reads to label a refused write whose answer did not carry
+ * the old item, and what a dry run reads to tell what a write would do (shared/recovery/dry-run.ts).
+ */
+export const readStoredVersion = async (
+  client: Pick<DynamoDBClient, 'send'>,
+  tableName: string,
+  identity: string,
+): Promise<StoredVersion | undefined> => {
+  const { Item } = await client.send(
+    new GetItemCommand({
+      TableName: tableName,
+      Key: { [KEY_ATTRIBUTE]: { S: identity } },
+      ProjectionExpression: '#projectionVersion, #stream',
+      ExpressionAttributeNames: { '#projectionVersion': 'projectionVersion', '#stream': 'stream' },
+      ConsistentRead: true,
+    }),
+  );
+  return Item && storedOf(Item);
 };
 
 /**
@@ -139,7 +158,7 @@ export class DynamoDbEventStore implements EventStore {
     } catch (error) {
       if (isConditionFailure(error)) {
         const old = (error as { Item?: Record<string, AttributeValue> }).Item;
-        return this.#classify(old ?? (await this.#storedItem(event.identity)));
+        return this.#classify(old ? storedOf(old) : await this.#storedAfterRefusal(event.identity));
       }
       if (isUnstorableAnswer(error)) {
         throw new UnstorableEventError(`DynamoDB refused the item: ${(error as Error).message}`, {
@@ -150,11 +169,10 @@ export class DynamoDbEventStore implements EventStore {
     }
   }
 
-  #classify(stored: Record<string, AttributeValue>): PutResult {
-    const found = storedOf(stored);
+  #classify(stored: StoredVersion): PutResult {
     return {
-      outcome: found.projectionVersion > this.projectionVersion ? 'stale-version' : 'duplicate',
-      stored: found,
+      outcome: stored.projectionVersion > this.projectionVersion ? 'stale-version' : 'duplicate',
+      stored,
     };
   }
 
@@ -162,19 +180,11 @@ export class DynamoDbEventStore implements EventStore {
    * Only for a failed check that did not carry the old item (emulators without ReturnValuesOnConditionCheckFailure):
    * the write has already been refused, so this read only labels the outcome and never decides a write.
    */
-  async #storedItem(identity: string): Promise<Record<string, AttributeValue>> {
-    const { Item } = await this.#client.send(
-      new GetItemCommand({
-        TableName: this.#tableName,
-        Key: { [KEY_ATTRIBUTE]: { S: identity } },
-        ProjectionExpression: '#projectionVersion, #stream',
-        ExpressionAttributeNames: { '#projectionVersion': 'projectionVersion', '#stream': 'stream' },
-        ConsistentRead: true,
-      }),
-    );
+  async #storedAfterRefusal(identity: string): Promise<StoredVersion> {
+    const stored = await readStoredVersion(this.#client, this.#tableName, identity);
     // Deleted between the check and the read: let the record be retried rather than guess.
-    if (!Item) throw new Error(`item ${identity} failed the condition check but cannot be read`);
-    return Item;
+    if (!stored) throw new Error(`item ${identity} failed the condition check but cannot be read`);
+    return stored;
   }
 
   async #itemFor(event: EventToStore): Promise<EventItem> {

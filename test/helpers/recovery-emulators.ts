@@ -25,6 +25,7 @@ import {
 import { waitForStream } from '#local/resources.ts';
 import { DYNAMODB_CLIENT_SETTINGS } from '#shared/clients/dynamodb.ts';
 import { keepAliveHandler } from '#shared/clients/http-handler.ts';
+import { MARSHALL_OPTIONS } from '#shared/clients/marshall-options.ts';
 import { kinesisClient, sqsClient, uniqueName } from './esm-fixtures.ts';
 import { keyedCloudEvent } from './recovery-fixtures.ts';
 
@@ -62,7 +63,7 @@ export const startRecoveryEmulators = async (options: { sqs?: boolean } = {}): P
   // A client of its own: lib-dynamodb refuses one with cacheMiddleware.
   const documentClient = DynamoDBDocumentClient.from(
     new DynamoDBClient({ ...clientConfig(dynamoEmulator.endpoint), requestHandler: keepAliveHandler() }),
-    { marshallOptions: { removeUndefinedValues: true } },
+    { marshallOptions: { ...MARSHALL_OPTIONS } },
   );
   const s3 = new S3Client({
     ...clientConfig(s3Emulator.endpoint),

@@ -9,6 +9,7 @@ import { createTable } from '#bench/lib/tables.ts';
 import { clientConfig, type RunningEmulator, startDynamoDb, startS3 } from '#local/emulators/index.ts';
 import { DYNAMODB_CLIENT_SETTINGS } from '#shared/clients/dynamodb.ts';
 import { keepAliveHandler } from '#shared/clients/http-handler.ts';
+import { MARSHALL_OPTIONS } from '#shared/clients/marshall-options.ts';
 import { KeyOrderedBatchProcessor } from '#shared/consumer/key-ordered-processor.ts';
 import { processRecords } from '#shared/consumer/process-records.ts';
 import type { StreamRecord } from '#shared/events/stream-record.ts';
@@ -97,7 +98,7 @@ beforeAll(async () => {
   dynamodb.middlewareStack.add(record('dynamodb'), { step: 'initialize', name: 'recordSinkRequests' });
   documentClient = DynamoDBDocumentClient.from(
     new DynamoDBClient({ ...clientConfig(dynamoEmulator.endpoint), requestHandler: keepAliveHandler() }),
-    { marshallOptions: { removeUndefinedValues: true } },
+    { marshallOptions: { ...MARSHALL_OPTIONS } },
   );
   s3 = new S3Client({
     ...clientConfig(s3Emulator.endpoint),

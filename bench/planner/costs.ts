@@ -12,7 +12,13 @@ import {
   SHARD_WRITE_RECORDS_PER_SECOND,
   type ShardPlan,
 } from './capacity.ts';
-import { DYNAMODB_QUOTAS, KINESIS_QUOTAS, LAMBDA_QUOTAS, type PipelineLimits } from './limits.ts';
+import {
+  DYNAMODB_QUOTAS,
+  KINESIS_QUOTAS,
+  LAMBDA_QUOTAS,
+  LARGE_REGIONS,
+  type PipelineLimits,
+} from './limits.ts';
 import { HOURS_PER_MONTH, KB_PER_GB, PRICES, SECONDS_PER_MONTH } from './prices.ts';
 
 /**
@@ -189,7 +195,7 @@ export const recommend = (
         `provisioned would save ${usd(saving)} a month (${Math.round(share * 100)}% of on-demand), but needs ` +
         `${figure(shardLimit.shards)} shards, more than the ${figure(shardLimit.maxShards)} template.yaml allows: ` +
         'ON_DEMAND deploys as the template is; for the saving, raise ShardCount MaxValue first, and the account ' +
-        `shard quota where it is below ${figure(shardLimit.shards)} (by default ${figure(KINESIS_QUOTAS.accountShardsLargeRegions)} in us-east-1, us-west-2 and eu-west-1, 1,000 or 6,000 elsewhere)`,
+        `shard quota where it is below ${figure(shardLimit.shards)} (by default ${figure(KINESIS_QUOTAS.accountShardsLargeRegions)} in ${LARGE_REGIONS}, 1,000 or 6,000 elsewhere)`,
     };
   }
   if (saving >= MIN_MONTHLY_SAVING_USD && share >= MIN_SAVING_SHARE) {
@@ -292,18 +298,18 @@ export const quotaWarnings = (
     }
     if (shards > q.accountShardsLargeRegions) {
       warnings.push(
-        `${figure(shards)} shards are more than the default account quota (${figure(q.accountShardsLargeRegions)} in us-east-1, us-west-2 and eu-west-1; 1,000 or 6,000 elsewhere): raise it in Service Quotas before provisioning them`,
+        `${figure(shards)} shards are more than the default account quota (${figure(q.accountShardsLargeRegions)} in ${LARGE_REGIONS}; 1,000 or 6,000 elsewhere): raise it in Service Quotas before provisioning them`,
       );
     }
     return warnings;
   }
   if (writeMBps > q.onDemandMaxWriteMBpsLargeRegions) {
     warnings.push(
-      `${write} is more than one ON_DEMAND stream takes (${figure(q.onDemandMaxWriteMBpsLargeRegions / 1024)} GB/s in us-east-1, us-west-2 and eu-west-1, ${q.onDemandMaxWriteMBps} MB/s elsewhere): split the traffic across streams, or provision shards`,
+      `${write} is more than one ON_DEMAND stream takes (${figure(q.onDemandMaxWriteMBpsLargeRegions / 1024)} GB/s in ${LARGE_REGIONS}, ${q.onDemandMaxWriteMBps} MB/s elsewhere): split the traffic across streams, or provision shards`,
     );
   } else if (writeMBps > q.onDemandMaxWriteMBps) {
     warnings.push(
-      `${write}: an ON_DEMAND stream scales that far only in us-east-1, us-west-2 and eu-west-1 (to ${figure(q.onDemandMaxWriteMBpsLargeRegions / 1024)} GB/s); elsewhere it stops at ${q.onDemandMaxWriteMBps} MB/s unless a support ticket raises it`,
+      `${write}: an ON_DEMAND stream scales that far only in ${LARGE_REGIONS} (to ${figure(q.onDemandMaxWriteMBpsLargeRegions / 1024)} GB/s); elsewhere it stops at ${q.onDemandMaxWriteMBps} MB/s unless a support ticket raises it`,
     );
   }
   // Past the most a stream takes, the first peak is the least of it.

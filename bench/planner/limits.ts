@@ -41,6 +41,9 @@ export const pipelineLimits = (template: Template): PipelineLimits => ({
 export const loadPipelineLimits = (path = TEMPLATE_PATH): PipelineLimits =>
   pipelineLimits(loadTemplate(path));
 
+/** The Regions whose Kinesis quotas are the larger ones, as the plan's warnings name them. */
+export const LARGE_REGIONS = 'us-east-1, us-west-2 and eu-west-1';
+
 /**
  * Kinesis Data Streams quotas that bound a plan, from AWS's "Quotas and limits" page
  * (docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html), as of 2026-11-29. The larger Regions are

@@ -66,13 +66,17 @@ export const toEventToStore = (
       position: positionOf(parsed),
     };
   }
-  const { data, data_base64: dataBase64, ...attributes } = parsed.event;
+  const { data, data_base64: dataBase64, ...context } = parsed.event;
+  // A null attribute is the same as an absent one (CloudEvents JSON format §2.2), so the item does not hold it.
+  // `data` keeps a null: JSON null is data like any other.
+  const attributes: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(context)) if (value !== null) attributes[name] = value;
   return {
     identity: parsed.identity,
     kind: 'cloudevent',
     attributes,
     ...(data === undefined ? {} : { data }),
-    ...(dataBase64 === undefined ? {} : { dataBase64 }),
+    ...(dataBase64 === undefined || dataBase64 === null ? {} : { dataBase64 }),
     position: positionOf(parsed),
   };
 };

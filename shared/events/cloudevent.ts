@@ -6,6 +6,9 @@
  * API must name every bad field of every event in one RFC 9457 answer.
  */
 
+import { checkStorable } from '#shared/sink/item-size.ts';
+import { parseJson } from './canonical-json.ts';
+
 /** A CloudEvent as it travels on the stream. Extension attributes sit beside the context attributes. */
 export interface CloudEvent {
   specversion: '1.0';
@@ -92,41 +95,6 @@ export const partitionKeyOf = (event: Pick<CloudEvent, 'partitionkey' | 'subject
 const partitionKeyField = (event: Record<string, unknown>): 'partitionkey' | 'subject' | 'source' =>
   isSet(event.partitionkey) ? 'partitionkey' : isSet(event.subject) ? 'subject' : 'source';
 
-/** `data.total` for a name that reads as one, else `data["a.b"]`, so that no two members share a path. */
-const memberPath = (path: string, name: string): string =>
-  /^[A-Za-z_$][\w$]*$/.test(name) ? `${path}.${name}` : `${path}[${JSON.stringify(name)}]`;
-
-/**
- * Where `data` holds an object member whose name is the empty string (`{"": 1}`), as a path such as
- * `data.items[2][""]`, or undefined. DynamoDB refuses an empty attribute name at any depth of a map, and the
- * event table stores `data` as a map, so such an event could never be stored. Walked with a list of its own, not
- * by recursion: `data` may be nested deeper than the stack allows. Only objects and arrays are visited.
- */
-const emptyMemberName = (data: unknown): string | undefined => {
-  if (typeof data !== 'object' || data === null) return undefined;
-  const pending: Array<{ value: object; path: string }> = [{ value: data, path: 'data' }];
-  while (pending.length > 0) {
-    const { value, path } = pending.pop()!;
-    if (Array.isArray(value)) {
-      for (let index = value.length - 1; index >= 0; index -= 1) {
-        const member: unknown = value[index];
-        if (typeof member === 'object' && member !== null)
-          pending.push({ value: member, path: `${path}[${index}]` });
-      }
-      continue;
-    }
-    const names = Object.keys(value);
-    for (let index = names.length - 1; index >= 0; index -= 1) {
-      const name = names[index]!;
-      if (name === '') return `${path}[""]`;
-      const member: unknown = (value as Record<string, unknown>)[name];
-      if (typeof member === 'object' && member !== null)
-        pending.push({ value: member, path: memberPath(path, name) });
-    }
-  }
-  return undefined;
-};
-
 /**
  * The event's identity for the rest of the pipeline: `source` + `id`, each percent-encoded so that no pair of
  * distinct (source, id) values can produce the same identity.
@@ -136,8 +104,10 @@ export const identityOf = (event: Pick<CloudEvent, 'source' | 'id'>): string =>
 
 /**
  * Validates one candidate event and returns every problem found. An empty list means `value` is a CloudEvent.
+ * `text` is the event's JSON as written, when `value` came from JSON.parse: a number in `data` beyond ±2^53 is then
+ * checked with all of its digits.
  */
-export const validateCloudEvent = (value: unknown, index: number): FieldError[] => {
+export const validateCloudEvent = (value: unknown, index: number, text?: string): FieldError[] => {
   const errors: FieldError[] = [];
   const fail = (field: string, message: string): void => {
     errors.push({ index, field, message });
@@ -180,13 +150,14 @@ export const validateCloudEvent = (value: unknown, index: number): FieldError[] 
   ) {
     fail('data_base64', 'must be a base64 string (RFC 4648)');
   }
-  const emptyName = emptyMemberName(event.data);
-  if (emptyName !== undefined) {
-    fail(
-      'data',
-      `has a member whose name is empty, at ${emptyName}: the event table cannot store it (DynamoDB refuses an empty attribute name)`,
-    );
+  // The event table stores `data` as it is (a map for an object): what DynamoDB would refuse is refused here, by
+  // the sink's own rule, rather than accepted and then quarantined by the consumer. A number JSON.parse rounded is
+  // checked with the digits it was written with, which the consumer keeps.
+  let storage = checkStorable(event.data, 'data');
+  if (storage.problem === undefined && storage.roundedNumbers && text !== undefined) {
+    storage = checkStorable((parseJson(text) as { data?: unknown }).data, 'data');
   }
+  if (storage.problem !== undefined) fail('data', `cannot be stored in the event table: ${storage.problem}`);
   if (isSet(event.partitionkey) && typeof event.partitionkey !== 'string') {
     fail('partitionkey', 'must be a string');
   }

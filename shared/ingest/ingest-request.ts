@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { canonicalJson } from '#shared/events/canonical-json.ts';
 import {
   type CloudEvent,
   type FieldError,
@@ -227,29 +228,35 @@ const readRequest = (
     candidates = [parsed];
   }
 
-  // 5. Validate every event; all or nothing.
-  const errors: FieldError[] = [];
-  for (let index = 0; index < candidates.length; index += 1) {
-    const found = validateCloudEvent(candidates[index], index);
-    if (found.length > 0) errors.push(...found);
-  }
-  if (errors.length > 0) {
-    counters.rejected(candidates.length, 'invalid-event');
-    return invalid(instance, errors);
-  }
-
-  // 6. Each record is the event's JSON exactly as sent (every digit of its numbers, its keys in their order);
-  //    check each against the stream's record-size limit.
+  // 5. Validate every event, and measure each one's record against the stream's limit, so that one answer names
+  //    every problem; all or nothing. Each record is the event's JSON exactly as sent (every digit of its numbers,
+  //    its keys in their order). Should the texts not be found, which a body JSON.parse took cannot cause, the
+  //    events are written as canonical JSON, which keeps every digit too.
   const texts = isBatch ? arrayElementTexts(body.text, candidates.length) : [valueText(body.text)];
+  const errors: FieldError[] = [];
+  const oversized: FieldError[] = [];
   const entries = new Array<PutEntry>(candidates.length);
   const events = new Array<Pick<CloudEvent, 'id' | 'source'>>(candidates.length);
-  const oversized: FieldError[] = [];
   for (let index = 0; index < candidates.length; index += 1) {
-    const ce = candidates[index] as CloudEvent;
-    events[index] = { id: ce.id, source: ce.source };
-    const text = texts?.[index] ?? JSON.stringify(ce);
-    const entry = { partitionKey: partitionKeyOf(ce), data: Buffer.from(text, 'utf8') };
-    const size = entrySize(entry);
+    const candidate = candidates[index];
+    const text = texts?.[index] ?? canonicalJson(candidate);
+    const found = validateCloudEvent(candidate, index, text);
+    let size: number;
+    if (found.length > 0) {
+      errors.push(...found);
+      // Measured all the same, with the key it names if any, so that the 400 also names a record too large.
+      const key = (candidate as { partitionkey?: unknown; subject?: unknown; source?: unknown } | null) ?? {};
+      const keyText = [key.partitionkey, key.subject, key.source].find((value) => typeof value === 'string');
+      size =
+        Buffer.byteLength(text, 'utf8') +
+        (typeof keyText === 'string' ? Buffer.byteLength(keyText, 'utf8') : 0);
+    } else {
+      const ce = candidate as CloudEvent;
+      events[index] = { id: ce.id, source: ce.source };
+      const entry = { partitionKey: partitionKeyOf(ce), data: Buffer.from(text, 'utf8') };
+      size = entrySize(entry);
+      entries[index] = entry;
+    }
     if (size > limits.maxRecordBytes) {
       oversized.push({
         index,
@@ -257,7 +264,14 @@ const readRequest = (
         message: `the encoded record is ${size} bytes (event JSON plus partition key); the stream accepts at most ${limits.maxRecordBytes}`,
       });
     }
-    entries[index] = entry;
+  }
+  if (errors.length > 0) {
+    counters.rejected(candidates.length, 'invalid-event');
+    // In event order; a stable sort keeps an event's own problems before its size.
+    return invalid(
+      instance,
+      oversized.length === 0 ? errors : [...errors, ...oversized].sort((a, b) => a.index - b.index),
+    );
   }
   if (oversized.length > 0) {
     counters.rejected(candidates.length, 'record-too-large');

@@ -1,12 +1,18 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Quarantine, QuarantineEntry } from '#shared/quarantine/quarantine.ts';
-import { readStoredVersion } from '#shared/sink/dynamodb-event-store.ts';
+import {
+  DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES,
+  planStorage,
+  readStoredVersion,
+} from '#shared/sink/dynamodb-event-store.ts';
 import type { EventStore, EventToStore, PutResult } from '#shared/sink/event-store.ts';
 
 /**
- * The sink of a dry run: it answers what a real put would do, and writes nothing. The answer follows the sink's
- * rule (write when the item is missing or holds an older projection version) from one read of the item. It does
- * not size the item, so an event too large to store is reported as written, not quarantined.
+ * The sink of a dry run: it answers what a real put would do, and writes nothing. The item is made and measured as
+ * the store makes it (planStorage), so an event DynamoDB could never store is refused as unstorable, as the
+ * consumer would quarantine it; one whose data would move to the claim check counts as written. The answer then
+ * follows the sink's rule (write when the item is missing or holds an older projection version) from one read of
+ * the item. Only a refusal DynamoDB itself makes of an item the estimate passed is not foreseen.
  */
 
 /** The projection version an item holds, or undefined when there is no item. */
@@ -17,13 +23,21 @@ export type StoredVersionLookup = (
 export class DryRunEventStore implements EventStore {
   readonly projectionVersion: number;
   readonly #lookup: StoredVersionLookup;
+  readonly #threshold: number;
 
-  constructor(projectionVersion: number, lookup: StoredVersionLookup) {
+  constructor(
+    projectionVersion: number,
+    lookup: StoredVersionLookup,
+    claimCheckThresholdBytes = DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES,
+  ) {
     this.projectionVersion = projectionVersion;
     this.#lookup = lookup;
+    this.#threshold = claimCheckThresholdBytes;
   }
 
   async put(event: EventToStore): Promise<PutResult> {
+    // Throws UnstorableEventError as the store would; every function's sink has a claim check.
+    planStorage(event, this.projectionVersion, this.#threshold, true);
     const stored = await this.#lookup(event.identity);
     if (stored === undefined || stored.projectionVersion < this.projectionVersion)
       return { outcome: 'written' };

@@ -120,6 +120,51 @@ export const readStoredVersion = async (
   return Item && storedOf(Item);
 };
 
+/** How an event is stored: as its item, or as its item with the data moved to the claim check. */
+export type StoragePlan =
+  | { item: EventItem }
+  | {
+      claim: { rest: Omit<EventItem, 'data' | 'dataBase64'>; field: 'data' | 'data_base64'; value: unknown };
+    };
+
+/**
+ * The item an event becomes, and whether its data must move to the claim check (the item estimated above
+ * `thresholdBytes`). Throws `UnstorableEventError` when DynamoDB could never store it: a value it refuses (item-size.ts),
+ * or too large with no data to move, or no claim check, or too large even without its data. What the store does
+ * before it writes, and what a dry run asks to tell what a write would do.
+ */
+export const planStorage = (
+  event: EventToStore,
+  projectionVersion: number,
+  thresholdBytes: number,
+  hasClaimCheck: boolean,
+): StoragePlan => {
+  const item: EventItem = {
+    identity: event.identity,
+    projectionVersion,
+    kind: event.kind,
+    attributes: event.attributes,
+    ...(event.data === undefined ? {} : { data: event.data }),
+    ...(event.dataBase64 === undefined ? {} : { dataBase64: event.dataBase64 }),
+    stream: event.position,
+  };
+  const size = estimateItemSize(item as unknown as Record<string, unknown>);
+  if (size <= thresholdBytes) return { item };
+
+  const field = item.data !== undefined ? 'data' : item.dataBase64 !== undefined ? 'data_base64' : undefined;
+  if (field === undefined || !hasClaimCheck) {
+    throw new UnstorableEventError(
+      `the item would be about ${size} bytes, and it has no data to claim-check`,
+    );
+  }
+  const { data, dataBase64, ...rest } = item;
+  // Measured before the upload too, so that no object is left in the bucket for an item that is never written.
+  const restSize =
+    estimateItemSize(rest as unknown as Record<string, unknown>) + CLAIM_POINTER_ALLOWANCE_BYTES;
+  if (restSize > MAX_ITEM_BYTES) throw tooLargeWithoutData(restSize);
+  return { claim: { rest, field, value: field === 'data' ? data : dataBase64 } };
+};
+
 /**
  * The sink's DynamoDB adapter: one conditional PutItem per event (see UPSERT_CONDITION), with the claim check
  * for data too large for an item.
@@ -188,33 +233,12 @@ export class DynamoDbEventStore implements EventStore {
   }
 
   async #itemFor(event: EventToStore): Promise<EventItem> {
-    const item: EventItem = {
-      identity: event.identity,
-      projectionVersion: this.projectionVersion,
-      kind: event.kind,
-      attributes: event.attributes,
-      ...(event.data === undefined ? {} : { data: event.data }),
-      ...(event.dataBase64 === undefined ? {} : { dataBase64: event.dataBase64 }),
-      stream: event.position,
-    };
-    const size = estimateItemSize(item as unknown as Record<string, unknown>);
-    if (size <= this.#threshold) return item;
-
-    const field =
-      item.data !== undefined ? 'data' : item.dataBase64 !== undefined ? 'data_base64' : undefined;
-    if (field === undefined || this.#claimCheck === undefined) {
-      throw new UnstorableEventError(
-        `the item would be about ${size} bytes, and it has no data to claim-check`,
-      );
-    }
-    const { data, dataBase64, ...rest } = item;
-    // Measured before the upload too, so that no object is left in the bucket for an item that is never written.
-    const restSize =
-      estimateItemSize(rest as unknown as Record<string, unknown>) + CLAIM_POINTER_ALLOWANCE_BYTES;
-    if (restSize > MAX_ITEM_BYTES) throw tooLargeWithoutData(restSize);
+    const plan = planStorage(event, this.projectionVersion, this.#threshold, this.#claimCheck !== undefined);
+    if (!('claim' in plan)) return plan.item;
+    const { rest, field, value } = plan.claim;
     const claimed: EventItem = {
       ...rest,
-      claimCheck: await this.#claimCheck.store(event.identity, field, field === 'data' ? data : dataBase64),
+      claimCheck: await this.#claimCheck!.store(event.identity, field, value),
     };
     const claimedSize = estimateItemSize(claimed as unknown as Record<string, unknown>);
     if (claimedSize > MAX_ITEM_BYTES) throw tooLargeWithoutData(claimedSize);

@@ -9,6 +9,58 @@ export const MAX_ITEM_BYTES = 400 * 1024;
 export const MAX_NESTING_DEPTH = 32;
 
 /**
+ * DynamoDB's numbers: up to 38 significant digits (leading and trailing zeros trimmed), and a magnitude from 1E-130
+ * to 9.9999999999999999999999999999999999999E+125, or zero. As exponents of the first significant digit:
+ */
+export const MAX_NUMBER_DIGITS = 38;
+const MAX_NUMBER_EXPONENT = 125;
+const MIN_NUMBER_EXPONENT = -130;
+
+/** A number as text: JSON's form, and the forms JavaScript and the SDK write (`1e+21`, `.5`). */
+const NUMBER_TEXT = /^[+-]?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+
+/** Shown in a message: a number of a thousand digits is cut short. */
+const shown = (text: string): string => (text.length <= 48 ? text : `${text.slice(0, 45)}…`);
+
+/**
+ * Why DynamoDB would refuse the number written as `text` ("Number overflow", "Number underflow", "more than 38
+ * significant digits"), as the end of a sentence that starts with where the number is; undefined when it would
+ * store it. Written by hand because neither the SDK nor DynamoDB's documentation offers the check; it follows the
+ * limits of DynamoDB's Number type.
+ */
+export const numberProblem = (text: string): string | undefined => {
+  const match = NUMBER_TEXT.exec(text);
+  if (!match || (match[1] === '' && (match[2] ?? '') === ''))
+    return `holds ${shown(text)}, which is not a number`;
+  const whole = match[1]!;
+  const digits = whole + (match[2] ?? '');
+  const first = digits.search(/[1-9]/);
+  if (first === -1) return undefined;
+  const significant = digits.slice(first).replace(/0+$/, '').length;
+  if (significant > MAX_NUMBER_DIGITS) {
+    return `holds ${shown(text)}, a number of ${significant} significant digits; DynamoDB keeps at most ${MAX_NUMBER_DIGITS}`;
+  }
+  // The power of ten of the first significant digit. A written exponent too long for a double still compares right.
+  const exponent = whole.length - first - 1 + Number(match[3] ?? 0);
+  if (exponent > MAX_NUMBER_EXPONENT) {
+    return `holds ${shown(text)}, a number larger in magnitude than DynamoDB stores (below 1E+${MAX_NUMBER_EXPONENT + 1})`;
+  }
+  if (exponent < MIN_NUMBER_EXPONENT) {
+    return `holds ${shown(text)}, a number smaller in magnitude than DynamoDB stores (1E${MIN_NUMBER_EXPONENT} or more, or 0)`;
+  }
+  return undefined;
+};
+
+const checkNumber = (text: string, path: string): void => {
+  const problem = numberProblem(text);
+  if (problem !== undefined) throw new UnstorableEventError(`${path} ${problem}`);
+};
+
+/** `data.total` for a name that reads as one, else `data["a.b"]`, so that no two members share a path. */
+export const memberPath = (path: string, name: string): string =>
+  /^[A-Za-z_$][\w$]*$/.test(name) ? `${path}.${name}` : `${path}[${JSON.stringify(name)}]`;
+
+/**
  * An upper estimate of an item's size by DynamoDB's rules (names and strings in UTF-8 bytes, up to 21 bytes a
  * number, 3 bytes plus 1 per element for maps and lists). Written by hand because the SDK does not expose a
  * size calculation. Throws `UnstorableEventError` for a value DynamoDB can never store.
@@ -22,20 +74,62 @@ export const estimateItemSize = (item: Record<string, unknown>): number => {
   return total;
 };
 
-const valueSize = (value: unknown, depth: number, path: string): number => {
+/** What a storage check found. */
+export interface StorageCheck {
+  /** Why DynamoDB could never store the value, as a sentence that starts with where; undefined when it could. */
+  problem: string | undefined;
+  /**
+   * The value holds a double beyond ±2^53 (9,007,199,254,740,991), as JSON.parse makes of a longer number: its
+   * digits as written, which the consumer keeps (parseJson), are not in the value, so neither is whether DynamoDB
+   * takes them. Check the value parsed with parseJson to know.
+   */
+  roundedNumbers: boolean;
+}
+
+/**
+ * Whether DynamoDB could store `value` as the item attribute `path` (nesting, empty member names, numbers): the
+ * estimate's own checks, so that what the ingest refuses and what the sink quarantines are one rule.
+ */
+export const checkStorable = (value: unknown, path: string): StorageCheck => {
+  const walk = { roundedNumbers: false };
+  if (value === undefined) return { problem: undefined, roundedNumbers: false };
+  try {
+    valueSize(value, 0, path, walk);
+    return { problem: undefined, roundedNumbers: walk.roundedNumbers };
+  } catch (error) {
+    if (error instanceof UnstorableEventError)
+      return { problem: error.message, roundedNumbers: walk.roundedNumbers };
+    throw error;
+  }
+};
+
+const valueSize = (
+  value: unknown,
+  depth: number,
+  path: string,
+  walk?: { roundedNumbers: boolean },
+): number => {
   if (value === null || typeof value === 'boolean') return 1;
   switch (typeof value) {
     case 'string':
       return Buffer.byteLength(value);
     case 'bigint':
+      checkNumber(value.toString(), path);
       return 21;
     case 'number':
       if (!Number.isFinite(value))
         throw new UnstorableEventError(`${path} holds ${value}, which is not a number`);
+      // A double has at most 17 significant digits: only its magnitude can be out of DynamoDB's range.
+      if (value !== 0 && !(Math.abs(value) >= 1e-130 && Math.abs(value) < 1e126))
+        checkNumber(String(value), path);
+      if (walk && Math.abs(value) > Number.MAX_SAFE_INTEGER) walk.roundedNumbers = true;
       return 21;
     case 'object': {
       if (value instanceof Uint8Array) return value.byteLength;
-      if (value instanceof NumberValue) return 21;
+      if (value instanceof NumberValue) {
+        checkNumber(value.toString(), path);
+        return 21;
+      }
       if (depth + 1 > MAX_NESTING_DEPTH) {
         throw new UnstorableEventError(
           `${path} is nested deeper than DynamoDB's ${MAX_NESTING_DEPTH} levels`,
@@ -44,7 +138,7 @@ const valueSize = (value: unknown, depth: number, path: string): number => {
       let size = 3;
       if (Array.isArray(value)) {
         value.forEach((element, index) => {
-          size += 1 + valueSize(element ?? null, depth + 1, `${path}[${index}]`);
+          size += 1 + valueSize(element ?? null, depth + 1, `${path}[${index}]`, walk);
         });
         return size;
       }
@@ -55,7 +149,7 @@ const valueSize = (value: unknown, depth: number, path: string): number => {
             `${path} has a member whose name is empty, and DynamoDB refuses an empty attribute name`,
           );
         }
-        size += 1 + Buffer.byteLength(name) + valueSize(member, depth + 1, `${path}.${name}`);
+        size += 1 + Buffer.byteLength(name) + valueSize(member, depth + 1, memberPath(path, name), walk);
       }
       return size;
     }

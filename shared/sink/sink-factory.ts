@@ -37,6 +37,7 @@ export const createDryRunSink = (
   store: new DryRunEventStore(
     config.projectionVersion,
     dynamoDbVersionLookup(clients.dynamodb, config.tableName),
+    config.claimCheckThresholdBytes,
   ),
   quarantine: new DryRunQuarantine(),
 });

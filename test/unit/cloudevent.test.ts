@@ -75,31 +75,73 @@ describe('CloudEvents contract', () => {
         index: 2,
         field: 'data',
         message:
-          'has a member whose name is empty, at data.order.lines[1][""]: the event table cannot store it (DynamoDB refuses an empty attribute name)',
+          'cannot be stored in the event table: data.order.lines[1] has a member whose name is empty, and DynamoDB refuses an empty attribute name',
       },
     ]);
     expect(validateCloudEvent({ ...valid, data: { '': 1 } }, 0).map((e) => e.message)).toEqual([
-      expect.stringContaining('at data[""]'),
+      expect.stringContaining(': data has a member whose name is empty'),
     ]);
     // Names that do not read as identifiers are quoted, so that {"a.b": …} and {"a": {"b": …}} differ.
     expect(validateCloudEvent({ ...valid, data: { 'a.b': { '': 1 } } }, 0).map((e) => e.message)).toEqual([
-      expect.stringContaining('at data["a.b"][""]'),
+      expect.stringContaining(': data["a.b"] has a member'),
     ]);
     expect(validateCloudEvent({ ...valid, data: { 'x[0]': [{ '': 1 }] } }, 0).map((e) => e.message)).toEqual([
-      expect.stringContaining('at data["x[0]"][0][""]'),
+      expect.stringContaining(': data["x[0]"][0] has a member'),
     ]);
   });
 
-  it('accepts empty strings as data values and data nested deeper than a recursive walk could go', () => {
-    // Prepare: 20,000 maps deep, past the stack a walk by recursion has; the sink refuses its depth, not this.
+  it('accepts empty strings as data values, and refuses data nested deeper than the table takes without a deep walk', () => {
+    // Prepare: 20,000 maps deep, past the stack a walk of every level would need; 32 levels is DynamoDB's limit.
     let deep: unknown = { leaf: '' };
     for (let level = 0; level < 20_000; level += 1) deep = { d: deep };
+    let deepest: unknown = 'leaf';
+    for (let level = 0; level < 32; level += 1) deepest = { d: deepest };
     // Act
     const emptyValues = validateCloudEvent({ ...valid, data: { a: '', b: [''], c: { '""': '' } } }, 0);
     const nested = validateCloudEvent({ ...valid, data: deep }, 0);
+    const atTheLimit = validateCloudEvent({ ...valid, data: deepest }, 0);
+    const overTheLimit = validateCloudEvent({ ...valid, data: [deepest] }, 0);
     // Assess
     expect(emptyValues).toEqual([]);
-    expect(nested).toEqual([]);
+    expect(nested).toEqual([
+      {
+        index: 0,
+        field: 'data',
+        message: `cannot be stored in the event table: data${'.d'.repeat(32)} is nested deeper than DynamoDB's 32 levels`,
+      },
+    ]);
+    expect(atTheLimit).toEqual([]);
+    expect(overTheLimit.map((e) => e.message)).toEqual([expect.stringContaining('nested deeper')]);
+  });
+
+  it('refuses numbers in data that DynamoDB would refuse, with the digits they were written with when given', () => {
+    // Prepare: as JSON.parse reads them; the text holds every digit.
+    const text =
+      '{"specversion":"1.0","id":"e-1","source":"urn:shop","type":"t","data":{"n":[1,12345678901234567890123456789012345678901]}}';
+    const parsed = JSON.parse(text);
+    // Act
+    const withText = validateCloudEvent(parsed, 0, text);
+    const withoutText = validateCloudEvent(parsed, 0);
+    const doubles = [Number.POSITIVE_INFINITY, 1e126, -1e126, 1e-131, -5e-324].map((n) =>
+      validateCloudEvent({ ...valid, data: { n } }, 0),
+    );
+    const fine = [0, -0, 1e125, 9.9e125, 1e-130, -1e-130, 2 ** 60].map((n) =>
+      validateCloudEvent({ ...valid, data: { n } }, 0),
+    );
+    // Assess
+    expect(withText.map((e) => e.message)).toEqual([
+      'cannot be stored in the event table: data.n[1] holds 12345678901234567890123456789012345678901, a number of 41 significant digits; DynamoDB keeps at most 38',
+    ]);
+    // Without the text the rounded double is all there is, and a double DynamoDB takes.
+    expect(withoutText).toEqual([]);
+    expect(doubles.map((errors) => errors.map((e) => e.message))).toEqual([
+      ['cannot be stored in the event table: data.n holds Infinity, which is not a number'],
+      [expect.stringContaining('data.n holds 1e+126, a number larger in magnitude than DynamoDB stores')],
+      [expect.stringContaining('data.n holds -1e+126, a number larger in magnitude')],
+      [expect.stringContaining('data.n holds 1e-131, a number smaller in magnitude than DynamoDB stores')],
+      [expect.stringContaining('data.n holds -5e-324, a number smaller in magnitude')],
+    ]);
+    expect(fine).toEqual(fine.map(() => []));
   });
 
   it('treats a null attribute as absent, as the JSON format says, and still requires the required ones', () => {

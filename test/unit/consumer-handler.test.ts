@@ -62,6 +62,42 @@ describe('Function: consumer handler', () => {
     });
   });
 
+  it('stores a null attribute as absent, as the JSON format says, and keeps null data', async () => {
+    // Prepare: the sample's first record, with null attributes and null data.
+    dynamoMock.on(PutItemCommand).resolves({});
+    const event = sampleEvent<KinesisStreamEvent>('consumer-cloudevents.json');
+    const record = event.Records[0]!;
+    const body = {
+      specversion: '1.0',
+      id: 'evt-null',
+      source: 'urn:example:orders',
+      type: 't',
+      subject: null,
+      time: null,
+      tenant: null,
+      data: null,
+      data_base64: null,
+    };
+    record.kinesis.data = Buffer.from(JSON.stringify(body)).toString('base64');
+    // Act
+    const response = await invoke({ Records: [record] });
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(storedItems()).toHaveLength(1);
+    expect(storedItems()[0]).toMatchObject({
+      identity: 'ce:urn%3Aexample%3Aorders:evt-null',
+      attributes: { specversion: '1.0', id: 'evt-null', source: 'urn:example:orders', type: 't' },
+      data: null,
+    });
+    expect(Object.keys(storedItems()[0]!.attributes as object).sort()).toEqual([
+      'id',
+      'source',
+      'specversion',
+      'type',
+    ]);
+    expect(storedItems()[0]).not.toHaveProperty('dataBase64');
+  });
+
   it('de-aggregates a KPL record into its user records', async () => {
     // Prepare
     dynamoMock.on(PutItemCommand).resolves({});

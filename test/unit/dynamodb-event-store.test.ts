@@ -160,7 +160,27 @@ describe('Sink: DynamoDbEventStore', () => {
   });
 
   it.each([
-    ['a number beyond 2^53 that is not a NumberValue', { n: 1e300 }, /MAX_SAFE_INTEGER/],
+    ['a number beyond 2^53 that is not a NumberValue', { n: 2 ** 60 }, /MAX_SAFE_INTEGER/],
+    [
+      'a number larger than DynamoDB stores',
+      { n: 1e300 },
+      /data\.n holds 1e\+300, a number larger in magnitude/,
+    ],
+    [
+      'a number smaller than DynamoDB stores',
+      { n: 1e-131 },
+      /data\.n holds 1e-131, a number smaller in magnitude/,
+    ],
+    [
+      'a number of more than 38 significant digits',
+      { n: BigInt('1234567890123456789012345678901234567891') },
+      /a number of 40 significant digits; DynamoDB keeps at most 38/,
+    ],
+    [
+      'a number that is not finite',
+      { n: Number.POSITIVE_INFINITY },
+      /data\.n holds Infinity, which is not a number/,
+    ],
     ['an object that is not plain data', { at: new Date(0) }, /Unsupported type passed/],
   ])('refuses, without calling DynamoDB, %s', async (_name, data, reason) => {
     // Act

@@ -194,7 +194,82 @@ describe('Function: ingest handler', () => {
       // Assess
       expect(response.statusCode).toBe(400);
       expect(response.json.errors).toEqual([
-        { index: 1, field: 'data', message: expect.stringContaining('at data.lines[0][""]') },
+        {
+          index: 1,
+          field: 'data',
+          message:
+            'cannot be stored in the event table: data.lines[0] has a member whose name is empty, and DynamoDB refuses an empty attribute name',
+        },
+      ]);
+      expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
+    });
+
+    it('refuses numbers in data the event table could never store, judging each by the digits it was sent with', async () => {
+      // Prepare: JSON.parse makes Infinity of the first, and of the 40-digit one a double of 17 digits; the
+      // consumer reads every digit, and DynamoDB keeps 38. The last two are stored exactly: at most 38 significant
+      // digits (trailing zeros do not count), within DynamoDB's range.
+      const event = (id: string, data: string) =>
+        `{"specversion":"1.0","id":"${id}","source":"urn:shop","type":"t","data":${data}}`;
+      const unstorable = [
+        event('n-1', '{"a":1e400}'),
+        event('n-2', '{"b":[1234567890123456789012345678901234567891]}'),
+        event('n-3', '{"c":1e126,"d":1e-131}'),
+      ];
+      const storable = [
+        event('n-4', '{"e":12345678901234567890123456789012345678,"f":1e-130}'),
+        event('n-5', '{"g":1000000000000000000000000000000000000000000,"h":9.9e125}'),
+      ];
+
+      // Act
+      const refused = await invoke(
+        apiRequest(`[${unstorable.join(',')}]`, 'application/cloudevents-batch+json'),
+      );
+      acceptAll();
+      const fine = await invoke(apiRequest(`[${storable.join(', ')}]`, 'application/cloudevents-batch+json'));
+
+      // Assess
+      expect(refused.statusCode).toBe(400);
+      expect(refused.json.errors).toEqual([
+        {
+          index: 0,
+          field: 'data',
+          message: 'cannot be stored in the event table: data.a holds Infinity, which is not a number',
+        },
+        {
+          index: 1,
+          field: 'data',
+          message:
+            'cannot be stored in the event table: data.b[0] holds 1234567890123456789012345678901234567891, a number of 40 significant digits; DynamoDB keeps at most 38',
+        },
+        {
+          index: 2,
+          field: 'data',
+          message:
+            'cannot be stored in the event table: data.c holds 1e+126, a number larger in magnitude than DynamoDB stores (below 1E+126)',
+        },
+      ]);
+      expect(fine.statusCode).toBe(202);
+      const sent = kinesisMock
+        .commandCalls(PutRecordsCommand)
+        .flatMap((call) => call.args[0].input.Records ?? []);
+      expect(sent.map((record) => Buffer.from(record.Data!).toString())).toEqual(storable);
+    });
+
+    it('names an invalid event and a record too large in one answer', async () => {
+      // Prepare: the first event is over the record limit, the second has no id.
+      const large = { ...cloudEvent(1), data: { text: 'x'.repeat(1024 * 1024) } };
+      const { id: _id, ...noId } = cloudEvent(2);
+
+      // Act
+      const response = await invoke(
+        apiRequest(JSON.stringify([large, noId]), 'application/cloudevents-batch+json'),
+      );
+
+      // Assess
+      expect(response.statusCode).toBe(400);
+      expect(response.json.errors).toEqual([
+        { index: 0, field: 'data', message: expect.stringMatching(/^the encoded record is \d+ bytes/) },
+        { index: 1, field: 'id', message: 'is required' },
       ]);
       expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
     });

@@ -1,4 +1,4 @@
-import type { ReplayReport } from '#shared/recovery/dlq-replay.ts';
+import { MAX_MESSAGES_PER_REQUEST, type ReplayReport } from '#shared/recovery/dlq-replay.ts';
 import { numberFlag, parseFlags } from './lib/flags.ts';
 import { createProgress } from './lib/progress.ts';
 import { DEFAULT_LOCAL_ENDPOINT, explainFailure, TARGET_OPTIONS, targetFrom } from './lib/stack-target.ts';
@@ -11,15 +11,19 @@ import { DEFAULT_LOCAL_ENDPOINT, explainFailure, TARGET_OPTIONS, targetFrom } fr
 const USAGE = `usage: npm run replay -- [options]
 
   --max <n>            handle at most n messages (default: until the failure queue is empty)
-  --batch <n>          messages per invocation (default: 10)
-  --dry-run            read and report only: nothing is written, quarantined or deleted
+  --batch <n>          messages per invocation (default: 10; a dry run is one invocation)
+  --dry-run            read and report only: nothing is written, quarantined or deleted. The function
+                       makes the messages it read visible again when it is done, so the whole dry run is
+                       one invocation of up to ${MAX_MESSAGES_PER_REQUEST} messages (or --max); it says when the
+                       queue held more than it read
   --endpoint <url>     the local runtime's AWS endpoint (default: ${DEFAULT_LOCAL_ENDPOINT})
   --stack <name>       a deployed stack instead; its outputs name the function
   --region <region>    the deployed stack's region
   --json               print the combined report as JSON on stdout
 
 Exit status: 0 when every message was replayed, 1 when messages are still failing, had expired or are in flight
-on the failure queue (not replayed yet), 2 for bad usage or when the function could not be called.`;
+on the failure queue (not replayed yet), or a dry run did not read them all; 2 for bad usage or when the function
+could not be called.`;
 
 /** A whole number of at least 1. */
 const COUNT = [{ integer: true }, { min: 1 }] as const;
@@ -74,7 +78,9 @@ const main = async (): Promise<number> => {
   };
   try {
     while (total.messages < max) {
-      const wanted = Math.min(batch, max - total.messages);
+      // A dry run's messages are visible again when its invocation ends, and a second invocation would read the
+      // same ones: so a dry run asks for all of them at once.
+      const wanted = Math.min(dryRun ? MAX_MESSAGES_PER_REQUEST : batch, max - total.messages);
       const report = await target.invoke<ReplayReport>('DlqReplayFunction', { maxMessages: wanted, dryRun });
       total = add(total, report);
       for (const d of report.details) {
@@ -90,7 +96,7 @@ const main = async (): Promise<number> => {
         // After the count of messages the bar shows: "replay 12 messages: records …".
         `message${total.messages === 1 ? '' : 's'}: records ${total.recordsReplayed}, written ${total.written}, duplicates ${total.duplicates}, still failing ${total.stillFailing}, expired ${total.expired}`,
       );
-      // An empty receive means the queue is drained; a dry run makes messages visible again, so one pass is all.
+      // An empty receive means the queue is drained; a dry run is one pass (above).
       if (report.messages === 0 || dryRun) break;
     }
   } finally {
@@ -106,6 +112,15 @@ const main = async (): Promise<number> => {
       `messages ${total.stillFailing} still failing, ${total.expired} expired` +
       `${dryRun ? ' (dry run: nothing was changed)' : `, ${total.deleted} deleted from the queue`}`,
   );
+  // What a dry run left unread: it made the messages it read visible again, so they are among those waiting.
+  const unread = dryRun ? Math.max(0, (total.queue?.waiting ?? 0) - total.messages) : 0;
+  if (unread > 0) {
+    console.error(
+      `The failure queue holds about ${plural(unread, 'more message')} than this dry run read ` +
+        `(${total.messages >= max ? 'it stopped at --max' : "the function's time ran out first"}): ` +
+        'what it says covers only those it read. The replay itself goes on until the queue is empty.',
+    );
+  }
   const inFlight = total.queue?.inFlight ?? 0;
   if (inFlight > 0) {
     // Those this run left still failing come back when the visibility timeout it set ends; others are unknown.
@@ -126,7 +141,8 @@ const main = async (): Promise<number> => {
   }
   if (values.json) console.log(JSON.stringify(total, null, 2));
   // A message in flight is not replayed yet (it may be one a replay just left still failing): not a success.
-  return total.stillFailing > 0 || total.expired > 0 || inFlight > 0 ? 1 : 0;
+  // A dry run that did not read every message has not said what a replay would do: not a success either.
+  return total.stillFailing > 0 || total.expired > 0 || inFlight > 0 || unread > 0 ? 1 : 0;
 };
 
 main().then(

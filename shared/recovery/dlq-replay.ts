@@ -42,6 +42,9 @@ import type { MessageQuarantine } from './message-quarantine.ts';
  * message itself is quarantined as `expired`, counted, and deleted: the loss is recorded, never silent.
  */
 
+/** The most messages one on-demand request may ask for. */
+export const MAX_MESSAGES_PER_REQUEST = 10_000;
+
 /** The on-demand request: `{ maxMessages?, dryRun?, visibilityTimeoutSeconds? }`. */
 export interface DrainRequest {
   /** Most messages handled in this run (1-10000, default 10). */
@@ -631,7 +634,9 @@ export const parseDrainRequest = (
   }
   return {
     maxMessages:
-      request.maxMessages === undefined ? 10 : integerIn('maxMessages', request.maxMessages, 1, 10_000),
+      request.maxMessages === undefined
+        ? 10
+        : integerIn('maxMessages', request.maxMessages, 1, MAX_MESSAGES_PER_REQUEST),
     dryRun: request.dryRun === true,
     ...(request.visibilityTimeoutSeconds === undefined
       ? {}

@@ -206,6 +206,67 @@ describe('Runbook commands: what replay says of the failure queue', () => {
   });
 });
 
+describe('Runbook commands: a replay dry run reads the whole queue in one invocation', () => {
+  const dryReport = (messages: number, waiting: number) => ({
+    messages,
+    recordsReplayed: messages,
+    written: messages,
+    duplicates: 0,
+    staleVersions: 0,
+    quarantined: 0,
+    stillFailing: 0,
+    expired: 0,
+    deleted: 0,
+    dryRun: true,
+    details: [],
+    queue: { waiting, inFlight: 0 },
+  });
+
+  it('asks for every message at once, since the messages it read are visible again after it', async () => {
+    // Prepare
+    const payloads: Array<Record<string, unknown>> = [];
+    const { endpoint, close } = await invokeApi(({ payload }) => {
+      payloads.push(payload);
+      return dryReport(12, 12);
+    });
+    try {
+      // Act
+      const result = await run('scripts/replay.ts', ['--endpoint', endpoint, '--dry-run']);
+      // Assess
+      expect(result.code).toBe(0);
+      expect(payloads).toEqual([{ maxMessages: 10_000, dryRun: true }]);
+      expect(result.stderr).toContain('12 messages, 12 records read back from the stream: 12 written');
+      expect(result.stderr).not.toContain('more message');
+    } finally {
+      await close();
+    }
+  });
+
+  it('says when the queue held more than it read, and does not call that a success', async () => {
+    // Prepare: the function read 4 of 7 (its time ran out), or --max stopped it.
+    const payloads: Array<Record<string, unknown>> = [];
+    const { endpoint, close } = await invokeApi(({ payload }) => {
+      payloads.push(payload);
+      return dryReport(4, 7);
+    });
+    try {
+      // Act
+      const timedOut = await run('scripts/replay.ts', ['--endpoint', endpoint, '--dry-run']);
+      const capped = await run('scripts/replay.ts', ['--endpoint', endpoint, '--dry-run', '--max', '4']);
+      // Assess
+      expect(timedOut.code).toBe(1);
+      expect(timedOut.stderr).toContain(
+        "The failure queue holds about 3 more messages than this dry run read (the function's time ran out first)",
+      );
+      expect(capped.code).toBe(1);
+      expect(capped.stderr).toContain('(it stopped at --max)');
+      expect(payloads.map((payload) => payload.maxMessages)).toEqual([10_000, 4]);
+    } finally {
+      await close();
+    }
+  });
+});
+
 describe('Runbook commands: replay says when the messages it left still failing come back', () => {
   it('names the latest time, and counts records and messages apart', async () => {
     // Prepare: one message of two records, one written and one still failing, hidden for 5 more minutes.

@@ -162,9 +162,9 @@ Send an event:
 Read the stream back with the AWS CLI:
   export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
   aws --endpoint-url ${runtime.endpoint} kinesis list-shards --stream-name ${streamName}
-  aws --endpoint-url ${runtime.endpoint} kinesis get-records --shard-iterator $(aws --endpoint-url ${runtime.endpoint} \\
+  aws --endpoint-url ${runtime.endpoint} kinesis get-records --shard-iterator "$(aws --endpoint-url ${runtime.endpoint} \\
     kinesis get-shard-iterator --stream-name ${streamName} --shard-id shardId-000000000000 \\
-    --shard-iterator-type TRIM_HORIZON --query ShardIterator --output text)
+    --shard-iterator-type TRIM_HORIZON --query ShardIterator --output text)"
 
 Live status: curl ${runtime.endpoint}/_local/status     Faults: curl ${runtime.endpoint}/_local/faults
 Press Ctrl-C to stop.

@@ -66,8 +66,8 @@ const isRunning = async (endpoint: string): Promise<boolean> => {
   }
 };
 
-const main = async (): Promise<number> => {
-  const { values, positionals } = parseFlags({
+const parseInvokeFlags = () =>
+  parseFlags({
     allowPositionals: true,
     options: {
       event: { type: 'string', short: 'e' },
@@ -80,6 +80,22 @@ const main = async (): Promise<number> => {
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
+
+/** A flag parseArgs refused (unknown, missing its value, given twice): bad usage. */
+const isUsageError = (error: unknown): boolean =>
+  String((error as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS');
+
+const main = async (): Promise<number> => {
+  let flags: ReturnType<typeof parseInvokeFlags>;
+  try {
+    flags = parseInvokeFlags();
+  } catch (error) {
+    if (!isUsageError(error)) throw error;
+    // parseArgs adds a hint on positionals that start with '-': a function's logical id never does.
+    console.error(`${(error as Error).message.split('. To specify a positional')[0]}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = flags;
   if (values.help || positionals.length !== 1) {
     (values.help ? console.log : console.error)(USAGE);
     return values.help ? 0 : 2;

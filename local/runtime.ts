@@ -113,7 +113,7 @@ export class DataDirInUseError extends Error {
 }
 
 /** The local runtime's own routes, as the answer to a path or method it does not have names them. */
-const LOCAL_ROUTES = 'GET /_local/status, and GET or PUT /_local/faults';
+const LOCAL_ROUTES = 'GET /_local/status, and GET or PUT (or POST) /_local/faults';
 
 /** GET /_local/status: the live view's data as JSON. */
 export const statusRoute =

@@ -14,7 +14,7 @@ import { runLoad } from '#bench/load/load-test.ts';
 import { LOAD_USAGE, LoadInputError, parseLoadArgs } from '#bench/load/options.ts';
 import { formatLoadSummary, loadChartSvg, reportBaseName } from '#bench/load/report.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/index.ts';
-import { requireOutput, stackOutputs } from '#scripts/lib/stack-target.ts';
+import { explainFailure, requireOutput, stackOutputs } from '#scripts/lib/stack-target.ts';
 import { KINESIS_CLIENT_SETTINGS } from '#shared/clients/kinesis-settings.ts';
 
 /** `npm run load -- --rate 2000 --seconds 30 [--stream NAME] [--endpoint URL | --stack NAME] [--shards-report]` */
@@ -88,7 +88,7 @@ try {
     }
   }
 } catch (error) {
-  console.error(`load: could not find the stream: ${(error as Error).message}`);
+  console.error(`load: could not find the stream: ${explainFailure(error as Error)}`);
   process.exit(1);
 }
 
@@ -114,4 +114,9 @@ writeFileSync(`${base}.json`, `${JSON.stringify({ target, ...report }, null, 2)}
 writeFileSync(`${base}.svg`, loadChartSvg(report));
 console.log(formatLoadSummary(report, options.shardsReport));
 console.log(`wrote ${base}.json and ${base}.svg`);
+if (target.kind === 'local' && report.written === 0 && /ECONNREFUSED/.test(report.stoppedEarly ?? '')) {
+  console.error(
+    `load: nothing answers at ${target.endpoint}. Is the local runtime running (npm start)? Name its endpoint with --endpoint, or a deployed stack with --stack`,
+  );
+}
 if (report.sent === 0 || report.written === 0) process.exitCode = 1;

@@ -141,6 +141,18 @@ export const lambdaCost = (invocations: number, ms: number, memoryMb: number): n
   (invocations / 1e6) * PRICES.lambda.requestPerMillion +
   invocations * (memoryMb / 1024) * (ms / 1000) * PRICES.lambda.arm64PerGBSecond;
 
+/**
+ * Records per consumer invocation: the batch size, or fewer when records are so large that the batch would not fit
+ * the invocation's 6 MB payload, where each record's data is base64-encoded (a third larger).
+ */
+export const consumerRecordsPerInvocation = (
+  input: Pick<PlanInput, 'avgSizeKB' | 'consumerBatchSize'>,
+): number => {
+  const l = LAMBDA_QUOTAS;
+  const recordBytes = 4 * Math.ceil((input.avgSizeKB * 1024) / 3) + l.kinesisEventRecordOverheadBytes;
+  return Math.max(1, Math.min(input.consumerBatchSize, Math.floor(l.invocationPayloadBytes / recordBytes)));
+};
+
 export const costPerMillionEvents = (input: PlanInput): PerMillionEvents => {
   const events = 1e6;
   const requests = events / input.eventsPerRequest;
@@ -151,7 +163,11 @@ export const costPerMillionEvents = (input: PlanInput): PerMillionEvents => {
       PRICES.apiGateway.httpRequestPerMillion) /
     1e6;
   const ingestLambda = lambdaCost(requests, input.ingestMs, input.memoryMb);
-  const consumerLambda = lambdaCost(events / input.consumerBatchSize, input.consumerMs, input.memoryMb);
+  const consumerLambda = lambdaCost(
+    events / consumerRecordsPerInvocation(input),
+    input.consumerMs,
+    input.memoryMb,
+  );
   const dynamodb =
     ((events * writeUnitsPerEvent(input.avgSizeKB)) / 1e6) * PRICES.dynamodb.onDemandWritePerMillion;
   // A claim-checked event's data is one conditional PutObject; a redelivery's refused PUT is billed as well.
@@ -369,6 +385,13 @@ export const makePlan = (input: PlanInput, limits: PipelineLimits): Plan => {
   if (!input.efo && input.consumers > SHARD_GET_RECORDS_PER_SECOND) {
     warnings.push(
       `${input.consumers} shared-throughput consumers exceed a shard's ${SHARD_GET_RECORDS_PER_SECOND} GetRecords calls per second (each Lambda event source mapping polls every shard once a second): use --efo`,
+    );
+  }
+  const perInvocation = consumerRecordsPerInvocation(input);
+  // Events past the body limit are never sent, which limitWarnings says instead.
+  if (perInvocation < input.consumerBatchSize && input.avgSizeKB * 1024 <= limits.maxBodyBytes) {
+    warnings.push(
+      `records of ${figure(input.avgSizeKB)} KB fill the consumer's 6 MB invocation payload (base64-encoded) at ${perInvocation} per invocation, fewer than the batch size of ${input.consumerBatchSize}: the consumer is priced, and invoked, at ${perInvocation} per batch`,
     );
   }
   // Past the body limit the events cannot be sent at all, which limitWarnings says instead.

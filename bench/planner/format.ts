@@ -1,5 +1,12 @@
 import type { Plan } from './costs.ts';
-import { CLAIM_CHECK_THRESHOLD_KB, ITEM_OVERHEAD_KB, isClaimChecked, itemSizeKB, usd } from './costs.ts';
+import {
+  CLAIM_CHECK_THRESHOLD_KB,
+  consumerRecordsPerInvocation,
+  ITEM_OVERHEAD_KB,
+  isClaimChecked,
+  itemSizeKB,
+  usd,
+} from './costs.ts';
 import { PRICES } from './prices.ts';
 
 /** Below 1, three significant digits, so that 0.001 records/s does not print as 0. */
@@ -43,7 +50,7 @@ export const formatPlan = (plan: Plan): string => {
     'Pipeline cost per million events:',
     `    ${pad(`API Gateway HTTP API (${input.eventsPerRequest} event(s) per request)`)}${usd(plan.perMillionEvents.apiGateway).padStart(12)}`,
     `    ${pad(`Lambda ingest (arm64, ${input.memoryMb} MB, ${input.ingestMs} ms/request)`)}${usd(plan.perMillionEvents.ingestLambda).padStart(12)}`,
-    `    ${pad(`Lambda consumer (${input.consumerBatchSize}/batch, ${input.consumerMs} ms/batch)`)}${usd(plan.perMillionEvents.consumerLambda).padStart(12)}`,
+    `    ${pad(`Lambda consumer (${consumerRecordsPerInvocation(input)}/batch, ${input.consumerMs} ms/batch)`)}${usd(plan.perMillionEvents.consumerLambda).padStart(12)}`,
     `    ${pad(claimChecked ? `DynamoDB on-demand writes (pointer item, ${itemSizeKB(input.avgSizeKB)} KB)` : `DynamoDB on-demand writes (item = event + ${ITEM_OVERHEAD_KB} KB)`)}${usd(plan.perMillionEvents.dynamodb).padStart(12)}`,
     `    ${pad(`S3 claim-check PUTs (items over ${CLAIM_CHECK_THRESHOLD_KB} KB: ${claimChecked ? '1 per event' : 'none'})`)}${usd(plan.perMillionEvents.s3ClaimCheck).padStart(12)}`,
     `    ${pad('total (without Kinesis)')}${usd(plan.perMillionEvents.total).padStart(12)}`,

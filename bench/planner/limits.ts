@@ -75,4 +75,11 @@ export const DYNAMODB_QUOTAS = {
 export const LAMBDA_QUOTAS = {
   /** Default concurrent executions per account and Region, shared by all its functions (new accounts may have less). */
   accountConcurrency: 1_000,
+  /** The payload of a synchronous invocation, an event source mapping's batch included: 6 MB (6,291,456 bytes). */
+  invocationPayloadBytes: 6 * 1024 * 1024,
+  /**
+   * What a Kinesis record takes in the consumer's event besides its base64 data: the partition key, the sequence
+   * number, the event id, the ARNs and the field names, about 700 bytes (an estimate, from the sample events).
+   */
+  kinesisEventRecordOverheadBytes: 700,
 } as const;

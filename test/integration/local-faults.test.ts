@@ -286,7 +286,7 @@ describe('Local runtime: fault injection in the AWS endpoint', () => {
         'GET',
         '/_local/nope',
         404,
-        'there is no local route /_local/nope; the local routes are GET /_local/status, and GET or PUT /_local/faults',
+        'there is no local route /_local/nope; the local routes are GET /_local/status, and GET or PUT (or POST) /_local/faults',
       ],
       ['GET', '/_local', 404, 'there is no local route /_local;'],
       ['POST', '/_local/status', 405, 'use GET to read the status; the local routes are'],

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -134,6 +137,29 @@ describe('Load test: options', () => {
         /^load: --rate 0\.5 for --seconds 1 makes less than one record[^\n]*\nusage: /,
       ),
     });
+  });
+});
+
+describe('Load test: against a local endpoint nothing answers', () => {
+  it('stops, writes its report, exits 1 and asks whether the local runtime is running', async () => {
+    // Prepare
+    const out = mkdtempSync(join(tmpdir(), 'load-dead-'));
+    const args = ['--rate', '20', '--seconds', '1', '--endpoint', 'http://127.0.0.1:9', '--out', out];
+    try {
+      // Act
+      const run = promisify(execFile)(process.execPath, ['scripts/load.ts', ...args], { timeout: 30_000 });
+      // Assess
+      await expect(run).rejects.toMatchObject({
+        code: 1,
+        stdout: expect.stringContaining('stopped early: '),
+        stderr: expect.stringContaining(
+          'load: nothing answers at http://127.0.0.1:9. Is the local runtime running (npm start)?',
+        ),
+      });
+      expect(readdirSync(out)).toHaveLength(2);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });
 
@@ -338,6 +364,27 @@ describe('Load test: a run that cannot reach the stream, or falls behind', () =>
     const summary = formatLoadSummary(reportOf({ attemptedRate }), false);
     // Assess
     expect(summary.includes('the client could not send at the requested rate')).toBe(said);
+  });
+
+  it('does not count against the client the part of a record a fractional rate asks for', () => {
+    // Prepare: --rate 1.5 --seconds 1 sends ⌊1.5⌋ = 1 record, all of it, in the second.
+    const fractional = reportOf({
+      requested: { rate: 1.5, seconds: 1, records: 1 },
+      elapsedMs: 1000,
+      sent: 1,
+      written: 1,
+      attemptedRate: 1,
+      achievedRate: 1,
+    });
+    // Act
+    const kept = formatLoadSummary(fractional, false);
+    const fellBehind = formatLoadSummary(
+      { ...fractional, requested: { rate: 2.5, seconds: 2, records: 5 } },
+      false,
+    );
+    // Assess
+    expect(kept).not.toContain('could not send');
+    expect(fellBehind).toContain('it attempted 1 records/s of 2.5 (');
   });
 
   it('names one record in the singular', () => {

@@ -149,3 +149,20 @@ describe('Local runtime: npm start options', () => {
     });
   });
 });
+
+describe('Local runtime: npm run invoke usage', () => {
+  it.each([
+    [['IngestFunction', '--bogus'], "Unknown option '--bogus'\n"],
+    [['IngestFunction', '--event'], "Option '-e, --event <value>' argument missing"],
+    [['IngestFunction', '-e', 'a.json', '-e', 'b.json'], '--event is given more than once'],
+  ])('%j exits 2 with the message and the usage, as the other commands do', async (args, message) => {
+    // Act
+    const outcome = await run(args, 'local/invoke.ts');
+    // Assess
+    expect(outcome.code).toBe(2);
+    expect(outcome.stderr).toContain(message);
+    expect(outcome.stderr).toContain('usage: npm run invoke -- <FunctionLogicalId> [options]');
+    expect(outcome.stderr).not.toContain('To specify a positional argument');
+    expect(outcome.stderr).not.toContain('invoke failed');
+  });
+});

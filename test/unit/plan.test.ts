@@ -7,6 +7,7 @@ import {
   planShards,
 } from '#bench/planner/capacity.ts';
 import {
+  consumerRecordsPerInvocation,
   costPerMillionEvents,
   makePlan,
   quotaWarnings,
@@ -228,9 +229,13 @@ describe('Planner: cost per million events', () => {
     expect(cost.dynamodb).toBeCloseTo(1.25, 6);
     // S3: 1,000,000 PUTs ÷ 1,000 × $0.005 = $5.00.
     expect(cost.s3ClaimCheck).toBeCloseTo(5, 6);
-    // API Gateway: 1 M requests of 400 KB (one 512 KB unit) = $1.00; ingest $0.3666675 and consumer $0.006 as
-    // with the defaults. Total $1.00 + $0.3666675 + $0.006 + $1.25 + $5.00 = $7.6226675.
-    expect(cost.total).toBeCloseTo(7.6226675, 6);
+    // Consumer: a record of 409,600 bytes is 546,136 in base64, + 700 bytes of envelope = 546,836; 6,291,456 ÷
+    // 546,836 = 11.5 → 11 per invocation. 1 M ÷ 11 = 90,909.09 invocations × $0.20/M = $0.0181818 + 90,909.09 ×
+    // 0.5 GB × 0.06 s = 2,727.27 GB-s × $0.0000133334 = $0.0363638 → $0.0545456.
+    expect(cost.consumerLambda).toBeCloseTo(0.0545456, 6);
+    // API Gateway: 1 M requests of 400 KB (one 512 KB unit) = $1.00; ingest $0.3666675 as with the defaults.
+    // Total $1.00 + $0.3666675 + $0.0545456 + $1.25 + $5.00 = $7.6712131.
+    expect(cost.total).toBeCloseTo(7.6712131, 6);
   });
 
   it('shows the S3 PUTs as a line of their own', () => {
@@ -240,9 +245,29 @@ describe('Planner: cost per million events', () => {
     // Assess
     expect(large).toMatch(/DynamoDB on-demand writes \(pointer item, 1\.3 KB\) +\$1\.25\n/);
     expect(large).toMatch(/S3 claim-check PUTs \(items over 350 KB: 1 per event\) +\$5\.00\n/);
-    expect(large).toMatch(/total \(without Kinesis\) +\$7\.62\n/);
+    expect(large).toMatch(/total \(without Kinesis\) +\$7\.67\n/);
     expect(small).toMatch(/DynamoDB on-demand writes \(item = event \+ 0\.3 KB\) +\$1\.25\n/);
     expect(small).toMatch(/S3 claim-check PUTs \(items over 350 KB: none\) +\$0\.00\n/);
+  });
+
+  it('invokes the consumer with fewer records than its batch size when their batch would not fit 6 MB', () => {
+    // Act: events of 2,000 KB (a stream raised to 10 MiB records); 1 KB ones for comparison.
+    const large = input({ avgSizeKB: 2000 });
+    const plan = makePlan(large, limits);
+    // Assess: 2,048,000 bytes → 2,730,668 in base64 (4 × ceil(2,048,000 ÷ 3)) + 700 bytes of envelope = 2,731,368;
+    // 6,291,456 ÷ 2,731,368 = 2.3 → 2 records per invocation. 1 KB: 1,368 + 700 = 2,068 bytes, 3,042 fit, the
+    // batch of 100 stands.
+    expect(consumerRecordsPerInvocation(large)).toBe(2);
+    expect(consumerRecordsPerInvocation(input({}))).toBe(100);
+    expect(consumerRecordsPerInvocation(input({ avgSizeKB: 10_240 }))).toBe(1);
+    // Consumer: 1 M ÷ 2 = 500,000 invocations × $0.20/M = $0.10 + 500,000 × 0.5 GB × 0.06 s = 15,000 GB-s
+    // × $0.0000133334 = $0.200001 → $0.300001.
+    expect(costPerMillionEvents(large).consumerLambda).toBeCloseTo(0.300001, 6);
+    expect(plan.warnings).toContain(
+      "records of 2,000 KB fill the consumer's 6 MB invocation payload (base64-encoded) at 2 per invocation, fewer than the batch size of 100: the consumer is priced, and invoked, at 2 per batch",
+    );
+    expect(formatPlan(plan)).toContain('Lambda consumer (2/batch, 60 ms/batch)');
+    expect(makePlan(input({}), limits).warnings.join('\n')).not.toContain('invocation payload');
   });
 
   it('spreads API Gateway and ingest requests over batched events', () => {
@@ -491,6 +516,7 @@ describe('Planner: warnings about what the pipeline cannot take', () => {
     const warnings = warningsFor({ recordsPerSecond: 1, avgSizeKB: 2048 });
     // Assess
     expect(warnings).toEqual([
+      "records of 2,048 KB fill the consumer's 6 MB invocation payload (base64-encoded) at 2 per invocation, fewer than the batch size of 100: the consumer is priced, and invoked, at 2 per batch",
       'records over 1 MiB need the stream raised with UpdateMaxRecordSize (MaxRecordSizeKiB in template.yaml)',
     ]);
   });

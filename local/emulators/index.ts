@@ -5,6 +5,7 @@ import { createRequire, Module } from 'node:module';
 import type { AddressInfo, Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { installSequenceArithmetic } from '#local/emulators/kinesalite-sequences.ts';
+import { mendS3rverListing } from '#local/emulators/s3rver-listing.ts';
 import { listenOn } from '#local/net.ts';
 
 /**
@@ -552,11 +553,15 @@ export const startSqs = async (options: SqsOptions = {}): Promise<RunningSqs> =>
   };
 };
 
-/** s3rver: the local credentials are registered so that SigV4-signed SDK requests are accepted. */
+/**
+ * s3rver: the local credentials are registered so that SigV4-signed SDK requests are accepted, and its listings
+ * with a delimiter give every common prefix (s3rver-listing.ts).
+ */
 export const startS3 = async (options: EmulatorOptions & { directory: string }) => {
   const S3rver = require('s3rver') as new (
     opts: Record<string, unknown>,
   ) => { run(): Promise<AddressInfo>; close(): Promise<void> };
+  mendS3rverListing();
   mkdirSync(options.directory, { recursive: true });
   const host = options.host ?? '127.0.0.1';
   const server = new S3rver({

@@ -86,6 +86,25 @@ export const unscopedServiceOf = (req: IncomingMessage, body: Buffer): string | 
   return 's3';
 };
 
+/**
+ * A query-protocol request sent as a GET (`/<account>/<queue>?Action=…&…`), which SQS takes as it takes a form
+ * POST, as the form POST local-aws-sqs reads: the query string becomes the body, the path is kept, and the queue the
+ * path names is added as `QueueUrl` (on `emulator`, its URL there), which local-aws-sqs reads instead of the path.
+ * Undefined for anything else.
+ */
+export const queryAsForm = (
+  method: string,
+  url: string,
+  emulator: string,
+): { path: string; body: Buffer } | undefined => {
+  if (method !== 'GET') return undefined;
+  const parsed = new URL(url, 'http://local');
+  const form = parsed.searchParams;
+  if (!form.has('Action')) return undefined;
+  if (parsed.pathname !== '/' && !form.has('QueueUrl')) form.set('QueueUrl', `${emulator}${parsed.pathname}`);
+  return { path: parsed.pathname, body: Buffer.from(form.toString(), 'utf8') };
+};
+
 /** Headers about one connection rather than the message (RFC 9110 §7.6.1), never forwarded. */
 const CONNECTION_HEADERS = new Set([
   'connection',
@@ -231,7 +250,13 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
         return;
       }
       if (options.intercept && (await options.intercept(service, req, body, res, target))) return;
-      const headers = forwardedRequestHeaders(req.headers, body.byteLength);
+      const asForm =
+        service === 'sqs'
+          ? queryAsForm(req.method ?? 'GET', req.url ?? '/', new URL(target).origin)
+          : undefined;
+      const payload = asForm?.body ?? body;
+      const headers = forwardedRequestHeaders(req.headers, payload.byteLength);
+      if (asForm) headers['content-type'] = 'application/x-www-form-urlencoded; charset=utf-8';
       const dispatch =
         options.dispatch && Object.hasOwn(options.dispatch, service) ? options.dispatch[service] : undefined;
       if (dispatch) {
@@ -252,30 +277,37 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
       if (rewritten) headers['accept-encoding'] = 'identity';
       const origin = new URL(target);
       // The path as it came, never resolved against the emulator's URL, where `//host/…` would name another host.
-      const destination = { hostname: origin.hostname, port: origin.port, path: req.url ?? '/' };
-      const upstream = request({ ...destination, method: req.method, headers }, (answer) => {
-        const status = answer.statusCode ?? 502;
-        const answerHeaders = endToEndHeaders(answer.headers);
-        const encoding = answer.headers['content-encoding'];
-        if (!rewritten || (encoding !== undefined && encoding !== 'identity')) {
-          res.writeHead(status, answerHeaders);
-          // pipeline ends the client's answer when the emulator's breaks off, where pipe would leave it open.
-          pipeline(answer, res, () => undefined);
-          return;
-        }
-        // Queue URLs name the emulator's own port; clients must see the single endpoint instead.
-        readBody(answer).then(
-          (read) => {
-            const bytes = read as Buffer; // no limit: never tooLarge
-            const type = String(answer.headers['content-type'] ?? '');
-            const text = rewriteQueueUrls(bytes.toString('utf8'), type, origin.origin, `http://${host}`);
-            const out = text === undefined ? bytes : Buffer.from(text, 'utf8');
-            res.writeHead(status, { ...answerHeaders, 'content-length': String(out.byteLength) });
-            res.end(out);
-          },
-          (error: Error) => res.destroy(error),
-        );
-      });
+      const destination = {
+        hostname: origin.hostname,
+        port: origin.port,
+        path: asForm?.path ?? req.url ?? '/',
+      };
+      const upstream = request(
+        { ...destination, method: asForm ? 'POST' : req.method, headers },
+        (answer) => {
+          const status = answer.statusCode ?? 502;
+          const answerHeaders = endToEndHeaders(answer.headers);
+          const encoding = answer.headers['content-encoding'];
+          if (!rewritten || (encoding !== undefined && encoding !== 'identity')) {
+            res.writeHead(status, answerHeaders);
+            // pipeline ends the client's answer when the emulator's breaks off, where pipe would leave it open.
+            pipeline(answer, res, () => undefined);
+            return;
+          }
+          // Queue URLs name the emulator's own port; clients must see the single endpoint instead.
+          readBody(answer).then(
+            (read) => {
+              const bytes = read as Buffer; // no limit: never tooLarge
+              const type = String(answer.headers['content-type'] ?? '');
+              const text = rewriteQueueUrls(bytes.toString('utf8'), type, origin.origin, `http://${host}`);
+              const out = text === undefined ? bytes : Buffer.from(text, 'utf8');
+              res.writeHead(status, { ...answerHeaders, 'content-length': String(out.byteLength) });
+              res.end(out);
+            },
+            (error: Error) => res.destroy(error),
+          );
+        },
+      );
       upstream.on('error', (error) => {
         if (!res.headersSent)
           sendJsonError(res, 502, 'ServiceUnavailable', `${service} emulator: ${error.message}`);
@@ -285,7 +317,7 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
       res.on('close', () => {
         if (!res.writableFinished) upstream.destroy();
       });
-      upstream.end(body);
+      upstream.end(payload);
     } catch (error) {
       if (!res.headersSent) sendJsonError(res, 500, 'InternalFailure', (error as Error).message);
       else res.destroy(error as Error);

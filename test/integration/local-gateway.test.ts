@@ -330,6 +330,24 @@ describe('Local runtime: the single AWS endpoint', () => {
       );
     });
 
+    it('takes a query-protocol request sent as a GET, as SQS does', async () => {
+      // Prepare
+      const created = await sqs.send(new CreateQueueCommand({ QueueName: 'by-get' }));
+      const path = new URL(created.QueueUrl!).pathname;
+
+      // Act
+      const attributes = await send(
+        `${gateway.endpoint}${path}?Action=GetQueueAttributes&AttributeName.1=All&Version=2012-11-05`,
+      );
+      const url = await send(`${gateway.endpoint}/?Action=GetQueueUrl&QueueName=by-get&Version=2012-11-05`);
+
+      // Assess
+      expect(attributes.status).toBe(200);
+      expect(attributes.body.toString()).toContain('<Name>ApproximateNumberOfMessages</Name>');
+      expect(url.status).toBe(200);
+      expect(url.body.toString()).toContain(`<QueueUrl>${gateway.endpoint}${path}</QueueUrl>`);
+    });
+
     it('refuses a request for a service it does not emulate, saying which', async () => {
       // Prepare
       const withoutS3 = await startGateway({ port: 0, services: { sqs: sqsEmulator.endpoint } });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import type { EventToStore } from '#shared/sink/event-store.ts';
 
 /** A Lambda context whose remaining time counts down from `timeoutMs`. */
 export const lambdaContext = (functionName = 'IngestFunction', timeoutMs = 10_000): Context => {
@@ -46,4 +47,19 @@ export const cloudEvent = (i = 1, extra: Record<string, unknown> = {}) => ({
   subject: `subject-${i}`,
   data: { n: i },
   ...extra,
+});
+
+/** An event as the sink receives it: a CloudEvent of the source `urn:s`, its data `{ n: 1 }`. */
+export const eventToStore = (overrides: Partial<EventToStore> = {}): EventToStore => ({
+  identity: 'ce:urn%3As:e-1',
+  kind: 'cloudevent',
+  attributes: { specversion: '1.0', id: 'e-1', source: 'urn:s', type: 't' },
+  data: { n: 1 },
+  position: {
+    shardId: 'shardId-000000000000',
+    sequenceNumber: '49660000000000000000000000000000000000000000000001000001',
+    partitionKey: 'k',
+    approximateArrivalTimestamp: '2026-11-24T16:00:00.000Z',
+  },
+  ...overrides,
 });

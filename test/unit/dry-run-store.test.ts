@@ -1,21 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { DryRunEventStore } from '#shared/recovery/dry-run.ts';
-import type { EventToStore } from '#shared/sink/event-store.ts';
 import { UnstorableEventError } from '#shared/sink/event-store.ts';
+import { eventToStore } from '#test/helpers/factories.ts';
 
-const event = (overrides: Partial<EventToStore> = {}): EventToStore => ({
-  identity: 'ce:urn%3Ashop:e-1',
-  kind: 'cloudevent',
-  attributes: { specversion: '1.0', id: 'e-1', source: 'urn:shop', type: 't' },
-  data: { n: 1 },
-  position: {
-    shardId: 'shardId-000000000000',
-    sequenceNumber: '1',
-    partitionKey: 'urn:shop',
-    approximateArrivalTimestamp: '2026-11-29T00:00:00.000Z',
-  },
-  ...overrides,
-});
+const event = eventToStore;
 
 describe('Recovery: the dry run sink', () => {
   it('refuses, as the store would, an event DynamoDB could never store, and reads nothing for it', async () => {

@@ -14,26 +14,15 @@ import { S3Quarantine } from '#shared/quarantine/s3-quarantine.ts';
 import { putObjectOnce } from '#shared/s3/put-object-once.ts';
 import { S3ClaimCheck } from '#shared/sink/claim-check.ts';
 import { DynamoDbEventStore, UPSERT_CONDITION } from '#shared/sink/dynamodb-event-store.ts';
-import { type EventToStore, UnstorableEventError } from '#shared/sink/event-store.ts';
+import { UnstorableEventError } from '#shared/sink/event-store.ts';
+import { eventToStore } from '#test/helpers/factories.ts';
 
 const dynamoMock = mockClient(DynamoDBClient);
 const s3Mock = mockClient(S3Client);
 const client = new DynamoDBClient({ region: 'us-east-1' });
 const s3 = new S3Client({ region: 'us-east-1' });
 
-const event = (overrides: Partial<EventToStore> = {}): EventToStore => ({
-  identity: 'ce:urn%3As:e-1',
-  kind: 'cloudevent',
-  attributes: { specversion: '1.0', id: 'e-1', source: 'urn:s', type: 't' },
-  data: { n: 1 },
-  position: {
-    shardId: 'shardId-000000000000',
-    sequenceNumber: '49660000000000000000000000000000000000000000000001000001',
-    partitionKey: 'k',
-    approximateArrivalTimestamp: '2026-11-24T16:00:00.000Z',
-  },
-  ...overrides,
-});
+const event = eventToStore;
 
 const store = (
   projectionVersion = 2,

@@ -44,6 +44,22 @@ const invokeApi = (answer: (call: { url: string; payload: Record<string, unknown
     0,
   );
 
+/** A DLQ replay's report as the function answers it: nothing done, but for `fields`. */
+const replayReport = (fields: Record<string, unknown> = {}) => ({
+  messages: 0,
+  recordsReplayed: 0,
+  written: 0,
+  duplicates: 0,
+  staleVersions: 0,
+  quarantined: 0,
+  stillFailing: 0,
+  expired: 0,
+  deleted: 0,
+  dryRun: false,
+  details: [],
+  ...fields,
+});
+
 /** A reprocess job's status as the function answers it: one shard, or none. */
 const jobStatus = (
   jobId: string,
@@ -167,20 +183,7 @@ describe('npm run validate: bad usage', () => {
 describe('Runbook commands: what replay says of the failure queue', () => {
   it('says how many messages are in flight when the last run left some, and when they come back', async () => {
     // Prepare: a Lambda Invoke API whose DlqReplayFunction answers a run that found nothing, one message in flight.
-    const report = {
-      messages: 0,
-      recordsReplayed: 0,
-      written: 0,
-      duplicates: 0,
-      staleVersions: 0,
-      quarantined: 0,
-      stillFailing: 0,
-      expired: 0,
-      deleted: 0,
-      dryRun: false,
-      details: [],
-      queue: { waiting: 0, inFlight: 1 },
-    };
+    const report = replayReport({ queue: { waiting: 0, inFlight: 1 } });
     const invoked: string[] = [];
     const { endpoint, close } = await invokeApi(({ url }) => {
       invoked.push(url);
@@ -207,20 +210,14 @@ describe('Runbook commands: what replay says of the failure queue', () => {
 });
 
 describe('Runbook commands: a replay dry run reads the whole queue in one invocation', () => {
-  const dryReport = (messages: number, waiting: number) => ({
-    messages,
-    recordsReplayed: messages,
-    written: messages,
-    duplicates: 0,
-    staleVersions: 0,
-    quarantined: 0,
-    stillFailing: 0,
-    expired: 0,
-    deleted: 0,
-    dryRun: true,
-    details: [],
-    queue: { waiting, inFlight: 0 },
-  });
+  const dryReport = (messages: number, waiting: number) =>
+    replayReport({
+      messages,
+      recordsReplayed: messages,
+      written: messages,
+      dryRun: true,
+      queue: { waiting, inFlight: 0 },
+    });
 
   it('asks for every message at once, since the messages it read are visible again after it', async () => {
     // Prepare
@@ -287,20 +284,14 @@ describe('Runbook commands: replay says when the messages it left still failing 
       detail: 'InternalServerError: injected fault',
       visibleAgainAt: backAt,
     };
-    const report = {
+    const report = replayReport({
       messages: 1,
       recordsReplayed: 2,
       written: 1,
-      duplicates: 0,
-      staleVersions: 0,
-      quarantined: 0,
       stillFailing: 1,
-      expired: 0,
-      deleted: 0,
-      dryRun: false,
       details: [detail],
       queue: { waiting: 0, inFlight: 1 },
-    };
+    });
     const answers = [
       report,
       { ...report, messages: 0, stillFailing: 0, recordsReplayed: 0, written: 0, details: [] },

@@ -63,6 +63,11 @@ export interface ReadLimits {
   shouldStop?: (waitMs: number) => boolean;
   /** Called after an answer that moved nothing (no record, or the tip): a long reader's chance to renew leases. */
   onIdle?: (millisBehindLatest: number | undefined) => Promise<void>;
+  /**
+   * Asked before each GetRecords: the most records it asks for, within 1 and the reader's own limit (which is the
+   * answer when this is absent). A read that does not yet know how far it must go can start small and widen.
+   */
+  recordsPerCall?: () => number;
 }
 
 export interface ReadBatch {
@@ -317,7 +322,8 @@ export class ShardReader {
       // Asked with the byte wait ahead: after a large answer it can be seconds, and no wait is started that would
       // end past the caller's budget, nor any call once the budget has run out.
       if (limits.shouldStop?.(this.#byteLimiter.pendingMs())) return { ...result, end: 'stopped' };
-      const response = await this.#getRecords(iterator).catch(async (error: unknown) => {
+      const limit = Math.min(this.#limit, Math.max(1, Math.floor(limits.recordsPerCall?.() ?? this.#limit)));
+      const response = await this.#getRecords(iterator, limit).catch(async (error: unknown) => {
         if (errorName(error) !== 'ExpiredIteratorException') throw error;
         result.iteratorRenewals += 1;
         // An iterator lives 5 minutes: a new one continues right after the last record read.
@@ -458,12 +464,12 @@ export class ShardReader {
    * from when its call was sent, as calls are, so the time an answer takes to arrive adds no wait of its own. The
    * byte wait comes before the call limiter's turn, so calls stay spaced too.
    */
-  async #getRecords(iterator: string): Promise<GetRecordsCommandOutput> {
+  async #getRecords(iterator: string, limit: number): Promise<GetRecordsCommandOutput> {
     await this.#byteLimiter.take(0);
     let sentAt = this.#clock.now();
     const response = await this.#call(this.#callLimiter, () => {
       sentAt = this.#clock.now();
-      return this.#client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: this.#limit }));
+      return this.#client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }));
     });
     await this.#byteLimiter.charge(answeredBytes(response.Records), sentAt);
     return response;

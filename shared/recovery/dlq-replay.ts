@@ -450,7 +450,7 @@ const readJointly = async (
   }));
   const { shardId, startSequenceNumber } = group[0]!.record.KinesisBatchInfo;
   const batchSizes = group.reduce((total, { record }) => total + readLimit(record, deps), 0);
-  const reader = readerOf(shardId, Math.min(readerLimit(deps), batchSizes), deps, budgets);
+  const reader = readerOf(shardId, readerLimit(deps), deps, budgets);
   const slices: StreamRecord[][] = [[]];
   let whole = 0;
   let between = 0;
@@ -460,6 +460,10 @@ const readJointly = async (
       {
         endSequenceNumber: group.at(-1)!.record.KinesisBatchInfo.endSequenceNumber,
         shouldStop: (waitMs) => shouldStop(deps, waitMs),
+        // As many as the batches hold while the ranges follow one another; once records lie between them (a
+        // batch the consumer finished, between two it gave up on), as many as a call may, so that reading past
+        // them takes a few calls, not one for every few records.
+        recordsPerCall: () => (between > 0 ? readerLimit(deps) : batchSizes),
       },
       ({ records }) => {
         for (const record of records) {

@@ -366,6 +366,29 @@ describe('Recovery: replayShardMessages', () => {
     expect(fake.calls.map((call) => call.command)).toEqual(['GetShardIterator', 'GetRecords', 'GetRecords']);
   });
 
+  it('asks for as many records as a call may once records lie between the ranges, so few calls read past them', async () => {
+    // Prepare: two one-record batches with 40 records between them, a reader of 100 records a call.
+    const { deps, fake, put } = setup();
+    const first = put(SHARD, 'a', 1);
+    for (let n = 1; n <= 40; n += 1) put(SHARD, `between-${n}`, 1);
+    const second = put(SHARD, 'a', 2);
+    // Act
+    const details = await replayShardMessages(
+      [rangeMessage('m-1', first), rangeMessage('m-2', second)],
+      false,
+      { ...deps, reader: { limit: 100, callsPerSecond: 5 } },
+    );
+    // Assess: the first call asks for the two batches' records, the next for a call's worth, which reaches m-2.
+    expect(details.map((d) => [d?.messageId, d?.outcome, d?.written])).toEqual([
+      ['m-1', 'replayed', 1],
+      ['m-2', 'replayed', 1],
+    ]);
+    expect(fake.mock.commandCalls(GetRecordsCommand).map((call) => call.args[0].input.Limit)).toEqual([
+      2, 100,
+    ]);
+    expect(fake.callsOf('GetShardIterator')).toHaveLength(1);
+  });
+
   it('reads a range from its own start when more records lie before it than one GetRecords holds', async () => {
     // Prepare: six records between the ranges; the reader asks for at most 5 records a call.
     const { deps, fake, put, memory } = setup();

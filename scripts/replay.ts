@@ -57,7 +57,13 @@ const main = async (): Promise<number> => {
     return 0;
   }
   const max = numberFlag('max', values.max, { fallback: Number.POSITIVE_INFINITY, checks: COUNT }, Error);
-  const batch = numberFlag('batch', values.batch, { fallback: 10, checks: COUNT }, Error);
+  // The function's own bound, checked here so that a typo never reaches it as an invocation error.
+  const batch = numberFlag(
+    'batch',
+    values.batch,
+    { fallback: 10, checks: [...COUNT, { max: MAX_MESSAGES_PER_REQUEST }] },
+    Error,
+  );
   const dryRun = values['dry-run'];
   const target = targetFrom(values);
   const progress = createProgress(dryRun ? 'replay (dry run)' : 'replay');

@@ -1,4 +1,9 @@
-import type { JobStatus } from '#shared/recovery/reprocessor.ts';
+import {
+  type JobStatus,
+  parseReprocessRequest,
+  ReprocessRequestError,
+  refuseFutureWindow,
+} from '#shared/recovery/reprocessor.ts';
 import { numberFlag, parseFlags } from './lib/flags.ts';
 import { isWorkedOn, RECENTLY_WORKED_MS, windowProgress } from './lib/job-follow.ts';
 import { createProgress } from './lib/progress.ts';
@@ -33,7 +38,8 @@ const USAGE = `usage: npm run reprocess -- --from <time> [options]
 Exit status: 0 when the job finished with nothing failed and all of its window still on the stream; 1 when
 records failed, the job failed, or part of the window had passed the stream's retention (the warnings say
 which); 2 for bad usage or when the function could not be called; 130 when stopped with Ctrl-C (the job goes on
-in the function). --status answers the same for the job as it is now, so 0 for a job still running well.`;
+in the function). --status answers the same for the job as it is now, so 0 for a job still running well and 1
+for one nothing works on any more. The window and the other flags are checked here before anything is sent.`;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -65,6 +71,42 @@ const describe = (status: JobStatus, { live = false } = {}): string => {
 
 /** What the stream could no longer give back of the window (the job's warnings). */
 const warningLines = (status: JobStatus): string[] => (status.warnings ?? []).map((w) => `warning: ${w}`);
+
+/** The request fields the function's messages name, as the flags that set them here. */
+const FLAG_OF: Record<string, string> = {
+  from: '--from',
+  to: '--to',
+  shardIds: '--shards',
+  maxRecordsPerSecond: '--rate',
+  jobId: '--job',
+};
+
+/**
+ * The function's own checks of a start request, run here before anything is sent: a typo is refused at once
+ * (exit 2), and never reaches the function as an invocation error, which ReprocessorErrorsAlarm pages on. What
+ * only the function can know (the job store, the stream) is still its to refuse.
+ */
+const checkBeforeSending = (request: Record<string, unknown>, now: number): void => {
+  try {
+    const { parameters } = parseReprocessRequest(request, { defaultMaxRecordsPerSecond: 1 });
+    if (parameters) refuseFutureWindow(parameters, now);
+  } catch (error) {
+    if (!(error instanceof ReprocessRequestError)) throw error;
+    const message = error.message
+      .replace(/^(\w+)\b/, (field) => FLAG_OF[field] ?? field)
+      .replace(/^--to must be after from$/, '--to must be after --from');
+    throw new Error(message);
+  }
+};
+
+/** Why a job not done can no longer be resumed by the function that answered, or undefined when it can. */
+const unresumable = (status: JobStatus): string | undefined =>
+  status.state !== 'done' &&
+  status.functionProjectionVersion !== undefined &&
+  status.functionProjectionVersion !== status.projectionVersion
+    ? `job ${status.jobId} writes projection version ${status.projectionVersion}, and the function now writes ` +
+      `${status.functionProjectionVersion}: it cannot be resumed; start a new job with --from for version ${status.functionProjectionVersion}`
+    : undefined;
 
 /** The job this command started or follows, once known: named when the command stops before the job does. */
 let currentJob: string | undefined;
@@ -141,7 +183,9 @@ const main = async (): Promise<number> => {
         ...(rate === undefined ? {} : { maxRecordsPerSecond: rate }),
         ...(values['dry-run'] ? { dryRun: true } : {}),
       };
+      if (current !== undefined && unresumable(current) !== undefined) throw new Error(unresumable(current));
       const following = current !== undefined && isWorkedOn(current, Date.now());
+      if (!following) checkBeforeSending(request, Date.now());
       status = following ? current : await target.invoke<JobStatus>('ReprocessorFunction', request);
       currentJob = status.jobId;
       progress.line(
@@ -166,6 +210,11 @@ const main = async (): Promise<number> => {
         showNewWarnings();
         // Nothing works on it any more (its invocations were cut off: a stop, a crash): resumed, as `--job` would.
         if (status.state === 'running' && !isWorkedOn(status, Date.now())) {
+          const refused = unresumable(status);
+          if (refused !== undefined) {
+            currentJob = undefined;
+            throw new Error(refused);
+          }
           progress.line(`job ${status.jobId} is no longer worked on (${NOT_WORKED_ON}): resuming it`);
           status = await target.invoke<JobStatus>('ReprocessorFunction', {
             action: 'start',
@@ -182,9 +231,10 @@ const main = async (): Promise<number> => {
     if (status.lastError) console.error(`  last error: ${status.lastError}`);
     // Beside the totals they explain (a job followed here showed them at its start too).
     for (const line of warningLines(status)) console.error(line);
-    if (values.status && status.state === 'running' && !isWorkedOn(status, Date.now())) {
+    const stalled = values.status && status.state === 'running' && !isWorkedOn(status, Date.now());
+    if (stalled) {
       console.error(
-        `  its invocations were cut off (a stop, a crash): resume it with npm run reprocess -- --job ${status.jobId}`,
+        `  ${unresumable(status) ?? `its invocations were cut off (a stop, a crash): resume it with npm run reprocess -- --job ${status.jobId}`}`,
       );
     }
     for (const shard of status.shards) {
@@ -195,7 +245,8 @@ const main = async (): Promise<number> => {
     if (values.json) console.log(JSON.stringify(status, null, 2));
     // Part of the window gone is not a success either: a script must be able to tell.
     const incomplete = (status.warnings ?? []).length > 0;
-    return status.state === 'failed' || status.totals.failed > 0 || incomplete ? 1 : 0;
+    // A job nothing works on any more is not running well either.
+    return status.state === 'failed' || status.totals.failed > 0 || incomplete || stalled ? 1 : 0;
   } finally {
     progress.finish();
     target.destroy();
@@ -210,7 +261,14 @@ process.once('SIGINT', () => {
 main().then(
   (code) => process.exit(code),
   (error: Error) => {
-    console.error(`reprocess failed: ${explainFailure(error)}${resumeHint()}`);
+    // A request the function refused was not started, nor resumed: the hint to resume would only repeat it.
+    const refused = /ReprocessRequestError/.test(error.message);
+    // The function names its request's fields; here they are flags.
+    const message = explainFailure(error).replace(
+      'give from (and to) to start one',
+      'give --from (and --to) to start one',
+    );
+    console.error(`reprocess failed: ${message}${refused ? '' : resumeHint()}`);
     process.exit(2);
   },
 );

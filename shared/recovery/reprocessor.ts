@@ -155,6 +155,11 @@ export interface JobStatus {
   shards: ShardStatus[];
   /** For a start: whether this invocation handed the job on to another. */
   continued?: boolean;
+  /**
+   * The projection version the function that answered writes. A job not done that writes another can no longer be
+   * resumed by it: a new job is needed for the new version.
+   */
+  functionProjectionVersion?: number;
   lastError?: string;
   /**
    * What the stream could no longer give back of the window: when the job was created (windowWarnings), and
@@ -256,7 +261,10 @@ export interface ParsedRequest {
 }
 
 /** Checks a request; unknown fields are refused, so that a typo is never silently ignored. */
-export const parseReprocessRequest = (input: unknown, settings: ReprocessSettings): ParsedRequest => {
+export const parseReprocessRequest = (
+  input: unknown,
+  settings: Pick<ReprocessSettings, 'defaultMaxRecordsPerSecond'>,
+): ParsedRequest => {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new ReprocessRequestError('the request must be a JSON object');
   }
@@ -998,6 +1006,14 @@ const describeStream = async (
   };
 };
 
+/** Refuses a new job's window that starts, or ends, after `now`. */
+export const refuseFutureWindow = ({ from, to }: Pick<JobParameters, 'from' | 'to'>, now: number): void => {
+  if (Date.parse(from) > now) throw new ReprocessRequestError(`from (${from}) is in the future`);
+  if (to !== undefined && Date.parse(to) > now) {
+    throw new ReprocessRequestError(`to (${to}) is in the future; leave it out to reprocess up to now`);
+  }
+};
+
 const newJobId = (now: number): string =>
   `reprocess-${iso(now)
     .replace(/[-:]/g, '')
@@ -1026,11 +1042,8 @@ const jobFor = async (request: ParsedRequest, deps: ReprocessDependencies, now: 
   };
   if (existing) return planned(refuseIfDifferent(existing), deps, now);
 
+  refuseFutureWindow(request.parameters, now);
   const { from, to } = request.parameters;
-  if (Date.parse(from) > now) throw new ReprocessRequestError(`from (${from}) is in the future`);
-  if (to !== undefined && Date.parse(to) > now) {
-    throw new ReprocessRequestError(`to (${to}) is in the future; leave it out to reprocess up to now`);
-  }
   const at = iso(now);
   const warnings = windowWarnings(
     settings.streamName,
@@ -1095,12 +1108,16 @@ export const handleReprocessRequest = async (
   if (request.action === 'status') {
     const job = await jobs.getJob(request.jobId!);
     if (!job) throw new ReprocessRequestError(`there is no job ${request.jobId}`);
-    return jobStatus(job, await jobs.listShards(job.jobId), now);
+    return {
+      ...jobStatus(job, await jobs.listShards(job.jobId), now),
+      functionProjectionVersion: settings.projectionVersion,
+    };
   }
 
   const job = await jobFor(request, deps, now);
   const status = async (continued: boolean): Promise<JobStatus> => ({
     ...jobStatus((await jobs.getJob(job.jobId))!, await jobs.listShards(job.jobId), clock.now()),
+    functionProjectionVersion: settings.projectionVersion,
     continued,
   });
   // A finished job answers its status, whatever version this function writes now: it reads nothing.

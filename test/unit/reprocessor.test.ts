@@ -418,8 +418,10 @@ describe('Recovery: reprocessor', () => {
     // Act
     const finished = await handleReprocessRequest({ jobId: 'finished' }, v2);
     const unfinished = handleReprocessRequest({ jobId: 'unfinished' }, v2);
-    // Assess
+    const looked = await handleReprocessRequest({ action: 'status', jobId: 'unfinished' }, v2);
+    // Assess: the status says which version the function writes, so that a caller can tell it cannot resume it.
     expect(finished).toMatchObject({ jobId: 'finished', state: 'done', continued: false });
+    expect(looked).toMatchObject({ state: 'running', projectionVersion: 1, functionProjectionVersion: 2 });
     await expect(unfinished).rejects.toThrow(
       'job unfinished writes projection version 1, and this function writes 2: start a new job for the new version',
     );

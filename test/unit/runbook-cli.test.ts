@@ -103,6 +103,38 @@ describe('Runbook commands: numeric flags are checked before the function is cal
   });
 
   it.each([
+    [['--from', '2026-11-29T13:00:00'], '--from has no UTC offset: add Z or ±hh:mm'],
+    [['--from', 'yesterday'], '--from must be an RFC 3339 time with its offset'],
+    [['--from', '2099-01-01'], '--from (2099-01-01T00:00:00.000Z) is in the future'],
+    [['--from', '2026-11-27', '--to', '2099-01-01'], '--to (2099-01-01T00:00:00.000Z) is in the future'],
+    [['--from', '2026-11-28', '--to', '2026-11-27'], '--to must be after --from'],
+    [['--from', '2026-11-27', '--shards', 'shard-1'], '--shards must be a non-empty list of shard ids'],
+    [['--from', '2026-11-27', '--job', 'has space'], '--job must be 1-80 letters, digits'],
+  ])(
+    'npm run reprocess -- %j is refused before the function is called, so no invocation fails',
+    async (flags, message) => {
+      // Prepare: a function that records every call.
+      const calls: unknown[] = [];
+      const { endpoint, close } = await invokeApi(({ payload }) => {
+        calls.push(payload);
+        return payload.action === 'status' ? undefined : jobStatus('job-1', 'done');
+      });
+      try {
+        // Act
+        const result = await run('scripts/reprocess.ts', [...flags, '--endpoint', endpoint]);
+        // Assess: a --job is looked up first (a status request), and nothing is started.
+        expect(result.code).toBe(2);
+        expect(result.stderr).toContain(`reprocess failed: ${message}`);
+        expect(result.stderr).not.toContain('to follow or resume it');
+        expect(calls.filter((call) => (call as { action?: string }).action !== 'status')).toEqual([]);
+      } finally {
+        await close();
+      }
+    },
+  );
+
+  it.each([
+    [['--batch', '10001'], '--batch must be at most 10000, got 10001'],
     [['--batch', '0'], '--batch must be at least 1, got 0'],
     [['--max', 'many'], "--max must be a number, got 'many'"],
     [['--max', '1.5'], '--max must be a whole number, got 1.5'],
@@ -389,6 +421,72 @@ describe('Runbook commands: reprocess --status says what a job needs', () => {
       expect(result.stderr).toContain(`warning: ${warning}`);
       expect(result.stderr).toContain('resume it with npm run reprocess -- --job job-3');
       // Part of its window is gone: not a success.
+      expect(result.code).toBe(1);
+    } finally {
+      await close();
+    }
+  });
+
+  it('says a job of another projection version cannot be resumed, and exits 1, where it would say to resume it', async () => {
+    // Prepare: a job of version 1, nothing working on it, and a function that now writes version 2.
+    const answer = {
+      ...jobStatus('job-5', 'running', {
+        shard: { state: 'reading', lastArrival: '2026-11-27T10:30:00.000Z' },
+        updatedAt: new Date(Date.now() - 3_600_000).toISOString(),
+      }),
+      functionProjectionVersion: 2,
+    };
+    const requests: Array<Record<string, unknown>> = [];
+    const { endpoint, close } = await invokeApi(({ payload }) => {
+      requests.push(payload);
+      return answer;
+    });
+    try {
+      // Act
+      const status = await run('scripts/reprocess.ts', [
+        '--job',
+        'job-5',
+        '--status',
+        '--endpoint',
+        endpoint,
+      ]);
+      const resume = await run('scripts/reprocess.ts', ['--job', 'job-5', '--endpoint', endpoint]);
+      // Assess: looked at twice, never resumed.
+      expect(status.code).toBe(1);
+      expect(status.stderr).toContain(
+        'job job-5 writes projection version 1, and the function now writes 2: it cannot be resumed; start a new job with --from for version 2',
+      );
+      expect(status.stderr).not.toContain('resume it with npm run reprocess');
+      expect(resume.code).toBe(2);
+      expect(resume.stderr).toContain('reprocess failed: job job-5 writes projection version 1');
+      expect(resume.stderr).not.toContain('to follow or resume it');
+      expect(requests).toEqual([
+        { action: 'status', jobId: 'job-5' },
+        { action: 'status', jobId: 'job-5' },
+      ]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('exits 1 for a job nothing works on, warnings or not', async () => {
+    // Prepare
+    const answer = jobStatus('job-6', 'running', {
+      shard: { state: 'reading', lastArrival: '2026-11-27T10:30:00.000Z' },
+      updatedAt: new Date(Date.now() - 3_600_000).toISOString(),
+    });
+    const { endpoint, close } = await invokeApi(() => answer);
+    try {
+      // Act
+      const result = await run('scripts/reprocess.ts', [
+        '--job',
+        'job-6',
+        '--status',
+        '--endpoint',
+        endpoint,
+      ]);
+      // Assess
+      expect(result.stderr).toContain('resume it with npm run reprocess -- --job job-6');
       expect(result.code).toBe(1);
     } finally {
       await close();

@@ -21,9 +21,10 @@ const USAGE = `usage: npm run replay -- [options]
   --region <region>    the deployed stack's region
   --json               print the combined report as JSON on stdout
 
-Exit status: 0 when every message was replayed, 1 when messages are still failing, had expired or are in flight
-on the failure queue (not replayed yet), or a dry run did not read them all; 2 for bad usage or when the function
-could not be called.`;
+Exit status: 0 when every message handled was replayed, 1 when messages are still failing, had expired or are in
+flight on the failure queue (not replayed yet), or a dry run did not read them all; 2 for bad usage or when the
+function could not be called; 130 when stopped with Ctrl-C (the invocation under way goes on in the function).
+With --max, messages left waiting are named, and are not a failure.`;
 
 /** A whole number of at least 1. */
 const COUNT = [{ integer: true }, { min: 1 }] as const;
@@ -127,6 +128,13 @@ const main = async (): Promise<number> => {
         'what it says covers only those it read. The replay itself goes on until the queue is empty.',
     );
   }
+  // --max stopped a run the queue had more for: said, not a failure (what was asked for was done).
+  const waiting = dryRun ? 0 : (total.queue?.waiting ?? 0);
+  if (waiting > 0 && total.messages >= max) {
+    console.error(
+      `${plural(waiting, 'message')} ${waiting === 1 ? 'is' : 'are'} still waiting on the failure queue (--max ${max} stopped the run): run the replay again for ${waiting === 1 ? 'it' : 'them'}.`,
+    );
+  }
   const inFlight = total.queue?.inFlight ?? 0;
   if (inFlight > 0) {
     // Those this run left still failing come back when the visibility timeout it set ends; others are unknown.
@@ -150,6 +158,16 @@ const main = async (): Promise<number> => {
   // A dry run that did not read every message has not said what a replay would do: not a success either.
   return total.stillFailing > 0 || total.expired > 0 || inFlight > 0 || unread > 0 ? 1 : 0;
 };
+
+process.once('SIGINT', () => {
+  // The invocation under way is the function's: it goes on, replaying and deleting the messages it received.
+  console.error(
+    '\nreplay: stopped. The invocation under way goes on in the function: it deletes each message it replays, and ' +
+      'those it leaves come back on the failure queue when their visibility timeout ends (its time left plus 30 s, ' +
+      'at most about 6 minutes). Run npm run replay again after that; until then they show as in flight.',
+  );
+  process.exit(130);
+});
 
 main().then(
   (code) => process.exit(code),

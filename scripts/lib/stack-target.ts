@@ -61,6 +61,17 @@ const invoker = (lambda: LambdaClient, nameOf: (logicalId: string) => Promise<st
 
 /** The local runtime at `endpoint`; functions are named by their logical ids there. */
 export const localTarget = (endpoint = DEFAULT_LOCAL_ENDPOINT): Target => {
+  let url: URL | undefined;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
+    throw new TargetError(
+      `--endpoint must be a URL such as ${DEFAULT_LOCAL_ENDPOINT} (the local runtime's AWS endpoint), got '${endpoint}'`,
+    );
+  }
   const lambda = new LambdaClient({
     endpoint,
     region: LOCAL_REGION,
@@ -137,6 +148,15 @@ export const explainFailure = (error: Error): string => {
   const code = (error as Error & { code?: string }).code;
   if (code === 'ECONNREFUSED' || /ECONNREFUSED/.test(message)) {
     return `${message}: nothing answers there. Is the local runtime running (npm start)? Name its endpoint with --endpoint, or a deployed stack with --stack`;
+  }
+  // The Lambda Invoke API's path answered 404 with no error of Lambda's own: another server, such as the local
+  // runtime's HTTP API, is at that address.
+  if (
+    message === 'Not Found' ||
+    ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404 &&
+      !/Function not found/i.test(message))
+  ) {
+    return `${message}: the endpoint has no Lambda Invoke API. Is it the local runtime's AWS endpoint (npm start's --endpoint-port, 4566 by default) and not its HTTP API (--port, 3000)?`;
   }
   if (/Region is missing/i.test(message)) {
     return `${message}: give the stack's region with --region, or set AWS_REGION`;

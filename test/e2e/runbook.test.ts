@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, PurgeQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '#local/runtime.ts';
 import { eventually, scanItems, startTestRuntime, tempDataDir } from '#test/helpers/runtime.ts';
@@ -137,6 +137,24 @@ describe('E2E: docs/RUNBOOK.md, run against the local runtime', () => {
 
     // Clean up.
     expect((await step('cleanup')).code).toBe(0);
+
+    // Parked messages go back to the failure queue with the runbook's redrive.
+    await runtime.clients.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: runtime.stack.resources.FailureParkingQueue!.refs.ref,
+        MessageBody: '{"parked":true}',
+      }),
+    );
+    const unparked = await step('unpark');
+    expect(unparked.code, unparked.out).toBe(0);
+    await eventually(
+      async () => [await queueDepth('FailureParkingQueue'), await queueDepth('ConsumerFailureQueue')],
+      ([parked, failing]) => parked === 0 && failing === 1,
+      'the parked message back on the failure queue',
+    );
+    await runtime.clients.sqs.send(
+      new PurgeQueueCommand({ QueueUrl: runtime.stack.resources.ConsumerFailureQueue!.refs.ref }),
+    );
   }, 180_000);
 
   it('after a projection-version raise, a reprocess rewrites each item once', async () => {

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -290,6 +290,62 @@ describe('Runbook commands: a replay dry run reads the whole queue in one invoca
       expect(capped.code).toBe(1);
       expect(capped.stderr).toContain('(it stopped at --max)');
       expect(payloads.map((payload) => payload.maxMessages)).toEqual([10_000, 4]);
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe('Runbook commands: replay stopped by --max or by Ctrl-C says what is left', () => {
+  it('names the messages --max left waiting, and does not call that a failure', async () => {
+    // Prepare: one message replayed, two more waiting.
+    const { endpoint, close } = await invokeApi(() =>
+      replayReport({
+        messages: 1,
+        recordsReplayed: 1,
+        written: 1,
+        deleted: 1,
+        queue: { waiting: 2, inFlight: 0 },
+      }),
+    );
+    try {
+      // Act
+      const result = await run('scripts/replay.ts', ['--endpoint', endpoint, '--max', '1']);
+      // Assess
+      expect(result.code).toBe(0);
+      expect(result.stderr).toContain(
+        '2 messages are still waiting on the failure queue (--max 1 stopped the run): run the replay again for them.',
+      );
+    } finally {
+      await close();
+    }
+  });
+
+  it('exits 130 on Ctrl-C, saying the invocation goes on and when its messages come back', async () => {
+    // Prepare: a function that never answers, and a replay that is interrupted once it has started.
+    const { endpoint, close } = await listenOn(
+      createServer(() => undefined),
+      0,
+    );
+    try {
+      const child = spawn(process.execPath, ['scripts/replay.ts', '--endpoint', endpoint], {
+        env: { ...process.env, AWS_REGION: 'us-east-1' },
+      });
+      let stderr = '';
+      let interrupted = false;
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (!interrupted && stderr.includes('replaying the failure queue')) {
+          interrupted = true;
+          child.kill('SIGINT');
+        }
+      });
+      // Act
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      // Assess
+      expect(code).toBe(130);
+      expect(stderr).toContain('replay: stopped. The invocation under way goes on in the function');
+      expect(stderr).toContain('Run npm run replay again after that');
     } finally {
       await close();
     }
@@ -647,6 +703,33 @@ describe('Runbook commands: errors say what to do', () => {
     // Assess
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(message);
+  });
+
+  it('names the AWS endpoint a command needs when --endpoint is not a URL, or another server answers there', async () => {
+    // Prepare: a server that answers 404 {"message":"Not Found"} to everything, as the local HTTP API does.
+    const { endpoint, close } = await listenOn(
+      createServer((_req, res) => {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end('{"message":"Not Found"}');
+      }),
+      0,
+    );
+    try {
+      // Act
+      const noScheme = await run('scripts/replay.ts', ['--endpoint', '127.0.0.1:4566']);
+      const httpApi = await run('scripts/replay.ts', ['--endpoint', endpoint]);
+      // Assess
+      expect(noScheme.code).toBe(2);
+      expect(noScheme.stderr).toContain(
+        "--endpoint must be a URL such as http://127.0.0.1:4566 (the local runtime's AWS endpoint), got '127.0.0.1:4566'",
+      );
+      expect(httpApi.code).toBe(2);
+      expect(httpApi.stderr).toContain(
+        "the endpoint has no Lambda Invoke API. Is it the local runtime's AWS endpoint (npm start's --endpoint-port, 4566 by default) and not its HTTP API (--port, 3000)?",
+      );
+    } finally {
+      await close();
+    }
   });
 
   it('replay says to start the local runtime or name a target when nothing answers at the endpoint', async () => {

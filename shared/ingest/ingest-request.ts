@@ -231,7 +231,7 @@ const readRequest = (
   // 5. Validate every event, and measure each one's record against the stream's limit, so that one answer names
   //    every problem; all or nothing. Each record is the event's JSON exactly as sent (every digit of its numbers,
   //    its keys in their order). Should the texts not be found, which a body JSON.parse took cannot cause, the
-  //    events are written as canonical JSON, which keeps every digit too.
+  //    events are written as JSON.parse read them (canonical JSON), numbers beyond ±2^53 rounded.
   const texts = isBatch ? arrayElementTexts(body.text, candidates.length) : [valueText(body.text)];
   const errors: FieldError[] = [];
   const oversized: FieldError[] = [];

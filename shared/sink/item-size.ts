@@ -25,8 +25,8 @@ const shown = (text: string): string => (text.length <= 48 ? text : `${text.slic
 /**
  * Why DynamoDB would refuse the number written as `text` ("Number overflow", "Number underflow", "more than 38
  * significant digits"), as the end of a sentence that starts with where the number is; undefined when it would
- * store it. Written by hand because neither the SDK nor DynamoDB's documentation offers the check; it follows the
- * limits of DynamoDB's Number type.
+ * store it. Written by hand because no library offers the check (the SDK sends numbers as text, and DynamoDB
+ * refuses them only when they are written); it follows the limits of DynamoDB's Number type.
  */
 export const numberProblem = (text: string): string | undefined => {
   const match = NUMBER_TEXT.exec(text);
@@ -57,7 +57,7 @@ const checkNumber = (text: string, path: string): void => {
 };
 
 /** `data.total` for a name that reads as one, else `data["a.b"]`, so that no two members share a path. */
-export const memberPath = (path: string, name: string): string =>
+const memberPath = (path: string, name: string): string =>
   /^[A-Za-z_$][\w$]*$/.test(name) ? `${path}.${name}` : `${path}[${JSON.stringify(name)}]`;
 
 /**

@@ -51,9 +51,9 @@ export const numberProblem = (text: string): string | undefined => {
   return undefined;
 };
 
-const checkNumber = (text: string, path: string): void => {
+const checkNumber = (text: string, where: Where): void => {
   const problem = numberProblem(text);
-  if (problem !== undefined) throw new UnstorableEventError(`${path} ${problem}`);
+  if (problem !== undefined) throw new UnstorableEventError(`${pathOf(where)} ${problem}`);
 };
 
 /** `data.total` for a name that reads as one, else `data["a.b"]`, so that no two members share a path. */
@@ -91,7 +91,8 @@ export interface StorageCheck {
  * estimate's own checks, so that what the ingest refuses and what the sink quarantines are one rule.
  */
 export const checkStorable = (value: unknown, path: string): StorageCheck => {
-  const walk = { roundedNumbers: false };
+  // Sizes are not wanted here: strings are not measured (the ingest checks every event it takes).
+  const walk: CheckingWalk = { roundedNumbers: false };
   if (value === undefined) return { problem: undefined, roundedNumbers: false };
   try {
     valueSize(value, 0, path, walk);
@@ -103,33 +104,47 @@ export const checkStorable = (value: unknown, path: string): StorageCheck => {
   }
 };
 
-const valueSize = (
-  value: unknown,
-  depth: number,
-  path: string,
-  walk?: { roundedNumbers: boolean },
-): number => {
+/** A walk that only checks: it notes rounded numbers, and does not measure strings (its sizes are not used). */
+interface CheckingWalk {
+  roundedNumbers: boolean;
+}
+
+/**
+ * Where a value sits: an attribute's name, or a member of a map or list whose own path is `in`. Made into text
+ * (`data.lines[0].sku`) only for a message or for a map or list's members, not for every value walked.
+ */
+type Where = string | { in: string; name: string } | { in: string; index: number };
+
+const pathOf = (where: Where): string =>
+  typeof where === 'string'
+    ? where
+    : 'name' in where
+      ? memberPath(where.in, where.name)
+      : `${where.in}[${where.index}]`;
+
+const valueSize = (value: unknown, depth: number, where: Where, walk?: CheckingWalk): number => {
   if (value === null || typeof value === 'boolean') return 1;
   switch (typeof value) {
     case 'string':
-      return Buffer.byteLength(value);
+      return walk ? 0 : Buffer.byteLength(value);
     case 'bigint':
-      checkNumber(value.toString(), path);
+      checkNumber(value.toString(), where);
       return 21;
     case 'number':
       if (!Number.isFinite(value))
-        throw new UnstorableEventError(`${path} holds ${value}, which is not a number`);
+        throw new UnstorableEventError(`${pathOf(where)} holds ${value}, which is not a number`);
       // A double has at most 17 significant digits: only its magnitude can be out of DynamoDB's range.
       if (value !== 0 && !(Math.abs(value) >= 1e-130 && Math.abs(value) < 1e126))
-        checkNumber(String(value), path);
+        checkNumber(String(value), where);
       if (walk && Math.abs(value) > Number.MAX_SAFE_INTEGER) walk.roundedNumbers = true;
       return 21;
     case 'object': {
       if (value instanceof Uint8Array) return value.byteLength;
       if (value instanceof NumberValue) {
-        checkNumber(value.toString(), path);
+        checkNumber(value.toString(), where);
         return 21;
       }
+      const path = pathOf(where);
       if (depth + 1 > MAX_NESTING_DEPTH) {
         throw new UnstorableEventError(
           `${path} is nested deeper than DynamoDB's ${MAX_NESTING_DEPTH} levels`,
@@ -138,7 +153,7 @@ const valueSize = (
       let size = 3;
       if (Array.isArray(value)) {
         value.forEach((element, index) => {
-          size += 1 + valueSize(element ?? null, depth + 1, `${path}[${index}]`, walk);
+          size += 1 + valueSize(element ?? null, depth + 1, { in: path, index }, walk);
         });
         return size;
       }
@@ -149,11 +164,12 @@ const valueSize = (
             `${path} has a member whose name is empty, and DynamoDB refuses an empty attribute name`,
           );
         }
-        size += 1 + Buffer.byteLength(name) + valueSize(member, depth + 1, memberPath(path, name), walk);
+        size +=
+          1 + (walk ? 0 : Buffer.byteLength(name)) + valueSize(member, depth + 1, { in: path, name }, walk);
       }
       return size;
     }
     default:
-      throw new UnstorableEventError(`${path} holds a ${typeof value}, which DynamoDB cannot store`);
+      throw new UnstorableEventError(`${pathOf(where)} holds a ${typeof value}, which DynamoDB cannot store`);
   }
 };

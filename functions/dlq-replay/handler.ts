@@ -7,12 +7,13 @@ import { kinesisReader } from '#shared/clients/kinesis.ts';
 import { s3 } from '#shared/clients/s3.ts';
 import { sqs } from '#shared/clients/sqs.ts';
 import { logger } from '#shared/powertools/logger.ts';
-import { metrics } from '#shared/powertools/metrics.ts';
+import { countRefusedRequests, metrics } from '#shared/powertools/metrics.ts';
 import { loadDlqReplayConfig, replayReaderOptions } from '#shared/recovery/config.ts';
 import {
   drainFailureQueue,
   type ReplayDependencies,
   type ReplayReport,
+  ReplayRequestError,
   replaySqsEvent,
 } from '#shared/recovery/dlq-replay.ts';
 import { S3MessageQuarantine } from '#shared/recovery/message-quarantine.ts';
@@ -66,4 +67,5 @@ const replay = async (event: unknown, context: Context): Promise<SQSBatchRespons
 export const handler = middy<unknown, SQSBatchResponse | ReplayReport>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics, { captureColdStartMetric: true }))
+  .use(countRefusedRequests(ReplayRequestError))
   .handler(replay);

@@ -8,13 +8,14 @@ import { kinesisReader } from '#shared/clients/kinesis.ts';
 import { lambda } from '#shared/clients/lambda.ts';
 import { s3 } from '#shared/clients/s3.ts';
 import { logger } from '#shared/powertools/logger.ts';
-import { metrics } from '#shared/powertools/metrics.ts';
+import { countRefusedRequests, metrics } from '#shared/powertools/metrics.ts';
 import { loadReprocessorConfig } from '#shared/recovery/config.ts';
 import { DynamoDbJobStore } from '#shared/recovery/job-store.ts';
 import {
   type ContinueRequest,
   handleReprocessRequest,
   type JobStatus,
+  ReprocessRequestError,
 } from '#shared/recovery/reprocessor.ts';
 import { createDryRunSink, createSink } from '#shared/sink/sink-factory.ts';
 
@@ -63,4 +64,5 @@ const reprocess = (event: unknown, context: Context): Promise<JobStatus> =>
 export const handler = middy<unknown, JobStatus>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics, { captureColdStartMetric: true }))
+  .use(countRefusedRequests(ReprocessRequestError))
   .handler(reprocess);

@@ -1,4 +1,4 @@
-import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logger } from '#shared/powertools/logger.ts';
 
 /** The start of Powertools' warning for an invocation that published no metric. */
@@ -26,4 +26,18 @@ export const metrics = new Metrics({
   logger: metricsLogger,
 });
 
-export { MetricUnit } from '@aws-lambda-powertools/metrics';
+export { MetricUnit };
+
+/**
+ * A middy middleware that counts, as `RequestsRefused`, each invocation that fails because its request was refused
+ * (an error of one of `refusals`: a malformed window, an unknown job). The functions' errors alarms leave that
+ * count out, so an operator's typo is not paged as a failure. Use it after `logMetrics`: its `onError` then runs
+ * first, and the count is published with the invocation's other metrics.
+ */
+export const countRefusedRequests = (...refusals: Array<abstract new (...args: never[]) => Error>) => ({
+  onError: async (request: { error?: unknown }): Promise<void> => {
+    if (refusals.some((refusal) => request.error instanceof refusal)) {
+      metrics.addMetric('RequestsRefused', MetricUnit.Count, 1);
+    }
+  },
+});

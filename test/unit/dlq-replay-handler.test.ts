@@ -9,7 +9,8 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { KinesisStreamEvent, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { metrics } from '#shared/powertools/metrics.ts';
 import type { ReplayReport } from '#shared/recovery/dlq-replay.ts';
 import { lambdaContext, sampleEvent } from '#test/helpers/factories.ts';
 
@@ -60,6 +61,22 @@ const streamHoldsTheSampleRecords = () => {
 const invoke = (event: unknown) => handler(event, lambdaContext('DlqReplayFunction', 300_000));
 
 describe('Function: DLQ replay handler', () => {
+  it('counts a refused request as RequestsRefused, which the errors alarm leaves out', async () => {
+    // Prepare
+    const added = vi.spyOn(metrics, 'addMetric');
+    try {
+      // Act
+      const refused = invoke({ maxMessages: 0 });
+      // Assess
+      await expect(refused).rejects.toThrow('maxMessages');
+      expect(added.mock.calls.filter(([name]) => name === 'RequestsRefused')).toEqual([
+        ['RequestsRefused', 'Count', 1],
+      ]);
+    } finally {
+      added.mockRestore();
+    }
+  });
+
   it('replays the messages of an SQS trigger event and answers a partial batch response (events/dlq-replay-sqs.json)', async () => {
     // Prepare
     streamHoldsTheSampleRecords();

@@ -70,10 +70,20 @@ const ALARMS: Array<
     'StreamName',
     'PutRecordsThrottledAlarmThreshold',
   ],
-  ...(['Ingest', 'Consumer', 'DlqReplay', 'Reprocessor'] as const).flatMap(
-    (name): Array<[string, string, string, string, string]> => [
-      [`${name}ErrorsAlarm`, 'AWS/Lambda', 'Errors', 'FunctionName', 'FunctionErrorsAlarmThreshold'],
-      [`${name}ThrottlesAlarm`, 'AWS/Lambda', 'Throttles', 'FunctionName', 'FunctionThrottlesAlarmThreshold'],
+  ...(['Ingest', 'Consumer'] as const).map((name): [string, string, string, string, string] => [
+    `${name}ErrorsAlarm`,
+    'AWS/Lambda',
+    'Errors',
+    'FunctionName',
+    'FunctionErrorsAlarmThreshold',
+  ]),
+  ...(['Ingest', 'Consumer', 'DlqReplay', 'Reprocessor'] as const).map(
+    (name): [string, string, string, string, string] => [
+      `${name}ThrottlesAlarm`,
+      'AWS/Lambda',
+      'Throttles',
+      'FunctionName',
+      'FunctionThrottlesAlarmThreshold',
     ],
   ),
   [
@@ -107,6 +117,17 @@ const MATH_ALARMS: Array<[logicalId: string, metrics: string[], threshold: strin
       'KinesisPipeline RecordsQuarantined service=reprocessor',
     ],
     'QuarantinedRecordsAlarmThreshold',
+  ],
+  // The on-demand functions' errors, less the requests they refused (an operator's typo is not a failure).
+  [
+    'DlqReplayErrorsAlarm',
+    ['AWS/Lambda Errors FunctionName', 'KinesisPipeline RequestsRefused service=dlq-replay'],
+    'FunctionErrorsAlarmThreshold',
+  ],
+  [
+    'ReprocessorErrorsAlarm',
+    ['AWS/Lambda Errors FunctionName', 'KinesisPipeline RequestsRefused service=reprocessor'],
+    'FunctionErrorsAlarmThreshold',
   ],
   [
     'IngestApi5xxAlarm',
@@ -151,6 +172,19 @@ describe('Template: alarms', () => {
     expect(watched).toEqual(metrics);
     expect(alarm.Threshold).toEqual({ Ref: threshold });
   });
+
+  it.each(['DlqReplayErrorsAlarm', 'ReprocessorErrorsAlarm'])(
+    '%s counts failed invocations less the requests the function refused',
+    (logicalId) => {
+      // Act
+      const alarm = properties(logicalId);
+      const returned = (alarm.Metrics as Node[]).filter((entry) => entry.ReturnData === true);
+      // Assess
+      expect(returned).toEqual([
+        expect.objectContaining({ Expression: 'FILL(errors, 0) - FILL(refused, 0)' }),
+      ]);
+    },
+  );
 
   it('measures iterator-age thresholds in milliseconds, the unit of both metrics', () => {
     for (const [logicalId, namespace, metric, , threshold] of ALARMS.slice(0, 2)) {

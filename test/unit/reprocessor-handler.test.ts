@@ -8,7 +8,8 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { metrics } from '#shared/powertools/metrics.ts';
 import type { JobStatus } from '#shared/recovery/reprocessor.ts';
 import { lambdaContext, sampleEvent } from '#test/helpers/factories.ts';
 
@@ -130,6 +131,25 @@ describe('Function: reprocessor handler', () => {
       jobId: 'reprocess-2026-11-24-1600',
       continuation: 1,
     });
+  });
+
+  it('counts a refused request as RequestsRefused, which the errors alarm leaves out, and a failure not', async () => {
+    // Prepare
+    const added = vi.spyOn(metrics, 'addMetric');
+    dynamoMock.on(GetCommand).rejects(new Error('the jobs table is down'));
+    try {
+      // Act
+      const refused = invoke({ from: 'yesterday' });
+      const failed = invoke({ action: 'status', jobId: 'any' });
+      // Assess
+      await expect(refused).rejects.toThrow('from must be an RFC 3339 time');
+      await expect(failed).rejects.toThrow('the jobs table is down');
+      expect(added.mock.calls.filter(([name]) => name === 'RequestsRefused')).toEqual([
+        ['RequestsRefused', 'Count', 1],
+      ]);
+    } finally {
+      added.mockRestore();
+    }
   });
 
   it('answers the status of a job (events/reprocessor-status.json)', async () => {

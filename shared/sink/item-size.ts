@@ -132,7 +132,10 @@ const valueSize = (value: unknown, depth: number, where: Where, walk?: CheckingW
       return 21;
     case 'number':
       if (!Number.isFinite(value))
-        throw new UnstorableEventError(`${pathOf(where)} holds ${value}, which is not a number`);
+        // JSON has no Infinity: it is what JSON.parse makes of a number such as 1e400.
+        throw new UnstorableEventError(
+          `${pathOf(where)} holds a number too large to read (${value}); DynamoDB stores magnitudes below 1E+126`,
+        );
       // A double has at most 17 significant digits: only its magnitude can be out of DynamoDB's range.
       if (value !== 0 && !(Math.abs(value) >= 1e-130 && Math.abs(value) < 1e126))
         checkNumber(String(value), where);

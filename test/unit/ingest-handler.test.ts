@@ -233,7 +233,8 @@ describe('Function: ingest handler', () => {
         {
           index: 0,
           field: 'data',
-          message: 'cannot be stored in the event table: data.a holds Infinity, which is not a number',
+          message:
+            'cannot be stored in the event table: data.a holds a number too large to read (Infinity); DynamoDB stores magnitudes below 1E+126',
         },
         {
           index: 1,

@@ -23,8 +23,8 @@ const USAGE = `usage: npm start -- [options]
   --fresh                        start with empty data
   --no-build                     run the bundles already in dist/functions
 
-Fault injection (all off by default; change it while running with
-  curl -X PUT http://127.0.0.1:4566/_local/faults -d '{"functionPattern": ""}'):
+Fault injection (all off by default; change it while running with a PUT to /_local/faults on the AWS endpoint,
+  with the default --endpoint-port: curl -X PUT http://127.0.0.1:4566/_local/faults -d '{"functionPattern": ""}'):
   --fault-put-records-rate <0-1>     fraction of PutRecords entries answered with InternalFailure
   --shard-limits                     enforce 1 MB/s and 1,000 records/s of writes per shard
   --fault-dynamodb <text|/regex/>    DynamoDB writes whose request matches fail

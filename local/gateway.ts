@@ -262,7 +262,12 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
       if (dispatch) {
         let answer: DispatchResponse;
         try {
-          answer = await dispatch({ method: req.method ?? 'GET', url: req.url ?? '/', headers, body });
+          answer = await dispatch({
+            method: asForm ? 'POST' : (req.method ?? 'GET'),
+            url: asForm?.path ?? req.url ?? '/',
+            headers,
+            body: payload,
+          });
         } catch (error) {
           sendJsonError(res, 502, 'ServiceUnavailable', `${service} emulator: ${(error as Error).message}`);
           return;

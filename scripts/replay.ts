@@ -8,13 +8,19 @@ import { DEFAULT_LOCAL_ENDPOINT, explainFailure, TARGET_OPTIONS, targetFrom } fr
  * DlqReplayFunction, a few messages per invocation, until it is empty or N messages were handled.
  */
 
+/**
+ * The most messages a dry run reads: all in one invocation, whose answer holds a detail for each (a still-failing
+ * one with its error is about 600 bytes), well within Lambda's 6 MB response.
+ */
+const DRY_RUN_MESSAGES = 2_000;
+
 const USAGE = `usage: npm run replay -- [options]
 
   --max <n>            handle at most n messages (default: until the failure queue is empty)
   --batch <n>          messages per invocation (default: 10; a dry run is one invocation)
   --dry-run            read and report only: nothing is written, quarantined or deleted. The function
                        makes the messages it read visible again when it is done, so the whole dry run is
-                       one invocation of up to ${MAX_MESSAGES_PER_REQUEST} messages (or --max); it says when the
+                       one invocation of up to ${DRY_RUN_MESSAGES.toLocaleString('en-US')} messages (or --max); it says when the
                        queue held more than it read
   --endpoint <url>     the local runtime's AWS endpoint (default: ${DEFAULT_LOCAL_ENDPOINT})
   --stack <name>       a deployed stack instead; its outputs name the function
@@ -45,6 +51,9 @@ const add = (total: ReplayReport, part: ReplayReport): ReplayReport => ({
   ...(part.queue ? { queue: part.queue } : {}),
 });
 
+/** Whether the run under way is a dry run, for what Ctrl-C says. */
+let runningDryRun = false;
+
 const main = async (): Promise<number> => {
   const { values } = parseFlags({
     options: {
@@ -66,6 +75,7 @@ const main = async (): Promise<number> => {
     Error,
   );
   const dryRun = values['dry-run'];
+  runningDryRun = dryRun;
   const target = targetFrom(values);
   const progress = createProgress(dryRun ? 'replay (dry run)' : 'replay');
   progress.line(`replaying the failure queue of the ${target.description}${dryRun ? ' (dry run)' : ''}`);
@@ -87,7 +97,7 @@ const main = async (): Promise<number> => {
     while (total.messages < max) {
       // A dry run's messages are visible again when its invocation ends, and a second invocation would read the
       // same ones: so a dry run asks for all of them at once.
-      const wanted = Math.min(dryRun ? MAX_MESSAGES_PER_REQUEST : batch, max - total.messages);
+      const wanted = Math.min(dryRun ? DRY_RUN_MESSAGES : batch, max - total.messages);
       const report = await target.invoke<ReplayReport>('DlqReplayFunction', { maxMessages: wanted, dryRun });
       total = add(total, report);
       for (const d of report.details) {
@@ -124,7 +134,7 @@ const main = async (): Promise<number> => {
   if (unread > 0) {
     console.error(
       `The failure queue holds about ${plural(unread, 'more message')} than this dry run read ` +
-        `(${total.messages >= max ? 'it stopped at --max' : "the function's time ran out first"}): ` +
+        `(${total.messages >= max ? 'it stopped at --max' : total.messages >= DRY_RUN_MESSAGES ? `a dry run reads at most ${DRY_RUN_MESSAGES.toLocaleString('en-US')}` : "the function's time ran out first"}): ` +
         'what it says covers only those it read. The replay itself goes on until the queue is empty.',
     );
   }
@@ -162,9 +172,12 @@ const main = async (): Promise<number> => {
 process.once('SIGINT', () => {
   // The invocation under way is the function's: it goes on, replaying and deleting the messages it received.
   console.error(
-    '\nreplay: stopped. The invocation under way goes on in the function: it deletes each message it replays, and ' +
-      'those it leaves come back on the failure queue when their visibility timeout ends (its time left plus 30 s, ' +
-      'at most about 6 minutes). Run npm run replay again after that; until then they show as in flight.',
+    runningDryRun
+      ? '\nreplay: stopped. The dry run under way goes on in the function: it writes and deletes nothing, and makes ' +
+          'the messages it read visible again when it ends (within its time left); until then they show as in flight.'
+      : '\nreplay: stopped. The invocation under way goes on in the function: it deletes each message it replays, and ' +
+          'those it leaves come back on the failure queue when their visibility timeout ends (its time left plus 30 s, ' +
+          'at most about 6 minutes). Run npm run replay again after that; until then they show as in flight.',
   );
   process.exit(130);
 });

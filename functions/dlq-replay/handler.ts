@@ -67,5 +67,5 @@ const replay = async (event: unknown, context: Context): Promise<SQSBatchRespons
 export const handler = middy<unknown, SQSBatchResponse | ReplayReport>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics, { captureColdStartMetric: true }))
-  .use(countRefusedRequests(ReplayRequestError))
+  .use(countRefusedRequests((error) => error instanceof ReplayRequestError))
   .handler(replay);

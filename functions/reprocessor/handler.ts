@@ -61,8 +61,18 @@ const reprocess = (event: unknown, context: Context): Promise<JobStatus> =>
     settings: config.settings,
   });
 
+/** A job's own next invocation, as `continueJob` sends it: `continuation` counts from 1. */
+const isContinuation = (event: unknown): boolean => {
+  const continuation = (event as { continuation?: unknown } | null)?.continuation;
+  return typeof continuation === 'number' && continuation > 0;
+};
+
 export const handler = middy<unknown, JobStatus>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics, { captureColdStartMetric: true }))
-  .use(countRefusedRequests(ReprocessRequestError))
+  // A job's own continuation refused (after a deploy that raised the projection version) is a failure to see,
+  // not a typo: only the requests people send count as refused.
+  .use(
+    countRefusedRequests((error, event) => error instanceof ReprocessRequestError && !isContinuation(event)),
+  )
   .handler(reprocess);

@@ -152,8 +152,8 @@ export const validateCloudEvent = (value: unknown, index: number, text?: string)
   }
   // The event table stores `data` as it is (a map for an object): what DynamoDB would refuse is refused here, by
   // the sink's own rule, rather than accepted and then quarantined by the consumer. A number JSON.parse rounded is
-  // checked with the digits it was written with, which the consumer keeps.
-  let storage = checkStorable(event.data, 'data');
+  // checked with the digits it was written with, which the consumer keeps, when the text is at hand.
+  let storage = checkStorable(event.data, 'data', { deferRounded: text !== undefined });
   if (storage.problem === undefined && storage.roundedNumbers && text !== undefined) {
     storage = checkStorable((parseJson(text) as { data?: unknown }).data, 'data');
   }

@@ -30,14 +30,12 @@ export { MetricUnit };
 
 /**
  * A middy middleware that counts, as `RequestsRefused`, each invocation that fails because its request was refused
- * (an error of one of `refusals`: a malformed window, an unknown job). The functions' errors alarms leave that
- * count out, so an operator's typo is not paged as a failure. Use it after `logMetrics`: its `onError` then runs
- * first, and the count is published with the invocation's other metrics.
+ * (`isRefusal` says which: a malformed window, an unknown job). The functions' errors alarms leave that count out,
+ * so an operator's typo is not paged as a failure. Use it after `logMetrics`: its `onError` then runs first, and
+ * the count is published with the invocation's other metrics.
  */
-export const countRefusedRequests = (...refusals: Array<abstract new (...args: never[]) => Error>) => ({
-  onError: async (request: { error?: unknown }): Promise<void> => {
-    if (refusals.some((refusal) => request.error instanceof refusal)) {
-      metrics.addMetric('RequestsRefused', MetricUnit.Count, 1);
-    }
+export const countRefusedRequests = (isRefusal: (error: unknown, event: unknown) => boolean) => ({
+  onError: async (request: { error?: unknown; event?: unknown }): Promise<void> => {
+    if (isRefusal(request.error, request.event)) metrics.addMetric('RequestsRefused', MetricUnit.Count, 1);
   },
 });

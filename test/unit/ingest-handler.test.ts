@@ -214,10 +214,13 @@ describe('Function: ingest handler', () => {
         event('n-1', '{"a":1e400}'),
         event('n-2', '{"b":[1234567890123456789012345678901234567891]}'),
         event('n-3', '{"c":1e126,"d":1e-131}'),
+        event('n-7', '{"j":123456789012345678901234567890e112}'),
       ];
       const storable = [
         event('n-4', '{"e":12345678901234567890123456789012345678,"f":1e-130}'),
         event('n-5', '{"g":1000000000000000000000000000000000000000000,"h":9.9e125}'),
+        // JSON.parse rounds this one to 1e126, which DynamoDB refuses; as written it is DynamoDB's largest number.
+        event('n-6', '{"i":9.9999999999999999999999999999999999999E+125}'),
       ];
 
       // Act
@@ -246,7 +249,14 @@ describe('Function: ingest handler', () => {
           index: 2,
           field: 'data',
           message:
-            'cannot be stored in the event table: data.c holds 1e+126, a number larger in magnitude than DynamoDB stores (below 1E+126)',
+            'cannot be stored in the event table: data.d holds 1e-131, a number smaller in magnitude than DynamoDB stores (1E-130 or more, or 0)',
+        },
+        // Named with the digits sent, not the double JSON.parse made of them.
+        {
+          index: 3,
+          field: 'data',
+          message:
+            'cannot be stored in the event table: data.j holds 123456789012345678901234567890e112, a number larger in magnitude than DynamoDB stores (below 1E+126)',
         },
       ]);
       expect(fine.statusCode).toBe(202);

@@ -141,9 +141,18 @@ describe('Function: reprocessor handler', () => {
       // Act
       const refused = invoke({ from: 'yesterday' });
       const failed = invoke({ action: 'status', jobId: 'any' });
+      // A job's own continuation refused is a failure, not a request someone mistyped.
+      const continuation = invoke({
+        action: 'start',
+        jobId: 'any',
+        continuation: 1,
+        detach: false,
+        dryRun: 'no',
+      });
       // Assess
       await expect(refused).rejects.toThrow('from must be an RFC 3339 time');
       await expect(failed).rejects.toThrow('the jobs table is down');
+      await expect(continuation).rejects.toThrow('from is required with dryRun');
       expect(added.mock.calls.filter(([name]) => name === 'RequestsRefused')).toEqual([
         ['RequestsRefused', 'Count', 1],
       ]);

@@ -263,7 +263,7 @@ describe('Runbook commands: a replay dry run reads the whole queue in one invoca
       const result = await run('scripts/replay.ts', ['--endpoint', endpoint, '--dry-run']);
       // Assess
       expect(result.code).toBe(0);
-      expect(payloads).toEqual([{ maxMessages: 10_000, dryRun: true }]);
+      expect(payloads).toEqual([{ maxMessages: 2_000, dryRun: true }]);
       expect(result.stderr).toContain('12 messages, 12 records read back from the stream: 12 written');
       expect(result.stderr).not.toContain('more message');
     } finally {
@@ -289,7 +289,7 @@ describe('Runbook commands: a replay dry run reads the whole queue in one invoca
       );
       expect(capped.code).toBe(1);
       expect(capped.stderr).toContain('(it stopped at --max)');
-      expect(payloads.map((payload) => payload.maxMessages)).toEqual([10_000, 4]);
+      expect(payloads.map((payload) => payload.maxMessages)).toEqual([2_000, 4]);
     } finally {
       await close();
     }
@@ -346,6 +346,24 @@ describe('Runbook commands: replay stopped by --max or by Ctrl-C says what is le
       expect(code).toBe(130);
       expect(stderr).toContain('replay: stopped. The invocation under way goes on in the function');
       expect(stderr).toContain('Run npm run replay again after that');
+
+      // A dry run deletes nothing, and says so.
+      const dry = spawn(process.execPath, ['scripts/replay.ts', '--endpoint', endpoint, '--dry-run'], {
+        env: { ...process.env, AWS_REGION: 'us-east-1' },
+      });
+      let dryErr = '';
+      let dryInterrupted = false;
+      dry.stderr.on('data', (chunk: Buffer) => {
+        dryErr += chunk.toString();
+        if (!dryInterrupted && dryErr.includes('replaying the failure queue')) {
+          dryInterrupted = true;
+          dry.kill('SIGINT');
+        }
+      });
+      expect(await new Promise<number | null>((resolve) => dry.on('exit', resolve))).toBe(130);
+      expect(dryErr).toContain(
+        'The dry run under way goes on in the function: it writes and deletes nothing',
+      );
     } finally {
       await close();
     }

@@ -321,14 +321,10 @@ describe('Runbook commands: replay stopped by --max or by Ctrl-C says what is le
     }
   });
 
-  it('exits 130 on Ctrl-C, saying the invocation goes on and when its messages come back', async () => {
-    // Prepare: a function that never answers, and a replay that is interrupted once it has started.
-    const { endpoint, close } = await listenOn(
-      createServer(() => undefined),
-      0,
-    );
-    try {
-      const child = spawn(process.execPath, ['scripts/replay.ts', '--endpoint', endpoint], {
+  /** Runs replay with `args`, and sends it Ctrl-C (SIGINT) once it has said it started. */
+  const interruptedReplay = (args: string[]) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['scripts/replay.ts', ...args], {
         env: { ...process.env, AWS_REGION: 'us-east-1' },
       });
       let stderr = '';
@@ -340,28 +336,26 @@ describe('Runbook commands: replay stopped by --max or by Ctrl-C says what is le
           child.kill('SIGINT');
         }
       });
-      // Act
-      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-      // Assess
-      expect(code).toBe(130);
-      expect(stderr).toContain('replay: stopped. The invocation under way goes on in the function');
-      expect(stderr).toContain('Run npm run replay again after that');
+      child.on('exit', (code) => resolve({ code, stderr }));
+    });
 
+  it('exits 130 on Ctrl-C, saying the invocation goes on and when its messages come back', async () => {
+    // Prepare: a function that never answers.
+    const { endpoint, close } = await listenOn(
+      createServer(() => undefined),
+      0,
+    );
+    try {
+      // Act
+      const replay = await interruptedReplay(['--endpoint', endpoint]);
+      const dryRun = await interruptedReplay(['--endpoint', endpoint, '--dry-run']);
+      // Assess
+      expect(replay.code).toBe(130);
+      expect(replay.stderr).toContain('replay: stopped. The invocation under way goes on in the function');
+      expect(replay.stderr).toContain('Run npm run replay again after that');
       // A dry run deletes nothing, and says so.
-      const dry = spawn(process.execPath, ['scripts/replay.ts', '--endpoint', endpoint, '--dry-run'], {
-        env: { ...process.env, AWS_REGION: 'us-east-1' },
-      });
-      let dryErr = '';
-      let dryInterrupted = false;
-      dry.stderr.on('data', (chunk: Buffer) => {
-        dryErr += chunk.toString();
-        if (!dryInterrupted && dryErr.includes('replaying the failure queue')) {
-          dryInterrupted = true;
-          dry.kill('SIGINT');
-        }
-      });
-      expect(await new Promise<number | null>((resolve) => dry.on('exit', resolve))).toBe(130);
-      expect(dryErr).toContain(
+      expect(dryRun.code).toBe(130);
+      expect(dryRun.stderr).toContain(
         'The dry run under way goes on in the function: it writes and deletes nothing',
       );
     } finally {

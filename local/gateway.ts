@@ -257,17 +257,14 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
       const payload = asForm?.body ?? body;
       const headers = forwardedRequestHeaders(req.headers, payload.byteLength);
       if (asForm) headers['content-type'] = 'application/x-www-form-urlencoded; charset=utf-8';
+      const method = asForm ? 'POST' : (req.method ?? 'GET');
+      const path = asForm?.path ?? req.url ?? '/';
       const dispatch =
         options.dispatch && Object.hasOwn(options.dispatch, service) ? options.dispatch[service] : undefined;
       if (dispatch) {
         let answer: DispatchResponse;
         try {
-          answer = await dispatch({
-            method: asForm ? 'POST' : (req.method ?? 'GET'),
-            url: asForm?.path ?? req.url ?? '/',
-            headers,
-            body: payload,
-          });
+          answer = await dispatch({ method, url: path, headers, body: payload });
         } catch (error) {
           sendJsonError(res, 502, 'ServiceUnavailable', `${service} emulator: ${(error as Error).message}`);
           return;
@@ -282,37 +279,30 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
       if (rewritten) headers['accept-encoding'] = 'identity';
       const origin = new URL(target);
       // The path as it came, never resolved against the emulator's URL, where `//host/…` would name another host.
-      const destination = {
-        hostname: origin.hostname,
-        port: origin.port,
-        path: asForm?.path ?? req.url ?? '/',
-      };
-      const upstream = request(
-        { ...destination, method: asForm ? 'POST' : req.method, headers },
-        (answer) => {
-          const status = answer.statusCode ?? 502;
-          const answerHeaders = endToEndHeaders(answer.headers);
-          const encoding = answer.headers['content-encoding'];
-          if (!rewritten || (encoding !== undefined && encoding !== 'identity')) {
-            res.writeHead(status, answerHeaders);
-            // pipeline ends the client's answer when the emulator's breaks off, where pipe would leave it open.
-            pipeline(answer, res, () => undefined);
-            return;
-          }
-          // Queue URLs name the emulator's own port; clients must see the single endpoint instead.
-          readBody(answer).then(
-            (read) => {
-              const bytes = read as Buffer; // no limit: never tooLarge
-              const type = String(answer.headers['content-type'] ?? '');
-              const text = rewriteQueueUrls(bytes.toString('utf8'), type, origin.origin, `http://${host}`);
-              const out = text === undefined ? bytes : Buffer.from(text, 'utf8');
-              res.writeHead(status, { ...answerHeaders, 'content-length': String(out.byteLength) });
-              res.end(out);
-            },
-            (error: Error) => res.destroy(error),
-          );
-        },
-      );
+      const destination = { hostname: origin.hostname, port: origin.port, path };
+      const upstream = request({ ...destination, method, headers }, (answer) => {
+        const status = answer.statusCode ?? 502;
+        const answerHeaders = endToEndHeaders(answer.headers);
+        const encoding = answer.headers['content-encoding'];
+        if (!rewritten || (encoding !== undefined && encoding !== 'identity')) {
+          res.writeHead(status, answerHeaders);
+          // pipeline ends the client's answer when the emulator's breaks off, where pipe would leave it open.
+          pipeline(answer, res, () => undefined);
+          return;
+        }
+        // Queue URLs name the emulator's own port; clients must see the single endpoint instead.
+        readBody(answer).then(
+          (read) => {
+            const bytes = read as Buffer; // no limit: never tooLarge
+            const type = String(answer.headers['content-type'] ?? '');
+            const text = rewriteQueueUrls(bytes.toString('utf8'), type, origin.origin, `http://${host}`);
+            const out = text === undefined ? bytes : Buffer.from(text, 'utf8');
+            res.writeHead(status, { ...answerHeaders, 'content-length': String(out.byteLength) });
+            res.end(out);
+          },
+          (error: Error) => res.destroy(error),
+        );
+      });
       upstream.on('error', (error) => {
         if (!res.headersSent)
           sendJsonError(res, 502, 'ServiceUnavailable', `${service} emulator: ${error.message}`);

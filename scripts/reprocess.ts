@@ -81,10 +81,17 @@ const FLAG_OF: Record<string, string> = {
   jobId: '--job',
 };
 
+/** A message of the function's, which names its request's fields, in the terms of this command's flags. */
+const inFlagTerms = (message: string): string =>
+  message
+    .replace(/^(\w+)\b/, (field) => FLAG_OF[field] ?? field)
+    .replace(/^--to must be after from$/, '--to must be after --from')
+    .replace('give from (and to) to start one', 'give --from (and --to) to start one');
+
 /**
  * The function's own checks of a start request, run here before anything is sent: a typo is refused at once
- * (exit 2), and never reaches the function as an invocation error, which ReprocessorErrorsAlarm pages on. What
- * only the function can know (the job store, the stream) is still its to refuse.
+ * (exit 2), and never reaches the function as an invocation error. What only the function can know (the job
+ * store, the stream) is still its to refuse.
  */
 const checkBeforeSending = (request: Record<string, unknown>, now: number): void => {
   try {
@@ -92,10 +99,7 @@ const checkBeforeSending = (request: Record<string, unknown>, now: number): void
     if (parameters) refuseFutureWindow(parameters, now);
   } catch (error) {
     if (!(error instanceof ReprocessRequestError)) throw error;
-    const message = error.message
-      .replace(/^(\w+)\b/, (field) => FLAG_OF[field] ?? field)
-      .replace(/^--to must be after from$/, '--to must be after --from');
-    throw new Error(message);
+    throw new Error(inFlagTerms(error.message));
   }
 };
 
@@ -183,7 +187,8 @@ const main = async (): Promise<number> => {
         ...(rate === undefined ? {} : { maxRecordsPerSecond: rate }),
         ...(values['dry-run'] ? { dryRun: true } : {}),
       };
-      if (current !== undefined && unresumable(current) !== undefined) throw new Error(unresumable(current));
+      const refused = current && unresumable(current);
+      if (refused) throw new Error(refused);
       const following = current !== undefined && isWorkedOn(current, Date.now());
       if (!following) checkBeforeSending(request, Date.now());
       status = following ? current : await target.invoke<JobStatus>('ReprocessorFunction', request);
@@ -263,12 +268,7 @@ main().then(
   (error: Error) => {
     // A request the function refused was not started, nor resumed: the hint to resume would only repeat it.
     const refused = /ReprocessRequestError/.test(error.message);
-    // The function names its request's fields; here they are flags.
-    const message = explainFailure(error).replace(
-      'give from (and to) to start one',
-      'give --from (and --to) to start one',
-    );
-    console.error(`reprocess failed: ${message}${refused ? '' : resumeHint()}`);
+    console.error(`reprocess failed: ${inFlagTerms(explainFailure(error))}${refused ? '' : resumeHint()}`);
     process.exit(2);
   },
 );

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { INVOCATION_PAYLOAD_LIMIT_BYTES } from '#local/esm/kinesis-events.ts';
 import { loadTemplate, type Template } from '#local/template/parse.ts';
 import { DEFAULT_MAX_BODY_BYTES } from '#shared/ingest/config.ts';
 
@@ -75,8 +76,8 @@ export const DYNAMODB_QUOTAS = {
 export const LAMBDA_QUOTAS = {
   /** Default concurrent executions per account and Region, shared by all its functions (new accounts may have less). */
   accountConcurrency: 1_000,
-  /** The payload of a synchronous invocation, an event source mapping's batch included: 6 MB (6,291,456 bytes). */
-  invocationPayloadBytes: 6 * 1024 * 1024,
+  /** The payload of a synchronous invocation, an event source mapping's batch included (the local runtime's). */
+  invocationPayloadBytes: INVOCATION_PAYLOAD_LIMIT_BYTES,
   /**
    * What a Kinesis record takes in the consumer's event besides its base64 data: the partition key, the sequence
    * number, the event id, the ARNs and the field names, about 700 bytes (an estimate, from the sample events).

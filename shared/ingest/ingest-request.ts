@@ -245,11 +245,9 @@ const readRequest = (
     if (found.length > 0) {
       errors.push(...found);
       // Measured all the same, with the key it names if any, so that the 400 also names a record too large.
-      const key = (candidate as { partitionkey?: unknown; subject?: unknown; source?: unknown } | null) ?? {};
-      const keyText = [key.partitionkey, key.subject, key.source].find((value) => typeof value === 'string');
-      size =
-        Buffer.byteLength(text, 'utf8') +
-        (typeof keyText === 'string' ? Buffer.byteLength(keyText, 'utf8') : 0);
+      const key =
+        typeof candidate === 'object' && candidate !== null ? partitionKeyOf(candidate as CloudEvent) : '';
+      size = Buffer.byteLength(text, 'utf8') + (typeof key === 'string' ? Buffer.byteLength(key, 'utf8') : 0);
     } else {
       const ce = candidate as CloudEvent;
       events[index] = { id: ce.id, source: ce.source };

@@ -97,9 +97,9 @@ export const checkStorable = (
   path: string,
   { deferRounded = false }: { deferRounded?: boolean } = {},
 ): StorageCheck => {
+  if (value === undefined) return { problem: undefined, roundedNumbers: false };
   // Sizes are not wanted here: strings are not measured (the ingest checks every event it takes).
   const walk: CheckingWalk = { deferRounded, roundedNumbers: false };
-  if (value === undefined) return { problem: undefined, roundedNumbers: false };
   try {
     valueSize(value, 0, path, walk);
     return { problem: undefined, roundedNumbers: walk.roundedNumbers };

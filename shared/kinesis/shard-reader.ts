@@ -384,8 +384,10 @@ export class ShardReader {
             ? {}
             : { millisBehindLatest: response.MillisBehindLatest }),
         });
-        if (reached) return { ...result, end: reached };
+        // The consumer's stop comes first: a batch it could not finish must not read as the range's end, even when
+        // the same answer also held the first record past it.
         if (verdict === 'stop') return { ...result, end: 'consumer' };
+        if (reached) return { ...result, end: reached };
       }
       if (reached) return { ...result, end: reached };
       if (consumed === 0) await limits.onIdle?.(response.MillisBehindLatest);

@@ -749,6 +749,47 @@ describe('Recovery: reprocessor', () => {
     expect(memory.items.size).toBe(5);
   });
 
+  it('leaves a shard failed, not done, when the record that fails is in the answer that passes the window end', async () => {
+    // Prepare: one GetRecords answer holds the window's records and the first one past its end and grace.
+    const { clock, memory, deps, put } = setup(1);
+    const from = clock.now() + 1;
+    put(S0, 'a', 1);
+    put(S0, 'a', 2);
+    const to = clock.now();
+    clock.advance(100);
+    put(S0, 'a', 3);
+    const store = new FailingStore([identityOf('a', 2)], memory);
+    const window = { from: iso(from), to: iso(to), jobId: 'edge' };
+    // Act
+    const failed = await handleReprocessRequest(window, deps({ store, settings: { getRecordsLimit: 10 } }));
+    store.failing.clear();
+    const retried = await handleReprocessRequest({ jobId: 'edge' }, deps({ store }));
+    // Assess: the failed record is kept for the retry, which writes it.
+    expect(failed).toMatchObject({ state: 'failed', totals: { recordsRead: 1, written: 1, failed: 1 } });
+    expect(failed.shards[0]).toMatchObject({ state: 'failed' });
+    expect(retried).toMatchObject({ state: 'done', totals: { recordsRead: 2, written: 2, failed: 0 } });
+    expect([...memory.items.keys()].sort()).toEqual([identityOf('a', 1), identityOf('a', 2)].sort());
+  });
+
+  it('hands over, not done, a shard whose time reserve ran out in the answer that passes the window end', async () => {
+    // Prepare: a time reserve above the budget, and one answer that holds the window and the record past it.
+    const { clock, memory, continued, deps, put } = setup(1);
+    const from = clock.now() + 1;
+    for (let n = 1; n <= 3; n += 1) put(S0, 'a', n);
+    const to = clock.now();
+    clock.advance(100);
+    put(S0, 'a', 4);
+    const window = { from: iso(from), to: iso(to), jobId: 'edge-budget' };
+    const settings = { getRecordsLimit: 10, timeReserveMs: 5_000, stopReserveMs: 1_000 };
+    // Act
+    const first = await handleReprocessRequest(window, deps({ budgetMs: 4_000, settings }));
+    const second = await handleReprocessRequest(continued[0], deps({ owner: 'invocation-2' }));
+    // Assess
+    expect(first).toMatchObject({ state: 'running', continued: true, totals: { written: 0 } });
+    expect(second).toMatchObject({ state: 'done', totals: { recordsRead: 3, written: 3 } });
+    expect(memory.items.size).toBe(3);
+  });
+
   it('reports, per shard, what it read and wrote, its position and its lag behind the window end', async () => {
     // Prepare
     const { clock, jobs, deps, put } = setup(1);

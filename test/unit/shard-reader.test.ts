@@ -313,6 +313,22 @@ describe('Kinesis: ShardReader', () => {
     expect(fake.callsOf('GetRecords')).toHaveLength(4);
   });
 
+  it("ends as the consumer's stop, not as the window's end, when the answer that stops also passes the end", async () => {
+    // Prepare: one answer holds records 0-3 of the window and record 4, past it.
+    const { written, reader } = setup(10, { limit: 10 });
+    const end = written[3]!.ApproximateArrivalTimestamp;
+    // Act: the consumer cannot finish the batch.
+    const result = await reader.read({ type: 'TRIM_HORIZON' }, { endTimestamp: end }, () => 'stop');
+    const bySequence = await reader.read(
+      { type: 'TRIM_HORIZON' },
+      { endSequenceNumber: written[3]!.SequenceNumber },
+      () => 'stop',
+    );
+    // Assess
+    expect(result.end).toBe('consumer');
+    expect(bySequence.end).toBe('consumer');
+  });
+
   it('waits at the tip while asked to, and stops at the tip otherwise', async () => {
     // Prepare
     const { clock, fake, reader } = setup(2);

@@ -43,7 +43,7 @@ for one nothing works on any more. The window and the other flags are checked he
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const NOT_WORKED_ON = `no shard lease, no update for ${RECENTLY_WORKED_MS / 1000} s`;
+const NOT_WORKED_ON = `no shard lease, no update of the job or its shards for ${RECENTLY_WORKED_MS / 1000} s`;
 
 /**
  * One line for the job: the figures a user watches first, so that a terminal's width cuts the least useful. The

@@ -6,13 +6,16 @@ export const RECENTLY_WORKED_MS = 60_000;
 /**
  * Whether a job is being worked on, so that `--job <id>` should only follow it: a new `start` would begin a
  * second chain of invocations beside the first, each with the job's whole record rate. A running job counts as
- * worked on while a shard lease is held, or shortly after its last update (an invocation handing over to its
- * continuation holds no lease for a moment).
+ * worked on while a shard lease is held, or shortly after its last update or any shard's. An invocation handing
+ * over to its continuation holds no lease from the moment it lets its shards go until the continuation takes them:
+ * it touches each shard's checkpoint as it lets it go, and the continuation counts itself on the job as it starts.
  */
 export const isWorkedOn = (status: JobStatus, now: number): boolean =>
   status.state === 'running' &&
   (status.shards.some((shard) => shard.lease !== undefined) ||
-    now - Date.parse(status.updatedAt) < RECENTLY_WORKED_MS);
+    [status.updatedAt, ...status.shards.map((shard) => shard.updatedAt)].some(
+      (at) => now - Date.parse(at) < RECENTLY_WORKED_MS,
+    ));
 
 /**
  * How much of the job's window has been read, from 0 to 1: per shard, the share of the window up to the arrival

@@ -136,6 +136,8 @@ export interface ShardStatus extends ShardCounts {
   /** Milliseconds the position is behind the window's end (or behind the tip when no `to` was given). */
   lagMs: number;
   lease?: { owner: string; expiresAt: string };
+  /** When the shard's checkpoint or state was last written. */
+  updatedAt: string;
   lastError?: string;
   /** Ranges of the window that passed the stream's retention before the shard was read up to them. */
   agedOut?: AgedOutRange[];
@@ -514,6 +516,7 @@ export const jobStatus = (job: JobItem, shards: ShardItem[], now: number): JobSt
         ...(shard.lastArrival === undefined ? {} : { lastArrival: shard.lastArrival }),
         lagMs,
         ...(leased ? { lease: { owner: shard.leaseOwner!, expiresAt: iso(shard.leaseExpiresAt!) } } : {}),
+        updatedAt: shard.updatedAt,
         ...(shard.lastError === undefined ? {} : { lastError: shard.lastError }),
         ...(shard.agedOut === undefined ? {} : { agedOut: shard.agedOut }),
       };
@@ -788,8 +791,17 @@ const runShard = async (shard: ShardItem, run: RunContext): Promise<ShardOutcome
 
   let outcome: ShardOutcome;
   if (result.end === 'consumer') outcome = stoppedBy ?? 'failed';
-  else if (result.end === 'stopped') outcome = 'budget';
-  else {
+  else if (result.end === 'stopped') {
+    // Handed over with its checkpoint touched: until the continuation takes the lease, the shard's recent update is
+    // what tells `npm run reprocess` that the job is still worked on (scripts/lib/job-follow.ts).
+    try {
+      await save({ state: 'reading' });
+    } catch (error) {
+      if (error instanceof LeaseLostError) return 'lease-lost';
+      throw error;
+    }
+    outcome = 'budget';
+  } else {
     const endReason =
       result.end === 'end-timestamp' ? 'window-end' : result.end === 'tip' ? 'tip' : 'shard-end';
     try {

@@ -4,14 +4,26 @@ import type { JobStatus } from '#shared/recovery/reprocessor.ts';
 
 const NOW = Date.parse('2026-11-28T10:00:00Z');
 
-const status = (state: JobStatus['state'], updatedAgoMs: number, leased: boolean): JobStatus =>
+const ago = (ms: number) => new Date(NOW - ms).toISOString();
+
+/** A job updated `updatedAgoMs` ago, whose shards were last updated `shardUpdatedAgoMs` ago (an hour by default). */
+const status = (
+  state: JobStatus['state'],
+  updatedAgoMs: number,
+  leased: boolean,
+  shardUpdatedAgoMs = 60 * 60_000,
+): JobStatus =>
   ({
     jobId: 'job',
     state,
-    updatedAt: new Date(NOW - updatedAgoMs).toISOString(),
+    updatedAt: ago(updatedAgoMs),
     shards: [
-      { shardId: 'shardId-000000000000', ...(leased ? { lease: { owner: 'x', expiresAt: 'later' } } : {}) },
-      { shardId: 'shardId-000000000001' },
+      {
+        shardId: 'shardId-000000000000',
+        updatedAt: ago(60 * 60_000),
+        ...(leased ? { lease: { owner: 'x', expiresAt: 'later' } } : {}),
+      },
+      { shardId: 'shardId-000000000001', updatedAt: ago(shardUpdatedAgoMs) },
     ],
   }) as unknown as JobStatus;
 
@@ -21,6 +33,11 @@ describe('npm run reprocess -- --job: follow a job that is worked on, resume one
     [
       'a running job handing over to its continuation (no lease, just updated)',
       status('running', 1_000, false),
+      true,
+    ],
+    [
+      'a running job whose invocation of many minutes has just let its shards go, to hand over',
+      status('running', 10 * 60_000, false, 1_000),
       true,
     ],
     [

@@ -661,6 +661,43 @@ describe('Recovery: reprocessor', () => {
     expect(memory.items.size).toBe(2);
   });
 
+  it('touches the checkpoint of a shard it hands over, so that the job reads as worked on until the continuation starts', async () => {
+    // Prepare: the scenario above, with time passing at every look at the clock left, and every checkpoint kept.
+    const { clock, fake, jobs, deps, put } = setup(1);
+    const from = clock.now();
+    clock.advance(10);
+    const event = keyedCloudEvent('a', 1);
+    const bare = JSON.stringify({ ...event, data: { ...event.data, pad: '' } });
+    const pad = 'x'.repeat(1024 * 1024 - 'a'.length - bare.length);
+    fake.put(S0, 'a', JSON.stringify({ ...event, data: { ...event.data, pad } }));
+    put(S0, 'a', 2);
+    const checkpoints: Array<{ position?: string; at: string }> = [];
+    const checkpoint = jobs.checkpoint.bind(jobs);
+    jobs.checkpoint = async (jobId, shardId, owner, progress, until, at) => {
+      checkpoints.push({ ...(progress.position === undefined ? {} : { position: progress.position }), at });
+      await checkpoint(jobId, shardId, owner, progress, until, at);
+    };
+    const deadline = clock.now() + 10_000;
+    const remainingMs = () => {
+      clock.advance(1);
+      return deadline - clock.now();
+    };
+    const settings = { getRecordsLimit: 1, getRecordsBytesPerSecond: 64 * 1024 };
+    // Act
+    const first = await handleReprocessRequest(
+      { from: iso(from), jobId: 'touch' },
+      deps({ remainingMs, settings }),
+    );
+    // Assess: the shard's last write is the hand-over, after the checkpoint of its last record.
+    const shard = (await jobs.listShards('touch'))[0]!;
+    const lastRecord = checkpoints.findLast((entry) => entry.position !== undefined)!;
+    expect(first).toMatchObject({ state: 'running', continued: true });
+    expect(shard.leaseOwner).toBeUndefined();
+    expect(shard.updatedAt).toBe(checkpoints.at(-1)!.at);
+    expect(Date.parse(shard.updatedAt)).toBeGreaterThan(Date.parse(lastRecord.at));
+    expect(first.shards[0]!.updatedAt).toBe(shard.updatedAt);
+  });
+
   it('fails the invocation, instead of reading the shard again, when a read error cannot be recorded as failed', async () => {
     // Prepare: after the first batch's checkpoint the shard answers ResourceNotFoundException, and the jobs table
     // refuses the write that would leave the shard failed.
@@ -817,6 +854,7 @@ describe('Recovery: reprocessor', () => {
         position: records[2]!.SequenceNumber,
         lastArrival: records[2]!.ApproximateArrivalTimestamp.toISOString(),
         lagMs: 30,
+        updatedAt: iso(clock.now()),
       },
     ]);
     expect(status).toMatchObject({ state: 'running', windowEnd: iso(to), invocations: 1 });

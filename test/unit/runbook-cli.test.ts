@@ -447,7 +447,7 @@ describe('Runbook commands: reprocess --job takes over a job nothing works on an
       expect(requests[2]).toEqual({ action: 'start', detach: true, jobId: 'job-1' });
       expect(result.stderr).toContain('following running job job-1');
       expect(result.stderr).toContain(
-        'job job-1 is no longer worked on (no shard lease, no update for 60 s): resuming it',
+        'job job-1 is no longer worked on (no shard lease, no update of the job or its shards for 60 s): resuming it',
       );
       expect(result.code).toBe(0);
     } finally {
@@ -484,7 +484,7 @@ describe('Runbook commands: reprocess --status says what a job needs', () => {
       // Assess: only looked at, never resumed.
       expect(requests).toEqual([{ action: 'status', jobId: 'job-3' }]);
       expect(result.stderr).toContain(
-        'job-3 running, not worked on (no shard lease, no update for 60 s): window 50% read, read 100, written 100, failed 0, lag 0 s, duplicates 0, quarantined 0, shards 0/1',
+        'job-3 running, not worked on (no shard lease, no update of the job or its shards for 60 s): window 50% read, read 100, written 100, failed 0, lag 0 s, duplicates 0, quarantined 0, shards 0/1',
       );
       expect(result.stderr).toContain(`warning: ${warning}`);
       expect(result.stderr).toContain('resume it with npm run reprocess -- --job job-3');

@@ -3,6 +3,7 @@ import {
   parseReprocessRequest,
   ReprocessRequestError,
   refuseFutureWindow,
+  refuseOtherParameters,
 } from '#shared/recovery/reprocessor.ts';
 import { numberFlag, parseFlags } from './lib/flags.ts';
 import { isWorkedOn, RECENTLY_WORKED_MS, windowProgress } from './lib/job-follow.ts';
@@ -37,8 +38,9 @@ const USAGE = `usage: npm run reprocess -- --from <time> [options]
 
 Exit status: 0 when the job finished with nothing failed and all of its window still on the stream; 1 when
 records failed, the job failed, or part of the window had passed the stream's retention (the warnings say
-which); 2 for bad usage or when the function could not be called; 130 when stopped with Ctrl-C (the job goes on
-in the function). --status answers the same for the job as it is now, so 0 for a job still running well and 1
+which, or a job of an older projection version cannot be resumed); 2 for bad usage, a request the function
+refuses, or when the function could not be called; 130 when stopped with Ctrl-C (the job goes on in the
+function). --status answers the same for the job as it is now, so 0 for a job still running well and 1
 for one nothing works on any more. The window and the other flags are checked here before anything is sent.`;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -93,15 +95,33 @@ const inFlagTerms = (message: string): string =>
  * (exit 2), and never reaches the function as an invocation error. What only the function can know (the job
  * store, the stream) is still its to refuse.
  */
-const checkBeforeSending = (request: Record<string, unknown>, now: number): void => {
-  try {
+const checkBeforeSending = (request: Record<string, unknown>, now: number): void =>
+  inFlagTermsOnRefusal(() => {
     const { parameters } = parseReprocessRequest(request, { defaultMaxRecordsPerSecond: 1 });
     if (parameters) refuseFutureWindow(parameters, now);
+  });
+
+/**
+ * The function's refusal of a request naming a job with other parameters, asked here of a job the command would
+ * only follow: the function never sees that request, and following the job would show another job's work as the
+ * one asked for (another window, or a dry run).
+ */
+const checkFollowed = (job: JobStatus, request: Record<string, unknown>): void =>
+  inFlagTermsOnRefusal(() =>
+    refuseOtherParameters(job, parseReprocessRequest(request, { defaultMaxRecordsPerSecond: 1 })),
+  );
+
+const inFlagTermsOnRefusal = (check: () => void): void => {
+  try {
+    check();
   } catch (error) {
     if (!(error instanceof ReprocessRequestError)) throw error;
     throw new Error(inFlagTerms(error.message));
   }
 };
+
+/** A job that cannot go on as asked: an answer about the job (exit status 1), not a usage error. */
+class JobStateError extends Error {}
 
 /** Why a job not done can no longer be resumed by the function that answered, or undefined when it can. */
 const unresumable = (status: JobStatus): string | undefined =>
@@ -188,9 +208,10 @@ const main = async (): Promise<number> => {
         ...(values['dry-run'] ? { dryRun: true } : {}),
       };
       const refused = current && unresumable(current);
-      if (refused) throw new Error(refused);
+      if (refused) throw new JobStateError(refused);
       const following = current !== undefined && isWorkedOn(current, Date.now());
-      if (!following) checkBeforeSending(request, Date.now());
+      if (following) checkFollowed(current, request);
+      else checkBeforeSending(request, Date.now());
       status = following ? current : await target.invoke<JobStatus>('ReprocessorFunction', request);
       currentJob = status.jobId;
       progress.line(
@@ -218,7 +239,7 @@ const main = async (): Promise<number> => {
           const refused = unresumable(status);
           if (refused !== undefined) {
             currentJob = undefined;
-            throw new Error(refused);
+            throw new JobStateError(refused);
           }
           progress.line(`job ${status.jobId} is no longer worked on (${NOT_WORKED_ON}): resuming it`);
           status = await target.invoke<JobStatus>('ReprocessorFunction', {
@@ -269,6 +290,6 @@ main().then(
     // A request the function refused was not started, nor resumed: the hint to resume would only repeat it.
     const refused = /ReprocessRequestError/.test(error.message);
     console.error(`reprocess failed: ${inFlagTerms(explainFailure(error))}${refused ? '' : resumeHint()}`);
-    process.exit(2);
+    process.exit(error instanceof JobStateError ? 1 : 2);
   },
 );

@@ -368,6 +368,24 @@ const differences = (
     (field) => `${field} (stored ${JSON.stringify(stored[field])}, asked ${JSON.stringify(asked[field])})`,
   );
 
+/**
+ * Refuses a request that names an existing job with other parameters than the job's own. `npm run reprocess`
+ * asks the same of a job it would only follow, which the function is then never asked about.
+ */
+export const refuseOtherParameters = (
+  job: { jobId: string; parameters: JobParameters },
+  request: Pick<ParsedRequest, 'parameters' | 'defaulted'>,
+): void => {
+  if (!request.parameters) return;
+  const differ = differences(job.parameters, request.parameters, request.defaulted);
+  if (differ.length > 0) {
+    throw new ReprocessRequestError(
+      `job ${job.jobId} exists with other parameters: ${differ.join('; ')}. Resume it with its own parameters ` +
+        '(or with the jobId alone), or start a new job with another jobId',
+    );
+  }
+};
+
 const listAllShards = async (
   kinesis: Pick<KinesisClient, 'send'>,
   first: ListShardsCommandInput,
@@ -1043,13 +1061,7 @@ const jobFor = async (request: ParsedRequest, deps: ReprocessDependencies, now: 
   const jobId = request.jobId ?? newJobId(now);
   const existing = await jobs.getJob(jobId);
   const refuseIfDifferent = (job: JobItem): JobItem => {
-    const differ = differences(job.parameters, request.parameters!, request.defaulted);
-    if (differ.length > 0) {
-      throw new ReprocessRequestError(
-        `job ${jobId} exists with other parameters: ${differ.join('; ')}. Resume it with its own parameters ` +
-          '(or with the jobId alone), or start a new job with another jobId',
-      );
-    }
+    refuseOtherParameters(job, request);
     return job;
   };
   if (existing) return planned(refuseIfDifferent(existing), deps, now);

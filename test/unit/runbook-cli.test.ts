@@ -415,6 +415,61 @@ describe('Runbook commands: replay says when the messages it left still failing 
 });
 
 describe('Runbook commands: reprocess --job takes over a job nothing works on any more', () => {
+  it('refuses, instead of following, a job worked on whose parameters are not the ones asked', async () => {
+    // Prepare: a dry run of another window, worked on.
+    const leased = {
+      state: 'reading',
+      lease: { owner: 'a', expiresAt: new Date(Date.now() + 60_000).toISOString() },
+    };
+    const parameters = { from: '2026-11-27T10:00:00.000Z', dryRun: true, maxRecordsPerSecond: 10 };
+    const running = { ...jobStatus('job-7', 'running', { shard: leased }), parameters };
+    const done = { ...jobStatus('job-7', 'done', { shard: { state: 'done' } }), parameters };
+    // The first command's look, then the second's look and its first poll.
+    const answers = [running, running, done];
+    const requests: Array<Record<string, unknown>> = [];
+    const { endpoint, close } = await invokeApi(({ payload }) => {
+      requests.push(payload);
+      return answers.shift();
+    });
+    try {
+      // Act
+      const other = await run('scripts/reprocess.ts', [
+        '--job',
+        'job-7',
+        '--from',
+        '2026-11-27T09:00:00Z',
+        '--rate',
+        '7',
+        '--endpoint',
+        endpoint,
+      ]);
+      const same = await run('scripts/reprocess.ts', [
+        '--job',
+        'job-7',
+        '--from',
+        '2026-11-27T10:00:00Z',
+        '--dry-run',
+        '--poll',
+        '50',
+        '--endpoint',
+        endpoint,
+      ]);
+      // Assess: refused as the function refuses it, naming each difference; only the same job is followed.
+      expect(other.code).toBe(2);
+      expect(other.stderr).toContain('reprocess failed: job job-7 exists with other parameters: ');
+      expect(other.stderr).toContain(
+        'from (stored "2026-11-27T10:00:00.000Z", asked "2026-11-27T09:00:00.000Z")',
+      );
+      expect(other.stderr).toContain('dryRun (stored true, asked false)');
+      expect(other.stderr).toContain('maxRecordsPerSecond (stored 10, asked 7)');
+      expect(other.stderr).not.toContain('following running job');
+      expect(same.stderr).toContain('following running job job-7');
+      expect(requests.map((request) => request.action)).toEqual(['status', 'status', 'status']);
+    } finally {
+      await close();
+    }
+  });
+
   it('resumes a followed job once its lease is gone and it has not moved for a minute', async () => {
     // Prepare: a job worked on when the command starts (a lease held), whose invocations then stop.
     const leased = {
@@ -525,7 +580,7 @@ describe('Runbook commands: reprocess --status says what a job needs', () => {
         'job job-5 writes projection version 1, and the function now writes 2: it cannot be resumed; start a new job with --from for version 2',
       );
       expect(status.stderr).not.toContain('resume it with npm run reprocess');
-      expect(resume.code).toBe(2);
+      expect(resume.code).toBe(1);
       expect(resume.stderr).toContain('reprocess failed: job job-5 writes projection version 1');
       expect(resume.stderr).not.toContain('to follow or resume it');
       expect(requests).toEqual([

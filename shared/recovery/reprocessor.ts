@@ -879,87 +879,97 @@ const runJob = async (run: RunContext): Promise<RunOutcome> => {
   let finished = false;
   let stuck: string | undefined;
 
-  while (run.abort.error === undefined) {
-    if (run.shouldStop()) {
-      outOfBudget = true;
-      break;
-    }
-    const now = clock.now();
-    const shards = await jobs.listShards(job.jobId);
-    const byId = new Map(shards.map((shard) => [shard.shardId, shard]));
-    // A shard whose parent stopped at the window's end holds only records after it.
-    for (const shard of shards) {
-      if (shard.state !== 'pending') continue;
-      const endedParent = shard.parents.some((id) => {
-        const parent = byId.get(id);
-        return (
-          parent?.state === 'done' && (parent.endReason === 'window-end' || parent.endReason === 'skipped')
+  /** Takes up the shards the job can read now, one after another as they end, until none is left or time is. */
+  const planAndRunShards = async (): Promise<void> => {
+    while (run.abort.error === undefined) {
+      if (run.shouldStop()) {
+        outOfBudget = true;
+        break;
+      }
+      const now = clock.now();
+      const shards = await jobs.listShards(job.jobId);
+      const byId = new Map(shards.map((shard) => [shard.shardId, shard]));
+      // A shard whose parent stopped at the window's end holds only records after it.
+      for (const shard of shards) {
+        if (shard.state !== 'pending') continue;
+        const endedParent = shard.parents.some((id) => {
+          const parent = byId.get(id);
+          return (
+            parent?.state === 'done' && (parent.endReason === 'window-end' || parent.endReason === 'skipped')
+          );
+        });
+        if (endedParent) {
+          await jobs.skipShard(job.jobId, shard.shardId, now, iso(now));
+          shard.state = 'done';
+          shard.endReason = 'skipped';
+        }
+      }
+      const open = shards.filter((shard) => shard.state === 'pending' || shard.state === 'reading');
+      if (open.length === 0 && active.size === 0) {
+        finished = true;
+        break;
+      }
+      const ready = open.filter(
+        (shard) =>
+          !active.has(shard.shardId) &&
+          !handedOver.has(shard.shardId) &&
+          shard.parents.every((id) => byId.get(id)?.state === 'done' || !byId.has(id)),
+      );
+      let contended = false;
+      for (const shard of ready) {
+        if (active.size >= settings.shardConcurrency) break;
+        if (isLive(shard, owner, now)) continue;
+        const leased = await jobs.acquireLease(
+          job.jobId,
+          shard.shardId,
+          owner,
+          now,
+          now + settings.leaseDurationMs,
         );
-      });
-      if (endedParent) {
-        await jobs.skipShard(job.jobId, shard.shardId, now, iso(now));
-        shard.state = 'done';
-        shard.endReason = 'skipped';
+        if (!leased) {
+          contended = true;
+          continue;
+        }
+        active.set(
+          shard.shardId,
+          runShard(leased, run).then(
+            (outcome) => ({ shardId: shard.shardId, outcome }),
+            (error: unknown) => {
+              run.abort.error ??= error;
+              return { shardId: shard.shardId, outcome: 'failed' as const };
+            },
+          ),
+        );
       }
-    }
-    const open = shards.filter((shard) => shard.state === 'pending' || shard.state === 'reading');
-    if (open.length === 0 && active.size === 0) {
-      finished = true;
-      break;
-    }
-    const ready = open.filter(
-      (shard) =>
-        !active.has(shard.shardId) &&
-        !handedOver.has(shard.shardId) &&
-        shard.parents.every((id) => byId.get(id)?.state === 'done' || !byId.has(id)),
-    );
-    let contended = false;
-    for (const shard of ready) {
-      if (active.size >= settings.shardConcurrency) break;
-      if (isLive(shard, owner, now)) continue;
-      const leased = await jobs.acquireLease(
-        job.jobId,
-        shard.shardId,
-        owner,
-        now,
-        now + settings.leaseDurationMs,
-      );
-      if (!leased) {
-        contended = true;
-        continue;
+      if (active.size === 0) {
+        // What is left of this invocation's own work waits for the next one.
+        if (open.some((shard) => handedOver.has(shard.shardId))) break;
+        if (contended || shards.some((shard) => isLive(shard, owner, now))) {
+          // Another invocation holds the work that is left: wait for it, or for its lease to run out.
+          waitingOnOthers = true;
+          await clock.sleep(Math.min(1_000, settings.leaseDurationMs));
+          continue;
+        }
+        const blocked = open.map((shard) => shard.shardId);
+        stuck = `shard(s) ${blocked.join(', ')} wait on parents that failed`;
+        break;
       }
-      active.set(
-        shard.shardId,
-        runShard(leased, run).then(
-          (outcome) => ({ shardId: shard.shardId, outcome }),
-          (error: unknown) => {
-            run.abort.error ??= error;
-            return { shardId: shard.shardId, outcome: 'failed' as const };
-          },
-        ),
-      );
-    }
-    if (active.size === 0) {
-      // What is left of this invocation's own work waits for the next one.
-      if (open.some((shard) => handedOver.has(shard.shardId))) break;
-      if (contended || shards.some((shard) => isLive(shard, owner, now))) {
-        // Another invocation holds the work that is left: wait for it, or for its lease to run out.
-        waitingOnOthers = true;
-        await clock.sleep(Math.min(1_000, settings.leaseDurationMs));
-        continue;
+      waitingOnOthers = false;
+      const { shardId, outcome } = await Promise.race(active.values());
+      active.delete(shardId);
+      if (outcome === 'budget') {
+        outOfBudget = true;
+        handedOver.add(shardId);
       }
-      const blocked = open.map((shard) => shard.shardId);
-      stuck = `shard(s) ${blocked.join(', ')} wait on parents that failed`;
-      break;
+      if (outcome === 'shard-end') await extendPlan(run);
     }
-    waitingOnOthers = false;
-    const { shardId, outcome } = await Promise.race(active.values());
-    active.delete(shardId);
-    if (outcome === 'budget') {
-      outOfBudget = true;
-      handedOver.add(shardId);
-    }
-    if (outcome === 'shard-end') await extendPlan(run);
+  };
+  try {
+    await planAndRunShards();
+  } catch (error) {
+    // The shards under way stop at their next look at the time left (shouldStop sees the error), and are waited for
+    // below before the invocation fails: none goes on reading and writing after it, beside a retry of it.
+    run.abort.error ??= error;
   }
   for (const { outcome } of await Promise.all(active.values())) {
     if (outcome === 'budget') outOfBudget = true;

@@ -698,6 +698,37 @@ describe('Recovery: reprocessor', () => {
     expect(first.shards[0]!.updatedAt).toBe(shard.updatedAt);
   });
 
+  it('stops and waits for the shards under way before it fails, when planning the next shard fails', async () => {
+    // Prepare: one shard ends at once, the other has many records to read one by one; the job store then fails
+    // the look at the job's shards that follows the first shard's end.
+    const { clock, fake, jobs, deps, put } = setup(2);
+    const from = clock.now();
+    put(S0, 'a', 1);
+    for (let n = 1; n <= 40; n += 1) put(S1, 'b', n);
+    const listShards = jobs.listShards.bind(jobs);
+    jobs.listShards = async (jobId) => {
+      const shards = await listShards(jobId);
+      const stateOf = (id: string) => shards.find((shard) => shard.shardId === id)?.state;
+      if (stateOf(S0) === 'done' && stateOf(S1) === 'reading')
+        throw new Error('the jobs table is unreachable');
+      return shards;
+    };
+    // Act
+    const failure = await handleReprocessRequest(
+      { from: iso(from), jobId: 'plan-fails' },
+      deps({ settings: { getRecordsLimit: 1, shardConcurrency: 2 } }),
+    ).catch((error: Error) => error);
+    const readsWhenFailed = fake.callsOf('GetRecords').length;
+    for (let tick = 0; tick < 20; tick += 1) await new Promise<void>((resolve) => setImmediate(resolve));
+    // Assess: the long shard stopped, let go of its lease, and reads nothing after the invocation failed.
+    const shard = (await listShards('plan-fails')).find((item) => item.shardId === S1)!;
+    expect((failure as Error).message).toBe('the jobs table is unreachable');
+    expect(shard).toMatchObject({ state: 'reading' });
+    expect(shard.leaseOwner).toBeUndefined();
+    expect(shard.recordsRead).toBeLessThan(40);
+    expect(fake.callsOf('GetRecords').length).toBe(readsWhenFailed);
+  });
+
   it('fails the invocation, instead of reading the shard again, when a read error cannot be recorded as failed', async () => {
     // Prepare: after the first batch's checkpoint the shard answers ResourceNotFoundException, and the jobs table
     // refuses the write that would leave the shard failed.

@@ -97,7 +97,14 @@ const setup = (shards = 2) => {
     clock.advance(10);
     return fake!.put(shardId, key, JSON.stringify(keyedCloudEvent(key, n)));
   };
-  return { clock, fake: fake!, memory, jobs, continued, metrics, deps, put };
+  /** An event whose record (data and partition key) is 1 MiB, the largest Kinesis takes. */
+  const putMiB = (shardId: string, key: string, n: number) => {
+    const event = keyedCloudEvent(key, n);
+    const bare = JSON.stringify({ ...event, data: { ...event.data, pad: '' } });
+    const pad = 'x'.repeat(1024 * 1024 - key.length - bare.length);
+    return fake!.put(shardId, key, JSON.stringify({ ...event, data: { ...event.data, pad } }));
+  };
+  return { clock, fake: fake!, memory, jobs, continued, metrics, deps, put, putMiB };
 };
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -521,13 +528,10 @@ describe('Recovery: reprocessor', () => {
     'holds the GetRecords after a 1 MiB answer back $wait ms at getRecordsBytesPerSecond $bytesPerSecond',
     async ({ bytesPerSecond, wait }) => {
       // Prepare: a 1 MiB record, then two small ones; one record per GetRecords.
-      const { clock, fake, memory, deps, put } = setup(1);
+      const { clock, fake, memory, deps, put, putMiB } = setup(1);
       const from = clock.now();
       clock.advance(10);
-      const event = keyedCloudEvent('a', 1);
-      const bare = JSON.stringify({ ...event, data: { ...event.data, pad: '' } });
-      const pad = 'x'.repeat(1024 * 1024 - 'a'.length - bare.length);
-      fake.put(S0, 'a', JSON.stringify({ ...event, data: { ...event.data, pad } }));
+      putMiB(S0, 'a', 1);
       put(S0, 'a', 2);
       put(S0, 'a', 3);
       // Act
@@ -549,13 +553,10 @@ describe('Recovery: reprocessor', () => {
     // Prepare: a 1 MiB record, then two small ones; one record per GetRecords. Writing the big one outlasts the
     // lease: another worker takes the lapsed lease and dies before its first checkpoint, so this invocation loses
     // the shard at its checkpoint and takes it back once that worker's lease has run out.
-    const { clock, fake, memory, jobs, deps, put } = setup(1);
+    const { clock, fake, memory, jobs, deps, put, putMiB } = setup(1);
     const from = clock.now();
     clock.advance(10);
-    const event = keyedCloudEvent('a', 1);
-    const bare = JSON.stringify({ ...event, data: { ...event.data, pad: '' } });
-    const pad = 'x'.repeat(1024 * 1024 - 'a'.length - bare.length);
-    fake.put(S0, 'a', JSON.stringify({ ...event, data: { ...event.data, pad } }));
+    putMiB(S0, 'a', 1);
     put(S0, 'a', 2);
     put(S0, 'a', 3);
     let stalled = false;
@@ -630,13 +631,10 @@ describe('Recovery: reprocessor', () => {
   it('hands a shard over when its next GetRecords would wait for bytes past the stop reserve, and does not take it up again', async () => {
     // Prepare: a 1 MiB record, then a small one, one per GetRecords. At 64 KiB/s the second call waits 16 s for
     // the first answer's bytes, more than the 10 s this invocation has.
-    const { clock, fake, memory, continued, deps, put } = setup(1);
+    const { clock, fake, memory, continued, deps, put, putMiB } = setup(1);
     const from = clock.now();
     clock.advance(10);
-    const event = keyedCloudEvent('a', 1);
-    const bare = JSON.stringify({ ...event, data: { ...event.data, pad: '' } });
-    const pad = 'x'.repeat(1024 * 1024 - 'a'.length - bare.length);
-    fake.put(S0, 'a', JSON.stringify({ ...event, data: { ...event.data, pad } }));
+    putMiB(S0, 'a', 1);
     put(S0, 'a', 2);
     const settings = { getRecordsLimit: 1, getRecordsBytesPerSecond: 64 * 1024 };
     // Act
@@ -663,13 +661,10 @@ describe('Recovery: reprocessor', () => {
 
   it('touches the checkpoint of a shard it hands over, so that the job reads as worked on until the continuation starts', async () => {
     // Prepare: the scenario above, with time passing at every look at the clock left, and every checkpoint kept.
-    const { clock, fake, jobs, deps, put } = setup(1);
+    const { clock, jobs, deps, put, putMiB } = setup(1);
     const from = clock.now();
     clock.advance(10);
-    const event = keyedCloudEvent('a', 1);
-    const bare = JSON.stringify({ ...event, data: { ...event.data, pad: '' } });
-    const pad = 'x'.repeat(1024 * 1024 - 'a'.length - bare.length);
-    fake.put(S0, 'a', JSON.stringify({ ...event, data: { ...event.data, pad } }));
+    putMiB(S0, 'a', 1);
     put(S0, 'a', 2);
     const checkpoints: Array<{ position?: string; at: string }> = [];
     const checkpoint = jobs.checkpoint.bind(jobs);

@@ -14,14 +14,15 @@ import { createSink } from '#shared/sink/sink-factory.ts';
 
 const config = loadConsumerConfig();
 
-const processor = new KeyOrderedBatchProcessor({
-  keyConcurrency: config.keyConcurrency,
-  timeReserveMs: config.timeReserveMs,
-});
-
 const { store, quarantine } = createSink(config, { dynamodb, s3 });
 
 const consume = async (event: KinesisStreamEvent, context: Context): Promise<KinesisStreamBatchResponse> => {
+  // A processor per invocation, as it holds one batch's state: a batch abandoned at the timeout (middy answers just
+  // before it) goes on in the background when the environment is next thawed, and must not report into the next.
+  const processor = new KeyOrderedBatchProcessor({
+    keyConcurrency: config.keyConcurrency,
+    timeReserveMs: config.timeReserveMs,
+  });
   const { batchItemFailures } = await processRecords(streamRecordsFromKinesisEvent(event), {
     store,
     quarantine,

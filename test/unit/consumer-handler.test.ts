@@ -196,6 +196,45 @@ describe('Function: consumer handler', () => {
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: seq[3] }, { itemIdentifier: seq[5] }] });
   });
 
+  it("answers for its own batch only, while a batch abandoned at an earlier invocation's timeout still runs", async () => {
+    // Prepare: the first invocation's write hangs past its timeout (100 ms past the default time reserve of 2 s);
+    // the second's waits until the first has failed.
+    const event = sampleEvent<KinesisStreamEvent>('consumer-mixed-keys.json');
+    const [abandoned, own] = [event.Records[0]!, event.Records[1]!];
+    let failAbandoned: (error: Error) => void = () => undefined;
+    let finishOwn: () => void = () => undefined;
+    let ownStarted: () => void = () => undefined;
+    const ownWriting = new Promise<void>((resolve) => {
+      ownStarted = resolve;
+    });
+    dynamoMock
+      .on(PutItemCommand)
+      .callsFake(async (input: { Item: { stream: { M: { sequenceNumber: { S: string } } } } }) => {
+        if (input.Item.stream.M.sequenceNumber.S === abandoned.kinesis.sequenceNumber) {
+          await new Promise<void>((_, reject) => {
+            failAbandoned = reject;
+          });
+        }
+        ownStarted();
+        await new Promise<void>((resolve) => {
+          finishOwn = resolve;
+        });
+        return {};
+      });
+    // Act
+    const first = handler({ Records: [abandoned] }, lambdaContext('ConsumerFunction', 2_100));
+    await expect(first).rejects.toThrow(/abort/i);
+    const second = handler({ Records: [own] }, lambdaContext('ConsumerFunction', 60_000));
+    await ownWriting;
+    failAbandoned(
+      Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException' }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    finishOwn();
+    // Assess: the abandoned batch's failure is not reported as one of this batch's records.
+    expect(await second).toEqual({ batchItemFailures: [] });
+  });
+
   it('throws when every record of the batch fails', async () => {
     // Prepare
     dynamoMock.on(PutItemCommand).rejects(Object.assign(new Error('timeout'), { name: 'TimeoutError' }));

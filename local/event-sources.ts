@@ -81,6 +81,8 @@ export interface EventSourceOptions {
   faults: FaultInjector;
   /** Checkpoints are kept in `<dataDir>/checkpoints.json`; in memory when absent. */
   dataDir?: string;
+  /** Saves the queues' messages at once: an on-failure message is durable before the checkpoint passes its records. */
+  persistQueues?: () => void;
   region: string;
   accountId: string;
   /** How long an idle shard or queue waits before polling again (AWS: about one second). */
@@ -154,7 +156,13 @@ export const createEventSources = (options: EventSourceOptions): EventSources =>
             properties,
             invoke: withFunctionFaults((e) => fn.invoke(e), definition.name, faults),
             ...(destination?.Destination
-              ? { onFailure: sqsOnFailureSink({ client: clients.sqs, destination: destination.Destination }) }
+              ? {
+                  onFailure: sqsOnFailureSink({
+                    client: clients.sqs,
+                    destination: destination.Destination,
+                    ...(options.persistQueues ? { persist: options.persistQueues } : {}),
+                  }),
+                }
               : {}),
             checkpoints,
             // The stream is part of the mapping's identity: pointed at another stream, it is a new mapping, as on AWS.

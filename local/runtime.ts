@@ -409,7 +409,7 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
       functions,
       clients,
       faults,
-      ...(dataDir ? { dataDir } : {}),
+      ...(dataDir ? { dataDir, persistQueues: () => emulators.sqs.saveNow() } : {}),
       region: LOCAL_REGION,
       accountId: LOCAL_ACCOUNT_ID,
       ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),

@@ -416,6 +416,11 @@ export interface RunningSqs extends RunningEmulator {
    * anything; a file that cannot be read is refused with an error naming it, and left as it is.
    */
   restoreMessages(): { restored: Record<string, number>; dropped: Record<string, number> };
+  /**
+   * Saves the messages now, when they changed, instead of within the interval: for a send that something else is
+   * made durable after (an event source mapping's checkpoint past the records an on-failure message points at).
+   */
+  saveNow(): void;
 }
 
 /** How often the messages are saved, once restored, when they have changed. */
@@ -448,7 +453,8 @@ const fingerprint = (queues: SqsService['Queues']): string =>
  * with `path`, they are kept in `<path>/messages.json`. `restoreMessages` puts the saved ones back; from then on
  * the file is written again within `snapshotIntervalMs` of any change (a message sent, received or deleted), and
  * at a clean stop (`close`). A crash loses at most the last interval's changes: messages sent in it are missing,
- * and those deleted in it come back, as SQS's at-least-once delivery allows. Saving starts only once the saved
+ * and those deleted in it come back, as SQS's at-least-once delivery allows. A send that must not be lost is saved
+ * at once with `saveNow` (the event source mappings' on-failure messages). Saving starts only once the saved
  * messages are back, so that a start never overwrites them with empty queues; a start that fails before then
  * leaves the file as it was.
  */
@@ -544,6 +550,9 @@ export const startSqs = async (options: SqsOptions = {}): Promise<RunningSqs> =>
       }, options.snapshotIntervalMs ?? SQS_SNAPSHOT_INTERVAL_MS);
       timer.unref();
       return { restored, dropped };
+    },
+    saveNow: () => {
+      if (file && (restoredOnce || !savedAtStart)) save(file);
     },
     close: async () => {
       clearInterval(timer);

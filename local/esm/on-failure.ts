@@ -75,6 +75,12 @@ export const sqsOnFailureSink = (options: {
   destination: string;
   /** Each call fails after this long without an answer (it is then retried, as any failed delivery). */
   callTimeoutMs?: number;
+  /**
+   * Makes a sent message durable before the send counts as done: the mapping's checkpoint moves past the records
+   * right after, so a message the queue could still lose (the local SQS saves its messages once a second) would
+   * lose them for good.
+   */
+  persist?: () => void | Promise<void>;
 }): OnFailureSink => {
   const timeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
   let queueUrl: Promise<string> | undefined;
@@ -99,6 +105,7 @@ export const sqsOnFailureSink = (options: {
         abortSignal,
       }),
     );
+    await options.persist?.();
   };
 };
 

@@ -264,6 +264,28 @@ describe('Local runtime: the SQS emulator keeps its messages across a clean stop
     }
   });
 
+  it('saves a message at once when asked to, not within the interval', async () => {
+    // Prepare: an emulator that would save only every minute.
+    const path = mkdtempSync(join(tmpdir(), 'sqs-data-'));
+    const emulator = await startSqs({ path, snapshotIntervalMs: 60_000 });
+    const client = sqsClient(emulator.endpoint);
+    try {
+      const { QueueUrl } = await client.send(new CreateQueueCommand({ QueueName: 'failures' }));
+      emulator.restoreMessages();
+      const { MessageId } = await client.send(new SendMessageCommand({ QueueUrl, MessageBody: 'pointer' }));
+      const before = savedIds(path).failures ?? [];
+      // Act
+      emulator.saveNow();
+      // Assess
+      expect(before).toEqual([]);
+      expect(savedIds(path).failures).toEqual([MessageId]);
+    } finally {
+      client.destroy();
+      await emulator.close();
+      rmSync(path, { recursive: true, force: true });
+    }
+  });
+
   it('does not overwrite the saved messages before they are restored', async () => {
     // Prepare: a saved file, and an emulator started on it whose queues are not created yet.
     const path = mkdtempSync(join(tmpdir(), 'sqs-data-'));

@@ -148,6 +148,41 @@ describe('Kinesis on-failure record', () => {
     });
   });
 
+  it('makes each sent message durable before the send counts as done, and fails the send when it cannot', async () => {
+    // Prepare: a queue that takes every message, and a save that fails once.
+    const order: string[] = [];
+    sqs.on(SendMessageCommand).callsFake(async () => {
+      order.push('sent');
+      return { MessageId: 'm' };
+    });
+    let failSave = true;
+    const sink = sqsOnFailureSink({
+      client: new SQSClient({ region: 'us-east-1' }),
+      destination: 'http://q/1/f',
+      persist: () => {
+        order.push('saved');
+        if (failSave) {
+          failSave = false;
+          throw new Error('disk full');
+        }
+      },
+    });
+    const record = kinesisOnFailureRecord({
+      ...base,
+      condition: 'RetryAttemptsExhausted',
+      approximateInvokeCount: 3,
+      functionError: 'Unhandled',
+    });
+
+    // Act
+    const first = sink(record, { payload: { Records: [] } });
+    await expect(first).rejects.toThrow('disk full');
+    await sink(record, { payload: { Records: [] } });
+
+    // Assess: the poller retries a send whose save failed, so its checkpoint never passes an unsaved message.
+    expect(order).toEqual(['sent', 'saved', 'sent', 'saved']);
+  });
+
   it('rejects when the message cannot be sent, so the poller retries', async () => {
     // Prepare
     sqs.on(SendMessageCommand).rejects(new Error('queue unavailable'));

@@ -31,9 +31,21 @@ const messageQuarantine = new S3MessageQuarantine({
   prefix: config.quarantinePrefix,
 });
 
-const dependencies = (context: Context): ReplayDependencies => ({
+/**
+ * The stream's ARN: the template's stream, in the function's own partition, region and account, which the
+ * function's ARN names.
+ */
+const streamArnOf = (context: Context): string | undefined => {
+  const [, partition, , region, account] = context.invokedFunctionArn.split(':');
+  return partition && region && account
+    ? `arn:${partition}:kinesis:${region}:${account}:stream/${config.streamName}`
+    : undefined;
+};
+
+const dependencies = (context: Context, streamArn = streamArnOf(context)): ReplayDependencies => ({
   kinesis: kinesisReader,
   streamName: config.streamName,
+  ...(streamArn === undefined ? {} : { streamArn }),
   sink,
   dryRunSink,
   messageQuarantine,

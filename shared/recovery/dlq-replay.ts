@@ -115,6 +115,11 @@ export interface ReplayDependencies {
   kinesis: Pick<KinesisClient, 'send'>;
   /** The stream this function replays; a message pointing at another stream is refused. */
   streamName: string;
+  /**
+   * The stream's whole ARN, when known: a message must name it exactly, not only a stream of the same name in
+   * another region or account.
+   */
+  streamArn?: string;
   sink: Sink;
   /** The sink of a dry run: reads, never writes. */
   dryRunSink: () => Sink;
@@ -252,6 +257,16 @@ const readRange = async (
       return { records, expired: `${shardId} is gone from the stream: ${(error as Error).message}` };
     }
     if (name !== 'InvalidArgumentException') throw error;
+    // A sequence number of another shard is refused too, and Kinesis names the shard it encodes: the message does
+    // not point at records of its own shard, which is no sign of their expiry.
+    const encoded = /encodes (shardId-\d+)/.exec((error as Error).message)?.[1];
+    if (encoded !== undefined && encoded !== shardId) {
+      throw new Error(
+        `${start} is a sequence number of ${encoded}, not of ${shardId}: the message does not point at records ` +
+          `of its shard (${(error as Error).message})`,
+        { cause: error },
+      );
+    }
     // A sequence number below the trim horizon may be refused outright: compare it with what is left.
     const oldest = await reader.firstRetained();
     if (oldest !== undefined && compareSequence(oldest, start) <= 0) throw error;
@@ -289,10 +304,12 @@ const checkMessage = (
   let record: FailureRecord;
   try {
     record = parseFailureRecord(message.body);
-    const streamName = streamNameOf(record.KinesisBatchInfo.streamArn);
-    if (streamName !== deps.streamName) {
+    const { streamArn } = record.KinesisBatchInfo;
+    const streamName = streamNameOf(streamArn);
+    if (deps.streamArn !== undefined ? streamArn !== deps.streamArn : streamName !== deps.streamName) {
       throw new InvalidFailureRecordError(
-        `the message points at stream ${streamName}; this function replays ${deps.streamName}`,
+        `the message points at stream ${deps.streamArn !== undefined ? streamArn : streamName}; this function ` +
+          `replays ${deps.streamArn ?? deps.streamName}`,
       );
     }
   } catch (error) {
@@ -710,7 +727,8 @@ export const drainFailureQueue = async (
     request.visibilityTimeoutSeconds ?? Math.min(43_200, Math.ceil(deps.remainingMs() / 1000) + 30);
   const details: MessageDetail[] = [];
   const budgets = replayBudgets(deps);
-  const seen = new Set<string>();
+  /** Every message this run received, by id. */
+  const seen = new Map<string, Message>();
   // Messages received but not finished with (a dry run's, or those the budget left): made visible again.
   const release: Message[] = [];
   /** Replays messages of one shard, oldest range first, and deletes each one done (never in a dry run). */
@@ -805,15 +823,30 @@ export const drainFailureQueue = async (
           AttributeNames: ['All'],
         }),
       );
-      // A message already taken in this run may come again (a visibility timeout of 0): it is not replayed twice.
-      const fresh = [...new Map(Messages.map((message) => [message.MessageId!, message])).values()].filter(
-        (message) => !seen.has(message.MessageId!),
-      );
-      // Nothing new: the queue is drained (or going round); what was taken is finished below.
-      if (fresh.length === 0) break;
+      // Nothing at all: the queue is drained; what was taken is finished below.
+      if (Messages.length === 0) break;
+      // A message already taken in this run may come again (a visibility timeout shorter than its work): it is not
+      // replayed twice, and its newest receipt handle is the one to delete it or show it again with (SQS may
+      // ignore an older one).
+      const fresh: Message[] = [];
+      for (const message of new Map(Messages.map((message) => [message.MessageId!, message])).values()) {
+        const held = seen.get(message.MessageId!);
+        if (held) held.ReceiptHandle = message.ReceiptHandle;
+        else fresh.push(message);
+      }
+      if (fresh.length === 0) {
+        // Only this run's own messages, come round again: not drained while some are unfinished. The next receive
+        // waits until one of them is; with none left, what comes round is finished work, and the run ends.
+        if (unfinished === 0) break;
+        await new Promise<void>((resolve) => {
+          wakeReceiver = resolve;
+        });
+        wakeReceiver = undefined;
+        continue;
+      }
       const idleShards: string[] = [];
       for (const entry of inStreamOrder(fresh, (message) => message.Body)) {
-        seen.add(entry.item.MessageId!);
+        seen.set(entry.item.MessageId!, entry.item);
         if (taken.length >= request.maxMessages) release.push(entry.item);
         else {
           taken.push({ ...entry, receivedAt: receiving });

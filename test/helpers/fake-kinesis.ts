@@ -197,6 +197,18 @@ export class FakeKinesis {
         break;
       case 'AT_SEQUENCE_NUMBER':
       case 'AFTER_SEQUENCE_NUMBER': {
+        // A sequence number of another shard is refused, with the words Kinesis (and kinesalite) use.
+        for (const [otherId, other] of this.shards) {
+          if (
+            otherId !== input.ShardId &&
+            other.records.some((record) => BigInt(record.SequenceNumber) === sequence)
+          ) {
+            throw awsError(
+              'InvalidArgumentException',
+              `Invalid StartingSequenceNumber. It encodes ${otherId}, while it was used in a call to a shard with ${input.ShardId}`,
+            );
+          }
+        }
         const oldest = retained[0];
         if (this.faults.refuseTrimmed && oldest && sequence < BigInt(oldest.SequenceNumber)) {
           throw awsError(

@@ -111,6 +111,19 @@ describe('Function: DLQ replay handler', () => {
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: event.Records[0]!.messageId }] });
   });
 
+  it("refuses a message naming the stream's name in another account, as the function's own ARN tells", async () => {
+    // Prepare: the sample message, pointing at a stream of the same name in account 210987654321.
+    streamHoldsTheSampleRecords();
+    dynamoMock.on(PutItemCommand).resolves({});
+    const event = sampleEvent<SQSEvent>('dlq-replay-sqs.json');
+    event.Records[0]!.body = event.Records[0]!.body.replace(':123456789012:stream/', ':210987654321:stream/');
+    // Act
+    const response = await invoke(event);
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: event.Records[0]!.messageId }] });
+    expect(kinesisMock).not.toHaveReceivedCommand(GetShardIteratorCommand);
+  });
+
   it('drains the failure queue on demand and answers the report (events/dlq-replay-drain.json)', async () => {
     // Prepare
     streamHoldsTheSampleRecords();

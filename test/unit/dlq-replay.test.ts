@@ -272,6 +272,21 @@ describe('Recovery: replayMessage', () => {
     ]);
   });
 
+  it('leaves a message whose range starts with a record of another shard on the queue, never as expired', async () => {
+    // Prepare: the record is on the shard the message does not name, whose first record comes later.
+    const { deps, put, memory, messageQuarantine } = setup();
+    const record = put(SHARD, 'a', 1);
+    put(OTHER, 'b', 1);
+    const body = JSON.stringify(failureRecord(OTHER, record.SequenceNumber, record.SequenceNumber));
+    // Act
+    const detail = await replayMessage({ messageId: 'm-1', body }, false, deps);
+    // Assess
+    expect(detail).toMatchObject({ outcome: 'still-failing', recordsReplayed: 0, deleted: false });
+    expect(detail.detail).toContain(`is a sequence number of ${SHARD}, not of ${OTHER}`);
+    expect(messageQuarantine.entries).toEqual([]);
+    expect(memory.items.size).toBe(0);
+  });
+
   it('quarantines the message as expired when its shard is gone', async () => {
     // Prepare
     const { deps, fake, put, messageQuarantine } = setup();
@@ -294,11 +309,19 @@ describe('Recovery: replayMessage', () => {
     [
       'another stream',
       failureRecord(SHARD, '10', '20', { streamArn: streamArnOf('other') }),
-      'points at stream other',
+      `points at stream ${streamArnOf('other')}`,
+    ],
+    [
+      'a stream of the same name in another region, when the function knows its stream ARN',
+      failureRecord(SHARD, '10', '20', {
+        streamArn: streamArnOf(STREAM_NAME).replace(':us-east-1:', ':eu-west-1:'),
+      }),
+      `this function replays ${streamArnOf(STREAM_NAME)}`,
     ],
   ])('leaves %s on the queue, saying why', async (_name, body, reason) => {
     // Prepare
-    const { deps, messageQuarantine } = setup();
+    const { deps: base, messageQuarantine } = setup();
+    const deps = { ...base, streamArn: streamArnOf(STREAM_NAME) };
     // Act
     const detail = await replayMessage(
       { messageId: 'm-1', body: typeof body === 'string' ? body : JSON.stringify(body) },
@@ -804,6 +827,29 @@ describe('Recovery: drainFailureQueue', () => {
     const start = callsOn(fake, SHARD)[0]![1];
     expect(callsOn(fake, SHARD).map(([, at]) => Math.round(at - start))).toEqual([0, 0, 200, 2_000]);
     expect(callsOn(fake, OTHER).map(([, at]) => at - start)).toEqual([0, 0, 200, 200]);
+  });
+
+  it('goes on receiving when a receive brings back only messages it is still replaying, and deletes them by their newest handle', async () => {
+    // Prepare: a visibility timeout shorter than the work shows m-1 again while it is replayed; m-3 comes after.
+    const { deps, put } = setup();
+    const records = [1, 2, 3].map((n) => put(SHARD, 'a', n));
+    const bodyOf = (i: number) =>
+      failureRecord(SHARD, records[i]!.SequenceNumber, records[i]!.SequenceNumber);
+    const receives = [
+      [message('m-1', bodyOf(0)), message('m-2', bodyOf(1))],
+      [{ ...message('m-1', bodyOf(0), 2), ReceiptHandle: 'receipt-m-1-again' }],
+      [message('m-3', bodyOf(2))],
+    ];
+    sqsMock.on(ReceiveMessageCommand).callsFake(async () => ({ Messages: receives.shift() ?? [] }));
+    sqsMock.on(DeleteMessageCommand).resolves({});
+    // Act
+    const report = await drainFailureQueue(
+      { maxMessages: 10, visibilityTimeoutSeconds: 0 },
+      { ...deps, ...queueDeps },
+    );
+    // Assess
+    expect(report).toMatchObject({ messages: 3, deleted: 3 });
+    expect(deletedIds().sort()).toEqual(['receipt-m-1-again', 'receipt-m-2', 'receipt-m-3']);
   });
 
   it('holds at most 40 messages it has not finished, receiving again as they finish', async () => {

@@ -134,7 +134,7 @@ const main = async (): Promise<number> => {
   if (unread > 0) {
     console.error(
       `The failure queue holds about ${plural(unread, 'more message')} than this dry run read ` +
-        `(${total.messages >= max ? 'it stopped at --max' : total.messages >= DRY_RUN_MESSAGES ? `a dry run reads at most ${DRY_RUN_MESSAGES.toLocaleString('en-US')}` : "the function's time ran out first"}): ` +
+        `(${total.messages >= max ? 'it stopped at --max' : total.messages >= DRY_RUN_MESSAGES ? `a dry run reads at most ${DRY_RUN_MESSAGES.toLocaleString('en-US')}` : "the function's time ran out first, or they came after it read the queue"}): ` +
         'what it says covers only those it read. The replay itself goes on until the queue is empty.',
     );
   }

@@ -87,11 +87,11 @@ const ALARMS: Array<
     ],
   ),
   [
-    'FailureQueueDepthAlarm',
-    'AWS/SQS',
-    'ApproximateNumberOfMessagesVisible',
-    'QueueName',
-    'FailureQueueDepthAlarmThreshold',
+    'ConsumerDestinationDeliveryFailuresAlarm',
+    'AWS/Lambda',
+    'DestinationDeliveryFailures',
+    'FunctionName',
+    'DestinationDeliveryFailuresAlarmThreshold',
   ],
   [
     'ParkedMessagesAlarm',
@@ -104,6 +104,15 @@ const ALARMS: Array<
 
 /** The metric-math alarms: the metrics they combine, and their threshold parameter. */
 const MATH_ALARMS: Array<[logicalId: string, metrics: string[], threshold: string]> = [
+  // Waiting and in flight: with the replay's trigger on, a pointer is in flight as soon as it arrives.
+  [
+    'FailureQueueDepthAlarm',
+    [
+      'AWS/SQS ApproximateNumberOfMessagesVisible QueueName',
+      'AWS/SQS ApproximateNumberOfMessagesNotVisible QueueName',
+    ],
+    'FailureQueueDepthAlarmThreshold',
+  ],
   [
     'FailureQueueAgeAlarm',
     ['AWS/SQS ApproximateAgeOfOldestMessage QueueName'],

@@ -72,7 +72,9 @@ export const isRfc3339 = (value: string): boolean => {
   ) as number[];
   if (mo! < 1 || mo! > 12 || h! > 23 || mi! > 59 || s! > 60) return false;
   if (offsetH > 23 || offsetM > 59) return false;
-  const daysInMonth = new Date(Date.UTC(y!, mo!, 0)).getUTCDate();
+  // Worked out here: Date.UTC reads years 0-99 as 1900-1999, and 1900 is no leap year where 0 is (RFC 3339 §5.7).
+  const leap = y! % 4 === 0 && (y! % 100 !== 0 || y! % 400 === 0);
+  const daysInMonth = mo === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(mo!) ? 30 : 31;
   return d! >= 1 && d! <= daysInMonth;
 };
 

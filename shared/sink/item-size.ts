@@ -179,6 +179,13 @@ const valueSize = (value: unknown, depth: number, where: Where, walk?: CheckingW
             `${path} has a member whose name is empty, and DynamoDB refuses an empty attribute name`,
           );
         }
+        // JSON.parse makes `__proto__` an ordinary member, but the SDK's marshall copies members by assignment, which
+        // makes that one the map's prototype: it would be sent as a malformed value, or lost.
+        if (name === '__proto__') {
+          throw new UnstorableEventError(
+            `${path} has a member named __proto__, which the AWS SDK for JavaScript cannot write to DynamoDB`,
+          );
+        }
         size +=
           1 + (walk ? 0 : Buffer.byteLength(name)) + valueSize(member, depth + 1, { in: path, name }, walk);
       }

@@ -9,6 +9,20 @@ describe('CloudEvents contract', () => {
   });
 
   it.each([
+    ['2024-02-29T00:00:00Z', true],
+    ['2000-02-29T00:00:00Z', true],
+    ['0000-02-29T00:00:00Z', true],
+    ['0400-02-29T00:00:00Z', true],
+    ['1900-02-29T00:00:00Z', false],
+    ['0100-02-29T00:00:00Z', false],
+    ['0001-02-29T00:00:00Z', false],
+    ['2026-04-31T00:00:00Z', false],
+    ['2026-12-31T23:59:60Z', true],
+  ])('takes time %s as a real date: %s (leap years by RFC 3339 §5.7, years below 100 too)', (time, ok) => {
+    expect(validateCloudEvent({ ...valid, time }, 0).length === 0).toBe(ok);
+  });
+
+  it.each([
     [{ ...valid, specversion: '0.3' }, 'specversion'],
     [{ ...valid, id: '' }, 'id'],
     [{ ...valid, source: 7 }, 'source'],
@@ -80,6 +94,11 @@ describe('CloudEvents contract', () => {
     ]);
     expect(validateCloudEvent({ ...valid, data: { '': 1 } }, 0).map((e) => e.message)).toEqual([
       expect.stringContaining(': data has a member whose name is empty'),
+    ]);
+    // A member named __proto__, which JSON.parse keeps as a member and the SDK's marshall cannot write.
+    const proto = JSON.parse('{"x": [{"__proto__": {"y": 1}}]}') as unknown;
+    expect(validateCloudEvent({ ...valid, data: proto }, 0).map((e) => e.message)).toEqual([
+      'cannot be stored in the event table: data.x[0] has a member named __proto__, which the AWS SDK for JavaScript cannot write to DynamoDB',
     ]);
     // Names that do not read as identifiers are quoted, so that {"a.b": …} and {"a": {"b": …}} differ.
     expect(validateCloudEvent({ ...valid, data: { 'a.b': { '': 1 } } }, 0).map((e) => e.message)).toEqual([

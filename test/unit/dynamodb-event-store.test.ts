@@ -205,6 +205,20 @@ describe('Sink: DynamoDbEventStore', () => {
     expect(dynamoMock).toHaveReceivedCommandTimes(PutItemCommand, 0);
   });
 
+  it('refuses, without calling DynamoDB, data with a member named __proto__, which marshall would make a prototype', async () => {
+    // Prepare: as a record's text is parsed, __proto__ is an ordinary member.
+    const data = JSON.parse('{"a": {"__proto__": {"b": 1}, "c": 2}}') as unknown;
+    // Act
+    const result = store().put(event({ data }));
+    // Assess
+    await expect(result).rejects.toThrow(
+      new UnstorableEventError(
+        'data.a has a member named __proto__, which the AWS SDK for JavaScript cannot write to DynamoDB',
+      ),
+    );
+    expect(dynamoMock).toHaveReceivedCommandTimes(PutItemCommand, 0);
+  });
+
   it('moves data too large for an item to the claim check and stores the pointer', async () => {
     // Prepare
     dynamoMock.on(PutItemCommand).resolves({});

@@ -68,7 +68,7 @@ const describe = (status: JobStatus, { live = false } = {}): string => {
     `quarantined ${t.quarantined}`,
     `shards ${done}/${status.shards.length}`,
   ];
-  return `${status.jobId} ${state}: ${figures.join(', ')}`;
+  return `${status.jobId}${status.dryRun ? ' (dry run)' : ''} ${state}: ${figures.join(', ')}`;
 };
 
 /** What the stream could no longer give back of the window (the job's warnings). */
@@ -257,10 +257,16 @@ const main = async (): Promise<number> => {
     if (status.lastError) console.error(`  last error: ${status.lastError}`);
     // Beside the totals they explain (a job followed here showed them at its start too).
     for (const line of warningLines(status)) console.error(line);
-    const stalled = values.status && status.state === 'running' && !isWorkedOn(status, Date.now());
+    // A job nothing works on any more, or one the function can no longer resume (a projection-version raise),
+    // however recently it was updated: either way it will not finish by itself.
+    const refused = values.status ? unresumable(status) : undefined;
+    const stalled =
+      values.status &&
+      status.state === 'running' &&
+      (refused !== undefined || !isWorkedOn(status, Date.now()));
     if (stalled) {
       console.error(
-        `  ${unresumable(status) ?? `its invocations were cut off (a stop, a crash): resume it with npm run reprocess -- --job ${status.jobId}`}`,
+        `  ${refused ?? `its invocations were cut off (a stop, a crash): resume it with npm run reprocess -- --job ${status.jobId}`}`,
       );
     }
     for (const shard of status.shards) {

@@ -981,14 +981,15 @@ const runJob = async (run: RunContext): Promise<RunOutcome> => {
     const shards = await jobs.listShards(job.jobId);
     const failedShards = shards.filter((shard) => shard.state === 'failed');
     const failed = stuck !== undefined || failedShards.length > 0;
-    // The job says why it failed, from its shards when none of its own stopped it.
-    const lastError =
-      stuck ??
-      (failedShards.length === 0
+    // The job says why it failed: its failed shards' own errors, and the shards left waiting on them.
+    const fromShards =
+      failedShards.length === 0
         ? undefined
         : `${failedShards.length} shard(s) failed: ${failedShards
             .map((shard) => `${shard.shardId}: ${shard.lastError ?? 'no error recorded'}`)
-            .join('; ')}`);
+            .join('; ')}`;
+    const lastError =
+      stuck === undefined ? fromShards : fromShards === undefined ? stuck : `${fromShards}; ${stuck}`;
     await jobs.updateJob(job.jobId, {
       state: failed ? 'failed' : 'done',
       updatedAt: at,

@@ -853,6 +853,24 @@ describe('Recovery: reprocessor', () => {
     expect(memory.items.size).toBe(3);
   });
 
+  it("names a failed parent's own error in the job's, beside the children left waiting on it", async () => {
+    // Prepare: a record of the parent keeps failing; its children hold later records.
+    const { clock, fake, memory, deps, put } = setup(1);
+    const from = clock.now();
+    for (let n = 1; n <= 3; n += 1) put(S0, 'a', n);
+    const children = fake.split(S0);
+    put(children[0]!, 'a', 4);
+    const store = new FailingStore([identityOf('a', 2)], memory);
+    // Act
+    const status = await handleReprocessRequest({ from: iso(from), jobId: 'orphans' }, deps({ store }));
+    // Assess
+    expect(status.state).toBe('failed');
+    expect(status.lastError).toMatch(
+      new RegExp(`^1 shard\\(s\\) failed: ${S0}: 2 record\\(s\\) still failed after 2 attempt\\(s\\)`),
+    );
+    expect(status.lastError).toContain(`; shard(s) ${children.join(', ')} wait on parents that failed`);
+  });
+
   it('reports, per shard, what it read and wrote, its position and its lag behind the window end', async () => {
     // Prepare
     const { clock, jobs, deps, put } = setup(1);

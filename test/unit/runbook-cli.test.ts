@@ -592,6 +592,34 @@ describe('Runbook commands: reprocess --status says what a job needs', () => {
     }
   });
 
+  it('says at once that a job of another projection version cannot be resumed, however recently it was updated', async () => {
+    // Prepare: updated a moment ago (before a deploy that raised the version), a dry run.
+    const answer = {
+      ...jobStatus('job-8', 'running', { shard: { state: 'reading' } }),
+      dryRun: true,
+      functionProjectionVersion: 2,
+    };
+    const { endpoint, close } = await invokeApi(() => answer);
+    try {
+      // Act
+      const result = await run('scripts/reprocess.ts', [
+        '--job',
+        'job-8',
+        '--status',
+        '--endpoint',
+        endpoint,
+      ]);
+      // Assess
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('job-8 (dry run) running: window');
+      expect(result.stderr).toContain(
+        'job job-8 writes projection version 1, and the function now writes 2: it cannot be resumed',
+      );
+    } finally {
+      await close();
+    }
+  });
+
   it('exits 1 for a job nothing works on, warnings or not', async () => {
     // Prepare
     const answer = jobStatus('job-6', 'running', {

@@ -24,6 +24,13 @@ export interface ConsumerDependencies {
   context?: Context;
   /** Throw `FullBatchFailureError` when every record failed (the default, so that bisect applies). */
   throwOnFullBatchFailure?: boolean;
+  /**
+   * User records an earlier run of the same records settled (written, duplicate, stale or quarantined), by
+   * `sequenceNumber/subSequenceNumber`: skipped, neither done nor counted again, and each one settled here is added.
+   * A retry runs a whole KPL aggregate again when one of its user records failed; without this, the ones before it
+   * would count twice (as duplicates, or, in a dry run, as written).
+   */
+  settled?: Set<string>;
   now?: () => number;
 }
 
@@ -150,7 +157,12 @@ export const processRecords = async (
   // The record handler Powertools runs for each stream record; an error fails that record (and blocks its key).
   const handleRecord = async (entry: BatchEntry): Promise<void> => {
     try {
-      for (const parsed of decodeStreamRecord(entry.record)) await handleUserRecord(parsed);
+      for (const parsed of decodeStreamRecord(entry.record)) {
+        const key = `${parsed.record.sequenceNumber}/${parsed.record.subSequenceNumber ?? ''}`;
+        if (deps.settled?.has(key)) continue;
+        await handleUserRecord(parsed);
+        deps.settled?.add(key);
+      }
     } catch (error) {
       logger.warn('record failed; reported as a batch item failure', {
         shardId: entry.record.shardId,

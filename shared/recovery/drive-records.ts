@@ -73,7 +73,8 @@ export const emptyCounts = (): ConsumerCounts => ({
 /**
  * Drives stream records through the consumer's own `processRecords` (per-key order, quarantine, idempotent sink),
  * then runs the failed records again a few times: a failed record and the later records of its key are exactly
- * the batch item failures, so running only those keeps each key in order and does not count a record twice.
+ * the batch item failures, so running only those keeps each key in order. The user records of a KPL aggregate
+ * that an attempt settled before one of them failed are skipped by the next, so that none is counted twice.
  */
 export const driveRecords = async (
   records: StreamRecord[],
@@ -83,6 +84,8 @@ export const driveRecords = async (
   const attempts = Math.max(1, deps.attempts ?? 3);
   const clock = deps.clock ?? systemClock;
   let pending = records;
+  // The user records settled by an attempt, so that a retried KPL aggregate does not count them again.
+  const settled = new Set<string>();
   let deadline = false;
   let cause: string | undefined;
   for (let attempt = 1; pending.length > 0 && attempt <= attempts; attempt += 1) {
@@ -105,6 +108,7 @@ export const driveRecords = async (
       metrics: deps.metrics,
       ...(deps.context ? { context: deps.context } : {}),
       throwOnFullBatchFailure: false,
+      settled,
     });
     counts.written += report.counts.written;
     counts.duplicates += report.counts.duplicates;

@@ -189,6 +189,38 @@ describe('Recovery: replayMessage', () => {
     expect(memory.items.size).toBe(3);
   });
 
+  it('counts each user record of a retried KPL aggregate once, when one of them failed before succeeding', async () => {
+    // Prepare: the third of five user records fails at its first write only.
+    const { deps, memory, fake } = setup();
+    const aggregate = kplAggregate(
+      [1, 2, 3, 4, 5].map((n) => ({
+        partitionKey: 'k',
+        data: Buffer.from(JSON.stringify(keyedCloudEvent('k', n))),
+      })),
+    );
+    const record = fake.put(SHARD, 'k', aggregate);
+    const body = JSON.stringify(failureRecord(SHARD, record.SequenceNumber, record.SequenceNumber));
+    const flaky = new FailingStore([identityOf('k', 3)], memory);
+    const put = flaky.put.bind(flaky);
+    flaky.put = async (event) => {
+      const failsNow = flaky.failing.has(event.identity);
+      try {
+        return await put(event);
+      } finally {
+        if (failsNow) flaky.failing.clear();
+      }
+    };
+    // Act
+    const detail = await replayMessage({ messageId: 'm-1', body }, false, {
+      ...deps,
+      sink: { ...deps.sink, store: flaky },
+    });
+    // Assess: written once each, no duplicates from the retry.
+    expect(detail).toMatchObject({ outcome: 'replayed', recordsReplayed: 1, written: 5, duplicates: 0 });
+    expect(flaky.attempts).toBe(1);
+    expect(memory.items.size).toBe(5);
+  });
+
   it('reports records that keep failing, and the records of other keys still land', async () => {
     // Prepare
     const store = new FailingStore([identityOf('a', 2)]);

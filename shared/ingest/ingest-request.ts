@@ -69,7 +69,8 @@ const parseMediaType = (header: string): { type: string; charset?: string } => {
     ?.trim()
     .replace(/^"|"$/g, '')
     .toLowerCase();
-  return { type: type.trim().toLowerCase(), ...(charset ? { charset } : {}) };
+  // An empty charset (`charset=`) is kept as given: it names no encoding, so it is not UTF-8 either.
+  return { type: type.trim().toLowerCase(), ...(charset === undefined ? {} : { charset }) };
 };
 
 /**
@@ -146,7 +147,7 @@ const readRequest = (
   const media = contentType ? parseMediaType(contentType) : undefined;
   const isBatch = media !== undefined && (MEDIA_TYPES.batch as readonly string[]).includes(media.type);
   const isSingle = media !== undefined && (MEDIA_TYPES.single as readonly string[]).includes(media.type);
-  if (!media || (!isBatch && !isSingle) || (media.charset && media.charset !== 'utf-8')) {
+  if (!media || (!isBatch && !isSingle) || (media.charset !== undefined && media.charset !== 'utf-8')) {
     counters.rejected(1, 'unsupported-media-type');
     return problemResponse({
       type: PROBLEM_TYPES.unsupportedMediaType,

@@ -291,6 +291,7 @@ describe('Function: ingest handler', () => {
       ['a missing content type', null],
       ['text/plain', 'text/plain'],
       ['a non-UTF-8 charset', 'application/json; charset=iso-8859-1'],
+      ['an empty charset', 'application/json; charset='],
     ])('answers 415 for %s', async (_, contentType) => {
       // Act
       const response = await invoke(apiRequest(JSON.stringify(cloudEvent()), contentType));

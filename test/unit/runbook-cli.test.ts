@@ -87,6 +87,21 @@ const jobStatus = (
   };
 };
 
+/** `npm run reprocess -- --job <jobId> --status` against a function answering `answer`, with the requests it got. */
+const statusOf = async (jobId: string, answer: unknown) => {
+  const requests: Array<Record<string, unknown>> = [];
+  const { endpoint, close } = await invokeApi(({ payload }) => {
+    requests.push(payload);
+    return answer;
+  });
+  try {
+    const result = await run('scripts/reprocess.ts', ['--job', jobId, '--status', '--endpoint', endpoint]);
+    return { ...result, requests };
+  } finally {
+    await close();
+  }
+};
+
 describe('Runbook commands: numeric flags are checked before the function is called', () => {
   it.each([
     [['--rate', 'abc'], "--rate must be a number, got 'abc'"],
@@ -522,32 +537,17 @@ describe('Runbook commands: reprocess --status says what a job needs', () => {
       }),
       warnings: [warning],
     };
-    const requests: Array<Record<string, unknown>> = [];
-    const { endpoint, close } = await invokeApi(({ payload }) => {
-      requests.push(payload);
-      return answer;
-    });
-    try {
-      // Act
-      const result = await run('scripts/reprocess.ts', [
-        '--job',
-        'job-3',
-        '--status',
-        '--endpoint',
-        endpoint,
-      ]);
-      // Assess: only looked at, never resumed.
-      expect(requests).toEqual([{ action: 'status', jobId: 'job-3' }]);
-      expect(result.stderr).toContain(
-        'job-3 running, not worked on (no shard lease, no update of the job or its shards for 60 s): window 50% read, read 100, written 100, failed 0, lag 0 s, duplicates 0, quarantined 0, shards 0/1',
-      );
-      expect(result.stderr).toContain(`warning: ${warning}`);
-      expect(result.stderr).toContain('resume it with npm run reprocess -- --job job-3');
-      // Part of its window is gone: not a success.
-      expect(result.code).toBe(1);
-    } finally {
-      await close();
-    }
+    // Act
+    const result = await statusOf('job-3', answer);
+    // Assess: only looked at, never resumed.
+    expect(result.requests).toEqual([{ action: 'status', jobId: 'job-3' }]);
+    expect(result.stderr).toContain(
+      'job-3 running, not worked on (no shard lease, no update of the job or its shards for 60 s): window 50% read, read 100, written 100, failed 0, lag 0 s, duplicates 0, quarantined 0, shards 0/1',
+    );
+    expect(result.stderr).toContain(`warning: ${warning}`);
+    expect(result.stderr).toContain('resume it with npm run reprocess -- --job job-3');
+    // Part of its window is gone: not a success.
+    expect(result.code).toBe(1);
   });
 
   it('says a job of another projection version cannot be resumed, and exits 1, where it would say to resume it', async () => {
@@ -599,25 +599,14 @@ describe('Runbook commands: reprocess --status says what a job needs', () => {
       dryRun: true,
       functionProjectionVersion: 2,
     };
-    const { endpoint, close } = await invokeApi(() => answer);
-    try {
-      // Act
-      const result = await run('scripts/reprocess.ts', [
-        '--job',
-        'job-8',
-        '--status',
-        '--endpoint',
-        endpoint,
-      ]);
-      // Assess
-      expect(result.code).toBe(1);
-      expect(result.stderr).toContain('job-8 (dry run) running: window');
-      expect(result.stderr).toContain(
-        'job job-8 writes projection version 1, and the function now writes 2: it cannot be resumed',
-      );
-    } finally {
-      await close();
-    }
+    // Act
+    const result = await statusOf('job-8', answer);
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('job-8 (dry run) running: window');
+    expect(result.stderr).toContain(
+      'job job-8 writes projection version 1, and the function now writes 2: it cannot be resumed',
+    );
   });
 
   it('exits 1 for a job nothing works on, warnings or not', async () => {
@@ -626,22 +615,11 @@ describe('Runbook commands: reprocess --status says what a job needs', () => {
       shard: { state: 'reading', lastArrival: '2026-11-27T10:30:00.000Z' },
       updatedAt: new Date(Date.now() - 3_600_000).toISOString(),
     });
-    const { endpoint, close } = await invokeApi(() => answer);
-    try {
-      // Act
-      const result = await run('scripts/reprocess.ts', [
-        '--job',
-        'job-6',
-        '--status',
-        '--endpoint',
-        endpoint,
-      ]);
-      // Assess
-      expect(result.stderr).toContain('resume it with npm run reprocess -- --job job-6');
-      expect(result.code).toBe(1);
-    } finally {
-      await close();
-    }
+    // Act
+    const result = await statusOf('job-6', answer);
+    // Assess
+    expect(result.stderr).toContain('resume it with npm run reprocess -- --job job-6');
+    expect(result.code).toBe(1);
   });
 
   it('shows a job worked on as running, with no resume hint', async () => {
@@ -652,23 +630,12 @@ describe('Runbook commands: reprocess --status says what a job needs', () => {
         lease: { owner: 'a', expiresAt: new Date(Date.now() + 60_000).toISOString() },
       },
     });
-    const { endpoint, close } = await invokeApi(() => answer);
-    try {
-      // Act
-      const result = await run('scripts/reprocess.ts', [
-        '--job',
-        'job-4',
-        '--status',
-        '--endpoint',
-        endpoint,
-      ]);
-      // Assess
-      expect(result.stderr).toContain('job-4 running: window 0% read');
-      expect(result.stderr).not.toContain('resume it');
-      expect(result.stderr).not.toContain('warning:');
-    } finally {
-      await close();
-    }
+    // Act
+    const result = await statusOf('job-4', answer);
+    // Assess
+    expect(result.stderr).toContain('job-4 running: window 0% read');
+    expect(result.stderr).not.toContain('resume it');
+    expect(result.stderr).not.toContain('warning:');
   });
 });
 
@@ -693,22 +660,11 @@ describe('Runbook commands: reprocess says how a job ended, and exits so that a 
   ])('%s', async (_, fields, code, lines) => {
     // Prepare
     const answer = { ...jobStatus('job-5', 'done', { shard: { state: 'done' } }), ...fields };
-    const { endpoint, close } = await invokeApi(() => answer);
-    try {
-      // Act
-      const result = await run('scripts/reprocess.ts', [
-        '--job',
-        'job-5',
-        '--status',
-        '--endpoint',
-        endpoint,
-      ]);
-      // Assess
-      expect(result.code).toBe(code);
-      for (const line of lines) expect(result.stderr).toContain(line);
-    } finally {
-      await close();
-    }
+    // Act
+    const result = await statusOf('job-5', answer);
+    // Assess
+    expect(result.code).toBe(code);
+    for (const line of lines) expect(result.stderr).toContain(line);
   });
 
   it('shows a warning that appears while the job runs once, as it appears, and again beside the totals', async () => {

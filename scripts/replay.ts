@@ -1,4 +1,4 @@
-import { MAX_MESSAGES_PER_REQUEST, type ReplayReport } from '#shared/recovery/dlq-replay.ts';
+import { MAX_MESSAGES_PER_REQUEST, type ReplayReport, replayReport } from '#shared/recovery/dlq-replay.ts';
 import { numberFlag, parseFlags } from './lib/flags.ts';
 import { createProgress } from './lib/progress.ts';
 import { DEFAULT_LOCAL_ENDPOINT, explainFailure, TARGET_OPTIONS, targetFrom } from './lib/stack-target.ts';
@@ -80,19 +80,8 @@ const main = async (): Promise<number> => {
   const progress = createProgress(dryRun ? 'replay (dry run)' : 'replay');
   progress.line(`replaying the failure queue of the ${target.description}${dryRun ? ' (dry run)' : ''}`);
 
-  let total: ReplayReport = {
-    messages: 0,
-    recordsReplayed: 0,
-    written: 0,
-    duplicates: 0,
-    staleVersions: 0,
-    quarantined: 0,
-    stillFailing: 0,
-    expired: 0,
-    deleted: 0,
-    dryRun,
-    details: [],
-  };
+  // The function's own report of no messages.
+  let total: ReplayReport = replayReport([], dryRun);
   try {
     while (total.messages < max) {
       // A dry run's messages are visible again when its invocation ends, and a second invocation would read the

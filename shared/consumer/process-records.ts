@@ -157,11 +157,17 @@ export const processRecords = async (
   // The record handler Powertools runs for each stream record; an error fails that record (and blocks its key).
   const handleRecord = async (entry: BatchEntry): Promise<void> => {
     try {
+      const { settled } = deps;
       for (const parsed of decodeStreamRecord(entry.record)) {
+        if (settled === undefined) {
+          await handleUserRecord(parsed);
+          continue;
+        }
+        // Only the recovery functions' retries keep this: the consumer's records make no key.
         const key = `${parsed.record.sequenceNumber}/${parsed.record.subSequenceNumber ?? ''}`;
-        if (deps.settled?.has(key)) continue;
+        if (settled.has(key)) continue;
         await handleUserRecord(parsed);
-        deps.settled?.add(key);
+        settled.add(key);
       }
     } catch (error) {
       logger.warn('record failed; reported as a batch item failure', {

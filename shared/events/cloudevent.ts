@@ -63,6 +63,9 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 /** RFC 2046 media type: type "/" subtype, optionally followed by parameters. */
 const MEDIA_TYPE = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(\s*;.*)?$/;
 
+/** Days in each month of a common year. */
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
+
 /** Whether `value` is an RFC 3339 date-time with its offset, and a real one (no February 30th). */
 export const isRfc3339 = (value: string): boolean => {
   const match = RFC3339.exec(value);
@@ -74,8 +77,7 @@ export const isRfc3339 = (value: string): boolean => {
   if (offsetH > 23 || offsetM > 59) return false;
   // Worked out here: Date.UTC reads years 0-99 as 1900-1999, and 1900 is no leap year where 0 is (RFC 3339 §5.7).
   const leap = y! % 4 === 0 && (y! % 100 !== 0 || y! % 400 === 0);
-  const daysInMonth = mo === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(mo!) ? 30 : 31;
-  return d! >= 1 && d! <= daysInMonth;
+  return d! >= 1 && d! <= (mo === 2 && leap ? 29 : DAYS_IN_MONTH[mo! - 1]!);
 };
 
 const isNonEmptyString = (value: unknown): value is string => typeof value === 'string' && value.length > 0;

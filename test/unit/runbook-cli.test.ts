@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { listenOn } from '#local/net.ts';
+import { replayReport as reportOf } from '#shared/recovery/dlq-replay.ts';
 
 /** Runs one of the runbook's commands; bad flags must fail before anything is called. */
 const run = async (script: string, args: string[]) => {
@@ -46,17 +47,7 @@ const invokeApi = (answer: (call: { url: string; payload: Record<string, unknown
 
 /** A DLQ replay's report as the function answers it: nothing done, but for `fields`. */
 const replayReport = (fields: Record<string, unknown> = {}) => ({
-  messages: 0,
-  recordsReplayed: 0,
-  written: 0,
-  duplicates: 0,
-  staleVersions: 0,
-  quarantined: 0,
-  stillFailing: 0,
-  expired: 0,
-  deleted: 0,
-  dryRun: false,
-  details: [],
+  ...reportOf([], false),
   ...fields,
 });
 

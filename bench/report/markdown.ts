@@ -1,4 +1,4 @@
-import type { BenchResults, Quantity, ResultRow } from '#bench/lib/results.ts';
+import type { BenchResults, Quantity, ResultRow, Target } from '#bench/lib/results.ts';
 
 /** A number with sensible precision for a table: 3 significant digits below 100, whole numbers above. */
 export const formatNumber = (value: number): string => {
@@ -10,8 +10,25 @@ export const formatNumber = (value: number): string => {
   return value.toPrecision(3);
 };
 
-export const formatQuantity = (q: Quantity & { label: string }): string =>
-  `${formatNumber(q.value)} ${q.unit} (${q.label})`;
+/**
+ * A figure a target is judged on, with the digits that show the verdict: 0.69996 against "at least 0.7" reads
+ * 0.69996, not 0.700 beside "not met".
+ */
+export const formatJudged = (value: number, target: Target | undefined): string => {
+  const text = formatNumber(value);
+  if (target?.limit === undefined || !Number.isFinite(value)) return text;
+  const shown = Number(text.replaceAll(',', ''));
+  const sameSide = (a: number) => Math.sign(a - target.limit!) === Math.sign(value - target.limit!);
+  if (sameSide(shown)) return text;
+  for (let digits = 4; digits <= 12; digits += 1) {
+    const closer = Number(value.toPrecision(digits));
+    if (sameSide(closer)) return String(closer);
+  }
+  return String(value);
+};
+
+export const formatQuantity = (q: Quantity & { label: string }, target?: Target): string =>
+  `${formatJudged(q.value, target)} ${q.unit} (${q.label})`;
 
 export const verdict = (row: ResultRow): string => (row.target ? (row.target.met ? 'met' : 'not met') : '—');
 
@@ -39,9 +56,10 @@ export const formatMarkdown = (results: BenchResults): string => {
     }
     for (const row of benchmark.rows) {
       lines.push(
-        `| ${benchmark.id} | ${cell(benchmark.title)} | ${cell(row.case)} | ${cell(formatQuantity(row.measured))}` +
+        `| ${benchmark.id} | ${cell(benchmark.title)} | ${cell(row.case)} | ` +
+          `${cell(formatQuantity(row.measured, row.target?.appliesTo === 'measured' ? row.target : undefined))}` +
           `${row.detail ? `; ${cell(row.detail)}` : ''} | ${row.baseline ? cell(formatQuantity(row.baseline)) : '—'} | ` +
-          `${row.ratio ? `${formatNumber(row.ratio.value)} ${cell(row.ratio.label)}` : '—'} | ` +
+          `${row.ratio ? `${formatJudged(row.ratio.value, row.target?.appliesTo === 'ratio' ? row.target : undefined)} ${cell(row.ratio.label)}` : '—'} | ` +
           `${row.target ? cell(row.target.text) : '—'} | ${verdict(row)} |`,
       );
     }

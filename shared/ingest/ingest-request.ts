@@ -127,6 +127,13 @@ const invalid = (
   });
 };
 
+/** True for a Content-Encoding that leaves the body as it is: empty, or only `identity`, in any case. */
+const isIdentityCoding = (header: string): boolean =>
+  header.split(',').every((coding) => {
+    const name = coding.trim().toLowerCase();
+    return name === '' || name === 'identity';
+  });
+
 /** A request ready to write: one entry per event, and each event's id and source for the answer. */
 interface Accepted {
   entries: PutEntry[];
@@ -157,6 +164,23 @@ const readRequest = (
       instance,
       accepted: [...MEDIA_TYPES.single, ...MEDIA_TYPES.batch],
     });
+  }
+
+  // A compressed body would otherwise be refused as "not UTF-8": name the coding instead (RFC 9110 §15.5.16),
+  // and say which one is accepted (§12.5.3). API Gateway passes the body on as it came.
+  const encoding = headerOf(event, 'content-encoding');
+  if (encoding !== undefined && !isIdentityCoding(encoding)) {
+    counters.rejected(1, 'unsupported-media-type');
+    return problemResponse(
+      {
+        type: PROBLEM_TYPES.unsupportedMediaType,
+        title: 'Unsupported content encoding',
+        status: 415,
+        detail: `Content-Encoding '${encoding}' is not accepted; send the body uncompressed, with no Content-Encoding or with identity.`,
+        instance,
+      },
+      { 'accept-encoding': 'identity' },
+    );
   }
 
   // 2. Body size, before parsing anything.

@@ -11,7 +11,7 @@ import { BenchInputError, parseBenchArgs } from '#bench/lib/options.ts';
 import { atLeast, atMost, type BenchResults } from '#bench/lib/results.ts';
 import { median } from '#bench/lib/stats.ts';
 import { ratioBars } from '#bench/report/charts.ts';
-import { formatMarkdown, formatNumber } from '#bench/report/markdown.ts';
+import { formatJudged, formatMarkdown, formatNumber } from '#bench/report/markdown.ts';
 import { lineChartSvg, niceMax } from '#bench/report/svg.ts';
 import { validateCloudEvent } from '#shared/events/cloudevent.ts';
 
@@ -127,8 +127,19 @@ describe('Bench: ingest cost fixtures', () => {
     const events = [eventOfSize(1), eventOfSize(2)];
     // Act
     const encoded = bareIngest(JSON.stringify(events));
+    // Assess: each event's own text, as the handler writes it.
+    expect(encoded.map((b) => Buffer.from(b, 'base64').toString('utf8'))).toEqual(
+      events.map((event) => JSON.stringify(event)),
+    );
+  });
+
+  it('encodes a single event in the baseline as its own text, spacing kept', () => {
+    // Prepare
+    const text = JSON.stringify(eventOfSize(1), null, 1);
+    // Act
+    const encoded = bareIngest(`  ${text}\n`);
     // Assess
-    expect(encoded.map((b) => JSON.parse(Buffer.from(b, 'base64').toString('utf8')))).toEqual(events);
+    expect(encoded.map((b) => Buffer.from(b, 'base64').toString('utf8'))).toEqual([text]);
   });
 
   it('answers PutRecords through a real SDK client with one success per entry', async () => {
@@ -157,6 +168,18 @@ describe('Bench: report', () => {
     expect(formatNumber(14.857)).toBe('14.9');
     expect(formatNumber(2.5)).toBe('2.50');
     expect(formatNumber(0.892857)).toBe('0.893');
+  });
+
+  it('shows a judged figure with the digits its verdict needs, and no more', () => {
+    // Prepare
+    const atLeastSeven = atLeast(0.69996, 0.7, '≥ 0.7', 'ratio');
+    const withinLimit = atMost(300.4, 300, '≤ 300 KiB', 'measured');
+    // Act / Assess
+    expect(formatJudged(0.69996, atLeastSeven)).toBe('0.69996');
+    expect(formatJudged(300.4, withinLimit)).toBe('300.4');
+    expect(formatJudged(0.71234, atLeast(0.71234, 0.7, '≥ 0.7', 'ratio'))).toBe('0.712');
+    expect(formatJudged(0.7, atLeast(0.7, 0.7, '≥ 0.7', 'ratio'))).toBe('0.700');
+    expect(formatJudged(0.69996, undefined)).toBe('0.700');
   });
 
   it('writes one table row per result, the machine, and benchmarks not run with their reason', () => {
@@ -251,13 +274,30 @@ describe('Bench: command line', () => {
   const ids = [1, 2, 3, 4, 5];
 
   it('takes --only, --quick and --out, with defaults for what is not given', () => {
-    expect(parseBenchArgs([], ids)).toEqual({ quick: false, out: 'bench' });
-    expect(parseBenchArgs(['--only', '5, 1,5', '--quick', '--out', '/tmp/b'], ids)).toEqual({
+    expect(parseBenchArgs([], ids, {})).toEqual({ quick: false, out: 'bench' });
+    expect(parseBenchArgs(['--only', '5, 1,5', '--quick', '--out', '/tmp/b'], ids, {})).toEqual({
       only: [5, 1],
       quick: true,
       out: '/tmp/b',
     });
   });
+
+  it.each([
+    [['--only', '1'], {}],
+    [['--quick'], {}],
+    [[], { BENCH_QUICK: '1' }],
+    [[], { BENCH_PIPELINE_SECONDS: '5' }],
+    [[], { BENCH_RECOVERY_RECORDS: '500' }],
+  ])(
+    'writes a partial run (%j, %j) to bench/partial unless told, never over the quoted results',
+    (argv, env) => {
+      // Act
+      const options = parseBenchArgs(argv, ids, env);
+      // Assess
+      expect(options.out).toBe('bench/partial');
+      expect(parseBenchArgs([...argv, '--out', 'bench'], ids, env).out).toBe('bench');
+    },
+  );
 
   it.each([
     [['--only', '9'], '--only takes benchmark ids among 1, 2, 3, 4, 5; got "9"'],

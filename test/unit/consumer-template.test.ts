@@ -153,7 +153,7 @@ describe('Template: the consumer’s storage', () => {
     const ours = Object.keys(parameters).filter((name) =>
       /^(Consumer|ProjectionVersion|TableDeletionProtection|QuarantineRetentionDays)/.test(name),
     );
-    expect(ours).toHaveLength(10);
+    expect(ours).toHaveLength(11);
     for (const name of ours) {
       expect(parameters[name]?.Description, name).toEqual(expect.any(String));
       expect(text.includes(`{"Ref":"${name}"}`), name).toBe(true);

@@ -301,6 +301,37 @@ describe('Function: ingest handler', () => {
       expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
     });
 
+    it.each(['gzip', 'identity, br', 'x-custom'])(
+      'answers 415 naming a Content-Encoding of %s, and that identity is accepted',
+      async (encoding) => {
+        // Prepare
+        const request = apiRequest(JSON.stringify(cloudEvent()));
+        request.headers['content-encoding'] = encoding;
+        // Act
+        const response = await invoke(request);
+        // Assess
+        expect(response.statusCode).toBe(415);
+        expect(response.headers?.['accept-encoding']).toBe('identity');
+        expect(response.json).toMatchObject({
+          type: 'urn:kinesis-pipeline:problem:unsupported-media-type',
+          title: 'Unsupported content encoding',
+          detail: expect.stringContaining(`'${encoding}'`),
+        });
+        expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
+      },
+    );
+
+    it.each(['identity', 'Identity', ''])('accepts a Content-Encoding of "%s"', async (encoding) => {
+      // Prepare
+      acceptAll();
+      const request = apiRequest(JSON.stringify(cloudEvent()));
+      request.headers['content-encoding'] = encoding;
+      // Act
+      const response = await invoke(request);
+      // Assess
+      expect(response.statusCode).toBe(202);
+    });
+
     it('accepts application/json with a UTF-8 charset parameter', async () => {
       // Prepare
       acceptAll();

@@ -113,6 +113,12 @@ const MATH_ALARMS: Array<[logicalId: string, metrics: string[], threshold: strin
     ],
     'FailureQueueDepthAlarmThreshold',
   ],
+  // Records that reached the stream while nothing invoked the consumer.
+  [
+    'ConsumerStalledAlarm',
+    ['AWS/Kinesis IncomingRecords StreamName', 'AWS/Lambda Invocations FunctionName'],
+    'ConsumerStalledAlarmThreshold',
+  ],
   [
     'FailureQueueAgeAlarm',
     ['AWS/SQS ApproximateAgeOfOldestMessage QueueName'],
@@ -194,6 +200,27 @@ describe('Template: alarms', () => {
       ]);
     },
   );
+
+  it('fires on records that arrive while the consumer is not invoked for 15 minutes, whose metric then is missing', () => {
+    // Act
+    const alarm = properties('ConsumerStalledAlarm');
+    const returned = (alarm.Metrics as Node[]).filter((entry) => entry.ReturnData === true);
+    const periods = (alarm.Metrics as Node[]).flatMap((entry) =>
+      entry.MetricStat ? [(entry.MetricStat as Node).Period] : [],
+    );
+
+    // Assess
+    expect(returned).toEqual([
+      expect.objectContaining({ Expression: 'IF(FILL(invocations, 0) == 0, FILL(incoming, 0), 0)' }),
+    ]);
+    expect(periods).toEqual([300, 300]);
+    expect(alarm).toMatchObject({
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+  });
 
   it('measures iterator-age thresholds in milliseconds, the unit of both metrics', () => {
     for (const [logicalId, namespace, metric, , threshold] of ALARMS.slice(0, 2)) {

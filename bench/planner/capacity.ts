@@ -13,6 +13,12 @@ export const SHARD_WRITE_RECORDS_PER_SECOND = 1000;
 export const SHARD_READ_MB_PER_SECOND = 2;
 /** GetRecords calls per second per shard, shared by every shared-throughput consumer. */
 export const SHARD_GET_RECORDS_PER_SECOND = 5;
+/**
+ * Most share of a shard's write or read limit the plan lets it run at, at peak. Partition keys never spread exactly
+ * evenly, so shards sized to their limit throttle some records (the load test on 2 shards at 100% shows a few
+ * percent): the plan provisions the formula's shards ÷ this, rounded up, and prices provisioned mode at that.
+ */
+export const HEADROOM_SHARE = 0.8;
 /** Enhanced fan-out consumers per stream (provisioned and On-demand Standard). */
 export const MAX_EFO_CONSUMERS = 20;
 /** Largest record a stream can be configured to accept, in KB (10 MiB). */
@@ -66,7 +72,7 @@ export interface PlanInput {
   memoryMb: number;
   /** Billed duration of one ingest invocation, in milliseconds. */
   ingestMs: number;
-  /** Records per consumer invocation (template.yaml: ConsumerBatchSize 100). */
+  /** Most records per consumer invocation (template.yaml: ConsumerBatchSize 100); at low rates fewer arrive in time. */
   consumerBatchSize: number;
   /** Billed duration of one consumer invocation, in milliseconds. */
   consumerMs: number;
@@ -89,9 +95,14 @@ export interface ShardPlan {
   byBytesIn: number;
   byRecords: number;
   byBytesOut: number;
+  /** The formula's count: the fewest shards that take the peak, each at 100% of its limit. */
   shards: number;
   /** What decides the count; 'minimum' when every term is 0 (no load at all) and the stream still needs its shard. */
   bound: 'bytes in' | 'records' | 'bytes out' | 'minimum';
+  /** The peak in shards' worth: the largest term before rounding up (10 for 10,000 records/s). */
+  load: number;
+  /** Shards to provision: ceil(load ÷ HEADROOM_SHARE), at least `shards`; provisioned mode is priced at this. */
+  provisioned: number;
 }
 
 /**
@@ -109,11 +120,15 @@ export const planShards = (
 ) => {
   const mbPerSecondIn = (input.recordsPerSecond * input.avgSizeKB) / 1024;
   const mbPerSecondOut = input.efo ? mbPerSecondIn : mbPerSecondIn * input.consumers;
-  const byBytesIn = ceilUnits(mbPerSecondIn / SHARD_WRITE_MB_PER_SECOND);
-  const byRecords = ceilUnits(input.recordsPerSecond / SHARD_WRITE_RECORDS_PER_SECOND);
-  const byBytesOut = ceilUnits(mbPerSecondOut / SHARD_READ_MB_PER_SECOND);
+  const bytesIn = mbPerSecondIn / SHARD_WRITE_MB_PER_SECOND;
+  const records = input.recordsPerSecond / SHARD_WRITE_RECORDS_PER_SECOND;
+  const bytesOut = mbPerSecondOut / SHARD_READ_MB_PER_SECOND;
+  const byBytesIn = ceilUnits(bytesIn);
+  const byRecords = ceilUnits(records);
+  const byBytesOut = ceilUnits(bytesOut);
   const largestTerm = Math.max(byBytesIn, byRecords, byBytesOut);
   const shards = Math.max(1, largestTerm);
+  const load = Math.max(bytesIn, records, bytesOut);
   const bound: ShardPlan['bound'] =
     largestTerm === 0
       ? 'minimum'
@@ -130,6 +145,8 @@ export const planShards = (
     byBytesOut,
     shards,
     bound,
+    load,
+    provisioned: Math.max(shards, ceilUnits(load / HEADROOM_SHARE)),
   } satisfies ShardPlan;
 };
 

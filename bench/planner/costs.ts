@@ -3,13 +3,12 @@ import {
   DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES,
 } from '#shared/sink/dynamodb-event-store.ts';
 import {
+  MAX_EFO_CONSUMERS,
   MAX_EVENTS_PER_REQUEST,
   type PlanInput,
   planShards,
   SHARD_GET_RECORDS_PER_SECOND,
   SHARD_READ_MB_PER_SECOND,
-  SHARD_WRITE_MB_PER_SECOND,
-  SHARD_WRITE_RECORDS_PER_SECOND,
   type ShardPlan,
 } from './capacity.ts';
 import {
@@ -47,17 +46,46 @@ export interface PerMillionEvents {
 }
 
 export interface Recommendation {
-  mode: 'provisioned' | 'on-demand';
+  /** 'none' when no capacity mode serves the consumers on one stream (more than MAX_EFO_CONSUMERS sharing reads). */
+  mode: 'provisioned' | 'on-demand' | 'none';
   reason: string;
 }
 
+/**
+ * How the consumers read: as the input says; with enhanced fan-out because more than SHARD_GET_RECORDS_PER_SECOND
+ * cannot share a shard's reads; or not at all, because more than MAX_EFO_CONSUMERS can do neither.
+ */
+export type Reads = 'as-given' | 'efo-instead-of-shared' | 'unserved';
+
+/** How many records a consumer invocation holds on average, and what decides it. */
+export interface ConsumerBatching {
+  /** Records per invocation: `gathered`, at least 1 and at most `most`. */
+  records: number;
+  /** Records one batch gathers: average records/s ÷ (shards × parallelization factor) × `seconds`. */
+  gathered: number;
+  /** The most an invocation holds: the batch size, or as many as fit the 6 MB payload. */
+  most: number;
+  /** Seconds a batch gathers records for: the batching window, at least the one second between polls. */
+  seconds: number;
+  /** The shards the records are spread over: the plan's provisioned count. */
+  shards: number;
+  parallelizationFactor: number;
+}
+
 export interface Plan {
+  /** The input as planned: with `efo` set when `reads` is 'efo-instead-of-shared'. */
   input: PlanInput;
+  reads: Reads;
   shards: ShardPlan;
   averageRecordsPerSecond: number;
   recordsPerMonth: number;
+  /**
+   * Provisioned mode at `shards.provisioned` shards, and on-demand mode. With `reads` 'unserved' they are priced as
+   * the input says, which no stream serves: the recommendation is 'none' and formatPlan prints neither.
+   */
   provisioned: ModeCost;
   onDemand: ModeCost;
+  consumerBatching: ConsumerBatching;
   perMillionEvents: PerMillionEvents;
   recommendation: Recommendation;
   warnings: string[];
@@ -92,7 +120,7 @@ export const provisionedMonthly = (input: PlanInput, shards: number, recordsPerM
   const p = PRICES.kinesis.provisioned;
   const gbPerConsumer = (recordsPerMonth * input.avgSizeKB) / KB_PER_GB;
   const lines: CostLine[] = [
-    { item: `${shards} shard(s) × ${HOURS_PER_MONTH} h`, usd: shards * HOURS_PER_MONTH * p.shardHour },
+    { item: `${shardCount(shards)} × ${HOURS_PER_MONTH} h`, usd: shards * HOURS_PER_MONTH * p.shardHour },
     {
       item: 'PUT payload units (25 KB each)',
       usd:
@@ -103,7 +131,7 @@ export const provisionedMonthly = (input: PlanInput, shards: number, recordsPerM
   if (input.efo) {
     lines.push(
       {
-        item: `EFO: ${input.consumers} consumer(s) × ${shards} shard(s) × ${HOURS_PER_MONTH} h`,
+        item: `EFO: ${input.consumers} consumer(s) × ${shardCount(shards)} × ${HOURS_PER_MONTH} h`,
         usd: input.consumers * shards * HOURS_PER_MONTH * p.efoConsumerShardHour,
       },
       { item: 'EFO retrievals', usd: input.consumers * gbPerConsumer * p.efoRetrievalPerGB },
@@ -127,12 +155,18 @@ export const onDemandMonthly = (input: PlanInput, recordsPerMonth: number): Mode
       item: 'data in (each record rounded up to 1 KB)',
       usd: ((recordsPerMonth * meteredKB) / KB_PER_GB) * p.ingestPerGB,
     },
-    input.efo
-      ? { item: 'EFO retrievals', usd: input.consumers * gbPerConsumer * p.efoRetrievalPerGB }
-      : {
-          item: 'shared-throughput retrievals',
-          usd: input.consumers * gbPerConsumer * p.sharedRetrievalPerGB,
-        },
+    ...(input.efo
+      ? [
+          // Not confirmed either way (see prices.ts): the line says so instead of leaving it out silently.
+          { item: 'EFO consumer-shard hours (assumed none on-demand)', usd: 0 },
+          { item: 'EFO retrievals', usd: input.consumers * gbPerConsumer * p.efoRetrievalPerGB },
+        ]
+      : [
+          {
+            item: 'shared-throughput retrievals',
+            usd: input.consumers * gbPerConsumer * p.sharedRetrievalPerGB,
+          },
+        ]),
   ]);
 };
 
@@ -142,8 +176,8 @@ export const lambdaCost = (invocations: number, ms: number, memoryMb: number): n
   invocations * (memoryMb / 1024) * (ms / 1000) * PRICES.lambda.arm64PerGBSecond;
 
 /**
- * Records per consumer invocation: the batch size, or fewer when records are so large that the batch would not fit
- * the invocation's 6 MB payload, where each record's data is base64-encoded (a third larger).
+ * The most records per consumer invocation: the batch size, or fewer when records are so large that the batch would
+ * not fit the invocation's 6 MB payload, where each record's data is base64-encoded (a third larger).
  */
 export const consumerRecordsPerInvocation = (
   input: Pick<PlanInput, 'avgSizeKB' | 'consumerBatchSize'>,
@@ -153,7 +187,38 @@ export const consumerRecordsPerInvocation = (
   return Math.max(1, Math.min(input.consumerBatchSize, Math.floor(l.invocationPayloadBytes / recordBytes)));
 };
 
-export const costPerMillionEvents = (input: PlanInput): PerMillionEvents => {
+/** A shared-throughput event source mapping polls each shard about once a second: a batch gathers at least that long. */
+export const POLL_INTERVAL_SECONDS = 1;
+
+/**
+ * Records per consumer invocation at `averageRecordsPerSecond`: a batch holds what one shard (or, with a
+ * parallelization factor, one of its concurrent batches) takes in during the batching window, at least 1 and at most
+ * consumerRecordsPerInvocation. Full batches only once each shard takes the batch size within the window.
+ */
+export const consumerBatching = (
+  input: Pick<PlanInput, 'avgSizeKB' | 'consumerBatchSize'>,
+  averageRecordsPerSecond: number,
+  shards: number,
+  limits: Pick<PipelineLimits, 'parallelizationFactor' | 'batchingWindowSeconds'>,
+): ConsumerBatching => {
+  const seconds = Math.max(limits.batchingWindowSeconds, POLL_INTERVAL_SECONDS);
+  const gathered = (averageRecordsPerSecond / (shards * limits.parallelizationFactor)) * seconds;
+  const most = consumerRecordsPerInvocation(input);
+  return {
+    records: Math.min(most, Math.max(1, gathered)),
+    gathered,
+    most,
+    seconds,
+    shards,
+    parallelizationFactor: limits.parallelizationFactor,
+  };
+};
+
+/** Per million events; the consumer at `perInvocation` records an invocation (full batches unless given). */
+export const costPerMillionEvents = (
+  input: PlanInput,
+  perInvocation = consumerRecordsPerInvocation(input),
+): PerMillionEvents => {
   const events = 1e6;
   const requests = events / input.eventsPerRequest;
   const requestKB = input.eventsPerRequest * input.avgSizeKB;
@@ -163,11 +228,7 @@ export const costPerMillionEvents = (input: PlanInput): PerMillionEvents => {
       PRICES.apiGateway.httpRequestPerMillion) /
     1e6;
   const ingestLambda = lambdaCost(requests, input.ingestMs, input.memoryMb);
-  const consumerLambda = lambdaCost(
-    events / consumerRecordsPerInvocation(input),
-    input.consumerMs,
-    input.memoryMb,
-  );
+  const consumerLambda = lambdaCost(events / perInvocation, input.consumerMs, input.memoryMb);
   const dynamodb =
     ((events * writeUnitsPerEvent(input.avgSizeKB)) / 1e6) * PRICES.dynamodb.onDemandWritePerMillion;
   // A claim-checked event's data is one conditional PutObject; a redelivery's refused PUT is billed as well.
@@ -245,10 +306,13 @@ export const usd = (n: number): string =>
   `$${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
 
 /** `n` with thousands separators and at most two decimals, for the warnings. */
-const figure = (n: number): string => n.toLocaleString('en-US', { maximumFractionDigits: 2 });
+export const figure = (n: number): string => n.toLocaleString('en-US', { maximumFractionDigits: 2 });
 
-/** Where the plan goes past what the pipeline deployed from template.yaml can take. */
-export const limitWarnings = (input: PlanInput, shards: number, limits: PipelineLimits): string[] => {
+/** "1 shard", "13 shards", "1,000 shards". */
+export const shardCount = (n: number): string => `${figure(n)} shard${n === 1 ? '' : 's'}`;
+
+/** Where the producers' requests go past what the ingest API deployed from template.yaml takes. */
+export const ingestWarnings = (input: PlanInput, limits: PipelineLimits): string[] => {
   const warnings: string[] = [];
   const bodyKB = limits.maxBodyBytes / 1024;
   const bodyLimit = `the ingest API's request body limit of ${figure(bodyKB)} KB`;
@@ -260,12 +324,6 @@ export const limitWarnings = (input: PlanInput, shards: number, limits: Pipeline
     warnings.push(
       `${input.eventsPerRequest} events per request × ${figure(input.avgSizeKB)} KB = ${figure(input.avgSizeKB * input.eventsPerRequest)} KB ` +
         `exceed ${bodyLimit} (the API answers 413): send at most ${Math.floor(bodyKB / input.avgSizeKB)} per request`,
-    );
-  }
-  if (shards > limits.maxShards) {
-    warnings.push(
-      `provisioned mode needs ${figure(shards)} shards, more than the ${figure(limits.maxShards)} template.yaml allows (ShardCount MaxValue): ` +
-        'deploy with StreamMode ON_DEMAND, or raise MaxValue and the account shard quota',
     );
   }
   const requestsPerSecond = input.recordsPerSecond / input.eventsPerRequest;
@@ -284,34 +342,32 @@ export const limitWarnings = (input: PlanInput, shards: number, limits: Pipeline
   return warnings;
 };
 
-/** Above this share of a shard's limit at peak, the plan suggests more shards. */
-const HEADROOM_SHARE = 0.8;
+/** Where the plan goes past what the pipeline deployed from template.yaml can take; `shards` are those provisioned. */
+export const limitWarnings = (input: PlanInput, shards: number, limits: PipelineLimits): string[] => {
+  const warnings = ingestWarnings(input, limits);
+  if (shards > limits.maxShards) {
+    warnings.push(
+      `provisioned mode needs ${shardCount(shards)}, more than the ${figure(limits.maxShards)} template.yaml allows (ShardCount MaxValue): ` +
+        'deploy with StreamMode ON_DEMAND, or raise MaxValue and the account shard quota',
+    );
+  }
+  return warnings;
+};
 
 /**
  * Where the plan goes past Kinesis's own quotas (KINESIS_QUOTAS): an ON_DEMAND stream's write capacity when that
- * mode is recommended, and the account's shard quota when provisioned shards are.
+ * mode is recommended, and the account's shard quota when provisioned shards are (the count with headroom: the
+ * plan already provisions below HEADROOM_SHARE of each shard's limit).
  */
 export const quotaWarnings = (
-  input: Pick<PlanInput, 'recordsPerSecond'>,
-  plan: Pick<ShardPlan, 'shards' | 'mbPerSecondIn' | 'mbPerSecondOut'>,
+  plan: Pick<ShardPlan, 'provisioned' | 'mbPerSecondIn'>,
   mode: Recommendation['mode'],
 ): string[] => {
   const q = KINESIS_QUOTAS;
-  const { shards, mbPerSecondIn: writeMBps } = plan;
+  const { provisioned: shards, mbPerSecondIn: writeMBps } = plan;
   const write = `${figure(writeMBps)} MB/s of writes at peak`;
   const warnings: string[] = [];
   if (mode === 'provisioned') {
-    // Partition keys never spread exactly evenly: shards sized to their limit throttle some records at peak.
-    const use = Math.max(
-      input.recordsPerSecond / (shards * SHARD_WRITE_RECORDS_PER_SECOND),
-      writeMBps / (shards * SHARD_WRITE_MB_PER_SECOND),
-      plan.mbPerSecondOut / (shards * SHARD_READ_MB_PER_SECOND),
-    );
-    if (use > HEADROOM_SHARE) {
-      warnings.push(
-        `at peak the ${figure(shards)} shards run at ${Math.round(use * 100)}% of their limit: partition keys never spread exactly evenly, so some records are throttled (the load test on 2 shards at 100% shows a few percent); provision ${figure(Math.ceil(shards * (use / HEADROOM_SHARE)))} for headroom`,
-      );
-    }
     if (shards > q.accountShardsLargeRegions) {
       warnings.push(
         `${figure(shards)} shards are more than the default account quota (${figure(q.accountShardsLargeRegions)} in ${LARGE_REGIONS}; 1,000 or 6,000 elsewhere): raise it in Service Quotas before provisioning them`,
@@ -369,55 +425,87 @@ export const serviceQuotaWarnings = (
   const l = LAMBDA_QUOTAS;
   if (ingest + consumer > l.accountConcurrency) {
     warnings.push(
-      `the pipeline needs about ${figure(ingest + consumer)} concurrent Lambda executions at peak (ingest ${figure(ingest)}: ${figure(requestsPerSecond)} requests/s × ${figure(input.ingestMs)} ms; consumer ${figure(consumer)}: ${figure(shards)} shards × ParallelizationFactor ${limits.parallelizationFactor}), more than the default ${figure(l.accountConcurrency)} per account and Region that all its functions share: raise it in Service Quotas (new accounts may start lower), or send more events per request`,
+      `the pipeline needs about ${figure(ingest + consumer)} concurrent Lambda executions at peak (ingest ${figure(ingest)}: ${figure(requestsPerSecond)} requests/s × ${figure(input.ingestMs)} ms; consumer ${figure(consumer)}: ${shardCount(shards)} × ParallelizationFactor ${limits.parallelizationFactor}), more than the default ${figure(l.accountConcurrency)} per account and Region that all its functions share: raise it in Service Quotas (new accounts may start lower), or send more events per request`,
     );
   }
   return warnings;
 };
 
-export const makePlan = (input: PlanInput, limits: PipelineLimits): Plan => {
+const getRecordsLimit =
+  `a shard serves ${SHARD_GET_RECORDS_PER_SECOND} GetRecords calls a second to all its shared-throughput consumers, and ` +
+  'each Lambda event source mapping polls every shard about once a second, so more than ' +
+  `${SHARD_GET_RECORDS_PER_SECOND} are throttled however many shards there are`;
+
+/** Why more than SHARD_GET_RECORDS_PER_SECOND shared consumers are planned with enhanced fan-out. */
+const efoInsteadReason = (consumers: number): string =>
+  `${consumers} consumers cannot share reads: ${getRecordsLimit}; with enhanced fan-out (--efo) each has its own ` +
+  `${SHARD_READ_MB_PER_SECOND} MB/s per shard and no GetRecords calls, so this plan uses it`;
+
+/** Why more than MAX_EFO_CONSUMERS consumers get no plan on one stream. */
+const unservedReason = (consumers: number): string =>
+  `${consumers} consumers cannot read one stream in either capacity mode: sharing reads, ${getRecordsLimit}; ` +
+  `enhanced fan-out registers at most ${MAX_EFO_CONSUMERS} consumers per stream. Fan out downstream instead: one ` +
+  'consumer that republishes to the others (plan the stream with --consumers 1), or several streams, each read by ' +
+  `at most ${MAX_EFO_CONSUMERS} (plan each with --efo). No Kinesis cost is priced for ${consumers} on one stream`;
+
+export const makePlan = (asked: PlanInput, limits: PipelineLimits): Plan => {
+  const tooManyToShare = !asked.efo && asked.consumers > SHARD_GET_RECORDS_PER_SECOND;
+  const reads: Reads = !tooManyToShare
+    ? 'as-given'
+    : asked.consumers <= MAX_EFO_CONSUMERS
+      ? 'efo-instead-of-shared'
+      : 'unserved';
+  const input = reads === 'efo-instead-of-shared' ? { ...asked, efo: true } : asked;
   const shards = planShards(input);
   const averageRecordsPerSecond = input.recordsPerSecond / input.peakToAverage;
   const recordsPerMonth = averageRecordsPerSecond * SECONDS_PER_MONTH;
-  const provisioned = provisionedMonthly(input, shards.shards, recordsPerMonth);
+  const provisioned = provisionedMonthly(input, shards.provisioned, recordsPerMonth);
   const onDemand = onDemandMonthly(input, recordsPerMonth);
+  const batching = consumerBatching(input, averageRecordsPerSecond, shards.provisioned, limits);
   const warnings: string[] = [];
-  if (!input.efo && input.consumers > SHARD_GET_RECORDS_PER_SECOND) {
+  // Events past the body limit are never sent, which ingestWarnings says instead.
+  if (batching.most < input.consumerBatchSize && input.avgSizeKB * 1024 <= limits.maxBodyBytes) {
     warnings.push(
-      `${input.consumers} shared-throughput consumers exceed a shard's ${SHARD_GET_RECORDS_PER_SECOND} GetRecords calls per second (each Lambda event source mapping polls every shard once a second): use --efo`,
+      `records of ${figure(input.avgSizeKB)} KB fill the consumer's 6 MB invocation payload (base64-encoded) at ${batching.most} per invocation, fewer than the batch size of ${input.consumerBatchSize}: an invocation holds at most ${batching.most}`,
     );
   }
-  const perInvocation = consumerRecordsPerInvocation(input);
-  // Events past the body limit are never sent, which limitWarnings says instead.
-  if (perInvocation < input.consumerBatchSize && input.avgSizeKB * 1024 <= limits.maxBodyBytes) {
-    warnings.push(
-      `records of ${figure(input.avgSizeKB)} KB fill the consumer's 6 MB invocation payload (base64-encoded) at ${perInvocation} per invocation, fewer than the batch size of ${input.consumerBatchSize}: the consumer is priced, and invoked, at ${perInvocation} per batch`,
-    );
-  }
-  // Past the body limit the events cannot be sent at all, which limitWarnings says instead.
+  // Past the body limit the events cannot be sent at all, which ingestWarnings says instead.
   if (input.avgSizeKB > 1024 && input.avgSizeKB * 1024 <= limits.maxBodyBytes) {
     warnings.push(
       'records over 1 MiB need the stream raised with UpdateMaxRecordSize (MaxRecordSizeKiB in template.yaml)',
     );
   }
-  const recommendation = recommend(provisioned.total, onDemand.total, input.peakToAverage, {
-    shards: shards.shards,
-    maxShards: limits.maxShards,
-  });
-  warnings.push(
-    ...limitWarnings(input, shards.shards, limits),
-    ...quotaWarnings(input, shards, recommendation.mode),
-    ...serviceQuotaWarnings(input, shards.shards, limits),
-  );
-  return {
+  const plan = {
     input,
+    reads,
     shards,
     averageRecordsPerSecond,
     recordsPerMonth,
     provisioned,
     onDemand,
-    perMillionEvents: costPerMillionEvents(input),
-    recommendation,
-    warnings,
+    consumerBatching: batching,
+    perMillionEvents: costPerMillionEvents(input, batching.records),
   };
+  if (reads === 'unserved') {
+    // No stream to size: only the warnings that hold whatever reads it (record size, the producers' requests).
+    return {
+      ...plan,
+      recommendation: { mode: 'none', reason: unservedReason(input.consumers) },
+      warnings: [...warnings, ...ingestWarnings(input, limits)],
+    };
+  }
+  const byCost = recommend(provisioned.total, onDemand.total, input.peakToAverage, {
+    shards: shards.provisioned,
+    maxShards: limits.maxShards,
+  });
+  const recommendation =
+    reads === 'efo-instead-of-shared'
+      ? { ...byCost, reason: `${efoInsteadReason(input.consumers)}; ${byCost.reason}` }
+      : byCost;
+  warnings.push(
+    ...limitWarnings(input, shards.provisioned, limits),
+    ...quotaWarnings(shards, recommendation.mode),
+    ...serviceQuotaWarnings(input, shards.provisioned, limits),
+  );
+  return { ...plan, recommendation, warnings };
 };

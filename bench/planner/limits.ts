@@ -16,6 +16,8 @@ export interface PipelineLimits {
   maxBodyBytes: number;
   /** Consumer invocations per shard at once: Parameters.ConsumerParallelizationFactor.Default. */
   parallelizationFactor: number;
+  /** Seconds the consumer's event source mapping gathers records before invoking: ConsumerMaximumBatchingWindowInSeconds.Default. */
+  batchingWindowSeconds: number;
 }
 
 export const TEMPLATE_PATH = fileURLToPath(new URL('../../template.yaml', import.meta.url));
@@ -36,6 +38,7 @@ export const pipelineLimits = (template: Template): PipelineLimits => ({
   apiRequestsPerSecond: numberParameter(template, 'ApiThrottlingRateLimit', 'Default'),
   maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
   parallelizationFactor: numberParameter(template, 'ConsumerParallelizationFactor', 'Default'),
+  batchingWindowSeconds: numberParameter(template, 'ConsumerMaximumBatchingWindowInSeconds', 'Default'),
 });
 
 /** The limits of the pipeline that template.yaml deploys. */

@@ -58,6 +58,7 @@ export const PRICES = {
     // awsforengineers "AWS API Gateway Pricing Explained" (2025-05-19) and amnic (2026): HTTP APIs cost $1.00 per
     // million requests for the first 300 million a month; AWS's API Gateway whitepaper: metered in 512 KB units.
     httpRequestPerMillion: 1.0,
+    httpFirstTierMillionRequests: 300,
     httpMeteringKB: 512,
   },
 } as const;

@@ -7,6 +7,7 @@ import {
   planShards,
 } from '#bench/planner/capacity.ts';
 import {
+  consumerBatching,
   consumerRecordsPerInvocation,
   costPerMillionEvents,
   makePlan,
@@ -32,49 +33,124 @@ const input = (over: Partial<PlanInput>): PlanInput => ({
 });
 
 describe('Planner: shard count', () => {
+  // `provision` is ceil(the largest term before rounding ÷ 0.8), at least the formula's count: each shard at most
+  // 80% of its limit at peak.
   it.each([
     // 1,000 × 1 KB = 0.977 MB/s in → 1; 1,000 records/s → 1; out 0.977 × 1 = 0.977 MB/s ÷ 2 → 1. Max = 1.
-    { case: 'one shard at 1,000 records/s of 1 KB', over: {}, shards: 1, bound: 'records' },
+    // Provision: largest term 1 (records) ÷ 0.8 = 1.25 → 2.
+    { case: 'one shard at 1,000 records/s of 1 KB', over: {}, shards: 1, bound: 'records', provision: 2 },
     // In 0.977 → 1; records → 1; out 0.977 × 5 consumers = 4.883 MB/s ÷ 2 = 2.44 → 3. Max = 3 (reads).
-    { case: 'five shared consumers', over: { consumers: 5 }, shards: 3, bound: 'bytes out' },
-    // With EFO each consumer reads its own 2 MB/s per shard: out term 0.977 ÷ 2 → 1. Max = 1.
-    { case: 'five EFO consumers', over: { consumers: 5, efo: true }, shards: 1, bound: 'records' },
+    // Provision: 2.441 ÷ 0.8 = 3.05 → 4.
+    { case: 'five shared consumers', over: { consumers: 5 }, shards: 3, bound: 'bytes out', provision: 4 },
+    // With EFO each consumer reads its own 2 MB/s per shard: out term 0.977 ÷ 2 → 1. Max = 1. Provision: 1 ÷ 0.8 → 2.
+    {
+      case: 'five EFO consumers',
+      over: { consumers: 5, efo: true },
+      shards: 1,
+      bound: 'records',
+      provision: 2,
+    },
     // AWS's own example: 1,000 × 5 KB = 4.883 MB/s in → 5; records → 1; out 4.883 ÷ 2 → 3. Max = 5 (writes).
-    { case: '5 KB records', over: { avgSizeKB: 5 }, shards: 5, bound: 'bytes in' },
+    // Provision: 4.883 ÷ 0.8 = 6.1 → 7.
+    { case: '5 KB records', over: { avgSizeKB: 5 }, shards: 5, bound: 'bytes in', provision: 7 },
     // 5,000 × 0.5 KB = 2.441 MB/s in → 3; 5,000 ÷ 1,000 → 5; out 2.441 × 2 = 4.883 ÷ 2 → 3. Max = 5 (records).
+    // Provision: 5 ÷ 0.8 = 6.25 → 7.
     {
       case: 'small records, two consumers',
       over: { recordsPerSecond: 5000, avgSizeKB: 0.5, consumers: 2 },
       shards: 5,
       bound: 'records',
+      provision: 7,
     },
     // Exactly at the limits: 1,024 × 2 KB = 2 MB/s in → 2 (not 3); 1,024 ÷ 1,000 → 2; out 2 ÷ 2 = 1 → 1. Max = 2.
-    { case: 'exactly 2 MB/s', over: { recordsPerSecond: 1024, avgSizeKB: 2 }, shards: 2, bound: 'records' },
-    // 1 record/s of 0.1 KB still needs one shard.
-    { case: 'a trickle', over: { recordsPerSecond: 1, avgSizeKB: 0.1 }, shards: 1, bound: 'records' },
+    // Provision: 2 ÷ 0.8 = 2.5 → 3.
+    {
+      case: 'exactly 2 MB/s',
+      over: { recordsPerSecond: 1024, avgSizeKB: 2 },
+      shards: 2,
+      bound: 'records',
+      provision: 3,
+    },
+    // 51,200 × 1.1 KB ÷ 1024 is 55 MB/s, which floating point makes 55.00000000000001: → 55, not 56. Records
+    // 51.2 → 52; out 27.5 → 28. Provision: 55 ÷ 0.8 = 68.75 → 69.
+    {
+      case: '55 MB/s with floating-point error',
+      over: { recordsPerSecond: 51_200, avgSizeKB: 1.1 },
+      shards: 55,
+      bound: 'bytes in',
+      provision: 69,
+    },
+    // 800 records/s of 0.1 KB: 0.8 shards' worth → 1, at exactly 80%: 0.8 ÷ 0.8 = 1, no more.
+    {
+      case: 'exactly 80% of one shard',
+      over: { recordsPerSecond: 800, avgSizeKB: 0.1 },
+      shards: 1,
+      bound: 'records',
+      provision: 1,
+    },
+    // 801 records/s: 0.801 ÷ 0.8 = 1.00125 → 2.
+    {
+      case: 'just over 80% of one shard',
+      over: { recordsPerSecond: 801, avgSizeKB: 0.1 },
+      shards: 1,
+      bound: 'records',
+      provision: 2,
+    },
+    // 1 record/s of 0.1 KB still needs one shard; 0.001 ÷ 0.8 → 1.
+    {
+      case: 'a trickle',
+      over: { recordsPerSecond: 1, avgSizeKB: 0.1 },
+      shards: 1,
+      bound: 'records',
+      provision: 1,
+    },
     // 0.000001 records/s of 1 KB: in 0.000001 ÷ 1024 = 0.000000000977 MB/s → ceil 1; records 0.000001 ÷ 1,000
     // = 0.000000001 → 1; out the same as in → 1. Every term is 1; records is named first.
-    { case: 'the smallest rate', over: { recordsPerSecond: 0.000001 }, shards: 1, bound: 'records' },
+    {
+      case: 'the smallest rate',
+      over: { recordsPerSecond: 0.000001 },
+      shards: 1,
+      bound: 'records',
+      provision: 1,
+    },
     // 1,000.01 records/s: 1.00001 shards' worth of records → 2. Only floating-point error within 1e-9 of a whole
-    // number is forgiven, not a real excess.
+    // number is forgiven, not a real excess. Provision: 1.00001 ÷ 0.8 = 1.25 → 2.
     {
       case: 'just over 1,000 records/s',
       over: { recordsPerSecond: 1000.01, avgSizeKB: 0.1 },
       shards: 2,
       bound: 'records',
+      provision: 2,
     },
     // No load at all: every term is 0, so no term bounds the count: the stream's minimum of one shard does.
-    { case: 'every term 0', over: { recordsPerSecond: 0 }, shards: 1, bound: 'minimum' },
-  ] satisfies { case: string; over: Partial<PlanInput>; shards: number; bound: string }[])(
-    '$case → $shards shard(s)',
-    ({ over, shards, bound }) => {
-      // Act
-      const plan = planShards(input(over));
-      // Assess
-      expect(plan.shards).toBe(shards);
-      expect(plan.bound).toBe(bound);
-    },
-  );
+    { case: 'every term 0', over: { recordsPerSecond: 0 }, shards: 1, bound: 'minimum', provision: 1 },
+  ] satisfies {
+    case: string;
+    over: Partial<PlanInput>;
+    shards: number;
+    bound: string;
+    provision: number;
+  }[])('$case → $shards shard(s), provision $provision', ({ over, shards, bound, provision }) => {
+    // Act
+    const plan = planShards(input(over));
+    // Assess
+    expect(plan.shards).toBe(shards);
+    expect(plan.bound).toBe(bound);
+    expect(plan.provisioned).toBe(provision);
+  });
+
+  it("prints the formula's count and the count to provision, which provisioned mode is priced at", () => {
+    // Act: 10,000 records/s of 1 KB → 10 shards at 100%; provision 10 ÷ 0.8 = 12.5 → 13, at 10 ÷ 13 = 77%.
+    const plan = makePlan(input({ recordsPerSecond: 10_000 }), limits);
+    const text = formatPlan(plan);
+    // Assess
+    expect(text).toContain(
+      '  shards   = 10 (bound by records): the fewest that take the peak, at 100% of their limit\n' +
+        '  provision 13 shards = ceil(10 ÷ 0.8), at 77% of their limit at peak (at most 80%), as priced below\n',
+    );
+    expect(text).toContain('  Provisioned (13 shards, sized for the peak with headroom):');
+    expect(text).toMatch(/ {4}13 shards × 730 h +\$142\.35\n/);
+  });
 
   it('counts one shard for the smallest load, each term rounded up to 1', () => {
     // Act
@@ -90,7 +166,9 @@ describe('Planner: shard count', () => {
     const text = formatPlan(makePlan(input({ recordsPerSecond: 0 }), limits));
     // Assess
     expect(text).toContain('  records  = 0 ÷ 1000  → 0');
-    expect(text).toContain('  shards   = 1 (every term is 0: the minimum of 1 shard)');
+    expect(text).toContain(
+      '  shards   = 1 (every term is 0: the minimum of 1 shard)\n  provision 1 shard, as priced below',
+    );
     expect(text).not.toContain('bound by');
   });
 });
@@ -101,26 +179,34 @@ describe('Planner: monthly Kinesis cost', () => {
     // which is 2,628,000,000 KB ÷ 1,048,576 = 2,506.2561 GB.
     const plan = makePlan(input({ consumers: 5 }), limits);
     // Assess
-    // Provisioned: 3 shards × 730 h × $0.015 = $32.85; 2,628 M PUT payload units × $0.014 = $36.792;
-    // shared reads are free. Total $69.642.
+    // Provisioned: 3 shards by the formula, at 2.441 ÷ 3 = 81% of their read limit; provisioned 2.441 ÷ 0.8 = 3.05
+    // → 4. 4 shards × 730 h × $0.015 = $43.80; 2,628 M PUT payload units × $0.014 = $36.792; shared reads are free.
+    // Total $80.592.
     expect(plan.shards.shards).toBe(3);
-    expect(plan.provisioned.total).toBeCloseTo(69.642, 3);
+    expect(plan.shards.provisioned).toBe(4);
+    expect(plan.provisioned.total).toBeCloseTo(80.592, 3);
     // On-demand: 730 h × $0.04 = $29.20; 2,506.2561 GB in × $0.08 = $200.5005;
     // 5 × 2,506.2561 GB out × $0.04 = $501.2512. Total $730.9517.
     expect(plan.onDemand.total).toBeCloseTo(730.9517, 3);
-    // Saving $661.31 (90%) ≥ $50 and ≥ 20% → provisioned.
+    // Saving $650.36 (89%) ≥ $50 and ≥ 20% → provisioned.
     expect(plan.recommendation.mode).toBe('provisioned');
   });
 
   it('prices enhanced fan-out per consumer in both modes', () => {
-    // Prepare: 1,000 records/s of 1 KB, 2 EFO consumers → 1 shard; 2,506.2561 GB a month per consumer.
+    // Prepare: 1,000 records/s of 1 KB, 2 EFO consumers → 1 shard, provisioned 1 ÷ 0.8 → 2; 2,506.2561 GB a month
+    // per consumer.
     const plan = makePlan(input({ consumers: 2, efo: true }), limits);
     // Assess
-    // Provisioned: $10.95 + $36.792 PUT units + 2 × 1 shard × 730 h × $0.015 = $21.90
-    // + 2 × 2,506.2561 GB × $0.013 = $65.1627. Total $134.8047.
-    expect(plan.provisioned.total).toBeCloseTo(134.8047, 3);
-    // On-demand: $29.20 + $200.5005 in + 2 × 2,506.2561 GB × $0.05 = $250.6256. Total $480.3261.
+    // Provisioned: 2 × 730 h × $0.015 = $21.90 + $36.792 PUT units + 2 consumers × 2 shards × 730 h × $0.015
+    // = $43.80 + 2 × 2,506.2561 GB × $0.013 = $65.1627. Total $167.6547.
+    expect(plan.provisioned.total).toBeCloseTo(167.6547, 3);
+    // On-demand: $29.20 + $200.5005 in + no consumer-shard hours + 2 × 2,506.2561 GB × $0.05 = $250.6256.
+    // Total $480.3261.
     expect(plan.onDemand.total).toBeCloseTo(480.3261, 3);
+    expect(plan.onDemand.lines).toContainEqual({
+      item: 'EFO consumer-shard hours (assumed none on-demand)',
+      usd: 0,
+    });
   });
 
   it('recommends on-demand for small spiky traffic, where provisioned saves too little', () => {
@@ -137,11 +223,12 @@ describe('Planner: monthly Kinesis cost', () => {
   });
 
   it('recommends on-demand when shards sized for a high peak cost more than paying per GB', () => {
-    // Prepare: peak 10,000 records/s of 1 KB → 10 shards; average 10,000 ÷ 50 = 200/s → 525.6 M records.
+    // Prepare: peak 10,000 records/s of 1 KB → 10 shards, provisioned 10 ÷ 0.8 = 12.5 → 13; average 10,000 ÷ 50
+    // = 200/s → 525.6 M records.
     const plan = makePlan(input({ recordsPerSecond: 10_000, peakToAverage: 50 }), limits);
     // Assess
-    // Provisioned: 10 × 730 × $0.015 = $109.50 + 525.6 × $0.014 = $7.3584 → $116.8584.
-    expect(plan.provisioned.total).toBeCloseTo(116.8584, 3);
+    // Provisioned: 13 × 730 × $0.015 = $142.35 + 525.6 × $0.014 = $7.3584 → $149.7084.
+    expect(plan.provisioned.total).toBeCloseTo(149.7084, 3);
     // On-demand: $29.20 + 501.2512 GB × $0.08 = $40.1001 + 501.2512 GB × $0.04 = $20.0500 → $89.3501.
     expect(plan.onDemand.total).toBeCloseTo(89.3501, 3);
     expect(plan.recommendation).toMatchObject({ mode: 'on-demand' });
@@ -152,6 +239,94 @@ describe('Planner: monthly Kinesis cost', () => {
     // Act / Assess
     expect([usd(119_483.756), usd(5.1), usd(0)]).toEqual(['$119,483.76', '$5.10', '$0.00']);
     expect(recommend(100, 125_342.01, 1).reason).toContain('provisioned saves $125,242.01 a month');
+  });
+
+  it('prices provisioned mode at the shards it provisions, and compares at that price', () => {
+    // Prepare: peak 10,000 records/s of 1 KB, 20 events per request, average 10,000 ÷ 18.18 = 550.055 records/s
+    // → × 2,628,000 s = 1,445,544,554.455 records a month (1,445.5446 M); ÷ 1,048,576 = 1,378.5787 GB.
+    const plan = makePlan(
+      input({ recordsPerSecond: 10_000, peakToAverage: 18.18, eventsPerRequest: 20 }),
+      limits,
+    );
+    // Assess
+    // The formula's 10 shards would run at 100%; provisioned: 10 ÷ 0.8 = 12.5 → 13. 13 × 730 h × $0.015 = $142.35
+    // + 1,445.5446 M PUT units × $0.014 = $20.2376 → $162.5876 (at 10 shards it would be $129.74).
+    expect(plan.shards).toMatchObject({ shards: 10, provisioned: 13 });
+    expect(plan.provisioned.total).toBeCloseTo(162.5876, 3);
+    // On-demand: $29.20 + 1,378.5787 GB × $0.08 = $110.2863 + 1,378.5787 GB × $0.04 = $55.1431 → $194.6294.
+    expect(plan.onDemand.total).toBeCloseTo(194.6294, 3);
+    // Saving $194.6294 − $162.5876 = $32.04 (16%): under $50 → on-demand (at 10 shards it was $64.89, 33%).
+    expect(plan.recommendation.mode).toBe('on-demand');
+    expect(plan.recommendation.reason).toContain(
+      'provisioned would save only $32.04 a month (16% of on-demand)',
+    );
+  });
+
+  it('prices even the smallest provisioned stream with its headroom', () => {
+    // Act: 1,000 records/s of 1 KB: 1 shard at 100% by the formula, provisioned 1 ÷ 0.8 = 1.25 → 2.
+    const plan = makePlan(input({}), limits);
+    // Assess: 2 × 730 h × $0.015 = $21.90 + 2,628 M PUT units × $0.014 = $36.792 → $58.692.
+    expect(plan.provisioned.total).toBeCloseTo(58.692, 3);
+    expect(plan.provisioned.lines[0]).toEqual({ item: '2 shards × 730 h', usd: 21.9 });
+  });
+
+  it('meters each on-demand record rounded up to a whole KB', () => {
+    // Act: 1,000 records/s × 2,628,000 s = 2,628,000,000 records a month, of 0.5 KB and of 1.5 KB.
+    const half = makePlan(input({ avgSizeKB: 0.5 }), limits);
+    const oneAndHalf = makePlan(input({ avgSizeKB: 1.5 }), limits);
+    const dataIn = (plan: ReturnType<typeof makePlan>) =>
+      plan.onDemand.lines.find((l) => l.item.startsWith('data in'))?.usd;
+    // Assess
+    // 0.5 KB is metered as 1 KB: 2,628,000,000 KB ÷ 1,048,576 = 2,506.2561 GB × $0.08 = $200.5005 (not $100.25).
+    expect(dataIn(half)).toBeCloseTo(200.5005, 3);
+    // 1.5 KB as 2 KB: 5,256,000,000 KB ÷ 1,048,576 = 5,012.5122 GB × $0.08 = $401.0010 (not $300.75).
+    expect(dataIn(oneAndHalf)).toBeCloseTo(401.001, 3);
+  });
+
+  it('counts PUT payload units in whole 25 KB units', () => {
+    // Act: 100 records/s × 2,628,000 s = 262,800,000 records a month.
+    const put = (avgSizeKB: number) =>
+      makePlan(input({ recordsPerSecond: 100, avgSizeKB }), limits).provisioned.lines.find((l) =>
+        l.item.startsWith('PUT payload units'),
+      )?.usd;
+    // Assess
+    // 30 KB takes ceil(30 ÷ 25) = 2 units: 525.6 M × $0.014 = $7.3584 (1.2 units would be $4.41504).
+    expect(put(30)).toBeCloseTo(7.3584, 6);
+    // 25 KB is exactly 1 unit: 262.8 M × $0.014 = $3.6792; 0.5 KB is 1 unit too.
+    expect(put(25)).toBeCloseTo(3.6792, 6);
+    expect(put(0.5)).toBeCloseTo(3.6792, 6);
+  });
+
+  it.each([
+    // Saving exactly $50 (25%): provisioned.
+    { provisioned: 150, onDemand: 200, mode: 'provisioned' },
+    // A cent short of $50 (24.99%): on-demand.
+    { provisioned: 150.01, onDemand: 200, mode: 'on-demand' },
+    // Saving exactly 20% ($100 of $500): provisioned.
+    { provisioned: 400, onDemand: 500, mode: 'provisioned' },
+    // $99.99 of $500 = 19.998%: on-demand.
+    { provisioned: 400.01, onDemand: 500, mode: 'on-demand' },
+  ])(
+    'recommends $mode at $provisioned provisioned against $onDemand on-demand, at the thresholds',
+    ({ provisioned, onDemand, mode }) => {
+      // Act
+      const recommendation = recommend(provisioned, onDemand, 1);
+      // Assess
+      expect(recommendation.mode).toBe(mode);
+    },
+  );
+
+  it('names the saving at exactly the thresholds when the template allows too few shards', () => {
+    // Act: $50 saved of $200 (25%), exactly the dollar threshold, but 1,000 shards against 500.
+    const beyond = recommend(150, 200, 1, { shards: 1000, maxShards: 500 });
+    const share = recommend(400, 500, 1, { shards: 1000, maxShards: 500 });
+    // Assess
+    expect(beyond.reason).toContain(
+      'provisioned would save $50.00 a month (25% of on-demand), but needs 1,000 shards',
+    );
+    expect(share.reason).toContain(
+      'provisioned would save $100.00 a month (20% of on-demand), but needs 1,000 shards',
+    );
   });
 
   it('applies both thresholds of the rule', () => {
@@ -245,7 +420,11 @@ describe('Planner: cost per million events', () => {
     // Assess
     expect(large).toMatch(/DynamoDB on-demand writes \(pointer item, 1\.3 KB\) +\$1\.25\n/);
     expect(large).toMatch(/S3 claim-check PUTs \(items over 350 KB: 1 per event\) +\$5\.00\n/);
-    expect(large).toMatch(/total \(without Kinesis\) +\$7\.67\n/);
+    // Total: as costPerMillionEvents above, but 1,000 records/s of 400 KB are 390.625 MB/s → 390.625 ÷ 0.8 = 488.3
+    // → 489 shards, 1,000 ÷ 489 = 2.045 records per invocation: 489,000 invocations × $0.20/M = $0.0978 + 489,000
+    // × 0.5 GB × 0.06 s = 14,670 GB-s × $0.0000133334 = $0.1956 → $0.2934. $1.00 + $0.3667 + $0.2934 + $1.25 + $5.00
+    // = $7.91.
+    expect(large).toMatch(/total \(without Kinesis\) +\$7\.91\n/);
     expect(small).toMatch(/DynamoDB on-demand writes \(item = event \+ 0\.3 KB\) +\$1\.25\n/);
     expect(small).toMatch(/S3 claim-check PUTs \(items over 350 KB: none\) +\$0\.00\n/);
   });
@@ -264,9 +443,9 @@ describe('Planner: cost per million events', () => {
     // × $0.0000133334 = $0.200001 → $0.300001.
     expect(costPerMillionEvents(large).consumerLambda).toBeCloseTo(0.300001, 6);
     expect(plan.warnings).toContain(
-      "records of 2,000 KB fill the consumer's 6 MB invocation payload (base64-encoded) at 2 per invocation, fewer than the batch size of 100: the consumer is priced, and invoked, at 2 per batch",
+      "records of 2,000 KB fill the consumer's 6 MB invocation payload (base64-encoded) at 2 per invocation, fewer than the batch size of 100: an invocation holds at most 2",
     );
-    expect(formatPlan(plan)).toContain('Lambda consumer (2/batch, 60 ms/batch)');
+    expect(formatPlan(plan)).toContain('at least 1 and at most 2 (the batch size, or as many as fit 6 MB)');
     expect(makePlan(input({}), limits).warnings.join('\n')).not.toContain('invocation payload');
   });
 
@@ -432,7 +611,7 @@ describe('Planner: command line', () => {
     const text = formatPlan(makePlan(input({ consumers: 5 }), limits));
     // Assess
     expect(text).toContain('shards   = 3 (bound by bytes out)');
-    expect(text).toContain('$69.64');
+    expect(text).toContain('$80.59');
     expect(text).toContain('$730.95');
     expect(text).toContain('Recommendation: PROVISIONED');
     expect(text).toContain('us-east-1, as of 2026-11-27');
@@ -441,13 +620,14 @@ describe('Planner: command line', () => {
 
 describe('Planner: pipeline limits', () => {
   it('reads the shard and request limits from template.yaml and the body limit from the ingest function', () => {
-    // Assess: ShardCount MaxValue 500, ApiThrottlingRateLimit Default 1000, 4 MiB = 4,194,304 bytes, and
-    // ConsumerParallelizationFactor Default 1.
+    // Assess: ShardCount MaxValue 500, ApiThrottlingRateLimit Default 1000, 4 MiB = 4,194,304 bytes,
+    // ConsumerParallelizationFactor Default 1 and ConsumerMaximumBatchingWindowInSeconds Default 1.
     expect(limits).toEqual({
       maxShards: 500,
       apiRequestsPerSecond: 1000,
       maxBodyBytes: 4_194_304,
       parallelizationFactor: 1,
+      batchingWindowSeconds: 1,
     });
   });
 
@@ -458,6 +638,7 @@ Parameters:
   ShardCount: { Type: Number, Default: 2, MaxValue: 40 }
   ApiThrottlingRateLimit: { Type: Number, Default: 250 }
   ConsumerParallelizationFactor: { Type: Number, Default: 4 }
+  ConsumerMaximumBatchingWindowInSeconds: { Type: Number, Default: 5 }
 Resources: {}
 `);
     // Act / Assess
@@ -465,6 +646,7 @@ Resources: {}
       maxShards: 40,
       apiRequestsPerSecond: 250,
       parallelizationFactor: 4,
+      batchingWindowSeconds: 5,
     });
   });
 
@@ -477,11 +659,11 @@ Resources: {}
 });
 
 describe('Planner: warnings about what the pipeline cannot take', () => {
-  // The headroom advice (shards near their limit) and the DynamoDB and Lambda quotas have tests of their own, below.
+  // The DynamoDB and Lambda quotas have tests of their own, below.
   const warningsFor = (over: Partial<PlanInput>, given: PipelineLimits = limits) => {
     const plan = makePlan(input(over), given);
-    const services = serviceQuotaWarnings(plan.input, plan.shards.shards, given);
-    return plan.warnings.filter((w) => !w.startsWith('at peak the ') && !services.includes(w));
+    const services = serviceQuotaWarnings(plan.input, plan.shards.provisioned, given);
+    return plan.warnings.filter((w) => !services.includes(w));
   };
 
   it('warns when a request of E events would exceed the 4 MiB body limit', () => {
@@ -516,15 +698,16 @@ describe('Planner: warnings about what the pipeline cannot take', () => {
     const warnings = warningsFor({ recordsPerSecond: 1, avgSizeKB: 2048 });
     // Assess
     expect(warnings).toEqual([
-      "records of 2,048 KB fill the consumer's 6 MB invocation payload (base64-encoded) at 2 per invocation, fewer than the batch size of 100: the consumer is priced, and invoked, at 2 per batch",
+      "records of 2,048 KB fill the consumer's 6 MB invocation payload (base64-encoded) at 2 per invocation, fewer than the batch size of 100: an invocation holds at most 2",
       'records over 1 MiB need the stream raised with UpdateMaxRecordSize (MaxRecordSizeKiB in template.yaml)',
     ]);
   });
 
   it('warns when provisioned mode needs more shards than template.yaml allows', () => {
-    // Act: 501,000 records/s of 0.5 KB with 20 events per request: in 244.6 MB/s → 245, records 501,000 ÷ 1,000
-    // → 501, out 244.6 ÷ 2 → 123; 501 shards > 500. Requests: 501,000 ÷ 20 = 25,050/s > 1,000 as well.
-    const warnings = warningsFor({ recordsPerSecond: 501_000, avgSizeKB: 0.5, eventsPerRequest: 20 });
+    // Act: 400,001 records/s of 0.5 KB with 500 events per request: in 195.3 MB/s, records 400.001, out 195.3 ÷ 2
+    // = 97.7: 401 shards by the formula; provisioned 400.001 ÷ 0.8 = 500.00125 → 501 > 500. Requests: 400,001 ÷ 500
+    // = 800/s, within 1,000.
+    const warnings = warningsFor({ recordsPerSecond: 400_001, avgSizeKB: 0.5, eventsPerRequest: 500 });
     // Assess
     expect(warnings).toContain(
       'provisioned mode needs 501 shards, more than the 500 template.yaml allows (ShardCount MaxValue): ' +
@@ -533,18 +716,19 @@ describe('Planner: warnings about what the pipeline cannot take', () => {
   });
 
   it('does not warn at exactly the largest shard count', () => {
-    // Act: 500,000 records/s of 0.5 KB → 500 shards (bound by records).
-    const warnings = warningsFor({ recordsPerSecond: 500_000, avgSizeKB: 0.5, eventsPerRequest: 500 });
-    // Assess: 500,000 ÷ 500 = 1,000 requests/s, exactly the throttle, so no warning at all.
+    // Act: 400,000 records/s of 0.5 KB → 400 shards (bound by records), provisioned 400 ÷ 0.8 = 500.
+    const warnings = warningsFor({ recordsPerSecond: 400_000, avgSizeKB: 0.5, eventsPerRequest: 400 });
+    // Assess: 400,000 ÷ 400 = 1,000 requests/s, exactly the throttle, so no warning at all.
     expect(warnings).toEqual([]);
   });
 
-  it('compares the shard count with the limit it is given', () => {
-    // Act: 1,000 records/s of 1 KB read by five shared consumers → 3 shards, against a template allowing 2.
-    const warnings = warningsFor({ consumers: 5 }, { ...limits, maxShards: 2 });
+  it('compares the count to provision, with headroom, with the limit it is given', () => {
+    // Act: 1,000 records/s of 1 KB read by five shared consumers → 3 shards by the formula, provisioned 2.441 ÷ 0.8
+    // = 3.05 → 4, against a template allowing 3.
+    const warnings = warningsFor({ consumers: 5 }, { ...limits, maxShards: 3 });
     // Assess
     expect(warnings.join('\n')).toContain(
-      'provisioned mode needs 3 shards, more than the 2 template.yaml allows',
+      'provisioned mode needs 4 shards, more than the 3 template.yaml allows',
     );
   });
 
@@ -642,30 +826,12 @@ describe("Planner: warnings about Kinesis's own quotas", () => {
         '20,000 MB/s of writes at peak is more than one ON_DEMAND stream takes (10 GB/s in us-east-1, us-west-2 and eu-west-1, 200 MB/s elsewhere): split the traffic across streams, or provision shards',
       ],
     ],
-    // Provisioned: the account's shard quota, and headroom (300 shards at 100% of 1,000 records/s each).
-    [
-      'provisioned shards within the quota, at their limit',
-      { recordsPerSecond: 300_000 },
-      'provisioned',
-      [
-        'at peak the 300 shards run at 100% of their limit: partition keys never spread exactly evenly, so some records are throttled (the load test on 2 shards at 100% shows a few percent); provision 375 for headroom',
-      ],
-    ],
-    // 1,500 records/s on 2 shards: 75%, within the 80% the plan asks for.
-    ['provisioned shards with headroom', { recordsPerSecond: 1_500 }, 'provisioned', []],
-    // Reads count too: 1,000 × 1 KB to 4 consumers is 3.9 MB/s out of 2 shards' 4 MB/s.
-    [
-      'provisioned shards near their read limit',
-      { recordsPerSecond: 1_000, consumers: 4 },
-      'provisioned',
-      [
-        'at peak the 2 shards run at 98% of their limit: partition keys never spread exactly evenly, so some records are throttled (the load test on 2 shards at 100% shows a few percent); provision 3 for headroom',
-      ],
-    ],
+    // Provisioned: the account's shard quota (300,000 records/s: 300 shards, provisioned 375, far within it).
+    ['provisioned shards within the quota', { recordsPerSecond: 300_000 }, 'provisioned', []],
   ] as const)('%s', (_, over, mode, expected) => {
     // Act
     const plan = input(over);
-    const warnings = quotaWarnings(plan, makePlan(plan, limits).shards, mode);
+    const warnings = quotaWarnings(makePlan(plan, limits).shards, mode);
     // Assess
     expect(warnings).toEqual(expected);
   });
@@ -673,7 +839,7 @@ describe("Planner: warnings about Kinesis's own quotas", () => {
   it('warns of provisioned shards past the default account quota', () => {
     // Act
     const plan = input({ recordsPerSecond: 1_000_000 });
-    const warnings = quotaWarnings(plan, { ...planShards(plan), shards: 25_000 }, 'provisioned');
+    const warnings = quotaWarnings({ ...planShards(plan), provisioned: 25_000 }, 'provisioned');
     // Assess
     expect(warnings).toEqual([
       '25,000 shards are more than the default account quota (20,000 in us-east-1, us-west-2 and eu-west-1; 1,000 or 6,000 elsewhere): raise it in Service Quotas before provisioning them',
@@ -750,9 +916,178 @@ describe('Planner: DynamoDB and Lambda quotas', () => {
     const text = formatPlan(plan);
     // Assess
     expect(plan.warnings).toEqual(
-      expect.arrayContaining(serviceQuotaWarnings(plan.input, plan.shards.shards, limits)),
+      expect.arrayContaining(serviceQuotaWarnings(plan.input, plan.shards.provisioned, limits)),
     );
     expect(text).toContain("exceed DynamoDB's default quota of 40,000 for an on-demand table");
     expect(text).toContain('a new on-demand table sustains 4,000 write request units/s');
+  });
+});
+
+describe("Planner: consumers past what a shard's reads serve", () => {
+  it('plans five shared-throughput consumers as given', () => {
+    // Act: five consumers poll each shard five times a second, the most a shard serves.
+    const plan = makePlan(input({ consumers: 5 }), limits);
+    // Assess
+    expect(plan.reads).toBe('as-given');
+    expect(plan.input.efo).toBe(false);
+    expect(formatPlan(plan)).not.toContain('cannot share reads');
+  });
+
+  it('plans six shared-throughput consumers with enhanced fan-out instead', () => {
+    // Act: six polls a second per shard are more than its 5 GetRecords calls, however many shards.
+    const plan = makePlan(input({ consumers: 6 }), limits);
+    const text = formatPlan(plan);
+    // Assess
+    expect(plan.reads).toBe('efo-instead-of-shared');
+    expect(plan.input.efo).toBe(true);
+    // EFO: out term 0.977 ÷ 2 → 1; 1 shard, provisioned 1 ÷ 0.8 → 2. 2,506.2561 GB a month per consumer.
+    // Provisioned: 2 × 730 h × $0.015 = $21.90 + $36.792 PUT units + 6 × 2 × 730 h × $0.015 = $131.40
+    // + 6 × 2,506.2561 GB × $0.013 = $195.4880 → $385.5800.
+    expect(plan.provisioned.total).toBeCloseTo(385.58, 3);
+    // On-demand: $29.20 + $200.5005 in + 6 × 2,506.2561 GB × $0.05 = $751.8768 → $981.5773.
+    expect(plan.onDemand.total).toBeCloseTo(981.5773, 3);
+    // Saving $596.00 (61%) → provisioned, with enhanced fan-out.
+    expect(plan.recommendation.mode).toBe('provisioned');
+    expect(text).toContain(
+      'Input: 1,000 records/s at peak, 1 KB average, 6 consumer(s) with enhanced fan-out (more than 5 cannot share reads)',
+    );
+    expect(text).toContain(
+      'Recommendation: PROVISIONED with enhanced fan-out — 6 consumers cannot share reads: a shard serves 5 ' +
+        'GetRecords calls a second to all its shared-throughput consumers, and each Lambda event source mapping ' +
+        'polls every shard about once a second, so more than 5 are throttled however many shards there are; with ' +
+        'enhanced fan-out (--efo) each has its own 2 MB/s per shard and no GetRecords calls, so this plan uses it; ' +
+        'provisioned saves $596.00 a month (61% of on-demand)',
+    );
+    expect(text).toContain('EFO: 6 consumer(s) × 2 shards × 730 h');
+    expect(plan.warnings.join('\n')).not.toContain('GetRecords');
+  });
+
+  it('plans consumers who ask for enhanced fan-out as given', () => {
+    // Act
+    const plan = makePlan(input({ consumers: 6, efo: true }), limits);
+    // Assess
+    expect(plan.reads).toBe('as-given');
+    expect(plan.recommendation.reason).not.toContain('cannot share reads');
+  });
+
+  it.each([
+    { consumers: 20, reads: 'efo-instead-of-shared' },
+    { consumers: 21, reads: 'unserved' },
+  ])('plans $consumers shared-throughput consumers as $reads', ({ consumers, reads }) => {
+    // Act: enhanced fan-out registers at most 20 consumers per stream.
+    const plan = makePlan(input({ consumers }), limits);
+    // Assess
+    expect(plan.reads).toBe(reads);
+  });
+
+  it('prices nothing for more consumers than either mode serves, and says what to do instead', () => {
+    // Act: 100 consumers; 1,001 requests/s at peak, past the API throttle, which holds whatever reads the stream.
+    const plan = makePlan(input({ consumers: 100, recordsPerSecond: 1001 }), limits);
+    const text = formatPlan(plan);
+    // Assess
+    expect(plan.recommendation.mode).toBe('none');
+    expect(text).toContain(
+      'Recommendation: NEITHER MODE — 100 consumers cannot read one stream in either capacity mode: sharing ' +
+        'reads, a shard serves 5 GetRecords calls a second to all its shared-throughput consumers, and each ' +
+        'Lambda event source mapping polls every shard about once a second, so more than 5 are throttled however ' +
+        'many shards there are; enhanced fan-out registers at most 20 consumers per stream. Fan out downstream ' +
+        'instead: one consumer that republishes to the others (plan the stream with --consumers 1), or several ' +
+        'streams, each read by at most 20 (plan each with --efo). No Kinesis cost is priced for 100 on one stream.',
+    );
+    expect(text).toContain('Warning: 1,001 requests/s at peak');
+    expect(text).not.toContain('Shards =');
+    expect(text).not.toContain('Kinesis per month');
+    expect(text).not.toContain('$');
+  });
+});
+
+describe('Planner: records per consumer invocation', () => {
+  const template = { parallelizationFactor: 1, batchingWindowSeconds: 1 };
+
+  it.each([
+    // 10 records/s on 1 shard × a 1 s window = 10.
+    { case: 'a low rate', rate: 10, shards: 1, given: template, records: 10 },
+    // 1,000 records/s on 2 shards × 1 s = 500: a full batch of 100.
+    { case: 'full batches', rate: 1000, shards: 2, given: template, records: 100 },
+    // 0.5 records/s × 1 s = 0.5: every invocation holds at least 1.
+    { case: 'fewer than one a window', rate: 0.5, shards: 1, given: template, records: 1 },
+    // 10 records/s ÷ (1 shard × 2 concurrent batches) × 5 s = 25.
+    {
+      case: 'a longer window and a parallelization factor',
+      rate: 10,
+      shards: 1,
+      given: { parallelizationFactor: 2, batchingWindowSeconds: 5 },
+      records: 25,
+    },
+    // No window: the mapping still polls each shard once a second, 10 records/s × 1 s = 10.
+    {
+      case: 'no batching window',
+      rate: 10,
+      shards: 1,
+      given: { parallelizationFactor: 1, batchingWindowSeconds: 0 },
+      records: 10,
+    },
+  ])('$case: $records per invocation', ({ rate, shards, given, records }) => {
+    // Act
+    const batching = consumerBatching(input({}), rate, shards, given);
+    // Assess
+    expect(batching.records).toBeCloseTo(records, 9);
+  });
+
+  it('prices the consumer at the records an invocation gathers at the average rate', () => {
+    // Act: peak 40 records/s of 1 KB, average 40 ÷ 4 = 10 records/s on 1 shard (40 ÷ 1,000 ÷ 0.8 → 1).
+    const plan = makePlan(input({ recordsPerSecond: 40, peakToAverage: 4 }), limits);
+    const text = formatPlan(plan);
+    // Assess: 10 records per invocation → 1,000,000 ÷ 10 = 100,000 invocations × $0.20/M = $0.02 + 100,000 × 0.5 GB
+    // × 0.06 s = 3,000 GB-s × $0.0000133334 = $0.0400002 → $0.0600002 (full batches of 100 would be $0.006).
+    expect(plan.consumerBatching.records).toBeCloseTo(10, 9);
+    expect(plan.perMillionEvents.consumerLambda).toBeCloseTo(0.0600002, 7);
+    expect(text).toMatch(/Lambda consumer \(10 records\/invocation, 60 ms\) +\$0\.06\n/);
+    expect(text).toContain(
+      '  Consumer: 10 records per invocation: 10 records/s on average ÷ (1 shard × ParallelizationFactor 1)\n' +
+        '    × 1 s batching window = 10, at least 1 and at most 100 (the batch size, or as many as fit 6 MB)',
+    );
+  });
+});
+
+describe('Planner: how the plan prints', () => {
+  it('prints large numbers with thousands separators', () => {
+    // Act: 1,000,000 records/s × 10,240 KB ÷ 1024 = 10,000,000 MB/s → 10,000,000 shards; 10,000,000 ÷ 0.8
+    // = 12,500,000 to provision.
+    const text = formatPlan(makePlan(input({ recordsPerSecond: 1_000_000, avgSizeKB: 10_240 }), limits));
+    // Assess
+    expect(text).toContain('Input: 1,000,000 records/s at peak, 10,240 KB average');
+    expect(text).toContain('  MB/s in  = 1,000,000 × 10,240 KB ÷ 1024 = 10,000,000.000  → 10,000,000\n');
+    expect(text).toContain('  records  = 1,000,000 ÷ 1000  → 1,000\n');
+    expect(text).toContain('  provision 12,500,000 shards = ceil(10,000,000 ÷ 0.8)');
+    expect(text).toContain('    12,500,000 shards × 730 h');
+  });
+
+  it('says one shard, not one shards', () => {
+    // Act: 10 records/s → 1 shard; and 1,000 requests/s × 1,000 ms = 1,000 ingest executions + 1 shard's consumer.
+    const text = formatPlan(makePlan(input({ recordsPerSecond: 10 }), limits));
+    const warnings = serviceQuotaWarnings(input({ ingestMs: 1000 }), 1, limits);
+    // Assess
+    expect(text).toContain('  provision 1 shard = ceil(0.01 ÷ 0.8)');
+    expect(text).toContain('  Provisioned (1 shard, sized for the peak with headroom):');
+    expect(text).toContain('    1 shard × 730 h');
+    expect(warnings.join('\n')).toContain('consumer 1: 1 shard × ParallelizationFactor 1');
+  });
+
+  it('prints the units and the assumptions behind the prices', () => {
+    // Act: 20 events of 30 KB per request = 600 KB → two 512 KB units; two EFO consumers.
+    const text = formatPlan(
+      makePlan(input({ avgSizeKB: 30, eventsPerRequest: 20, consumers: 2, efo: true }), limits),
+    );
+    // Assess
+    expect(text).toContain(
+      'Units: KB = 1,024 bytes, MB = MiB (1,048,576 bytes), GB = 1,024 MB; a month = 730 hours',
+    );
+    expect(text).toContain(
+      '  API Gateway HTTP API: $1.00 per million requests (the first 300 million a month),\n' +
+        '    each metered in 512 KB increments: 20 × 30 KB = 600 KB → 2 per request',
+    );
+    expect(text).toMatch(/EFO consumer-shard hours \(assumed none on-demand\) +\$0\.00\n/);
+    expect(text).toContain('  Consumer: ');
   });
 });

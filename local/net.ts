@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo, Server } from 'node:net';
+import { type AddressInfo, createServer, type Server } from 'node:net';
 
 export interface Listening {
   /** `http://<host>:<port>` */
@@ -14,6 +14,25 @@ export const listenOn = async (server: Server, port: number, host = '127.0.0.1')
   server.listen(port, host);
   return listening(server, host);
 };
+
+/**
+ * Fails as a server's listen would (EADDRINUSE, with the port) when a loopback port is taken, and leaves it free
+ * otherwise. A check before anything starts, so that a taken port is found before a data folder is touched or a
+ * function built; the servers still bind for themselves afterwards, and report a port taken in between.
+ */
+export const checkPortFree = (port: number, host = '127.0.0.1'): Promise<void> =>
+  new Promise((resolve, reject) => {
+    if (port === 0) {
+      resolve();
+      return;
+    }
+    const probe = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException & { port?: number }) => {
+      error.port ??= port;
+      reject(error);
+    });
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
 
 /** The same for a server something else started listening (or is about to). */
 export const listening = async (server: Server, host = '127.0.0.1'): Promise<Listening> => {

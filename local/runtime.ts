@@ -38,7 +38,7 @@ import {
   type RunningHttpApi,
   startHttpApi,
 } from '#local/http-api.ts';
-import { closeAfterAnswer, readBody } from '#local/net.ts';
+import { checkPortFree, closeAfterAnswer, readBody } from '#local/net.ts';
 import { createResources, type ResourceClients } from '#local/resources.ts';
 import { type LocalStack, planStack } from '#local/stack.ts';
 import { collectStatus, type RuntimeStatus } from '#local/status.ts';
@@ -227,6 +227,14 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
       `the local runtime serves one AWS::ApiGatewayV2::Api, the template has ${plainApis.map((api) => api.logicalId).join(', ')}`,
     );
   }
+
+  // Every port this runtime will serve, before the data folder is touched or anything starts.
+  for (const port of [
+    endpointPort,
+    options.apiPort ?? 3000,
+    ...(plainApis.length > 0 ? [options.jwtApiPort ?? 3001] : []),
+  ])
+    await checkPortFree(port);
 
   const dataDir = options.dataDir ? resolve(options.dataDir) : undefined;
   if (dataDir && options.fresh) rmSync(dataDir, { recursive: true, force: true });

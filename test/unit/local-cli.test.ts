@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -92,6 +92,33 @@ describe('Local runtime: npm start options', () => {
     expect(outcome.stderr).toContain(
       `port ${occupiedPort} is already in use (another local runtime?); stop it, or choose another port with --endpoint-port`,
     );
+  });
+
+  it('finds the HTTP API port taken before it touches the data folder or builds anything', async () => {
+    // Prepare: a data folder --fresh would empty, and free ports for the endpoint.
+    const folder = mkdtempSync(join(tmpdir(), 'cli-port-'));
+    writeFileSync(join(folder, 'kept'), 'data');
+    try {
+      // Act
+      const outcome = await run([
+        '--data-dir',
+        folder,
+        '--fresh',
+        '--port',
+        String(occupiedPort),
+        '--endpoint-port',
+        '0',
+      ]);
+      // Assess
+      expect(outcome.code).toBe(1);
+      expect(outcome.stderr).toContain(
+        `port ${occupiedPort} is already in use (another local runtime?); stop it, or choose another port with --port`,
+      );
+      expect(outcome.stdout).not.toContain('built');
+      expect(readFileSync(join(folder, 'kept'), 'utf8')).toBe('data');
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   describe('with the data folder held by another runtime', () => {

@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
@@ -15,9 +16,14 @@ import { LOAD_USAGE, LoadInputError, parseLoadArgs } from '#bench/load/options.t
 import { formatLoadSummary, loadChartSvg, reportBaseName } from '#bench/load/report.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/index.ts';
 import { explainFailure, requireOutput, stackOutputs } from '#scripts/lib/stack-target.ts';
+import { HTTP_OPTIONS } from '#shared/clients/http-options.ts';
 import { KINESIS_CLIENT_SETTINGS } from '#shared/clients/kinesis-settings.ts';
 
-/** `npm run load -- --rate 2000 --seconds 30 [--stream NAME] [--endpoint URL | --stack NAME] [--shards-report]` */
+/**
+ * `npm run load -- --rate 2000 --seconds 30 [--stream NAME] [--endpoint URL | --stack NAME] [--shards-report]`
+ * Exit status: 0 a full run that wrote records; 1 a run that stopped early, wrote nothing or could not write its
+ * report; 2 a usage error or an --out that cannot be written; 128 + the signal's number when interrupted.
+ */
 let options: ReturnType<typeof parseLoadArgs>;
 if (process.argv.slice(2).some((arg) => arg === '--help' || arg === '-h')) {
   console.log(LOAD_USAGE);
@@ -28,6 +34,15 @@ try {
 } catch (error) {
   if (!(error instanceof LoadInputError)) throw error;
   console.error(`load: ${error.message}\n${LOAD_USAGE}`);
+  process.exit(2);
+}
+
+// The report's folder is checked before anything is sent: a run whose report cannot be written is lost.
+try {
+  mkdirSync(options.outDir, { recursive: true });
+  accessSync(options.outDir, constants.W_OK);
+} catch (error) {
+  console.error(`load: --out ${options.outDir} cannot hold the report: ${(error as Error).message}`);
   process.exit(2);
 }
 
@@ -52,9 +67,16 @@ const deployedPipeline = async (stack: string, region: string | undefined, strea
 const target = options.target;
 let client: KinesisClient;
 let stream: string;
-let iteratorAge: IteratorAgeSource;
+/** The iterator-age source, made when the load starts: CloudWatch's data points are placed from that moment. */
+let iteratorAgeFrom: (startedAt: Date) => IteratorAgeSource;
 let cloudwatch: CloudWatchClient | undefined;
-const startedAt = new Date();
+/**
+ * The project's HTTP settings, with a call that outlasts their requestTimeout failing: without
+ * throwOnRequestTimeout the SDK only logs a warning and goes on waiting. Every call is then bounded (3 s to
+ * connect, 10 s for the answer), and a call to an endpoint that stopped answering fails as a TimeoutError, counted
+ * as a failure, instead of holding the run forever.
+ */
+const HANDLER_OPTIONS = { ...HTTP_OPTIONS, throwOnRequestTimeout: true };
 try {
   if (target.kind === 'local') {
     stream = target.stream;
@@ -63,10 +85,10 @@ try {
       endpoint: target.endpoint,
       region: LOCAL_REGION,
       credentials: LOCAL_CREDENTIALS,
-      requestHandler: new NodeHttpHandler(),
+      requestHandler: new NodeHttpHandler(HANDLER_OPTIONS),
       maxAttempts: 1,
     });
-    iteratorAge = localStatusSource(target.endpoint, stream);
+    iteratorAgeFrom = () => localStatusSource(target.endpoint, stream);
   } else {
     const deployed = await deployedPipeline(target.stack, target.region, target.stream);
     stream = deployed.stream;
@@ -74,23 +96,41 @@ try {
     client = new KinesisClient({
       ...KINESIS_CLIENT_SETTINGS,
       ...region,
-      requestHandler: new NodeHttpHandler(),
+      requestHandler: new NodeHttpHandler(HANDLER_OPTIONS),
       maxAttempts: 1,
     });
-    if (deployed.consumerFunction) {
-      cloudwatch = new CloudWatchClient(region);
-      iteratorAge = cloudWatchSource(cloudwatch, deployed.consumerFunction, startedAt);
+    const { consumerFunction } = deployed;
+    if (consumerFunction) {
+      const metrics = new CloudWatchClient({ ...region, requestHandler: HANDLER_OPTIONS });
+      cloudwatch = metrics;
+      iteratorAgeFrom = (startedAt) => cloudWatchSource(metrics, consumerFunction, startedAt);
     } else {
-      iteratorAge = unavailableSource(
-        'CloudWatch AWS/Lambda IteratorAge',
-        `stack ${target.stack} has no ConsumerFunctionName output (deploy this template again to chart the consumer)`,
-      );
+      iteratorAgeFrom = () =>
+        unavailableSource(
+          'CloudWatch AWS/Lambda IteratorAge',
+          `stack ${target.stack} has no ConsumerFunctionName output (deploy this template again to chart the consumer)`,
+        );
     }
   }
 } catch (error) {
   console.error(`load: could not find the stream: ${explainFailure(error as Error)}`);
   process.exit(1);
 }
+
+// The first SIGINT or SIGTERM stops the run, which then writes the report of what it sent; a second quits at once.
+const stop = new AbortController();
+const onSignal = (signal: NodeJS.Signals) => {
+  if (stop.signal.aborted) {
+    console.error(`load: ${signal} again: quitting without a report`);
+    process.exit(128 + osConstants.signals[signal]);
+  }
+  console.error(
+    `load: ${signal}: stopping; the report of what was sent follows (${signal === 'SIGINT' ? 'Ctrl-C' : signal} again quits at once, without it)`,
+  );
+  stop.abort(signal);
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
 
 console.log(
   `load: ${options.rate} records/s for ${options.seconds} s into ${stream} ` +
@@ -102,21 +142,34 @@ const report = await runLoad({
   rate: options.rate,
   seconds: options.seconds,
   users: options.users,
-  iteratorAge,
+  iteratorAge: iteratorAgeFrom(new Date()),
+  metricsWaitMs: options.metricsWait * 1000,
+  signal: stop.signal,
   log: (message) => console.error(`load: ${message}`),
 });
 client.destroy();
 cloudwatch?.destroy();
 
-mkdirSync(options.outDir, { recursive: true });
-const base = join(options.outDir, reportBaseName(report.startedAt));
-writeFileSync(`${base}.json`, `${JSON.stringify({ target, ...report }, null, 2)}\n`);
-writeFileSync(`${base}.svg`, loadChartSvg(report));
+// The summary first: it is on the screen even when the files cannot be written.
 console.log(formatLoadSummary(report, options.shardsReport));
-console.log(`wrote ${base}.json and ${base}.svg`);
 if (target.kind === 'local' && report.written === 0 && /ECONNREFUSED/.test(report.stoppedEarly ?? '')) {
   console.error(
     `load: nothing answers at ${target.endpoint}. Is the local runtime running (npm start)? Name its endpoint with --endpoint, or a deployed stack with --stack`,
   );
 }
-if (report.sent === 0 || report.written === 0) process.exitCode = 1;
+let written = false;
+try {
+  mkdirSync(options.outDir, { recursive: true });
+  const base = join(options.outDir, reportBaseName(report.startedAt));
+  writeFileSync(`${base}.json`, `${JSON.stringify({ target, ...report }, null, 2)}\n`);
+  writeFileSync(`${base}.svg`, loadChartSvg(report));
+  console.log(`wrote ${base}.json and ${base}.svg`);
+  written = true;
+} catch (error) {
+  console.error(`load: could not write the report to ${options.outDir}: ${(error as Error).message}`);
+}
+if (report.interrupted) {
+  process.exitCode = 128 + (osConstants.signals[report.interrupted as NodeJS.Signals] ?? 2);
+} else if (!written || report.stoppedEarly !== undefined || report.sent === 0 || report.written === 0) {
+  process.exitCode = 1;
+}

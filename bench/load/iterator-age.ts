@@ -17,6 +17,11 @@ export interface IteratorAgeSource {
   everyMs: number;
   /** The samples taken now (none when there is nothing yet); throws IteratorAgeUnavailableError to give up. */
   sample(elapsedMs: number): Promise<IteratorAgeSample[]>;
+  /**
+   * Whether `samples` already tell how far behind the consumer was when the load ended at `loadEndMs`, so that a
+   * wait for late data points (`--metrics-wait`) can end before its time.
+   */
+  settled?(samples: readonly IteratorAgeSample[], loadEndMs: number): boolean;
 }
 
 export class IteratorAgeUnavailableError extends Error {
@@ -114,21 +119,29 @@ export const localStatusSource = (endpoint: string, stream: string): IteratorAge
     }
     return [{ atMs: elapsedMs, ageMs: age }];
   },
+  // The consumer has caught up with what the load wrote.
+  settled: (samples, loadEndMs) => samples.some((s) => s.atMs >= loadEndMs && s.ageMs === 0),
 });
+
+/** One CloudWatch data point of Lambda's metrics: a minute. */
+export const CLOUDWATCH_PERIOD_MS = 60_000;
 
 /**
  * The deployed consumer's iterator age: Lambda's IteratorAge of the consumer function, the age of the last record
  * of each batch its event source mapping hands over. Not the stream's GetRecords.IteratorAgeMilliseconds, which
  * is the oldest over every reader, the DLQ replay and the reprocessor included. CloudWatch keeps it at one-minute
- * resolution, published a few minutes late.
+ * resolution, published a few minutes late: the data point of the minute the load ended in settles the wait for
+ * late data points. `everyMs` is how often it is read while the load runs (a minute by default).
  */
 export const cloudWatchSource = (
   client: CloudWatchClient,
   consumerFunction: string,
   startedAt: Date,
+  everyMs = CLOUDWATCH_PERIOD_MS,
 ): IteratorAgeSource => ({
   name: `CloudWatch AWS/Lambda IteratorAge (FunctionName=${consumerFunction})`,
-  everyMs: 60_000,
+  everyMs,
+  settled: (samples, loadEndMs) => samples.some((s) => s.atMs + CLOUDWATCH_PERIOD_MS > loadEndMs),
   async sample() {
     const answer = await client
       .send(
@@ -144,7 +157,7 @@ export const cloudWatchSource = (
                   MetricName: 'IteratorAge',
                   Dimensions: [{ Name: 'FunctionName', Value: consumerFunction }],
                 },
-                Period: 60,
+                Period: CLOUDWATCH_PERIOD_MS / 1000,
                 Stat: 'Maximum',
               },
             },

@@ -22,6 +22,11 @@ export const MAX_IN_FLIGHT = 16;
  * listens, or a stream that is gone, would otherwise fail every call for the whole run.
  */
 export const STOP_AFTER_FAILED_CALLS = 10;
+/**
+ * While waiting after the run for late iterator-age data points, how often the source is read at most: CloudWatch
+ * publishes a minute's data point some minutes late, at no set moment.
+ */
+export const LATE_SAMPLE_EVERY_MS = 15_000;
 
 export interface LoadRun {
   client: KinesisClient;
@@ -30,6 +35,16 @@ export interface LoadRun {
   seconds: number;
   users: number;
   iteratorAge?: IteratorAgeSource;
+  /**
+   * After sending, how long to go on reading the iterator age for data points that arrive late (CloudWatch's), until
+   * the source has one for the run's end (`IteratorAgeSource.settled`). 0 (the default): one last read.
+   */
+  metricsWaitMs?: number;
+  /**
+   * Aborted to stop the run (SIGINT, SIGTERM): while sending, no call is made after it and the report, of the calls
+   * answered, is marked `interrupted` with the abort's reason; while waiting for late data points, the wait ends.
+   */
+  signal?: AbortSignal;
   now?: () => number;
   random?: () => number;
   log?: (message: string) => void;
@@ -55,14 +70,27 @@ export interface LoadReport {
   failed: Record<string, number>;
   requests: number;
   failedRequests: number;
-  /** Written records per second of the run (sent records ÷ elapsed for `attemptedRate`). */
+  /** Written records ÷ the seconds the run took (`elapsedMs`); sent records ÷ the same for `attemptedRate`. */
   achievedRate: number;
   attemptedRate: number;
   perSecond: SecondStats[];
   shards: Record<string, { written: number; throttled: number }>;
-  iteratorAge: { source: string; available: boolean; reason?: string; samples: IteratorAgeSample[] };
-  /** Why the run stopped before its time: calls kept failing (nothing listens, the stream is gone). */
+  iteratorAge: {
+    source: string;
+    /** Whether there are samples: when the source failed after giving some, the samples taken are kept. */
+    available: boolean;
+    /** Why there are no samples, or why there are none after `stoppedAtMs`. */
+    reason?: string;
+    samples: IteratorAgeSample[];
+    /** When the source failed after giving samples (ms since the start). */
+    stoppedAtMs?: number;
+    /** How long the run went on reading the source after sending, for late data points. */
+    waitedMs?: number;
+  };
+  /** Why the run stopped before its time: calls kept failing (nothing listens, the stream is gone), or a signal. */
   stoppedEarly?: string;
+  /** The reason the run was stopped with (SIGINT, SIGTERM): the report holds the calls answered until then. */
+  interrupted?: string;
 }
 
 /**
@@ -86,6 +114,26 @@ export const shardOfMessage = (message: string | undefined): string =>
   /shard (shardId-\d+)/.exec(message ?? '')?.[1] ?? 'unknown';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resolves after `ms`, or at once when `signal` is aborted, leaving no timer behind. */
+const pause = (ms: number, signal: AbortSignal | undefined): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+/** Resolves when `signal` is aborted; never without one. */
+const abortOf = (signal: AbortSignal | undefined): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal?.aborted) resolve();
+    else signal?.addEventListener('abort', () => resolve(), { once: true });
+  });
 
 export const runLoad = async (run: LoadRun): Promise<LoadReport> => {
   const now = run.now ?? Date.now;
@@ -187,15 +235,18 @@ export const runLoad = async (run: LoadRun): Promise<LoadReport> => {
   };
 
   // Iterator age, sampled beside the load until the source gives up. A data point read again replaces the earlier
-  // reading: CloudWatch revises a minute's Maximum while that minute's data is still arriving. Any failure of the
-  // source makes the age unavailable, with the reason in the report; it never stops the load.
+  // reading: CloudWatch revises a minute's Maximum while that minute's data is still arriving. A failure of the
+  // source ends the sampling, with the reason in the report (the samples taken before it are kept); it never stops
+  // the load.
   let sampling = true;
+  let failed = false;
   const giveUp = (error: unknown) => {
-    report.iteratorAge.available = false;
+    failed = true;
     report.iteratorAge.reason =
       error instanceof IteratorAgeUnavailableError
         ? error.message
         : `${report.iteratorAge.source} failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`;
+    if (report.iteratorAge.samples.length > 0) report.iteratorAge.stoppedAtMs = now() - started;
     sampling = false;
   };
   const sampler = (async () => {
@@ -219,35 +270,69 @@ export const runLoad = async (run: LoadRun): Promise<LoadReport> => {
       await sleep(Math.min(source.everyMs, 250));
       if (sampling && now() - started >= lastTaken + source.everyMs) await take();
     }
-    // One last look once the load has stopped.
-    if (report.iteratorAge.available) await take();
-    report.iteratorAge.samples.sort((a, b) => a.atMs - b.atMs);
+    if (failed) return;
+    // One last look once the load has stopped; then, when asked, more until a data point of the run's end arrives.
+    await take();
+    const waitMs = run.metricsWaitMs ?? 0;
+    const settled = () => source.settled?.(report.iteratorAge.samples, report.elapsedMs) ?? false;
+    if (waitMs <= 0 || failed || settled() || run.signal?.aborted) return;
+    const waitFrom = now();
+    const everyMs = Math.min(source.everyMs, LATE_SAMPLE_EVERY_MS);
+    run.log?.(
+      `waiting up to ${waitMs / 1000} s for late iterator-age data points from ${source.name}, reading every ${everyMs / 1000} s (Ctrl-C stops waiting)`,
+    );
+    while (!failed && !settled() && !run.signal?.aborted) {
+      const left = waitMs - (now() - waitFrom);
+      if (left <= 0) break;
+      await pause(Math.min(everyMs, left), run.signal);
+      if (run.signal?.aborted) break;
+      const before = report.iteratorAge.samples.length;
+      await take();
+      const count = report.iteratorAge.samples.length;
+      run.log?.(
+        `iterator age: ${count} data point${count === 1 ? '' : 's'} so far (${count - before} new), ${Math.max(0, Math.round((waitMs - (now() - waitFrom)) / 1000))} s of the wait left`,
+      );
+    }
+    report.iteratorAge.waitedMs = now() - waitFrom;
   })().catch(giveUp); // handled from the start: the load runs on while the sampler works beside it
 
+  const stopped = abortOf(run.signal);
+  const stopRequested = () => run.signal?.aborted === true;
   const inFlight = new Set<Promise<void>>();
   let scheduled = 0;
-  for (;;) {
+  pacing: for (;;) {
     const elapsed = Math.min(now() - started, durationMs);
     for (const size of batchSizes(dueBy(elapsed, run.rate, total) - scheduled)) {
-      while (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
+      while (inFlight.size >= MAX_IN_FLIGHT && !stopRequested()) await Promise.race([...inFlight, stopped]);
+      // The calls waited for may have stopped the run: no more is sent then, even of what has fallen due.
+      if (stopRequested() || report.stoppedEarly !== undefined) break pacing;
       scheduled += size;
       const call = send(size).finally(() => inFlight.delete(call));
       inFlight.add(call);
     }
-    if (elapsed >= durationMs || report.stoppedEarly !== undefined) break;
-    await sleep(TICK_MS);
+    if (elapsed >= durationMs || report.stoppedEarly !== undefined || stopRequested()) break;
+    await Promise.race([sleep(TICK_MS), stopped]);
   }
+  if (stopRequested()) {
+    report.interrupted = typeof run.signal?.reason === 'string' ? run.signal.reason : 'interrupted';
+    report.stoppedEarly ??= `interrupted by ${report.interrupted} after ${((now() - started) / 1000).toFixed(1)} s`;
+    if (inFlight.size > 0)
+      run.log?.(`waiting for the answers to ${inFlight.size} PutRecords calls in flight`);
+  }
+  // Every call ends: answered, failed, or timed out by the client's own request timeout.
   await Promise.all(inFlight);
   report.elapsedMs = now() - started;
   sampling = false;
   await sampler;
 
-  const seconds = Math.max(report.elapsedMs, durationMs) / 1000;
-  report.achievedRate = report.written / seconds;
-  report.attemptedRate = report.sent / seconds;
-  if (report.iteratorAge.available && report.iteratorAge.samples.length === 0) {
-    report.iteratorAge.available = false;
-    report.iteratorAge.reason = `${report.iteratorAge.source} gave no data point during the run`;
+  // Over the time the run took: a run that stopped early is not spread over the time it was asked to take.
+  const seconds = report.elapsedMs / 1000;
+  report.achievedRate = seconds > 0 ? report.written / seconds : 0;
+  report.attemptedRate = seconds > 0 ? report.sent / seconds : 0;
+  report.iteratorAge.samples.sort((a, b) => a.atMs - b.atMs);
+  report.iteratorAge.available = report.iteratorAge.samples.length > 0;
+  if (run.iteratorAge && !report.iteratorAge.available && report.iteratorAge.reason === undefined) {
+    report.iteratorAge.reason = `${report.iteratorAge.source} gave no data point during the run${report.iteratorAge.waitedMs === undefined ? '' : ` or the ${(report.iteratorAge.waitedMs / 1000).toFixed(1)} s waited after it`}`;
   }
   return report;
 };

@@ -15,6 +15,8 @@ export const LOCAL_ENDPOINT = 'http://127.0.0.1:4566';
 export const LOCAL_STREAM = 'local-EventStream';
 export const MAX_RATE = 100_000;
 export const MAX_SECONDS = 3_600;
+/** How long a run against a deployed stack waits by default for CloudWatch's late IteratorAge data points. */
+export const STACK_METRICS_WAIT_SECONDS = 240;
 
 export interface LoadOptions {
   rate: number;
@@ -28,19 +30,30 @@ export interface LoadOptions {
   users: number;
   /** Folder for load-<timestamp>.json and .svg. */
   outDir: string;
+  /** Seconds to go on reading the iterator age after sending, for late data points. */
+  metricsWait: number;
 }
 
 export const LOAD_USAGE = `usage: npm run load -- --rate N --seconds S [--stream NAME] [--endpoint URL | --stack NAME [--region R]]
-          [--shards-report] [--users U] [--out DIR]
+          [--shards-report] [--users U] [--metrics-wait W] [--out DIR]
 
-  --rate N       records per second to send, above 0 and at most ${MAX_RATE.toLocaleString('en-US')}
-  --seconds S    how long to send, above 0 and at most ${MAX_SECONDS.toLocaleString('en-US')}; rate × seconds must be at least 1 record
+  --rate N       records per second to send, above 0 and at most ${MAX_RATE}
+  --seconds S    how long to send, above 0 and at most ${MAX_SECONDS}; rate × seconds must be at least 1 record
   --stream NAME  the stream to write to (default: the local runtime's ${LOCAL_STREAM}, or the stack's StreamName output)
   --endpoint URL the local runtime's AWS endpoint (default: ${LOCAL_ENDPOINT})
   --stack NAME   a deployed stack instead, reached with the default AWS credentials; --region R names its region
-  --shards-report  also report the rate and the throttled entries per shard
-  --users U      distinct users, each a partition key (default: 10,000)
-  --out DIR      where the report and its chart are written (default: bench)`;
+  --shards-report  also report per shard the records written (and their rate) and the entries throttled
+  --users U      distinct users, each a partition key (default: 10000)
+  --metrics-wait W  after sending, go on reading the iterator age for up to W seconds, until a data point of
+                 the run's end arrives: CloudWatch's come minutes late (default: ${STACK_METRICS_WAIT_SECONDS} with --stack, 0 locally)
+  --out DIR      where the report and its chart are written (default: bench); checked before anything is sent
+
+  Ctrl-C (SIGINT) or SIGTERM stops sending, waits for the calls in flight and writes the report of what was sent,
+  marked as interrupted; a second one quits at once. During --metrics-wait it ends the wait.
+
+  exit status: 0 the run took its full time and wrote records; 1 it stopped early (calls kept failing or timed
+  out), wrote nothing, or its report could not be written; 2 a usage error or an --out that cannot be written;
+  130 (SIGINT) or 143 (SIGTERM) interrupted, with the report of what was sent written`;
 
 export const parseLoadArgs = (argv: string[]): LoadOptions => {
   let values: Record<string, string | boolean | undefined>;
@@ -57,6 +70,7 @@ export const parseLoadArgs = (argv: string[]): LoadOptions => {
         region: { type: 'string' },
         'shards-report': { type: 'boolean', default: false },
         users: { type: 'string' },
+        'metrics-wait': { type: 'string' },
         out: { type: 'string', default: 'bench' },
       },
     }));
@@ -114,5 +128,9 @@ export const parseLoadArgs = (argv: string[]): LoadOptions => {
       checks: [{ above: 0 }, { max: 10_000_000 }, { integer: true }],
     }),
     outDir: text('out')!,
+    metricsWait: number('metrics-wait', {
+      fallback: text('stack') === undefined ? 0 : STACK_METRICS_WAIT_SECONDS,
+      checks: [{ min: 0 }, { max: MAX_SECONDS }],
+    }),
   };
 };

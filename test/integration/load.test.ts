@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
   CreateStreamCommand,
+  DeleteStreamCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
   KinesisClient,
@@ -19,6 +20,7 @@ import { clientConfig, type RunningEmulator, startKinesis } from '#local/emulato
 import { createFaultInjector } from '#local/faults/faults.ts';
 import { type LocalRoute, type RunningGateway, startGateway } from '#local/gateway.ts';
 import { type Listening, listenOn } from '#local/net.ts';
+import { waitFor } from '#test/helpers/esm-fixtures.ts';
 
 /**
  * The load test against the local AWS endpoint with per-shard write limits enforced (1,000 records/s per shard).
@@ -31,6 +33,8 @@ const SECONDS = 2;
 let kinesisEmulator: RunningEmulator;
 let gateway: RunningGateway;
 let statusServer: Listening;
+/** An endpoint that takes connections and never answers, as a runtime that has stopped (kill -STOP) does. */
+let hung: Listening;
 /** Kinesis behind them, and a GET /_local/status that answers 200 with something other than a status document. */
 let notStatusGateways: Record<'html' | 'wrong-shape', RunningGateway>;
 let direct: KinesisClient;
@@ -51,6 +55,31 @@ const storedRecords = async (stream: string): Promise<number> => {
       (await direct.send(new GetRecordsCommand({ ShardIterator, Limit: 10_000 }))).Records?.length ?? 0;
   }
   return total;
+};
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `npm run load` as a child process: what it printed so far, and its end. */
+const startLoad = (args: string[]) => {
+  const child = spawn(process.execPath, ['scripts/load.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = { stdout: '', stderr: '' };
+  child.stdout.on('data', (chunk) => {
+    output.stdout += chunk;
+  });
+  child.stderr.on('data', (chunk) => {
+    output.stderr += chunk;
+  });
+  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('close', (code, signal) => resolve({ code, signal }));
+  });
+  return { child, output, ended };
+};
+
+/** The JSON report a run wrote to `out`, the only one there. */
+const writtenReport = (out: string) => {
+  const json = readdirSync(out).filter((name) => name.endsWith('.json'));
+  expect(json).toHaveLength(1);
+  return JSON.parse(readFileSync(join(out, json[0]!), 'utf8'));
 };
 
 describe('Load test: PutRecords paced to a rate, against per-shard write limits', () => {
@@ -86,6 +115,8 @@ describe('Load test: PutRecords paced to a rate, against per-shard write limits'
       ['status-html', 1],
       ['status-wrong-shape', 1],
       ['cli-status-html', 1],
+      ['cli-interrupted', 2],
+      ['cli-deleted', 1],
     ] as const) {
       await direct.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
     }
@@ -99,6 +130,10 @@ describe('Load test: PutRecords paced to a rate, against per-shard write limits'
           }),
         );
       }),
+      0,
+    );
+    hung = await listenOn(
+      createServer(() => undefined),
       0,
     );
     const statusAnswering =
@@ -123,6 +158,7 @@ describe('Load test: PutRecords paced to a rate, against per-shard write limits'
     direct?.destroy();
     viaGateway?.destroy();
     await statusServer?.close();
+    await hung?.close();
     for (const notStatus of Object.values(notStatusGateways ?? {})) await notStatus.close();
     await gateway?.close();
     await kinesisEmulator?.close();
@@ -300,6 +336,116 @@ describe('Load test: PutRecords paced to a rate, against per-shard write limits'
       expect(stdout).toContain('per shard:');
       expect(stdout).toContain('iterator age: not available');
     } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it('stops at SIGINT, writes the report of what it sent marked as interrupted, and exits 130', async () => {
+    // Prepare: a minute's run, a second into it.
+    const out = mkdtempSync(join(tmpdir(), 'load-test-'));
+    const run = startLoad([
+      ...['--endpoint', gateway.endpoint, '--stream', 'cli-interrupted', '--rate', '200', '--seconds', '60'],
+      ...['--out', out],
+    ]);
+    try {
+      await waitFor(() => run.output.stdout.includes('200 records/s for 60 s'), 'the run to start', 20_000);
+      await sleep(1_000);
+
+      // Act
+      run.child.kill('SIGINT');
+      const { code } = await run.ended;
+
+      // Assess: what was sent is reported, and is in the stream.
+      expect(code).toBe(130);
+      expect(run.output.stderr).toContain('load: SIGINT: stopping; the report of what was sent follows');
+      expect(run.output.stdout).toMatch(
+        /stopped early: interrupted by SIGINT after \d+\.\d s \(a partial report/,
+      );
+      const report = writtenReport(out);
+      expect(report).toMatchObject({ stream: 'cli-interrupted', interrupted: 'SIGINT', throttled: 0 });
+      expect(report.sent).toBeGreaterThan(0);
+      expect(report.sent).toBeLessThan(12_000);
+      expect(report.written).toBe(report.sent);
+      expect(await storedRecords('cli-interrupted')).toBe(report.written);
+      expect(readdirSync(out).filter((name) => name.endsWith('.svg'))).toHaveLength(1);
+    } finally {
+      run.child.kill('SIGKILL');
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it('quits at once, without a report, at a second SIGINT while calls hang', async () => {
+    // Prepare: calls in flight to an endpoint that never answers, and a first SIGINT that waits for them.
+    const out = mkdtempSync(join(tmpdir(), 'load-test-'));
+    const run = startLoad(['--endpoint', hung.endpoint, '--rate', '100', '--seconds', '60', '--out', out]);
+    try {
+      await waitFor(() => run.output.stdout.includes('100 records/s for 60 s'), 'the run to start', 20_000);
+      await sleep(500);
+      run.child.kill('SIGINT');
+      await waitFor(() => run.output.stderr.includes('SIGINT: stopping'), 'the first SIGINT taken', 20_000);
+
+      // Act
+      run.child.kill('SIGINT');
+      const { code } = await run.ended;
+
+      // Assess
+      expect(code).toBe(130);
+      expect(run.output.stderr).toContain('load: SIGINT again: quitting without a report');
+      expect(run.output.stdout).not.toContain('Load test on');
+      expect(readdirSync(out)).toEqual([]);
+    } finally {
+      run.child.kill('SIGKILL');
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it('fails calls to an endpoint that stopped answering when they time out, and stops with its report', async () => {
+    // Prepare
+    const out = mkdtempSync(join(tmpdir(), 'load-test-'));
+    try {
+      // Act: ten calls of one record, none answered.
+      const run = promisify(execFile)(
+        process.execPath,
+        ['scripts/load.ts', '--endpoint', hung.endpoint, '--rate', '10', '--seconds', '1', '--out', out],
+        { timeout: 40_000 },
+      );
+
+      // Assess
+      await expect(run).rejects.toMatchObject({
+        code: 1,
+        stdout: expect.stringContaining('  failed otherwise: TimeoutError 10'),
+      });
+      const report = writtenReport(out);
+      expect(report).toMatchObject({ sent: 10, written: 0, failed: { TimeoutError: 10 } });
+      expect(report.stoppedEarly).toMatch(/^10 PutRecords calls in a row failed \(last: TimeoutError: /);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 45_000);
+
+  it('exits 1 when the run stops early, though it wrote records before', async () => {
+    // Prepare: a run whose stream is deleted a second into it.
+    const out = mkdtempSync(join(tmpdir(), 'load-test-'));
+    const run = startLoad([
+      ...['--endpoint', gateway.endpoint, '--stream', 'cli-deleted', '--rate', '100', '--seconds', '30'],
+      ...['--out', out],
+    ]);
+    try {
+      await waitFor(() => run.output.stdout.includes('100 records/s for 30 s'), 'the run to start', 20_000);
+      await sleep(1_000);
+
+      // Act
+      await direct.send(new DeleteStreamCommand({ StreamName: 'cli-deleted' }));
+      const { code } = await run.ended;
+
+      // Assess
+      expect(code).toBe(1);
+      expect(run.output.stdout).toContain('stopped early: 10 PutRecords calls in a row failed');
+      const report = writtenReport(out);
+      expect(report.written).toBeGreaterThan(0);
+      expect(report.sent).toBeLessThan(3_000);
+    } finally {
+      run.child.kill('SIGKILL');
       rmSync(out, { recursive: true, force: true });
     }
   });

@@ -11,6 +11,7 @@ import {
   unavailableSource,
 } from '#bench/load/iterator-age.ts';
 import { runLoad } from '#bench/load/load-test.ts';
+import { formatLoadSummary } from '#bench/load/report.ts';
 import {
   localTarget,
   requireOutput,
@@ -321,5 +322,127 @@ describe('runLoad with a sampled iterator age', () => {
       reason: 'stack pipeline has no output',
       samples: [],
     });
+  });
+});
+
+describe('runLoad against a deployed stack: waiting for CloudWatch data points that arrive late', () => {
+  const streamAcceptsEverything = () =>
+    kinesisMock.on(PutRecordsCommand).callsFake((input: { Records: unknown[] }) => ({
+      FailedRecordCount: 0,
+      Records: input.Records.map((_, i) => ({ ShardId: 'shardId-000000000000', SequenceNumber: String(i) })),
+    }));
+  /** A run of 0.2 s whose consumer's IteratorAge is read every 50 ms, waiting up to `waitMs` after it. */
+  const load = (
+    startedAt: Date,
+    waitMs: number,
+    extra: { signal?: AbortSignal; log?: (line: string) => void } = {},
+  ) =>
+    runLoad({
+      client: new KinesisClient({ region: 'us-east-1' }),
+      stream: 'stream-a',
+      rate: 10,
+      seconds: 0.2,
+      users: 5,
+      iteratorAge: cloudWatchSource(
+        new CloudWatchClient({ region: 'us-east-1' }),
+        'consumer-fn',
+        startedAt,
+        50,
+      ),
+      metricsWaitMs: waitMs,
+      ...(extra.signal ? { signal: extra.signal } : {}),
+      ...(extra.log ? { log: extra.log } : {}),
+    });
+
+  it("goes on reading after the run until the data point of the run's end arrives, and says so as it waits", async () => {
+    // Prepare: CloudWatch has no data point for the first reads, then the one of the minute the run ended in.
+    streamAcceptsEverything();
+    const startedAt = new Date();
+    let reads = 0;
+    cloudwatchMock.on(GetMetricDataCommand).callsFake(async () => {
+      reads += 1;
+      return {
+        MetricDataResults: [
+          reads < 8
+            ? { Id: 'age', Timestamps: [], Values: [] }
+            : { Id: 'age', Timestamps: [startedAt], Values: [4_200] },
+        ],
+      };
+    });
+    const log: string[] = [];
+
+    // Act
+    const report = await load(startedAt, 30_000, { log: (line) => log.push(line) });
+
+    // Assess: the run waited for the data point and stopped waiting once it came, long before its 30 s.
+    expect(report.iteratorAge).toMatchObject({ available: true, samples: [{ atMs: 0, ageMs: 4_200 }] });
+    expect(report.iteratorAge.waitedMs).toBeGreaterThan(0);
+    expect(report.iteratorAge.waitedMs).toBeLessThan(30_000);
+    expect(log[0]).toBe(
+      'waiting up to 30 s for late iterator-age data points from CloudWatch AWS/Lambda IteratorAge (FunctionName=consumer-fn), reading every 0.05 s (Ctrl-C stops waiting)',
+    );
+    expect(log.at(-1)).toMatch(/^iterator age: 1 data point so far \(1 new\), \d+ s of the wait left$/);
+    expect(formatLoadSummary(report, false)).toMatch(
+      /iterator age: 1 sample from CloudWatch AWS\/Lambda IteratorAge \(FunctionName=consumer-fn\) at 0\.0 s, highest 4200 ms, \d+\.\d s waited after the run for late data points$/,
+    );
+  });
+
+  it('stops waiting at its bound, and says none came', async () => {
+    // Prepare
+    streamAcceptsEverything();
+    cloudwatchMock
+      .on(GetMetricDataCommand)
+      .resolves({ MetricDataResults: [{ Id: 'age', Timestamps: [], Values: [] }] });
+
+    // Act
+    const report = await load(new Date(), 300);
+
+    // Assess
+    expect(report.written).toBe(2);
+    expect(report.iteratorAge.available).toBe(false);
+    expect(report.iteratorAge.waitedMs).toBeGreaterThanOrEqual(300);
+    expect(report.iteratorAge.reason).toMatch(
+      /^CloudWatch AWS\/Lambda IteratorAge \(FunctionName=consumer-fn\) gave no data point during the run or the \d+\.\d s waited after it$/,
+    );
+  });
+
+  it('stops waiting when stopped, with the load reported in full', async () => {
+    // Prepare: the stop comes as the wait begins.
+    streamAcceptsEverything();
+    const stop = new AbortController();
+    cloudwatchMock
+      .on(GetMetricDataCommand)
+      .resolves({ MetricDataResults: [{ Id: 'age', Timestamps: [], Values: [] }] });
+
+    // Act
+    const report = await load(new Date(), 30_000, {
+      signal: stop.signal,
+      log: (line) => {
+        if (line.startsWith('waiting up to')) stop.abort('SIGINT');
+      },
+    });
+
+    // Assess
+    expect(report.written).toBe(2);
+    expect(report.interrupted).toBeUndefined();
+    expect(report.stoppedEarly).toBeUndefined();
+    expect(report.iteratorAge.waitedMs).toBeLessThan(30_000);
+  });
+
+  it('settles once a data point covers the minute the load ended in, and not before', () => {
+    // Prepare
+    const source = cloudWatchSource(new CloudWatchClient({ region: 'us-east-1' }), 'consumer-fn', new Date());
+
+    // Act / Assess: a load that ended 90 s in, in the minute of the data point at 60 s.
+    expect(source.settled?.([{ atMs: 0, ageMs: 10 }], 90_000)).toBe(false);
+    expect(
+      source.settled?.(
+        [
+          { atMs: 0, ageMs: 10 },
+          { atMs: 60_000, ageMs: 10 },
+        ],
+        90_000,
+      ),
+    ).toBe(true);
   });
 });

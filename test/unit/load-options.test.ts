@@ -1,12 +1,16 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { KinesisClient, PutRecordsCommand, ResourceNotFoundException } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { iteratorAgeOf, statusDocumentProblem } from '#bench/load/iterator-age.ts';
+import {
+  IteratorAgeUnavailableError,
+  iteratorAgeOf,
+  statusDocumentProblem,
+} from '#bench/load/iterator-age.ts';
 import {
   batchSizes,
   dueBy,
@@ -16,11 +20,18 @@ import {
   STOP_AFTER_FAILED_CALLS,
   shardOfMessage,
 } from '#bench/load/load-test.ts';
-import { LOAD_USAGE, LoadInputError, parseLoadArgs } from '#bench/load/options.ts';
-import { formatLoadSummary, loadChartSvg, reportBaseName } from '#bench/load/report.ts';
+import { LOAD_USAGE, LoadInputError, MAX_RATE, parseLoadArgs } from '#bench/load/options.ts';
+import { chartSeconds, formatLoadSummary, loadChartSvg, reportBaseName } from '#bench/load/report.ts';
 
 /** One mock of the Kinesis client for the whole file: aws-sdk-client-mock keeps one per client class. */
 const kinesisMock = mockClient(KinesisClient);
+
+/** A stream that writes every entry of a PutRecords to one shard. */
+const streamAcceptsEverything = () =>
+  kinesisMock.on(PutRecordsCommand).callsFake((input: { Records: unknown[] }) => ({
+    FailedRecordCount: 0,
+    Records: input.Records.map((_, i) => ({ ShardId: 'shardId-000000000000', SequenceNumber: String(i) })),
+  }));
 
 /**
  * A run whose every PutRecords fails as a refused connection does (nothing listens at the endpoint), on a clock
@@ -57,7 +68,28 @@ describe('Load test: options', () => {
       shardsReport: false,
       users: 10_000,
       outDir: 'bench',
+      metricsWait: 0,
     });
+  });
+
+  it('waits for late iterator-age data points by default for a deployed stack only', () => {
+    // Act
+    const local = parseLoadArgs(['--rate', '10', '--seconds', '5']);
+    const stack = parseLoadArgs(['--rate', '10', '--seconds', '5', '--stack', 'pipeline']);
+    const asked = parseLoadArgs([
+      '--rate',
+      '10',
+      '--seconds',
+      '5',
+      '--stack',
+      'pipeline',
+      '--metrics-wait',
+      '0',
+    ]);
+    // Assess
+    expect(local.metricsWait).toBe(0);
+    expect(stack.metricsWait).toBe(240);
+    expect(asked.metricsWait).toBe(0);
   });
 
   it('targets a deployed stack without an endpoint override', () => {
@@ -106,6 +138,10 @@ describe('Load test: options', () => {
       args: ['--rate', '100', '--seconds', '1', '--rate', '2000'],
       message: '--rate is given more than once',
     },
+    {
+      args: ['--rate', '1', '--seconds', '1', '--metrics-wait', '-1'],
+      message: '--metrics-wait must be at least 0',
+    },
   ])('refuses $args', ({ args, message }) => {
     // Act / Assess
     expect(() => parseLoadArgs(args)).toThrow(LoadInputError);
@@ -137,6 +173,39 @@ describe('Load test: options', () => {
         /^load: --rate 0\.5 for --seconds 1 makes less than one record[^\n]*\nusage: /,
       ),
     });
+  });
+});
+
+describe('Load test: an --out that cannot hold the report', () => {
+  it('exits 2 naming --out, before sending anything', async () => {
+    // Prepare: --out under a file; an endpoint nothing listens on, so that sending would say so.
+    const folder = mkdtempSync(join(tmpdir(), 'load-out-'));
+    const file = join(folder, 'a-file');
+    writeFileSync(file, '');
+    const args = [
+      '--rate',
+      '20',
+      '--seconds',
+      '1',
+      '--endpoint',
+      'http://127.0.0.1:9',
+      '--out',
+      join(file, 'x'),
+    ];
+    try {
+      // Act
+      const run = promisify(execFile)(process.execPath, ['scripts/load.ts', ...args], { timeout: 30_000 });
+      // Assess
+      await expect(run).rejects.toMatchObject({
+        code: 2,
+        stdout: '',
+        stderr: expect.stringMatching(
+          new RegExp(`^load: --out ${join(file, 'x')} cannot hold the report: ENOTDIR`),
+        ),
+      });
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 });
 
@@ -411,12 +480,285 @@ describe('Load test: a run that cannot reach the stream, or falls behind', () =>
   });
 });
 
+describe('Load test: a run stopped by a signal, or by failing calls', () => {
+  afterEach(() => {
+    kinesisMock.reset();
+  });
+
+  it('sends nothing once stopped, and reports the calls answered as interrupted', async () => {
+    // Prepare: a 60 s run on a clock that moves 100 ms each time it is read, stopped during its third call.
+    const stop = new AbortController();
+    let calls = 0;
+    kinesisMock.on(PutRecordsCommand).callsFake((input: { Records: unknown[] }) => {
+      calls += 1;
+      if (calls === 3) stop.abort('SIGINT');
+      return {
+        FailedRecordCount: 0,
+        Records: input.Records.map((_, i) => ({
+          ShardId: 'shardId-000000000000',
+          SequenceNumber: String(i),
+        })),
+      };
+    });
+    let clock = 0;
+    // Act
+    const report = await runLoad({
+      client: new KinesisClient({ region: 'us-east-1' }),
+      stream: 'stream-a',
+      rate: 100,
+      seconds: 60,
+      users: 5,
+      signal: stop.signal,
+      now: () => {
+        clock += 100;
+        return clock;
+      },
+    });
+    // Assess: the three calls made are answered and reported; the other 57 s of the run are not sent.
+    expect(calls).toBe(3);
+    expect(report.requests).toBe(3);
+    expect(report.written).toBe(report.sent);
+    expect(report.interrupted).toBe('SIGINT');
+    expect(report.stoppedEarly).toMatch(/^interrupted by SIGINT after \d+\.\d s$/);
+    expect(formatLoadSummary(report, false)).toContain(
+      `  stopped early: ${report.stoppedEarly} (a partial report: the calls answered until then)`,
+    );
+  });
+
+  it('gives the rates over the time the run took, not the time it was asked to take', async () => {
+    // Prepare: a 60 s run whose stream is gone after its first calls, on a clock that moves 100 ms per read.
+    let calls = 0;
+    kinesisMock.on(PutRecordsCommand).callsFake((input: { Records: unknown[] }) => {
+      calls += 1;
+      if (calls > 5)
+        throw new ResourceNotFoundException({ message: 'Stream stream-a not found', $metadata: {} });
+      return {
+        FailedRecordCount: 0,
+        Records: input.Records.map((_, i) => ({
+          ShardId: 'shardId-000000000000',
+          SequenceNumber: String(i),
+        })),
+      };
+    });
+    let clock = 0;
+    // Act
+    const report = await runLoad({
+      client: new KinesisClient({ region: 'us-east-1' }),
+      stream: 'stream-a',
+      rate: 100,
+      seconds: 60,
+      users: 5,
+      now: () => {
+        clock += 100;
+        return clock;
+      },
+    });
+    // Assess
+    expect(report.stoppedEarly).toContain('ResourceNotFoundException');
+    expect(report.elapsedMs).toBeLessThan(60_000);
+    expect(report.written).toBeGreaterThan(0);
+    expect(report.achievedRate).toBeCloseTo(report.written / (report.elapsedMs / 1000), 9);
+    expect(report.attemptedRate).toBeCloseTo(report.sent / (report.elapsedMs / 1000), 9);
+    expect(formatLoadSummary(report, false)).toContain(
+      `over ${(report.elapsedMs / 1000).toFixed(1)} s (${report.attemptedRate.toFixed(0)} records/s attempted)`,
+    );
+  });
+
+  it('keeps the iterator-age samples taken before its source failed, and says until when in the summary', async () => {
+    // Prepare: a status source that answers twice, then no more.
+    streamAcceptsEverything();
+    let reads = 0;
+    const source = {
+      name: 'GET http://127.0.0.1:4566/_local/status',
+      everyMs: 50,
+      sample: async (elapsedMs: number) => {
+        reads += 1;
+        if (reads > 2)
+          throw new IteratorAgeUnavailableError('http://127.0.0.1:4566/_local/status did not answer');
+        return [{ atMs: elapsedMs, ageMs: 300 + reads }];
+      },
+    };
+    // Act
+    const report = await runLoad({
+      client: new KinesisClient({ region: 'us-east-1' }),
+      stream: 'stream-a',
+      rate: 10,
+      seconds: 0.5,
+      users: 5,
+      iteratorAge: source,
+    });
+    // Assess: the report, its summary and its chart all show the two samples.
+    const summary = formatLoadSummary(report, false);
+    expect(report.iteratorAge).toMatchObject({
+      available: true,
+      reason: 'http://127.0.0.1:4566/_local/status did not answer',
+      stoppedAtMs: expect.any(Number),
+    });
+    expect(report.iteratorAge.samples.map((s) => s.ageMs)).toEqual([301, 302]);
+    expect(summary).toContain(`  iterator age: 2 samples from ${source.name} from `);
+    expect(summary).toContain(
+      `, highest 302 ms; none after ${(report.iteratorAge.stoppedAtMs! / 1000).toFixed(1)} s: http://127.0.0.1:4566/_local/status did not answer`,
+    );
+    expect(loadChartSvg(report)).toContain(
+      `iterator age, until ${(report.iteratorAge.stoppedAtMs! / 1000).toFixed(1)} s (ms)`,
+    );
+  });
+});
+
+describe('Load test: the chart and the per-shard report', () => {
+  const thirtySeconds = (fields: Partial<LoadReport>): LoadReport => ({
+    stream: 's',
+    requested: { rate: 1000, seconds: 30, records: 30_000 },
+    startedAt: '2026-11-29T00:00:00.000Z',
+    elapsedMs: 30_050,
+    sent: 30_000,
+    written: 30_000,
+    throttled: 0,
+    failed: {},
+    requests: 60,
+    failedRequests: 0,
+    achievedRate: 998.3,
+    attemptedRate: 998.3,
+    perSecond: Array.from({ length: 30 }, (_, second) => ({
+      second,
+      sent: 1000,
+      written: second < 10 ? 1000 : 500,
+      throttled: second < 10 ? 0 : 500,
+      failed: 0,
+    })),
+    shards: {
+      'shardId-000000000001': { written: 10_000, throttled: 0 },
+      'shardId-000000000000': { written: 15_050, throttled: 10_000 },
+    },
+    iteratorAge: { source: 'status', available: true, samples: [] },
+    ...fields,
+  });
+  /** The [x, y] points of the polyline drawn in `color`. */
+  const polyline = (svg: string, color: string): number[][] =>
+    (new RegExp(`<polyline [^>]*stroke="${color}"[^>]*points="([^"]*)"`).exec(svg)?.[1] ?? '')
+      .split(' ')
+      .map((point) => point.split(',').map(Number));
+
+  it('draws the last look at the iterator age, taken after the run, inside the plot, on a round time axis', () => {
+    // Prepare: the run took 30.05 s; the last sample was taken at 30.4 s, once the last calls were answered.
+    const report = thirtySeconds({
+      iteratorAge: {
+        source: 'status',
+        available: true,
+        samples: [
+          { atMs: 0, ageMs: 0 },
+          { atMs: 15_000, ageMs: 900 },
+          { atMs: 30_400, ageMs: 1_200 },
+        ],
+      },
+    });
+    // Act
+    const svg = loadChartSvg(report);
+    // Assess: the plot ends at x = 730 (800 wide, 70 of margin); its ticks are whole seconds.
+    const age = polyline(svg, '#2e7d32');
+    expect(age).toHaveLength(3);
+    expect(Math.max(...age.map(([x]) => x!))).toBeLessThanOrEqual(730);
+    expect(svg).toContain('>35</text>');
+    expect(svg).toContain('>21</text>');
+    expect(svg).not.toMatch(/>\d+\.\d+<\/text>/);
+    expect(svg).not.toMatch(/="-?\d+\.\d{2,}"/);
+  });
+
+  it.each([
+    [1, 1],
+    [2.5, 3],
+    [5, 5],
+    [5.001, 10],
+    [30, 30],
+    [30.05, 35],
+    [3_600.2, 3_605],
+  ])('ends the time axis of a %s s run at %s s', (seconds, axis) => {
+    // Act / Assess
+    expect(chartSeconds(seconds)).toBe(axis);
+  });
+
+  it('draws the written and throttled records of each second', () => {
+    // Act
+    const svg = loadChartSvg(thirtySeconds({ elapsedMs: 30_000 }));
+    // Assess: 1,000 records/s is the top of the left axis (y = 40), 500 half way down (y = 170), 0 the bottom.
+    const written = polyline(svg, '#1565c0');
+    const throttled = polyline(svg, '#c62828');
+    expect(written).toHaveLength(30);
+    expect(written[0]).toEqual([81, 40]);
+    expect(written.slice(0, 10).every(([, y]) => y === 40)).toBe(true);
+    expect(written.slice(10).every(([, y]) => y === 170)).toBe(true);
+    expect(throttled.slice(0, 10).every(([, y]) => y === 300)).toBe(true);
+    expect(throttled.slice(10).every(([, y]) => y === 170)).toBe(true);
+    expect(svg).not.toContain('failed');
+  });
+
+  it('draws the entries that failed otherwise, with their legend inside the chart', () => {
+    // Prepare: a run refused after 2 s (nothing listens at the endpoint).
+    const report = thirtySeconds({
+      failed: { ECONNREFUSED: 1_000 },
+      perSecond: Array.from({ length: 30 }, (_, second) => ({
+        second,
+        sent: second < 3 ? 1000 : 0,
+        written: second < 2 ? 1000 : 0,
+        throttled: 0,
+        failed: second === 2 ? 1000 : 0,
+      })),
+    });
+    // Act
+    const svg = loadChartSvg(report);
+    // Assess
+    const failed = polyline(svg, '#6a1b9a');
+    expect(failed).toHaveLength(30);
+    expect(failed.filter(([, y]) => y === 40)).toHaveLength(1);
+    const width = Number(/<svg [^>]*width="(\d+)"/.exec(svg)?.[1]);
+    const legendX = Math.max(
+      ...[...svg.matchAll(/<text x="(\d+)" y="\d+">[^<]* \((?:ms|records\/s)\)</g)].map((m) => Number(m[1])),
+    );
+    expect(svg).toContain('>failed (records/s)</text>');
+    expect(legendX + 'iterator age (ms)'.length * 7).toBeLessThan(width);
+  });
+
+  it('reports per shard the records written, their rate over the run, and the entries throttled', () => {
+    // Act
+    const summary = formatLoadSummary(thirtySeconds({ elapsedMs: 30_000 }), true);
+    // Assess
+    expect(summary).toContain(
+      [
+        '  per shard:',
+        '    shardId-000000000000: written 15050 (502 records/s), throttled 10000',
+        '    shardId-000000000001: written 10000 (333 records/s), throttled 0',
+      ].join('\n'),
+    );
+  });
+});
+
 describe('Load test: help', () => {
   it('explains every option it names, a line each', () => {
     // Act / Assess
-    for (const flag of ['rate', 'seconds', 'stream', 'endpoint', 'stack', 'shards-report', 'users', 'out']) {
+    for (const flag of [
+      'rate',
+      'seconds',
+      'stream',
+      'endpoint',
+      'stack',
+      'shards-report',
+      'users',
+      'metrics-wait',
+      'out',
+    ]) {
       expect(LOAD_USAGE).toMatch(new RegExp(`\\n  --${flag} `));
     }
     expect(LOAD_USAGE).toContain('--region R names its region');
+  });
+
+  it('gives the bounds as the errors do, and the exit statuses', () => {
+    // Act
+    const refused = () => parseLoadArgs(['--rate', String(MAX_RATE + 1), '--seconds', '1']);
+    // Assess
+    expect(refused).toThrow(`--rate must be at most ${MAX_RATE}`);
+    expect(LOAD_USAGE).toContain(`at most ${MAX_RATE}\n`);
+    expect(LOAD_USAGE).toContain('(default: 10000)');
+    expect(LOAD_USAGE).toContain('exit status: 0 the run took its full time');
+    expect(LOAD_USAGE).toContain('130 (SIGINT) or 143 (SIGTERM) interrupted');
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '#local/emulators/index.ts';
 import { INVOCATION_PAYLOAD_LIMIT_BYTES } from '#local/esm/kinesis-events.ts';
-import { kinesisPollerSuite, readShard, sameKey, waitFor } from '#test/helpers/esm-fixtures.ts';
+import { kinesisPollerSuite, readShard, sameKey, TestClock, waitFor } from '#test/helpers/esm-fixtures.ts';
 
 describe('Kinesis event source mapping: events, batching and starting positions', () => {
   const suite = kinesisPollerSuite();
@@ -247,5 +247,33 @@ describe('Kinesis event source mapping: events, batching and starting positions'
       });
       if (mine.length > 0) expect(shard.checkpoint).toBe(mine[mine.length - 1]!.SequenceNumber);
     }
+  });
+
+  it('reports as iterator age how long the oldest record not yet processed has been in the stream', async () => {
+    // Prepare: two records; the function holds the first batch until released; the clock stands 4.5 s after the
+    // first record arrived, as if the consumer were that far behind.
+    const { streamName } = await suite.stream(sameKey(['first', 'second']));
+    const stored = await readShard(suite.client, streamName, 'shardId-000000000000');
+    const clock = new TestClock();
+    clock.fixedMs = stored[0]!.ApproximateArrivalTimestamp!.getTime() + 4_500;
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+
+    // Act
+    const { poller, fn } = await start(
+      streamName,
+      { StartingPosition: 'TRIM_HORIZON', BatchSize: 1 },
+      { clock: clock.now, respond: async () => held.then(() => ({})) },
+    );
+    await waitFor(() => fn.events.length === 1, 'the first batch, held');
+    const behind = poller.stats().shards[0]!;
+    release();
+    await waitFor(() => poller.stats().shards[0]!.recordsOut === 2, 'both records out');
+
+    // Assess: 4.5 s behind while the first record was held; caught up once both were processed.
+    expect(behind).toMatchObject({ recordsIn: 2, recordsOut: 0, iteratorAgeMs: 4_500 });
+    expect(poller.stats().shards[0]!.iteratorAgeMs).toBe(0);
   });
 });

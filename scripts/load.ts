@@ -70,13 +70,6 @@ let stream: string;
 /** The iterator-age source, made when the load starts: CloudWatch's data points are placed from that moment. */
 let iteratorAgeFrom: (startedAt: Date) => IteratorAgeSource;
 let cloudwatch: CloudWatchClient | undefined;
-/**
- * The project's HTTP settings, with a call that outlasts their requestTimeout failing: without
- * throwOnRequestTimeout the SDK only logs a warning and goes on waiting. Every call is then bounded (3 s to
- * connect, 10 s for the answer), and a call to an endpoint that stopped answering fails as a TimeoutError, counted
- * as a failure, instead of holding the run forever.
- */
-const HANDLER_OPTIONS = { ...HTTP_OPTIONS, throwOnRequestTimeout: true };
 try {
   if (target.kind === 'local') {
     stream = target.stream;
@@ -85,7 +78,7 @@ try {
       endpoint: target.endpoint,
       region: LOCAL_REGION,
       credentials: LOCAL_CREDENTIALS,
-      requestHandler: new NodeHttpHandler(HANDLER_OPTIONS),
+      requestHandler: new NodeHttpHandler(HTTP_OPTIONS),
       maxAttempts: 1,
     });
     iteratorAgeFrom = () => localStatusSource(target.endpoint, stream);
@@ -96,12 +89,12 @@ try {
     client = new KinesisClient({
       ...KINESIS_CLIENT_SETTINGS,
       ...region,
-      requestHandler: new NodeHttpHandler(HANDLER_OPTIONS),
+      requestHandler: new NodeHttpHandler(HTTP_OPTIONS),
       maxAttempts: 1,
     });
     const { consumerFunction } = deployed;
     if (consumerFunction) {
-      const metrics = new CloudWatchClient({ ...region, requestHandler: HANDLER_OPTIONS });
+      const metrics = new CloudWatchClient({ ...region, requestHandler: HTTP_OPTIONS });
       cloudwatch = metrics;
       iteratorAgeFrom = (startedAt) => cloudWatchSource(metrics, consumerFunction, startedAt);
     } else {

@@ -197,8 +197,8 @@ describe('npm run load: its help gives the bounds of --rate and --seconds', () =
     // Act
     const result = await run('scripts/load.ts', ['--help']);
     // Assess
-    expect(result.stdout).toContain('records per second to send, above 0 and at most 100,000');
-    expect(result.stdout).toContain('how long to send, above 0 and at most 3,600');
+    expect(result.stdout).toContain('records per second to send, above 0 and at most 100000');
+    expect(result.stdout).toContain('how long to send, above 0 and at most 3600');
   });
 });
 

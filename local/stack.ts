@@ -1,6 +1,7 @@
 import type { Template, TemplateResource } from './template/parse.ts';
 import {
   evaluateConditions,
+  LocalLimitError,
   pseudoParameters,
   type ResolveContext,
   type ResourceRefs,
@@ -194,13 +195,15 @@ export const planStack = (template: Template, options: StackOptions): LocalStack
   const pseudo = pseudoParameters(options.region, options.accountId, options.stackName);
   const parameters = resolveParameters(template, options.parameterOverrides);
   const conditions = evaluateConditions(template, parameters, pseudo);
-  const context: ResolveContext = { parameters, conditions, resources: {}, pseudo };
+  const excluded: Record<string, string> = {};
+  const context: ResolveContext = { parameters, conditions, resources: {}, pseudo, excluded };
 
   const active = Object.entries(template.Resources).filter(([id, resource]) => {
     if (resource.Condition === undefined) return true;
     if (!(resource.Condition in conditions)) {
       throw new TemplateResolveError(`Resources.${id}: condition '${resource.Condition}' is not defined`);
     }
+    if (!conditions[resource.Condition]) excluded[id] = resource.Condition;
     return conditions[resource.Condition];
   });
 
@@ -208,7 +211,7 @@ export const planStack = (template: Template, options: StackOptions): LocalStack
   for (const [id, resource] of active) {
     const naming = EMULATED[resource.Type] ?? NOT_EMULATED[resource.Type];
     if (!naming) {
-      throw new TemplateResolveError(
+      throw new LocalLimitError(
         `Resources.${id}: type ${resource.Type} is not supported by the local runtime; remove it or add a Condition that is false locally`,
       );
     }
@@ -243,7 +246,7 @@ export const planStack = (template: Template, options: StackOptions): LocalStack
     };
     if (resource.Type !== 'AWS::Serverless::Function') continue;
     if (properties.PackageType === 'Image') {
-      throw new TemplateResolveError(
+      throw new LocalLimitError(
         `Resources.${id}: container-image functions are not supported by the local runtime`,
       );
     }

@@ -17,6 +17,14 @@ export class EventSourceMappingConfigError extends Error {
   }
 }
 
+export interface MappingCheckOptions {
+  /**
+   * `false` checks what AWS would reject only, and leaves out what the local runtime cannot emulate (event
+   * filtering, tumbling windows), which AWS takes: for validating a template to deploy.
+   */
+  emulation?: boolean;
+}
+
 const STARTING_POSITIONS: readonly StartingPosition[] = ['TRIM_HORIZON', 'LATEST', 'AT_TIMESTAMP'];
 const ON_FAILURE_TYPES = ['SQS', 'SNS', 'S3', 'Kafka'];
 
@@ -120,10 +128,13 @@ const onFailureOf = (reader: Reader, raw: unknown): KinesisMappingConfig['Destin
  * Validates a Kinesis event's properties and fills in AWS's defaults (aws-behaviour.md §1). Every problem is
  * reported at once.
  */
-export const kinesisMappingConfig = (properties: KinesisEventProperties): KinesisMappingConfig => {
+export const kinesisMappingConfig = (
+  properties: KinesisEventProperties,
+  options: MappingCheckOptions = {},
+): KinesisMappingConfig => {
   const reader = new Reader(asRecord(properties));
   const raw = asRecord(properties);
-  reader.unemulated();
+  if (options.emulation !== false) reader.unemulated();
 
   let startingPosition: StartingPosition = 'LATEST';
   if (!STARTING_POSITIONS.includes(raw.StartingPosition as StartingPosition)) {
@@ -185,11 +196,11 @@ export const kinesisMappingConfig = (properties: KinesisEventProperties): Kinesi
 /** Validates an SQS event's properties and fills in AWS's defaults (aws-behaviour.md §8). */
 export const sqsMappingConfig = (
   properties: SqsEventProperties,
-  options: { fifo?: boolean } = {},
+  options: { fifo?: boolean } & MappingCheckOptions = {},
 ): SqsMappingConfig => {
   const reader = new Reader(asRecord(properties));
   const raw = asRecord(properties);
-  reader.unemulated();
+  if (options.emulation !== false) reader.unemulated();
   const maxBatch = options.fifo ? 10 : 10_000;
   const batchSize = reader.integer(
     'BatchSize',

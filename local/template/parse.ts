@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type CollectionTag, parse, type ScalarTag } from 'yaml';
+import { type CollectionTag, parseDocument, type ScalarTag } from 'yaml';
 
 /**
  * Parses a CloudFormation/SAM template, turning the short-form intrinsic tags (`!Ref`, `!GetAtt`, `!Sub`, …)
@@ -98,7 +98,14 @@ export class TemplateParseError extends Error {
 export const parseTemplate = (text: string, source = 'template.yaml'): Template => {
   let document: unknown;
   try {
-    document = parse(text, { customTags, uniqueKeys: true, maxAliasCount: -1 });
+    const parsed = parseDocument(text, { customTags, uniqueKeys: true, prettyErrors: true });
+    const [error] = parsed.errors;
+    if (error) throw error;
+    // A tag that is no intrinsic function (`!GetAZ`, `!Refs`) would be kept as plain text; CloudFormation
+    // refuses the template.
+    const unknownTag = parsed.warnings.find((warning) => warning.code === 'TAG_RESOLVE_FAILED');
+    if (unknownTag) throw unknownTag;
+    document = parsed.toJS({ maxAliasCount: -1 });
   } catch (error) {
     throw new TemplateParseError(`${source}: ${(error as Error).message}`);
   }

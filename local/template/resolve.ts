@@ -15,6 +15,14 @@ export class TemplateResolveError extends Error {
 }
 
 /** What `Ref` and `Fn::GetAtt` give for one resource. */
+/** Something the local runtime cannot do, though CloudFormation would: says nothing about the template itself. */
+export class LocalLimitError extends TemplateResolveError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LocalLimitError';
+  }
+}
+
 export interface ResourceRefs {
   ref: string;
   attributes: Record<string, string>;
@@ -25,7 +33,14 @@ export interface ResolveContext {
   conditions: Record<string, boolean>;
   resources: Record<string, ResourceRefs>;
   pseudo: Record<string, string>;
+  /** Resources of the template that a false condition leaves out, with that condition. */
+  excluded?: Record<string, string>;
 }
+
+/** A reference to a resource that does not exist with these parameters, as CloudFormation refuses it. */
+const leftOut = (resource: string, condition: string): string =>
+  `'${resource}' exists only when its condition ${condition} is true, and it is false here: refer to it under ` +
+  `the same condition (Fn::If [${condition}, …, !Ref AWS::NoValue], or a Condition on the output)`;
 
 /** Marks a value that `AWS::NoValue` removed; dropped from maps and lists. */
 const NO_VALUE = Symbol('AWS::NoValue');
@@ -129,6 +144,9 @@ const resolveInternal = (value: unknown, ctx: ResolveContext, where: string): un
   const fail = (why: string): never => {
     throw new TemplateResolveError(`${where}: ${name} ${why}`);
   };
+  const unsupported = (why: string): never => {
+    throw new LocalLimitError(`${where}: ${name} ${why}`);
+  };
   const str = (v: unknown, what: string): string => {
     const r = resolveInternal(v, ctx, where);
     if (typeof r !== 'string' && typeof r !== 'number' && typeof r !== 'boolean')
@@ -142,15 +160,18 @@ const resolveInternal = (value: unknown, ctx: ResolveContext, where: string): un
       if (target in ctx.pseudo) return ctx.pseudo[target];
       if (target in ctx.parameters) return ctx.parameters[target];
       if (target in ctx.resources) return ctx.resources[target]!.ref;
+      if (ctx.excluded?.[target] !== undefined) return fail(leftOut(target, ctx.excluded[target]!));
       return fail(`'${target}' names no parameter or resource`);
     }
     case 'Fn::GetAtt': {
       const [resource, attribute] = Array.isArray(arg) ? arg.map(String) : String(arg).split(/\.(.*)/s);
       const refs = ctx.resources[resource ?? ''];
+      if (!refs && ctx.excluded?.[resource ?? ''] !== undefined)
+        return fail(leftOut(resource!, ctx.excluded[resource!]!));
       if (!refs) return fail(`'${resource}' names no resource`);
       const found = refs.attributes[attribute ?? ''];
       if (found === undefined)
-        return fail(`attribute '${attribute}' of ${resource} is not available locally`);
+        return unsupported(`attribute '${attribute}' of ${resource} is not available locally`);
       return found;
     }
     case 'Fn::Sub': {
@@ -206,7 +227,7 @@ const resolveInternal = (value: unknown, ctx: ResolveContext, where: string): un
       return ctx.conditions[condition];
     }
     default:
-      return fail('is not supported by the local runtime');
+      return unsupported('is not supported by the local runtime');
   }
 };
 

@@ -3,6 +3,7 @@ import { checkHandlers } from './handlers.ts';
 import { checkIam } from './iam.ts';
 import { checkObservability } from './observability.ts';
 import type { Template } from './parse.ts';
+import { checkPlan } from './plan-check.ts';
 import { checkReferences } from './references.ts';
 import { checkSchema } from './schema.ts';
 import { defaultTemplateSpec, type TemplateSpec } from './spec.ts';
@@ -11,7 +12,8 @@ import { checkWiring } from './wiring.ts';
 /**
  * Offline checks of a SAM template, parsed by parse.ts: resource types, properties and value types against the
  * CloudFormation resource specification with its SAM overlay, references, handler files, least-privilege IAM,
- * the pipeline's wiring rules, and alarms and dashboards against the metrics AWS and the functions publish.
+ * the pipeline's wiring rules, alarms and dashboards against the metrics AWS and the functions publish, and the
+ * template resolved with its parameter defaults (plan-check.ts).
  * cfn-lint and `sam validate` need Python and the network; these need neither.
  */
 
@@ -28,11 +30,16 @@ export interface ValidateOptions {
 export const validateTemplate = (
   template: Template,
   { root, spec = defaultTemplateSpec() }: ValidateOptions,
-): Finding[] => [
-  ...checkSchema(template, spec),
-  ...checkReferences(template, spec),
-  ...checkHandlers(template, root),
-  ...checkIam(template, spec),
-  ...checkWiring(template),
-  ...checkObservability(template),
-];
+): Finding[] => {
+  const references = checkReferences(template, spec);
+  return [
+    ...checkSchema(template, spec),
+    ...references,
+    ...checkHandlers(template, root),
+    ...checkIam(template, spec),
+    ...checkWiring(template),
+    ...checkObservability(template),
+    // Resolving needs references that hold; when one does not, it is reported once, above.
+    ...(references.length === 0 ? checkPlan(template) : []),
+  ];
+};

@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadTemplate, type Template } from '#local/template/parse.ts';
+import { loadTemplate, parseTemplate, type Template, TemplateParseError } from '#local/template/parse.ts';
 import { defaultTemplateSpec } from '#local/template/spec.ts';
 import { formatFinding, validateTemplate } from '#local/template/validate.ts';
 
@@ -566,6 +566,35 @@ describe('Template: validateTemplate', () => {
         'Rules.ExistingKeyNeedsItsArn.RuleCondition: Ref in a condition can only name a parameter or pseudo parameter, not KeyMode',
       ],
     },
+    {
+      rule: 'a parameter default beyond its own MaxValue, as CloudFormation refuses it',
+      mutate: (t) => {
+        node(t, 'Parameters', 'ConsumerBatchSize').Default = 20_000;
+      },
+      expected: [
+        "Template: resolved with its parameter defaults, as CloudFormation would: parameter ConsumerBatchSize='20000' must be at most 10000",
+      ],
+    },
+    {
+      rule: 'an event source mapping setting beyond what AWS takes, though its parameter allows it',
+      mutate: (t) => {
+        Object.assign(node(t, 'Parameters', 'ProbeParallelizationFactor'), { Default: 11 });
+      },
+      expected: [
+        'ProbeConsumer.Events.Stream.Properties: ParallelizationFactor must be an integer from 1 to 10, got "11" (with the parameter defaults)',
+      ],
+    },
+    {
+      rule: 'a reference to a resource that its false condition leaves out',
+      mutate: (t) => {
+        node(t.Resources, 'IngestFunction', 'Properties', 'Environment', 'Variables').JWT_API = {
+          Ref: 'IngestJwtApi',
+        };
+      },
+      expected: [
+        "Template: resolved with its parameter defaults, as CloudFormation would: Resources.IngestFunction.Properties.Environment.Variables.JWT_API: Ref 'IngestJwtApi' exists only when its condition HasJwtApi is true, and it is false here: refer to it under the same condition (Fn::If [HasJwtApi, …, !Ref AWS::NoValue], or a Condition on the output)",
+      ],
+    },
   ])('reports $rule', ({ mutate, expected }) => {
     // Prepare
     const candidate = withStreamConsumer();
@@ -577,6 +606,19 @@ describe('Template: validateTemplate', () => {
     // Assess
     expect(findings).toEqual(expected);
   });
+
+  it.each(['!GetAZ', '!Refs'])(
+    'refuses a tag that is no intrinsic function (%s), which CloudFormation refuses',
+    (tag) => {
+      // Prepare
+      const text = `Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: ${tag} x\n`;
+      // Act / Assess
+      expect(() => parseTemplate(text, 'edited.yaml')).toThrow(
+        new RegExp(`^edited\\.yaml: Unresolved tag: ${tag} at line 5`),
+      );
+      expect(() => parseTemplate(text)).toThrow(TemplateParseError);
+    },
+  );
 
   it("allows Resource: '*' for actions that support nothing else", () => {
     // Prepare

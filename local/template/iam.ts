@@ -6,9 +6,12 @@ import type { TemplateSpec } from './spec.ts';
 
 /**
  * Rule 5: least privilege in every inline policy document (any `{ Statement: … }` in a resource: SAM function
- * Policies, IAM roles and policies, bucket, queue and key policies). In an Allow statement no action is `*` or
- * `service:*`, and `Resource: '*'` only appears with actions that support nothing else. Deny statements may use
- * wildcards (they restrict). SAM policy templates and managed policies in SAM `Policies` are reported too: this
+ * Policies, IAM roles and policies, bucket, queue and key policies). In an Allow statement no action is `*`,
+ * `service:*` or a pattern (`kinesis:Put*`, except in a key's own policy, where AWS's key administrators are
+ * written that way), there is no NotAction or NotResource, there is a Resource (but for trust policies), no ARN
+ * names any region, any account or every resource of a service, `Resource: '*'` only appears with actions that
+ * support nothing else, and `Principal: '*'` only with a Condition. Effect is Allow or Deny, as IAM spells them.
+ * Deny statements may use wildcards (they restrict). SAM policy templates and managed policies in SAM `Policies` are reported too: this
  * project writes its statements out. A SAM function with its own `Role` must not have `Policies`: SAM ignores
  * them then, and a reader would trust statements that grant nothing.
  */
@@ -33,21 +36,101 @@ const elements = (value: unknown, location: Location): Located[] => {
 };
 
 const isWildcardAction = (action: string): boolean => action === '*' || /^[^:]+:\*$/.test(action);
+/** `kinesis:Put*`, `s3:*Object`: a pattern that grants whatever actions the service adds under it. */
+const isPatternAction = (action: string): boolean => /^[^:]+:.*[*?]/.test(action);
+
+/** The text of a literal ARN or of an `Fn::Sub` template, where `${…}` stands for a value not known here. */
+const arnText = (value: unknown): string | undefined => {
+  if (typeof value === 'string') return value;
+  if (isPlainObject(value) && intrinsicName(value) === 'Fn::Sub') {
+    const argument = value['Fn::Sub'];
+    const text = Array.isArray(argument) ? argument[0] : argument;
+    return typeof text === 'string' ? text : undefined;
+  }
+  return undefined;
+};
+
+/** What is too wide in an ARN: any region or account, or every resource of a service. */
+const wideArn = (arn: string): string | undefined => {
+  // A `${…}` is one value, whatever colons its name holds (`${AWS::Region}`).
+  const parts = arn.replace(/\$\{[^}]*\}/g, 'v').split(':');
+  if (parts[0] !== 'arn' || parts.length < 6) return undefined;
+  const [, , service, region, account] = parts;
+  const resource = parts.slice(5).join(':');
+  if (region === '*' || account === '*') return `any ${region === '*' ? 'region' : 'account'}`;
+  if (resource === '*') return `every ${service} resource`;
+  return undefined;
+};
+
+const isEveryone = (principal: unknown): boolean =>
+  principal === '*' ||
+  (isPlainObject(principal) &&
+    elements(principal.AWS, { resource: '', path: '' }).some(({ value }) => value === '*'));
+
+export interface StatementKind {
+  /** A key policy or the like, about the resource that holds it: its Resource is that resource. */
+  readonly selfResource: boolean;
+  /** A role's trust policy: it names principals, and has no Resource. */
+  readonly trust: boolean;
+}
 
 const checkStatement = (
   statement: unknown,
   location: Location,
-  selfResource: boolean,
+  { selfResource, trust }: StatementKind,
   out: Finding[],
 ): void => {
-  if (!isPlainObject(statement) || statement.Effect !== 'Allow') return;
+  if (!isPlainObject(statement)) return;
+  if (statement.Effect !== 'Allow' && statement.Effect !== 'Deny') {
+    out.push(
+      finding(
+        at(location, 'Effect'),
+        `Effect must be Allow or Deny, as IAM spells them, got ${JSON.stringify(statement.Effect)}`,
+      ),
+    );
+    return;
+  }
+  if (statement.Effect !== 'Allow') return;
+  for (const name of ['NotAction', 'NotResource'] as const) {
+    if (statement[name] !== undefined) {
+      out.push(
+        finding(
+          at(location, name),
+          `${name} in an Allow grants every other ${name === 'NotAction' ? 'action' : 'resource'}: list them instead`,
+        ),
+      );
+    }
+  }
+  if (!selfResource && statement.Principal !== undefined && statement.Condition === undefined) {
+    if (isEveryone(statement.Principal)) {
+      out.push(
+        finding(
+          at(location, 'Principal'),
+          "Principal '*' lets anyone in: name the principals, or add a Condition",
+        ),
+      );
+    }
+  }
   const actions = elements(statement.Action, at(location, 'Action'));
   for (const { value, location: actionLocation } of actions) {
-    if (typeof value === 'string' && isWildcardAction(value)) {
+    if (typeof value !== 'string') continue;
+    if (isWildcardAction(value) || (!selfResource && isPatternAction(value))) {
       out.push(finding(actionLocation, `wildcard action ${value}: list the actions instead`));
     }
   }
-  if (selfResource) return;
+  if (selfResource || trust) return;
+  if (statement.Resource === undefined && statement.NotResource === undefined) {
+    out.push(finding(location, 'an Allow statement with no Resource: IAM refuses the policy; name the ARNs'));
+    return;
+  }
+  for (const { value, location: resourceLocation } of elements(
+    statement.Resource,
+    at(location, 'Resource'),
+  )) {
+    const arn = arnText(value);
+    const wide = arn === undefined ? undefined : wideArn(arn);
+    if (wide) out.push(finding(resourceLocation, `${arn} names ${wide}: name the resources instead`));
+  }
   const resources = elements(statement.Resource, at(location, 'Resource'));
   const star = resources.find(({ value }) => value === '*');
   if (!star) return;
@@ -68,32 +151,33 @@ const checkStatement = (
 const checkDocument = (
   document: Record<string, unknown>,
   location: Location,
-  selfResource: boolean,
+  kind: StatementKind,
   out: Finding[],
 ) => {
   const statements = document.Statement;
   const statementsLocation = at(location, 'Statement');
   for (const { value, location: statementLocation } of elements(statements, statementsLocation)) {
-    checkStatement(value, statementLocation, selfResource, out);
+    checkStatement(value, statementLocation, kind, out);
   }
 };
 
 /** Finds policy documents anywhere below `value`. */
-const walk = (value: unknown, location: Location, selfResource: boolean, out: Finding[]): void => {
+const walk = (value: unknown, location: Location, kind: StatementKind, out: Finding[]): void => {
   if (Array.isArray(value)) {
     value.forEach((element, index) => {
-      walk(element, at(location, index), selfResource, out);
+      walk(element, at(location, index), kind, out);
     });
     return;
   }
   if (!isPlainObject(value)) return;
   if ('Statement' in value && intrinsicName(value) === undefined) {
-    checkDocument(value, location, selfResource, out);
+    checkDocument(value, location, kind, out);
     return;
   }
   for (const [key, child] of Object.entries(value)) {
     // Arguments of intrinsic functions stay at the location of the property they compute.
-    walk(child, intrinsicName(value) === undefined ? at(location, key) : location, selfResource, out);
+    const childKind = key === 'AssumeRolePolicyDocument' ? { ...kind, trust: true } : kind;
+    walk(child, intrinsicName(value) === undefined ? at(location, key) : location, childKind, out);
   }
 };
 
@@ -108,7 +192,7 @@ const checkSamPolicies = (
       out.push(finding(entryLocation, `managed policy ${value}: write explicit statements instead`));
     } else if (isPlainObject(value) && intrinsicName(value) === undefined) {
       if ('Statement' in value) {
-        checkDocument(value, entryLocation, false, out);
+        checkDocument(value, entryLocation, { selfResource: false, trust: false }, out);
         continue;
       }
       const [name] = Object.keys(value);
@@ -143,7 +227,12 @@ export const checkIam = (template: Template, spec: TemplateSpec): Finding[] => {
       if (SAM_TYPES_WITH_POLICIES.has(type) && name === 'Policies') {
         checkSamPolicies(value, at(location, name), spec, out);
       } else {
-        walk(value, at(location, name), SELF_RESOURCE_POLICIES[type] === name, out);
+        walk(
+          value,
+          at(location, name),
+          { selfResource: SELF_RESOURCE_POLICIES[type] === name, trust: name === 'AssumeRolePolicyDocument' },
+          out,
+        );
       }
     }
   }

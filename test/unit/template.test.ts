@@ -343,6 +343,73 @@ describe('Template: validateTemplate', () => {
       ],
     },
     {
+      rule: 'an IAM action pattern',
+      mutate: (t) => {
+        ingestStatement(t).Action = ['kinesis:Put*'];
+      },
+      expected: [
+        'IngestFunctionRole.Policies[0].PolicyDocument.Statement[2].Action[0]: wildcard action kinesis:Put*: list the actions instead',
+      ],
+    },
+    {
+      rule: 'NotAction in an Allow, and an Effect IAM does not spell so',
+      mutate: (t) => {
+        const statement = ingestStatement(t);
+        statement.NotAction = statement.Action;
+        delete statement.Action;
+        node(
+          t.Resources,
+          'ConsumerFunctionRole',
+          'Properties',
+          'Policies',
+          0,
+          'PolicyDocument',
+          'Statement',
+          0,
+        ).Effect = 'allow';
+      },
+      expected: [
+        'IngestFunctionRole.Policies[0].PolicyDocument.Statement[2].NotAction: NotAction in an Allow grants every other action: list them instead',
+        'ConsumerFunctionRole.Policies[0].PolicyDocument.Statement[0].Effect: Effect must be Allow or Deny, as IAM spells them, got "allow"',
+      ],
+    },
+    {
+      rule: 'an Allow with no Resource, or with an ARN of any region or account',
+      mutate: (t) => {
+        delete ingestStatement(t).Resource;
+        node(
+          t.Resources,
+          'ConsumerFunctionRole',
+          'Properties',
+          'Policies',
+          0,
+          'PolicyDocument',
+          'Statement',
+          0,
+        ).Resource = { 'Fn::Sub': 'arn:${AWS::Partition}:kinesis:*:${AWS::AccountId}:stream/x' };
+      },
+      expected: [
+        'IngestFunctionRole.Policies[0].PolicyDocument.Statement[2]: an Allow statement with no Resource: IAM refuses the policy; name the ARNs',
+        'ConsumerFunctionRole.Policies[0].PolicyDocument.Statement[0].Resource: arn:${AWS::Partition}:kinesis:*:${AWS::AccountId}:stream/x names any region: name the resources instead',
+      ],
+    },
+    {
+      rule: "a resource policy that lets anyone in (Principal '*' with no Condition)",
+      mutate: (t) => {
+        const statements = node(t.Resources, 'QuarantineBucketPolicy', 'Properties', 'PolicyDocument')
+          .Statement as unknown[];
+        statements.push({
+          Effect: 'Allow',
+          Principal: { AWS: '*' },
+          Action: 's3:GetObject',
+          Resource: { 'Fn::Sub': '${QuarantineBucket.Arn}/*' },
+        });
+      },
+      expected: [
+        "QuarantineBucketPolicy.PolicyDocument.Statement[1].Principal: Principal '*' lets anyone in: name the principals, or add a Condition",
+      ],
+    },
+    {
       rule: "Resource: '*' on actions that can be scoped",
       mutate: (t) => {
         ingestStatement(t).Resource = '*';

@@ -305,3 +305,87 @@ export const checkReferences = (template: Template, spec: TemplateSpec): Finding
   }
   return checker.findings;
 };
+
+/** The resources a value refers to: Ref, Fn::GetAtt and `${X}` / `${X.Attr}` in Fn::Sub (not its own variables). */
+const referencedResources = (
+  value: unknown,
+  resources: ReadonlyMap<string, string>,
+  out: Set<string>,
+): void => {
+  if (Array.isArray(value)) {
+    for (const element of value) referencedResources(element, resources, out);
+    return;
+  }
+  if (!isPlainObject(value)) return;
+  const name = intrinsicName(value);
+  const args = name === undefined ? undefined : value[name];
+  if (name === 'Ref' && typeof args === 'string' && resources.has(args)) out.add(args);
+  if (name === 'Fn::GetAtt') {
+    const target = Array.isArray(args) ? args[0] : typeof args === 'string' ? args.split('.')[0] : undefined;
+    if (typeof target === 'string' && resources.has(target)) out.add(target);
+  }
+  if (name === 'Fn::Sub') {
+    const [text, variables] = Array.isArray(args) ? args : [args, undefined];
+    const own = new Set(isPlainObject(variables) ? Object.keys(variables) : []);
+    if (typeof text === 'string') {
+      for (const [, variable] of text.matchAll(/\$\{([^!}][^}]*)\}/g)) {
+        const target = variable!.split('.')[0]!;
+        if (!own.has(variable!) && resources.has(target)) out.add(target);
+      }
+    }
+    if (isPlainObject(variables)) referencedResources(variables, resources, out);
+    return;
+  }
+  for (const child of Object.values(value)) referencedResources(child, resources, out);
+};
+
+/**
+ * Circular dependencies, which CloudFormation refuses before it creates anything: through Ref, Fn::GetAtt,
+ * Fn::Sub and DependsOn. A SAM function and the role SAM makes from its Policies are one node: a function whose
+ * Policies name its own ARN depends on itself.
+ */
+export const checkCycles = (template: Template): Finding[] => {
+  const resources = new Map(
+    Object.entries(template.Resources)
+      .filter(([, resource]) => isPlainObject(resource))
+      .map(([logicalId, resource]) => [logicalId, String(resource.Type)]),
+  );
+  const edges = new Map<string, Set<string>>();
+  for (const [logicalId, resource] of Object.entries(template.Resources)) {
+    if (!isPlainObject(resource)) continue;
+    const targets = new Set<string>();
+    referencedResources(resource.Properties, resources, targets);
+    const dependsOn = resource.DependsOn;
+    for (const target of Array.isArray(dependsOn) ? dependsOn : dependsOn ? [dependsOn] : []) {
+      if (typeof target === 'string' && resources.has(target)) targets.add(target);
+    }
+    edges.set(logicalId, targets);
+  }
+  const findings: Finding[] = [];
+  const done = new Set<string>();
+  const reported = new Set<string>();
+  const visit = (node: string, path: string[]): void => {
+    const start = path.indexOf(node);
+    if (start >= 0) {
+      const cycle = path.slice(start);
+      const key = [...cycle].sort().join(' ');
+      if (!reported.has(key)) {
+        reported.add(key);
+        findings.push(
+          finding(
+            { resource: node, path: '' },
+            `circular dependency: ${[...cycle, node].join(' → ')}; CloudFormation refuses the template (name a resource by a known name, as a Sub of its name, instead of a Ref or GetAtt on one side)`,
+          ),
+        );
+      }
+      return;
+    }
+    if (done.has(node)) return;
+    path.push(node);
+    for (const next of edges.get(node) ?? []) visit(next, path);
+    path.pop();
+    done.add(node);
+  };
+  for (const logicalId of edges.keys()) visit(logicalId, []);
+  return findings;
+};

@@ -4,7 +4,7 @@ import { checkIam } from './iam.ts';
 import { checkObservability } from './observability.ts';
 import type { Template } from './parse.ts';
 import { checkPlan } from './plan-check.ts';
-import { checkReferences } from './references.ts';
+import { checkCycles, checkReferences } from './references.ts';
 import { checkSchema } from './schema.ts';
 import { defaultTemplateSpec, type TemplateSpec } from './spec.ts';
 import { checkWiring } from './wiring.ts';
@@ -35,6 +35,7 @@ export const validateTemplate = (
   return [
     ...checkSchema(template, spec),
     ...references,
+    ...checkCycles(template),
     ...checkHandlers(template, root),
     ...checkIam(template, spec),
     ...checkWiring(template),

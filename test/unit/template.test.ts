@@ -410,6 +410,27 @@ describe('Template: validateTemplate', () => {
       ],
     },
     {
+      rule: 'a circular dependency: a role that names its own function’s ARN',
+      mutate: (t) => {
+        ingestStatement(t).Resource = { 'Fn::GetAtt': ['IngestFunction', 'Arn'] };
+      },
+      expected: [
+        'IngestFunction: circular dependency: IngestFunction → IngestFunctionRole → IngestFunction; CloudFormation refuses the template (name a resource by a known name, as a Sub of its name, instead of a Ref or GetAtt on one side)',
+      ],
+    },
+    {
+      rule: 'a circular dependency through DependsOn and Fn::Sub',
+      mutate: (t) => {
+        node(t.Resources, 'EventStream').DependsOn = 'ConsumerFailureQueue';
+        node(t.Resources, 'ConsumerFailureQueue', 'Properties').QueueName = {
+          'Fn::Sub': '${EventStream}-failures',
+        };
+      },
+      expected: [
+        'EventStream: circular dependency: EventStream → ConsumerFailureQueue → EventStream; CloudFormation refuses the template (name a resource by a known name, as a Sub of its name, instead of a Ref or GetAtt on one side)',
+      ],
+    },
+    {
       rule: "Resource: '*' on actions that can be scoped",
       mutate: (t) => {
         ingestStatement(t).Resource = '*';

@@ -253,10 +253,80 @@ class SchemaChecker {
   }
 }
 
+/** The sections of a template (CloudFormation's template anatomy, and SAM's Globals). */
+const SECTIONS = [
+  'AWSTemplateFormatVersion',
+  'Description',
+  'Metadata',
+  'Parameters',
+  'Rules',
+  'Mappings',
+  'Conditions',
+  'Transform',
+  'Globals',
+  'Resources',
+  'Outputs',
+];
+const OUTPUT_KEYS = ['Description', 'Value', 'Export', 'Condition'];
+/** Export names: letters, digits, colons and hyphens, at most 255 (CloudFormation's Outputs section). */
+const EXPORT_NAME = /^[A-Za-z0-9:-]{1,255}$/;
+
+/** The template's sections, the format version, SAM's transform, and the shape of each output. */
+const checkAnatomy = (template: Template, checker: SchemaChecker): void => {
+  for (const section of Object.keys(template)) {
+    if (SECTIONS.includes(section)) continue;
+    const hint = closest(section, SECTIONS);
+    checker.report(
+      { resource: section, path: '' },
+      `unknown template section${hint ? ` (did you mean ${hint}?)` : ''}: CloudFormation refuses the template`,
+    );
+  }
+  const version = template.AWSTemplateFormatVersion;
+  if (version !== undefined && version !== '2010-09-09') {
+    checker.report(
+      { resource: 'AWSTemplateFormatVersion', path: '' },
+      `the only template format version is '2010-09-09', got ${JSON.stringify(version)}`,
+    );
+  }
+  const transforms = Array.isArray(template.Transform) ? template.Transform : [template.Transform];
+  const usesSam = Object.values(template.Resources).some(
+    (resource) => isPlainObject(resource) && String(resource.Type).startsWith(SAM_PREFIX),
+  );
+  if ((usesSam || template.Globals !== undefined) && !transforms.includes('AWS::Serverless-2016-10-31')) {
+    checker.report(
+      { resource: 'Transform', path: '' },
+      'SAM resources and Globals need Transform: AWS::Serverless-2016-10-31; CloudFormation refuses them without it',
+    );
+  }
+  for (const [name, output] of Object.entries(template.Outputs ?? {})) {
+    const location = { resource: 'Outputs', path: name };
+    if (!isPlainObject(output)) {
+      checker.report(location, `expected an output (a map), got ${kindOf(output)}`);
+      continue;
+    }
+    for (const key of Object.keys(output)) {
+      if (OUTPUT_KEYS.includes(key)) continue;
+      const hint = closest(key, OUTPUT_KEYS);
+      checker.report(at(location, key), `unknown output key${hint ? ` (did you mean ${hint}?)` : ''}`);
+    }
+    if (output.Export === undefined) continue;
+    const exportName = isPlainObject(output.Export) ? output.Export.Name : undefined;
+    if (exportName === undefined) {
+      checker.report(at(location, 'Export'), 'an Export needs a Name');
+    } else if (typeof exportName === 'string' && !EXPORT_NAME.test(exportName)) {
+      checker.report(
+        at(at(location, 'Export'), 'Name'),
+        `export name ${JSON.stringify(exportName)}: only letters, digits, colons and hyphens, at most 255`,
+      );
+    }
+  }
+};
+
 /** Checks every resource and the SAM Globals section against the spec. */
 export const checkSchema = (template: Template, spec: TemplateSpec): Finding[] => {
   const checker = new SchemaChecker(spec);
   const globals = template.Globals ?? {};
+  checkAnatomy(template, checker);
 
   for (const [section, properties] of Object.entries(globals)) {
     const location = { resource: 'Globals', path: section };

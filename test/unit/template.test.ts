@@ -431,6 +431,33 @@ describe('Template: validateTemplate', () => {
       ],
     },
     {
+      rule: 'a misspelt section, an unknown format version and no SAM transform',
+      mutate: (t) => {
+        const mutable = t as unknown as Node;
+        mutable.Output = mutable.Outputs;
+        delete mutable.Outputs;
+        mutable.AWSTemplateFormatVersion = '2010-09-10';
+        delete mutable.Transform;
+      },
+      expected: [
+        'Output: unknown template section (did you mean Outputs?): CloudFormation refuses the template',
+        'AWSTemplateFormatVersion: the only template format version is \'2010-09-09\', got "2010-09-10"',
+        'Transform: SAM resources and Globals need Transform: AWS::Serverless-2016-10-31; CloudFormation refuses them without it',
+      ],
+    },
+    {
+      rule: 'a misspelt output key, and an export name CloudFormation does not take',
+      mutate: (t) => {
+        const output = node(t, 'Outputs', 'ApiUrl');
+        output.Exprot = { Name: 'x' };
+        output.Export = { Name: 'my stream/name!' };
+      },
+      expected: [
+        'Outputs.ApiUrl.Exprot: unknown output key (did you mean Export?)',
+        'Outputs.ApiUrl.Export.Name: export name "my stream/name!": only letters, digits, colons and hyphens, at most 255',
+      ],
+    },
+    {
       rule: "Resource: '*' on actions that can be scoped",
       mutate: (t) => {
         ingestStatement(t).Resource = '*';

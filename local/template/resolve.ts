@@ -79,6 +79,9 @@ export const parseParameterOverrides = (text: string): Record<string, string> =>
   return overrides;
 };
 
+/** A Number parameter's value: an integer or a decimal fraction, with an optional sign and exponent. */
+const DECIMAL = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
+
 /** Parameter values: overrides over defaults, each checked against the parameter's constraints. */
 export const resolveParameters = (
   template: Template,
@@ -103,7 +106,8 @@ export const resolveParameters = (
     if (allowed && !allowed.map(String).includes(raw)) fail(`must be one of ${allowed.join(', ')}`);
     if (spec.Type === 'Number') {
       const n = Number(raw);
-      if (raw.trim() === '' || Number.isNaN(n)) fail('must be a number');
+      // Decimal only, as CloudFormation reads a Number: JavaScript's Number() would also take ' 7', 0x10 and 0b11.
+      if (!DECIMAL.test(raw) || !Number.isFinite(n)) fail('must be a number');
       if (spec.MinValue !== undefined && n < Number(spec.MinValue)) fail(`must be at least ${spec.MinValue}`);
       if (spec.MaxValue !== undefined && n > Number(spec.MaxValue)) fail(`must be at most ${spec.MaxValue}`);
     }

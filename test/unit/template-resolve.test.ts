@@ -55,6 +55,10 @@ describe('Local runtime: template resolution', () => {
   describe('parameters', () => {
     const template = loadTemplate('template.yaml');
 
+    it.each(['48', '48.0', '4.8e1', '+48'])('takes a decimal Number, as %s', (value) => {
+      expect(resolveParameters(template, { RetentionHours: value }).RetentionHours).toBe(value);
+    });
+
     it('takes defaults and overrides', () => {
       // Act
       const values = resolveParameters(template, { ShardCount: '4' });
@@ -67,6 +71,8 @@ describe('Local runtime: template resolution', () => {
       [{ StreamMode: 'FAST' }, "parameter StreamMode='FAST' must be one of PROVISIONED, ON_DEMAND"],
       [{ RetentionHours: '12' }, "parameter RetentionHours='12' must be at least 24"],
       [{ RetentionHours: 'x' }, "parameter RetentionHours='x' must be a number"],
+      [{ RetentionHours: '0x30' }, "parameter RetentionHours='0x30' must be a number"],
+      [{ RetentionHours: ' 48' }, "parameter RetentionHours=' 48' must be a number"],
       [{ KmsKeyArn: 'nope' }, "parameter KmsKeyArn='nope' does not match"],
       [{ Unknown: '1' }, 'unknown parameter: Unknown'],
     ])('refuses %j', (overrides, message) => {

@@ -13,33 +13,54 @@ type JsonReviverContext = { source?: string };
 const PLAIN_INTEGER = /^-?\d+$/;
 
 /**
- * JSON.parse, except that a finite number too large for a double to hold exactly keeps the digits as written
- * (the reviver's `context.source`): a plain integer as a BigInt, any other form (`1e20`, `12345678901234567.5`)
- * as the SDK's NumberValue. DynamoDB stores both exactly, up to its 38 significant digits; the SDK refuses to
- * store such a number as a double at all, so without this the record could never be written.
+ * JSON.parse, except that a number a double does not hold exactly keeps the digits as written (the reviver's
+ * `context.source`), so that it is stored, or judged, as it was sent:
+ * - beyond ±2^53, a plain integer as a BigInt and any other form (`1e20`, `12345678901234567.5`) as the SDK's
+ *   NumberValue: the SDK refuses to store such a number as a double at all;
+ * - within ±2^53, a number whose double is another decimal (`0.1234567890123456789`, more digits than a double
+ *   holds; `1e-400`, which a double holds as 0) as a NumberValue of its text: DynamoDB stores up to 38 significant
+ *   digits exactly, and the sink refuses what it cannot store, rather than store a rounded number.
+ * A number that a double holds exactly (`0.1`, `1.0`, `2.5e3`) stays a number.
  */
 export const parseJson = (text: string): unknown =>
-  MAYBE_UNSAFE_NUMBER.test(text) ? JSON.parse(text, keepUnsafeNumbers) : JSON.parse(text);
+  mayHoldInexactNumbers(text) ? JSON.parse(text, keepExactNumbers) : JSON.parse(text);
 
-const keepUnsafeNumbers = ((_key: string, value: unknown, context?: JsonReviverContext) => {
-  if (
-    typeof value !== 'number' ||
-    !Number.isFinite(value) ||
-    Math.abs(value) <= Number.MAX_SAFE_INTEGER ||
-    context?.source === undefined
-  ) {
-    return value;
+const keepExactNumbers = ((_key: string, value: unknown, context?: JsonReviverContext) => {
+  if (typeof value !== 'number' || !Number.isFinite(value) || context?.source === undefined) return value;
+  const source = context.source;
+  if (Math.abs(value) > Number.MAX_SAFE_INTEGER) {
+    return PLAIN_INTEGER.test(source) ? BigInt(source) : NumberValue.from(source);
   }
-  return PLAIN_INTEGER.test(context.source) ? BigInt(context.source) : NumberValue.from(context.source);
+  return sameDecimal(source, String(value)) ? value : NumberValue.from(source);
 }) as (key: string, value: unknown) => unknown;
 
+/** A JSON number as its significant digits and exponent (`-12.50e1` → `-125e0`; every zero → `0`). */
+const decimalOf = (text: string): string => {
+  const match = /^(-?)(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?$/.exec(text);
+  if (!match) return text;
+  const [, sign, whole = '', fraction = '', exponent = '0'] = match;
+  let digits = `${whole}${fraction}`.replace(/^0+/, '');
+  let power = Number(exponent) - fraction.length;
+  if (digits === '') return '0';
+  const trailing = digits.length - digits.replace(/0+$/, '').length;
+  digits = digits.slice(0, digits.length - trailing);
+  power += trailing;
+  return `${sign}${digits}e${power}`;
+};
+
+/** Whether two JSON numbers are the same decimal, however written. */
+const sameDecimal = (a: string, b: string): boolean => decimalOf(a) === decimalOf(b);
+
 /**
- * What every number the reviver changes has in its text: a number past 2^53 (9,007,199,254,740,992) written without
- * an exponent has 16 digits or more before its point, and one written with an exponent has a digit then `e` or `E`.
+ * What the text of every number a double may not hold exactly has: 16 significant digits or more (16 digits,
+ * with at most a decimal point among them: a double holds any 15), or an exponent (a digit then `e` or `E`).
  * Text without either (most events) is parsed without the reviver, which calls back for every value: four to five
  * times the plain parse's time. A match elsewhere (in a string) only costs the reviver.
  */
-const MAYBE_UNSAFE_NUMBER = /\d{16}|\d[eE]/;
+const MAYBE_INEXACT_NUMBER = /(?:\d\.?){16}|\d[eE]/;
+
+/** Whether JSON text may hold a number that JSON.parse rounds: if so, parseJson keeps its digits. */
+export const mayHoldInexactNumbers = (text: string): boolean => MAYBE_INEXACT_NUMBER.test(text);
 
 /**
  * Canonical JSON in the manner of RFC 8785: object keys sorted by UTF-16 code units, no whitespace, numbers and

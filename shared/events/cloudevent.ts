@@ -7,7 +7,7 @@
  */
 
 import { checkStorable } from '#shared/sink/item-size.ts';
-import { parseJson } from './canonical-json.ts';
+import { mayHoldInexactNumbers, parseJson } from './canonical-json.ts';
 
 /** A CloudEvent as it travels on the stream. Extension attributes sit beside the context attributes. */
 export interface CloudEvent {
@@ -158,7 +158,7 @@ export const validateCloudEvent = (value: unknown, index: number, text?: string)
   // the sink's own rule, rather than accepted and then quarantined by the consumer. A number JSON.parse rounded is
   // checked with the digits it was written with, which the consumer keeps, when the text is at hand.
   let storage = checkStorable(event.data, 'data', { deferRounded: text !== undefined });
-  if (storage.problem === undefined && storage.roundedNumbers && text !== undefined) {
+  if (storage.problem === undefined && storage.numbers && text !== undefined && mayHoldInexactNumbers(text)) {
     storage = checkStorable((parseJson(text) as { data?: unknown }).data, 'data');
   }
   if (storage.problem !== undefined) fail('data', `cannot be stored in the event table: ${storage.problem}`);

@@ -79,33 +79,33 @@ export interface StorageCheck {
   /** Why DynamoDB could never store the value, as a sentence that starts with where; undefined when it could. */
   problem: string | undefined;
   /**
-   * With `deferRounded`: the value holds a double beyond ±2^53 (9,007,199,254,740,991), as JSON.parse makes of a
-   * longer number, and it was not judged. Its digits as written, which the consumer keeps (parseJson), are not in
-   * the value, so neither is whether DynamoDB takes them: check the value parsed with parseJson to know.
+   * With `deferRounded`: the value holds numbers. JSON.parse may have rounded one (a double holds 15 to 17
+   * significant digits, `1e-400` becomes 0), and the digits as written, which the consumer keeps (parseJson), are
+   * not in the value, so neither is whether DynamoDB takes them. When the text may hold such a number
+   * (mayHoldInexactNumbers), judge the value parsed with parseJson to know.
    */
-  roundedNumbers: boolean;
+  numbers: boolean;
 }
 
 /**
  * Whether DynamoDB could store `value` as the item attribute `path` (nesting, empty member names, numbers): the
  * estimate's own checks, so that what the ingest refuses and what the sink quarantines are one rule.
- * `deferRounded` leaves doubles beyond ±2^53 unjudged (noted in `roundedNumbers`), for a caller that can check
- * them by their written digits; without it they are judged as the doubles they are.
+ * `deferRounded` notes whether the value holds numbers (`numbers`), for a caller that can check them by their
+ * written digits, and leaves doubles beyond ±2^53 unjudged; without it numbers are judged as the doubles they are.
  */
 export const checkStorable = (
   value: unknown,
   path: string,
   { deferRounded = false }: { deferRounded?: boolean } = {},
 ): StorageCheck => {
-  if (value === undefined) return { problem: undefined, roundedNumbers: false };
+  if (value === undefined) return { problem: undefined, numbers: false };
   // Sizes are not wanted here: strings are not measured (the ingest checks every event it takes).
-  const walk: CheckingWalk = { deferRounded, roundedNumbers: false };
+  const walk: CheckingWalk = { deferRounded, numbers: false };
   try {
     valueSize(value, 0, path, walk);
-    return { problem: undefined, roundedNumbers: walk.roundedNumbers };
+    return { problem: undefined, numbers: walk.numbers };
   } catch (error) {
-    if (error instanceof UnstorableEventError)
-      return { problem: error.message, roundedNumbers: walk.roundedNumbers };
+    if (error instanceof UnstorableEventError) return { problem: error.message, numbers: walk.numbers };
     throw error;
   }
 };
@@ -113,7 +113,7 @@ export const checkStorable = (
 /** A walk that only checks: it does not measure strings (its sizes are not used), and may defer rounded numbers. */
 interface CheckingWalk {
   deferRounded: boolean;
-  roundedNumbers: boolean;
+  numbers: boolean;
 }
 
 /**
@@ -143,11 +143,11 @@ const valueSize = (value: unknown, depth: number, where: Where, walk?: CheckingW
         throw new UnstorableEventError(
           `${pathOf(where)} holds a number too large to read (${value}); DynamoDB stores magnitudes below 1E+126`,
         );
-      // A double beyond ±2^53 came from longer digits, which JSON.parse rounded: a walk that is told so leaves it to
-      // be judged by those digits (the caller checks the value parsed again), as 9.99…9E+125 rounds to 1e126.
-      if (walk?.deferRounded && Math.abs(value) > Number.MAX_SAFE_INTEGER) {
-        walk.roundedNumbers = true;
-        return 21;
+      if (walk?.deferRounded) {
+        walk.numbers = true;
+        // A double beyond ±2^53 came from longer digits, which JSON.parse rounded: it is left to be judged by those
+        // digits (the caller checks the value parsed again), as 9.99…9E+125 rounds to 1e126.
+        if (Math.abs(value) > Number.MAX_SAFE_INTEGER) return 21;
       }
       // A double has at most 17 significant digits: only its magnitude can be out of DynamoDB's range.
       if (value !== 0 && !(Math.abs(value) >= 1e-130 && Math.abs(value) < 1e126))

@@ -165,6 +165,25 @@ describe('CloudEvents contract', () => {
     expect(fine).toEqual(fine.map(() => []));
   });
 
+  it('judges numbers of data that a double would change by their written digits, within 2^53 too', () => {
+    // Prepare: 39 significant digits (a double keeps 0.12345678901234568); 1e-400 (a double keeps 0); 21 digits
+    // and a number between two doubles, which DynamoDB stores exactly.
+    const eventText = (data: string) =>
+      `{"specversion":"1.0","id":"e-1","source":"urn:shop","type":"t","data":${data}}`;
+    const check = (data: string) => {
+      const text = eventText(data);
+      return validateCloudEvent(JSON.parse(text), 0, text).map((e) => e.message);
+    };
+    // Act / Assess
+    expect(check('{"f":0.1234567890123456789012345678901234567890}')).toEqual([
+      'cannot be stored in the event table: data.f holds 0.1234567890123456789012345678901234567890, a number of 39 significant digits; DynamoDB keeps at most 38',
+    ]);
+    expect(check('[1e-400]')).toEqual([
+      'cannot be stored in the event table: data[0] holds 1e-400, a number smaller in magnitude than DynamoDB stores (1E-130 or more, or 0)',
+    ]);
+    expect(check('{"f":0.10000000000000000001,"m":4503599627370497.5,"z":0.0}')).toEqual([]);
+  });
+
   it('treats a null attribute as absent, as the JSON format says, and still requires the required ones', () => {
     // Act
     const nulls = validateCloudEvent(

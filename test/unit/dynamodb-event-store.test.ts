@@ -10,6 +10,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '#shared/config.ts';
 import { loadConsumerConfig } from '#shared/consumer/config.ts';
+import { parseJson } from '#shared/events/canonical-json.ts';
 import { S3Quarantine } from '#shared/quarantine/s3-quarantine.ts';
 import { putObjectOnce } from '#shared/s3/put-object-once.ts';
 import { S3ClaimCheck } from '#shared/sink/claim-check.ts';
@@ -217,6 +218,19 @@ describe('Sink: DynamoDbEventStore', () => {
       ),
     );
     expect(dynamoMock).toHaveReceivedCommandTimes(PutItemCommand, 0);
+  });
+
+  it('stores numbers as written when a double would change them, from data the consumer parsed', async () => {
+    // Prepare: 4503599627370497.5 lies between two doubles; 0.10000000000000000001 has 21 significant digits.
+    dynamoMock.on(PutItemCommand).resolves({});
+    const data = parseJson('{"m":4503599627370497.5,"f":0.10000000000000000001,"d":0.5}');
+    // Act
+    await store().put(event({ data }));
+    // Assess
+    const item = dynamoMock.commandCalls(PutItemCommand)[0]!.args[0].input.Item!;
+    expect(item.data).toEqual({
+      M: { m: { N: '4503599627370497.5' }, f: { N: '0.10000000000000000001' }, d: { N: '0.5' } },
+    });
   });
 
   it('moves data too large for an item to the claim check and stores the pointer', async () => {

@@ -5,6 +5,7 @@ import type {
   SuccessResponse,
 } from '@aws-lambda-powertools/batch/types';
 import type { KinesisStreamRecord } from 'aws-lambda';
+import { isKplAggregate, readKplAggregate } from '#shared/events/kpl-aggregate.ts';
 import type { StreamRecord } from '#shared/events/stream-record.ts';
 
 /**
@@ -14,12 +15,31 @@ import type { StreamRecord } from '#shared/events/stream-record.ts';
 export interface BatchEntry {
   kinesis: { sequenceNumber: string; partitionKey: string };
   record: StreamRecord;
+  /**
+   * The partition keys of a KPL aggregate's user records, when they differ from the outer one. The KPL packs the
+   * records bound for one shard together under the first one's key, so one user key can be in aggregates of
+   * different outer keys: records that share any key are processed in one sequence.
+   */
+  userKeys?: string[];
 }
 
-export const toBatchEntry = (record: StreamRecord): BatchEntry => ({
-  kinesis: { sequenceNumber: record.sequenceNumber, partitionKey: record.partitionKey },
-  record,
-});
+export const toBatchEntry = (record: StreamRecord): BatchEntry => {
+  const entry: BatchEntry = {
+    kinesis: { sequenceNumber: record.sequenceNumber, partitionKey: record.partitionKey },
+    record,
+  };
+  if (!isKplAggregate(record.data)) return entry;
+  try {
+    const keys = new Set<string>();
+    for (const user of readKplAggregate(record.data)) {
+      if (!(user instanceof Error) && user.partitionKey !== record.partitionKey) keys.add(user.partitionKey);
+    }
+    if (keys.size > 0) entry.userKeys = [...keys];
+  } catch {
+    // A corrupt aggregate is quarantined whole when it is processed, under its outer key.
+  }
+  return entry;
+};
 
 /** Reported for the records of a key after its first failure: they were not attempted, to keep the key in order. */
 export class KeyBlockedError extends BatchProcessingError {
@@ -54,6 +74,24 @@ export interface KeyOrderedBatchProcessorOptions {
 }
 
 type Result = SuccessResponse | FailureResponse;
+
+/** Records processed in one sequence; a group merged into another points at it. */
+interface Group {
+  entries: BatchEntry[];
+  parent?: Group;
+}
+
+const newGroup = (roots: Group[]): Group => {
+  const group: Group = { entries: [] };
+  roots.push(group);
+  return group;
+};
+
+const rootOf = (group: Group): Group => {
+  let root = group;
+  while (root.parent !== undefined) root = root.parent;
+  return root;
+};
 
 /**
  * Powertools' BatchProcessor for Kinesis with the ordering it lacks: Powertools runs records either all in
@@ -90,12 +128,28 @@ export class KeyOrderedBatchProcessor extends BatchProcessor {
     const entries = this.records as unknown as BatchEntry[];
     const results = new Map<BatchEntry, Result>();
 
-    const keys = new Map<string, BatchEntry[]>();
+    // One group per partition key; an aggregate whose user records have other keys joins their groups into one.
+    const groupOf = new Map<string, Group>();
+    const roots: Group[] = [];
     for (const entry of entries) {
-      const key = entry.kinesis.partitionKey;
-      const group = keys.get(key);
-      if (group) group.push(entry);
-      else keys.set(key, [entry]);
+      let group: Group | undefined;
+      for (const key of entry.userKeys
+        ? [entry.kinesis.partitionKey, ...entry.userKeys]
+        : [entry.kinesis.partitionKey]) {
+        const found = groupOf.get(key);
+        const root = found ? rootOf(found) : undefined;
+        if (root === undefined) {
+          group ??= newGroup(roots);
+          groupOf.set(key, group);
+        } else if (group === undefined) {
+          group = root;
+        } else if (root !== group) {
+          group.entries.push(...root.entries);
+          root.entries = [];
+          root.parent = group;
+        }
+      }
+      group!.entries.push(entry);
     }
 
     const runKey = async (group: BatchEntry[]): Promise<void> => {
@@ -121,7 +175,7 @@ export class KeyOrderedBatchProcessor extends BatchProcessor {
     };
 
     // A bounded pool of key workers: each takes the next key when it finishes one.
-    const groups = [...keys.values()];
+    const groups = roots.filter((group) => group.parent === undefined).map((group) => group.entries);
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < groups.length) {

@@ -315,6 +315,31 @@ describe('Consumer: KPL aggregation', () => {
     expect(retry).toMatchObject({ batchItemFailures: [], counts: { duplicates: 1, written: 2 } });
   });
 
+  it('keeps a user key in order across aggregates of different outer keys, as the KPL packs them', async () => {
+    // Prepare: the KPL put x-1 in an aggregate under a-1's key; x-2 follows under its own key. x-1 fails once.
+    const user = (key: string, id: string) => ({
+      partitionKey: key,
+      data: Buffer.from(JSON.stringify({ specversion: '1.0', id, source: 'urn:test:producer', type: 't' })),
+    });
+    const records = [
+      streamRecord(1, 'a', kplAggregate([user('a', 'a-1'), user('x', 'x-1')])),
+      eventRecord(2, 'x', 'x-2'),
+      eventRecord(3, 'b', 'b-1'),
+    ];
+    const flaky = new FlakyStore(['x-1']);
+    const { deps } = setup({ store: flaky });
+    // Act
+    const first = await processRecords(records, deps);
+    const writtenFirst = ids(flaky.inner.calls);
+    flaky.failing.clear();
+    const retry = await processRecords(records.slice(0, 2), deps);
+    // Assess: x-2 waits for x-1; b-1, of a key of its own, does not.
+    expect(first.batchItemFailures).toEqual(failures(1, 2));
+    expect([...writtenFirst].sort()).toEqual(['a-1', 'b-1', 'x-1']);
+    expect(ids(flaky.inner.calls).slice(writtenFirst.length)).toEqual(['a-1', 'x-1', 'x-2']);
+    expect(retry).toMatchObject({ batchItemFailures: [], counts: { duplicates: 1, written: 2 } });
+  });
+
   it('quarantines a corrupt aggregate whole, with its outer bytes', async () => {
     // Prepare
     const { deps, quarantine } = setup();

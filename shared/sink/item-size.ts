@@ -129,10 +129,18 @@ const pathOf = (where: Where): string =>
       ? memberPath(where.in, where.name)
       : `${where.in}[${where.index}]`;
 
+const lonelySurrogate = (what: string): UnstorableEventError =>
+  new UnstorableEventError(
+    `${what} holds a lone surrogate (such as \\ud800): it is not well-formed Unicode, and no UTF-8 encodes it`,
+  );
+
 const valueSize = (value: unknown, depth: number, where: Where, walk?: CheckingWalk): number => {
   if (value === null || typeof value === 'boolean') return 1;
   switch (typeof value) {
     case 'string':
+      // A JSON escape such as "\ud800" gives a lone surrogate, which no UTF-8 encodes: what DynamoDB would keep
+      // of it is not the text sent, so it is refused as the event's other attributes are.
+      if (!value.isWellFormed()) throw lonelySurrogate(pathOf(where));
       return walk ? 0 : Buffer.byteLength(value);
     case 'bigint':
       checkNumber(value.toString(), where);
@@ -181,6 +189,7 @@ const valueSize = (value: unknown, depth: number, where: Where, walk?: CheckingW
         }
         // JSON.parse makes `__proto__` an ordinary member, but the SDK's marshall copies members by assignment, which
         // makes that one the map's prototype: it would be sent as a malformed value, or lost.
+        if (!name.isWellFormed()) throw lonelySurrogate(`${path} has a member whose name`);
         if (name === '__proto__') {
           throw new UnstorableEventError(
             `${path} has a member named __proto__, which the AWS SDK for JavaScript cannot write to DynamoDB`,

@@ -75,7 +75,9 @@ describe('CloudEvents contract', () => {
     const fields = validateCloudEvent(event, 0).map((e) => e.field);
     // Assess
     expect(fields).toEqual(['id', 'subject', 'ext']);
-    expect(validateCloudEvent({ ...valid, data: { text: '\ud800' } }, 0)).toEqual([]);
+    expect(validateCloudEvent({ ...valid, data: { text: '\ud800' } }, 0).map((e) => e.field)).toEqual([
+      'data',
+    ]);
   });
 
   it('refuses data with a member whose name is empty, at any depth, naming where it is', () => {
@@ -182,6 +184,22 @@ describe('CloudEvents contract', () => {
       'cannot be stored in the event table: data[0] holds 1e-400, a number smaller in magnitude than DynamoDB stores (1E-130 or more, or 0)',
     ]);
     expect(check('{"f":0.10000000000000000001,"m":4503599627370497.5,"z":0.0}')).toEqual([]);
+  });
+
+  it('refuses a lone surrogate in data, in a value or a member name, and takes a surrogate pair', () => {
+    // Prepare: JSON escapes, as a producer would send them.
+    const check = (data: string) => {
+      const text = `{"specversion":"1.0","id":"e-1","source":"urn:shop","type":"t","data":${data}}`;
+      return validateCloudEvent(JSON.parse(text), 0, text).map((e) => e.message);
+    };
+    // Act / Assess
+    expect(check('{"s":["ok","\\ud800"]}')).toEqual([
+      'cannot be stored in the event table: data.s[1] holds a lone surrogate (such as \\ud800): it is not well-formed Unicode, and no UTF-8 encodes it',
+    ]);
+    expect(check('{"\\udc00":1}')).toEqual([
+      'cannot be stored in the event table: data has a member whose name holds a lone surrogate (such as \\ud800): it is not well-formed Unicode, and no UTF-8 encodes it',
+    ]);
+    expect(check('{"s":"\\ud83d\\ude00"}')).toEqual([]);
   });
 
   it('treats a null attribute as absent, as the JSON format says, and still requires the required ones', () => {

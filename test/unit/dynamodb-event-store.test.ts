@@ -171,6 +171,7 @@ describe('Sink: DynamoDbEventStore', () => {
       { n: Number.POSITIVE_INFINITY },
       /data\.n holds a number too large to read \(Infinity\)/,
     ],
+    ['a string holding a lone surrogate', { s: '\ud800' }, /data\.s holds a lone surrogate/],
     ['an object that is not plain data', { at: new Date(0) }, /Unsupported type passed/],
   ])('refuses, without calling DynamoDB, %s', async (_name, data, reason) => {
     // Act

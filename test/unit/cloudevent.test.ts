@@ -3,6 +3,12 @@ import { identityOf, partitionKeyOf, validateCloudEvent } from '#shared/events/c
 
 const valid = { specversion: '1.0', id: 'e-1', source: 'urn:shop', type: 'order.created' };
 
+/** The problems found in an event holding `data` (JSON text), judged with the event's text as the ingest does. */
+const dataProblems = (data: string): string[] => {
+  const text = `{"specversion":"1.0","id":"e-1","source":"urn:shop","type":"t","data":${data}}`;
+  return validateCloudEvent(JSON.parse(text), 0, text).map((e) => e.message);
+};
+
 describe('CloudEvents contract', () => {
   it('accepts a minimal event', () => {
     expect(validateCloudEvent(valid, 0)).toEqual([]);
@@ -170,36 +176,26 @@ describe('CloudEvents contract', () => {
   it('judges numbers of data that a double would change by their written digits, within 2^53 too', () => {
     // Prepare: 39 significant digits (a double keeps 0.12345678901234568); 1e-400 (a double keeps 0); 21 digits
     // and a number between two doubles, which DynamoDB stores exactly.
-    const eventText = (data: string) =>
-      `{"specversion":"1.0","id":"e-1","source":"urn:shop","type":"t","data":${data}}`;
-    const check = (data: string) => {
-      const text = eventText(data);
-      return validateCloudEvent(JSON.parse(text), 0, text).map((e) => e.message);
-    };
     // Act / Assess
-    expect(check('{"f":0.1234567890123456789012345678901234567890}')).toEqual([
+    expect(dataProblems('{"f":0.1234567890123456789012345678901234567890}')).toEqual([
       'cannot be stored in the event table: data.f holds 0.1234567890123456789012345678901234567890, a number of 39 significant digits; DynamoDB keeps at most 38',
     ]);
-    expect(check('[1e-400]')).toEqual([
+    expect(dataProblems('[1e-400]')).toEqual([
       'cannot be stored in the event table: data[0] holds 1e-400, a number smaller in magnitude than DynamoDB stores (1E-130 or more, or 0)',
     ]);
-    expect(check('{"f":0.10000000000000000001,"m":4503599627370497.5,"z":0.0}')).toEqual([]);
+    expect(dataProblems('{"f":0.10000000000000000001,"m":4503599627370497.5,"z":0.0}')).toEqual([]);
   });
 
   it('refuses a lone surrogate in data, in a value or a member name, and takes a surrogate pair', () => {
     // Prepare: JSON escapes, as a producer would send them.
-    const check = (data: string) => {
-      const text = `{"specversion":"1.0","id":"e-1","source":"urn:shop","type":"t","data":${data}}`;
-      return validateCloudEvent(JSON.parse(text), 0, text).map((e) => e.message);
-    };
     // Act / Assess
-    expect(check('{"s":["ok","\\ud800"]}')).toEqual([
+    expect(dataProblems('{"s":["ok","\\ud800"]}')).toEqual([
       'cannot be stored in the event table: data.s[1] holds a lone surrogate (such as \\ud800): it is not well-formed Unicode, and no UTF-8 encodes it',
     ]);
-    expect(check('{"\\udc00":1}')).toEqual([
+    expect(dataProblems('{"\\udc00":1}')).toEqual([
       'cannot be stored in the event table: data has a member whose name holds a lone surrogate (such as \\ud800): it is not well-formed Unicode, and no UTF-8 encodes it',
     ]);
-    expect(check('{"s":"\\ud83d\\ude00"}')).toEqual([]);
+    expect(dataProblems('{"s":"\\ud83d\\ude00"}')).toEqual([]);
   });
 
   it('treats a null attribute as absent, as the JSON format says, and still requires the required ones', () => {

@@ -26,12 +26,14 @@ import { chartSeconds, formatLoadSummary, loadChartSvg, reportBaseName } from '#
 /** One mock of the Kinesis client for the whole file: aws-sdk-client-mock keeps one per client class. */
 const kinesisMock = mockClient(KinesisClient);
 
+/** PutRecords' answer when every entry is written, to one shard. */
+const everyEntryWritten = (input: { Records: unknown[] }) => ({
+  FailedRecordCount: 0,
+  Records: input.Records.map((_, i) => ({ ShardId: 'shardId-000000000000', SequenceNumber: String(i) })),
+});
+
 /** A stream that writes every entry of a PutRecords to one shard. */
-const streamAcceptsEverything = () =>
-  kinesisMock.on(PutRecordsCommand).callsFake((input: { Records: unknown[] }) => ({
-    FailedRecordCount: 0,
-    Records: input.Records.map((_, i) => ({ ShardId: 'shardId-000000000000', SequenceNumber: String(i) })),
-  }));
+const streamAcceptsEverything = () => kinesisMock.on(PutRecordsCommand).callsFake(everyEntryWritten);
 
 /**
  * A run whose every PutRecords fails as a refused connection does (nothing listens at the endpoint), on a clock
@@ -55,6 +57,32 @@ const refusedRun = (run: { rate: number; seconds: number; stepMs: number; log?: 
     ...(run.log ? { log: run.log } : {}),
   });
 };
+
+/** A load report of a 30 s run at 1,000 records/s that kept its rate, with `fields` changed. */
+const reportOf = (fields: Partial<LoadReport>): LoadReport => ({
+  stream: 's',
+  requested: { rate: 1000, seconds: 30, records: 30_000 },
+  startedAt: '2026-11-29T00:00:00.000Z',
+  elapsedMs: 30_000,
+  sent: 30_000,
+  written: 30_000,
+  throttled: 0,
+  failed: {},
+  requests: 60,
+  failedRequests: 0,
+  achievedRate: 1000,
+  attemptedRate: 1000,
+  perSecond: Array.from({ length: 30 }, (_, second) => ({
+    second,
+    sent: 1000,
+    written: 1000,
+    throttled: 0,
+    failed: 0,
+  })),
+  shards: {},
+  iteratorAge: { source: 'none', available: false, samples: [] },
+  ...fields,
+});
 
 describe('Load test: options', () => {
   it('defaults to the local runtime endpoint and stream', () => {
@@ -331,13 +359,7 @@ describe('Load test: records sent against records requested', () => {
     'sends the $records records it reports as requested at $rate/s for $seconds s',
     async ({ rate, seconds, records }) => {
       // Prepare
-      kinesisMock.on(PutRecordsCommand).callsFake((input: { Records: unknown[] }) => ({
-        FailedRecordCount: 0,
-        Records: input.Records.map((_, i) => ({
-          ShardId: 'shardId-000000000000',
-          SequenceNumber: String(i),
-        })),
-      }));
+      streamAcceptsEverything();
       // A clock that moves a second each time it is read, so that a long run takes a few ticks.
       let clock = 0;
       const now = () => {
@@ -398,31 +420,6 @@ describe('Load test: a run that cannot reach the stream, or falls behind', () =>
       'PutRecords failed: ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:9 (further ECONNREFUSED failures are counted, not shown)',
     ]);
     expect(formatLoadSummary(report, false)).toContain(`  stopped early: ${report.stoppedEarly}`);
-  });
-
-  const reportOf = (fields: Partial<LoadReport>): LoadReport => ({
-    stream: 's',
-    requested: { rate: 1000, seconds: 30, records: 30_000 },
-    startedAt: '2026-11-29T00:00:00.000Z',
-    elapsedMs: 30_000,
-    sent: 30_000,
-    written: 30_000,
-    throttled: 0,
-    failed: {},
-    requests: 60,
-    failedRequests: 0,
-    achievedRate: 1000,
-    attemptedRate: 1000,
-    perSecond: Array.from({ length: 30 }, (_, second) => ({
-      second,
-      sent: 1000,
-      written: 1000,
-      throttled: 0,
-      failed: 0,
-    })),
-    shards: {},
-    iteratorAge: { source: 'none', available: false, samples: [] },
-    ...fields,
   });
 
   it.each([
@@ -492,13 +489,7 @@ describe('Load test: a run stopped by a signal, or by failing calls', () => {
     kinesisMock.on(PutRecordsCommand).callsFake((input: { Records: unknown[] }) => {
       calls += 1;
       if (calls === 3) stop.abort('SIGINT');
-      return {
-        FailedRecordCount: 0,
-        Records: input.Records.map((_, i) => ({
-          ShardId: 'shardId-000000000000',
-          SequenceNumber: String(i),
-        })),
-      };
+      return everyEntryWritten(input);
     });
     let clock = 0;
     // Act
@@ -532,13 +523,7 @@ describe('Load test: a run stopped by a signal, or by failing calls', () => {
       calls += 1;
       if (calls > 5)
         throw new ResourceNotFoundException({ message: 'Stream stream-a not found', $metadata: {} });
-      return {
-        FailedRecordCount: 0,
-        Records: input.Records.map((_, i) => ({
-          ShardId: 'shardId-000000000000',
-          SequenceNumber: String(i),
-        })),
-      };
+      return everyEntryWritten(input);
     });
     let clock = 0;
     // Act
@@ -606,33 +591,25 @@ describe('Load test: a run stopped by a signal, or by failing calls', () => {
 });
 
 describe('Load test: the chart and the per-shard report', () => {
-  const thirtySeconds = (fields: Partial<LoadReport>): LoadReport => ({
-    stream: 's',
-    requested: { rate: 1000, seconds: 30, records: 30_000 },
-    startedAt: '2026-11-29T00:00:00.000Z',
-    elapsedMs: 30_050,
-    sent: 30_000,
-    written: 30_000,
-    throttled: 0,
-    failed: {},
-    requests: 60,
-    failedRequests: 0,
-    achievedRate: 998.3,
-    attemptedRate: 998.3,
-    perSecond: Array.from({ length: 30 }, (_, second) => ({
-      second,
-      sent: 1000,
-      written: second < 10 ? 1000 : 500,
-      throttled: second < 10 ? 0 : 500,
-      failed: 0,
-    })),
-    shards: {
-      'shardId-000000000001': { written: 10_000, throttled: 0 },
-      'shardId-000000000000': { written: 15_050, throttled: 10_000 },
-    },
-    iteratorAge: { source: 'status', available: true, samples: [] },
-    ...fields,
-  });
+  const thirtySeconds = (fields: Partial<LoadReport>): LoadReport =>
+    reportOf({
+      elapsedMs: 30_050,
+      achievedRate: 998.3,
+      attemptedRate: 998.3,
+      perSecond: Array.from({ length: 30 }, (_, second) => ({
+        second,
+        sent: 1000,
+        written: second < 10 ? 1000 : 500,
+        throttled: second < 10 ? 0 : 500,
+        failed: 0,
+      })),
+      shards: {
+        'shardId-000000000001': { written: 10_000, throttled: 0 },
+        'shardId-000000000000': { written: 15_050, throttled: 10_000 },
+      },
+      iteratorAge: { source: 'status', available: true, samples: [] },
+      ...fields,
+    });
   /** The [x, y] points of the polyline drawn in `color`. */
   const polyline = (svg: string, color: string): number[][] =>
     (new RegExp(`<polyline [^>]*stroke="${color}"[^>]*points="([^"]*)"`).exec(svg)?.[1] ?? '')

@@ -135,6 +135,17 @@ const ingestStatement = (candidate: Template): Node =>
     'Statement',
     2,
   );
+const consumerStatement = (candidate: Template): Node =>
+  node(
+    candidate.Resources,
+    'ConsumerFunctionRole',
+    'Properties',
+    'Policies',
+    0,
+    'PolicyDocument',
+    'Statement',
+    0,
+  );
 const alarm = (candidate: Template, logicalId: string): Node =>
   node(candidate.Resources, logicalId, 'Properties');
 const dashboardBody = (candidate: Template): Node =>
@@ -357,16 +368,7 @@ describe('Template: validateTemplate', () => {
         const statement = ingestStatement(t);
         statement.NotAction = statement.Action;
         delete statement.Action;
-        node(
-          t.Resources,
-          'ConsumerFunctionRole',
-          'Properties',
-          'Policies',
-          0,
-          'PolicyDocument',
-          'Statement',
-          0,
-        ).Effect = 'allow';
+        consumerStatement(t).Effect = 'allow';
       },
       expected: [
         'IngestFunctionRole.Policies[0].PolicyDocument.Statement[2].NotAction: NotAction in an Allow grants every other action: list them instead',
@@ -377,16 +379,9 @@ describe('Template: validateTemplate', () => {
       rule: 'an Allow with no Resource, or with an ARN of any region or account',
       mutate: (t) => {
         delete ingestStatement(t).Resource;
-        node(
-          t.Resources,
-          'ConsumerFunctionRole',
-          'Properties',
-          'Policies',
-          0,
-          'PolicyDocument',
-          'Statement',
-          0,
-        ).Resource = { 'Fn::Sub': 'arn:${AWS::Partition}:kinesis:*:${AWS::AccountId}:stream/x' };
+        consumerStatement(t).Resource = {
+          'Fn::Sub': 'arn:${AWS::Partition}:kinesis:*:${AWS::AccountId}:stream/x',
+        };
       },
       expected: [
         'IngestFunctionRole.Policies[0].PolicyDocument.Statement[2]: an Allow statement with no Resource: IAM refuses the policy; name the ARNs',

@@ -58,6 +58,23 @@ const refusedRun = (run: { rate: number; seconds: number; stepMs: number; log?: 
   });
 };
 
+/** A 60 s run at 100 records/s over 5 users, on a clock that moves 100 ms each time it is read. */
+const sixtySecondRun = (options: { signal?: AbortSignal } = {}) => {
+  let clock = 0;
+  return runLoad({
+    client: new KinesisClient({ region: 'us-east-1' }),
+    stream: 'stream-a',
+    rate: 100,
+    seconds: 60,
+    users: 5,
+    ...options,
+    now: () => {
+      clock += 100;
+      return clock;
+    },
+  });
+};
+
 /** A load report of a 30 s run at 1,000 records/s that kept its rate, with `fields` changed. */
 const reportOf = (fields: Partial<LoadReport>): LoadReport => ({
   stream: 's',
@@ -491,20 +508,8 @@ describe('Load test: a run stopped by a signal, or by failing calls', () => {
       if (calls === 3) stop.abort('SIGINT');
       return everyEntryWritten(input);
     });
-    let clock = 0;
     // Act
-    const report = await runLoad({
-      client: new KinesisClient({ region: 'us-east-1' }),
-      stream: 'stream-a',
-      rate: 100,
-      seconds: 60,
-      users: 5,
-      signal: stop.signal,
-      now: () => {
-        clock += 100;
-        return clock;
-      },
-    });
+    const report = await sixtySecondRun({ signal: stop.signal });
     // Assess: the three calls made are answered and reported; the other 57 s of the run are not sent.
     expect(calls).toBe(3);
     expect(report.requests).toBe(3);
@@ -525,19 +530,8 @@ describe('Load test: a run stopped by a signal, or by failing calls', () => {
         throw new ResourceNotFoundException({ message: 'Stream stream-a not found', $metadata: {} });
       return everyEntryWritten(input);
     });
-    let clock = 0;
     // Act
-    const report = await runLoad({
-      client: new KinesisClient({ region: 'us-east-1' }),
-      stream: 'stream-a',
-      rate: 100,
-      seconds: 60,
-      users: 5,
-      now: () => {
-        clock += 100;
-        return clock;
-      },
-    });
+    const report = await sixtySecondRun();
     // Assess
     expect(report.stoppedEarly).toContain('ResourceNotFoundException');
     expect(report.elapsedMs).toBeLessThan(60_000);

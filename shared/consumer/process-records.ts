@@ -100,6 +100,7 @@ export const processRecords = async (
 ): Promise<ConsumerReport> => {
   const { store, quarantine, logger } = deps;
   const counts: ConsumerCounts = { written: 0, duplicates: 0, staleVersions: 0, quarantined: 0, failed: 0 };
+  let conflicts = 0;
 
   const quarantineRecord = async (parsed: ParsedRecord, reason: QuarantineReason, detail: string) => {
     const { record } = parsed;
@@ -139,6 +140,15 @@ export const processRecords = async (
     if (result.outcome === 'written') counts.written += 1;
     else if (result.outcome === 'duplicate') {
       counts.duplicates += 1;
+      if (result.conflict) {
+        conflicts += 1;
+        // Two events under one identity with other content: a producer's bug, which the first write wins.
+        logger.warn('duplicate with other content skipped: the item keeps the first event of this identity', {
+          identity: parsed.identity,
+          sequenceNumber: parsed.record.sequenceNumber,
+          storedSequenceNumber: result.stored?.sequenceNumber,
+        });
+      }
       logger.debug('duplicate skipped', {
         identity: parsed.identity,
         sequenceNumber: parsed.record.sequenceNumber,
@@ -204,12 +214,19 @@ export const processRecords = async (
     }
     throw error;
   } finally {
-    publish(records, counts, deps);
+    publish(records, counts, conflicts, deps);
   }
 };
 
-const publish = (records: StreamRecord[], counts: ConsumerCounts, deps: ConsumerDependencies): void => {
+const publish = (
+  records: StreamRecord[],
+  counts: ConsumerCounts,
+  conflicts: number,
+  deps: ConsumerDependencies,
+): void => {
   const { metrics } = deps;
+  // Among DuplicatesSkipped, those whose item holds other content under the same identity; only when there are.
+  if (conflicts > 0) metrics.addMetric('ConflictingDuplicates', MetricUnit.Count, conflicts);
   const processed = counts.written + counts.duplicates + counts.staleVersions + counts.quarantined;
   metrics.addMetric('RecordsProcessed', MetricUnit.Count, processed);
   metrics.addMetric('EventsWritten', MetricUnit.Count, counts.written);

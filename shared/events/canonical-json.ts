@@ -48,8 +48,8 @@ const decimalOf = (text: string): string => {
   return `${sign}${digits}e${power}`;
 };
 
-/** Whether two JSON numbers are the same decimal, however written. */
-const sameDecimal = (a: string, b: string): boolean => decimalOf(a) === decimalOf(b);
+/** Whether two JSON numbers are the same decimal, however written (`1.50` and `1.5`, `1e2` and `100`). */
+export const sameDecimal = (a: string, b: string): boolean => decimalOf(a) === decimalOf(b);
 
 /**
  * What the text of every number a double may not hold exactly has: 16 significant digits or more (16 digits,

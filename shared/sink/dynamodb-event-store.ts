@@ -7,6 +7,7 @@ import {
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { isConditionFailure } from '#shared/clients/dynamodb-errors.ts';
 import { MARSHALL_OPTIONS } from '#shared/clients/marshall-options.ts';
+import { sameDecimal } from '#shared/events/canonical-json.ts';
 import type { ClaimCheck, ClaimPointer } from './claim-check.ts';
 import { type EventStore, type EventToStore, type PutResult, UnstorableEventError } from './event-store.ts';
 import { estimateItemSize, MAX_ITEM_BYTES } from './item-size.ts';
@@ -85,6 +86,39 @@ const isUnstorableAnswer = (error: unknown): boolean => {
 };
 
 type StoredVersion = NonNullable<PutResult['stored']>;
+
+/** Two attribute values alike, numbers compared as decimals (DynamoDB gives back `1.5` for `1.50`). */
+const sameValue = (a: AttributeValue | undefined, b: AttributeValue | undefined): boolean => {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.N !== undefined || b.N !== undefined) {
+    return a.N !== undefined && b.N !== undefined && sameDecimal(a.N, b.N);
+  }
+  if (a.M !== undefined || b.M !== undefined) {
+    if (a.M === undefined || b.M === undefined) return false;
+    const names = Object.keys(a.M);
+    return (
+      names.length === Object.keys(b.M).length && names.every((name) => sameValue(a.M![name], b.M![name]))
+    );
+  }
+  if (a.L !== undefined || b.L !== undefined) {
+    if (a.L === undefined || b.L === undefined || a.L.length !== b.L.length) return false;
+    return a.L.every((element, index) => sameValue(element, b.L![index]));
+  }
+  if (a.B !== undefined || b.B !== undefined) {
+    return a.B !== undefined && b.B !== undefined && Buffer.from(a.B).equals(Buffer.from(b.B));
+  }
+  return JSON.stringify(a) === JSON.stringify(b);
+};
+
+/**
+ * Whether a refused item holds what the stored one does: the event's attributes and its data (for data in the
+ * claim check, the digest of its bytes). The stream position and the projection version are not content.
+ */
+const sameContent = (item: Record<string, AttributeValue>, stored: Record<string, AttributeValue>): boolean =>
+  sameValue(item.attributes, stored.attributes) &&
+  sameValue(item.data, stored.data) &&
+  sameValue(item.dataBase64, stored.dataBase64) &&
+  sameValue(item.claimCheck?.M?.sha256, stored.claimCheck?.M?.sha256);
 
 /** The version and stream position an item holds, from the item as DynamoDB returns it (attribute values). */
 const storedOf = (item: Record<string, AttributeValue>): StoredVersion => {
@@ -186,12 +220,14 @@ export class DynamoDbEventStore implements EventStore {
 
   async put(event: EventToStore): Promise<PutResult> {
     const item = await this.#itemFor(event);
+    let marshalled: Record<string, AttributeValue> | undefined;
     try {
+      // In the try: a value the converter refuses is the item's fault (UNCONVERTIBLE_MESSAGES).
+      marshalled = marshall(item, MARSHALL_OPTIONS);
       await this.#client.send(
         new PutItemCommand({
           TableName: this.#tableName,
-          // In the try: a value the converter refuses is the item's fault (UNCONVERTIBLE_MESSAGES).
-          Item: marshall(item, MARSHALL_OPTIONS),
+          Item: marshalled,
           ConditionExpression: UPSERT_CONDITION,
           ExpressionAttributeNames: { '#identity': KEY_ATTRIBUTE, '#projectionVersion': 'projectionVersion' },
           ExpressionAttributeValues: { ':projectionVersion': { N: String(this.projectionVersion) } },
@@ -203,7 +239,17 @@ export class DynamoDbEventStore implements EventStore {
     } catch (error) {
       if (isConditionFailure(error)) {
         const old = (error as { Item?: Record<string, AttributeValue> }).Item;
-        return this.#classify(old ? storedOf(old) : await this.#storedAfterRefusal(event.identity));
+        const result = this.#classify(old ? storedOf(old) : await this.#storedAfterRefusal(event.identity));
+        if (
+          result.outcome === 'duplicate' &&
+          result.stored?.projectionVersion === this.projectionVersion &&
+          old?.attributes !== undefined &&
+          marshalled !== undefined &&
+          !sameContent(marshalled, old)
+        ) {
+          result.conflict = true;
+        }
+        return result;
       }
       if (isUnstorableAnswer(error)) {
         throw new UnstorableEventError(`DynamoDB refused the item: ${(error as Error).message}`, {

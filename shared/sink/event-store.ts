@@ -42,6 +42,11 @@ export interface PutResult {
   outcome: PutOutcome;
   /** For `duplicate` and `stale-version`: the version and position the item already holds, when known. */
   stored?: { projectionVersion: number; sequenceNumber?: string; subSequenceNumber?: number };
+  /**
+   * For `duplicate`: the item holds the same identity at the same projection version with other content (its
+   * attributes or data), as when a producer sends two events under one id. The first stays; this says so.
+   */
+  conflict?: true;
 }
 
 export interface EventStore {

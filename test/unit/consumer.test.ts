@@ -1,5 +1,5 @@
 import { FullBatchFailureError } from '@aws-lambda-powertools/batch';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { KeyOrderedBatchProcessor } from '#shared/consumer/key-ordered-processor.ts';
 import { type ConsumerDependencies, processRecords } from '#shared/consumer/process-records.ts';
 import type { StreamRecord } from '#shared/events/stream-record.ts';
@@ -81,6 +81,30 @@ describe('Consumer: processRecords', () => {
     expect(report.counts).toEqual({ written: 3, duplicates: 0, staleVersions: 0, quarantined: 0, failed: 0 });
     expect([...store.items.keys()].sort()).toEqual(['evt-1', 'evt-2', 'evt-3'].map(identityOfId).sort());
     expect(metrics.values).toMatchObject({ RecordsProcessed: 3, EventsWritten: 3, RecordsFailed: 0 });
+  });
+
+  it('warns of a duplicate whose item holds other content, and counts it apart', async () => {
+    // Prepare: a store whose item for the second event already holds other content under its identity.
+    const inner = new MemoryEventStore();
+    const store: EventStore = {
+      projectionVersion: inner.projectionVersion,
+      put: async (event) =>
+        event.identity === identityOfId('evt-2')
+          ? { outcome: 'duplicate', stored: { projectionVersion: inner.projectionVersion }, conflict: true }
+          : inner.put(event),
+    };
+    const logger = silentLogger();
+    const warn = vi.spyOn(logger, 'warn');
+    const { deps, metrics } = setup({ store, logger });
+    // Act
+    const report = await processRecords([eventRecord(1, 'a'), eventRecord(2, 'b')], deps);
+    // Assess
+    expect(report.counts).toMatchObject({ written: 1, duplicates: 1 });
+    expect(metrics.values).toMatchObject({ DuplicatesSkipped: 1, ConflictingDuplicates: 1 });
+    expect(warn).toHaveBeenCalledWith(
+      'duplicate with other content skipped: the item keeps the first event of this identity',
+      expect.objectContaining({ identity: identityOfId('evt-2') }),
+    );
   });
 
   it('processes one partition key in sequence-number order, whatever order the batch lists it in', async () => {

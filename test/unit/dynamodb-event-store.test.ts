@@ -102,6 +102,35 @@ describe('Sink: DynamoDbEventStore', () => {
     expect(dynamoMock).toHaveReceivedCommandTimes(GetItemCommand, 0);
   });
 
+  it('says when the item it failed against holds the same identity with other content, numbers read as decimals', async () => {
+    // Prepare: the item the event makes, as written once; then stored copies of it as DynamoDB gives them back,
+    // one whose data { n: 1 } reads 1.0, one whose data is { n: 2 }.
+    dynamoMock.on(PutItemCommand).resolvesOnce({});
+    await store(2).put(event());
+    const written = dynamoMock.commandCalls(PutItemCommand)[0]!.args[0].input.Item!;
+    dynamoMock.reset();
+    const stored = (data: Record<string, unknown>) =>
+      conditionFailed({
+        ...written,
+        data: { M: data },
+        stream: { M: { sequenceNumber: { S: '4966' } } },
+      });
+    dynamoMock
+      .on(PutItemCommand)
+      .rejectsOnce(stored({ n: { N: '1.0' } }))
+      .rejectsOnce(stored({ n: { N: '2' } }));
+    // Act
+    const same = await store(2).put(event());
+    const other = await store(2).put(event());
+    // Assess
+    expect(same).toEqual({ outcome: 'duplicate', stored: { projectionVersion: 2, sequenceNumber: '4966' } });
+    expect(other).toEqual({
+      outcome: 'duplicate',
+      stored: { projectionVersion: 2, sequenceNumber: '4966' },
+      conflict: true,
+    });
+  });
+
   it('labels the outcome with a consistent read when the failed check carries no item', async () => {
     // Prepare
     dynamoMock.on(PutItemCommand).rejects(conditionFailed());

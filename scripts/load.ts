@@ -3,7 +3,6 @@ import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import {
   CloudWatchClient,
   cloudWatchSource,
@@ -16,6 +15,7 @@ import { LOAD_USAGE, LoadInputError, parseLoadArgs } from '#bench/load/options.t
 import { formatLoadSummary, loadChartSvg, reportBaseName } from '#bench/load/report.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/index.ts';
 import { explainFailure, requireOutput, stackOutputs } from '#scripts/lib/stack-target.ts';
+import { keepAliveHandler } from '#shared/clients/http-handler.ts';
 import { HTTP_OPTIONS } from '#shared/clients/http-options.ts';
 import { KINESIS_CLIENT_SETTINGS } from '#shared/clients/kinesis-settings.ts';
 
@@ -78,7 +78,7 @@ try {
       endpoint: target.endpoint,
       region: LOCAL_REGION,
       credentials: LOCAL_CREDENTIALS,
-      requestHandler: new NodeHttpHandler(HTTP_OPTIONS),
+      requestHandler: keepAliveHandler(),
       maxAttempts: 1,
     });
     iteratorAgeFrom = () => localStatusSource(target.endpoint, stream);
@@ -89,7 +89,7 @@ try {
     client = new KinesisClient({
       ...KINESIS_CLIENT_SETTINGS,
       ...region,
-      requestHandler: new NodeHttpHandler(HTTP_OPTIONS),
+      requestHandler: keepAliveHandler(),
       maxAttempts: 1,
     });
     const { consumerFunction } = deployed;

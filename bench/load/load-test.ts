@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import {
   type IteratorAgeSample,
@@ -113,20 +114,11 @@ export const batchSizes = (n: number, max = MAX_BATCH): number[] =>
 export const shardOfMessage = (message: string | undefined): string =>
   /shard (shardId-\d+)/.exec(message ?? '')?.[1] ?? 'unknown';
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number): Promise<void> => delay(ms);
 
-/** Resolves after `ms`, or at once when `signal` is aborted, leaving no timer behind. */
+/** Resolves after `ms`, or at once when `signal` is aborted (Node clears the timer then). */
 const pause = (ms: number, signal: AbortSignal | undefined): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
+  delay(ms, undefined, signal ? { signal } : {}).catch(() => undefined);
 
 /** Resolves when `signal` is aborted; never without one. */
 const abortOf = (signal: AbortSignal | undefined): Promise<void> =>

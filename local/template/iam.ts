@@ -11,8 +11,8 @@ import type { TemplateSpec } from './spec.ts';
  * written that way), there is no NotAction or NotResource, there is a Resource (but for trust policies), no ARN
  * names any region, any account or every resource of a service, `Resource: '*'` only appears with actions that
  * support nothing else, and `Principal: '*'` only with a Condition. Effect is Allow or Deny, as IAM spells them.
- * Deny statements may use wildcards (they restrict). SAM policy templates and managed policies in SAM `Policies` are reported too: this
- * project writes its statements out. A SAM function with its own `Role` must not have `Policies`: SAM ignores
+ * Deny statements may use wildcards (they restrict). SAM policy templates and managed policies in SAM `Policies`
+ * are reported too: this project writes its statements out. A SAM function with its own `Role` must not have `Policies`: SAM ignores
  * them then, and a reader would trust statements that grant nothing.
  */
 
@@ -123,15 +123,12 @@ const checkStatement = (
     out.push(finding(location, 'an Allow statement with no Resource: IAM refuses the policy; name the ARNs'));
     return;
   }
-  for (const { value, location: resourceLocation } of elements(
-    statement.Resource,
-    at(location, 'Resource'),
-  )) {
+  const resources = elements(statement.Resource, at(location, 'Resource'));
+  for (const { value, location: resourceLocation } of resources) {
     const arn = arnText(value);
     const wide = arn === undefined ? undefined : wideArn(arn);
     if (wide) out.push(finding(resourceLocation, `${arn} names ${wide}: name the resources instead`));
   }
-  const resources = elements(statement.Resource, at(location, 'Resource'));
   const star = resources.find(({ value }) => value === '*');
   if (!star) return;
   const scopable = actions
@@ -176,8 +173,7 @@ const walk = (value: unknown, location: Location, kind: StatementKind, out: Find
   }
   for (const [key, child] of Object.entries(value)) {
     // Arguments of intrinsic functions stay at the location of the property they compute.
-    const childKind = key === 'AssumeRolePolicyDocument' ? { ...kind, trust: true } : kind;
-    walk(child, intrinsicName(value) === undefined ? at(location, key) : location, childKind, out);
+    walk(child, intrinsicName(value) === undefined ? at(location, key) : location, kind, out);
   }
 };
 

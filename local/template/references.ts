@@ -237,6 +237,12 @@ class ReferenceChecker {
   }
 }
 
+/** A resource's DependsOn as a list: CloudFormation takes one name or a list of them. */
+const dependsOnOf = (resource: Record<string, unknown>): unknown[] => {
+  const dependsOn = resource.DependsOn;
+  return Array.isArray(dependsOn) ? dependsOn : dependsOn ? [dependsOn] : [];
+};
+
 export const checkReferences = (template: Template, spec: TemplateSpec): Finding[] => {
   const symbols = symbolsOf(template);
   const checker = new ReferenceChecker(symbols, spec);
@@ -265,12 +271,7 @@ export const checkReferences = (template: Template, spec: TemplateSpec): Finding
       } else checker.report(at(location, 'Condition'), 'Condition takes a condition name');
     }
     const dependsOn = resource.DependsOn;
-    for (const [index, target] of (Array.isArray(dependsOn)
-      ? dependsOn
-      : dependsOn
-        ? [dependsOn]
-        : []
-    ).entries()) {
+    for (const [index, target] of dependsOnOf(resource).entries()) {
       if (typeof target !== 'string' || !symbols.resources.has(target)) {
         const path = Array.isArray(dependsOn)
           ? at(at(location, 'DependsOn'), index)
@@ -355,8 +356,7 @@ export const checkCycles = (template: Template): Finding[] => {
     if (!isPlainObject(resource)) continue;
     const targets = new Set<string>();
     referencedResources(resource.Properties, resources, targets);
-    const dependsOn = resource.DependsOn;
-    for (const target of Array.isArray(dependsOn) ? dependsOn : dependsOn ? [dependsOn] : []) {
+    for (const target of dependsOnOf(resource)) {
       if (typeof target === 'string' && resources.has(target)) targets.add(target);
     }
     edges.set(logicalId, targets);

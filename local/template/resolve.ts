@@ -14,7 +14,6 @@ export class TemplateResolveError extends Error {
   }
 }
 
-/** What `Ref` and `Fn::GetAtt` give for one resource. */
 /** Something the local runtime cannot do, though CloudFormation would: says nothing about the template itself. */
 export class LocalLimitError extends TemplateResolveError {
   constructor(message: string) {
@@ -23,6 +22,7 @@ export class LocalLimitError extends TemplateResolveError {
   }
 }
 
+/** What `Ref` and `Fn::GetAtt` give for one resource. */
 export interface ResourceRefs {
   ref: string;
   attributes: Record<string, string>;

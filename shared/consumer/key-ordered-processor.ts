@@ -5,8 +5,8 @@ import type {
   SuccessResponse,
 } from '@aws-lambda-powertools/batch/types';
 import type { KinesisStreamRecord } from 'aws-lambda';
-import { isKplAggregate, readKplAggregate } from '#shared/events/kpl-aggregate.ts';
-import type { StreamRecord } from '#shared/events/stream-record.ts';
+import { isKplAggregate } from '#shared/events/kpl-aggregate.ts';
+import { type DeaggregatedRecord, deaggregate, type StreamRecord } from '#shared/events/stream-record.ts';
 
 /**
  * One record of the batch as the processor holds it: `kinesis.sequenceNumber` is what Powertools' Kinesis
@@ -21,6 +21,8 @@ export interface BatchEntry {
    * different outer keys: records that share any key are processed in one sequence.
    */
   userKeys?: string[];
+  /** A KPL aggregate's user records, read once here for their keys and decoded from these when processed. */
+  users?: DeaggregatedRecord[];
 }
 
 export const toBatchEntry = (record: StreamRecord): BatchEntry => {
@@ -29,15 +31,13 @@ export const toBatchEntry = (record: StreamRecord): BatchEntry => {
     record,
   };
   if (!isKplAggregate(record.data)) return entry;
-  try {
-    const keys = new Set<string>();
-    for (const user of readKplAggregate(record.data)) {
-      if (!(user instanceof Error) && user.partitionKey !== record.partitionKey) keys.add(user.partitionKey);
-    }
-    if (keys.size > 0) entry.userKeys = [...keys];
-  } catch {
-    // A corrupt aggregate is quarantined whole when it is processed, under its outer key.
+  // A corrupt aggregate comes back as one error, and is quarantined whole under its outer key.
+  entry.users = deaggregate(record);
+  const keys = new Set<string>();
+  for (const user of entry.users) {
+    if (!('error' in user) && user.partitionKey !== record.partitionKey) keys.add(user.partitionKey);
   }
+  if (keys.size > 0) entry.userKeys = [...keys];
   return entry;
 };
 
@@ -133,9 +133,7 @@ export class KeyOrderedBatchProcessor extends BatchProcessor {
     const roots: Group[] = [];
     for (const entry of entries) {
       let group: Group | undefined;
-      for (const key of entry.userKeys
-        ? [entry.kinesis.partitionKey, ...entry.userKeys]
-        : [entry.kinesis.partitionKey]) {
+      for (const key of [entry.kinesis.partitionKey, ...(entry.userKeys ?? [])]) {
         const found = groupOf.get(key);
         const root = found ? rootOf(found) : undefined;
         if (root === undefined) {

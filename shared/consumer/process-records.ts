@@ -2,7 +2,12 @@ import { FullBatchFailureError, processPartialResponse } from '@aws-lambda-power
 import type { PartialItemFailures } from '@aws-lambda-powertools/batch/types';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import { decodeStreamRecord, type ParsedRecord, type StreamRecord } from '#shared/events/stream-record.ts';
+import {
+  decodeStreamRecord,
+  decodeUserRecords,
+  type ParsedRecord,
+  type StreamRecord,
+} from '#shared/events/stream-record.ts';
 import { MetricUnit } from '#shared/powertools/metrics.ts';
 import type { Quarantine, QuarantineReason } from '#shared/quarantine/quarantine.ts';
 import { type EventStore, type EventToStore, UnstorableEventError } from '#shared/sink/event-store.ts';
@@ -168,7 +173,7 @@ export const processRecords = async (
   const handleRecord = async (entry: BatchEntry): Promise<void> => {
     try {
       const { settled } = deps;
-      for (const parsed of decodeStreamRecord(entry.record)) {
+      for (const parsed of entry.users ? decodeUserRecords(entry.users) : decodeStreamRecord(entry.record)) {
         if (settled === undefined) {
           await handleUserRecord(parsed);
           continue;

@@ -51,15 +51,16 @@ export const streamRecordsFromKinesisEvent = (event: KinesisStreamEvent): Stream
     };
   });
 
+/** A user record out of a stream record, or the error that stopped it being read. */
+export type DeaggregatedRecord = UserRecord | { error: Error; record: UserRecord };
+
 /**
  * Splits a KPL-aggregated record into its user records (a plain record comes back as itself). A corrupt
  * aggregate (too short, bad MD5, bad protobuf) comes back as one error holding the outer record; a user record
  * that cannot be read comes back as an error holding the outer record with that user record's sub-sequence
  * number, in its place among the others.
  */
-export const deaggregate = (
-  record: StreamRecord,
-): Array<UserRecord | { error: Error; record: UserRecord }> => {
+export const deaggregate = (record: StreamRecord): DeaggregatedRecord[] => {
   const outer: UserRecord = {
     shardId: record.shardId,
     sequenceNumber: record.sequenceNumber,
@@ -128,7 +129,11 @@ export const parseUserRecord = (record: UserRecord): ParsedRecord => {
 
 /** De-aggregates and parses one stream record, keeping the user records in their order. */
 export const decodeStreamRecord = (record: StreamRecord): ParsedRecord[] =>
-  deaggregate(record).map((user) =>
+  decodeUserRecords(deaggregate(record));
+
+/** The user records `deaggregate` gave, each read as an event or as the reason it never can be. */
+export const decodeUserRecords = (users: readonly DeaggregatedRecord[]): ParsedRecord[] =>
+  users.map((user) =>
     'error' in user
       ? {
           kind: 'undecodable' as const,

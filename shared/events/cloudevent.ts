@@ -154,12 +154,20 @@ export const validateCloudEvent = (value: unknown, index: number, text?: string)
   ) {
     fail('data_base64', 'must be a base64 string (RFC 4648)');
   }
+  // The event as the consumer reads it: numbers a double would change keep the digits they were written with.
+  let exactEvent: Record<string, unknown> | undefined;
+  const exactly = (): Record<string, unknown> | undefined => {
+    if (text === undefined || !mayHoldInexactNumbers(text)) return undefined;
+    exactEvent ??= parseJson(text) as Record<string, unknown>;
+    return exactEvent;
+  };
   // The event table stores `data` as it is (a map for an object): what DynamoDB would refuse is refused here, by
   // the sink's own rule, rather than accepted and then quarantined by the consumer. A number JSON.parse rounded is
   // checked with the digits it was written with, which the consumer keeps, when the text is at hand.
   let storage = checkStorable(event.data, 'data', { deferRounded: text !== undefined });
-  if (storage.problem === undefined && storage.numbers && text !== undefined && mayHoldInexactNumbers(text)) {
-    storage = checkStorable((parseJson(text) as { data?: unknown }).data, 'data');
+  if (storage.problem === undefined && storage.numbers) {
+    const exact = exactly();
+    if (exact !== undefined) storage = checkStorable(exact.data, 'data');
   }
   if (storage.problem !== undefined) fail('data', `cannot be stored in the event table: ${storage.problem}`);
   if (isSet(event.partitionkey) && typeof event.partitionkey !== 'string') {
@@ -178,7 +186,8 @@ export const validateCloudEvent = (value: unknown, index: number, text?: string)
       attribute !== null &&
       typeof attribute !== 'string' &&
       typeof attribute !== 'boolean' &&
-      !Number.isSafeInteger(attribute)
+      // An integer by its written digits: JSON.parse makes 1.0000000000000001 and 1e-400 the integers 1 and 0.
+      !Number.isSafeInteger(typeof attribute === 'number' ? (exactly()?.[name] ?? attribute) : attribute)
     ) {
       fail(
         name,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { identityOf, partitionKeyOf, validateCloudEvent } from '#shared/events/cloudevent.ts';
+import { parseUserRecord } from '#shared/events/stream-record.ts';
 
 const valid = { specversion: '1.0', id: 'e-1', source: 'urn:shop', type: 'order.created' };
 
@@ -223,6 +224,30 @@ describe('CloudEvents contract', () => {
     expect(offset.map((e) => e.field)).toEqual(['time']);
     expect(fine).toEqual([]);
     expect(big.map((e) => e.field)).toEqual(['seq']);
+  });
+
+  it('judges an integer extension attribute by the digits it was sent with, as the consumer reads it', () => {
+    // Prepare: numbers JSON.parse makes safe integers (1, 0, 1, 2^53 - 1) that are not integers as written, and
+    // integers written as a fraction or with an exponent.
+    const text = (value: string) =>
+      `{"specversion":"1.0","id":"e-1","source":"urn:shop","type":"t","seq":${value}}`;
+    const judged = (value: string) => validateCloudEvent(JSON.parse(text(value)), 0, text(value));
+    const inexact = ['1.0000000000000001', '1e-400', '0.99999999999999999999', '9007199254740991.0000000001'];
+    const whole = ['1.0', '1e3', '9007199254740991', '-0'];
+    // Act / Assess
+    expect(inexact.map((value) => judged(value).map((e) => e.field))).toEqual(inexact.map(() => ['seq']));
+    expect(whole.map(judged)).toEqual(whole.map(() => []));
+    // What the ingest refuses, the consumer would quarantine; what it takes, the consumer reads as the event.
+    const read = (value: string) =>
+      parseUserRecord({
+        shardId: 'shardId-000000000000',
+        sequenceNumber: '1',
+        partitionKey: 'urn:shop',
+        approximateArrivalTimestamp: new Date(0),
+        data: Buffer.from(text(value)),
+      }).kind;
+    expect(inexact.map(read)).toEqual(inexact.map(() => 'invalid'));
+    expect(whole.map(read)).toEqual(whole.map(() => 'cloudevent'));
   });
 
   it("refuses an event whose identity would not fit the event table's key", () => {

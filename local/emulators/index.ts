@@ -345,6 +345,15 @@ export const SQS_FIXES = [
     to: 'if(r.length==e)break}r.length>0&&(clearInterval(c),clearTimeout(n),o())},10)',
   },
   {
+    // SQS returns no message of a FIFO message group while one of its messages is in flight (received, neither
+    // deleted nor visible again); local-aws-sqs returned the next ones, so a failed message's successors ran first.
+    what: 'FIFO message groups not held back while a message of the group is in flight',
+    from: 'for(let y of S(this,E))if(!y.delayed){if(y.visible){',
+    to:
+      'let groupsInFlight=new Set;if(this.FifoQueue)for(let y of S(this,E))!y.visible&&y.record.attributes.MessageGroupId&&groupsInFlight.add(y.record.attributes.MessageGroupId);' +
+      'for(let y of S(this,E))if(!y.delayed){if(y.visible&&!groupsInFlight.has(y.record.attributes.MessageGroupId)){',
+  },
+  {
     // The messages of a queue, which `startSqs` keeps across a restart: the package holds them privately.
     what: "no way to read a queue's messages",
     from: 'clearRecords(){',

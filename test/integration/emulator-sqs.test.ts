@@ -126,6 +126,37 @@ describe('Local runtime: the SQS emulator counts receives and waiting messages a
     expect(Messages.map((m) => m.Body)).toEqual(['late']);
     expect(Date.now() - started).toBeLessThan(5_000);
   });
+
+  it('holds back the later messages of a FIFO message group while one of its messages is in flight', async () => {
+    // Prepare: two messages of group a, one of group b; the first of a is received and not deleted.
+    queues += 1;
+    const { QueueUrl } = await sqs.send(
+      new CreateQueueCommand({
+        QueueName: `queue-${queues}.fifo`,
+        Attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'true' },
+      }),
+    );
+    for (const [body, group] of [
+      ['a-1', 'a'],
+      ['a-2', 'a'],
+      ['b-1', 'b'],
+    ] as const) {
+      await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: body, MessageGroupId: group }));
+    }
+    const first = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 1, VisibilityTimeout: 60 }),
+    );
+
+    // Act
+    const whileInFlight = await receiveAll(sqs, QueueUrl!);
+    await sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: first.Messages![0]!.ReceiptHandle! }));
+    const afterDelete = await receiveAll(sqs, QueueUrl!);
+
+    // Assess: SQS returns no message of a group that has one in flight.
+    expect(first.Messages?.map((m) => m.Body)).toEqual(['a-1']);
+    expect(whileInFlight.map((m) => m.Body)).toEqual(['b-1']);
+    expect(afterDelete.map((m) => m.Body)).toEqual(['a-2']);
+  });
 });
 
 /** The message ids saved in `<path>/messages.json`, per queue. */

@@ -1,7 +1,7 @@
 import {
   CLAIM_POINTER_ALLOWANCE_BYTES,
   DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES,
-} from '#shared/sink/dynamodb-event-store.ts';
+} from '#shared/sink/storage-plan.ts';
 import {
   MAX_EFO_CONSUMERS,
   MAX_EVENTS_PER_REQUEST,

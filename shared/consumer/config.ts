@@ -1,6 +1,6 @@
 import { ConfigError, integerFrom, optionalString, requireString } from '#shared/config.ts';
-import { DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES } from '#shared/sink/dynamodb-event-store.ts';
 import { MAX_ITEM_BYTES } from '#shared/sink/item-size.ts';
+import { DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES } from '#shared/sink/storage-plan.ts';
 
 /** The consumer's settings, read once at init; a missing or malformed variable fails fast, naming it. */
 export interface ConsumerConfig {

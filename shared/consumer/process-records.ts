@@ -11,6 +11,7 @@ import {
 import { MetricUnit } from '#shared/powertools/metrics.ts';
 import type { Quarantine, QuarantineReason } from '#shared/quarantine/quarantine.ts';
 import { type EventStore, type EventToStore, UnstorableEventError } from '#shared/sink/event-store.ts';
+import { cloudEventParts } from '#shared/sink/storage-plan.ts';
 import { type BatchEntry, type KeyOrderedBatchProcessor, toBatchEntry } from './key-ordered-processor.ts';
 
 /** What the consumer needs of Powertools Metrics. */
@@ -78,17 +79,10 @@ export const toEventToStore = (
       position: positionOf(parsed),
     };
   }
-  const { data, data_base64: dataBase64, ...context } = parsed.event;
-  // A null attribute is the same as an absent one (CloudEvents JSON format §2.2), so the item does not hold it.
-  // `data` keeps a null: JSON null is data like any other.
-  const attributes: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(context)) if (value !== null) attributes[name] = value;
   return {
     identity: parsed.identity,
     kind: 'cloudevent',
-    attributes,
-    ...(data === undefined ? {} : { data }),
-    ...(dataBase64 === undefined || dataBase64 === null ? {} : { dataBase64 }),
+    ...cloudEventParts(parsed.event),
     position: positionOf(parsed),
   };
 };

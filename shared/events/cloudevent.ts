@@ -6,7 +6,12 @@
  * API must name every bad field of every event in one RFC 9457 answer.
  */
 
-import { checkStorable } from '#shared/sink/item-size.ts';
+import { checkStorable, MAX_ITEM_BYTES } from '#shared/sink/item-size.ts';
+import {
+  CLAIM_POINTER_ALLOWANCE_BYTES,
+  cloudEventParts,
+  sizeWithoutData,
+} from '#shared/sink/storage-plan.ts';
 import { mayHoldInexactNumbers, parseJson } from './canonical-json.ts';
 
 /** A CloudEvent as it travels on the stream. Extension attributes sit beside the context attributes. */
@@ -174,7 +179,14 @@ export const validateCloudEvent = (value: unknown, index: number, text?: string)
     fail('partitionkey', 'must be a string');
   }
 
+  // Counted for the item size check below: UTF-16 code units of the names and string values the item holds.
+  let attributeUnits = 0;
+  let attributeCount = 0;
   for (const [name, attribute] of Object.entries(event)) {
+    if (name !== 'data' && name !== 'data_base64' && attribute !== null) {
+      attributeCount += 1;
+      attributeUnits += name.length + (typeof attribute === 'string' ? attribute.length : 0);
+    }
     // A JSON escape such as "\ud800" gives a lone surrogate: no UTF-8 encodes it, so no store or key takes it.
     if (name !== 'data' && typeof attribute === 'string' && !attribute.isWellFormed()) {
       fail(name, 'must be well-formed Unicode: it holds a lone surrogate (such as \\ud800)');
@@ -225,5 +237,52 @@ export const validateCloudEvent = (value: unknown, index: number, text?: string)
       );
     }
   }
+  // The event table's item holds every attribute but the data, with the identity and the stream position, and only
+  // the data can move to the claim check: an event whose other attributes alone make an item too large could never
+  // be stored. A UTF-8 byte count is at most 3 per UTF-16 code unit, and the estimate gives a member at most 24
+  // bytes besides (a number takes 21), so only events with long attributes are measured, by the sink's own rule.
+  if (
+    3 * attributeUnits + 24 * attributeCount + ITEM_BYTES_BESIDES_ATTRIBUTES >
+      MAX_ITEM_BYTES - CLAIM_POINTER_ALLOWANCE_BYTES &&
+    isNonEmptyString(event.id) &&
+    isNonEmptyString(event.source)
+  ) {
+    const problem = attributesTooLarge(event as unknown as CloudEvent);
+    if (problem) fail(problem.field, problem.message);
+  }
   return errors;
+};
+
+/** More than an item takes besides its attributes: the identity (at most 2048 bytes), a stream position, names. */
+const ITEM_BYTES_BESIDES_ATTRIBUTES = 8 * 1024;
+
+/** Why the event's attributes make an item too large for the event table whatever its data, naming the largest. */
+const attributesTooLarge = (event: CloudEvent): Omit<FieldError, 'index'> | undefined => {
+  const parts = cloudEventParts(event);
+  const hasData = parts.data !== undefined || parts.dataBase64 !== undefined;
+  const key = partitionKeyOf(event);
+  let size: number;
+  try {
+    size = sizeWithoutData(
+      { identity: identityOf(event), kind: 'cloudevent', attributes: parts.attributes, hasData },
+      typeof key === 'string' ? key : '',
+    );
+  } catch {
+    // A value no item can hold, which the checks above have named.
+    return undefined;
+  }
+  if (size <= MAX_ITEM_BYTES) return undefined;
+  let largest = '';
+  let largestBytes = -1;
+  for (const [name, value] of Object.entries(parts.attributes)) {
+    const bytes = Buffer.byteLength(name) + (typeof value === 'string' ? Buffer.byteLength(value) : 21);
+    if (bytes > largestBytes) [largest, largestBytes] = [name, bytes];
+  }
+  return {
+    field: largest,
+    message:
+      `is the largest of the attributes that make the event's item about ${size} bytes without its data ` +
+      `(its identity, attributes and stream position${hasData ? ', and the pointer to its data' : ''}); the event table's ` +
+      `items hold at most ${MAX_ITEM_BYTES}, and only data moves to S3: send large values in data`,
+  };
 };

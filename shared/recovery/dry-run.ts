@@ -1,11 +1,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Quarantine, QuarantineEntry } from '#shared/quarantine/quarantine.ts';
-import {
-  DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES,
-  planStorage,
-  readStoredVersion,
-} from '#shared/sink/dynamodb-event-store.ts';
+import { readStoredVersion } from '#shared/sink/dynamodb-event-store.ts';
 import type { EventStore, EventToStore, PutResult } from '#shared/sink/event-store.ts';
+import { DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES, planStorage } from '#shared/sink/storage-plan.ts';
 
 /**
  * The sink of a dry run: it answers what a real put would do, and writes nothing. The item is made and measured as

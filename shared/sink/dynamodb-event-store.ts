@@ -8,15 +8,18 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { isConditionFailure } from '#shared/clients/dynamodb-errors.ts';
 import { MARSHALL_OPTIONS } from '#shared/clients/marshall-options.ts';
 import { sameDecimal } from '#shared/events/canonical-json.ts';
-import type { ClaimCheck, ClaimPointer } from './claim-check.ts';
+import type { ClaimCheck } from './claim-check.ts';
 import { type EventStore, type EventToStore, type PutResult, UnstorableEventError } from './event-store.ts';
 import { estimateItemSize, MAX_ITEM_BYTES } from './item-size.ts';
+import {
+  DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES,
+  type EventItem,
+  planStorage,
+  tooLargeWithoutData,
+} from './storage-plan.ts';
 
 /** The table's partition key. */
 export const KEY_ATTRIBUTE = 'identity';
-
-/** Items estimated above this many bytes move their data to the claim check (DynamoDB's limit is 400 KB). */
-export const DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES = 350 * 1024;
 
 /**
  * Write if the item is new, or if it holds an older projection version. Everything else fails the check, and a
@@ -34,26 +37,6 @@ export interface DynamoDbEventStoreOptions {
   projectionVersion: number;
   claimCheck?: ClaimCheck;
   claimCheckThresholdBytes?: number;
-}
-
-/** More than a claim-check pointer takes in an item: bucket, key (two SHA-256 digests), field, size, digest. */
-export const CLAIM_POINTER_ALLOWANCE_BYTES = 1024;
-
-const tooLargeWithoutData = (bytes: number) =>
-  new UnstorableEventError(
-    `the item would be about ${bytes} bytes even without its data (the limit is ${MAX_ITEM_BYTES})`,
-  );
-
-/** The item as stored. */
-export interface EventItem {
-  identity: string;
-  projectionVersion: number;
-  kind: EventToStore['kind'];
-  attributes: Record<string, unknown>;
-  data?: unknown;
-  dataBase64?: string;
-  claimCheck?: ClaimPointer;
-  stream: EventToStore['position'];
 }
 
 /** DynamoDB's answers that mean "this item can never be stored", as opposed to a fault worth a retry. */
@@ -152,51 +135,6 @@ export const readStoredVersion = async (
     }),
   );
   return Item && storedOf(Item);
-};
-
-/** How an event is stored: as its item, or as its item with the data moved to the claim check. */
-export type StoragePlan =
-  | { item: EventItem }
-  | {
-      claim: { rest: Omit<EventItem, 'data' | 'dataBase64'>; field: 'data' | 'data_base64'; value: unknown };
-    };
-
-/**
- * The item an event becomes, and whether its data must move to the claim check (the item estimated above
- * `thresholdBytes`). Throws `UnstorableEventError` when DynamoDB could never store it: a value it refuses (item-size.ts),
- * or too large with no data to move, or no claim check, or too large even without its data. What the store does
- * before it writes, and what a dry run asks to tell what a write would do.
- */
-export const planStorage = (
-  event: EventToStore,
-  projectionVersion: number,
-  thresholdBytes: number,
-  hasClaimCheck: boolean,
-): StoragePlan => {
-  const item: EventItem = {
-    identity: event.identity,
-    projectionVersion,
-    kind: event.kind,
-    attributes: event.attributes,
-    ...(event.data === undefined ? {} : { data: event.data }),
-    ...(event.dataBase64 === undefined ? {} : { dataBase64: event.dataBase64 }),
-    stream: event.position,
-  };
-  const size = estimateItemSize(item as unknown as Record<string, unknown>);
-  if (size <= thresholdBytes) return { item };
-
-  const field = item.data !== undefined ? 'data' : item.dataBase64 !== undefined ? 'data_base64' : undefined;
-  if (field === undefined || !hasClaimCheck) {
-    throw new UnstorableEventError(
-      `the item would be about ${size} bytes, and it has no data to claim-check`,
-    );
-  }
-  const { data, dataBase64, ...rest } = item;
-  // Measured before the upload too, so that no object is left in the bucket for an item that is never written.
-  const restSize =
-    estimateItemSize(rest as unknown as Record<string, unknown>) + CLAIM_POINTER_ALLOWANCE_BYTES;
-  if (restSize > MAX_ITEM_BYTES) throw tooLargeWithoutData(restSize);
-  return { claim: { rest, field, value: field === 'data' ? data : dataBase64 } };
 };
 
 /**

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { toEventToStore } from '#shared/consumer/process-records.ts';
 import { identityOf, partitionKeyOf, validateCloudEvent } from '#shared/events/cloudevent.ts';
 import { parseUserRecord } from '#shared/events/stream-record.ts';
+import { MAX_ITEM_BYTES } from '#shared/sink/item-size.ts';
+import { DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES, planStorage } from '#shared/sink/storage-plan.ts';
 
 const valid = { specversion: '1.0', id: 'e-1', source: 'urn:shop', type: 'order.created' };
 
@@ -248,6 +251,67 @@ describe('CloudEvents contract', () => {
       }).kind;
     expect(inexact.map(read)).toEqual(inexact.map(() => 'invalid'));
     expect(whole.map(read)).toEqual(whole.map(() => 'cloudevent'));
+  });
+
+  it('refuses an event whose attributes alone make an item too large, naming the largest; data may be large', () => {
+    // Prepare: only data moves to the claim check; without data an item holds up to 409,600 bytes whole
+    const withNote = (chars: number, data?: unknown) => ({
+      ...valid,
+      subject: 'user-1',
+      note: 'x'.repeat(chars),
+      ...(data === undefined ? {} : { data }),
+    });
+    // Act
+    const large = validateCloudEvent(withNote(450_000, { a: 1 }), 0);
+    const underTheLimit = validateCloudEvent(withNote(360_000), 0);
+    const largeData = validateCloudEvent({ ...valid, data: { text: 'x'.repeat(900_000) } }, 0);
+    // Assess
+    expect(large).toEqual([
+      {
+        index: 0,
+        field: 'note',
+        message: expect.stringMatching(/item about 45\d{4} bytes without its data .*at most 409600/),
+      },
+    ]);
+    expect(underTheLimit).toEqual([]);
+    expect(largeData).toEqual([]);
+  });
+
+  it.each([
+    ['without data', undefined],
+    ['with data', { a: 1 }],
+  ])('takes every event %s whose item the sink can store, and no larger one', (_, data) => {
+    // Prepare: the longest attribute the validator takes, found by bisection
+    const event = (chars: number) => ({
+      ...valid,
+      subject: 'user-1',
+      note: 'x'.repeat(chars),
+      ...(data === undefined ? {} : { data }),
+    });
+    let [low, high] = [0, 500_000];
+    while (high - low > 1) {
+      const middle = Math.floor((low + high) / 2);
+      if (validateCloudEvent(event(middle), 0).length === 0) low = middle;
+      else high = middle;
+    }
+    const record = (chars: number) => ({
+      shardId: 'shardId-000000000000',
+      sequenceNumber: '49660000000000000000000000000000000000000000000001000001',
+      partitionKey: 'user-1',
+      approximateArrivalTimestamp: new Date(0),
+      data: Buffer.from(JSON.stringify(event(chars))),
+    });
+    // Act
+    const taken = parseUserRecord(record(low));
+    const refused = parseUserRecord(record(high));
+    // Assess: within about 400 bytes of the limit (the largest stream position is assumed), and stored as planned
+    expect(low).toBeGreaterThan(MAX_ITEM_BYTES - (data === undefined ? 1_000 : 2_000));
+    expect(taken.kind).toBe('cloudevent');
+    const stored = toEventToStore(taken as Extract<typeof taken, { kind: 'cloudevent' }>);
+    expect(() =>
+      planStorage(stored, Number.MAX_SAFE_INTEGER, DEFAULT_CLAIM_CHECK_THRESHOLD_BYTES, true),
+    ).not.toThrow();
+    expect(refused.kind).toBe('invalid');
   });
 
   it("refuses an event whose identity would not fit the event table's key", () => {

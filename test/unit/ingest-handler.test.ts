@@ -182,6 +182,26 @@ describe('Function: ingest handler', () => {
       ]);
       expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
     });
+    it("refuses an event whose attributes alone are too large for the event table's item, naming the largest", async () => {
+      // Act: 450 KB in an extension attribute, under the stream's 1 MiB record; only data moves to the claim check
+      const response = await invoke(
+        apiRequest(
+          JSON.stringify([cloudEvent(1), { ...cloudEvent(2), note: 'x'.repeat(450_000) }]),
+          'application/cloudevents-batch+json',
+        ),
+      );
+
+      // Assess
+      expect(response.statusCode).toBe(400);
+      expect(response.json.errors).toEqual([
+        {
+          index: 1,
+          field: 'note',
+          message: expect.stringContaining("the event table's items hold at most 409600"),
+        },
+      ]);
+      expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
+    });
     it('refuses an event whose data has a member with an empty name, which the event table could never store', async () => {
       // Act
       const response = await invoke(

@@ -127,6 +127,16 @@ const invalid = (
   });
 };
 
+/** The labels of UTF-8 in the WHATWG Encoding Standard, which browsers and HTTP clients send in a charset. */
+const UTF8_LABELS = new Set([
+  'utf-8',
+  'utf8',
+  'unicode-1-1-utf-8',
+  'unicode11utf8',
+  'unicode20utf8',
+  'x-unicode20utf8',
+]);
+
 /** True for a Content-Encoding that leaves the body as it is: empty, or only `identity`, in any case. */
 const isIdentityCoding = (header: string): boolean =>
   header.split(',').every((coding) => {
@@ -154,13 +164,29 @@ const readRequest = (
   const media = contentType ? parseMediaType(contentType) : undefined;
   const isBatch = media !== undefined && (MEDIA_TYPES.batch as readonly string[]).includes(media.type);
   const isSingle = media !== undefined && (MEDIA_TYPES.single as readonly string[]).includes(media.type);
-  if (!media || (!isBatch && !isSingle) || (media.charset !== undefined && media.charset !== 'utf-8')) {
+  if (!media || (!isBatch && !isSingle) || (media.charset !== undefined && !UTF8_LABELS.has(media.charset))) {
     counters.rejected(1, 'unsupported-media-type');
     return problemResponse({
       type: PROBLEM_TYPES.unsupportedMediaType,
       title: 'Unsupported media type',
       status: 415,
       detail: `Content-Type ${contentType ? `'${contentType}'` : 'is missing'}; send one event as application/cloudevents+json or application/json, or a batch as application/cloudevents-batch+json, in UTF-8.`,
+      instance,
+      accepted: [...MEDIA_TYPES.single, ...MEDIA_TYPES.batch],
+    });
+  }
+
+  // CloudEvents' HTTP binding: a `ce-specversion` header with a content type that is not a CloudEvents format is
+  // binary mode, where the body is the data alone and the attributes travel as headers. Only structured mode is
+  // taken; without this the producer would be told its event has no specversion, id, source or type.
+  if (media.type === 'application/json' && headerOf(event, 'ce-specversion') !== undefined) {
+    counters.rejected(1, 'unsupported-media-type');
+    return problemResponse({
+      type: PROBLEM_TYPES.unsupportedMediaType,
+      title: 'Unsupported CloudEvents mode',
+      status: 415,
+      detail:
+        'A ce-specversion header with Content-Type application/json is a CloudEvent in binary mode, which is not accepted: send the whole event, its attributes and its data, as the JSON body (structured mode), as application/cloudevents+json.',
       instance,
       accepted: [...MEDIA_TYPES.single, ...MEDIA_TYPES.batch],
     });

@@ -352,6 +352,41 @@ describe('Function: ingest handler', () => {
       expect(response.statusCode).toBe(202);
     });
 
+    it('answers 415 naming binary mode for application/json with CloudEvents attributes in ce- headers', async () => {
+      // Prepare: binary mode (CloudEvents HTTP binding §3.1): the attributes as headers, the body the data alone
+      const request = apiRequest('{"total":42}', 'application/json');
+      Object.assign(request.headers, {
+        'ce-specversion': '1.0',
+        'ce-id': 'b-1',
+        'ce-source': 'urn:b',
+        'ce-type': 't',
+      });
+      // Act
+      const response = await invoke(request);
+      // Assess
+      expect(response.statusCode).toBe(415);
+      expect(response.json).toMatchObject({
+        type: 'urn:kinesis-pipeline:problem:unsupported-media-type',
+        title: 'Unsupported CloudEvents mode',
+        detail: expect.stringContaining('binary mode'),
+      });
+      expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
+    });
+
+    it.each(['utf8', 'UTF8', 'unicode-1-1-utf-8'])(
+      'accepts the UTF-8 label %s as the charset',
+      async (label) => {
+        // Prepare
+        acceptAll();
+        // Act
+        const response = await invoke(
+          apiRequest(JSON.stringify(cloudEvent()), `application/json; charset=${label}`),
+        );
+        // Assess
+        expect(response.statusCode).toBe(202);
+      },
+    );
+
     it('accepts application/json with a UTF-8 charset parameter', async () => {
       // Prepare
       acceptAll();

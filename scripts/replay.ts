@@ -114,10 +114,17 @@ const main = async (): Promise<number> => {
   // Records and messages counted apart: a message still failing can hold records that were written.
   console.error(
     `${plural(total.messages, 'message')}, ${plural(total.recordsReplayed, 'record')} read back from the stream: ` +
-      `${total.written} written, ${total.duplicates} duplicates, ${total.quarantined} quarantined; ` +
+      `${total.written} written, ${total.duplicates} duplicates, ` +
+      `${total.staleVersions > 0 ? `${total.staleVersions} stale versions, ` : ''}${total.quarantined} quarantined; ` +
       `messages ${total.stillFailing} still failing, ${total.expired} expired` +
       `${dryRun ? ' (dry run: nothing was changed)' : `, ${total.deleted} deleted from the queue`}`,
   );
+  if (total.staleVersions > 0) {
+    console.error(
+      'Stale versions: events the table already holds at a newer projection version than the function writes, ' +
+        'left as they are (is code older than the data running?).',
+    );
+  }
   // What a dry run left unread: it made the messages it read visible again, so they are among those waiting.
   const unread = dryRun ? Math.max(0, (total.queue?.waiting ?? 0) - total.messages) : 0;
   if (unread > 0) {

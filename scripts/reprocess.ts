@@ -65,11 +65,20 @@ const describe = (status: JobStatus, { live = false } = {}): string => {
     `failed ${t.failed}`,
     ...(running ? [`lag ${Math.round(lag / 1000)} s`] : []),
     `duplicates ${t.duplicates}`,
+    ...staleFigure(t.staleVersions),
     `quarantined ${t.quarantined}`,
     `shards ${done}/${status.shards.length}`,
   ];
   return `${status.jobId}${status.dryRun ? ' (dry run)' : ''} ${state}: ${figures.join(', ')}`;
 };
+
+/** Records the table holds at a newer projection version (left as they are), when there are any. */
+const staleFigure = (n: number): string[] => (n > 0 ? [`stale versions ${n}`] : []);
+
+/** What stale versions are, once, beside the totals that count some. */
+const STALE_NOTE =
+  '  stale versions: events the table already holds at a newer projection version than the function writes, ' +
+  'left as they are (is code older than the data running?)';
 
 /** What the stream could no longer give back of the window (the job's warnings). */
 const warningLines = (status: JobStatus): string[] => (status.warnings ?? []).map((w) => `warning: ${w}`);
@@ -255,6 +264,7 @@ const main = async (): Promise<number> => {
     progress.finish();
     console.error(describe(status));
     if (status.lastError) console.error(`  last error: ${status.lastError}`);
+    if (status.totals.staleVersions > 0) console.error(STALE_NOTE);
     // Beside the totals they explain (a job followed here showed them at its start too).
     for (const line of warningLines(status)) console.error(line);
     // A job nothing works on any more, or one the function can no longer resume (a projection-version raise),
@@ -270,8 +280,17 @@ const main = async (): Promise<number> => {
       );
     }
     for (const shard of status.shards) {
+      const figures = [
+        `read ${shard.recordsRead}`,
+        `written ${shard.written}`,
+        `duplicates ${shard.duplicates}`,
+        ...staleFigure(shard.staleVersions),
+        `quarantined ${shard.quarantined}`,
+        `failed ${shard.failed}`,
+        ...(shard.lastError ? [`last error: ${shard.lastError}`] : []),
+      ];
       console.error(
-        `  ${shard.shardId} ${shard.state}${shard.endReason ? ` (${shard.endReason})` : ''}: read ${shard.recordsRead}, written ${shard.written}, duplicates ${shard.duplicates}, quarantined ${shard.quarantined}, failed ${shard.failed}${shard.lastError ? `, last error: ${shard.lastError}` : ''}`,
+        `  ${shard.shardId} ${shard.state}${shard.endReason ? ` (${shard.endReason})` : ''}: ${figures.join(', ')}`,
       );
     }
     if (values.json) console.log(JSON.stringify(status, null, 2));

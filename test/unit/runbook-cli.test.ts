@@ -420,6 +420,61 @@ describe('Runbook commands: replay says when the messages it left still failing 
   });
 });
 
+describe('Runbook commands: records refused as stale versions are counted, not left out', () => {
+  it('replay names them in its summary', async () => {
+    // Prepare: two records read back, the table holding both at a newer projection version.
+    const report = replayReport({
+      messages: 1,
+      recordsReplayed: 2,
+      staleVersions: 2,
+      deleted: 1,
+      details: [],
+      queue: { waiting: 0, inFlight: 0 },
+    });
+    const answers = [report, replayReport({ queue: { waiting: 0, inFlight: 0 } })];
+    const { endpoint, close } = await invokeApi(() => answers.shift());
+    try {
+      // Act
+      const result = await run('scripts/replay.ts', ['--endpoint', endpoint]);
+      // Assess
+      expect(result.code).toBe(0);
+      expect(result.stderr).toContain(
+        '1 message, 2 records read back from the stream: 0 written, 0 duplicates, 2 stale versions, 0 quarantined;',
+      );
+      expect(result.stderr).toContain('newer projection version');
+    } finally {
+      await close();
+    }
+  });
+
+  it('reprocess names them in the totals and per shard', async () => {
+    // Prepare: a job done whose 100 records the table holds at a newer projection version.
+    const answer = jobStatus('job-stale', 'done', { shard: { state: 'done' } });
+    const stale = {
+      recordsRead: 100,
+      written: 0,
+      duplicates: 0,
+      staleVersions: 100,
+      quarantined: 0,
+      failed: 0,
+    };
+    const result = await statusOf('job-stale', {
+      ...answer,
+      totals: stale,
+      shards: answer.shards.map((shard) => ({ ...shard, ...stale })),
+    });
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(
+      'read 100, written 0, failed 0, duplicates 0, stale versions 100, quarantined 0',
+    );
+    expect(result.stderr).toContain(
+      'shardId-000000000000 done: read 100, written 0, duplicates 0, stale versions 100, quarantined 0, failed 0',
+    );
+    expect(result.stderr).toContain('newer projection version');
+  });
+});
+
 describe('Runbook commands: reprocess --job takes over a job nothing works on any more', () => {
   it('refuses, instead of following, a job worked on whose parameters are not the ones asked', async () => {
     // Prepare: a dry run of another window, worked on.

@@ -135,16 +135,17 @@ describe('E2E: docs/RUNBOOK.md, run against the local runtime', () => {
     expect(same.code, same.out).toBe(0);
     expect(same.out).toMatch(/ done: .*read 4, written 0, failed 0, duplicates 4/);
 
-    // Clean up.
-    expect((await step('cleanup')).code).toBe(0);
-
-    // Parked messages go back to the failure queue with the runbook's redrive.
+    // Clean up, with a message parked: the cleanup looks at it, and the runbook's redrive, run right after, moves
+    // it back to the failure queue.
     await runtime.clients.sqs.send(
       new SendMessageCommand({
         QueueUrl: runtime.stack.resources.FailureParkingQueue!.refs.ref,
         MessageBody: '{"parked":true}',
       }),
     );
+    const cleanup = await step('cleanup');
+    expect(cleanup.code, cleanup.out).toBe(0);
+    expect(cleanup.out).toContain('parked');
     const unparked = await step('unpark');
     expect(unparked.code, unparked.out).toBe(0);
     await eventually(

@@ -338,6 +338,13 @@ export const SQS_FIXES = [
     to: 'ApproximateNumberOfMessages:String(S(this,E).filter(o=>!o.delayed&&o.visible).length)',
   },
   {
+    // A redrive's messages to move, taken from ApproximateNumberOfMessages less the in-flight ones: with the fix
+    // above that number already leaves them out, so they were taken off twice (a count below 0 with a peek).
+    what: "a redrive's messages to move counting the in-flight ones off twice",
+    from: 'this.ApproximateNumberOfMessagesToMove=Number(n)-Number(o)',
+    to: 'this.ApproximateNumberOfMessagesToMove=Number(n)',
+  },
+  {
     // SQS answers a long poll as soon as it has a message; local-aws-sqs held what it had found (in flight, unseen)
     // until it had MaxNumberOfMessages or the wait ran out, so a receive of 10 from a queue of 3 took the whole wait.
     what: 'a long poll answered only once it holds MaxNumberOfMessages messages',

@@ -6,9 +6,12 @@ import {
   CreateQueueCommand,
   DeleteMessageCommand,
   GetQueueAttributesCommand,
+  ListMessageMoveTasksCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
+  SetQueueAttributesCommand,
   type SQSClient,
+  StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningEmulator, startSqs } from '#local/emulators/index.ts';
@@ -89,6 +92,35 @@ describe('Local runtime: the SQS emulator counts receives and waiting messages a
     // Assess
     expect(before).toEqual([1, 0]);
     expect(await depth(QueueUrl)).toEqual([0, 1]);
+  });
+
+  it('counts the messages a redrive is to move as those visible, never fewer than none', async () => {
+    // Prepare: a dead-letter queue holding three messages, two of them in flight (a peek).
+    const parking = await newQueue();
+    const { Attributes = {} } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: parking, AttributeNames: ['QueueArn'] }),
+    );
+    const source = await newQueue();
+    await sqs.send(
+      new SetQueueAttributesCommand({
+        QueueUrl: source,
+        Attributes: {
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: Attributes.QueueArn, maxReceiveCount: 5 }),
+        },
+      }),
+    );
+    await sqs.send(new SendMessageCommand({ QueueUrl: parking, MessageBody: 'second' }));
+    await sqs.send(new SendMessageCommand({ QueueUrl: parking, MessageBody: 'third' }));
+    await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: parking, MaxNumberOfMessages: 2, VisibilityTimeout: 60 }),
+    );
+    // Act
+    await sqs.send(new StartMessageMoveTaskCommand({ SourceArn: Attributes.QueueArn }));
+    const { Results = [] } = await sqs.send(
+      new ListMessageMoveTasksCommand({ SourceArn: Attributes.QueueArn }),
+    );
+    // Assess: unmended, visible less in flight (1 - 2).
+    expect(Results[0]?.ApproximateNumberOfMessagesToMove).toBe(1);
   });
 
   it('answers a long poll as soon as it has a message, not when it has as many as asked for', async () => {

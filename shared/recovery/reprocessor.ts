@@ -365,8 +365,18 @@ const differences = (
   JOB_FIELDS.filter(
     (field) => !defaulted.includes(field) && JSON.stringify(stored[field]) !== JSON.stringify(asked[field]),
   ).map(
-    (field) => `${field} (stored ${JSON.stringify(stored[field])}, asked ${JSON.stringify(asked[field])})`,
+    (field) =>
+      `${field} (${shownParameter(stored[field], 'the job')}, ${shownParameter(asked[field], 'this request')})`,
   );
+
+/**
+ * A parameter for a refusal. One not given is said so: a job started without `to` reads up to the moment it
+ * started, and that end (which the commands print) given later is another parameter than none.
+ */
+const shownParameter = (value: unknown, whose: 'the job' | 'this request'): string =>
+  value === undefined
+    ? `not given in ${whose === 'the job' ? "the job's start" : 'this request'}`
+    : `${whose === 'the job' ? 'stored' : 'asked'} ${JSON.stringify(value)}`;
 
 /**
  * Refuses a request that names an existing job with other parameters than the job's own. `npm run reprocess`

@@ -393,6 +393,20 @@ describe('Recovery: reprocessor', () => {
     );
   });
 
+  it('says which parameter a job was started without when a request names a job with other parameters', async () => {
+    // Prepare: a job started without `to`, which reads up to the moment it started
+    const { clock, deps, put } = setup(1);
+    const from = clock.now();
+    put(S0, 'a', 1);
+    const started = await handleReprocessRequest({ from: iso(from), jobId: 'open' }, deps());
+    // Act: the window's end, as the commands print it, given as `to`
+    const result = handleReprocessRequest({ from: iso(from), to: started.windowEnd, jobId: 'open' }, deps());
+    // Assess
+    await expect(result).rejects.toThrow(
+      `job open exists with other parameters: to (not given in the job's start, asked "${started.windowEnd}")`,
+    );
+  });
+
   it('resumes a job with its own rate when the request leaves the rate out, and refuses another rate', async () => {
     // Prepare: a job started at 10 records a second, stopped by its time budget.
     const { clock, deps, put, jobs } = setup(1);

@@ -301,35 +301,30 @@ const checkMessage = (
   deps: ReplayDependencies,
 ): { checked: CheckedMessage } | { detail: MessageDetail } => {
   const base = message.receiveCount === undefined ? {} : { receiveCount: message.receiveCount };
-  let record: FailureRecord;
+  // The range is shown whenever the record names one, also for a message refused because of its stream.
+  let range: CheckedMessage['range'] = base;
   try {
-    record = parseFailureRecord(message.body);
-    const { streamArn } = record.KinesisBatchInfo;
-    const streamName = streamNameOf(streamArn);
-    if (deps.streamArn !== undefined ? streamArn !== deps.streamArn : streamName !== deps.streamName) {
+    const record = parseFailureRecord(message.body);
+    const info = record.KinesisBatchInfo;
+    range = {
+      ...base,
+      shardId: info.shardId,
+      startSequenceNumber: info.startSequenceNumber,
+      endSequenceNumber: info.endSequenceNumber,
+    };
+    const streamName = streamNameOf(info.streamArn);
+    if (deps.streamArn !== undefined ? info.streamArn !== deps.streamArn : streamName !== deps.streamName) {
       throw new InvalidFailureRecordError(
-        `the message points at stream ${deps.streamArn !== undefined ? streamArn : streamName}; this function ` +
+        `the message points at stream ${deps.streamArn !== undefined ? info.streamArn : streamName}; this function ` +
           `replays ${deps.streamArn ?? deps.streamName}`,
       );
     }
+    return { checked: { message, record, range } };
   } catch (error) {
     if (!(error instanceof InvalidFailureRecordError)) throw error;
     deps.logger.error('failure-queue message cannot be replayed', { messageId: message.messageId, error });
-    return { detail: failedDetail(message.messageId, error.message, base) };
+    return { detail: failedDetail(message.messageId, error.message, range) };
   }
-  const info = record.KinesisBatchInfo;
-  return {
-    checked: {
-      message,
-      record,
-      range: {
-        ...base,
-        shardId: info.shardId,
-        startSequenceNumber: info.startSequenceNumber,
-        endSequenceNumber: info.endSequenceNumber,
-      },
-    },
-  };
 };
 
 /**

@@ -365,6 +365,21 @@ describe('Recovery: replayMessage', () => {
     expect(detail.detail).toContain(reason);
     expect(messageQuarantine.entries).toEqual([]);
   });
+
+  it("shows the range of a message refused for its stream, so the command's progress line can name it", async () => {
+    // Prepare
+    const { deps } = setup();
+    const body = JSON.stringify(failureRecord(SHARD, '10', '20', { streamArn: streamArnOf('other') }));
+    // Act
+    const detail = await replayMessage({ messageId: 'm-1', body }, false, deps);
+    // Assess
+    expect(detail).toMatchObject({
+      outcome: 'still-failing',
+      shardId: SHARD,
+      startSequenceNumber: '10',
+      endSequenceNumber: '20',
+    });
+  });
 });
 
 const NO_TIME =

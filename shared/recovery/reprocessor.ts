@@ -526,12 +526,9 @@ export const jobStatus = (job: JobItem, shards: ShardItem[], now: number): JobSt
     .sort((a, b) => a.shardId.localeCompare(b.shardId))
     .map((shard): ShardStatus => {
       const arrival = shard.lastArrival === undefined ? from : Date.parse(shard.lastArrival);
-      const lagMs =
-        shard.state === 'done'
-          ? 0
-          : job.parameters.to !== undefined
-            ? Math.max(0, windowEnd - arrival)
-            : (shard.millisBehindLatest ?? Math.max(0, now - arrival));
+      // Behind the window's end, which a job started without `to` took at its start: the stream's tip moves on,
+      // and measuring against it would show a job that is nearly done falling behind.
+      const lagMs = shard.state === 'done' ? 0 : Math.max(0, windowEnd - arrival);
       const leased =
         shard.leaseOwner !== undefined && shard.leaseExpiresAt !== undefined && shard.leaseExpiresAt >= now;
       return {

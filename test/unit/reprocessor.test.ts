@@ -918,6 +918,26 @@ describe('Recovery: reprocessor', () => {
     expect(status).toMatchObject({ state: 'running', windowEnd: iso(to), invocations: 1 });
   });
 
+  it('measures the lag of a job started without a window end against the end it took, its start', async () => {
+    // Prepare: a job without `to` stopped after 3 of 6 records, then a minute in which nothing arrives
+    const { clock, jobs, deps, put } = setup(1);
+    const from = clock.now();
+    Array.from({ length: 6 }, (_, n) => put(S0, 'a', n + 1));
+    const started = await handleReprocessRequest(
+      { from: iso(from), jobId: 'open' },
+      deps({ remainingMs: () => ((jobs.shards.get('open')?.get(S0)?.recordsRead ?? 0) >= 3 ? 0 : 60_000) }),
+    );
+    clock.advance(60_000);
+    // Act
+    const status = await handleReprocessRequest({ action: 'status', jobId: 'open' }, deps());
+    // Assess: 30 ms of the window is left to read, whatever the time now
+    expect(status.shards[0]).toMatchObject({ state: 'reading', recordsRead: 3 });
+    expect(status.shards[0]!.lagMs).toBe(
+      Date.parse(started.windowEnd) - Date.parse(status.shards[0]!.lastArrival!),
+    );
+    expect(status.shards[0]!.lagMs).toBe(30);
+  });
+
   it('narrows a job to the asked shards and their descendants, and refuses unknown ones', async () => {
     // Prepare
     const { clock, fake, memory, deps, put } = setup(2);

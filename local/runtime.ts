@@ -13,6 +13,7 @@ import {
   LOCAL_ACCOUNT_ID,
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
+  levelDbLockError,
   startS3,
   startSqs,
 } from '#local/emulators/index.ts';
@@ -237,7 +238,14 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
     await checkPortFree(port);
 
   const dataDir = options.dataDir ? resolve(options.dataDir) : undefined;
-  if (dataDir && options.fresh) rmSync(dataDir, { recursive: true, force: true });
+  if (dataDir && options.fresh) {
+    // Another runtime's folder is refused, not emptied under it: its stores stay open, and both would write here.
+    for (const store of ['kinesis', 'dynamodb']) {
+      const locked = await levelDbLockError(join(dataDir, store));
+      if (locked) throw new DataDirInUseError(dataDir, locked);
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 
   const started: Array<{ close(): Promise<void> }> = [];
   const functions = new Map<string, LocalFunction>();

@@ -606,6 +606,29 @@ export const startS3 = async (options: EmulatorOptions & { directory: string }) 
   } satisfies RunningEmulator;
 };
 
+/** The part of leveldown (kinesalite's LevelDB binding) that `levelDbLockError` uses. */
+type LevelDown = (path: string) => {
+  open(options: { createIfMissing: boolean }, cb: (error?: Error) => void): void;
+  close(cb: (error?: Error) => void): void;
+};
+
+/**
+ * The error LevelDB gives when another process holds the store in `path` open (its LOCK file), or undefined when
+ * nothing does; a missing or unreadable store is no lock. The store is opened and closed again at once: a check
+ * before a folder is emptied (`--fresh`), since removing the files of a store another runtime uses does not stop
+ * it and leaves both writing to one folder.
+ */
+export const levelDbLockError = (path: string): Promise<Error | undefined> => {
+  const leveldown = createRequire(require.resolve('kinesalite'))('leveldown') as LevelDown;
+  const store = leveldown(path);
+  return new Promise((resolve) =>
+    store.open({ createIfMissing: false }, (error) => {
+      if (error) resolve(/\bLOCK\b/.test(error.message) ? error : undefined);
+      else store.close(() => resolve(undefined));
+    }),
+  );
+};
+
 /** Client settings for talking to one emulator from the AWS SDK v3. */
 export const clientConfig = (endpoint: string) => ({
   endpoint,

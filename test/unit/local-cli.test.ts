@@ -154,6 +154,28 @@ describe('Local runtime: npm start options', () => {
       );
     });
 
+    it('npm start --fresh refuses the data folder in use and leaves it as it is', async () => {
+      // Prepare: what the other runtime keeps besides its LevelDB stores (its saved queue messages).
+      writeFileSync(join(folder, '.local', 'kept'), 'data');
+      // Act
+      const outcome = await run([
+        '--no-build',
+        '--fresh',
+        '--endpoint-port',
+        '0',
+        '--port',
+        '0',
+        '--data-dir',
+        join(folder, '.local'),
+      ]);
+      // Assess
+      expect(outcome.code).toBe(1);
+      expect(outcome.stderr).toContain(
+        `the data folder ${join(folder, '.local')} is in use by another local runtime; stop it, or choose another with --data-dir (or --in-memory)`,
+      );
+      expect(readFileSync(join(folder, '.local', 'kept'), 'utf8')).toBe('data');
+    });
+
     it('npm run invoke, finding no runtime at its endpoint, says to give the running one with --endpoint', async () => {
       // Act
       const outcome = await run(

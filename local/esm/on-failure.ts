@@ -94,18 +94,25 @@ export const sqsOnFailureSink = (options: {
     if (!QueueUrl) throw new Error(`No URL for queue ${options.destination}`);
     return QueueUrl;
   };
+  // Records whose message is on the queue but was not saved: the poller's retry only saves again. Sending again
+  // would leave one more pointer to the same records on the queue at every attempt while the save fails.
+  const sentNotSaved = new WeakSet<KinesisOnFailureRecord>();
   return async (record, { signal = NEVER_ABORTED }) => {
-    queueUrl ??= withCallTimeout(timeoutMs, signal, resolveUrl).catch((error: unknown) => {
-      queueUrl = undefined;
-      throw error;
-    });
-    const url = await queueUrl;
-    await withCallTimeout(timeoutMs, signal, (abortSignal) =>
-      options.client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: JSON.stringify(record) }), {
-        abortSignal,
-      }),
-    );
+    if (!sentNotSaved.has(record)) {
+      queueUrl ??= withCallTimeout(timeoutMs, signal, resolveUrl).catch((error: unknown) => {
+        queueUrl = undefined;
+        throw error;
+      });
+      const url = await queueUrl;
+      await withCallTimeout(timeoutMs, signal, (abortSignal) =>
+        options.client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: JSON.stringify(record) }), {
+          abortSignal,
+        }),
+      );
+      sentNotSaved.add(record);
+    }
     await options.persist?.();
+    sentNotSaved.delete(record);
   };
 };
 

@@ -148,7 +148,7 @@ describe('Kinesis on-failure record', () => {
     });
   });
 
-  it('makes each sent message durable before the send counts as done, and fails the send when it cannot', async () => {
+  it('makes each sent message durable before the send counts as done, and fails the send when it cannot, sending it once', async () => {
     // Prepare: a queue that takes every message, and a save that fails once.
     const order: string[] = [];
     sqs.on(SendMessageCommand).callsFake(async () => {
@@ -179,8 +179,9 @@ describe('Kinesis on-failure record', () => {
     await expect(first).rejects.toThrow('disk full');
     await sink(record, { payload: { Records: [] } });
 
-    // Assess: the poller retries a send whose save failed, so its checkpoint never passes an unsaved message.
-    expect(order).toEqual(['sent', 'saved', 'sent', 'saved']);
+    // Assess: the poller retries a send whose save failed, so its checkpoint never passes an unsaved message; the
+    // retry saves again without sending the message again, which would leave a pointer on the queue per attempt.
+    expect(order).toEqual(['sent', 'saved', 'saved']);
   });
 
   it('rejects when the message cannot be sent, so the poller retries', async () => {

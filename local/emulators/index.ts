@@ -445,7 +445,7 @@ export const SQS_SNAPSHOT_INTERVAL_MS = 1_000;
 export interface SqsOptions extends EmulatorOptions {
   /** How often to save the messages when they changed (`SQS_SNAPSHOT_INTERVAL_MS` by default). */
   snapshotIntervalMs?: number;
-  /** Told when saving the messages fails; the next save tries again. */
+  /** Told when saving the messages fails; the next save tries again (none does after the one at `close`). */
   onSnapshotError?: (error: Error) => void;
 }
 
@@ -572,7 +572,16 @@ export const startSqs = async (options: SqsOptions = {}): Promise<RunningSqs> =>
     },
     close: async () => {
       clearInterval(timer);
-      if (file && (restoredOnce || !savedAtStart)) save(file);
+      try {
+        if (file && (restoredOnce || !savedAtStart)) save(file);
+      } catch (error) {
+        // Told, and the emulator stopped all the same: the changes since the last save are not kept.
+        options.onSnapshotError?.(
+          new Error(`at stop, ${(error as Error).message}: the changes since the last save are lost`, {
+            cause: error,
+          }),
+        );
+      }
       await running.close();
     },
   };

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -345,6 +345,32 @@ describe('Local runtime: the SQS emulator keeps its messages across a clean stop
     } finally {
       client.destroy();
       await emulator.close();
+      rmSync(path, { recursive: true, force: true });
+    }
+  });
+
+  it('says so, and still stops, when the messages cannot be saved at a clean stop', async () => {
+    // Prepare: a message not saved yet, and a folder where the file cannot be written (its temporary name taken).
+    const path = mkdtempSync(join(tmpdir(), 'sqs-data-'));
+    const errors: string[] = [];
+    const emulator = await startSqs({
+      path,
+      snapshotIntervalMs: 60_000,
+      onSnapshotError: (error) => errors.push(error.message),
+    });
+    const client = sqsClient(emulator.endpoint);
+    try {
+      const { QueueUrl } = await client.send(new CreateQueueCommand({ QueueName: 'failures' }));
+      emulator.restoreMessages();
+      await client.send(new SendMessageCommand({ QueueUrl, MessageBody: 'pointer' }));
+      mkdirSync(join(path, 'messages.json.tmp'));
+      // Act
+      await emulator.close();
+      // Assess: the failed save is told, not lost in the stop, and the emulator no longer answers.
+      expect(errors).toEqual([expect.stringContaining('EISDIR')]);
+      await expect(fetch(emulator.endpoint)).rejects.toThrow();
+    } finally {
+      client.destroy();
       rmSync(path, { recursive: true, force: true });
     }
   });

@@ -62,6 +62,11 @@ export const kinesisEventLine = (e: KinesisPollerEvent): string | undefined => {
     }
     case 'checkpoints-discarded':
       return e.reason;
+    case 'error':
+      // A checkpoint that cannot be written (a full or read-only disk) is seen only at the next start otherwise.
+      return e.operation === 'Checkpoint'
+        ? `${e.shardId}: cannot save the checkpoint (${shortDetail(e.error.message)}); a restart reads the records after the last one saved again`
+        : undefined;
     default:
       return undefined;
   }

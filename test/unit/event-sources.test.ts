@@ -119,6 +119,15 @@ describe('Local runtime: what the log says of a stream event source', () => {
       { type: 'checkpoints-discarded', reason: 'the stream was created again' },
       'the stream was created again',
     ],
+    [
+      {
+        type: 'error',
+        shardId: 'shardId-000000000001',
+        operation: 'Checkpoint',
+        error: new Error('ENOSPC: no space left on device, write'),
+      },
+      'shardId-000000000001: cannot save the checkpoint (ENOSPC: no space left on device, write); a restart reads the records after the last one saved again',
+    ],
   ] as Array<[KinesisPollerEvent, string]>)('logs %j as a line of its own', (event, line) => {
     // Act / Assess
     expect(kinesisEventLine(event)).toBe(line);

@@ -4,6 +4,7 @@ import { createLiveView } from '#local/live-view.ts';
 import { DataDirInUseError, startRuntime } from '#local/runtime.ts';
 import { parseParameterOverrides } from '#local/template/resolve.ts';
 import { numberFlag, parseFlags } from '#scripts/lib/flags.ts';
+import { onStopSignals, signalExitCode } from '#scripts/lib/signals.ts';
 
 /**
  * `npm start [-- options]`: runs template.yaml locally.
@@ -171,18 +172,26 @@ Press Ctrl-C to stop.
 `);
   view.start(() => runtime.status());
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    view.stop();
-    console.log(`\n${signal}: stopping…`);
-    await runtime.stop();
-    console.log('stopped cleanly');
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  // The stop waits for the function calls in progress (up to a function's timeout) and saves what it holds; a second
+  // Ctrl-C quits at once, as a crash would: the checkpoints and queue messages saved so far hold.
+  onStopSignals(
+    (signal) => {
+      view.stop();
+      console.log(
+        `\n${signal}: stopping, once the function calls in progress end (${signal === 'SIGINT' ? 'Ctrl-C' : signal} again stops at once)…`,
+      );
+      void runtime.stop().then(() => {
+        console.log('stopped cleanly');
+        process.exit(0);
+      });
+    },
+    (signal) => {
+      console.log(
+        `${signal} again: stopped at once; a restart reads again the records after the last checkpoint saved, and queue changes of the last second may be lost`,
+      );
+      process.exit(signalExitCode(signal));
+    },
+  );
 };
 
 main().catch((error: Error) => {

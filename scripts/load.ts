@@ -1,5 +1,4 @@
 import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
@@ -14,6 +13,7 @@ import { runLoad } from '#bench/load/load-test.ts';
 import { LOAD_USAGE, LoadInputError, parseLoadArgs } from '#bench/load/options.ts';
 import { formatLoadSummary, loadChartSvg, reportBaseName } from '#bench/load/report.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/index.ts';
+import { onStopSignals, signalExitCode } from '#scripts/lib/signals.ts';
 import { explainFailure, requireOutput, stackOutputs } from '#scripts/lib/stack-target.ts';
 import { keepAliveHandler } from '#shared/clients/http-handler.ts';
 import { HTTP_OPTIONS } from '#shared/clients/http-options.ts';
@@ -112,18 +112,18 @@ try {
 
 // The first SIGINT or SIGTERM stops the run, which then writes the report of what it sent; a second quits at once.
 const stop = new AbortController();
-const onSignal = (signal: NodeJS.Signals) => {
-  if (stop.signal.aborted) {
+onStopSignals(
+  (signal) => {
+    console.error(
+      `load: ${signal}: stopping; the report of what was sent follows (${signal === 'SIGINT' ? 'Ctrl-C' : signal} again quits at once, without it)`,
+    );
+    stop.abort(signal);
+  },
+  (signal) => {
     console.error(`load: ${signal} again: quitting without a report`);
-    process.exit(128 + osConstants.signals[signal]);
-  }
-  console.error(
-    `load: ${signal}: stopping; the report of what was sent follows (${signal === 'SIGINT' ? 'Ctrl-C' : signal} again quits at once, without it)`,
-  );
-  stop.abort(signal);
-};
-process.on('SIGINT', onSignal);
-process.on('SIGTERM', onSignal);
+    process.exit(signalExitCode(signal));
+  },
+);
 
 console.log(
   `load: ${options.rate} records/s for ${options.seconds} s into ${stream} ` +
@@ -162,7 +162,7 @@ try {
   console.error(`load: could not write the report to ${options.outDir}: ${(error as Error).message}`);
 }
 if (report.interrupted) {
-  process.exitCode = 128 + (osConstants.signals[report.interrupted as NodeJS.Signals] ?? 2);
+  process.exitCode = signalExitCode(report.interrupted as NodeJS.Signals);
 } else if (!written || report.stoppedEarly !== undefined || report.sent === 0 || report.written === 0) {
   process.exitCode = 1;
 }

@@ -6,6 +6,7 @@ import {
   type GlobalSecondaryIndex,
   type KeySchemaElement,
   type LocalSecondaryIndex,
+  type TableDescription,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import {
@@ -133,6 +134,57 @@ const createStream = async ({ kinesis }: ResourceClients, resource: PlannedResou
   return `stream ${name} (${shards} shard${shards === 1 ? '' : 's'}${onDemand ? ', ON_DEMAND emulated' : ''})`;
 };
 
+/** `identity (S) HASH, version (N) RANGE`: a key schema with its attributes' types. */
+const keyText = (keys: KeySchemaElement[] = [], definitions: AttributeDefinition[] = []): string =>
+  keys
+    .map(({ AttributeName, KeyType }) => {
+      const type = definitions.find(
+        (definition) => definition.AttributeName === AttributeName,
+      )?.AttributeType;
+      return `${AttributeName} (${type ?? '?'}) ${KeyType}`;
+    })
+    .join(', ');
+
+/** Index names, sorted, for comparing a kept table's indexes with the template's. */
+const indexNames = (indexes: Array<{ IndexName?: string }> = []): string =>
+  indexes
+    .map(({ IndexName }) => IndexName ?? '')
+    .sort()
+    .join(', ');
+
+/**
+ * A table kept from the last run. Its key and indexes are not changed (CloudFormation replaces a table whose key
+ * changes, and writes to the old key would fail): a kept table whose key or indexes differ from the template's
+ * is named in the start line, with the way to make it anew, as a kept stream's shard count is.
+ */
+const keptTable = (
+  name: string,
+  kept: TableDescription,
+  wanted: {
+    KeySchema: KeySchemaElement[];
+    AttributeDefinitions: AttributeDefinition[];
+    GlobalSecondaryIndexes?: GlobalSecondaryIndex[];
+    LocalSecondaryIndexes?: LocalSecondaryIndex[];
+  },
+): string => {
+  const notes: string[] = [];
+  const keptKey = keyText(kept.KeySchema, kept.AttributeDefinitions);
+  const wantedKey = keyText(wanted.KeySchema, wanted.AttributeDefinitions);
+  if (keptKey !== wantedKey) notes.push(`keyed by ${keptKey} where the template now asks for ${wantedKey}`);
+  for (const [what, keptIndexes, wantedIndexes] of [
+    ['global secondary indexes', kept.GlobalSecondaryIndexes, wanted.GlobalSecondaryIndexes],
+    ['local secondary indexes', kept.LocalSecondaryIndexes, wanted.LocalSecondaryIndexes],
+  ] as const) {
+    const [have, want] = [indexNames(keptIndexes), indexNames(wantedIndexes)];
+    if (have !== want) notes.push(`${what} [${have}] where the template now asks for [${want}]`);
+  }
+  if (notes.length === 0) return `table ${name} (kept)`;
+  return (
+    `table ${name} (kept; WARNING: ${notes.join('; ')}; the local table is not changed: start with --fresh to ` +
+    'make it anew (its items and the rest of the local data are dropped))'
+  );
+};
+
 const createTable = async ({ dynamodb }: ResourceClients, resource: PlannedResource): Promise<string> => {
   const p = resource.properties as {
     KeySchema: KeySchemaElement[];
@@ -141,8 +193,8 @@ const createTable = async ({ dynamodb }: ResourceClients, resource: PlannedResou
     LocalSecondaryIndexes?: LocalSecondaryIndex[];
   };
   const name = resource.refs.ref;
-  if (await exists(dynamodb.send(new DescribeTableCommand({ TableName: name }))))
-    return `table ${name} (kept)`;
+  const kept = (await found(dynamodb.send(new DescribeTableCommand({ TableName: name }))))?.Table;
+  if (kept) return keptTable(name, kept, p);
   await dynamodb.send(
     new CreateTableCommand({
       TableName: name,

@@ -89,4 +89,44 @@ describe('Local runtime: template resources are ready before anything uses them'
     expect(same).toEqual(['stream kept (kept; retention 48 → 24 hours)']);
     expect(await retention()).toBe(24);
   });
+
+  it('names a kept table whose key or indexes the template has changed, which it cannot change', async () => {
+    // Prepare: a table made by an earlier start, keyed by identity alone.
+    const table = (properties: Record<string, unknown>) =>
+      ({
+        resources: { Table: resource('Table', 'AWS::DynamoDB::Table', 'kept-table', properties) },
+      }) as unknown as LocalStack;
+    const byIdentity = {
+      KeySchema: [{ AttributeName: 'identity', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'identity', AttributeType: 'S' }],
+    };
+    const clients = { kinesis, dynamodb } as unknown as ResourceClients;
+    await createResources(table(byIdentity), clients);
+    // Act: started again with a sort key and an index, then as it was.
+    const changed = await createResources(
+      table({
+        KeySchema: [...byIdentity.KeySchema, { AttributeName: 'version', KeyType: 'RANGE' }],
+        AttributeDefinitions: [
+          ...byIdentity.AttributeDefinitions,
+          { AttributeName: 'version', AttributeType: 'N' },
+        ],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: 'byVersion',
+            KeySchema: [{ AttributeName: 'version', KeyType: 'HASH' }],
+            Projection: {},
+          },
+        ],
+      }),
+      clients,
+    );
+    const same = await createResources(table(byIdentity), clients);
+    // Assess
+    expect(changed).toEqual([
+      'table kept-table (kept; WARNING: keyed by identity (S) HASH where the template now asks for identity (S) HASH, ' +
+        'version (N) RANGE; global secondary indexes [] where the template now asks for [byVersion]; the local table ' +
+        'is not changed: start with --fresh to make it anew (its items and the rest of the local data are dropped))',
+    ]);
+    expect(same).toEqual(['table kept-table (kept)']);
+  });
 });

@@ -70,13 +70,24 @@ export const startEmulatorThread = async (
   let onClosed: (() => void) | undefined;
   let nextId = 0;
 
+  // A store in the data folder that LevelDB cannot open (a crash mid-write, a disk that filled up) fails every
+  // request; the folder is named, with the ways on.
+  const dataAdvice = (error: Error): string =>
+    options.path !== undefined && /OpenError|Corruption/.test(`${error.name} ${error.message}`)
+      ? `: the ${kind} data in ${options.path} cannot be opened; move that folder away to start without it, or ` +
+        'start with --fresh (which drops all the local data)'
+      : '';
   const fail = (error: Error): void => {
     failure ??= error;
     for (const { reject } of pending.values()) reject(failure);
     pending.clear();
   };
   worker.on('error', (error) =>
-    fail(new EmulatorThreadError(`${kind} emulator failed: ${error.message}`, { cause: error })),
+    fail(
+      new EmulatorThreadError(`${kind} emulator failed: ${error.message}${dataAdvice(error)}`, {
+        cause: error,
+      }),
+    ),
   );
   worker.on('exit', (code) => {
     fail(new EmulatorThreadError(`${kind} emulator thread exited (code ${code})`));

@@ -28,7 +28,9 @@ type Checkpoints = Record<string, Record<string, ShardCheckpoint>>;
 export class CheckpointFileError extends Error {
   constructor(path: string, cause: unknown) {
     super(
-      `Checkpoint file ${path} is unreadable: ${cause instanceof Error ? cause.message : String(cause)}`,
+      `Checkpoint file ${path} is unreadable: ${cause instanceof Error ? cause.message : String(cause)}; move it ` +
+        "away to start without it (the mappings then read their shards from their StartingPosition again, and the sink's " +
+        'conditional writes absorb the repeats), or start with --fresh (which drops all the local data)',
       {
         cause,
       },

@@ -124,7 +124,7 @@ describe('Checkpoint stores', () => {
     // Assess
     await expect(load).rejects.toThrow(CheckpointFileError);
     await expect(new JsonFileCheckpointStore(path).load('m')).rejects.toThrow(
-      /checkpoints\.json is unreadable/,
+      /checkpoints\.json is unreadable: .*; move it away to start without it .*, or start with --fresh/,
     );
   });
 

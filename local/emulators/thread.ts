@@ -51,6 +51,24 @@ export class EmulatorThreadError extends Error {
  */
 export const EMULATOR_ANSWER_TIMEOUT_MS = 120_000;
 
+/**
+ * The error an emulator thread died of. A store in the data folder that LevelDB cannot open (kinesalite and dynalite
+ * report `OpenError: Corruption: …`, after a crash mid-write or a disk that filled up) fails every request: the
+ * folder is named, with the ways on.
+ */
+export const emulatorFailure = (
+  kind: ThreadedEmulatorKind,
+  error: Error,
+  path?: string,
+): EmulatorThreadError => {
+  const advice =
+    path !== undefined && /OpenError|Corruption/.test(`${error.name} ${error.message}`)
+      ? `: the ${kind} data in ${path} cannot be opened; move that folder away to start without it, or start ` +
+        'with --fresh (which drops all the local data)'
+      : '';
+  return new EmulatorThreadError(`${kind} emulator failed: ${error.message}${advice}`, { cause: error });
+};
+
 /** Starts the emulator in a new worker thread; resolves once it listens. */
 export const startEmulatorThread = async (
   kind: ThreadedEmulatorKind,
@@ -70,25 +88,12 @@ export const startEmulatorThread = async (
   let onClosed: (() => void) | undefined;
   let nextId = 0;
 
-  // A store in the data folder that LevelDB cannot open (a crash mid-write, a disk that filled up) fails every
-  // request; the folder is named, with the ways on.
-  const dataAdvice = (error: Error): string =>
-    options.path !== undefined && /OpenError|Corruption/.test(`${error.name} ${error.message}`)
-      ? `: the ${kind} data in ${options.path} cannot be opened; move that folder away to start without it, or ` +
-        'start with --fresh (which drops all the local data)'
-      : '';
   const fail = (error: Error): void => {
     failure ??= error;
     for (const { reject } of pending.values()) reject(failure);
     pending.clear();
   };
-  worker.on('error', (error) =>
-    fail(
-      new EmulatorThreadError(`${kind} emulator failed: ${error.message}${dataAdvice(error)}`, {
-        cause: error,
-      }),
-    ),
-  );
+  worker.on('error', (error) => fail(emulatorFailure(kind, error, options.path)));
   worker.on('exit', (code) => {
     fail(new EmulatorThreadError(`${kind} emulator thread exited (code ${code})`));
     onClosed?.();

@@ -13,7 +13,7 @@ import {
   LOCAL_ACCOUNT_ID,
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
-  levelDbLockError,
+  levelDbOpenProblem,
   startS3,
   startSqs,
 } from '#local/emulators/index.ts';
@@ -238,13 +238,21 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
     await checkPortFree(port);
 
   const dataDir = options.dataDir ? resolve(options.dataDir) : undefined;
-  if (dataDir && options.fresh) {
-    // Another runtime's folder is refused, not emptied under it: its stores stay open, and both would write here.
-    for (const store of ['kinesis', 'dynamodb']) {
-      const locked = await levelDbLockError(join(dataDir, store));
-      if (locked) throw new DataDirInUseError(dataDir, locked);
+  if (dataDir) {
+    for (const store of ['kinesis', 'dynamodb'] as const) {
+      const problem = await levelDbOpenProblem(join(dataDir, store));
+      // Another runtime's folder is refused, and never emptied under it: its stores stay open, and both would
+      // write here.
+      if (problem?.locked) throw new DataDirInUseError(dataDir, problem.locked);
+      if (problem?.unreadable && !options.fresh) {
+        throw new Error(
+          `the ${store} data in ${join(dataDir, store)} cannot be opened (${problem.unreadable.message}); move that ` +
+            'folder away to start without it, or start with --fresh (which drops all the local data)',
+          { cause: problem.unreadable },
+        );
+      }
     }
-    rmSync(dataDir, { recursive: true, force: true });
+    if (options.fresh) rmSync(dataDir, { recursive: true, force: true });
   }
 
   const started: Array<{ close(): Promise<void> }> = [];

@@ -615,25 +615,32 @@ export const startS3 = async (options: EmulatorOptions & { directory: string }) 
   } satisfies RunningEmulator;
 };
 
-/** The part of leveldown (kinesalite's LevelDB binding) that `levelDbLockError` uses. */
+/** The part of leveldown (kinesalite's LevelDB binding) that `levelDbOpenProblem` uses. */
 type LevelDown = (path: string) => {
   open(options: { createIfMissing: boolean }, cb: (error?: Error) => void): void;
   close(cb: (error?: Error) => void): void;
 };
 
 /**
- * The error LevelDB gives when another process holds the store in `path` open (its LOCK file), or undefined when
- * nothing does; a missing or unreadable store is no lock. The store is opened and closed again at once: a check
- * before a folder is emptied (`--fresh`), since removing the files of a store another runtime uses does not stop
- * it and leaves both writing to one folder.
+ * Why the LevelDB store in `path` cannot be opened: `locked`, another process holds it open (its LOCK file), or
+ * `unreadable`, LevelDB cannot read it (a crash mid-write, a disk that filled up); undefined when it opens or does
+ * not exist. The store is opened and closed again at once, before the emulators start: a store another runtime uses
+ * must not be emptied under it (`--fresh`), and one that cannot be read is refused with its folder named here,
+ * rather than by an emulator thread that ends on it.
  */
-export const levelDbLockError = (path: string): Promise<Error | undefined> => {
+export const levelDbOpenProblem = (
+  path: string,
+): Promise<
+  { locked: Error; unreadable?: undefined } | { unreadable: Error; locked?: undefined } | undefined
+> => {
   const leveldown = createRequire(require.resolve('kinesalite'))('leveldown') as LevelDown;
   const store = leveldown(path);
   return new Promise((resolve) =>
     store.open({ createIfMissing: false }, (error) => {
-      if (error) resolve(/\bLOCK\b/.test(error.message) ? error : undefined);
-      else store.close(() => resolve(undefined));
+      if (!error) store.close(() => resolve(undefined));
+      else if (/\bLOCK\b/.test(error.message)) resolve({ locked: error });
+      else if (/does not exist/.test(error.message)) resolve(undefined);
+      else resolve({ unreadable: error });
     }),
   );
 };

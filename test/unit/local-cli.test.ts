@@ -121,6 +121,35 @@ describe('Local runtime: npm start options', () => {
     }
   });
 
+  it('npm start names a data store LevelDB cannot open, and the ways on, before anything else opens it', async () => {
+    // Prepare: Kinesis data written by an earlier start, then cut short as a crash mid-write can leave it
+    const folder = mkdtempSync(join(tmpdir(), 'cli-corrupt-'));
+    const store = join(folder, '.local', 'kinesis');
+    const earlier = await startKinesis({ path: store });
+    await earlier.close();
+    writeFileSync(join(store, 'CURRENT'), '');
+    try {
+      // Act
+      const outcome = await run([
+        '--no-build',
+        '--endpoint-port',
+        '0',
+        '--port',
+        '0',
+        '--data-dir',
+        join(folder, '.local'),
+      ]);
+      // Assess
+      expect(outcome.code).toBe(1);
+      expect(outcome.stderr).toContain(`npm start failed: the kinesis data in ${store} cannot be opened (`);
+      expect(outcome.stderr).toContain(
+        'move that folder away to start without it, or start with --fresh (which drops all the local data)',
+      );
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
   describe('with the data folder held by another runtime', () => {
     let folder: string;
     let holder: RunningEmulator;

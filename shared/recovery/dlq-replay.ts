@@ -25,6 +25,7 @@ import {
   emptyCounts,
   type Sink,
 } from './drive-records.ts';
+import { dryRunMetrics } from './dry-run.ts';
 import {
   type FailureRecord,
   InvalidFailureRecordError,
@@ -387,7 +388,7 @@ const driveMessage = async (
       quarantine: sink.quarantine,
       // Every line of a dry run says so: its counts ("written") are what a replay would do.
       logger: dryRun ? markedDryRun(logger) : logger,
-      metrics,
+      metrics: dryRun ? dryRunMetrics : metrics,
       keyConcurrency: deps.keyConcurrency,
       timeReserveMs: deps.timeReserveMs,
       context: budgetContext(deps.remainingMs),

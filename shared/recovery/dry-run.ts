@@ -1,4 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { MetricsSink } from '#shared/consumer/process-records.ts';
 import type { Quarantine, QuarantineEntry } from '#shared/quarantine/quarantine.ts';
 import { readStoredVersion } from '#shared/sink/dynamodb-event-store.ts';
 import type { EventStore, EventToStore, PutResult } from '#shared/sink/event-store.ts';
@@ -54,6 +55,13 @@ export class DryRunQuarantine implements Quarantine {
     this.entries.push(rest);
   }
 }
+
+/**
+ * A dry run's metrics: none. Its "written" and "quarantined" are what a run would do, and the processing metrics
+ * (`RecordsQuarantined`, `EventsWritten`, …) feed the dashboard and RecordsQuarantinedAlarm, which would then show
+ * and page for records nothing stored or set aside. The dry run's report and lines say what it would do.
+ */
+export const dryRunMetrics: MetricsSink = { addMetric: () => undefined };
 
 /** Reads an item's projection version and stream position from the event table (the event store's read). */
 export const dynamoDbVersionLookup =

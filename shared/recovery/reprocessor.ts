@@ -22,6 +22,7 @@ import {
 } from '#shared/kinesis/shard-reader.ts';
 import { MetricUnit } from '#shared/powertools/metrics.ts';
 import { assertTimeToWork, budgetContext, driveRecords, type Sink } from './drive-records.ts';
+import { dryRunMetrics } from './dry-run.ts';
 import {
   type AgedOutRange,
   type JobItem,
@@ -733,7 +734,7 @@ const runShard = async (shard: ShardItem, run: RunContext): Promise<ShardOutcome
           store: sink.store,
           quarantine: sink.quarantine,
           logger,
-          metrics: deps.metrics,
+          metrics: parameters.dryRun ? dryRunMetrics : deps.metrics,
           keyConcurrency: settings.keyConcurrency,
           timeReserveMs: settings.timeReserveMs,
           context: budgetContext(deps.remainingMs),

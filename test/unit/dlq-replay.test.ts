@@ -671,6 +671,16 @@ describe('Recovery: drainFailureQueue', () => {
     expect(memory.items.size).toBe(1);
     expect(messageQuarantine.entries).toEqual([]);
     expect(metrics.values.ReplayExpired).toBeUndefined();
+    // What it would write or quarantine is in its report, not in the metrics the dashboard and the alarms read.
+    for (const name of [
+      'RecordsQuarantined',
+      'EventsWritten',
+      'DuplicatesSkipped',
+      'RecordsProcessed',
+      'BatchLag',
+    ]) {
+      expect(metrics.values[name], name).toBeUndefined();
+    }
     expect(sqsMock).not.toHaveReceivedCommand(DeleteMessageCommand);
     expect(sqsMock).toHaveReceivedCommandWith(ChangeMessageVisibilityBatchCommand, {
       Entries: [

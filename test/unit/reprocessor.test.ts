@@ -244,6 +244,28 @@ describe('Recovery: reprocessor', () => {
     expect(memory.items.has(identityOf('c', 1))).toBe(false);
   });
 
+  it('in a dry run publishes none of the processing metrics, which the dashboard and the alarms read', async () => {
+    // Prepare
+    const { clock, fake, metrics, deps, put } = setup(1);
+    const from = clock.now();
+    put(S0, 'a', 1);
+    clock.advance(10);
+    fake.put(S0, 'bad', 'not json');
+    // Act
+    const status = await handleReprocessRequest({ from: iso(from), dryRun: true }, deps());
+    // Assess: what it would do is in its status, not in the metrics
+    expect(status.totals).toMatchObject({ recordsRead: 2, written: 1, quarantined: 1 });
+    for (const name of [
+      'RecordsQuarantined',
+      'EventsWritten',
+      'RecordsProcessed',
+      'RecordsFailed',
+      'BatchLag',
+    ]) {
+      expect(metrics.values[name], name).toBeUndefined();
+    }
+  });
+
   it('with the same projection version writes nothing; after a raise rewrites each item exactly once', async () => {
     // Prepare
     const { clock, memory, deps, put } = setup(2);

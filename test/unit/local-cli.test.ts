@@ -21,6 +21,10 @@ const run = async (args: string[], script = 'local/cli.ts', cwd = process.cwd())
   }
 };
 
+/** `npm start` on free ports with the data folder given, not building the functions (`--no-build`). */
+const startOn = (dataDir: string, ...more: string[]) =>
+  run(['--no-build', ...more, '--endpoint-port', '0', '--port', '0', '--data-dir', dataDir]);
+
 describe('Local runtime: npm start options', () => {
   let occupied: Server;
   let occupiedPort: number;
@@ -130,15 +134,7 @@ describe('Local runtime: npm start options', () => {
     writeFileSync(join(store, 'CURRENT'), '');
     try {
       // Act
-      const outcome = await run([
-        '--no-build',
-        '--endpoint-port',
-        '0',
-        '--port',
-        '0',
-        '--data-dir',
-        join(folder, '.local'),
-      ]);
+      const outcome = await startOn(join(folder, '.local'));
       // Assess
       expect(outcome.code).toBe(1);
       expect(outcome.stderr).toContain(`npm start failed: the kinesis data in ${store} cannot be opened (`);
@@ -167,15 +163,7 @@ describe('Local runtime: npm start options', () => {
 
     it('npm start names the data folder in use and the options that avoid it', async () => {
       // Act
-      const outcome = await run([
-        '--no-build',
-        '--endpoint-port',
-        '0',
-        '--port',
-        '0',
-        '--data-dir',
-        join(folder, '.local'),
-      ]);
+      const outcome = await startOn(join(folder, '.local'));
       // Assess
       expect(outcome.code).toBe(1);
       expect(outcome.stderr).toContain(
@@ -187,16 +175,7 @@ describe('Local runtime: npm start options', () => {
       // Prepare: what the other runtime keeps besides its LevelDB stores (its saved queue messages).
       writeFileSync(join(folder, '.local', 'kept'), 'data');
       // Act
-      const outcome = await run([
-        '--no-build',
-        '--fresh',
-        '--endpoint-port',
-        '0',
-        '--port',
-        '0',
-        '--data-dir',
-        join(folder, '.local'),
-      ]);
+      const outcome = await startOn(join(folder, '.local'), '--fresh');
       // Assess
       expect(outcome.code).toBe(1);
       expect(outcome.stderr).toContain(

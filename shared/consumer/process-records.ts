@@ -124,7 +124,7 @@ export const processRecords = async (
   };
 
   const handleUserRecord = async (parsed: ParsedRecord): Promise<void> => {
-    if (parsed.kind === 'undecodable' || parsed.kind === 'invalid') {
+    if (parsed.kind === 'undecodable' || parsed.kind === 'invalid' || parsed.kind === 'unstorable') {
       await quarantineRecord(parsed, parsed.kind, parsed.reason);
       return;
     }

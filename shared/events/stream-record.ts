@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { KinesisStreamEvent } from 'aws-lambda';
+import { checkStorable } from '#shared/sink/item-size.ts';
 import { canonicalJson, parseJson } from './canonical-json.ts';
 import { type CloudEvent, identityOf, validateCloudEvent } from './cloudevent.ts';
 import { isKplAggregate, readKplAggregate } from './kpl-aggregate.ts';
@@ -35,7 +36,8 @@ export type ParsedRecord =
   | { kind: 'cloudevent'; identity: string; event: CloudEvent; record: UserRecord }
   | { kind: 'json'; identity: string; value: unknown; record: UserRecord }
   | { kind: 'undecodable'; reason: string; record: UserRecord }
-  | { kind: 'invalid'; reason: string; record: UserRecord };
+  | { kind: 'invalid'; reason: string; record: UserRecord }
+  | { kind: 'unstorable'; reason: string; record: UserRecord };
 
 /** Adapts the Lambda Kinesis event: `data` is base64 and the arrival time is epoch seconds. */
 export const streamRecordsFromKinesisEvent = (event: KinesisStreamEvent): StreamRecord[] =>
@@ -110,9 +112,17 @@ export const parseUserRecord = (record: UserRecord): ParsedRecord => {
   let value: unknown;
   try {
     value = parseJson(text);
-  } catch {
+  } catch (error) {
     // Not the parser's message: V8 quotes the start of the input in it, and reasons end up in logs.
-    return { kind: 'undecodable', reason: 'the record is not JSON', record };
+    if (!(error instanceof RangeError))
+      return { kind: 'undecodable', reason: 'the record is not JSON', record };
+    // JSON nested thousands of levels deep overflows the stack in the reviver, which JSON.parse alone does not.
+    // Such a record is never stored (below), so its numbers need not keep their digits.
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return { kind: 'undecodable', reason: 'the record is not JSON', record };
+    }
   }
   // A record that claims to be a CloudEvent is held to the contract rather than stored as plain JSON.
   if (isObject(value) && 'specversion' in value) {
@@ -124,7 +134,17 @@ export const parseUserRecord = (record: UserRecord): ParsedRecord => {
     const event = value as CloudEvent;
     return { kind: 'cloudevent', identity: identityOf(event), event, record };
   }
-  return { kind: 'json', identity: jsonIdentity(value), value, record };
+  let identity: string;
+  try {
+    identity = jsonIdentity(value);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    // Nested so deep that the canonical form overflows the stack: far deeper than an item can be, which the sink's
+    // check (it stops at the limit) names. A thrown error would fail the record at every retry and block its key.
+    const { problem } = checkStorable(value, 'data');
+    return { kind: 'unstorable', reason: problem ?? 'the record is nested too deeply to read', record };
+  }
+  return { kind: 'json', identity, value, record };
 };
 
 /** De-aggregates and parses one stream record, keeping the user records in their order. */

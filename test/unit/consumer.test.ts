@@ -409,6 +409,27 @@ describe('Consumer: quarantine', () => {
     expect(metrics.values).toMatchObject({ RecordsQuarantined: 1, RecordsProcessed: 2, RecordsFailed: 0 });
   });
 
+  it.each([
+    ['an array', '['.repeat(200_000) + ']'.repeat(200_000)],
+    ['an array holding a number', `${'['.repeat(200_000)}1e3${']'.repeat(200_000)}`],
+  ])(
+    'quarantines plain JSON nested deeper than the stack can walk (%s) as unstorable, and goes on with its key',
+    async (_case, text) => {
+      // Prepare
+      const { deps, quarantine, store } = setup();
+      const records = [eventRecord(1, 'k'), streamRecord(2, 'k', text), eventRecord(3, 'k')];
+      // Act
+      const report = await processRecords(records, deps);
+      // Assess
+      expect(report.batchItemFailures).toEqual([]);
+      expect(quarantine.entries.map((e) => [e.reason, e.sequenceNumber])).toEqual([
+        ['unstorable', sequenceNumber(2)],
+      ]);
+      expect(quarantine.entries[0]?.detail).toContain("nested deeper than DynamoDB's 32 levels");
+      expect(ids(store.calls)).toEqual(['evt-1', 'evt-3']);
+    },
+  );
+
   it('quarantines an event the store can never hold', async () => {
     // Prepare
     const store = new FlakyStore(

@@ -114,9 +114,15 @@ export const identityOf = (event: Pick<CloudEvent, 'source' | 'id'>): string =>
 /**
  * Validates one candidate event and returns every problem found. An empty list means `value` is a CloudEvent.
  * `text` is the event's JSON as written, when `value` came from JSON.parse: a number in `data` beyond ±2^53 is then
- * checked with all of its digits.
+ * checked with all of its digits. `partitionKey: false` leaves out the length of the attribute the partition key
+ * would come from: an event read from the stream already has its record's key, whoever wrote it.
  */
-export const validateCloudEvent = (value: unknown, index: number, text?: string): FieldError[] => {
+export const validateCloudEvent = (
+  value: unknown,
+  index: number,
+  text?: string,
+  { partitionKey = true }: { partitionKey?: boolean } = {},
+): FieldError[] => {
   const errors: FieldError[] = [];
   const fail = (field: string, message: string): void => {
     errors.push({ index, field, message });
@@ -212,7 +218,7 @@ export const validateCloudEvent = (value: unknown, index: number, text?: string)
   // every problem: a bad `time` does not hide a key that is too long.
   const failed = (field: string) => errors.some((error) => error.field === field);
   const keyField = partitionKeyField(event);
-  if (typeof event[keyField] === 'string' && !failed(keyField)) {
+  if (partitionKey && typeof event[keyField] === 'string' && !failed(keyField)) {
     const key = partitionKeyOf(event as unknown as CloudEvent);
     // UTF-16 code units: the stricter of the two ways the 256 characters may be counted (a code-point count would
     // allow 256 emoji, which kinesalite refuses with the whole request), so no key that passes here is refused.

@@ -107,6 +107,22 @@ describe('Consumer: reading stream records', () => {
     expect(parsed).toMatchObject({ kind: 'cloudevent', identity: 'ce:urn%3Aa:e%3A1' });
   });
 
+  it.each([
+    ['subject', { subject: 's'.repeat(300) }],
+    ['source', { source: `urn:${'s'.repeat(300)}` }],
+    ['partitionkey', { partitionkey: 'p'.repeat(300) }],
+  ])(
+    'stores a CloudEvent whose %s is longer than a partition key, since its record already has its own',
+    async (_field, long) => {
+      // Act
+      const [parsed] = decodeStreamRecord(
+        streamRecord(1, 'k', { specversion: '1.0', id: 'e1', source: 'urn:a', type: 't', data: 1, ...long }),
+      );
+      // Assess
+      expect(parsed).toMatchObject({ kind: 'cloudevent' });
+    },
+  );
+
   it('gives a reason that does not quote the payload', async () => {
     // Act
     const [parsed] = decodeStreamRecord(streamRecord(1, 'k', 'card=4111111111111111'));

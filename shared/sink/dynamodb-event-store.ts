@@ -117,8 +117,8 @@ const storedOf = (item: Record<string, AttributeValue>): StoredVersion => {
 
 /**
  * The version and stream position of the item with this identity, from a consistent read of those two attributes;
- * undefined when there is no such item. What the store reads to label a refused write whose answer did not carry
- * the old item, and what a dry run reads to tell what a write would do (shared/recovery/dry-run.ts).
+ * undefined when there is no such item. What a dry run reads to tell what a write would do
+ * (shared/recovery/dry-run.ts).
  */
 export const readStoredVersion = async (
   client: Pick<DynamoDBClient, 'send'>,
@@ -176,12 +176,14 @@ export class DynamoDbEventStore implements EventStore {
       return { outcome: 'written' };
     } catch (error) {
       if (isConditionFailure(error)) {
-        const old = (error as { Item?: Record<string, AttributeValue> }).Item;
-        const result = this.#classify(old ? storedOf(old) : await this.#storedAfterRefusal(event.identity));
+        const old =
+          (error as { Item?: Record<string, AttributeValue> }).Item ??
+          (await this.#itemAfterRefusal(event.identity));
+        const result = this.#classify(storedOf(old));
         if (
           result.outcome === 'duplicate' &&
           result.stored?.projectionVersion === this.projectionVersion &&
-          old?.attributes !== undefined &&
+          old.attributes !== undefined &&
           marshalled !== undefined &&
           !sameContent(marshalled, old)
         ) {
@@ -207,13 +209,23 @@ export class DynamoDbEventStore implements EventStore {
 
   /**
    * Only for a failed check that did not carry the old item (emulators without ReturnValuesOnConditionCheckFailure):
-   * the write has already been refused, so this read only labels the outcome and never decides a write.
+   * the write has already been refused, so this read only labels the outcome, and tells a conflicting duplicate, as
+   * the old item would have; it never decides a write. The content is read as the check would have returned it.
    */
-  async #storedAfterRefusal(identity: string): Promise<StoredVersion> {
-    const stored = await readStoredVersion(this.#client, this.#tableName, identity);
+  async #itemAfterRefusal(identity: string): Promise<Record<string, AttributeValue>> {
+    const names = ['projectionVersion', 'stream', 'attributes', 'data', 'dataBase64', 'claimCheck'];
+    const { Item } = await this.#client.send(
+      new GetItemCommand({
+        TableName: this.#tableName,
+        Key: { [KEY_ATTRIBUTE]: { S: identity } },
+        ProjectionExpression: names.map((name) => `#${name}`).join(', '),
+        ExpressionAttributeNames: Object.fromEntries(names.map((name) => [`#${name}`, name])),
+        ConsistentRead: true,
+      }),
+    );
     // Deleted between the check and the read: let the record be retried rather than guess.
-    if (!stored) throw new Error(`item ${identity} failed the condition check but cannot be read`);
-    return stored;
+    if (!Item) throw new Error(`item ${identity} failed the condition check but cannot be read`);
+    return Item;
   }
 
   async #itemFor(event: EventToStore): Promise<EventItem> {

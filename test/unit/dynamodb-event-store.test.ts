@@ -1,4 +1,5 @@
 import {
+  type AttributeValue,
   ConditionalCheckFailedException,
   DynamoDBClient,
   GetItemCommand,
@@ -119,6 +120,33 @@ describe('Sink: DynamoDbEventStore', () => {
       .on(PutItemCommand)
       .rejectsOnce(stored({ n: { N: '1.0' } }))
       .rejectsOnce(stored({ n: { N: '2' } }));
+    // Act
+    const same = await store(2).put(event());
+    const other = await store(2).put(event());
+    // Assess
+    expect(same).toEqual({ outcome: 'duplicate', stored: { projectionVersion: 2, sequenceNumber: '4966' } });
+    expect(other).toEqual({
+      outcome: 'duplicate',
+      stored: { projectionVersion: 2, sequenceNumber: '4966' },
+      conflict: true,
+    });
+  });
+
+  it('says when the item holds other content also when the failed check carries no item, from the consistent read', async () => {
+    // Prepare: the item the event makes, as written once; then a refusal without the old item (as dynalite answers),
+    // and reads giving back the same content, then other data.
+    dynamoMock.on(PutItemCommand).resolvesOnce({});
+    await store(2).put(event());
+    const written = dynamoMock.commandCalls(PutItemCommand)[0]!.args[0].input.Item!;
+    dynamoMock.reset();
+    const read = (data: Record<string, AttributeValue>) => ({
+      Item: { ...written, data: { M: data }, stream: { M: { sequenceNumber: { S: '4966' } } } },
+    });
+    dynamoMock.on(PutItemCommand).rejects(conditionFailed());
+    dynamoMock
+      .on(GetItemCommand)
+      .resolvesOnce(read({ n: { N: '1.0' } }))
+      .resolvesOnce(read({ n: { N: '2' } }));
     // Act
     const same = await store(2).put(event());
     const other = await store(2).put(event());

@@ -638,7 +638,10 @@ export const levelDbOpenProblem = (
   return new Promise((resolve) =>
     store.open({ createIfMissing: false }, (error) => {
       if (!error) store.close(() => resolve(undefined));
-      else if (/\bLOCK\b/.test(error.message)) resolve({ locked: error });
+      // A folder whose parent does not exist yet fails on its LOCK file too ("IO error: …/LOCK: No such file or
+      // directory"): only a LOCK file that is there is held by another process.
+      else if (/\bLOCK\b/.test(error.message))
+        resolve(existsSync(join(path, 'LOCK')) ? { locked: error } : undefined);
       else if (/does not exist/.test(error.message)) resolve(undefined);
       else resolve({ unreadable: error });
     }),

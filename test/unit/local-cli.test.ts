@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningEmulator, startKinesis } from '#local/emulators/index.ts';
+import { levelDbOpenProblem, type RunningEmulator, startKinesis } from '#local/emulators/index.ts';
 
 const run = async (args: string[], script = 'local/cli.ts', cwd = process.cwd()) => {
   try {
@@ -145,6 +145,25 @@ describe('Local runtime: npm start options', () => {
       rmSync(folder, { recursive: true, force: true });
     }
   });
+
+  it.each([
+    ['whose parent does not exist yet', ['never-started', 'kinesis']],
+    ['that does not exist yet', ['kinesis']],
+  ])(
+    'finds nothing wrong with a data store %s, so that npm start (and --fresh) can make it',
+    async (_, path) => {
+      // Prepare
+      const folder = mkdtempSync(join(tmpdir(), 'cli-data-'));
+      try {
+        // Act
+        const problem = await levelDbOpenProblem(join(folder, ...path));
+        // Assess
+        expect(problem).toBeUndefined();
+      } finally {
+        rmSync(folder, { recursive: true, force: true });
+      }
+    },
+  );
 
   describe('with the data folder held by another runtime', () => {
     let folder: string;

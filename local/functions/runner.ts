@@ -207,6 +207,7 @@ export class LocalFunction {
       workerData: {
         modulePath: this.modulePath,
         exportName: this.exportName,
+        handlerName: d.handler,
         functionName: d.name,
         functionArn: d.arn,
         memoryMb: d.memoryMb,
@@ -452,7 +453,7 @@ export class LocalFunction {
           {
             error: {
               errorType: 'Sandbox.Timedout',
-              errorMessage: `Task timed out after ${this.definition.timeoutSeconds.toFixed(2)} seconds`,
+              errorMessage: `RequestId: ${requestId} Error: Task timed out after ${this.definition.timeoutSeconds.toFixed(2)} seconds`,
             },
             status: 'timeout',
           },

@@ -21,14 +21,17 @@ interface SerializedError {
   trace?: string[];
 }
 
-const { modulePath, exportName, functionName, functionArn, memoryMb, logGroupName } = workerData as {
-  modulePath: string;
-  exportName: string;
-  functionName: string;
-  functionArn: string;
-  memoryMb: number;
-  logGroupName: string;
-};
+const { modulePath, exportName, handlerName, functionName, functionArn, memoryMb, logGroupName } =
+  workerData as {
+    modulePath: string;
+    exportName: string;
+    /** The template's Handler, as Lambda names it in its errors. */
+    handlerName: string;
+    functionName: string;
+    functionArn: string;
+    memoryMb: number;
+    logGroupName: string;
+  };
 
 const port = parentPort!;
 
@@ -64,12 +67,28 @@ for (const name of ['stdout', 'stderr'] as const) {
   }) as typeof stream.write;
 }
 
-type Handler = (event: unknown, context: unknown) => Promise<unknown>;
+type Handler = (event: unknown, context: unknown, callback?: unknown) => Promise<unknown>;
 
-const serializeError = (error: unknown): SerializedError => {
-  const e = error instanceof Error ? error : new Error(String(error));
-  return { errorType: e.name || 'Error', errorMessage: e.message, trace: (e.stack ?? '').split('\n') };
+/**
+ * An error as Lambda's Node.js runtime reports it (aws-lambda-nodejs-runtime-interface-client, src/utils/error.ts):
+ * an Error by its name, message and stack; anything else thrown by its type and its text, with no trace.
+ */
+const serializeError = (error: unknown): SerializedError =>
+  error instanceof Error
+    ? { errorType: error.name, errorMessage: error.message, trace: (error.stack ?? '').split('\n') }
+    : { errorType: typeof error, errorMessage: String(error), trace: [] };
+
+/** An error of the runtime's own, named as Lambda names it (Runtime.HandlerNotFound, ...). */
+const runtimeError = (name: string, message: string): Error => {
+  const error = new Error(message);
+  error.name = name;
+  return error;
 };
+
+/** The Node.js major version of the function's runtime (AWS_Lambda_nodejs24.x), if it names one. */
+const runtimeMajor = Number(
+  /^AWS_Lambda_nodejs(\d+)/.exec(process.env.AWS_EXECUTION_ENV ?? '')?.[1] ?? Number.NaN,
+);
 
 /** The heap this environment uses, for the REPORT line's Max Memory Used. */
 const memoryUsedMb = () => Math.ceil(getHeapStatistics().used_heap_size / (1024 * 1024));
@@ -77,8 +96,30 @@ const memoryUsedMb = () => Math.ceil(getHeapStatistics().used_heap_size / (1024 
 const load = async (): Promise<Handler> => {
   const module = (await import(pathToFileURL(modulePath).href)) as Record<string, unknown>;
   const handler = module[exportName];
+  // As Lambda's runtime (src/function/handler-resolver.ts), naming the template's Handler.
+  if (handler === undefined || handler === null) {
+    throw runtimeError('Runtime.HandlerNotFound', `${handlerName} is undefined or not exported`);
+  }
   if (typeof handler !== 'function') {
-    throw new Error(`${modulePath} does not export a function named '${exportName}'`);
+    throw runtimeError('Runtime.HandlerNotFound', `${handlerName} is not a function`);
+  }
+  // A handler that takes a third parameter is callback-based: Lambda's Node.js 24 runtime and later refuse it at
+  // init (src/function/callback-deprecation.ts); the earlier runtimes pass it a callback.
+  if (handler.length >= 3 && !(runtimeMajor < 24)) {
+    throw runtimeError(
+      'Runtime.CallbackHandlerDeprecated',
+      'ERROR: AWS Lambda has removed support for callback-based function handlers starting with Node.js 24. You need to modify this function to use a supported handler signature to use Node.js 24 or later. For more information see https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.',
+    );
+  }
+  if (handler.length >= 3) {
+    return (event, context) =>
+      new Promise((resolve, reject) => {
+        const returned = (handler as Handler)(event, context, (error: unknown, result: unknown) =>
+          error === undefined || error === null ? resolve(result) : reject(error),
+        );
+        if (returned && typeof (returned as Promise<unknown>).then === 'function')
+          returned.then(resolve, reject);
+      });
   }
   return handler as Handler;
 };
@@ -174,7 +215,10 @@ port.on('message', async (message: Invocation) => {
     const handler = await ready;
     answer = responseMessage(message.id, await handler(message.event, context));
   } catch (error) {
-    answer = { type: 'error', id: message.id, error: serializeError(error) };
+    const serialized = serializeError(error);
+    // Lambda's runtime logs the error of a failed invocation before it answers it.
+    console.error(`Invoke Error \t${JSON.stringify(serialized)}`);
+    answer = { type: 'error', id: message.id, error: serialized };
   }
   if (current === message.id) current = undefined;
   port.postMessage({ ...answer, memoryMb: memoryUsedMb() });

@@ -351,7 +351,10 @@ describe('Local runtime: a function in its own worker', () => {
     // Assess
     expect(timedOut).toMatchObject({
       functionError: 'Unhandled',
-      payload: { errorType: 'Sandbox.Timedout', errorMessage: 'Task timed out after 1.00 seconds' },
+      payload: {
+        errorType: 'Sandbox.Timedout',
+        errorMessage: `RequestId: ${timedOut.requestId} Error: Task timed out after 1.00 seconds`,
+      },
     });
     expect(next.functionError).toBeUndefined();
   });

@@ -96,6 +96,11 @@ beforeAll(() => {
   bundle('InitExit', 'process.exit(3);\nexport const handler = async () => "never";\n');
   bundle('Flaky', 'export const handler = async () => { throw new Error("always fails"); };\n');
   bundle('InitHang', 'await new Promise(() => undefined);\nexport const handler = async () => "never";\n');
+  bundle(
+    'Callback',
+    'export const handler = (event, context, callback) => { setTimeout(() => callback(null, "done"), 1); };\n',
+  );
+  bundle('ThrowsText', 'export const handler = async () => { throw "not an Error"; };\n');
 });
 
 afterAll(() => {
@@ -173,6 +178,65 @@ describe('Local runtime: what a handler returns', () => {
     });
     expect(atLimit!.functionError).toBeUndefined();
     expect((atLimit!.payload as string).length).toBe(6 * 1024 * 1024 + 98);
+  });
+});
+
+describe("Local runtime: the handler, as Lambda's Node.js runtime takes it", () => {
+  it('refuses a callback-based handler at init on nodejs24.x with Runtime.CallbackHandlerDeprecated', async () => {
+    // Prepare
+    const fn = localFunction('Callback');
+    // Act
+    const result = await withFunction(fn, () => fn.invoke({}));
+    // Assess
+    expect(result).toMatchObject({
+      functionError: 'Unhandled',
+      payload: {
+        errorType: 'Runtime.CallbackHandlerDeprecated',
+        errorMessage: expect.stringContaining(
+          'AWS Lambda has removed support for callback-based function handlers starting with Node.js 24',
+        ),
+      },
+    });
+  });
+
+  it('answers with what a callback-based handler passes its callback on nodejs22.x', async () => {
+    // Prepare
+    const fn = localFunction('Callback', {}, { runtime: 'nodejs22.x' });
+    // Act
+    const result = await withFunction(fn, () => fn.invoke({}));
+    // Assess
+    expect(result.functionError).toBeUndefined();
+    expect(result.payload).toBe('done');
+  });
+
+  it('fails with Runtime.HandlerNotFound, naming the Handler, when the module does not export it', async () => {
+    // Prepare
+    const fn = localFunction('Probe', {}, { handler: 'index.missing' });
+    // Act
+    const result = await withFunction(fn, () => fn.invoke({}));
+    // Assess
+    expect(result).toMatchObject({
+      functionError: 'Unhandled',
+      payload: {
+        errorType: 'Runtime.HandlerNotFound',
+        errorMessage: 'index.missing is undefined or not exported',
+      },
+    });
+  });
+
+  it('reports a thrown value that is not an Error by its type and text, with no trace, and logs it', async () => {
+    // Prepare
+    const fn = localFunction('ThrowsText');
+    // Act
+    const result = await withFunction(fn, () => fn.invoke({}));
+    // Assess
+    expect(result).toMatchObject({
+      functionError: 'Unhandled',
+      payload: { errorType: 'string', errorMessage: 'not an Error', trace: [] },
+    });
+    expect(result.log).toContain(
+      'Invoke Error \t{"errorType":"string","errorMessage":"not an Error","trace":[]}\nEND RequestId: ',
+    );
   });
 });
 
@@ -308,7 +372,10 @@ describe('Local runtime: a runtime that exits', () => {
     for (const result of [first, second]) {
       expect(result).toMatchObject({
         functionError: 'Unhandled',
-        payload: { errorType: 'Sandbox.Timedout', errorMessage: 'Task timed out after 1.00 seconds' },
+        payload: {
+          errorType: 'Sandbox.Timedout',
+          errorMessage: `RequestId: ${result.requestId} Error: Task timed out after 1.00 seconds`,
+        },
       });
       expect(result.log).toMatch(/Task timed out after 1\.00 seconds\nEND RequestId: /);
     }

@@ -45,6 +45,8 @@ export interface PlannedFunction {
   name: string;
   /** The template's FunctionName, resolved (e.g. local-reprocessor); the Invoke API takes it as well as `name`. */
   functionName?: string;
+  /** The log group the function writes to: its LoggingConfig.LogGroup, resolved, when the template gives one. */
+  logGroupName?: string;
   arn: string;
   /** The execution role: the template's Role, or the one SAM makes (`<Function>Role`). */
   roleArn: string;
@@ -256,6 +258,9 @@ export const planStack = (template: Template, options: StackOptions): LocalStack
       logicalId: id,
       name: id,
       ...(typeof properties.FunctionName === 'string' ? { functionName: properties.FunctionName } : {}),
+      ...(typeof (properties.LoggingConfig as { LogGroup?: unknown } | undefined)?.LogGroup === 'string'
+        ? { logGroupName: (properties.LoggingConfig as { LogGroup: string }).LogGroup }
+        : {}),
       arn: context.resources[id]!.attributes.Arn!,
       roleArn:
         typeof properties.Role === 'string'

@@ -151,6 +151,11 @@ export class LocalFunction {
     this.exportName = definition.handler.slice(dot + 1);
   }
 
+  /** The function's log group, as Lambda names it: its LoggingConfig.LogGroup, else `/aws/lambda/<name>`. */
+  get logGroupName(): string {
+    return this.definition.logGroupName ?? `/aws/lambda/${this.definition.name}`;
+  }
+
   get environmentVariables(): Record<string, string> {
     const d = this.definition;
     return {
@@ -160,7 +165,7 @@ export class LocalFunction {
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(d.memoryMb),
       // Set by Lambda for on-demand functions; Powertools reports a cold start only when it is.
       AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
-      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${d.name}`,
+      AWS_LAMBDA_LOG_GROUP_NAME: this.logGroupName,
       AWS_EXECUTION_ENV: `AWS_Lambda_${d.runtime}`,
       LAMBDA_TASK_ROOT: join(this.options.bundleRoot, d.logicalId),
       ...d.environment,
@@ -211,7 +216,7 @@ export class LocalFunction {
         functionName: d.name,
         functionArn: d.arn,
         memoryMb: d.memoryMb,
-        logGroupName: `/aws/lambda/${d.name}`,
+        logGroupName: this.logGroupName,
       },
     });
     const environment: Environment = {

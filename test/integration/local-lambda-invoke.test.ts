@@ -42,6 +42,7 @@ export const handler = async (event, context) => {
     case 'post': parentPort.postMessage(null); return { environment };
     case 'echo': return { event, environment, requestId: context.awsRequestId };
     case 'env': return Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('AWS_')));
+    case 'context': return { logGroupName: context.logGroupName, functionName: context.functionName };
     default: return { environment, requestId: context.awsRequestId };
   }
 };
@@ -148,6 +149,19 @@ describe('Local runtime: what a handler returns', () => {
       AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
       AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
     });
+  });
+
+  it("names the function's LoggingConfig log group, when it has one, where Lambda does", async () => {
+    // Prepare
+    const fn = localFunction('Probe', {}, { logGroupName: '/aws/lambda/local/probe' });
+    // Act
+    const [env, context] = await withFunction(fn, async () => [
+      (await fn.invoke({ do: 'env' })).payload,
+      (await fn.invoke({ do: 'context' })).payload,
+    ]);
+    // Assess
+    expect(env).toMatchObject({ AWS_LAMBDA_LOG_GROUP_NAME: '/aws/lambda/local/probe' });
+    expect(context).toMatchObject({ logGroupName: '/aws/lambda/local/probe' });
   });
 
   it('answers null for undefined', async () => {

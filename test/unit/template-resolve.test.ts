@@ -158,6 +158,8 @@ Conditions:
         runtime: 'nodejs24.x',
         timeoutSeconds: 10,
         memoryMb: 512,
+        // Its LoggingConfig's log group, which Lambda gives the function as AWS_LAMBDA_LOG_GROUP_NAME
+        logGroupName: stack.resources.IngestFunctionLogs!.refs.ref,
       });
       expect(ingest.environment).toMatchObject({
         STREAM_NAME: 'local-EventStream',

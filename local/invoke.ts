@@ -108,6 +108,20 @@ const main = async (): Promise<number> => {
   const overrides = values['env-vars'] ? readEnvVars(values['env-vars'], functionId) : {};
 
   const bundleRoot = resolve(values['bundle-dir']);
+  const planFor = (endpoint: string) =>
+    planStack(template, {
+      parameterOverrides,
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT_ID,
+      stackName: 'local',
+      endpoint,
+    });
+  // Checked before a runtime is booted for the call, which takes seconds.
+  const functions = Object.keys(planFor(values.endpoint).functions);
+  if (!functions.includes(functionId)) {
+    console.error(`no function '${functionId}' in ${values.template}; it has ${functions.join(', ')}`);
+    return 2;
+  }
   let booted: LocalRuntime | undefined;
   let endpoint = values.endpoint;
   if (!(await isRunning(endpoint))) {
@@ -131,20 +145,7 @@ const main = async (): Promise<number> => {
     endpoint = booted.endpoint;
   }
   try {
-    const stack = planStack(template, {
-      parameterOverrides,
-      region: LOCAL_REGION,
-      accountId: LOCAL_ACCOUNT_ID,
-      stackName: 'local',
-      endpoint,
-    });
-    const definition = stack.functions[functionId];
-    if (!definition) {
-      console.error(
-        `no function '${functionId}' in ${values.template}; it has ${Object.keys(stack.functions).join(', ')}`,
-      );
-      return 2;
-    }
+    const definition = planFor(endpoint).functions[functionId]!;
     if (!values['no-build'] && !booted)
       await buildFunctions(template, templatePath, bundleRoot, [functionId]);
     const fn = new LocalFunction(

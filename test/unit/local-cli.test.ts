@@ -241,4 +241,18 @@ describe('Local runtime: npm run invoke usage', () => {
     expect(outcome.stderr).not.toContain('To specify a positional argument');
     expect(outcome.stderr).not.toContain('invoke failed');
   });
+
+  it('names the functions of the template for one it does not have, before booting a runtime for the call', async () => {
+    // Act: no runtime answers at the endpoint
+    const outcome = await run(
+      ['NoSuchFunction', '--no-build', '--endpoint', 'http://127.0.0.1:9'],
+      'local/invoke.ts',
+    );
+    // Assess
+    expect(outcome.code).toBe(2);
+    expect(outcome.stderr).toContain(
+      "no function 'NoSuchFunction' in template.yaml; it has IngestFunction, ConsumerFunction, DlqReplayFunction, ReprocessorFunction",
+    );
+    expect(outcome.stderr).not.toContain('starting one for this call');
+  });
 });

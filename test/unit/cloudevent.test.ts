@@ -314,6 +314,17 @@ describe('CloudEvents contract', () => {
     expect(refused.kind).toBe('invalid');
   });
 
+  it('refuses, and does not throw on, an event nested too deeply to parse again for its numbers', () => {
+    // Prepare: data nested thousands of levels deep, with a number written with an exponent, and an integer
+    // extension attribute, which is judged by its written digits
+    const text = `{"specversion":"1.0","id":"e-1","source":"urn:shop","type":"t","seq":1,"data":${'['.repeat(5_000)}1e3${']'.repeat(5_000)}}`;
+    // Act
+    const errors = validateCloudEvent(JSON.parse(text), 0, text);
+    // Assess
+    expect(errors.map((e) => e.field)).toEqual(['data']);
+    expect(errors[0]!.message).toContain("nested deeper than DynamoDB's 32 levels");
+  });
+
   it("refuses an event whose identity would not fit the event table's key", () => {
     // Act
     const errors = validateCloudEvent({ ...valid, id: 'x'.repeat(2100) }, 0);

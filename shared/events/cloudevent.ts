@@ -114,14 +114,15 @@ export const identityOf = (event: Pick<CloudEvent, 'source' | 'id'>): string =>
 /**
  * Validates one candidate event and returns every problem found. An empty list means `value` is a CloudEvent.
  * `text` is the event's JSON as written, when `value` came from JSON.parse: a number in `data` beyond ±2^53 is then
- * checked with all of its digits. `partitionKey: false` leaves out the length of the attribute the partition key
- * would come from: an event read from the stream already has its record's key, whoever wrote it.
+ * checked with all of its digits. `recordPartitionKey`, for an event read from the stream, is its record's key: an
+ * event there already has its key, whoever wrote it, so the length of the attribute the key would come from is not
+ * checked, and the item is measured with the record's key.
  */
 export const validateCloudEvent = (
   value: unknown,
   index: number,
   text?: string,
-  { partitionKey = true }: { partitionKey?: boolean } = {},
+  { recordPartitionKey }: { recordPartitionKey?: string } = {},
 ): FieldError[] => {
   const errors: FieldError[] = [];
   const fail = (field: string, message: string): void => {
@@ -227,7 +228,7 @@ export const validateCloudEvent = (
   // every problem: a bad `time` does not hide a key that is too long.
   const failed = (field: string) => errors.some((error) => error.field === field);
   const keyField = partitionKeyField(event);
-  if (partitionKey && typeof event[keyField] === 'string' && !failed(keyField)) {
+  if (recordPartitionKey === undefined && typeof event[keyField] === 'string' && !failed(keyField)) {
     const key = partitionKeyOf(event as unknown as CloudEvent);
     // UTF-16 code units: the stricter of the two ways the 256 characters may be counted (a code-point count would
     // allow 256 emoji, which kinesalite refuses with the whole request), so no key that passes here is refused.
@@ -262,7 +263,7 @@ export const validateCloudEvent = (
     isNonEmptyString(event.id) &&
     isNonEmptyString(event.source)
   ) {
-    const problem = attributesTooLarge(event as unknown as CloudEvent);
+    const problem = attributesTooLarge(event as unknown as CloudEvent, recordPartitionKey);
     if (problem) fail(problem.field, problem.message);
   }
   return errors;
@@ -272,10 +273,14 @@ export const validateCloudEvent = (
 const ITEM_BYTES_BESIDES_ATTRIBUTES = 8 * 1024;
 
 /** Why the event's attributes make an item too large for the event table whatever its data, naming the largest. */
-const attributesTooLarge = (event: CloudEvent): Omit<FieldError, 'index'> | undefined => {
+const attributesTooLarge = (
+  event: CloudEvent,
+  recordPartitionKey: string | undefined,
+): Omit<FieldError, 'index'> | undefined => {
   const parts = cloudEventParts(event);
   const hasData = parts.data !== undefined || parts.dataBase64 !== undefined;
-  const key = partitionKeyOf(event);
+  // The key the item's stream position holds: the record's, else the one the API will write the event under.
+  const key = recordPartitionKey ?? partitionKeyOf(event);
   let size: number;
   try {
     size = sizeWithoutData(

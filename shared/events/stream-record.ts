@@ -127,7 +127,7 @@ export const parseUserRecord = (record: UserRecord): ParsedRecord => {
   // A record that claims to be a CloudEvent is held to the contract rather than stored as plain JSON.
   if (isObject(value) && 'specversion' in value) {
     // The key the event would be written under at the API is not checked: the record has its own key already.
-    const errors = validateCloudEvent(value, 0, undefined, { partitionKey: false });
+    const errors = validateCloudEvent(value, 0, undefined, { recordPartitionKey: record.partitionKey });
     if (errors.length > 0) {
       const reason = errors.map((e) => (e.field ? `${e.field} ${e.message}` : e.message)).join('; ');
       return { kind: 'invalid', reason: `not a valid CloudEvent: ${reason}`, record };

@@ -123,6 +123,28 @@ describe('Consumer: reading stream records', () => {
     },
   );
 
+  it("measures a CloudEvent with its record's key, not with a long subject the record was not written under", async () => {
+    // Prepare: a 210,000-character subject, which the item holds once; the record's own key is short
+    const event = {
+      specversion: '1.0',
+      id: 'e1',
+      source: 'urn:a',
+      type: 't',
+      data: 1,
+      subject: 's'.repeat(210_000),
+    };
+    const tooLarge = { ...event, subject: 's'.repeat(410_000) };
+    // Act
+    const [parsed] = decodeStreamRecord(streamRecord(1, 'k', event));
+    const [refused] = decodeStreamRecord(streamRecord(2, 'k', tooLarge));
+    // Assess
+    expect(parsed).toMatchObject({ kind: 'cloudevent' });
+    expect(refused).toMatchObject({
+      kind: 'invalid',
+      reason: expect.stringContaining('subject is the largest'),
+    });
+  });
+
   it('gives a reason that does not quote the payload', async () => {
     // Act
     const [parsed] = decodeStreamRecord(streamRecord(1, 'k', 'card=4111111111111111'));

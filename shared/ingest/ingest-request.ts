@@ -176,22 +176,6 @@ const readRequest = (
     });
   }
 
-  // CloudEvents' HTTP binding: a `ce-specversion` header with a content type that is not a CloudEvents format is
-  // binary mode, where the body is the data alone and the attributes travel as headers. Only structured mode is
-  // taken; without this the producer would be told its event has no specversion, id, source or type.
-  if (media.type === 'application/json' && headerOf(event, 'ce-specversion') !== undefined) {
-    counters.rejected(1, 'unsupported-media-type');
-    return problemResponse({
-      type: PROBLEM_TYPES.unsupportedMediaType,
-      title: 'Unsupported CloudEvents mode',
-      status: 415,
-      detail:
-        'A ce-specversion header with Content-Type application/json is a CloudEvent in binary mode, which is not accepted: send the whole event, its attributes and its data, as the JSON body (structured mode), as application/cloudevents+json.',
-      instance,
-      accepted: [...MEDIA_TYPES.single, ...MEDIA_TYPES.batch],
-    });
-  }
-
   // A compressed body would otherwise be refused as "not UTF-8": name the coding instead (RFC 9110 §15.5.16),
   // and say which one is accepted (§12.5.3). API Gateway passes the body on as it came.
   const encoding = headerOf(event, 'content-encoding');
@@ -266,6 +250,23 @@ const readRequest = (
     }
     candidates = parsed;
   } else {
+    // CloudEvents' HTTP binding: a `ce-specversion` header with a content type that is not a CloudEvents format is
+    // binary mode, where the body is the data alone and the attributes travel as headers. Only structured mode is
+    // taken; without this the producer would be told its event has no specversion, id, source or type. A body that
+    // is itself a whole event, sent with such headers too, is taken as it was before.
+    const isEvent = typeof parsed === 'object' && parsed !== null && 'specversion' in parsed;
+    if (media.type === 'application/json' && !isEvent && headerOf(event, 'ce-specversion') !== undefined) {
+      counters.rejected(1, 'unsupported-media-type');
+      return problemResponse({
+        type: PROBLEM_TYPES.unsupportedMediaType,
+        title: 'Unsupported CloudEvents mode',
+        status: 415,
+        detail:
+          'A ce-specversion header with Content-Type application/json is a CloudEvent in binary mode, which is not accepted: send the whole event, its attributes and its data, as the JSON body (structured mode), as application/cloudevents+json.',
+        instance,
+        accepted: [...MEDIA_TYPES.single, ...MEDIA_TYPES.batch],
+      });
+    }
     if (Array.isArray(parsed)) {
       counters.rejected(parsed.length, 'invalid-event');
       return invalid(instance, [

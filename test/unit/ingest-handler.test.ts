@@ -373,6 +373,17 @@ describe('Function: ingest handler', () => {
       expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
     });
 
+    it('takes a whole event in the body sent with ce- headers too, as structured mode', async () => {
+      // Prepare
+      acceptAll();
+      const request = apiRequest(JSON.stringify(cloudEvent()), 'application/json');
+      Object.assign(request.headers, { 'ce-specversion': '1.0', 'ce-id': 'evt-1' });
+      // Act
+      const response = await invoke(request);
+      // Assess
+      expect(response.statusCode).toBe(202);
+    });
+
     it.each(['utf8', 'UTF8', 'unicode-1-1-utf-8'])(
       'accepts the UTF-8 label %s as the charset',
       async (label) => {

@@ -145,12 +145,15 @@ const keyText = (keys: KeySchemaElement[] = [], definitions: AttributeDefinition
     })
     .join(', ');
 
-/** Index names, sorted, for comparing a kept table's indexes with the template's. */
-const indexNames = (indexes: Array<{ IndexName?: string }> = []): string =>
+/** Indexes by name and key, sorted, for comparing a kept table's indexes with the template's. */
+const indexesText = (
+  indexes: Array<{ IndexName?: string; KeySchema?: KeySchemaElement[] }> = [],
+  definitions: AttributeDefinition[] = [],
+): string =>
   indexes
-    .map(({ IndexName }) => IndexName ?? '')
+    .map(({ IndexName, KeySchema }) => `${IndexName ?? ''} (${keyText(KeySchema, definitions)})`)
     .sort()
-    .join(', ');
+    .join('; ');
 
 /**
  * A table kept from the last run. Its key and indexes are not changed (CloudFormation replaces a table whose key
@@ -175,7 +178,10 @@ const keptTable = (
     ['global secondary indexes', kept.GlobalSecondaryIndexes, wanted.GlobalSecondaryIndexes],
     ['local secondary indexes', kept.LocalSecondaryIndexes, wanted.LocalSecondaryIndexes],
   ] as const) {
-    const [have, want] = [indexNames(keptIndexes), indexNames(wantedIndexes)];
+    const [have, want] = [
+      indexesText(keptIndexes, kept.AttributeDefinitions),
+      indexesText(wantedIndexes, wanted.AttributeDefinitions),
+    ];
     if (have !== want) notes.push(`${what} [${have}] where the template now asks for [${want}]`);
   }
   if (notes.length === 0) return `table ${name} (kept)`;

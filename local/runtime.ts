@@ -10,6 +10,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { buildFunctions } from '#local/build/bundle.ts';
 import {
   clientConfig,
+  isLevelDbLockHeld,
   LOCAL_ACCOUNT_ID,
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
@@ -476,8 +477,7 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
     return runtime;
   } catch (error) {
     for (const service of started.reverse()) await service.close().catch(() => undefined);
-    if (dataDir && /\bLOCK\b/.test((error as Error).message))
-      throw new DataDirInUseError(dataDir, error as Error);
+    if (dataDir && isLevelDbLockHeld(error as Error)) throw new DataDirInUseError(dataDir, error as Error);
     throw error;
   }
 };

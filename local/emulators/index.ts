@@ -622,6 +622,13 @@ type LevelDown = (path: string) => {
 };
 
 /**
+ * Whether LevelDB refused to open a store because another process holds its LOCK file: its message is
+ * `IO error: lock <path>/LOCK: Resource temporarily unavailable` (or `already held by process`). A LOCK file it could
+ * not open at all (`IO error: <path>/LOCK: Permission denied`) is no lock held.
+ */
+export const isLevelDbLockHeld = (error: Error): boolean => /\block \S*\bLOCK\b/.test(error.message);
+
+/**
  * Why the LevelDB store in `path` cannot be opened: `locked`, another process holds it open (its LOCK file), or
  * `unreadable`, LevelDB cannot read it (a crash mid-write, a disk that filled up); undefined when it opens or does
  * not exist. The store is opened and closed again at once, before the emulators start: a store another runtime uses
@@ -638,11 +645,11 @@ export const levelDbOpenProblem = (
   return new Promise((resolve) =>
     store.open({ createIfMissing: false }, (error) => {
       if (!error) store.close(() => resolve(undefined));
-      // A folder whose parent does not exist yet fails on its LOCK file too ("IO error: …/LOCK: No such file or
-      // directory"): only a LOCK file that is there is held by another process.
-      else if (/\bLOCK\b/.test(error.message))
-        resolve(existsSync(join(path, 'LOCK')) ? { locked: error } : undefined);
-      else if (/does not exist/.test(error.message)) resolve(undefined);
+      else if (isLevelDbLockHeld(error)) resolve({ locked: error });
+      // A folder whose parent does not exist yet fails on its LOCK file ("IO error: …/LOCK: No such file or
+      // directory"), and one that exists but holds no store says so: neither is a problem, the emulator makes it.
+      else if (/does not exist|No such file or directory/.test(error.message)) resolve(undefined);
+      // Anything else, a LOCK file that cannot be opened (Permission denied) among them, is a store it cannot use.
       else resolve({ unreadable: error });
     }),
   );

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Worker } from 'node:worker_threads';
-import type { EmulatorOptions, RunningEmulator } from './index.ts';
+import { type EmulatorOptions, isLevelDbLockHeld, type RunningEmulator } from './index.ts';
 
 /**
  * kinesalite or dynalite in a worker thread of its own, so that the emulator's CPU work does not share one event
@@ -62,7 +62,9 @@ export const emulatorFailure = (
   path?: string,
 ): EmulatorThreadError => {
   const advice =
-    path !== undefined && /OpenError|Corruption/.test(`${error.name} ${error.message}`)
+    path !== undefined &&
+    /OpenError|Corruption/.test(`${error.name} ${error.message}`) &&
+    !isLevelDbLockHeld(error)
       ? `: the ${kind} data in ${path} cannot be opened; move that folder away to start without it, or start ` +
         'with --fresh (which drops all the local data)'
       : '';

@@ -1,7 +1,10 @@
 import { constants as osConstants } from 'node:os';
 
-/** The exit status of a command stopped by a signal: 128 and the signal's number (130 for SIGINT, 143 for SIGTERM). */
-export const signalExitCode = (signal: NodeJS.Signals): number => 128 + osConstants.signals[signal];
+/**
+ * The exit status of a command stopped by a signal: 128 and the signal's number (130 for SIGINT, 143 for SIGTERM);
+ * 130 for a name the platform does not know.
+ */
+export const signalExitCode = (signal: NodeJS.Signals): number => 128 + (osConstants.signals[signal] ?? 2);
 
 /**
  * The commands' Ctrl-C: the first SIGINT or SIGTERM starts a clean stop (`first`), and a second one while that stop

@@ -124,9 +124,40 @@ describe('Local runtime: template resources are ready before anything uses them'
     // Assess
     expect(changed).toEqual([
       'table kept-table (kept; WARNING: keyed by identity (S) HASH where the template now asks for identity (S) HASH, ' +
-        'version (N) RANGE; global secondary indexes [] where the template now asks for [byVersion]; the local table ' +
+        'version (N) RANGE; global secondary indexes [] where the template now asks for [byVersion (version (N) HASH)]; the local table ' +
         'is not changed: start with --fresh to make it anew (its items and the rest of the local data are dropped))',
     ]);
     expect(same).toEqual(['table kept-table (kept)']);
+  });
+
+  it('names a kept index whose key the template has changed under the same name', async () => {
+    // Prepare: a table with an index on version, made by an earlier start
+    const table = (indexKey: string) =>
+      ({
+        resources: {
+          Table: resource('Table', 'AWS::DynamoDB::Table', 'kept-index', {
+            KeySchema: [{ AttributeName: 'identity', KeyType: 'HASH' }],
+            AttributeDefinitions: [
+              { AttributeName: 'identity', AttributeType: 'S' },
+              { AttributeName: indexKey, AttributeType: 'S' },
+            ],
+            GlobalSecondaryIndexes: [
+              {
+                IndexName: 'byKey',
+                KeySchema: [{ AttributeName: indexKey, KeyType: 'HASH' }],
+                Projection: { ProjectionType: 'ALL' },
+              },
+            ],
+          }),
+        },
+      }) as unknown as LocalStack;
+    const clients = { kinesis, dynamodb } as unknown as ResourceClients;
+    await createResources(table('version'), clients);
+    // Act
+    const changed = await createResources(table('source'), clients);
+    // Assess
+    expect(changed[0]).toContain(
+      'WARNING: global secondary indexes [byKey (version (S) HASH)] where the template now asks for [byKey (source (S) HASH)]',
+    );
   });
 });

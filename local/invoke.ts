@@ -12,7 +12,7 @@ import {
 import { planStack } from '#local/stack.ts';
 import { loadTemplate } from '#local/template/parse.ts';
 import { parseParameterOverrides } from '#local/template/resolve.ts';
-import { parseFlags } from '#scripts/lib/flags.ts';
+import { flagErrorMessage, isFlagError, parseFlags } from '#scripts/lib/flags.ts';
 
 /**
  * `npm run invoke -- <FunctionLogicalId> -e events/<file>.json [--env-vars env.json]`, like `sam local invoke`:
@@ -81,18 +81,13 @@ const parseInvokeFlags = () =>
     },
   });
 
-/** A flag parseArgs refused (unknown, missing its value, given twice): bad usage. */
-const isUsageError = (error: unknown): boolean =>
-  String((error as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS');
-
 const main = async (): Promise<number> => {
   let flags: ReturnType<typeof parseInvokeFlags>;
   try {
     flags = parseInvokeFlags();
   } catch (error) {
-    if (!isUsageError(error)) throw error;
-    // parseArgs adds a hint on positionals that start with '-': a function's logical id never does.
-    console.error(`${(error as Error).message.split('. To specify a positional')[0]}\n\n${USAGE}`);
+    if (!isFlagError(error)) throw error;
+    console.error(`${flagErrorMessage(error as Error)}\n\n${USAGE}`);
     return 2;
   }
   const { values, positionals } = flags;

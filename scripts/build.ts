@@ -1,16 +1,42 @@
 import { resolve } from 'node:path';
 import { buildFunctions, formatBytes } from '#local/build/bundle.ts';
 import { loadTemplate } from '#local/template/parse.ts';
-import { parseFlags } from '#scripts/lib/flags.ts';
+import { flagErrorMessage, isFlagError, parseFlags } from '#scripts/lib/flags.ts';
+
+const USAGE = `usage: npm run build -- [FunctionLogicalId ...] [options]
+
+Bundles the template's functions as sam build does (Metadata BuildMethod esbuild and its BuildProperties), every
+function unless some are named.
+
+  --template <file>   template (default: template.yaml)
+  --out <dir>         where the bundles go, one folder per function (default: dist/functions)
+  -h, --help          this text
+
+Exit status: 0 when every function was built, 1 when one could not be, 2 for bad usage.`;
 
 /** `npm run build [-- --template template.yaml --out dist/functions FunctionId…]` */
-const { values, positionals } = parseFlags({
-  options: {
-    template: { type: 'string', default: 'template.yaml' },
-    out: { type: 'string', default: 'dist/functions' },
-  },
-  allowPositionals: true,
-});
+const parse = () =>
+  parseFlags({
+    options: {
+      template: { type: 'string', default: 'template.yaml' },
+      out: { type: 'string', default: 'dist/functions' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    allowPositionals: true,
+  });
+let parsed: ReturnType<typeof parse>;
+try {
+  parsed = parse();
+} catch (error) {
+  if (!isFlagError(error)) throw error;
+  console.error(`build: ${flagErrorMessage(error as Error)}\n\n${USAGE}`);
+  process.exit(2);
+}
+const { values, positionals } = parsed;
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 
 const templatePath = resolve(values.template);
 try {

@@ -1,5 +1,5 @@
 import { MAX_MESSAGES_PER_REQUEST, type ReplayReport, replayReport } from '#shared/recovery/dlq-replay.ts';
-import { numberFlag, parseFlags } from './lib/flags.ts';
+import { flagErrorMessage, isFlagError, numberFlag, parseFlags } from './lib/flags.ts';
 import { createProgress } from './lib/progress.ts';
 import { DEFAULT_LOCAL_ENDPOINT, explainFailure, TARGET_OPTIONS, targetFrom } from './lib/stack-target.ts';
 
@@ -181,7 +181,11 @@ process.once('SIGINT', () => {
 main().then(
   (code) => process.exit(code),
   (error: Error) => {
-    console.error(`replay failed: ${explainFailure(error)}`);
+    console.error(
+      isFlagError(error)
+        ? `replay: ${flagErrorMessage(error)}\n\n${USAGE}`
+        : `replay failed: ${explainFailure(error)}`,
+    );
     process.exit(2);
   },
 );

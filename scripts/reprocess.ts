@@ -5,7 +5,7 @@ import {
   refuseFutureWindow,
   refuseOtherParameters,
 } from '#shared/recovery/reprocessor.ts';
-import { numberFlag, parseFlags } from './lib/flags.ts';
+import { flagErrorMessage, isFlagError, numberFlag, parseFlags } from './lib/flags.ts';
 import { isWorkedOn, RECENTLY_WORKED_MS, windowProgress } from './lib/job-follow.ts';
 import { createProgress } from './lib/progress.ts';
 import { DEFAULT_LOCAL_ENDPOINT, explainFailure, TARGET_OPTIONS, targetFrom } from './lib/stack-target.ts';
@@ -312,6 +312,10 @@ process.once('SIGINT', () => {
 main().then(
   (code) => process.exit(code),
   (error: Error) => {
+    if (isFlagError(error)) {
+      console.error(`reprocess: ${flagErrorMessage(error)}\n\n${USAGE}`);
+      process.exit(2);
+    }
     // A request the function refused was not started, nor resumed: the hint to resume would only repeat it.
     const refused = /ReprocessRequestError/.test(error.message);
     console.error(`reprocess failed: ${inFlagTerms(explainFailure(error))}${refused ? '' : resumeHint()}`);

@@ -53,6 +53,14 @@ export const numberFlag = (
   return value;
 };
 
+/** A flag parseFlags refused (unknown, missing its value, given twice): bad usage, answered with the usage. */
+export const isFlagError = (error: unknown): boolean =>
+  String((error as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS');
+
+/** parseArgs' message, without its hint on positionals that start with '-', which no command here takes. */
+export const flagErrorMessage = (error: Error): string =>
+  error.message.split('. To specify a positional')[0]!;
+
 /** A flag given twice, which parseFlags refuses; thrown as parseArgs throws, so each tool reports it the same way. */
 export class RepeatedFlagError extends TypeError {
   readonly code = 'ERR_PARSE_ARGS_REPEATED_OPTION';

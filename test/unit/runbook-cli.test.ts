@@ -787,12 +787,12 @@ describe('Runbook commands: errors say what to do', () => {
     [
       'scripts/replay.ts',
       ['--max', '10', '--max', '1000'],
-      'replay failed: --max is given more than once (--max 10, --max 1000): give it once',
+      'replay: --max is given more than once (--max 10, --max 1000): give it once',
     ],
     [
       'scripts/reprocess.ts',
       [...FROM, '--rate', '100', '--rate', '2000'],
-      'reprocess failed: --rate is given more than once (--rate 100, --rate 2000): give it once',
+      'reprocess: --rate is given more than once (--rate 100, --rate 2000): give it once',
     ],
   ])('%s refuses a flag given twice instead of keeping the last', async (script, flags, message) => {
     // Act
@@ -800,6 +800,22 @@ describe('Runbook commands: errors say what to do', () => {
     // Assess
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(message);
+  });
+
+  it.each([
+    ['scripts/replay.ts', 'usage: npm run replay'],
+    ['scripts/reprocess.ts', 'usage: npm run reprocess'],
+    ['scripts/build.ts', 'usage: npm run build'],
+  ])('%s answers an unknown option with the usage, as the other commands do', async (script, usage) => {
+    // Act
+    const result = await run(script, ['--bogus']);
+    // Assess
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("Unknown option '--bogus'\n");
+    expect(result.stderr).toContain(usage);
+    expect(result.stderr).not.toMatch(/^\w+ failed: /m);
+    // No stack trace (a frame ends with its file, line and column).
+    expect(result.stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
   });
 
   it('names the AWS endpoint a command needs when --endpoint is not a URL, or another server answers there', async () => {

@@ -159,14 +159,15 @@ export const faultsRoute =
     if (new URL(req.url ?? '/', 'http://l').pathname !== '/_local/faults') return false;
     const answer = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
+      // Ended with a newline, so that the answer to a curl at a prompt ends its line.
+      res.end(`${JSON.stringify(body)}\n`);
     };
     if (req.method === 'GET') {
       answer(200, { settings: faults.settings(), injected: faults.counts });
       return true;
     }
     if (req.method !== 'PUT' && req.method !== 'POST') {
-      answer(405, { message: 'use GET to read the fault settings, PUT to change them' });
+      answer(405, { message: 'use GET to read the fault settings, PUT (or POST) to change them' });
       return true;
     }
     const body = await readBody(req, MAX_FAULT_SETTINGS_BYTES);

@@ -290,6 +290,7 @@ describe('Local runtime: fault injection in the AWS endpoint', () => {
       ],
       ['GET', '/_local', 404, 'there is no local route /_local;'],
       ['POST', '/_local/status', 405, 'use GET to read the status; the local routes are'],
+      ['DELETE', '/_local/faults', 405, 'use GET to read the fault settings, PUT (or POST) to change them'],
     ])('%s %s answers %i naming the local routes, not an S3 error', async (method, path, status, message) => {
       // Act
       const answer = await fetch(`${gateway.endpoint}${path}`, { method });

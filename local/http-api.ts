@@ -288,7 +288,7 @@ export const httpApiThrottling = (stack: LocalStack, template: Template): HttpAp
  * - `iss` must equal the configured issuer; `aud` must match one configured audience, or, only when there is no
  *   `aud`, `client_id` must; `exp` must be after now, `nbf` and `iat` before now; when the route has
  *   AuthorizationScopes, `scope` (or `scp`) must hold at least one of them;
- * - a refused request is 401 `{"message":"Unauthorized"}` with a `www-authenticate` header (its form, `Bearer
+ * - a token that fails a check is 401 `{"message":"Unauthorized"}` with a `www-authenticate` header (its form, `Bearer
  *   scope="" error="invalid_token" error_description="the token does not have a valid audience"`, is from
  *   https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-jwt.html) and never
  *   reaches the integration;
@@ -299,7 +299,10 @@ export const httpApiThrottling = (stack: LocalStack, template: Template): HttpAp
  * `[a b]`), as events from real HTTP APIs show them (github.com/awsdocs/amazon-api-gateway-developer-guide/issues/113,
  * github.com/DefinitelyTyped/DefinitelyTyped/pull/75458); `scopes` null on a route without AuthorizationScopes
  * (github.com/aws/aws-lambda-go/issues/317) and the token's scopes on one with them; an issuer that cannot be
- * reached refuses the request with 401 as any other failed check does.
+ * reached refuses the request with 401 as any other failed check does; a valid token without any of the route's
+ * AuthorizationScopes is 403 `{"message":"Forbidden"}` with `Bearer scope="<the route's scopes>"
+ * error="insufficient_scope" error_description="expected scopes: [<the route's scopes>]"`, as answers recorded from
+ * real HTTP APIs show it (RFC 6750 §3.1 has insufficient_scope answered 403).
  */
 export interface JwtAuthorizerConfig {
   /** The authorizer's logical ID, for the log. */
@@ -318,7 +321,7 @@ export interface JwtAuthorization {
 
 export type Authorization =
   | { authorized: true; jwt: JwtAuthorization }
-  | { authorized: false; reason: string; challenge: string };
+  | { authorized: false; status: 401 | 403; reason: string; challenge: string };
 
 export interface RouteAuthorizer {
   readonly config: JwtAuthorizerConfig;
@@ -463,7 +466,8 @@ export const jwtAuthorizer = (
     authorize: async (req, scopes) => {
       const raw = req.headersDistinct[config.header]?.join(',').trim() ?? '';
       const token = raw.replace(/^Bearer +/i, '').trim();
-      if (token === '') return { authorized: false, reason: 'no token', challenge: challenge(scopes) };
+      if (token === '')
+        return { authorized: false, status: 401, reason: 'no token', challenge: challenge(scopes) };
       try {
         // The key must be named: jose would take the only key of a set for a token without a kid.
         let kid: string | undefined;
@@ -500,8 +504,16 @@ export const jwtAuthorizer = (
         if (typeof payload.iat === 'number' && payload.iat > Math.floor(Date.now() / 1000))
           throw new TokenRefusedError('the token was issued in the future');
         const granted = scopesOf(payload);
-        if (scopes.length > 0 && !scopes.some((scope) => granted.includes(scope)))
-          throw new TokenRefusedError('the token does not have a valid scope');
+        if (scopes.length > 0 && !scopes.some((scope) => granted.includes(scope))) {
+          // A valid token without a route's scope is forbidden, not unauthorized.
+          const expected = scopes.join(' ');
+          return {
+            authorized: false,
+            status: 403,
+            reason: 'the token does not have one of the route scopes',
+            challenge: `Bearer scope="${expected}" error="insufficient_scope" error_description="expected scopes: [${expected}]"`,
+          };
+        }
         return {
           authorized: true,
           jwt: {
@@ -513,7 +525,12 @@ export const jwtAuthorizer = (
         };
       } catch (error) {
         const description = descriptionOf(error);
-        return { authorized: false, reason: description, challenge: challenge(scopes, description) };
+        return {
+          authorized: false,
+          status: 401,
+          reason: description,
+          challenge: challenge(scopes, description),
+        };
       }
     },
   };
@@ -909,11 +926,15 @@ export const startHttpApi = async (
       const authorization = await route.authorizer.authorize(req, route.authorizationScopes ?? []);
       if (!authorization.authorized) {
         options.log?.(
-          `${routeKey} refused by ${route.authorizer.config.name} (${authorization.reason}): 401 without invoking ${route.functionName}`,
+          `${routeKey} refused by ${route.authorizer.config.name} (${authorization.reason}): ${authorization.status} without invoking ${route.functionName}`,
         );
         // The body is not read: the connection closes after the answer.
         if (hasBody(req)) closeAfterAnswer(req, res);
-        return send(401, { message: 'Unauthorized' }, { 'www-authenticate': authorization.challenge });
+        return send(
+          authorization.status,
+          { message: authorization.status === 403 ? 'Forbidden' : 'Unauthorized' },
+          { 'www-authenticate': authorization.challenge },
+        );
       }
       jwt = authorization.jwt;
     }

@@ -89,7 +89,9 @@ afterEach(async () => {
 });
 
 /** Starts the JWT API as the runtime does, from template.yaml; the function records its events. */
-const startJwtApi = async (options: { overrides?: Record<string, string>; trustIssuer?: boolean } = {}) => {
+const startJwtApi = async (
+  options: { overrides?: Record<string, string>; trustIssuer?: boolean; scopes?: string[] } = {},
+) => {
   const { stack, template, apis } = planned(options.overrides);
   const [plain] = apis;
   const throttling = httpApiThrottling(stack, template);
@@ -105,7 +107,7 @@ const startJwtApi = async (options: { overrides?: Record<string, string>; trustI
               ...(options.trustIssuer === false ? {} : { issuerCa: ca }),
               log: (line) => logged.push(line),
             }),
-            authorizationScopes: route.authorizationScopes,
+            authorizationScopes: options.scopes ?? route.authorizationScopes,
           }
         : {}),
       invoke: async (event) => {
@@ -250,6 +252,24 @@ describe('Local JWT API: the JWT authorizer (API Gateway HTTP API)', () => {
     expect(await response.json()).toEqual({ message: 'Unauthorized' });
     expect(response.headers.get('www-authenticate')).toContain(challenge);
     expect(invoked).toHaveLength(0);
+  });
+
+  it("answers 403 insufficient_scope to a valid token without one of the route's AuthorizationScopes", async () => {
+    // Prepare: the route asks for scopes the token does not carry.
+    await startJwtApi({ scopes: ['events/admin', 'events/replay'] });
+    const granted = await token({ scope: 'openid events/replay' });
+    // Act
+    const refused = await post(`Bearer ${await token({ scope: 'openid events/write' })}`);
+    const accepted = await post(`Bearer ${granted}`);
+    // Assess
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toEqual({ message: 'Forbidden' });
+    expect(refused.headers.get('www-authenticate')).toBe(
+      'Bearer scope="events/admin events/replay" error="insufficient_scope" error_description="expected scopes: [events/admin events/replay]"',
+    );
+    expect(accepted.status).toBe(202);
+    expect(invoked).toHaveLength(1);
+    expect(invoked[0]!.requestContext.authorizer.jwt.scopes).toEqual(['openid', 'events/replay']);
   });
 
   it("answers 401 while the issuer's certificate is not trusted, and logs a warning once", async () => {

@@ -1,6 +1,6 @@
 import { existsSync, lstatSync, mkdirSync, statSync, symlinkSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { type BuildOptions, build, type Metafile } from 'esbuild';
+import { type BuildOptions, build, type Message, type Metafile } from 'esbuild';
 import type { Template } from '#local/template/parse.ts';
 
 /**
@@ -30,7 +30,7 @@ export interface FunctionBuild {
   runtimeImports: string[];
 }
 
-/** BuildProperties keys this builder understands; lambda-builders passes others on as esbuild flags. */
+/** BuildProperties keys this builder reads itself; the others are passed on to esbuild, as lambda-builders does. */
 const KNOWN = new Set([
   'EntryPoints',
   'External',
@@ -46,6 +46,46 @@ const KNOWN = new Set([
   'Footer',
   'UseNpmCi',
 ]);
+
+/** What lambda-builders always sets: a BuildProperty cannot change them. */
+const NOT_CONFIGURABLE = new Set(['Bundle', 'Platform', 'Outdir']);
+
+/** esbuild flags given as `--flag:key=value`, whose API option is an object of those pairs. */
+const KEYED_FLAGS = new Set(['define', 'alias', 'supported', 'logOverride']);
+
+/**
+ * The esbuild options of the BuildProperties this builder does not read itself. aws-lambda-builders (since 1.32,
+ * PR #498) passes any other property on as an esbuild flag named in kebab case: `true` as `--flag`, text as
+ * `--flag=value`, a list as `--flag:item` each. Given to esbuild's API here, the same flag is the option of the same
+ * name in camel case: an object for the flags that take `key=value` pairs (Define, Alias, ...), a list for the
+ * others (Drop, Pure, Inject, ...). An option esbuild does not know fails the build, naming it.
+ */
+const passedOn = (logicalId: string, properties: Record<string, unknown>): Record<string, unknown> => {
+  const options: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(properties)) {
+    if (KNOWN.has(key)) continue;
+    if (NOT_CONFIGURABLE.has(key)) {
+      throw new BuildError(`${logicalId}: BuildProperties.${key} cannot be set: sam build always sets it`);
+    }
+    const name = key.charAt(0).toLowerCase() + key.slice(1);
+    if (value === false || value === 'false') continue;
+    if (value === true || value === 'true') options[name] = true;
+    else if (Array.isArray(value)) {
+      const items = value.map(String);
+      options[name] = KEYED_FLAGS.has(name)
+        ? Object.fromEntries(
+            items.map((item) => {
+              const at = item.indexOf('=');
+              if (at <= 0)
+                throw new BuildError(`${logicalId}: BuildProperties.${key} takes key=value, got '${item}'`);
+              return [item.slice(0, at), item.slice(at + 1)];
+            }),
+          )
+        : items;
+    } else options[name] = String(value);
+  }
+  return options;
+};
 
 /**
  * What BuildProperties.External may name: packages the Lambda Node.js runtime (18.x and later) provides, the AWS
@@ -76,10 +116,7 @@ export const esbuildOptionsFor = (
   templateDir: string,
   outdir: string,
 ): BuildOptions => {
-  const unknown = Object.keys(buildProperties).filter((key) => !KNOWN.has(key));
-  if (unknown.length > 0) {
-    throw new BuildError(`${logicalId}: unsupported BuildProperties ${unknown.join(', ')}`);
-  }
+  const extra = passedOn(logicalId, buildProperties);
   const external = asList(buildProperties.External);
   const unprovided = external.filter((name) => !RUNTIME_PROVIDED.test(name));
   if (unprovided.length > 0) {
@@ -96,6 +133,7 @@ export const esbuildOptionsFor = (
   }
   const sourcemap = asBoolean(buildProperties.Sourcemap, false);
   return {
+    ...extra,
     absWorkingDir: root,
     entryPoints: entryPoints.map((entry) => resolve(root, entry)),
     bundle: true,
@@ -157,8 +195,12 @@ export const buildFunction = async (
     dirname(resolve(templatePath)),
     outdir,
   );
-  const result = await build(options).catch((error: Error) => {
-    throw new BuildError(`${logicalId}: ${error.message}`);
+  const result = await build(options).catch((error: Error & { errors?: Message[] }) => {
+    // esbuild's own messages, each with where it is, rather than its summary ("Build failed with 1 error: …").
+    const messages = (error.errors ?? []).map(
+      ({ text, location }) => `${text}${location?.file ? ` (${location.file}:${location.line})` : ''}`,
+    );
+    throw new BuildError(`${logicalId}: ${messages.length > 0 ? messages.join('; ') : error.message}`);
   });
   if ((options.external ?? []).length > 0) provideExternals(options.absWorkingDir!, outRoot);
   const cwd = options.absWorkingDir!;

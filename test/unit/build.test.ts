@@ -140,11 +140,76 @@ describe('Build: esbuild bundles as sam build makes them', () => {
     });
   });
 
-  it('refuses BuildProperties it does not understand, naming the function', () => {
+  it('passes other BuildProperties on to esbuild as lambda-builders does: true, text, key=value pairs, lists', () => {
     // Act
-    const act = () => esbuildOptionsFor('Fn', {}, { EntryPoints: ['a.ts'], Splitting: true }, '/r', '/o');
+    const options = esbuildOptionsFor(
+      'Fn',
+      {},
+      {
+        EntryPoints: ['a.ts'],
+        Define: ['process.env.STAGE="prod"', 'DEBUG=false'],
+        Alias: ['old-pkg=./new-pkg.ts'],
+        Drop: ['debugger'],
+        KeepNames: true,
+        TreeShaking: 'true',
+        Splitting: false,
+        LegalComments: 'none',
+      },
+      '/r',
+      '/o',
+    );
+    // Assess
+    expect(options).toMatchObject({
+      define: { 'process.env.STAGE': '"prod"', DEBUG: 'false' },
+      alias: { 'old-pkg': './new-pkg.ts' },
+      drop: ['debugger'],
+      keepNames: true,
+      treeShaking: true,
+      legalComments: 'none',
+    });
+    expect(options).not.toHaveProperty('splitting');
+  });
+
+  it.each([
+    [{ Platform: 'browser' }, 'Fn: BuildProperties.Platform cannot be set: sam build always sets it'],
+    [{ Define: ['no-value'] }, "Fn: BuildProperties.Define takes key=value, got 'no-value'"],
+  ])('refuses %j, naming the function', (properties, message) => {
+    // Act
+    const act = () => esbuildOptionsFor('Fn', {}, { EntryPoints: ['a.ts'], ...properties }, '/r', '/o');
     // Assess
     expect(act).toThrow(BuildError);
-    expect(act).toThrow('Fn: unsupported BuildProperties Splitting');
+    expect(act).toThrow(message);
+  });
+
+  it('builds with a property passed on, and names one esbuild does not know', async () => {
+    // Prepare: the ingest function with a Define, and with a property no esbuild option has
+    const withProperties = (extra: Record<string, unknown>) => {
+      const copy = structuredClone(template);
+      const metadata = copy.Resources.IngestFunction!.Metadata!;
+      metadata.BuildProperties = { ...(metadata.BuildProperties as Record<string, unknown>), ...extra };
+      return copy;
+    };
+    const folder = mkdtempSync(join(tmpdir(), 'bundle-passed-on-'));
+    try {
+      // Act
+      const built = await buildFunction(
+        withProperties({ Define: ['process.env.BUILD_MARK="marked-at-build"'] }),
+        'IngestFunction',
+        templatePath,
+        folder,
+      );
+      const unknown = buildFunction(
+        withProperties({ NoSuchFlag: true }),
+        'IngestFunction',
+        templatePath,
+        folder,
+      );
+      // Assess
+      expect(built.bytes).toBeGreaterThan(0);
+      await expect(unknown).rejects.toThrow(BuildError);
+      await expect(unknown).rejects.toThrow(/^IngestFunction: .*noSuchFlag/);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 });

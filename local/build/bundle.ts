@@ -53,12 +53,32 @@ const NOT_CONFIGURABLE = new Set(['Bundle', 'Platform', 'Outdir']);
 /** esbuild flags given as `--flag:key=value`, whose API option is an object of those pairs. */
 const KEYED_FLAGS = new Set(['define', 'alias', 'supported', 'logOverride']);
 
+/** esbuild flags given as `--flag=a,b`, whose API option is a list. */
+const COMMA_LIST_FLAGS = new Set(['conditions', 'resolveExtensions', 'dropLabels', 'absPaths']);
+
+/** esbuild flags given as `--flag=80`, whose API option is a number. */
+const NUMBER_FLAGS = new Set(['lineLimit', 'logLimit']);
+
+/** esbuild flags given as `--flag=regexp`, whose API option is a RegExp. */
+const REGEXP_FLAGS = new Set(['mangleProps', 'reserveProps']);
+
+/** A flag's text as its API option: `--tree-shaking=false` is `treeShaking: false`, `--line-limit=80` is `80`. */
+const fromText = (name: string, text: string): unknown => {
+  if (text === 'true') return true;
+  if (text === 'false') return false;
+  if (COMMA_LIST_FLAGS.has(name)) return text.split(',');
+  if (NUMBER_FLAGS.has(name) && /^\d+$/.test(text)) return Number(text);
+  if (REGEXP_FLAGS.has(name)) return new RegExp(text);
+  return text;
+};
+
 /**
  * The esbuild options of the BuildProperties this builder does not read itself. aws-lambda-builders (since 1.32,
  * PR #498) passes any other property on as an esbuild flag named in kebab case: `true` as `--flag`, text as
  * `--flag=value`, a list as `--flag:item` each. Given to esbuild's API here, the same flag is the option of the same
  * name in camel case: an object for the flags that take `key=value` pairs (Define, Alias, ...), a list for the
- * others (Drop, Pure, Inject, ...). An option esbuild does not know fails the build, naming it.
+ * others (Drop, Pure, Inject, ...); text in the type the option takes (a boolean, a number, a list split at commas,
+ * a RegExp). An option esbuild does not know fails the build, naming it.
  */
 const passedOn = (logicalId: string, properties: Record<string, unknown>): Record<string, unknown> => {
   const options: Record<string, unknown> = {};
@@ -68,8 +88,9 @@ const passedOn = (logicalId: string, properties: Record<string, unknown>): Recor
       throw new BuildError(`${logicalId}: BuildProperties.${key} cannot be set: sam build always sets it`);
     }
     const name = key.charAt(0).toLowerCase() + key.slice(1);
-    if (value === false || value === 'false') continue;
-    if (value === true || value === 'true') options[name] = true;
+    // lambda-builders gives no flag for a YAML false; the text 'false' it gives as `--flag=false`.
+    if (value === false) continue;
+    if (value === true) options[name] = true;
     else if (Array.isArray(value)) {
       const items = value.map(String);
       options[name] = KEYED_FLAGS.has(name)
@@ -78,11 +99,13 @@ const passedOn = (logicalId: string, properties: Record<string, unknown>): Recor
               const at = item.indexOf('=');
               if (at <= 0)
                 throw new BuildError(`${logicalId}: BuildProperties.${key} takes key=value, got '${item}'`);
-              return [item.slice(0, at), item.slice(at + 1)];
+              // `--supported:bigint=false` is `supported: { bigint: false }`.
+              const text = item.slice(at + 1);
+              return [item.slice(0, at), name === 'supported' ? fromText(name, text) : text];
             }),
           )
         : items;
-    } else options[name] = String(value);
+    } else options[name] = fromText(name, String(value));
   }
   return options;
 };
@@ -151,6 +174,7 @@ export const esbuildOptionsFor = (
     footer: pairs(buildProperties.Footer),
     loader: pairs(buildProperties.Loader) as BuildOptions['loader'],
     metafile: true,
+    write: true,
     logLevel: 'silent',
   };
 };

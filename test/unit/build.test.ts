@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { transform } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BuildError, buildFunction, esbuildOptionsFor, type FunctionBuild } from '#local/build/bundle.ts';
 import { loadTemplate } from '#local/template/parse.ts';
@@ -168,6 +169,46 @@ describe('Build: esbuild bundles as sam build makes them', () => {
       legalComments: 'none',
     });
     expect(options).not.toHaveProperty('splitting');
+  });
+
+  it('gives each passed-on property the type esbuild API wants for the flag lambda-builders makes of it', async () => {
+    // Act: --supported:bigint=false, --tree-shaking=false, --line-limit=80, --resolve-extensions=.ts,.js,
+    // --mangle-props=_$ as lambda-builders writes them
+    const options = esbuildOptionsFor(
+      'Fn',
+      {},
+      {
+        EntryPoints: ['a.ts'],
+        Supported: ['bigint=false', 'arrow=true'],
+        TreeShaking: 'false',
+        LineLimit: '80',
+        ResolveExtensions: '.ts,.js',
+        Conditions: 'node,import',
+        MangleProps: '_$',
+        Write: 'false',
+      },
+      '/r',
+      '/o',
+    );
+    // Assess
+    expect(options).toMatchObject({
+      supported: { bigint: false, arrow: true },
+      treeShaking: false,
+      lineLimit: 80,
+      resolveExtensions: ['.ts', '.js'],
+      conditions: ['node', 'import'],
+      mangleProps: /_$/,
+      write: true,
+    });
+    // esbuild itself takes them (it validates options before it reads any entry point)
+    const result = await transform('export const a = 1; export const b = () => a;', {
+      supported: options.supported,
+      treeShaking: options.treeShaking,
+      lineLimit: options.lineLimit,
+      mangleProps: options.mangleProps,
+      loader: 'ts',
+    }).catch((error: Error) => error);
+    expect(result).not.toBeInstanceOf(Error);
   });
 
   it.each([

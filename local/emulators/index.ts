@@ -626,7 +626,7 @@ type LevelDown = (path: string) => {
  * `IO error: lock <path>/LOCK: Resource temporarily unavailable` (or `already held by process`). A LOCK file it could
  * not open at all (`IO error: <path>/LOCK: Permission denied`) is no lock held.
  */
-export const isLevelDbLockHeld = (error: Error): boolean => /\block \S*\bLOCK\b/.test(error.message);
+export const isLevelDbLockHeld = (error: Error): boolean => /\block .*\bLOCK: /.test(error.message);
 
 /**
  * Why the LevelDB store in `path` cannot be opened: `locked`, another process holds it open (its LOCK file), or

@@ -36,6 +36,7 @@ describe('Local runtime: a LevelDB store held by another runtime', () => {
   it.each([
     ['IO error: lock /data/kinesis/LOCK: Resource temporarily unavailable', true],
     ['IO error: lock /data/kinesis/LOCK: already held by process', true],
+    ['IO error: lock /home/me/My Projects/.local/kinesis/LOCK: Resource temporarily unavailable', true],
     ['IO error: /data/kinesis/LOCK: Permission denied', false],
     ['IO error: /data/never/kinesis/LOCK: No such file or directory', false],
     ['Corruption: CURRENT file does not end with newline', false],

@@ -78,7 +78,8 @@ const fromText = (name: string, text: string): unknown => {
  * `--flag=value`, a list as `--flag:item` each. Given to esbuild's API here, the same flag is the option of the same
  * name in camel case: an object for the flags that take `key=value` pairs (Define, Alias, ...), a list for the
  * others (Drop, Pure, Inject, ...); text in the type the option takes (a boolean, a number, a list split at commas,
- * a RegExp). An option esbuild does not know fails the build, naming it.
+ * a RegExp). An option esbuild does not know fails the build, naming it. The options this builder sets for its own
+ * work (its metafile, writing the files, its silent log, the working folder) are set after these, and stay.
  */
 const passedOn = (logicalId: string, properties: Record<string, unknown>): Record<string, unknown> => {
   const options: Record<string, unknown> = {};

@@ -20,10 +20,21 @@ const PLAIN_INTEGER = /^-?\d+$/;
  * - within ±2^53, a number whose double is another decimal (`0.1234567890123456789`, more digits than a double
  *   holds; `1e-400`, which a double holds as 0) as a NumberValue of its text: DynamoDB stores up to 38 significant
  *   digits exactly, and the sink refuses what it cannot store, rather than store a rounded number.
- * A number that a double holds exactly (`0.1`, `1.0`, `2.5e3`) stays a number.
+ * A number that a double holds exactly (`0.1`, `1.0`, `2.5e3`) stays a number. Text nested too deep for the reviver
+ * is parsed as JSON.parse parses it.
  */
-export const parseJson = (text: string): unknown =>
-  mayHoldInexactNumbers(text) ? JSON.parse(text, keepExactNumbers) : JSON.parse(text);
+export const parseJson = (text: string): unknown => {
+  if (!mayHoldInexactNumbers(text)) return JSON.parse(text);
+  try {
+    return JSON.parse(text, keepExactNumbers);
+  } catch (error) {
+    // Nested thousands of levels deep, past what the reviver's recursion reaches (JSON.parse alone does not
+    // recurse): far deeper than an item holds (32 levels), so never stored, and its numbers need not keep their
+    // digits. Parsed without the reviver, for the checks that name the nesting.
+    if (!(error instanceof RangeError)) throw error;
+    return JSON.parse(text);
+  }
+};
 
 const keepExactNumbers = ((_key: string, value: unknown, context?: JsonReviverContext) => {
   if (typeof value !== 'number' || !Number.isFinite(value) || context?.source === undefined) return value;

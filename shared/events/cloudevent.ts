@@ -167,20 +167,11 @@ export const validateCloudEvent = (
     fail('data_base64', 'must be a base64 string (RFC 4648)');
   }
   // The event as the consumer reads it: numbers a double would change keep the digits they were written with.
-  let exactEvent: Record<string, unknown> | undefined | null;
+  let exactEvent: Record<string, unknown> | undefined;
   const exactly = (): Record<string, unknown> | undefined => {
     if (text === undefined || !mayHoldInexactNumbers(text)) return undefined;
-    if (exactEvent === undefined) {
-      try {
-        exactEvent = parseJson(text) as Record<string, unknown>;
-      } catch (error) {
-        // Nested so deep that the reviver overflows the stack: far deeper than an item holds, in data or in an
-        // attribute that is not a string, which the checks name. The doubles are judged instead.
-        if (!(error instanceof RangeError)) throw error;
-        exactEvent = null;
-      }
-    }
-    return exactEvent ?? undefined;
+    exactEvent ??= parseJson(text) as Record<string, unknown>;
+    return exactEvent;
   };
   // The event table stores `data` as it is (a map for an object): what DynamoDB would refuse is refused here, by
   // the sink's own rule, rather than accepted and then quarantined by the consumer. A number JSON.parse rounded is

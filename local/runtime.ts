@@ -17,6 +17,7 @@ import {
   levelDbOpenProblem,
   startS3,
   startSqs,
+  unopenableStore,
 } from '#local/emulators/index.ts';
 import { startEmulatorThread } from '#local/emulators/thread.ts';
 import { createEventSources, type EventSources } from '#local/event-sources.ts';
@@ -247,11 +248,9 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
       // write here.
       if (problem?.locked) throw new DataDirInUseError(dataDir, problem.locked);
       if (problem?.unreadable && !options.fresh) {
-        throw new Error(
-          `the ${store} data in ${join(dataDir, store)} cannot be opened (${problem.unreadable.message}); move that ` +
-            'folder away to start without it, or start with --fresh (which drops all the local data)',
-          { cause: problem.unreadable },
-        );
+        throw new Error(unopenableStore(store, join(dataDir, store), problem.unreadable.message), {
+          cause: problem.unreadable,
+        });
       }
     }
     if (options.fresh) rmSync(dataDir, { recursive: true, force: true });

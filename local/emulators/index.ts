@@ -628,6 +628,11 @@ type LevelDown = (path: string) => {
  */
 export const isLevelDbLockHeld = (error: Error): boolean => /\block .*\bLOCK: /.test(error.message);
 
+/** A data store LevelDB cannot open, named with the error when given, and the ways on. */
+export const unopenableStore = (kind: string, path: string, cause?: string): string =>
+  `the ${kind} data in ${path} cannot be opened${cause === undefined ? '' : ` (${cause})`}; move that folder ` +
+  'away to start without it, or start with --fresh (which drops all the local data)';
+
 /**
  * Why the LevelDB store in `path` cannot be opened: `locked`, another process holds it open (its LOCK file), or
  * `unreadable`, LevelDB cannot read it (a crash mid-write, a disk that filled up); undefined when it opens or does

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Worker } from 'node:worker_threads';
-import { type EmulatorOptions, isLevelDbLockHeld, type RunningEmulator } from './index.ts';
+import { type EmulatorOptions, isLevelDbLockHeld, type RunningEmulator, unopenableStore } from './index.ts';
 
 /**
  * kinesalite or dynalite in a worker thread of its own, so that the emulator's CPU work does not share one event
@@ -65,8 +65,7 @@ export const emulatorFailure = (
     path !== undefined &&
     /OpenError|Corruption/.test(`${error.name} ${error.message}`) &&
     !isLevelDbLockHeld(error)
-      ? `: the ${kind} data in ${path} cannot be opened; move that folder away to start without it, or start ` +
-        'with --fresh (which drops all the local data)'
+      ? `: ${unopenableStore(kind, path)}`
       : '';
   return new EmulatorThreadError(`${kind} emulator failed: ${error.message}${advice}`, { cause: error });
 };

@@ -96,7 +96,6 @@ export interface ShardItem extends ShardCounts {
   position?: string;
   /** ISO 8601 arrival time of the record at `position`. */
   lastArrival?: string;
-  millisBehindLatest?: number;
   lastError?: string;
   /**
    * Arrival-time ranges (ISO 8601) of the window that passed the stream's retention before this shard was read
@@ -118,14 +117,7 @@ export interface AgedOutRange {
 export type ShardProgress = Partial<
   Pick<
     ShardItem,
-    | keyof ShardCounts
-    | 'state'
-    | 'endReason'
-    | 'position'
-    | 'lastArrival'
-    | 'millisBehindLatest'
-    | 'lastError'
-    | 'agedOut'
+    keyof ShardCounts | 'state' | 'endReason' | 'position' | 'lastArrival' | 'lastError' | 'agedOut'
   >
 >;
 

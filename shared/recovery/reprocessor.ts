@@ -134,7 +134,7 @@ export interface ShardStatus extends ShardCounts {
   /** The last sequence number done. */
   position?: string;
   lastArrival?: string;
-  /** Milliseconds the position is behind the window's end (or behind the tip when no `to` was given). */
+  /** Milliseconds the position is behind the window's end (the job's start when no `to` was given). */
   lagMs: number;
   lease?: { owner: string; expiresAt: string };
   /** When the shard's checkpoint or state was last written. */
@@ -716,18 +716,14 @@ const runShard = async (shard: ShardItem, run: RunContext): Promise<ShardOutcome
         endTimestampGraceMs: settings.windowGraceMs,
         atTip: () => (clock.now() >= windowEnd + settings.windowGraceMs ? 'stop' : 'wait'),
         shouldStop: run.shouldStop,
-        onIdle: async (millisBehindLatest) => {
-          if (clock.now() - lastRenewal >= settings.leaseDurationMs / 3) {
-            await save(millisBehindLatest === undefined ? {} : { millisBehindLatest });
-          }
+        onIdle: async () => {
+          if (clock.now() - lastRenewal >= settings.leaseDurationMs / 3) await save({});
         },
       },
       async (batch) => {
-        const behind =
-          batch.millisBehindLatest === undefined ? {} : { millisBehindLatest: batch.millisBehindLatest };
         if (batch.records.length === 0) {
           position = batch.position;
-          await save({ position, state: 'reading', ...behind });
+          await save({ position, state: 'reading' });
           return undefined;
         }
         const driven = await driveRecords(batch.records, {
@@ -754,7 +750,6 @@ const runShard = async (shard: ShardItem, run: RunContext): Promise<ShardOutcome
             position,
             lastArrival: batch.records.at(-1)!.approximateArrivalTimestamp.toISOString(),
             state: 'reading',
-            ...behind,
           });
           return undefined;
         }
@@ -831,11 +826,7 @@ const runShard = async (shard: ShardItem, run: RunContext): Promise<ShardOutcome
     const endReason =
       result.end === 'end-timestamp' ? 'window-end' : result.end === 'tip' ? 'tip' : 'shard-end';
     try {
-      await save({
-        state: 'done',
-        endReason,
-        ...(result.millisBehindLatest === undefined ? {} : { millisBehindLatest: result.millisBehindLatest }),
-      });
+      await save({ state: 'done', endReason });
     } catch (error) {
       if (error instanceof LeaseLostError) return 'lease-lost';
       throw error;

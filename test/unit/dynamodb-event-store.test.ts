@@ -46,6 +46,24 @@ afterEach(() => {
   s3Mock.reset();
 });
 
+/** The item the store writes for `event()` at projection version 2, as it sent it; the mock is reset afterwards. */
+const writtenItem = async (): Promise<Record<string, AttributeValue>> => {
+  dynamoMock.on(PutItemCommand).resolvesOnce({});
+  await store(2).put(event());
+  const written = dynamoMock.commandCalls(PutItemCommand)[0]!.args[0].input.Item!;
+  dynamoMock.reset();
+  return written;
+};
+
+/** That item as DynamoDB gives it back stored at sequence number 4966, with the data given. */
+const storedCopy =
+  (written: Record<string, AttributeValue>) =>
+  (data: Record<string, AttributeValue>): Record<string, AttributeValue> => ({
+    ...written,
+    data: { M: data },
+    stream: { M: { sequenceNumber: { S: '4966' } } },
+  });
+
 describe('Sink: DynamoDbEventStore', () => {
   it('writes one item with the conditional upsert, never reading first', async () => {
     // Prepare
@@ -106,20 +124,12 @@ describe('Sink: DynamoDbEventStore', () => {
   it('says when the item it failed against holds the same identity with other content, numbers read as decimals', async () => {
     // Prepare: the item the event makes, as written once; then stored copies of it as DynamoDB gives them back,
     // one whose data { n: 1 } reads 1.0, one whose data is { n: 2 }.
-    dynamoMock.on(PutItemCommand).resolvesOnce({});
-    await store(2).put(event());
-    const written = dynamoMock.commandCalls(PutItemCommand)[0]!.args[0].input.Item!;
-    dynamoMock.reset();
-    const stored = (data: Record<string, unknown>) =>
-      conditionFailed({
-        ...written,
-        data: { M: data },
-        stream: { M: { sequenceNumber: { S: '4966' } } },
-      });
+    const stored = storedCopy(await writtenItem());
+    const failedAgainst = (data: Record<string, AttributeValue>) => conditionFailed(stored(data));
     dynamoMock
       .on(PutItemCommand)
-      .rejectsOnce(stored({ n: { N: '1.0' } }))
-      .rejectsOnce(stored({ n: { N: '2' } }));
+      .rejectsOnce(failedAgainst({ n: { N: '1.0' } }))
+      .rejectsOnce(failedAgainst({ n: { N: '2' } }));
     // Act
     const same = await store(2).put(event());
     const other = await store(2).put(event());
@@ -135,13 +145,8 @@ describe('Sink: DynamoDbEventStore', () => {
   it('says when the item holds other content also when the failed check carries no item, from the consistent read', async () => {
     // Prepare: the item the event makes, as written once; then a refusal without the old item (as dynalite answers),
     // and reads giving back the same content, then other data.
-    dynamoMock.on(PutItemCommand).resolvesOnce({});
-    await store(2).put(event());
-    const written = dynamoMock.commandCalls(PutItemCommand)[0]!.args[0].input.Item!;
-    dynamoMock.reset();
-    const read = (data: Record<string, AttributeValue>) => ({
-      Item: { ...written, data: { M: data }, stream: { M: { sequenceNumber: { S: '4966' } } } },
-    });
+    const stored = storedCopy(await writtenItem());
+    const read = (data: Record<string, AttributeValue>) => ({ Item: stored(data) });
     dynamoMock.on(PutItemCommand).rejects(conditionFailed());
     dynamoMock
       .on(GetItemCommand)

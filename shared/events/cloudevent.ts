@@ -13,6 +13,7 @@ import {
   sizeWithoutData,
 } from '#shared/sink/storage-plan.ts';
 import { mayHoldInexactNumbers, parseJson } from './canonical-json.ts';
+import { isUri, isUriReference } from './uri.ts';
 
 /** A CloudEvent as it travels on the stream. Extension attributes sit beside the context attributes. */
 export interface CloudEvent {
@@ -116,7 +117,9 @@ export const identityOf = (event: Pick<CloudEvent, 'source' | 'id'>): string =>
  * `text` is the event's JSON as written, when `value` came from JSON.parse: a number in `data` beyond ±2^53 is then
  * checked with all of its digits. `recordPartitionKey`, for an event read from the stream, is its record's key: an
  * event there already has its key, whoever wrote it, so the length of the attribute the key would come from is not
- * checked, and the item is measured with the record's key.
+ * checked, and the item is measured with the record's key. Nor are `source` and `dataschema` held to URI syntax there:
+ * the API refuses such events, but records other producers wrote, and events accepted before the API checked it,
+ * are stored rather than quarantined for it.
  */
 export const validateCloudEvent = (
   value: unknown,
@@ -141,6 +144,13 @@ export const validateCloudEvent = (
     if (!isSet(event[field])) fail(field, 'is required');
     else if (!isNonEmptyString(event[field])) fail(field, 'must be a non-empty string');
   }
+  const fromStream = recordPartitionKey !== undefined;
+  if (!fromStream && isNonEmptyString(event.source) && !isUriReference(event.source)) {
+    fail(
+      'source',
+      'must be a URI-reference (RFC 3986), such as urn:shop:orders or https://example.com/orders: spaces and other characters outside it are written percent-encoded (%20)',
+    );
+  }
 
   if (isSet(event.time) && (typeof event.time !== 'string' || !isRfc3339(event.time))) {
     fail('time', 'must be an RFC 3339 timestamp, such as 2026-01-31T12:00:00Z');
@@ -156,6 +166,11 @@ export const validateCloudEvent = (
   }
   if (isSet(event.dataschema) && !isNonEmptyString(event.dataschema)) {
     fail('dataschema', 'must be a non-empty URI');
+  } else if (!fromStream && isNonEmptyString(event.dataschema) && !isUri(event.dataschema)) {
+    fail(
+      'dataschema',
+      'must be an absolute URI (RFC 3986), such as https://example.com/schemas/order.json: with a scheme, and spaces and other characters outside it percent-encoded (%20)',
+    );
   }
   if (event.data !== undefined && isSet(event.data_base64)) {
     fail('data_base64', 'must not be present together with data');

@@ -54,6 +54,38 @@ describe('CloudEvents contract', () => {
     expect(errors.every((e) => e.index === 3)).toBe(true);
   });
 
+  it.each([
+    ['source', 'my shop', 'must be a URI-reference (RFC 3986)'],
+    ['source', 'orders/ünï', 'must be a URI-reference (RFC 3986)'],
+    ['dataschema', 'schemas/order.json', 'must be an absolute URI (RFC 3986)'],
+    ['dataschema', 'https://example.com/my schema', 'must be an absolute URI (RFC 3986)'],
+  ])('refuses %s %j at the API, as CloudEvents types it', (field, value, message) => {
+    const errors = validateCloudEvent({ ...valid, [field]: value }, 0);
+    expect(errors).toEqual([{ index: 0, field, message: expect.stringContaining(message) }]);
+  });
+
+  it.each([
+    ['source', '/orders/eu'],
+    ['source', 'my-app'],
+    ['dataschema', 'https://example.com/schemas/order.json'],
+    ['dataschema', 'urn:schema:order:1'],
+  ])('takes %s %j', (field, value) => {
+    expect(validateCloudEvent({ ...valid, [field]: value }, 0)).toEqual([]);
+  });
+
+  it('stores an event from the stream whose source or dataschema is not a URI, rather than quarantine it', () => {
+    const event = { ...valid, source: 'my shop', dataschema: 'order schema' };
+    const parsed = parseUserRecord({
+      shardId: 'shardId-000000000000',
+      sequenceNumber: '1',
+      partitionKey: 'k',
+      approximateArrivalTimestamp: new Date(0),
+      data: Buffer.from(JSON.stringify(event)),
+    });
+    expect(parsed.kind).toBe('cloudevent');
+    expect(validateCloudEvent(event, 0, undefined, { recordPartitionKey: 'k' })).toEqual([]);
+  });
+
   it('names every missing required attribute at once', () => {
     expect(validateCloudEvent({}, 0).map((e) => e.field)).toEqual(['specversion', 'id', 'source', 'type']);
   });

@@ -235,12 +235,20 @@ class ObservabilityChecker {
     }
   }
 
-  /** `${…}` replaced by stand-ins: numbers for Number parameters (they may stand outside quotes), names otherwise. */
-  substitute(text: string, variables: Record<string, unknown>): string {
+  /**
+   * `${…}` replaced by stand-ins: numbers for Number parameters (they may stand outside quotes), names otherwise.
+   * A variable of the map whose value is text (a literal, or Fn::Sub or Fn::If of one) is replaced by that text, the
+   * Fn::If branch the given conditions choose, so that a body may hold lines that exist only under a condition.
+   */
+  substitute(
+    text: string,
+    variables: Record<string, unknown>,
+    conditions: Record<string, boolean> = {},
+  ): string {
     return text.replace(/\$\{([^}]*)\}/g, (whole, inner: string) => {
       const name = inner.trim();
       if (name.startsWith('!')) return whole;
-      if (name in variables) return `sub-${name}`;
+      if (name in variables) return this.textOf(variables[name], conditions) ?? `sub-${name}`;
       const parameter = this.template.Parameters?.[name];
       if (parameter?.Type === 'Number') return String(parameter.Default ?? 0);
       if (parameter !== undefined) return String(parameter.Default ?? name).replace(/["\\]/g, '');
@@ -249,20 +257,48 @@ class ObservabilityChecker {
     });
   }
 
+  /** The text a Fn::Sub variable stands for under these conditions, when it is text at all (not a Ref, say). */
+  textOf(value: unknown, conditions: Record<string, boolean>): string | undefined {
+    if (typeof value === 'string') return value;
+    const name = intrinsicName(value);
+    const args = isPlainObject(value) && name !== undefined ? value[name] : undefined;
+    if (name === 'Fn::If' && Array.isArray(args) && typeof args[0] === 'string')
+      return this.textOf(conditions[args[0]] ? args[1] : args[2], conditions);
+    if (name === 'Fn::Sub') {
+      const [source, variables] = Array.isArray(args) ? args : [args, {}];
+      if (typeof source === 'string' && isPlainObject(variables))
+        return this.substitute(source, variables, conditions);
+    }
+    return undefined;
+  }
+
   checkDashboard(logicalId: string, properties: Record<string, unknown>): void {
     const location = at({ resource: logicalId, path: '' }, 'DashboardBody');
     const body = properties.DashboardBody;
-    let text: string | undefined;
-    if (typeof body === 'string') text = body;
-    else if (intrinsicName(body) === 'Fn::Sub') {
-      const args = (body as Record<string, unknown>)['Fn::Sub'];
-      const [source, variables] = Array.isArray(args) ? args : [args, {}];
-      if (typeof source === 'string' && isPlainObject(variables)) text = this.substitute(source, variables);
-    }
-    if (text === undefined) {
+    const args = intrinsicName(body) === 'Fn::Sub' ? (body as Record<string, unknown>)['Fn::Sub'] : body;
+    const [source, variables] = Array.isArray(args) ? args : [args, {}];
+    if (typeof source !== 'string' || !isPlainObject(variables)) {
       this.report(location, 'expected a JSON string, or Fn::Sub of one');
       return;
     }
+    // Each combination of the conditions its variables choose by is a body CloudFormation may deploy.
+    const conditions = [...new Set(JSON.stringify(variables).match(/(?<="Fn::If":\[")[^"]+/g))];
+    const before = this.findings.length;
+    for (let combination = 0; combination < 2 ** Math.min(conditions.length, 6); combination++) {
+      const chosen = Object.fromEntries(
+        conditions.map((name, bit) => [name, ((combination >> bit) & 1) === 1]),
+      );
+      this.checkDashboardText(
+        location,
+        typeof body === 'string' ? body : this.substitute(source, variables, chosen),
+      );
+    }
+    // A problem found in several of them is one finding.
+    const found = this.findings.splice(before).map((item) => JSON.stringify(item));
+    for (const item of new Set(found)) this.findings.push(JSON.parse(item) as Finding);
+  }
+
+  checkDashboardText(location: Location, text: string): void {
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);

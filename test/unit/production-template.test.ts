@@ -144,11 +144,11 @@ const MATH_ALARMS: Array<[logicalId: string, metrics: string[], threshold: strin
     ['AWS/Lambda Errors FunctionName', 'KinesisPipeline RequestsRefused service=reprocessor'],
     'FunctionErrorsAlarmThreshold',
   ],
-  [
-    'IngestApi5xxAlarm',
+  ...['IngestApi5xxAlarm', 'IngestJwtApi5xxAlarm'].map((logicalId): [string, string[], string] => [
+    logicalId,
     ['AWS/ApiGateway 5xx ApiId', 'AWS/ApiGateway Count ApiId'],
     'IngestApi5xxAlarmThresholdPercent',
-  ],
+  ]),
 ];
 
 const describeMetric = (metric: Node): string => {
@@ -329,6 +329,34 @@ describe('Template: the dashboard', () => {
     expect([...shown].sort()).toEqual(
       alarms.map((logicalId) => stack.resources[logicalId]!.refs.attributes.Arn).sort(),
     );
+  });
+
+  it('charts the JWT API’s requests and 5xx answers and shows its alarm when IngestJwtIssuer is set', () => {
+    // Prepare
+    const withJwt = planStack(template, {
+      ...options,
+      parameterOverrides: { IngestJwtIssuer: 'https://auth.example.com/', IngestJwtAudience: 'web' },
+    });
+    const alarms = ofType('AWS::CloudWatch::Alarm');
+
+    // Act
+    const jwtBody = JSON.parse(String(withJwt.resources.PipelineDashboard?.properties.DashboardBody)) as {
+      widgets: Array<{ type: string; properties: { metrics?: unknown[][]; alarms?: string[] } }>;
+    };
+    const metrics = jwtBody.widgets.flatMap((widget) => widget.properties.metrics ?? []);
+    const shown = jwtBody.widgets.find((widget) => widget.type === 'alarm')?.properties.alarms ?? [];
+    const jwtApi = withJwt.resources.IngestJwtApi!.refs.ref;
+
+    // Assess
+    expect(alarms).toContain('IngestJwtApi5xxAlarm');
+    expect([...shown].sort()).toEqual(
+      alarms.map((logicalId) => withJwt.resources[logicalId]!.refs.attributes.Arn).sort(),
+    );
+    for (const metric of ['Count', '5xx']) {
+      expect(metrics).toContainEqual(['AWS/ApiGateway', metric, 'ApiId', jwtApi, expect.any(Object)]);
+    }
+    // Without the issuer the same panels chart only IngestApi.
+    expect(JSON.stringify(body)).not.toContain('JWT API');
   });
 });
 

@@ -150,6 +150,17 @@ const alarm = (candidate: Template, logicalId: string): Node =>
   node(candidate.Resources, logicalId, 'Properties');
 const dashboardBody = (candidate: Template): Node =>
   alarm(candidate, 'PipelineDashboard').DashboardBody as Node;
+/** Replaces text in the dashboard body's Fn::Sub source, or in one of its variables. */
+const editDashboard = (candidate: Template, from: string, to: string, variable?: string): void => {
+  const args = dashboardBody(candidate)['Fn::Sub'] as [string, Node];
+  if (variable === undefined) {
+    args[0] = args[0].replace(from, to);
+    return;
+  }
+  const branches = args[1][variable] as { 'Fn::If': [string, { 'Fn::Sub': string }, unknown] };
+  const chosen = branches['Fn::If'][1];
+  chosen['Fn::Sub'] = chosen['Fn::Sub'].replace(from, to);
+};
 const seconds = (description: string) => parameter(description, { Default: 60 });
 
 describe('Template: validateTemplate', () => {
@@ -582,11 +593,7 @@ describe('Template: validateTemplate', () => {
         alarm(t, 'ConsumerIteratorAgeAlarm').Threshold = { Ref: 'ConsumerIteratorAgeAlarmSeconds' };
         delete node(t.Parameters).LambdaIteratorAgeAlarmThresholdMilliseconds;
         // The dashboard draws the threshold too; it draws the new parameter.
-        const body = dashboardBody(t);
-        body['Fn::Sub'] = String(body['Fn::Sub']).replace(
-          'LambdaIteratorAgeAlarmThresholdMilliseconds',
-          'ConsumerIteratorAgeAlarmSeconds',
-        );
+        editDashboard(t, 'LambdaIteratorAgeAlarmThresholdMilliseconds', 'ConsumerIteratorAgeAlarmSeconds');
       },
       expected: [
         'ConsumerIteratorAgeAlarm.Threshold: parameter ConsumerIteratorAgeAlarmSeconds is in seconds, but AWS/Lambda IteratorAge is in milliseconds: give the threshold in milliseconds, or convert the metric with metric math',
@@ -599,11 +606,7 @@ describe('Template: validateTemplate', () => {
         parameters.StreamLagAlarmThreshold = parameter('How far behind is too far', { Default: 60000 });
         delete parameters.StreamIteratorAgeAlarmThresholdMilliseconds;
         alarm(t, 'StreamIteratorAgeAlarm').Threshold = { Ref: 'StreamLagAlarmThreshold' };
-        const body = dashboardBody(t);
-        body['Fn::Sub'] = String(body['Fn::Sub']).replace(
-          'StreamIteratorAgeAlarmThresholdMilliseconds',
-          'StreamLagAlarmThreshold',
-        );
+        editDashboard(t, 'StreamIteratorAgeAlarmThresholdMilliseconds', 'StreamLagAlarmThreshold');
       },
       expected: [
         'StreamIteratorAgeAlarm.Threshold: parameter StreamLagAlarmThreshold does not say its unit, and AWS/Kinesis GetRecords.IteratorAgeMilliseconds is in milliseconds: name it …Milliseconds or say milliseconds in its Description',
@@ -644,8 +647,7 @@ describe('Template: validateTemplate', () => {
     {
       rule: 'a dashboard body that is not JSON once substituted',
       mutate: (t) => {
-        const body = dashboardBody(t);
-        body['Fn::Sub'] = String(body['Fn::Sub']).replace('"${EventStream}"', '${EventStream}');
+        editDashboard(t, '"${EventStream}"', '${EventStream}');
       },
       expected: [
         expect.stringMatching(
@@ -656,14 +658,23 @@ describe('Template: validateTemplate', () => {
     {
       rule: 'a dashboard metric with the wrong dimensions',
       mutate: (t) => {
-        const body = dashboardBody(t);
-        body['Fn::Sub'] = String(body['Fn::Sub']).replace(
+        editDashboard(
+          t,
           '["AWS/Lambda", "IteratorAge", "FunctionName"',
           '["AWS/Lambda", "IteratorAge", "StreamName"',
         );
       },
       expected: [
         'PipelineDashboard.DashboardBody: widget 4 (Iterator age (ms)), metric 1: AWS/Lambda IteratorAge is published with dimensions FunctionName or FunctionName + Resource or FunctionName + Resource + ExecutedVersion, not StreamName',
+      ],
+    },
+    {
+      rule: 'a wrong dashboard metric in lines that exist only under a condition (the JWT API’s)',
+      mutate: (t) => {
+        editDashboard(t, '"5xx", "ApiId"', '"5xx", "ApiName"', 'JwtApiMetrics');
+      },
+      expected: [
+        'PipelineDashboard.DashboardBody: widget 1 (Ingest rate), metric 3: AWS/ApiGateway 5xx is published with dimensions ApiId or ApiId + Stage or ApiId + Method + Resource + Stage, not ApiName',
       ],
     },
     {

@@ -481,7 +481,32 @@ describe('Template: TLS', () => {
   });
 });
 
+/**
+ * An access-log line as API Gateway writes it from a Format: each $context variable replaced by its value as text,
+ * quotes and all being the Format's own; here status 403 and '-' for the rest, API Gateway's mark of a missing value.
+ */
+const accessLogLine = (format: string): Record<string, unknown> =>
+  JSON.parse(
+    format.replace(/\$context\.[A-Za-z.]+/g, (variable) => (variable === '$context.status' ? '403' : '-')),
+  ) as Record<string, unknown>;
+
 describe('Template: the ingest API', () => {
+  it.each([
+    ['IngestApi', properties('IngestApi')],
+    ['IngestJwtStage', properties('IngestJwtStage')],
+  ])(
+    '%s logs status as a JSON number, so that Logs Insights compares it as one (status >= 400)',
+    (_name, api) => {
+      // Act
+      const line = accessLogLine((api.AccessLogSettings as Node).Format as string);
+
+      // Assess
+      expect(line.status).toBe(403);
+      expect(line.requestId).toBe('-');
+      expect(readFileSync(join(root, 'docs/operations.md'), 'utf8')).toContain('| filter status >= 400');
+    },
+  );
+
   it('takes SigV4-signed requests (AWS_IAM), throttled, logged without bodies, and without CORS', () => {
     // Act
     const api = properties('IngestApi');
@@ -493,7 +518,7 @@ describe('Template: the ingest API', () => {
       ThrottlingBurstLimit: { Ref: 'ApiThrottlingBurstLimit' },
     });
     expect(api.CorsConfiguration).toBeUndefined();
-    expect(JSON.parse((api.AccessLogSettings as Node).Format as string)).not.toHaveProperty('body');
+    expect(accessLogLine((api.AccessLogSettings as Node).Format as string)).not.toHaveProperty('body');
     expect((api.AccessLogSettings as Node).Format).not.toMatch(/requestBody|\$input|\.body/);
   });
 

@@ -4,7 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { planStack } from '#local/stack.ts';
 import { awsMetric } from '#local/template/metric-dimensions.ts';
 import { loadTemplate } from '#local/template/parse.ts';
-import { parseParameterOverrides } from '#local/template/resolve.ts';
+import {
+  evaluateConditions,
+  parseParameterOverrides,
+  pseudoParameters,
+  resolveParameters,
+  resolveValue,
+} from '#local/template/resolve.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const template = loadTemplate(join(root, 'template.yaml'));
@@ -357,6 +363,34 @@ describe('Template: the dashboard', () => {
     }
     // Without the issuer the same panels chart only IngestApi.
     expect(JSON.stringify(body)).not.toContain('JWT API');
+  });
+});
+
+describe('Template: outputs', () => {
+  it.each([
+    ['aws', 'eu-west-1', 'https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1'],
+    ['aws-cn', 'cn-north-1', 'https://console.amazonaws.cn/cloudwatch/home?region=cn-north-1'],
+    [
+      'aws-us-gov',
+      'us-gov-west-1',
+      'https://console.amazonaws-us-gov.com/cloudwatch/home?region=us-gov-west-1',
+    ],
+  ])('DashboardUrl opens the dashboard in the console of the %s partition', (partition, region, console) => {
+    // Prepare
+    const pseudo = { ...pseudoParameters(region, '123456789012', 'pipeline'), 'AWS::Partition': partition };
+    const parameters = resolveParameters(template);
+    const conditions = evaluateConditions(template, parameters, pseudo);
+    const dashboard = { ref: 'pipeline-pipeline', attributes: {} };
+
+    // Act
+    const url = resolveValue(
+      template.Outputs?.DashboardUrl?.Value,
+      { parameters, conditions, pseudo, resources: { PipelineDashboard: dashboard } },
+      'Outputs.DashboardUrl.Value',
+    );
+
+    // Assess
+    expect(url).toBe(`${console}#dashboards:name=pipeline-pipeline`);
   });
 });
 

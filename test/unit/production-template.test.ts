@@ -480,6 +480,37 @@ describe('Template: encryption at rest', () => {
   });
 });
 
+describe('Template: KMS grants', () => {
+  /** Whether an action of a key policy (a name or a pattern) covers kms:CreateGrant. */
+  const coversCreateGrant = (action: string): boolean =>
+    new RegExp(`^${action.replace(/\*/g, '.*')}$`, 'i').test('kms:CreateGrant');
+
+  it.each(ofType('AWS::KMS::Key'))(
+    '%s lets CreateGrant be called only by an AWS service, for its own use',
+    (key) => {
+      // Prepare
+      const statements = (properties(key).KeyPolicy as { Statement: Node[] }).Statement;
+
+      // Act
+      const granting = statements.filter(
+        (statement) =>
+          statement.Effect === 'Allow' &&
+          ([] as string[]).concat(statement.Action as string | string[]).some(coversCreateGrant),
+      );
+
+      // Assess
+      for (const statement of granting) {
+        expect(statement.Condition, String(statement.Sid)).toMatchObject({
+          Bool: { 'kms:GrantIsForAWSResource': 'true' },
+        });
+        expect(statement.Action, String(statement.Sid)).toEqual(['kms:CreateGrant']);
+      }
+      if (key === 'PipelineKey')
+        expect(granting.map((statement) => statement.Sid)).toEqual(['AwsServicesCreateGrantsForTheAccount']);
+    },
+  );
+});
+
 describe('Template: TLS', () => {
   const deniesPlainHttp = (statement: Node) =>
     statement.Effect === 'Deny' &&

@@ -480,6 +480,24 @@ describe('Template: encryption at rest', () => {
   });
 });
 
+describe('Template: the stream', () => {
+  it('takes no record larger than the consumer can receive: base64 in a 6 MB invocation payload', () => {
+    // Prepare: Lambda's synchronous payload limit, and room for the event's JSON around one record's data.
+    const payloadLimit = 6 * 1024 * 1024;
+    const envelope = 1024;
+    const base64 = (bytes: number) => 4 * Math.ceil(bytes / 3);
+
+    // Act
+    const largest = Number(template.Parameters?.MaxRecordSizeKiB?.MaxValue) * 1024;
+
+    // Assess
+    expect(base64(largest) + envelope).toBeLessThanOrEqual(payloadLimit);
+    // And no smaller than the ingest API's own body limit, which caps what it can write anyway.
+    expect(largest).toBeGreaterThanOrEqual(4 * 1024 * 1024);
+    expect(resources.EventStream?.Properties?.MaxRecordSizeInKiB).toEqual({ Ref: 'MaxRecordSizeKiB' });
+  });
+});
+
 describe('Template: KMS grants', () => {
   /** Whether an action of a key policy (a name or a pattern) covers kms:CreateGrant. */
   const coversCreateGrant = (action: string): boolean =>

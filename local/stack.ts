@@ -43,7 +43,10 @@ export interface PlannedEvent {
 export interface PlannedFunction {
   logicalId: string;
   name: string;
-  /** The template's FunctionName, resolved (e.g. local-reprocessor); the Invoke API takes it as well as `name`. */
+  /**
+   * The template's FunctionName, resolved (e.g. local-reprocessor): the function's name in its context, its
+   * AWS_LAMBDA_FUNCTION_NAME, its ARN and its Ref. The Invoke API takes it as well as `name`, the logical id.
+   */
   functionName?: string;
   /** The log group the function writes to: its LoggingConfig.LogGroup, resolved, when the template gives one. */
   logGroupName?: string;
@@ -67,6 +70,12 @@ export interface LocalStack {
   functions: Record<string, PlannedFunction>;
   outputs: Record<string, string>;
 }
+
+/** A function's Ref (its name) and Arn, as CloudFormation gives them. */
+const functionRefs = (name: string, o: StackOptions): ResourceRefs => ({
+  ref: name,
+  attributes: { Arn: `arn:aws:lambda:${o.region}:${o.accountId}:function:${name}` },
+});
 
 /** Types the local runtime stands up; each gives Ref and GetAtt values like CloudFormation's. */
 const EMULATED: Record<
@@ -102,10 +111,9 @@ const EMULATED: Record<
       attributes: { Arn: `arn:aws:sqs:${o.region}:${o.accountId}:${name}`, QueueName: name, QueueUrl: url },
     };
   },
-  'AWS::Serverless::Function': (id, _props, o) => ({
-    ref: id,
-    attributes: { Arn: `arn:aws:lambda:${o.region}:${o.accountId}:function:${id}` },
-  }),
+  // A function without FunctionName keeps its logical id locally: SAM's `<stack>-<LogicalId>-<random>` would
+  // change with every start. One with FunctionName is named by planStack once its intrinsics can be resolved.
+  'AWS::Serverless::Function': (id, _props, o) => functionRefs(id, o),
   'AWS::Serverless::HttpApi': (id, _props, o) => ({
     ref: id.toLowerCase(),
     attributes: { ApiEndpoint: 'http://127.0.0.1:3000', ApiId: id.toLowerCase(), Region: o.region },
@@ -225,6 +233,17 @@ export const planStack = (template: Template, options: StackOptions): LocalStack
       // SAM creates a role per function, named <Function>Role.
       context.resources[`${id}Role`] = NOT_EMULATED['AWS::IAM::Role']!(`${id}Role`, {}, options);
     }
+  }
+
+  // A FunctionName is the function's name, its Ref and the end of its ARN, as on AWS; it may be built with
+  // intrinsics (!Sub ${AWS::StackName}-reprocessor), so it is resolved once the other names are known.
+  for (const [id, resource] of active) {
+    const given = resource.Properties?.FunctionName;
+    if (resource.Type !== 'AWS::Serverless::Function' || given === undefined) continue;
+    const where = `Resources.${id}.Properties.FunctionName`;
+    const name = resolveValue(given, context, where);
+    if (typeof name !== 'string' || name === '') throw new TemplateResolveError(`${where}: not a name`);
+    context.resources[id] = functionRefs(name, options);
   }
 
   const globals = (template.Globals?.Function ?? {}) as Record<string, unknown>;

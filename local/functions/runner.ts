@@ -151,16 +151,21 @@ export class LocalFunction {
     this.exportName = definition.handler.slice(dot + 1);
   }
 
+  /** The function's name on Lambda: its FunctionName, else (locally) its logical id. */
+  get functionName(): string {
+    return this.definition.functionName ?? this.definition.name;
+  }
+
   /** The function's log group, as Lambda names it: its LoggingConfig.LogGroup, else `/aws/lambda/<name>`. */
   get logGroupName(): string {
-    return this.definition.logGroupName ?? `/aws/lambda/${this.definition.name}`;
+    return this.definition.logGroupName ?? `/aws/lambda/${this.functionName}`;
   }
 
   get environmentVariables(): Record<string, string> {
     const d = this.definition;
     return {
       ...this.options.baseEnvironment,
-      AWS_LAMBDA_FUNCTION_NAME: d.name,
+      AWS_LAMBDA_FUNCTION_NAME: this.functionName,
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(d.memoryMb),
       // Set by Lambda for on-demand functions; Powertools reports a cold start only when it is.
@@ -213,7 +218,7 @@ export class LocalFunction {
         modulePath: this.modulePath,
         exportName: this.exportName,
         handlerName: d.handler,
-        functionName: d.name,
+        functionName: this.functionName,
         functionArn: d.arn,
         memoryMb: d.memoryMb,
         logGroupName: this.logGroupName,

@@ -164,6 +164,25 @@ describe('Local runtime: what a handler returns', () => {
     expect(context).toMatchObject({ logGroupName: '/aws/lambda/local/probe' });
   });
 
+  it('gives a function with a FunctionName that name in its context, its variables and its default log group', async () => {
+    // Prepare
+    const fn = localFunction('Reprocessor', {}, { functionName: 'local-reprocessor' });
+    // Act
+    const [env, context] = await withFunction(fn, async () => [
+      (await fn.invoke({ do: 'env' })).payload,
+      (await fn.invoke({ do: 'context' })).payload,
+    ]);
+    // Assess
+    expect(env).toMatchObject({
+      AWS_LAMBDA_FUNCTION_NAME: 'local-reprocessor',
+      AWS_LAMBDA_LOG_GROUP_NAME: '/aws/lambda/local-reprocessor',
+    });
+    expect(context).toEqual({
+      logGroupName: '/aws/lambda/local-reprocessor',
+      functionName: 'local-reprocessor',
+    });
+  });
+
   it('answers null for undefined', async () => {
     // Prepare
     const fn = localFunction('Probe');
@@ -833,7 +852,7 @@ describe('Lambda Invoke API on the local endpoint', () => {
 });
 
 describe('Local stack: function names', () => {
-  it("keeps the logical id as a function's name and adds its resolved FunctionName", () => {
+  it('names a function by its resolved FunctionName in its ARN, Ref and GetAtt, keeping the logical id as its key', () => {
     // Act
     const stack = planStack(loadTemplate('template.yaml'), {
       region: LOCAL_REGION,
@@ -842,12 +861,30 @@ describe('Local stack: function names', () => {
       endpoint: 'http://127.0.0.1:4566',
     });
     // Assess
+    const arn = `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:local-reprocessor`;
     expect(stack.functions.ReprocessorFunction).toMatchObject({
       name: 'ReprocessorFunction',
       functionName: 'local-reprocessor',
-      arn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:ReprocessorFunction`,
+      arn,
     });
+    expect(stack.outputs.ReprocessorFunctionName).toBe('local-reprocessor');
+    expect(stack.context.resources.ReprocessorFunction!.attributes.Arn).toBe(arn);
+  });
+
+  it('keeps the logical id as the name of a function without FunctionName', () => {
+    // Act
+    const stack = planStack(loadTemplate('template.yaml'), {
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT_ID,
+      stackName: 'local',
+      endpoint: 'http://127.0.0.1:4566',
+    });
+    // Assess
     expect(stack.functions.IngestFunction!.functionName).toBeUndefined();
+    expect(stack.outputs.ConsumerFunctionName).toBe('ConsumerFunction');
+    expect(stack.functions.ConsumerFunction!.arn).toBe(
+      `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:ConsumerFunction`,
+    );
   });
 });
 

@@ -195,14 +195,11 @@ export const faultsRoute =
     return true;
   };
 
-/** What every local function gets under the template's own variables: the endpoint, credentials, region. */
+/** What every local function gets under the template's own variables: the endpoint and the credentials. */
 export const localFunctionEnvironment = (endpoint: string): Record<string, string> => ({
-  AWS_REGION: LOCAL_REGION,
-  AWS_DEFAULT_REGION: LOCAL_REGION,
   AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
   AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
   AWS_ENDPOINT_URL: endpoint,
-  TZ: 'UTC',
   PATH: process.env.PATH ?? '',
 });
 

@@ -55,6 +55,8 @@ export interface PlannedFunction {
   roleArn: string;
   handler: string;
   runtime: string;
+  /** Its Tracing: `Active` samples every invocation locally (Sampled=1 in its trace header); else PassThrough. */
+  tracing?: 'Active' | 'PassThrough';
   timeoutSeconds: number;
   memoryMb: number;
   environment: Record<string, string>;
@@ -287,6 +289,7 @@ export const planStack = (template: Template, options: StackOptions): LocalStack
           : context.resources[`${id}Role`]!.attributes.Arn!,
       handler: String(properties.Handler ?? ''),
       runtime: String(properties.Runtime ?? ''),
+      tracing: properties.Tracing === 'Active' ? 'Active' : 'PassThrough',
       timeoutSeconds: number(properties.Timeout, 3),
       memoryMb: number(properties.MemorySize, 128),
       environment: Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, String(v)])),

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { PlannedFunction } from '#local/stack.ts';
 
@@ -161,20 +162,38 @@ export class LocalFunction {
     return this.definition.logGroupName ?? `/aws/lambda/${this.functionName}`;
   }
 
-  get environmentVariables(): Record<string, string> {
+  /**
+   * The variables of an environment whose log stream is `logStreamName`: Lambda's reserved ones (the Lambda
+   * developer guide's "Defined runtime environment variables"), under the template's own. LAMBDA_TASK_ROOT is the
+   * function's bundle folder and LAMBDA_RUNTIME_DIR the local runtime's, where Lambda has /var/task and /var/runtime.
+   */
+  private environmentVariables(logStreamName: string): Record<string, string> {
     const d = this.definition;
+    const region = d.arn.split(':')[3] ?? '';
     return {
       ...this.options.baseEnvironment,
+      _HANDLER: d.handler,
+      AWS_REGION: region,
+      AWS_DEFAULT_REGION: region,
       AWS_LAMBDA_FUNCTION_NAME: this.functionName,
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(d.memoryMb),
       // Set by Lambda for on-demand functions; Powertools reports a cold start only when it is.
       AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
       AWS_LAMBDA_LOG_GROUP_NAME: this.logGroupName,
+      AWS_LAMBDA_LOG_STREAM_NAME: logStreamName,
       AWS_EXECUTION_ENV: `AWS_Lambda_${d.runtime}`,
       LAMBDA_TASK_ROOT: join(this.options.bundleRoot, d.logicalId),
+      LAMBDA_RUNTIME_DIR: dirname(fileURLToPath(import.meta.url)),
+      TZ: ':UTC',
       ...d.environment,
     };
+  }
+
+  /** A new environment's log stream, named as Lambda names it: `YYYY/MM/DD/[$LATEST]<32 hex digits>`. */
+  private logStreamName(): string {
+    const day = new Date().toISOString().slice(0, 10).replaceAll('-', '/');
+    return `${day}/[$LATEST]${randomUUID().replaceAll('-', '')}`;
   }
 
   /** One line the function wrote: to the runtime's log, and to the invocation running, if any. */
@@ -210,8 +229,9 @@ export class LocalFunction {
   private spawn(): Environment {
     const d = this.definition;
     const spawnedAt = performance.now();
+    const logStreamName = this.logStreamName();
     const worker = new Worker(new URL('./worker.ts', import.meta.url), {
-      env: this.environmentVariables,
+      env: this.environmentVariables(logStreamName),
       stdout: true,
       stderr: true,
       workerData: {
@@ -222,6 +242,8 @@ export class LocalFunction {
         functionArn: d.arn,
         memoryMb: d.memoryMb,
         logGroupName: this.logGroupName,
+        logStreamName,
+        sampled: d.tracing === 'Active',
       },
     });
     const environment: Environment = {

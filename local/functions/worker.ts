@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { StringDecoder } from 'node:string_decoder';
 import { pathToFileURL } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
@@ -21,17 +22,29 @@ interface SerializedError {
   trace?: string[];
 }
 
-const { modulePath, exportName, handlerName, functionName, functionArn, memoryMb, logGroupName } =
-  workerData as {
-    modulePath: string;
-    exportName: string;
-    /** The template's Handler, as Lambda names it in its errors. */
-    handlerName: string;
-    functionName: string;
-    functionArn: string;
-    memoryMb: number;
-    logGroupName: string;
-  };
+const {
+  modulePath,
+  exportName,
+  handlerName,
+  functionName,
+  functionArn,
+  memoryMb,
+  logGroupName,
+  logStreamName,
+  sampled,
+} = workerData as {
+  modulePath: string;
+  exportName: string;
+  /** The template's Handler, as Lambda names it in its errors. */
+  handlerName: string;
+  functionName: string;
+  functionArn: string;
+  memoryMb: number;
+  logGroupName: string;
+  logStreamName: string;
+  /** Whether X-Ray samples the invocations (the function's Tracing is Active). */
+  sampled: boolean;
+};
 
 const port = parentPort!;
 
@@ -187,6 +200,18 @@ const responseMessage = (
   return { type: 'result', id, json };
 };
 
+/**
+ * The X-Ray trace header Lambda gives an invocation in _X_AMZN_TRACE_ID: a new trace (`1-<epoch seconds, 8 hex
+ * digits>-<24 hex digits>`), the segment of Lambda's own that is its parent (16 hex digits), and whether it is sampled.
+ */
+const traceHeader = (requestId: string): string =>
+  `Root=1-${Math.floor(Date.now() / 1000)
+    .toString(16)
+    .padStart(
+      8,
+      '0',
+    )}-${requestId.replaceAll('-', '').slice(0, 24)};Parent=${randomBytes(8).toString('hex')};Sampled=${sampled ? 1 : 0}`;
+
 const ready = load();
 ready.then(
   () => port.postMessage({ type: 'ready' }),
@@ -203,13 +228,13 @@ port.on('message', async (message: Invocation) => {
     memoryLimitInMB: String(memoryMb),
     awsRequestId: message.awsRequestId,
     logGroupName,
-    logStreamName: `local/[$LATEST]${process.pid}`,
+    logStreamName,
     getRemainingTimeInMillis: () => Math.max(0, message.deadline - Date.now()),
     done: () => undefined,
     fail: () => undefined,
     succeed: () => undefined,
   };
-  process.env._X_AMZN_TRACE_ID = `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${message.awsRequestId.replaceAll('-', '').slice(0, 24)}`;
+  process.env._X_AMZN_TRACE_ID = traceHeader(message.awsRequestId);
   let answer: Record<string, unknown>;
   try {
     const handler = await ready;

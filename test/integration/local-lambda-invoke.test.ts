@@ -41,8 +41,9 @@ export const handler = async (event, context) => {
     case 'big': return 'x'.repeat(event.size);
     case 'post': parentPort.postMessage(null); return { environment };
     case 'echo': return { event, environment, requestId: context.awsRequestId };
-    case 'env': return Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('AWS_')));
+    case 'env': return { ...process.env };
     case 'context': return { logGroupName: context.logGroupName, functionName: context.functionName };
+    case 'stream': return { logStreamName: context.logStreamName, environment };
     default: return { environment, requestId: context.awsRequestId };
   }
 };
@@ -143,13 +144,63 @@ describe('Local runtime: what a handler returns', () => {
     const result = await withFunction(fn, () => fn.invoke({ do: 'env' }));
     // Assess
     expect(result.payload).toMatchObject({
+      _HANDLER: 'index.handler',
+      AWS_REGION: LOCAL_REGION,
+      AWS_DEFAULT_REGION: LOCAL_REGION,
       AWS_LAMBDA_FUNCTION_NAME: 'Probe',
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '128',
       AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+      AWS_LAMBDA_LOG_GROUP_NAME: '/aws/lambda/Probe',
+      AWS_LAMBDA_LOG_STREAM_NAME: expect.stringMatching(/^\d{4}\/\d{2}\/\d{2}\/\[\$LATEST\][0-9a-f]{32}$/),
       AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+      LAMBDA_TASK_ROOT: join(root, 'Probe'),
+      LAMBDA_RUNTIME_DIR: expect.stringMatching(/local[/\\]functions$/),
+      TZ: ':UTC',
     });
   });
+
+  it('names each environment its own log stream, in its context and its AWS_LAMBDA_LOG_STREAM_NAME', async () => {
+    // Prepare: two invocations at once need two environments.
+    const fn = localFunction('Probe');
+    // Act
+    const { first, second, env } = await withFunction(fn, async () => {
+      const [a, b] = await Promise.all([
+        fn.invoke({ do: 'stream', wait: 200 }),
+        fn.invoke({ do: 'stream', wait: 200 }),
+      ]);
+      return {
+        first: a.payload as { logStreamName: string; environment: string },
+        second: b.payload as { logStreamName: string; environment: string },
+        env: (await fn.invoke({ do: 'env' })).payload as Record<string, string>,
+      };
+    });
+    // Assess
+    expect(first.environment).not.toBe(second.environment);
+    expect(first.logStreamName).not.toBe(second.logStreamName);
+    expect([first.logStreamName, second.logStreamName]).toContain(env.AWS_LAMBDA_LOG_STREAM_NAME);
+  });
+
+  it.each([
+    { tracing: 'Active' as const, sampled: '1' },
+    { tracing: 'PassThrough' as const, sampled: '0' },
+  ])(
+    'gives each invocation an X-Ray trace header with its Parent, Sampled=$sampled when Tracing is $tracing',
+    async ({ tracing, sampled }) => {
+      // Prepare
+      const fn = localFunction('Probe', {}, { tracing });
+      // Act
+      const [first, second] = await withFunction(fn, async () => [
+        (await fn.invoke({ do: 'env' })).payload as Record<string, string>,
+        (await fn.invoke({ do: 'env' })).payload as Record<string, string>,
+      ]);
+      // Assess
+      const header = /^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=([01])$/;
+      expect(first!._X_AMZN_TRACE_ID).toMatch(header);
+      expect(header.exec(first!._X_AMZN_TRACE_ID!)![1]).toBe(sampled);
+      expect(second!._X_AMZN_TRACE_ID).not.toBe(first!._X_AMZN_TRACE_ID);
+    },
+  );
 
   it("names the function's LoggingConfig log group, when it has one, where Lambda does", async () => {
     // Prepare

@@ -158,6 +158,8 @@ Conditions:
         runtime: 'nodejs24.x',
         timeoutSeconds: 10,
         memoryMb: 512,
+        // Globals' Tracing: Active, which samples its invocations (Sampled=1 in _X_AMZN_TRACE_ID)
+        tracing: 'Active',
         // Its LoggingConfig's log group, which Lambda gives the function as AWS_LAMBDA_LOG_GROUP_NAME
         logGroupName: stack.resources.IngestFunctionLogs!.refs.ref,
       });

@@ -50,6 +50,11 @@ export interface PlannedFunction {
   functionName?: string;
   /** The log group the function writes to: its LoggingConfig.LogGroup, resolved, when the template gives one. */
   logGroupName?: string;
+  /**
+   * Its LoggingConfig's LogFormat JSON, with the ApplicationLogLevel (INFO when not given, as Lambda's default),
+   * when set; Text (the default) otherwise.
+   */
+  jsonLogs?: { applicationLogLevel: string };
   arn: string;
   /** The execution role: the template's Role, or the one SAM makes (`<Function>Role`). */
   roleArn: string;
@@ -275,12 +280,18 @@ export const planStack = (template: Template, options: StackOptions): LocalStack
     }
     const variables = ((properties.Environment as { Variables?: Record<string, unknown> } | undefined)
       ?.Variables ?? {}) as Record<string, unknown>;
+    const logging = properties.LoggingConfig as
+      | { LogFormat?: unknown; ApplicationLogLevel?: unknown }
+      | undefined;
     functions[id] = {
       logicalId: id,
       name: id,
       ...(typeof properties.FunctionName === 'string' ? { functionName: properties.FunctionName } : {}),
       ...(typeof (properties.LoggingConfig as { LogGroup?: unknown } | undefined)?.LogGroup === 'string'
         ? { logGroupName: (properties.LoggingConfig as { LogGroup: string }).LogGroup }
+        : {}),
+      ...(logging?.LogFormat === 'JSON'
+        ? { jsonLogs: { applicationLogLevel: String(logging.ApplicationLogLevel ?? 'INFO').toUpperCase() } }
         : {}),
       arn: context.resources[id]!.attributes.Arn!,
       roleArn:

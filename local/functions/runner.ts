@@ -186,6 +186,10 @@ export class LocalFunction {
       LAMBDA_TASK_ROOT: join(this.options.bundleRoot, d.logicalId),
       LAMBDA_RUNTIME_DIR: dirname(fileURLToPath(import.meta.url)),
       TZ: ':UTC',
+      // Lambda's advanced logging controls, which its Node.js runtime reads to format what console writes.
+      ...(d.jsonLogs
+        ? { AWS_LAMBDA_LOG_FORMAT: 'JSON', AWS_LAMBDA_LOG_LEVEL: d.jsonLogs.applicationLogLevel }
+        : {}),
       ...d.environment,
     };
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { StringDecoder } from 'node:string_decoder';
 import { pathToFileURL } from 'node:url';
+import { format } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 
@@ -80,6 +81,85 @@ for (const name of ['stdout', 'stderr'] as const) {
   }) as typeof stream.write;
 }
 
+/** The request id of the invocation running, or `-` between invocations, as Lambda's runtime logs it. */
+let requestId = '-';
+
+/** console's levels, least severe first, as Lambda's Node.js runtime orders them (src/logging/constants.ts). */
+const LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
+type Level = (typeof LEVELS)[number];
+
+const jsonLogs = process.env.AWS_LAMBDA_LOG_FORMAT?.toUpperCase() === 'JSON';
+
+/** An Error in a JSON log line, as Lambda's runtime writes it (src/logging/formatter.ts, jsonErrorReplacer). */
+const jsonErrorReplacer = (_key: string, value: unknown): unknown =>
+  value instanceof Error
+    ? {
+        errorType: value.constructor?.name ?? 'UnknownError',
+        errorMessage: value.message,
+        stackTrace: typeof value.stack === 'string' ? value.stack.split('\n') : value.stack,
+        ...value,
+      }
+    : value;
+
+/**
+ * One console call as a log line of Lambda's Node.js runtime (src/logging/formatter.ts): in Text format
+ * `<ISO time>\t<request id>\t<LEVEL>\t<message>`; in JSON format an object of timestamp, level, requestId and
+ * message (the value itself when it is alone, util.format of them all otherwise, with the first Error's type,
+ * message and stack beside it). Lambda writes a multi-line text message as one record; here its lines stay lines.
+ */
+const logLine = (level: Level, message: unknown, params: unknown[]): string => {
+  const timestamp = new Date().toISOString();
+  if (!jsonLogs) return [timestamp, requestId, level, format(message, ...params)].join('\t');
+  const record: Record<string, unknown> = { timestamp, level, requestId };
+  if (params.length === 0) {
+    record.message = message;
+    try {
+      return JSON.stringify(record, jsonErrorReplacer);
+    } catch {
+      return JSON.stringify({ ...record, message: format(message) });
+    }
+  }
+  record.message = format(message, ...params);
+  const error = params.find((param) => param instanceof Error);
+  if (error) {
+    record.errorType = error.constructor?.name ?? 'UnknownError';
+    record.errorMessage = error.message;
+    record.stackTrace = typeof error.stack === 'string' ? error.stack.split('\n') : [];
+  }
+  return JSON.stringify(record);
+};
+
+/*
+ * console's methods write as Lambda's Node.js runtime has them write (src/logging/log-patch.ts): console.log is
+ * console.info, and levels under AWS_LAMBDA_LOG_LEVEL (JSON format only) write nothing. Writes to process.stdout
+ * stay as they are: Powertools' Logger writes through a Console of its own on process.stdout, so its JSON is
+ * unchanged, as on Lambda.
+ */
+{
+  const minimum = LEVELS.indexOf((process.env.AWS_LAMBDA_LOG_LEVEL?.toUpperCase() ?? 'TRACE') as Level);
+  const write = (level: Level) =>
+    LEVELS.indexOf(level) < minimum
+      ? () => undefined
+      : (message?: unknown, ...params: unknown[]) => {
+          process.stdout.write(`${logLine(level, message, params)}\n`);
+        };
+  console.trace = write('TRACE');
+  console.debug = write('DEBUG');
+  console.info = write('INFO');
+  console.warn = write('WARN');
+  console.error = write('ERROR');
+  console.log = console.info;
+}
+
+/**
+ * The runtime's own line for a failed invocation or an uncaught error (src/logging/log-patch.ts, logError): in
+ * Text format its words and the error document, in JSON format the error itself.
+ */
+const logError = (words: string, serialized: SerializedError, error: unknown): void => {
+  if (jsonLogs) console.error(error instanceof Error ? error : serialized);
+  else console.error(`${words}\t${JSON.stringify(serialized)}`);
+};
+
 type Handler = (event: unknown, context: unknown, callback?: unknown) => Promise<unknown>;
 
 /**
@@ -145,19 +225,20 @@ let current: number | undefined;
  * an unhandled rejection fails the running invocation with that error, then the runtime exits (129 and 128) and
  * the environment is discarded.
  */
-const fatal = (error: SerializedError, exitCode: number): never => {
-  console.error(`Uncaught Exception\t${JSON.stringify(error)}`);
+const fatal = (error: SerializedError, thrown: unknown, exitCode: number): never => {
+  logError('Uncaught Exception', error, thrown);
   if (current !== undefined)
     port.postMessage({ type: 'fatal', id: current, error, memoryMb: memoryUsedMb() });
   process.exit(exitCode);
 };
-process.on('uncaughtException', (error) => fatal(serializeError(error), 129));
+process.on('uncaughtException', (error) => fatal(serializeError(error), error, 129));
 process.on('unhandledRejection', (reason) =>
   fatal(
     {
       errorType: 'Runtime.UnhandledPromiseRejection',
       errorMessage: String(reason),
     },
+    reason,
     128,
   ),
 );
@@ -204,13 +285,13 @@ const responseMessage = (
  * The X-Ray trace header Lambda gives an invocation in _X_AMZN_TRACE_ID: a new trace (`1-<epoch seconds, 8 hex
  * digits>-<24 hex digits>`), the segment of Lambda's own that is its parent (16 hex digits), and whether it is sampled.
  */
-const traceHeader = (requestId: string): string =>
-  `Root=1-${Math.floor(Date.now() / 1000)
+const traceHeader = (awsRequestId: string): string => {
+  const time = Math.floor(Date.now() / 1000)
     .toString(16)
-    .padStart(
-      8,
-      '0',
-    )}-${requestId.replaceAll('-', '').slice(0, 24)};Parent=${randomBytes(8).toString('hex')};Sampled=${sampled ? 1 : 0}`;
+    .padStart(8, '0');
+  const root = `1-${time}-${awsRequestId.replaceAll('-', '').slice(0, 24)}`;
+  return `Root=${root};Parent=${randomBytes(8).toString('hex')};Sampled=${sampled ? 1 : 0}`;
+};
 
 const ready = load();
 ready.then(
@@ -220,6 +301,8 @@ ready.then(
 
 port.on('message', async (message: Invocation) => {
   current = message.id;
+  // Kept after the invocation ends, as Lambda's runtime keeps it, for what the function logs until the next one.
+  requestId = message.awsRequestId;
   const context = {
     callbackWaitsForEmptyEventLoop: true,
     functionName,
@@ -242,7 +325,7 @@ port.on('message', async (message: Invocation) => {
   } catch (error) {
     const serialized = serializeError(error);
     // Lambda's runtime logs the error of a failed invocation before it answers it.
-    console.error(`Invoke Error \t${JSON.stringify(serialized)}`);
+    logError('Invoke Error ', serialized, error);
     answer = { type: 'error', id: message.id, error: serialized };
   }
   if (current === message.id) current = undefined;

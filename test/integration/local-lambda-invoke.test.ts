@@ -103,6 +103,24 @@ beforeAll(() => {
     'export const handler = (event, context, callback) => { setTimeout(() => callback(null, "done"), 1); };\n',
   );
   bundle('ThrowsText', 'export const handler = async () => { throw "not an Error"; };\n');
+  bundle(
+    'Logs',
+    `import { Console } from 'node:console';
+const own = new Console({ stdout: process.stdout, stderr: process.stderr });
+console.log('at init');
+export const handler = async () => {
+  console.log('log %s', 'formatted');
+  console.info({ an: 'object' });
+  console.warn('warn');
+  console.error('failed:', new RangeError('out of range'));
+  console.debug('debug');
+  console.trace('trace');
+  own.log('{"level":"INFO","message":"written by a Console of its own"}');
+  process.stdout.write('written to stdout\\n');
+  return 'logged';
+};
+`,
+  );
 });
 
 afterAll(() => {
@@ -325,6 +343,72 @@ describe("Local runtime: the handler, as Lambda's Node.js runtime takes it", () 
 });
 
 describe('Local runtime: what a function logs', () => {
+  /** The lines of an invocation's log between its START and its END. */
+  const functionLines = (result: InvokeResult): string[] => {
+    const lines = result.log!.trimEnd().split('\n');
+    return lines.slice(
+      lines.findIndex((line) => line.startsWith('START ')) + 1,
+      lines.findIndex((line) => line.startsWith('END ')),
+    );
+  };
+
+  it("prefixes what console writes with Lambda's time, request id and level in Text format, and leaves stdout as it is", async () => {
+    // Prepare
+    const logged: string[] = [];
+    const fn = localFunction('Logs', { log: (_name, line) => logged.push(line) });
+    // Act
+    const result = await withFunction(fn, () => fn.invoke({}));
+    // Assess
+    const id = result.requestId;
+    const time = '\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z';
+    const lines = functionLines(result);
+    expect(lines.slice(0, 4)).toEqual([
+      expect.stringMatching(new RegExp(`^${time}\\t${id}\\tINFO\\tlog formatted$`)),
+      expect.stringMatching(new RegExp(`^${time}\\t${id}\\tINFO\\t\\{ an: 'object' \\}$`)),
+      expect.stringMatching(new RegExp(`^${time}\\t${id}\\tWARN\\twarn$`)),
+      expect.stringMatching(new RegExp(`^${time}\\t${id}\\tERROR\\tfailed: RangeError: out of range$`)),
+    ]);
+    expect(lines.filter((line) => /\tDEBUG\tdebug$/.test(line))).toHaveLength(1);
+    expect(lines.filter((line) => /\tTRACE\ttrace$/.test(line))).toHaveLength(1);
+    expect(lines.slice(-2)).toEqual([
+      '{"level":"INFO","message":"written by a Console of its own"}',
+      'written to stdout',
+    ]);
+    // Before any invocation, the request id is '-'.
+    expect(logged[0]).toMatch(new RegExp(`^${time}\\t-\\tINFO\\tat init$`));
+  });
+
+  it('writes what console writes as JSON objects in JSON format, leaving out levels under ApplicationLogLevel', async () => {
+    // Prepare
+    const fn = localFunction('Logs', {}, { jsonLogs: { applicationLogLevel: 'INFO' } });
+    // Act
+    const result = await withFunction(fn, () => fn.invoke({}));
+    // Assess
+    const id = result.requestId;
+    const lines = functionLines(result);
+    const records = lines.slice(0, 4).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const timestamp = expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    expect(records).toEqual([
+      { timestamp, level: 'INFO', requestId: id, message: 'log formatted' },
+      { timestamp, level: 'INFO', requestId: id, message: { an: 'object' } },
+      { timestamp, level: 'WARN', requestId: id, message: 'warn' },
+      {
+        timestamp,
+        level: 'ERROR',
+        requestId: id,
+        message: expect.stringMatching(/^failed: RangeError: out of range/),
+        errorType: 'RangeError',
+        errorMessage: 'out of range',
+        stackTrace: expect.arrayContaining(['RangeError: out of range']),
+      },
+    ]);
+    // DEBUG and TRACE are under INFO; Powertools-style writes to stdout are left as they are.
+    expect(lines.slice(4)).toEqual([
+      '{"level":"INFO","message":"written by a Console of its own"}',
+      'written to stdout',
+    ]);
+  });
+
   it('logs a line that never ends in pieces of 256 K characters, and the rest when the invocation ends', async () => {
     // Prepare: 300 KB written 1 KB at a time, with no end of line.
     const lines: string[] = [];
@@ -777,8 +861,8 @@ describe('Lambda Invoke API on the local endpoint', () => {
     const lines = Buffer.from(output.LogResult!, 'base64').toString('utf8').trimEnd().split('\n');
     expect(lines.slice(0, 4)).toEqual([
       `START RequestId: ${id} Version: $LATEST`,
-      'first line',
-      'second line',
+      expect.stringMatching(new RegExp(`^\\S+Z\\t${id}\\tINFO\\tfirst line$`)),
+      expect.stringMatching(new RegExp(`^\\S+Z\\t${id}\\tINFO\\tsecond line$`)),
       `END RequestId: ${id}`,
     ]);
     expect(lines[4]).toMatch(

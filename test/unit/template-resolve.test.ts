@@ -141,6 +141,34 @@ Conditions:
     });
   });
 
+  describe("a function's LoggingConfig", () => {
+    it.each([
+      {
+        case: 'LogFormat JSON, with its ApplicationLogLevel',
+        config: '{LogFormat: JSON, ApplicationLogLevel: warn}',
+        jsonLogs: { applicationLogLevel: 'WARN' },
+      },
+      {
+        case: 'LogFormat JSON, at INFO by default',
+        config: '{LogFormat: JSON}',
+        jsonLogs: { applicationLogLevel: 'INFO' },
+      },
+      { case: 'LogFormat Text', config: '{LogFormat: Text}', jsonLogs: undefined },
+    ])('plans $case', ({ config, jsonLogs }) => {
+      // Prepare
+      const template = parseTemplate(`
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties: {Handler: index.handler, Runtime: nodejs24.x, LoggingConfig: ${config}}
+`);
+      // Act
+      const stack = planStack(template, options);
+      // Assess
+      expect(stack.functions.Fn!.jsonLogs).toEqual(jsonLogs);
+    });
+  });
+
   describe('planning the stack from template.yaml', () => {
     const template = loadTemplate('template.yaml');
 

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { PlannedFunction } from '#local/stack.ts';
+import { type ParsedHandler, parseHandler } from '#local/template/handlers.ts';
 
 /**
  * Runs one function of the template locally: a pool of worker threads, each an execution environment with the
@@ -111,7 +112,8 @@ class InvocationLog {
   }
 }
 
-const MODULE_EXTENSIONS = ['.mjs', '.js', '.cjs'];
+/** The files Lambda's runtime tries for a module, in its order (src/function/module-loader.ts). */
+const MODULE_EXTENSIONS = ['', '.js', '.mjs', '.cjs'];
 
 /** Lambda's words for a runtime that exited: `exit status N`, or none at all for a clean exit. */
 const exitReason = (code: number): string =>
@@ -119,8 +121,8 @@ const exitReason = (code: number): string =>
 
 export class LocalFunction {
   readonly definition: PlannedFunction;
-  readonly modulePath: string;
-  readonly exportName: string;
+  /** The Handler as Lambda's runtime reads it, with the file of its module when there is one; undefined if malformed. */
+  readonly handler: (ParsedHandler & { modulePath: string | undefined }) | undefined;
   private readonly options: RunnerOptions;
   private readonly idle: Environment[] = [];
   private readonly all = new Set<Environment>();
@@ -135,21 +137,20 @@ export class LocalFunction {
   constructor(definition: PlannedFunction, options: RunnerOptions) {
     this.definition = definition;
     this.options = options;
-    const dot = definition.handler.lastIndexOf('.');
-    if (dot <= 0) {
+    const taskRoot = join(options.bundleRoot, definition.logicalId);
+    if (!existsSync(taskRoot)) {
       throw new Error(
-        `${definition.logicalId}: Handler '${definition.handler}' is not of the form module.export`,
+        `${definition.logicalId}: no bundle in ${taskRoot}; run 'npm run build' (the local runtime runs what it builds)`,
       );
     }
-    const base = join(options.bundleRoot, definition.logicalId, definition.handler.slice(0, dot));
-    const found = MODULE_EXTENSIONS.map((ext) => base + ext).find((path) => existsSync(path));
-    if (!found) {
-      throw new Error(
-        `${definition.logicalId}: no bundle at ${base}.mjs; run 'npm run build' (the local runtime runs what it builds)`,
-      );
-    }
-    this.modulePath = found;
-    this.exportName = definition.handler.slice(dot + 1);
+    // A Handler Lambda cannot read or load fails each invocation's init with Lambda's error, as on AWS.
+    const parsed = parseHandler(definition.handler);
+    this.handler = parsed && {
+      ...parsed,
+      modulePath: MODULE_EXTENSIONS.map((ext) =>
+        join(taskRoot, parsed.moduleRoot, parsed.moduleName + ext),
+      ).find((path) => statSync(path, { throwIfNoEntry: false })?.isFile()),
+    };
   }
 
   /** The function's name on Lambda: its FunctionName, else (locally) its logical id. */
@@ -239,8 +240,9 @@ export class LocalFunction {
       stdout: true,
       stderr: true,
       workerData: {
-        modulePath: this.modulePath,
-        exportName: this.exportName,
+        modulePath: this.handler?.modulePath,
+        moduleName: this.handler?.moduleName,
+        exportPath: this.handler?.handlerName,
         handlerName: d.handler,
         functionName: this.functionName,
         functionArn: d.arn,

@@ -25,7 +25,8 @@ interface SerializedError {
 
 const {
   modulePath,
-  exportName,
+  moduleName,
+  exportPath,
   handlerName,
   functionName,
   functionArn,
@@ -34,8 +35,11 @@ const {
   logStreamName,
   sampled,
 } = workerData as {
-  modulePath: string;
-  exportName: string;
+  /** The module's file; undefined when none was found, or the Handler is malformed. */
+  modulePath?: string;
+  moduleName?: string;
+  /** The properties to follow through the module's exports (`handlers.main`); undefined for a malformed Handler. */
+  exportPath?: string;
   /** The template's Handler, as Lambda names it in its errors. */
   handlerName: string;
   functionName: string;
@@ -186,11 +190,52 @@ const runtimeMajor = Number(
 /** The heap this environment uses, for the REPORT line's Max Memory Used. */
 const memoryUsedMb = () => Math.ceil(getHeapStatistics().used_heap_size / (1024 * 1024));
 
+/** The value at a path of properties (`handlers.main`) through an object, as Lambda's runtime follows it. */
+const follow = (path: string, from: unknown): unknown =>
+  path
+    .split('.')
+    .reduce<unknown>(
+      (nested, key) =>
+        nested && typeof nested === 'object' ? (nested as Record<string, unknown>)[key] : undefined,
+      from,
+    );
+
+/**
+ * The module, loaded as Lambda's runtime loads it (src/function/module-loader.ts): a module that is not there, or
+ * that requires one that is not, is Runtime.ImportModuleError; one that does not parse, Runtime.UserCodeSyntaxError.
+ */
+const importModule = async (): Promise<unknown> => {
+  if (modulePath === undefined) {
+    throw runtimeError('Runtime.ImportModuleError', `Error: Cannot find module '${moduleName}'`);
+  }
+  try {
+    return await import(pathToFileURL(modulePath).href);
+  } catch (error) {
+    if (error instanceof SyntaxError) throw runtimeError('Runtime.UserCodeSyntaxError', String(error));
+    if ((error as { code?: unknown })?.code === 'MODULE_NOT_FOUND') {
+      throw runtimeError('Runtime.ImportModuleError', String(error));
+    }
+    throw error;
+  }
+};
+
 const load = async (): Promise<Handler> => {
-  const module = (await import(pathToFileURL(modulePath).href)) as Record<string, unknown>;
-  const handler = module[exportName];
-  // As Lambda's runtime (src/function/handler-resolver.ts), naming the template's Handler.
-  if (handler === undefined || handler === null) {
+  // As Lambda's runtime (src/function/user-function-loader.ts, src/utils/handler-path.ts).
+  if (handlerName.includes('..')) {
+    throw runtimeError(
+      'Runtime.MalformedHandlerName',
+      `'${handlerName}' is not a valid handler name. Use absolute paths when specifying root directories in handler names.`,
+    );
+  }
+  if (exportPath === undefined) throw runtimeError('Runtime.MalformedHandlerName', 'Bad handler');
+  const module = await importModule();
+  // As Lambda's runtime (src/function/handler-resolver.ts): the path through the exports, else through the default
+  // export, and errors naming the template's Handler.
+  let handler = follow(exportPath, module);
+  if (!handler && module && typeof module === 'object' && 'default' in module) {
+    handler = follow(exportPath, (module as { default: unknown }).default);
+  }
+  if (!handler) {
     throw runtimeError('Runtime.HandlerNotFound', `${handlerName} is undefined or not exported`);
   }
   if (typeof handler !== 'function') {

@@ -12,6 +12,31 @@ import type { Template } from './parse.ts';
 
 const SOURCE_EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'];
 
+export interface ParsedHandler {
+  /** The folders before the module, relative to the function's code (`src/lambda` of `src/lambda/index.handler`). */
+  moduleRoot: string;
+  /** The module: the Handler's base name up to its first dot (`index` of `index.handlers.main`). */
+  moduleName: string;
+  /** The rest, a path of properties through the module's exports (`handlers.main`). */
+  handlerName: string;
+}
+
+/**
+ * A Handler as Lambda's Node.js runtime reads it (aws-lambda-nodejs-runtime-interface-client,
+ * src/utils/handler-path.ts): the module is the base name up to its FIRST dot, so `index.handlers.main` is the
+ * export `handlers`'s property `main` of module `index`. Undefined for a Handler the runtime calls malformed.
+ */
+export const parseHandler = (handler: string): ParsedHandler | undefined => {
+  const base = handler.slice(handler.lastIndexOf('/') + 1);
+  const match = /^([^.]*)\.(.*)$/.exec(base);
+  if (!match) return undefined;
+  return {
+    moduleRoot: handler.slice(0, handler.length - base.length).replace(/\/$/, ''),
+    moduleName: match[1]!,
+    handlerName: match[2]!,
+  };
+};
+
 export const checkHandlers = (template: Template, root: string): Finding[] => {
   const findings: Finding[] = [];
   const globals = template.Globals?.Function ?? {};
@@ -27,14 +52,12 @@ export const checkHandlers = (template: Template, root: string): Finding[] => {
       continue;
     }
     const handler = properties.Handler ?? globals.Handler;
-    const module =
-      typeof handler === 'string' && handler.lastIndexOf('.') > 0
-        ? handler.slice(0, handler.lastIndexOf('.'))
-        : undefined;
-    if (module === undefined) {
+    const parsed = typeof handler === 'string' ? parseHandler(handler) : undefined;
+    if (parsed === undefined || parsed.moduleName === '' || parsed.handlerName === '') {
       findings.push(finding(at(location, 'Handler'), 'expected <module>.<export>'));
       continue;
     }
+    const module = parsed.moduleRoot === '' ? parsed.moduleName : `${parsed.moduleRoot}/${parsed.moduleName}`;
     const buildProperties = isPlainObject(metadata.BuildProperties) ? metadata.BuildProperties : {};
     const entryPoints = buildProperties.EntryPoints;
     if (entryPoints === undefined) {

@@ -103,6 +103,11 @@ beforeAll(() => {
     'export const handler = (event, context, callback) => { setTimeout(() => callback(null, "done"), 1); };\n',
   );
   bundle('ThrowsText', 'export const handler = async () => { throw "not an Error"; };\n');
+  bundle('Nested', 'export const handlers = { main: async () => "nested" };\n');
+  bundle('Default', 'export default { handlers: { main: async () => "from the default export" } };\n');
+  bundle('Broken', 'export const handler = async () => {;\n');
+  mkdirSync(join(root, 'Deep', 'src', 'app'), { recursive: true });
+  writeFileSync(join(root, 'Deep', 'src', 'app', 'main.mjs'), 'export const go = async () => "deep";\n');
   bundle(
     'Logs',
     `import { Console } from 'node:console';
@@ -324,6 +329,78 @@ describe("Local runtime: the handler, as Lambda's Node.js runtime takes it", () 
         errorMessage: 'index.missing is undefined or not exported',
       },
     });
+  });
+
+  it.each([
+    { case: 'a property of an export', id: 'Nested', handler: 'index.handlers.main', answer: 'nested' },
+    {
+      case: 'a property of the default export',
+      id: 'Default',
+      handler: 'index.handlers.main',
+      answer: 'from the default export',
+    },
+    { case: 'a module in a folder', id: 'Deep', handler: 'src/app/main.go', answer: 'deep' },
+  ])(
+    'takes the module up to the first dot and the rest as a path through it: $case',
+    async ({ id, handler, answer }) => {
+      // Prepare
+      const fn = localFunction(id, {}, { handler });
+      // Act
+      const result = await withFunction(fn, () => fn.invoke({}));
+      // Assess
+      expect(result.functionError).toBeUndefined();
+      expect(result.payload).toBe(answer);
+    },
+  );
+
+  it.each([
+    {
+      case: 'a Handler without a dot',
+      id: 'Probe',
+      handler: 'index',
+      error: { errorType: 'Runtime.MalformedHandlerName', errorMessage: 'Bad handler' },
+    },
+    {
+      case: 'a Handler that climbs out of the code',
+      id: 'Probe',
+      handler: '../index.handler',
+      error: {
+        errorType: 'Runtime.MalformedHandlerName',
+        errorMessage:
+          "'../index.handler' is not a valid handler name. Use absolute paths when specifying root directories in handler names.",
+      },
+    },
+    {
+      case: 'a module that is not there',
+      id: 'Probe',
+      handler: 'app.handler',
+      error: { errorType: 'Runtime.ImportModuleError', errorMessage: "Error: Cannot find module 'app'" },
+    },
+    {
+      case: 'a path through the exports that ends nowhere',
+      id: 'Nested',
+      handler: 'index.handlers.missing',
+      error: {
+        errorType: 'Runtime.HandlerNotFound',
+        errorMessage: 'index.handlers.missing is undefined or not exported',
+      },
+    },
+    {
+      case: 'a module that does not parse',
+      id: 'Broken',
+      handler: 'index.handler',
+      error: {
+        errorType: 'Runtime.UserCodeSyntaxError',
+        errorMessage: expect.stringMatching(/^SyntaxError: /),
+      },
+    },
+  ])("fails each invocation's init with Lambda's error for $case", async ({ id, handler, error }) => {
+    // Prepare
+    const fn = localFunction(id, {}, { handler });
+    // Act
+    const result = await withFunction(fn, () => fn.invoke({}));
+    // Assess
+    expect(result).toMatchObject({ functionError: 'Unhandled', payload: error });
   });
 
   it('reports a thrown value that is not an Error by its type and text, with no trace, and logs it', async () => {

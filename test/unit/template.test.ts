@@ -356,6 +356,15 @@ describe('Template: validateTemplate', () => {
       ],
     },
     {
+      rule: 'a nested Handler whose module, before the first dot, is not an entry point',
+      mutate: (t) => {
+        node(t.Resources, 'IngestFunction', 'Properties').Handler = 'index.handlers.main';
+      },
+      expected: [
+        'IngestFunction.Handler: module index is not an esbuild entry point (entry points: handler)',
+      ],
+    },
+    {
       rule: 'a wildcard IAM action',
       mutate: (t) => {
         ingestStatement(t).Action = ['kinesis:*'];

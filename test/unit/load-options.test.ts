@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KinesisClient, PutRecordsCommand, ResourceNotFoundException } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   IteratorAgeUnavailableError,
   iteratorAgeOf,
@@ -401,6 +401,39 @@ describe('Load test: records sent against records requested', () => {
       expect(report.perSecond.reduce((sum, s) => sum + s.sent, 0)).toBe(records);
     },
   );
+
+  it('sends no two records alike, even for one user in one millisecond', async () => {
+    // Prepare: one user and a wall clock that never moves, so that user and time cannot tell records apart. The
+    // sink identifies plain JSON by its content: two equal records would be one item in the table.
+    streamAcceptsEverything();
+    const wallClock = vi.spyOn(Date, 'now').mockReturnValue(Date.parse('2026-11-29T00:00:00.000Z'));
+    let clock = 0;
+
+    // Act
+    const report = await runLoad({
+      client: new KinesisClient({ region: 'us-east-1' }),
+      stream: 'stream-a',
+      rate: 600,
+      seconds: 2,
+      users: 1,
+      now: () => {
+        clock += 1_000;
+        return clock;
+      },
+    });
+    wallClock.mockRestore();
+
+    // Assess: 1,200 records in three calls (500, 500 and 200), each different, numbered from 0.
+    const sent = kinesisMock
+      .commandCalls(PutRecordsCommand)
+      .flatMap((call) => call.args[0].input.Records ?? [])
+      .map((entry) => Buffer.from(entry.Data ?? new Uint8Array()).toString('utf8'));
+    expect(report.sent).toBe(1200);
+    expect(sent).toHaveLength(1200);
+    expect(new Set(sent).size).toBe(1200);
+    expect(JSON.parse(sent[0]!)).toEqual({ u: 'user-0', a: 'click', ts: 1_795_910_400_000, n: 0 });
+    expect(JSON.parse(sent[1199]!)).toMatchObject({ n: 1199 });
+  });
 
   it('names a request that never reached the stream by its error code', async () => {
     // Prepare: every PutRecords fails as a refused connection does.

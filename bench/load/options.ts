@@ -1,4 +1,5 @@
 import { type NumberRule, numberFlag, parseFlags } from '#scripts/lib/flags.ts';
+import { stackFlagsProblem } from '#scripts/lib/stack-target.ts';
 import { recordsIn } from './load-test.ts';
 
 /** `npm run load` options, validated. */
@@ -87,6 +88,8 @@ export const parseLoadArgs = (argv: string[]): LoadOptions => {
   if (text('region') !== undefined && text('stack') === undefined) {
     throw new LoadInputError('--region applies to --stack only; the local runtime is in us-east-1');
   }
+  const stackProblem = stackFlagsProblem({ stack: text('stack'), region: text('region') });
+  if (stackProblem) throw new LoadInputError(stackProblem);
   const endpoint = text('endpoint') ?? LOCAL_ENDPOINT;
   if (text('stack') === undefined) {
     let url: URL;

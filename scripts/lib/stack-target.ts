@@ -164,8 +164,34 @@ export const explainFailure = (error: Error): string => {
   return message;
 };
 
+/** CloudFormation's rule for a stack name: a letter, then letters, digits and hyphens, 128 characters at most. */
+const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
+/** A stack's unique id, its ARN, which DescribeStacks takes in a name's place. */
+const STACK_ID =
+  /^arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:\d{12}:stack\/[A-Za-z][A-Za-z0-9-]{0,127}\/[A-Za-z0-9-]+$/;
+/** A Region code: us-east-1, eu-central-2, us-gov-west-1, cn-north-1, us-isob-east-1. */
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+
+/**
+ * What is wrong with `--stack` and `--region` as given, before any call: an empty or malformed stack name (an unset
+ * shell variable, a typo) would otherwise reach CloudFormation, or, where an empty one reads as none, the local
+ * runtime; a malformed Region would fail in the SDK with a message about hostnames.
+ */
+export const stackFlagsProblem = (options: { stack?: string; region?: string }): string | undefined => {
+  const { stack, region } = options;
+  if (stack !== undefined && !STACK_NAME.test(stack) && !STACK_ID.test(stack)) {
+    return `--stack must be a stack name (a letter, then letters, digits and hyphens, 128 at most) or a stack's ARN, got '${stack}'`;
+  }
+  if (region !== undefined && !REGION.test(region)) {
+    return `--region must be a Region code such as us-east-1 or eu-west-1, got '${region}'`;
+  }
+  return undefined;
+};
+
 /** The target the options name: `--stack` and `--endpoint` exclude each other, and `--region` goes with `--stack`. */
 export const targetFrom = (options: { stack?: string; endpoint?: string; region?: string }): Target => {
+  const problem = stackFlagsProblem(options);
+  if (problem) throw new TargetError(problem);
   if (options.stack !== undefined && options.endpoint !== undefined) {
     throw new TargetError(
       '--endpoint and --stack exclude each other: a deployed stack is reached through AWS itself',
@@ -174,5 +200,7 @@ export const targetFrom = (options: { stack?: string; endpoint?: string; region?
   if (options.region !== undefined && options.stack === undefined) {
     throw new TargetError('--region applies to --stack only; the local runtime is in us-east-1');
   }
-  return options.stack ? stackTarget(options.stack, options.region) : localTarget(options.endpoint);
+  return options.stack !== undefined
+    ? stackTarget(options.stack, options.region)
+    : localTarget(options.endpoint);
 };

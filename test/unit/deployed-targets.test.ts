@@ -195,6 +195,18 @@ describe('stackOutputs, requireOutput and targetFrom', () => {
     expect(localTarget().description).toBe('local runtime at http://127.0.0.1:4566');
     expect(() => targetFrom({ stack: 'pipeline', endpoint: 'http://127.0.0.1:4566' })).toThrow(TargetError);
   });
+
+  it.each([
+    // An unset shell variable: an empty name must not fall back to the local runtime.
+    { options: { stack: '' }, message: '--stack must be a stack name' },
+    { options: { stack: 'my_stack' }, message: "got 'my_stack'" },
+    { options: { stack: 'pipeline', region: 'eu west 1' }, message: '--region must be a Region code' },
+  ])('refuses $options before any call', ({ options, message }) => {
+    // Act / Assess
+    expect(() => targetFrom(options)).toThrow(TargetError);
+    expect(() => targetFrom(options)).toThrow(message);
+    expect(lambdaMock.calls()).toHaveLength(0);
+  });
 });
 
 describe("cloudWatchSource: the deployed consumer's iterator age", () => {

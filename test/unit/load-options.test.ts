@@ -187,10 +187,50 @@ describe('Load test: options', () => {
       args: ['--rate', '1', '--seconds', '1', '--metrics-wait', '-1'],
       message: '--metrics-wait must be at least 0',
     },
+    // An unset shell variable (--stack "$STACK") and a typo are refused before any call to AWS.
+    { args: ['--rate', '1', '--seconds', '1', '--stack', ''], message: '--stack must be a stack name' },
+    {
+      args: ['--rate', '1', '--seconds', '1', '--stack', 'my stack!'],
+      message:
+        "--stack must be a stack name (a letter, then letters, digits and hyphens, 128 at most) or a stack's ARN, got 'my stack!'",
+    },
+    {
+      args: ['--rate', '1', '--seconds', '1', '--stack', 'pipeline', '--region', 'us east'],
+      message: "--region must be a Region code such as us-east-1 or eu-west-1, got 'us east'",
+    },
+    {
+      args: ['--rate', '1', '--seconds', '1', '--stack', 'pipeline', '--region', ''],
+      message: '--region must be a Region code',
+    },
   ])('refuses $args', ({ args, message }) => {
     // Act / Assess
     expect(() => parseLoadArgs(args)).toThrow(LoadInputError);
     expect(() => parseLoadArgs(args)).toThrow(message);
+  });
+
+  it.each([
+    'pipeline',
+    'arn:aws:cloudformation:eu-west-1:123456789012:stack/pipeline/0a1b2c3d-4e5f-6789-abcd-ef0123456789',
+  ])('accepts --stack %s, a name or a stack id', (stack) => {
+    // Act / Assess
+    expect(
+      parseLoadArgs(['--rate', '1', '--seconds', '1', '--stack', stack, '--region', 'us-gov-west-1']).target,
+    ).toEqual({ kind: 'stack', stack, region: 'us-gov-west-1' });
+  });
+
+  it('exits 2 with the usage, before any call to AWS, for an empty --stack', async () => {
+    // Act
+    const run = promisify(execFile)(
+      process.execPath,
+      ['scripts/load.ts', '--rate', '1', '--seconds', '1', '--stack', ''],
+      { timeout: 30_000 },
+    );
+    // Assess
+    await expect(run).rejects.toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: expect.stringMatching(/^load: --stack must be a stack name [^\n]*, got ''\nusage: /),
+    });
   });
 
   it.each([

@@ -161,6 +161,15 @@ export const explainFailure = (error: Error): string => {
   if (/Region is missing/i.test(message)) {
     return `${message}: give the stack's region with --region, or set AWS_REGION`;
   }
+  // The SDK's default chain found no credentials: environment, shared files, SSO, container and instance roles.
+  if (error.name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
+    return `${message}: no AWS credentials were found. Set AWS_PROFILE (after aws configure or aws sso login), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`;
+  }
+  // An AWS host name that does not resolve: a Region that does not exist, or no DNS (no network).
+  const host = /ENOTFOUND (\S+\.amazonaws\.com(?:\.cn)?)/.exec(message)?.[1];
+  if (host !== undefined) {
+    return `${message}: ${host} cannot be reached. Is --region (or AWS_REGION) a Region that exists, and is there a network?`;
+  }
   return message;
 };
 
@@ -169,8 +178,8 @@ const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
 /** A stack's unique id, its ARN, which DescribeStacks takes in a name's place. */
 const STACK_ID =
   /^arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:\d{12}:stack\/[A-Za-z][A-Za-z0-9-]{0,127}\/[A-Za-z0-9-]+$/;
-/** A Region code: us-east-1, eu-central-2, us-gov-west-1, cn-north-1, us-isob-east-1. */
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+/** A Region code: us-east-1, eu-central-2, us-gov-west-1, cn-north-1, us-isob-east-1, eusc-de-east-1. */
+const REGION = /^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/;
 
 /**
  * What is wrong with `--stack` and `--region` as given, before any call: an empty or malformed stack name (an unset

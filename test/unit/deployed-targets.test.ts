@@ -13,6 +13,7 @@ import {
 import { runLoad } from '#bench/load/load-test.ts';
 import { formatLoadSummary } from '#bench/load/report.ts';
 import {
+  explainFailure,
   localTarget,
   requireOutput,
   stackOutputs,
@@ -206,6 +207,30 @@ describe('stackOutputs, requireOutput and targetFrom', () => {
     expect(() => targetFrom(options)).toThrow(TargetError);
     expect(() => targetFrom(options)).toThrow(message);
     expect(lambdaMock.calls()).toHaveLength(0);
+  });
+});
+
+describe('explainFailure: a deployed stack that cannot be reached', () => {
+  it('says where credentials come from when the SDK finds none', () => {
+    // Prepare: the default provider chain's error, as a machine without an AWS account gets it.
+    const error = Object.assign(new Error('Could not load credentials from any providers'), {
+      name: 'CredentialsProviderError',
+    });
+    // Act / Assess
+    expect(explainFailure(error)).toBe(
+      'Could not load credentials from any providers: no AWS credentials were found. Set AWS_PROFILE (after aws configure or aws sso login), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
+    );
+  });
+
+  it('asks for a Region that exists, and a network, when an AWS host name does not resolve', () => {
+    // Prepare: --region nowhere-1, as Node's resolver fails it.
+    const error = Object.assign(new Error('getaddrinfo ENOTFOUND cloudformation.nowhere-1.amazonaws.com'), {
+      code: 'ENOTFOUND',
+    });
+    // Act / Assess
+    expect(explainFailure(error)).toBe(
+      'getaddrinfo ENOTFOUND cloudformation.nowhere-1.amazonaws.com: cloudformation.nowhere-1.amazonaws.com cannot be reached. Is --region (or AWS_REGION) a Region that exists, and is there a network?',
+    );
   });
 });
 

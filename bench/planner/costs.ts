@@ -246,6 +246,12 @@ export const costPerMillionEvents = (
 };
 
 /**
+ * The saving's share of the on-demand bill in whole percent, rounded down: a share just under MIN_SAVING_SHARE
+ * (19.7%) must not read as reaching it ("20% of on-demand, under 20%").
+ */
+const sharePercent = (share: number): number => Math.floor(Number((share * 100).toPrecision(12)));
+
+/**
  * The rule: provisioned (sized for the peak) when it saves at least MIN_MONTHLY_SAVING_USD a month and at least
  * MIN_SAVING_SHARE of the on-demand bill; otherwise on-demand. Spiky traffic (a high peak-to-average ratio)
  * makes provisioned pay for idle peak shards, and small traffic makes the saving too small to be worth managing
@@ -269,7 +275,7 @@ export const recommend = (
     return {
       mode: 'on-demand',
       reason:
-        `provisioned would save ${usd(saving)} a month (${Math.round(share * 100)}% of on-demand), but needs ` +
+        `provisioned would save ${usd(saving)} a month (${sharePercent(share)}% of on-demand), but needs ` +
         `${figure(shardLimit.shards)} shards, more than the ${figure(shardLimit.maxShards)} template.yaml allows: ` +
         'ON_DEMAND deploys as the template is; for the saving, raise ShardCount MaxValue first, and the account ' +
         `shard quota where it is below ${figure(shardLimit.shards)} (by default ${figure(KINESIS_QUOTAS.accountShardsLargeRegions)} in ${LARGE_REGIONS}, 1,000 or 6,000 elsewhere)`,
@@ -279,7 +285,7 @@ export const recommend = (
     return {
       mode: 'provisioned',
       reason:
-        `provisioned saves ${usd(saving)} a month (${Math.round(share * 100)}% of on-demand), at least ` +
+        `provisioned saves ${usd(saving)} a month (${sharePercent(share)}% of on-demand), at least ` +
         `${usd(MIN_MONTHLY_SAVING_USD)} and ${MIN_SAVING_SHARE * 100}%: ` +
         (peakToAverage > 1
           ? `traffic is large enough to keep shards sized for a peak ${peakToAverage}× the average busy`
@@ -297,7 +303,7 @@ export const recommend = (
   }
   return {
     mode: 'on-demand',
-    reason: `provisioned would save only ${usd(saving)} a month (${Math.round(share * 100)}% of on-demand), under ${usd(MIN_MONTHLY_SAVING_USD)} or ${MIN_SAVING_SHARE * 100}%: not worth sizing and resharding by hand`,
+    reason: `provisioned would save only ${usd(saving)} a month (${sharePercent(share)}% of on-demand), under ${usd(MIN_MONTHLY_SAVING_USD)} or ${MIN_SAVING_SHARE * 100}%: not worth sizing and resharding by hand`,
   };
 };
 

@@ -329,6 +329,20 @@ describe('Planner: monthly Kinesis cost', () => {
     );
   });
 
+  it('never prints a share just under 20% as 20%', () => {
+    // Act: $99.99 of $500 = 19.998%, which rounds to 20%; exactly 20% stays 20%.
+    const under = recommend(400.01, 500, 1);
+    const at = recommend(400, 500, 1);
+    // Assess: rounded down, the share reads as missing the threshold it misses.
+    expect(under.mode).toBe('on-demand');
+    expect(under.reason).toBe(
+      'provisioned would save only $99.99 a month (19% of on-demand), under $50.00 or 20%: not worth sizing and resharding by hand',
+    );
+    expect(at.reason).toContain(
+      'provisioned saves $100.00 a month (20% of on-demand), at least $50.00 and 20%',
+    );
+  });
+
   it('applies both thresholds of the rule', () => {
     // Act
     const large = recommend(100, 200, 1); // saves $100 and 50%
@@ -946,7 +960,7 @@ describe("Planner: consumers past what a shard's reads serve", () => {
     expect(plan.provisioned.total).toBeCloseTo(385.58, 3);
     // On-demand: $29.20 + $200.5005 in + 6 × 2,506.2561 GB × $0.05 = $751.8768 → $981.5773.
     expect(plan.onDemand.total).toBeCloseTo(981.5773, 3);
-    // Saving $596.00 (61%) → provisioned, with enhanced fan-out.
+    // Saving $596.00 (60.7%, printed rounded down: 60%) → provisioned, with enhanced fan-out.
     expect(plan.recommendation.mode).toBe('provisioned');
     expect(text).toContain(
       'Input: 1,000 records/s at peak, 1 KB average, 6 consumer(s) with enhanced fan-out (more than 5 cannot share reads)',
@@ -956,7 +970,7 @@ describe("Planner: consumers past what a shard's reads serve", () => {
         'GetRecords calls a second to all its shared-throughput consumers, and each Lambda event source mapping ' +
         'polls every shard about once a second, so more than 5 are throttled however many shards there are; with ' +
         'enhanced fan-out (--efo) each has its own 2 MB/s per shard and no GetRecords calls, so this plan uses it; ' +
-        'provisioned saves $596.00 a month (61% of on-demand)',
+        'provisioned saves $596.00 a month (60% of on-demand)',
     );
     expect(text).toContain('EFO: 6 consumer(s) × 2 shards × 730 h');
     expect(plan.warnings.join('\n')).not.toContain('GetRecords');

@@ -76,8 +76,16 @@ export interface KinesisPollerOptions {
    * abandoned and retried like any other failed call; default 10 s.
    */
   callTimeoutMs?: number;
-  /** Records read ahead per shard before reading pauses; defaults to max(2 × BatchSize × ParallelizationFactor, 1000). */
+  /**
+   * Records read ahead per shard before reading pauses; defaults to max(2 × BatchSize × ParallelizationFactor, 1000).
+   * Records held back behind a failing batch (its lane's) do not count, so a failing key does not stop the other lanes.
+   */
   maxBufferedRecords?: number;
+  /**
+   * The most records a shard keeps read and not yet behind its checkpoint, held back ones included, before reading
+   * pauses; bounds memory while a key keeps failing. Defaults to 10 × maxBufferedRecords.
+   */
+  maxPendingRecords?: number;
   /** The current time in epoch ms, for record age and record timestamps. */
   clock?: () => number;
   onEvent?: (event: KinesisPollerEvent) => void;
@@ -105,6 +113,10 @@ interface Lane {
   queue: TrackedRecord[];
   bytes: number;
   wakeup: Wakeup;
+  /** Records of the batch being processed. */
+  inFlight: number;
+  /** Its batch failed and is being retried: the lane's records wait, and do not count against the read-ahead. */
+  held: boolean;
 }
 
 interface PollerContext {
@@ -123,6 +135,7 @@ interface PollerContext {
   retryMaxDelayMs: number;
   callTimeoutMs: number;
   maxBufferedRecords: number;
+  maxPendingRecords: number;
   clock: () => number;
   emit: (event: KinesisPollerEvent) => void;
   abort: AbortSignal;
@@ -176,6 +189,8 @@ class ShardWorker {
       queue: [],
       bytes: 0,
       wakeup: new Wakeup(),
+      inFlight: 0,
+      held: false,
     }));
     this.readyPromise = new Promise((resolve) => {
       this.resolveReady = resolve;
@@ -217,6 +232,13 @@ class ShardWorker {
 
   private unprocessed(): number {
     return this.pending.length - this.head;
+  }
+
+  /** Records read and not done, leaving out the lanes held behind a failing batch. */
+  private readAhead(): number {
+    let count = 0;
+    for (const lane of this.lanes) if (!lane.held) count += lane.queue.length + lane.inFlight;
+    return count;
   }
 
   /** Shows the error in the shard's status (`lastError`) and reports it. */
@@ -276,7 +298,12 @@ class ShardWorker {
     // doubled after one that took under a quarter. A backlog of large records would otherwise time out for ever.
     let limitCap = 10_000;
     while (iterator && !this.ctx.stopping()) {
-      const room = this.ctx.maxBufferedRecords - this.unprocessed();
+      // A lane held behind a failing batch keeps its records without stopping the others (AWS: the key blocks, not
+      // the shard, aws-behaviour.md §2), up to maxPendingRecords not yet behind the checkpoint.
+      const room = Math.min(
+        this.ctx.maxBufferedRecords - this.readAhead(),
+        this.ctx.maxPendingRecords - this.unprocessed(),
+      );
       if (room <= 0) {
         await this.space.wait(undefined, this.ctx.abort);
         continue;
@@ -400,7 +427,11 @@ class ShardWorker {
         await lane.wakeup.wait(remainingMs, this.ctx.abort);
         continue;
       }
-      const completed = await this.processBatch(this.take(lane), 0, 0);
+      const batch = this.take(lane);
+      lane.inFlight = batch.length;
+      const completed = await this.processBatch(lane, batch, 0, 0);
+      lane.inFlight = 0;
+      lane.held = false;
       if (!completed) return;
       await this.advanceCheckpoint();
       this.space.notify();
@@ -434,6 +465,7 @@ class ShardWorker {
    * Returns false when the work was abandoned because the poller is stopping.
    */
   private async processBatch(
+    lane: Lane,
     records: TrackedRecord[],
     failures: number,
     invocations: number,
@@ -501,6 +533,10 @@ class ShardWorker {
         return true;
       }
       this.counters.failedInvocations += 1;
+      if (!lane.held) {
+        lane.held = true;
+        this.space.notify();
+      }
       if (outcome.kind === 'partial') {
         // Checkpoint at the lowest failed sequence number and retry from there.
         const lowest = outcome.failedIds.reduce((a, b) => (compareSequenceNumbers(a, b) <= 0 ? a : b));
@@ -541,9 +577,9 @@ class ShardWorker {
             left: middle,
             right: batch.length - middle,
           });
-          if (!(await this.processBatch(batch.slice(0, middle), failures, invocations))) return false;
+          if (!(await this.processBatch(lane, batch.slice(0, middle), failures, invocations))) return false;
           await this.advanceCheckpoint();
-          return this.processBatch(batch.slice(middle), failures, invocations);
+          return this.processBatch(lane, batch.slice(middle), failures, invocations);
         }
       }
       if (this.ctx.stopping()) return false;
@@ -692,6 +728,9 @@ export class KinesisPoller {
     this.streamName = streamName;
     this.streamArn = streamArn;
     const onEvent = options.onEvent;
+    const maxBufferedRecords =
+      options.maxBufferedRecords ??
+      Math.max(2 * this.config.BatchSize * this.config.ParallelizationFactor, 1000);
     this.ctx = {
       client: options.client,
       streamName,
@@ -714,9 +753,8 @@ export class KinesisPoller {
       retryBaseDelayMs: options.retryBaseDelayMs ?? 250,
       retryMaxDelayMs: options.retryMaxDelayMs ?? 10_000,
       callTimeoutMs: options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
-      maxBufferedRecords:
-        options.maxBufferedRecords ??
-        Math.max(2 * this.config.BatchSize * this.config.ParallelizationFactor, 1000),
+      maxBufferedRecords,
+      maxPendingRecords: Math.max(options.maxPendingRecords ?? 10 * maxBufferedRecords, maxBufferedRecords),
       clock: options.clock ?? Date.now,
       emit: (event) => {
         try {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { decodeData, kinesisPollerSuite, waitFor } from '#test/helpers/esm-fixtures.ts';
@@ -104,5 +105,77 @@ describe('Kinesis event source mapping: ParallelizationFactor', () => {
     const charlie = delivered.filter((data) => data.startsWith('charlie-'));
     expect(charlie).toEqual(['charlie-0', 'charlie-1', 'charlie-2', 'charlie-3', 'charlie-4']);
     expect(fixture.fn.events.length).toBe(records.length + 3);
+  });
+
+  it('goes on with the other lanes past the read-ahead while one key keeps failing', async () => {
+    // Prepare: 'charlie-1' fails for ever; the read-ahead (8 records) is far smaller than what follows it.
+    const factor = 4;
+    const laneOf = (key: string) => createHash('md5').update(key).digest().readUInt32BE(0) % factor;
+    const { streamName, written } = await suite.stream(records);
+    const delivered: string[] = [];
+
+    // Act
+    const fixture = await start(
+      streamName,
+      { StartingPosition: 'TRIM_HORIZON', BatchSize: 1, ParallelizationFactor: factor },
+      {
+        maxBufferedRecords: 8,
+        retryBaseDelayMs: 5,
+        retryMaxDelayMs: 20,
+        respond: (event) => {
+          const data = decodeData(event.Records[0]!);
+          if (data === 'charlie-1') return { functionError: 'Unhandled' };
+          delivered.push(data);
+          return {};
+        },
+      },
+    );
+    const otherLanes = records.filter((record) => laneOf(record.key) !== laneOf('charlie'));
+    await waitFor(
+      () => otherLanes.every((record) => delivered.includes(record.data)),
+      'every record of the lanes the failing key is not in',
+    );
+
+    // Assess: the failing key's lane waits behind it, in order; the checkpoint waits before it.
+    expect(otherLanes.length).toBeGreaterThan(8);
+    const failing = records.findIndex((record) => record.data === 'charlie-1');
+    const held = records.filter((record) => laneOf(record.key) === laneOf('charlie')).map((r) => r.data);
+    const heldBefore = records.slice(0, failing).filter((record) => held.includes(record.data));
+    expect(delivered.filter((data) => held.includes(data))).toEqual(heldBefore.map((record) => record.data));
+    const before = written[failing - 1]!.SequenceNumber;
+    await waitFor(() => fixture.poller.stats().shards[0]?.checkpoint === before, 'the checkpoint');
+    expect(fixture.poller.stats().shards[0]!.checkpoint).toBe(before);
+  });
+
+  it('stops reading once maxPendingRecords records wait behind a failing key', async () => {
+    // Prepare
+    const { streamName } = await suite.stream(records);
+    const delivered: string[] = [];
+    const failing = records.findIndex((record) => record.data === 'charlie-1');
+
+    // Act
+    await start(
+      streamName,
+      { StartingPosition: 'TRIM_HORIZON', BatchSize: 1, ParallelizationFactor: 4 },
+      {
+        maxBufferedRecords: 4,
+        maxPendingRecords: 12,
+        retryBaseDelayMs: 5,
+        retryMaxDelayMs: 20,
+        respond: (event) => {
+          const data = decodeData(event.Records[0]!);
+          if (data === 'charlie-1') return { functionError: 'Unhandled' };
+          delivered.push(data);
+          return {};
+        },
+      },
+    );
+    const readable = new Set(records.slice(0, failing + 12).map((record) => record.data));
+    await waitFor(() => delivered.includes('echo-2'), 'a record of another lane past the read-ahead');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    // Assess: records of other lanes past the read-ahead (4) went on; none past the 12 pending after the failure.
+    expect(records.findIndex((record) => record.data === 'echo-2')).toBeGreaterThan(failing + 4);
+    expect(delivered.filter((data) => !readable.has(data))).toEqual([]);
   });
 });

@@ -43,6 +43,10 @@ const shortDetail = (detail: string): string => {
 const failedBatchLine = (count: number, unit: string, reason: string, detail: string): string =>
   `a batch of ${count} ${unit}${count === 1 ? '' : 's'} failed (${reason}${detail ? `: ${shortDetail(detail)}` : ''})`;
 
+/** The one line a mapping whose stream or queue was deleted leaves in the log. */
+const sourceDeletedLine = (reason: string): string =>
+  `${reason} (disabled); restart the runtime to make it again from the template`;
+
 /**
  * The line the runtime's log shows for a stream event source's event, or undefined for routine ones: what goes
  * wrong with a batch (a failure, a split, a batch given up on) is what a user watching the log needs to see.
@@ -62,6 +66,8 @@ export const kinesisEventLine = (e: KinesisPollerEvent): string | undefined => {
     }
     case 'checkpoints-discarded':
       return e.reason;
+    case 'source-deleted':
+      return sourceDeletedLine(e.reason);
     case 'error':
       // A checkpoint that cannot be written (a full or read-only disk) is seen only at the next start otherwise.
       return e.operation === 'Checkpoint'
@@ -196,6 +202,8 @@ export const createEventSources = (options: EventSourceOptions): EventSources =>
             onEvent: (e) => {
               if (e.type === 'batch-failed')
                 log('esm', `${definition.name}: ${failedBatchLine(e.count, 'message', e.reason, e.detail)}`);
+              else if (e.type === 'source-deleted')
+                log('esm', `${definition.name}: ${sourceDeletedLine(e.reason)}`);
             },
             functionName: definition.name,
             region: options.region,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   type _Record,
+  DescribeStreamSummaryCommand,
   GetRecordsCommand,
   type GetRecordsCommandOutput,
   GetShardIteratorCommand,
@@ -141,7 +142,15 @@ interface PollerContext {
   abort: AbortSignal;
   stopping: () => boolean;
   closed: () => boolean;
+  /**
+   * After a call failed with ResourceNotFoundException: true when the stream itself is gone (deleted, or being
+   * deleted), in which case the mapping has stopped polling it.
+   */
+  streamGone: (error: unknown) => Promise<boolean>;
 }
+
+const notFound = (error: unknown): boolean =>
+  error instanceof Error && error.name === 'ResourceNotFoundException';
 
 const compareSequenceNumbers = (a: string, b: string): number => {
   const difference = BigInt(a) - BigInt(b);
@@ -279,6 +288,7 @@ class ShardWorker {
         // start() must not wait for a shard that may never answer (stream deleted, checkpoint refused): the shard
         // keeps trying in the background, its error shown in the status.
         this.resolveReady();
+        if (await this.ctx.streamGone(error)) break;
         await sleep(backoffMs(attempt, this.ctx.retryBaseDelayMs, this.ctx.retryMaxDelayMs), this.ctx.abort);
       }
     }
@@ -328,6 +338,7 @@ class ShardWorker {
         }
         errors += 1;
         this.fail('GetRecords', error);
+        if (await this.ctx.streamGone(error)) break;
         await sleep(backoffMs(errors, this.ctx.retryBaseDelayMs, this.ctx.retryMaxDelayMs), this.ctx.abort);
         continue;
       }
@@ -714,7 +725,12 @@ export class KinesisPoller {
   private readonly workers = new Map<string, ShardWorker>();
   private readonly finished = new Set<string>();
   private readonly runs = new Set<Promise<void>>();
+  /** Settles once every shard has ended, after stop() or after the stream was found deleted. */
+  private settled: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
+  /** Why the mapping stopped polling on its own (its stream was deleted); as AWS's StateTransitionReason. */
+  private stateTransitionReason: string | undefined;
+  private streamCheck: Promise<boolean> | undefined;
 
   constructor(options: KinesisPollerOptions) {
     this.config = kinesisMappingConfig(options.properties);
@@ -766,6 +782,7 @@ export class KinesisPoller {
       abort: this.abortController.signal,
       stopping: () => this.stopRequested,
       closed: () => this.isClosed,
+      streamGone: (error) => this.streamGone(error),
     };
   }
 
@@ -834,20 +851,65 @@ export class KinesisPoller {
    * succeeds meanwhile is checkpointed, and nothing else is: unprocessed records are read again next start.
    */
   stop(options: { timeoutMs?: number } = {}): Promise<void> {
-    if (this.state === 'created' || this.state === 'disabled') {
+    if (this.state === 'created' || (this.state === 'disabled' && !this.settled)) {
       this.state = 'stopped';
       return Promise.resolve();
     }
     this.stopping ??= (async () => {
-      this.stopRequested = true;
-      this.state = 'stopping';
-      this.abortController.abort();
-      const settled = Promise.allSettled([...this.runs]).then(() => undefined);
+      // A mapping disabled because its stream was deleted stays 'disabled', with its reason.
+      if (this.state !== 'disabled') this.state = 'stopping';
+      const settled = this.endShards();
       await (options.timeoutMs === undefined ? settled : Promise.race([settled, sleep(options.timeoutMs)]));
       this.isClosed = true;
-      this.state = 'stopped';
+      if (this.state !== 'disabled') this.state = 'stopped';
     })();
     return this.stopping;
+  }
+
+  /** Stops reading and retrying; settles once every shard has ended (in-flight invocations finish first). */
+  private endShards(): Promise<void> {
+    if (!this.settled) {
+      this.stopRequested = true;
+      this.abortController.abort();
+      this.settled = Promise.allSettled([...this.runs]).then(() => undefined);
+    }
+    return this.settled;
+  }
+
+  /**
+   * After a ResourceNotFoundException: whether the stream itself is gone. When it is, the mapping stops polling
+   * (state 'disabled', with the reason) instead of retrying for ever; AWS's own answer to a deleted stream is not
+   * documented, a mapping whose source is gone can only fail.
+   */
+  private streamGone(error: unknown): Promise<boolean> {
+    if (!notFound(error)) return Promise.resolve(false);
+    if (this.stateTransitionReason) return Promise.resolve(true);
+    this.streamCheck ??= this.checkStream().finally(() => {
+      this.streamCheck = undefined;
+    });
+    return this.streamCheck;
+  }
+
+  private async checkStream(): Promise<boolean> {
+    try {
+      const { StreamDescriptionSummary } = await withCallTimeout(
+        this.ctx.callTimeoutMs,
+        this.ctx.abort,
+        (abortSignal) =>
+          this.options.client.send(new DescribeStreamSummaryCommand({ StreamName: this.streamName }), {
+            abortSignal,
+          }),
+      );
+      if (StreamDescriptionSummary?.StreamStatus !== 'DELETING') return false;
+    } catch (error) {
+      if (!notFound(error)) return false;
+    }
+    if (this.stopRequested) return true;
+    this.stateTransitionReason = `stream ${this.streamName} was deleted: the mapping stopped polling it`;
+    this.state = 'disabled';
+    this.ctx.emit({ type: 'source-deleted', reason: this.stateTransitionReason });
+    void this.endShards();
+    return true;
   }
 
   stats(): KinesisPollerStats {
@@ -858,6 +920,7 @@ export class KinesisPoller {
       functionName: this.options.functionName,
       streamName: this.streamName,
       state: this.state,
+      ...(this.stateTransitionReason ? { stateTransitionReason: this.stateTransitionReason } : {}),
       shards: known.map((shardId) => {
         const worker = this.workers.get(shardId);
         if (worker) return worker.snapshot();
@@ -945,7 +1008,7 @@ export class KinesisPoller {
         this.shards = await this.listShards();
         break;
       } catch (error) {
-        if (this.stopRequested) return;
+        if (this.stopRequested || (await this.streamGone(error))) return;
         // Shown in the finished shard's status: its children wait for this listing.
         const worker = this.workers.get(shardId);
         if (worker) worker.fail('ListShards', error);

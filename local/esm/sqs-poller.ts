@@ -144,6 +144,8 @@ export class SqsPoller {
   private queueArn = '';
   private readonly loops: Promise<void>[] = [];
   private stopping: Promise<void> | undefined;
+  /** Why the mapping stopped polling on its own (its queue was deleted); as AWS's StateTransitionReason. */
+  private stateTransitionReason: string | undefined;
   private counters = { messagesIn: 0, messagesDeleted: 0, invocations: 0, failedInvocations: 0 };
   private lastError: { message: string; at: string } | undefined;
 
@@ -186,20 +188,34 @@ export class SqsPoller {
 
   /** Stops polling; in-flight invocations finish and are settled, messages gathered but not sent are released. */
   stop(): Promise<void> {
-    if (this.state === 'created' || this.state === 'disabled') {
+    if (this.state === 'created' || (this.state === 'disabled' && !this.stateTransitionReason)) {
       this.state = 'stopped';
       return Promise.resolve();
     }
     this.stopping ??= (async () => {
       this.stopRequested = true;
-      this.state = 'stopping';
+      // A mapping disabled because its queue was deleted stays 'disabled', with its reason.
+      if (this.state !== 'disabled') this.state = 'stopping';
       this.abortController.abort();
       const grace = setTimeout(() => this.requestAbort.abort(), this.options.stopGraceMs ?? 2_000);
       await Promise.allSettled(this.loops);
       clearTimeout(grace);
-      this.state = 'stopped';
+      if (this.state !== 'disabled') this.state = 'stopped';
     })();
     return this.stopping;
+  }
+
+  /**
+   * The queue was deleted: every poller stops instead of retrying for ever (state 'disabled', with the reason).
+   * AWS's own answer to a deleted queue is not documented; a mapping whose source is gone can only fail.
+   */
+  private queueDeleted(): void {
+    if (this.stateTransitionReason || this.stopRequested) return;
+    this.stateTransitionReason = `queue ${queueNameOf(this.queueArn)} was deleted: the mapping stopped polling it`;
+    this.state = 'disabled';
+    this.stopRequested = true;
+    this.abortController.abort();
+    this.emit({ type: 'source-deleted', reason: this.stateTransitionReason });
   }
 
   stats(): SqsPollerStats {
@@ -207,6 +223,7 @@ export class SqsPoller {
       functionName: this.options.functionName,
       queueArn: this.queueArn,
       state: this.state,
+      ...(this.stateTransitionReason ? { stateTransitionReason: this.stateTransitionReason } : {}),
       ...this.counters,
       ...(this.lastError ? { lastError: this.lastError } : {}),
     };
@@ -279,7 +296,7 @@ export class SqsPoller {
       }
       await this.process(batch);
     }
-    await this.release(carried);
+    if (!this.stateTransitionReason) await this.release(carried);
   }
 
   /** Receives until the batch is full, the window has passed since the first message, or 6 MB is reached. */
@@ -328,6 +345,10 @@ export class SqsPoller {
         errors = 0;
       } catch (error) {
         if (this.stopRequested) break;
+        if (queueGone(error)) {
+          this.queueDeleted();
+          break;
+        }
         errors += 1;
         this.fail('ReceiveMessage', error);
         await this.backoff(errors);
@@ -446,6 +467,12 @@ export class SqsPoller {
     }
   }
 }
+
+/** SQS's answer for a queue that does not exist, or is being deleted. */
+const queueGone = (error: unknown): boolean =>
+  error instanceof Error &&
+  (error.name === 'QueueDoesNotExist' ||
+    (error as { Code?: string }).Code === 'AWS.SimpleQueueService.NonExistentQueue');
 
 const queueNameOf = (queue: string): string => {
   if (queue.startsWith('arn:')) return parseQueueArn(queue).queueName;

@@ -149,6 +149,8 @@ export interface KinesisPollerStats {
   functionName: string;
   streamName: string;
   state: 'created' | 'disabled' | 'starting' | 'running' | 'stopping' | 'stopped';
+  /** Why a running mapping was disabled on its own: its stream was deleted. */
+  stateTransitionReason?: string;
   shards: ShardStats[];
 }
 
@@ -177,12 +179,16 @@ export type KinesisPollerEvent =
   | { type: 'shard-finished'; shardId: string }
   /** The saved checkpoints belonged to an earlier stream of the same name: the mapping starts afresh. */
   | { type: 'checkpoints-discarded'; reason: string }
+  /** The stream was deleted: the mapping stopped polling it and is disabled. */
+  | { type: 'source-deleted'; reason: string }
   | { type: 'error'; shardId?: string; operation: string; error: Error };
 
 export interface SqsPollerStats {
   functionName: string;
   queueArn: string;
   state: 'created' | 'disabled' | 'starting' | 'running' | 'stopping' | 'stopped';
+  /** Why a running mapping was disabled on its own: its queue was deleted. */
+  stateTransitionReason?: string;
   messagesIn: number;
   messagesDeleted: number;
   invocations: number;
@@ -201,4 +207,6 @@ export type SqsPollerEvent =
       failedMessageIds: string[];
     }
   | { type: 'deleted'; messageIds: string[] }
+  /** The queue was deleted: the mapping stopped polling it and is disabled. */
+  | { type: 'source-deleted'; reason: string }
   | { type: 'error'; operation: string; error: Error };

@@ -236,4 +236,30 @@ describe('Kinesis event source mapping: checkpoints, restarts and stopping', () 
     expect(fixture.poller.stats().state).toBe('stopped');
     await expect(fixture.poller.start()).rejects.toThrow('was already started');
   });
+
+  it('stops polling, disabled with the reason, once its stream is deleted while it runs', async () => {
+    // Prepare
+    const { streamName } = await suite.stream(sameKey(['before']));
+    const fixture = await suite.start(
+      streamName,
+      { StartingPosition: 'TRIM_HORIZON' },
+      { retryBaseDelayMs: 5, retryMaxDelayMs: 5 },
+    );
+    await waitFor(() => fixture.fn.events.length === 1, 'the first record');
+
+    // Act
+    await suite.client.send(new DeleteStreamCommand({ StreamName: streamName }));
+    await waitFor(() => fixture.poller.stats().state === 'disabled', 'the mapping to be disabled');
+    const errors = fixture.events.filter((event) => event.type === 'error').length;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    // Assess: one notice, and no more calls failing after it.
+    expect(fixture.poller.stats().stateTransitionReason).toBe(
+      `stream ${streamName} was deleted: the mapping stopped polling it`,
+    );
+    expect(fixture.events.filter((event) => event.type === 'source-deleted')).toHaveLength(1);
+    expect(fixture.events.filter((event) => event.type === 'error')).toHaveLength(errors);
+    await fixture.poller.stop();
+    expect(fixture.poller.stats().state).toBe('disabled');
+  });
 });

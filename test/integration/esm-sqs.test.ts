@@ -1,4 +1,4 @@
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '#local/emulators/index.ts';
 import { SqsPoller } from '#local/esm/sqs-poller.ts';
@@ -225,5 +225,32 @@ describe('SQS event source mapping', () => {
       'Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10',
     );
     expect(poller.stats()).toMatchObject({ state: 'disabled', queueArn: queue.arn, invocations: 0 });
+  });
+
+  it('stops polling, disabled with the reason, once its queue is deleted while it runs', async () => {
+    // Prepare
+    const queue = await createQueue(suite.client);
+    await sendMessages(suite.client, queue.url, ['before']);
+    const { poller, fn, events } = await start(
+      queue.url,
+      {},
+      { concurrency: 3, retryBaseDelayMs: 5, retryMaxDelayMs: 5 },
+    );
+    await waitFor(() => fn.events.length === 1, 'the first message');
+
+    // Act
+    await suite.client.send(new DeleteQueueCommand({ QueueUrl: queue.url }));
+    await waitFor(() => poller.stats().state === 'disabled', 'the mapping to be disabled');
+    const errors = events.filter((event) => event.type === 'error').length;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    // Assess: one notice, and no more calls failing after it.
+    expect(poller.stats().stateTransitionReason).toBe(
+      `queue ${queue.name} was deleted: the mapping stopped polling it`,
+    );
+    expect(events.filter((event) => event.type === 'source-deleted')).toHaveLength(1);
+    expect(events.filter((event) => event.type === 'error')).toHaveLength(errors);
+    await poller.stop();
+    expect(poller.stats().state).toBe('disabled');
   });
 });

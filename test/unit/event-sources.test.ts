@@ -121,6 +121,13 @@ describe('Local runtime: what the log says of a stream event source', () => {
     ],
     [
       {
+        type: 'source-deleted',
+        reason: 'stream local-EventStream was deleted: the mapping stopped polling it',
+      },
+      'stream local-EventStream was deleted: the mapping stopped polling it (disabled); restart the runtime to make it again from the template',
+    ],
+    [
+      {
         type: 'error',
         shardId: 'shardId-000000000001',
         operation: 'Checkpoint',

@@ -38,7 +38,12 @@ export interface SqsPollerOptions {
    * it. A FIFO queue gets one, which keeps every message group in order.
    */
   concurrency?: number;
-  /** How long a poller waits after an empty receive. */
+  /**
+   * The longest a receive waits for a message (SQS long polling, 0–20 s), as AWS's pollers long-poll; default 20.
+   * 0 short-polls, every `pollIntervalMs` while the queue is empty.
+   */
+  waitTimeSeconds?: number;
+  /** How long a poller waits after an empty short poll (or a long poll the queue answered at once). */
   pollIntervalMs?: number;
   retryBaseDelayMs?: number;
   retryMaxDelayMs?: number;
@@ -55,11 +60,8 @@ export interface SqsPollerOptions {
   onEvent?: (event: SqsPollerEvent) => void;
 }
 
-/**
- * Short polls, where AWS long-polls: a stop then waits for no receive, and the messages of a receive cut short are
- * released at once. (The emulator answers long polls as SQS does, for other clients: `SQS_FIXES`.)
- */
-const RECEIVE_WAIT_SECONDS = 0;
+/** SQS's longest long poll, and what AWS's pollers use ("Lambda uses long polling to poll a queue"). */
+const MAX_WAIT_SECONDS = 20;
 
 /** The system attributes Lambda puts in `attributes`, in the order AWS writes them. */
 const RECORD_ATTRIBUTES = [
@@ -144,6 +146,7 @@ export class SqsPoller {
   private queueArn = '';
   private readonly loops: Promise<void>[] = [];
   private stopping: Promise<void> | undefined;
+  private readonly waitSeconds: number;
   /** Why the mapping stopped polling on its own (its queue was deleted); as AWS's StateTransitionReason. */
   private stateTransitionReason: string | undefined;
   private counters = { messagesIn: 0, messagesDeleted: 0, invocations: 0, failedInvocations: 0 };
@@ -154,6 +157,10 @@ export class SqsPoller {
     this.config = sqsMappingConfig(options.properties, {
       fifo: queueNameOf(options.queue).endsWith('.fifo'),
     });
+    this.waitSeconds = Math.max(
+      0,
+      Math.min(MAX_WAIT_SECONDS, Math.floor(options.waitTimeSeconds ?? MAX_WAIT_SECONDS)),
+    );
   }
 
   /** Resolves the queue and starts the pollers; rejects when the queue does not exist. */
@@ -256,7 +263,13 @@ export class SqsPoller {
    */
   private send<T>(call: (abortSignal: AbortSignal) => Promise<T>, waitSeconds = 0): Promise<T> {
     const timeoutMs = (this.options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS) + waitSeconds * 1000;
-    return withCallTimeout(timeoutMs, this.requestAbort.signal, call);
+    // A long poll is abandoned at stop(): it may wait up to 20 s. Messages the emulator hands to it after that come
+    // back after their visibility timeout, as on SQS when a client drops a long poll.
+    const stop =
+      waitSeconds > 0
+        ? AbortSignal.any([this.requestAbort.signal, this.abortController.signal])
+        : this.requestAbort.signal;
+    return withCallTimeout(timeoutMs, stop, call);
   }
 
   private async resolveQueue(): Promise<void> {
@@ -283,11 +296,15 @@ export class SqsPoller {
 
   private async poll(): Promise<void> {
     let carried: SQSRecord[] = [];
+    const pollIntervalMs = this.options.pollIntervalMs ?? 250;
     while (!this.stopRequested) {
+      const startedAt = Date.now();
       const { batch, overflow } = await this.gather(carried);
       carried = overflow;
       if (batch.length === 0) {
-        await sleep(this.options.pollIntervalMs ?? 250, this.abortController.signal);
+        // A long poll that came back empty has waited already; a short poll (or a queue that answers a long poll
+        // at once) waits here, so an idle queue is not polled in a tight loop.
+        await sleep(pollIntervalMs - (Date.now() - startedAt), this.abortController.signal);
         continue;
       }
       if (this.stopRequested) {
@@ -325,21 +342,24 @@ export class SqsPoller {
         deadline ??= Date.now() + windowMs;
         if (Date.now() >= deadline) break;
       }
+      // Long-polls while it holds no message; short-polls to fill a batch begun within its window, so that a stop
+      // meanwhile finds no receive to abandon and releases the batch's messages at once.
+      const waitSeconds = batch.length === 0 ? this.waitSeconds : 0;
       let messages: Message[];
       try {
         const command = new ReceiveMessageCommand({
           QueueUrl: this.queueUrl,
           MaxNumberOfMessages: Math.min(10, this.config.BatchSize - batch.length),
-          WaitTimeSeconds: RECEIVE_WAIT_SECONDS,
+          WaitTimeSeconds: waitSeconds,
           AttributeNames: ['All'],
           MessageSystemAttributeNames: ['All'],
           MessageAttributeNames: ['All'],
         });
-        // Not aborted at once on stop: a short poll ends within milliseconds, and its messages are then
+        // A short poll is not aborted at once on stop: it ends within milliseconds, and its messages are then
         // released rather than left invisible for the visibility timeout.
         const response = await this.send(
           (abortSignal) => this.options.client.send(command, { abortSignal }),
-          RECEIVE_WAIT_SECONDS,
+          waitSeconds,
         );
         messages = response.Messages ?? [];
         errors = 0;

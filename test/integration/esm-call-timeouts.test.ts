@@ -328,6 +328,8 @@ describe('SQS event source mapping when a call to the queue gets no answer', () 
       accountId: LOCAL_ACCOUNT_ID,
       concurrency: 1,
       pollIntervalMs: 20,
+      // Short polls: a held long poll would be given its 20 s wait on top of callTimeoutMs.
+      waitTimeSeconds: 0,
       retryBaseDelayMs: 0,
       callTimeoutMs: CALL_TIMEOUT_MS,
       onEvent: (event) => events.push(event),

@@ -1,4 +1,4 @@
-import { DeleteQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteQueueCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '#local/emulators/index.ts';
 import { SqsPoller } from '#local/esm/sqs-poller.ts';
@@ -234,7 +234,8 @@ describe('SQS event source mapping', () => {
     const { poller, fn, events } = await start(
       queue.url,
       {},
-      { concurrency: 3, retryBaseDelayMs: 5, retryMaxDelayMs: 5 },
+      // A long poll already waiting on the deleted queue ends only after its wait: 1 s, not 20.
+      { concurrency: 3, waitTimeSeconds: 1, retryBaseDelayMs: 5, retryMaxDelayMs: 5 },
     );
     await waitFor(() => fn.events.length === 1, 'the first message');
 
@@ -252,5 +253,34 @@ describe('SQS event source mapping', () => {
     expect(events.filter((event) => event.type === 'error')).toHaveLength(errors);
     await poller.stop();
     expect(poller.stats().state).toBe('disabled');
+  });
+
+  it('long-polls an idle queue, delivering a message as soon as it is sent, and stops without waiting for the poll', async () => {
+    // Prepare: count the receives the poller sends.
+    const queue = await createQueue(suite.client);
+    let receives = 0;
+    const counting = {
+      send: (command: { constructor: { name: string } }, options: unknown) => {
+        if (command.constructor.name === 'ReceiveMessageCommand') receives += 1;
+        return (suite.client.send as (c: unknown, o: unknown) => Promise<unknown>)(command, options);
+      },
+    } as unknown as SQSClient;
+    const { poller, fn } = await start(queue.url, {}, { client: counting });
+
+    // Act
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const idleReceives = receives;
+    const sentAt = Date.now();
+    await sendMessages(suite.client, queue.url, ['late']);
+    await waitFor(() => fn.events.length === 1, 'the message');
+    const deliveredInMs = Date.now() - sentAt;
+    const stopAt = Date.now();
+    await poller.stop();
+
+    // Assess: one waiting receive in 500 ms, where 20 ms short polls made about 25.
+    expect(idleReceives).toBe(1);
+    expect(deliveredInMs).toBeLessThan(1_000);
+    expect(Date.now() - stopAt).toBeLessThan(1_000);
+    expect(fn.batches()).toEqual([['late']]);
   });
 });

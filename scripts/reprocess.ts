@@ -1,6 +1,8 @@
 import {
   type JobStatus,
+  type ParsedRequest,
   parseReprocessRequest,
+  type ReprocessAnswer,
   ReprocessRequestError,
   refuseFutureWindow,
   refuseOtherParameters,
@@ -8,7 +10,14 @@ import {
 import { flagErrorMessage, isFlagError, numberFlag, parseFlags } from './lib/flags.ts';
 import { isWorkedOn, RECENTLY_WORKED_MS, windowProgress } from './lib/job-follow.ts';
 import { createProgress } from './lib/progress.ts';
-import { DEFAULT_LOCAL_ENDPOINT, explainFailure, TARGET_OPTIONS, targetFrom } from './lib/stack-target.ts';
+import {
+  DEFAULT_LOCAL_ENDPOINT,
+  explainFailure,
+  TARGET_OPTIONS,
+  type Target,
+  TargetError,
+  targetFrom,
+} from './lib/stack-target.ts';
 
 /**
  * `npm run reprocess -- --from <time> [--to <time>] ...`: starts a reprocessing job on ReprocessorFunction and
@@ -100,33 +109,52 @@ const inFlagTerms = (message: string): string =>
     .replace('give from (and to) to start one', 'give --from (and --to) to start one');
 
 /**
- * The function's own checks of a start request, run here before anything is sent: a typo is refused at once
- * (exit 2), and never reaches the function as an invocation error. What only the function can know (the job
- * store, the stream) is still its to refuse.
+ * The function's own checks of a start request, run here before anything is sent (the look at a `--job` too): a
+ * typo is refused at once (exit 2), and never reaches the function as an invocation error. What only the function
+ * can know (the job store, the stream) is still its to refuse.
  */
-const checkBeforeSending = (request: Record<string, unknown>, now: number): void =>
-  inFlagTermsOnRefusal(() => {
-    const { parameters } = parseReprocessRequest(request, { defaultMaxRecordsPerSecond: 1 });
-    if (parameters) refuseFutureWindow(parameters, now);
-  });
+const checkRequest = (request: Record<string, unknown>): ParsedRequest =>
+  inFlagTermsOnRefusal(() => parseReprocessRequest(request, { defaultMaxRecordsPerSecond: 1 }));
 
 /**
- * The function's refusal of a request naming a job with other parameters, asked here of a job the command would
- * only follow: the function never sees that request, and following the job would show another job's work as the
- * one asked for (another window, or a dry run).
+ * The function's refusals of a start request, asked here once the job is known: a job that exists refuses other
+ * parameters (also one the command would only follow, which the function then never sees: following it would
+ * show another job's work as the one asked for), and a new job's window must not be in the future.
  */
-const checkFollowed = (job: JobStatus, request: Record<string, unknown>): void =>
-  inFlagTermsOnRefusal(() =>
-    refuseOtherParameters(job, parseReprocessRequest(request, { defaultMaxRecordsPerSecond: 1 })),
-  );
+const checkAgainst = (job: JobStatus | undefined, request: ParsedRequest, now: number): void =>
+  inFlagTermsOnRefusal(() => {
+    if (job) refuseOtherParameters(job, request);
+    else if (request.parameters) refuseFutureWindow(request.parameters, now);
+  });
 
-const inFlagTermsOnRefusal = (check: () => void): void => {
+const inFlagTermsOnRefusal = <T>(check: () => T): T => {
   try {
-    check();
+    return check();
   } catch (error) {
     if (!(error instanceof ReprocessRequestError)) throw error;
     throw new Error(inFlagTerms(error.message));
   }
+};
+
+/** The job's status, or undefined when the function answers that there is no such job. */
+const lookUp = async (target: Target, jobId: string): Promise<JobStatus | undefined> => {
+  const answer = await target
+    .invoke<ReprocessAnswer>('ReprocessorFunction', { action: 'status', jobId })
+    .catch((error: Error) => {
+      // A function deployed before status answered not-found refuses the request instead.
+      if (error instanceof TargetError && /ReprocessRequestError: there is no job /.test(error.message)) {
+        return undefined;
+      }
+      throw error;
+    });
+  return answer === undefined || answer.state === 'not-found' ? undefined : answer;
+};
+
+/** The status of a job that must exist (one named by --status, or one being followed). */
+const statusOf = async (target: Target, jobId: string): Promise<JobStatus> => {
+  const status = await lookUp(target, jobId);
+  if (status === undefined) throw new Error(`there is no job ${jobId}`);
+  return status;
 };
 
 /** A job that cannot go on as asked: an answer about the job (exit status 1), not a usage error. */
@@ -198,14 +226,9 @@ const main = async (): Promise<number> => {
     let status: JobStatus;
     if (values.status) {
       if (!values.job) throw new Error('--status needs --job');
-      status = await target.invoke<JobStatus>('ReprocessorFunction', { action: 'status', jobId: values.job });
+      checkRequest({ action: 'status', jobId: values.job });
+      status = await statusOf(target, values.job);
     } else {
-      // A job already worked on is only followed: starting it again would run a second chain beside the first.
-      const current = values.job
-        ? await target
-            .invoke<JobStatus>('ReprocessorFunction', { action: 'status', jobId: values.job })
-            .catch(() => undefined)
-        : undefined;
       const request = {
         action: 'start',
         detach: true,
@@ -216,11 +239,16 @@ const main = async (): Promise<number> => {
         ...(rate === undefined ? {} : { maxRecordsPerSecond: rate }),
         ...(values['dry-run'] ? { dryRun: true } : {}),
       };
+      const parsed = checkRequest(request);
+      // A job already worked on is only followed: starting it again would run a second chain beside the first.
+      const current = values.job ? await lookUp(target, values.job) : undefined;
+      if (values.job && current === undefined && !parsed.parameters) {
+        throw new Error(`there is no job ${values.job}; give --from (and --to) to start one`);
+      }
       const refused = current && unresumable(current);
       if (refused) throw new JobStateError(refused);
+      checkAgainst(current, parsed, Date.now());
       const following = current !== undefined && isWorkedOn(current, Date.now());
-      if (following) checkFollowed(current, request);
-      else checkBeforeSending(request, Date.now());
       status = following ? current : await target.invoke<JobStatus>('ReprocessorFunction', request);
       currentJob = status.jobId;
       progress.line(
@@ -238,10 +266,7 @@ const main = async (): Promise<number> => {
       while (status.state === 'running') {
         progress.update(Math.floor(windowProgress(status) * 1000), 1000, describe(status, { live: true }));
         await sleep(pollMs);
-        status = await target.invoke<JobStatus>('ReprocessorFunction', {
-          action: 'status',
-          jobId: status.jobId,
-        });
+        status = await statusOf(target, status.jobId);
         showNewWarnings();
         // Nothing works on it any more (its invocations were cut off: a stop, a crash): resumed, as `--job` would.
         if (status.state === 'running' && !isWorkedOn(status, Date.now())) {

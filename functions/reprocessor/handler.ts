@@ -14,7 +14,7 @@ import { DynamoDbJobStore } from '#shared/recovery/job-store.ts';
 import {
   type ContinueRequest,
   handleReprocessRequest,
-  type JobStatus,
+  type ReprocessAnswer,
   ReprocessRequestError,
 } from '#shared/recovery/reprocessor.ts';
 import { createDryRunSink, createSink } from '#shared/sink/sink-factory.ts';
@@ -46,8 +46,11 @@ const invokeSelf =
     );
   };
 
-/** `{ from, to?, shardIds?, dryRun?, jobId?, maxRecordsPerSecond?, action? }` → the job's status. */
-const reprocess = (event: unknown, context: Context): Promise<JobStatus> =>
+/**
+ * `{ from, to?, shardIds?, dryRun?, jobId?, maxRecordsPerSecond?, action? }` → the job's status; a status request
+ * for a job that does not exist answers `{ jobId, state: 'not-found', message }`.
+ */
+const reprocess = (event: unknown, context: Context): Promise<ReprocessAnswer> =>
   handleReprocessRequest(event, {
     kinesis: kinesisReader,
     jobs,
@@ -67,7 +70,7 @@ const isContinuation = (event: unknown): boolean => {
   return typeof continuation === 'number' && continuation > 0;
 };
 
-export const handler = middy<unknown, JobStatus>()
+export const handler = middy<unknown, ReprocessAnswer>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics, { captureColdStartMetric: true }))
   // A job's own continuation refused (after a deploy that raised the projection version) is a failure to see,

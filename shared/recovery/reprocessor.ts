@@ -171,6 +171,19 @@ export interface JobStatus {
   warnings?: string[];
 }
 
+/**
+ * The answer to a status request for a job the store does not hold: an answer, not a refusal, so that a look before
+ * a start (as `npm run reprocess -- --job <new id>` makes) is no failed invocation.
+ */
+export interface JobNotFound {
+  jobId: string;
+  state: 'not-found';
+  message: string;
+}
+
+/** What the function answers: a job's status, or, to a status request only, that there is no such job. */
+export type ReprocessAnswer = JobStatus | JobNotFound;
+
 /** A request the function refuses, with the reason. */
 export class ReprocessRequestError extends Error {
   constructor(message: string) {
@@ -1130,18 +1143,27 @@ const planned = async (job: JobItem, deps: ReprocessDependencies, now: number): 
   return { ...job, planned: true };
 };
 
-/** Answers one request: `status`, or `start` (which creates, resumes or continues a job). */
-export const handleReprocessRequest = async (
+/**
+ * Answers one request: `status`, or `start` (which creates, resumes or continues a job). A start answers the job's
+ * status or is refused; a status request for a job the store does not hold answers JobNotFound.
+ */
+export function handleReprocessRequest(
+  input: ContinueRequest | (ReprocessRequest & { action?: 'start' }),
+  deps: ReprocessDependencies,
+): Promise<JobStatus>;
+export function handleReprocessRequest(input: unknown, deps: ReprocessDependencies): Promise<ReprocessAnswer>;
+export async function handleReprocessRequest(
   input: unknown,
   deps: ReprocessDependencies,
-): Promise<JobStatus> => {
+): Promise<ReprocessAnswer> {
   const clock = deps.clock ?? systemClock;
   const { jobs, settings, logger } = deps;
   const request = parseReprocessRequest(input, settings);
   const now = clock.now();
   if (request.action === 'status') {
     const job = await jobs.getJob(request.jobId!);
-    if (!job) throw new ReprocessRequestError(`there is no job ${request.jobId}`);
+    if (!job)
+      return { jobId: request.jobId!, state: 'not-found', message: `there is no job ${request.jobId}` };
     return {
       ...jobStatus(job, await jobs.listShards(job.jobId), now),
       functionProjectionVersion: settings.projectionVersion,
@@ -1220,4 +1242,4 @@ export const handleReprocessRequest = async (
     ...answer.totals,
   });
   return answer;
-};
+}

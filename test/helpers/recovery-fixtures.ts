@@ -1,3 +1,4 @@
+import type { JobStatus, ReprocessAnswer } from '#shared/recovery/reprocessor.ts';
 import type { EventStore, EventToStore, PutResult } from '#shared/sink/event-store.ts';
 import { MemoryEventStore } from '#shared/sink/memory-event-store.ts';
 
@@ -90,3 +91,9 @@ export class RecordingStore implements EventStore {
     return this.inner.put(event);
   }
 }
+
+/** A reprocessor answer that must be a job's status: an answer that there is no such job fails the test. */
+export const existingJob = (answer: ReprocessAnswer): JobStatus => {
+  if (answer.state === 'not-found') throw new Error(`expected a job's status, got: ${answer.message}`);
+  return answer;
+};

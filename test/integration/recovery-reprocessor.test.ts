@@ -39,7 +39,7 @@ import {
   splitShard,
   startRecoveryEmulators,
 } from '#test/helpers/recovery-emulators.ts';
-import { identityOf, RecordingStore } from '#test/helpers/recovery-fixtures.ts';
+import { existingJob, identityOf, RecordingStore } from '#test/helpers/recovery-fixtures.ts';
 
 const S0 = 'shardId-000000000000';
 const S1 = 'shardId-000000000001';
@@ -641,7 +641,9 @@ describe('Recovery: reprocessor against the emulators', () => {
     );
     const iterators = calls.filter((call) => call.command === 'GetShardIterator').length;
     const jobs = new DynamoDbJobStore(jobsTable);
-    const status = await handleReprocessRequest({ action: 'status', jobId: 'unrecorded' }, deps({ jobs }));
+    const status = existingJob(
+      await handleReprocessRequest({ action: 'status', jobId: 'unrecorded' }, deps({ jobs })),
+    );
     const resumed = await handleReprocessRequest(
       { from: iso(from), jobId: 'unrecorded' },
       deps({ store, jobs, owner: 'invocation-2' }),

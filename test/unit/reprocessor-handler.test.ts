@@ -218,8 +218,27 @@ describe('Function: reprocessor handler', () => {
 
   it('fails the invocation with the reason when the request is refused', async () => {
     // Act
-    const result = invoke({ action: 'status', jobId: 'no-such-job' });
+    const result = invoke({ jobId: 'no-such-job' });
     // Assess
-    await expect(result).rejects.toThrow('there is no job no-such-job');
+    await expect(result).rejects.toThrow('there is no job no-such-job; give from (and to) to start one');
+  });
+
+  it('answers the status of a job that does not exist as not found, an invocation that succeeds and refuses nothing', async () => {
+    // Prepare
+    const added = vi.spyOn(metrics, 'addMetric');
+    try {
+      // Act
+      const answer = await invoke({ action: 'status', jobId: 'no-such-job' });
+      // Assess
+      expect(answer).toEqual({
+        jobId: 'no-such-job',
+        state: 'not-found',
+        message: 'there is no job no-such-job',
+      });
+      expect(added.mock.calls.filter(([name]) => name === 'RequestsRefused')).toEqual([]);
+      expect(dynamoMock).not.toHaveReceivedCommand(PutCommand);
+    } finally {
+      added.mockRestore();
+    }
   });
 });

@@ -18,6 +18,7 @@ import { MemoryEventStore } from '#shared/sink/memory-event-store.ts';
 import { FakeKinesis, testClock } from '#test/helpers/fake-kinesis.ts';
 import { metricsRecorder, silentLogger } from '#test/helpers/kinesis-factories.ts';
 import {
+  existingJob,
   FailingStore,
   identityOf,
   keyedCloudEvent,
@@ -310,7 +311,7 @@ describe('Recovery: reprocessor', () => {
       deps({ store, budgetMs: 1_500 }),
     );
     const checkpoint = (await jobs.listShards('budget'))[0]!;
-    const second = await handleReprocessRequest(continued[0], deps({ store, owner: 'invocation-2' }));
+    const second = await handleReprocessRequest(continued[0]!, deps({ store, owner: 'invocation-2' }));
     // Assess
     expect(first).toMatchObject({ state: 'running', continued: true });
     expect(first.totals.recordsRead).toBeGreaterThan(0);
@@ -367,7 +368,7 @@ describe('Recovery: reprocessor', () => {
     fake.trim(S0, checkpointed + 2);
     fake.faults.refuseTrimmed = true;
     // Act
-    const second = await handleReprocessRequest(continued[0], deps({ store, owner: 'invocation-2' }));
+    const second = await handleReprocessRequest(continued[0]!, deps({ store, owner: 'invocation-2' }));
     // Assess
     expect(checkpointed).toBeGreaterThan(0);
     expect(second.state).toBe('done');
@@ -461,7 +462,7 @@ describe('Recovery: reprocessor', () => {
     // Act
     const finished = await handleReprocessRequest({ jobId: 'finished' }, v2);
     const unfinished = handleReprocessRequest({ jobId: 'unfinished' }, v2);
-    const looked = await handleReprocessRequest({ action: 'status', jobId: 'unfinished' }, v2);
+    const looked = existingJob(await handleReprocessRequest({ action: 'status', jobId: 'unfinished' }, v2));
     // Assess: the status says which version the function writes, so that a caller can tell it cannot resume it.
     expect(finished).toMatchObject({ jobId: 'finished', state: 'done', continued: false });
     expect(looked).toMatchObject({ state: 'running', projectionVersion: 1, functionProjectionVersion: 2 });
@@ -648,7 +649,7 @@ describe('Recovery: reprocessor', () => {
       GetShardIterator: fake.callsOf('GetShardIterator').length,
       GetRecords: fake.callsOf('GetRecords').length,
     };
-    const second = await handleReprocessRequest(continued[0], deps({ owner: 'invocation-2' }));
+    const second = await handleReprocessRequest(continued[0]!, deps({ owner: 'invocation-2' }));
     // Assess: one read that processed nothing, then the hand-over; the next invocation reads every record.
     expect(reads).toEqual({ GetShardIterator: 1, GetRecords: 1 });
     expect(first).toMatchObject({
@@ -682,7 +683,7 @@ describe('Recovery: reprocessor', () => {
       GetShardIterator: fake.callsOf('GetShardIterator').length,
       GetRecords: fake.callsOf('GetRecords').length,
     };
-    const second = await handleReprocessRequest(continued[0], deps({ owner: 'invocation-2', settings }));
+    const second = await handleReprocessRequest(continued[0]!, deps({ owner: 'invocation-2', settings }));
     // Assess
     expect(reads).toEqual({ GetShardIterator: 1, GetRecords: 1 });
     expect(first).toMatchObject({
@@ -793,7 +794,9 @@ describe('Recovery: reprocessor', () => {
       GetShardIterator: fake.callsOf('GetShardIterator').length,
       GetRecords: fake.callsOf('GetRecords').length,
     };
-    const status = await handleReprocessRequest({ action: 'status', jobId: 'unrecorded' }, deps({ jobs }));
+    const status = existingJob(
+      await handleReprocessRequest({ action: 'status', jobId: 'unrecorded' }, deps({ jobs })),
+    );
     fake.faults.gone.clear();
     const resumed = await handleReprocessRequest(
       { from: iso(from), jobId: 'unrecorded' },
@@ -860,7 +863,9 @@ describe('Recovery: reprocessor', () => {
     const store = new FailingStore([identityOf('a', 2)], memory);
     const window = { from: iso(from), to: iso(to), jobId: 'edge' };
     // Act
-    const failed = await handleReprocessRequest(window, deps({ store, settings: { getRecordsLimit: 10 } }));
+    const failed = existingJob(
+      await handleReprocessRequest(window, deps({ store, settings: { getRecordsLimit: 10 } })),
+    );
     store.failing.clear();
     const retried = await handleReprocessRequest({ jobId: 'edge' }, deps({ store }));
     // Assess: the failed record is kept for the retry, which writes it.
@@ -882,7 +887,7 @@ describe('Recovery: reprocessor', () => {
     const settings = { getRecordsLimit: 10, timeReserveMs: 5_000, stopReserveMs: 1_000 };
     // Act
     const first = await handleReprocessRequest(window, deps({ budgetMs: 4_000, settings }));
-    const second = await handleReprocessRequest(continued[0], deps({ owner: 'invocation-2' }));
+    const second = await handleReprocessRequest(continued[0]!, deps({ owner: 'invocation-2' }));
     // Assess
     expect(first).toMatchObject({ state: 'running', continued: true, totals: { written: 0 } });
     expect(second).toMatchObject({ state: 'done', totals: { recordsRead: 3, written: 3 } });
@@ -918,7 +923,7 @@ describe('Recovery: reprocessor', () => {
       deps({ remainingMs: () => ((jobs.shards.get('status')?.get(S0)?.recordsRead ?? 0) >= 3 ? 0 : 60_000) }),
     );
     // Act
-    const status = await handleReprocessRequest({ action: 'status', jobId: 'status' }, deps());
+    const status = existingJob(await handleReprocessRequest({ action: 'status', jobId: 'status' }, deps()));
     // Assess
     expect(status.shards).toEqual([
       {
@@ -951,7 +956,7 @@ describe('Recovery: reprocessor', () => {
     );
     clock.advance(60_000);
     // Act
-    const status = await handleReprocessRequest({ action: 'status', jobId: 'open' }, deps());
+    const status = existingJob(await handleReprocessRequest({ action: 'status', jobId: 'open' }, deps()));
     // Assess: 30 ms of the window is left to read, whatever the time now
     expect(status.shards[0]).toMatchObject({ state: 'reading', recordsRead: 3 });
     expect(status.shards[0]!.lagMs).toBe(
@@ -1062,7 +1067,7 @@ describe('Recovery: reprocessor', () => {
     const expected = warning.replace('FROM', from).replace('KEPT', iso(clock.now() - 24 * 3_600_000));
     // Act
     const started = await handleReprocessRequest({ from, to, jobId: 'old', detach: true }, deps());
-    const status = await handleReprocessRequest({ action: 'status', jobId: 'old' }, deps());
+    const status = existingJob(await handleReprocessRequest({ action: 'status', jobId: 'old' }, deps()));
     // Assess
     expect(started.warnings).toEqual([expected]);
     expect(status.warnings).toEqual([expected]);
@@ -1090,7 +1095,7 @@ describe('Recovery: reprocessor', () => {
     const checkpoint = (await jobs.listShards('slow'))[0]!;
     clock.advance(25 * 3_600_000);
     // Act
-    const status = await handleReprocessRequest(continued[0], deps({ owner: 'invocation-2' }));
+    const status = await handleReprocessRequest(continued[0]!, deps({ owner: 'invocation-2' }));
     // Assess: the shard's range from its checkpoint to the window's end (older than the retention) is named.
     expect(checkpoint).toMatchObject({ state: 'reading', lastArrival: expect.any(String) });
     const range = { from: checkpoint.lastArrival!, to: iso(to) };
@@ -1188,7 +1193,6 @@ describe('Recovery: reprocessor', () => {
     [{ from: '2026-01-01T00:00:00Z', form: 1 }, 'unknown field(s) form'],
     [{ action: 'status' }, 'a status request needs the jobId'],
     [{ action: 'status', jobId: 'x', from: '2026-01-01T00:00:00Z' }, 'takes only the jobId'],
-    [{ action: 'status', jobId: 'nope' }, 'there is no job nope'],
     [{ jobId: 'nope' }, 'there is no job nope; give from'],
     [{ action: 'stop', jobId: 'x' }, "action must be 'start' or 'status'"],
   ])('refuses %j', async (request, message) => {
@@ -1199,6 +1203,16 @@ describe('Recovery: reprocessor', () => {
     // Assess
     await expect(result).rejects.toThrow(ReprocessRequestError);
     await expect(result).rejects.toThrow(message);
+  });
+
+  it('answers a status request for a job that does not exist as not found, without refusing it', async () => {
+    // Prepare
+    const { deps, jobs } = setup(1);
+    // Act
+    const answer = await handleReprocessRequest({ action: 'status', jobId: 'nope' }, deps());
+    // Assess: an answer, and nothing created by the look.
+    expect(answer).toEqual({ jobId: 'nope', state: 'not-found', message: 'there is no job nope' });
+    expect(await jobs.getJob('nope')).toBeUndefined();
   });
 
   it.each([

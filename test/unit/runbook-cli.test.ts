@@ -572,6 +572,111 @@ describe('Runbook commands: reprocess --job takes over a job nothing works on an
   });
 });
 
+describe('Runbook commands: reprocess --job looks a job up without failing an invocation', () => {
+  /** The function's answer to a status request for a job it does not hold. */
+  const notFound = (jobId: string) => ({ jobId, state: 'not-found', message: `there is no job ${jobId}` });
+
+  /** Runs reprocess with `args` against a function answering `answer`, with the requests it got. */
+  const reprocessAgainst = async (args: string[], answer: (payload: Record<string, unknown>) => unknown) => {
+    const requests: Array<Record<string, unknown>> = [];
+    const { endpoint, close } = await invokeApi(({ payload }) => {
+      requests.push(payload);
+      return answer(payload);
+    });
+    try {
+      return { ...(await run('scripts/reprocess.ts', [...args, '--endpoint', endpoint])), requests };
+    } finally {
+      await close();
+    }
+  };
+
+  it('starts a new job named by --job once the function answers that there is no such job', async () => {
+    // Act
+    const result = await reprocessAgainst(['--job', 'new-1', ...FROM.slice(0, 2)], (payload) =>
+      payload.action === 'status' ? notFound('new-1') : jobStatus('new-1', 'done'),
+    );
+    // Assess
+    expect(result.requests.map((request) => request.action)).toEqual(['status', 'start']);
+    expect(result.stderr).toContain('job new-1 on the local runtime');
+    expect(result.code).toBe(0);
+  });
+
+  it('refuses --job of a job that does not exist without --from, and sends no start the function would refuse', async () => {
+    // Act
+    const result = await reprocessAgainst(['--job', 'nope'], () => notFound('nope'));
+    // Assess
+    expect(result.requests).toEqual([{ action: 'status', jobId: 'nope' }]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      'reprocess failed: there is no job nope; give --from (and --to) to start one',
+    );
+    expect(result.stderr).not.toContain('to follow or resume it');
+  });
+
+  it('--status of a job that does not exist says so, with exit status 2 and nothing on stdout', async () => {
+    // Act
+    const result = await reprocessAgainst(['--job', 'nope', '--status', '--json'], () => notFound('nope'));
+    // Assess
+    expect(result.requests).toEqual([{ action: 'status', jobId: 'nope' }]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('reprocess failed: there is no job nope\n');
+    expect(result.stdout).toBe('');
+  });
+
+  it('starts no job when the look at --job fails: the job may be running', async () => {
+    // Act: the status request's connection is dropped.
+    const result = await reprocessAgainst(['--job', 'fix-2', ...FROM.slice(0, 2)], (payload) =>
+      payload.action === 'status' ? undefined : jobStatus('fix-2', 'done'),
+    );
+    // Assess
+    expect(result.requests.map((request) => request.action)).toEqual(['status']);
+    expect(result.code).toBe(2);
+  });
+
+  it('takes the refusal of a function deployed before status answered not-found as no such job', async () => {
+    // Prepare: the older function fails the status request with its refusal.
+    const requests: Array<Record<string, unknown>> = [];
+    const { endpoint, close } = await listenOn(
+      createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (chunk: Buffer) => chunks.push(chunk));
+        req.on('end', () => {
+          const payload = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+          requests.push(payload);
+          const refused = payload.action === 'status';
+          res.writeHead(200, {
+            'content-type': 'application/json',
+            ...(refused ? { 'x-amz-function-error': 'Unhandled' } : {}),
+          });
+          res.end(
+            JSON.stringify(
+              refused
+                ? { errorType: 'ReprocessRequestError', errorMessage: 'there is no job old-1' }
+                : jobStatus('old-1', 'done'),
+            ),
+          );
+        });
+      }),
+      0,
+    );
+    try {
+      // Act
+      const result = await run('scripts/reprocess.ts', [
+        '--job',
+        'old-1',
+        ...FROM.slice(0, 2),
+        '--endpoint',
+        endpoint,
+      ]);
+      // Assess
+      expect(requests.map((request) => request.action)).toEqual(['status', 'start']);
+      expect(result.code).toBe(0);
+    } finally {
+      await close();
+    }
+  });
+});
+
 describe('Runbook commands: reprocess --status says what a job needs', () => {
   it('shows a job nothing works on as such, with the command that resumes it, and the window warnings', async () => {
     // Prepare: a running job, no lease, untouched for an hour, whose window started past the retention.

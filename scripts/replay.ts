@@ -25,7 +25,8 @@ const USAGE = `usage: npm run replay -- [options]
   --endpoint <url>     the local runtime's AWS endpoint (default: ${DEFAULT_LOCAL_ENDPOINT})
   --stack <name>       a deployed stack instead; its outputs name the function
   --region <region>    the deployed stack's region
-  --json               print the combined report as JSON on stdout
+  --json               print the combined report on stdout as JSON, its summary going to stderr with the
+                       progress (without --json the summary is on stdout)
 
 Exit status: 0 when every message handled was replayed, 1 when messages are still failing, had expired or are in
 flight on the failure queue (not replayed yet), or a dry run did not read them all; 2 for bad usage or when the
@@ -110,9 +111,11 @@ const main = async (): Promise<number> => {
     target.destroy();
   }
 
+  // The run's report is the command's answer: on stdout, unless --json puts it there as JSON.
+  const report = values.json ? console.error : console.log;
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   // Records and messages counted apart: a message still failing can hold records that were written.
-  console.error(
+  report(
     `${plural(total.messages, 'message')}, ${plural(total.recordsReplayed, 'record')} read back from the stream: ` +
       `${total.written} written, ${total.duplicates} duplicates, ` +
       `${total.staleVersions > 0 ? `${total.staleVersions} stale versions, ` : ''}${total.quarantined} quarantined; ` +
@@ -120,7 +123,7 @@ const main = async (): Promise<number> => {
       `${dryRun ? ' (dry run: nothing was changed)' : `, ${total.deleted} deleted from the queue`}`,
   );
   if (total.staleVersions > 0) {
-    console.error(
+    report(
       'Stale versions: events the table already holds at a newer projection version than the function writes, ' +
         'left as they are (is code older than the data running?).',
     );
@@ -128,7 +131,7 @@ const main = async (): Promise<number> => {
   // What a dry run left unread: it made the messages it read visible again, so they are among those waiting.
   const unread = dryRun ? Math.max(0, (total.queue?.waiting ?? 0) - total.messages) : 0;
   if (unread > 0) {
-    console.error(
+    report(
       `The failure queue holds about ${plural(unread, 'more message')} than this dry run read ` +
         `(${total.messages >= max ? 'it stopped at --max' : total.messages >= DRY_RUN_MESSAGES ? `a dry run reads at most ${DRY_RUN_MESSAGES.toLocaleString('en-US')}` : "the function's time ran out first, or they came after it read the queue"}): ` +
         'what it says covers only those it read. The replay itself goes on until the queue is empty.',
@@ -137,7 +140,7 @@ const main = async (): Promise<number> => {
   // --max stopped a run the queue had more for: said, not a failure (what was asked for was done).
   const waiting = dryRun ? 0 : (total.queue?.waiting ?? 0);
   if (waiting > 0 && total.messages >= max) {
-    console.error(
+    report(
       `${plural(waiting, 'message')} ${waiting === 1 ? 'is' : 'are'} still waiting on the failure queue (--max ${max} stopped the run): run the replay again for ${waiting === 1 ? 'it' : 'them'}.`,
     );
   }
@@ -153,7 +156,7 @@ const main = async (): Promise<number> => {
       backAt === undefined
         ? ''
         : ` Those this replay left still failing come back by ${backAt} (in about ${Math.max(1, Math.ceil((Date.parse(backAt) - Date.now()) / 60_000))} min).`;
-    console.error(
+    report(
       `${inFlight} message${inFlight === 1 ? ' is' : 's are'} in flight on the failure queue: received and not deleted ` +
         '(by a replay that left it still failing, another replay, or a peek). Each comes back when its visibility ' +
         `timeout ends (a replay's time left plus 30 s).${when} Run the replay again then.`,

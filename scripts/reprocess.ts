@@ -43,7 +43,8 @@ const USAGE = `usage: npm run reprocess -- --from <time> [options]
   --endpoint <url>     the local runtime's AWS endpoint (default: ${DEFAULT_LOCAL_ENDPOINT})
   --stack <name>       a deployed stack instead; its outputs name the function
   --region <region>    the deployed stack's region
-  --json               print the final status as JSON on stdout (everything else goes to stderr)
+  --json               print the final status on stdout as JSON, its summary going to stderr with the
+                       progress (without --json the summary is on stdout)
 
 Exit status: 0 when the job finished with nothing failed and all of its window still on the stream; 1 when
 records failed, the job failed, or part of the window had passed the stream's retention (the warnings say
@@ -287,11 +288,13 @@ const main = async (): Promise<number> => {
     // Finished, or only looked at: nothing left to pick up.
     currentJob = undefined;
     progress.finish();
-    console.error(describe(status));
-    if (status.lastError) console.error(`  last error: ${status.lastError}`);
-    if (status.totals.staleVersions > 0) console.error(STALE_NOTE);
+    // The job's status is the command's answer: on stdout, unless --json puts it there as JSON.
+    const report = values.json ? console.error : console.log;
+    report(describe(status));
+    if (status.lastError) report(`  last error: ${status.lastError}`);
+    if (status.totals.staleVersions > 0) report(STALE_NOTE);
     // Beside the totals they explain (a job followed here showed them at its start too).
-    for (const line of warningLines(status)) console.error(line);
+    for (const line of warningLines(status)) report(line);
     // A job nothing works on any more, or one the function can no longer resume (a projection-version raise),
     // however recently it was updated: either way it will not finish by itself.
     const refused = values.status ? unresumable(status) : undefined;
@@ -300,7 +303,7 @@ const main = async (): Promise<number> => {
       status.state === 'running' &&
       (refused !== undefined || !isWorkedOn(status, Date.now()));
     if (stalled) {
-      console.error(
+      report(
         `  ${refused ?? `its invocations were cut off (a stop, a crash): resume it with npm run reprocess -- --job ${status.jobId}`}`,
       );
     }
@@ -314,7 +317,7 @@ const main = async (): Promise<number> => {
         `failed ${shard.failed}`,
         ...(shard.lastError ? [`last error: ${shard.lastError}`] : []),
       ];
-      console.error(
+      report(
         `  ${shard.shardId} ${shard.state}${shard.endReason ? ` (${shard.endReason})` : ''}: ${figures.join(', ')}`,
       );
     }

@@ -233,12 +233,12 @@ describe('Runbook commands: what replay says of the failure queue', () => {
       // Assess: not a success, since a message is not replayed yet.
       expect(result.code).toBe(1);
       expect(invoked).toEqual(['/2015-03-31/functions/DlqReplayFunction/invocations']);
-      expect(result.stderr).toContain(
+      expect(result.stdout).toContain(
         '0 messages, 0 records read back from the stream: 0 written, 0 duplicates, 0 quarantined; messages 0 still failing, 0 expired, 0 deleted from the queue',
       );
       // The progress line counts the messages once.
       expect(result.stderr).toContain('replay 0 messages: records 0, written 0');
-      expect(result.stderr).toContain(
+      expect(result.stdout).toContain(
         '1 message is in flight on the failure queue: received and not deleted (by a replay that left it still failing, another replay, or a peek)',
       );
     } finally {
@@ -270,8 +270,8 @@ describe('Runbook commands: a replay dry run reads the whole queue in one invoca
       // Assess
       expect(result.code).toBe(0);
       expect(payloads).toEqual([{ maxMessages: 2_000, dryRun: true }]);
-      expect(result.stderr).toContain('12 messages, 12 records read back from the stream: 12 written');
-      expect(result.stderr).not.toContain('more message');
+      expect(result.stdout).toContain('12 messages, 12 records read back from the stream: 12 written');
+      expect(result.stdout).not.toContain('more message');
     } finally {
       await close();
     }
@@ -290,11 +290,11 @@ describe('Runbook commands: a replay dry run reads the whole queue in one invoca
       const capped = await run('scripts/replay.ts', ['--endpoint', endpoint, '--dry-run', '--max', '4']);
       // Assess
       expect(timedOut.code).toBe(1);
-      expect(timedOut.stderr).toContain(
+      expect(timedOut.stdout).toContain(
         "The failure queue holds about 3 more messages than this dry run read (the function's time ran out first, or they came after it read the queue)",
       );
       expect(capped.code).toBe(1);
-      expect(capped.stderr).toContain('(it stopped at --max)');
+      expect(capped.stdout).toContain('(it stopped at --max)');
       expect(payloads.map((payload) => payload.maxMessages)).toEqual([2_000, 4]);
     } finally {
       await close();
@@ -319,7 +319,7 @@ describe('Runbook commands: replay stopped by --max or by Ctrl-C says what is le
       const result = await run('scripts/replay.ts', ['--endpoint', endpoint, '--max', '1']);
       // Assess
       expect(result.code).toBe(0);
-      expect(result.stderr).toContain(
+      expect(result.stdout).toContain(
         '2 messages are still waiting on the failure queue (--max 1 stopped the run): run the replay again for them.',
       );
     } finally {
@@ -408,10 +408,10 @@ describe('Runbook commands: replay says when the messages it left still failing 
       const result = await run('scripts/replay.ts', ['--endpoint', endpoint]);
       // Assess
       expect(result.code).toBe(1);
-      expect(result.stderr).toContain(
+      expect(result.stdout).toContain(
         '1 message, 2 records read back from the stream: 1 written, 0 duplicates, 0 quarantined; messages 1 still failing, 0 expired, 0 deleted from the queue',
       );
-      expect(result.stderr).toContain(
+      expect(result.stdout).toContain(
         `Those this replay left still failing come back by ${backAt} (in about 5 min). Run the replay again then.`,
       );
     } finally {
@@ -438,10 +438,10 @@ describe('Runbook commands: records refused as stale versions are counted, not l
       const result = await run('scripts/replay.ts', ['--endpoint', endpoint]);
       // Assess
       expect(result.code).toBe(0);
-      expect(result.stderr).toContain(
+      expect(result.stdout).toContain(
         '1 message, 2 records read back from the stream: 0 written, 0 duplicates, 2 stale versions, 0 quarantined;',
       );
-      expect(result.stderr).toContain('newer projection version');
+      expect(result.stdout).toContain('newer projection version');
     } finally {
       await close();
     }
@@ -465,13 +465,13 @@ describe('Runbook commands: records refused as stale versions are counted, not l
     });
     // Assess
     expect(result.code).toBe(0);
-    expect(result.stderr).toContain(
+    expect(result.stdout).toContain(
       'read 100, written 0, failed 0, duplicates 0, stale versions 100, quarantined 0',
     );
-    expect(result.stderr).toContain(
+    expect(result.stdout).toContain(
       'shardId-000000000000 done: read 100, written 0, duplicates 0, stale versions 100, quarantined 0, failed 0',
     );
-    expect(result.stderr).toContain('newer projection version');
+    expect(result.stdout).toContain('newer projection version');
   });
 });
 
@@ -566,6 +566,42 @@ describe('Runbook commands: reprocess --job takes over a job nothing works on an
         'job job-1 is no longer worked on (no shard lease, no update of the job or its shards for 60 s): resuming it',
       );
       expect(result.code).toBe(0);
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe('Runbook commands: the answer goes to stdout, as JSON with --json, and progress and errors to stderr', () => {
+  it.each([
+    [
+      'scripts/reprocess.ts',
+      ['--job', 'job-9', '--status'],
+      jobStatus('job-9', 'done', { shard: { state: 'done' } }),
+      'job-9 done: window 100% read',
+    ],
+    [
+      'scripts/replay.ts',
+      [],
+      replayReport({ queue: { waiting: 0, inFlight: 0 } }),
+      '0 messages, 0 records read back from the stream',
+    ],
+  ])('%s %j', async (script, args, answer, summary) => {
+    // Prepare
+    const { endpoint, close } = await invokeApi(() => answer);
+    try {
+      // Act
+      const plain = await run(script, [...args, '--endpoint', endpoint]);
+      const json = await run(script, [...args, '--json', '--endpoint', endpoint]);
+      // Assess: the summary is the answer; with --json the answer is the JSON alone, and the summary is shown apart.
+      expect(plain.code).toBe(0);
+      expect(plain.stdout).toContain(summary);
+      expect(plain.stderr).not.toContain(summary);
+      expect(json.code).toBe(0);
+      expect(JSON.parse(json.stdout)).toMatchObject(
+        script === 'scripts/replay.ts' ? { messages: 0 } : { jobId: 'job-9' },
+      );
+      expect(json.stderr).toContain(summary);
     } finally {
       await close();
     }
@@ -692,11 +728,11 @@ describe('Runbook commands: reprocess --status says what a job needs', () => {
     const result = await statusOf('job-3', answer);
     // Assess: only looked at, never resumed.
     expect(result.requests).toEqual([{ action: 'status', jobId: 'job-3' }]);
-    expect(result.stderr).toContain(
+    expect(result.stdout).toContain(
       'job-3 running, not worked on (no shard lease, no update of the job or its shards for 60 s): window 50% read, read 100, written 100, failed 0, lag 0 s, duplicates 0, quarantined 0, shards 0/1',
     );
-    expect(result.stderr).toContain(`warning: ${warning}`);
-    expect(result.stderr).toContain('resume it with npm run reprocess -- --job job-3');
+    expect(result.stdout).toContain(`warning: ${warning}`);
+    expect(result.stdout).toContain('resume it with npm run reprocess -- --job job-3');
     // Part of its window is gone: not a success.
     expect(result.code).toBe(1);
   });
@@ -727,10 +763,10 @@ describe('Runbook commands: reprocess --status says what a job needs', () => {
       const resume = await run('scripts/reprocess.ts', ['--job', 'job-5', '--endpoint', endpoint]);
       // Assess: looked at twice, never resumed.
       expect(status.code).toBe(1);
-      expect(status.stderr).toContain(
+      expect(status.stdout).toContain(
         'job job-5 writes projection version 1, and the function now writes 2: it cannot be resumed; start a new job with --from for version 2',
       );
-      expect(status.stderr).not.toContain('resume it with npm run reprocess');
+      expect(status.stdout).not.toContain('resume it with npm run reprocess');
       expect(resume.code).toBe(1);
       expect(resume.stderr).toContain('reprocess failed: job job-5 writes projection version 1');
       expect(resume.stderr).not.toContain('to follow or resume it');
@@ -754,8 +790,8 @@ describe('Runbook commands: reprocess --status says what a job needs', () => {
     const result = await statusOf('job-8', answer);
     // Assess
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('job-8 (dry run) running: window');
-    expect(result.stderr).toContain(
+    expect(result.stdout).toContain('job-8 (dry run) running: window');
+    expect(result.stdout).toContain(
       'job job-8 writes projection version 1, and the function now writes 2: it cannot be resumed',
     );
   });
@@ -769,7 +805,7 @@ describe('Runbook commands: reprocess --status says what a job needs', () => {
     // Act
     const result = await statusOf('job-6', answer);
     // Assess
-    expect(result.stderr).toContain('resume it with npm run reprocess -- --job job-6');
+    expect(result.stdout).toContain('resume it with npm run reprocess -- --job job-6');
     expect(result.code).toBe(1);
   });
 
@@ -784,9 +820,9 @@ describe('Runbook commands: reprocess --status says what a job needs', () => {
     // Act
     const result = await statusOf('job-4', answer);
     // Assess
-    expect(result.stderr).toContain('job-4 running: window 0% read');
-    expect(result.stderr).not.toContain('resume it');
-    expect(result.stderr).not.toContain('warning:');
+    expect(result.stdout).toContain('job-4 running: window 0% read');
+    expect(result.stdout).not.toContain('resume it');
+    expect(result.stdout).not.toContain('warning:');
   });
 });
 
@@ -815,7 +851,7 @@ describe('Runbook commands: reprocess says how a job ended, and exits so that a 
     const result = await statusOf('job-5', answer);
     // Assess
     expect(result.code).toBe(code);
-    for (const line of lines) expect(result.stderr).toContain(line);
+    for (const line of lines) expect(result.stdout).toContain(line);
   });
 
   it('shows a warning that appears while the job runs once, as it appears, and again beside the totals', async () => {
@@ -838,8 +874,9 @@ describe('Runbook commands: reprocess says how a job ended, and exits so that a 
         '--endpoint',
         endpoint,
       ]);
-      // Assess
-      expect(result.stderr.split(`warning: ${warning}`)).toHaveLength(3);
+      // Assess: once with the progress, once with the job's summary.
+      expect(result.stderr.split(`warning: ${warning}`)).toHaveLength(2);
+      expect(result.stdout.split(`warning: ${warning}`)).toHaveLength(2);
       expect(result.code).toBe(1);
     } finally {
       await close();

@@ -59,7 +59,10 @@ const NOT_WORKED_ON = `no shard lease, no update of the job or its shards for ${
 
 /**
  * One line for the job: the figures a user watches first, so that a terminal's width cuts the least useful. The
- * live line leaves the window's share out (its bar shows it).
+ * live line leaves the window's share out (its bar shows it). That share is of the window's time, up to the
+ * arrival time of the last record done: how many records the window holds is not known before it is read, so a
+ * window whose records came in a burst near its end reads 99% while the burst is still being read. Hence the
+ * records read beside it, and its name.
  */
 const describe = (status: JobStatus, { live = false } = {}): string => {
   const done = status.shards.filter((s) => s.state === 'done').length;
@@ -69,7 +72,7 @@ const describe = (status: JobStatus, { live = false } = {}): string => {
   const state =
     running && !isWorkedOn(status, Date.now()) ? `running, not worked on (${NOT_WORKED_ON})` : status.state;
   const figures = [
-    ...(live ? [] : [`window ${Math.floor(windowProgress(status) * 100)}% read`]),
+    ...(live ? [] : [`window time ${Math.floor(windowProgress(status) * 100)}% read`]),
     `read ${t.recordsRead}`,
     `written ${t.written}`,
     `failed ${t.failed}`,
@@ -265,7 +268,11 @@ const main = async (): Promise<number> => {
       };
       showNewWarnings();
       while (status.state === 'running') {
-        progress.update(Math.floor(windowProgress(status) * 1000), 1000, describe(status, { live: true }));
+        progress.update(
+          Math.floor(windowProgress(status) * 1000),
+          1000,
+          `of window time · ${describe(status, { live: true })}`,
+        );
         await sleep(pollMs);
         status = await statusOf(target, status.jobId);
         showNewWarnings();

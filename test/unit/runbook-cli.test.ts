@@ -578,7 +578,7 @@ describe('Runbook commands: the answer goes to stdout, as JSON with --json, and 
       'scripts/reprocess.ts',
       ['--job', 'job-9', '--status'],
       jobStatus('job-9', 'done', { shard: { state: 'done' } }),
-      'job-9 done: window 100% read',
+      'job-9 done: window time 100% read',
     ],
     [
       'scripts/replay.ts',
@@ -729,7 +729,7 @@ describe('Runbook commands: reprocess --status says what a job needs', () => {
     // Assess: only looked at, never resumed.
     expect(result.requests).toEqual([{ action: 'status', jobId: 'job-3' }]);
     expect(result.stdout).toContain(
-      'job-3 running, not worked on (no shard lease, no update of the job or its shards for 60 s): window 50% read, read 100, written 100, failed 0, lag 0 s, duplicates 0, quarantined 0, shards 0/1',
+      'job-3 running, not worked on (no shard lease, no update of the job or its shards for 60 s): window time 50% read, read 100, written 100, failed 0, lag 0 s, duplicates 0, quarantined 0, shards 0/1',
     );
     expect(result.stdout).toContain(`warning: ${warning}`);
     expect(result.stdout).toContain('resume it with npm run reprocess -- --job job-3');
@@ -820,7 +820,7 @@ describe('Runbook commands: reprocess --status says what a job needs', () => {
     // Act
     const result = await statusOf('job-4', answer);
     // Assess
-    expect(result.stdout).toContain('job-4 running: window 0% read');
+    expect(result.stdout).toContain('job-4 running: window time 0% read');
     expect(result.stdout).not.toContain('resume it');
     expect(result.stdout).not.toContain('warning:');
   });
@@ -874,7 +874,11 @@ describe('Runbook commands: reprocess says how a job ended, and exits so that a 
         '--endpoint',
         endpoint,
       ]);
-      // Assess: once with the progress, once with the job's summary.
+      // Assess: the bar says it is the share of the window's time read (the records read follow it).
+      expect(result.stderr).toContain(
+        'reprocess [------------------------] 0% of window time · job-6 running: read 100, written 100',
+      );
+      // Once with the progress, once with the job's summary.
       expect(result.stderr.split(`warning: ${warning}`)).toHaveLength(2);
       expect(result.stdout.split(`warning: ${warning}`)).toHaveLength(2);
       expect(result.code).toBe(1);

@@ -1,4 +1,4 @@
-import { CreateStreamCommand } from '@aws-sdk/client-kinesis';
+import { CreateStreamCommand, GetShardIteratorCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,7 +26,13 @@ import {
   splitShard,
   startRecoveryEmulators,
 } from '#test/helpers/recovery-emulators.ts';
-import { FailingStore, failureRecord, identityOf, streamArnOf } from '#test/helpers/recovery-fixtures.ts';
+import {
+  FailingStore,
+  failureRecord,
+  identityOf,
+  keyedCloudEvent,
+  streamArnOf,
+} from '#test/helpers/recovery-fixtures.ts';
 
 const SHARD = 'shardId-000000000000';
 let env: RecoveryEmulators;
@@ -116,6 +122,59 @@ describe('Recovery: DLQ replay against the emulators', () => {
       deleted: 2,
     });
     expect(await identities()).toEqual([identityOf('a', 1), identityOf('a', 2), identityOf('a', 3)]);
+    expect(await count(failures.url)).toBe(0);
+  });
+
+  it('replays every range of a busy shard, reading on its own a range more records than a GetRecords holds past the last', async () => {
+    // Prepare: ranges A, B and C of one record each; 1,500 records the consumer wrote lie between A and B (more
+    // than the reader's 1,000 a call), and 10 between B and C.
+    const { streamName, deps, send, count, failures, identities } = await scenario();
+    const between = async (records: number, key: string) => {
+      for (let first = 0; first < records; first += 500) {
+        const entries = Array.from({ length: Math.min(500, records - first) }, (_, i) => ({
+          PartitionKey: key,
+          Data: Buffer.from(JSON.stringify(keyedCloudEvent(key, first + i))),
+        }));
+        const answer = await env.kinesis.send(
+          new PutRecordsCommand({ StreamName: streamName, Records: entries }),
+        );
+        expect(answer.FailedRecordCount).toBe(0);
+      }
+    };
+    const a = await putEvent(env.kinesis, streamName, 'a', 1);
+    await between(1_500, 'ok-1');
+    const b = await putEvent(env.kinesis, streamName, 'a', 2);
+    await between(10, 'ok-2');
+    const c = await putEvent(env.kinesis, streamName, 'a', 3);
+    const streamArn = streamArnOf(streamName, '000000000000');
+    for (const record of [a, b, c]) {
+      await send(
+        failureRecord(SHARD, record.SequenceNumber!, record.SequenceNumber!, { streamArn, batchSize: 1 }),
+      );
+    }
+    const iterators: string[] = [];
+    const kinesis = {
+      send: (command: Parameters<typeof env.kinesis.send>[0]) => {
+        if (command instanceof GetShardIteratorCommand) iterators.push(command.input.StartingSequenceNumber!);
+        return env.kinesis.send(command);
+      },
+    } as typeof env.kinesis;
+    // Act
+    const report = await drainFailureQueue(
+      { maxMessages: 10 },
+      { ...deps(), kinesis, reader: { callsPerSecond: 5, limit: 1_000 } },
+    );
+    // Assess: every range replayed, none of the records between them. A, B and C come in one receive and are read
+    // together from A's start; the read gives up past 1,000 records between, and B is read from its own start.
+    expect(report).toMatchObject({
+      messages: 3,
+      recordsReplayed: 3,
+      written: 3,
+      stillFailing: 0,
+      deleted: 3,
+    });
+    expect(await identities()).toEqual([identityOf('a', 1), identityOf('a', 2), identityOf('a', 3)]);
+    expect(iterators.slice(0, 2)).toEqual([a.SequenceNumber, b.SequenceNumber]);
     expect(await count(failures.url)).toBe(0);
   });
 

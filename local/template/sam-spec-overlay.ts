@@ -1,11 +1,16 @@
+import { ComparisonOperator, StandardUnit, Statistic } from '@aws-sdk/client-cloudwatch';
+import { Architecture, Runtime, TracingMode } from '@aws-sdk/client-lambda';
+
 /**
- * Corrections to the AWS SAM part of `@aws-cdk/aws-service-spec`, which lags behind SAM itself. This file is the
- * only place where the validator knows anything the spec does not: every other resource type, property and type
- * comes from the spec. Each entry cites the SAM source it follows; the types of added properties are taken from
- * the spec's CloudFormation resource the property is passed through to, so the overlay holds names, not types.
+ * Corrections to the AWS SAM part of `@aws-cdk/aws-service-spec`, which lags behind SAM itself, and the values
+ * the spec does not constrain. This file is the only place where the validator knows anything the spec does not:
+ * every other resource type, property and type comes from the spec. Each entry cites the source it follows; the
+ * types of added properties are taken from the spec's CloudFormation resource the property is passed through to,
+ * so the overlay holds names, not types.
  *
- * Sources: the SAM developer guide (docs.aws.amazon.com/serverless-application-model/latest/developerguide/*) and
- * aws/serverless-application-model samtranslator/internal/schema_source/*.py.
+ * Sources: the SAM developer guide (docs.aws.amazon.com/serverless-application-model/latest/developerguide/*),
+ * aws/serverless-application-model samtranslator/internal/schema_source/*.py, and the AWS SDK's service models
+ * for the enumerations.
  */
 
 /** Where an added property's type comes from. */
@@ -137,4 +142,58 @@ export const STAR_ONLY_ACTIONS: ReadonlySet<string> = new Set([
  */
 export const SELF_RESOURCE_POLICIES: Readonly<Record<string, string>> = {
   'AWS::KMS::Key': 'KeyPolicy',
+};
+
+/** Values a property takes that the spec types only as a string or a number. */
+export interface ValueConstraint {
+  readonly allowedValues?: readonly string[];
+  readonly minimum?: number;
+  readonly maximum?: number;
+}
+
+const LAMBDA_FUNCTION: Readonly<Record<string, ValueConstraint>> = {
+  // The Lambda API's enumerations, from its service model as @aws-sdk/client-lambda carries it.
+  Runtime: { allowedValues: Object.values(Runtime) },
+  Architectures: { allowedValues: Object.values(Architecture) },
+  // Lambda API reference, CreateFunction: MemorySize "Minimum value of 128. Maximum value of 10240.", Timeout
+  // "Minimum value of 1"; the spec's documentation of Timeout: "The maximum allowed value is 900 seconds."
+  MemorySize: { minimum: 128, maximum: 10240 },
+  Timeout: { minimum: 1, maximum: 900 },
+  ReservedConcurrentExecutions: { minimum: 0 },
+};
+
+/**
+ * Constraints keyed by `<resource type>.<property>` (for a SAM resource, the properties it passes through). Ranges
+ * are the ones the spec's own documentation of the property states in prose, or the API reference where it says
+ * nothing; enumerations come from the AWS SDK's service models.
+ */
+export const valueConstraints: Readonly<Record<string, ValueConstraint>> = {
+  ...Object.fromEntries(
+    Object.entries(LAMBDA_FUNCTION).flatMap(([name, constraint]) => [
+      [`AWS::Lambda::Function.${name}`, constraint],
+      [`AWS::Serverless::Function.${name}`, constraint],
+    ]),
+  ),
+  // SAM guide sam-resource-function, Tracing: "Valid values: Active and PassThrough" (TracingConfig.Mode).
+  'AWS::Serverless::Function.Tracing': { allowedValues: Object.values(TracingMode) },
+  // The spec's documentation of each AWS::SQS::Queue property ("You can specify an integer value from … to …").
+  'AWS::SQS::Queue.VisibilityTimeout': { minimum: 0, maximum: 43200 },
+  'AWS::SQS::Queue.MessageRetentionPeriod': { minimum: 60, maximum: 1209600 },
+  'AWS::SQS::Queue.DelaySeconds': { minimum: 0, maximum: 900 },
+  'AWS::SQS::Queue.ReceiveMessageWaitTimeSeconds': { minimum: 0, maximum: 20 },
+  'AWS::SQS::Queue.MaximumMessageSize': { minimum: 1024, maximum: 1048576 },
+  // Kinesis Data Streams API reference: IncreaseStreamRetentionPeriod, "The maximum value of a stream's retention
+  // period is 8760 hours"; StreamDescription.RetentionPeriodHours, "Minimum value of 24".
+  'AWS::Kinesis::Stream.RetentionPeriodHours': { minimum: 24, maximum: 8760 },
+  'AWS::Kinesis::Stream.ShardCount': { minimum: 1 },
+  // The CloudWatch API's enumerations (PutMetricAlarm), from @aws-sdk/client-cloudwatch; TreatMissingData is a
+  // string in the API, and the spec's documentation lists its values.
+  'AWS::CloudWatch::Alarm.ComparisonOperator': { allowedValues: Object.values(ComparisonOperator) },
+  'AWS::CloudWatch::Alarm.Statistic': { allowedValues: Object.values(Statistic) },
+  'AWS::CloudWatch::Alarm.Unit': { allowedValues: Object.values(StandardUnit) },
+  'AWS::CloudWatch::Alarm.TreatMissingData': {
+    allowedValues: ['breaching', 'notBreaching', 'ignore', 'missing'],
+  },
+  'AWS::CloudWatch::Alarm.EvaluationPeriods': { minimum: 1 },
+  'AWS::CloudWatch::Alarm.DatapointsToAlarm': { minimum: 1 },
 };

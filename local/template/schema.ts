@@ -1,11 +1,12 @@
 import { at, type Finding, finding, type Location } from './findings.ts';
 import { intrinsicName, isNoValue, isPlainObject, kindOf, type PlainObject } from './intrinsics.ts';
 import type { Template } from './parse.ts';
-import type { Property, PropertyType, TemplateSpec } from './spec.ts';
+import type { Bounds, Property, PropertyType, TemplateSpec } from './spec.ts';
 
 /**
  * Rule 1 and 2: every resource type, property name, required property and literal value type against the
- * resource specification (SAM resources and their function events included), and the Globals section.
+ * resource specification (SAM resources and their function events included), and the Globals section; the
+ * enumerations and ranges of the spec and of its overlay, for literals and for the values a parameter lets through.
  */
 
 const RESOURCE_KEYS = new Set([
@@ -61,12 +62,40 @@ const closest = (name: string, candidates: readonly string[]): string | undefine
   return best?.name;
 };
 
+/** A value outside an enumeration; a long one (Lambda's runtimes) is named by its nearest member only. */
+const notOneOf = (value: string, allowed: readonly string[]): string => {
+  if (allowed.length <= 12) return `${JSON.stringify(value)} is not one of ${allowed.join(', ')}`;
+  // A value missing its suffix (nodejs24 for nodejs24.x) is named by the shortest value it begins.
+  const hint =
+    allowed.filter((candidate) => candidate.startsWith(value)).sort((a, b) => a.length - b.length)[0] ??
+    closest(value, allowed);
+  return `${JSON.stringify(value)} is not a value AWS takes${hint ? ` (did you mean ${hint}?)` : ''}`;
+};
+
+const rangeOf = (minimum: number | undefined, maximum: number | undefined): string =>
+  minimum === undefined
+    ? `at most ${maximum}`
+    : maximum === undefined
+      ? `at least ${minimum}`
+      : `from ${minimum} to ${maximum}`;
+
+/** Whether a type carries an enumeration or a range to check a parameter's values against. */
+const isConstrained = (type: PropertyType): boolean =>
+  type.type === 'array'
+    ? isConstrained(type.element)
+    : ((type.type === 'string' || type.type === 'integer') && type.allowedValues !== undefined) ||
+      (type as Bounds).minimum !== undefined ||
+      (type as Bounds).maximum !== undefined;
+
 class SchemaChecker {
   readonly findings: Finding[] = [];
   readonly spec: TemplateSpec;
+  /** The template's parameters: the values they let through stand for a `Ref` to them. */
+  readonly parameters: Readonly<Record<string, unknown>>;
 
-  constructor(spec: TemplateSpec) {
+  constructor(spec: TemplateSpec, parameters: Readonly<Record<string, unknown>> = {}) {
     this.spec = spec;
+    this.parameters = parameters;
   }
 
   report(location: Location, message: string): void {
@@ -140,6 +169,35 @@ class SchemaChecker {
     return null;
   }
 
+  /**
+   * A `Ref` to a parameter stands for the values the parameter lets through: its Default, its AllowedValues, its
+   * MinValue and MaxValue are checked against the property's enumeration or range, so that a value the parameter
+   * accepts is one CloudFormation will too.
+   */
+  checkParameter(value: PlainObject, type: PropertyType, location: Location): void {
+    const name = value.Ref;
+    const parameter = typeof name === 'string' ? this.parameters[name] : undefined;
+    if (!isPlainObject(parameter) || !isConstrained(type)) return;
+    const isList =
+      typeof parameter.Type === 'string' && /^(CommaDelimitedList|List<.+>)$/.test(parameter.Type);
+    const candidates: Array<[string, unknown]> = [
+      ['Default', parameter.Default],
+      ...(Array.isArray(parameter.AllowedValues)
+        ? parameter.AllowedValues.map((allowed): [string, unknown] => ['AllowedValues', allowed])
+        : []),
+      ['MinValue', parameter.MinValue],
+      ['MaxValue', parameter.MaxValue],
+    ];
+    for (const [key, candidate] of candidates) {
+      if (candidate === undefined) continue;
+      const checker = new SchemaChecker(this.spec);
+      checker.checkValue(isList ? String(candidate).split(',') : candidate, type, location);
+      for (const item of checker.findings) {
+        this.findings.push({ ...item, message: `${item.message} (parameter ${String(name)}'s ${key})` });
+      }
+    }
+  }
+
   /** `Fn::If` branches are checked against the expected type; `AWS::NoValue` stands for an absent value. */
   checkIntrinsic(value: PlainObject, checkBranch: (branch: unknown) => void): void {
     if (intrinsicName(value) !== 'Fn::If') return;
@@ -150,6 +208,7 @@ class SchemaChecker {
 
   checkValue(value: unknown, type: PropertyType, location: Location): void {
     if (intrinsicName(value) !== undefined) {
+      this.checkParameter(value as PlainObject, type, location);
       this.checkIntrinsic(value as PlainObject, (branch) => this.checkValue(branch, type, location));
       return;
     }
@@ -161,7 +220,7 @@ class SchemaChecker {
           return;
         }
         if (type.type === 'string' && type.allowedValues && !type.allowedValues.includes(String(value))) {
-          this.report(location, `${JSON.stringify(value)} is not one of ${type.allowedValues.join(', ')}`);
+          this.report(location, notOneOf(String(value), type.allowedValues));
         }
         return;
       case 'number':
@@ -177,6 +236,10 @@ class SchemaChecker {
         }
         if (type.type === 'integer' && type.allowedValues && !type.allowedValues.includes(number)) {
           this.report(location, `${number} is not one of ${type.allowedValues.join(', ')}`);
+        }
+        const { minimum, maximum } = type as Bounds;
+        if ((minimum !== undefined && number < minimum) || (maximum !== undefined && number > maximum)) {
+          this.report(location, `${number} is out of range: ${rangeOf(minimum, maximum)}`);
         }
         return;
       }
@@ -230,7 +293,7 @@ class SchemaChecker {
   /** A value matches a union when it matches one member; otherwise report the closest member's findings. */
   checkUnion(value: unknown, members: readonly PropertyType[], location: Location): void {
     const attempts = members.map((member) => {
-      const checker = new SchemaChecker(this.spec);
+      const checker = new SchemaChecker(this.spec, this.parameters);
       checker.checkValue(value, member, location);
       return { member, findings: checker.findings };
     });
@@ -324,7 +387,7 @@ const checkAnatomy = (template: Template, checker: SchemaChecker): void => {
 
 /** Checks every resource and the SAM Globals section against the spec. */
 export const checkSchema = (template: Template, spec: TemplateSpec): Finding[] => {
-  const checker = new SchemaChecker(spec);
+  const checker = new SchemaChecker(spec, template.Parameters ?? {});
   const globals = template.Globals ?? {};
   checkAnatomy(template, checker);
 

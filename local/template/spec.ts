@@ -6,6 +6,8 @@ import {
   type SpecCorrection,
   samTranslations,
   typeCorrections,
+  type ValueConstraint,
+  valueConstraints,
 } from './sam-spec-overlay.ts';
 
 /**
@@ -15,6 +17,38 @@ import {
 
 export type SpecDatabase = ReturnType<typeof loadAwsServiceSpecSync>;
 export type { Property, PropertyType };
+
+/** A number's range, which the spec does not carry; added from the overlay's value constraints. */
+export interface Bounds {
+  readonly minimum?: number;
+  readonly maximum?: number;
+}
+
+/** The overlay's constraint on a type: enumerations on strings, ranges on numbers, each element of a list. */
+const constrain = (type: PropertyType, constraint: ValueConstraint): PropertyType => {
+  switch (type.type) {
+    case 'array':
+      return { ...type, element: constrain(type.element, constraint) };
+    case 'string':
+      return constraint.allowedValues ? { ...type, allowedValues: [...constraint.allowedValues] } : type;
+    case 'integer':
+    case 'number':
+      return Object.assign({ ...type }, { minimum: constraint.minimum, maximum: constraint.maximum });
+    default:
+      return type;
+  }
+};
+
+const constrained = (
+  type: string,
+  properties: Readonly<Record<string, Property>>,
+): Record<string, Property> =>
+  Object.fromEntries(
+    Object.entries(properties).map(([name, property]) => {
+      const constraint = valueConstraints[`${type}.${name}`];
+      return [name, constraint ? { ...property, type: constrain(property.type, constraint) } : property];
+    }),
+  );
 
 export interface ResourceShape {
   readonly type: string;
@@ -100,7 +134,7 @@ export const createTemplateSpec = (db: SpecDatabase): TemplateSpec => {
       const names = Object.keys(attributesOf);
       shape = {
         type,
-        properties: corrected(raw.properties, resourceCorrections[type]),
+        properties: constrained(type, corrected(raw.properties, resourceCorrections[type])),
         attributes: names.length > 0 ? new Set(names) : undefined,
       };
     }

@@ -700,6 +700,63 @@ describe('Template: validateTemplate', () => {
       ],
     },
     {
+      rule: 'a runtime and an architecture Lambda does not have (its API model as the AWS SDK carries it)',
+      mutate: (t) => {
+        Object.assign(node(t.Globals, 'Function'), { Runtime: 'nodejs24', Architectures: ['arm65'] });
+      },
+      expected: [
+        'Globals.Function.Runtime: "nodejs24" is not a value AWS takes (did you mean nodejs24.x?)',
+        'Globals.Function.Architectures[0]: "arm65" is not one of arm64, x86_64',
+      ],
+    },
+    {
+      rule: 'memory, timeouts and queue settings beyond what AWS takes',
+      mutate: (t) => {
+        Object.assign(node(t.Globals, 'Function'), { MemorySize: 50000, Tracing: 'Activ' });
+        node(t.Resources, 'ReprocessorFunction', 'Properties').Timeout = 1000;
+        node(t.Resources, 'ConsumerFailureQueue', 'Properties').VisibilityTimeout = 43201;
+      },
+      expected: [
+        'Globals.Function.MemorySize: 50000 is out of range: from 128 to 10240',
+        'Globals.Function.Tracing: "Activ" is not one of Active, PassThrough',
+        'ConsumerFailureQueue.VisibilityTimeout: 43201 is out of range: from 0 to 43200',
+        'ReprocessorFunction.Timeout: 1000 is out of range: from 1 to 900',
+      ],
+    },
+    {
+      rule: 'an alarm statistic and missing-data treatment CloudWatch does not spell so',
+      mutate: (t) => {
+        Object.assign(alarm(t, 'StreamIteratorAgeAlarm'), {
+          Statistic: 'Max',
+          TreatMissingData: 'notbreaching',
+        });
+      },
+      expected: [
+        'StreamIteratorAgeAlarm.Statistic: "Max" is not one of Average, Maximum, Minimum, SampleCount, Sum',
+        'StreamIteratorAgeAlarm.TreatMissingData: "notbreaching" is not one of breaching, notBreaching, ignore, missing',
+      ],
+    },
+    {
+      rule: 'a parameter whose default, allowed values or bounds the property it sets does not take',
+      mutate: (t) => {
+        Object.assign(node(t.Parameters), {
+          ProbeMemorySize: parameter('Memory of the probe', { Default: 64, MinValue: 128, MaxValue: 20480 }),
+        });
+        node(t.Resources, 'ProbeConsumer', 'Properties').MemorySize = { Ref: 'ProbeMemorySize' };
+        node(t, 'Parameters', 'LogRetentionDays').AllowedValues = [7, 10, 30];
+      },
+      expected: [
+        "IngestApiAccessLogs.RetentionInDays: 10 is not one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 (parameter LogRetentionDays's AllowedValues)",
+        "IngestFunctionLogs.RetentionInDays: 10 is not one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 (parameter LogRetentionDays's AllowedValues)",
+        "ConsumerFunctionLogs.RetentionInDays: 10 is not one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 (parameter LogRetentionDays's AllowedValues)",
+        "DlqReplayFunctionLogs.RetentionInDays: 10 is not one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 (parameter LogRetentionDays's AllowedValues)",
+        "ReprocessorFunctionLogs.RetentionInDays: 10 is not one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 (parameter LogRetentionDays's AllowedValues)",
+        "ProbeConsumer.MemorySize: 64 is out of range: from 128 to 10240 (parameter ProbeMemorySize's Default)",
+        "ProbeConsumer.MemorySize: 20480 is out of range: from 128 to 10240 (parameter ProbeMemorySize's MaxValue)",
+        "Template: resolved with its parameter defaults, as CloudFormation would: parameter ProbeMemorySize='64' must be at least 128",
+      ],
+    },
+    {
       rule: 'a parameter default beyond its own MaxValue, as CloudFormation refuses it',
       mutate: (t) => {
         node(t, 'Parameters', 'ConsumerBatchSize').Default = 20_000;

@@ -9,8 +9,8 @@ import { Architecture, Runtime, TracingMode } from '@aws-sdk/client-lambda';
  * so the overlay holds names, not types.
  *
  * Sources: the SAM developer guide (docs.aws.amazon.com/serverless-application-model/latest/developerguide/*),
- * aws/serverless-application-model samtranslator/internal/schema_source/*.py, and the AWS SDK's service models
- * for the enumerations.
+ * aws/serverless-application-model samtranslator/internal/schema_source/*.py and plugins/globals/globals.py, and
+ * the AWS SDK's service models for the enumerations.
  */
 
 /** Where an added property's type comes from. */
@@ -142,6 +142,87 @@ export const STAR_ONLY_ACTIONS: ReadonlySet<string> = new Set([
  */
 export const SELF_RESOURCE_POLICIES: Readonly<Record<string, string>> = {
   'AWS::KMS::Key': 'KeyPolicy',
+};
+
+/**
+ * SAM's Globals: the sections it takes and the properties each may hold; SAM refuses any other key ("'X' is not a
+ * supported property of 'Function'"), so that Events, Role, Policies or FunctionName cannot be shared.
+ * Source: samtranslator/plugins/globals/globals.py `supported_properties`, and the SAM guide's "Globals section of
+ * the AWS SAM template" (sam-specification-template-anatomy-globals.html).
+ */
+export const SAM_GLOBALS: Readonly<Record<string, readonly string[]>> = {
+  Function: [
+    'Handler',
+    'Runtime',
+    'CodeUri',
+    'DeadLetterQueue',
+    'Description',
+    'MemorySize',
+    'Timeout',
+    'VpcConfig',
+    'Environment',
+    'Tags',
+    'PropagateTags',
+    'Tracing',
+    'KmsKeyArn',
+    'AutoPublishAlias',
+    'AutoPublishAliasAllProperties',
+    'Layers',
+    'DeploymentPreference',
+    'RolePath',
+    'PermissionsBoundary',
+    'ReservedConcurrentExecutions',
+    'ProvisionedConcurrencyConfig',
+    'AssumeRolePolicyDocument',
+    'EventInvokeConfig',
+    'FileSystemConfigs',
+    'CodeSigningConfigArn',
+    'Architectures',
+    'SnapStart',
+    'EphemeralStorage',
+    'FunctionUrlConfig',
+    'RuntimeManagementConfig',
+    'LoggingConfig',
+    'RecursiveLoop',
+    'SourceKMSKeyArn',
+  ],
+  Api: [
+    'Auth',
+    'Name',
+    'DefinitionUri',
+    'CacheClusterEnabled',
+    'CacheClusterSize',
+    'MergeDefinitions',
+    'Variables',
+    'EndpointConfiguration',
+    'MethodSettings',
+    'BinaryMediaTypes',
+    'MinimumCompressionSize',
+    'Cors',
+    'GatewayResponses',
+    'AccessLogSetting',
+    'CanarySetting',
+    'TracingEnabled',
+    'OpenApiVersion',
+    'Domain',
+    'AlwaysDeploy',
+    'PropagateTags',
+  ],
+  HttpApi: [
+    'Auth',
+    'AccessLogSettings',
+    'StageVariables',
+    'Tags',
+    'CorsConfiguration',
+    'DefaultRouteSettings',
+    'Domain',
+    'RouteSettings',
+    'FailOnWarnings',
+    'PropagateTags',
+  ],
+  SimpleTable: ['SSESpecification'],
+  StateMachine: ['PropagateTags'],
+  LayerVersion: ['PublishLambdaVersion'],
 };
 
 /** Values a property takes that the spec types only as a string or a number. */

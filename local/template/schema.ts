@@ -1,6 +1,7 @@
 import { at, type Finding, finding, type Location } from './findings.ts';
 import { intrinsicName, isNoValue, isPlainObject, kindOf, type PlainObject } from './intrinsics.ts';
 import type { Template } from './parse.ts';
+import { SAM_GLOBALS } from './sam-spec-overlay.ts';
 import type { Bounds, Property, PropertyType, TemplateSpec } from './spec.ts';
 
 /**
@@ -394,11 +395,26 @@ export const checkSchema = (template: Template, spec: TemplateSpec): Finding[] =
   for (const [section, properties] of Object.entries(globals)) {
     const location = { resource: 'Globals', path: section };
     const shape = spec.resource(`${SAM_PREFIX}${section}`);
-    if (!shape) {
-      checker.report(location, `unknown Globals section (no resource type ${SAM_PREFIX}${section})`);
+    const supported = SAM_GLOBALS[section];
+    if (!shape || !supported) {
+      const hint = closest(section, Object.keys(SAM_GLOBALS));
+      checker.report(
+        location,
+        `unknown Globals section${hint ? ` (did you mean ${hint}?)` : ''}: SAM takes ${Object.keys(SAM_GLOBALS).join(', ')}`,
+      );
       continue;
     }
     checker.checkProperties(properties, shape.properties, shape.type, location, new Set(), false);
+    if (!isPlainObject(properties)) continue;
+    // A property SAM knows but does not share through Globals; an unknown one is reported above.
+    for (const key of Object.keys(properties)) {
+      if (key in shape.properties && !supported.includes(key)) {
+        checker.report(
+          at(location, key),
+          `SAM does not take ${key} in Globals.${section}, only on each resource: sam deploy refuses the template`,
+        );
+      }
+    }
   }
 
   for (const [logicalId, resource] of Object.entries(template.Resources)) {

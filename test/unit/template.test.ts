@@ -700,6 +700,26 @@ describe('Template: validateTemplate', () => {
       ],
     },
     {
+      rule: 'Globals that SAM does not share (FunctionName, Events), a misspelt one, and a section SAM has no Globals for',
+      mutate: (t) => {
+        const globals = node(t.Globals);
+        Object.assign(node(globals, 'Function'), {
+          FunctionName: 'shared-name',
+          Events: {},
+          Timout: 30,
+        });
+        globals.Application = { Location: 'app.yaml' };
+        globals.HttpApi = { Name: 'ingest' };
+      },
+      expected: [
+        'Globals.Function.Timout: unknown property of AWS::Serverless::Function (did you mean Timeout?)',
+        'Globals.Function.FunctionName: SAM does not take FunctionName in Globals.Function, only on each resource: sam deploy refuses the template',
+        'Globals.Function.Events: SAM does not take Events in Globals.Function, only on each resource: sam deploy refuses the template',
+        'Globals.Application: unknown Globals section: SAM takes Function, Api, HttpApi, SimpleTable, StateMachine, LayerVersion',
+        'Globals.HttpApi.Name: SAM does not take Name in Globals.HttpApi, only on each resource: sam deploy refuses the template',
+      ],
+    },
+    {
       rule: 'a runtime and an architecture Lambda does not have (its API model as the AWS SDK carries it)',
       mutate: (t) => {
         Object.assign(node(t.Globals, 'Function'), { Runtime: 'nodejs24', Architectures: ['arm65'] });

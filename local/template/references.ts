@@ -1,5 +1,11 @@
 import { at, type Finding, finding, type Location } from './findings.ts';
-import { intrinsicName, isPlainObject, PSEUDO_PARAMETERS, subReferences } from './intrinsics.ts';
+import {
+  intrinsicName,
+  isPlainObject,
+  type PlainObject,
+  PSEUDO_PARAMETERS,
+  subReferences,
+} from './intrinsics.ts';
 import type { Template } from './parse.ts';
 import { samTranslations } from './sam-spec-overlay.ts';
 import type { TemplateSpec } from './spec.ts';
@@ -237,6 +243,110 @@ class ReferenceChecker {
   }
 }
 
+const RULE_KEYS = ['RuleCondition', 'Assertions'];
+const ASSERTION_KEYS = ['Assert', 'AssertDescription'];
+/**
+ * The rule functions, with the number of arguments of those that take a fixed list (CloudFormation Template
+ * Reference, "Rule functions": `"Fn::Contains" : [[list_of_strings], string]`, `"Fn::EachMemberIn" :
+ * [[strings_to_check], [strings_to_match]]`, `"Fn::ValueOf" : [ parameter_logical_id, attribute ]`, …).
+ */
+const RULE_FUNCTIONS: Readonly<Record<string, number | undefined>> = {
+  Ref: undefined,
+  'Fn::And': undefined,
+  'Fn::Or': undefined,
+  'Fn::Not': 1,
+  'Fn::Equals': 2,
+  'Fn::Contains': 2,
+  'Fn::EachMemberEquals': 2,
+  'Fn::EachMemberIn': 2,
+  'Fn::RefAll': undefined,
+  'Fn::ValueOf': 2,
+  'Fn::ValueOfAll': 2,
+};
+/** Rule functions whose first argument is a list of strings. */
+const LIST_FIRST = new Set(['Fn::Contains', 'Fn::EachMemberEquals', 'Fn::EachMemberIn']);
+const LIST_PARAMETER = /^(CommaDelimitedList|List<.+>)$/;
+
+/**
+ * A rule's keys (RuleCondition, Assertions), its assertions' keys (Assert, AssertDescription), the number of
+ * arguments of its rule functions, and a list where Fn::Contains, Fn::EachMemberEquals and Fn::EachMemberIn take
+ * one (a String parameter is no list). CloudFormation refuses the template otherwise; the local runtime does not
+ * evaluate rules.
+ */
+const checkRuleShape = (
+  rule: unknown,
+  location: Location,
+  parameters: Readonly<Record<string, unknown>>,
+): Finding[] => {
+  const out: Finding[] = [];
+  if (!isPlainObject(rule)) return [finding(location, 'a rule is a map of RuleCondition and Assertions')];
+  for (const key of Object.keys(rule)) {
+    if (!RULE_KEYS.includes(key))
+      out.push(finding(at(location, key), `unknown rule key (a rule takes ${RULE_KEYS.join(', ')})`));
+  }
+  const assertions = Array.isArray(rule.Assertions) ? rule.Assertions : [];
+  assertions.forEach((assertion, index) => {
+    if (!isPlainObject(assertion)) return;
+    for (const key of Object.keys(assertion)) {
+      if (!ASSERTION_KEYS.includes(key)) {
+        out.push(
+          finding(
+            at(at(at(location, 'Assertions'), index), key),
+            `unknown assertion key (an assertion takes ${ASSERTION_KEYS.join(', ')})`,
+          ),
+        );
+      }
+    }
+  });
+  const isList = (value: unknown): boolean => {
+    if (Array.isArray(value)) return true;
+    const name = intrinsicName(value);
+    if (name === 'Fn::RefAll' || name === 'Fn::ValueOfAll') return true;
+    if (name !== 'Ref') return name !== undefined;
+    const parameter = parameters[String((value as PlainObject).Ref)];
+    return !isPlainObject(parameter) || LIST_PARAMETER.test(String(parameter.Type));
+  };
+  const walk = (value: unknown, where: Location): void => {
+    if (Array.isArray(value)) {
+      for (const element of value) walk(element, where);
+      return;
+    }
+    if (!isPlainObject(value)) return;
+    const name = intrinsicName(value);
+    if (name === undefined) {
+      for (const [key, child] of Object.entries(value)) walk(child, at(where, key));
+      return;
+    }
+    const args = value[name];
+    if (!(name in RULE_FUNCTIONS)) {
+      walk(args, where);
+      return;
+    }
+    const arity = RULE_FUNCTIONS[name];
+    if (arity !== undefined && (!Array.isArray(args) || args.length !== arity)) {
+      out.push(finding(where, `${name} takes a list of ${arity} argument${arity === 1 ? '' : 's'}`));
+      return;
+    }
+    if (LIST_FIRST.has(name) && !isList((args as unknown[])[0])) {
+      const first = (args as unknown[])[0];
+      const named = intrinsicName(first) === 'Ref' ? String((first as PlainObject).Ref) : undefined;
+      const got =
+        named === undefined
+          ? 'a single value'
+          : `parameter ${named} of Type ${String((parameters[named] as PlainObject).Type)}`;
+      out.push(
+        finding(where, `${name} takes a list first (a CommaDelimitedList or List<…> parameter), got ${got}`),
+      );
+    }
+    walk(args, where);
+  };
+  walk(rule.RuleCondition, at(location, 'RuleCondition'));
+  assertions.forEach((assertion, index) => {
+    if (isPlainObject(assertion)) walk(assertion.Assert, at(at(at(location, 'Assertions'), index), 'Assert'));
+  });
+  return out;
+};
+
 /** A resource's DependsOn as a list: CloudFormation takes one name or a list of them. */
 const dependsOnOf = (resource: Record<string, unknown>): unknown[] => {
   const dependsOn = resource.DependsOn;
@@ -257,6 +367,7 @@ export const checkReferences = (template: Template, spec: TemplateSpec): Finding
     if (!Array.isArray(assertions) || !assertions.every((item) => isPlainObject(item) && 'Assert' in item)) {
       checker.report(at(location, 'Assertions'), 'a rule needs a list of { Assert, AssertDescription }');
     }
+    checker.findings.push(...checkRuleShape(rule, location, template.Parameters ?? {}));
     checker.walk(rule, location, 'condition');
   }
   for (const [section, properties] of Object.entries(template.Globals ?? {})) {

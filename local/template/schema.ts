@@ -335,6 +335,67 @@ const OUTPUT_KEYS = ['Description', 'Value', 'Export', 'Condition'];
 /** Export names: letters, digits, colons and hyphens, at most 255 (CloudFormation's Outputs section). */
 const EXPORT_NAME = /^[A-Za-z0-9:-]{1,255}$/;
 
+const PARAMETER_KEYS = [
+  'Type',
+  'Default',
+  'AllowedValues',
+  'AllowedPattern',
+  'ConstraintDescription',
+  'Description',
+  'MaxLength',
+  'MaxValue',
+  'MinLength',
+  'MinValue',
+  'NoEcho',
+];
+/**
+ * Parameter types (CloudFormation User Guide, "Parameters", Type): String, Number, List<Number>,
+ * CommaDelimitedList, the AWS-specific types (AWS::EC2::VPC::Id, List<AWS::EC2::Subnet::Id>, …) and the Systems
+ * Manager types (AWS::SSM::Parameter::Name, AWS::SSM::Parameter::Value<…>).
+ */
+const PARAMETER_TYPE =
+  /^(String|Number|List<Number>|CommaDelimitedList|(List<)?AWS::[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+>?|AWS::SSM::Parameter::(Name|Value<.+>))$/;
+const NUMBER = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
+
+/** Each parameter's keys and Type, and a List<Number> default made of numbers. */
+const checkParameters = (template: Template, checker: SchemaChecker): void => {
+  for (const [name, parameter] of Object.entries(template.Parameters ?? {})) {
+    const location = { resource: 'Parameters', path: name };
+    if (!isPlainObject(parameter)) {
+      checker.report(location, `expected a parameter (a map), got ${kindOf(parameter)}`);
+      continue;
+    }
+    for (const key of Object.keys(parameter)) {
+      if (PARAMETER_KEYS.includes(key)) continue;
+      const hint = closest(key, PARAMETER_KEYS);
+      checker.report(at(location, key), `unknown parameter key${hint ? ` (did you mean ${hint}?)` : ''}`);
+    }
+    const type = parameter.Type;
+    if (typeof type !== 'string' || !PARAMETER_TYPE.test(type)) {
+      const hint =
+        typeof type === 'string'
+          ? closest(type, ['String', 'Number', 'List<Number>', 'CommaDelimitedList'])
+          : undefined;
+      checker.report(
+        at(location, 'Type'),
+        `${type === undefined ? 'a parameter needs a Type' : `unknown parameter type ${JSON.stringify(type)}`}${hint ? ` (did you mean ${hint}?)` : ''}`,
+      );
+      continue;
+    }
+    if (type === 'List<Number>' && parameter.Default !== undefined) {
+      const bad = String(parameter.Default)
+        .split(',')
+        .filter((item) => !NUMBER.test(item));
+      if (bad.length > 0) {
+        checker.report(
+          at(location, 'Default'),
+          `a List<Number> default is numbers separated by commas, got ${bad.map((item) => JSON.stringify(item)).join(', ')}`,
+        );
+      }
+    }
+  }
+};
+
 /** The template's sections, the format version, SAM's transform, and the shape of each output. */
 const checkAnatomy = (template: Template, checker: SchemaChecker): void => {
   for (const section of Object.keys(template)) {
@@ -391,6 +452,7 @@ export const checkSchema = (template: Template, spec: TemplateSpec): Finding[] =
   const checker = new SchemaChecker(spec, template.Parameters ?? {});
   const globals = template.Globals ?? {};
   checkAnatomy(template, checker);
+  checkParameters(template, checker);
 
   for (const [section, properties] of Object.entries(globals)) {
     const location = { resource: 'Globals', path: section };

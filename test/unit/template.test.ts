@@ -777,6 +777,44 @@ describe('Template: validateTemplate', () => {
       ],
     },
     {
+      rule: 'a misspelt rule key and assertion key, a rule function with too few arguments, and Fn::Contains on a String',
+      mutate: (t) => {
+        const existingKey = node(t, 'Rules', 'ExistingKeyNeedsItsArn');
+        existingKey.RuleConditon = existingKey.RuleCondition;
+        delete existingKey.RuleCondition;
+        const assertion = node(existingKey, 'Assertions', 0);
+        assertion.AssertDescriptoin = assertion.AssertDescription;
+        delete assertion.AssertDescription;
+        node(t, 'Rules').IssuerIsKnown = {
+          Assertions: [
+            { Assert: { 'Fn::Contains': [{ Ref: 'IngestJwtIssuer' }, 'https://issuer.example'] } },
+            { Assert: { 'Fn::EachMemberIn': [{ Ref: 'IngestCorsAllowOrigins' }] } },
+          ],
+        };
+      },
+      expected: [
+        'Rules.ExistingKeyNeedsItsArn.RuleConditon: unknown rule key (a rule takes RuleCondition, Assertions)',
+        'Rules.ExistingKeyNeedsItsArn.Assertions[0].AssertDescriptoin: unknown assertion key (an assertion takes Assert, AssertDescription)',
+        'Rules.IssuerIsKnown.Assertions[0].Assert: Fn::Contains takes a list first (a CommaDelimitedList or List<…> parameter), got parameter IngestJwtIssuer of Type String',
+        'Rules.IssuerIsKnown.Assertions[1].Assert: Fn::EachMemberIn takes a list of 2 arguments',
+      ],
+    },
+    {
+      rule: 'a parameter Type CloudFormation does not have, a misspelt parameter key, and a List<Number> default of text',
+      mutate: (t) => {
+        node(t, 'Parameters', 'IngestJwtAudience').Type = 'CommaDelimitedLists';
+        const origins = node(t, 'Parameters', 'IngestCorsAllowOrigins');
+        origins.Type = 'List<Number>';
+        origins.AllowedValue = ['*'];
+      },
+      expected: [
+        'Parameters.IngestJwtAudience.Type: unknown parameter type "CommaDelimitedLists" (did you mean CommaDelimitedList?)',
+        'Parameters.IngestCorsAllowOrigins.AllowedValue: unknown parameter key (did you mean AllowedValues?)',
+        'Parameters.IngestCorsAllowOrigins.Default: a List<Number> default is numbers separated by commas, got "*"',
+        'Rules.JwtApiNeedsAnAudience.Assertions[0].Assert: Fn::Contains takes a list first (a CommaDelimitedList or List<…> parameter), got parameter IngestJwtAudience of Type CommaDelimitedLists',
+      ],
+    },
+    {
       rule: 'a parameter default beyond its own MaxValue, as CloudFormation refuses it',
       mutate: (t) => {
         node(t, 'Parameters', 'ConsumerBatchSize').Default = 20_000;

@@ -17,8 +17,8 @@ import { Architecture, Runtime, TracingMode } from '@aws-sdk/client-lambda';
 export type PropertySource =
   /** The property of the same name (or `property`) on a CloudFormation resource, or on a spec type (`Resource.Type`). */
   | { readonly from: string; readonly property?: string }
-  /** A primitive, for SAM-only switches that have no CloudFormation counterpart. */
-  | { readonly primitive: 'string' | 'boolean' | 'number' };
+  /** A primitive, for SAM-only switches that have no CloudFormation counterpart; json for a SAM-only map. */
+  | { readonly primitive: 'string' | 'boolean' | 'number' | 'json' };
 
 export interface SpecCorrection {
   /** Properties SAM accepts that the spec lacks. */
@@ -50,13 +50,25 @@ const STREAM_EVENT_PROPERTIES = [
 
 /** Corrections to whole resources, keyed by resource type. */
 export const resourceCorrections: Readonly<Record<string, SpecCorrection>> = {
-  // SAM guide sam-resource-function (Syntax): LoggingConfig, RuntimeManagementConfig, SnapStart and RecursiveLoop
-  // pass through to AWS::Lambda::Function; PropagateTags and AutoPublishAliasAllProperties are SAM-only booleans.
+  // SAM guide sam-resource-function (Syntax): LoggingConfig, RuntimeManagementConfig, SnapStart, RecursiveLoop,
+  // DurableConfig and FunctionScalingConfig (sam-property-function-functionscalingconfig: "passed directly to the
+  // MinExecutionEnvironments property of an AWS::Lambda::Function") pass through to AWS::Lambda::Function;
+  // PropagateTags and AutoPublishAliasAllProperties are SAM-only booleans; CapacityProviderConfig
+  // (sam-property-function-capacityproviderconfig: Arn, ExecutionEnvironmentMemoryGiBPerVCpu,
+  // PerExecutionEnvironmentMaxConcurrency) is SAM's own shape, not Lambda's.
   'AWS::Serverless::Function': {
     add: {
-      ...lambda(['LoggingConfig', 'RuntimeManagementConfig', 'SnapStart', 'RecursiveLoop']),
+      ...lambda([
+        'LoggingConfig',
+        'RuntimeManagementConfig',
+        'SnapStart',
+        'RecursiveLoop',
+        'DurableConfig',
+        'FunctionScalingConfig',
+      ]),
       PropagateTags: { primitive: 'boolean' },
       AutoPublishAliasAllProperties: { primitive: 'boolean' },
+      CapacityProviderConfig: { primitive: 'json' },
     },
   },
   // SAM guide sam-resource-httpapi (Syntax): the property is AccessLogSettings (passed to AWS::ApiGatewayV2::Stage),
@@ -148,7 +160,11 @@ export const SELF_RESOURCE_POLICIES: Readonly<Record<string, string>> = {
  * SAM's Globals: the sections it takes and the properties each may hold; SAM refuses any other key ("'X' is not a
  * supported property of 'Function'"), so that Events, Role, Policies or FunctionName cannot be shared.
  * Source: samtranslator/plugins/globals/globals.py `supported_properties`, and the SAM guide's "Globals section of
- * the AWS SAM template" (sam-specification-template-anatomy-globals.html).
+ * the AWS SAM template" (sam-specification-template-anatomy-globals.html), whose newest version adds
+ * AWS::Serverless::CapacityProvider to the resource types Globals supports. For the properties SAM added with
+ * Lambda Managed Instances (the Function's CapacityProviderConfig, FunctionScalingConfig and DurableConfig, the
+ * CapacityProvider's properties but its name, per sam-resource-capacityprovider) no published samtranslator list
+ * was at hand, so they are all taken: a valid template is never refused for them.
  */
 export const SAM_GLOBALS: Readonly<Record<string, readonly string[]>> = {
   Function: [
@@ -185,6 +201,20 @@ export const SAM_GLOBALS: Readonly<Record<string, readonly string[]>> = {
     'LoggingConfig',
     'RecursiveLoop',
     'SourceKMSKeyArn',
+    'CapacityProviderConfig',
+    'FunctionScalingConfig',
+    'DurableConfig',
+  ],
+  CapacityProvider: [
+    'VpcConfig',
+    'OperatorRole',
+    'Tags',
+    'PropagateTags',
+    'InstanceRequirements',
+    'ScalingConfig',
+    'LoggingConfig',
+    'KmsKeyArn',
+    'ManagedResourceTags',
   ],
   Api: [
     'Auth',

@@ -349,12 +349,41 @@ const PARAMETER_KEYS = [
   'NoEcho',
 ];
 /**
- * Parameter types (CloudFormation User Guide, "Parameters", Type): String, Number, List<Number>,
- * CommaDelimitedList, the AWS-specific types (AWS::EC2::VPC::Id, List<AWS::EC2::Subnet::Id>, …) and the Systems
- * Manager types (AWS::SSM::Parameter::Name, AWS::SSM::Parameter::Value<…>).
+ * The AWS-specific parameter types, each also taken as a List<…> but for the key pair name (CloudFormation User Guide,
+ * "Supported AWS-specific parameter types",
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-supplied-parameter-types.html).
  */
-const PARAMETER_TYPE =
-  /^(String|Number|List<Number>|CommaDelimitedList|(List<)?AWS::[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+>?|AWS::SSM::Parameter::(Name|Value<.+>))$/;
+const AWS_PARAMETER_TYPES = [
+  'AWS::EC2::AvailabilityZone::Name',
+  'AWS::EC2::Image::Id',
+  'AWS::EC2::Instance::Id',
+  'AWS::EC2::KeyPair::KeyName',
+  'AWS::EC2::SecurityGroup::GroupName',
+  'AWS::EC2::SecurityGroup::Id',
+  'AWS::EC2::Subnet::Id',
+  'AWS::EC2::Volume::Id',
+  'AWS::EC2::VPC::Id',
+  'AWS::Route53::HostedZone::Id',
+];
+const AWS_LIST_PARAMETER_TYPES = AWS_PARAMETER_TYPES.filter((type) => type !== 'AWS::EC2::KeyPair::KeyName');
+/**
+ * Parameter types (CloudFormation User Guide, "Parameters", Type): String, Number, List<Number>, CommaDelimitedList,
+ * the AWS-specific types above, and the Systems Manager types of the same page ("Supported Systems Manager parameter
+ * types"): AWS::SSM::Parameter::Name, and AWS::SSM::Parameter::Value<…> of String, List<String>, CommaDelimitedList,
+ * an AWS-specific type or a List<…> of one.
+ */
+const PARAMETER_TYPES: readonly string[] = [
+  'String',
+  'Number',
+  'List<Number>',
+  'CommaDelimitedList',
+  ...AWS_PARAMETER_TYPES,
+  ...AWS_LIST_PARAMETER_TYPES.map((type) => `List<${type}>`),
+  'AWS::SSM::Parameter::Name',
+  ...['String', 'List<String>', 'CommaDelimitedList', ...AWS_PARAMETER_TYPES]
+    .concat(AWS_LIST_PARAMETER_TYPES.map((type) => `List<${type}>`))
+    .map((type) => `AWS::SSM::Parameter::Value<${type}>`),
+];
 const NUMBER = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
 
 /** Each parameter's keys and Type, and a List<Number> default made of numbers. */
@@ -371,11 +400,8 @@ const checkParameters = (template: Template, checker: SchemaChecker): void => {
       checker.report(at(location, key), `unknown parameter key${hint ? ` (did you mean ${hint}?)` : ''}`);
     }
     const type = parameter.Type;
-    if (typeof type !== 'string' || !PARAMETER_TYPE.test(type)) {
-      const hint =
-        typeof type === 'string'
-          ? closest(type, ['String', 'Number', 'List<Number>', 'CommaDelimitedList'])
-          : undefined;
+    if (typeof type !== 'string' || !PARAMETER_TYPES.includes(type)) {
+      const hint = typeof type === 'string' ? closest(type, PARAMETER_TYPES) : undefined;
       checker.report(
         at(location, 'Type'),
         `${type === undefined ? 'a parameter needs a Type' : `unknown parameter type ${JSON.stringify(type)}`}${hint ? ` (did you mean ${hint}?)` : ''}`,
@@ -458,6 +484,18 @@ export const checkSchema = (template: Template, spec: TemplateSpec): Finding[] =
     const location = { resource: 'Globals', path: section };
     const shape = spec.resource(`${SAM_PREFIX}${section}`);
     const supported = SAM_GLOBALS[section];
+    if (!shape && supported && isPlainObject(properties)) {
+      // A SAM resource type newer than the specification (CapacityProvider): its keys against SAM's list alone.
+      for (const key of Object.keys(properties)) {
+        if (supported.includes(key)) continue;
+        const hint = closest(key, supported);
+        checker.report(
+          at(location, key),
+          `SAM does not take ${key} in Globals.${section}${hint ? ` (did you mean ${hint}?)` : ''}: it takes ${supported.join(', ')}`,
+        );
+      }
+      continue;
+    }
     if (!shape || !supported) {
       const hint = closest(section, Object.keys(SAM_GLOBALS));
       checker.report(

@@ -69,7 +69,7 @@ export interface TemplateSpec {
   readonly samPolicyTemplates: ReadonlySet<string>;
 }
 
-const primitive = (type: 'string' | 'boolean' | 'number'): Property => ({ type: { type } });
+const primitive = (type: 'string' | 'boolean' | 'number' | 'json'): Property => ({ type: { type } });
 
 export const createTemplateSpec = (db: SpecDatabase): TemplateSpec => {
   const rawResource = (type: string): Resource | undefined =>

@@ -715,8 +715,30 @@ describe('Template: validateTemplate', () => {
         'Globals.Function.Timout: unknown property of AWS::Serverless::Function (did you mean Timeout?)',
         'Globals.Function.FunctionName: SAM does not take FunctionName in Globals.Function, only on each resource: sam deploy refuses the template',
         'Globals.Function.Events: SAM does not take Events in Globals.Function, only on each resource: sam deploy refuses the template',
-        'Globals.Application: unknown Globals section: SAM takes Function, Api, HttpApi, SimpleTable, StateMachine, LayerVersion',
+        'Globals.Application: unknown Globals section: SAM takes Function, CapacityProvider, Api, HttpApi, SimpleTable, StateMachine, LayerVersion',
         'Globals.HttpApi.Name: SAM does not take Name in Globals.HttpApi, only on each resource: sam deploy refuses the template',
+      ],
+    },
+    {
+      rule: 'a misspelt property in Globals.CapacityProvider, a section newer than the specification',
+      mutate: (t) => {
+        node(t.Globals).CapacityProvider = { VpcConfg: { SubnetIds: ['subnet-1'] }, PropagateTags: true };
+      },
+      expected: [
+        'Globals.CapacityProvider.VpcConfg: SAM does not take VpcConfg in Globals.CapacityProvider (did you mean VpcConfig?): it takes VpcConfig, OperatorRole, Tags, PropagateTags, InstanceRequirements, ScalingConfig, LoggingConfig, KmsKeyArn, ManagedResourceTags',
+      ],
+    },
+    {
+      rule: 'a parameter Type CloudFormation does not document, though it looks like an AWS-specific one',
+      mutate: (t) => {
+        node(t, 'Parameters', 'LogLevel').Type = 'AWS::X::Y::Z';
+        node(t, 'Parameters', 'IngestJwtIssuer').Type = 'List<AWS::EC2::KeyPair::KeyName>';
+        node(t, 'Parameters', 'KmsKeyArn').Type = 'AWS::SSM::Parameter::Value<AWS::EC2::VPC::ID>';
+      },
+      expected: [
+        'Parameters.KmsKeyArn.Type: unknown parameter type "AWS::SSM::Parameter::Value<AWS::EC2::VPC::ID>" (did you mean AWS::SSM::Parameter::Value<AWS::EC2::VPC::Id>?)',
+        'Parameters.LogLevel.Type: unknown parameter type "AWS::X::Y::Z"',
+        'Parameters.IngestJwtIssuer.Type: unknown parameter type "List<AWS::EC2::KeyPair::KeyName>"',
       ],
     },
     {
@@ -853,6 +875,36 @@ describe('Template: validateTemplate', () => {
 
     // Assess
     expect(findings).toEqual(expected);
+  });
+
+  it('accepts the Globals and function properties SAM added with Lambda Managed Instances, and documented parameter types', () => {
+    // Prepare
+    const candidate = withStreamConsumer();
+    const globals = node(candidate.Globals);
+    globals.CapacityProvider = {
+      VpcConfig: { SubnetIds: ['subnet-1'], SecurityGroupIds: ['sg-1'] },
+      PropagateTags: true,
+    };
+    Object.assign(node(globals, 'Function'), {
+      FunctionScalingConfig: { MinExecutionEnvironments: 1, MaxExecutionEnvironments: 3 },
+    });
+    node(candidate.Resources, 'ProbeConsumer', 'Properties').CapacityProviderConfig = {
+      Arn: 'arn:aws:lambda:eu-west-1:123456789012:capacity-provider:probe',
+    };
+    Object.assign(node(candidate.Parameters), {
+      ProbeSubnets: { Type: 'List<AWS::EC2::Subnet::Id>', Description: 'Subnets' },
+      ProbeImage: { Type: 'AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>', Description: 'Image' },
+    });
+    node(candidate.Resources, 'ProbeConsumer', 'Properties').Tags = {
+      Subnets: { 'Fn::Join': [',', { Ref: 'ProbeSubnets' }] },
+      Image: { Ref: 'ProbeImage' },
+    };
+
+    // Act
+    const findings = validate(candidate);
+
+    // Assess
+    expect(findings).toEqual([]);
   });
 
   it.each(['!GetAZ', '!Refs'])(

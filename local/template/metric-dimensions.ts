@@ -147,6 +147,134 @@ export const AWS_METRICS: Readonly<Record<string, Readonly<Record<string, Metric
   },
 };
 
+/**
+ * The namespaces AWS documents for its services' metrics: the table of the CloudWatch User Guide's "AWS services that
+ * publish CloudWatch metrics" (docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/aws-services-cloudwatch-metrics.html,
+ * as awsdocs/amazon-cloudwatch-user-guide doc_source/aws-services-cloudwatch-metrics.md holds it), those of the table
+ * above, and AWS/Usage (EventBridge Scheduler guide, "EventBridge Scheduler usage metrics": "contained in the AWS/Usage
+ * namespace"). That table has grown since, so a namespace missing here is not proof of a mistake: only one a letter
+ * or two from a documented one is reported (namespaceProblem).
+ */
+export const AWS_NAMESPACES: ReadonlySet<string> = new Set([
+  'AWS/ACMPrivateCA',
+  'AWS/AmazonMQ',
+  'AWS/ApiGateway',
+  'AWS/AppStream',
+  'AWS/ApplicationELB',
+  'AWS/Athena',
+  'AWS/AutoScaling',
+  'AWS/Billing',
+  'AWS/CloudFront',
+  'AWS/CloudHSM',
+  'AWS/CloudSearch',
+  'AWS/CodeBuild',
+  'AWS/Cognito',
+  'AWS/Connect',
+  'AWS/DataSync',
+  'AWS/DDoSProtection',
+  'AWS/DMS',
+  'AWS/DocDB',
+  'AWS/DX',
+  'AWS/DynamoDB',
+  'AWS/EBS',
+  'AWS/EC2',
+  'AWS/EC2Spot',
+  'AWS/ECS',
+  'AWS/EFS',
+  'AWS/ElastiCache',
+  'AWS/ElasticBeanstalk',
+  'AWS/ElasticInference',
+  'AWS/ElasticMapReduce',
+  'AWS/ElasticTranscoder',
+  'AWS/ELB',
+  'AWS/ES',
+  'AWS/Events',
+  'AWS/Firehose',
+  'AWS/FSx',
+  'AWS/GameLift',
+  'AWS/Glue',
+  'AWS/Inspector',
+  'AWS/IoT',
+  'AWS/IoTAnalytics',
+  'AWS/Kafka',
+  'AWS/Kinesis',
+  'AWS/KinesisAnalytics',
+  'AWS/KinesisVideo',
+  'AWS/KMS',
+  'AWS/Lambda',
+  'AWS/Lex',
+  'AWS/Logs',
+  'AWS/MediaConnect',
+  'AWS/MediaConvert',
+  'AWS/MediaPackage',
+  'AWS/MediaTailor',
+  'AWS/ML',
+  'AWS/NATGateway',
+  'AWS/Neptune',
+  'AWS/NetworkELB',
+  'AWS/OpsWorks',
+  'AWS/Polly',
+  'AWS/QLDB',
+  'AWS/RDS',
+  'AWS/Redshift',
+  'AWS/Robomaker',
+  'AWS/Route53',
+  'AWS/SageMaker',
+  'AWS/SDKMetrics',
+  'AWS/SES',
+  'AWS/SNS',
+  'AWS/SQS',
+  'AWS/S3',
+  'AWS/States',
+  'AWS/StorageGateway',
+  'AWS/SWF',
+  'AWS/Textract',
+  'AWS/ThingsGraph',
+  'AWS/Transfer',
+  'AWS/TransitGateway',
+  'AWS/Translate',
+  'AWS/TrustedAdvisor',
+  'AWS/Usage',
+  'AWS/VPN',
+  'AWS/WorkMail',
+  'AWS/WorkSpaces',
+]);
+
+/** Levenshtein distance, case-insensitive. */
+const distance = (a: string, b: string): number => {
+  const [x, y] = [a.toLowerCase(), b.toLowerCase()];
+  const row = Array.from({ length: y.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= x.length; i++) {
+    let previous = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= y.length; j++) {
+      const current = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (x[i - 1] === y[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[y.length]!;
+};
+
+/**
+ * Why an AWS/ namespace names no series, or undefined. A namespace is case-sensitive, so one that differs from a
+ * documented namespace in case only is wrong; so is one of five letters or more after AWS/ within two edits of a
+ * documented one (AWS/Kinesiss). Shorter ones (AWS/ECR beside AWS/ECS) may be services the table predates.
+ */
+export const namespaceProblem = (namespace: string): string | undefined => {
+  if (!namespace.startsWith('AWS/') || AWS_NAMESPACES.has(namespace) || namespace in AWS_METRICS)
+    return undefined;
+  let best: { name: string; score: number } | undefined;
+  for (const known of AWS_NAMESPACES) {
+    const score = distance(namespace, known);
+    if (!best || score < best.score) best = { name: known, score };
+  }
+  if (!best) return undefined;
+  const sameButCase = best.score === 0;
+  if (!sameButCase && (namespace.length - 4 < 5 || best.score > 2)) return undefined;
+  return `${namespace} is no namespace AWS publishes metrics in (did you mean ${best.name}?): its metrics never get a data point`;
+};
+
 /** The dimension sets a metric is published with, or undefined when the table does not know the metric. */
 export const awsMetric = (namespace: string, name: string): MetricSpec | undefined =>
   AWS_METRICS[namespace]?.[name];

@@ -1,6 +1,6 @@
 import { at, type Finding, finding, type Location } from './findings.ts';
 import { intrinsicName, isPlainObject, kindOf, PSEUDO_PARAMETERS } from './intrinsics.ts';
-import { awsMetric, dimensionProblem } from './metric-dimensions.ts';
+import { awsMetric, dimensionProblem, namespaceProblem } from './metric-dimensions.ts';
 import type { Template } from './parse.ts';
 
 /**
@@ -128,6 +128,11 @@ class ObservabilityChecker {
     location: Location,
     what: string,
   ): void {
+    const unknown = typeof namespace === 'string' ? namespaceProblem(namespace) : undefined;
+    if (unknown !== undefined) {
+      this.report(at(location, 'Namespace'), unknown);
+      return;
+    }
     const list = dimensionsOf(dimensions);
     if (list === undefined || list.length === 0) {
       this.report(at(location, 'Dimensions'), `${what} needs Dimensions naming what it watches`);
@@ -194,8 +199,70 @@ class ObservabilityChecker {
       });
     }
 
+    this.checkPeriods(properties, location);
     if (properties.ThresholdMetricId !== undefined) return;
     this.checkThreshold(properties.Threshold, at(location, 'Threshold'), returned);
+  }
+
+  /** A literal number, or the Default of the Number parameter a Ref names (then `viaParameter`). */
+  numberOf(value: unknown): { value: number; viaParameter: boolean } | undefined {
+    if (typeof value === 'number') return { value, viaParameter: false };
+    if (typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value)))
+      return { value: Number(value), viaParameter: false };
+    const name = isPlainObject(value) && intrinsicName(value) === 'Ref' ? value.Ref : undefined;
+    const parameter = typeof name === 'string' ? this.template.Parameters?.[name] : undefined;
+    const fallback = parameter?.Default;
+    if (fallback === undefined || Number.isNaN(Number(fallback))) return undefined;
+    return { value: Number(fallback), viaParameter: true };
+  }
+
+  /**
+   * CloudWatch API reference, PutMetricAlarm, Period: "Valid values are 10, 20, 30, and any multiple of 60", and
+   * "Period multiplied by EvaluationPeriods can't be more than 604,800 seconds. For alarms with a period of less than
+   * one hour (3,600 seconds), the total evaluation period can't be longer than one day (86,400 seconds)". A metric of
+   * a metric-math alarm (MetricStat.Period) also takes 1 and 5, high-resolution periods (MetricStat, Period).
+   */
+  checkPeriods(properties: Record<string, unknown>, location: Location): void {
+    const periods: Array<{ period: unknown; where: Location; highResolution: readonly number[] }> = [];
+    if (properties.Period !== undefined)
+      periods.push({
+        period: properties.Period,
+        where: at(location, 'Period'),
+        highResolution: [10, 20, 30],
+      });
+    if (Array.isArray(properties.Metrics)) {
+      properties.Metrics.forEach((entry, index) => {
+        const stat = isPlainObject(entry) && isPlainObject(entry.MetricStat) ? entry.MetricStat : undefined;
+        if (stat?.Period === undefined) return;
+        periods.push({
+          period: stat.Period,
+          where: at(at(at(at(location, 'Metrics'), index), 'MetricStat'), 'Period'),
+          highResolution: [1, 5, 10, 20, 30],
+        });
+      });
+    }
+    const evaluations = this.numberOf(properties.EvaluationPeriods);
+    for (const { period, where, highResolution } of periods) {
+      const seconds = this.numberOf(period);
+      if (seconds === undefined) continue;
+      const suffix = seconds.viaParameter ? ' (with the parameter defaults)' : '';
+      if (!highResolution.includes(seconds.value) && (seconds.value <= 0 || seconds.value % 60 !== 0)) {
+        this.report(
+          where,
+          `${seconds.value} s is no period CloudWatch takes: ${highResolution.join(', ')} or a multiple of 60${suffix}`,
+        );
+        continue;
+      }
+      if (evaluations === undefined) continue;
+      const limit = seconds.value < 3600 ? 86400 : 604800;
+      const total = seconds.value * evaluations.value;
+      if (total > limit) {
+        this.report(
+          at(location, 'EvaluationPeriods'),
+          `${evaluations.value} periods of ${seconds.value} s is ${total} s, beyond the ${limit === 86400 ? 'one day (86400 s) of a period under an hour' : 'seven days (604800 s)'} CloudWatch evaluates${evaluations.viaParameter || seconds.viaParameter ? ' (with the parameter defaults)' : ''}`,
+        );
+      }
+    }
   }
 
   checkThreshold(
@@ -336,6 +403,11 @@ class ObservabilityChecker {
         const resolved = fields.map((field, position) => (field === '.' ? previous[position] : field));
         previous = resolved;
         const [namespace, metricName, ...pairs] = resolved;
+        const unknown = typeof namespace === 'string' ? namespaceProblem(namespace) : undefined;
+        if (unknown !== undefined) {
+          this.report(location, `${name}, metric ${metricIndex}: ${unknown}`);
+          return;
+        }
         if (pairs.length % 2 !== 0) {
           this.report(location, `${name}, metric ${metricIndex}: dimensions come in name, value pairs`);
           return;

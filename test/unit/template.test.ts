@@ -635,6 +635,31 @@ describe('Template: validateTemplate', () => {
       ],
     },
     {
+      rule: 'a misspelt AWS namespace on an alarm and in a dashboard (AWS namespaces are case-sensitive)',
+      mutate: (t) => {
+        alarm(t, 'StreamIteratorAgeAlarm').Namespace = 'AWS/Kinesiss';
+        editDashboard(t, '["AWS/Lambda", "IteratorAge"', '["AWS/lambda", "IteratorAge"');
+      },
+      expected: [
+        'StreamIteratorAgeAlarm.Namespace: AWS/Kinesiss is no namespace AWS publishes metrics in (did you mean AWS/Kinesis?): its metrics never get a data point',
+        'PipelineDashboard.DashboardBody: widget 4 (Iterator age (ms)), metric 1: AWS/lambda is no namespace AWS publishes metrics in (did you mean AWS/Lambda?): its metrics never get a data point',
+      ],
+    },
+    {
+      rule: 'alarm periods CloudWatch does not take, and more than a day of periods under an hour',
+      mutate: (t) => {
+        Object.assign(alarm(t, 'StreamIteratorAgeAlarm'), { Period: 90 });
+        Object.assign(alarm(t, 'ConsumerIteratorAgeAlarm'), { Period: 60, EvaluationPeriods: 1441 });
+        const metrics = node(alarm(t, 'IngestApi5xxAlarm'), 'Metrics') as unknown as Node[];
+        node(metrics[0], 'MetricStat').Period = 45;
+      },
+      expected: [
+        'StreamIteratorAgeAlarm.Period: 90 s is no period CloudWatch takes: 10, 20, 30 or a multiple of 60',
+        'ConsumerIteratorAgeAlarm.EvaluationPeriods: 1441 periods of 60 s is 86460 s, beyond the one day (86400 s) of a period under an hour CloudWatch evaluates',
+        'IngestApi5xxAlarm.Metrics[0].MetricStat.Period: 45 s is no period CloudWatch takes: 1, 5, 10, 20, 30 or a multiple of 60',
+      ],
+    },
+    {
       rule: 'metric math that names an undeclared id and returns two series',
       mutate: (t) => {
         const metrics = node(alarm(t, 'IngestApi5xxAlarm'), 'Metrics') as unknown as Node[];

@@ -1,6 +1,7 @@
 import type { Finding } from './findings.ts';
 import { checkHandlers } from './handlers.ts';
 import { checkIam } from './iam.ts';
+import { checkNames } from './names.ts';
 import { checkObservability } from './observability.ts';
 import type { Template } from './parse.ts';
 import { checkPlan } from './plan-check.ts';
@@ -11,9 +12,9 @@ import { checkWiring } from './wiring.ts';
 
 /**
  * Offline checks of a SAM template, parsed by parse.ts: resource types, properties and value types against the
- * CloudFormation resource specification with its SAM overlay, references, handler files, least-privilege IAM,
- * the pipeline's wiring rules, alarms and dashboards against the metrics AWS and the functions publish, and the
- * template resolved with its parameter defaults (plan-check.ts).
+ * CloudFormation resource specification with its SAM overlay, resource names against the services' rules (names.ts),
+ * references, handler files, least-privilege IAM, the pipeline's wiring rules, alarms and dashboards against the
+ * metrics AWS and the functions publish, and the template resolved with its parameter defaults (plan-check.ts).
  * cfn-lint and `sam validate` need Python and the network; these need neither.
  */
 
@@ -34,6 +35,7 @@ export const validateTemplate = (
   const references = checkReferences(template, spec);
   return [
     ...checkSchema(template, spec),
+    ...checkNames(template),
     ...references,
     ...checkCycles(template),
     ...checkHandlers(template, root),

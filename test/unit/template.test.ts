@@ -635,6 +635,41 @@ describe('Template: validateTemplate', () => {
       ],
     },
     {
+      rule: 'names AWS refuses, whatever the stack name: characters in their literal parts, or literal parts already too long',
+      mutate: (t) => {
+        node(t.Resources, 'ReprocessorFunction', 'Properties').FunctionName = {
+          'Fn::Sub': '${AWS::StackName}-reprocessor!',
+        };
+        Object.assign(node(t.Resources, 'ConsumerFailureQueue', 'Properties'), {
+          QueueName: { 'Fn::Sub': '${AWS::StackName}-failures' },
+          FifoQueue: true,
+        });
+        node(t.Resources, 'EventStream', 'Properties').Name = {
+          'Fn::Sub': `\${AWS::StackName}-${'x'.repeat(127)}`,
+        };
+        node(t.Resources, 'QuarantineBucket', 'Properties').BucketName = 'Quarantine_Bucket';
+        node(t.Resources, 'EventTable', 'Properties').TableName = 'ev';
+        node(t.Resources, 'StreamIteratorAgeAlarm', 'Properties').AlarmName = 'stream\tage';
+        node(t.Resources, 'IngestFunctionRole', 'Properties').RoleName = {
+          'Fn::Sub': '${AWS::StackName}-ingest role',
+        };
+        node(t.Resources, 'PipelineKeyAlias', 'Properties').AliasName = {
+          'Fn::Sub': 'pipeline/${AWS::StackName}',
+        };
+      },
+      expected: [
+        'PipelineKeyAlias.AliasName: a KMS alias name begins with alias/, got "pipeline/…"',
+        `EventStream.Name: "…-${'x'.repeat(127)}" is at least 129 characters, more than the 128 of a Kinesis stream name`,
+        'IngestFunctionRole.RoleName: "…-ingest role" holds " ", which no IAM role name may hold: letters, digits, and _ + = , . @ -',
+        'EventTable.TableName: "ev" is shorter than the 3 characters a DynamoDB table name needs',
+        'QuarantineBucket.BucketName: "Quarantine_Bucket" holds "Q", "_", "B", which no S3 bucket name may hold: lower-case letters, digits, periods and hyphens',
+        'QuarantineBucket.BucketName: an S3 bucket name begins and ends with a letter or digit, got "Quarantine_Bucket"',
+        'ConsumerFailureQueue.QueueName: the name of a FIFO SQS queue ends with .fifo, got "…-failures"',
+        'ReprocessorFunction.FunctionName: "…-reprocessor!" holds "!", which no Lambda function name may hold: letters, digits, hyphens and underscores',
+        'StreamIteratorAgeAlarm.AlarmName: "stream\\tage" holds "\\t", which no alarm name may hold: no ASCII control characters',
+      ],
+    },
+    {
       rule: 'a misspelt AWS namespace on an alarm and in a dashboard (AWS namespaces are case-sensitive)',
       mutate: (t) => {
         alarm(t, 'StreamIteratorAgeAlarm').Namespace = 'AWS/Kinesiss';
@@ -923,6 +958,27 @@ describe('Template: validateTemplate', () => {
     node(candidate.Resources, 'ProbeConsumer', 'Properties').Tags = {
       Subnets: { 'Fn::Join': [',', { Ref: 'ProbeSubnets' }] },
       Image: { Ref: 'ProbeImage' },
+    };
+
+    // Act
+    const findings = validate(candidate);
+
+    // Assess
+    expect(findings).toEqual([]);
+  });
+
+  it('accepts names whose literal parts fit, whatever the stack name', () => {
+    // Prepare
+    const candidate = withStreamConsumer();
+    node(candidate.Resources, 'ReprocessorFunction', 'Properties').FunctionName = {
+      'Fn::Sub': `\${AWS::StackName}-${'r'.repeat(62)}`,
+    };
+    Object.assign(node(candidate.Resources, 'ProbeFailures', 'Properties'), {
+      QueueName: { 'Fn::Sub': ['${AWS::StackName}-${Suffix}.fifo', { Suffix: 'probe_failures' }] },
+      FifoQueue: true,
+    });
+    node(candidate.Resources, 'QuarantineBucket', 'Properties').BucketName = {
+      'Fn::Join': ['-', ['quarantine', { Ref: 'AWS::AccountId' }, { Ref: 'AWS::Region' }]],
     };
 
     // Act

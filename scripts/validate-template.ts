@@ -9,8 +9,9 @@ const USAGE = `usage: npm run validate [-- <template file>]
 Validates a SAM template (template.yaml by default) offline, against the CloudFormation and SAM resource
 specifications and the template format: sections, resource types, property names and types, required
 properties, the values and ranges of properties the spec leaves open (runtimes, memory, timeouts, queue settings,
-alarm statistics; also for a parameter that sets them), the Globals SAM shares, parameter keys and types, the
-shape of Rules, intrinsic functions, references, circular dependencies, outputs and export names.
+alarm statistics, alarm periods; also for a parameter that sets them), the Globals SAM shares, parameter keys and
+types, resource names AWS would refuse (whatever the stack name), AWS/ namespaces a letter off a documented one,
+the shape of Rules, intrinsic functions, references, circular dependencies, outputs and export names.
 Then resolves it with its parameter defaults, as CloudFormation would: each default against its own constraints,
 the conditions, references to resources a false condition leaves out, and each event source mapping's settings
 against AWS's ranges.

@@ -5,8 +5,13 @@ import { UnstorableEventError } from './event-store.ts';
 /** DynamoDB's item size limit: 400 KB, attribute names included. */
 export const MAX_ITEM_BYTES = 400 * 1024;
 
-/** DynamoDB accepts at most 32 levels of nested maps and lists. */
-export const MAX_NESTING_DEPTH = 32;
+/**
+ * The maps and lists an attribute may nest. DynamoDB's limit is 32 levels, the attribute itself being the first:
+ * an attribute of 31 maps, one in another, around a string is stored and one of 32 is refused ("Nesting Levels have
+ * exceeded supported limits"), as the conformance tests of the DynamoDB emulators dynoxide and ExtendDB record it
+ * from DynamoDB itself. So 31, and an empty map at the 32nd level, which DynamoDB may take, is refused too.
+ */
+export const MAX_NESTING_DEPTH = 31;
 
 /**
  * DynamoDB's numbers: up to 38 significant digits (leading and trailing zeros trimmed), and a magnitude from 1E-130
@@ -170,7 +175,7 @@ const valueSize = (value: unknown, depth: number, where: Where, walk?: CheckingW
       const path = pathOf(where);
       if (depth + 1 > MAX_NESTING_DEPTH) {
         throw new UnstorableEventError(
-          `${path} is nested deeper than DynamoDB's ${MAX_NESTING_DEPTH} levels`,
+          `${path} is nested deeper than the ${MAX_NESTING_DEPTH} levels of maps and lists DynamoDB takes in an attribute`,
         );
       }
       let size = 3;

@@ -298,13 +298,13 @@ const generateStream = (rnd: () => number): Planned[] => {
       members.push(['blob', { t: 'str', s: '日'.repeat(THRESHOLD / 3 + Math.floor(rnd() * 3000)) }]);
     let data: Json = { t: 'obj', members };
     const r = rnd();
-    // Any JSON value is a record: a number, a string, an array; and nesting up to DynamoDB's 32 levels.
+    // Any JSON value is a record: a number, a string, an array; and nesting up to the 31 levels DynamoDB takes.
     if (r < 0.05) data = { t: 'num', text: `${counter}${pick(['', '.5', 'e3', '000000000000000000001'])}` };
     else if (r < 0.1) data = { t: 'str', s: `s-${counter}-${pick(STRINGS)}` };
     else if (r < 0.13) data = { t: 'arr', items: [{ t: 'num', text: String(counter) }, value(rnd, 1)] };
     else if (r < 0.16) {
       data = { t: 'num', text: String(counter) };
-      for (let i = 0; i < 32; i += 1) data = { t: 'arr', items: [data] };
+      for (let i = 0; i < 31; i += 1) data = { t: 'arr', items: [data] };
     }
     return {
       key,

@@ -154,11 +154,11 @@ describe('CloudEvents contract', () => {
   });
 
   it('accepts empty strings as data values, and refuses data nested deeper than the table takes without a deep walk', () => {
-    // Prepare: 20,000 maps deep, past the stack a walk of every level would need; 32 levels is DynamoDB's limit.
+    // Prepare: 20,000 maps deep, past the stack a walk of every level would need; 31 maps is what DynamoDB takes.
     let deep: unknown = { leaf: '' };
     for (let level = 0; level < 20_000; level += 1) deep = { d: deep };
     let deepest: unknown = 'leaf';
-    for (let level = 0; level < 32; level += 1) deepest = { d: deepest };
+    for (let level = 0; level < 31; level += 1) deepest = { d: deepest };
     // Act
     const emptyValues = validateCloudEvent({ ...valid, data: { a: '', b: [''], c: { '""': '' } } }, 0);
     const nested = validateCloudEvent({ ...valid, data: deep }, 0);
@@ -170,7 +170,7 @@ describe('CloudEvents contract', () => {
       {
         index: 0,
         field: 'data',
-        message: `cannot be stored in the event table: data${'.d'.repeat(32)} is nested deeper than DynamoDB's 32 levels`,
+        message: `cannot be stored in the event table: data${'.d'.repeat(31)} is nested deeper than the 31 levels of maps and lists DynamoDB takes in an attribute`,
       },
     ]);
     expect(atTheLimit).toEqual([]);
@@ -354,7 +354,7 @@ describe('CloudEvents contract', () => {
     const errors = validateCloudEvent(JSON.parse(text), 0, text);
     // Assess
     expect(errors.map((e) => e.field)).toEqual(['data']);
-    expect(errors[0]!.message).toContain("nested deeper than DynamoDB's 32 levels");
+    expect(errors[0]!.message).toContain('nested deeper than the 31 levels of maps and lists DynamoDB takes');
   });
 
   it("refuses an event whose identity would not fit the event table's key", () => {

@@ -425,7 +425,9 @@ describe('Consumer: quarantine', () => {
       expect(quarantine.entries.map((e) => [e.reason, e.sequenceNumber])).toEqual([
         ['unstorable', sequenceNumber(2)],
       ]);
-      expect(quarantine.entries[0]?.detail).toContain("nested deeper than DynamoDB's 32 levels");
+      expect(quarantine.entries[0]?.detail).toContain(
+        'nested deeper than the 31 levels of maps and lists DynamoDB takes',
+      );
       expect(ids(store.calls)).toEqual(['evt-1', 'evt-3']);
     },
   );

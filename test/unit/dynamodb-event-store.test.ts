@@ -244,15 +244,22 @@ describe('Sink: DynamoDbEventStore', () => {
     expect(dynamoMock).toHaveReceivedCommandTimes(PutItemCommand, 0);
   });
 
-  it('refuses, without calling DynamoDB, data nested deeper than 32 levels', async () => {
+  it('refuses, without calling DynamoDB, data nested 32 levels deep, which DynamoDB refuses; 31 are written', async () => {
     // Prepare
-    let data: unknown = 'leaf';
-    for (let i = 0; i < 40; i += 1) data = { d: data };
+    const nested = (levels: number): unknown => {
+      let data: unknown = 'leaf';
+      for (let i = 0; i < levels; i += 1) data = { d: data };
+      return data;
+    };
+    dynamoMock.on(PutItemCommand).resolves({});
+    await store().put(event({ data: nested(31) }));
+    expect(dynamoMock).toHaveReceivedCommandTimes(PutItemCommand, 1);
+    const data = nested(32);
     // Act
     const result = store().put(event({ data }));
-    // Assess
+    // Assess: no second PutItem
     await expect(result).rejects.toBeInstanceOf(UnstorableEventError);
-    expect(dynamoMock).toHaveReceivedCommandTimes(PutItemCommand, 0);
+    expect(dynamoMock).toHaveReceivedCommandTimes(PutItemCommand, 1);
   });
 
   it('refuses, without calling DynamoDB, data with a member whose name is empty', async () => {

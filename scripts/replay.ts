@@ -26,7 +26,8 @@ const USAGE = `usage: npm run replay -- [options]
   --stack <name>       a deployed stack instead; its outputs name the function
   --region <region>    the deployed stack's region
   --json               print the combined report on stdout as JSON, its summary going to stderr with the
-                       progress (without --json the summary is on stdout)
+                       progress (without --json the summary is on stdout); pipe it with npm run -s, as
+                       npm prints its own lines on stdout first
 
 Exit status: 0 when every message handled was replayed, 1 when messages are still failing, had expired or are in
 flight on the failure queue (not replayed yet), or a dry run did not read them all; 2 for bad usage or when the

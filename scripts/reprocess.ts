@@ -44,7 +44,8 @@ const USAGE = `usage: npm run reprocess -- --from <time> [options]
   --stack <name>       a deployed stack instead; its outputs name the function
   --region <region>    the deployed stack's region
   --json               print the final status on stdout as JSON, its summary going to stderr with the
-                       progress (without --json the summary is on stdout)
+                       progress (without --json the summary is on stdout); pipe it with npm run -s, as
+                       npm prints its own lines on stdout first
 
 Exit status: 0 when the job finished with nothing failed and all of its window still on the stream; 1 when
 records failed, the job failed, or part of the window had passed the stream's retention (the warnings say

@@ -1,9 +1,11 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
 import { GetQueueAttributesCommand, PurgeQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '#local/runtime.ts';
+import { parseParameterOverrides } from '#local/template/resolve.ts';
 import { eventually, scanItems, startTestRuntime, tempDataDir } from '#test/helpers/runtime.ts';
 
 /**
@@ -22,12 +24,22 @@ const blocks = (() => {
   return found;
 })();
 
+/** The parameters of §4's local restart (`npm start -- --parameter-overrides "…"   # local`), as the doc gives them. */
+const restartOverrides = (() => {
+  const line = /^npm start -- --parameter-overrides "([^"]+)"\s+# local$/m.exec(RUNBOOK);
+  if (!line) throw new Error('docs/RUNBOOK.md §4 has no local `npm start -- --parameter-overrides "…"` line');
+  return parseParameterOverrides(line[1]!);
+})();
+
 let runtime: LocalRuntime;
 let dataDir: string;
 const windowFrom = new Date(Date.now() - 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-/** Runs one block after the setup block, in bash, with this runtime's endpoints. */
-const step = async (name: string): Promise<{ code: number; out: string }> => {
+/**
+ * Runs one block after the setup block, in bash, with this runtime's endpoints. `out` is what a terminal shows,
+ * `stdout` alone what a pipe or a redirection takes.
+ */
+const step = async (name: string): Promise<{ code: number; out: string; stdout: string; stderr: string }> => {
   const block = blocks.get(name);
   if (!block) throw new Error(`docs/RUNBOOK.md has no block marked runbook-test: ${name}`);
   const script = `set -eo pipefail\n${blocks.get('setup')}\n${block}`;
@@ -37,10 +49,10 @@ const step = async (name: string): Promise<{ code: number; out: string }> => {
       env: { ...process.env, ENDPOINT: runtime.endpoint, API: runtime.apiEndpoint, WINDOW_FROM: windowFrom },
       maxBuffer: 16 * 1024 * 1024,
     });
-    return { code: 0, out: `${stdout}${stderr}` };
+    return { code: 0, out: `${stdout}${stderr}`, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, out: `${e.stdout}${e.stderr}` };
+    return { code: e.code, out: `${e.stdout}${e.stderr}`, stdout: e.stdout, stderr: e.stderr };
   }
 };
 
@@ -99,7 +111,10 @@ describe('E2E: docs/RUNBOOK.md, run against the local runtime', () => {
     // Triage looks without changing anything.
     const triage = await step('triage-dry-run');
     expect(triage.code, triage.out).toBe(0);
-    expect(triage.out).toContain('messages 0 still failing');
+    // The summary is on stdout, the progress on stderr (docs/RUNBOOK.md §6).
+    expect(triage.stdout).toContain('messages 0 still failing');
+    expect(triage.stderr).toContain('replaying the failure queue');
+    expect(triage.stdout).not.toContain('replaying the failure queue');
     await eventually(
       () => queueDepth('ConsumerFailureQueue'),
       (n) => n === 1,
@@ -116,7 +131,7 @@ describe('E2E: docs/RUNBOOK.md, run against the local runtime', () => {
     // 4. Replay.
     const replay = await step('replay');
     expect(replay.code, replay.out).toBe(0);
-    expect(replay.out).toMatch(/1 message, \d+ records? read back from the stream: \d+ written/);
+    expect(replay.stdout).toMatch(/1 message, \d+ records? read back from the stream: \d+ written/);
 
     // 5. Every event is present once; the queues are empty.
     const verify = await step('verify');
@@ -133,7 +148,9 @@ describe('E2E: docs/RUNBOOK.md, run against the local runtime', () => {
     // 6. A reprocess of the window writes nothing new.
     const same = await step('reprocess');
     expect(same.code, same.out).toBe(0);
-    expect(same.out).toMatch(/ done: .*read 4, written 0, failed 0, duplicates 4/);
+    expect(same.stdout).toMatch(/ done: .*read 4, written 0, failed 0, duplicates 4/);
+    expect(same.stderr).toMatch(/^job \S+ on the local runtime/m);
+    expect(same.stdout).not.toMatch(/^job \S+ on the local runtime/m);
 
     // Clean up, with a message parked: the cleanup looks at it, and the runbook's redrive, run right after, moves
     // it back to the failure queue.
@@ -159,17 +176,30 @@ describe('E2E: docs/RUNBOOK.md, run against the local runtime', () => {
   }, 180_000);
 
   it('after a projection-version raise, a reprocess rewrites each item once', async () => {
-    // Prepare: "deploy" the fix with a raised ProjectionVersion, on the same data.
+    // Prepare: "deploy" the fix with §4's local restart, on the same data.
+    expect(restartOverrides.ProjectionVersion).toBe('2');
     await runtime.stop();
-    ({ runtime } = await startTestRuntime({ dataDir, parameterOverrides: { ProjectionVersion: '2' } }));
+    ({ runtime } = await startTestRuntime({ dataDir, parameterOverrides: restartOverrides }));
     // Act
     const raised = await step('reprocess');
     const again = await step('reprocess');
+    const json = await step('reprocess-json');
     // Assess
+    // The local runtime applies the parameters at every start: the stream takes the flag's RetentionHours (§4).
+    const { StreamDescriptionSummary } = await runtime.clients.kinesis.send(
+      new DescribeStreamSummaryCommand({ StreamName: 'local-EventStream' }),
+    );
+    expect(StreamDescriptionSummary?.RetentionPeriodHours).toBe(Number(restartOverrides.RetentionHours));
     expect(raised.code, raised.out).toBe(0);
     expect(raised.out).toMatch(/ done: .*read 4, written 4, failed 0, duplicates 0/);
     expect(again.code, again.out).toBe(0);
     expect(again.out).toMatch(/ done: .*read 4, written 0, failed 0, duplicates 4/);
+    // Piped, stdout holds the JSON alone.
+    expect(json.code, json.out).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      state: 'done',
+      totals: { recordsRead: 4, written: 0, duplicates: 4, failed: 0 },
+    });
     const items = await scanItems(runtime);
     const drill = items.filter((item) => (item.identity as { S: string }).S.startsWith('ce:urn%3Adrill:'));
     expect(drill).toHaveLength(4);

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LOG_TAIL_BYTES, type LocalFunction } from '#local/functions/runner.ts';
-import { sendJsonError } from '#local/gateway.ts';
+import { sendJsonError, serviceOf } from '#local/gateway.ts';
 import { closeAfterAnswer, readBody } from '#local/net.ts';
 
 /**
@@ -142,7 +142,19 @@ export const lambdaInvokeRoute =
   async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const url = new URL(req.url ?? '/', 'http://l');
     const path = /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?$/.exec(url.pathname);
-    if (!path || req.method !== 'POST') return false;
+    if (!path || req.method !== 'POST') {
+      if (serviceOf(req) !== 'lambda') return false;
+      // Another Lambda operation (list-event-source-mappings, say): name what is emulated, not "no lambda here".
+      refuseUnread(
+        req,
+        res,
+        400,
+        'UnknownOperationException',
+        `The local runtime emulates Lambda's Invoke API only (POST /2015-03-31/functions/{FunctionName}/invocations), ` +
+          `not ${req.method} ${url.pathname}; the event source mappings and their state are in GET /_local/status`,
+      );
+      return true;
+    }
     const functions = options.functions();
     if (!functions) {
       refuseUnread(req, res, 503, 'ServiceException', 'The local runtime is still starting; try again');

@@ -2,7 +2,12 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
+import {
+  InvokeCommand,
+  type InvokeCommandOutput,
+  LambdaClient,
+  ListEventSourceMappingsCommand,
+} from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/index.ts';
 import { lambdaInvokeRoute } from '#local/functions/invoke-api.ts';
@@ -915,6 +920,19 @@ describe('Lambda Invoke API on the local endpoint', () => {
     const answer = await failure(invoke({ FunctionName: 'Probe', ...(input as object) }));
     // Assess
     expect(answer).toEqual({ name: 'ValidationException', message, status: 400 });
+  });
+
+  it('answers another Lambda operation with what is emulated, and where the event source mappings are shown', async () => {
+    // Act
+    const answer = await failure(lambda.send(new ListEventSourceMappingsCommand({ FunctionName: 'Probe' })));
+    // Assess
+    expect(answer).toEqual({
+      name: 'UnknownOperationException',
+      message:
+        "The local runtime emulates Lambda's Invoke API only (POST /2015-03-31/functions/{FunctionName}/invocations), " +
+        'not GET /2015-03-31/event-source-mappings; the event source mappings and their state are in GET /_local/status',
+      status: 400,
+    });
   });
 
   it('answers 400 InvalidRequestContentException for a payload that is not JSON', async () => {

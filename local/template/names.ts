@@ -159,7 +159,8 @@ const spellings = (value: unknown, parameters: Readonly<Record<string, unknown>>
       else parts.push({ min: PSEUDO_MINIMUM[inner] ?? 0 });
     }
     parts.push({ literal: source.slice(last) });
-    return [parts];
+    // An empty literal beside a variable is no part: `${Name}` ends with what Name holds, not with "".
+    return [parts.filter((part) => !('literal' in part) || part.literal !== '' || parts.length === 1)];
   }
   if (name === 'Fn::Join' && Array.isArray(args) && typeof args[0] === 'string' && Array.isArray(args[1])) {
     const delimiter = args[0];

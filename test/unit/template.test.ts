@@ -980,6 +980,11 @@ describe('Template: validateTemplate', () => {
     node(candidate.Resources, 'QuarantineBucket', 'Properties').BucketName = {
       'Fn::Join': ['-', ['quarantine', { Ref: 'AWS::AccountId' }, { Ref: 'AWS::Region' }]],
     };
+    // A FIFO name that ends with a variable: what the variable holds may well end with .fifo.
+    Object.assign(node(candidate.Resources, 'ConsumerFailureQueue', 'Properties'), {
+      QueueName: { 'Fn::Sub': ['${AWS::StackName}-${Suffix}', { Suffix: { Ref: 'AWS::Region' } }] },
+      FifoQueue: true,
+    });
 
     // Act
     const findings = validate(candidate);

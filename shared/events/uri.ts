@@ -17,7 +17,8 @@ const SEGMENT_NZ_NC = `(?:[${PLAIN}@]|${PCT_ENCODED})+`;
 const QUERY_OR_FRAGMENT = `(?:[${PLAIN}:@/?]|${PCT_ENCODED})*`;
 const SCHEME = '[A-Za-z][A-Za-z0-9+.\\-]*';
 const USERINFO = `(?:[${PLAIN}:]|${PCT_ENCODED})*`;
-const IP_LITERAL = `\\[(?:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*|[Vv][0-9A-Fa-f]+\\.[${PLAIN}:]+)\\]`;
+/** Up to its first colon with no colon in it, so that a long run of colons is read once, not tried at each one. */
+const IP_LITERAL = `\\[(?:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*|[Vv][0-9A-Fa-f]+\\.[${PLAIN}:]+)\\]`;
 const REG_NAME = `(?:[${PLAIN}]|${PCT_ENCODED})*`;
 const AUTHORITY = `(?:${USERINFO}@)?(?:${IP_LITERAL}|${REG_NAME})(?::[0-9]*)?`;
 const PATH_ABEMPTY = `(?:/${SEGMENT})*`;

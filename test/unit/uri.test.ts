@@ -60,4 +60,16 @@ describe('RFC 3986 syntax', () => {
     expect(isUriReference(long)).toBe(false);
     expect(isUriReference(long.slice(0, -1))).toBe(true);
   });
+
+  it('reads an unclosed IP literal of colons in time linear in its length', () => {
+    // Prepare: 100,000 colons, which an expression trying the literal's one colon at each of them reads in seconds.
+    const unclosed = `http://[${':'.repeat(100_000)}`;
+    // Act
+    const started = performance.now();
+    const results = [isUri(unclosed), isUriReference(unclosed)];
+    const elapsedMs = performance.now() - started;
+    // Assess
+    expect(results).toEqual([false, false]);
+    expect(elapsedMs).toBeLessThan(500);
+  });
 });

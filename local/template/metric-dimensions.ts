@@ -1,3 +1,5 @@
+import { editDistance } from './edit-distance.ts';
+
 /**
  * The CloudWatch metrics of the AWS services this project alarms on and charts, each with the dimension sets AWS
  * publishes it under. An alarm or a dashboard metric whose dimension names are not one of these sets watches a
@@ -240,22 +242,6 @@ export const AWS_NAMESPACES: ReadonlySet<string> = new Set([
   'AWS/WorkSpaces',
 ]);
 
-/** Levenshtein distance, case-insensitive. */
-const distance = (a: string, b: string): number => {
-  const [x, y] = [a.toLowerCase(), b.toLowerCase()];
-  const row = Array.from({ length: y.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= x.length; i++) {
-    let previous = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= y.length; j++) {
-      const current = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (x[i - 1] === y[j - 1] ? 0 : 1));
-      previous = current;
-    }
-  }
-  return row[y.length]!;
-};
-
 /**
  * Why an AWS/ namespace names no series, or undefined. A namespace is case-sensitive, so one that differs from a
  * documented namespace in case only is wrong; so is one of five letters or more after AWS/ within two edits of a
@@ -266,7 +252,7 @@ export const namespaceProblem = (namespace: string): string | undefined => {
     return undefined;
   let best: { name: string; score: number } | undefined;
   for (const known of AWS_NAMESPACES) {
-    const score = distance(namespace, known);
+    const score = editDistance(namespace, known);
     if (!best || score < best.score) best = { name: known, score };
   }
   if (!best) return undefined;

@@ -1,3 +1,4 @@
+import { editDistance } from './edit-distance.ts';
 import { at, type Finding, finding, type Location } from './findings.ts';
 import { intrinsicName, isNoValue, isPlainObject, kindOf, type PlainObject } from './intrinsics.ts';
 import type { Template } from './parse.ts';
@@ -40,24 +41,11 @@ const describe = (type: PropertyType, spec: TemplateSpec): string => {
   }
 };
 
-/** A nearest-name hint for typos (edit distance ≤ 3); a dozen lines, not worth a dependency. */
+/** A nearest-name hint for typos (edit distance ≤ 3). */
 const closest = (name: string, candidates: readonly string[]): string | undefined => {
-  const distance = (a: string, b: string): number => {
-    const row = Array.from({ length: b.length + 1 }, (_, index) => index);
-    for (let i = 1; i <= a.length; i++) {
-      let previous = row[0]!;
-      row[0] = i;
-      for (let j = 1; j <= b.length; j++) {
-        const current = row[j]!;
-        row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-        previous = current;
-      }
-    }
-    return row[b.length]!;
-  };
   let best: { name: string; score: number } | undefined;
   for (const candidate of candidates) {
-    const score = distance(name.toLowerCase(), candidate.toLowerCase());
+    const score = editDistance(name, candidate);
     if (score <= 3 && (!best || score < best.score)) best = { name: candidate, score };
   }
   return best?.name;

@@ -9,8 +9,9 @@ import {
 /**
  * The classic Kinesis load test: PutRecords of `{u, a: 'click', ts, n}` for random users, paced to a target rate in
  * batches of up to 500. `n` numbers the run's records from 0: the sink identifies plain JSON by its content, so
- * without it two clicks of one user in the same millisecond (a batch is built within one) would be one item. Entries that fail (ProvisionedThroughputExceededException above all) are counted and
- * reported, never retried: a retry would hide the very throttling the test is there to show.
+ * without it two clicks of one user in the same millisecond (a batch is built within one) would be one item. Entries
+ * that fail (ProvisionedThroughputExceededException above all) are counted and reported, never retried: a retry
+ * would hide the very throttling the test is there to show.
  */
 
 export const MAX_BATCH = 500;

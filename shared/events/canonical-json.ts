@@ -29,8 +29,8 @@ export const parseJson = (text: string): unknown => {
     return JSON.parse(text, keepExactNumbers);
   } catch (error) {
     // Nested thousands of levels deep, past what the reviver's recursion reaches (JSON.parse alone does not
-    // recurse): far deeper than an item holds (31 levels of maps and lists), so never stored, and its numbers need not keep their
-    // digits. Parsed without the reviver, for the checks that name the nesting.
+    // recurse): far deeper than an item holds (31 levels of maps and lists), so never stored, and its numbers need
+    // not keep their digits. Parsed without the reviver, for the checks that name the nesting.
     if (!(error instanceof RangeError)) throw error;
     return JSON.parse(text);
   }

@@ -59,10 +59,12 @@ export const kinesisEventLine = (e: KinesisPollerEvent): string | undefined => {
       return `${e.shardId}: the failed batch is split in two, ${e.left} + ${e.right} records (BisectBatchOnFunctionError)`;
     case 'on-failure': {
       const info = e.record.KinesisBatchInfo;
-      const what = `${info.batchSize} record${info.batchSize === 1 ? '' : 's'} (${info.startSequenceNumber}…${info.endSequenceNumber})`;
+      const one = info.batchSize === 1;
+      const what = `${info.batchSize} record${one ? '' : 's'} (${info.startSequenceNumber}…${info.endSequenceNumber})`;
+      const their = one ? 'its' : 'their';
       return e.delivered
-        ? `${e.shardId}: ${what} given up on (${e.record.requestContext.condition}); their pointer is on the on-failure destination`
-        : `${e.shardId}: ${what} given up on (${e.record.requestContext.condition}); no on-failure destination took their pointer`;
+        ? `${e.shardId}: ${what} given up on (${e.record.requestContext.condition}); ${their} pointer is on the on-failure destination`
+        : `${e.shardId}: ${what} given up on (${e.record.requestContext.condition}); no on-failure destination took ${their} pointer`;
     }
     case 'checkpoints-discarded':
       return e.reason;

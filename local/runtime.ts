@@ -195,6 +195,23 @@ export const faultsRoute =
     return true;
   };
 
+/** The start-up lines for the SQS messages saved at the last stop: those kept, and those of queues gone. */
+export const restoredMessagesLines = (counts: {
+  restored: Record<string, number>;
+  dropped: Record<string, number>;
+}): string[] => {
+  const messages = (count: number) => `${count} message${count === 1 ? '' : 's'}`;
+  return [
+    ...Object.entries(counts.restored).map(
+      ([queue, count]) => `queue ${queue}: ${messages(count)} kept from the last stop`,
+    ),
+    ...Object.entries(counts.dropped).map(
+      ([queue, count]) =>
+        `queue ${queue} is no longer in the template: its ${messages(count)} from the last stop ${count === 1 ? 'is' : 'are'} dropped`,
+    ),
+  ];
+};
+
 /** What every local function gets under the template's own variables: the endpoint and the credentials. */
 export const localFunctionEnvironment = (endpoint: string): Record<string, string> => ({
   AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
@@ -337,16 +354,7 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
       },
     });
     for (const line of await createResources(stack, clients)) log('runtime', line);
-    const { restored, dropped } = emulators.sqs.restoreMessages();
-    for (const [queue, count] of Object.entries(restored)) {
-      log('runtime', `queue ${queue}: ${count} message${count === 1 ? '' : 's'} kept from the last stop`);
-    }
-    for (const [queue, count] of Object.entries(dropped)) {
-      log(
-        'runtime',
-        `queue ${queue} is no longer in the template: its ${count} message${count === 1 ? '' : 's'} from the last stop are dropped`,
-      );
-    }
+    for (const line of restoredMessagesLines(emulators.sqs.restoreMessages())) log('runtime', line);
 
     const bundleRoot = resolve(options.bundleRoot ?? 'dist/functions');
     if (!options.skipBuild) {

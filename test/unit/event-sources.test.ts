@@ -116,6 +116,24 @@ describe('Local runtime: what the log says of a stream event source', () => {
       'shardId-000000000000: 3 records (101…109) given up on (RetryAttemptsExhausted); no on-failure destination took their pointer',
     ],
     [
+      {
+        type: 'on-failure',
+        shardId: 'shardId-000000000000',
+        record: { ...record, KinesisBatchInfo: { ...record.KinesisBatchInfo, batchSize: 1 } },
+        delivered: true,
+      },
+      'shardId-000000000000: 1 record (101…109) given up on (RetryAttemptsExhausted); its pointer is on the on-failure destination',
+    ],
+    [
+      {
+        type: 'on-failure',
+        shardId: 'shardId-000000000000',
+        record: { ...record, KinesisBatchInfo: { ...record.KinesisBatchInfo, batchSize: 1 } },
+        delivered: false,
+      },
+      'shardId-000000000000: 1 record (101…109) given up on (RetryAttemptsExhausted); no on-failure destination took its pointer',
+    ],
+    [
       { type: 'checkpoints-discarded', reason: 'the stream was created again' },
       'the stream was created again',
     ],

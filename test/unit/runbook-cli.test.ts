@@ -447,6 +447,32 @@ describe('Runbook commands: records refused as stale versions are counted, not l
     }
   });
 
+  it('replay counts one duplicate and one stale version in the singular', async () => {
+    // Prepare
+    const report = replayReport({
+      messages: 1,
+      recordsReplayed: 3,
+      written: 1,
+      duplicates: 1,
+      staleVersions: 1,
+      deleted: 1,
+      details: [],
+      queue: { waiting: 0, inFlight: 0 },
+    });
+    const answers = [report, replayReport({ queue: { waiting: 0, inFlight: 0 } })];
+    const { endpoint, close } = await invokeApi(() => answers.shift());
+    try {
+      // Act
+      const result = await run('scripts/replay.ts', ['--endpoint', endpoint]);
+      // Assess
+      expect(result.stdout).toContain(
+        '1 message, 3 records read back from the stream: 1 written, 1 duplicate, 1 stale version, 0 quarantined;',
+      );
+    } finally {
+      await close();
+    }
+  });
+
   it('reprocess names them in the totals and per shard', async () => {
     // Prepare: a job done whose 100 records the table holds at a newer projection version.
     const answer = jobStatus('job-stale', 'done', { shard: { state: 'done' } });

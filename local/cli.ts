@@ -31,7 +31,7 @@ Fault injection (all off by default; change it while running with a PUT to /_loc
   --fault-dynamodb <text|/regex/>    DynamoDB writes whose request matches fail
   --fault-dynamodb-mode <mode>       throttle (default) or error
   --fault-function <text|/regex/>    invocations holding a matching record fail
-  --fault-function-name <id>         only this function gets --fault-function
+  --fault-function-name <name>       only this function (logical id or FunctionName) gets --fault-function
   -h, --help                         show this help`;
 
 class UsageError extends Error {}

@@ -17,6 +17,7 @@ import type {
 } from '#local/esm/types.ts';
 import type { FaultInjector } from '#local/faults/faults.ts';
 import { parsePattern } from '#local/faults/faults.ts';
+import { type FunctionNames, goesBy } from '#local/functions/function-names.ts';
 import type { LocalFunction } from '#local/functions/runner.ts';
 import type { ResourceClients } from '#local/resources.ts';
 import type { LocalStack } from '#local/stack.ts';
@@ -120,14 +121,15 @@ const streamNameOf = (value: unknown, where: string): string => {
 };
 
 /** Function faults from the fault injector, read on every invocation so that they can be switched while running. */
-const withFunctionFaults = <TEvent extends KinesisStreamEvent | SQSEvent>(
+export const withFunctionFaults = <TEvent extends KinesisStreamEvent | SQSEvent>(
   invoke: InvokeFunction<TEvent>,
-  functionName: string,
+  fn: FunctionNames,
   faults: FaultInjector,
 ): InvokeFunction<TEvent> => {
   return (event) => {
     const { functionPattern, functionName: only } = faults.settings();
-    if (!functionPattern || (only && only !== functionName)) return invoke(event);
+    // The setting names the function by its logical id or its FunctionName, as the Invoke API takes them.
+    if (!functionPattern || (only && !goesBy(fn, only))) return invoke(event);
     return withInjectedFunctionErrors(invoke, {
       pattern: parsePattern(functionPattern),
       onInjected: () => {
@@ -167,7 +169,7 @@ export const createEventSources = (options: EventSourceOptions): EventSources =>
             client: clients.kinesis,
             stream: streamNameOf(properties.Stream, where),
             properties,
-            invoke: withFunctionFaults((e) => fn.invoke(e), definition.name, faults),
+            invoke: withFunctionFaults((e) => fn.invoke(e), definition, faults),
             ...(destination?.Destination
               ? {
                   onFailure: sqsOnFailureSink({
@@ -200,7 +202,7 @@ export const createEventSources = (options: EventSourceOptions): EventSources =>
             client: clients.sqs,
             queue: String(properties.Queue),
             properties,
-            invoke: withFunctionFaults((e) => fn.invoke(e), definition.name, faults),
+            invoke: withFunctionFaults((e) => fn.invoke(e), definition, faults),
             onEvent: (e) => {
               if (e.type === 'batch-failed')
                 log('esm', `${definition.name}: ${failedBatchLine(e.count, 'message', e.reason, e.detail)}`);

@@ -236,7 +236,7 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
   // Planned once before anything starts, so that a template the runtime cannot run fails fast.
   let stack = plan(`http://127.0.0.1:${endpointPort}`);
   // Fault settings that name no function of the template would never fire: refused before anything starts.
-  validateFaults(options.faults ?? {}, undefined, Object.keys(stack.functions));
+  validateFaults(options.faults ?? {}, undefined, Object.values(stack.functions));
   const throttling = httpApiThrottling(stack, template);
   // The JWT API is served on one port of its own (--jwt-port): a second plain HTTP API would have none.
   const plainApis = plainHttpApis(stack);
@@ -319,7 +319,7 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
         return ranges;
       },
       Math.random,
-      Object.keys(stack.functions),
+      Object.values(stack.functions),
     );
     const gateway: RunningGateway = await startGateway({
       port: endpointPort,

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { request } from 'node:http';
 import { type KinesisClient, ListShardsCommand, type PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
+import { describeNames, type FunctionNames, findByName } from '#local/functions/function-names.ts';
 import { endToEndHeaders, forwardedRequestHeaders, sendJsonError } from '#local/gateway.ts';
 import { readBody } from '#local/net.ts';
 import {
@@ -28,7 +29,7 @@ export interface FaultSettings {
   dynamodbMode: 'throttle' | 'error';
   /** Function invocations holding a record whose payload contains this text (or matches /regex/) fail. */
   functionPattern?: string;
-  /** Only this function (logical id) gets function faults; all when absent. */
+  /** Only this function (its logical id or its FunctionName) gets function faults; all when absent. */
   functionName?: string;
 }
 
@@ -98,7 +99,7 @@ export const validateFaults = (
   input: unknown,
   base: FaultSettings = DEFAULT_FAULTS,
   /** The template's functions, when known: a functionName among none of them would never fire. */
-  functionNames?: readonly string[],
+  functions?: readonly FunctionNames[],
 ): FaultSettings => {
   if (typeof input !== 'object' || input === null || Array.isArray(input))
     throw new FaultSettingsError(`the fault settings must be a JSON object, got ${shown(input)}`);
@@ -137,11 +138,11 @@ export const validateFaults = (
         if (value === null || value === '') delete next.functionName;
         else if (typeof value !== 'string')
           problems.push(
-            `functionName must be a string (a function's logical id), or "" or null to clear it, got ${shown(value)}`,
+            `functionName must be a string (a function's logical id or FunctionName), or "" or null to clear it, got ${shown(value)}`,
           );
-        else if (functionNames !== undefined && !functionNames.includes(value))
+        else if (functions !== undefined && !findByName(functions, value))
           problems.push(
-            `functionName '${value}' is not a function of the template; the functions are ${functionNames.join(', ')}`,
+            `functionName '${value}' is not a function of the template; the functions are ${functions.map(describeNames).join(', ')}`,
           );
         else next.functionName = value;
         break;
@@ -339,10 +340,10 @@ export const createFaultInjector = (
   initial: Partial<FaultSettings>,
   shardsOf: (streamName: string) => Promise<ShardRange[]>,
   random: () => number = Math.random,
-  /** The template's functions: `functionName` must be one of them. */
-  functionNames?: readonly string[],
+  /** The template's functions: `functionName` must name one of them. */
+  functions?: readonly FunctionNames[],
 ): FaultInjector => {
-  let current = validateFaults(initial, DEFAULT_FAULTS, functionNames);
+  let current = validateFaults(initial, DEFAULT_FAULTS, functions);
   const limiter = new ShardWriteLimiter();
   const counts = { putRecordsEntries: 0, throttledEntries: 0, dynamodb: 0, functionErrors: 0 };
 
@@ -454,7 +455,7 @@ export const createFaultInjector = (
   return {
     settings: () => current,
     update: (input) => {
-      current = validateFaults(input, current, functionNames);
+      current = validateFaults(input, current, functions);
       return current;
     },
     intercept: async (service, req, body, res, upstream) => {

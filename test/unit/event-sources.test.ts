@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { KinesisPollerEvent } from '#local/esm/types.ts';
-import { createEventSources, EventSourceError, kinesisEventLine } from '#local/event-sources.ts';
+import {
+  createEventSources,
+  EventSourceError,
+  kinesisEventLine,
+  withFunctionFaults,
+} from '#local/event-sources.ts';
+import type { FaultInjector } from '#local/faults/faults.ts';
 import type { LocalFunction } from '#local/functions/runner.ts';
 import type { LocalStack, PlannedFunction } from '#local/stack.ts';
 
@@ -171,5 +177,40 @@ describe('Local runtime: what the log says of a stream event source', () => {
         millisBehindLatest: 0,
       }),
     ).toBeUndefined();
+  });
+});
+
+describe('Local runtime: function faults limited to one function', () => {
+  const replay = { logicalId: 'DlqReplayFunction', functionName: 'local-dlq-replay' };
+  const event = { Records: [{ messageId: 'm-1', body: 'poison' }] } as never;
+  const faultsNaming = (functionName: string) =>
+    ({
+      settings: () => ({ functionPattern: 'poison', functionName }),
+      counts: { functionErrors: 0 },
+    }) as unknown as FaultInjector;
+
+  it.each(['DlqReplayFunction', 'local-dlq-replay'])(
+    'fail the invocations of the function named %s, by its logical id or its FunctionName',
+    async (name) => {
+      // Prepare
+      const invoke = withFunctionFaults(async () => ({ payload: 'ran' }), replay, faultsNaming(name));
+      // Act
+      const result = await invoke(event);
+      // Assess
+      expect(result.functionError).toBe('Unhandled');
+    },
+  );
+
+  it("leave another function's invocations alone", async () => {
+    // Prepare
+    const invoke = withFunctionFaults(
+      async () => ({ payload: 'ran' }),
+      replay,
+      faultsNaming('ConsumerFunction'),
+    );
+    // Act
+    const result = await invoke(event);
+    // Assess
+    expect(result).toEqual({ payload: 'ran' });
   });
 });

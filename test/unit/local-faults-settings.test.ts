@@ -54,27 +54,46 @@ describe('Local faults: settings', () => {
     // Act
     const act = () =>
       validateFaults({ functionName: 'NoSuchFunction' }, DEFAULT_FAULTS, [
-        'ConsumerFunction',
-        'IngestFunction',
+        { logicalId: 'ConsumerFunction' },
+        { logicalId: 'ReprocessorFunction', functionName: 'local-reprocessor' },
       ]);
     // Assess
     expect(act).toThrow(
-      "functionName 'NoSuchFunction' is not a function of the template; the functions are ConsumerFunction, IngestFunction",
+      "functionName 'NoSuchFunction' is not a function of the template; the functions are ConsumerFunction, ReprocessorFunction (local-reprocessor)",
     );
     expect(
-      validateFaults({ functionName: 'IngestFunction' }, DEFAULT_FAULTS, ['IngestFunction']).functionName,
+      validateFaults({ functionName: 'IngestFunction' }, DEFAULT_FAULTS, [{ logicalId: 'IngestFunction' }])
+        .functionName,
     ).toBe('IngestFunction');
   });
+
+  it.each(['ReprocessorFunction', 'local-reprocessor'])(
+    'takes %s, a function by its logical id or its FunctionName, as the Invoke API does',
+    (name) => {
+      // Prepare
+      const functions = [
+        { logicalId: 'ConsumerFunction' },
+        { logicalId: 'ReprocessorFunction', functionName: 'local-reprocessor' },
+      ];
+      // Act
+      const faults = createFaultInjector({ functionName: name }, async () => [], Math.random, functions);
+      // Assess
+      expect(faults.settings().functionName).toBe(name);
+      expect(faults.update({ functionName: name }).functionName).toBe(name);
+    },
+  );
 
   it('refuses it from the injector, at its creation and on a change, changing nothing', () => {
     // Prepare
     const noShards = async () => [];
     const faults = createFaultInjector({ functionPattern: 'poison' }, noShards, Math.random, [
-      'ConsumerFunction',
+      { logicalId: 'ConsumerFunction' },
     ]);
     // Act / Assess
     expect(() =>
-      createFaultInjector({ functionName: 'Typo' }, noShards, Math.random, ['ConsumerFunction']),
+      createFaultInjector({ functionName: 'Typo' }, noShards, Math.random, [
+        { logicalId: 'ConsumerFunction' },
+      ]),
     ).toThrow("functionName 'Typo' is not a function of the template");
     expect(() => faults.update({ functionName: 'Typo', functionPattern: 'other' })).toThrow(
       FaultSettingsError,

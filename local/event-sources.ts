@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { KinesisStreamEvent, SQSEvent } from 'aws-lambda';
 import {
@@ -20,7 +21,7 @@ import { parsePattern } from '#local/faults/faults.ts';
 import { type FunctionNames, goesBy } from '#local/functions/function-names.ts';
 import type { LocalFunction } from '#local/functions/runner.ts';
 import type { ResourceClients } from '#local/resources.ts';
-import type { LocalStack } from '#local/stack.ts';
+import type { LocalStack, PlannedFunction } from '#local/stack.ts';
 
 /**
  * The template's Kinesis and SQS events, run as event source mappings against the emulators. Each mapping
@@ -28,9 +29,45 @@ import type { LocalStack } from '#local/stack.ts';
  * fault injector applied, and keeps its checkpoints in the data folder so a restart resumes where it stopped.
  */
 
+/**
+ * One of the template's event source mappings as the Lambda API shows it (GetEventSourceMapping): its stable UUID,
+ * its function, and what it did last. The poller holds its settings and state.
+ */
+export type EventSourceMapping = {
+  /** The same from one start to the next: derived from the stack, the function, the event and its source. */
+  uuid: string;
+  function: PlannedFunction;
+  eventName: string;
+  live: {
+    /** When the runtime made the mapping, or it was disabled since (epoch ms): the API's LastModified. */
+    lastModifiedMs: number;
+    /** A stream mapping's last batch, as the API's LastProcessingResult: No records processed, OK, or PROBLEM: … */
+    lastProcessingResult: string;
+  };
+} & ({ kind: 'Kinesis'; poller: KinesisPoller } | { kind: 'SQS'; poller: SqsPoller });
+
+/** A UUID (version 5 form) from the mapping's identity, so that it survives restarts as the mapping does on AWS. */
+export const mappingUuid = (identity: string): string => {
+  const bytes = createHash('sha1').update(`event-source-mapping:${identity}`).digest().subarray(0, 16);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x50;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+};
+
+/** The last batch's outcome, as a stream mapping's LastProcessingResult says it. */
+const processingResultOf = (event: KinesisPollerEvent): string | undefined => {
+  if (event.type === 'batch-succeeded') return 'OK';
+  // AWS documents this one text for a failed batch; a partial failure and a failed call are both one locally.
+  if (event.type === 'batch-failed') return 'PROBLEM: Function call failed';
+  return undefined;
+};
+
 export interface EventSources {
   kinesis: KinesisPoller[];
   sqs: SqsPoller[];
+  /** Every mapping, in the template's order, for the Lambda API. */
+  mappings: EventSourceMapping[];
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -146,6 +183,8 @@ export const createEventSources = (options: EventSourceOptions): EventSources =>
     : new InMemoryCheckpointStore();
   const kinesis: KinesisPoller[] = [];
   const sqs: SqsPoller[] = [];
+  const mappings: EventSourceMapping[] = [];
+  const madeAt = Date.now();
 
   for (const definition of Object.values(stack.functions)) {
     const fn = functions.get(definition.name);
@@ -164,58 +203,80 @@ export const createEventSources = (options: EventSourceOptions): EventSources =>
             `${where}: only SQS on-failure destinations are emulated, not ${kind} (${destination.Destination})`,
           );
         }
-        kinesis.push(
-          new KinesisPoller({
-            client: clients.kinesis,
-            stream: streamNameOf(properties.Stream, where),
-            properties,
-            invoke: withFunctionFaults((e) => fn.invoke(e), definition, faults),
-            ...(destination?.Destination
-              ? {
-                  onFailure: sqsOnFailureSink({
-                    client: clients.sqs,
-                    destination: destination.Destination,
-                    ...(options.persistQueues ? { persist: options.persistQueues } : {}),
-                  }),
-                }
-              : {}),
-            checkpoints,
-            // The stream is part of the mapping's identity: pointed at another stream, it is a new mapping, as on AWS.
-            mappingId: `${definition.logicalId}/${event.name}/${streamNameOf(properties.Stream, where)}`,
-            onEvent: (e) => {
-              const line = kinesisEventLine(e);
-              if (line !== undefined) log('esm', `${definition.name}: ${line}`);
-            },
-            functionName: definition.name,
-            functionArn: definition.arn,
-            invokeIdentityArn: definition.roleArn,
-            region: options.region,
-            accountId: options.accountId,
-            ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
-            ...(options.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: options.retryBaseDelayMs } : {}),
-          }),
-        );
+        // The stream is part of the mapping's identity: pointed at another stream, it is a new mapping, as on AWS.
+        const mappingId = `${definition.logicalId}/${event.name}/${streamNameOf(properties.Stream, where)}`;
+        const live = { lastModifiedMs: madeAt, lastProcessingResult: 'No records processed' };
+        const poller = new KinesisPoller({
+          client: clients.kinesis,
+          stream: streamNameOf(properties.Stream, where),
+          properties,
+          invoke: withFunctionFaults((e) => fn.invoke(e), definition, faults),
+          ...(destination?.Destination
+            ? {
+                onFailure: sqsOnFailureSink({
+                  client: clients.sqs,
+                  destination: destination.Destination,
+                  ...(options.persistQueues ? { persist: options.persistQueues } : {}),
+                }),
+              }
+            : {}),
+          checkpoints,
+          mappingId,
+          onEvent: (e) => {
+            live.lastProcessingResult = processingResultOf(e) ?? live.lastProcessingResult;
+            if (e.type === 'source-deleted') live.lastModifiedMs = Date.now();
+            const line = kinesisEventLine(e);
+            if (line !== undefined) log('esm', `${definition.name}: ${line}`);
+          },
+          functionName: definition.name,
+          functionArn: definition.arn,
+          invokeIdentityArn: definition.roleArn,
+          region: options.region,
+          accountId: options.accountId,
+          ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
+          ...(options.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: options.retryBaseDelayMs } : {}),
+        });
+        kinesis.push(poller);
+        mappings.push({
+          uuid: mappingUuid(`${stack.name}/${mappingId}`),
+          function: definition,
+          eventName: event.name,
+          live,
+          kind: 'Kinesis',
+          poller,
+        });
       } else if (event.type === 'SQS') {
         const properties = event.properties as SqsEventProperties;
-        sqs.push(
-          new SqsPoller({
-            client: clients.sqs,
-            queue: String(properties.Queue),
-            properties,
-            invoke: withFunctionFaults((e) => fn.invoke(e), definition, faults),
-            onEvent: (e) => {
-              if (e.type === 'batch-failed')
-                log('esm', `${definition.name}: ${failedBatchLine(e.count, 'message', e.reason, e.detail)}`);
-              else if (e.type === 'source-deleted')
-                log('esm', `${definition.name}: ${sourceDeletedLine(e.reason)}`);
-            },
-            functionName: definition.name,
-            region: options.region,
-            accountId: options.accountId,
-            ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
-            ...(options.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: options.retryBaseDelayMs } : {}),
-          }),
-        );
+        const live = { lastModifiedMs: madeAt, lastProcessingResult: 'No records processed' };
+        const poller = new SqsPoller({
+          client: clients.sqs,
+          queue: String(properties.Queue),
+          properties,
+          invoke: withFunctionFaults((e) => fn.invoke(e), definition, faults),
+          onEvent: (e) => {
+            if (e.type === 'source-deleted') live.lastModifiedMs = Date.now();
+            if (e.type === 'batch-failed')
+              log('esm', `${definition.name}: ${failedBatchLine(e.count, 'message', e.reason, e.detail)}`);
+            else if (e.type === 'source-deleted')
+              log('esm', `${definition.name}: ${sourceDeletedLine(e.reason)}`);
+          },
+          functionName: definition.name,
+          region: options.region,
+          accountId: options.accountId,
+          ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
+          ...(options.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: options.retryBaseDelayMs } : {}),
+        });
+        sqs.push(poller);
+        mappings.push({
+          uuid: mappingUuid(
+            `${stack.name}/${definition.logicalId}/${event.name}/${String(properties.Queue)}`,
+          ),
+          function: definition,
+          eventName: event.name,
+          live,
+          kind: 'SQS',
+          poller,
+        });
       } else if (event.type !== 'HttpApi') {
         throw new EventSourceError(
           `${where}: event type ${event.type} is not supported by the local runtime`,
@@ -227,6 +288,7 @@ export const createEventSources = (options: EventSourceOptions): EventSources =>
   return {
     kinesis,
     sqs,
+    mappings,
     start: async () => {
       for (const poller of kinesis) {
         await poller.start();

@@ -20,6 +20,7 @@ import {
   unopenableStore,
 } from '#local/emulators/index.ts';
 import { startEmulatorThread } from '#local/emulators/thread.ts';
+import { lambdaEventSourceMappingsRoute } from '#local/esm/mappings-api.ts';
 import { createEventSources, type EventSources } from '#local/event-sources.ts';
 import {
   createFaultInjector,
@@ -326,6 +327,11 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
       services: Object.fromEntries(Object.entries(emulators).map(([service, e]) => [service, e.endpoint])),
       dispatch: { kinesis: emulators.kinesis.dispatch, dynamodb: emulators.dynamodb.dispatch },
       routes: [
+        lambdaEventSourceMappingsRoute({
+          mappings: () => runtime?.eventSources.mappings,
+          region: LOCAL_REGION,
+          accountId: LOCAL_ACCOUNT_ID,
+        }),
         lambdaInvokeRoute({
           functions: () => runtime?.functions,
           region: LOCAL_REGION,

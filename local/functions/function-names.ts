@@ -22,3 +22,30 @@ export const findByName = <T extends FunctionNames>(functions: Iterable<T>, name
 /** The function's names for a message: `ReprocessorFunction (local-reprocessor)`, or its logical id alone. */
 export const describeNames = (fn: FunctionNames): string =>
   fn.functionName && fn.functionName !== fn.logicalId ? `${fn.logicalId} (${fn.functionName})` : fn.logicalId;
+
+/** A FunctionName of the Lambda API: a name, a partial ARN (account:function:name) or a full ARN, each with an optional qualifier. */
+const FUNCTION_NAME =
+  /^(?:arn:aws[a-zA-Z-]*:lambda:(?<region>[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d):)?(?:(?<account>\d{12}):)?(?:function:)?(?<name>[a-zA-Z0-9_.-]+)(?::(?<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$/;
+
+/** The pattern AWS names when it refuses a FunctionName. */
+export const FUNCTION_NAME_PATTERN =
+  '(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?';
+
+export interface FunctionReference {
+  region?: string;
+  account?: string;
+  name: string;
+  qualifier?: string;
+}
+
+/** The parts of a FunctionName, or undefined when it is not one (AWS answers ValidationException). */
+export const parseFunctionName = (raw: string): FunctionReference | undefined => {
+  const groups = FUNCTION_NAME.exec(raw)?.groups;
+  if (!groups) return undefined;
+  return {
+    name: groups.name!,
+    ...(groups.region ? { region: groups.region } : {}),
+    ...(groups.account ? { account: groups.account } : {}),
+    ...(groups.qualifier ? { qualifier: groups.qualifier } : {}),
+  };
+};

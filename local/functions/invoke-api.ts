@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { FUNCTION_NAME_PATTERN, goesBy, parseFunctionName } from '#local/functions/function-names.ts';
 import { LOG_TAIL_BYTES, type LocalFunction } from '#local/functions/runner.ts';
 import { sendJsonError, serviceOf } from '#local/gateway.ts';
 import { closeAfterAnswer, readBody } from '#local/net.ts';
@@ -23,10 +24,6 @@ export const ASYNC_PAYLOAD_LIMIT_BYTES = 1024 * 1024;
 
 const INVOCATION_TYPES = ['Event', 'RequestResponse', 'DryRun'];
 const LOG_TYPES = ['Tail', 'None'];
-
-/** Invoke's FunctionName: a name, a partial ARN (account:function:name) or a full ARN, each with an optional qualifier. */
-const FUNCTION_NAME =
-  /^(?:arn:aws[a-zA-Z-]*:lambda:(?<region>[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d):)?(?:(?<account>\d{12}):)?(?:function:)?(?<name>[a-zA-Z0-9_.-]+)(?::(?<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$/;
 
 class InvokeApiError extends Error {
   readonly status: number;
@@ -68,25 +65,15 @@ const resolveFunction = (
   queryQualifier: string | null,
   options: InvokeApiOptions,
 ): LocalFunction => {
-  const match = FUNCTION_NAME.exec(rawName);
-  if (!match?.groups) {
+  const parsed = parseFunctionName(rawName);
+  if (!parsed) {
     throw new InvokeApiError(
       400,
       'ValidationException',
-      `1 validation error detected: Value '${rawName}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?`,
+      `1 validation error detected: Value '${rawName}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: ${FUNCTION_NAME_PATTERN}`,
     );
   }
-  const {
-    region,
-    account,
-    name,
-    qualifier: nameQualifier,
-  } = match.groups as {
-    region?: string;
-    account?: string;
-    name: string;
-    qualifier?: string;
-  };
+  const { region, account, name, qualifier: nameQualifier } = parsed;
   // As AWS (and LocalStack's AWS-validated tests): a function of another region is out of reach.
   if (region && region !== options.region) {
     throw new InvokeApiError(
@@ -104,10 +91,11 @@ const resolveFunction = (
   }
   const qualifier = queryQualifier || nameQualifier;
   const arn = `arn:aws:lambda:${options.region}:${account ?? options.accountId}:function:${name}`;
+  // By the name it is kept under (its logical id), else by any name it goes by (its FunctionName).
   const fn =
     account && account !== options.accountId
       ? undefined
-      : (functions.get(name) ?? [...functions.values()].find((f) => f.definition.functionName === name));
+      : (functions.get(name) ?? [...functions.values()].find((f) => goesBy(f.definition, name)));
   // Locally every function has $LATEST only: no published versions, no aliases.
   if (!fn || (qualifier !== undefined && qualifier !== '$LATEST')) {
     throw new InvokeApiError(
@@ -144,14 +132,16 @@ export const lambdaInvokeRoute =
     const path = /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?$/.exec(url.pathname);
     if (!path || req.method !== 'POST') {
       if (serviceOf(req) !== 'lambda') return false;
-      // Another Lambda operation (list-event-source-mappings, say): name what is emulated, not "no lambda here".
+      // Another Lambda operation (get-function, say): name what is emulated, not "no lambda here".
       refuseUnread(
         req,
         res,
         400,
         'UnknownOperationException',
-        `The local runtime emulates Lambda's Invoke API only (POST /2015-03-31/functions/{FunctionName}/invocations), ` +
-          `not ${req.method} ${url.pathname}; the event source mappings and their state are in GET /_local/status`,
+        'The local runtime emulates these Lambda operations only: Invoke (POST /2015-03-31/functions/{FunctionName}/invocations), ' +
+          'ListEventSourceMappings (GET /2015-03-31/event-source-mappings/) and GetEventSourceMapping ' +
+          `(GET /2015-03-31/event-source-mappings/{UUID}), not ${req.method} ${url.pathname}; ` +
+          'the event source mappings are also in GET /_local/status',
       );
       return true;
     }

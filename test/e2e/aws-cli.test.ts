@@ -168,6 +168,26 @@ describe('E2E: the AWS CLI against the local runtime', () => {
     expect(scan.Items.length).toBeGreaterThan(0);
   });
 
+  it("lambda list-event-source-mappings and get-event-source-mapping show the consumer's mapping, as ConsumerStalledAlarm's row asks", async () => {
+    // Act
+    const { EventSourceMappings } = JSON.parse(
+      await aws('lambda', 'list-event-source-mappings', '--function-name', 'ConsumerFunction'),
+    ) as { EventSourceMappings: Array<Record<string, unknown>> };
+    const got = JSON.parse(
+      await aws('lambda', 'get-event-source-mapping', '--uuid', String(EventSourceMappings[0]!.UUID)),
+    ) as Record<string, unknown>;
+    // Assess
+    expect(EventSourceMappings).toHaveLength(1);
+    expect(EventSourceMappings[0]).toMatchObject({
+      EventSourceArn: 'arn:aws:kinesis:us-east-1:000000000000:stream/local-EventStream',
+      FunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:ConsumerFunction',
+      State: 'Enabled',
+      StateTransitionReason: 'User action',
+      LastProcessingResult: expect.any(String),
+    });
+    expect(got.UUID).toBe(EventSourceMappings[0]!.UUID);
+  });
+
   it('sqs send-message and receive-message work on the template queue', async () => {
     // Prepare
     const { QueueUrl } = JSON.parse(

@@ -3,10 +3,10 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  GetFunctionCommand,
   InvokeCommand,
   type InvokeCommandOutput,
   LambdaClient,
-  ListEventSourceMappingsCommand,
 } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/index.ts';
@@ -924,13 +924,15 @@ describe('Lambda Invoke API on the local endpoint', () => {
 
   it('answers another Lambda operation with what is emulated, and where the event source mappings are shown', async () => {
     // Act
-    const answer = await failure(lambda.send(new ListEventSourceMappingsCommand({ FunctionName: 'Probe' })));
+    const answer = await failure(lambda.send(new GetFunctionCommand({ FunctionName: 'Probe' })));
     // Assess
     expect(answer).toEqual({
       name: 'UnknownOperationException',
       message:
-        "The local runtime emulates Lambda's Invoke API only (POST /2015-03-31/functions/{FunctionName}/invocations), " +
-        'not GET /2015-03-31/event-source-mappings; the event source mappings and their state are in GET /_local/status',
+        'The local runtime emulates these Lambda operations only: Invoke (POST /2015-03-31/functions/{FunctionName}/invocations), ' +
+        'ListEventSourceMappings (GET /2015-03-31/event-source-mappings/) and GetEventSourceMapping ' +
+        '(GET /2015-03-31/event-source-mappings/{UUID}), not GET /2015-03-31/functions/Probe; ' +
+        'the event source mappings are also in GET /_local/status',
       status: 400,
     });
   });

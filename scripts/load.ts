@@ -14,7 +14,7 @@ import { LOAD_USAGE, LoadInputError, parseLoadArgs } from '#bench/load/options.t
 import { formatLoadSummary, loadChartSvg, reportBaseName } from '#bench/load/report.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/index.ts';
 import { onStopSignals, signalExitCode } from '#scripts/lib/signals.ts';
-import { explainFailure, requireOutput, stackOutputs } from '#scripts/lib/stack-target.ts';
+import { explainFailure, failureHint, requireOutput, stackOutputs } from '#scripts/lib/stack-target.ts';
 import { keepAliveHandler } from '#shared/clients/http-handler.ts';
 import { HTTP_OPTIONS } from '#shared/clients/http-options.ts';
 import { KINESIS_CLIENT_SETTINGS } from '#shared/clients/kinesis-settings.ts';
@@ -129,6 +129,8 @@ console.log(
   `load: ${options.rate} records/s for ${options.seconds} s into ${stream} ` +
     `(${target.kind === 'local' ? target.endpoint : `stack ${target.stack}`})`,
 );
+/** The last PutRecords call that failed as a whole: a run that wrote nothing says what to do about it. */
+let lastFailure: Error | undefined;
 const report = await runLoad({
   client,
   stream,
@@ -139,15 +141,24 @@ const report = await runLoad({
   metricsWaitMs: options.metricsWait * 1000,
   signal: stop.signal,
   log: (message) => console.error(`load: ${message}`),
+  failedCall: (error) => {
+    lastFailure = error;
+  },
 });
 client.destroy();
 cloudwatch?.destroy();
 
 // The summary first: it is on the screen even when the files cannot be written.
 console.log(formatLoadSummary(report, options.shardsReport));
-if (target.kind === 'local' && report.written === 0 && /ECONNREFUSED/.test(report.stoppedEarly ?? '')) {
+// Calls that never reached the stream, explained as replay and reprocess explain theirs: no local runtime at the
+// endpoint, its HTTP API (--port) named instead of its AWS endpoint, no credentials or region for a stack.
+const hint =
+  lastFailure && (report.written === 0 || report.stoppedEarly !== undefined)
+    ? failureHint(lastFailure, 'Kinesis API')
+    : undefined;
+if (hint !== undefined) {
   console.error(
-    `load: nothing answers at ${target.endpoint}. Is the local runtime running (npm start)? Name its endpoint with --endpoint, or a deployed stack with --stack`,
+    `load: PutRecords to ${target.kind === 'local' ? target.endpoint : `stack ${target.stack}`} failed: ${hint}`,
   );
 }
 let written = false;

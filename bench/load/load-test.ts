@@ -51,6 +51,8 @@ export interface LoadRun {
   now?: () => number;
   random?: () => number;
   log?: (message: string) => void;
+  /** Called with each PutRecords call that failed as a whole, other than a throttle (for the command to explain). */
+  failedCall?: (error: Error) => void;
 }
 
 export interface SecondStats {
@@ -215,6 +217,7 @@ export const runLoad = async (run: LoadRun): Promise<LoadReport> => {
         failedInARow = 0;
       } else {
         fail(name, count, bucket);
+        run.failedCall?.(error as Error);
         failedInARow += 1;
         if (failedInARow >= STOP_AFTER_FAILED_CALLS && report.stoppedEarly === undefined) {
           report.stoppedEarly = `${failedInARow} PutRecords calls in a row failed (last: ${name}: ${(error as Error).message})`;

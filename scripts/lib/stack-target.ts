@@ -140,37 +140,44 @@ export const stackTarget = (
 };
 
 /**
- * A command's failure as the operator should read it: the usual causes of a call that never reached a function
- * (no local runtime at the endpoint, no region for a stack) say what to do.
+ * What to do about a failed call that never reached its API, or undefined when the error is not one of the usual
+ * causes (no local runtime at the endpoint, another server there, no region or credentials for a stack). `api` names
+ * what the command calls: the Lambda Invoke API (replay, reprocess) or the Kinesis API (load).
  */
-export const explainFailure = (error: Error): string => {
+export const failureHint = (error: Error, api = 'Lambda Invoke API'): string | undefined => {
   const { message } = error;
   const code = (error as Error & { code?: string }).code;
   if (code === 'ECONNREFUSED' || /ECONNREFUSED/.test(message)) {
-    return `${message}: nothing answers there. Is the local runtime running (npm start)? Name its endpoint with --endpoint, or a deployed stack with --stack`;
+    return 'nothing answers there. Is the local runtime running (npm start)? Name its endpoint with --endpoint, or a deployed stack with --stack';
   }
-  // The Lambda Invoke API's path answered 404 with no error of Lambda's own: another server, such as the local
-  // runtime's HTTP API, is at that address.
+  // The API's path answered 404 with no error of the API's own (Lambda answers a missing function with a 404 of its
+  // own): another server, such as the local runtime's HTTP API, is at that address.
   if (
     message === 'Not Found' ||
     ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404 &&
       !/Function not found/i.test(message))
   ) {
-    return `${message}: the endpoint has no Lambda Invoke API. Is it the local runtime's AWS endpoint (npm start's --endpoint-port, 4566 by default) and not its HTTP API (--port, 3000)?`;
+    return `the endpoint has no ${api}. Is it the local runtime's AWS endpoint (npm start's --endpoint-port, 4566 by default) and not its HTTP API (--port, 3000)?`;
   }
   if (/Region is missing/i.test(message)) {
-    return `${message}: give the stack's region with --region, or set AWS_REGION`;
+    return "give the stack's region with --region, or set AWS_REGION";
   }
   // The SDK's default chain found no credentials: environment, shared files, SSO, container and instance roles.
   if (error.name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
-    return `${message}: no AWS credentials were found. Set AWS_PROFILE (after aws configure or aws sso login), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`;
+    return 'no AWS credentials were found. Set AWS_PROFILE (after aws configure or aws sso login), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY';
   }
   // An AWS host name that does not resolve: a Region that does not exist, or no DNS (no network).
   const host = /ENOTFOUND (\S+\.amazonaws\.com(?:\.cn)?)/.exec(message)?.[1];
   if (host !== undefined) {
-    return `${message}: ${host} cannot be reached. Is --region (or AWS_REGION) a Region that exists, and is there a network?`;
+    return `${host} cannot be reached. Is --region (or AWS_REGION) a Region that exists, and is there a network?`;
   }
-  return message;
+  return undefined;
+};
+
+/** A command's failure as the operator should read it: its message, and what to do when `failureHint` knows. */
+export const explainFailure = (error: Error, api?: string): string => {
+  const hint = failureHint(error, api);
+  return hint === undefined ? error.message : `${error.message}: ${hint}`;
 };
 
 /** CloudFormation's rule for a stack name: a letter, then letters, digits and hyphens, 128 characters at most. */

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -22,6 +23,7 @@ import {
 } from '#bench/load/load-test.ts';
 import { LOAD_USAGE, LoadInputError, MAX_RATE, parseLoadArgs } from '#bench/load/options.ts';
 import { chartSeconds, formatLoadSummary, loadChartSvg, reportBaseName } from '#bench/load/report.ts';
+import { listenOn } from '#local/net.ts';
 
 /** One mock of the Kinesis client for the whole file: aws-sdk-client-mock keeps one per client class. */
 const kinesisMock = mockClient(KinesisClient);
@@ -294,25 +296,56 @@ describe('Load test: an --out that cannot hold the report', () => {
   });
 });
 
-describe('Load test: against a local endpoint nothing answers', () => {
-  it('stops, writes its report, exits 1 and asks whether the local runtime is running', async () => {
-    // Prepare
+describe('Load test: against a local endpoint that is not the AWS endpoint', () => {
+  /** `npm run load` for one second at `endpoint`, into a fresh --out folder; its exit and output, and the files. */
+  const loadAt = async (endpoint: string) => {
     const out = mkdtempSync(join(tmpdir(), 'load-dead-'));
-    const args = ['--rate', '20', '--seconds', '1', '--endpoint', 'http://127.0.0.1:9', '--out', out];
+    const args = ['--rate', '20', '--seconds', '1', '--endpoint', endpoint, '--out', out];
     try {
-      // Act
-      const run = promisify(execFile)(process.execPath, ['scripts/load.ts', ...args], { timeout: 30_000 });
-      // Assess
-      await expect(run).rejects.toMatchObject({
-        code: 1,
-        stdout: expect.stringContaining('stopped early: '),
-        stderr: expect.stringContaining(
-          'load: nothing answers at http://127.0.0.1:9. Is the local runtime running (npm start)?',
-        ),
-      });
-      expect(readdirSync(out)).toHaveLength(2);
+      const result = await promisify(execFile)(process.execPath, ['scripts/load.ts', ...args], {
+        timeout: 30_000,
+      }).then(
+        ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+        (error: { code: number; stdout: string; stderr: string }) => error,
+      );
+      return { ...result, files: readdirSync(out) };
     } finally {
       rmSync(out, { recursive: true, force: true });
+    }
+  };
+
+  it('stops, writes its report, exits 1 and asks whether the local runtime is running when nothing answers', async () => {
+    // Act
+    const result = await loadAt('http://127.0.0.1:9');
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('stopped early: ');
+    expect(result.stderr).toContain(
+      'load: PutRecords to http://127.0.0.1:9 failed: nothing answers there. Is the local runtime running (npm start)?',
+    );
+    expect(result.files).toHaveLength(2);
+  });
+
+  it("names the AWS endpoint it needs when the local runtime's HTTP API (--port) answers instead", async () => {
+    // Prepare: a server that answers 404 {"message":"Not Found"} to everything, as the local HTTP API does.
+    const { endpoint, close } = await listenOn(
+      createServer((_req, res) => {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end('{"message":"Not Found"}');
+      }),
+      0,
+    );
+    try {
+      // Act
+      const result = await loadAt(endpoint);
+      // Assess: the same words as replay and reprocess, with the API load calls.
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain('(last: Unknown: Not Found)');
+      expect(result.stderr).toContain(
+        `load: PutRecords to ${endpoint} failed: the endpoint has no Kinesis API. Is it the local runtime's AWS endpoint (npm start's --endpoint-port, 4566 by default) and not its HTTP API (--port, 3000)?`,
+      );
+    } finally {
+      await close();
     }
   });
 });

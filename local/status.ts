@@ -126,16 +126,24 @@ const compact = (n: number): string => (n >= 10_000 ? `${Math.round(n / 1000)}k`
  * of the shard and queue lists, never a count.
  */
 export const statusLine = (status: RuntimeStatus, width?: number): string => {
+  // A mapping disabled while it ran (its stream deleted) reads nothing more: its shards say so, with no age.
   const shards = status.streams.flatMap((stream) =>
     stream.shards.map(
       (s) =>
         `${s.shardId.replace('shardId-', '#').replace(/^#0+(?=\d)/, '#')} ${compact(s.recordsIn)}→${compact(s.recordsOut)}` +
-        ` age ${s.iteratorAgeMs < 1000 ? `${s.iteratorAgeMs}ms` : `${(s.iteratorAgeMs / 1000).toFixed(1)}s`}` +
+        (stream.state === 'disabled'
+          ? ' disabled'
+          : ` age ${s.iteratorAgeMs < 1000 ? `${s.iteratorAgeMs}ms` : `${(s.iteratorAgeMs / 1000).toFixed(1)}s`}`) +
         (s.recordsFailed ? ` failed ${s.recordsFailed}` : ''),
     ),
   );
-  const queues = status.queues.map((q) =>
-    q.error ? `${q.logicalId} ?` : `${q.logicalId} ${q.visible}${q.inFlight ? `+${q.inFlight}` : ''}`,
+  // A queue's mapping disabled on its own (the queue deleted) is named; one disabled in the template is not news.
+  const queues = status.queues.map(
+    (q) =>
+      (q.error ? `${q.logicalId} ?` : `${q.logicalId} ${q.visible}${q.inFlight ? `+${q.inFlight}` : ''}`) +
+      (q.consumers.some((c) => c.state === 'disabled' && c.stateTransitionReason !== undefined)
+        ? ' (consumer disabled)'
+        : ''),
   );
   const quarantined = status.quarantine.reduce((n, q) => n + q.objects, 0);
   const errors = status.functions.reduce((n, f) => n + f.errors, 0);

@@ -7,6 +7,7 @@ const status = {
   functions: [{ name: 'ConsumerFunction', invocations: 10, errors: 1 }],
   streams: [
     {
+      state: 'running',
       shards: [
         {
           shardId: 'shardId-000000000000',
@@ -26,8 +27,14 @@ const status = {
     },
   ],
   queues: [
-    { logicalId: 'ConsumerFailureQueue', visible: 0, inFlight: 3 },
-    { logicalId: 'FailureParkingQueue', visible: 1, inFlight: 0 },
+    {
+      logicalId: 'ConsumerFailureQueue',
+      visible: 0,
+      inFlight: 3,
+      // Disabled in the template (replay on demand): the normal state, not shown.
+      consumers: [{ functionName: 'DlqReplayFunction', state: 'disabled' }],
+    },
+    { logicalId: 'FailureParkingQueue', visible: 1, inFlight: 0, consumers: [] },
   ],
   quarantine: [{ objects: 2, truncated: false }],
   faults: { settings: {}, injected: { functionErrors: 4 } },
@@ -51,5 +58,34 @@ describe('Local runtime: the live status line', () => {
       'quarantined: 2  ·  fn errors: 1  ·  faults injected: 4  ·  shards: #0',
     );
     expect(line).toContain('queues: ConsumerFailureQueue 0+3');
+  });
+
+  it('shows a mapping disabled while it ran (its stream or queue deleted) as disabled, its shards with no age', () => {
+    // Prepare: the stream's mapping and the failure queue's were disabled when their sources were deleted.
+    const reason = (what: string) => `${what} was deleted: the mapping stopped polling it`;
+    const disabled = {
+      ...status,
+      streams: [{ ...status.streams[0]!, state: 'disabled', stateTransitionReason: reason('stream s') }],
+      queues: [
+        {
+          ...status.queues[0]!,
+          error: 'QueueDoesNotExist: The specified queue does not exist.',
+          consumers: [
+            {
+              functionName: 'DlqReplayFunction',
+              state: 'disabled',
+              stateTransitionReason: reason('queue q'),
+            },
+          ],
+        },
+        status.queues[1]!,
+      ],
+    } as RuntimeStatus;
+    // Act
+    const line = statusLine(disabled);
+    // Assess
+    expect(line).toContain('shards: #0 120→118 disabled | #1 90→90 disabled  ·  ');
+    expect(line).toContain('queues: ConsumerFailureQueue ? (consumer disabled) FailureParkingQueue 1  ·  ');
+    expect(line).not.toContain('age');
   });
 });

@@ -119,6 +119,20 @@ const MODULE_EXTENSIONS = ['', '.js', '.mjs', '.cjs'];
 const exitReason = (code: number): string =>
   code === 0 ? 'Runtime exited without providing a reason' : `Runtime exited with error: exit status ${code}`;
 
+/** Lambda's time zone for every function (the TZ of its reserved variables). */
+export const LAMBDA_TZ = ':UTC';
+
+/**
+ * Puts the process in Lambda's time zone. A worker thread's clock follows its process's zone, not the TZ of its
+ * env, so the functions' workers run in UTC only when the process that starts them does; Node applies a TZ set on
+ * process.env at once (it resets its time zone caches). Only the main thread's process.env sets the zone: a host
+ * that is itself a worker thread keeps its own. Nothing the runtime prints depends on the zone: its times are ISO
+ * 8601 UTC.
+ */
+export const useLambdaTimeZone = (): void => {
+  if (process.env.TZ !== LAMBDA_TZ) process.env.TZ = LAMBDA_TZ;
+};
+
 export class LocalFunction {
   readonly definition: PlannedFunction;
   /** The Handler as Lambda's runtime reads it, with the file of its module when there is one; undefined if malformed. */
@@ -135,6 +149,8 @@ export class LocalFunction {
   readonly counts = { invocations: 0, errors: 0 };
 
   constructor(definition: PlannedFunction, options: RunnerOptions) {
+    // Before any worker starts: each host of functions (npm start, npm run invoke, tests) gets Lambda's clock.
+    useLambdaTimeZone();
     this.definition = definition;
     this.options = options;
     const taskRoot = join(options.bundleRoot, definition.logicalId);
@@ -186,7 +202,7 @@ export class LocalFunction {
       AWS_EXECUTION_ENV: `AWS_Lambda_${d.runtime}`,
       LAMBDA_TASK_ROOT: join(this.options.bundleRoot, d.logicalId),
       LAMBDA_RUNTIME_DIR: dirname(fileURLToPath(import.meta.url)),
-      TZ: ':UTC',
+      TZ: LAMBDA_TZ,
       // Lambda's advanced logging controls, which its Node.js runtime reads to format what console writes.
       ...(d.jsonLogs
         ? { AWS_LAMBDA_LOG_FORMAT: 'JSON', AWS_LAMBDA_LOG_LEVEL: d.jsonLogs.applicationLogLevel }

@@ -1,7 +1,10 @@
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import {
   GetFunctionCommand,
   InvokeCommand,
@@ -49,6 +52,7 @@ export const handler = async (event, context) => {
     case 'env': return { ...process.env };
     case 'context': return { logGroupName: context.logGroupName, functionName: context.functionName };
     case 'stream': return { logStreamName: context.logStreamName, environment };
+    case 'clock': return { hours: new Date(0).getHours(), zone: Intl.DateTimeFormat().resolvedOptions().timeZone };
     default: return { environment, requestId: context.awsRequestId };
   }
 };
@@ -186,6 +190,29 @@ describe('Local runtime: what a handler returns', () => {
       LAMBDA_RUNTIME_DIR: expect.stringMatching(/local[/\\]functions$/),
       TZ: ':UTC',
     });
+  });
+
+  it("runs the function's clock in UTC, as Lambda does, whatever the zone of the process that runs it", async () => {
+    // Prepare: a host process in Tokyo (UTC+9, no daylight saving), which runs one invocation of the probe.
+    const host = join(root, 'tokyo-host.mjs');
+    writeFileSync(
+      host,
+      `import { LocalFunction } from ${JSON.stringify(pathToFileURL(resolve('local/functions/runner.ts')).href)};
+const [definition, bundleRoot] = process.argv.slice(2);
+const fn = new LocalFunction(JSON.parse(definition), { bundleRoot, baseEnvironment: {}, log: () => undefined });
+const { payload } = await fn.invoke({ do: 'clock' });
+await fn.close();
+console.log(JSON.stringify(payload));
+`,
+    );
+    // Act
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [host, JSON.stringify(definition('Probe')), root],
+      { env: { ...process.env, TZ: 'Asia/Tokyo' }, timeout: 30_000 },
+    );
+    // Assess: midnight of 1970-01-01 UTC is 0 h, not Tokyo's 9 h, for Date and for Intl.
+    expect(JSON.parse(stdout)).toEqual({ hours: 0, zone: 'UTC' });
   });
 
   it('names each environment its own log stream, in its context and its AWS_LAMBDA_LOG_STREAM_NAME', async () => {

@@ -49,7 +49,8 @@ const USAGE = `usage: npm run reprocess -- --from <time> [options]
 
 Exit status: 0 when the job finished with nothing failed and all of its window still on the stream; 1 when
 records failed, the job failed, or part of the window had passed the stream's retention (the warnings say
-which, or a job of an older projection version cannot be resumed); 2 for bad usage, a request the function
+which, or a job of an older projection version cannot be resumed), or the function answered a state this
+command does not know; 2 for bad usage, a request the function
 refuses, or when the function could not be called; 130 when stopped with Ctrl-C (the job goes on in the
 function). --status answers the same for the job as it is now, so 0 for a job still running well and 1
 for one nothing works on any more. The window and the other flags are checked here before anything is sent.`;
@@ -141,10 +142,43 @@ const inFlagTermsOnRefusal = <T>(check: () => T): T => {
   }
 };
 
+/** A job that cannot go on as asked: an answer about the job (exit status 1), not a usage error. */
+class JobStateError extends Error {}
+
+/** Every state an answer of the function's can have, as this command knows them. */
+const KNOWN_STATES: Record<ReprocessAnswer['state'], true> = {
+  running: true,
+  done: true,
+  failed: true,
+  'not-found': true,
+};
+
+/**
+ * The function's answer about `jobId`, once its state is one this command knows: a function newer than the command
+ * may answer others, whose shape it cannot read. Named, with exit status 1, instead of failing on a missing field.
+ */
+const knownAnswer = (answer: unknown, jobId: string | undefined): ReprocessAnswer => {
+  const state = (answer as { state?: unknown } | null)?.state;
+  if (typeof state === 'string' && Object.hasOwn(KNOWN_STATES, state)) return answer as ReprocessAnswer;
+  const named =
+    state === undefined ? 'no state' : `state '${typeof state === 'string' ? state : JSON.stringify(state)}'`;
+  throw new JobStateError(
+    `the function answered ${jobId === undefined ? 'the start of a new job' : `job ${jobId}`} with ${named}, ` +
+      'which this command does not know (is the function newer than this copy of the command?)',
+  );
+};
+
+/** A job's status from an answer that must hold one (a start, a look at a job that exists). */
+const jobAnswer = (answer: unknown, jobId: string | undefined): JobStatus => {
+  const known = knownAnswer(answer, jobId);
+  if (known.state === 'not-found') throw new Error(`there is no job ${known.jobId}`);
+  return known;
+};
+
 /** The job's status, or undefined when the function answers that there is no such job. */
 const lookUp = async (target: Target, jobId: string): Promise<JobStatus | undefined> => {
   const answer = await target
-    .invoke<ReprocessAnswer>('ReprocessorFunction', { action: 'status', jobId })
+    .invoke<unknown>('ReprocessorFunction', { action: 'status', jobId })
     .catch((error: Error) => {
       // A function deployed before status answered not-found refuses the request instead.
       if (error instanceof TargetError && /ReprocessRequestError: there is no job /.test(error.message)) {
@@ -152,7 +186,9 @@ const lookUp = async (target: Target, jobId: string): Promise<JobStatus | undefi
       }
       throw error;
     });
-  return answer === undefined || answer.state === 'not-found' ? undefined : answer;
+  if (answer === undefined) return undefined;
+  const known = knownAnswer(answer, jobId);
+  return known.state === 'not-found' ? undefined : known;
 };
 
 /** The status of a job that must exist (one named by --status, or one being followed). */
@@ -161,9 +197,6 @@ const statusOf = async (target: Target, jobId: string): Promise<JobStatus> => {
   if (status === undefined) throw new Error(`there is no job ${jobId}`);
   return status;
 };
-
-/** A job that cannot go on as asked: an answer about the job (exit status 1), not a usage error. */
-class JobStateError extends Error {}
 
 /** Why a job not done can no longer be resumed by the function that answered, or undefined when it can. */
 const unresumable = (status: JobStatus): string | undefined =>
@@ -254,7 +287,9 @@ const main = async (): Promise<number> => {
       if (refused) throw new JobStateError(refused);
       checkAgainst(current, parsed, Date.now());
       const following = current !== undefined && isWorkedOn(current, Date.now());
-      status = following ? current : await target.invoke<JobStatus>('ReprocessorFunction', request);
+      status = following
+        ? current
+        : jobAnswer(await target.invoke<unknown>('ReprocessorFunction', request), values.job);
       currentJob = status.jobId;
       progress.line(
         `${following ? 'following running ' : ''}job ${status.jobId} on the ${target.description}: window ${status.parameters.from} → ${status.windowEnd}${status.dryRun ? ' (dry run)' : ''}`,
@@ -285,11 +320,14 @@ const main = async (): Promise<number> => {
             throw new JobStateError(refused);
           }
           progress.line(`job ${status.jobId} is no longer worked on (${NOT_WORKED_ON}): resuming it`);
-          status = await target.invoke<JobStatus>('ReprocessorFunction', {
-            action: 'start',
-            detach: true,
-            jobId: status.jobId,
-          });
+          status = jobAnswer(
+            await target.invoke<unknown>('ReprocessorFunction', {
+              action: 'start',
+              detach: true,
+              jobId: status.jobId,
+            }),
+            status.jobId,
+          );
         }
       }
     }

@@ -739,6 +739,48 @@ describe('Runbook commands: reprocess --job looks a job up without failing an in
   });
 });
 
+describe('Runbook commands: reprocess takes an answer of a state it does not know as an answer, not a crash', () => {
+  it.each([
+    ['--status of a job', ['--job', 'job-8', '--status'], () => ({ jobId: 'job-8', state: 'paused' })],
+    [
+      'a job it follows',
+      ['--job', 'job-8'],
+      (() => {
+        // Running and worked on at the first look (followed, not started), then in a state of a newer function.
+        const lease = { owner: 'a', expiresAt: new Date(Date.now() + 60_000).toISOString() };
+        const answers: unknown[] = [
+          jobStatus('job-8', 'running', { shard: { state: 'reading', lease } }),
+          { ...jobStatus('job-8', 'paused'), shards: undefined, totals: undefined },
+        ];
+        return () => answers.shift();
+      })(),
+    ],
+  ])('%s: names the state, exits 1, and throws no TypeError', async (_, flags, answer) => {
+    // Prepare
+    const { endpoint, close } = await invokeApi(answer);
+    try {
+      // Act
+      const result = await run('scripts/reprocess.ts', [...flags, '--poll', '50', '--endpoint', endpoint]);
+      // Assess
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(
+        "reprocess failed: the function answered job job-8 with state 'paused', which this command does not know",
+      );
+      expect(result.stderr).not.toMatch(/TypeError|\n\s+at /);
+    } finally {
+      await close();
+    }
+  });
+
+  it('says so, with exit status 1, when the answer has no state at all', async () => {
+    // Act
+    const result = await statusOf('job-8', { jobId: 'job-8' });
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('reprocess failed: the function answered job job-8 with no state');
+  });
+});
+
 describe('Runbook commands: reprocess --status says what a job needs', () => {
   it('shows a job nothing works on as such, with the command that resumes it, and the window warnings', async () => {
     // Prepare: a running job, no lease, untouched for an hour, whose window started past the retention.

@@ -6,6 +6,7 @@ import type { FaultInjector, FaultSettings } from '#local/faults/faults.ts';
 import type { LocalFunction } from '#local/functions/runner.ts';
 import type { ResourceClients } from '#local/resources.ts';
 import type { LocalStack } from '#local/stack.ts';
+import { formatDuration } from '#scripts/lib/duration.ts';
 
 /** Where the local runtime answers. */
 export interface RuntimeEndpoints {
@@ -133,7 +134,7 @@ export const statusLine = (status: RuntimeStatus, width?: number): string => {
         `${s.shardId.replace('shardId-', '#').replace(/^#0+(?=\d)/, '#')} ${compact(s.recordsIn)}→${compact(s.recordsOut)}` +
         (stream.state === 'disabled'
           ? ' disabled'
-          : ` age ${s.iteratorAgeMs < 1000 ? `${s.iteratorAgeMs}ms` : `${(s.iteratorAgeMs / 1000).toFixed(1)}s`}`) +
+          : ` age ${s.iteratorAgeMs < 1000 ? `${s.iteratorAgeMs}ms` : s.iteratorAgeMs < 60_000 ? `${(s.iteratorAgeMs / 1000).toFixed(1)}s` : formatDuration(s.iteratorAgeMs)}`) +
         (s.recordsFailed ? ` failed ${s.recordsFailed}` : ''),
     ),
   );

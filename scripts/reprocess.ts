@@ -7,6 +7,7 @@ import {
   refuseFutureWindow,
   refuseOtherParameters,
 } from '#shared/recovery/reprocessor.ts';
+import { formatDuration } from './lib/duration.ts';
 import { flagErrorMessage, isFlagError, numberFlag, parseFlags } from './lib/flags.ts';
 import { isWorkedOn, RECENTLY_WORKED_MS, windowProgress } from './lib/job-follow.ts';
 import { createProgress } from './lib/progress.ts';
@@ -69,7 +70,6 @@ const NOT_WORKED_ON = `no shard lease, no update of the job or its shards for ${
 const describe = (status: JobStatus, { live = false } = {}): string => {
   const done = status.shards.filter((s) => s.state === 'done').length;
   const t = status.totals;
-  const lag = Math.max(0, ...status.shards.filter((s) => s.state !== 'done').map((s) => s.lagMs));
   const running = status.state === 'running';
   const state =
     running && !isWorkedOn(status, Date.now()) ? `running, not worked on (${NOT_WORKED_ON})` : status.state;
@@ -78,13 +78,27 @@ const describe = (status: JobStatus, { live = false } = {}): string => {
     `read ${t.recordsRead}`,
     `written ${t.written}`,
     `failed ${t.failed}`,
-    ...(running ? [`lag ${Math.round(lag / 1000)} s`] : []),
+    ...(running ? [lagFigure(status)] : []),
     `duplicates ${t.duplicates}`,
     ...staleFigure(t.staleVersions),
     `quarantined ${t.quarantined}`,
     `shards ${done}/${status.shards.length}`,
   ];
   return `${status.jobId}${status.dryRun ? ' (dry run)' : ''} ${state}: ${figures.join(', ')}`;
+};
+
+/**
+ * How far behind the window's end the shards being read are. A shard that has read no record yet has no position
+ * of its own: the function measures it from the window's start (years, for a window from long before the stream's
+ * oldest record), which says nothing of where its reading will begin. Such shards are counted, not measured.
+ */
+const lagFigure = (status: JobStatus): string => {
+  const open = status.shards.filter((s) => s.state !== 'done');
+  const read = open.filter((s) => s.lastArrival !== undefined);
+  const unread = open.length - read.length;
+  if (read.length === 0 && unread > 0) return 'not read yet';
+  const lag = formatDuration(Math.max(0, ...read.map((s) => s.lagMs)));
+  return `lag ${lag}${unread > 0 ? ` (${unread} shard${unread === 1 ? '' : 's'} not read yet)` : ''}`;
 };
 
 /** Records the table holds at a newer projection version (left as they are), when there are any. */

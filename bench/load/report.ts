@@ -1,4 +1,5 @@
 import { type LineSeries, lineChartSvg } from '#bench/report/svg.ts';
+import { formatDuration } from '#scripts/lib/duration.ts';
 import type { LoadReport } from './load-test.ts';
 
 /** `load-2026-11-27T19-10-00-000Z`: a file name from the run's start, safe on every file system. */
@@ -93,7 +94,7 @@ const iteratorAgeLine = (age: LoadReport['iteratorAge']): string => {
       ? `at ${seconds(first.atMs)}`
       : `from ${seconds(first.atMs)} to ${seconds(last.atMs)}`;
   return [
-    `  iterator age: ${age.samples.length} sample${age.samples.length === 1 ? '' : 's'} from ${age.source} ${span}, highest ${Math.max(...age.samples.map((s) => s.ageMs))} ms`,
+    `  iterator age: ${age.samples.length} sample${age.samples.length === 1 ? '' : 's'} from ${age.source} ${span}, highest ${formatDuration(Math.max(...age.samples.map((s) => s.ageMs)))}`,
     ...(age.waitedMs === undefined
       ? []
       : [`, ${seconds(age.waitedMs)} waited after the run for late data points`]),

@@ -420,7 +420,7 @@ describe('runLoad against a deployed stack: waiting for CloudWatch data points t
     );
     expect(log.at(-1)).toMatch(/^iterator age: 1 data point so far \(1 new\), \d+ s of the wait left$/);
     expect(formatLoadSummary(report, false)).toMatch(
-      /iterator age: 1 sample from CloudWatch AWS\/Lambda IteratorAge \(FunctionName=consumer-fn\) at 0\.0 s, highest 4200 ms, \d+\.\d s waited after the run for late data points$/,
+      /iterator age: 1 sample from CloudWatch AWS\/Lambda IteratorAge \(FunctionName=consumer-fn\) at 0\.0 s, highest 4\.2 s, \d+\.\d s waited after the run for late data points$/,
     );
   });
 

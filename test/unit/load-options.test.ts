@@ -576,6 +576,25 @@ describe('Load test: a run that cannot reach the stream, or falls behind', () =>
     expect(fellBehind).toContain('it attempted 1 records/s of 2.5 (');
   });
 
+  it('shows the highest iterator age as a duration: a consumer hours behind is not millions of ms', () => {
+    // Act
+    const summary = formatLoadSummary(
+      reportOf({
+        iteratorAge: {
+          source: 'CloudWatch',
+          available: true,
+          samples: [
+            { atMs: 0, ageMs: 7_499_000 },
+            { atMs: 60_000, ageMs: 7_500_000 },
+          ],
+        },
+      }),
+      false,
+    );
+    // Assess
+    expect(summary).toContain(', highest 2h 5m');
+  });
+
   it('names one record in the singular', () => {
     // Act
     const summary = formatLoadSummary(reportOf({ requested: { rate: 1, seconds: 1, records: 1 } }), false);

@@ -739,6 +739,44 @@ describe('Runbook commands: reprocess --job looks a job up without failing an in
   });
 });
 
+describe('Runbook commands: reprocess shows the lag of a running job as a duration', () => {
+  /** A running job, worked on, of a window from 2020 to now, whose shards are `shards`. */
+  const running = (shards: Array<Record<string, unknown>>) => {
+    const lease = { owner: 'a', expiresAt: new Date(Date.now() + 60_000).toISOString() };
+    const base = jobStatus('job-9', 'running', { shard: { state: 'reading', lease } });
+    const windowEnd = Date.parse('2026-11-27T11:00:00.000Z');
+    return {
+      ...base,
+      parameters: { from: '2020-01-01T00:00:00.000Z' },
+      shards: shards.map((shard, i) => ({
+        ...base.shards[0],
+        shardId: `shardId-00000000000${i}`,
+        // As the function measures it: a shard not read yet is behind by the whole window.
+        lagMs:
+          windowEnd - Date.parse((shard.lastArrival as string | undefined) ?? '2020-01-01T00:00:00.000Z'),
+        ...shard,
+      })),
+    };
+  };
+
+  it.each([
+    [
+      'one shard read two hours and five minutes behind, one not read yet',
+      [{ lastArrival: '2026-11-27T08:55:00.000Z' }, {}],
+      'lag 2h 5m (1 shard not read yet)',
+    ],
+    ['no shard read yet', [{}, {}], 'not read yet'],
+    ['a shard read far behind', [{ lastArrival: '2026-11-20T10:00:00.000Z' }], 'lag 7d 1h'],
+  ])('%s', async (_, shards, figure) => {
+    // Act
+    const result = await statusOf('job-9', running(shards));
+    // Assess: never the window's length in seconds.
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`failed 0, ${figure}, duplicates 0`);
+    expect(result.stdout).not.toMatch(/lag \d+ s/);
+  });
+});
+
 describe('Runbook commands: reprocess takes an answer of a state it does not know as an answer, not a crash', () => {
   it.each([
     ['--status of a job', ['--job', 'job-8', '--status'], () => ({ jobId: 'job-8', state: 'paused' })],
@@ -797,7 +835,7 @@ describe('Runbook commands: reprocess --status says what a job needs', () => {
     // Assess: only looked at, never resumed.
     expect(result.requests).toEqual([{ action: 'status', jobId: 'job-3' }]);
     expect(result.stdout).toContain(
-      'job-3 running, not worked on (no shard lease, no update of the job or its shards for 60 s): window time 50% read, read 100, written 100, failed 0, lag 0 s, duplicates 0, quarantined 0, shards 0/1',
+      'job-3 running, not worked on (no shard lease, no update of the job or its shards for 60 s): window time 50% read, read 100, written 100, failed 0, lag 0 ms, duplicates 0, quarantined 0, shards 0/1',
     );
     expect(result.stdout).toContain(`warning: ${warning}`);
     expect(result.stdout).toContain('resume it with npm run reprocess -- --job job-3');

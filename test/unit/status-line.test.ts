@@ -88,4 +88,17 @@ describe('Local runtime: the live status line', () => {
     expect(line).toContain('queues: ConsumerFailureQueue ? (consumer disabled) FailureParkingQueue 1  ·  ');
     expect(line).not.toContain('age');
   });
+
+  it('shows an iterator age of a minute or more as a duration', () => {
+    // Prepare: shard #1 is two hours and five minutes behind (a mapping reading a stream's old records).
+    const [first, second] = status.streams[0]!.shards;
+    const behind = {
+      ...status,
+      streams: [{ ...status.streams[0]!, shards: [first!, { ...second!, iteratorAgeMs: 7_500_000 }] }],
+    } as RuntimeStatus;
+    // Act
+    const line = statusLine(behind);
+    // Assess
+    expect(line).toContain('shards: #0 120→118 age 40ms | #1 90→90 age 2h 5m  ·  ');
+  });
 });

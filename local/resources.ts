@@ -19,6 +19,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, SetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { nextShardCountStep, reshardUniformly } from '#local/reshard.ts';
 import type { LocalStack, PlannedResource } from '#local/stack.ts';
 
 /**
@@ -78,16 +79,19 @@ export const waitForStream = async (
   await waitUntilStreamExists({ ...READY, client: kinesis as KinesisClient }, { StreamName: streamName });
 };
 
+const shardsText = (count: number) => `${count} shard${count === 1 ? '' : 's'}`;
+
 /**
- * A stream kept from the last run, brought to the template as a stack update would where the emulator can: its
- * retention is changed to the template's. Its shard count is not (kinesalite has no UpdateShardCount): a kept
- * stream with another number of open shards is named in the start line, with the way to make it anew.
+ * A stream kept from the last run, brought to the template as a stack update would: its retention is changed to
+ * the template's, and its open shards are resharded to the template's ShardCount as UpdateShardCount does
+ * (local/reshard.ts), unless the count is further than one UpdateShardCount call reaches, which is named in the
+ * start line. An ON_DEMAND stream is not resharded (AWS scales it itself; the local one keeps its shards).
  */
 const keepStream = async (
   kinesis: Pick<KinesisClient, 'send'>,
   name: string,
   kept: { OpenShardCount?: number; RetentionPeriodHours?: number },
-  wanted: { shards: number; hours: number },
+  wanted: { shards: number; hours: number; onDemand: boolean },
 ): Promise<string> => {
   const notes: string[] = [];
   const hours = kept.RetentionPeriodHours;
@@ -103,12 +107,42 @@ const keepStream = async (
   const open = kept.OpenShardCount;
   if (open !== undefined && open !== wanted.shards) {
     notes.push(
-      `WARNING: ${open} open shard${open === 1 ? '' : 's'} where the template now asks for ${wanted.shards}; ` +
-        'the local stream cannot be resharded: start with --fresh to make it anew (its records and the rest of ' +
-        'the local data are dropped)',
+      wanted.onDemand
+        ? `WARNING: ${shardsText(open)} open where ON_DEMAND is emulated with ${wanted.shards}; an ON_DEMAND ` +
+            'stream is not resharded locally: start with --fresh to make it anew (its records and the rest of the ' +
+            'local data are dropped)'
+        : await reshardKept(kinesis, name, wanted.shards),
     );
   }
   return `stream ${name} (kept${notes.length > 0 ? `; ${notes.join('; ')}` : ''})`;
+};
+
+/** Reshards a kept stream to the template's ShardCount, and says what was done, or why it was not. */
+const reshardKept = async (
+  kinesis: Pick<KinesisClient, 'send'>,
+  name: string,
+  target: number,
+): Promise<string> => {
+  const outcome = await reshardUniformly(kinesis, name, target, () => waitForStream(kinesis, name));
+  if (outcome.kind === 'unchanged') return `${shardsText(outcome.open)} open, as ShardCount asks`;
+  if (outcome.kind === 'out-of-reach') {
+    const step = nextShardCountStep(outcome.open, target);
+    return (
+      `WARNING: ${shardsText(outcome.open)} open where ShardCount now asks for ${target}; not resharded: ` +
+      'UpdateShardCount goes at most to double or to half the open shards in one call, so a CloudFormation ' +
+      `update would fail and keep them: start with ShardCount=${step} first, then ${target}, or with --fresh to ` +
+      'make the stream anew (its records and the rest of the local data are dropped)'
+    );
+  }
+  const { from, to, splits, merges } = outcome;
+  const steps = [
+    ...(splits > 0 ? [`${splits} split${splits === 1 ? '' : 's'}`] : []),
+    ...(merges > 0 ? [`${merges} merge${merges === 1 ? '' : 's'}`] : []),
+  ];
+  return (
+    `resharded from ${from} to ${to} open shards, as ShardCount asks (uniform scaling: ${steps.join(', ')}; ` +
+    "the closed shards' records stay readable, and are read before their children's)"
+  );
 };
 
 const createStream = async ({ kinesis }: ResourceClients, resource: PlannedResource): Promise<string> => {
@@ -123,7 +157,7 @@ const createStream = async ({ kinesis }: ResourceClients, resource: PlannedResou
   const hours = Number(p.RetentionPeriodHours ?? 24);
   const kept = (await found(kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }))))
     ?.StreamDescriptionSummary;
-  if (kept) return keepStream(kinesis, name, kept, { shards, hours });
+  if (kept) return keepStream(kinesis, name, kept, { shards, hours, onDemand });
   await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
   await waitForStream(kinesis, name);
   if (hours > 24) {
@@ -131,7 +165,7 @@ const createStream = async ({ kinesis }: ResourceClients, resource: PlannedResou
       new IncreaseStreamRetentionPeriodCommand({ StreamName: name, RetentionPeriodHours: hours }),
     );
   }
-  return `stream ${name} (${shards} shard${shards === 1 ? '' : 's'}${onDemand ? ', ON_DEMAND emulated' : ''})`;
+  return `stream ${name} (${shardsText(shards)}${onDemand ? ', ON_DEMAND emulated' : ''})`;
 };
 
 /** `identity (S) HASH, version (N) RANGE`: a key schema with its attributes' types. */
@@ -158,7 +192,7 @@ const indexesText = (
 /**
  * A table kept from the last run. Its key and indexes are not changed (CloudFormation replaces a table whose key
  * changes, and writes to the old key would fail): a kept table whose key or indexes differ from the template's
- * is named in the start line, with the way to make it anew, as a kept stream's shard count is.
+ * is named in the start line, with the way to make it anew.
  */
 const keptTable = (
   name: string,

@@ -228,6 +228,80 @@ describe('E2E: a restart of the local runtime', () => {
     }
   }, 90_000);
 
+  it('reshards a kept stream to a new ShardCount and goes on from the checkpoints: no record twice, none skipped, each key in order', async () => {
+    const data = tempDataDir();
+    const lines: string[] = [];
+    const keys = Array.from({ length: 8 }, (_, k) => `reshard-${k}`);
+    const events = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) =>
+        cloudEvent(12_000 + from + i, { subject: keys[(from + i) % keys.length]!, data: { n: from + i } }),
+      );
+    try {
+      // Prepare: a first run on the template's 2 shards consumes 24 events; 16 more are written once its mapping
+      // has stopped, so they wait in the shards the reshard closes, behind a checkpoint in each.
+      const first = await startTestRuntime({ dataDir: data });
+      await postEvents(first.runtime, events(0, 24));
+      await eventually(
+        () => scanItems(first.runtime),
+        (items) => items.length === 24,
+        '24 items before the restart',
+      );
+      await first.runtime.eventSources.stop();
+      await postEvents(first.runtime, events(24, 16));
+      await first.runtime.stop();
+
+      // Act: started again on the same data with ShardCount=4, and written to.
+      const second = await startTestRuntime({
+        dataDir: data,
+        parameterOverrides: { ShardCount: '4' },
+        log: (_name, line) => lines.push(line),
+      });
+      try {
+        await postEvents(second.runtime, events(40, 16));
+        await eventually(
+          () => scanItems(second.runtime),
+          (items) => items.length === 56,
+          '56 items after the restart',
+        );
+        const { Shards = [] } = await second.runtime.clients.kinesis.send(
+          new ListShardsCommand({ StreamName: 'local-EventStream' }),
+        );
+
+        // Assess: the stream has 4 open shards, children of the 2 it had, and the start line says so.
+        expect(lines).toContainEqual(
+          expect.stringContaining(
+            'stream local-EventStream (kept; resharded from 2 to 4 open shards, as ShardCount asks',
+          ),
+        );
+        const parents = ['shardId-000000000000', 'shardId-000000000001'];
+        const open = Shards.filter((shard) => shard.SequenceNumberRange?.EndingSequenceNumber === undefined);
+        expect(open).toHaveLength(4);
+        expect(open.every((shard) => parents.includes(shard.ParentShardId!))).toBe(true);
+        // Every event was delivered once over the two runs, and each key's in the order it was written.
+        const batches = [...first.consumerBatches, ...second.consumerBatches];
+        const delivered = batches.flat().map((record) => decode(record).data.n);
+        expect(delivered.sort((a, b) => a - b)).toEqual(Array.from({ length: 56 }, (_, n) => n));
+        const byKey = deliveriesByKey(batches);
+        for (const key of keys) expect(byKey[key], key).toEqual([...byKey[key]!].sort((a, b) => a - b));
+        // The second run read the waiting events from the closed parents, and the new ones from the children.
+        const secondRun = second.consumerBatches
+          .flat()
+          .map((record) => ({ n: decode(record).data.n, shardId: record.eventID.split(':')[0]! }));
+        expect(
+          secondRun
+            .filter(({ n }) => n < 40)
+            .map(({ n }) => n)
+            .sort((a, b) => a - b),
+        ).toEqual(Array.from({ length: 16 }, (_, i) => 24 + i));
+        for (const { n, shardId } of secondRun) expect(parents.includes(shardId), `event ${n}`).toBe(n < 40);
+      } finally {
+        await second.runtime.stop();
+      }
+    } finally {
+      rmSync(data, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it("keeps the failure queue's pointers, waiting or in flight, and says so at start", async () => {
     // Prepare: two pointers on the failure queue, one of them received (in flight) when the runtime stops.
     const data = tempDataDir();

@@ -66,7 +66,7 @@ describe('Local runtime: template resources are ready before anything uses them'
     expect(StreamDescriptionSummary).toMatchObject({ StreamStatus: 'ACTIVE', RetentionPeriodHours: 48 });
   });
 
-  it('brings a kept stream to the template where it can: its retention; and names a shard count it cannot change', async () => {
+  it('brings a kept stream to the template: its retention, and its shard count by resharding', async () => {
     // Prepare: a stream made by an earlier start, with 1 shard and 24 hours.
     const stream = (properties: Record<string, unknown>) =>
       ({
@@ -74,20 +74,22 @@ describe('Local runtime: template resources are ready before anything uses them'
       }) as unknown as LocalStack;
     const clients = { kinesis, dynamodb } as unknown as ResourceClients;
     await createResources(stream({ ShardCount: 1 }), clients);
-    const retention = async () =>
-      (await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: 'kept' }))).StreamDescriptionSummary!
-        .RetentionPeriodHours;
+    const summary = async () =>
+      (await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: 'kept' })))
+        .StreamDescriptionSummary!;
     // Act: started again with 2 shards and 48 hours, then back to 1 shard and 24 hours.
     const raised = await createResources(stream({ ShardCount: 2, RetentionPeriodHours: 48 }), clients);
-    const raisedHours = await retention();
+    const raisedSummary = await summary();
     const same = await createResources(stream({ ShardCount: 1 }), clients);
     // Assess
     expect(raised).toEqual([
-      'stream kept (kept; retention 24 → 48 hours; WARNING: 1 open shard where the template now asks for 2; the local stream cannot be resharded: start with --fresh to make it anew (its records and the rest of the local data are dropped))',
+      "stream kept (kept; retention 24 → 48 hours; resharded from 1 to 2 open shards, as ShardCount asks (uniform scaling: 1 split; the closed shards' records stay readable, and are read before their children's))",
     ]);
-    expect(raisedHours).toBe(48);
-    expect(same).toEqual(['stream kept (kept; retention 48 → 24 hours)']);
-    expect(await retention()).toBe(24);
+    expect(raisedSummary).toMatchObject({ RetentionPeriodHours: 48, OpenShardCount: 2 });
+    expect(same).toEqual([
+      "stream kept (kept; retention 48 → 24 hours; resharded from 2 to 1 open shards, as ShardCount asks (uniform scaling: 1 merge; the closed shards' records stay readable, and are read before their children's))",
+    ]);
+    expect(await summary()).toMatchObject({ RetentionPeriodHours: 24, OpenShardCount: 1 });
   });
 
   it('names a kept table whose key or indexes the template has changed, which it cannot change', async () => {

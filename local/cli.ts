@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { type FaultSettings, validateFaults } from '#local/faults/faults.ts';
 import { createLiveView } from '#local/live-view.ts';
-import { DataDirInUseError, startRuntime } from '#local/runtime.ts';
+import {
+  DataDirInUseError,
+  PortsUnavailableError,
+  RUNTIME_SERVER_NAMES,
+  type RuntimeServer,
+  startRuntime,
+} from '#local/runtime.ts';
 import { parseParameterOverrides } from '#local/template/resolve.ts';
 import { numberFlag, parseFlags } from '#scripts/lib/flags.ts';
 import { onStopSignals, signalExitCode } from '#scripts/lib/signals.ts';
@@ -35,6 +41,33 @@ Fault injection (all off by default; change it while running with a PUT to /_loc
   -h, --help                         show this help`;
 
 class UsageError extends Error {}
+
+const SERVER_FLAGS: Record<RuntimeServer, string> = {
+  api: '--port',
+  jwtApi: '--jwt-port',
+  endpoint: '--endpoint-port',
+};
+const and = (items: string[]) => items.join(' and ');
+
+/** The runtime's refusal of its ports, in the flags that set them: one given twice is bad usage. */
+const portsMessage = ({ shared, taken }: PortsUnavailableError): Error => {
+  if (shared.length > 0)
+    return new UsageError(
+      shared
+        .map(
+          ({ port, servers }) =>
+            `${and(servers.map((s) => SERVER_FLAGS[s]))} are both ${port}: ${and(servers.map((s) => RUNTIME_SERVER_NAMES[s]))} need a port each`,
+        )
+        .join('; '),
+    );
+  const ports = taken.map(({ port }) => port);
+  const flags = and(taken.map(({ server }) => SERVER_FLAGS[server]));
+  return new Error(
+    taken.length === 1
+      ? `port ${ports[0]} is already in use (another local runtime?); stop it, or choose another port with ${flags}`
+      : `ports ${and(ports.map(String))} are already in use (another local runtime?); stop it, or choose other ports with ${flags}`,
+  );
+};
 
 const parseOptions = (args: string[]) => {
   try {
@@ -132,6 +165,8 @@ const main = async (): Promise<void> => {
         `the data folder ${values['data-dir']} is in use by another local runtime; stop it, or choose another with --data-dir (or --in-memory) (${error.message})`,
       );
     }
+    if (error instanceof PortsUnavailableError) throw portsMessage(error);
+    // A port taken between the check before the start and the server's own listen.
     if (error.code !== 'EADDRINUSE') throw error;
     const option =
       error.port === apiPort ? '--port' : error.port === jwtApiPort ? '--jwt-port' : '--endpoint-port';

@@ -116,6 +116,63 @@ export class DataDirInUseError extends Error {
   }
 }
 
+/** The runtime's servers, each on a port of its own. */
+export type RuntimeServer = 'api' | 'jwtApi' | 'endpoint';
+
+export const RUNTIME_SERVER_NAMES: Record<RuntimeServer, string> = {
+  api: 'the HTTP API',
+  jwtApi: 'the JWT API',
+  endpoint: 'the AWS endpoint',
+};
+
+/**
+ * Ports the runtime cannot serve on, all of them found at once before anything starts: `shared`, one port given to
+ * two of its servers; `taken`, ports another process listens on.
+ */
+export class PortsUnavailableError extends Error {
+  readonly shared: { port: number; servers: RuntimeServer[] }[];
+  readonly taken: { port: number; server: RuntimeServer }[];
+  constructor(
+    shared: { port: number; servers: RuntimeServer[] }[],
+    taken: { port: number; server: RuntimeServer }[],
+  ) {
+    super(
+      [
+        ...shared.map(
+          ({ port, servers }) =>
+            `${servers.map((s) => RUNTIME_SERVER_NAMES[s]).join(' and ')} are both given port ${port}`,
+        ),
+        ...taken.map(
+          ({ port, server }) => `port ${port} (${RUNTIME_SERVER_NAMES[server]}) is already in use`,
+        ),
+      ].join('; '),
+    );
+    this.name = 'PortsUnavailableError';
+    this.shared = shared;
+    this.taken = taken;
+  }
+}
+
+/** Refuses a port given to two servers, then probes every other one, so that one start names all that cannot be had. */
+const checkServerPorts = async (ports: { port: number; server: RuntimeServer }[]): Promise<void> => {
+  const byPort = new Map<number, RuntimeServer[]>();
+  // Port 0 picks a free port for each server: never shared.
+  for (const { port, server } of ports)
+    if (port !== 0) byPort.set(port, [...(byPort.get(port) ?? []), server]);
+  const shared = [...byPort]
+    .filter(([, servers]) => servers.length > 1)
+    .map(([port, servers]) => ({ port, servers }));
+  if (shared.length > 0) throw new PortsUnavailableError(shared, []);
+  const taken: { port: number; server: RuntimeServer }[] = [];
+  for (const entry of ports) {
+    await checkPortFree(entry.port).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EADDRINUSE') throw error;
+      taken.push(entry);
+    });
+  }
+  if (taken.length > 0) throw new PortsUnavailableError([], taken);
+};
+
 /** The local runtime's own routes, as the answer to a path or method it does not have names them. */
 const LOCAL_ROUTES = 'GET /_local/status, and GET or PUT (or POST) /_local/faults';
 
@@ -248,12 +305,11 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
   }
 
   // Every port this runtime will serve, before the data folder is touched or anything starts.
-  for (const port of [
-    endpointPort,
-    options.apiPort ?? 3000,
-    ...(plainApis.length > 0 ? [options.jwtApiPort ?? 3001] : []),
-  ])
-    await checkPortFree(port);
+  await checkServerPorts([
+    { port: options.apiPort ?? 3000, server: 'api' },
+    ...(plainApis.length > 0 ? [{ port: options.jwtApiPort ?? 3001, server: 'jwtApi' as const }] : []),
+    { port: endpointPort, server: 'endpoint' },
+  ]);
 
   const dataDir = options.dataDir ? resolve(options.dataDir) : undefined;
   if (dataDir) {

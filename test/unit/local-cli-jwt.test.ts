@@ -63,6 +63,32 @@ describe('Local runtime: npm start options of the JWT ingest API', () => {
     expect(outcome.stderr).toContain(reason);
   });
 
+  it('refuses the JWT API on the port of the HTTP API when IngestJwtIssuer is set, with exit status 2', async () => {
+    // Prepare: a port nothing listens on
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const freePort = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    // Act
+    const outcome = await run([
+      '--in-memory',
+      '--endpoint-port',
+      '0',
+      '--port',
+      String(freePort),
+      '--jwt-port',
+      String(freePort),
+      '--parameter-overrides',
+      'IngestJwtIssuer=https://issuer.example.com IngestJwtAudience=web',
+    ]);
+    // Assess
+    expect(outcome.code).toBe(2);
+    expect(outcome.stderr).toContain(
+      `--port and --jwt-port are both ${freePort}: the HTTP API and the JWT API need a port each`,
+    );
+    expect(outcome.stdout).not.toContain('[runtime] stream');
+  });
+
   it('names the JWT API port in use and --jwt-port, when IngestJwtIssuer is set', async () => {
     // Act
     const outcome = await run([

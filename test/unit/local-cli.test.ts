@@ -125,6 +125,56 @@ describe('Local runtime: npm start options', () => {
     }
   });
 
+  it('names every port in use at once, each with its flag, before anything starts', async () => {
+    // Prepare: a second port taken besides occupiedPort
+    const second = createServer();
+    await new Promise<void>((resolve) => second.listen(0, '127.0.0.1', resolve));
+    const secondPort = (second.address() as AddressInfo).port;
+    try {
+      // Act
+      const outcome = await run([
+        '--in-memory',
+        '--no-build',
+        '--endpoint-port',
+        String(secondPort),
+        '--port',
+        String(occupiedPort),
+      ]);
+      // Assess
+      expect(outcome.code).toBe(1);
+      expect(outcome.stderr).toContain(
+        `ports ${occupiedPort} and ${secondPort} are already in use (another local runtime?); stop it, or choose other ports with --port and --endpoint-port`,
+      );
+      expect(outcome.stdout).not.toContain('[runtime] stream');
+    } finally {
+      await new Promise((resolve) => second.close(resolve));
+    }
+  });
+
+  it('refuses one port for both the HTTP API and the AWS endpoint, with exit status 2, before anything starts', async () => {
+    // Prepare: a port nothing listens on
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const freePort = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    // Act
+    const outcome = await run([
+      '--in-memory',
+      '--no-build',
+      '--port',
+      String(freePort),
+      '--endpoint-port',
+      String(freePort),
+    ]);
+    // Assess
+    expect(outcome.code).toBe(2);
+    expect(outcome.stderr).toContain(
+      `--port and --endpoint-port are both ${freePort}: the HTTP API and the AWS endpoint need a port each`,
+    );
+    expect(outcome.stderr).toContain('usage: npm start -- [options]');
+    expect(outcome.stdout).not.toContain('[runtime] stream');
+  });
+
   it('npm start names a data store LevelDB cannot open, and the ways on, before anything else opens it', async () => {
     // Prepare: Kinesis data written by an earlier start, then cut short as a crash mid-write can leave it
     const folder = mkdtempSync(join(tmpdir(), 'cli-corrupt-'));

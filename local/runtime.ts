@@ -57,7 +57,10 @@ export interface RuntimeOptions {
   templatePath?: string;
   parameterOverrides?: Record<string, string>;
   apiPort?: number;
-  /** The port of the template's AWS::ApiGatewayV2 HTTP API (the JWT ingest API), when its condition holds. */
+  /**
+   * The port of the template's AWS::ApiGatewayV2 HTTP API (the JWT ingest API), when its condition holds: 3001 by
+   * default, or any free port when `apiPort` is 0 (a runtime started for one call or one test binds no fixed port).
+   */
   jwtApiPort?: number;
   /** A CA certificate (PEM) to trust, besides the public ones, for the JWT issuer's discovery document and keys. */
   jwtIssuerCa?: string;
@@ -304,10 +307,11 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
     );
   }
 
+  const jwtApiPort = options.jwtApiPort ?? (options.apiPort === 0 ? 0 : 3001);
   // Every port this runtime will serve, before the data folder is touched or anything starts.
   await checkServerPorts([
     { port: options.apiPort ?? 3000, server: 'api' },
-    ...(plainApis.length > 0 ? [{ port: options.jwtApiPort ?? 3001, server: 'jwtApi' as const }] : []),
+    ...(plainApis.length > 0 ? [{ port: jwtApiPort, server: 'jwtApi' as const }] : []),
     { port: endpointPort, server: 'endpoint' },
   ]);
 
@@ -488,7 +492,7 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
         };
       });
       jwtApi = await startHttpApi(jwtRoutes, {
-        port: options.jwtApiPort ?? 3001,
+        port: jwtApiPort,
         apiId: plainApi.apiId,
         ...(plainApi.cors ? { cors: plainApi.cors } : {}),
         log: (line) => log('jwt-api', line),

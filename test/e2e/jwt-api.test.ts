@@ -41,8 +41,9 @@ describe('E2E: the local runtime serves the JWT ingest API', () => {
     });
     await new Promise<void>((resolve) => issuerServer.listen(0, '127.0.0.1', resolve));
     issuer = `https://127.0.0.1:${(issuerServer.address() as AddressInfo).port}`;
+    // No jwtApiPort: a runtime whose HTTP API takes any free port (as npm run invoke starts one) does so for the
+    // JWT API too, rather than 3001, which a runtime started with npm start may hold.
     ({ runtime } = await startTestRuntime({
-      jwtApiPort: 0,
       jwtIssuerCa: certificate.cert,
       parameterOverrides: {
         IngestJwtIssuer: issuer,
@@ -87,6 +88,7 @@ describe('E2E: the local runtime serves the JWT ingest API', () => {
     // Assess
     expect(runtime.jwtApiEndpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(runtime.jwtApiEndpoint).not.toBe(runtime.apiEndpoint);
+    expect(runtime.jwtApiEndpoint).not.toBe('http://127.0.0.1:3001');
     expect(refused.status).toBe(401);
     expect(await refused.json()).toEqual({ message: 'Unauthorized' });
     expect(accepted.status).toBe(202);

@@ -118,8 +118,9 @@ const main = async (): Promise<number> => {
   // Records and messages counted apart: a message still failing can hold records that were written.
   report(
     `${plural(total.messages, 'message')}, ${plural(total.recordsReplayed, 'record')} read back from the stream: ` +
-      `${total.written} written, ${plural(total.duplicates, 'duplicate')}, ` +
-      `${total.staleVersions > 0 ? `${plural(total.staleVersions, 'stale version')}, ` : ''}${total.quarantined} quarantined; ` +
+      // A dry run writes nothing: its counts are what a replay would do.
+      `${total.written} ${dryRun ? 'would be written' : 'written'}, ${plural(total.duplicates, 'duplicate')}, ` +
+      `${total.staleVersions > 0 ? `${plural(total.staleVersions, 'stale version')}, ` : ''}${total.quarantined} ${dryRun ? 'would be quarantined' : 'quarantined'}; ` +
       `messages ${total.stillFailing} still failing, ${total.expired} expired` +
       `${dryRun ? ' (dry run: nothing was changed)' : `, ${total.deleted} deleted from the queue`}`,
   );

@@ -270,7 +270,10 @@ describe('Runbook commands: a replay dry run reads the whole queue in one invoca
       // Assess
       expect(result.code).toBe(0);
       expect(payloads).toEqual([{ maxMessages: 2_000, dryRun: true }]);
-      expect(result.stdout).toContain('12 messages, 12 records read back from the stream: 12 written');
+      expect(result.stdout).toContain(
+        '12 messages, 12 records read back from the stream: 12 would be written, 0 duplicates, 0 would be quarantined;',
+      );
+      expect(result.stdout).toContain('(dry run: nothing was changed)');
       expect(result.stdout).not.toContain('more message');
     } finally {
       await close();

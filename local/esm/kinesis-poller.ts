@@ -79,7 +79,8 @@ export interface KinesisPollerOptions {
   callTimeoutMs?: number;
   /**
    * Records read ahead per shard before reading pauses; defaults to max(2 × BatchSize × ParallelizationFactor, 1000).
-   * Records held back behind a failing batch (its lane's) do not count, so a failing key does not stop the other lanes.
+   * Records held back behind a failing batch (its lane's) do not count, so a failing key does not stop the other lanes;
+   * with every lane held (ParallelizationFactor 1: its one lane), nothing is read until one is released.
    */
   maxBufferedRecords?: number;
   /**
@@ -309,11 +310,14 @@ class ShardWorker {
     let limitCap = 10_000;
     while (iterator && !this.ctx.stopping()) {
       // A lane held behind a failing batch keeps its records without stopping the others (AWS: the key blocks, not
-      // the shard, aws-behaviour.md §2), up to maxPendingRecords not yet behind the checkpoint.
-      const room = Math.min(
-        this.ctx.maxBufferedRecords - this.readAhead(),
-        this.ctx.maxPendingRecords - this.unprocessed(),
-      );
+      // the shard, aws-behaviour.md §2), up to maxPendingRecords not yet behind the checkpoint. With every lane
+      // held (always so with one lane) nothing read could be processed: reading waits until a lane is released.
+      const room = this.lanes.every((lane) => lane.held)
+        ? 0
+        : Math.min(
+            this.ctx.maxBufferedRecords - this.readAhead(),
+            this.ctx.maxPendingRecords - this.unprocessed(),
+          );
       if (room <= 0) {
         await this.space.wait(undefined, this.ctx.abort);
         continue;

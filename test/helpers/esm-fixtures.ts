@@ -49,6 +49,21 @@ export const waitFor = async (predicate: () => boolean, what: string, timeoutMs 
   }
 };
 
+/** `client`, counting the GetRecords calls made through it (a poller's reads, whatever they return). */
+export const countingGetRecords = (client: KinesisClient): { client: KinesisClient; calls: () => number } => {
+  let calls = 0;
+  const counting = new Proxy(client, {
+    get: (target, property, receiver) =>
+      property === 'send'
+        ? (...args: Parameters<KinesisClient['send']>) => {
+            if (args[0] instanceof GetRecordsCommand) calls += 1;
+            return target.send(...args);
+          }
+        : Reflect.get(target, property, receiver),
+  });
+  return { client: counting, calls: () => calls };
+};
+
 export const kinesisClient = (endpoint: string): KinesisClient =>
   new KinesisClient({ ...clientConfig(endpoint), requestHandler: new NodeHttpHandler() });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '#local/emulators/index.ts';
 import {
+  decodeData,
   kinesisPollerSuite,
   ON_FAILURE_DESTINATION,
   readShard,
@@ -114,5 +115,62 @@ describe('Kinesis event source mapping: MaximumRecordAgeInSeconds', () => {
     // Assess
     expect(fn.batches()).toEqual([['ancient']]);
     expect(failures.records).toEqual([]);
+  });
+
+  it('discards the records that expired unread while a failing batch held the shard, each on its own, never invoking with them', async () => {
+    // Prepare: 'bad' fails for ever; ten records behind it, only three of them read ahead while it is retried.
+    const early = ['bad', ...Array.from({ length: 10 }, (_, index) => `early-${index}`)];
+    const { streamName } = await suite.stream(sameKey(early));
+    const clock = new TestClock();
+    const { fn, failures, poller } = await start(
+      streamName,
+      {
+        StartingPosition: 'TRIM_HORIZON',
+        BatchSize: 1,
+        MaximumRecordAgeInSeconds: 60,
+        DestinationConfig: ON_FAILURE_DESTINATION,
+      },
+      {
+        clock: clock.now,
+        maxBufferedRecords: 3,
+        retryBaseDelayMs: 5,
+        retryMaxDelayMs: 20,
+        respond: (event) => (decodeData(event.Records[0]!) === 'bad' ? { functionError: 'Unhandled' } : {}),
+      },
+    );
+    await waitFor(() => fn.events.length >= 3, "bad's retries");
+    expect(poller.stats().shards[0]!.recordsIn).toBeLessThanOrEqual(3);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    await suite.put(streamName, sameKey(['fresh-0', 'fresh-1']));
+    const stored = await readShard(suite.client, streamName, 'shardId-000000000000');
+
+    // Act: every early record is now over 60 s old, the fresh ones are not.
+    clock.fixedMs = stored[early.length - 1]!.ApproximateArrivalTimestamp!.getTime() + 60_500;
+    expect(clock.fixedMs - stored[early.length]!.ApproximateArrivalTimestamp!.getTime()).toBeLessThanOrEqual(
+      60_000,
+    );
+    await waitFor(() => poller.stats().shards[0]?.recordsOut === 2, 'the fresh records');
+
+    // Assess: 'bad' is given up on after its invocations; the others were never sent, so their count is 1.
+    const invocationsOfBad = fn.events.length - 2;
+    expect(fn.batches().slice(invocationsOfBad)).toEqual([['fresh-0'], ['fresh-1']]);
+    expect(fn.batches().slice(0, invocationsOfBad).flat()).toEqual(Array(invocationsOfBad).fill('bad'));
+    expect(
+      failures.records.map((record) => [
+        record.KinesisBatchInfo.startSequenceNumber,
+        record.KinesisBatchInfo.batchSize,
+        record.requestContext.condition,
+        record.requestContext.approximateInvokeCount,
+        'responseContext' in record,
+      ]),
+    ).toEqual(
+      early.map((_, index) => [
+        stored[index]!.SequenceNumber,
+        1,
+        'RecordAgeExceeded',
+        index === 0 ? invocationsOfBad + 1 : 1,
+        false,
+      ]),
+    );
   });
 });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { decodeData, kinesisPollerSuite, waitFor } from '#test/helpers/esm-fixtures.ts';
+import { countingGetRecords, decodeData, kinesisPollerSuite, waitFor } from '#test/helpers/esm-fixtures.ts';
 
 /** A function that takes a little time and notes which partition keys are in flight at once. */
 const concurrencyProbe = () => {
@@ -177,5 +177,98 @@ describe('Kinesis event source mapping: ParallelizationFactor', () => {
     // Assess: records of other lanes past the read-ahead (4) went on; none past the 12 pending after the failure.
     expect(records.findIndex((record) => record.data === 'echo-2')).toBeGreaterThan(failing + 4);
     expect(delivered.filter((data) => !readable.has(data))).toEqual([]);
+  });
+
+  /** Waits long enough for several more retries (5–20 ms apart) and idle polls (20 ms apart). */
+  const severalRetries = () => new Promise((resolve) => setTimeout(resolve, 300));
+
+  it('stops reading while the one lane (ParallelizationFactor 1) retries a failing batch, and reads on once it is done', async () => {
+    // Prepare: 'charlie-1' (the 3rd record) fails until told otherwise; 37 records wait behind it.
+    const { streamName } = await suite.stream(records);
+    const reads = countingGetRecords(suite.client);
+    const delivered: string[] = [];
+    let failing = true;
+    const maxBufferedRecords = 5;
+
+    // Act
+    const { poller, fn } = await start(
+      streamName,
+      { StartingPosition: 'TRIM_HORIZON', BatchSize: 1 },
+      {
+        client: reads.client,
+        maxBufferedRecords,
+        retryBaseDelayMs: 5,
+        retryMaxDelayMs: 20,
+        respond: (event) => {
+          const data = decodeData(event.Records[0]!);
+          if (data === 'charlie-1' && failing) return { functionError: 'Unhandled' };
+          delivered.push(data);
+          return {};
+        },
+      },
+    );
+    const retries = () => fn.batches().filter(([data]) => data === 'charlie-1').length;
+    await waitFor(() => retries() >= 3, 'the failing batch to be retried');
+    const callsWhileRetrying = reads.calls();
+    await severalRetries();
+
+    // Assess: nothing more was read while it was retried: within the read-ahead, with no GetRecords at all.
+    expect(retries()).toBeGreaterThan(5);
+    const shard = poller.stats().shards[0]!;
+    expect(shard.recordsIn - shard.recordsOut).toBeLessThanOrEqual(maxBufferedRecords);
+    expect(reads.calls()).toBe(callsWhileRetrying);
+    failing = false;
+    await waitFor(() => delivered.length === records.length, 'every record once the batch succeeds');
+    expect(delivered).toEqual(records.map((record) => record.data));
+  });
+
+  it('stops reading while every lane retries a failing batch, and reads on for a lane once it is done', async () => {
+    // Prepare: with a factor of 2, 'bravo' and 'alpha' hash to different lanes; each fails on its 2nd record.
+    const factor = 2;
+    const laneOf = (key: string) => createHash('md5').update(key).digest().readUInt32BE(0) % factor;
+    expect(laneOf('bravo')).not.toBe(laneOf('alpha'));
+    const twoKeys = Array.from({ length: 40 }, (_, index) => {
+      const key = index % 2 === 0 ? 'bravo' : 'alpha';
+      return { key, data: `${key}-${Math.floor(index / 2)}` };
+    });
+    const { streamName } = await suite.stream(twoKeys);
+    const reads = countingGetRecords(suite.client);
+    const delivered: string[] = [];
+    const failing = new Set(['bravo-1', 'alpha-1']);
+
+    // Act
+    const { poller, fn } = await start(
+      streamName,
+      { StartingPosition: 'TRIM_HORIZON', BatchSize: 1, ParallelizationFactor: factor },
+      {
+        client: reads.client,
+        maxBufferedRecords: 4,
+        retryBaseDelayMs: 5,
+        retryMaxDelayMs: 20,
+        respond: (event) => {
+          const data = decodeData(event.Records[0]!);
+          if (failing.has(data)) return { functionError: 'Unhandled' };
+          delivered.push(data);
+          return {};
+        },
+      },
+    );
+    const retries = (data: string) => fn.batches().filter(([sent]) => sent === data).length;
+    await waitFor(() => retries('bravo-1') >= 3 && retries('alpha-1') >= 3, 'both lanes to be retried');
+    const callsWhileRetrying = reads.calls();
+    const readWhileRetrying = poller.stats().shards[0]!.recordsIn;
+    await severalRetries();
+
+    // Assess: neither lane could take a record, so nothing was read; then the released lane goes on alone.
+    expect(reads.calls()).toBe(callsWhileRetrying);
+    expect(poller.stats().shards[0]!.recordsIn).toBe(readWhileRetrying);
+    expect(readWhileRetrying).toBeLessThan(twoKeys.length);
+    failing.delete('bravo-1');
+    const bravo = twoKeys.filter((record) => record.key === 'bravo').map((record) => record.data);
+    await waitFor(() => bravo.every((data) => delivered.includes(data)), "every record of bravo's lane");
+    expect(delivered.filter((data) => data.startsWith('bravo-'))).toEqual(bravo);
+    expect(delivered.filter((data) => data.startsWith('alpha-'))).toEqual(['alpha-0']);
+    failing.delete('alpha-1');
+    await waitFor(() => delivered.length === twoKeys.length, 'every record once both batches succeed');
   });
 });

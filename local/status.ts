@@ -24,13 +24,15 @@ export interface RuntimeStatus {
   /** Absent only when the status is collected outside a running runtime. */
   endpoints?: RuntimeEndpoints;
   functions: Array<{ name: string; invocations: number; errors: number }>;
-  streams: KinesisPollerStats[];
+  /** Each stream mapping with its UUID, as the Lambda API's ListEventSourceMappings names it. */
+  streams: Array<{ uuid: string } & KinesisPollerStats>;
   queues: Array<{
     logicalId: string;
     name: string;
     visible: number;
     inFlight: number;
-    consumers: SqsPollerStats[];
+    /** Each mapping of the queue with its UUID, as ListEventSourceMappings names it. */
+    consumers: Array<{ uuid: string } & SqsPollerStats>;
     /** Why the depths could not be read (emulator down or slow, queue missing); they show 0 then. */
     error?: string;
   }>;
@@ -57,7 +59,9 @@ export const collectStatus = async (
 ): Promise<RuntimeStatus> => {
   const timeoutMs = options.timeoutMs ?? STATUS_TIMEOUT_MS;
   const resources = Object.values(stack.resources);
-  const sqsStats = eventSources.sqs.map((p) => p.stats());
+  const sqsStats = eventSources.mappings.flatMap((m) =>
+    m.kind === 'SQS' ? [{ uuid: m.uuid, ...m.poller.stats() }] : [],
+  );
   const queues = await Promise.all(
     resources
       .filter((r) => r.type === 'AWS::SQS::Queue')
@@ -112,7 +116,9 @@ export const collectStatus = async (
     at: new Date().toISOString(),
     ...(options.endpoints ? { endpoints: options.endpoints } : {}),
     functions: [...functions.values()].map((f) => ({ name: f.definition.name, ...f.counts })),
-    streams: eventSources.kinesis.map((p) => p.stats()),
+    streams: eventSources.mappings.flatMap((m) =>
+      m.kind === 'Kinesis' ? [{ uuid: m.uuid, ...m.poller.stats() }] : [],
+    ),
     queues,
     quarantine,
     faults: { settings: faults.settings(), injected: faults.counts },

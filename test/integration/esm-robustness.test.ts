@@ -99,7 +99,7 @@ describe('Event source mappings when an emulator stops answering', () => {
       functions: {},
       outputs: {},
     } as unknown as LocalStack;
-    const eventSources = { kinesis: [], sqs: [] } as unknown as EventSources;
+    const eventSources = { kinesis: [], sqs: [], mappings: [] } as unknown as EventSources;
     const faults = { settings: () => ({}), counts: {} } as unknown as FaultInjector;
 
     // Act

@@ -12,6 +12,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/index.ts';
 import { type LocalRuntime, startRuntime } from '#local/runtime.ts';
+import type { RuntimeStatus } from '#local/status.ts';
 import { eventually } from '#test/helpers/runtime.ts';
 
 /** A stream consumer with an on-failure queue, and a function with a FunctionName whose SQS mapping is disabled. */
@@ -245,6 +246,21 @@ describe('Lambda event source mapping API on the local endpoint', () => {
     );
     // Assess
     expect(got).toEqual(mapping);
+  });
+
+  it('names each mapping in GET /_local/status by the UUID the API lists it under', async () => {
+    // Prepare
+    const uuidOf = async (functionName: string) => (await listed({ FunctionName: functionName }))[0]!.UUID;
+    // Act
+    const status = (await (await fetch(`${runtime.endpoint}/_local/status`)).json()) as RuntimeStatus;
+    // Assess
+    expect(status.streams.map((stream) => [stream.uuid, stream.functionName, stream.mappingId])).toEqual([
+      [await uuidOf('Consumer'), 'Consumer', expect.stringMatching(/^Consumer\/Stream\//)],
+    ]);
+    const queue = status.queues.find((q) => q.logicalId === 'Failures');
+    expect(queue?.consumers.map((consumer) => [consumer.uuid, consumer.functionName])).toEqual([
+      [await uuidOf('local-replay'), 'Replay'],
+    ]);
   });
 
   it('answers an unknown UUID with ResourceNotFoundException, 404, as AWS does', async () => {

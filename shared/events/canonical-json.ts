@@ -45,17 +45,25 @@ const keepExactNumbers = ((_key: string, value: unknown, context?: JsonReviverCo
   return sameDecimal(source, String(value)) ? value : NumberValue.from(source);
 }) as (key: string, value: unknown) => unknown;
 
+/**
+ * `digits` without its trailing zeros. A loop, not `replace(/0+$/, '')`: the expression tries the run of zeros again
+ * from each of its zeros, which for `0.1000…0001` with 100,000 zeros takes seconds.
+ */
+export const withoutTrailingZeros = (digits: string): string => {
+  let end = digits.length;
+  while (end > 0 && digits.charCodeAt(end - 1) === 0x30) end -= 1;
+  return digits.slice(0, end);
+};
+
 /** A JSON number as its significant digits and exponent (`-12.50e1` → `-125e0`; every zero → `0`). */
 const decimalOf = (text: string): string => {
   const match = /^(-?)(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?$/.exec(text);
   if (!match) return text;
   const [, sign, whole = '', fraction = '', exponent = '0'] = match;
-  let digits = `${whole}${fraction}`.replace(/^0+/, '');
-  let power = Number(exponent) - fraction.length;
-  if (digits === '') return '0';
-  const trailing = digits.length - digits.replace(/0+$/, '').length;
-  digits = digits.slice(0, digits.length - trailing);
-  power += trailing;
+  const significant = `${whole}${fraction}`.replace(/^0+/, '');
+  if (significant === '') return '0';
+  const digits = withoutTrailingZeros(significant);
+  const power = Number(exponent) - fraction.length + (significant.length - digits.length);
   return `${sign}${digits}e${power}`;
 };
 

@@ -1,5 +1,6 @@
 // The class lib-dynamodb exports as NumberValue, from the package that defines it (lib-dynamodb is not in every bundle).
 import { NumberValueImpl as NumberValue } from '@aws-sdk/util-dynamodb';
+import { withoutTrailingZeros } from '#shared/events/canonical-json.ts';
 import { UnstorableEventError } from './event-store.ts';
 
 /** DynamoDB's item size limit: 400 KB, attribute names included. */
@@ -41,7 +42,7 @@ export const numberProblem = (text: string): string | undefined => {
   const digits = whole + (match[2] ?? '');
   const first = digits.search(/[1-9]/);
   if (first === -1) return undefined;
-  const significant = digits.slice(first).replace(/0+$/, '').length;
+  const significant = withoutTrailingZeros(digits.slice(first)).length;
   if (significant > MAX_NUMBER_DIGITS) {
     return `holds ${shown(text)}, a number of ${significant} significant digits; DynamoDB keeps at most ${MAX_NUMBER_DIGITS}`;
   }

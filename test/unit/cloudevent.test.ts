@@ -222,6 +222,18 @@ describe('CloudEvents contract', () => {
     expect(dataProblems('{"f":0.10000000000000000001,"m":4503599627370497.5,"z":0.0}')).toEqual([]);
   });
 
+  it('judges a number with a long run of zeros among its digits in time linear in its length', () => {
+    // Prepare: 0.1, 50,000 zeros, then 1, which trimming the zeros with /0+$/ read in seconds: a double holds 0.1.
+    const zeros = '0'.repeat(50_000);
+    // Act
+    const started = performance.now();
+    const problems = dataProblems(`[0.1${zeros}1]`);
+    const elapsedMs = performance.now() - started;
+    // Assess
+    expect(problems).toEqual([expect.stringContaining('a number of 50002 significant digits')]);
+    expect(elapsedMs).toBeLessThan(500);
+  });
+
   it('refuses a lone surrogate in data, in a value or a member name, and takes a surrogate pair', () => {
     // Prepare: JSON escapes, as a producer would send them.
     // Act / Assess

@@ -206,6 +206,18 @@ describe('Consumer: canonical-JSON identity', () => {
     );
   });
 
+  it('keeps the digits of a number with a long run of zeros, in time linear in its length', () => {
+    // Prepare: 0.1, 100,000 zeros, then 1, which a double holds as 0.1; trimming the zeros with /0+$/ took seconds.
+    const digits = `0.1${'0'.repeat(100_000)}1`;
+    // Act
+    const started = performance.now();
+    const parsed = parseJson(`{"a":${digits},"b":0.1${'0'.repeat(100_000)}}`);
+    const elapsedMs = performance.now() - started;
+    // Assess: the first differs from its double and keeps its digits; the second is 0.1 exactly.
+    expect(canonicalJson(parsed)).toBe(`{"a":${digits},"b":0.1}`);
+    expect(elapsedMs).toBeLessThan(500);
+  });
+
   it('keeps the digits of integers beyond 2^53, so distinct ids stay distinct', () => {
     // Act
     const a = parseJson('{"id":12345678901234567890}');

@@ -43,6 +43,21 @@ describe('Sink: what DynamoDB stores', () => {
     );
   });
 
+  it('counts the significant digits of a number with a long run of zeros in time linear in its length', () => {
+    // Prepare: 1, 50,000 zeros, then 1, which trimming the zeros with /0+$/ read in seconds.
+    const text = `1${'0'.repeat(50_000)}1`;
+    // Act
+    const started = performance.now();
+    const found = [numberProblem(text), numberProblem(`${text}0e-100000`)];
+    const elapsedMs = performance.now() - started;
+    // Assess
+    expect(found).toEqual([
+      expect.stringContaining('a number of 50002 significant digits'),
+      expect.stringContaining('a number of 50002 significant digits'),
+    ]);
+    expect(elapsedMs).toBeLessThan(500);
+  });
+
   it('checks the numbers of an item whatever form the parse gave them', () => {
     // Act
     const bigint = () => estimateItemSize({ data: { n: 10n ** 126n } });

@@ -295,7 +295,8 @@ const readRequest = (
     const found = validateCloudEvent(candidate, index, text);
     let size: number;
     if (found.length > 0) {
-      errors.push(...found);
+      // One by one: an event can hold more problems than a call takes arguments (push(...found) throws RangeError).
+      for (const problem of found) errors.push(problem);
       // Measured all the same, with the key it names if any, so that the 400 also names a record too large.
       const key =
         typeof candidate === 'object' && candidate !== null ? partitionKeyOf(candidate as CloudEvent) : '';

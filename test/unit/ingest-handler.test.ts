@@ -477,6 +477,20 @@ describe('Function: ingest handler', () => {
       expect(response.json.detail).toContain('Only the first 100 are listed');
     });
 
+    it('answers 400 for an event with hundreds of thousands of problems, more than a call takes arguments', async () => {
+      // Prepare: 150,000 extension attributes, each with an upper-case name and a lone surrogate (two problems each),
+      // which together make an item too large (one more).
+      const members = Array.from({ length: 150_000 }, (_, i) => `"X${i.toString(36)}":"\\ud800"`);
+      const body = `{"specversion":"1.0","id":"e-1","source":"urn:shop","type":"t",${members.join(',')}}`;
+      // Act
+      const response = await invoke(apiRequest(body));
+      // Assess
+      expect(response.statusCode).toBe(400);
+      expect(response.json.detail).toContain('300001 problems found');
+      expect(response.json.errors).toHaveLength(100);
+      expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
+    });
+
     it('refuses a base64 body that is not UTF-8, instead of patching it', async () => {
       // Prepare
       const bytes = Buffer.concat([

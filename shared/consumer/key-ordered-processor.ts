@@ -87,9 +87,15 @@ const newGroup = (roots: Group[]): Group => {
   return group;
 };
 
+/** The group `group` was merged into; every group on the way is pointed at it, so no chain of merges is walked twice. */
 const rootOf = (group: Group): Group => {
   let root = group;
   while (root.parent !== undefined) root = root.parent;
+  for (let at = group; at.parent !== undefined && at.parent !== root; ) {
+    const next: Group = at.parent;
+    at.parent = root;
+    at = next;
+  }
   return root;
 };
 
@@ -131,6 +137,7 @@ export class KeyOrderedBatchProcessor extends BatchProcessor {
     // One group per partition key; an aggregate whose user records have other keys joins their groups into one.
     const groupOf = new Map<string, Group>();
     const roots: Group[] = [];
+    const entryGroups: Group[] = [];
     for (const entry of entries) {
       let group: Group | undefined;
       for (const key of [entry.kinesis.partitionKey, ...(entry.userKeys ?? [])]) {
@@ -142,13 +149,16 @@ export class KeyOrderedBatchProcessor extends BatchProcessor {
         } else if (group === undefined) {
           group = root;
         } else if (root !== group) {
-          group.entries.push(...root.entries);
-          root.entries = [];
           root.parent = group;
         }
       }
-      group!.entries.push(entry);
+      entryGroups.push(group!);
     }
+    // Each entry joins the group its own was merged into once every merge is known: a merge moves no entries, so
+    // aggregates that chain their keys one to the next are not copied from group to group.
+    entries.forEach((entry, index) => {
+      rootOf(entryGroups[index]!).entries.push(entry);
+    });
 
     const runKey = async (group: BatchEntry[]): Promise<void> => {
       group.sort((a, b) => compareSequenceNumbers(a.kinesis.sequenceNumber, b.kinesis.sequenceNumber));

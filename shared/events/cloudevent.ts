@@ -182,11 +182,17 @@ export const validateCloudEvent = (
     fail('data_base64', 'must be a base64 string (RFC 4648)');
   }
   // The event as the consumer reads it: numbers a double would change keep the digits they were written with.
-  let exactEvent: Record<string, unknown> | undefined;
+  // Whether the text holds such numbers is found once: it is asked for each integer attribute, and searching the
+  // text again for each one took time in the square of its length.
+  let exactEvent: { value: Record<string, unknown> | undefined } | undefined;
   const exactly = (): Record<string, unknown> | undefined => {
-    if (text === undefined || !mayHoldInexactNumbers(text)) return undefined;
-    exactEvent ??= parseJson(text) as Record<string, unknown>;
-    return exactEvent;
+    exactEvent ??= {
+      value:
+        text !== undefined && mayHoldInexactNumbers(text)
+          ? (parseJson(text) as Record<string, unknown>)
+          : undefined,
+    };
+    return exactEvent.value;
   };
   // The event table stores `data` as it is (a map for an object): what DynamoDB would refuse is refused here, by
   // the sink's own rule, rather than accepted and then quarantined by the consumer. A number JSON.parse rounded is

@@ -101,6 +101,17 @@ const readBody = (
   return bytes > maxBytes ? { overBytes: bytes } : { text };
 };
 
+/** The characters a listed problem's field or message keeps; longer ones are cut, ending in `…`. */
+const MAX_LISTED_CHARS = 1000;
+
+const cutShort = (text: string): string => {
+  if (text.length <= MAX_LISTED_CHARS) return text;
+  // Not between the two halves of a surrogate pair, which would leave a lone one.
+  const last = text.charCodeAt(MAX_LISTED_CHARS - 2);
+  const end = MAX_LISTED_CHARS - (last >= 0xd800 && last <= 0xdbff ? 2 : 1);
+  return `${text.slice(0, end)}…`;
+};
+
 const invalid = (
   instance: string,
   errors: FieldError[],
@@ -108,8 +119,14 @@ const invalid = (
   detail?: string,
   title = status === 413 ? 'Event too large' : 'Invalid CloudEvents',
 ) => {
-  // However many problems a request holds, the answer stays small (Lambda answers at most 6 MB).
-  const listed = errors.length > MAX_LISTED_ERRORS ? errors.slice(0, MAX_LISTED_ERRORS) : errors;
+  // However many problems a request holds, and however long the names they give, the answer stays small (Lambda
+  // answers at most 6 MB): an attribute's name of 4 MB, named by each of its problems, would make it 8.
+  const listed = (errors.length > MAX_LISTED_ERRORS ? errors.slice(0, MAX_LISTED_ERRORS) : errors).map(
+    (error) =>
+      error.field.length > MAX_LISTED_CHARS || error.message.length > MAX_LISTED_CHARS
+        ? { ...error, field: cutShort(error.field), message: cutShort(error.message) }
+        : error,
+  );
   const more =
     listed.length < errors.length
       ? ` Only the first ${listed.length} are listed; fix those and send it again.`

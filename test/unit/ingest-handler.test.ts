@@ -491,6 +491,27 @@ describe('Function: ingest handler', () => {
       expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
     });
 
+    it('keeps the answer small when a problem names an attribute of megabytes, cutting the name short', async () => {
+      // Prepare: one attribute whose name is 4,000,000 characters and whose value is a lone surrogate: each of its
+      // two problems named it whole, an 8 MB answer, which Lambda does not return (it answers at most 6 MB).
+      const name = `AB${'😀'.repeat(1_000)}${'C'.repeat(3_998_000)}`;
+      const body = `{"specversion":"1.0","id":"e-1","source":"urn:shop","type":"t","${name}":"\\ud800"}`;
+      // Act
+      const response = await invoke(apiRequest(body));
+      // Assess
+      expect(response.statusCode).toBe(400);
+      expect(Buffer.byteLength(response.body ?? '')).toBeLessThan(64 * 1024);
+      // Cut after 998 characters, not 999, which would end in half of an emoji.
+      const cut = `${name.slice(0, 998)}…`;
+      expect(cut.isWellFormed()).toBe(true);
+      expect(response.json.errors).toEqual([
+        { index: 0, field: cut, message: expect.stringContaining('must be well-formed Unicode') },
+        { index: 0, field: cut, message: expect.stringContaining('is not a valid attribute name') },
+        { index: 0, field: 'data', message: expect.stringContaining('the stream accepts at most') },
+      ]);
+      expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 0);
+    });
+
     it('refuses a base64 body that is not UTF-8, instead of patching it', async () => {
       // Prepare
       const bytes = Buffer.concat([

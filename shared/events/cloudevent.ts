@@ -40,6 +40,34 @@ export interface FieldError {
 
 export const MAX_PARTITION_KEY_CHARS = 256;
 
+/**
+ * How many problems a 400 answer or a quarantine reason lists (beyond them it says how many more there were), and the
+ * characters each field or message keeps.
+ */
+export const MAX_LISTED_ERRORS = 100;
+const MAX_LISTED_CHARS = 1000;
+
+const cutShort = (text: string): string => {
+  if (text.length <= MAX_LISTED_CHARS) return text;
+  // Not between the two halves of a surrogate pair, which would leave a lone one.
+  const last = text.charCodeAt(MAX_LISTED_CHARS - 2);
+  const end = MAX_LISTED_CHARS - (last >= 0xd800 && last <= 0xdbff ? 2 : 1);
+  return `${text.slice(0, end)}…`;
+};
+
+/**
+ * The problems to list, however many an event holds and however long the names they give: the first
+ * MAX_LISTED_ERRORS, each field and message cut short past 1,000 characters (ending in `…`). An attribute's name of
+ * 4 MB, named by each of its problems, would otherwise make an answer larger than Lambda returns (6 MB), or a
+ * quarantine reason of megabytes.
+ */
+export const listedProblems = (errors: readonly FieldError[]): FieldError[] =>
+  (errors.length > MAX_LISTED_ERRORS ? errors.slice(0, MAX_LISTED_ERRORS) : errors).map((error) =>
+    error.field.length > MAX_LISTED_CHARS || error.message.length > MAX_LISTED_CHARS
+      ? { ...error, field: cutShort(error.field), message: cutShort(error.message) }
+      : error,
+  );
+
 /** DynamoDB's limit on a partition key value; the event table's key is the event's identity. */
 export const MAX_IDENTITY_BYTES = 2048;
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { checkStorable } from '#shared/sink/item-size.ts';
 import { canonicalJson, parseJson } from './canonical-json.ts';
-import { type CloudEvent, identityOf, validateCloudEvent } from './cloudevent.ts';
+import { type CloudEvent, identityOf, listedProblems, validateCloudEvent } from './cloudevent.ts';
 import { isKplAggregate, readKplAggregate } from './kpl-aggregate.ts';
 
 /**
@@ -121,7 +121,11 @@ export const parseUserRecord = (record: UserRecord): ParsedRecord => {
     // The key the event would be written under at the API is not checked: the record has its own key already.
     const errors = validateCloudEvent(value, 0, undefined, { recordPartitionKey: record.partitionKey });
     if (errors.length > 0) {
-      const reason = errors.map((e) => (e.field ? `${e.field} ${e.message}` : e.message)).join('; ');
+      // Listed as the API lists them: a record with 100,000 bad attributes would make a reason of megabytes.
+      const listed = listedProblems(errors);
+      const reason =
+        listed.map((e) => (e.field ? `${e.field} ${e.message}` : e.message)).join('; ') +
+        (listed.length < errors.length ? `; and ${errors.length - listed.length} more` : '');
       return { kind: 'invalid', reason: `not a valid CloudEvent: ${reason}`, record };
     }
     const event = value as CloudEvent;

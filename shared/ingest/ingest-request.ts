@@ -3,6 +3,7 @@ import { canonicalJson } from '#shared/events/canonical-json.ts';
 import {
   type CloudEvent,
   type FieldError,
+  listedProblems,
   partitionKeyOf,
   validateCloudEvent,
 } from '#shared/events/cloudevent.ts';
@@ -20,9 +21,6 @@ import {
  */
 
 export const MAX_BATCH_EVENTS = 500;
-
-/** Problems listed in one 400 answer; beyond them the answer says how many more there were. */
-export const MAX_LISTED_ERRORS = 100;
 
 /** Strict UTF-8: a body that is not UTF-8 is refused, not patched with U+FFFD. A BOM stays, and JSON refuses it. */
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -101,17 +99,6 @@ const readBody = (
   return bytes > maxBytes ? { overBytes: bytes } : { text };
 };
 
-/** The characters a listed problem's field or message keeps; longer ones are cut, ending in `…`. */
-const MAX_LISTED_CHARS = 1000;
-
-const cutShort = (text: string): string => {
-  if (text.length <= MAX_LISTED_CHARS) return text;
-  // Not between the two halves of a surrogate pair, which would leave a lone one.
-  const last = text.charCodeAt(MAX_LISTED_CHARS - 2);
-  const end = MAX_LISTED_CHARS - (last >= 0xd800 && last <= 0xdbff ? 2 : 1);
-  return `${text.slice(0, end)}…`;
-};
-
 const invalid = (
   instance: string,
   errors: FieldError[],
@@ -119,14 +106,8 @@ const invalid = (
   detail?: string,
   title = status === 413 ? 'Event too large' : 'Invalid CloudEvents',
 ) => {
-  // However many problems a request holds, and however long the names they give, the answer stays small (Lambda
-  // answers at most 6 MB): an attribute's name of 4 MB, named by each of its problems, would make it 8.
-  const listed = (errors.length > MAX_LISTED_ERRORS ? errors.slice(0, MAX_LISTED_ERRORS) : errors).map(
-    (error) =>
-      error.field.length > MAX_LISTED_CHARS || error.message.length > MAX_LISTED_CHARS
-        ? { ...error, field: cutShort(error.field), message: cutShort(error.message) }
-        : error,
-  );
+  // However many problems a request holds, the answer stays small (Lambda answers at most 6 MB).
+  const listed = listedProblems(errors);
   const more =
     listed.length < errors.length
       ? ` Only the first ${listed.length} are listed; fix those and send it again.`

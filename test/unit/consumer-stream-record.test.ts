@@ -152,6 +152,23 @@ describe('Consumer: reading stream records', () => {
     expect(parsed).toMatchObject({ kind: 'undecodable', reason: 'the record is not JSON' });
   });
 
+  it('lists at most 100 problems of an invalid CloudEvent in its reason, each name cut short, as the API does', () => {
+    // Prepare: 5,000 attributes whose names are not valid, one of them 100,000 characters long
+    const event: Record<string, unknown> = { specversion: '1.0', id: 'e1', source: 'urn:a', type: 't' };
+    event[`Long${'x'.repeat(100_000)}`] = 'v';
+    for (let i = 0; i < 5_000; i += 1) event[`Bad_${i}`] = 'v';
+    // Act
+    const [parsed] = decodeStreamRecord(streamRecord(1, 'k', event));
+    // Assess
+    expect(parsed?.kind).toBe('invalid');
+    const reason = (parsed as { reason: string }).reason;
+    expect(reason.length).toBeLessThan(20_000);
+    expect(reason).toMatch(/^not a valid CloudEvent: Longx{995}… is not a valid attribute name/);
+    expect(reason).toContain('Bad_98 is not a valid attribute name');
+    expect(reason).not.toContain('Bad_99 ');
+    expect(reason.endsWith('; and 4901 more')).toBe(true);
+  });
+
   it('rejects bytes that are not valid UTF-8 rather than patching them', async () => {
     // Act
     const [parsed] = decodeStreamRecord(

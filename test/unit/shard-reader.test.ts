@@ -1,7 +1,7 @@
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StreamRecord } from '#shared/events/stream-record.ts';
-import { type RateDecision, RateLimiter } from '#shared/kinesis/rate-limiter.ts';
+import { type Clock, type RateDecision, RateLimiter } from '#shared/kinesis/rate-limiter.ts';
 import {
   compareSequence,
   type ReadBatch,
@@ -58,7 +58,7 @@ const gapsOf = (calls: Array<{ at: number }>): number[] =>
 /** Reads from the arrival time of the fourth record written, through `client`, with a 20 ms unanswered-call timeout. */
 const readFromFourth = (
   client: KinesisClient,
-  clock: ReturnType<typeof testClock>,
+  clock: Clock,
   written: Array<{ ApproximateArrivalTimestamp: Date }>,
   out: ReturnType<typeof collect>,
 ) =>
@@ -227,11 +227,13 @@ describe('Kinesis: ShardReader', () => {
   });
 
   it('keeps AT_TIMESTAMP when Kinesis throttles it for longer than the timeout meant for an unanswered call', async () => {
-    // Prepare: each AT_TIMESTAMP GetShardIterator is answered, throttled, after 15 ms, three times over; the
-    // timeout for an unanswered call is 20 ms, shorter than the three together.
+    // Prepare: each AT_TIMESTAMP GetShardIterator is answered at once, throttled, three times over, and each backoff
+    // lasts until the timeout of the attempt before it (20 ms) has fired: the throttling outlasts the timeout three
+    // times, while every attempt is answered before its own. Answered in the same turn, no timer can fire first.
     const { clock, fake, written } = setup(6);
     const real = new KinesisClient({ region: 'us-east-1' });
     let throttles = 3;
+    let lastSignal: AbortSignal | undefined;
     const aborted = () => Object.assign(new Error('Request aborted'), { name: 'AbortError' });
     const client = {
       // As the SDK does, a call ends at once when its abort signal fires.
@@ -242,19 +244,24 @@ describe('Kinesis: ShardReader', () => {
           return real.send(command as never);
         }
         throttles -= 1;
-        return new Promise((_resolve, reject) => {
-          signal?.addEventListener('abort', () => reject(aborted()));
-          setTimeout(
-            () => reject(Object.assign(new Error('Rate exceeded'), { name: 'LimitExceededException' })),
-            15,
-          );
-        });
+        lastSignal = signal;
+        return Promise.reject(Object.assign(new Error('Rate exceeded'), { name: 'LimitExceededException' }));
       },
     } as unknown as KinesisClient;
+    const outlastingClock: Clock = {
+      now: clock.now,
+      sleep: async (ms) => {
+        const signal = lastSignal;
+        if (signal && !signal.aborted)
+          await new Promise((resolve) => signal.addEventListener('abort', resolve));
+        await clock.sleep(ms);
+      },
+    };
     const out = collect();
     // Act
-    const result = await readFromFourth(client, clock, written, out);
+    const result = await readFromFourth(client, outlastingClock, written, out);
     // Assess
+    expect(lastSignal?.aborted).toBe(true);
     expect(result.timestampScanned).toBeFalsy();
     expect(throttles).toBe(0);
     expect(fake.callsOf('GetShardIterator').map((call) => call.input.ShardIteratorType)).toEqual([

@@ -110,17 +110,19 @@ describe('Local HTTP API: throttling (API Gateway HTTP API)', () => {
   });
 
   it('passes again once 1/rate seconds have gone by on the real clock', async () => {
-    // Prepare: a bucket of one, refilled ten times a second.
-    await startApi({ rateLimit: 10, burstLimit: 1, source: 'test' });
+    // Prepare: a bucket of one, refilled twice a second.
+    const rateLimit = 2;
+    await startApi({ rateLimit, burstLimit: 1, source: 'test' });
     const first = await post('{}');
-    // Act: asked until throttled (at once, unless a request takes 100 ms), then once more after 150 ms.
+    // Act: asked until throttled (at once, unless a request takes 1/rate seconds, which a busy machine may take at
+    // 100 ms but not at 500), then once more after 1.5/rate seconds.
     let throttled: Response | undefined;
     for (let i = 0; i < 50 && !throttled; i++) {
       const response = await post('{}');
       if (response.status === 429) throttled = response;
       else await response.arrayBuffer();
     }
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await new Promise((resolve) => setTimeout(resolve, 1_500 / rateLimit));
     const after = await post('{}');
     // Assess
     expect(first.status).toBe(202);

@@ -144,10 +144,10 @@ interface PollerContext {
   stopping: () => boolean;
   closed: () => boolean;
   /**
-   * After a call failed with ResourceNotFoundException: true when the stream itself is gone (deleted, or being
-   * deleted), in which case the mapping has stopped polling it.
+   * After a call failed with ResourceNotFoundException, or with no error while reading waits for a failing batch: true
+   * when the stream itself is gone (deleted, or being deleted), in which case the mapping has stopped polling it.
    */
-  streamGone: (error: unknown) => Promise<boolean>;
+  streamGone: (error?: unknown) => Promise<boolean>;
 }
 
 const notFound = (error: unknown): boolean =>
@@ -244,6 +244,14 @@ class ShardWorker {
     return this.pending.length - this.head;
   }
 
+  /**
+   * Whether reading waits for a failing batch: every lane is held behind one (nothing read could be processed), or
+   * maxPendingRecords records are not yet behind the checkpoint, which a failing (or slow) record keeps from moving.
+   */
+  private heldBack(): boolean {
+    return this.lanes.every((lane) => lane.held) || this.unprocessed() >= this.ctx.maxPendingRecords;
+  }
+
   /** Records read and not done, leaving out the lanes held behind a failing batch. */
   private readAhead(): number {
     let count = 0;
@@ -312,14 +320,18 @@ class ShardWorker {
       // A lane held behind a failing batch keeps its records without stopping the others (AWS: the key blocks, not
       // the shard, aws-behaviour.md §2), up to maxPendingRecords not yet behind the checkpoint. With every lane
       // held (always so with one lane) nothing read could be processed: reading waits until a lane is released.
-      const room = this.lanes.every((lane) => lane.held)
+      const room = this.heldBack()
         ? 0
         : Math.min(
             this.ctx.maxBufferedRecords - this.readAhead(),
             this.ctx.maxPendingRecords - this.unprocessed(),
           );
       if (room <= 0) {
-        await this.space.wait(undefined, this.ctx.abort);
+        // Held back, no GetRecords would find the stream deleted for as long as a batch fails: it is looked at once
+        // a poll interval instead, so that a deleted stream disables the mapping, not a batch retried for ever.
+        const held = this.heldBack();
+        await this.space.wait(held ? this.ctx.pollIntervalMs : undefined, this.ctx.abort);
+        if (held && this.heldBack() && (await this.ctx.streamGone())) break;
         continue;
       }
       const asked = Math.min(room, limitCap);
@@ -881,12 +893,13 @@ export class KinesisPoller {
   }
 
   /**
-   * After a ResourceNotFoundException: whether the stream itself is gone. When it is, the mapping stops polling
-   * (state 'disabled', with the reason) instead of retrying for ever; AWS's own answer to a deleted stream is not
-   * documented, a mapping whose source is gone can only fail.
+   * After a ResourceNotFoundException (or, with no error, while reading waits for a failing batch):
+   * whether the stream itself is gone. When it is, the mapping stops polling (state 'disabled', with the reason)
+   * instead of retrying for ever; AWS's own answer to a deleted stream is not documented, a mapping whose source is
+   * gone can only fail.
    */
-  private streamGone(error: unknown): Promise<boolean> {
-    if (!notFound(error)) return Promise.resolve(false);
+  private streamGone(error?: unknown): Promise<boolean> {
+    if (error !== undefined && !notFound(error)) return Promise.resolve(false);
     if (this.stateTransitionReason) return Promise.resolve(true);
     this.streamCheck ??= this.checkStream().finally(() => {
       this.streamCheck = undefined;

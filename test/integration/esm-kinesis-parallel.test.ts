@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { DeleteStreamCommand } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { countingGetRecords, decodeData, kinesisPollerSuite, waitFor } from '#test/helpers/esm-fixtures.ts';
@@ -221,6 +222,48 @@ describe('Kinesis event source mapping: ParallelizationFactor', () => {
     await waitFor(() => delivered.length === records.length, 'every record once the batch succeeds');
     expect(delivered).toEqual(records.map((record) => record.data));
   });
+
+  it.each([
+    { held: 'its one lane retries a failing batch', factor: 1, pending: {}, failing: 'alpha-0' },
+    {
+      held: 'maxPendingRecords records wait behind a failing key',
+      factor: 4,
+      pending: { maxBufferedRecords: 4, maxPendingRecords: 12 },
+      failing: 'charlie-1',
+    },
+  ])(
+    'is disabled once its stream is deleted while $held, and retries no more',
+    async ({ factor, pending, failing }) => {
+      // Prepare: `failing` fails for ever, so nothing more is read past it.
+      const { streamName } = await suite.stream(records);
+
+      // Act
+      const { poller, fn } = await start(
+        streamName,
+        { StartingPosition: 'TRIM_HORIZON', BatchSize: 1, ParallelizationFactor: factor },
+        {
+          ...pending,
+          retryBaseDelayMs: 5,
+          retryMaxDelayMs: 20,
+          respond: (event) =>
+            decodeData(event.Records[0]!) === failing ? { functionError: 'Unhandled' } : {},
+        },
+      );
+      const retries = () => fn.batches().filter(([data]) => data === failing).length;
+      await waitFor(() => retries() >= 3, 'the failing batch to be retried');
+      await severalRetries();
+      await suite.client.send(new DeleteStreamCommand({ StreamName: streamName }));
+      await waitFor(() => poller.stats().state === 'disabled', 'the mapping to be disabled');
+      const invocations = fn.batches().length;
+      await severalRetries();
+
+      // Assess: the mapping stopped, with its reason, and the batch is not sent again.
+      expect(poller.stats().stateTransitionReason).toBe(
+        `stream ${streamName} was deleted: the mapping stopped polling it`,
+      );
+      expect(fn.batches().length).toBe(invocations);
+    },
+  );
 
   it('stops reading while every lane retries a failing batch, and reads on for a lane once it is done', async () => {
     // Prepare: with a factor of 2, 'bravo' and 'alpha' hash to different lanes; each fails on its 2nd record.

@@ -3,6 +3,7 @@ import { type FaultSettings, validateFaults } from '#local/faults/faults.ts';
 import { createLiveView } from '#local/live-view.ts';
 import {
   DataDirInUseError,
+  listWithAnd,
   PortsUnavailableError,
   RUNTIME_SERVER_NAMES,
   type RuntimeServer,
@@ -47,7 +48,6 @@ const SERVER_FLAGS: Record<RuntimeServer, string> = {
   jwtApi: '--jwt-port',
   endpoint: '--endpoint-port',
 };
-const and = (items: string[]) => items.join(' and ');
 
 /** The runtime's refusal of its ports, in the flags that set them: one given twice is bad usage. */
 const portsMessage = ({ shared, taken }: PortsUnavailableError): Error => {
@@ -56,16 +56,16 @@ const portsMessage = ({ shared, taken }: PortsUnavailableError): Error => {
       shared
         .map(
           ({ port, servers }) =>
-            `${and(servers.map((s) => SERVER_FLAGS[s]))} are both ${port}: ${and(servers.map((s) => RUNTIME_SERVER_NAMES[s]))} need a port each`,
+            `${listWithAnd(servers.map((s) => SERVER_FLAGS[s]))} are ${servers.length > 2 ? 'all' : 'both'} ${port}: ${listWithAnd(servers.map((s) => RUNTIME_SERVER_NAMES[s]))} need a port each`,
         )
         .join('; '),
     );
   const ports = taken.map(({ port }) => port);
-  const flags = and(taken.map(({ server }) => SERVER_FLAGS[server]));
+  const flags = listWithAnd(taken.map(({ server }) => SERVER_FLAGS[server]));
   return new Error(
     taken.length === 1
       ? `port ${ports[0]} is already in use (another local runtime?); stop it, or choose another port with ${flags}`
-      : `ports ${and(ports.map(String))} are already in use (another local runtime?); stop it, or choose other ports with ${flags}`,
+      : `ports ${listWithAnd(ports.map(String))} are already in use (another local runtime?); stop it, or choose other ports with ${flags}`,
   );
 };
 

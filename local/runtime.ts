@@ -128,6 +128,10 @@ export const RUNTIME_SERVER_NAMES: Record<RuntimeServer, string> = {
   endpoint: 'the AWS endpoint',
 };
 
+/** `a and b`, `a, b and c`. */
+export const listWithAnd = (items: readonly string[]): string =>
+  items.length > 2 ? `${items.slice(0, -1).join(', ')} and ${items.at(-1)}` : items.join(' and ');
+
 /**
  * Ports the runtime cannot serve on, all of them found at once before anything starts: `shared`, one port given to
  * two of its servers; `taken`, ports another process listens on.
@@ -143,7 +147,7 @@ export class PortsUnavailableError extends Error {
       [
         ...shared.map(
           ({ port, servers }) =>
-            `${servers.map((s) => RUNTIME_SERVER_NAMES[s]).join(' and ')} are both given port ${port}`,
+            `${listWithAnd(servers.map((s) => RUNTIME_SERVER_NAMES[s]))} are ${servers.length > 2 ? 'all' : 'both'} given port ${port}`,
         ),
         ...taken.map(
           ({ port, server }) => `port ${port} (${RUNTIME_SERVER_NAMES[server]}) is already in use`,

@@ -89,6 +89,32 @@ describe('Local runtime: npm start options of the JWT ingest API', () => {
     expect(outcome.stdout).not.toContain('[runtime] stream');
   });
 
+  it('refuses one port for all three servers in one sentence that counts three, with exit status 2', async () => {
+    // Prepare: a port nothing listens on
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const freePort = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const port = String(freePort);
+    // Act
+    const outcome = await run([
+      '--in-memory',
+      '--endpoint-port',
+      port,
+      '--port',
+      port,
+      '--jwt-port',
+      port,
+      '--parameter-overrides',
+      'IngestJwtIssuer=https://issuer.example.com IngestJwtAudience=web',
+    ]);
+    // Assess
+    expect(outcome.code).toBe(2);
+    expect(outcome.stderr).toContain(
+      `--port, --jwt-port and --endpoint-port are all ${freePort}: the HTTP API, the JWT API and the AWS endpoint need a port each`,
+    );
+  });
+
   it('names the JWT API port in use and --jwt-port, when IngestJwtIssuer is set', async () => {
     // Act
     const outcome = await run([

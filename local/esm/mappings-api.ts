@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventSourceMapping } from '#local/event-sources.ts';
-import { FUNCTION_NAME_PATTERN, goesBy, parseFunctionName } from '#local/functions/function-names.ts';
+import { goesBy, parseFunctionName } from '#local/functions/function-names.ts';
+import { invalidFunctionName, LambdaApiError, validationError } from '#local/functions/lambda-api-error.ts';
 import { sendJsonError, serviceOf } from '#local/gateway.ts';
 
 /**
@@ -24,20 +25,6 @@ const MAX_ITEMS_LIMIT = 10_000;
 /** The EventSourceArn pattern of the API reference. */
 const EVENT_SOURCE_ARN =
   /^arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9-])+:([a-z]{2}(-gov)?-[a-z]+-\d{1})?:(\d{12})?:(.*)$/;
-
-const validationError = (value: string, member: string, constraint: string) =>
-  `1 validation error detected: Value '${value}' at '${member}' failed to satisfy constraint: ${constraint}`;
-
-class MappingsApiError extends Error {
-  readonly status: number;
-  readonly type: string;
-  constructor(status: number, type: string, message: string) {
-    super(message);
-    this.name = 'MappingsApiError';
-    this.status = status;
-    this.type = type;
-  }
-}
 
 /** The poller's state as the API's State: Creating, Enabled, Disabling or Disabled. */
 const stateOf = (state: string): string => {
@@ -116,17 +103,7 @@ const functionFilter = (
   options: Pick<MappingsApiOptions, 'region' | 'accountId'>,
 ): ((mapping: EventSourceMapping) => boolean) => {
   const parsed = parseFunctionName(raw);
-  if (!parsed) {
-    throw new MappingsApiError(
-      400,
-      'ValidationException',
-      validationError(
-        raw,
-        'functionName',
-        `Member must satisfy regular expression pattern: ${FUNCTION_NAME_PATTERN}`,
-      ),
-    );
-  }
+  if (!parsed) throw invalidFunctionName(raw);
   const { region, account, name, qualifier } = parsed;
   // Another region's or account's function, or a version or alias (the local functions have $LATEST only, and
   // the mappings are on the function itself): none of the mappings here.
@@ -149,29 +126,21 @@ const list = (
   if (maxItemsText !== null) {
     const value = Number(maxItemsText);
     if (!Number.isInteger(value) || value < 1 || value > MAX_ITEMS_LIMIT) {
-      throw new MappingsApiError(
-        400,
-        'ValidationException',
-        validationError(
-          maxItemsText,
-          'maxItems',
-          value > MAX_ITEMS_LIMIT
-            ? `Member must have value less than or equal to ${MAX_ITEMS_LIMIT}`
-            : 'Member must have value greater than or equal to 1',
-        ),
+      throw validationError(
+        maxItemsText,
+        'maxItems',
+        value > MAX_ITEMS_LIMIT
+          ? `Member must have value less than or equal to ${MAX_ITEMS_LIMIT}`
+          : 'Member must have value greater than or equal to 1',
       );
     }
     maxItems = Math.min(value, PAGE_LIMIT);
   }
   if (eventSourceArn !== null && !EVENT_SOURCE_ARN.test(eventSourceArn)) {
-    throw new MappingsApiError(
-      400,
-      'ValidationException',
-      validationError(
-        eventSourceArn,
-        'eventSourceArn',
-        'Member must satisfy regular expression pattern: arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:([a-z]{2}(-gov)?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)',
-      ),
+    throw validationError(
+      eventSourceArn,
+      'eventSourceArn',
+      'Member must satisfy regular expression pattern: arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:([a-z]{2}(-gov)?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)',
     );
   }
   const ofFunction = functionName !== null ? functionFilter(functionName, options) : () => true;
@@ -184,11 +153,7 @@ const list = (
   if (marker !== null && marker !== '') {
     start = configurations.findIndex((configuration) => configuration.UUID === marker);
     if (start < 0) {
-      throw new MappingsApiError(
-        400,
-        'InvalidParameterValueException',
-        `Invalid pagination marker: ${marker}`,
-      );
+      throw new LambdaApiError(400, 'InvalidParameterValueException', `Invalid pagination marker: ${marker}`);
     }
   }
   const page = configurations.slice(start, start + maxItems);
@@ -220,7 +185,7 @@ export const lambdaEventSourceMappingsRoute =
         const mapping = mappings.find((m) => m.uuid === uuid);
         // AWS's answer to an unknown UUID (the SDKs' own tests look for "does not exist").
         if (!mapping)
-          throw new MappingsApiError(
+          throw new LambdaApiError(
             404,
             'ResourceNotFoundException',
             'The resource you requested does not exist.',
@@ -230,7 +195,7 @@ export const lambdaEventSourceMappingsRoute =
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(answer));
     } catch (error) {
-      if (error instanceof MappingsApiError) sendJsonError(res, error.status, error.type, error.message);
+      if (error instanceof LambdaApiError) sendJsonError(res, error.status, error.type, error.message);
       else if (error instanceof URIError)
         sendJsonError(res, 404, 'ResourceNotFoundException', 'The resource you requested does not exist.');
       else throw error;

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { FUNCTION_NAME_PATTERN, goesBy, parseFunctionName } from '#local/functions/function-names.ts';
+import { goesBy, parseFunctionName } from '#local/functions/function-names.ts';
+import { invalidFunctionName, LambdaApiError, validationError } from '#local/functions/lambda-api-error.ts';
 import { LOG_TAIL_BYTES, type LocalFunction } from '#local/functions/runner.ts';
 import { sendJsonError, serviceOf } from '#local/gateway.ts';
 import { closeAfterAnswer, readBody } from '#local/net.ts';
@@ -25,24 +26,9 @@ export const ASYNC_PAYLOAD_LIMIT_BYTES = 1024 * 1024;
 const INVOCATION_TYPES = ['Event', 'RequestResponse', 'DryRun'];
 const LOG_TYPES = ['Tail', 'None'];
 
-class InvokeApiError extends Error {
-  readonly status: number;
-  readonly type: string;
-  constructor(status: number, type: string, message: string) {
-    super(message);
-    this.name = 'InvokeApiError';
-    this.status = status;
-    this.type = type;
-  }
-}
-
 /** AWS's message when a request parameter is outside its enum (sent as ValidationException, 400). */
 const enumError = (value: string, member: string, allowed: string[]) =>
-  new InvokeApiError(
-    400,
-    'ValidationException',
-    `1 validation error detected: Value '${value}' at '${member}' failed to satisfy constraint: Member must satisfy enum value set: [${allowed.join(', ')}]`,
-  );
+  validationError(value, member, `Member must satisfy enum value set: [${allowed.join(', ')}]`);
 
 const header = (req: IncomingMessage, name: string): string | undefined => {
   const value = req.headers[name];
@@ -66,24 +52,18 @@ const resolveFunction = (
   options: InvokeApiOptions,
 ): LocalFunction => {
   const parsed = parseFunctionName(rawName);
-  if (!parsed) {
-    throw new InvokeApiError(
-      400,
-      'ValidationException',
-      `1 validation error detected: Value '${rawName}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: ${FUNCTION_NAME_PATTERN}`,
-    );
-  }
+  if (!parsed) throw invalidFunctionName(rawName);
   const { region, account, name, qualifier: nameQualifier } = parsed;
   // As AWS (and LocalStack's AWS-validated tests): a function of another region is out of reach.
   if (region && region !== options.region) {
-    throw new InvokeApiError(
+    throw new LambdaApiError(
       404,
       'ResourceNotFoundException',
       `Functions from '${region}' are not reachable in this region ('${options.region}')`,
     );
   }
   if (queryQualifier && nameQualifier && queryQualifier !== nameQualifier) {
-    throw new InvokeApiError(
+    throw new LambdaApiError(
       400,
       'InvalidParameterValueException',
       'The derived qualifier from the function name does not match the specified qualifier.',
@@ -98,7 +78,7 @@ const resolveFunction = (
       : (functions.get(name) ?? [...functions.values()].find((f) => goesBy(f.definition, name)));
   // Locally every function has $LATEST only: no published versions, no aliases.
   if (!fn || (qualifier !== undefined && qualifier !== '$LATEST')) {
-    throw new InvokeApiError(
+    throw new LambdaApiError(
       404,
       'ResourceNotFoundException',
       `Function not found: ${arn}${qualifier && qualifier !== '$LATEST' ? `:${qualifier}` : ''}`,
@@ -158,7 +138,7 @@ export const lambdaInvokeRoute =
       if (!LOG_TYPES.includes(logType)) throw enumError(logType, 'logType', LOG_TYPES);
       fn = resolveFunction(functions, decodePathName(path[1]!), url.searchParams.get('Qualifier'), options);
     } catch (error) {
-      if (!(error instanceof InvokeApiError)) throw error;
+      if (!(error instanceof LambdaApiError)) throw error;
       refuseUnread(req, res, error.status, error.type, error.message);
       return true;
     }

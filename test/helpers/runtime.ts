@@ -1,4 +1,6 @@
 import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
@@ -87,4 +89,22 @@ export const eventually = async <T>(
     last = await read();
   }
   return last;
+};
+
+/** A port nothing listens on (one just let go): for a runtime that must be refused it before it binds anything. */
+export const unusedPort = async (): Promise<number> => {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+};
+
+/** How an AWS SDK call failed (a call that succeeded is a failure of the test): the error's name, message and status. */
+export const callFailure = async (promise: Promise<unknown>) => {
+  const error = (await promise.then(
+    () => new Error('the call succeeded'),
+    (e: unknown) => e,
+  )) as Error & { $metadata?: { httpStatusCode?: number } };
+  return { name: error.name, message: error.message, status: error.$metadata?.httpStatusCode };
 };

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/index.ts';
 import { type LocalRuntime, startRuntime } from '#local/runtime.ts';
 import type { RuntimeStatus } from '#local/status.ts';
-import { eventually } from '#test/helpers/runtime.ts';
+import { callFailure, eventually } from '#test/helpers/runtime.ts';
 
 /** A stream consumer with an on-failure queue, and a function with a FunctionName whose SQS mapping is disabled. */
 const TEMPLATE = `AWSTemplateFormatVersion: "2010-09-09"
@@ -100,13 +100,6 @@ describe('Lambda event source mapping API on the local endpoint', () => {
   const listed = async (input: ListEventSourceMappingsCommandInput = {}) =>
     (await lambda.send(new ListEventSourceMappingsCommand(input))).EventSourceMappings ?? [];
   const consumerMapping = async () => (await listed({ FunctionName: 'Consumer' }))[0]!;
-  const failure = async (promise: Promise<unknown>) => {
-    const error = (await promise.then(
-      () => new Error('the call succeeded'),
-      (e: unknown) => e,
-    )) as Error & { $metadata?: { httpStatusCode?: number } };
-    return { name: error.name, message: error.message, status: error.$metadata?.httpStatusCode };
-  };
 
   beforeAll(async () => {
     scratch = mkdtempSync(join(tmpdir(), 'esm-api-'));
@@ -228,7 +221,7 @@ describe('Lambda event source mapping API on the local endpoint', () => {
     ['an EventSourceArn that is no ARN', { EventSourceArn: 'stream' }, "Value 'stream' at 'eventSourceArn'"],
   ])('refuses %s with ValidationException', async (_case, input, message) => {
     // Act
-    const answer = await failure(lambda.send(new ListEventSourceMappingsCommand(input)));
+    const answer = await callFailure(lambda.send(new ListEventSourceMappingsCommand(input)));
     // Assess
     expect(answer).toEqual({
       name: 'ValidationException',
@@ -265,7 +258,7 @@ describe('Lambda event source mapping API on the local endpoint', () => {
 
   it('answers an unknown UUID with ResourceNotFoundException, 404, as AWS does', async () => {
     // Act
-    const answer = await failure(
+    const answer = await callFailure(
       lambda.send(new GetEventSourceMappingCommand({ UUID: 'deadbeef-e025-4d45-9da3-23813f5e7b65' })),
     );
     // Assess

@@ -24,6 +24,7 @@ import { type RunningGateway, startGateway } from '#local/gateway.ts';
 import { startRuntime } from '#local/runtime.ts';
 import { type PlannedFunction, planStack } from '#local/stack.ts';
 import { loadTemplate } from '#local/template/parse.ts';
+import { callFailure } from '#test/helpers/runtime.ts';
 
 /** A handler that does what its event asks, to drive the local runtime into each case. */
 const PROBE = `
@@ -764,13 +765,6 @@ describe('Lambda Invoke API on the local endpoint', () => {
       new InvokeCommand({ ...rest, Payload: Buffer.from(JSON.stringify(event ?? {}), 'utf8') }),
     );
   };
-  const failure = async (promise: Promise<unknown>) => {
-    const error = (await promise.then(
-      () => new Error('the call succeeded'),
-      (e: unknown) => e,
-    )) as Error & { $metadata?: { httpStatusCode?: number } };
-    return { name: error.name, message: error.message, status: error.$metadata?.httpStatusCode };
-  };
   const payloadOf = (output: InvokeCommandOutput) =>
     JSON.parse(Buffer.from(output.Payload!).toString('utf8'));
 
@@ -893,7 +887,7 @@ describe('Lambda Invoke API on the local endpoint', () => {
     },
   ])('answers 404 ResourceNotFoundException for $case', async ({ name, qualifier, error }) => {
     // Act
-    const answer = await failure(
+    const answer = await callFailure(
       invoke({ FunctionName: name, ...(qualifier ? { Qualifier: qualifier } : {}) }),
     );
     // Assess
@@ -902,7 +896,7 @@ describe('Lambda Invoke API on the local endpoint', () => {
 
   it('answers 400 InvalidParameterValueException when the name and Qualifier disagree', async () => {
     // Act
-    const answer = await failure(invoke({ FunctionName: 'Probe:$LATEST', Qualifier: 'live' }));
+    const answer = await callFailure(invoke({ FunctionName: 'Probe:$LATEST', Qualifier: 'live' }));
     // Assess
     expect(answer).toEqual({
       name: 'InvalidParameterValueException',
@@ -944,14 +938,14 @@ describe('Lambda Invoke API on the local endpoint', () => {
     },
   ])('answers 400 ValidationException for $case outside the API', async ({ input, message }) => {
     // Act
-    const answer = await failure(invoke({ FunctionName: 'Probe', ...(input as object) }));
+    const answer = await callFailure(invoke({ FunctionName: 'Probe', ...(input as object) }));
     // Assess
     expect(answer).toEqual({ name: 'ValidationException', message, status: 400 });
   });
 
   it('answers another Lambda operation with what is emulated, and where the event source mappings are shown', async () => {
     // Act
-    const answer = await failure(lambda.send(new GetFunctionCommand({ FunctionName: 'Probe' })));
+    const answer = await callFailure(lambda.send(new GetFunctionCommand({ FunctionName: 'Probe' })));
     // Assess
     expect(answer).toEqual({
       name: 'UnknownOperationException',
@@ -966,7 +960,7 @@ describe('Lambda Invoke API on the local endpoint', () => {
 
   it('answers 400 InvalidRequestContentException for a payload that is not JSON', async () => {
     // Act
-    const answer = await failure(
+    const answer = await callFailure(
       lambda.send(new InvokeCommand({ FunctionName: 'Probe', Payload: Buffer.from('{not json', 'utf8') })),
     );
     // Assess

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unusedPort } from '#test/helpers/runtime.ts';
 
 const run = async (args: string[]) => {
   try {
@@ -65,10 +66,7 @@ describe('Local runtime: npm start options of the JWT ingest API', () => {
 
   it('refuses the JWT API on the port of the HTTP API when IngestJwtIssuer is set, with exit status 2', async () => {
     // Prepare: a port nothing listens on
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const freePort = (probe.address() as AddressInfo).port;
-    await new Promise((resolve) => probe.close(resolve));
+    const freePort = await unusedPort();
     // Act
     const outcome = await run([
       '--in-memory',
@@ -91,10 +89,7 @@ describe('Local runtime: npm start options of the JWT ingest API', () => {
 
   it('refuses one port for all three servers in one sentence that counts three, with exit status 2', async () => {
     // Prepare: a port nothing listens on
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const freePort = (probe.address() as AddressInfo).port;
-    await new Promise((resolve) => probe.close(resolve));
+    const freePort = await unusedPort();
     const port = String(freePort);
     // Act
     const outcome = await run([

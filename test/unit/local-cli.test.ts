@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { levelDbOpenProblem, type RunningEmulator, startKinesis } from '#local/emulators/index.ts';
+import { unusedPort } from '#test/helpers/runtime.ts';
 
 const run = async (args: string[], script = 'local/cli.ts', cwd = process.cwd()) => {
   try {
@@ -153,10 +154,7 @@ describe('Local runtime: npm start options', () => {
 
   it('refuses one port for both the HTTP API and the AWS endpoint, with exit status 2, before anything starts', async () => {
     // Prepare: a port nothing listens on
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const freePort = (probe.address() as AddressInfo).port;
-    await new Promise((resolve) => probe.close(resolve));
+    const freePort = await unusedPort();
     // Act
     const outcome = await run([
       '--in-memory',

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { buildFunctions } from '#local/build/bundle.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '#local/emulators/index.ts';
+import { describeNames, findByName } from '#local/functions/function-names.ts';
 import { LocalFunction } from '#local/functions/runner.ts';
 import {
   DataDirInUseError,
@@ -15,12 +16,15 @@ import { parseParameterOverrides } from '#local/template/resolve.ts';
 import { flagErrorMessage, isFlagError, parseFlags } from '#scripts/lib/flags.ts';
 
 /**
- * `npm run invoke -- <FunctionLogicalId> -e events/<file>.json [--env-vars env.json]`, like `sam local invoke`:
+ * `npm run invoke -- <FunctionLogicalId> -e events/<file>.json [--env-vars env.json]`, like `sam local invoke`
+ * (the function's template FunctionName is taken too):
  * the function runs once, in its own worker, against the running local runtime's resources, or against a
  * runtime it boots for the call when none is running. Logs go to stderr, the response to stdout.
  */
 
 const USAGE = `usage: npm run invoke -- <FunctionLogicalId> [options]
+
+  The function may also be named by its template FunctionName (local-reprocessor).
 
   -e, --event <file>             event JSON (default: {})
   -n, --env-vars <file>          environment overrides in SAM's format:
@@ -95,12 +99,11 @@ const main = async (): Promise<number> => {
     (values.help ? console.log : console.error)(USAGE);
     return values.help ? 0 : 2;
   }
-  const functionId = positionals[0]!;
+  const asked = positionals[0]!;
   const templatePath = resolve(values.template);
   const template = loadTemplate(templatePath);
   const parameterOverrides = parseParameterOverrides(values['parameter-overrides']);
   const event = values.event ? readEvent(values.event) : {};
-  const overrides = values['env-vars'] ? readEnvVars(values['env-vars'], functionId) : {};
 
   const bundleRoot = resolve(values['bundle-dir']);
   const planFor = (endpoint: string) =>
@@ -111,12 +114,18 @@ const main = async (): Promise<number> => {
       stackName: 'local',
       endpoint,
     });
-  // Checked before a runtime is booted for the call, which takes seconds.
-  const functions = Object.keys(planFor(values.endpoint).functions);
-  if (!functions.includes(functionId)) {
-    console.error(`no function '${functionId}' in ${values.template}; it has ${functions.join(', ')}`);
+  // Checked before a runtime is booted for the call, which takes seconds. A function goes by its logical id or its
+  // template FunctionName, as the Invoke API takes it; --env-vars is keyed by the logical id, as sam local's is.
+  const functions = Object.values(planFor(values.endpoint).functions);
+  const named = findByName(functions, asked);
+  if (!named) {
+    console.error(
+      `no function '${asked}' in ${values.template}; it has ${functions.map(describeNames).join(', ')}`,
+    );
     return 2;
   }
+  const functionId = named.logicalId;
+  const overrides = values['env-vars'] ? readEnvVars(values['env-vars'], functionId) : {};
   let booted: LocalRuntime | undefined;
   let endpoint = values.endpoint;
   if (!(await isRunning(endpoint))) {

@@ -146,6 +146,27 @@ describe('E2E: the local runtime runs template.yaml', () => {
     expect(run.stderr).not.toContain('starting one for this call');
   });
 
+  it('npm run invoke takes a function by its template FunctionName too', async () => {
+    // Prepare
+    const event = join(bundles, 'status-event.json');
+    writeFileSync(event, JSON.stringify({ action: 'status', jobId: 'no-such-job' }));
+    // Act
+    const run = await runCli([
+      'local/invoke.ts',
+      'local-reprocessor',
+      '-e',
+      event,
+      '--endpoint',
+      runtime.endpoint,
+      '--bundle-dir',
+      bundles,
+      '--no-build',
+    ]);
+    // Assess
+    expect(run.status, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ jobId: 'no-such-job', state: 'not-found' });
+  });
+
   it('npm run invoke refuses an unknown function with the list of known ones', async () => {
     // Act
     const run = await runCli([

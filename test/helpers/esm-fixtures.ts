@@ -3,8 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   CreateStreamCommand,
+  ExpiredIteratorException,
   GetRecordsCommand,
+  type GetRecordsCommandOutput,
   GetShardIteratorCommand,
+  type GetShardIteratorCommandInput,
+  type GetShardIteratorCommandOutput,
   KinesisClient,
   PutRecordsCommand,
   type PutRecordsResultEntry,
@@ -62,6 +66,57 @@ export const countingGetRecords = (client: KinesisClient): { client: KinesisClie
         : Reflect.get(target, property, receiver),
   });
   return { client: counting, calls: () => calls };
+};
+
+/** What a client made with `expiringIterators` was asked and answered, in order. */
+export type IteratorCall =
+  | { call: 'GetShardIterator'; input: GetShardIteratorCommandInput }
+  /** A GetRecords answered with records; `lastSequenceNumber` is the last of them. */
+  | { call: 'GetRecords'; lastSequenceNumber: string }
+  | { call: 'Expired' };
+
+/**
+ * `client`, with shard iterators that expire as on AWS ("5 minutes after it is returned", aws-behaviour.md §5) by
+ * `clock` instead of the wall clock: a GetRecords with an iterator returned more than `lifetimeMs` earlier fails
+ * with ExpiredIteratorException. Tests move `clock` on, instead of waiting the 5 minutes kinesalite would.
+ */
+export const expiringIterators = (
+  client: KinesisClient,
+  clock: () => number,
+  lifetimeMs = 300_000,
+): { client: KinesisClient; calls: IteratorCall[] } => {
+  const returnedAt = new Map<string, number>();
+  const calls: IteratorCall[] = [];
+  const send = async (command: unknown, options: unknown): Promise<unknown> => {
+    const forward = () => (client.send as (c: unknown, o: unknown) => Promise<unknown>)(command, options);
+    if (command instanceof GetShardIteratorCommand) {
+      calls.push({ call: 'GetShardIterator', input: { ...command.input } });
+      const output = (await forward()) as GetShardIteratorCommandOutput;
+      if (output.ShardIterator) returnedAt.set(output.ShardIterator, clock());
+      return output;
+    }
+    if (command instanceof GetRecordsCommand) {
+      const at = returnedAt.get(command.input.ShardIterator ?? '');
+      if (at !== undefined && clock() - at > lifetimeMs) {
+        calls.push({ call: 'Expired' });
+        throw new ExpiredIteratorException({
+          message: `Iterator expired: returned ${clock() - at} ms ago, over ${lifetimeMs} ms`,
+          $metadata: { httpStatusCode: 400 },
+        });
+      }
+      const output = (await forward()) as GetRecordsCommandOutput;
+      if (output.NextShardIterator) returnedAt.set(output.NextShardIterator, clock());
+      const last = output.Records?.at(-1)?.SequenceNumber;
+      if (last) calls.push({ call: 'GetRecords', lastSequenceNumber: last });
+      return output;
+    }
+    return forward();
+  };
+  const expiring = new Proxy(client, {
+    get: (target, property, receiver) =>
+      property === 'send' ? send : Reflect.get(target, property, receiver),
+  });
+  return { client: expiring, calls };
 };
 
 export const kinesisClient = (endpoint: string): KinesisClient =>

@@ -9,10 +9,13 @@ import { JsonFileCheckpointStore } from '#local/esm/checkpoint-store.ts';
 import type { InvokeResult, KinesisEventProperties } from '#local/esm/types.ts';
 import { waitForStream } from '#local/resources.ts';
 import {
+  decodeData,
+  expiringIterators,
   type KinesisPollerFixture,
   kinesisPollerSuite,
   ON_FAILURE_DESTINATION,
   sameKey,
+  TestClock,
   waitFor,
 } from '#test/helpers/esm-fixtures.ts';
 
@@ -261,5 +264,66 @@ describe('Kinesis event source mapping: checkpoints, restarts and stopping', () 
     expect(fixture.events.filter((event) => event.type === 'error')).toHaveLength(errors);
     await fixture.poller.stop();
     expect(fixture.poller.stats().state).toBe('disabled');
+  });
+  it('reads on after the last record read, with a new iterator, when its iterator expired while a failing batch held the shard', async () => {
+    // Prepare: nine records of three keys; the first batch fails five times, each failure two minutes long, so the
+    // iterator held since reading paused is over 5 minutes old (aws-behaviour.md §5) once the batch succeeds.
+    const keys = ['alpha', 'bravo', 'charlie'];
+    const record = (index: number) => ({
+      key: keys[index % 3]!,
+      data: `${keys[index % 3]}-${Math.floor(index / 3)}`,
+    });
+    const first = Array.from({ length: 9 }, (_, index) => record(index));
+    const later = Array.from({ length: 3 }, (_, index) => record(9 + index));
+    const { streamName, written } = await suite.stream(first);
+    const clock = new TestClock();
+    const kinesis = expiringIterators(suite.client, clock.now);
+    const delivered: string[] = [];
+    let failures = 0;
+
+    // Act: three more records are written while reading is paused, which a LATEST iterator would skip.
+    const { poller } = await suite.start(
+      streamName,
+      { StartingPosition: 'TRIM_HORIZON', BatchSize: 3 },
+      {
+        client: kinesis.client,
+        clock: clock.now,
+        // Retries wait, so that the read in flight when the batch first failed is answered before it succeeds.
+        retryBaseDelayMs: 20,
+        retryMaxDelayMs: 20,
+        respond: async (event) => {
+          const data = event.Records.map(decodeData);
+          if (data.includes('alpha-0') && failures < 5) {
+            failures += 1;
+            clock.offsetMs += 120_000;
+            if (failures === 3) written.push(...(await suite.put(streamName, later)));
+            return { functionError: 'Unhandled' };
+          }
+          delivered.push(...data);
+          return {};
+        },
+      },
+    );
+    const all = [...first, ...later].map(({ data }) => data);
+    await waitFor(() => delivered.length >= all.length, 'every record');
+    const last = written.at(-1)!.SequenceNumber;
+    await waitFor(() => poller.stats().shards[0]?.checkpoint === last, 'the checkpoint at the last record');
+
+    // Assess: each record once and in order; the new iterator starts after the last record read before the
+    // expiry, not after the checkpoint (the first batch's last record) nor at LATEST.
+    expect(failures).toBe(5);
+    expect(delivered).toEqual(all);
+    const expired = kinesis.calls.findIndex(({ call }) => call === 'Expired');
+    expect(expired).toBeGreaterThan(-1);
+    const lastRead = kinesis.calls.slice(0, expired).findLast((call) => call.call === 'GetRecords');
+    const renewed = kinesis.calls.slice(expired).find((call) => call.call === 'GetShardIterator');
+    expect(lastRead).toBeDefined();
+    expect(renewed).toMatchObject({
+      input: {
+        ShardIteratorType: 'AFTER_SEQUENCE_NUMBER',
+        StartingSequenceNumber: lastRead?.call === 'GetRecords' ? lastRead.lastSequenceNumber : 'none',
+      },
+    });
+    expect(kinesis.calls.filter(({ call }) => call === 'GetShardIterator')).toHaveLength(2);
   });
 });

@@ -138,9 +138,7 @@ export const statusLine = (status: RuntimeStatus, width?: number): string => {
     stream.shards.map(
       (s) =>
         `${s.shardId.replace('shardId-', '#').replace(/^#0+(?=\d)/, '#')} ${compact(s.recordsIn)}→${compact(s.recordsOut)}` +
-        (stream.state === 'disabled'
-          ? ' disabled'
-          : ` age ${s.iteratorAgeMs < 1000 ? `${s.iteratorAgeMs}ms` : s.iteratorAgeMs < 60_000 ? `${(s.iteratorAgeMs / 1000).toFixed(1)}s` : formatDuration(s.iteratorAgeMs)}`) +
+        (stream.state === 'disabled' ? ' disabled' : ` age ${formatDuration(s.iteratorAgeMs)}`) +
         (s.recordsFailed ? ` failed ${s.recordsFailed}` : ''),
     ),
   );

@@ -41,7 +41,7 @@ const status = {
 } as unknown as RuntimeStatus;
 
 const FULL =
-  'shards: #0 120→118 age 40ms | #1 90→90 age 1.5s  ·  queues: ConsumerFailureQueue 0+3 FailureParkingQueue 1' +
+  'shards: #0 120→118 age 40 ms | #1 90→90 age 1.5 s  ·  queues: ConsumerFailureQueue 0+3 FailureParkingQueue 1' +
   '  ·  quarantined: 2  ·  fn errors: 1  ·  faults injected: 4';
 
 describe('Local runtime: the live status line', () => {
@@ -89,6 +89,26 @@ describe('Local runtime: the live status line', () => {
     expect(line).not.toContain('age');
   });
 
+  it.each([
+    [999, '999 ms'],
+    [59_960, '59.9 s'],
+    [60_000, '1m 0s'],
+  ])(
+    'shows an iterator age of %i ms as %s, as the commands write a lag, never as the next unit up',
+    (ms, text) => {
+      // Prepare
+      const [first, second] = status.streams[0]!.shards;
+      const aged = {
+        ...status,
+        streams: [{ ...status.streams[0]!, shards: [first!, { ...second!, iteratorAgeMs: ms }] }],
+      } as RuntimeStatus;
+      // Act
+      const line = statusLine(aged);
+      // Assess
+      expect(line).toContain(`| #1 90→90 age ${text}  ·  `);
+    },
+  );
+
   it('shows an iterator age of a minute or more as a duration', () => {
     // Prepare: shard #1 is two hours and five minutes behind (a mapping reading a stream's old records).
     const [first, second] = status.streams[0]!.shards;
@@ -99,6 +119,6 @@ describe('Local runtime: the live status line', () => {
     // Act
     const line = statusLine(behind);
     // Assess
-    expect(line).toContain('shards: #0 120→118 age 40ms | #1 90→90 age 2h 5m  ·  ');
+    expect(line).toContain('shards: #0 120→118 age 40 ms | #1 90→90 age 2h 5m  ·  ');
   });
 });

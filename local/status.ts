@@ -1,7 +1,7 @@
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { KinesisPollerStats, SqsPollerStats } from '#local/esm/types.ts';
-import type { EventSources } from '#local/event-sources.ts';
+import type { EventSourceMapping, EventSources } from '#local/event-sources.ts';
 import type { FaultInjector, FaultSettings } from '#local/faults/faults.ts';
 import type { LocalFunction } from '#local/functions/runner.ts';
 import type { ResourceClients } from '#local/resources.ts';
@@ -23,22 +23,39 @@ export interface RuntimeStatus {
   at: string;
   /** Absent only when the status is collected outside a running runtime. */
   endpoints?: RuntimeEndpoints;
-  functions: Array<{ name: string; invocations: number; errors: number }>;
-  /** Each stream mapping with its UUID, as the Lambda API's ListEventSourceMappings names it. */
-  streams: Array<{ uuid: string } & KinesisPollerStats>;
+  /** `name` is the logical id; `functionName` the name it goes by: the template's FunctionName, else the logical id. */
+  functions: Array<{ name: string; functionName: string; invocations: number; errors: number }>;
+  /**
+   * Each stream mapping with its UUID, as the Lambda API's ListEventSourceMappings names it, and its function's
+   * logical id and the name it goes by (its FunctionName, else the logical id), as the Invoke API takes them.
+   */
+  streams: Array<MappingNames & KinesisPollerStats>;
   queues: Array<{
     logicalId: string;
     name: string;
     visible: number;
     inFlight: number;
-    /** Each mapping of the queue with its UUID, as ListEventSourceMappings names it. */
-    consumers: Array<{ uuid: string } & SqsPollerStats>;
+    /** Each mapping of the queue, named as the stream mappings are. */
+    consumers: Array<MappingNames & SqsPollerStats>;
     /** Why the depths could not be read (emulator down or slow, queue missing); they show 0 then. */
     error?: string;
   }>;
   quarantine: Array<{ bucket: string; objects: number; truncated: boolean; error?: string }>;
   faults: { settings: FaultSettings; injected: FaultInjector['counts'] };
 }
+
+/** A mapping's UUID and its function's names, as every other local view (Invoke API, ListEventSourceMappings) names it. */
+interface MappingNames {
+  uuid: string;
+  logicalId: string;
+  functionName: string;
+}
+
+const mappingNames = (m: EventSourceMapping): MappingNames => ({
+  uuid: m.uuid,
+  logicalId: m.function.logicalId,
+  functionName: m.function.functionName ?? m.function.logicalId,
+});
 
 /** Objects under quarantine/ in each bucket; counted up to 1,000 so the view stays cheap. */
 const QUARANTINE_PREFIX = 'quarantine/';
@@ -60,7 +77,7 @@ export const collectStatus = async (
   const timeoutMs = options.timeoutMs ?? STATUS_TIMEOUT_MS;
   const resources = Object.values(stack.resources);
   const sqsStats = eventSources.mappings.flatMap((m) =>
-    m.kind === 'SQS' ? [{ uuid: m.uuid, ...m.poller.stats() }] : [],
+    m.kind === 'SQS' ? [{ ...m.poller.stats(), ...mappingNames(m) }] : [],
   );
   const queues = await Promise.all(
     resources
@@ -115,9 +132,13 @@ export const collectStatus = async (
   return {
     at: new Date().toISOString(),
     ...(options.endpoints ? { endpoints: options.endpoints } : {}),
-    functions: [...functions.values()].map((f) => ({ name: f.definition.name, ...f.counts })),
+    functions: [...functions.values()].map((f) => ({
+      name: f.definition.name,
+      functionName: f.functionName,
+      ...f.counts,
+    })),
     streams: eventSources.mappings.flatMap((m) =>
-      m.kind === 'Kinesis' ? [{ uuid: m.uuid, ...m.poller.stats() }] : [],
+      m.kind === 'Kinesis' ? [{ ...m.poller.stats(), ...mappingNames(m) }] : [],
     ),
     queues,
     quarantine,

@@ -241,19 +241,22 @@ describe('Lambda event source mapping API on the local endpoint', () => {
     expect(got).toEqual(mapping);
   });
 
-  it('names each mapping in GET /_local/status by the UUID the API lists it under', async () => {
+  it('names each mapping in GET /_local/status by the UUID the API lists it under, and its function by both names', async () => {
     // Prepare
     const uuidOf = async (functionName: string) => (await listed({ FunctionName: functionName }))[0]!.UUID;
     // Act
     const status = (await (await fetch(`${runtime.endpoint}/_local/status`)).json()) as RuntimeStatus;
     // Assess
-    expect(status.streams.map((stream) => [stream.uuid, stream.functionName, stream.mappingId])).toEqual([
-      [await uuidOf('Consumer'), 'Consumer', expect.stringMatching(/^Consumer\/Stream\//)],
+    expect(
+      status.streams.map((stream) => [stream.uuid, stream.logicalId, stream.functionName, stream.mappingId]),
+    ).toEqual([
+      [await uuidOf('Consumer'), 'Consumer', 'Consumer', expect.stringMatching(/^Consumer\/Stream\//)],
     ]);
+    // A function with a template FunctionName goes by it, beside its logical id, as the API and Invoke name it.
     const queue = status.queues.find((q) => q.logicalId === 'Failures');
-    expect(queue?.consumers.map((consumer) => [consumer.uuid, consumer.functionName])).toEqual([
-      [await uuidOf('local-replay'), 'Replay'],
-    ]);
+    expect(
+      queue?.consumers.map((consumer) => [consumer.uuid, consumer.logicalId, consumer.functionName]),
+    ).toEqual([[await uuidOf('local-replay'), 'Replay', 'local-replay']]);
   });
 
   it('answers an unknown UUID with ResourceNotFoundException, 404, as AWS does', async () => {

@@ -11,7 +11,12 @@ import {
 } from '#bench/load/iterator-age.ts';
 import { runLoad } from '#bench/load/load-test.ts';
 import { LOAD_USAGE, LoadInputError, parseLoadArgs } from '#bench/load/options.ts';
-import { formatLoadSummary, loadChartSvg, reportBaseName } from '#bench/load/report.ts';
+import {
+  failedCallsStoppedRun,
+  formatLoadSummary,
+  loadChartSvg,
+  reportBaseName,
+} from '#bench/load/report.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/index.ts';
 import { onStopSignals, signalExitCode } from '#scripts/lib/signals.ts';
 import { explainFailure, failureHint, requireOutput, stackOutputs } from '#scripts/lib/stack-target.ts';
@@ -150,12 +155,11 @@ cloudwatch?.destroy();
 
 // The summary first: it is on the screen even when the files cannot be written.
 console.log(formatLoadSummary(report, options.shardsReport));
-// Calls that never reached the stream, explained as replay and reprocess explain theirs: no local runtime at the
-// endpoint, its HTTP API (--port) named instead of its AWS endpoint, no credentials or region for a stack.
+// Calls that never reached the stream and stopped the run (not one that failed in a run Ctrl-C stopped), explained
+// as replay and reprocess explain theirs: no local runtime at the endpoint, its HTTP API (--port) named instead of
+// its AWS endpoint, no credentials or region for a stack.
 const hint =
-  lastFailure && (report.written === 0 || report.stoppedEarly !== undefined)
-    ? failureHint(lastFailure, 'Kinesis API')
-    : undefined;
+  lastFailure && failedCallsStoppedRun(report) ? failureHint(lastFailure, 'Kinesis API') : undefined;
 if (hint !== undefined) {
   console.error(
     `load: PutRecords to ${target.kind === 'local' ? target.endpoint : `stack ${target.stack}`} failed: ${hint}`,

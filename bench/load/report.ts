@@ -102,6 +102,13 @@ const iteratorAgeLine = (age: LoadReport['iteratorAge']): string => {
   ].join('');
 };
 
+/**
+ * Whether the calls that failed as a whole are what a failure hint should explain: they stopped the run, or nothing
+ * was written at all. A run a signal stopped after writing records had at most an incidental failure.
+ */
+export const failedCallsStoppedRun = (report: LoadReport): boolean =>
+  report.written === 0 || (report.stoppedEarly !== undefined && report.interrupted === undefined);
+
 /** The summary printed at the end of a run. */
 export const formatLoadSummary = (report: LoadReport, shardsReport: boolean): string => {
   const otherFailures = Object.entries(report.failed);

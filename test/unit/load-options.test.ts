@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -22,7 +22,13 @@ import {
   shardOfMessage,
 } from '#bench/load/load-test.ts';
 import { LOAD_USAGE, LoadInputError, MAX_RATE, parseLoadArgs } from '#bench/load/options.ts';
-import { chartSeconds, formatLoadSummary, loadChartSvg, reportBaseName } from '#bench/load/report.ts';
+import {
+  chartSeconds,
+  failedCallsStoppedRun,
+  formatLoadSummary,
+  loadChartSvg,
+  reportBaseName,
+} from '#bench/load/report.ts';
 import { listenOn } from '#local/net.ts';
 
 /** One mock of the Kinesis client for the whole file: aws-sdk-client-mock keeps one per client class. */
@@ -347,6 +353,86 @@ describe('Load test: against a local endpoint that is not the AWS endpoint', () 
     } finally {
       await close();
     }
+  });
+});
+
+describe('Load test: the failure hint of a run stopped by Ctrl-C', () => {
+  it('gives no hint for a call that failed in a run that wrote records and was stopped by SIGINT', async () => {
+    // Prepare: an endpoint that answers its first PutRecords 404 Not Found, as a path with no Kinesis API does,
+    // and writes every record of the others.
+    let calls = 0;
+    const { endpoint, close } = await listenOn(
+      createServer((req, res) => {
+        let body = '';
+        req.on('data', (chunk: Buffer) => {
+          body += chunk.toString();
+        });
+        req.on('end', () => {
+          const putRecords = String(req.headers['x-amz-target'] ?? '').endsWith('.PutRecords');
+          if (putRecords) calls += 1;
+          if (!putRecords || calls === 1) {
+            res.writeHead(404, { 'content-type': 'application/json' });
+            res.end('{"message":"Not Found"}');
+            return;
+          }
+          const { Records } = JSON.parse(body) as { Records: unknown[] };
+          res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
+          res.end(
+            JSON.stringify({
+              FailedRecordCount: 0,
+              Records: Records.map((_, i) => ({
+                SequenceNumber: String(i),
+                ShardId: 'shardId-000000000000',
+              })),
+            }),
+          );
+        });
+      }),
+      0,
+    );
+    const out = mkdtempSync(join(tmpdir(), 'load-interrupted-'));
+    const child = spawn(
+      process.execPath,
+      ['scripts/load.ts', '--rate', '50', '--seconds', '60', '--endpoint', endpoint, '--out', out],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const ended = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await vi.waitFor(() => expect(calls).toBeGreaterThanOrEqual(4), { timeout: 20_000, interval: 50 });
+      // Act
+      child.kill('SIGINT');
+      const code = await ended;
+      // Assess: the run was interrupted with one failed call and records written, and no hint blames the endpoint.
+      expect(code).toBe(130);
+      expect(stderr).toContain('PutRecords failed: Unknown: Not Found');
+      expect(stderr).not.toContain('load: PutRecords to ');
+    } finally {
+      child.kill('SIGKILL');
+      await close();
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    ['calls failing in a row stopped it', { stoppedEarly: '10 PutRecords calls in a row failed' }, true],
+    ['it wrote nothing', { written: 0 }, true],
+    [
+      'it wrote nothing before a signal',
+      { written: 0, stoppedEarly: 'interrupted by SIGINT after 1.0 s', interrupted: 'SIGINT' },
+      true,
+    ],
+    [
+      'a signal stopped it after records were written',
+      { stoppedEarly: 'interrupted by SIGINT after 1.0 s', interrupted: 'SIGINT' },
+      false,
+    ],
+    ['it ran its time and wrote records', {}, false],
+  ])('explains its failed calls when %s', (_, fields, explained) => {
+    expect(failedCallsStoppedRun(reportOf(fields))).toBe(explained);
   });
 });
 

@@ -108,6 +108,12 @@ export const kinesisEventLine = (e: KinesisPollerEvent): string | undefined => {
       return e.reason;
     case 'source-deleted':
       return sourceDeletedLine(e.reason);
+    case 'records-trimmed':
+      return (
+        `${e.shardId}: AFTER_SEQUENCE_NUMBER ${e.after} was refused, its record trimmed by the stream's retention ` +
+        `(${shortDetail(e.detail)}); the records between it and the trim horizon were lost to retention, and the ` +
+        'shard reads on from TRIM_HORIZON'
+      );
     case 'error':
       // A checkpoint that cannot be written (a full or read-only disk) is seen only at the next start otherwise.
       return e.operation === 'Checkpoint'

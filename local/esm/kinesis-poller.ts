@@ -153,6 +153,16 @@ interface PollerContext {
 const notFound = (error: unknown): boolean =>
   error instanceof Error && error.name === 'ResourceNotFoundException';
 
+/**
+ * GetShardIterator's refusal of AT/AFTER_SEQUENCE_NUMBER of a record retention trimmed: InvalidArgumentException
+ * whose message says the number is no longer available (or trimmed). Its other refusals (a number of another shard,
+ * a malformed one) are not matched: falling back to TRIM_HORIZON there would read the wrong records.
+ */
+export const isTrimmedSequenceRefusal = (error: unknown): boolean =>
+  error instanceof Error &&
+  error.name === 'InvalidArgumentException' &&
+  /\bno longer available\b|\btrimmed\b/i.test(error.message);
+
 const compareSequenceNumbers = (a: string, b: string): number => {
   const difference = BigInt(a) - BigInt(b);
   return difference < 0n ? -1 : difference > 0n ? 1 : 0;
@@ -270,7 +280,7 @@ class ShardWorker {
   }
 
   private async iteratorFor(position: Position): Promise<string | undefined> {
-    const input: GetShardIteratorCommandInput =
+    let input: GetShardIteratorCommandInput =
       position.kind === 'after'
         ? {
             StreamName: this.ctx.streamName,
@@ -293,6 +303,21 @@ class ShardWorker {
         return ShardIterator;
       } catch (error) {
         if (this.ctx.stopping()) break;
+        // Asked again, the refusal would come back for ever: the shard reads on from the oldest record left.
+        if (input.ShardIteratorType === 'AFTER_SEQUENCE_NUMBER' && isTrimmedSequenceRefusal(error)) {
+          this.ctx.emit({
+            type: 'records-trimmed',
+            shardId: this.shardId,
+            after: input.StartingSequenceNumber!,
+            detail: asError(error).message,
+          });
+          input = {
+            StreamName: this.ctx.streamName,
+            ShardId: this.shardId,
+            ShardIteratorType: 'TRIM_HORIZON',
+          };
+          continue;
+        }
         this.fail('GetShardIterator', error);
         // start() must not wait for a shard that may never answer (stream deleted, checkpoint refused): the shard
         // keeps trying in the background, its error shown in the status.

@@ -181,6 +181,11 @@ export type KinesisPollerEvent =
   | { type: 'checkpoints-discarded'; reason: string }
   /** The stream was deleted: the mapping stopped polling it and is disabled. */
   | { type: 'source-deleted'; reason: string }
+  /**
+   * GetShardIterator refused AFTER_SEQUENCE_NUMBER `after`, a record retention trimmed: the shard reads on from
+   * TRIM_HORIZON, and the records between `after` and the oldest one left are lost.
+   */
+  | { type: 'records-trimmed'; shardId: string; after: string; detail: string }
   | { type: 'error'; shardId?: string; operation: string; error: Error };
 
 export interface SqsPollerStats {

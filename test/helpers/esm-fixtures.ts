@@ -9,6 +9,7 @@ import {
   GetShardIteratorCommand,
   type GetShardIteratorCommandInput,
   type GetShardIteratorCommandOutput,
+  InvalidArgumentException,
   KinesisClient,
   PutRecordsCommand,
   type PutRecordsResultEntry,
@@ -79,18 +80,39 @@ export type IteratorCall =
  * `client`, with shard iterators that expire as on AWS ("5 minutes after it is returned", aws-behaviour.md §5) by
  * `clock` instead of the wall clock: a GetRecords with an iterator returned more than `lifetimeMs` earlier fails
  * with ExpiredIteratorException. Tests move `clock` on, instead of waiting the 5 minutes kinesalite would.
+ * `trim(sequenceNumber)` ages out the records before it, which kinesalite never does: AT/AFTER_SEQUENCE_NUMBER of
+ * an earlier number is refused with InvalidArgumentException, and TRIM_HORIZON starts at `sequenceNumber`.
  */
 export const expiringIterators = (
   client: KinesisClient,
   clock: () => number,
   lifetimeMs = 300_000,
-): { client: KinesisClient; calls: IteratorCall[] } => {
+): { client: KinesisClient; calls: IteratorCall[]; trim: (sequenceNumber: string) => void } => {
   const returnedAt = new Map<string, number>();
   const calls: IteratorCall[] = [];
-  const send = async (command: unknown, options: unknown): Promise<unknown> => {
+  let oldestLeft: bigint | undefined;
+  const send = async (asked: unknown, options: unknown): Promise<unknown> => {
+    let command = asked;
     const forward = () => (client.send as (c: unknown, o: unknown) => Promise<unknown>)(command, options);
     if (command instanceof GetShardIteratorCommand) {
-      calls.push({ call: 'GetShardIterator', input: { ...command.input } });
+      const { input } = command;
+      calls.push({ call: 'GetShardIterator', input: { ...input } });
+      if (oldestLeft !== undefined && input.ShardIteratorType === 'TRIM_HORIZON') {
+        command = new GetShardIteratorCommand({
+          ...input,
+          ShardIteratorType: 'AT_SEQUENCE_NUMBER',
+          StartingSequenceNumber: oldestLeft.toString(),
+        });
+      } else if (
+        oldestLeft !== undefined &&
+        input.StartingSequenceNumber !== undefined &&
+        BigInt(input.StartingSequenceNumber) < oldestLeft
+      ) {
+        throw new InvalidArgumentException({
+          message: `StartingSequenceNumber ${input.StartingSequenceNumber} used in GetShardIterator on shard ${input.ShardId} in stream ${input.StreamName} is no longer available`,
+          $metadata: { httpStatusCode: 400 },
+        });
+      }
       const output = (await forward()) as GetShardIteratorCommandOutput;
       if (output.ShardIterator) returnedAt.set(output.ShardIterator, clock());
       return output;
@@ -116,7 +138,10 @@ export const expiringIterators = (
     get: (target, property, receiver) =>
       property === 'send' ? send : Reflect.get(target, property, receiver),
   });
-  return { client: expiring, calls };
+  const trim = (sequenceNumber: string) => {
+    oldestLeft = BigInt(sequenceNumber);
+  };
+  return { client: expiring, calls, trim };
 };
 
 export const kinesisClient = (endpoint: string): KinesisClient =>

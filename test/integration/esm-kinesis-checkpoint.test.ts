@@ -326,4 +326,70 @@ describe('Kinesis event source mapping: checkpoints, restarts and stopping', () 
     });
     expect(kinesis.calls.filter(({ call }) => call === 'GetShardIterator')).toHaveLength(2);
   });
+
+  it('reads on from the oldest record left, instead of asking for ever, when the last record read was trimmed while its iterator expired', async () => {
+    // Prepare: as above, and while the first batch fails, retention trims every record up to the tenth: the new
+    // iterator AFTER_SEQUENCE_NUMBER of the ninth (the last read) is refused, and the tenth is gone.
+    const keys = ['alpha', 'bravo', 'charlie'];
+    const record = (index: number) => ({
+      key: keys[index % 3]!,
+      data: `${keys[index % 3]}-${Math.floor(index / 3)}`,
+    });
+    const first = Array.from({ length: 9 }, (_, index) => record(index));
+    const later = Array.from({ length: 3 }, (_, index) => record(9 + index));
+    const { streamName, written } = await suite.stream(first);
+    const clock = new TestClock();
+    const kinesis = expiringIterators(suite.client, clock.now);
+    const delivered: string[] = [];
+    let failures = 0;
+
+    // Act
+    const { poller, events } = await suite.start(
+      streamName,
+      { StartingPosition: 'TRIM_HORIZON', BatchSize: 3 },
+      {
+        client: kinesis.client,
+        clock: clock.now,
+        retryBaseDelayMs: 20,
+        retryMaxDelayMs: 20,
+        respond: async (event) => {
+          const data = event.Records.map(decodeData);
+          if (data.includes('alpha-0') && failures < 5) {
+            failures += 1;
+            clock.offsetMs += 120_000;
+            if (failures === 3) {
+              written.push(...(await suite.put(streamName, later)));
+              kinesis.trim(written[10]!.SequenceNumber!);
+            }
+            return { functionError: 'Unhandled' };
+          }
+          delivered.push(...data);
+          return {};
+        },
+      },
+    );
+    await waitFor(
+      () => written.length === 12 && poller.stats().shards[0]?.checkpoint === written[11]!.SequenceNumber,
+      'the checkpoint at the last record',
+    );
+
+    // Assess: the records held in memory are delivered, the trimmed tenth is lost, the two left follow.
+    expect(delivered).toEqual([...first, ...later.slice(1)].map(({ data }) => data));
+    const lastRead = written[8]!.SequenceNumber;
+    expect(
+      kinesis.calls.flatMap((call) =>
+        call.call === 'GetShardIterator'
+          ? [[call.input.ShardIteratorType, call.input.StartingSequenceNumber]]
+          : [],
+      ),
+    ).toEqual([
+      ['TRIM_HORIZON', undefined],
+      ['AFTER_SEQUENCE_NUMBER', lastRead],
+      ['TRIM_HORIZON', undefined],
+    ]);
+    expect(events.filter((event) => event.type === 'records-trimmed')).toEqual([
+      expect.objectContaining({ shardId: 'shardId-000000000000', after: lastRead }),
+    ]);
+    expect(events.filter((event) => event.type === 'error')).toEqual([]);
+  });
 });

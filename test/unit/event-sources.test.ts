@@ -152,6 +152,16 @@ describe('Local runtime: what the log says of a stream event source', () => {
     ],
     [
       {
+        type: 'records-trimmed',
+        shardId: 'shardId-000000000000',
+        after: '4961',
+        detail:
+          'StartingSequenceNumber 4961 used in GetShardIterator on shard shardId-000000000000 is no longer available',
+      },
+      "shardId-000000000000: AFTER_SEQUENCE_NUMBER 4961 was refused, its record trimmed by the stream's retention (StartingSequenceNumber 4961 used in GetShardIterator on shard shardId-000000000000 is no longer available); the records between it and the trim horizon were lost to retention, and the shard reads on from TRIM_HORIZON",
+    ],
+    [
+      {
         type: 'error',
         shardId: 'shardId-000000000001',
         operation: 'Checkpoint',

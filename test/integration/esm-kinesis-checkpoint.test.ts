@@ -3,6 +3,7 @@ import {
   CreateStreamCommand,
   DeleteStreamCommand,
   DescribeStreamSummaryCommand,
+  type PutRecordsResultEntry,
 } from '@aws-sdk/client-kinesis';
 import { describe, expect, it } from 'vitest';
 import { JsonFileCheckpointStore } from '#local/esm/checkpoint-store.ts';
@@ -265,9 +266,18 @@ describe('Kinesis event source mapping: checkpoints, restarts and stopping', () 
     await fixture.poller.stop();
     expect(fixture.poller.stats().state).toBe('disabled');
   });
-  it('reads on after the last record read, with a new iterator, when its iterator expired while a failing batch held the shard', async () => {
-    // Prepare: nine records of three keys; the first batch fails five times, each failure two minutes long, so the
-    // iterator held since reading paused is over 5 minutes old (aws-behaviour.md §5) once the batch succeeds.
+  /**
+   * Nine records of three keys read with BatchSize 3, whose first batch fails five times, each failure two minutes
+   * long on the test clock, so that the iterator held since reading paused is over 5 minutes old
+   * (aws-behaviour.md §5) once the batch succeeds. At the third failure three more records are written, while
+   * reading is paused (a LATEST iterator would skip them), and `whilePaused` runs.
+   */
+  const expiringShard = async (
+    whilePaused: (
+      kinesis: ReturnType<typeof expiringIterators>,
+      written: PutRecordsResultEntry[],
+    ) => void = () => {},
+  ) => {
     const keys = ['alpha', 'bravo', 'charlie'];
     const record = (index: number) => ({
       key: keys[index % 3]!,
@@ -280,9 +290,7 @@ describe('Kinesis event source mapping: checkpoints, restarts and stopping', () 
     const kinesis = expiringIterators(suite.client, clock.now);
     const delivered: string[] = [];
     let failures = 0;
-
-    // Act: three more records are written while reading is paused, which a LATEST iterator would skip.
-    const { poller } = await suite.start(
+    const { poller, events } = await suite.start(
       streamName,
       { StartingPosition: 'TRIM_HORIZON', BatchSize: 3 },
       {
@@ -296,7 +304,10 @@ describe('Kinesis event source mapping: checkpoints, restarts and stopping', () 
           if (data.includes('alpha-0') && failures < 5) {
             failures += 1;
             clock.offsetMs += 120_000;
-            if (failures === 3) written.push(...(await suite.put(streamName, later)));
+            if (failures === 3) {
+              written.push(...(await suite.put(streamName, later)));
+              whilePaused(kinesis, written);
+            }
             return { functionError: 'Unhandled' };
           }
           delivered.push(...data);
@@ -304,6 +315,12 @@ describe('Kinesis event source mapping: checkpoints, restarts and stopping', () 
         },
       },
     );
+    return { first, later, written, kinesis, delivered, poller, events, failures: () => failures };
+  };
+
+  it('reads on after the last record read, with a new iterator, when its iterator expired while a failing batch held the shard', async () => {
+    // Prepare / Act: see expiringShard.
+    const { first, later, written, kinesis, delivered, poller, failures } = await expiringShard();
     const all = [...first, ...later].map(({ data }) => data);
     await waitFor(() => delivered.length >= all.length, 'every record');
     const last = written.at(-1)!.SequenceNumber;
@@ -311,7 +328,7 @@ describe('Kinesis event source mapping: checkpoints, restarts and stopping', () 
 
     // Assess: each record once and in order; the new iterator starts after the last record read before the
     // expiry, not after the checkpoint (the first batch's last record) nor at LATEST.
-    expect(failures).toBe(5);
+    expect(failures()).toBe(5);
     expect(delivered).toEqual(all);
     const expired = kinesis.calls.findIndex(({ call }) => call === 'Expired');
     expect(expired).toBeGreaterThan(-1);
@@ -328,45 +345,10 @@ describe('Kinesis event source mapping: checkpoints, restarts and stopping', () 
   });
 
   it('reads on from the oldest record left, instead of asking for ever, when the last record read was trimmed while its iterator expired', async () => {
-    // Prepare: as above, and while the first batch fails, retention trims every record up to the tenth: the new
-    // iterator AFTER_SEQUENCE_NUMBER of the ninth (the last read) is refused, and the tenth is gone.
-    const keys = ['alpha', 'bravo', 'charlie'];
-    const record = (index: number) => ({
-      key: keys[index % 3]!,
-      data: `${keys[index % 3]}-${Math.floor(index / 3)}`,
-    });
-    const first = Array.from({ length: 9 }, (_, index) => record(index));
-    const later = Array.from({ length: 3 }, (_, index) => record(9 + index));
-    const { streamName, written } = await suite.stream(first);
-    const clock = new TestClock();
-    const kinesis = expiringIterators(suite.client, clock.now);
-    const delivered: string[] = [];
-    let failures = 0;
-
-    // Act
-    const { poller, events } = await suite.start(
-      streamName,
-      { StartingPosition: 'TRIM_HORIZON', BatchSize: 3 },
-      {
-        client: kinesis.client,
-        clock: clock.now,
-        retryBaseDelayMs: 20,
-        retryMaxDelayMs: 20,
-        respond: async (event) => {
-          const data = event.Records.map(decodeData);
-          if (data.includes('alpha-0') && failures < 5) {
-            failures += 1;
-            clock.offsetMs += 120_000;
-            if (failures === 3) {
-              written.push(...(await suite.put(streamName, later)));
-              kinesis.trim(written[10]!.SequenceNumber!);
-            }
-            return { functionError: 'Unhandled' };
-          }
-          delivered.push(...data);
-          return {};
-        },
-      },
+    // Prepare / Act: as above, and while the first batch fails, retention trims every record up to the tenth: the
+    // new iterator AFTER_SEQUENCE_NUMBER of the ninth (the last read) is refused, and the tenth is gone.
+    const { first, later, written, kinesis, delivered, poller, events } = await expiringShard((paused, all) =>
+      paused.trim(all[10]!.SequenceNumber!),
     );
     await waitFor(
       () => written.length === 12 && poller.stats().shards[0]?.checkpoint === written[11]!.SequenceNumber,

@@ -190,6 +190,13 @@ export const createEventSources = (options: EventSourceOptions): EventSources =>
   const kinesis: KinesisPoller[] = [];
   const sqs: SqsPoller[] = [];
   const mappings: EventSourceMapping[] = [];
+  // What every poller of the runtime shares.
+  const pollerSettings = {
+    region: options.region,
+    accountId: options.accountId,
+    ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
+    ...(options.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: options.retryBaseDelayMs } : {}),
+  };
   const madeAt = Date.now();
 
   for (const definition of Object.values(stack.functions)) {
@@ -237,10 +244,7 @@ export const createEventSources = (options: EventSourceOptions): EventSources =>
           functionName: definition.name,
           functionArn: definition.arn,
           invokeIdentityArn: definition.roleArn,
-          region: options.region,
-          accountId: options.accountId,
-          ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
-          ...(options.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: options.retryBaseDelayMs } : {}),
+          ...pollerSettings,
         });
         kinesis.push(poller);
         mappings.push({
@@ -267,10 +271,7 @@ export const createEventSources = (options: EventSourceOptions): EventSources =>
               log('esm', `${definition.name}: ${sourceDeletedLine(e.reason)}`);
           },
           functionName: definition.name,
-          region: options.region,
-          accountId: options.accountId,
-          ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
-          ...(options.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: options.retryBaseDelayMs } : {}),
+          ...pollerSettings,
         });
         sqs.push(poller);
         mappings.push({

@@ -167,12 +167,10 @@ const main = async (): Promise<void> => {
     }
     if (error instanceof PortsUnavailableError) throw portsMessage(error);
     // A port taken between the check before the start and the server's own listen.
-    if (error.code !== 'EADDRINUSE') throw error;
-    const option =
-      error.port === apiPort ? '--port' : error.port === jwtApiPort ? '--jwt-port' : '--endpoint-port';
-    throw new Error(
-      `port ${error.port} is already in use (another local runtime?); stop it, or choose another port with ${option}`,
-    );
+    if (error.code !== 'EADDRINUSE' || error.port === undefined) throw error;
+    const server: RuntimeServer =
+      error.port === apiPort ? 'api' : error.port === jwtApiPort ? 'jwtApi' : 'endpoint';
+    throw portsMessage(new PortsUnavailableError([], [{ port: error.port, server }]));
   });
 
   const stream = Object.values(runtime.stack.resources).find((r) => r.type === 'AWS::Kinesis::Stream');

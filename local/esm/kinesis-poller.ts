@@ -11,6 +11,7 @@ import {
   type Shard,
 } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamRecord } from 'aws-lambda';
+import { compareSequence } from '#shared/kinesis/shard-reader.ts';
 import { classifyBatchResponse } from './batch-response.ts';
 import type { CheckpointStore, ShardCheckpoint } from './checkpoint-store.ts';
 import { EventSourceMappingConfigError, kinesisMappingConfig } from './config.ts';
@@ -153,20 +154,8 @@ interface PollerContext {
 const notFound = (error: unknown): boolean =>
   error instanceof Error && error.name === 'ResourceNotFoundException';
 
-/**
- * GetShardIterator's refusal of AT/AFTER_SEQUENCE_NUMBER of a record retention trimmed: InvalidArgumentException
- * whose message says the number is no longer available (or trimmed). Its other refusals (a number of another shard,
- * a malformed one) are not matched: falling back to TRIM_HORIZON there would read the wrong records.
- */
-export const isTrimmedSequenceRefusal = (error: unknown): boolean =>
-  error instanceof Error &&
-  error.name === 'InvalidArgumentException' &&
-  /\bno longer available\b|\btrimmed\b/i.test(error.message);
-
-const compareSequenceNumbers = (a: string, b: string): number => {
-  const difference = BigInt(a) - BigInt(b);
-  return difference < 0n ? -1 : difference > 0n ? 1 : 0;
-};
+const isInvalidArgument = (error: unknown): boolean =>
+  error instanceof Error && error.name === 'InvalidArgumentException';
 
 /**
  * Reads one shard and feeds its records to the function, one lane per ParallelizationFactor bucket. The shard's
@@ -280,7 +269,7 @@ class ShardWorker {
   }
 
   private async iteratorFor(position: Position): Promise<string | undefined> {
-    let input: GetShardIteratorCommandInput =
+    const input: GetShardIteratorCommandInput =
       position.kind === 'after'
         ? {
             StreamName: this.ctx.streamName,
@@ -303,20 +292,19 @@ class ShardWorker {
         return ShardIterator;
       } catch (error) {
         if (this.ctx.stopping()) break;
-        // Asked again, the refusal would come back for ever: the shard reads on from the oldest record left.
-        if (input.ShardIteratorType === 'AFTER_SEQUENCE_NUMBER' && isTrimmedSequenceRefusal(error)) {
-          this.ctx.emit({
-            type: 'records-trimmed',
-            shardId: this.shardId,
-            after: input.StartingSequenceNumber!,
-            detail: asError(error).message,
-          });
-          input = {
-            StreamName: this.ctx.streamName,
-            ShardId: this.shardId,
-            ShardIteratorType: 'TRIM_HORIZON',
-          };
-          continue;
+        // Asked again, the refusal would come back for ever: when the shard's oldest record left is past the
+        // number, that record was trimmed, and the shard reads on from the oldest left.
+        if (input.ShardIteratorType === 'AFTER_SEQUENCE_NUMBER' && isInvalidArgument(error)) {
+          const horizon = await this.trimHorizonPast(input.StartingSequenceNumber!);
+          if (horizon !== undefined) {
+            this.ctx.emit({
+              type: 'records-trimmed',
+              shardId: this.shardId,
+              after: input.StartingSequenceNumber!,
+              detail: asError(error).message,
+            });
+            return horizon;
+          }
         }
         this.fail('GetShardIterator', error);
         // start() must not wait for a shard that may never answer (stream deleted, checkpoint refused): the shard
@@ -327,6 +315,36 @@ class ShardWorker {
       }
     }
     return undefined;
+  }
+
+  /**
+   * Whether an AFTER_SEQUENCE_NUMBER refused with InvalidArgumentException asked for a record retention trimmed,
+   * confirmed against the shard rather than read from the refusal's wording, which differs between Kinesis and its
+   * emulators: a TRIM_HORIZON iterator whose first record is past `sequenceNumber` gives that iterator, to read on
+   * from. Any other refusal (a number of another shard, of another stream, malformed) leaves the oldest record at
+   * or before it, or the shard empty, and gives undefined: the refusal stands and is retried like any other.
+   */
+  private async trimHorizonPast(sequenceNumber: string): Promise<string | undefined> {
+    try {
+      const { ShardIterator } = await this.send((abortSignal) =>
+        this.ctx.client.send(
+          new GetShardIteratorCommand({
+            StreamName: this.ctx.streamName,
+            ShardId: this.shardId,
+            ShardIteratorType: 'TRIM_HORIZON',
+          }),
+          { abortSignal },
+        ),
+      );
+      if (!ShardIterator) return undefined;
+      // An iterator serves any number of GetRecords until it expires: the one that found the oldest record reads
+      // it again.
+      const oldest = (await this.getRecords(ShardIterator, 1)).Records?.[0]?.SequenceNumber;
+      return oldest !== undefined && compareSequence(oldest, sequenceNumber) > 0 ? ShardIterator : undefined;
+    } catch {
+      // Not confirmed: the refusal is reported and retried, and the next attempt asks again.
+      return undefined;
+    }
   }
 
   private async read(): Promise<void> {
@@ -591,7 +609,7 @@ class ShardWorker {
       }
       if (outcome.kind === 'partial') {
         // Checkpoint at the lowest failed sequence number and retry from there.
-        const lowest = outcome.failedIds.reduce((a, b) => (compareSequenceNumbers(a, b) <= 0 ? a : b));
+        const lowest = outcome.failedIds.reduce((a, b) => (compareSequence(a, b) <= 0 ? a : b));
         const index = batch.findIndex((record) => record.sequenceNumber === lowest);
         this.ctx.emit({
           type: 'batch-failed',
@@ -731,7 +749,7 @@ class ShardWorker {
     try {
       await this.ctx.store.save(this.ctx.mappingId, this.shardId, checkpoint);
       const { sequenceNumber } = checkpoint;
-      if (sequenceNumber && (!this.saved || compareSequenceNumbers(sequenceNumber, this.saved) > 0)) {
+      if (sequenceNumber && (!this.saved || compareSequence(sequenceNumber, this.saved) > 0)) {
         this.saved = sequenceNumber;
       }
       this.ctx.emit({
@@ -853,7 +871,7 @@ export class KinesisPoller {
     const stale = this.shards.find((shard) => {
       const saved = this.checkpoints[shard.ShardId!]?.sequenceNumber;
       const first = shard.SequenceNumberRange?.StartingSequenceNumber;
-      return saved !== undefined && first !== undefined && compareSequenceNumbers(saved, first) < 0;
+      return saved !== undefined && first !== undefined && compareSequence(saved, first) < 0;
     });
     if (stale) {
       await store.remove(this.options.mappingId);

@@ -80,17 +80,27 @@ export type IteratorCall =
  * `client`, with shard iterators that expire as on AWS ("5 minutes after it is returned", aws-behaviour.md §5) by
  * `clock` instead of the wall clock: a GetRecords with an iterator returned more than `lifetimeMs` earlier fails
  * with ExpiredIteratorException. Tests move `clock` on, instead of waiting the 5 minutes kinesalite would.
- * `trim(sequenceNumber)` ages out the records before it, which kinesalite never does: AT/AFTER_SEQUENCE_NUMBER of
- * an earlier number is refused with InvalidArgumentException, and TRIM_HORIZON starts at `sequenceNumber`.
+ * `trim(sequenceNumber, message)` ages out the records before it, which kinesalite never does: AT/AFTER_SEQUENCE_NUMBER
+ * of an earlier number is refused with InvalidArgumentException (with `message`, or one saying it is no longer
+ * available), and TRIM_HORIZON starts at `sequenceNumber`. `refuse(sequenceNumber, message)` refuses
+ * AT/AFTER_SEQUENCE_NUMBER of that number alone with InvalidArgumentException, its record kept (as Kinesis refuses a
+ * number of another shard or stream); `refuse(undefined)` ends that.
  */
 export const expiringIterators = (
   client: KinesisClient,
   clock: () => number,
   lifetimeMs = 300_000,
-): { client: KinesisClient; calls: IteratorCall[]; trim: (sequenceNumber: string) => void } => {
+): {
+  client: KinesisClient;
+  calls: IteratorCall[];
+  trim: (sequenceNumber: string, message?: string) => void;
+  refuse: (sequenceNumber: string | undefined, message?: string) => void;
+} => {
   const returnedAt = new Map<string, number>();
   const calls: IteratorCall[] = [];
   let oldestLeft: bigint | undefined;
+  let trimmedMessage: string | undefined;
+  let refused: { sequenceNumber: string; message: string } | undefined;
   const send = async (asked: unknown, options: unknown): Promise<unknown> => {
     let command = asked;
     const forward = () => (client.send as (c: unknown, o: unknown) => Promise<unknown>)(command, options);
@@ -109,9 +119,13 @@ export const expiringIterators = (
         BigInt(input.StartingSequenceNumber) < oldestLeft
       ) {
         throw new InvalidArgumentException({
-          message: `StartingSequenceNumber ${input.StartingSequenceNumber} used in GetShardIterator on shard ${input.ShardId} in stream ${input.StreamName} is no longer available`,
+          message:
+            trimmedMessage ??
+            `StartingSequenceNumber ${input.StartingSequenceNumber} used in GetShardIterator on shard ${input.ShardId} in stream ${input.StreamName} is no longer available`,
           $metadata: { httpStatusCode: 400 },
         });
+      } else if (refused !== undefined && input.StartingSequenceNumber === refused.sequenceNumber) {
+        throw new InvalidArgumentException({ message: refused.message, $metadata: { httpStatusCode: 400 } });
       }
       const output = (await forward()) as GetShardIteratorCommandOutput;
       if (output.ShardIterator) returnedAt.set(output.ShardIterator, clock());
@@ -138,10 +152,14 @@ export const expiringIterators = (
     get: (target, property, receiver) =>
       property === 'send' ? send : Reflect.get(target, property, receiver),
   });
-  const trim = (sequenceNumber: string) => {
+  const trim = (sequenceNumber: string, message?: string) => {
     oldestLeft = BigInt(sequenceNumber);
+    trimmedMessage = message;
   };
-  return { client: expiring, calls, trim };
+  const refuse = (sequenceNumber: string | undefined, message = 'StartingSequenceNumber is invalid.') => {
+    refused = sequenceNumber === undefined ? undefined : { sequenceNumber, message };
+  };
+  return { client: expiring, calls, trim, refuse };
 };
 
 export const kinesisClient = (endpoint: string): KinesisClient =>

@@ -344,34 +344,83 @@ describe('Kinesis event source mapping: checkpoints, restarts and stopping', () 
     expect(kinesis.calls.filter(({ call }) => call === 'GetShardIterator')).toHaveLength(2);
   });
 
-  it('reads on from the oldest record left, instead of asking for ever, when the last record read was trimmed while its iterator expired', async () => {
-    // Prepare / Act: as above, and while the first batch fails, retention trims every record up to the tenth: the
-    // new iterator AFTER_SEQUENCE_NUMBER of the ninth (the last read) is refused, and the tenth is gone.
+  it.each([
+    ['a refusal saying so', undefined],
+    // Kinesis's wording for a trimmed number is not documented; the refusal is confirmed against the shard instead.
+    [
+      'a refusal that does not say why',
+      'StartingSequenceNumber used in GetShardIterator on shard shardId-000000000000 is invalid.',
+    ],
+  ])(
+    'reads on from the oldest record left, instead of asking for ever, when the last record read was trimmed while its iterator expired (%s)',
+    async (_, message) => {
+      // Prepare / Act: as above, and while the first batch fails, retention trims every record up to the tenth: the
+      // new iterator AFTER_SEQUENCE_NUMBER of the ninth (the last read) is refused, and the tenth is gone.
+      const { first, later, written, kinesis, delivered, poller, events } = await expiringShard(
+        (paused, all) => paused.trim(all[10]!.SequenceNumber!, message),
+      );
+      await waitFor(
+        () => written.length === 12 && poller.stats().shards[0]?.checkpoint === written[11]!.SequenceNumber,
+        'the checkpoint at the last record',
+      );
+
+      // Assess: the records held in memory are delivered, the trimmed tenth is lost, the two left follow. The
+      // TRIM_HORIZON iterator that found the oldest record left past the refused number reads on.
+      expect(delivered).toEqual([...first, ...later.slice(1)].map(({ data }) => data));
+      const lastRead = written[8]!.SequenceNumber;
+      expect(
+        kinesis.calls.flatMap((call) =>
+          call.call === 'GetShardIterator'
+            ? [[call.input.ShardIteratorType, call.input.StartingSequenceNumber]]
+            : [],
+        ),
+      ).toEqual([
+        ['TRIM_HORIZON', undefined],
+        ['AFTER_SEQUENCE_NUMBER', lastRead],
+        ['TRIM_HORIZON', undefined],
+      ]);
+      expect(events.filter((event) => event.type === 'records-trimmed')).toEqual([
+        expect.objectContaining({ shardId: 'shardId-000000000000', after: lastRead }),
+      ]);
+      expect(events.filter((event) => event.type === 'error')).toEqual([]);
+    },
+  );
+
+  it('keeps asking after the last record read, and reads nothing again, when its number is refused while its record is still in the shard', async () => {
+    // Prepare / Act: as in the expiry case, and while the first batch fails, AFTER_SEQUENCE_NUMBER of the ninth
+    // record (the last read) comes to be refused with InvalidArgumentException, although no record was trimmed.
     const { first, later, written, kinesis, delivered, poller, events } = await expiringShard((paused, all) =>
-      paused.trim(all[10]!.SequenceNumber!),
+      paused.refuse(all[8]!.SequenceNumber!),
     );
+    const lastRead = written[8]!.SequenceNumber;
+    const refusals = () =>
+      events.filter((event) => event.type === 'error' && event.operation === 'GetShardIterator');
+    await waitFor(() => refusals().length >= 2, 'the refusal retried');
+    const heldAt = [...delivered];
+    kinesis.refuse(undefined);
     await waitFor(
-      () => written.length === 12 && poller.stats().shards[0]?.checkpoint === written[11]!.SequenceNumber,
+      () => poller.stats().shards[0]?.checkpoint === written[11]!.SequenceNumber,
       'the checkpoint at the last record',
     );
 
-    // Assess: the records held in memory are delivered, the trimmed tenth is lost, the two left follow.
-    expect(delivered).toEqual([...first, ...later.slice(1)].map(({ data }) => data));
-    const lastRead = written[8]!.SequenceNumber;
+    // Assess: while refused, the shard neither read on from its oldest record (which would deliver the first
+    // batches again) nor skipped anything; once answered, it read on after the last record read, each record once.
+    expect(heldAt).toEqual(first.map(({ data }) => data));
+    expect(delivered).toEqual([...first, ...later].map(({ data }) => data));
+    expect(events.filter((event) => event.type === 'records-trimmed')).toEqual([]);
+    expect(refusals()[0]).toMatchObject({
+      shardId: 'shardId-000000000000',
+      error: expect.objectContaining({ name: 'InvalidArgumentException' }),
+    });
     expect(
-      kinesis.calls.flatMap((call) =>
-        call.call === 'GetShardIterator'
-          ? [[call.input.ShardIteratorType, call.input.StartingSequenceNumber]]
-          : [],
+      kinesis.calls.filter(
+        (call) =>
+          call.call === 'GetShardIterator' && call.input.ShardIteratorType === 'AFTER_SEQUENCE_NUMBER',
       ),
-    ).toEqual([
-      ['TRIM_HORIZON', undefined],
-      ['AFTER_SEQUENCE_NUMBER', lastRead],
-      ['TRIM_HORIZON', undefined],
-    ]);
-    expect(events.filter((event) => event.type === 'records-trimmed')).toEqual([
-      expect.objectContaining({ shardId: 'shardId-000000000000', after: lastRead }),
-    ]);
-    expect(events.filter((event) => event.type === 'error')).toEqual([]);
+    ).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ input: expect.objectContaining({ StartingSequenceNumber: lastRead }) }),
+      ]),
+    );
   });
 });

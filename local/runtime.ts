@@ -46,6 +46,7 @@ import { checkPortFree, closeAfterAnswer, readBody } from '#local/net.ts';
 import { createResources, type ResourceClients } from '#local/resources.ts';
 import { type LocalStack, planStack } from '#local/stack.ts';
 import { collectStatus, type RuntimeStatus } from '#local/status.ts';
+import { environmentProblems } from '#local/template/environment.ts';
 import { loadTemplate } from '#local/template/parse.ts';
 
 /**
@@ -300,6 +301,15 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
     });
   // Planned once before anything starts, so that a template the runtime cannot run fails fast.
   let stack = plan(`http://127.0.0.1:${endpointPort}`);
+  // Variables Lambda would refuse at deploy would otherwise run here, a reserved one even replacing the runtime's.
+  const refused = Object.values(stack.functions).flatMap(({ logicalId, environment }) =>
+    environmentProblems(environment).map(
+      (problem) => `Resources.${logicalId}.Properties.Environment.Variables: ${problem}`,
+    ),
+  );
+  if (refused.length > 0) {
+    throw new RuntimeError(`Lambda would refuse this template's function variables: ${refused.join('; ')}`);
+  }
   // Fault settings that name no function of the template would never fire: refused before anything starts.
   validateFaults(options.faults ?? {}, undefined, Object.values(stack.functions));
   const throttling = httpApiThrottling(stack, template);

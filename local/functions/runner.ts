@@ -180,8 +180,9 @@ export class LocalFunction {
   }
 
   /**
-   * The variables of an environment whose log stream is `logStreamName`: Lambda's reserved ones (the Lambda
-   * developer guide's "Defined runtime environment variables"), under the template's own. LAMBDA_TASK_ROOT is the
+   * The variables of an environment whose log stream is `logStreamName`: the ones Lambda sets (the Lambda
+   * developer guide's "Defined runtime environment variables"), under the template's own, which never name a
+   * reserved one (the runtime refuses such a template at start, local/template/environment.ts) but may set TZ. LAMBDA_TASK_ROOT is the
    * function's bundle folder and LAMBDA_RUNTIME_DIR the local runtime's, where Lambda has /var/task and /var/runtime.
    */
   private environmentVariables(logStreamName: string): Record<string, string> {

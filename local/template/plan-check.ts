@@ -1,5 +1,6 @@
 import { EventSourceMappingConfigError, kinesisMappingConfig, sqsMappingConfig } from '#local/esm/config.ts';
 import { type LocalStack, planStack } from '#local/stack.ts';
+import { environmentSizeProblem } from './environment.ts';
 import type { Finding } from './findings.ts';
 import type { Template } from './parse.ts';
 import { LocalLimitError } from './resolve.ts';
@@ -9,6 +10,7 @@ import { LocalLimitError } from './resolve.ts';
  * parameter defaults (an environment's overrides are checked when it is planned: `npm start`, `sam deploy`):
  * - each default against its own AllowedValues, MinValue, MaxValue, AllowedPattern and lengths;
  * - the conditions, and references to resources that a false condition leaves out;
+ * - each function's environment variables against Lambda's 4 KB, with Globals and the values resolved;
  * - each event source mapping's properties against AWS's ranges and rules (BatchSize, the batching window,
  *   ParallelizationFactor, MaximumRetryAttempts, StartingPosition and its timestamp, FunctionResponseTypes…):
  *   the checks the local runtime makes before it polls (local/esm/config.ts), less what it only cannot emulate.
@@ -41,6 +43,15 @@ export const checkPlan = (template: Template): Finding[] => {
   }
   const findings: Finding[] = [];
   for (const fn of Object.values(stack.functions)) {
+    // Names are checked as written (environment.ts); the size needs the values.
+    const size = environmentSizeProblem(fn.environment);
+    if (size) {
+      findings.push({
+        resource: fn.logicalId,
+        path: 'Environment.Variables',
+        message: `${size} (with the parameter defaults)`,
+      });
+    }
     for (const event of fn.events) {
       try {
         if (event.type === 'Kinesis') kinesisMappingConfig(event.properties, { emulation: false });

@@ -1,3 +1,4 @@
+import { checkEnvironmentNames } from './environment.ts';
 import type { Finding } from './findings.ts';
 import { checkHandlers } from './handlers.ts';
 import { checkIam } from './iam.ts';
@@ -13,6 +14,7 @@ import { checkWiring } from './wiring.ts';
 /**
  * Offline checks of a SAM template, parsed by parse.ts: resource types, properties and value types against the
  * CloudFormation resource specification with its SAM overlay, resource names against the services' rules (names.ts),
+ * functions' environment variables against Lambda's (environment.ts),
  * references, handler files, least-privilege IAM, the pipeline's wiring rules, alarms and dashboards against the
  * metrics AWS and the functions publish, and the template resolved with its parameter defaults (plan-check.ts).
  * cfn-lint and `sam validate` need Python and the network; these need neither.
@@ -36,6 +38,7 @@ export const validateTemplate = (
   return [
     ...checkSchema(template, spec),
     ...checkNames(template),
+    ...checkEnvironmentNames(template),
     ...references,
     ...checkCycles(template),
     ...checkHandlers(template, root),

@@ -1212,4 +1212,52 @@ describe('Local runtime: the S3 emulator folder', () => {
     await expect(start).rejects.toThrow("run 'npm run build'");
     expect(readdirSync(scratch).filter((name) => name.startsWith('local-s3-'))).toEqual([]);
   });
+
+  it('refuses to start, before anything runs, a function whose variables Lambda would refuse at deploy', async () => {
+    // Prepare: a function that sets AWS_REGION (reserved: it would replace the runtime's own), through Globals,
+    // and a variable whose name Lambda does not take.
+    const template = join(scratch, 'reserved.yaml');
+    writeFileSync(
+      template,
+      [
+        'AWSTemplateFormatVersion: "2010-09-09"',
+        'Transform: AWS::Serverless-2016-10-31',
+        'Globals:',
+        '  Function:',
+        '    Environment:',
+        '      Variables:',
+        '        AWS_REGION: eu-west-1',
+        'Resources:',
+        '  Lonely:',
+        '    Type: AWS::Serverless::Function',
+        '    Properties:',
+        '      Handler: index.handler',
+        '      Runtime: nodejs24.x',
+        '      CodeUri: ./',
+        '      Environment:',
+        '        Variables:',
+        '          TABLE-NAME: events',
+        '          TZ: Europe/Paris',
+        '',
+      ].join('\n'),
+    );
+    // Act
+    const start = startRuntime({
+      templatePath: template,
+      apiPort: 0,
+      endpointPort: 0,
+      skipBuild: true,
+      bundleRoot: join(scratch, 'no-bundles'),
+      log: () => undefined,
+    });
+    // Assess: both named, TZ (not reserved) not; no emulator was started for it.
+    await expect(start).rejects.toThrow(
+      "Lambda would refuse this template's function variables: Resources.Lonely.Properties.Environment.Variables: AWS_REGION is reserved by Lambda",
+    );
+    await expect(start).rejects.toThrow(
+      "Resources.Lonely.Properties.Environment.Variables: 'TABLE-NAME' is not a variable name Lambda takes",
+    );
+    await expect(start).rejects.not.toThrow('TZ');
+    expect(readdirSync(scratch).filter((name) => name.startsWith('local-s3-'))).toEqual([]);
+  });
 });

@@ -1,6 +1,7 @@
 /**
- * The Node.js versions package.json's `engines.node` admits, read without a semver library: the range is one or
- * more comparators joined by `||`, each `^X.Y.Z` (that major, from X.Y.Z on) or `>=X.Y.Z` (anything from X.Y.Z on).
+ * The Node.js versions package.json's `engines.node` admits: the range is one or more comparators joined by `||`,
+ * each `^X.Y.Z` (that major, from X.Y.Z on) or `>=X.Y.Z` (anything from X.Y.Z on). Read by hand, not with the
+ * semver package, because .ci/run asks it before `npm ci` has installed anything; other forms are refused.
  */
 
 /** A range `engines.node` holds in a form this module does not read. */

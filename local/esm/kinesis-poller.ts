@@ -663,18 +663,23 @@ class ShardWorker {
   }
 
   /**
-   * Splits off the records older than MaximumRecordAgeInSeconds and discards them on their own; returns the
-   * fresh ones (null when stopping). `attempt` is reported as approximateInvokeCount: the invocation these
-   * records were about to get (1 when they were never sent; not confirmed beyond that case).
+   * Discards the batch's records older than MaximumRecordAgeInSeconds from the oldest: every record up to the
+   * last one past the limit, as one contiguous range; returns the rest (null when stopping). Arrival times are
+   * approximate and not always in sequence order (kinesalite's split or merged shards), but a record written
+   * before an expired one is at least as old, so it goes with it: the on-failure range then holds exactly the
+   * records it names, and no record past the limit reaches the function. `attempt` is reported as
+   * approximateInvokeCount: the invocation these records were about to get (1 when they were never sent; not
+   * confirmed beyond that case).
    */
   private async discardExpired(batch: TrackedRecord[], attempt: number): Promise<TrackedRecord[] | null> {
     const maxAge = this.ctx.config.MaximumRecordAgeInSeconds;
     if (maxAge === -1) return batch;
     const now = this.ctx.clock();
-    const expired = batch.filter((record) => now - record.arrivalMs > maxAge * 1000);
-    if (expired.length === 0) return batch;
-    if (!(await this.discard(expired, 'RecordAgeExceeded', attempt, null, undefined))) return null;
-    return batch.filter((record) => !record.done);
+    const end = batch.findLastIndex((record) => now - record.arrivalMs > maxAge * 1000) + 1;
+    if (end === 0) return batch;
+    if (!(await this.discard(batch.slice(0, end), 'RecordAgeExceeded', attempt, null, undefined)))
+      return null;
+    return batch.slice(end);
   }
 
   /** Reports discarded records to the on-failure destination (retrying until delivered) and moves past them. */

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  type _Record,
   CreateStreamCommand,
   ExpiredIteratorException,
   GetRecordsCommand,
@@ -67,6 +68,32 @@ export const countingGetRecords = (client: KinesisClient): { client: KinesisClie
         : Reflect.get(target, property, receiver),
   });
   return { client: counting, calls: () => calls };
+};
+
+/**
+ * `client`, whose GetRecords answers carry the arrival time `arrivals` gives a record (by its sequence number)
+ * instead of kinesalite's. Arrival times are approximate (aws-behaviour.md §4) and not always in sequence order:
+ * kinesalite dates the records of a freshly split or merged shard up to a second ahead. Tests set them out of
+ * order with this, at times of their choosing, instead of resharding and waiting.
+ */
+export const rewrittenArrivals = (client: KinesisClient, arrivals: Map<string, Date>): KinesisClient => {
+  const send = async (command: unknown, options: unknown): Promise<unknown> => {
+    const output = await (client.send as (c: unknown, o: unknown) => Promise<unknown>)(command, options);
+    if (!(command instanceof GetRecordsCommand)) return output;
+    const { Records, ...rest } = output as GetRecordsCommandOutput;
+    return {
+      ...rest,
+      Records: Records?.map((record) => ({
+        ...record,
+        ApproximateArrivalTimestamp:
+          arrivals.get(record.SequenceNumber ?? '') ?? record.ApproximateArrivalTimestamp,
+      })),
+    };
+  };
+  return new Proxy(client, {
+    get: (target, property, receiver) =>
+      property === 'send' ? send : Reflect.get(target, property, receiver),
+  });
 };
 
 /** What a client made with `expiringIterators` was asked and answered, in order. */
@@ -281,6 +308,35 @@ export class FailureCollector {
     this.payloads.push(structuredClone(details.payload));
   };
 }
+
+const inRange = (record: _Record, { KinesisBatchInfo: info }: KinesisOnFailureRecord): boolean => {
+  const sequence = BigInt(record.SequenceNumber ?? -1);
+  return BigInt(info.startSequenceNumber) <= sequence && sequence <= BigInt(info.endSequenceNumber);
+};
+
+/**
+ * Where each record of a shard (`stored`, as `readShard` gives them) ended: whether an invocation that succeeded
+ * held it (`succeeded`, sequence numbers) and in how many on-failure records' startSequenceNumber..endSequenceNumber
+ * ranges it lies. A record the mapping neither lost nor reported twice has exactly one of the two.
+ */
+export const recordFates = (
+  stored: _Record[],
+  succeeded: string[],
+  failures: KinesisOnFailureRecord[],
+): Array<{ data: string; succeeded: boolean; ranges: number }> =>
+  stored.map((record) => ({
+    data: Buffer.from(record.Data ?? []).toString('utf8'),
+    succeeded: succeeded.includes(record.SequenceNumber ?? ''),
+    ranges: failures.filter((failure) => inRange(record, failure)).length,
+  }));
+
+/** The data of the shard's records inside each on-failure record's range, as a replay reading it gets them. */
+export const rangeContents = (stored: _Record[], failures: KinesisOnFailureRecord[]): string[][] =>
+  failures.map((failure) =>
+    stored
+      .filter((record) => inRange(record, failure))
+      .map((record) => Buffer.from(record.Data ?? []).toString('utf8')),
+  );
 
 export const createQueue = async (
   client: SQSClient,

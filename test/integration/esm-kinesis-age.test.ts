@@ -4,7 +4,10 @@ import {
   decodeData,
   kinesisPollerSuite,
   ON_FAILURE_DESTINATION,
+  rangeContents,
   readShard,
+  recordFates,
+  rewrittenArrivals,
   sameKey,
   TestClock,
   waitFor,
@@ -173,4 +176,126 @@ describe('Kinesis event source mapping: MaximumRecordAgeInSeconds', () => {
       ]),
     );
   });
+
+  /**
+   * Records written at once, then dated out of sequence order through the client the poller reads with: those
+   * named `old-…` arrived 61 s before the frozen clock, past a 60 s limit, the others 59 s before it.
+   */
+  const datedOutOfOrder = async (data: string[]) => {
+    const { streamName } = await suite.stream(sameKey(data));
+    const stored = await readShard(suite.client, streamName, 'shardId-000000000000');
+    const clock = new TestClock();
+    clock.fixedMs = Date.now();
+    const arrivals = new Map(
+      stored.map((record, index) => [
+        record.SequenceNumber!,
+        new Date(clock.fixedMs! - (data[index]!.startsWith('old') ? 61_000 : 59_000)),
+      ]),
+    );
+    return { streamName, stored, clock, client: rewrittenArrivals(suite.client, arrivals) };
+  };
+
+  const AGE_LIMIT = {
+    StartingPosition: 'TRIM_HORIZON',
+    BatchSize: 10,
+    MaximumRecordAgeInSeconds: 60,
+    DestinationConfig: ON_FAILURE_DESTINATION,
+  };
+
+  it('discards from the oldest up to the last expired record when arrival times are out of sequence order, so the on-failure range names exactly its records and none delivered', async () => {
+    // Prepare
+    const data = ['old-0', 'new-1', 'old-2', 'old-3', 'new-4', 'old-5', 'new-6', 'new-7'];
+    const { streamName, stored, clock, client } = await datedOutOfOrder(data);
+
+    // Act
+    const { fn, failures, poller } = await start(streamName, AGE_LIMIT, { client, clock: clock.now });
+    await waitFor(() => {
+      const shard = poller.stats().shards[0];
+      return shard !== undefined && shard.recordsOut + shard.recordsFailed === data.length;
+    }, 'every record done');
+
+    // Assess: new-1 and new-4 were written before old-5, so they are at least as old and go with it.
+    expect(fn.batches()).toEqual([['new-6', 'new-7']]);
+    const delivered = fn.events.flatMap((event) =>
+      event.Records.map((record) => record.kinesis.sequenceNumber),
+    );
+    expect(recordFates(stored, delivered, failures.records)).toEqual(
+      data.map((value, index) => ({ data: value, succeeded: index >= 6, ranges: index >= 6 ? 0 : 1 })),
+    );
+    expect(rangeContents(stored, failures.records)).toEqual([data.slice(0, 6)]);
+    expect(failures.payloads.map((payload) => payload.Records.map(decodeData))).toEqual([data.slice(0, 6)]);
+    expect(failures.records[0]!.KinesisBatchInfo).toMatchObject({
+      startSequenceNumber: stored[0]!.SequenceNumber,
+      endSequenceNumber: stored[5]!.SequenceNumber,
+      batchSize: 6,
+    });
+    expect(failures.records[0]!.requestContext.condition).toBe('RecordAgeExceeded');
+  });
+
+  describe.each([
+    {
+      name: 'MaximumRetryAttempts',
+      data: ['old-0', 'new-1', 'old-2', 'new-3', 'new-4'],
+      bisect: false,
+      // old-0..old-2 expired together; the rest fails once and is given up on.
+      succeeded: [] as string[],
+      ranges: [
+        ['old-0', 'new-1', 'old-2'],
+        ['new-3', 'new-4'],
+      ],
+      conditions: ['RecordAgeExceeded', 'RetryAttemptsExhausted'],
+    },
+    {
+      name: 'BisectBatchOnFunctionError',
+      data: ['old-0', 'new-1', 'old-2', 'new-3', 'bad-4', 'new-5'],
+      bisect: true,
+      // old-0..old-2 expired together; bisection isolates bad-4 among the rest.
+      succeeded: ['new-3', 'new-5'],
+      ranges: [['old-0', 'new-1', 'old-2'], ['bad-4']],
+      conditions: ['RecordAgeExceeded', 'RetryAttemptsExhausted'],
+    },
+  ])(
+    'with arrival times out of sequence order, then $name',
+    ({ data, bisect, succeeded, ranges, conditions }) => {
+      it('puts every record in exactly one on-failure range or one successful invocation, each range holding just the records it names', async () => {
+        // Prepare
+        const { streamName, stored, clock, client } = await datedOutOfOrder(data);
+        const fails = (event: { Records: Parameters<typeof decodeData>[0][] }) =>
+          !bisect || event.Records.some((record) => decodeData(record) === 'bad-4');
+
+        // Act
+        const { fn, failures, poller } = await start(
+          streamName,
+          { ...AGE_LIMIT, MaximumRetryAttempts: 0, BisectBatchOnFunctionError: bisect },
+          {
+            client,
+            clock: clock.now,
+            respond: (event) => (fails(event) ? { functionError: 'Unhandled' } : {}),
+          },
+        );
+        await waitFor(() => {
+          const shard = poller.stats().shards[0];
+          return shard !== undefined && shard.recordsOut + shard.recordsFailed === data.length;
+        }, 'every record done');
+
+        // Assess
+        const done = fn.events
+          .filter((event) => !fails(event))
+          .flatMap((event) => event.Records.map((record) => record.kinesis.sequenceNumber));
+        expect(recordFates(stored, done, failures.records)).toEqual(
+          data.map((value) => ({
+            data: value,
+            succeeded: succeeded.includes(value),
+            ranges: succeeded.includes(value) ? 0 : 1,
+          })),
+        );
+        expect(rangeContents(stored, failures.records)).toEqual(ranges);
+        expect(failures.payloads.map((payload) => payload.Records.map(decodeData))).toEqual(ranges);
+        expect(failures.records.map((record) => record.KinesisBatchInfo.batchSize)).toEqual(
+          ranges.map((range) => range.length),
+        );
+        expect(failures.records.map((record) => record.requestContext.condition)).toEqual(conditions);
+      });
+    },
+  );
 });

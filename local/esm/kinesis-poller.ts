@@ -173,6 +173,8 @@ class ShardWorker {
   /** The checkpoint as last written to the store. */
   private saved: string | undefined;
   private lastRead: string | undefined;
+  /** A record at or after the position's `notBeforeMs` was read: every record after it is read too. */
+  private startReached = false;
   private ended = false;
   private readonly space = new Wakeup();
   private state: ShardState = 'reading';
@@ -458,11 +460,14 @@ class ShardWorker {
       };
       this.pending.push(tracked);
       this.lastRead = tracked.sequenceNumber;
-      if (notBeforeMs !== undefined && tracked.arrivalMs < notBeforeMs) {
+      // An AT_TIMESTAMP iterator starts at the first record that arrived at or after the time and reads on from
+      // there; arrival times are approximate, so a later record dated earlier is still read, not skipped.
+      if (!this.startReached && notBeforeMs !== undefined && tracked.arrivalMs < notBeforeMs) {
         tracked.done = true;
         skipped = true;
         continue;
       }
+      this.startReached = true;
       accepted += 1;
       const lane = this.laneOf(tracked.partitionKey);
       lane.queue.push(tracked);

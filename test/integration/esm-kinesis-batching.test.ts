@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '#local/emulators/index.ts';
 import { INVOCATION_PAYLOAD_LIMIT_BYTES } from '#local/esm/kinesis-events.ts';
-import { kinesisPollerSuite, readShard, sameKey, TestClock, waitFor } from '#test/helpers/esm-fixtures.ts';
+import {
+  kinesisPollerSuite,
+  readShard,
+  rewrittenArrivals,
+  sameKey,
+  TestClock,
+  waitFor,
+} from '#test/helpers/esm-fixtures.ts';
 
 describe('Kinesis event source mapping: events, batching and starting positions', () => {
   const suite = kinesisPollerSuite();
@@ -205,6 +212,32 @@ describe('Kinesis event source mapping: events, batching and starting positions'
 
     // Assess
     expect(fn.batches()).toEqual([['after-1', 'after-2']]);
+  });
+
+  it('with AT_TIMESTAMP, reads every record after the first at or after StartingPositionTimestamp, one dated earlier included, as the iterator does', async () => {
+    // Prepare: arrival times out of sequence order, as kinesalite gives a freshly split shard's records.
+    const data = ['before', 'first', 'dated-earlier', 'last'];
+    const { streamName } = await suite.stream(sameKey(data));
+    const stored = await readShard(suite.client, streamName, 'shardId-000000000000');
+    const timestampMs = stored[0]!.ApproximateArrivalTimestamp!.getTime();
+    const offsets = [-2_000, 500, -500, 1_000];
+    const client = rewrittenArrivals(
+      suite.client,
+      new Map(
+        stored.map((record, index) => [record.SequenceNumber!, new Date(timestampMs + offsets[index]!)]),
+      ),
+    );
+
+    // Act
+    const { fn, poller } = await start(
+      streamName,
+      { StartingPosition: 'AT_TIMESTAMP', StartingPositionTimestamp: timestampMs / 1000 },
+      { client },
+    );
+    await waitFor(() => poller.stats().shards[0]?.checkpoint === stored[3]!.SequenceNumber, 'the checkpoint');
+
+    // Assess
+    expect(fn.batches().flat()).toEqual(['first', 'dated-earlier', 'last']);
   });
 
   it('does nothing when the mapping is disabled', async () => {

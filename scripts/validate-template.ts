@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadTemplate, TemplateParseError } from '#local/template/parse.ts';
+import { findReplacements, formatReplacements } from '#local/template/replacements.ts';
+import { defaultTemplateSpec } from '#local/template/spec.ts';
 import { formatFinding, validateTemplate } from '#local/template/validate.ts';
 import { parseFlags } from '#scripts/lib/flags.ts';
 
-const USAGE = `usage: npm run validate [-- <template file>]
+const USAGE = `usage: npm run validate [-- [--replacements] <template file>]
 
 Validates a SAM template (template.yaml by default) offline, against the CloudFormation and SAM resource
 specifications and the template format: sections, resource types, property names and types, required
@@ -16,10 +18,18 @@ Then resolves it with its parameter defaults, as CloudFormation would: each defa
 the conditions, references to resources a false condition leaves out, and each event source mapping's settings
 against AWS's ranges.
 
+--replacements  after the findings, also list the parameters whose change on an existing stack replaces, creates
+                or deletes a stateful resource (a stream, table, bucket, queue, key or log group), as the resource
+                specification marks its properties (docs/operations.md, "Parameters whose change replaces a
+                resource"); informational, it never changes the exit status.
+
 Exit status: 0 when nothing is found, 1 when something is, 2 for bad usage.`;
 
 const parse = () =>
-  parseFlags({ options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
+  parseFlags({
+    options: { help: { type: 'boolean', short: 'h' }, replacements: { type: 'boolean' } },
+    allowPositionals: true,
+  });
 
 const main = (): number => {
   let parsed: ReturnType<typeof parse>;
@@ -43,9 +53,15 @@ const main = (): number => {
     return 2;
   }
   try {
-    const findings = validateTemplate(loadTemplate(path), { root: dirname(path) });
+    const template = loadTemplate(path);
+    const findings = validateTemplate(template, { root: dirname(path) });
     for (const item of findings) console.log(formatFinding(item));
     console.log(`${findings.length} finding${findings.length === 1 ? '' : 's'} in ${path}`);
+    if (parsed.values.replacements) {
+      console.log('');
+      for (const line of formatReplacements(findReplacements(template, defaultTemplateSpec())))
+        console.log(line);
+    }
     return findings.length === 0 ? 0 : 1;
   } catch (error) {
     if (!(error instanceof TemplateParseError)) throw error;

@@ -55,6 +55,13 @@ export interface ResourceShape {
   readonly properties: Readonly<Record<string, Property>>;
   /** Attribute names `Fn::GetAtt` may use; undefined when the spec does not list them. */
   readonly attributes: ReadonlySet<string> | undefined;
+  /** The spec's `isStateful`: the resource holds data that its replacement or deletion loses. */
+  readonly stateful: boolean;
+  /**
+   * Property paths whose change replaces the resource besides those whose property says `causesReplacement`
+   * (the spec's `additionalReplacementProperties`, for properties inside shared types such as tags).
+   */
+  readonly replacementPaths: ReadonlyArray<readonly string[]>;
 }
 
 export interface DefinitionShape {
@@ -136,6 +143,8 @@ export const createTemplateSpec = (db: SpecDatabase): TemplateSpec => {
         type,
         properties: constrained(type, corrected(raw.properties, resourceCorrections[type])),
         attributes: names.length > 0 ? new Set(names) : undefined,
+        stateful: raw.isStateful === true,
+        replacementPaths: raw.additionalReplacementProperties ?? [],
       };
     }
     resources.set(type, shape);

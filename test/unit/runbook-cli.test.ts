@@ -218,6 +218,22 @@ describe('npm run validate: bad usage', () => {
   });
 });
 
+describe('npm run validate: --replacements', () => {
+  it('lists the parameters that replace a stateful resource after the findings, and keeps the exit status', async () => {
+    // Act
+    const plain = await run('scripts/validate-template.ts', []);
+    const listed = await run('scripts/validate-template.ts', ['--replacements']);
+    // Assess
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).not.toContain('KmsKeyMode');
+    expect(listed.code).toBe(0);
+    expect(listed.stdout.startsWith(plain.stdout)).toBe(true);
+    expect(listed.stdout).toContain(
+      '  KmsKeyMode: PipelineKey (AWS::KMS::Key) Condition CreatesCustomerKey, created or deleted;',
+    );
+  });
+});
+
 describe('Runbook commands: what replay says of the failure queue', () => {
   it('says how many messages are in flight when the last run left some, and when they come back', async () => {
     // Prepare: a Lambda Invoke API whose DlqReplayFunction answers a run that found nothing, one message in flight.

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTemplate, type Template } from '#local/template/parse.ts';
@@ -219,7 +220,40 @@ describe('Function: findReplacements', () => {
   });
 });
 
+/** The rows of the table under `heading` in a Markdown file, each as its cells without backticks. */
+const markdownTable = (path: string, heading: string): string[][] => {
+  const lines = readFileSync(path, 'utf8').split('\n');
+  const start = lines.indexOf(heading);
+  if (start < 0) throw new Error(`${path} has no heading ${heading}`);
+  const first = lines.findIndex((line, index) => index > start && line.startsWith('|'));
+  const table: string[][] = [];
+  for (let index = first + 2; lines[index]?.startsWith('|'); index += 1) {
+    table.push(
+      lines[index]!.slice(1, -1)
+        .split(' | ')
+        .map((cell) => cell.replaceAll('`', '').trim()),
+    );
+  }
+  return table;
+};
+
 describe('Template: the parameters whose change replaces a resource', () => {
+  it('are the rows of the table in docs/operations.md, no more and no fewer', () => {
+    // Prepare
+    const documented = markdownTable(
+      resolve(root, 'docs/operations.md'),
+      '### Parameters whose change replaces a resource',
+    );
+    // Act
+    const found = findReplacements(template, spec);
+    // Assess
+    expect(documented.map((cells) => cells.slice(0, 4))).toEqual(rows(found).map((row) => row.slice(0, 4)));
+    for (const cells of documented) {
+      expect(cells[4], `what ${cells[0]} loses`).not.toBe('');
+      expect(cells[5], `the advice for ${cells[0]}`).not.toBe('');
+    }
+  });
+
   it('are KmsKeyMode only: PipelineKey, kept by its DeletionPolicy when KmsKeyMode leaves CREATE', () => {
     // Act
     const found = findReplacements(template, spec);

@@ -469,11 +469,13 @@ export const newShardItem = (
 });
 
 /**
- * The job's shards: those open at `from` (the AT_TIMESTAMP shard filter) and their descendants, narrowed to the
- * asked shards and theirs. A shard whose parent is also listed is a descendant, whatever the filter answered
- * (an emulator may ignore the filter and list every shard). When no shard was open at `from` that is still
- * listed (`from` is before the stream existed, or the shards open then have expired), the plan starts from the
- * oldest shards left, those whose parents are gone: their records are the oldest still in the window.
+ * The job's shards: those open at or after `from` (the FROM_TIMESTAMP shard filter) whose parents are not listed,
+ * and their descendants, narrowed to the asked shards and theirs. The roots are the shards open at `from`, and
+ * those created since whose parents have expired (ListShards lists no EXPIRED shard): a shard open at `from` that
+ * split and then passed the retention leaves children whose records are still in the window, and that no listed
+ * shard names as a descendant. A shard whose parent is also listed is a descendant, whatever the filter answered
+ * (an emulator may ignore the filter and list every shard). When the filter lists nothing, the plan starts from
+ * the oldest shards left, those whose parents are gone: their records are the oldest still in the window.
  */
 export const planShards = async (
   kinesis: Pick<KinesisClient, 'send'>,
@@ -482,15 +484,15 @@ export const planShards = async (
   parameters: JobParameters,
   at: string,
 ): Promise<ShardItem[]> => {
-  const openAtFrom = await listAllShards(kinesis, {
+  const openFrom = await listAllShards(kinesis, {
     StreamName: streamName,
-    ShardFilter: { Type: 'AT_TIMESTAMP', Timestamp: new Date(parameters.from) },
+    ShardFilter: { Type: 'FROM_TIMESTAMP', Timestamp: new Date(parameters.from) },
   });
   const all = await listAllShards(kinesis, { StreamName: streamName });
   const allIds = new Set(all.map((shard) => shard.ShardId!));
   const open =
-    openAtFrom.length > 0
-      ? openAtFrom
+    openFrom.length > 0
+      ? openFrom
       : all.filter((shard) => !parentsOf(shard).some((parent) => allIds.has(parent)));
   if (open.length === 0) {
     throw new ReprocessRequestError(`stream ${streamName} lists no shard to read`);

@@ -162,6 +162,15 @@ export class FakeKinesis {
     return this.#addShard({ ParentShardId: shardId, AdjacentParentShardId: adjacentShardId }).ShardId;
   }
 
+  /**
+   * Marks a closed shard EXPIRED (all of its records past the retention): ListShards no longer lists it, and
+   * reading it answers ResourceNotFoundException.
+   */
+  expire(shardId: string): void {
+    if (this.#shard(shardId).closedAt === undefined) throw new Error(`${shardId} is open`);
+    this.faults.gone.add(shardId);
+  }
+
   /** Ages out the shard's first `count` records. */
   trim(shardId: string, count: number): void {
     const shard = this.#shard(shardId);
@@ -282,10 +291,14 @@ export class FakeKinesis {
 
   #listShards(input: ListShardsCommandInput) {
     this.#record('ListShards', input);
+    const type = input.ShardFilter?.Type;
     const at =
-      input.ShardFilter?.Type === 'AT_TIMESTAMP' ? input.ShardFilter.Timestamp!.getTime() : undefined;
+      type === 'AT_TIMESTAMP' || type === 'FROM_TIMESTAMP' ? input.ShardFilter!.Timestamp!.getTime() : 0;
+    // AT_TIMESTAMP: the shards open at the time; FROM_TIMESTAMP: those open at or after it. Expired shards: never.
     const shards: Shard[] = [...this.shards.values()]
-      .filter((shard) => at === undefined || (shard.createdAt <= at && (shard.closedAt ?? Infinity) >= at))
+      .filter((shard) => !this.faults.gone.has(shard.ShardId))
+      .filter((shard) => type !== 'AT_TIMESTAMP' || shard.createdAt <= at)
+      .filter((shard) => (shard.closedAt ?? Number.POSITIVE_INFINITY) >= at)
       .map((shard) => ({
         ShardId: shard.ShardId,
         ...(shard.ParentShardId ? { ParentShardId: shard.ParentShardId } : {}),

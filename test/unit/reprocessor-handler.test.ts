@@ -118,7 +118,7 @@ describe('Function: reprocessor handler', () => {
     });
     expect(kinesisMock).toHaveReceivedCommandWith(ListShardsCommand, {
       StreamName: 'kinesis-pipeline-EventStream',
-      ShardFilter: { Type: 'AT_TIMESTAMP', Timestamp: new Date('2026-11-24T16:00:00Z') },
+      ShardFilter: { Type: 'FROM_TIMESTAMP', Timestamp: new Date('2026-11-24T16:00:00Z') },
     });
     expect(dynamoMock).toHaveReceivedCommandWith(PutCommand, {
       TableName: 'jobs-table',

@@ -172,6 +172,7 @@ describe('Recovery: reprocessor', () => {
   });
 
   it('starts at the shards open at `from` (AT_TIMESTAMP) and at the beginning of their children', async () => {
+    // The shards open at or after `from` are listed (FROM_TIMESTAMP); those whose parents are listed are children.
     // Prepare
     const { clock, fake, deps, put } = setup(1);
     put(S0, 'a', 1);
@@ -186,7 +187,7 @@ describe('Recovery: reprocessor', () => {
     expect(status.totals.written).toBe(3);
     expect(fake.callsOf('ListShards')[0]!.input).toMatchObject({
       StreamName: STREAM_NAME,
-      ShardFilter: { Type: 'AT_TIMESTAMP', Timestamp: new Date(from) },
+      ShardFilter: { Type: 'FROM_TIMESTAMP', Timestamp: new Date(from) },
     });
     expect(
       fake.callsOf('GetShardIterator').map((call) => [call.input.ShardId, call.input.ShardIteratorType]),
@@ -1030,6 +1031,29 @@ describe('Recovery: reprocessor', () => {
     expect(status.shards.map((shard) => shard.shardId)).toEqual([S0, S1]);
     expect(status.totals.written).toBe(2);
     expect(memory.items.size).toBe(2);
+  });
+
+  it('reads the children of a shard open at `from` that has since expired, whose records are still kept', async () => {
+    // Prepare: S0 was open at `from`, split an hour later, and has passed the retention since (ListShards no longer
+    // lists it); its children's records arrived a day later and are still on the stream.
+    const { clock, deps, put, memory } = setup(2);
+    const from = clock.now();
+    put(S0, 'a', 1);
+    clock.advance(3_600_000);
+    const [s2, s3] = fake!.split(S0);
+    clock.advance(25 * 3_600_000);
+    fake!.expire(S0);
+    put(s2!, 'a', 2);
+    put(s3!, 'c', 3);
+    put(S1, 'b', 4);
+    // Act
+    const status = await handleReprocessRequest({ from: iso(from), jobId: 'orphans' }, deps());
+    // Assess
+    expect(status.state).toBe('done');
+    expect(status.shards.map((shard) => shard.shardId)).toEqual([S1, s2, s3]);
+    expect([...memory.items.keys()].sort()).toEqual(
+      [identityOf('a', 2), identityOf('b', 4), identityOf('c', 3)].sort(),
+    );
   });
 
   it('refuses a window that ends before the stream was created, naming both times', async () => {

@@ -218,7 +218,7 @@ const TRANSIENT_NAMES = new Set(['InternalFailure', 'ServiceUnavailable', 'Timeo
 const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN']);
 
 /** Worth another (paced) attempt: throttled, or the call failed on its way. Never a call that was aborted. */
-const isWorthRetrying = (error: unknown): boolean => {
+export const isWorthRetrying = (error: unknown): boolean => {
   const name = errorName(error);
   if (THROTTLED.has(name) || TRANSIENT_NAMES.has(name)) return true;
   const { code, $metadata } = error as { code?: string; $metadata?: { httpStatusCode?: number } };

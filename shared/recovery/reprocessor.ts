@@ -13,6 +13,7 @@ import { type Clock, RateLimiter, systemClock } from '#shared/kinesis/rate-limit
 import {
   compareSequence,
   errorName,
+  isWorthRetrying,
   type ReadBudgets,
   type ReadResult,
   readBudgets,
@@ -410,14 +411,36 @@ export const refuseOtherParameters = (
   }
 };
 
+/** Attempts at a ListShards or DescribeStreamSummary call that is throttled or fails on its way. */
+const CONTROL_PLANE_ATTEMPTS = 6;
+
+/**
+ * A ListShards or DescribeStreamSummary call, retried with backoff while it is throttled or fails on its way (a
+ * 5xx, a reset connection): the recovery functions' Kinesis client makes one attempt per call, for the shard
+ * reader's sake, and DescribeStreamSummary allows only 20 calls a second per account. Any other error (access
+ * denied, a validation error) is thrown at once.
+ */
+const controlPlaneCall = async <T>(clock: Clock, call: () => Promise<T>): Promise<T> => {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!isWorthRetrying(error) || attempt >= CONTROL_PLANE_ATTEMPTS) throw error;
+      await clock.sleep(Math.min(5_000, 200 * 2 ** (attempt - 1)));
+    }
+  }
+};
+
 const listAllShards = async (
   kinesis: Pick<KinesisClient, 'send'>,
   first: ListShardsCommandInput,
+  clock: Clock = systemClock,
 ): Promise<Shard[]> => {
   const shards: Shard[] = [];
   let input: ListShardsCommandInput = first;
   for (;;) {
-    const page = await kinesis.send(new ListShardsCommand(input));
+    const request = input;
+    const page = await controlPlaneCall(clock, () => kinesis.send(new ListShardsCommand(request)));
     shards.push(...(page.Shards ?? []));
     if (!page.NextToken) return shards;
     // A follow-up page is asked by its token alone.
@@ -483,12 +506,17 @@ export const planShards = async (
   jobId: string,
   parameters: JobParameters,
   at: string,
+  clock: Clock = systemClock,
 ): Promise<ShardItem[]> => {
-  const openFrom = await listAllShards(kinesis, {
-    StreamName: streamName,
-    ShardFilter: { Type: 'FROM_TIMESTAMP', Timestamp: new Date(parameters.from) },
-  });
-  const all = await listAllShards(kinesis, { StreamName: streamName });
+  const openFrom = await listAllShards(
+    kinesis,
+    {
+      StreamName: streamName,
+      ShardFilter: { Type: 'FROM_TIMESTAMP', Timestamp: new Date(parameters.from) },
+    },
+    clock,
+  );
+  const all = await listAllShards(kinesis, { StreamName: streamName }, clock);
   const allIds = new Set(all.map((shard) => shard.ShardId!));
   const open =
     openFrom.length > 0
@@ -654,7 +682,7 @@ const runShard = async (shard: ShardItem, run: RunContext): Promise<ShardOutcome
     lastRenewal = now;
   };
   if (shard.lastArrival !== undefined) {
-    run.stream ??= describeStream(deps.kinesis, settings.streamName);
+    run.stream ??= describeStream(deps.kinesis, settings.streamName, clock);
     // The check only informs: a stream that cannot be described now leaves the shard to be read as it is.
     const stream = await run.stream.catch((error: unknown) => {
       logger.warn("could not describe the stream; the shard is not checked against the stream's retention", {
@@ -857,7 +885,7 @@ const runShard = async (shard: ShardItem, run: RunContext): Promise<ShardOutcome
 const extendPlan = async (run: RunContext): Promise<void> => {
   const { job, deps } = run;
   const known = await deps.jobs.listShards(job.jobId);
-  const all = await listAllShards(deps.kinesis, { StreamName: deps.settings.streamName });
+  const all = await listAllShards(deps.kinesis, { StreamName: deps.settings.streamName }, run.clock);
   const knownIds = new Set(known.map((shard) => shard.shardId));
   const ids = withDescendants(knownIds, all);
   const at = iso(run.clock.now());
@@ -1051,9 +1079,10 @@ export const windowWarnings = (
 const describeStream = async (
   kinesis: Pick<KinesisClient, 'send'>,
   streamName: string,
+  clock: Clock,
 ): Promise<StreamFacts> => {
-  const { StreamDescriptionSummary: summary } = await kinesis.send(
-    new DescribeStreamSummaryCommand({ StreamName: streamName }),
+  const { StreamDescriptionSummary: summary } = await controlPlaneCall(clock, () =>
+    kinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName })),
   );
   return {
     createdAt: summary!.StreamCreationTimestamp!.getTime(),
@@ -1077,6 +1106,7 @@ const newJobId = (now: number): string =>
 /** Finds the job the request names, or creates it; refuses a request that contradicts the stored job. */
 const jobFor = async (request: ParsedRequest, deps: ReprocessDependencies, now: number): Promise<JobItem> => {
   const { jobs, settings } = deps;
+  const clock = deps.clock ?? systemClock;
   if (!request.parameters) {
     const job = await jobs.getJob(request.jobId!);
     if (!job)
@@ -1097,10 +1127,10 @@ const jobFor = async (request: ParsedRequest, deps: ReprocessDependencies, now: 
   const warnings = windowWarnings(
     settings.streamName,
     { from: Date.parse(from), end: to === undefined ? now : Date.parse(to) },
-    await describeStream(deps.kinesis, settings.streamName),
+    await describeStream(deps.kinesis, settings.streamName, clock),
     now,
   );
-  const shards = await planShards(deps.kinesis, settings.streamName, jobId, request.parameters, at);
+  const shards = await planShards(deps.kinesis, settings.streamName, jobId, request.parameters, at, clock);
   const job: JobItem = {
     jobId,
     parameters: request.parameters,
@@ -1133,7 +1163,14 @@ const planned = async (job: JobItem, deps: ReprocessDependencies, now: number): 
   if (job.planned || job.state !== 'running') return job;
   let shards: ShardItem[];
   try {
-    shards = await planShards(deps.kinesis, deps.settings.streamName, job.jobId, job.parameters, iso(now));
+    shards = await planShards(
+      deps.kinesis,
+      deps.settings.streamName,
+      job.jobId,
+      job.parameters,
+      iso(now),
+      deps.clock ?? systemClock,
+    );
   } catch (error) {
     // The asked shards have expired since: a job that has shards keeps them, and one that has none cannot run.
     if (!(error instanceof ReprocessRequestError)) throw error;

@@ -68,6 +68,8 @@ export class FakeKinesis {
     refuseTrimmed: false,
     /** Shards that answer ResourceNotFoundException. */
     gone: new Set<string>(),
+    /** ListShards and DescribeStreamSummary calls still to answer with this error (by name), one per call. */
+    controlPlane: [] as string[],
   };
   readonly mock = mockClient(KinesisClient);
   /** The stream's creation time (the clock's time when it was made) and retention, for DescribeStreamSummary. */
@@ -90,6 +92,7 @@ export class FakeKinesis {
     this.mock.on(ListShardsCommand).callsFake((input) => this.#listShards(input));
     this.mock.on(DescribeStreamSummaryCommand).callsFake((input) => {
       this.#record('DescribeStreamSummary', input);
+      this.#controlPlaneFault();
       return {
         StreamDescriptionSummary: {
           StreamName: this.streamName,
@@ -289,8 +292,20 @@ export class FakeKinesis {
     };
   }
 
+  /** Throws the next control-plane fault, if one is queued: LimitExceededException as Kinesis words it. */
+  #controlPlaneFault(): void {
+    const name = this.faults.controlPlane.shift();
+    if (name === undefined) return;
+    const error = awsError(name, name === 'LimitExceededException' ? 'Rate exceeded for stream' : name);
+    (error as { $metadata?: { httpStatusCode: number } }).$metadata = {
+      httpStatusCode: name === 'InternalFailure' ? 500 : 400,
+    };
+    throw error;
+  }
+
   #listShards(input: ListShardsCommandInput) {
     this.#record('ListShards', input);
+    this.#controlPlaneFault();
     const type = input.ShardFilter?.Type;
     const at =
       type === 'AT_TIMESTAMP' || type === 'FROM_TIMESTAMP' ? input.ShardFilter!.Timestamp!.getTime() : 0;

@@ -1056,6 +1056,36 @@ describe('Recovery: reprocessor', () => {
     );
   });
 
+  it('retries a throttled or failed ListShards and DescribeStreamSummary, which the one-attempt client does not', async () => {
+    // Prepare: DescribeStreamSummary allows 20 calls a second per account, ListShards is limited per stream.
+    const { clock, deps, put, memory } = setup(1);
+    const from = clock.now();
+    put(S0, 'a', 1);
+    fake!.faults.controlPlane.push('LimitExceededException', 'InternalFailure', 'LimitExceededException');
+    // Act
+    const status = await handleReprocessRequest({ from: iso(from), jobId: 'throttled' }, deps());
+    // Assess
+    expect(status.state).toBe('done');
+    expect(memory.items.has(identityOf('a', 1))).toBe(true);
+    expect(
+      fake!.callsOf('DescribeStreamSummary').length + fake!.callsOf('ListShards').length,
+    ).toBeGreaterThan(3);
+  });
+
+  it('reports access denied on the stream at once, without retrying it', async () => {
+    // Prepare
+    const { clock, deps, put } = setup(1);
+    const from = clock.now();
+    put(S0, 'a', 1);
+    fake!.faults.controlPlane.push('AccessDeniedException');
+    // Act
+    const started = handleReprocessRequest({ from: iso(from), jobId: 'denied' }, deps());
+    // Assess
+    await expect(started).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    expect(fake!.callsOf('DescribeStreamSummary')).toHaveLength(1);
+    expect(fake!.callsOf('ListShards')).toHaveLength(0);
+  });
+
   it('refuses a window that ends before the stream was created, naming both times', async () => {
     // Prepare: the stream was made an hour after the window ended.
     const { clock, fake, deps, jobs } = setup(1);

@@ -31,7 +31,7 @@ const USAGE = `usage: npm run replay -- [options]
 
 Exit status: 0 when every message handled was replayed, 1 when messages are still failing, had expired or are in
 flight on the failure queue (not replayed yet), or a dry run did not read them all; 2 for bad usage or when the
-function could not be called; 130 when stopped with Ctrl-C (the invocation under way goes on in the function).
+function could not be called (after calls that answered, with the summary of what they did); 130 when stopped with Ctrl-C (the invocation under way goes on in the function).
 With --max, messages left waiting are named, and are not a failure.`;
 
 /** A whole number of at least 1. */
@@ -84,12 +84,21 @@ const main = async (): Promise<number> => {
 
   // The function's own report of no messages.
   let total: ReplayReport = replayReport([], dryRun);
+  // A call that failed after others had answered: their counts are still the run's (messages were deleted).
+  let failure: unknown;
   try {
     while (total.messages < max) {
       // A dry run's messages are visible again when its invocation ends, and a second invocation would read the
       // same ones: so a dry run asks for all of them at once.
       const wanted = Math.min(dryRun ? DRY_RUN_MESSAGES : batch, max - total.messages);
-      const report = await target.invoke<ReplayReport>('DlqReplayFunction', { maxMessages: wanted, dryRun });
+      let report: ReplayReport;
+      try {
+        report = await target.invoke<ReplayReport>('DlqReplayFunction', { maxMessages: wanted, dryRun });
+      } catch (error) {
+        if (total.messages === 0) throw error;
+        failure = error;
+        break;
+      }
       total = add(total, report);
       for (const d of report.details) {
         if (d.outcome !== 'replayed') {
@@ -164,7 +173,14 @@ const main = async (): Promise<number> => {
         `timeout ends (a replay's time left plus 30 s).${when} Run the replay again then.`,
     );
   }
+  if (failure !== undefined) {
+    report(
+      `The replay stopped early: a call failed after the ones counted above had answered (${explainFailure(failure as Error)}). ` +
+        'Run npm run replay again once the cause is mended: it goes on with the messages left.',
+    );
+  }
   if (values.json) console.log(JSON.stringify(total, null, 2));
+  if (failure !== undefined) return 2;
   // A message in flight is not replayed yet (it may be one a replay just left still failing): not a success.
   // A dry run that did not read every message has not said what a replay would do: not a success either.
   return total.stillFailing > 0 || total.expired > 0 || inFlight > 0 || unread > 0 ? 1 : 0;

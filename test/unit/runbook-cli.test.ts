@@ -321,6 +321,41 @@ describe('Runbook commands: a replay dry run reads the whole queue in one invoca
   });
 });
 
+describe('Runbook commands: replay stopped by a failed call', () => {
+  it('still prints the summary of the calls that answered before it, and exits 2', async () => {
+    // Prepare: the first call replays and deletes one message (one more waiting); the runtime is gone at the second.
+    let calls = 0;
+    const { endpoint, close } = await invokeApi(() => {
+      calls += 1;
+      return calls === 1
+        ? replayReport({
+            messages: 1,
+            recordsReplayed: 3,
+            written: 3,
+            deleted: 1,
+            queue: { waiting: 1, inFlight: 0 },
+          })
+        : undefined;
+    });
+    try {
+      // Act
+      const result = await run('scripts/replay.ts', ['--endpoint', endpoint]);
+      // Assess: what was deleted is said, and why the run stopped.
+      expect(calls).toBe(2);
+      expect(result.code).toBe(2);
+      expect(result.stdout).toContain(
+        '1 message, 3 records read back from the stream: 3 written, 0 duplicates, 0 quarantined; messages 0 still failing, 0 expired, 1 deleted from the queue',
+      );
+      expect(result.stdout).toContain(
+        'The replay stopped early: a call failed after the ones counted above had answered (',
+      );
+      expect(result.stderr).not.toContain('replay failed');
+    } finally {
+      await close();
+    }
+  });
+});
+
 describe('Runbook commands: replay stopped by --max or by Ctrl-C says what is left', () => {
   it('names the messages --max left waiting, and does not call that a failure', async () => {
     // Prepare: one message replayed, two more waiting.

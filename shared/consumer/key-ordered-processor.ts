@@ -52,10 +52,10 @@ export class KeyBlockedError extends BatchProcessingError {
   }
 }
 
-/** Reported for records not started because the invocation was about to time out. */
+/** Reported for records (or an aggregate's user records) not started because the invocation was about to time out. */
 export class DeadlineApproachingError extends BatchProcessingError {
-  constructor(remainingMs: number) {
-    super(`not attempted: only ${remainingMs} ms were left before the function's timeout`);
+  constructor(remainingMs: number, what = 'not attempted') {
+    super(`${what}: only ${remainingMs} ms were left before the function's timeout`);
     this.name = 'DeadlineApproachingError';
   }
 }
@@ -124,6 +124,15 @@ export class KeyOrderedBatchProcessor extends BatchProcessor {
     this.#onFailure = options.onFailure;
   }
 
+  /**
+   * The time left when it is under the reserve, else undefined: checked before each record, and by the record handler
+   * before each further user record of a KPL aggregate, which can hold hundreds of them.
+   */
+  remainingUnderReserve(): number | undefined {
+    const remainingMs = this.options?.context?.getRemainingTimeInMillis();
+    return remainingMs !== undefined && remainingMs < this.#timeReserveMs ? remainingMs : undefined;
+  }
+
   override failureHandler(record: EventSourceDataClassTypes, error: Error): FailureResponse {
     this.#onFailure?.(record as unknown as BatchEntry, error);
     return super.failureHandler(record, error);
@@ -165,10 +174,8 @@ export class KeyOrderedBatchProcessor extends BatchProcessor {
       let blockedBy: Error | undefined;
       for (const entry of group) {
         if (blockedBy === undefined) {
-          const remainingMs = this.options?.context?.getRemainingTimeInMillis();
-          if (remainingMs !== undefined && remainingMs < this.#timeReserveMs) {
-            blockedBy = new DeadlineApproachingError(remainingMs);
-          }
+          const remainingMs = this.remainingUnderReserve();
+          if (remainingMs !== undefined) blockedBy = new DeadlineApproachingError(remainingMs);
         }
         if (blockedBy !== undefined) {
           results.set(entry, this.failureHandler(entry as unknown as KinesisStreamRecord, blockedBy));

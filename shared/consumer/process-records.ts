@@ -12,7 +12,12 @@ import { MetricUnit } from '#shared/powertools/metrics.ts';
 import type { Quarantine, QuarantineReason } from '#shared/quarantine/quarantine.ts';
 import { type EventStore, type EventToStore, UnstorableEventError } from '#shared/sink/event-store.ts';
 import { cloudEventParts } from '#shared/sink/storage-plan.ts';
-import { type BatchEntry, type KeyOrderedBatchProcessor, toBatchEntry } from './key-ordered-processor.ts';
+import {
+  type BatchEntry,
+  DeadlineApproachingError,
+  type KeyOrderedBatchProcessor,
+  toBatchEntry,
+} from './key-ordered-processor.ts';
 
 /** What the consumer needs of Powertools Metrics. */
 export interface MetricsSink {
@@ -167,16 +172,27 @@ export const processRecords = async (
   const handleRecord = async (entry: BatchEntry): Promise<void> => {
     try {
       const { settled } = deps;
+      let started = false;
       for (const parsed of entry.users ? decodeUserRecords(entry.users) : decodeStreamRecord(entry.record)) {
-        if (settled === undefined) {
-          await handleUserRecord(parsed);
-          continue;
-        }
         // Only the recovery functions' retries keep this: the consumer's records make no key.
-        const key = `${parsed.record.sequenceNumber}/${parsed.record.subSequenceNumber ?? ''}`;
-        if (settled.has(key)) continue;
+        const key =
+          settled === undefined
+            ? undefined
+            : `${parsed.record.sequenceNumber}/${parsed.record.subSequenceNumber ?? ''}`;
+        if (key !== undefined && settled!.has(key)) continue;
+        // The processor checked the time before the record; an aggregate's user records are checked one by one, as
+        // hundreds of them can take longer than the time kept back. The aggregate fails, and its retry finds the
+        // user records written here duplicate.
+        const remainingMs = started ? deps.processor.remainingUnderReserve() : undefined;
+        if (remainingMs !== undefined) {
+          throw new DeadlineApproachingError(
+            remainingMs,
+            `user record ${parsed.record.subSequenceNumber} and the later ones of the aggregate not attempted`,
+          );
+        }
+        started = true;
         await handleUserRecord(parsed);
-        settled.add(key);
+        if (key !== undefined) settled!.add(key);
       }
     } catch (error) {
       logger.warn('record failed; reported as a batch item failure', {

@@ -393,6 +393,31 @@ describe('Consumer: KPL aggregation', () => {
     expect(elapsedMs).toBeLessThan(1_000);
   });
 
+  it('starts no further user record of an aggregate with too little time left, and reports the aggregate', async () => {
+    // Prepare: each write takes 3 s of a clock the test keeps; 5 s are kept back, 10 s are left at the start.
+    let remainingMs = 10_000;
+    const store = new MemoryEventStore();
+    const slowStore: EventStore = {
+      projectionVersion: store.projectionVersion,
+      put: async (event) => {
+        remainingMs -= 3_000;
+        return store.put(event);
+      },
+    };
+    const { deps } = setup({
+      store: slowStore,
+      processor: new KeyOrderedBatchProcessor({ keyConcurrency: 1, timeReserveMs: 5_000 }),
+      context: { ...lambdaContext('ConsumerFunction'), getRemainingTimeInMillis: () => remainingMs },
+    });
+    const records = [aggregateRecord(7, ['u-0', 'u-1', 'u-2', 'u-3']), eventRecord(8, 'outer-key')];
+    // Act
+    const report = await processRecords(records, { ...deps, throwOnFullBatchFailure: false });
+    // Assess: u-0 leaves 7 s and u-1 4 s, under the reserve, so u-2 and u-3 wait for the retry.
+    expect(ids(store.calls)).toEqual(['u-0', 'u-1']);
+    expect(report.batchItemFailures).toEqual(failures(7, 8));
+    expect(report.counts).toMatchObject({ written: 2, failed: 2 });
+  });
+
   it('quarantines a corrupt aggregate whole, with its outer bytes', async () => {
     // Prepare
     const { deps, quarantine } = setup();

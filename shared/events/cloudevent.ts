@@ -97,6 +97,14 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 /** RFC 2046 media type: type "/" subtype, optionally followed by parameters. */
 const MEDIA_TYPE = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(\s*;.*)?$/;
 
+/**
+ * What CloudEvents 1.0 §"Type System" excludes from a String: control characters (U+0000-U+001F, U+007F-U+009F) and
+ * Unicode noncharacters (U+FDD0-U+FDEF, and the last two code points of every plane). Lone surrogates are found apart.
+ */
+const EXCLUDED_FROM_STRING =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what the spec excludes
+  /[\u0000-\u001f\u007f-\u009f\ufdd0-\ufdef\ufffe\uffff]|[\ud83f\ud87f\ud8bf\ud8ff\ud93f\ud97f\ud9bf\ud9ff\uda3f\uda7f\udabf\udaff\udb3f\udb7f\udbbf\udbff][\udffe\udfff]/;
+
 /** Days in each month of a common year. */
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
 
@@ -145,7 +153,8 @@ export const identityOf = (event: Pick<CloudEvent, 'source' | 'id'>): string =>
  * `text` is the event's JSON as written, when `value` came from JSON.parse: a number in `data` beyond ±2^53 is then
  * checked with all of its digits. `recordPartitionKey`, for an event read from the stream, is its record's key: an
  * event there already has its key, whoever wrote it, so the length of the attribute the key would come from is not
- * checked, and the item is measured with the record's key. Nor are `source` and `dataschema` held to URI syntax there:
+ * checked, and the item is measured with the record's key. Nor are `source` and `dataschema` held to URI syntax there,
+ * or attribute strings to the characters a CloudEvents String excludes:
  * the API refuses such events, but records other producers wrote, and events accepted before the API checked it,
  * are stored rather than quarantined for it.
  */
@@ -244,8 +253,16 @@ export const validateCloudEvent = (
       attributeUnits += name.length + (typeof attribute === 'string' ? attribute.length : 0);
     }
     // A JSON escape such as "\ud800" gives a lone surrogate: no UTF-8 encodes it, so no store or key takes it.
-    if (name !== 'data' && typeof attribute === 'string' && !attribute.isWellFormed()) {
-      fail(name, 'must be well-formed Unicode: it holds a lone surrogate (such as \\ud800)');
+    if (name !== 'data' && typeof attribute === 'string') {
+      if (!attribute.isWellFormed()) {
+        fail(name, 'must be well-formed Unicode: it holds a lone surrogate (such as \\ud800)');
+      } else if (!fromStream && EXCLUDED_FROM_STRING.test(attribute)) {
+        // Such a value breaks the HTTP headers of binary mode; an event read from the stream is stored all the same.
+        fail(
+          name,
+          'must not hold a control character (U+0000-U+001F, U+007F-U+009F) or a Unicode noncharacter (such as U+FFFF), which CloudEvents excludes from Strings',
+        );
+      }
     }
     if (KNOWN_ATTRIBUTES.has(name)) continue;
     if (!ATTRIBUTE_NAME.test(name)) {

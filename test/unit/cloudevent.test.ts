@@ -122,6 +122,29 @@ describe('CloudEvents contract', () => {
     ]);
   });
 
+  it('refuses, at the API, attribute strings holding characters CloudEvents Strings exclude', () => {
+    // Prepare: control characters (C0, DEL and C1) and Unicode noncharacters, in core and extension attributes;
+    // the same characters in data, which is not an attribute, are taken.
+    const event = JSON.parse(
+      '{"specversion":"1.0","id":"e-\\u0000","source":"urn:shop","type":"order\\ncreated","subject":"a\\u007fb",' +
+        '"ext":"\\u009f","other":"\\ufdd0","last":"\\ud83f\\udfff","data":{"note":"line\\none\\u0000"}}',
+    );
+    // Act
+    const errors = validateCloudEvent(event, 0);
+    // Assess
+    expect(errors.map((e) => e.field)).toEqual(['id', 'type', 'subject', 'ext', 'other', 'last']);
+    expect(errors[0]!.message).toContain('control character');
+    expect(
+      validateCloudEvent({ ...valid, subject: 'tab\tless ünïcode 😀 \u00a0' }, 0).map((e) => e.field),
+    ).toEqual(['subject']);
+    expect(validateCloudEvent({ ...valid, subject: 'ünïcode 😀 \u00a0\ufffd' }, 0)).toEqual([]);
+  });
+
+  it('stores an event from the stream whose attributes hold control characters, rather than quarantine it', () => {
+    const event = { ...valid, subject: 'line\none', ext: '\u0000' };
+    expect(validateCloudEvent(event, 0, undefined, { recordPartitionKey: 'k' })).toEqual([]);
+  });
+
   it('refuses data with a member whose name is empty, at any depth, naming where it is', () => {
     // Prepare: an empty name inside a list inside a map, past other members.
     const data = { order: { lines: [{ sku: 'a' }, { sku: 'b', '': 2 }] }, note: '' };

@@ -65,12 +65,17 @@ const RETRYABLE_ERRORS = new Set([
   'AbortError',
 ]);
 
-/** Socket errors that a later attempt may not meet (the SDK's own retries have been used up by then). */
+/**
+ * Socket errors that a later attempt may not meet (the SDK's own retries have been used up by then): those the SDK's
+ * retry strategy takes as transient (its NODEJS_TIMEOUT_ERROR_CODES and NODEJS_NETWORK_ERROR_CODES).
+ */
 const TRANSIENT_CODES = new Set([
   'ECONNRESET',
   'ECONNREFUSED',
   'EPIPE',
   'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
   'EAI_AGAIN',
   'ENOTFOUND',
 ]);

@@ -324,23 +324,30 @@ describe('PutRecords writer', () => {
       expect(kinesisMock.commandCalls(PutRecordsCommand).length).toBeLessThanOrEqual(4);
     });
 
-    it('retries entries whose request died on the socket, once the SDK has used its own retries', async () => {
-      // Prepare
-      const clock = fakeClock();
-      const reset = Object.assign(new Error('socket hang up'), { name: 'Error', code: 'ECONNRESET' });
-      kinesisMock
-        .on(PutRecordsCommand)
-        .rejectsOnce(reset)
-        .callsFake((input) => ({ Records: input.Records.map(ok) }));
-      // Act
-      const outcome = await putRecordsInOrder(client, [entry('a')], {
-        streamName: 's',
-        deadline: clock.now() + 10_000,
-        ...clock,
-      });
-      // Assess
-      expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 2);
-      expect(outcome.results.map((r) => r.status)).toEqual(['written']);
-    });
+    it.each([
+      ['ECONNRESET', 'socket hang up'],
+      ['EHOSTUNREACH', 'connect EHOSTUNREACH 10.0.0.1:443'],
+      ['ENETUNREACH', 'connect ENETUNREACH 10.0.0.1:443'],
+    ])(
+      'retries entries whose request died on the socket (%s), once the SDK has used its own retries',
+      async (code, message) => {
+        // Prepare: the network errors the SDK's own retry strategy takes as transient.
+        const clock = fakeClock();
+        const reset = Object.assign(new Error(message), { name: 'Error', code });
+        kinesisMock
+          .on(PutRecordsCommand)
+          .rejectsOnce(reset)
+          .callsFake((input) => ({ Records: input.Records.map(ok) }));
+        // Act
+        const outcome = await putRecordsInOrder(client, [entry('a')], {
+          streamName: 's',
+          deadline: clock.now() + 10_000,
+          ...clock,
+        });
+        // Assess
+        expect(kinesisMock).toHaveReceivedCommandTimes(PutRecordsCommand, 2);
+        expect(outcome.results.map((r) => r.status)).toEqual(['written']);
+      },
+    );
   });
 });

@@ -122,6 +122,10 @@ export const isRfc3339 = (value: string): boolean => {
   return d! >= 1 && d! <= (mo === 2 && leap ? 29 : DAYS_IN_MONTH[mo! - 1]!);
 };
 
+/** CloudEvents 1.0 §"Type System": an Integer is a whole number from -2^31 to 2^31 - 1, in every event format. */
+const isCloudEventsInteger = (value: unknown): boolean =>
+  Number.isInteger(value) && (value as number) >= -2_147_483_648 && (value as number) <= 2_147_483_647;
+
 const isNonEmptyString = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
 
 /**
@@ -154,7 +158,7 @@ export const identityOf = (event: Pick<CloudEvent, 'source' | 'id'>): string =>
  * checked with all of its digits. `recordPartitionKey`, for an event read from the stream, is its record's key: an
  * event there already has its key, whoever wrote it, so the length of the attribute the key would come from is not
  * checked, and the item is measured with the record's key. Nor are `source` and `dataschema` held to URI syntax there,
- * or attribute strings to the characters a CloudEvents String excludes:
+ * attribute strings to the characters a CloudEvents String excludes, or integers to CloudEvents' 32-bit Integer:
  * the API refuses such events, but records other producers wrote, and events accepted before the API checked it,
  * are stored rather than quarantined for it.
  */
@@ -267,17 +271,18 @@ export const validateCloudEvent = (
     if (KNOWN_ATTRIBUTES.has(name)) continue;
     if (!ATTRIBUTE_NAME.test(name)) {
       fail(name, 'is not a valid attribute name: use lower-case letters a-z and digits 0-9 only');
-    } else if (
-      attribute !== null &&
-      typeof attribute !== 'string' &&
-      typeof attribute !== 'boolean' &&
+    } else if (attribute !== null && typeof attribute !== 'string' && typeof attribute !== 'boolean') {
       // An integer by its written digits: JSON.parse makes 1.0000000000000001 and 1e-400 the integers 1 and 0.
-      !Number.isSafeInteger(typeof attribute === 'number' ? (exactly()?.[name] ?? attribute) : attribute)
-    ) {
-      fail(
-        name,
-        'an extension attribute must be a string, a boolean or an integer (within ±9007199254740991; send larger ones as strings)',
-      );
+      const integer = typeof attribute === 'number' ? (exactly()?.[name] ?? attribute) : attribute;
+      // The API holds it to CloudEvents' Integer; from the stream, whoever wrote it, any integer a double holds.
+      if (fromStream ? !Number.isSafeInteger(integer) : !isCloudEventsInteger(integer)) {
+        fail(
+          name,
+          fromStream
+            ? 'an extension attribute must be a string, a boolean or an integer (within ±9007199254740991; send larger ones as strings)'
+            : 'an extension attribute must be a string, a boolean or an integer (a CloudEvents Integer, -2147483648 to 2147483647; send larger ones as strings)',
+        );
+      }
     }
   }
 

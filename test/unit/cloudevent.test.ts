@@ -286,7 +286,7 @@ describe('CloudEvents contract', () => {
     // Act
     const offset = validateCloudEvent({ ...valid, time: '2026-01-31T12:00:00+99:99' }, 0);
     const fine = validateCloudEvent(
-      { ...valid, time: '2026-01-31T12:00:00-23:59', seq: 9007199254740991 },
+      { ...valid, time: '2026-01-31T12:00:00-23:59', seq: 2147483647, low: -2147483648 },
       0,
     );
     const big = validateCloudEvent({ ...valid, seq: JSON.parse('12345678901234567890') }, 0);
@@ -304,9 +304,10 @@ describe('CloudEvents contract', () => {
     const judged = (value: string) => validateCloudEvent(JSON.parse(text(value)), 0, text(value));
     const inexact = ['1.0000000000000001', '1e-400', '0.99999999999999999999', '9007199254740991.0000000001'];
     const whole = ['1.0', '1e3', '9007199254740991', '-0'];
+    const inRange = ['1.0', '1e3', '2147483647.0', '-0'];
     // Act / Assess
     expect(inexact.map((value) => judged(value).map((e) => e.field))).toEqual(inexact.map(() => ['seq']));
-    expect(whole.map(judged)).toEqual(whole.map(() => []));
+    expect(inRange.map(judged)).toEqual(inRange.map(() => []));
     // What the ingest refuses, the consumer would quarantine; what it takes, the consumer reads as the event.
     const read = (value: string) =>
       parseUserRecord({
@@ -318,6 +319,23 @@ describe('CloudEvents contract', () => {
       }).kind;
     expect(inexact.map(read)).toEqual(inexact.map(() => 'invalid'));
     expect(whole.map(read)).toEqual(whole.map(() => 'cloudevent'));
+  });
+
+  it('refuses, at the API, an integer extension attribute outside the CloudEvents Integer range (32 bits)', () => {
+    // Prepare: one past each end of -2^31..2^31-1, an epoch in milliseconds, and 2^53 - 1.
+    const outside = [2147483648, -2147483649, 1767225600000, 9007199254740991];
+    // Act
+    const atApi = outside.map((seq) => validateCloudEvent({ ...valid, seq }, 0));
+    const fromStream = outside.map((seq) =>
+      validateCloudEvent({ ...valid, seq }, 0, undefined, { recordPartitionKey: 'k' }),
+    );
+    // Assess: an event another producer wrote to the stream is still stored.
+    expect(atApi).toEqual(
+      outside.map(() => [
+        { index: 0, field: 'seq', message: expect.stringContaining('-2147483648 to 2147483647') },
+      ]),
+    );
+    expect(fromStream).toEqual(outside.map(() => []));
   });
 
   it('judges thousands of integer extension attributes in time linear in the text, reading it once for its numbers', () => {

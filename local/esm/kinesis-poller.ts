@@ -687,7 +687,11 @@ class ShardWorker {
     return batch.slice(end);
   }
 
-  /** Reports discarded records to the on-failure destination (retrying until delivered) and moves past them. */
+  /**
+   * Reports discarded records to the on-failure destination (retrying until delivered) and moves past them: the
+   * checkpoint follows at once, as the records after them may still be retried, and a restart meanwhile would
+   * report them a second time.
+   */
   private async discard(
     records: TrackedRecord[],
     condition: FailureCondition,
@@ -729,6 +733,7 @@ class ShardWorker {
     }
     this.ctx.emit({ type: 'on-failure', shardId: this.shardId, record, delivered: sink !== undefined });
     this.markDone(records, 'failed');
+    await this.advanceCheckpoint();
     return true;
   }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '#local/emulators/index.ts';
+import { InMemoryCheckpointStore } from '#local/esm/checkpoint-store.ts';
 import {
   decodeData,
   kinesisPollerSuite,
@@ -230,6 +231,32 @@ describe('Kinesis event source mapping: MaximumRecordAgeInSeconds', () => {
       batchSize: 6,
     });
     expect(failures.records[0]!.requestContext.condition).toBe('RecordAgeExceeded');
+  });
+
+  it('checkpoints past the expired records once they are reported, so a restart while the fresh ones still fail does not report them again', async () => {
+    // Prepare: old-0 is past the limit; new-1 and new-2 fail (retried without limit) until the mapping stops.
+    const data = ['old-0', 'new-1', 'new-2'];
+    const { streamName, stored, clock, client } = await datedOutOfOrder(data);
+    const checkpoints = new InMemoryCheckpointStore();
+    const first = await start(streamName, AGE_LIMIT, {
+      client,
+      clock: clock.now,
+      checkpoints,
+      respond: () => ({ functionError: 'Unhandled' }),
+    });
+    await waitFor(() => first.fn.events.length >= 2, 'a retry of the fresh records');
+    await first.poller.stop();
+
+    // Act
+    const second = await start(streamName, AGE_LIMIT, { client, clock: clock.now, checkpoints });
+    await waitFor(() => second.poller.stats().shards[0]?.recordsOut === 2, 'the fresh records');
+
+    // Assess: old-0 is in exactly one on-failure record, the fresh records in one successful invocation.
+    expect(first.failures.records.map((record) => record.KinesisBatchInfo.startSequenceNumber)).toEqual([
+      stored[0]!.SequenceNumber,
+    ]);
+    expect(second.failures.records).toEqual([]);
+    expect(second.fn.batches()).toEqual([['new-1', 'new-2']]);
   });
 
   describe.each([

@@ -755,7 +755,9 @@ class ShardWorker {
       this.pending = this.pending.slice(this.head);
       this.head = 0;
     }
-    if (moved && this.checkpoint) await this.save({ sequenceNumber: this.checkpoint });
+    // Records skipped before the start (AT_TIMESTAMP, a LATEST restart) are not saved as a checkpoint: a restart
+    // resumes AFTER_SEQUENCE_NUMBER without the filter, and would deliver the rest of them.
+    if (moved && this.checkpoint && this.startReached) await this.save({ sequenceNumber: this.checkpoint });
   }
 
   private async save(checkpoint: ShardCheckpoint): Promise<void> {

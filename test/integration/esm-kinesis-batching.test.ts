@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '#local/emulators/index.ts';
+import { InMemoryCheckpointStore } from '#local/esm/checkpoint-store.ts';
 import { INVOCATION_PAYLOAD_LIMIT_BYTES } from '#local/esm/kinesis-events.ts';
+import type { KinesisPoller } from '#local/esm/kinesis-poller.ts';
 import {
   kinesisPollerSuite,
   readShard,
@@ -238,6 +240,49 @@ describe('Kinesis event source mapping: events, batching and starting positions'
 
     // Assess
     expect(fn.batches().flat()).toEqual(['first', 'dated-earlier', 'last']);
+  });
+
+  it('with AT_TIMESTAMP, still skips the records before StartingPositionTimestamp after a restart in the middle of them', async () => {
+    // Prepare: the first run reads one record at a time and stops once it has read (and skipped) the first one.
+    const data = ['before-0', 'before-1', 'before-2', 'first', 'last'];
+    const { streamName } = await suite.stream(sameKey(data));
+    const stored = await readShard(suite.client, streamName, 'shardId-000000000000');
+    const timestampMs = stored[0]!.ApproximateArrivalTimestamp!.getTime();
+    const offsets = [-3_000, -2_000, -1_000, 500, 1_000];
+    const client = rewrittenArrivals(
+      suite.client,
+      new Map(
+        stored.map((record, index) => [record.SequenceNumber!, new Date(timestampMs + offsets[index]!)]),
+      ),
+    );
+    const properties = { StartingPosition: 'AT_TIMESTAMP', StartingPositionTimestamp: timestampMs / 1000 };
+    const checkpoints = new InMemoryCheckpointStore();
+    let firstPoller: KinesisPoller | undefined;
+    let stopped: Promise<void> | undefined;
+    const first = await start(streamName, properties, {
+      client,
+      checkpoints,
+      maxBufferedRecords: 1,
+      start: false,
+      onEvent: (event) => {
+        if (event.type === 'records-read') stopped ??= firstPoller!.stop();
+      },
+    });
+    firstPoller = first.poller;
+    await first.poller.start();
+    await waitFor(() => stopped !== undefined, 'the first skipped record');
+    await stopped;
+
+    // Act
+    const second = await start(streamName, properties, { client, checkpoints });
+    await waitFor(
+      () => second.poller.stats().shards[0]?.checkpoint === stored[4]!.SequenceNumber,
+      'the checkpoint',
+    );
+
+    // Assess
+    expect(first.fn.events).toEqual([]);
+    expect(second.fn.batches().flat()).toEqual(['first', 'last']);
   });
 
   it('does nothing when the mapping is disabled', async () => {

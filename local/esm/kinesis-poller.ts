@@ -502,15 +502,20 @@ class ShardWorker {
         await lane.wakeup.wait(remainingMs, this.ctx.abort);
         continue;
       }
-      const batch = this.take(lane);
-      lane.inFlight = batch.length;
-      const completed = await this.processBatch(lane, batch, 0, 0);
+      const completed = await this.sendBatch(lane);
       lane.inFlight = 0;
       lane.held = false;
       if (!completed) return;
       await this.advanceCheckpoint();
       this.space.notify();
     }
+  }
+
+  /** Takes the lane's next batch and processes it; its records are not kept once it returns. */
+  private sendBatch(lane: Lane): Promise<boolean> {
+    const batch = this.take(lane);
+    lane.inFlight = batch.length;
+    return this.processBatch(lane, batch, 0, 0);
   }
 
   private take(lane: Lane): TrackedRecord[] {
@@ -751,7 +756,9 @@ class ShardWorker {
       this.head += 1;
       moved = true;
     }
-    if (this.head > 1024 && this.head * 2 > this.pending.length) {
+    // Records behind the checkpoint are let go: kept, they would hold their data for as long as the shard is idle,
+    // or finished. Cutting once they are half of the array copies each record left at most once per record passed.
+    if (this.head > 0 && this.head * 2 >= this.pending.length) {
       this.pending = this.pending.slice(this.head);
       this.head = 0;
     }

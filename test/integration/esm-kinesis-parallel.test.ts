@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { DeleteStreamCommand } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
@@ -178,6 +180,36 @@ describe('Kinesis event source mapping: ParallelizationFactor', () => {
     // Assess: records of other lanes past the read-ahead (4) went on; none past the 12 pending after the failure.
     expect(records.findIndex((record) => record.data === 'echo-2')).toBeGreaterThan(failing + 4);
     expect(delivered.filter((data) => !readable.has(data))).toEqual([]);
+  });
+
+  it('keeps no record it delivered once the checkpoint is past it, whatever maxPendingRecords allows', async () => {
+    // Prepare: the garbage collector, called directly, tells whether anything still holds the records.
+    setFlagsFromString('--expose-gc');
+    const collectGarbage = runInNewContext('gc') as () => void;
+    const { streamName, written } = await suite.stream(records);
+    const delivered: Array<WeakRef<KinesisStreamEvent['Records'][number]>> = [];
+
+    // Act
+    const { poller } = await start(
+      streamName,
+      { StartingPosition: 'TRIM_HORIZON', BatchSize: 5, ParallelizationFactor: 4 },
+      {
+        respond: (event) => {
+          delivered.push(...event.Records.map((record) => new WeakRef(record)));
+          return {};
+        },
+      },
+    );
+    await waitFor(
+      () => poller.stats().shards[0]?.checkpoint === written.at(-1)!.SequenceNumber,
+      'the last checkpoint',
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    collectGarbage();
+
+    // Assess
+    expect(delivered).toHaveLength(records.length);
+    expect(delivered.filter((record) => record.deref() !== undefined)).toHaveLength(0);
   });
 
   /** Waits long enough for several more retries (5–20 ms apart) and idle polls (20 ms apart). */

@@ -311,7 +311,8 @@ export class SqsPoller {
         carried = [...batch, ...carried];
         break;
       }
-      await this.process(batch);
+      const failed = await this.process(batch);
+      carried = await this.releaseFailedGroups(failed, carried);
     }
     if (!this.stateTransitionReason) await this.release(carried);
   }
@@ -389,7 +390,22 @@ export class SqsPoller {
     return { batch, overflow };
   }
 
-  private async process(batch: SQSRecord[]): Promise<void> {
+  /**
+   * On a FIFO queue, the messages received past a batch's 6 MB cut whose group has a message that failed in it must
+   * not go before that message comes back ("the function attempts all retries on the affected messages before Lambda
+   * receives additional messages from the same group"): they are made visible again, and the queue gives none of the
+   * group while its failed messages are in flight. Returns the messages to carry on with.
+   */
+  private async releaseFailedGroups(failed: SQSRecord[], carried: SQSRecord[]): Promise<SQSRecord[]> {
+    if (!this.queueArn.endsWith('.fifo') || failed.length === 0 || carried.length === 0) return carried;
+    const groups = new Set(failed.map((record) => record.attributes.MessageGroupId));
+    const waiting = carried.filter((record) => groups.has(record.attributes.MessageGroupId));
+    await this.release(waiting);
+    return carried.filter((record) => !groups.has(record.attributes.MessageGroupId));
+  }
+
+  /** Invokes the function with the batch and deletes what succeeded; returns the messages left on the queue. */
+  private async process(batch: SQSRecord[]): Promise<SQSRecord[]> {
     const messageIds = batch.map((record) => record.messageId);
     this.counters.invocations += 1;
     this.emit({ type: 'invoke', count: batch.length, messageIds });
@@ -407,7 +423,7 @@ export class SqsPoller {
         detail: asError(error).message,
         failedMessageIds: messageIds,
       });
-      return;
+      return batch;
     }
     const outcome = classifyBatchResponse(
       result,
@@ -417,7 +433,7 @@ export class SqsPoller {
     if (outcome.kind === 'success') {
       this.emit({ type: 'batch-succeeded', count: batch.length });
       await this.delete(batch);
-      return;
+      return [];
     }
     this.counters.failedInvocations += 1;
     if (outcome.kind === 'partial') {
@@ -429,7 +445,7 @@ export class SqsPoller {
         failedMessageIds: outcome.failedIds,
       });
       await this.delete(batch.filter((record) => !outcome.failedIds.includes(record.messageId)));
-      return;
+      return batch.filter((record) => outcome.failedIds.includes(record.messageId));
     }
     this.lastError = { message: outcome.detail, at: new Date().toISOString() };
     this.emit({
@@ -439,6 +455,7 @@ export class SqsPoller {
       detail: outcome.detail,
       failedMessageIds: messageIds,
     });
+    return batch;
   }
 
   private async delete(records: SQSRecord[]): Promise<void> {

@@ -1,4 +1,9 @@
-import { DeleteQueueCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  DeleteQueueCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '#local/emulators/index.ts';
 import { SqsPoller } from '#local/esm/sqs-poller.ts';
@@ -10,6 +15,7 @@ import {
   receiveMessages,
   sendMessages,
   sqsPollerSuite,
+  uniqueName,
   waitFor,
 } from '#test/helpers/esm-fixtures.ts';
 
@@ -185,6 +191,43 @@ describe('SQS event source mapping', () => {
       '1',
       '2',
     ]);
+  });
+
+  it('keeps a FIFO message group in order when a batch cut at 6 MB fails: the messages received past the cut wait for the failed ones', async () => {
+    // Prepare: eight messages of one group, each near 1 MB; one receive takes all eight, and six of them fill 6 MB.
+    const { QueueUrl } = await suite.client.send(
+      new CreateQueueCommand({
+        QueueName: `${uniqueName('ordered')}.fifo`,
+        Attributes: { FifoQueue: 'true', VisibilityTimeout: '1', MaximumMessageSize: '1048576' },
+      }),
+    );
+    const names = Array.from({ length: 8 }, (_, index) => `m${index}`);
+    for (const name of names) {
+      await suite.client.send(
+        new SendMessageCommand({
+          QueueUrl,
+          MessageBody: `${name}:${'x'.repeat(1_000_000)}`,
+          MessageGroupId: 'g',
+          MessageDeduplicationId: name,
+        }),
+      );
+    }
+
+    // Act: the first invocation fails, every later one succeeds.
+    const { fn } = await start(
+      QueueUrl!,
+      { BatchSize: 10 },
+      { respond: (_, call) => (call === 1 ? { functionError: 'Unhandled' } : {}) },
+    );
+    const order = () => fn.batches().map((batch) => batch.map((body) => body.split(':')[0]));
+    await waitFor(
+      () => order().slice(1).flat().length >= names.length,
+      'every message delivered again or on',
+    );
+
+    // Assess: the group's messages reach the function in order, the failed ones before those after them.
+    expect(order()[0]).toEqual(names.slice(0, 6));
+    expect(order().slice(1).flat()).toEqual(names);
   });
 
   it('releases messages it gathered but never sent when stopped', async () => {

@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import { createRequire, Module } from 'node:module';
 import type { AddressInfo, Server } from 'node:net';
 import { dirname, join } from 'node:path';
-import { installSequenceArithmetic } from '#local/emulators/kinesalite-sequences.ts';
+import { installSequenceArithmetic, parseSequence } from '#local/emulators/kinesalite-sequences.ts';
 import { mendS3rverListing } from '#local/emulators/s3rver-listing.ts';
 import { listenOn } from '#local/net.ts';
 
@@ -211,27 +211,145 @@ export const rememberingParse = (
   return Object.assign(remembering, { remembers: true as const, original });
 };
 
+/** How often the Kinesis emulator drops the records its streams' retention has passed (`trimExpiredRecords`). */
+export const KINESIS_TRIM_INTERVAL_MS = 60_000;
+
+type SequenceParse = (sequence: string) => Record<string, unknown>;
+
+/** Keys deleted in one batch by `trimExpiredRecords`, so that a long-unread shard is not held in memory at once. */
+const TRIM_BATCH_KEYS = 1_000;
+
+/** The parts of kinesalite's store (kinesalite/db's `create`) that `trimExpiredRecords` uses. */
+interface KinesaliteLevel {
+  createKeyStream(range: { gte: string; lt: string; limit?: number }): NodeJS.ReadableStream;
+  createValueStream(): NodeJS.ReadableStream;
+  batch(operations: Array<{ type: 'del'; key: string }>, cb: (error?: Error) => void): void;
+}
+interface KinesaliteTrimStore {
+  metaDb: KinesaliteLevel;
+  getStreamDb(name: string): KinesaliteLevel;
+}
+
+const collect = <T>(stream: NodeJS.ReadableStream): Promise<T[]> =>
+  new Promise((resolve, reject) => {
+    const items: T[] = [];
+    stream.on('data', (item: T) => items.push(item));
+    stream.on('error', reject);
+    stream.on('end', () => resolve(items));
+  });
+
+/**
+ * Drops from every shard the records older than its stream's retention, with kinesalite's own rule (the time in the
+ * sequence number before now less RetentionPeriodHours), and answers how many. kinesalite drops such a record only
+ * when a GetRecords reads over it, and a consumer reads on from its checkpoint, after it: without this a runtime left
+ * running kept every record it was ever given, its data folder growing for as long as it ran, where Kinesis keeps
+ * them for the retention period. A shard's keys are its sequence numbers, which grow with their time, so the
+ * expired records are the first ones and the scan stops at the first record kept.
+ */
+const trimExpiredRecords = async (store: KinesaliteTrimStore, now: number): Promise<number> => {
+  const db = require('kinesalite/db') as KinesaliteDb & {
+    parseSequence: SequenceParse & { original?: SequenceParse };
+  };
+  // Parsed without the memory of `rememberingParse`, which the numbers of a whole shard would fill.
+  const parse = db.parseSequence.original ?? db.parseSequence;
+  const timeOf = (key: string): number => parseSequence(key.split('/')[1]!, parse).seqTime as number;
+  const streams = await collect<{
+    StreamName: string;
+    RetentionPeriodHours: number;
+    Shards: Array<{ ShardId: string }>;
+  }>(store.metaDb.createValueStream());
+  let dropped = 0;
+  for (const stream of streams) {
+    const cutoff = now - stream.RetentionPeriodHours * 60 * 60 * 1000;
+    const streamDb = store.getStreamDb(stream.StreamName);
+    for (const shard of stream.Shards) {
+      const { shardIx } = db.resolveShardId(shard.ShardId);
+      const range = { gte: db.shardIxToHex(shardIx), lt: db.shardIxToHex(shardIx + 1) };
+      for (;;) {
+        const keys = await collect<string>(streamDb.createKeyStream({ ...range, limit: TRIM_BATCH_KEYS }));
+        const kept = keys.findIndex((key) => timeOf(key) >= cutoff);
+        const expired = kept === -1 ? keys : keys.slice(0, kept);
+        if (expired.length === 0) break;
+        await new Promise<void>((resolve, reject) =>
+          streamDb.batch(
+            expired.map((key) => ({ type: 'del', key })),
+            (error) => (error ? reject(error) : resolve()),
+          ),
+        );
+        dropped += expired.length;
+        if (expired.length < keys.length) break;
+      }
+    }
+  }
+  return dropped;
+};
+
+export interface KinesisOptions extends EmulatorOptions {
+  shardLimit?: number;
+  /** How often the records past their stream's retention are dropped (`KINESIS_TRIM_INTERVAL_MS` by default). */
+  trimIntervalMs?: number;
+  /** The clock retention is measured by (Date.now by default); for tests. */
+  clock?: () => number;
+}
+
 /**
  * kinesalite: streams become ACTIVE at once, so tests and the local runtime do not wait. An AT_TIMESTAMP iterator
  * is answered when no record is that recent, as Kinesis does (`answerAtTimestampAfterLastRecord`), and GetRecords
  * says how far behind the tip its answer is (`answerMillisBehindLatest`). Sequence numbers and hash keys are
  * computed with the language's big integers (local/emulators/kinesalite-sequences.ts), and parsed sequence numbers
- * are remembered (`rememberingParse`).
+ * are remembered (`rememberingParse`). Records past their stream's retention are dropped every `trimIntervalMs`
+ * (`trimExpiredRecords`; `trimExpired` does it now).
  */
-export const startKinesis = async (options: EmulatorOptions & { shardLimit?: number } = {}) => {
+export const startKinesis = async (options: KinesisOptions = {}) => {
   answerAtTimestampAfterLastRecord();
   answerMillisBehindLatest();
   installSequenceArithmetic(rememberingParse);
   const kinesalite = require('kinesalite') as (opts: Record<string, unknown>) => Server;
   if (options.path) mkdirSync(options.path, { recursive: true });
-  const server = kinesalite({
-    createStreamMs: 0,
-    deleteStreamMs: 0,
-    updateStreamMs: 0,
-    shardLimit: options.shardLimit ?? 1000,
-    ...(options.path ? { path: options.path } : {}),
-  });
-  return listen(server, options.port ?? 0, options.host ?? '127.0.0.1');
+  // kinesalite keeps its store to itself: it is taken as kinesalite makes it, with kinesalite/db's `create`.
+  const db = require('kinesalite/db') as { create: (opts: Record<string, unknown>) => KinesaliteTrimStore };
+  const create = db.create;
+  let store: KinesaliteTrimStore | undefined;
+  db.create = (opts) => {
+    store = create(opts);
+    return store;
+  };
+  let server: Server;
+  try {
+    server = kinesalite({
+      createStreamMs: 0,
+      deleteStreamMs: 0,
+      updateStreamMs: 0,
+      shardLimit: options.shardLimit ?? 1000,
+      ...(options.path ? { path: options.path } : {}),
+    });
+  } finally {
+    db.create = create;
+  }
+  const clock = options.clock ?? Date.now;
+  let trimming: Promise<number> | undefined;
+  const trimExpired = (): Promise<number> => {
+    trimming ??= trimExpiredRecords(store!, clock()).finally(() => {
+      trimming = undefined;
+    });
+    return trimming;
+  };
+  const running = await listen(server, options.port ?? 0, options.host ?? '127.0.0.1');
+  // A failed pass (the store closing under it) is tried again at the next one.
+  const timer = setInterval(
+    () => void trimExpired().catch(() => undefined),
+    options.trimIntervalMs ?? KINESIS_TRIM_INTERVAL_MS,
+  );
+  timer.unref();
+  return {
+    ...running,
+    trimExpired,
+    close: async () => {
+      clearInterval(timer);
+      await trimming?.catch(() => undefined);
+      await running.close();
+    },
+  };
 };
 
 /** How many requests' expressions `rememberValidatedExpressions` keeps, and the longest key it keeps one under. */

@@ -265,6 +265,7 @@ export const faultsRoute =
 export const restoredMessagesLines = (counts: {
   restored: Record<string, number>;
   dropped: Record<string, number>;
+  expired: Record<string, number>;
 }): string[] => {
   const messages = (count: number) => `${count} message${count === 1 ? '' : 's'}`;
   return [
@@ -274,6 +275,10 @@ export const restoredMessagesLines = (counts: {
     ...Object.entries(counts.dropped).map(
       ([queue, count]) =>
         `queue ${queue} is no longer in the template: its ${messages(count)} from the last stop ${count === 1 ? 'is' : 'are'} dropped`,
+    ),
+    ...Object.entries(counts.expired).map(
+      ([queue, count]) =>
+        `queue ${queue}: ${messages(count)} from the last stop ${count === 1 ? 'is' : 'are'} dropped, sent longer ago than its retention period`,
     ),
   ];
 };

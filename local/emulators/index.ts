@@ -479,6 +479,14 @@ export const SQS_FIXES = [
       'for(let y of S(this,E))if(!y.delayed){if(y.visible&&!groupsInFlight.has(y.record.attributes.MessageGroupId)){',
   },
   {
+    // SQS counts a message's retention from when it was sent (its SentTimestamp); local-aws-sqs counted it from when
+    // it took the message, so one put back after a restart got the whole period again, and never expired across
+    // restarts. A message just sent is taken at once, and keeps the whole period.
+    what: "a message's retention counted from when the emulator took it, not from when it was sent",
+    from: 'i.tmRetention=setTimeout(()=>{S(this,Oe).call(this,i.record.MessageId)},this.MessageRetentionPeriod*1e3)',
+    to: 'i.tmRetention=setTimeout(()=>{S(this,Oe).call(this,i.record.MessageId)},Math.max(0,(Number(t.attributes&&t.attributes.SentTimestamp)||Date.now())+this.MessageRetentionPeriod*1e3-Date.now()))',
+  },
+  {
     // The messages of a queue, which `startSqs` keeps across a restart: the package holds them privately.
     what: "no way to read a queue's messages",
     from: 'clearRecords(){',
@@ -529,6 +537,8 @@ interface SqsService {
   PORT: number;
   Queues: Array<{
     QueueName: string;
+    /** Seconds; a string when set by SetQueueAttributes. */
+    MessageRetentionPeriod: number | string;
     localRecords(): Array<{ record: SqsRecord }>;
     newRecord(record: SqsRecord, delaySeconds: number): unknown;
   }>;
@@ -546,10 +556,16 @@ export interface RunningSqs extends RunningEmulator {
    * Puts back the messages saved in the folder, into the queues of the same names (create them first), and says
    * how many each got, and how many of queues that no longer exist were dropped. They come back visible, with
    * their receive counts, ids and bodies; a message that was in flight when the emulator stopped is visible at
-   * once. From then on the folder follows the queues (see `startSqs`). Only the first call that succeeds restores
-   * anything; a file that cannot be read is refused with an error naming it, and left as it is.
+   * once. From then on the folder follows the queues (see `startSqs`). A message whose queue's retention period
+   * has passed since it was sent is not put back, and counted as expired: SQS would have deleted it meanwhile; the
+   * others expire when the period since they were sent ends. Only the first call that succeeds restores anything; a
+   * file that cannot be read is refused with an error naming it, and left as it is.
    */
-  restoreMessages(): { restored: Record<string, number>; dropped: Record<string, number> };
+  restoreMessages(): {
+    restored: Record<string, number>;
+    dropped: Record<string, number>;
+    expired: Record<string, number>;
+  };
   /**
    * Saves the messages now, when they changed, instead of within the interval: for a send that something else is
    * made durable after (an event source mapping's checkpoint past the records an on-failure message points at).
@@ -639,7 +655,8 @@ export const startSqs = async (options: SqsOptions = {}): Promise<RunningSqs> =>
     restoreMessages: () => {
       const restored: Record<string, number> = {};
       const dropped: Record<string, number> = {};
-      if (!file || restoredOnce) return { restored, dropped };
+      const expired: Record<string, number> = {};
+      if (!file || restoredOnce) return { restored, dropped, expired };
       if (existsSync(file)) {
         const unreadable = (why: string, cause?: unknown) =>
           new Error(
@@ -668,8 +685,17 @@ export const startSqs = async (options: SqsOptions = {}): Promise<RunningSqs> =>
             dropped[name] = records.length;
             continue;
           }
-          for (const record of records) queue.newRecord({ ...record, ReceiptHandle: '' }, 0);
-          restored[name] = records.length;
+          const retentionMs = Number(queue.MessageRetentionPeriod) * 1000;
+          const now = Date.now();
+          for (const record of records) {
+            const sent = Number((record.attributes as Record<string, unknown> | undefined)?.SentTimestamp);
+            if (sent + retentionMs <= now) {
+              expired[name] = (expired[name] ?? 0) + 1;
+              continue;
+            }
+            queue.newRecord({ ...record, ReceiptHandle: '' }, 0);
+            restored[name] = (restored[name] ?? 0) + 1;
+          }
         }
       }
       restoredOnce = true;
@@ -683,7 +709,7 @@ export const startSqs = async (options: SqsOptions = {}): Promise<RunningSqs> =>
         }
       }, options.snapshotIntervalMs ?? SQS_SNAPSHOT_INTERVAL_MS);
       timer.unref();
-      return { restored, dropped };
+      return { restored, dropped, expired };
     },
     saveNow: () => {
       if (file && (restoredOnce || !savedAtStart)) save(file);

@@ -252,7 +252,7 @@ describe('Local runtime: the SQS emulator keeps its messages across a clean stop
           }),
         );
         // Assess
-        expect(restored).toEqual({ restored: { failures: 2 }, dropped: {} });
+        expect(restored).toEqual({ restored: { failures: 2 }, dropped: {}, expired: {} });
         expect(Messages.map((m) => [m.MessageId, m.Body]).sort()).toEqual(
           [
             [sent[0], 'pointer-1'],
@@ -261,7 +261,7 @@ describe('Local runtime: the SQS emulator keeps its messages across a clean stop
         );
         expect(Messages.map((m) => m.Attributes?.ApproximateReceiveCount).sort()).toEqual(['1', '2']);
         // Once: a second call brings nothing back twice.
-        expect(second.restoreMessages()).toEqual({ restored: {}, dropped: {} });
+        expect(second.restoreMessages()).toEqual({ restored: {}, dropped: {}, expired: {} });
       } finally {
         after.destroy();
         await second.close();
@@ -285,8 +285,65 @@ describe('Local runtime: the SQS emulator keeps its messages across a clean stop
       const second = await startSqs({ path });
       try {
         // Assess
-        expect(second.restoreMessages()).toEqual({ restored: {}, dropped: { renamed: 1 } });
+        expect(second.restoreMessages()).toEqual({ restored: {}, dropped: { renamed: 1 }, expired: {} });
       } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(path, { recursive: true, force: true });
+    }
+  });
+
+  it('counts their retention from when they were sent: one past it is not put back, the other expires in its time', async () => {
+    // Prepare: a queue that keeps its messages 60 s, the least SQS takes; two messages saved at a stop, then made
+    // older in the folder, as a stop of a day would: one sent 61 s ago, one 59.5 s ago.
+    const path = mkdtempSync(join(tmpdir(), 'sqs-data-'));
+    const Attributes = { MessageRetentionPeriod: '60' };
+    try {
+      const first = await startSqs({ path });
+      const before = sqsClient(first.endpoint);
+      const { QueueUrl } = await before.send(new CreateQueueCommand({ QueueName: 'failures', Attributes }));
+      for (const body of ['expired', 'expiring']) {
+        await before.send(new SendMessageCommand({ QueueUrl, MessageBody: body }));
+      }
+      before.destroy();
+      await first.close();
+      const file = join(path, 'messages.json');
+      const saved = JSON.parse(readFileSync(file, 'utf8')) as {
+        queues: Record<string, Array<{ MessageBody: string; attributes: { SentTimestamp: string } }>>;
+      };
+      for (const record of saved.queues.failures!) {
+        const age = record.MessageBody === 'expired' ? 61_000 : 59_500;
+        record.attributes.SentTimestamp = String(Date.now() - age);
+      }
+      writeFileSync(file, JSON.stringify(saved));
+      // Act
+      const second = await startSqs({ path });
+      const after = sqsClient(second.endpoint);
+      try {
+        const { QueueUrl: again } = await after.send(
+          new CreateQueueCommand({ QueueName: 'failures', Attributes }),
+        );
+        const restored = second.restoreMessages();
+        // Assess: the one past its retention is not back; the other goes when its 60 s since it was sent end.
+        expect(restored).toEqual({ restored: { failures: 1 }, dropped: {}, expired: { failures: 1 } });
+        let left = Number.POSITIVE_INFINITY;
+        const deadline = Date.now() + 5_000;
+        while (left > 0 && Date.now() < deadline) {
+          const { Attributes: counts } = await after.send(
+            new GetQueueAttributesCommand({
+              QueueUrl: again,
+              AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+            }),
+          );
+          left =
+            Number(counts?.ApproximateNumberOfMessages) +
+            Number(counts?.ApproximateNumberOfMessagesNotVisible);
+          if (left > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        expect(left).toBe(0);
+      } finally {
+        after.destroy();
         await second.close();
       }
     } finally {
@@ -301,7 +358,7 @@ describe('Local runtime: the SQS emulator keeps its messages across a clean stop
     const before = sqsClient(first.endpoint);
     try {
       const { QueueUrl } = await before.send(new CreateQueueCommand({ QueueName: 'failures' }));
-      expect(first.restoreMessages()).toEqual({ restored: {}, dropped: {} });
+      expect(first.restoreMessages()).toEqual({ restored: {}, dropped: {}, expired: {} });
       const kept = await before.send(new SendMessageCommand({ QueueUrl, MessageBody: 'kept' }));
       await before.send(new SendMessageCommand({ QueueUrl, MessageBody: 'deleted' }));
       const deleted = (await receiveAll(before, QueueUrl!)).find((m) => m.Body === 'deleted');
@@ -316,7 +373,7 @@ describe('Local runtime: the SQS emulator keeps its messages across a clean stop
         const restored = second.restoreMessages();
         const messages = await receiveAll(after, again!);
         // Assess
-        expect(restored).toEqual({ restored: { failures: 1 }, dropped: {} });
+        expect(restored).toEqual({ restored: { failures: 1 }, dropped: {}, expired: {} });
         expect(messages.map((m) => [m.MessageId, m.Body])).toEqual([[kept.MessageId, 'kept']]);
       } finally {
         after.destroy();

@@ -7,11 +7,16 @@ describe('Local runtime: the start-up lines for the SQS messages kept from the l
     [3, 'queue gone: its 3 messages from the last stop are dropped'],
   ])('agrees in number with %i dropped message(s)', (count, tail) => {
     // Act
-    const lines = restoredMessagesLines({ restored: { kept: count }, dropped: { gone: count } });
+    const lines = restoredMessagesLines({
+      restored: { kept: count },
+      dropped: { gone: count },
+      expired: { old: count },
+    });
     // Assess
     expect(lines).toEqual([
       `queue kept: ${count} message${count === 1 ? '' : 's'} kept from the last stop`,
       tail.replace('queue gone:', 'queue gone is no longer in the template:'),
+      `queue old: ${tail.slice('queue gone: its '.length)}, sent longer ago than its retention period`,
     ]);
   });
 });

@@ -25,9 +25,15 @@ export interface IteratorAgeSource {
 }
 
 export class IteratorAgeUnavailableError extends Error {
-  constructor(message: string) {
+  /**
+   * A miss the next sample may not have (no answer in time, a throttled or failing call), rather than a source that
+   * can never give one (no status document there, no consumer, access denied).
+   */
+  readonly transient: boolean;
+  constructor(message: string, { transient = false }: { transient?: boolean } = {}) {
     super(message);
     this.name = 'IteratorAgeUnavailableError';
+    this.transient = transient;
   }
 }
 
@@ -78,6 +84,7 @@ export const localStatusSource = (endpoint: string, stream: string): IteratorAge
     } catch (error) {
       throw new IteratorAgeUnavailableError(
         `${endpoint}/_local/status did not answer: ${(error as Error).message}`,
+        { transient: true },
       );
     }
     // The runtime answers 503 while it starts; try again at the next sample.
@@ -94,6 +101,7 @@ export const localStatusSource = (endpoint: string, stream: string): IteratorAge
     } catch (error) {
       throw new IteratorAgeUnavailableError(
         `${endpoint}/_local/status did not answer in full: ${(error as Error).message}`,
+        { transient: true },
       );
     }
     let document: unknown;
@@ -164,9 +172,12 @@ export const cloudWatchSource = (
           ],
         }),
       )
-      .catch((error: Error) => {
+      .catch((error: Error & { $metadata?: { httpStatusCode?: number } }) => {
+        const status = error.$metadata?.httpStatusCode ?? 0;
         throw new IteratorAgeUnavailableError(
           `CloudWatch GetMetricData failed: ${error.name}: ${error.message}`,
+          // Throttled or failing on CloudWatch's side: the next reading may get through.
+          { transient: status >= 500 || status === 429 || /Throttl/.test(error.name) },
         );
       });
     const result = answer.MetricDataResults?.[0];

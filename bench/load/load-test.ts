@@ -30,6 +30,11 @@ export const STOP_AFTER_FAILED_CALLS = 10;
  * publishes a minute's data point some minutes late, at no set moment.
  */
 export const LATE_SAMPLE_EVERY_MS = 15_000;
+/**
+ * Iterator-age readings in a row that may get no answer in time (a status page slow under the load it measures, a
+ * throttled GetMetricData) before the source is given up on; each one is skipped and counted.
+ */
+export const MAX_MISSED_IN_A_ROW = 5;
 
 export interface LoadRun {
   client: KinesisClient;
@@ -91,6 +96,8 @@ export interface LoadReport {
     stoppedAtMs?: number;
     /** How long the run went on reading the source after sending, for late data points. */
     waitedMs?: number;
+    /** Readings that got no answer in time (or were throttled) and were skipped; the last one's reason. */
+    missed?: { count: number; lastReason: string };
   };
   /** Why the run stopped before its time: calls kept failing (nothing listens, the stream is gone), or a signal. */
   stoppedEarly?: string;
@@ -252,6 +259,7 @@ export const runLoad = async (run: LoadRun): Promise<LoadReport> => {
     const source = run.iteratorAge;
     if (!source) return;
     let lastTaken = Number.NEGATIVE_INFINITY;
+    let missedInARow = 0;
     const take = async () => {
       lastTaken = now() - started;
       try {
@@ -261,8 +269,21 @@ export const runLoad = async (run: LoadRun): Promise<LoadReport> => {
           else report.iteratorAge.samples[seen] = sample;
         }
       } catch (error) {
+        // A reading that got no answer in time is skipped, unless the source has missed too many in a row.
+        if (
+          error instanceof IteratorAgeUnavailableError &&
+          error.transient &&
+          missedInARow < MAX_MISSED_IN_A_ROW
+        ) {
+          missedInARow += 1;
+          const missed = report.iteratorAge.missed;
+          report.iteratorAge.missed = { count: (missed?.count ?? 0) + 1, lastReason: error.message };
+          return;
+        }
         giveUp(error);
+        return;
       }
+      missedInARow = 0;
     };
     await take();
     while (sampling) {

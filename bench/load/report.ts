@@ -98,6 +98,11 @@ const iteratorAgeLine = (age: LoadReport['iteratorAge']): string => {
     ...(age.waitedMs === undefined
       ? []
       : [`, ${seconds(age.waitedMs)} waited after the run for late data points`]),
+    ...(age.missed === undefined
+      ? []
+      : [
+          `; ${age.missed.count} reading${age.missed.count === 1 ? '' : 's'} skipped, with no answer in time (last: ${age.missed.lastReason})`,
+        ]),
     ...(age.stoppedAtMs === undefined ? [] : [`; none after ${seconds(age.stoppedAtMs)}: ${age.reason}`]),
   ].join('');
 };

@@ -16,6 +16,7 @@ import {
   batchSizes,
   dueBy,
   type LoadReport,
+  MAX_MISSED_IN_A_ROW,
   recordsIn,
   runLoad,
   STOP_AFTER_FAILED_CALLS,
@@ -752,6 +753,80 @@ describe('Load test: a run stopped by a signal, or by failing calls', () => {
     expect(formatLoadSummary(report, false)).toContain(
       `over ${(report.elapsedMs / 1000).toFixed(1)} s (${report.attemptedRate.toFixed(0)} records/s attempted)`,
     );
+  });
+
+  it('skips an iterator-age reading that got no answer in time, and reads on, counting it in the summary', async () => {
+    // Prepare: a status source that times out at its second and third readings, then answers again.
+    streamAcceptsEverything();
+    let reads = 0;
+    const source = {
+      name: 'GET http://127.0.0.1:4566/_local/status',
+      everyMs: 50,
+      sample: async (elapsedMs: number) => {
+        reads += 1;
+        if (reads === 2 || reads === 3)
+          throw new IteratorAgeUnavailableError(
+            `http://127.0.0.1:4566/_local/status did not answer: timeout ${reads}`,
+            { transient: true },
+          );
+        return [{ atMs: elapsedMs, ageMs: 300 + reads }];
+      },
+    };
+    // Act
+    const report = await runLoad({
+      client: new KinesisClient({ region: 'us-east-1' }),
+      stream: 'stream-a',
+      rate: 10,
+      seconds: 0.5,
+      users: 5,
+      iteratorAge: source,
+    });
+    // Assess: the readings after the misses are kept, and the source was not given up on.
+    expect(reads).toBeGreaterThan(4);
+    expect(report.iteratorAge.samples.map((s) => s.ageMs).slice(0, 2)).toEqual([301, 304]);
+    expect(report.iteratorAge.reason).toBeUndefined();
+    expect(report.iteratorAge.stoppedAtMs).toBeUndefined();
+    expect(report.iteratorAge.missed).toEqual({
+      count: 2,
+      lastReason: 'http://127.0.0.1:4566/_local/status did not answer: timeout 3',
+    });
+    expect(formatLoadSummary(report, false)).toContain(
+      '; 2 readings skipped, with no answer in time (last: http://127.0.0.1:4566/_local/status did not answer: timeout 3)',
+    );
+  });
+
+  it('gives an iterator-age source up once it has missed too many readings in a row', async () => {
+    // Prepare: a status source that answers once, then never in time.
+    streamAcceptsEverything();
+    let reads = 0;
+    const source = {
+      name: 'GET http://127.0.0.1:4566/_local/status',
+      everyMs: 20,
+      sample: async (elapsedMs: number) => {
+        reads += 1;
+        if (reads > 1)
+          throw new IteratorAgeUnavailableError('http://127.0.0.1:4566/_local/status did not answer', {
+            transient: true,
+          });
+        return [{ atMs: elapsedMs, ageMs: 5 }];
+      },
+    };
+    // Act
+    const report = await runLoad({
+      client: new KinesisClient({ region: 'us-east-1' }),
+      stream: 'stream-a',
+      rate: 10,
+      seconds: 0.5,
+      users: 5,
+      iteratorAge: source,
+    });
+    // Assess: the misses in a row were skipped, the next one gave the source up.
+    expect(reads).toBe(1 + MAX_MISSED_IN_A_ROW + 1);
+    expect(report.iteratorAge.missed?.count).toBe(MAX_MISSED_IN_A_ROW);
+    expect(report.iteratorAge).toMatchObject({
+      reason: 'http://127.0.0.1:4566/_local/status did not answer',
+      stoppedAtMs: expect.any(Number),
+    });
   });
 
   it('keeps the iterator-age samples taken before its source failed, and says until when in the summary', async () => {

@@ -734,7 +734,13 @@ export const MAX_INVOKE_PAYLOAD_BYTES = 6 * 1024 * 1024;
  */
 const TEXT_TYPES = /^\s*(text\/[^;]*|application\/(json|xml|javascript))\s*(;|$)/i;
 
+/** A route's key, as API Gateway names it in the event: `POST /events`, or `$default`. */
+const routeKeyOf = (route: { method: string; path: string }): string =>
+  route.path === '$default' ? '$default' : `${route.method} ${route.path}`;
+
 const compile = (path: string): RegExp => {
+  // The $default route catches every request no other route matches, whatever its path and method.
+  if (path === '$default') return /^/;
   const pattern = path
     .split('/')
     .map((segment) => {
@@ -851,7 +857,7 @@ export const startHttpApi = async (
     routes.map((route) => {
       const limits = route.throttle ?? { ...ACCOUNT_THROTTLE_LIMITS, source: 'the account-level quota' };
       options.log?.(
-        `${route.method} ${route.path} → ${route.functionName}: throttled at ${limits.rateLimit} requests/s, burst ${limits.burstLimit} (${limits.source})`,
+        `${routeKeyOf(route)} → ${route.functionName}: throttled at ${limits.rateLimit} requests/s, burst ${limits.burstLimit} (${limits.source})`,
       );
       // How many requests in a row were throttled: a run is logged when it starts and when it ends, not each one.
       return [route, { bucket: new TokenBucket(limits, options.clock), throttledInRow: 0 }];
@@ -893,7 +899,7 @@ export const startHttpApi = async (
     let matched: { route: HttpRoute; pathParameters: Record<string, string> } | undefined;
     for (const { route, pattern } of compiled) {
       const match = pattern.exec(url.pathname);
-      if (match && (route.method === 'ANY' || route.method === method)) {
+      if (match && (route.method === 'ANY' || route.method === method || route.path === '$default')) {
         matched = { route, pathParameters: { ...match.groups } };
         break;
       }
@@ -901,7 +907,7 @@ export const startHttpApi = async (
     if (!matched) return send(404, { message: 'Not Found' });
 
     const throttle = throttles.get(matched.route)!;
-    const routeKey = `${matched.route.method} ${matched.route.path}`;
+    const routeKey = routeKeyOf(matched.route);
     if (!throttle.bucket.tryTake()) {
       if (throttle.throttledInRow++ === 0) {
         const { rateLimit, burstLimit } = throttle.bucket.limits;
@@ -948,7 +954,7 @@ export const startHttpApi = async (
     const event = toEventV2(
       req,
       body,
-      { routeKey: `${route.method} ${route.path}`, pathParameters: matched.pathParameters },
+      { routeKey, pathParameters: matched.pathParameters },
       options.apiId ?? 'local',
     );
     // As APIGatewayProxyEventV2WithJWTAuthorizer has it.

@@ -163,4 +163,36 @@ describe('Local HTTP API (API Gateway HTTP API, payload format 2.0)', () => {
     // Assess
     expect(hits).toEqual(['POST /items/special', 'POST /items/{id}', 'ANY /{proxy+}']);
   });
+
+  it('sends what no other route matches, any path and method, to the $default route, named $default in the event', async () => {
+    // Prepare
+    const seen: APIGatewayProxyEventV2[] = [];
+    const route = (method: string, path: string) => ({
+      method,
+      path,
+      functionName: path,
+      invoke: async (event: APIGatewayProxyEventV2) => {
+        seen.push(event);
+        return { requestId: 'r', payload: { statusCode: 200, body: '' }, durationMs: 1 };
+      },
+    });
+    const routed = await startHttpApi([route('ANY', '$default'), route('POST', '/events')], { port: 0 });
+    // Act
+    const answers = [];
+    for (const [method, path] of [
+      ['POST', '/events'],
+      ['GET', '/events'],
+      ['DELETE', '/any/other/path'],
+    ] as const) {
+      answers.push((await fetch(`${routed.endpoint}${path}`, { method })).status);
+    }
+    await routed.close();
+    // Assess
+    expect(answers).toEqual([200, 200, 200]);
+    expect(seen.map((event) => [event.routeKey, event.requestContext.routeKey, event.rawPath])).toEqual([
+      ['POST /events', 'POST /events', '/events'],
+      ['$default', '$default', '/events'],
+      ['$default', '$default', '/any/other/path'],
+    ]);
+  });
 });

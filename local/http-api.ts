@@ -767,13 +767,16 @@ export const toEventV2 = (
   apiId: string,
 ): APIGatewayProxyEventV2 => {
   const url = new URL(req.url ?? '/', 'http://local');
+  // The query string as sent: URL parsing re-encodes some characters (a quote becomes %27).
+  const target = req.url ?? '/';
+  const rawQueryString = target.includes('?') ? target.slice(target.indexOf('?') + 1) : '';
   // Repeated headers are joined with bare commas, as API Gateway does ("value1,value2"), every copy kept.
   const headers: Record<string, string> = {};
   for (const [name, values] of Object.entries(req.headersDistinct)) {
     if (values !== undefined && name !== 'cookie') headers[name] = values.join(',');
   }
   const query: Record<string, string> = {};
-  for (const [name, value] of url.searchParams)
+  for (const [name, value] of new URLSearchParams(rawQueryString))
     query[name] = name in query ? `${query[name]},${value}` : value;
   const now = new Date();
   const contentType = headers['content-type'] ?? '';
@@ -787,7 +790,7 @@ export const toEventV2 = (
     version: '2.0',
     routeKey: route.routeKey,
     rawPath: url.pathname,
-    rawQueryString: url.search.slice(1),
+    rawQueryString,
     ...(cookies?.length ? { cookies } : {}),
     headers,
     ...(Object.keys(query).length ? { queryStringParameters: query } : {}),

@@ -36,6 +36,17 @@ afterAll(async () => {
 const post = (body: string | Buffer, headers: Record<string, string> = {}) =>
   fetch(`${api.endpoint}/events`, { method: 'POST', body, headers });
 
+/** Sends a request with its target exactly as given, which fetch would normalise. */
+const sendRaw = (to: RunningHttpApi, method: string, target: string): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const url = new URL(to.endpoint);
+    const req = request({ host: url.hostname, port: url.port, path: target, method }, (res) =>
+      res.resume().on('end', () => resolve(res.statusCode ?? 0)),
+    );
+    req.on('error', reject);
+    req.end();
+  });
+
 describe('Local HTTP API (API Gateway HTTP API, payload format 2.0)', () => {
   it('hands JSON over as text and every other body, CloudEvents types included, as base64', async () => {
     // Prepare
@@ -162,6 +173,17 @@ describe('Local HTTP API (API Gateway HTTP API, payload format 2.0)', () => {
     await routed.close();
     // Assess
     expect(hits).toEqual(['POST /items/special', 'POST /items/{id}', 'ANY /{proxy+}']);
+  });
+
+  it('keeps the query string as sent in rawQueryString, and decodes it in queryStringParameters', async () => {
+    // Prepare: a quote, which URL parsing would re-encode as %27, and an encoded plus.
+    events.length = 0;
+    answer = { statusCode: 200, body: '' };
+    // Act: sent as is (fetch would normalise the URL first).
+    await sendRaw(api, 'POST', "/events?q='x'&q=y%2Bz&flag");
+    // Assess
+    expect(events[0]!.rawQueryString).toBe("q='x'&q=y%2Bz&flag");
+    expect(events[0]!.queryStringParameters).toEqual({ q: "'x',y+z", flag: '' });
   });
 
   it('sends what no other route matches, any path and method, to the $default route, named $default in the event', async () => {

@@ -820,6 +820,16 @@ export const toEventV2 = (
   } as APIGatewayProxyEventV2;
 };
 
+/** Percent-decoded, each run of escapes that is not valid UTF-8 (and each stray `%`) left as it came. */
+const decodedOrRaw = (value: string): string =>
+  value.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+    try {
+      return decodeURIComponent(run);
+    } catch {
+      return run;
+    }
+  });
+
 /** Whether a request comes with a body (RFC 9112 §6.3: a Content-Length above 0, or a Transfer-Encoding). */
 const hasBody = (req: IncomingMessage): boolean =>
   req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
@@ -903,7 +913,11 @@ export const startHttpApi = async (
     for (const { route, pattern } of compiled) {
       const match = pattern.exec(url.pathname);
       if (match && (route.method === 'ANY' || route.method === method || route.path === '$default')) {
-        matched = { route, pathParameters: { ...match.groups } };
+        // API Gateway decodes the path parameters it hands over.
+        const pathParameters = Object.fromEntries(
+          Object.entries(match.groups ?? {}).map(([name, value]) => [name, decodedOrRaw(value)]),
+        );
+        matched = { route, pathParameters };
         break;
       }
     }

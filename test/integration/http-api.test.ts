@@ -186,6 +186,31 @@ describe('Local HTTP API (API Gateway HTTP API, payload format 2.0)', () => {
     expect(events[0]!.queryStringParameters).toEqual({ q: "'x',y+z", flag: '' });
   });
 
+  it('decodes the path parameters, leaving rawPath as sent', async () => {
+    // Prepare
+    const seen: APIGatewayProxyEventV2[] = [];
+    const routed = await startHttpApi(
+      [
+        {
+          method: 'GET',
+          path: '/items/{id}/{rest+}',
+          functionName: 'Items',
+          invoke: async (event) => {
+            seen.push(event);
+            return { requestId: 'r', payload: { statusCode: 200, body: '' }, durationMs: 1 };
+          },
+        },
+      ],
+      { port: 0 },
+    );
+    // Act
+    await sendRaw(routed, 'GET', '/items/a%20b%C3%A9/c%2Cd/e%zz');
+    await routed.close();
+    // Assess: a value that is not valid percent-encoding is handed over as it came.
+    expect(seen[0]!.pathParameters).toEqual({ id: 'a bé', rest: 'c,d/e%zz' });
+    expect(seen[0]!.rawPath).toBe('/items/a%20b%C3%A9/c%2Cd/e%zz');
+  });
+
   it('sends what no other route matches, any path and method, to the $default route, named $default in the event', async () => {
     // Prepare
     const seen: APIGatewayProxyEventV2[] = [];

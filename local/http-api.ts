@@ -595,7 +595,7 @@ const preflightHeaders = (cors: CorsConfiguration, origin: string): Record<strin
   };
 };
 
-/** A list property, resolved: a YAML list, or a comma-delimited text (a CommaDelimitedList parameter's Ref). */
+/** A list property, resolved: a list (a YAML list, or a CommaDelimitedList parameter's Ref), or comma-delimited text. */
 const listOf = (value: unknown): string[] =>
   (Array.isArray(value) ? value.map(String) : typeof value === 'string' ? value.split(',') : [])
     .map((item) => item.trim())

@@ -2,6 +2,7 @@ import type { Template, TemplateResource } from './template/parse.ts';
 import {
   evaluateConditions,
   LocalLimitError,
+  listParameters,
   pseudoParameters,
   type ResolveContext,
   type ResourceRefs,
@@ -213,7 +214,14 @@ export const planStack = (template: Template, options: StackOptions): LocalStack
   const parameters = resolveParameters(template, options.parameterOverrides);
   const conditions = evaluateConditions(template, parameters, pseudo);
   const excluded: Record<string, string> = {};
-  const context: ResolveContext = { parameters, conditions, resources: {}, pseudo, excluded };
+  const context: ResolveContext = {
+    parameters,
+    conditions,
+    resources: {},
+    pseudo,
+    excluded,
+    lists: listParameters(template),
+  };
 
   const active = Object.entries(template.Resources).filter(([id, resource]) => {
     if (resource.Condition === undefined) return true;

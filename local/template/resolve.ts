@@ -33,6 +33,8 @@ export interface ResolveContext {
   conditions: Record<string, boolean>;
   resources: Record<string, ResourceRefs>;
   pseudo: Record<string, string>;
+  /** Parameters of a list type (CommaDelimitedList, List<…>), whose Ref is a list of their comma-separated values. */
+  lists?: ReadonlySet<string>;
   /** Resources of the template that a false condition leaves out, with that condition. */
   excluded?: Record<string, string>;
 }
@@ -79,6 +81,20 @@ export const parseParameterOverrides = (text: string): Record<string, string> =>
   return overrides;
 };
 
+/** CloudFormation's list parameter types: CommaDelimitedList, List<Number> and the List<…> of AWS-specific types. */
+const LIST_TYPE = /^(CommaDelimitedList|List<.+>)$/;
+
+/** The parameters of a list type, whose Ref is a list. */
+export const listParameters = (template: Template): Set<string> =>
+  new Set(
+    Object.entries(template.Parameters ?? {})
+      .filter(([, spec]) => LIST_TYPE.test(String(spec?.Type ?? '')))
+      .map(([name]) => name),
+  );
+
+/** A list parameter's value as its Ref gives it: split at each comma, each member space-trimmed. */
+const listMembers = (raw: string): string[] => raw.split(',').map((member) => member.trim());
+
 /** A Number parameter's value: an integer or a decimal fraction, with an optional sign and exponent. */
 const DECIMAL = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
 
@@ -102,8 +118,14 @@ export const resolveParameters = (
     const fail = (why: string) => {
       throw new TemplateResolveError(`parameter ${name}='${raw}' ${why}`);
     };
+    // A list's constraints hold for each of its members, as CloudFormation checks AllowedValues and AllowedPattern.
+    const isList = LIST_TYPE.test(String(spec.Type ?? ''));
+    const members = isList ? listMembers(raw) : [raw];
     const allowed = spec.AllowedValues as unknown[] | undefined;
-    if (allowed && !allowed.map(String).includes(raw)) fail(`must be one of ${allowed.join(', ')}`);
+    if (allowed && !members.every((member) => allowed.map(String).includes(member)))
+      fail(`${isList ? 'has a member that is not' : 'must be'} one of ${allowed.join(', ')}`);
+    if (spec.Type === 'List<Number>' && !members.every((member) => DECIMAL.test(member)))
+      fail('must be numbers separated by commas');
     if (spec.Type === 'Number') {
       const n = Number(raw);
       // Decimal only, as CloudFormation reads a Number: JavaScript's Number() would also take ' 7', 0x10 and 0b11.
@@ -111,8 +133,10 @@ export const resolveParameters = (
       if (spec.MinValue !== undefined && n < Number(spec.MinValue)) fail(`must be at least ${spec.MinValue}`);
       if (spec.MaxValue !== undefined && n > Number(spec.MaxValue)) fail(`must be at most ${spec.MaxValue}`);
     }
-    if (spec.AllowedPattern !== undefined && !new RegExp(`^(?:${spec.AllowedPattern})$`).test(raw)) {
-      fail(`does not match ${spec.AllowedPattern}`);
+    const pattern =
+      spec.AllowedPattern === undefined ? undefined : new RegExp(`^(?:${spec.AllowedPattern})$`);
+    if (pattern && !members.every((member) => pattern.test(member))) {
+      fail(`${isList ? 'has a member that does' : 'does'} not match ${spec.AllowedPattern}`);
     }
     if (spec.MinLength !== undefined && raw.length < Number(spec.MinLength))
       fail(`is shorter than ${spec.MinLength}`);
@@ -162,7 +186,10 @@ const resolveInternal = (value: unknown, ctx: ResolveContext, where: string): un
       const target = String(arg);
       if (target === 'AWS::NoValue') return NO_VALUE;
       if (target in ctx.pseudo) return ctx.pseudo[target];
-      if (target in ctx.parameters) return ctx.parameters[target];
+      if (target in ctx.parameters) {
+        const raw = ctx.parameters[target]!;
+        return ctx.lists?.has(target) ? listMembers(raw) : raw;
+      }
       if (target in ctx.resources) return ctx.resources[target]!.ref;
       if (ctx.excluded?.[target] !== undefined) return fail(leftOut(target, ctx.excluded[target]!));
       return fail(`'${target}' names no parameter or resource`);
@@ -207,6 +234,8 @@ const resolveInternal = (value: unknown, ctx: ResolveContext, where: string): un
       const [separator, list] = arg as [string, unknown];
       const items = resolveInternal(list, ctx, where);
       if (!Array.isArray(items)) return fail('needs a list');
+      if (items.some((item) => typeof item === 'object' && item !== null))
+        return fail('needs a list of strings, got a list or map among them');
       return items.map(String).join(separator);
     }
     case 'Fn::Split': {
@@ -250,7 +279,13 @@ export const evaluateConditions = (
   const definitions = template.Conditions ?? {};
   const conditions: Record<string, boolean> = {};
   const visiting = new Set<string>();
-  const ctx: ResolveContext = { parameters, conditions, resources: {}, pseudo };
+  const ctx: ResolveContext = {
+    parameters,
+    conditions,
+    resources: {},
+    pseudo,
+    lists: listParameters(template),
+  };
   const evaluate = (name: string): boolean => {
     if (name in conditions) return conditions[name]!;
     if (!(name in definitions)) throw new TemplateResolveError(`Conditions: '${name}' is not defined`);

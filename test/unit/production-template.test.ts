@@ -626,7 +626,7 @@ describe('Template: the ingest API', () => {
     for (const logicalId of jwt) expect(without.resources[logicalId], logicalId).toBeUndefined();
     expect(withJwt.resources.IngestJwtAuthorizer?.properties).toMatchObject({
       AuthorizerType: 'JWT',
-      JwtConfiguration: { Issuer: 'https://auth.example.com/', Audience: 'web,mobile' },
+      JwtConfiguration: { Issuer: 'https://auth.example.com/', Audience: ['web', 'mobile'] },
     });
     expect(withJwt.resources.IngestJwtRoute?.properties).toMatchObject({
       RouteKey: 'POST /events',

@@ -80,6 +80,60 @@ describe('Local runtime: template resolution', () => {
     });
   });
 
+  describe('list parameters', () => {
+    const template = parseTemplate(`
+Parameters:
+  Origins: {Type: CommaDelimitedList, Default: 'a, b ,c'}
+  Ports: {Type: List<Number>, Default: '80,443'}
+  Stages: {Type: CommaDelimitedList, Default: 'dev,prod', AllowedValues: [dev, test, prod]}
+  Names: {Type: CommaDelimitedList, Default: 'ab,cd', AllowedPattern: '[a-z]+'}
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: index.handler
+      Runtime: nodejs24.x
+      Environment:
+        Variables:
+          JOINED: !Join [':', !Ref Origins]
+          SECOND: !Select [1, !Ref Origins]
+          PORT: !Select ['1', !Ref Ports]
+`);
+
+    it('gives the Ref of a CommaDelimitedList or List<Number> as a list of space-trimmed members', () => {
+      // Act
+      const stack = planStack(template, options);
+      // Assess
+      expect(stack.functions.Fn!.environment).toEqual({ JOINED: 'a:b:c', SECOND: 'b', PORT: '443' });
+    });
+
+    it('refuses Fn::Sub of a list parameter, as CloudFormation does', () => {
+      // Prepare
+      const broken: Template = structuredClone(template);
+      broken.Resources.Fn!.Properties!.Description = { 'Fn::Sub': '${Origins}' };
+      // Act
+      const act = () => planStack(broken, options);
+      // Assess
+      expect(act).toThrow('Resources.Fn.Properties.Description: Fn::Sub needs a string for Origins');
+    });
+
+    it.each([
+      [{ Stages: 'prod, dev' }, undefined],
+      [
+        { Stages: 'dev,staging' },
+        "parameter Stages='dev,staging' has a member that is not one of dev, test, prod",
+      ],
+      [{ Names: 'xy, z' }, undefined],
+      [{ Names: 'xy,Z' }, "parameter Names='xy,Z' has a member that does not match [a-z]+"],
+      [{ Ports: '80, 8080' }, undefined],
+      [{ Ports: '80,http' }, "parameter Ports='80,http' must be numbers separated by commas"],
+    ])('checks each member of a list against its constraints: %j', (overrides, message) => {
+      const act = () => resolveParameters(template, overrides);
+      if (message === undefined) expect(act).not.toThrow();
+      else expect(act).toThrow(message);
+    });
+  });
+
   describe('intrinsic functions', () => {
     it.each([
       [{ Ref: 'Count' }, '2'],

@@ -1,3 +1,4 @@
+import { intrinsicName, isPlainObject } from './template/intrinsics.ts';
 import type { Template, TemplateResource } from './template/parse.ts';
 import {
   evaluateConditions,
@@ -192,7 +193,12 @@ export const isEmulatedType = (type: string): boolean => type in EMULATED;
 const number = (value: unknown, fallback: number): number =>
   value === undefined || value === null || value === '' ? fallback : Number(value);
 
-/** Merges SAM Globals.Function into one function's properties, as SAM does (maps merge, scalars override). */
+/**
+ * Merges SAM Globals.Function into one function's properties, as SAM's globals plugin does
+ * (samtranslator/plugins/globals/globals.py): maps merge key by key, lists are the global members followed by the
+ * function's own, and any other value, an intrinsic function among them (`!Ref`, `!Sub`, `!If`), is the function's
+ * own when it has one.
+ */
 const withGlobals = (
   properties: Record<string, unknown>,
   globals: Record<string, unknown>,
@@ -200,13 +206,46 @@ const withGlobals = (
   const merged: Record<string, unknown> = { ...globals };
   for (const [key, value] of Object.entries(properties)) {
     const global = merged[key];
-    const isMap = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
     merged[key] =
       isMap(global) && isMap(value)
-        ? withGlobals(value as Record<string, unknown>, global as Record<string, unknown>)
-        : value;
+        ? withGlobals(value, global)
+        : Array.isArray(global) && Array.isArray(value)
+          ? [...global, ...value]
+          : value;
   }
   return merged;
+};
+
+/** A map to merge: an object that is not an intrinsic function, which SAM takes as a single value. */
+const isMap = (value: unknown): value is Record<string, unknown> =>
+  isPlainObject(value) &&
+  intrinsicName(value) === undefined &&
+  !('Condition' in value && Object.keys(value).length === 1);
+
+/** The Globals a function takes: all of them, none (`IgnoreGlobals: '*'`), or all but the properties it names. */
+const globalsFor = (
+  id: string,
+  resource: TemplateResource,
+  globals: Record<string, unknown>,
+): Record<string, unknown> => {
+  const ignore = (resource as { IgnoreGlobals?: unknown }).IgnoreGlobals;
+  if (ignore === undefined) return globals;
+  if (ignore === '*') return {};
+  if (!Array.isArray(ignore)) {
+    throw new TemplateResolveError(
+      `Resources.${id}.IgnoreGlobals: takes '*' or a list of Globals properties`,
+    );
+  }
+  const kept = { ...globals };
+  for (const name of ignore) {
+    if (!(String(name) in kept)) {
+      throw new TemplateResolveError(
+        `Resources.${id}.IgnoreGlobals: ${String(name)} is not in Globals.Function`,
+      );
+    }
+    delete kept[String(name)];
+  }
+  return kept;
 };
 
 export const planStack = (template: Template, options: StackOptions): LocalStack => {
@@ -267,7 +306,7 @@ export const planStack = (template: Template, options: StackOptions): LocalStack
   for (const [id, resource] of active as Array<[string, TemplateResource]>) {
     const raw =
       resource.Type === 'AWS::Serverless::Function'
-        ? withGlobals(resource.Properties ?? {}, globals)
+        ? withGlobals(resource.Properties ?? {}, globalsFor(id, resource, globals))
         : (resource.Properties ?? {});
     const properties = (resolveValue(raw, context, `Resources.${id}.Properties`) ?? {}) as Record<
       string,

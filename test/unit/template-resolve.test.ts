@@ -195,6 +195,64 @@ Conditions:
     });
   });
 
+  describe('SAM Globals', () => {
+    const withGlobals = (own: string, attributes = '') =>
+      parseTemplate(`
+Parameters:
+  Level: {Type: String, Default: INFO}
+Globals:
+  Function:
+    Runtime: nodejs24.x
+    Timeout: 10
+    Layers: [arn:aws:lambda:us-east-1:000000000000:layer:a:1]
+    Environment:
+      Variables:
+        LEVEL: !Ref Level
+        SHARED: global
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function${attributes}
+    Properties:
+      Handler: index.handler
+${own}
+`);
+
+    it("keeps a function's own intrinsic function over the global one, as SAM takes an intrinsic as a single value", () => {
+      // Prepare
+      const template = withGlobals(`      Environment:
+        Variables:
+          LEVEL: !Sub '\${Level}-own'`);
+      // Act
+      const stack = planStack(template, options);
+      // Assess
+      expect(stack.functions.Fn!.environment).toEqual({ LEVEL: 'INFO-own', SHARED: 'global' });
+    });
+
+    it("appends a function's own list to the global one, as SAM does", () => {
+      // Prepare
+      const template = withGlobals('      Layers: [arn:aws:lambda:us-east-1:000000000000:layer:b:1]');
+      // Act
+      const stack = planStack(template, options);
+      // Assess
+      expect(stack.resources.Fn!.properties.Layers).toEqual([
+        'arn:aws:lambda:us-east-1:000000000000:layer:a:1',
+        'arn:aws:lambda:us-east-1:000000000000:layer:b:1',
+      ]);
+    });
+
+    it.each([
+      ["'*'", { timeoutSeconds: 3, environment: {} }],
+      ['[Timeout]', { timeoutSeconds: 3, environment: { LEVEL: 'INFO', SHARED: 'global' } }],
+    ])('leaves out the Globals that IgnoreGlobals: %s names', (ignore, expected) => {
+      // Prepare
+      const template = withGlobals('', `\n    IgnoreGlobals: ${ignore}`);
+      // Act
+      const stack = planStack(template, options);
+      // Assess
+      expect(stack.functions.Fn).toMatchObject(expected);
+    });
+  });
+
   describe("a function's LoggingConfig", () => {
     it.each([
       {

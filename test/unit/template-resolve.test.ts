@@ -32,6 +32,56 @@ const context = (overrides: Partial<ResolveContext> = {}): ResolveContext => ({
 });
 
 describe('Local runtime: template resolution', () => {
+  describe('YAML', () => {
+    it.each([
+      ['yes', true],
+      ['Off', false],
+      ['on', true],
+      ['NO', false],
+      ['y', 'y'],
+      ['010', 8],
+      ['1_000', 1000],
+      ['1:20', 80],
+      ['012345678901', '012345678901'],
+      ["'010'", '010'],
+      ['0o10', '0o10'],
+      ['2012-10-17', '2012-10-17'],
+    ])(
+      'reads the plain scalar %s as YAML 1.1 does, as CloudFormation and sam deploy read it',
+      (text, expected) => {
+        // Act
+        const template = parseTemplate(`Resources: {}\nMetadata: {Value: ${text}}`) as Template & {
+          Metadata: { Value: unknown };
+        };
+        // Assess
+        expect(template.Metadata.Value).toEqual(expected);
+      },
+    );
+
+    it('reads the short-form tags, !GetAtt splitting at its first dot', () => {
+      // Act
+      const template = parseTemplate(`
+Resources: {}
+Metadata:
+  - !Ref A
+  - !GetAtt A.B.C
+  - !If [C, !Sub '\${A}', !Ref AWS::NoValue]
+  - !Equals [!Ref A, 1]
+  - !Sub |
+      line \${A}
+      next
+`) as Template & { Metadata: unknown[] };
+      // Assess
+      expect(template.Metadata).toEqual([
+        { Ref: 'A' },
+        { 'Fn::GetAtt': ['A', 'B.C'] },
+        { 'Fn::If': ['C', { 'Fn::Sub': '${A}' }, { Ref: 'AWS::NoValue' }] },
+        { 'Fn::Equals': [{ Ref: 'A' }, 1] },
+        { 'Fn::Sub': 'line ${A}\nnext\n' },
+      ]);
+    });
+  });
+
   describe('parameter overrides', () => {
     it.each([
       ['A=1 B=two', { A: '1', B: 'two' }],

@@ -115,8 +115,10 @@ export const resolveParameters = (
     const raw = overrides[name] ?? (spec.Default === undefined ? undefined : String(spec.Default));
     if (raw === undefined)
       throw new TemplateResolveError(`parameter ${name} has no default and no value was given`);
+    // A NoEcho value is masked as CloudFormation masks it (*****), not printed in the error.
+    const shown = spec.NoEcho === true || spec.NoEcho === 'true' ? '*****' : raw;
     const fail = (why: string) => {
-      throw new TemplateResolveError(`parameter ${name}='${raw}' ${why}`);
+      throw new TemplateResolveError(`parameter ${name}='${shown}' ${why}`);
     };
     // A list's constraints hold for each of its members, as CloudFormation checks AllowedValues and AllowedPattern.
     const isList = LIST_TYPE.test(String(spec.Type ?? ''));

@@ -130,6 +130,19 @@ Metadata:
     });
   });
 
+  it('masks the value of a NoEcho parameter in its error', () => {
+    // Prepare
+    const template = parseTemplate(`
+Parameters:
+  Secret: {Type: String, Default: abcd, NoEcho: true, MinLength: 4}
+Resources: {}
+`);
+    // Act
+    const act = () => resolveParameters(template, { Secret: 'abc' });
+    // Assess
+    expect(act).toThrow("parameter Secret='*****' is shorter than 4");
+  });
+
   describe('list parameters', () => {
     const template = parseTemplate(`
 Parameters:

@@ -247,15 +247,21 @@ const resolveInternal = (value: unknown, ctx: ResolveContext, where: string): un
     case 'Fn::Base64':
       return Buffer.from(str(arg, 'its input')).toString('base64');
     case 'Fn::Equals': {
+      if (!Array.isArray(arg) || arg.length !== 2) return fail('takes a list of 2 values');
       const [a, b] = arg as [unknown, unknown];
       return String(resolveInternal(a, ctx, where)) === String(resolveInternal(b, ctx, where));
     }
     case 'Fn::Not':
-      return !resolveInternal((arg as unknown[])[0], ctx, where);
+      if (!Array.isArray(arg) || arg.length !== 1) return fail('takes a list of 1 condition');
+      return !resolveInternal(arg[0], ctx, where);
+    // CloudFormation takes 2 to 10 conditions in Fn::And and Fn::Or, and refuses the template otherwise.
     case 'Fn::And':
-      return (arg as unknown[]).every((c) => resolveInternal(c, ctx, where) === true);
-    case 'Fn::Or':
-      return (arg as unknown[]).some((c) => resolveInternal(c, ctx, where) === true);
+    case 'Fn::Or': {
+      if (!Array.isArray(arg) || arg.length < 2 || arg.length > 10)
+        return fail('takes a list of 2 to 10 conditions');
+      const values = arg.map((c) => resolveInternal(c, ctx, where) === true);
+      return name === 'Fn::And' ? values.every(Boolean) : values.some(Boolean);
+    }
     case 'Condition': {
       const condition = String(arg);
       if (!(condition in ctx.conditions)) return fail(`'${condition}' is not defined`);

@@ -243,6 +243,26 @@ Resources:
       expect(act).toThrow(message);
     });
 
+    it.each([
+      [{ 'Fn::And': [{ Condition: 'IsProvisioned' }] }, 'Fn::And takes a list of 2 to 10 conditions'],
+      [{ 'Fn::Or': Array(11).fill({ Condition: 'IsOther' }) }, 'Fn::Or takes a list of 2 to 10 conditions'],
+      [
+        { 'Fn::Not': [{ Condition: 'IsOther' }, { Condition: 'IsOther' }] },
+        'Fn::Not takes a list of 1 condition',
+      ],
+      [{ 'Fn::Equals': ['a'] }, 'Fn::Equals takes a list of 2 values'],
+    ])('refuses %j, as CloudFormation does', (value, message) => {
+      expect(() => resolveValue(value, context(), 'Test')).toThrow(`Test: ${message}`);
+    });
+
+    it.each([
+      [['1', 1], true],
+      [['true', true], true],
+      [['1.0', 1], false],
+    ])('compares the values of Fn::Equals %j as strings', (values, expected) => {
+      expect(resolveValue({ 'Fn::Equals': values }, context(), 'Test')).toBe(expected);
+    });
+
     it('evaluates conditions that depend on other conditions', () => {
       // Prepare
       const template = parseTemplate(`

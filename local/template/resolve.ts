@@ -62,21 +62,22 @@ export const pseudoParameters = (
 
 /**
  * `sam deploy --parameter-overrides` syntax: `Key=Value Key2=Value2`, or `ParameterKey=K,ParameterValue=V`,
- * values optionally quoted.
+ * values optionally quoted, as the SAM CLI reads them (samcli/cli/types.py): a value wrapped in double or single
+ * quotes loses them, and `\ `, `\"` and `\'` stand for a space and a quote, inside quotes or out.
  */
 export const parseParameterOverrides = (text: string): Record<string, string> => {
   const overrides: Record<string, string> = {};
-  const tokens = text.match(/(?:[^\s"']+|"[^"]*"|'[^']*')+/g) ?? [];
+  const tokens = text.match(/(?:\\.|"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|[^\s"\\])+/g) ?? [];
+  const unquote = (value: string) => value.replace(/^(["'])([\s\S]*)\1$/, '$2').replace(/\\([ "'])/g, '$1');
   for (const token of tokens) {
-    const unquote = (value: string) => value.replace(/^(["'])(.*)\1$/, '$2');
-    const long = /^ParameterKey=([^,]+),ParameterValue=(.*)$/.exec(token);
+    const long = /^ParameterKey=([^,]+),ParameterValue=([\s\S]*)$/.exec(token);
     if (long) {
       overrides[long[1]!] = unquote(long[2]!);
       continue;
     }
     const at = token.indexOf('=');
     if (at <= 0) throw new TemplateResolveError(`parameter override '${token}' is not of the form Key=Value`);
-    overrides[token.slice(0, at)] = unquote(token.slice(at + 1).replace(/"/g, ''));
+    overrides[token.slice(0, at)] = unquote(token.slice(at + 1));
   }
   return overrides;
 };

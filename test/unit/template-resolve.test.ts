@@ -90,6 +90,11 @@ Metadata:
         { A: '1', B: 'x y' },
       ],
       ['A="with space" B=\'q\'', { A: 'with space', B: 'q' }],
+      ['A=a=b', { A: 'a=b' }],
+      ['A=with\\ space', { A: 'with space' }],
+      ['A="say \\"hi\\"" B=it\'s', { A: 'say "hi"', B: "it's" }],
+      ['A=x,y', { A: 'x,y' }],
+      ['A=""', { A: '' }],
       ['', {}],
     ])('parses %s', (text, expected) => {
       expect(parseParameterOverrides(text)).toEqual(expected);

@@ -99,6 +99,28 @@ const refuseUnread = (
   sendJsonError(res, status, type, message);
 };
 
+/**
+ * The ClientContext of X-Amz-Client-Context: base64 of a JSON object, which Lambda gives the function decoded
+ * (its context's clientContext); anything else is refused with AWS's InvalidRequestContentException.
+ */
+const parseClientContext = (value: string | undefined): Record<string, unknown> | undefined => {
+  if (value === undefined || value === '') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(value, 'base64').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new LambdaApiError(
+      400,
+      'InvalidRequestContentException',
+      'Client context must be a valid Base64-encoded JSON object.',
+    );
+  }
+  return parsed as Record<string, unknown>;
+};
+
 /** X-Amz-Log-Result: the base64 of the log's last 4 KB, cut on bytes as Lambda cuts it. */
 const logResult = (log: string): string => {
   const bytes = Buffer.from(log, 'utf8');
@@ -179,7 +201,16 @@ export const lambdaInvokeRoute =
       res.end();
       return true;
     }
-    const result = await fn.invoke(event);
+    // Lambda passes the ClientContext to the function for synchronous invocations only.
+    let clientContext: Record<string, unknown> | undefined;
+    try {
+      clientContext = parseClientContext(header(req, 'x-amz-client-context'));
+    } catch (error) {
+      if (!(error instanceof LambdaApiError)) throw error;
+      sendJsonError(res, error.status, error.type, error.message);
+      return true;
+    }
+    const result = await fn.invoke(event, undefined, { clientContext });
     res.writeHead(200, {
       'content-type': 'application/json',
       'x-amzn-requestid': result.requestId,

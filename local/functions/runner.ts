@@ -34,6 +34,11 @@ export interface InvokeResult {
   log?: string;
 }
 
+export interface InvokeOptions {
+  /** The caller's ClientContext (the Invoke API's, decoded), which the function finds in its context's clientContext. */
+  clientContext?: Record<string, unknown>;
+}
+
 export interface RunnerOptions {
   /** Folder holding `<LogicalId>/<module>.mjs` bundles, as `npm run build` writes them. */
   bundleRoot: string;
@@ -330,8 +335,12 @@ export class LocalFunction {
     this.wake();
   }
 
-  async invoke(event: unknown, requestId: string = randomUUID()): Promise<InvokeResult> {
-    const result = await this.invokeOnce(event, requestId);
+  async invoke(
+    event: unknown,
+    requestId: string = randomUUID(),
+    options: InvokeOptions = {},
+  ): Promise<InvokeResult> {
+    const result = await this.invokeOnce(event, requestId, options);
     this.options.settled?.(this.definition.name, event, result);
     return result;
   }
@@ -413,7 +422,7 @@ export class LocalFunction {
     });
   }
 
-  private async invokeOnce(event: unknown, requestId: string): Promise<InvokeResult> {
+  private async invokeOnce(event: unknown, requestId: string, options: InvokeOptions): Promise<InvokeResult> {
     if (this.closed) throw new Error(`${this.definition.name} is shut down`);
     const started = performance.now();
     this.counts.invocations += 1;
@@ -535,6 +544,7 @@ export class LocalFunction {
         event,
         awsRequestId: requestId,
         deadline: Date.now() + timeoutMs,
+        clientContext: options.clientContext,
       });
     });
   }

@@ -15,6 +15,7 @@ interface Invocation {
   event: unknown;
   awsRequestId: string;
   deadline: number;
+  clientContext?: Record<string, unknown>;
 }
 
 interface SerializedError {
@@ -355,6 +356,9 @@ port.on('message', async (message: Invocation) => {
     invokedFunctionArn: functionArn,
     memoryLimitInMB: String(memoryMb),
     awsRequestId: message.awsRequestId,
+    // As Lambda's runtime builds them: the caller's ClientContext, and the Cognito identity (none locally).
+    clientContext: message.clientContext,
+    identity: undefined,
     logGroupName,
     logStreamName,
     getRemainingTimeInMillis: () => Math.max(0, message.deadline - Date.now()),

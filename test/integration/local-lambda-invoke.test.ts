@@ -52,6 +52,7 @@ export const handler = async (event, context) => {
     case 'echo': return { event, environment, requestId: context.awsRequestId };
     case 'env': return { ...process.env };
     case 'context': return { logGroupName: context.logGroupName, functionName: context.functionName };
+    case 'client-context': return { has: 'clientContext' in context, clientContext: context.clientContext ?? null };
     case 'stream': return { logStreamName: context.logStreamName, environment };
     case 'clock': return { hours: new Date(0).getHours(), zone: Intl.DateTimeFormat().resolvedOptions().timeZone };
     default: return { environment, requestId: context.awsRequestId };
@@ -965,6 +966,35 @@ describe('Lambda Invoke API on the local endpoint', () => {
     );
     // Assess
     expect(answer).toMatchObject({ name: 'InvalidRequestContentException', status: 400 });
+  });
+
+  it("gives the function the ClientContext of a synchronous invocation, decoded, in its context's clientContext", async () => {
+    // Prepare
+    const clientContext = { custom: { caller: 'test' }, env: { locale: 'en' } };
+    // Act
+    const given = await invoke({
+      FunctionName: 'Probe',
+      ClientContext: Buffer.from(JSON.stringify(clientContext), 'utf8').toString('base64'),
+      event: { do: 'client-context' },
+    });
+    const none = await invoke({ FunctionName: 'Probe', event: { do: 'client-context' } });
+    // Assess
+    expect(payloadOf(given)).toEqual({ has: true, clientContext });
+    expect(payloadOf(none)).toEqual({ has: true, clientContext: null });
+  });
+
+  it.each([
+    { case: 'not base64 JSON', value: 'not-base64-json' },
+    { case: 'base64 of a JSON value that is not an object', value: Buffer.from('[1]').toString('base64') },
+  ])('refuses a ClientContext that is $case with 400 InvalidRequestContentException', async ({ value }) => {
+    // Act
+    const answer = await callFailure(invoke({ FunctionName: 'Probe', ClientContext: value }));
+    // Assess
+    expect(answer).toMatchObject({
+      name: 'InvalidRequestContentException',
+      message: 'Client context must be a valid Base64-encoded JSON object.',
+      status: 400,
+    });
   });
 
   it("returns LogType Tail as the base64 of the invocation's log: START, the function's lines, END, REPORT", async () => {

@@ -66,6 +66,11 @@ export interface PlannedFunction {
   tracing?: 'Active' | 'PassThrough';
   timeoutSeconds: number;
   memoryMb: number;
+  /**
+   * Its ReservedConcurrentExecutions, when set: the most invocations it runs at once (0 throttles them all); a
+   * synchronous Invoke past it is refused with 429 TooManyRequestsException, as Lambda refuses it.
+   */
+  reservedConcurrency?: number;
   environment: Record<string, string>;
   events: PlannedEvent[];
 }
@@ -350,6 +355,9 @@ export const planStack = (template: Template, options: StackOptions): LocalStack
       tracing: properties.Tracing === 'Active' ? 'Active' : 'PassThrough',
       timeoutSeconds: number(properties.Timeout, 3),
       memoryMb: number(properties.MemorySize, 128),
+      ...(number(properties.ReservedConcurrentExecutions, -1) >= 0
+        ? { reservedConcurrency: Number(properties.ReservedConcurrentExecutions) }
+        : {}),
       environment: Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, String(v)])),
       events: Object.entries(
         (properties.Events ?? {}) as Record<string, { Type: string; Properties?: Record<string, unknown> }>,

@@ -210,6 +210,21 @@ export const lambdaInvokeRoute =
       sendJsonError(res, error.status, error.type, error.message);
       return true;
     }
+    if (fn.atReservedConcurrency) {
+      // As Lambda throttles a synchronous invocation past the function's ReservedConcurrentExecutions.
+      res.writeHead(429, {
+        'content-type': 'application/json',
+        'x-amzn-errortype': 'TooManyRequestsException',
+      });
+      res.end(
+        JSON.stringify({
+          Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded',
+          Type: 'User',
+          message: 'Rate Exceeded.',
+        }),
+      );
+      return true;
+    }
     const result = await fn.invoke(event, undefined, { clientContext });
     res.writeHead(200, {
       'content-type': 'application/json',

@@ -150,6 +150,8 @@ export class LocalFunction {
   private readonly pauses = new Map<NodeJS.Timeout, () => void>();
   private nextId = 0;
   private closed = false;
+  /** Invocations started and not yet ended, those waiting for an environment included. */
+  private inFlight = 0;
   /** Invocations and failed invocations since start, for the live view. */
   readonly counts = { invocations: 0, errors: 0 };
 
@@ -320,8 +322,21 @@ export class LocalFunction {
     this.waiting.shift()?.();
   }
 
+  /**
+   * Whether the function runs as many invocations as its ReservedConcurrentExecutions allows, so that Lambda would
+   * throttle one more (a synchronous Invoke is then refused with 429; the other callers wait for a place).
+   */
+  get atReservedConcurrency(): boolean {
+    const reserved = this.definition.reservedConcurrency;
+    return reserved !== undefined && this.inFlight >= reserved;
+  }
+
   private async acquire(): Promise<Environment> {
-    const limit = this.options.maxConcurrency ?? 10;
+    // Never more environments than the function's reserved concurrency, which Lambda does not go past either.
+    const limit = Math.min(
+      this.options.maxConcurrency ?? 10,
+      this.definition.reservedConcurrency ?? Number.POSITIVE_INFINITY,
+    );
     while (!this.closed && this.idle.length === 0 && this.all.size >= limit) {
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     }
@@ -340,7 +355,13 @@ export class LocalFunction {
     requestId: string = randomUUID(),
     options: InvokeOptions = {},
   ): Promise<InvokeResult> {
-    const result = await this.invokeOnce(event, requestId, options);
+    this.inFlight += 1;
+    let result: InvokeResult;
+    try {
+      result = await this.invokeOnce(event, requestId, options);
+    } finally {
+      this.inFlight -= 1;
+    }
     this.options.settled?.(this.definition.name, event, result);
     return result;
   }

@@ -23,12 +23,13 @@ import {
 import { type RunningGateway, startGateway } from '#local/gateway.ts';
 import { startRuntime } from '#local/runtime.ts';
 import { type PlannedFunction, planStack } from '#local/stack.ts';
-import { loadTemplate } from '#local/template/parse.ts';
+import { loadTemplate, parseTemplate } from '#local/template/parse.ts';
 import { callFailure } from '#test/helpers/runtime.ts';
 
 /** A handler that does what its event asks, to drive the local runtime into each case. */
 const PROBE = `
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 const environment = randomUUID();
 const never = () => new Promise(() => undefined);
@@ -37,6 +38,7 @@ export const handler = async (event, context) => {
   for (let i = 0; i < (event.pieces ?? 0); i++) process.stdout.write(event.piece);
   for (const bytes of event.bytes ?? []) process.stdout.write(new Uint8Array(bytes));
   if (event.wait) await new Promise((resolve) => setTimeout(resolve, event.wait));
+  while (event.gate && !existsSync(event.gate)) await new Promise((resolve) => setTimeout(resolve, 5));
   switch (event.do) {
     case 'symbol': return Symbol('no JSON');
     case 'function': return () => 1;
@@ -105,6 +107,8 @@ const withFunction = async <T>(fn: LocalFunction, act: (fn: LocalFunction) => Pr
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'lambda-invoke-'));
   bundle('Probe', PROBE);
+  bundle('Reserved', PROBE);
+  bundle('Unreserved', PROBE);
   bundle('Reprocessor', PROBE);
   bundle('InitExit', 'process.exit(3);\nexport const handler = async () => "never";\n');
   bundle('Flaky', 'export const handler = async () => { throw new Error("always fails"); };\n');
@@ -685,6 +689,20 @@ describe('Local runtime: a runtime that exits', () => {
   });
 });
 
+describe('Local runtime: reserved concurrency', () => {
+  it("runs no more invocations at once than the function's ReservedConcurrentExecutions", async () => {
+    // Prepare: room for 10 environments, but 1 reserved
+    const fn = localFunction('Reserved', {}, { reservedConcurrency: 1 });
+    // Act
+    const results = await withFunction(fn, () =>
+      Promise.all([fn.invoke({ wait: 20 }), fn.invoke({ wait: 20 }), fn.invoke({ wait: 20 })]),
+    );
+    // Assess: one environment ran them all, one after another
+    const environments = new Set(results.map((r) => (r.payload as { environment: string }).environment));
+    expect(environments.size).toBe(1);
+  });
+});
+
 describe('Local runtime: asynchronous invocations', () => {
   it('retries a failed asynchronous invocation twice, logging each failed attempt under one request id', async () => {
     // Prepare
@@ -757,6 +775,8 @@ describe('Lambda Invoke API on the local endpoint', () => {
   let lambda: LambdaClient;
   const functions = new Map<string, LocalFunction>();
   const eventLines: string[] = [];
+  /** Told when an invocation of Reserved starts. */
+  let reservedStarted: (() => void) | undefined;
 
   const invoke = (
     input: Omit<ConstructorParameters<typeof InvokeCommand>[0], 'Payload'> & { event?: unknown },
@@ -801,6 +821,11 @@ describe('Lambda Invoke API on the local endpoint', () => {
 
   beforeAll(async () => {
     functions.set('Probe', localFunction('Probe'));
+    functions.set(
+      'Reserved',
+      localFunction('Reserved', { observe: () => reservedStarted?.() }, { reservedConcurrency: 1 }),
+    );
+    functions.set('Unreserved', localFunction('Unreserved', {}, { reservedConcurrency: 0 }));
     functions.set(
       'Reprocessor',
       localFunction(
@@ -997,6 +1022,41 @@ describe('Lambda Invoke API on the local endpoint', () => {
     });
   });
 
+  it('throttles every synchronous invocation of a function whose ReservedConcurrentExecutions is 0 with 429', async () => {
+    // Act
+    const answer = await callFailure(invoke({ FunctionName: 'Unreserved' }));
+    // Assess
+    expect(answer).toEqual({ name: 'TooManyRequestsException', message: 'Rate Exceeded.', status: 429 });
+  });
+
+  it('throttles a synchronous invocation past ReservedConcurrentExecutions with 429, naming the reason', async () => {
+    // Prepare: the one invocation allowed runs until the gate opens
+    const gate = join(root, `gate-${Date.now()}`);
+    const started = new Promise<void>((resolve) => {
+      reservedStarted = resolve;
+    });
+    const first = invoke({ FunctionName: 'Reserved', event: { gate } });
+    await started;
+    // Act
+    const throttled = await lambda
+      .send(new InvokeCommand({ FunctionName: 'Reserved', Payload: Buffer.from('{}') }))
+      .then(
+        () => undefined,
+        (error: { name: string; Reason?: string; $metadata: { httpStatusCode?: number } }) => error,
+      );
+    writeFileSync(gate, '');
+    const done = await first;
+    const after = await invoke({ FunctionName: 'Reserved' });
+    // Assess
+    expect(throttled).toMatchObject({
+      name: 'TooManyRequestsException',
+      Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded',
+      $metadata: { httpStatusCode: 429 },
+    });
+    expect(done.FunctionError).toBeUndefined();
+    expect(after.FunctionError).toBeUndefined();
+  });
+
   it("returns LogType Tail as the base64 of the invocation's log: START, the function's lines, END, REPORT", async () => {
     // Act
     const output = await invoke({
@@ -1152,6 +1212,43 @@ describe('Local stack: function names', () => {
     });
     expect(stack.outputs.ReprocessorFunctionName).toBe('local-reprocessor');
     expect(stack.context.resources.ReprocessorFunction!.attributes.Arn).toBe(arn);
+  });
+
+  it("reads a function's ReservedConcurrentExecutions, its own or from Globals, and leaves it out when unset", () => {
+    // Prepare
+    const template = parseTemplate(
+      [
+        'Transform: AWS::Serverless-2016-10-31',
+        'Globals:',
+        '  Function:',
+        '    ReservedConcurrentExecutions: 5',
+        'Resources:',
+        '  Own:',
+        '    Type: AWS::Serverless::Function',
+        '    Properties: { Handler: index.handler, Runtime: nodejs24.x, ReservedConcurrentExecutions: 0 }',
+        '  FromGlobals:',
+        '    Type: AWS::Serverless::Function',
+        '    Properties: { Handler: index.handler, Runtime: nodejs24.x }',
+        '',
+      ].join('\n'),
+    );
+    // Act
+    const stack = planStack(template, {
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT_ID,
+      stackName: 'local',
+      endpoint: 'http://127.0.0.1:4566',
+    });
+    const unset = planStack(loadTemplate('template.yaml'), {
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT_ID,
+      stackName: 'local',
+      endpoint: 'http://127.0.0.1:4566',
+    });
+    // Assess
+    expect(stack.functions.Own!.reservedConcurrency).toBe(0);
+    expect(stack.functions.FromGlobals!.reservedConcurrency).toBe(5);
+    expect(unset.functions.ConsumerFunction).not.toHaveProperty('reservedConcurrency');
   });
 
   it('keeps the logical id as the name of a function without FunctionName', () => {

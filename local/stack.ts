@@ -71,6 +71,8 @@ export interface PlannedFunction {
    * synchronous Invoke past it is refused with 429 TooManyRequestsException, as Lambda refuses it.
    */
   reservedConcurrency?: number;
+  /** Its EventInvokeConfig's MaximumRetryAttempts (0 to 2), when set: the retries of a failed Event invocation. */
+  asyncRetryAttempts?: number;
   environment: Record<string, string>;
   events: PlannedEvent[];
 }
@@ -357,6 +359,17 @@ export const planStack = (template: Template, options: StackOptions): LocalStack
       memoryMb: number(properties.MemorySize, 128),
       ...(number(properties.ReservedConcurrentExecutions, -1) >= 0
         ? { reservedConcurrency: Number(properties.ReservedConcurrentExecutions) }
+        : {}),
+      ...(number(
+        (properties.EventInvokeConfig as { MaximumRetryAttempts?: unknown } | undefined)
+          ?.MaximumRetryAttempts,
+        -1,
+      ) >= 0
+        ? {
+            asyncRetryAttempts: Number(
+              (properties.EventInvokeConfig as { MaximumRetryAttempts: unknown }).MaximumRetryAttempts,
+            ),
+          }
         : {}),
       environment: Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, String(v)])),
       events: Object.entries(

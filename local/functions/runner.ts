@@ -367,8 +367,8 @@ export class LocalFunction {
   }
 
   /**
-   * An asynchronous (Event) invocation: runs in the background and, when it fails, is retried twice after
-   * `asyncRetryDelaysMs`, as Lambda does; each failed attempt is logged, and close stops the retries. All
+   * An asynchronous (Event) invocation: runs in the background and, when it fails, is retried twice (or its
+   * EventInvokeConfig's MaximumRetryAttempts) after `asyncRetryDelaysMs`, as Lambda does; each failed attempt is logged, and close stops the retries. All
    * attempts share the request id returned.
    */
   invokeAsync(event: unknown): string {
@@ -378,7 +378,11 @@ export class LocalFunction {
   }
 
   private async runAsync(event: unknown, requestId: string): Promise<void> {
-    const delays = this.options.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS;
+    // As many retries as the function's EventInvokeConfig allows (MaximumRetryAttempts), else Lambda's two.
+    const delays = (this.options.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS).slice(
+      0,
+      this.definition.asyncRetryAttempts,
+    );
     const attempts = delays.length + 1;
     for (let attempt = 1; ; attempt += 1) {
       if (this.closed) {

@@ -736,6 +736,51 @@ describe('Local runtime: asynchronous invocations', () => {
     ]);
   });
 
+  it.each([
+    { retries: 0, notes: ['attempt 1 of 1): Error: always fails; giving up'] },
+    {
+      retries: 1,
+      notes: [
+        'attempt 1 of 2): Error: always fails; retrying in 10 ms',
+        'attempt 2 of 2): Error: always fails; giving up',
+      ],
+    },
+  ])(
+    'retries a failed asynchronous invocation $retries times when EventInvokeConfig says so',
+    async ({ retries, notes }) => {
+      // Prepare
+      const lines: string[] = [];
+      const results: InvokeResult[] = [];
+      let gaveUp: () => void;
+      const done = new Promise<void>((resolve) => {
+        gaveUp = resolve;
+      });
+      const fn = localFunction(
+        'Flaky',
+        {
+          asyncRetryDelaysMs: [10, 20],
+          log: (_name, line) => {
+            lines.push(line);
+            if (line.endsWith('giving up')) gaveUp();
+          },
+          settled: (_name, _event, result) => results.push(result),
+        },
+        { asyncRetryAttempts: retries },
+      );
+      // Act
+      const requestId = await withFunction(fn, async () => {
+        const id = fn.invokeAsync({ n: 1 });
+        await done;
+        return id;
+      });
+      // Assess
+      expect(results).toHaveLength(retries + 1);
+      expect(lines.filter((line) => line.startsWith('asynchronous invocation'))).toEqual(
+        notes.map((note) => `asynchronous invocation ${requestId} failed (${note}`),
+      );
+    },
+  );
+
   it('stops retrying when the function is closed', async () => {
     // Prepare: a retry a minute away, which close must cut short.
     const results: InvokeResult[] = [];
@@ -1212,6 +1257,36 @@ describe('Local stack: function names', () => {
     });
     expect(stack.outputs.ReprocessorFunctionName).toBe('local-reprocessor');
     expect(stack.context.resources.ReprocessorFunction!.attributes.Arn).toBe(arn);
+  });
+
+  it("reads the MaximumRetryAttempts of a function's EventInvokeConfig", () => {
+    // Prepare
+    const template = parseTemplate(
+      [
+        'Transform: AWS::Serverless-2016-10-31',
+        'Resources:',
+        '  NoRetry:',
+        '    Type: AWS::Serverless::Function',
+        '    Properties:',
+        '      Handler: index.handler',
+        '      Runtime: nodejs24.x',
+        '      EventInvokeConfig: { MaximumRetryAttempts: 0 }',
+        '  Default:',
+        '    Type: AWS::Serverless::Function',
+        '    Properties: { Handler: index.handler, Runtime: nodejs24.x }',
+        '',
+      ].join('\n'),
+    );
+    // Act
+    const stack = planStack(template, {
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT_ID,
+      stackName: 'local',
+      endpoint: 'http://127.0.0.1:4566',
+    });
+    // Assess
+    expect(stack.functions.NoRetry!.asyncRetryAttempts).toBe(0);
+    expect(stack.functions.Default).not.toHaveProperty('asyncRetryAttempts');
   });
 
   it("reads a function's ReservedConcurrentExecutions, its own or from Globals, and leaves it out when unset", () => {

@@ -7,7 +7,8 @@ import type { Template } from './parse.ts';
  * Rule 7, alarms and dashboards:
  * - every metric an alarm watches has Dimensions, and for the AWS namespaces of metric-dimensions.ts exactly a
  *   dimension set the service publishes that metric with (an alarm on a series that does not exist never fires);
- *   metrics in the functions' Powertools namespace carry the `service` dimension of one of the functions;
+ *   metrics in the functions' Powertools namespace carry the `service` dimension of one of the functions, and
+ *   `function_name` on ColdStart only, which has it always;
  * - a metric-math alarm returns exactly one series, and its expressions name only ids it declares;
  * - every alarm takes its Threshold from a parameter, and a threshold for a metric measured in milliseconds (or
  *   seconds) comes from a parameter that says so: the iterator-age unit mistake (a threshold in seconds against
@@ -48,6 +49,19 @@ interface Dimension {
   readonly value: unknown;
 }
 
+/**
+ * The one dimension set each metric of the functions is published with (shared/powertools/metrics.ts): Powertools
+ * Metrics gives every metric `service` alone; `ColdStart`, which `captureColdStartMetric` publishes apart, has
+ * `service` and `function_name` (the function's name, from its context). A series is named by its whole set, so an
+ * alarm with one dimension more or less than that watches a series that never gets a data point.
+ */
+const POWERTOOLS_DIMENSIONS = (name: string): readonly string[] =>
+  name === 'ColdStart' ? ['service', 'function_name'] : ['service'];
+const KNOWN_POWERTOOLS_DIMENSIONS: readonly string[] = ['service', 'function_name'];
+
+const sameNames = (a: readonly string[], b: readonly string[]): boolean =>
+  a.length === b.length && a.every((name) => b.includes(name));
+
 /** Why a metric (namespace, name, dimensions) names no series the services or the functions publish. */
 const metricProblems = (
   namespace: unknown,
@@ -58,8 +72,6 @@ const metricProblems = (
   if (typeof namespace !== 'string' || typeof name !== 'string') return [];
   if (powertools.namespaces.has(namespace)) {
     const service = dimensions.find((dimension) => dimension.name === 'service');
-    // Powertools Metrics adds `service` to every metric (and `function_name` to ColdStart).
-    const extra = dimensions.filter((dimension) => !['service', 'function_name'].includes(dimension.name));
     const problems: string[] = [];
     if (service === undefined) {
       problems.push(
@@ -70,9 +82,16 @@ const metricProblems = (
         `service ${service.value} is no function's POWERTOOLS_SERVICE_NAME (${[...powertools.services].join(', ')})`,
       );
     }
-    if (extra.length > 0) {
+    const expected = POWERTOOLS_DIMENSIONS(name);
+    const extra = dimensions.filter((dimension) => !expected.includes(dimension.name));
+    const names = dimensions.map((dimension) => dimension.name);
+    if (extra.some((dimension) => !KNOWN_POWERTOOLS_DIMENSIONS.includes(dimension.name))) {
       problems.push(
         `${namespace} metrics have no dimension ${extra.map((dimension) => dimension.name).join(', ')}`,
+      );
+    } else if (service !== undefined && !sameNames(names, expected)) {
+      problems.push(
+        `${namespace} ${name} is published with dimensions ${expected.join(' + ')}, not ${names.join(' + ')}`,
       );
     }
     return problems;

@@ -717,6 +717,27 @@ describe('Template: validateTemplate', () => {
       ],
     },
     {
+      rule: 'Powertools metrics under dimensions the functions never publish them with',
+      mutate: (t) => {
+        // ColdStart without its function_name, and a metric of the code with the function_name ColdStart alone has.
+        Object.assign(alarm(t, 'ReplayExpiredAlarm'), { MetricName: 'ColdStart' });
+        const metric = node(alarm(t, 'RecordsQuarantinedAlarm'), 'Metrics', 0, 'MetricStat', 'Metric');
+        metric.Dimensions = [
+          { Name: 'service', Value: 'consumer' },
+          { Name: 'function_name', Value: { Ref: 'ConsumerFunction' } },
+        ];
+        editDashboard(
+          t,
+          '["KinesisPipeline", "BatchLag", "service", "consumer"',
+          '["KinesisPipeline", "ColdStart", "service", "consumer", "function_name", "${ConsumerFunction}"',
+        );
+      },
+      expected: [
+        'ReplayExpiredAlarm.Dimensions: KinesisPipeline ColdStart is published with dimensions service + function_name, not service',
+        'RecordsQuarantinedAlarm.Metrics[0].MetricStat.Metric.Dimensions: KinesisPipeline RecordsQuarantined is published with dimensions service, not service + function_name',
+      ],
+    },
+    {
       rule: 'a dashboard body that is not JSON once substituted',
       mutate: (t) => {
         editDashboard(t, '"${EventStream}"', '${EventStream}');

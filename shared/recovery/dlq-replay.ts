@@ -613,10 +613,14 @@ const markedDryRun = (logger: ReplayDependencies['logger']): ReplayDependencies[
   error: (input, ...extra) => logger.error(input, ...withDryRun(extra)),
 });
 
-const publish = (report: ReplayReport, deps: Pick<ReplayDependencies, 'metrics' | 'logger'>): void => {
+const count = (report: ReplayReport, deps: Pick<ReplayDependencies, 'metrics'>): void => {
   deps.metrics.addMetric('ReplayMessages', MetricUnit.Count, report.messages);
   deps.metrics.addMetric('ReplayMessagesDeleted', MetricUnit.Count, report.deleted);
   deps.metrics.addMetric('ReplayMessagesStillFailing', MetricUnit.Count, report.stillFailing);
+};
+
+const publish = (report: ReplayReport, deps: Pick<ReplayDependencies, 'metrics' | 'logger'>): void => {
+  count(report, deps);
   const { details: _details, ...totals } = report;
   deps.logger.info('failure-queue replay finished', totals);
 };
@@ -870,7 +874,11 @@ export const drainFailureQueue = async (
     }
     await makeVisible(release, deps);
   }
-  if (failure) throw failure.error;
+  // A run that fails still counts the messages it replayed and deleted before the failure.
+  if (failure) {
+    count(replayReport(details, request.dryRun), deps);
+    throw failure.error;
+  }
   const report = replayReport(details, request.dryRun);
   const queue = await queueDepth(deps);
   if (queue) report.queue = queue;

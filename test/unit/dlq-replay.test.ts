@@ -935,10 +935,10 @@ describe('Recovery: drainFailureQueue', () => {
     expect(heldAtReceive.slice(0, 4)).toEqual([0, 10, 20, 30]);
   });
 
-  it('fails with the error a message hit, once the messages under way are done, and shows the rest again', async () => {
+  it('fails with the error a message hit, once the messages under way are done, counts those, and shows the rest again', async () => {
     // Prepare: an expired range whose quarantine fails, behind which its shard has one more message waiting; and
     // a message of another shard.
-    const { deps, fake, put } = setup();
+    const { deps, fake, put, metrics } = setup();
     const old = put(SHARD, 'a', 1);
     const next = put(SHARD, 'a', 2);
     const other = put(OTHER, 'b', 1);
@@ -959,6 +959,12 @@ describe('Recovery: drainFailureQueue', () => {
     // Assess: the other shard's message was replayed and deleted; the two left are visible again at once.
     await expect(result).rejects.toThrow('the quarantine bucket is gone');
     expect(deletedIds()).toEqual(['receipt-other']);
+    // The message replayed and deleted before the failure is counted, as a run that ends well counts it.
+    expect(metrics.values).toMatchObject({
+      ReplayMessages: 1,
+      ReplayMessagesDeleted: 1,
+      ReplayMessagesStillFailing: 0,
+    });
     const shown = sqsMock
       .commandCalls(ChangeMessageVisibilityBatchCommand)
       .flatMap((call) => call.args[0].input.Entries ?? []);

@@ -7,7 +7,7 @@ import { kinesisReader } from '#shared/clients/kinesis.ts';
 import { s3 } from '#shared/clients/s3.ts';
 import { sqs } from '#shared/clients/sqs.ts';
 import { logger } from '#shared/powertools/logger.ts';
-import { countRefusedRequests, metrics } from '#shared/powertools/metrics.ts';
+import { metrics, reportFailedInvocations } from '#shared/powertools/metrics.ts';
 import { loadDlqReplayConfig, replayReaderOptions } from '#shared/recovery/config.ts';
 import {
   drainFailureQueue,
@@ -79,5 +79,5 @@ const replay = async (event: unknown, context: Context): Promise<SQSBatchRespons
 export const handler = middy<unknown, SQSBatchResponse | ReplayReport>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics, { captureColdStartMetric: true }))
-  .use(countRefusedRequests((error) => error instanceof ReplayRequestError))
+  .use(reportFailedInvocations((error) => error instanceof ReplayRequestError))
   .handler(replay);

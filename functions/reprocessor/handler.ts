@@ -8,7 +8,7 @@ import { kinesisReader } from '#shared/clients/kinesis.ts';
 import { lambda } from '#shared/clients/lambda.ts';
 import { s3 } from '#shared/clients/s3.ts';
 import { logger } from '#shared/powertools/logger.ts';
-import { countRefusedRequests, metrics } from '#shared/powertools/metrics.ts';
+import { metrics, reportFailedInvocations } from '#shared/powertools/metrics.ts';
 import { loadReprocessorConfig } from '#shared/recovery/config.ts';
 import { DynamoDbJobStore } from '#shared/recovery/job-store.ts';
 import {
@@ -76,6 +76,8 @@ export const handler = middy<unknown, ReprocessAnswer>()
   // A job's own continuation refused (after a deploy that raised the projection version) is a failure to see,
   // not a typo: only the requests people send count as refused.
   .use(
-    countRefusedRequests((error, event) => error instanceof ReprocessRequestError && !isContinuation(event)),
+    reportFailedInvocations(
+      (error, event) => error instanceof ReprocessRequestError && !isContinuation(event),
+    ),
   )
   .handler(reprocess);

@@ -29,13 +29,22 @@ export const metrics = new Metrics({
 export { MetricUnit };
 
 /**
- * A middy middleware that counts, as `RequestsRefused`, each invocation that fails because its request was refused
- * (`isRefusal` says which: a malformed window, an unknown job). The functions' errors alarms leave that count out,
- * so an operator's typo is not paged as a failure. Use it after `logMetrics`: its `onError` then runs first, and
- * the count is published with the invocation's other metrics.
+ * A middy middleware for an invocation that fails: one structured line in the function's log (a refused request
+ * as a warning, any other failure as an error, with the error's name, message and stack), where Lambda would
+ * otherwise write only its own text line, which Logs Insights queries on `level` and `service` do not match; and
+ * a count, as `RequestsRefused`, of each one that failed because its request was refused (`isRefusal` says which: a
+ * malformed window, an unknown job). The functions' errors alarms leave that count out, so an operator's typo is not
+ * paged as a failure. Use it after `injectLambdaContext` and `logMetrics`: its `onError` then runs first, with the
+ * invocation's keys still on the logger, and the count is published with the invocation's other metrics.
  */
-export const countRefusedRequests = (isRefusal: (error: unknown, event: unknown) => boolean) => ({
+export const reportFailedInvocations = (isRefusal: (error: unknown, event: unknown) => boolean) => ({
   onError: async (request: { error?: unknown; event?: unknown }): Promise<void> => {
-    if (isRefusal(request.error, request.event)) metrics.addMetric('RequestsRefused', MetricUnit.Count, 1);
+    const { error } = request;
+    if (isRefusal(error, request.event)) {
+      metrics.addMetric('RequestsRefused', MetricUnit.Count, 1);
+      logger.warn('request refused', { error: error as Error });
+    } else {
+      logger.error('invocation failed', { error: error as Error });
+    }
   },
 });

@@ -10,6 +10,7 @@ import {
 import type { KinesisStreamEvent, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { logger } from '#shared/powertools/logger.ts';
 import { metrics } from '#shared/powertools/metrics.ts';
 import type { ReplayReport } from '#shared/recovery/dlq-replay.ts';
 import { lambdaContext, sampleEvent } from '#test/helpers/factories.ts';
@@ -61,9 +62,10 @@ const streamHoldsTheSampleRecords = () => {
 const invoke = (event: unknown) => handler(event, lambdaContext('DlqReplayFunction', 300_000));
 
 describe('Function: DLQ replay handler', () => {
-  it('counts a refused request as RequestsRefused, which the errors alarm leaves out', async () => {
+  it('counts a refused request as RequestsRefused, which the errors alarm leaves out, and logs it as a warning', async () => {
     // Prepare
     const added = vi.spyOn(metrics, 'addMetric');
+    const warned = vi.spyOn(logger, 'warn');
     try {
       // Act
       const refused = invoke({ maxMessages: 0 });
@@ -72,8 +74,34 @@ describe('Function: DLQ replay handler', () => {
       expect(added.mock.calls.filter(([name]) => name === 'RequestsRefused')).toEqual([
         ['RequestsRefused', 'Count', 1],
       ]);
+      expect(warned).toHaveBeenCalledWith('request refused', {
+        error: expect.objectContaining({ message: expect.stringContaining('maxMessages') }),
+      });
     } finally {
       added.mockRestore();
+      warned.mockRestore();
+    }
+  });
+
+  it('logs an invocation that fails for another reason as one structured error line, and counts no refusal', async () => {
+    // Prepare: the failure queue cannot be read.
+    sqsMock
+      .on(ReceiveMessageCommand)
+      .rejects(Object.assign(new Error('not authorized to receive'), { name: 'AccessDeniedException' }));
+    const added = vi.spyOn(metrics, 'addMetric');
+    const logged = vi.spyOn(logger, 'error');
+    try {
+      // Act
+      const failed = invoke({ maxMessages: 1 });
+      // Assess
+      await expect(failed).rejects.toThrow('not authorized to receive');
+      expect(logged).toHaveBeenCalledWith('invocation failed', {
+        error: expect.objectContaining({ name: 'AccessDeniedException' }),
+      });
+      expect(added.mock.calls.filter(([name]) => name === 'RequestsRefused')).toEqual([]);
+    } finally {
+      added.mockRestore();
+      logged.mockRestore();
     }
   });
 

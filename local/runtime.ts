@@ -28,6 +28,7 @@ import {
   type FaultSettings,
   openShardRanges,
   type ShardRange,
+  tableBillingMode,
   validateFaults,
 } from '#local/faults/faults.ts';
 import { lambdaInvokeRoute } from '#local/functions/invoke-api.ts';
@@ -389,6 +390,9 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
       requestHandler: new NodeHttpHandler(),
     });
     started.push({ close: async () => emulatorKinesis.destroy() });
+    const billingModeCache = new Map<string, { at: number; mode: string }>();
+    const emulatorDynamoDb = new DynamoDBClient(clientConfig(emulators.dynamodb.endpoint));
+    started.push({ close: async () => emulatorDynamoDb.destroy() });
     const faults = createFaultInjector(
       options.faults ?? {},
       async (streamName) => {
@@ -400,6 +404,13 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
       },
       Math.random,
       Object.values(stack.functions),
+      async (tableName) => {
+        const cached = billingModeCache.get(tableName);
+        if (cached && Date.now() - cached.at < 2_000) return cached.mode;
+        const mode = await tableBillingMode(emulatorDynamoDb, tableName);
+        billingModeCache.set(tableName, { at: Date.now(), mode });
+        return mode;
+      },
     );
     const gateway: RunningGateway = await startGateway({
       port: endpointPort,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { request } from 'node:http';
+import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type KinesisClient, ListShardsCommand, type PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
 import { describeNames, type FunctionNames, findByName } from '#local/functions/function-names.ts';
 import { endToEndHeaders, forwardedRequestHeaders, sendJsonError } from '#local/gateway.ts';
@@ -336,12 +337,53 @@ const isJsonObject = (text: string): boolean => {
   }
 };
 
+/**
+ * DynamoDB's answer to a throttled request on an on-demand (PAY_PER_REQUEST) table, which has no provisioned
+ * throughput to exceed: ThrottlingException, HTTP 400, where a provisioned table answers
+ * ProvisionedThroughputExceededException.
+ */
+export const ON_DEMAND_THROTTLING_MESSAGE =
+  'Throughput exceeds the current capacity of your table or index. DynamoDB is automatically scaling your table or index so please try again shortly. If exceptions persist, check if you have a hot key: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html';
+
+/** The table a DynamoDB write names (the first one, for a batch or a transaction), or undefined when it names none. */
+export const writtenTable = (operation: string, input: Record<string, unknown>): string | undefined => {
+  const named = (value: unknown): string | undefined =>
+    typeof value === 'string' && value !== '' ? value : undefined;
+  if (operation === 'BatchWriteItem') {
+    const items = input.RequestItems;
+    return typeof items === 'object' && items !== null ? named(Object.keys(items)[0]) : undefined;
+  }
+  if (operation === 'TransactWriteItems') {
+    const first: unknown = Array.isArray(input.TransactItems) ? input.TransactItems[0] : undefined;
+    if (typeof first !== 'object' || first === null) return undefined;
+    for (const action of Object.values(first))
+      if (typeof action === 'object' && action !== null)
+        return named((action as { TableName?: unknown }).TableName);
+    return undefined;
+  }
+  return named(input.TableName);
+};
+
+/** A table's BillingMode, as DescribeTable gives it (PROVISIONED when it says none, as CreateTable's default). */
+export const tableBillingMode = async (
+  dynamodb: Pick<DynamoDBClient, 'send'>,
+  tableName: string,
+): Promise<string> => {
+  const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
+  return Table?.BillingModeSummary?.BillingMode ?? 'PROVISIONED';
+};
+
 export const createFaultInjector = (
   initial: Partial<FaultSettings>,
   shardsOf: (streamName: string) => Promise<ShardRange[]>,
   random: () => number = Math.random,
   /** The template's functions: `functionName` must name one of them. */
   functions?: readonly FunctionNames[],
+  /**
+   * A table's BillingMode (`tableBillingMode`), which decides how a throttled write is answered; it throws when the
+   * table does not exist, and the write then reaches the emulator. Without it, tables are taken as provisioned.
+   */
+  billingModeOf?: (tableName: string) => Promise<string | undefined>,
 ): FaultInjector => {
   let current = validateFaults(initial, DEFAULT_FAULTS, functions);
   const limiter = new ShardWriteLimiter();
@@ -427,28 +469,42 @@ export const createFaultInjector = (
   const dynamodb = async (req: IncomingMessage, body: Buffer, res: ServerResponse): Promise<boolean> => {
     if (!current.dynamodbPattern) return false;
     const target = String(req.headers['x-amz-target'] ?? '');
-    if (!/\.(PutItem|UpdateItem|DeleteItem|BatchWriteItem|TransactWriteItems)$/.test(target)) return false;
+    const operation = /\.(PutItem|UpdateItem|DeleteItem|BatchWriteItem|TransactWriteItems)$/.exec(
+      target,
+    )?.[1];
+    if (!operation) return false;
     const text = body.toString('utf8');
     if (!patternMatcher(current.dynamodbPattern)(text)) return false;
     // A body that is not a JSON object gets the emulator's SerializationException, not an injected fault.
     if (!isJsonObject(text)) return false;
-    counts.dynamodb += 1;
     const throttle = current.dynamodbMode === 'throttle';
-    const type = throttle
-      ? 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException'
-      : 'com.amazonaws.dynamodb.v20120810#InternalServerError';
+    let billingMode: string | undefined;
+    const table = writtenTable(operation, JSON.parse(text) as Record<string, unknown>);
+    if (billingModeOf && table !== undefined) {
+      try {
+        billingMode = await billingModeOf(table);
+      } catch {
+        // ResourceNotFoundException above all: the emulator answers it, in its own words.
+        return false;
+      }
+    }
+    counts.dynamodb += 1;
+    const [type, message] = !throttle
+      ? ['com.amazonaws.dynamodb.v20120810#InternalServerError', 'Internal server error (injected fault)']
+      : billingMode === 'PAY_PER_REQUEST'
+        ? [
+            'com.amazon.coral.availability#ThrottlingException',
+            `${ON_DEMAND_THROTTLING_MESSAGE} (injected fault)`,
+          ]
+        : [
+            'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException',
+            'The level of configured provisioned throughput for the table was exceeded (injected fault).',
+          ];
     res.writeHead(throttle ? 400 : 500, {
       'content-type': 'application/x-amz-json-1.0',
       'x-amzn-errortype': type.split('#')[1]!,
     });
-    res.end(
-      JSON.stringify({
-        __type: type,
-        message: throttle
-          ? 'The level of configured provisioned throughput for the table was exceeded (injected fault).'
-          : 'Internal server error (injected fault)',
-      }),
-    );
+    res.end(JSON.stringify({ __type: type, message }));
     return true;
   };
 

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   CreateStreamCommand,
   DescribeStreamSummaryCommand,
@@ -23,6 +23,7 @@ import {
   type FaultSettings,
   openShardRanges,
   ShardWriteLimiter,
+  tableBillingMode,
 } from '#local/faults/faults.ts';
 import { type RunningGateway, startGateway } from '#local/gateway.ts';
 import { faultsRoute, statusRoute, unknownLocalRoute } from '#local/runtime.ts';
@@ -92,7 +93,14 @@ describe('Local runtime: fault injection in the AWS endpoint', () => {
       ...clientConfig(kinesisEmulator.endpoint),
       requestHandler: new NodeHttpHandler(),
     });
-    faults = createFaultInjector({}, (stream) => openShardRanges(direct, stream));
+    const directDynamoDb = new DynamoDBClient(clientConfig(dynamoEmulator.endpoint));
+    faults = createFaultInjector(
+      {},
+      (stream) => openShardRanges(direct, stream),
+      Math.random,
+      undefined,
+      (table) => tableBillingMode(directDynamoDb, table),
+    );
     gateway = await startGateway({
       port: 0,
       services: { kinesis: kinesisEmulator.endpoint, dynamodb: dynamoEmulator.endpoint },
@@ -110,6 +118,14 @@ describe('Local runtime: fault injection in the AWS endpoint', () => {
     await kinesis.send(new CreateStreamCommand({ StreamName: 'flaky', ShardCount: 1 }));
     await kinesis.send(new CreateStreamCommand({ StreamName: 'refusals', ShardCount: 1 }));
     await createTable(dynamodb, 'items', [['pk', 'HASH']]);
+    await dynamodb.send(
+      new CreateTableCommand({
+        TableName: 'provisioned-items',
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 5 },
+      }),
+    );
   });
 
   afterAll(async () => {
@@ -192,13 +208,56 @@ describe('Local runtime: fault injection in the AWS endpoint', () => {
     const put = (pk: string) =>
       dynamodb.send(new PutItemCommand({ TableName: 'items', Item: { pk: { S: pk } } }));
     // Act / Assess
-    await expect(put('poison-1')).rejects.toMatchObject({ name: 'ProvisionedThroughputExceededException' });
+    await expect(put('poison-1')).rejects.toMatchObject({
+      name: 'ThrottlingException',
+      $metadata: { httpStatusCode: 400 },
+    });
     await expect(put('fine-1')).resolves.toBeDefined();
     faults.update({ dynamodbMode: 'error', dynamodbPattern: '/poison-\\d/' });
     await expect(put('poison-2')).rejects.toMatchObject({ name: 'InternalServerError' });
     faults.update({ dynamodbPattern: '' });
     await expect(put('poison-3')).resolves.toBeDefined();
     expect(faults.counts.dynamodb).toBe(2);
+  });
+
+  it("throttles a write as its table's billing mode says: ThrottlingException on demand, ProvisionedThroughputExceededException when provisioned", async () => {
+    // Prepare
+    faults.update({ dynamodbPattern: 'poison', dynamodbMode: 'throttle' });
+    const answer = async (TableName: string) => {
+      const response = await fetch(gateway.endpoint, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-amz-json-1.0',
+          'x-amz-target': 'DynamoDB_20120810.BatchWriteItem',
+          'x-amz-date': '20260101T000000Z',
+          authorization:
+            'AWS4-HMAC-SHA256 Credential=S3RVER/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+        },
+        body: JSON.stringify({
+          RequestItems: { [TableName]: [{ PutRequest: { Item: { pk: { S: 'poison' } } } }] },
+        }),
+      });
+      return {
+        status: response.status,
+        body: (await response.json()) as { __type: string; message: string },
+      };
+    };
+    // Act
+    const onDemand = await answer('items');
+    const provisioned = await answer('provisioned-items');
+    const missing = await answer('no-such-table');
+    // Assess
+    expect(onDemand.status).toBe(400);
+    expect(onDemand.body.__type).toBe('com.amazon.coral.availability#ThrottlingException');
+    expect(onDemand.body.message).toContain(
+      'Throughput exceeds the current capacity of your table or index.',
+    );
+    expect(provisioned.status).toBe(400);
+    expect(provisioned.body.__type).toBe(
+      'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException',
+    );
+    expect(missing.status).toBe(400);
+    expect(missing.body.__type).toBe('com.amazonaws.dynamodb.v20120810#ResourceNotFoundException');
   });
 
   it('refuses invalid settings with a clear message', () => {

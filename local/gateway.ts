@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   createServer,
   type IncomingHttpHeaders,
@@ -75,15 +76,18 @@ export const serviceOf = (req: IncomingMessage): string | undefined => {
  */
 export const unscopedServiceOf = (req: IncomingMessage, body: Buffer): string | undefined => {
   if (req.headers['x-amz-target'] !== undefined) return undefined;
-  if (new URL(req.url ?? '/', 'http://local').searchParams.has('Action')) return 'sqs';
+  return isQueryProtocol(req, body) ? 'sqs' : 's3';
+};
+
+/** Whether a request is in the query protocol: an `Action` in its query string or its form body. */
+export const isQueryProtocol = (req: IncomingMessage, body: Buffer): boolean => {
+  if (new URL(req.url ?? '/', 'http://local').searchParams.has('Action')) return true;
   const type = String(req.headers['content-type'] ?? '').toLowerCase();
-  if (
+  return (
     req.method === 'POST' &&
     type.startsWith('application/x-www-form-urlencoded') &&
     new URLSearchParams(body.toString('latin1')).has('Action')
-  )
-    return 'sqs';
-  return 's3';
+  );
 };
 
 /**
@@ -205,6 +209,33 @@ export const sendJsonError = (res: ServerResponse, status: number, type: string,
   res.end(JSON.stringify({ __type: type, message }));
 };
 
+const escapeXml = (text: string): string =>
+  text.replace(
+    /[<>&'"]/g,
+    (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!,
+  );
+
+/**
+ * An error in the XML a client of the query protocol (`<ErrorResponse>`, as SNS, STS and CloudWatch's query API
+ * answer) or of S3's REST-XML protocol (`<Error>`) reads; such clients cannot read a JSON error at all.
+ */
+export const sendXmlError = (
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  protocol: 'query' | 'rest-xml',
+): void => {
+  const requestId = randomUUID();
+  const error = `<Code>${escapeXml(code)}</Code><Message>${escapeXml(message)}</Message>`;
+  const body =
+    protocol === 'query'
+      ? `<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse><Error><Type>Sender</Type>${error}</Error><RequestId>${requestId}</RequestId></ErrorResponse>`
+      : `<?xml version="1.0" encoding="UTF-8"?>\n<Error>${error}<RequestId>${requestId}</RequestId></Error>`;
+  res.writeHead(status, { 'content-type': protocol === 'query' ? 'text/xml' : 'application/xml' });
+  res.end(body);
+};
+
 export interface RunningGateway {
   endpoint: string;
   server: Server;
@@ -232,13 +263,23 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
         return;
       }
       const service = scoped ?? unscopedServiceOf(req, body);
+      // An error of the endpoint's own in the shape the client reads: XML for the query protocol and S3, else JSON.
+      const xml =
+        req.headers['x-amz-target'] !== undefined
+          ? undefined
+          : isQueryProtocol(req, body)
+            ? 'query'
+            : service === 's3'
+              ? 'rest-xml'
+              : undefined;
+      const sendError = (status: number, code: string, message: string): void =>
+        xml ? sendXmlError(res, status, code, message, xml) : sendJsonError(res, status, code, message);
       // Own names only: a scope of `constructor` or `__proto__` names no emulator.
       const target =
         service && Object.hasOwn(options.services, service) ? options.services[service] : undefined;
       if (!service || !target) {
         const emulated = Object.keys(options.services).join(', ');
-        sendJsonError(
-          res,
+        sendError(
           400,
           'UnrecognizedServiceException',
           scoped
@@ -304,8 +345,7 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
         );
       });
       upstream.on('error', (error) => {
-        if (!res.headersSent)
-          sendJsonError(res, 502, 'ServiceUnavailable', `${service} emulator: ${error.message}`);
+        if (!res.headersSent) sendError(502, 'ServiceUnavailable', `${service} emulator: ${error.message}`);
         else res.destroy(error);
       });
       // A client that hangs up abandons its request; the emulator's connection goes with it (a long poll included).

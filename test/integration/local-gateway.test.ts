@@ -11,6 +11,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   CreateBucketCommand,
@@ -368,9 +369,41 @@ describe('Local runtime: the single AWS endpoint', () => {
       expect(firehose.status).toBe(400);
       expect(JSON.parse(firehose.body.toString())).toMatchObject({ __type: 'UnrecognizedServiceException' });
       expect(object.status).toBe(400);
-      expect(JSON.parse(object.body.toString())).toMatchObject({
-        __type: 'UnrecognizedServiceException',
-        message: expect.stringContaining('is for s3, which the local runtime does not emulate'),
+      expect(object.body.toString()).toMatch(
+        /^<\?xml[^>]*>\n<Error><Code>UnrecognizedServiceException<\/Code><Message>A request without X-Amz-Target or SigV4 credential scope is for s3, which the local runtime does not emulate/,
+      );
+    });
+
+    it("answers a request for a service it does not emulate in the error shape of the service's protocol, which its SDK client reads", async () => {
+      // Prepare: CloudFormation speaks the query protocol (XML), S3 its REST-XML one.
+      const withoutS3 = await startGateway({ port: 0, services: { sqs: sqsEmulator.endpoint } });
+      const cloudformation = new CloudFormationClient({ ...clientConfig(gateway.endpoint), maxAttempts: 1 });
+      const objects = new S3Client({
+        ...clientConfig(withoutS3.endpoint),
+        forcePathStyle: true,
+        maxAttempts: 1,
+      });
+
+      // Act
+      const stacks = await cloudformation.send(new DescribeStacksCommand({})).catch((error: Error) => error);
+      const object = await objects
+        .send(new GetObjectCommand({ Bucket: BUCKET, Key: 'reports/daily.json' }))
+        .catch((error: Error) => error);
+      cloudformation.destroy();
+      objects.destroy();
+      await withoutS3.close();
+
+      // Assess
+      expect(stacks).toMatchObject({
+        name: 'UnrecognizedServiceException',
+        message:
+          "The service 'cloudformation' is not emulated by the local runtime; emulated: s3, sqs, dynamodb",
+        $metadata: { httpStatusCode: 400 },
+      });
+      expect(object).toMatchObject({
+        name: 'UnrecognizedServiceException',
+        message: "The service 's3' is not emulated by the local runtime; emulated: sqs",
+        $metadata: { httpStatusCode: 400 },
       });
     });
   });

@@ -374,6 +374,34 @@ describe('Local runtime: the single AWS endpoint', () => {
       );
     });
 
+    it('reports an SQS emulator it cannot reach in XML to a query-protocol request, and in JSON to a JSON one', async () => {
+      // Prepare: an endpoint whose SQS emulator is a port nothing listens on any more.
+      const gone = await listenOn(createServer(), 0);
+      await gone.close();
+      const unreachable = await startGateway({ port: 0, services: { sqs: gone.endpoint } });
+
+      // Act
+      const query = await send(unreachable.endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'Action=ListQueues&Version=2012-11-05',
+      });
+      const json = await send(unreachable.endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AmazonSQS.ListQueues' },
+        body: '{}',
+      });
+      await unreachable.close();
+
+      // Assess
+      expect(query.status).toBe(502);
+      expect(query.body.toString()).toMatch(
+        /<ErrorResponse><Error><Type>Sender<\/Type><Code>ServiceUnavailable<\/Code><Message>sqs emulator: /,
+      );
+      expect(json.status).toBe(502);
+      expect(JSON.parse(json.body.toString())).toMatchObject({ __type: 'ServiceUnavailable' });
+    });
+
     it("answers a request for a service it does not emulate in the error shape of the service's protocol, which its SDK client reads", async () => {
       // Prepare: CloudFormation speaks the query protocol (XML), S3 its REST-XML one.
       const withoutS3 = await startGateway({ port: 0, services: { sqs: sqsEmulator.endpoint } });

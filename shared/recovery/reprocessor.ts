@@ -694,7 +694,13 @@ const runShard = async (shard: ShardItem, run: RunContext): Promise<ShardOutcome
     });
     const agedOut = stream && agedOutRanges(shard, windowEnd, stream, clock.now());
     if (agedOut !== undefined) {
-      await save({ agedOut });
+      try {
+        await save({ agedOut });
+      } catch (error) {
+        // Another worker took the shard since this one was given it: it is that worker's to read.
+        if (error instanceof LeaseLostError) return 'lease-lost';
+        throw error;
+      }
       logger.warn("records of the window passed the stream's retention before they were read", {
         jobId: job.jobId,
         shardId: shard.shardId,
@@ -727,10 +733,16 @@ const runShard = async (shard: ShardItem, run: RunContext): Promise<ShardOutcome
    * than start after it at the trim horizon: the shard then goes on from its oldest record left, and says so.
    */
   const readResuming: ShardReader['read'] = async (from, limits, onBatch) => {
+    // Only a refusal of the checkpoint itself, before any batch was read from it: a later InvalidArgumentException
+    // says nothing of the checkpoint, and reading on from the oldest record would drive the batches read again.
+    let read = false;
     try {
-      return await reader.read(from, limits, onBatch);
+      return await reader.read(from, limits, (batch) => {
+        read = true;
+        return onBatch(batch);
+      });
     } catch (error) {
-      if (from.type !== 'AFTER_SEQUENCE_NUMBER' || errorName(error) !== 'InvalidArgumentException')
+      if (read || from.type !== 'AFTER_SEQUENCE_NUMBER' || errorName(error) !== 'InvalidArgumentException')
         throw error;
       const oldest = await reader.firstRetained();
       if (oldest === undefined || compareSequence(oldest, from.sequenceNumber) <= 0) throw error;

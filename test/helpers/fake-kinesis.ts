@@ -64,6 +64,8 @@ export class FakeKinesis {
     expireGetRecords: 0,
     /** GetRecords calls still to answer with ProvisionedThroughputExceededException. */
     throttleGetRecords: 0,
+    /** GetRecords calls still to answer with InvalidArgumentException. */
+    refuseGetRecords: 0,
     /** AT_SEQUENCE_NUMBER of a trimmed record answers InvalidArgumentException (else: the oldest record left). */
     refuseTrimmed: false,
     /** Shards that answer ResourceNotFoundException. */
@@ -261,6 +263,10 @@ export class FakeKinesis {
     if (this.faults.expireGetRecords > 0) {
       this.faults.expireGetRecords -= 1;
       throw awsError('ExpiredIteratorException', 'Iterator expired');
+    }
+    if (this.faults.refuseGetRecords > 0) {
+      this.faults.refuseGetRecords -= 1;
+      throw awsError('InvalidArgumentException', 'ShardIterator is not valid');
     }
     const { shardId, index } = JSON.parse(input.ShardIterator!) as { shardId: string; index: number };
     const shard = this.#shard(shardId);

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SHARD_READ_BYTES_PER_SECOND } from '#shared/kinesis/shard-reader.ts';
 import { MemoryQuarantine } from '#shared/quarantine/quarantine.ts';
 import { DryRunEventStore, DryRunQuarantine } from '#shared/recovery/dry-run.ts';
-import { type JobStore, MemoryJobStore } from '#shared/recovery/job-store.ts';
+import { type JobStore, LeaseLostError, MemoryJobStore } from '#shared/recovery/job-store.ts';
 import {
   agedOutRanges,
   type ContinueRequest,
@@ -382,6 +382,45 @@ describe('Recovery: reprocessor', () => {
         .map((call) => call.input.ShardIteratorType)
         .slice(-3),
     ).toEqual(['AFTER_SEQUENCE_NUMBER', 'TRIM_HORIZON', 'TRIM_HORIZON']);
+  });
+
+  it('takes an InvalidArgumentException after it has read from its checkpoint as a failure, not as the checkpoint aged out', async () => {
+    // Prepare: as above, the stream trims past the checkpoint (the read starts at the oldest record left); then a
+    // GetRecords after the first batch is refused.
+    const { clock, fake, memory, jobs, continued, deps, put } = setup(1);
+    const from = clock.now();
+    for (let n = 1; n <= 10; n += 1) put(S0, 'a', n);
+    let refuseNext = false;
+    const store = {
+      projectionVersion: 1,
+      put: async (event: Parameters<EventStore['put']>[0]) => {
+        clock.advance(40);
+        if (refuseNext) {
+          refuseNext = false;
+          fake.faults.refuseGetRecords = 1;
+        }
+        return memory.put(event);
+      },
+    };
+    const first = await handleReprocessRequest(
+      { from: iso(from), jobId: 'refused' },
+      deps({ store, budgetMs: 1_300 }),
+    );
+    const checkpointed = first.totals.recordsRead;
+    fake.trim(S0, checkpointed + 2);
+    refuseNext = true;
+    // Act
+    const second = await handleReprocessRequest(continued[0]!, deps({ store, owner: 'invocation-2' }));
+    // Assess: the records read from the checkpoint on count once, and the shard is left failed with the reason.
+    expect(checkpointed).toBeGreaterThan(0);
+    expect(second.totals.recordsRead).toBeLessThanOrEqual(10 - 2);
+    expect(fake.callsOf('GetShardIterator').map((call) => call.input.ShardIteratorType)).not.toContain(
+      'TRIM_HORIZON',
+    );
+    expect((await jobs.listShards('refused'))[0]).toMatchObject({
+      state: 'failed',
+      lastError: expect.stringContaining('ShardIterator is not valid'),
+    });
   });
 
   it('resumes a job named again from its checkpoints, and does nothing more for a finished job', async () => {
@@ -1158,6 +1197,49 @@ describe('Recovery: reprocessor', () => {
       `${S0}: records that arrived from ${range.from} to ${range.to} passed the stream's retention before they were read: any there were are gone`,
     ]);
     expect(status.state).toBe('done');
+  });
+
+  it('lets a shard go, without failing the invocation, when its lease is lost as it records a range past the retention', async () => {
+    // Prepare: as above; then another worker holds the shard's lease by the time the range is recorded.
+    const { clock, memory, deps, put, continued } = setup(1);
+    class LosingAtAgedOut extends MemoryJobStore {
+      lose = false;
+      override async checkpoint(...args: Parameters<MemoryJobStore['checkpoint']>) {
+        const [jobId, shardId, owner, progress] = args;
+        if (this.lose && progress.agedOut !== undefined) {
+          // Another worker takes the shard (its lease is given as if this one's had expired) before the write.
+          this.lose = false;
+          const later = clock.now() + 3_600_000;
+          await this.acquireLease(jobId, shardId, 'other-worker', later, later + 3_600_000);
+          throw new LeaseLostError(jobId, shardId, owner);
+        }
+        await super.checkpoint(...args);
+      }
+    }
+    const jobs = new LosingAtAgedOut();
+    const from = clock.now();
+    for (let n = 1; n <= 10; n += 1) put(S0, 'a', n);
+    const to = clock.now();
+    const store = {
+      projectionVersion: 1,
+      put: async (event: Parameters<EventStore['put']>[0]) => {
+        clock.advance(200);
+        return memory.put(event);
+      },
+    };
+    await handleReprocessRequest(
+      { from: iso(from), to: iso(to), jobId: 'taken' },
+      deps({ store, jobs, budgetMs: 1_700 }),
+    );
+    clock.advance(25 * 3_600_000);
+    jobs.lose = true;
+    // Act
+    const status = await handleReprocessRequest(continued[0]!, deps({ owner: 'invocation-2', jobs }));
+    // Assess: the invocation answers; the shard, the other worker's now, is not read by this one nor marked failed.
+    expect(status.state).not.toBe('failed');
+    const shard = (await jobs.listShards('taken'))[0]!;
+    expect(shard).toMatchObject({ state: 'reading', leaseOwner: 'other-worker' });
+    expect(shard.lastError).toBeUndefined();
   });
 
   it.each([

@@ -73,3 +73,78 @@ describe('Local runtime: S3 listings with a delimiter (s3rver, mended)', () => {
     expect([...all.keys].sort()).toEqual([...KEYS].sort());
   });
 });
+
+describe('Local runtime: S3 listings in pages, in order, counted as S3 counts them (s3rver, mended)', () => {
+  const PAGED = 'paged';
+  // `a-b` and `a.json` sort before `a/x` ('-' and '.' come before '/'), though s3rver's folder `a` comes first.
+  const PAGED_KEYS = ['a-b', 'a.json', 'a/x', 'a/y/z', 'b', 'c/d/e', 'd', 'dir with space/f+g.json'];
+
+  beforeAll(async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: PAGED }));
+    for (const key of PAGED_KEYS) await s3.send(new PutObjectCommand({ Bucket: PAGED, Key: key, Body: key }));
+  });
+
+  /** Every page of a listing, followed by its continuation tokens. */
+  const pages = async (input: { Delimiter?: string; MaxKeys?: number; StartAfter?: string }) => {
+    const answers = [];
+    let ContinuationToken: string | undefined;
+    do {
+      const answer = await s3.send(new ListObjectsV2Command({ Bucket: PAGED, ...input, ContinuationToken }));
+      answers.push(answer);
+      ContinuationToken = answer.NextContinuationToken;
+      expect(answers.length).toBeLessThanOrEqual(PAGED_KEYS.length);
+    } while (ContinuationToken);
+    return answers;
+  };
+
+  it('answers a truncated listing with a continuation token that gives the rest, every key once in UTF-8 order', async () => {
+    // Act
+    const answers = await pages({ MaxKeys: 3 });
+    // Assess
+    expect(answers.map((answer) => answer.IsTruncated)).toEqual([true, true, false]);
+    expect(answers.map((answer) => answer.KeyCount)).toEqual([3, 3, 2]);
+    expect(answers.flatMap((answer) => (answer.Contents ?? []).map((object) => object.Key))).toEqual(
+      PAGED_KEYS,
+    );
+  });
+
+  it('counts a common prefix as one of MaxKeys and in KeyCount, and never repeats it on the next page', async () => {
+    // Act
+    const whole = await pages({ Delimiter: '/' });
+    const answers = await pages({ Delimiter: '/', MaxKeys: 2 });
+    // Assess
+    expect(whole).toHaveLength(1);
+    expect(whole[0]!.KeyCount).toBe(7);
+    const entries = answers.map((answer) => [
+      ...(answer.Contents ?? []).map((object) => object.Key),
+      ...(answer.CommonPrefixes ?? []).map((common) => common.Prefix),
+    ]);
+    expect(answers.map((answer) => answer.KeyCount)).toEqual(entries.map((entry) => entry.length));
+    expect(entries.map((entry) => entry.length)).toEqual([2, 2, 2, 1]);
+    expect(entries.flat().sort()).toEqual(['a-b', 'a.json', 'a/', 'b', 'c/', 'd', 'dir with space/'].sort());
+  });
+
+  it('lists what follows StartAfter, a common prefix included when a key under it does', async () => {
+    // Act
+    const [answer] = await pages({ Delimiter: '/', StartAfter: 'a/x' });
+    // Assess
+    expect((answer!.Contents ?? []).map((object) => object.Key)).toEqual(['b', 'd']);
+    expect((answer!.CommonPrefixes ?? []).map((common) => common.Prefix)).toEqual([
+      'a/',
+      'c/',
+      'dir with space/',
+    ]);
+    expect(answer!.StartAfter).toBe('a/x');
+  });
+
+  it('URL-encodes the keys and prefixes when asked with EncodingType=url, and says so', async () => {
+    // Act
+    const answer = await s3.send(
+      new ListObjectsV2Command({ Bucket: PAGED, Prefix: 'dir with space/', EncodingType: 'url' }),
+    );
+    // Assess
+    expect(answer.EncodingType).toBe('url');
+    expect(answer.Prefix).toBe('dir+with+space/');
+    expect((answer.Contents ?? []).map((object) => object.Key)).toEqual(['dir+with+space/f%2Bg.json']);
+  });
+});

@@ -61,13 +61,19 @@ const readEnvVars = (path: string, functionId: string): Record<string, string> =
   return Object.fromEntries(Object.entries(merged).map(([k, v]) => [k, String(v)]));
 };
 
-const isRunning = async (endpoint: string): Promise<boolean> => {
+/**
+ * Whether a local runtime answers at the endpoint: `running`, `absent` when nothing answers (a runtime is booted for
+ * the call), or the HTTP status of another server, such as the runtime's own HTTP API (`--port`), given by mistake.
+ */
+const runtimeAt = async (endpoint: string): Promise<'running' | 'absent' | number> => {
+  let response: Response;
   try {
-    const response = await fetch(`${endpoint}/_local/faults`, { signal: AbortSignal.timeout(1_000) });
-    return response.ok;
+    response = await fetch(`${endpoint}/_local/faults`, { signal: AbortSignal.timeout(1_000) });
   } catch {
-    return false;
+    return 'absent';
   }
+  await response.body?.cancel();
+  return response.ok ? 'running' : response.status;
 };
 
 const parseInvokeFlags = () =>
@@ -128,7 +134,15 @@ const main = async (): Promise<number> => {
   const overrides = values['env-vars'] ? readEnvVars(values['env-vars'], functionId) : {};
   let booted: LocalRuntime | undefined;
   let endpoint = values.endpoint;
-  if (!(await isRunning(endpoint))) {
+  const found = await runtimeAt(endpoint);
+  if (typeof found === 'number') {
+    // Another server answers there: a runtime booted for the call would not be the one the user meant.
+    console.error(
+      `${endpoint} answers, but is no local runtime's AWS endpoint (GET /_local/faults answered HTTP ${found}). Is it its HTTP API (npm start's --port)? Give the AWS endpoint (--endpoint-port, 4566 by default) with --endpoint`,
+    );
+    return 2;
+  }
+  if (found === 'absent') {
     console.error(`no local runtime at ${endpoint}; starting one for this call`);
     booted = await startRuntime({
       templatePath,

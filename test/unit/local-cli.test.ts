@@ -303,4 +303,32 @@ describe('Local runtime: npm run invoke usage', () => {
     );
     expect(outcome.stderr).not.toContain('starting one for this call');
   });
+
+  it("given the HTTP API's address for --endpoint, says so and names the flag, instead of booting a runtime of its own", async () => {
+    // Prepare: a server that answers as the local runtime's HTTP API does off its routes
+    const api = createServer((_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end('{"message":"Not Found"}');
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    const endpoint = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+    const folder = mkdtempSync(join(tmpdir(), 'cli-invoke-'));
+    try {
+      // Act
+      const outcome = await run(
+        ['IngestFunction', '--no-build', '--endpoint', endpoint, '--template', resolve('template.yaml')],
+        'local/invoke.ts',
+        folder,
+      );
+      // Assess
+      expect(outcome.code).toBe(2);
+      expect(outcome.stderr).toContain(
+        `${endpoint} answers, but is no local runtime's AWS endpoint (GET /_local/faults answered HTTP 404). Is it its HTTP API (npm start's --port)? Give the AWS endpoint (--endpoint-port, 4566 by default) with --endpoint`,
+      );
+      expect(outcome.stderr).not.toContain('starting one for this call');
+    } finally {
+      await new Promise((resolve) => api.close(resolve));
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
 });

@@ -4,7 +4,11 @@ import { createServer } from 'node:http';
 import { createRequire, Module } from 'node:module';
 import type { AddressInfo, Server } from 'node:net';
 import { dirname, join } from 'node:path';
-import { installSequenceArithmetic, parseSequence } from '#local/emulators/kinesalite-sequences.ts';
+import {
+  installChildShardOrdering,
+  installSequenceArithmetic,
+  parseSequence,
+} from '#local/emulators/kinesalite-sequences.ts';
 import { mendS3rverListing } from '#local/emulators/s3rver-listing.ts';
 import { listenOn } from '#local/net.ts';
 
@@ -297,13 +301,15 @@ export interface KinesisOptions extends EmulatorOptions {
  * is answered when no record is that recent, as Kinesis does (`answerAtTimestampAfterLastRecord`), and GetRecords
  * says how far behind the tip its answer is (`answerMillisBehindLatest`). Sequence numbers and hash keys are
  * computed with the language's big integers (local/emulators/kinesalite-sequences.ts), and parsed sequence numbers
- * are remembered (`rememberingParse`). Records past their stream's retention are dropped every `trimIntervalMs`
+ * are remembered (`rememberingParse`). A split or merged shard's children number after their parents
+ * (`installChildShardOrdering`). Records past their stream's retention are dropped every `trimIntervalMs`
  * (`trimExpiredRecords`; `trimExpired` does it now).
  */
 export const startKinesis = async (options: KinesisOptions = {}) => {
   answerAtTimestampAfterLastRecord();
   answerMillisBehindLatest();
   installSequenceArithmetic(rememberingParse);
+  installChildShardOrdering();
   const kinesalite = require('kinesalite') as (opts: Record<string, unknown>) => Server;
   if (options.path) mkdirSync(options.path, { recursive: true });
   // kinesalite keeps its store to itself: it is taken as kinesalite makes it, with kinesalite/db's `create`.

@@ -124,3 +124,103 @@ export const installSequenceArithmetic = (wrap: (parse: Parse, original: Parse) 
     original: hashKey,
   });
 };
+
+/** A shard as kinesalite keeps it in its stream's metadata. */
+export interface KinesaliteShard {
+  ShardId: string;
+  ParentShardId?: string;
+  AdjacentParentShardId?: string;
+  SequenceNumberRange: { StartingSequenceNumber: string; EndingSequenceNumber?: string };
+}
+
+/**
+ * The StartingSequenceNumber that puts a child shard's numbers after all of its parents'. kinesalite dates a child
+ * `now + 1 s` to the second and follows that with one hex digit of its shard index, so a child made in the second
+ * its parent was made, whose index digit rolled past f (shard 15 split into 16 and 17), numbered below its parent.
+ * A child that starts above every parent's EndingSequenceNumber (which is above all of that parent's records) keeps
+ * kinesalite's number; one that does not is made a second after every parent's creation and last sequence time,
+ * and a sequence number leads with its shard's creation second.
+ */
+export const childStartingSequence = (
+  child: KinesaliteShard,
+  parents: KinesaliteShard[],
+  shardIx: number,
+  parse: Parse,
+  stringify: Stringify,
+): string => {
+  const starting = child.SequenceNumberRange.StartingSequenceNumber;
+  const ordered = parents.every(({ SequenceNumberRange: { EndingSequenceNumber: ending } }) =>
+    ending === undefined ? false : BigInt(starting) > BigInt(ending),
+  );
+  if (ordered) return starting;
+  const after = Math.max(
+    parse(starting).shardCreateTime as number,
+    ...parents.flatMap(({ SequenceNumberRange: range }) => [
+      (parse(range.StartingSequenceNumber).shardCreateTime as number) + 1000,
+      range.EndingSequenceNumber ? (parse(range.EndingSequenceNumber).seqTime as number) + 1000 : 0,
+    ]),
+  );
+  return stringify({ shardCreateTime: after, shardIx });
+};
+
+/** kinesalite's SplitShard and MergeShards, and the parts of its store they use. */
+interface ReshardStream {
+  StreamStatus?: string;
+  Shards?: KinesaliteShard[];
+}
+interface ReshardStore {
+  metaDb: { put(key: string, stream: ReshardStream, cb: (error?: unknown) => void): void };
+}
+type ReshardAction = ((store: ReshardStore, data: Record<string, unknown>, cb: unknown) => void) & {
+  ordersChildren?: true;
+};
+
+/**
+ * SplitShard and MergeShards number their children with `childStartingSequence`. Both actions store the stream
+ * twice: UPDATING at once, then, `updateStreamMs` later, ACTIVE with the new shards last (two for a split, one for
+ * a merge). They are given a store whose metaDb mends those children in the second write, before any record can
+ * reach them. kinesalite takes its actions from `require('./actions/<name>')` when it loads, so this goes into the
+ * module cache before that.
+ */
+export const installChildShardOrdering = (): void => {
+  const db = require('kinesalite/db') as KinesaliteDb & {
+    resolveShardId(shardId: string): { shardIx: number };
+  };
+  for (const [name, children] of [
+    ['splitShard', 2],
+    ['mergeShards', 1],
+  ] as const) {
+    const path = require.resolve(`kinesalite/actions/${name}.js`);
+    const original = require(path) as ReshardAction;
+    if (original.ordersChildren) continue;
+    const action: ReshardAction = (store, data, cb) => {
+      const put = (key: string, stream: ReshardStream, done: (error?: unknown) => void) => {
+        if (stream.StreamStatus === 'ACTIVE' && stream.Shards) {
+          const byId = new Map(stream.Shards.map((shard) => [shard.ShardId, shard]));
+          for (const child of stream.Shards.slice(-children)) {
+            const parents = [child.ParentShardId, child.AdjacentParentShardId].flatMap((id) =>
+              id && byId.has(id) ? [byId.get(id)!] : [],
+            );
+            child.SequenceNumberRange.StartingSequenceNumber = childStartingSequence(
+              child,
+              parents,
+              db.resolveShardId(child.ShardId).shardIx,
+              db.parseSequence,
+              db.stringifySequence,
+            );
+          }
+        }
+        store.metaDb.put(key, stream, done);
+      };
+      // Proxies, so that everything but the metaDb's put reaches kinesalite's own objects, reads and writes alike.
+      const metaDb = new Proxy(store.metaDb, {
+        get: (target, property) => (property === 'put' ? put : Reflect.get(target, property)),
+      });
+      const mended = new Proxy(store, {
+        get: (target, property) => (property === 'metaDb' ? metaDb : Reflect.get(target, property)),
+      });
+      original(mended, data, cb);
+    };
+    require.cache[path]!.exports = Object.assign(action, { ordersChildren: true as const });
+  }
+};

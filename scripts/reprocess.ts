@@ -72,7 +72,7 @@ const describe = (status: JobStatus, { live = false } = {}): string => {
   const t = status.totals;
   const running = status.state === 'running';
   const state =
-    running && !isWorkedOn(status, Date.now()) ? `running, not worked on (${NOT_WORKED_ON})` : status.state;
+    running && !workedOn(status, Date.now()) ? `running, not worked on (${NOT_WORKED_ON})` : status.state;
   const figures = [
     ...(live ? [] : [`window time ${Math.floor(windowProgress(status) * 100)}% read`]),
     `read ${t.recordsRead}`,
@@ -221,6 +221,18 @@ const unresumable = (status: JobStatus): string | undefined =>
       `${status.functionProjectionVersion}: it cannot be resumed; start a new job with --from for version ${status.functionProjectionVersion}`
     : undefined;
 
+/** When this command last handed the job to a new invocation (a start or a resume), if it did. */
+let handedOverAt: number | undefined;
+
+/**
+ * Whether the job is worked on, or was handed to a new invocation less than a minute ago: a detached start answers
+ * before its invocation runs, so the job shows neither a lease nor an update until that invocation takes it up, and
+ * resuming it again meanwhile would run a second chain beside the first.
+ */
+const workedOn = (status: JobStatus, now: number): boolean =>
+  isWorkedOn(status, now) ||
+  (status.state === 'running' && handedOverAt !== undefined && now - handedOverAt < RECENTLY_WORKED_MS);
+
 /** The job this command started or follows, once known: named when the command stops before the job does. */
 let currentJob: string | undefined;
 
@@ -301,6 +313,7 @@ const main = async (): Promise<number> => {
       if (refused) throw new JobStateError(refused);
       checkAgainst(current, parsed, Date.now());
       const following = current !== undefined && isWorkedOn(current, Date.now());
+      if (!following) handedOverAt = Date.now();
       status = following
         ? current
         : jobAnswer(await target.invoke<unknown>('ReprocessorFunction', request), values.job);
@@ -327,13 +340,14 @@ const main = async (): Promise<number> => {
         status = await statusOf(target, status.jobId);
         showNewWarnings();
         // Nothing works on it any more (its invocations were cut off: a stop, a crash): resumed, as `--job` would.
-        if (status.state === 'running' && !isWorkedOn(status, Date.now())) {
+        if (status.state === 'running' && !workedOn(status, Date.now())) {
           const refused = unresumable(status);
           if (refused !== undefined) {
             currentJob = undefined;
             throw new JobStateError(refused);
           }
           progress.line(`job ${status.jobId} is no longer worked on (${NOT_WORKED_ON}): resuming it`);
+          handedOverAt = Date.now();
           status = jobAnswer(
             await target.invoke<unknown>('ReprocessorFunction', {
               action: 'start',

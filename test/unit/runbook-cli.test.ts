@@ -650,6 +650,51 @@ describe('Runbook commands: reprocess --job takes over a job nothing works on an
       await close();
     }
   });
+  it('resumes a job once: the continuation it started is given a minute to take the job up', async () => {
+    // Prepare: a job nothing has worked on for hours. The function answers a detached start of it at once, before
+    // its continuation has run, so the job still shows no lease and its old updatedAt for a few polls.
+    const stalled = jobStatus('job-2', 'running', {
+      shard: { state: 'reading' },
+      updatedAt: '2026-11-27T11:00:00.000Z',
+    });
+    const answers = [
+      stalled,
+      stalled,
+      stalled,
+      stalled,
+      stalled,
+      jobStatus('job-2', 'done', { shard: { state: 'done' } }),
+    ];
+    const requests: Array<Record<string, unknown>> = [];
+    const { endpoint, close } = await invokeApi(({ payload }) => {
+      requests.push(payload);
+      return answers.shift();
+    });
+    try {
+      // Act
+      const result = await run('scripts/reprocess.ts', [
+        '--job',
+        'job-2',
+        '--poll',
+        '50',
+        '--endpoint',
+        endpoint,
+      ]);
+      // Assess: one start, then only looks: a second start would run a second chain beside the first.
+      expect(requests.map((r) => r.action)).toEqual([
+        'status',
+        'start',
+        'status',
+        'status',
+        'status',
+        'status',
+      ]);
+      expect(result.stderr).not.toContain('resuming it');
+      expect(result.code).toBe(0);
+    } finally {
+      await close();
+    }
+  });
 });
 
 describe('Runbook commands: the answer goes to stdout, as JSON with --json, and progress and errors to stderr', () => {

@@ -259,6 +259,11 @@ const main = async (): Promise<number> => {
     console.log(USAGE);
     return 0;
   }
+  // An unset shell variable gives an empty value, which would otherwise read as the flag left out (--to as the tip).
+  for (const flag of ['from', 'to', 'job'] as const) {
+    if (values[flag] === '')
+      throw new Error(`--${flag} is empty (an unset variable?): give it a value, or leave it out`);
+  }
   if (!values.from && !values.job)
     throw new Error(`--from (a new job) or --job (an existing one) is required\n\n${USAGE}`);
   const jobParameters = (['to', 'shards', 'rate', 'dry-run'] as const).filter((flag) =>

@@ -116,6 +116,19 @@ describe('Runbook commands: numeric flags are checked before the function is cal
     [['--from', '2026-11-28', '--to', '2026-11-27'], '--to must be after --from'],
     [['--from', '2026-11-27', '--shards', 'shard-1'], '--shards must be a non-empty list of shard ids'],
     [['--from', '2026-11-27', '--job', 'has space'], '--job must be 1-80 letters, digits'],
+    // An unset shell variable: an empty --to would run the job to the tip of the stream, an empty --job under a new id.
+    [
+      ['--from', '2026-11-27', '--to', ''],
+      '--to is empty (an unset variable?): give it a value, or leave it out',
+    ],
+    [
+      ['--from', '2026-11-27', '--job', ''],
+      '--job is empty (an unset variable?): give it a value, or leave it out',
+    ],
+    [
+      ['--job', 'job-1', '--from', ''],
+      '--from is empty (an unset variable?): give it a value, or leave it out',
+    ],
   ])(
     'npm run reprocess -- %j is refused before the function is called, so no invocation fails',
     async (flags, message) => {

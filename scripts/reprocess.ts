@@ -40,7 +40,7 @@ const USAGE = `usage: npm run reprocess -- --from <time> [options]
                        only followed while it is being worked on; a job followed here is resumed when
                        nothing has worked on it for a minute (its invocations were cut off)
   --status             show the job's status once and exit
-  --poll <ms>          how often progress is read (default: 1000)
+  --poll <ms>          how often progress is read, 50 to 3600000 (default: 1000)
   --endpoint <url>     the local runtime's AWS endpoint (default: ${DEFAULT_LOCAL_ENDPOINT})
   --stack <name>       a deployed stack instead; its outputs name the function
   --region <region>    the deployed stack's region
@@ -281,7 +281,13 @@ const main = async (): Promise<number> => {
     .filter(Boolean);
   if (shardIds?.length === 0)
     throw new Error(`--shards needs at least one shard id (shardId-000000000000), got '${values.shards}'`);
-  const pollMs = numberFlag('poll', values.poll, { checks: [{ integer: true }, { min: 50 }] }, Error);
+  // At most an hour: past setTimeout's largest delay (about 24.8 days) Node would wait 1 ms, polling without a pause.
+  const pollMs = numberFlag(
+    'poll',
+    values.poll,
+    { checks: [{ integer: true }, { min: 50 }, { max: 3_600_000 }] },
+    Error,
+  );
   // The function's own bounds, checked here too so that a typo fails before a job is started.
   const rate =
     values.rate === undefined

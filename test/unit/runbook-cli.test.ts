@@ -100,6 +100,8 @@ describe('Runbook commands: numeric flags are checked before the function is cal
     [['--rate', '100001'], '--rate must be at most 100000, got 100001'],
     [['--rate', '2.5'], '--rate must be a whole number, got 2.5'],
     [['--poll', '10'], '--poll must be at least 50, got 10'],
+    // Past setTimeout's largest delay (about 24.8 days) Node waits 1 ms instead: a poll of the function every 1 ms.
+    [['--poll', '3000000000'], '--poll must be at most 3600000, got 3000000000'],
   ])('npm run reprocess -- %j fails with exit status 2', async (flags, message) => {
     // Act
     const result = await run('scripts/reprocess.ts', [...FROM, ...flags]);

@@ -15,7 +15,9 @@ export const createProgress = (label: string, out: NodeJS.WriteStream = process.
     if (!total) return `${done}`;
     const width = 24;
     // Rounded down, both: the bar is full, and says 100%, only when the work is done.
-    const share = Math.min(1, done / total);
+    // Clamped to 0..1, and 0 when it is not a number: String.repeat throws on a negative count.
+    const ratio = done / total;
+    const share = Number.isNaN(ratio) ? 0 : Math.min(1, Math.max(0, ratio));
     const filled = Math.floor(share * width);
     return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${Math.floor(share * 100)}%`;
   };

@@ -27,6 +27,18 @@ describe('Commands: progress bar', () => {
     expect(written).toEqual([`work ${bar} detail\n`]);
   });
 
+  it.each([
+    ['below 0', -5],
+    ['not a number', Number.NaN],
+  ])('shows a share %s as an empty bar, never a failure or a NaN figure', (_, done) => {
+    // Prepare
+    const { stream, written } = plainStream();
+    // Act
+    createProgress('work', stream).update(done, 1000, 'detail');
+    // Assess
+    expect(written).toEqual(['work [------------------------] 0% detail\n']);
+  });
+
   it('shows a count alone when there is no total, and writes a plain line only when it changes', () => {
     // Prepare
     const { stream, written } = plainStream();

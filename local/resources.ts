@@ -6,7 +6,9 @@ import {
   type GlobalSecondaryIndex,
   type KeySchemaElement,
   type LocalSecondaryIndex,
+  type ProvisionedThroughput,
   type TableDescription,
+  UpdateTableCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import {
@@ -190,7 +192,7 @@ const indexesText = (
     .join('; ');
 
 /**
- * A table kept from the last run. Its key and indexes are not changed (CloudFormation replaces a table whose key
+ * A table kept from the last run (its billing mode already brought to the template's). Its key and indexes are not changed (CloudFormation replaces a table whose key
  * changes, and writes to the old key would fail): a kept table whose key or indexes differ from the template's
  * is named in the start line, with the way to make it anew.
  */
@@ -203,6 +205,7 @@ const keptTable = (
     GlobalSecondaryIndexes?: GlobalSecondaryIndex[];
     LocalSecondaryIndexes?: LocalSecondaryIndex[];
   },
+  changed?: string,
 ): string => {
   const notes: string[] = [];
   const keptKey = keyText(kept.KeySchema, kept.AttributeDefinitions);
@@ -218,11 +221,62 @@ const keptTable = (
     ];
     if (have !== want) notes.push(`${what} [${have}] where the template now asks for [${want}]`);
   }
-  if (notes.length === 0) return `table ${name} (kept)`;
+  const done = changed ? `; ${changed}` : '';
+  if (notes.length === 0) return `table ${name} (kept${done})`;
   return (
-    `table ${name} (kept; WARNING: ${notes.join('; ')}; the local table is not changed: start with --fresh to ` +
-    'make it anew (its items and the rest of the local data are dropped))'
+    `table ${name} (kept${done}; WARNING: ${notes.join('; ')}; its key and indexes are not changed: start with ` +
+    '--fresh to make it anew (its items and the rest of the local data are dropped))'
   );
+};
+
+/** A table's billing as the template says: PROVISIONED when it says so, or gives throughput without a mode. */
+const billingOf = (p: {
+  BillingMode?: string;
+  ProvisionedThroughput?: { ReadCapacityUnits?: number | string; WriteCapacityUnits?: number | string };
+}): { mode: 'PROVISIONED' | 'PAY_PER_REQUEST'; throughput?: ProvisionedThroughput } => {
+  const provisioned =
+    p.BillingMode === 'PROVISIONED' || (p.BillingMode === undefined && p.ProvisionedThroughput !== undefined);
+  if (!provisioned) return { mode: 'PAY_PER_REQUEST' };
+  return {
+    mode: 'PROVISIONED',
+    throughput: {
+      ReadCapacityUnits: Number(p.ProvisionedThroughput?.ReadCapacityUnits ?? 1),
+      WriteCapacityUnits: Number(p.ProvisionedThroughput?.WriteCapacityUnits ?? 1),
+    },
+  };
+};
+
+/**
+ * Brings a kept table's billing mode and provisioned throughput to the template's, as a stack update does it in
+ * place (UpdateTable); says what changed, or nothing.
+ */
+const keepBilling = async (
+  dynamodb: Pick<DynamoDBClient, 'send'>,
+  name: string,
+  kept: TableDescription,
+  wanted: ReturnType<typeof billingOf>,
+): Promise<string | undefined> => {
+  // A table described without a billing mode is PROVISIONED, as DynamoDB documents it.
+  const keptMode = kept.BillingModeSummary?.BillingMode ?? 'PROVISIONED';
+  const keptThroughput = kept.ProvisionedThroughput;
+  const throughputChanged =
+    wanted.mode === 'PROVISIONED' &&
+    (keptThroughput?.ReadCapacityUnits !== wanted.throughput?.ReadCapacityUnits ||
+      keptThroughput?.WriteCapacityUnits !== wanted.throughput?.WriteCapacityUnits);
+  if (keptMode === wanted.mode && !throughputChanged) return undefined;
+  await dynamodb.send(
+    new UpdateTableCommand({
+      TableName: name,
+      BillingMode: wanted.mode,
+      ...(wanted.throughput ? { ProvisionedThroughput: wanted.throughput } : {}),
+    }),
+  );
+  await waitForTable(dynamodb, name);
+  const units = (t?: { ReadCapacityUnits?: number; WriteCapacityUnits?: number }) =>
+    `${t?.ReadCapacityUnits}/${t?.WriteCapacityUnits}`;
+  return keptMode === wanted.mode
+    ? `read/write capacity ${units(keptThroughput)} → ${units(wanted.throughput)}`
+    : `billing mode ${keptMode} → ${wanted.mode}`;
 };
 
 const createTable = async ({ dynamodb }: ResourceClients, resource: PlannedResource): Promise<string> => {
@@ -231,23 +285,45 @@ const createTable = async ({ dynamodb }: ResourceClients, resource: PlannedResou
     AttributeDefinitions: AttributeDefinition[];
     GlobalSecondaryIndexes?: GlobalSecondaryIndex[];
     LocalSecondaryIndexes?: LocalSecondaryIndex[];
+    BillingMode?: string;
+    ProvisionedThroughput?: { ReadCapacityUnits?: number | string; WriteCapacityUnits?: number | string };
   };
   const name = resource.refs.ref;
+  const billing = billingOf(p);
   const kept = (await found(dynamodb.send(new DescribeTableCommand({ TableName: name }))))?.Table;
-  if (kept) return keptTable(name, kept, p);
+  if (kept) {
+    const changed = await keepBilling(dynamodb, name, kept, billing);
+    return keptTable(name, kept, p, changed);
+  }
   await dynamodb.send(
     new CreateTableCommand({
       TableName: name,
       KeySchema: p.KeySchema,
       AttributeDefinitions: p.AttributeDefinitions,
-      BillingMode: 'PAY_PER_REQUEST',
+      BillingMode: billing.mode,
+      ...(billing.throughput ? { ProvisionedThroughput: billing.throughput } : {}),
       ...(p.GlobalSecondaryIndexes?.length
         ? {
-            GlobalSecondaryIndexes: p.GlobalSecondaryIndexes.map(({ IndexName, KeySchema, Projection }) => ({
-              IndexName,
-              KeySchema,
-              Projection,
-            })),
+            GlobalSecondaryIndexes: p.GlobalSecondaryIndexes.map(
+              ({ IndexName, KeySchema, Projection, ProvisionedThroughput }) => ({
+                IndexName,
+                KeySchema,
+                Projection,
+                // A PROVISIONED table's index has throughput of its own, which CloudFormation requires.
+                ...(billing.throughput
+                  ? {
+                      ProvisionedThroughput: {
+                        ReadCapacityUnits: Number(
+                          ProvisionedThroughput?.ReadCapacityUnits ?? billing.throughput.ReadCapacityUnits,
+                        ),
+                        WriteCapacityUnits: Number(
+                          ProvisionedThroughput?.WriteCapacityUnits ?? billing.throughput.WriteCapacityUnits,
+                        ),
+                      },
+                    }
+                  : {}),
+              }),
+            ),
           }
         : {}),
       ...(p.LocalSecondaryIndexes?.length ? { LocalSecondaryIndexes: p.LocalSecondaryIndexes } : {}),

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
-import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -126,8 +126,8 @@ describe('Local runtime: template resources are ready before anything uses them'
     // Assess
     expect(changed).toEqual([
       'table kept-table (kept; WARNING: keyed by identity (S) HASH where the template now asks for identity (S) HASH, ' +
-        'version (N) RANGE; global secondary indexes [] where the template now asks for [byVersion (version (N) HASH)]; the local table ' +
-        'is not changed: start with --fresh to make it anew (its items and the rest of the local data are dropped))',
+        'version (N) RANGE; global secondary indexes [] where the template now asks for [byVersion (version (N) HASH)]; its key and ' +
+        'indexes are not changed: start with --fresh to make it anew (its items and the rest of the local data are dropped))',
     ]);
     expect(same).toEqual(['table kept-table (kept)']);
   });
@@ -161,5 +161,44 @@ describe('Local runtime: template resources are ready before anything uses them'
     expect(changed[0]).toContain(
       'WARNING: global secondary indexes [byKey (version (S) HASH)] where the template now asks for [byKey (source (S) HASH)]',
     );
+  });
+
+  it("makes a table in the template's billing mode, and changes a kept table's in place as a stack update does", async () => {
+    // Prepare: a table the template makes PROVISIONED, later changed to PAY_PER_REQUEST and back.
+    const table = (billing: Record<string, unknown>) =>
+      ({
+        resources: {
+          Table: resource('Table', 'AWS::DynamoDB::Table', 'billed', {
+            KeySchema: [{ AttributeName: 'identity', KeyType: 'HASH' }],
+            AttributeDefinitions: [{ AttributeName: 'identity', AttributeType: 'S' }],
+            ...billing,
+          }),
+        },
+      }) as unknown as LocalStack;
+    const provisioned = {
+      BillingMode: 'PROVISIONED',
+      ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 7 },
+    };
+    const clients = { kinesis, dynamodb } as unknown as ResourceClients;
+    const describe = async () =>
+      (await dynamodb.send(new DescribeTableCommand({ TableName: 'billed' }))).Table!;
+    // Act
+    const made = await createResources(table(provisioned), clients);
+    const madeTable = await describe();
+    const onDemand = await createResources(table({ BillingMode: 'PAY_PER_REQUEST' }), clients);
+    const onDemandTable = await describe();
+    const back = await createResources(table(provisioned), clients);
+    // Assess
+    expect(made).toEqual(['table billed']);
+    expect(madeTable.BillingModeSummary?.BillingMode ?? 'PROVISIONED').toBe('PROVISIONED');
+    expect(madeTable.ProvisionedThroughput).toMatchObject({ ReadCapacityUnits: 5, WriteCapacityUnits: 7 });
+    expect(onDemand).toEqual(['table billed (kept; billing mode PROVISIONED → PAY_PER_REQUEST)']);
+    expect(onDemandTable.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
+    expect(back).toEqual(['table billed (kept; billing mode PAY_PER_REQUEST → PROVISIONED)']);
+    expect(await describe()).toMatchObject({
+      TableStatus: 'ACTIVE',
+      BillingModeSummary: { BillingMode: 'PROVISIONED' },
+      ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 7 },
+    });
   });
 });

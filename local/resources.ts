@@ -5,6 +5,7 @@ import {
   type DynamoDBClient,
   type GlobalSecondaryIndex,
   type KeySchemaElement,
+  ListTablesCommand,
   type LocalSecondaryIndex,
   type ProvisionedThroughput,
   type TableDescription,
@@ -17,6 +18,7 @@ import {
   DescribeStreamSummaryCommand,
   IncreaseStreamRetentionPeriodCommand,
   type KinesisClient,
+  ListStreamsCommand,
   waitUntilStreamExists,
 } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -405,4 +407,47 @@ export const createResources = async (stack: LocalStack, clients: ResourceClient
     if (line) lines.push(line);
   }
   return lines;
+};
+
+/**
+ * Streams and tables kept from an earlier start that the template no longer declares (removed, or renamed): a
+ * stack update would delete them, unless their DeletionPolicy kept them. They are kept here, and named, so that
+ * one put back later under its name is not taken for a new one. One line each, for the start-up log.
+ */
+export const leftOverLines = async (
+  stack: LocalStack,
+  { kinesis, dynamodb }: ResourceClients,
+): Promise<string[]> => {
+  const declared = (type: string) =>
+    new Set(
+      Object.values(stack.resources)
+        .filter((r) => r.type === type)
+        .map((r) => r.refs.ref),
+    );
+  const streams: string[] = [];
+  for (let start: string | undefined, more = true; more; ) {
+    const page = await kinesis.send(new ListStreamsCommand(start ? { ExclusiveStartStreamName: start } : {}));
+    streams.push(...(page.StreamNames ?? []));
+    more = page.HasMoreStreams === true && (page.StreamNames?.length ?? 0) > 0;
+    start = streams.at(-1);
+  }
+  const tables: string[] = [];
+  for (let start: string | undefined, more = true; more; ) {
+    const page = await dynamodb.send(new ListTablesCommand(start ? { ExclusiveStartTableName: start } : {}));
+    tables.push(...(page.TableNames ?? []));
+    start = page.LastEvaluatedTableName;
+    more = start !== undefined;
+  }
+  const kept = (what: string, names: string[], wanted: Set<string>, holds: string) =>
+    names
+      .filter((name) => !wanted.has(name))
+      .map(
+        (name) =>
+          `${what} ${name} is no longer in the template: kept with its ${holds} (a stack update would delete it ` +
+          'unless its DeletionPolicy retains it); start with --fresh to drop it (and the rest of the local data)',
+      );
+  return [
+    ...kept('stream', streams, declared('AWS::Kinesis::Stream'), 'records'),
+    ...kept('table', tables, declared('AWS::DynamoDB::Table'), 'items'),
+  ];
 };

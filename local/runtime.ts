@@ -44,7 +44,7 @@ import {
   startHttpApi,
 } from '#local/http-api.ts';
 import { checkPortFree, closeAfterAnswer, readBody } from '#local/net.ts';
-import { createResources, type ResourceClients } from '#local/resources.ts';
+import { createResources, leftOverLines, type ResourceClients } from '#local/resources.ts';
 import { type LocalStack, planStack } from '#local/stack.ts';
 import { collectStatus, type RuntimeStatus } from '#local/status.ts';
 import { environmentProblems } from '#local/template/environment.ts';
@@ -450,6 +450,7 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
       },
     });
     for (const line of await createResources(stack, clients)) log('runtime', line);
+    for (const line of await leftOverLines(stack, clients)) log('runtime', line);
     for (const line of restoredMessagesLines(emulators.sqs.restoreMessages())) log('runtime', line);
 
     const bundleRoot = resolve(options.bundleRoot ?? 'dist/functions');

@@ -6,7 +6,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientConfig } from '#local/emulators/index.ts';
 import { listenOn } from '#local/net.ts';
-import { createResources, type ResourceClients } from '#local/resources.ts';
+import { createResources, leftOverLines, type ResourceClients } from '#local/resources.ts';
 import type { LocalStack, PlannedResource } from '#local/stack.ts';
 
 const require = createRequire(import.meta.url);
@@ -200,5 +200,31 @@ describe('Local runtime: template resources are ready before anything uses them'
       BillingModeSummary: { BillingMode: 'PROVISIONED' },
       ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 7 },
     });
+  });
+
+  it('names the kept streams and tables that the template no longer declares', async () => {
+    // Prepare: a stream and a table made by an earlier start.
+    const both = {
+      resources: {
+        Stream: resource('Stream', 'AWS::Kinesis::Stream', 'removed-stream', { ShardCount: 1 }),
+        Table: resource('Table', 'AWS::DynamoDB::Table', 'removed-table', {
+          KeySchema: [{ AttributeName: 'identity', KeyType: 'HASH' }],
+          AttributeDefinitions: [{ AttributeName: 'identity', AttributeType: 'S' }],
+        }),
+      },
+    } as unknown as LocalStack;
+    const clients = { kinesis, dynamodb } as unknown as ResourceClients;
+    await createResources(both, clients);
+    // Act: started again with a template that has neither.
+    const lines = await leftOverLines({ resources: {} } as unknown as LocalStack, clients);
+    // Assess
+    expect(lines).toContain(
+      'stream removed-stream is no longer in the template: kept with its records (a stack update would delete it ' +
+        'unless its DeletionPolicy retains it); start with --fresh to drop it (and the rest of the local data)',
+    );
+    expect(lines).toContain(
+      'table removed-table is no longer in the template: kept with its items (a stack update would delete it ' +
+        'unless its DeletionPolicy retains it); start with --fresh to drop it (and the rest of the local data)',
+    );
   });
 });

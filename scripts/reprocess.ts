@@ -269,6 +269,14 @@ const main = async (): Promise<number> => {
   const jobParameters = (['to', 'shards', 'rate', 'dry-run'] as const).filter((flag) =>
     flag === 'dry-run' ? values[flag] : values[flag] !== undefined,
   );
+  // --status shows the job as it is: parameters given with it would be ignored without a word.
+  if (values.status && (values.from !== undefined || jobParameters.length > 0)) {
+    const given = [...(values.from !== undefined ? ['from'] : []), ...jobParameters];
+    throw new Error(
+      `--status shows job ${values.job ?? '(none given)'} as it is: ${given.map((flag) => `--${flag}`).join(', ')} ` +
+        `${given.length === 1 ? 'is' : 'are'} not taken with it; use --job alone with --status`,
+    );
+  }
   if (values.job && !values.from && !values.status && jobParameters.length > 0) {
     throw new Error(
       `${jobParameters.map((flag) => `--${flag}`).join(', ')} set${jobParameters.length === 1 ? 's' : ''} the parameters of a new job, with --from; ` +

@@ -131,6 +131,15 @@ describe('Runbook commands: numeric flags are checked before the function is cal
       ['--job', 'job-1', '--from', ''],
       '--from is empty (an unset variable?): give it a value, or leave it out',
     ],
+    // --status shows a job as it is: a window or rate given with it would be ignored without a word.
+    [
+      ['--job', 'job-1', '--status', '--to', '2026-11-28T00:00:00Z', '--dry-run'],
+      '--status shows job job-1 as it is: --to, --dry-run are not taken with it; use --job alone with --status',
+    ],
+    [
+      ['--job', 'job-1', '--status', '--from', '2026-11-27T00:00:00Z'],
+      '--status shows job job-1 as it is: --from is not taken with it; use --job alone with --status',
+    ],
   ])(
     'npm run reprocess -- %j is refused before the function is called, so no invocation fails',
     async (flags, message) => {

@@ -51,6 +51,25 @@ const closest = (name: string, candidates: readonly string[]): string | undefine
   return best?.name;
 };
 
+/** ` (did you mean …?)` naming the candidate nearest a misspelt name, or nothing when none is near. */
+const didYouMean = (name: string, candidates: readonly string[]): string => {
+  const hint = closest(name, candidates);
+  return hint ? ` (did you mean ${hint}?)` : '';
+};
+
+/** Each key of a map that is not one of `keys`, reported as an unknown `what` key with the nearest it takes. */
+const checkKeys = (
+  checker: SchemaChecker,
+  map: PlainObject,
+  keys: readonly string[],
+  location: Location,
+  what: string,
+): void => {
+  for (const key of Object.keys(map)) {
+    if (!keys.includes(key)) checker.report(at(location, key), `unknown ${what} key${didYouMean(key, keys)}`);
+  }
+};
+
 /** A value outside an enumeration; a long one (Lambda's runtimes) is named by its nearest member only. */
 const notOneOf = (value: string, allowed: readonly string[]): string => {
   if (allowed.length <= 12) return `${JSON.stringify(value)} is not one of ${allowed.join(', ')}`;
@@ -115,11 +134,7 @@ class SchemaChecker {
     for (const [key, child] of Object.entries(value)) {
       const property = properties[key];
       if (!property) {
-        const hint = closest(key, names);
-        this.report(
-          at(location, key),
-          `unknown property of ${owner}${hint ? ` (did you mean ${hint}?)` : ''}`,
-        );
+        this.report(at(location, key), `unknown property of ${owner}${didYouMean(key, names)}`);
         continue;
       }
       if (key === 'Properties' && event !== undefined) {
@@ -382,17 +397,13 @@ const checkParameters = (template: Template, checker: SchemaChecker): void => {
       checker.report(location, `expected a parameter (a map), got ${kindOf(parameter)}`);
       continue;
     }
-    for (const key of Object.keys(parameter)) {
-      if (PARAMETER_KEYS.includes(key)) continue;
-      const hint = closest(key, PARAMETER_KEYS);
-      checker.report(at(location, key), `unknown parameter key${hint ? ` (did you mean ${hint}?)` : ''}`);
-    }
+    checkKeys(checker, parameter, PARAMETER_KEYS, location, 'parameter');
     const type = parameter.Type;
     if (typeof type !== 'string' || !PARAMETER_TYPES.includes(type)) {
-      const hint = typeof type === 'string' ? closest(type, PARAMETER_TYPES) : undefined;
+      const hint = typeof type === 'string' ? didYouMean(type, PARAMETER_TYPES) : '';
       checker.report(
         at(location, 'Type'),
-        `${type === undefined ? 'a parameter needs a Type' : `unknown parameter type ${JSON.stringify(type)}`}${hint ? ` (did you mean ${hint}?)` : ''}`,
+        `${type === undefined ? 'a parameter needs a Type' : `unknown parameter type ${JSON.stringify(type)}`}${hint}`,
       );
       continue;
     }
@@ -414,10 +425,9 @@ const checkParameters = (template: Template, checker: SchemaChecker): void => {
 const checkAnatomy = (template: Template, checker: SchemaChecker): void => {
   for (const section of Object.keys(template)) {
     if (SECTIONS.includes(section)) continue;
-    const hint = closest(section, SECTIONS);
     checker.report(
       { resource: section, path: '' },
-      `unknown template section${hint ? ` (did you mean ${hint}?)` : ''}: CloudFormation refuses the template`,
+      `unknown template section${didYouMean(section, SECTIONS)}: CloudFormation refuses the template`,
     );
   }
   const version = template.AWSTemplateFormatVersion;
@@ -443,11 +453,7 @@ const checkAnatomy = (template: Template, checker: SchemaChecker): void => {
       checker.report(location, `expected an output (a map), got ${kindOf(output)}`);
       continue;
     }
-    for (const key of Object.keys(output)) {
-      if (OUTPUT_KEYS.includes(key)) continue;
-      const hint = closest(key, OUTPUT_KEYS);
-      checker.report(at(location, key), `unknown output key${hint ? ` (did you mean ${hint}?)` : ''}`);
-    }
+    checkKeys(checker, output, OUTPUT_KEYS, location, 'output');
     if (output.Export === undefined) continue;
     const exportName = isPlainObject(output.Export) ? output.Export.Name : undefined;
     if (exportName === undefined) {
@@ -476,19 +482,17 @@ export const checkSchema = (template: Template, spec: TemplateSpec): Finding[] =
       // A SAM resource type newer than the specification (CapacityProvider): its keys against SAM's list alone.
       for (const key of Object.keys(properties)) {
         if (supported.includes(key)) continue;
-        const hint = closest(key, supported);
         checker.report(
           at(location, key),
-          `SAM does not take ${key} in Globals.${section}${hint ? ` (did you mean ${hint}?)` : ''}: it takes ${supported.join(', ')}`,
+          `SAM does not take ${key} in Globals.${section}${didYouMean(key, supported)}: it takes ${supported.join(', ')}`,
         );
       }
       continue;
     }
     if (!shape || !supported) {
-      const hint = closest(section, Object.keys(SAM_GLOBALS));
       checker.report(
         location,
-        `unknown Globals section${hint ? ` (did you mean ${hint}?)` : ''}: SAM takes ${Object.keys(SAM_GLOBALS).join(', ')}`,
+        `unknown Globals section${didYouMean(section, Object.keys(SAM_GLOBALS))}: SAM takes ${Object.keys(SAM_GLOBALS).join(', ')}`,
       );
       continue;
     }

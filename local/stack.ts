@@ -337,6 +337,12 @@ export const planStack = (template: Template, options: StackOptions): LocalStack
     const logging = properties.LoggingConfig as
       | { LogFormat?: unknown; ApplicationLogLevel?: unknown }
       | undefined;
+    // -1 when unset: a count of 0 is one the function sets.
+    const reservedConcurrency = number(properties.ReservedConcurrentExecutions, -1);
+    const asyncRetryAttempts = number(
+      (properties.EventInvokeConfig as { MaximumRetryAttempts?: unknown } | undefined)?.MaximumRetryAttempts,
+      -1,
+    );
     functions[id] = {
       logicalId: id,
       name: id,
@@ -357,20 +363,8 @@ export const planStack = (template: Template, options: StackOptions): LocalStack
       tracing: properties.Tracing === 'Active' ? 'Active' : 'PassThrough',
       timeoutSeconds: number(properties.Timeout, 3),
       memoryMb: number(properties.MemorySize, 128),
-      ...(number(properties.ReservedConcurrentExecutions, -1) >= 0
-        ? { reservedConcurrency: Number(properties.ReservedConcurrentExecutions) }
-        : {}),
-      ...(number(
-        (properties.EventInvokeConfig as { MaximumRetryAttempts?: unknown } | undefined)
-          ?.MaximumRetryAttempts,
-        -1,
-      ) >= 0
-        ? {
-            asyncRetryAttempts: Number(
-              (properties.EventInvokeConfig as { MaximumRetryAttempts: unknown }).MaximumRetryAttempts,
-            ),
-          }
-        : {}),
+      ...(reservedConcurrency >= 0 ? { reservedConcurrency } : {}),
+      ...(asyncRetryAttempts >= 0 ? { asyncRetryAttempts } : {}),
       environment: Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, String(v)])),
       events: Object.entries(
         (properties.Events ?? {}) as Record<string, { Type: string; Properties?: Record<string, unknown> }>,

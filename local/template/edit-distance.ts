@@ -13,3 +13,16 @@ export const editDistance = (a: string, b: string): number => {
   }
   return row[y.length]!;
 };
+
+/** The candidate nearest a name, the first of those as near, with its distance; undefined when there are none. */
+export const nearest = (
+  name: string,
+  candidates: Iterable<string>,
+): { readonly name: string; readonly score: number } | undefined => {
+  let best: { name: string; score: number } | undefined;
+  for (const candidate of candidates) {
+    const score = editDistance(name, candidate);
+    if (!best || score < best.score) best = { name: candidate, score };
+  }
+  return best;
+};

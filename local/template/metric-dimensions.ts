@@ -1,4 +1,4 @@
-import { editDistance } from './edit-distance.ts';
+import { nearest } from './edit-distance.ts';
 
 /**
  * The CloudWatch metrics of the AWS services this project alarms on and charts, each with the dimension sets AWS
@@ -250,11 +250,7 @@ export const AWS_NAMESPACES: ReadonlySet<string> = new Set([
 export const namespaceProblem = (namespace: string): string | undefined => {
   if (!namespace.startsWith('AWS/') || AWS_NAMESPACES.has(namespace) || namespace in AWS_METRICS)
     return undefined;
-  let best: { name: string; score: number } | undefined;
-  for (const known of AWS_NAMESPACES) {
-    const score = editDistance(namespace, known);
-    if (!best || score < best.score) best = { name: known, score };
-  }
+  const best = nearest(namespace, AWS_NAMESPACES);
   if (!best) return undefined;
   const sameButCase = best.score === 0;
   if (!sameButCase && (namespace.length - 4 < 5 || best.score > 2)) return undefined;

@@ -1,4 +1,4 @@
-import { editDistance } from './edit-distance.ts';
+import { nearest } from './edit-distance.ts';
 import { at, type Finding, finding, type Location } from './findings.ts';
 import { intrinsicName, isNoValue, isPlainObject, kindOf, type PlainObject } from './intrinsics.ts';
 import type { Template } from './parse.ts';
@@ -43,12 +43,8 @@ const describe = (type: PropertyType, spec: TemplateSpec): string => {
 
 /** A nearest-name hint for typos (edit distance ≤ 3). */
 const closest = (name: string, candidates: readonly string[]): string | undefined => {
-  let best: { name: string; score: number } | undefined;
-  for (const candidate of candidates) {
-    const score = editDistance(name, candidate);
-    if (score <= 3 && (!best || score < best.score)) best = { name: candidate, score };
-  }
-  return best?.name;
+  const best = nearest(name, candidates);
+  return best !== undefined && best.score <= 3 ? best.name : undefined;
 };
 
 /** ` (did you mean …?)` naming the candidate nearest a misspelt name, or nothing when none is near. */

@@ -7,6 +7,7 @@ import {
   subReferences,
 } from './intrinsics.ts';
 import type { Template } from './parse.ts';
+import { LIST_PARAMETER_TYPE } from './resolve.ts';
 import { samTranslations } from './sam-spec-overlay.ts';
 import type { TemplateSpec } from './spec.ts';
 
@@ -265,7 +266,6 @@ const RULE_FUNCTIONS: Readonly<Record<string, number | undefined>> = {
 };
 /** Rule functions whose first argument is a list of strings. */
 const LIST_FIRST = new Set(['Fn::Contains', 'Fn::EachMemberEquals', 'Fn::EachMemberIn']);
-const LIST_PARAMETER = /^(CommaDelimitedList|List<.+>)$/;
 
 /**
  * A rule's keys (RuleCondition, Assertions), its assertions' keys (Assert, AssertDescription), the number of
@@ -304,7 +304,7 @@ const checkRuleShape = (
     if (name === 'Fn::RefAll' || name === 'Fn::ValueOfAll') return true;
     if (name !== 'Ref') return name !== undefined;
     const parameter = parameters[String((value as PlainObject).Ref)];
-    return !isPlainObject(parameter) || LIST_PARAMETER.test(String(parameter.Type));
+    return !isPlainObject(parameter) || LIST_PARAMETER_TYPE.test(String(parameter.Type));
   };
   const walk = (value: unknown, where: Location): void => {
     if (Array.isArray(value)) {

@@ -83,13 +83,13 @@ export const parseParameterOverrides = (text: string): Record<string, string> =>
 };
 
 /** CloudFormation's list parameter types: CommaDelimitedList, List<Number> and the List<…> of AWS-specific types. */
-const LIST_TYPE = /^(CommaDelimitedList|List<.+>)$/;
+export const LIST_PARAMETER_TYPE = /^(CommaDelimitedList|List<.+>)$/;
 
 /** The parameters of a list type, whose Ref is a list. */
 export const listParameters = (template: Template): Set<string> =>
   new Set(
     Object.entries(template.Parameters ?? {})
-      .filter(([, spec]) => LIST_TYPE.test(String(spec?.Type ?? '')))
+      .filter(([, spec]) => LIST_PARAMETER_TYPE.test(String(spec?.Type ?? '')))
       .map(([name]) => name),
   );
 
@@ -122,7 +122,7 @@ export const resolveParameters = (
       throw new TemplateResolveError(`parameter ${name}='${shown}' ${why}`);
     };
     // A list's constraints hold for each of its members, as CloudFormation checks AllowedValues and AllowedPattern.
-    const isList = LIST_TYPE.test(String(spec.Type ?? ''));
+    const isList = LIST_PARAMETER_TYPE.test(String(spec.Type ?? ''));
     const members = isList ? listMembers(raw) : [raw];
     const allowed = spec.AllowedValues as unknown[] | undefined;
     if (allowed && !members.every((member) => allowed.map(String).includes(member)))

@@ -2,6 +2,7 @@ import { nearest } from './edit-distance.ts';
 import { at, type Finding, finding, type Location } from './findings.ts';
 import { intrinsicName, isNoValue, isPlainObject, kindOf, type PlainObject } from './intrinsics.ts';
 import type { Template } from './parse.ts';
+import { LIST_PARAMETER_TYPE } from './resolve.ts';
 import { SAM_GLOBALS } from './sam-spec-overlay.ts';
 import type { Bounds, Property, PropertyType, TemplateSpec } from './spec.ts';
 
@@ -178,8 +179,7 @@ class SchemaChecker {
     const name = value.Ref;
     const parameter = typeof name === 'string' ? this.parameters[name] : undefined;
     if (!isPlainObject(parameter) || !isConstrained(type)) return;
-    const isList =
-      typeof parameter.Type === 'string' && /^(CommaDelimitedList|List<.+>)$/.test(parameter.Type);
+    const isList = typeof parameter.Type === 'string' && LIST_PARAMETER_TYPE.test(parameter.Type);
     const candidates: Array<[string, unknown]> = [
       ['Default', parameter.Default],
       ...(Array.isArray(parameter.AllowedValues)

@@ -27,7 +27,6 @@ import {
   type FaultInjector,
   type FaultSettings,
   openShardRanges,
-  type ShardRange,
   tableBillingMode,
   validateFaults,
 } from '#local/faults/faults.ts';
@@ -180,6 +179,18 @@ const checkServerPorts = async (ports: { port: number; server: RuntimeServer }[]
     });
   }
   if (taken.length > 0) throw new PortsUnavailableError([], taken);
+};
+
+/** `load`, with each name's answer kept for `ms` (the fault injector asks on every write it may fault). */
+const cachedFor = <T>(ms: number, load: (name: string) => Promise<T>): ((name: string) => Promise<T>) => {
+  const cache = new Map<string, { at: number; value: T }>();
+  return async (name) => {
+    const cached = cache.get(name);
+    if (cached && Date.now() - cached.at < ms) return cached.value;
+    const value = await load(name);
+    cache.set(name, { at: Date.now(), value });
+    return value;
+  };
 };
 
 /** The local runtime's own routes, as the answer to a path or method it does not have names them. */
@@ -384,33 +395,19 @@ export const startRuntime = async (options: RuntimeOptions = {}): Promise<LocalR
       s3: await starting.s3,
     };
     let runtime: LocalRuntime | undefined;
-    const shardCache = new Map<string, { at: number; ranges: ShardRange[] }>();
     const emulatorKinesis = new KinesisClient({
       ...clientConfig(emulators.kinesis.endpoint),
       requestHandler: new NodeHttpHandler(),
     });
     started.push({ close: async () => emulatorKinesis.destroy() });
-    const billingModeCache = new Map<string, { at: number; mode: string }>();
     const emulatorDynamoDb = new DynamoDBClient(clientConfig(emulators.dynamodb.endpoint));
     started.push({ close: async () => emulatorDynamoDb.destroy() });
     const faults = createFaultInjector(
       options.faults ?? {},
-      async (streamName) => {
-        const cached = shardCache.get(streamName);
-        if (cached && Date.now() - cached.at < 2_000) return cached.ranges;
-        const ranges = await openShardRanges(emulatorKinesis, streamName);
-        shardCache.set(streamName, { at: Date.now(), ranges });
-        return ranges;
-      },
+      cachedFor(2_000, (streamName) => openShardRanges(emulatorKinesis, streamName)),
       Math.random,
       Object.values(stack.functions),
-      async (tableName) => {
-        const cached = billingModeCache.get(tableName);
-        if (cached && Date.now() - cached.at < 2_000) return cached.mode;
-        const mode = await tableBillingMode(emulatorDynamoDb, tableName);
-        billingModeCache.set(tableName, { at: Date.now(), mode });
-        return mode;
-      },
+      cachedFor(2_000, (tableName) => tableBillingMode(emulatorDynamoDb, tableName)),
     );
     const gateway: RunningGateway = await startGateway({
       port: endpointPort,

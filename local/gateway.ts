@@ -264,16 +264,19 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
       }
       const service = scoped ?? unscopedServiceOf(req, body);
       // An error of the endpoint's own in the shape the client reads: XML for the query protocol and S3, else JSON.
-      const xml =
-        req.headers['x-amz-target'] !== undefined
-          ? undefined
-          : isQueryProtocol(req, body)
-            ? 'query'
-            : service === 's3'
-              ? 'rest-xml'
-              : undefined;
-      const sendError = (status: number, code: string, message: string): void =>
-        xml ? sendXmlError(res, status, code, message, xml) : sendJsonError(res, status, code, message);
+      // Told only when an error is sent, so that a request passed on does not have its body read again.
+      const sendError = (status: number, code: string, message: string): void => {
+        const xml =
+          req.headers['x-amz-target'] !== undefined
+            ? undefined
+            : isQueryProtocol(req, body)
+              ? 'query'
+              : service === 's3'
+                ? 'rest-xml'
+                : undefined;
+        if (xml) sendXmlError(res, status, code, message, xml);
+        else sendJsonError(res, status, code, message);
+      };
       // Own names only: a scope of `constructor` or `__proto__` names no emulator.
       const target =
         service && Object.hasOwn(options.services, service) ? options.services[service] : undefined;

@@ -328,12 +328,15 @@ const isSignedAwsJson = (req: IncomingMessage): boolean =>
   (req.headers.authorization !== undefined ||
     new URL(req.url ?? '/', 'http://local').searchParams.has('X-Amz-Algorithm'));
 
-const isJsonObject = (text: string): boolean => {
+/** The JSON object `text` holds, or undefined when it holds none. */
+const jsonObjectOf = (text: string): Record<string, unknown> | undefined => {
   try {
     const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 };
 
@@ -476,10 +479,11 @@ export const createFaultInjector = (
     const text = body.toString('utf8');
     if (!patternMatcher(current.dynamodbPattern)(text)) return false;
     // A body that is not a JSON object gets the emulator's SerializationException, not an injected fault.
-    if (!isJsonObject(text)) return false;
+    const input = jsonObjectOf(text);
+    if (!input) return false;
     const throttle = current.dynamodbMode === 'throttle';
     let billingMode: string | undefined;
-    const table = writtenTable(operation, JSON.parse(text) as Record<string, unknown>);
+    const table = writtenTable(operation, input);
     if (billingModeOf && table !== undefined) {
       try {
         billingMode = await billingModeOf(table);

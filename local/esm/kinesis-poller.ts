@@ -365,7 +365,8 @@ class ShardWorker {
       // A lane held behind a failing batch keeps its records without stopping the others (AWS: the key blocks, not
       // the shard, aws-behaviour.md §2), up to maxPendingRecords not yet behind the checkpoint. With every lane
       // held (always so with one lane) nothing read could be processed: reading waits until a lane is released.
-      const room = this.heldBack()
+      const held = this.heldBack();
+      const room = held
         ? 0
         : Math.min(
             this.ctx.maxBufferedRecords - this.readAhead(),
@@ -374,7 +375,6 @@ class ShardWorker {
       if (room <= 0) {
         // Held back, no GetRecords would find the stream deleted for as long as a batch fails: it is looked at once
         // a poll interval instead, so that a deleted stream disables the mapping, not a batch retried for ever.
-        const held = this.heldBack();
         await this.space.wait(held ? this.ctx.pollIntervalMs : undefined, this.ctx.abort);
         if (held && this.heldBack() && (await this.ctx.streamGone())) break;
         continue;

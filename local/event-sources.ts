@@ -217,11 +217,12 @@ export const createEventSources = (options: EventSourceOptions): EventSources =>
           );
         }
         // The stream is part of the mapping's identity: pointed at another stream, it is a new mapping, as on AWS.
-        const mappingId = `${definition.logicalId}/${event.name}/${streamNameOf(properties.Stream, where)}`;
+        const stream = streamNameOf(properties.Stream, where);
+        const mappingId = `${definition.logicalId}/${event.name}/${stream}`;
         const live = { lastModifiedMs: madeAt, lastProcessingResult: 'No records processed' };
         const poller = new KinesisPoller({
           client: clients.kinesis,
-          stream: streamNameOf(properties.Stream, where),
+          stream,
           properties,
           invoke: withFunctionFaults((e) => fn.invoke(e), definition, faults),
           ...(destination?.Destination

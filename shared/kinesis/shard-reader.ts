@@ -218,11 +218,32 @@ const TRANSIENT_NAMES = new Set(['InternalFailure', 'ServiceUnavailable', 'Timeo
 const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN']);
 
 /** Worth another (paced) attempt: throttled, or the call failed on its way. Never a call that was aborted. */
-export const isWorthRetrying = (error: unknown): boolean => {
+const isWorthRetrying = (error: unknown): boolean => {
   const name = errorName(error);
   if (THROTTLED.has(name) || TRANSIENT_NAMES.has(name)) return true;
   const { code, $metadata } = error as { code?: string; $metadata?: { httpStatusCode?: number } };
   return (code !== undefined && TRANSIENT_CODES.has(code)) || ($metadata?.httpStatusCode ?? 0) >= 500;
+};
+
+/**
+ * `send`, retried with exponential backoff (200 ms, doubling, at most 5 s) while it fails in a way worth retrying,
+ * `attempts` attempts in all; any other error is thrown at once. `pace`, when given, is awaited before each attempt.
+ */
+export const retryWorthRetrying = async <T>(
+  clock: Clock,
+  attempts: number,
+  send: () => Promise<T>,
+  pace?: () => Promise<unknown>,
+): Promise<T> => {
+  for (let attempt = 1; ; attempt += 1) {
+    await pace?.();
+    try {
+      return await send();
+    } catch (error) {
+      if (!isWorthRetrying(error) || attempt >= attempts) throw error;
+      await clock.sleep(Math.min(5_000, 200 * 2 ** (attempt - 1)));
+    }
+  }
 };
 
 /** What an answer costs of the shard's read throughput: its records' data and partition keys, in bytes. */
@@ -482,15 +503,7 @@ export class ShardReader {
    * Every attempt is paced: the client should make one attempt per call (`kinesisReader`), or its own retries
    * would go out unpaced and take the other readers' share of the shard's 5 calls a second (of each API).
    */
-  async #call<T>(limiter: RateLimiter, send: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt += 1) {
-      await limiter.take();
-      try {
-        return await send();
-      } catch (error) {
-        if (!isWorthRetrying(error) || attempt >= this.#throttleAttempts) throw error;
-        await this.#clock.sleep(Math.min(5_000, 200 * 2 ** (attempt - 1)));
-      }
-    }
+  #call<T>(limiter: RateLimiter, send: () => Promise<T>): Promise<T> {
+    return retryWorthRetrying(this.#clock, this.#throttleAttempts, send, () => limiter.take());
   }
 }

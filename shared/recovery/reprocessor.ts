@@ -13,10 +13,10 @@ import { type Clock, RateLimiter, systemClock } from '#shared/kinesis/rate-limit
 import {
   compareSequence,
   errorName,
-  isWorthRetrying,
   type ReadBudgets,
   type ReadResult,
   readBudgets,
+  retryWorthRetrying,
   type ShardPosition,
   ShardReader,
   type TimestampPositioning,
@@ -420,16 +420,8 @@ const CONTROL_PLANE_ATTEMPTS = 6;
  * reader's sake, and DescribeStreamSummary allows only 20 calls a second per account. Any other error (access
  * denied, a validation error) is thrown at once.
  */
-const controlPlaneCall = async <T>(clock: Clock, call: () => Promise<T>): Promise<T> => {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await call();
-    } catch (error) {
-      if (!isWorthRetrying(error) || attempt >= CONTROL_PLANE_ATTEMPTS) throw error;
-      await clock.sleep(Math.min(5_000, 200 * 2 ** (attempt - 1)));
-    }
-  }
-};
+const controlPlaneCall = <T>(clock: Clock, call: () => Promise<T>): Promise<T> =>
+  retryWorthRetrying(clock, CONTROL_PLANE_ATTEMPTS, call);
 
 const listAllShards = async (
   kinesis: Pick<KinesisClient, 'send'>,

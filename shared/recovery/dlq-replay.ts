@@ -874,12 +874,12 @@ export const drainFailureQueue = async (
     }
     await makeVisible(release, deps);
   }
+  const report = replayReport(details, request.dryRun);
   // A run that fails still counts the messages it replayed and deleted before the failure.
   if (failure) {
-    count(replayReport(details, request.dryRun), deps);
+    count(report, deps);
     throw failure.error;
   }
-  const report = replayReport(details, request.dryRun);
   const queue = await queueDepth(deps);
   if (queue) report.queue = queue;
   publish(report, deps);

@@ -426,7 +426,7 @@ const controlPlaneCall = <T>(clock: Clock, call: () => Promise<T>): Promise<T> =
 const listAllShards = async (
   kinesis: Pick<KinesisClient, 'send'>,
   first: ListShardsCommandInput,
-  clock: Clock = systemClock,
+  clock: Clock,
 ): Promise<Shard[]> => {
   const shards: Shard[] = [];
   let input: ListShardsCommandInput = first;
@@ -498,7 +498,7 @@ export const planShards = async (
   jobId: string,
   parameters: JobParameters,
   at: string,
-  clock: Clock = systemClock,
+  clock: Clock,
 ): Promise<ShardItem[]> => {
   const openFrom = await listAllShards(
     kinesis,

@@ -130,10 +130,9 @@ onStopSignals(
   },
 );
 
-console.log(
-  `load: ${options.rate} records/s for ${options.seconds} s into ${stream} ` +
-    `(${target.kind === 'local' ? target.endpoint : `stack ${target.stack}`})`,
-);
+/** Where the records go, as the start line and a failure's hint name it. */
+const destination = target.kind === 'local' ? target.endpoint : `stack ${target.stack}`;
+console.log(`load: ${options.rate} records/s for ${options.seconds} s into ${stream} (${destination})`);
 /** The last PutRecords call that failed as a whole: a run that wrote nothing says what to do about it. */
 let lastFailure: Error | undefined;
 const report = await runLoad({
@@ -161,9 +160,7 @@ console.log(formatLoadSummary(report, options.shardsReport));
 const hint =
   lastFailure && failedCallsStoppedRun(report) ? failureHint(lastFailure, 'Kinesis API') : undefined;
 if (hint !== undefined) {
-  console.error(
-    `load: PutRecords to ${target.kind === 'local' ? target.endpoint : `stack ${target.stack}`} failed: ${hint}`,
-  );
+  console.error(`load: PutRecords to ${destination} failed: ${hint}`);
 }
 let written = false;
 try {

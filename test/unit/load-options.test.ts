@@ -8,6 +8,7 @@ import { KinesisClient, PutRecordsCommand, ResourceNotFoundException } from '@aw
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
+  type IteratorAgeSource,
   IteratorAgeUnavailableError,
   iteratorAgeOf,
   statusDocumentProblem,
@@ -83,6 +84,17 @@ const sixtySecondRun = (options: { signal?: AbortSignal } = {}) => {
     },
   });
 };
+
+/** A 0.5 s run at 10 records/s over 5 users, on the real clock, that reads the iterator age from `source`. */
+const halfSecondRunReadingAgeFrom = (source: IteratorAgeSource) =>
+  runLoad({
+    client: new KinesisClient({ region: 'us-east-1' }),
+    stream: 'stream-a',
+    rate: 10,
+    seconds: 0.5,
+    users: 5,
+    iteratorAge: source,
+  });
 
 /** A load report of a 30 s run at 1,000 records/s that kept its rate, with `fields` changed. */
 const reportOf = (fields: Partial<LoadReport>): LoadReport => ({
@@ -773,14 +785,7 @@ describe('Load test: a run stopped by a signal, or by failing calls', () => {
       },
     };
     // Act
-    const report = await runLoad({
-      client: new KinesisClient({ region: 'us-east-1' }),
-      stream: 'stream-a',
-      rate: 10,
-      seconds: 0.5,
-      users: 5,
-      iteratorAge: source,
-    });
+    const report = await halfSecondRunReadingAgeFrom(source);
     // Assess: the readings after the misses are kept, and the source was not given up on.
     expect(reads).toBeGreaterThan(4);
     expect(report.iteratorAge.samples.map((s) => s.ageMs).slice(0, 2)).toEqual([301, 304]);
@@ -812,14 +817,7 @@ describe('Load test: a run stopped by a signal, or by failing calls', () => {
       },
     };
     // Act
-    const report = await runLoad({
-      client: new KinesisClient({ region: 'us-east-1' }),
-      stream: 'stream-a',
-      rate: 10,
-      seconds: 0.5,
-      users: 5,
-      iteratorAge: source,
-    });
+    const report = await halfSecondRunReadingAgeFrom(source);
     // Assess: the misses in a row were skipped, the next one gave the source up.
     expect(reads).toBe(1 + MAX_MISSED_IN_A_ROW + 1);
     expect(report.iteratorAge.missed?.count).toBe(MAX_MISSED_IN_A_ROW);
@@ -844,14 +842,7 @@ describe('Load test: a run stopped by a signal, or by failing calls', () => {
       },
     };
     // Act
-    const report = await runLoad({
-      client: new KinesisClient({ region: 'us-east-1' }),
-      stream: 'stream-a',
-      rate: 10,
-      seconds: 0.5,
-      users: 5,
-      iteratorAge: source,
-    });
+    const report = await halfSecondRunReadingAgeFrom(source);
     // Assess: the report, its summary and its chart all show the two samples.
     const summary = formatLoadSummary(report, false);
     expect(report.iteratorAge).toMatchObject({

@@ -93,6 +93,16 @@ const statusOf = async (jobId: string, answer: unknown) => {
   }
 };
 
+/** `npm run replay` against a function answering each call with the next of `answers`. */
+const replayAnswering = async (answers: unknown[]) => {
+  const { endpoint, close } = await invokeApi(() => answers.shift());
+  try {
+    return await run('scripts/replay.ts', ['--endpoint', endpoint]);
+  } finally {
+    await close();
+  }
+};
+
 describe('Runbook commands: numeric flags are checked before the function is called', () => {
   it.each([
     [['--rate', 'abc'], "--rate must be a number, got 'abc'"],
@@ -480,21 +490,16 @@ describe('Runbook commands: replay says when the messages it left still failing 
       report,
       { ...report, messages: 0, stillFailing: 0, recordsReplayed: 0, written: 0, details: [] },
     ];
-    const { endpoint, close } = await invokeApi(() => answers.shift());
-    try {
-      // Act
-      const result = await run('scripts/replay.ts', ['--endpoint', endpoint]);
-      // Assess
-      expect(result.code).toBe(1);
-      expect(result.stdout).toContain(
-        '1 message, 2 records read back from the stream: 1 written, 0 duplicates, 0 quarantined; messages 1 still failing, 0 expired, 0 deleted from the queue',
-      );
-      expect(result.stdout).toContain(
-        `Those this replay left still failing come back by ${backAt} (in about 5 min). Run the replay again then.`,
-      );
-    } finally {
-      await close();
-    }
+    // Act
+    const result = await replayAnswering(answers);
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(
+      '1 message, 2 records read back from the stream: 1 written, 0 duplicates, 0 quarantined; messages 1 still failing, 0 expired, 0 deleted from the queue',
+    );
+    expect(result.stdout).toContain(
+      `Those this replay left still failing come back by ${backAt} (in about 5 min). Run the replay again then.`,
+    );
   });
 });
 
@@ -510,19 +515,14 @@ describe('Runbook commands: records refused as stale versions are counted, not l
       queue: { waiting: 0, inFlight: 0 },
     });
     const answers = [report, replayReport({ queue: { waiting: 0, inFlight: 0 } })];
-    const { endpoint, close } = await invokeApi(() => answers.shift());
-    try {
-      // Act
-      const result = await run('scripts/replay.ts', ['--endpoint', endpoint]);
-      // Assess
-      expect(result.code).toBe(0);
-      expect(result.stdout).toContain(
-        '1 message, 2 records read back from the stream: 0 written, 0 duplicates, 2 stale versions, 0 quarantined;',
-      );
-      expect(result.stdout).toContain('newer projection version');
-    } finally {
-      await close();
-    }
+    // Act
+    const result = await replayAnswering(answers);
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(
+      '1 message, 2 records read back from the stream: 0 written, 0 duplicates, 2 stale versions, 0 quarantined;',
+    );
+    expect(result.stdout).toContain('newer projection version');
   });
 
   it('replay counts one duplicate and one stale version in the singular', async () => {
@@ -538,17 +538,12 @@ describe('Runbook commands: records refused as stale versions are counted, not l
       queue: { waiting: 0, inFlight: 0 },
     });
     const answers = [report, replayReport({ queue: { waiting: 0, inFlight: 0 } })];
-    const { endpoint, close } = await invokeApi(() => answers.shift());
-    try {
-      // Act
-      const result = await run('scripts/replay.ts', ['--endpoint', endpoint]);
-      // Assess
-      expect(result.stdout).toContain(
-        '1 message, 3 records read back from the stream: 1 written, 1 duplicate, 1 stale version, 0 quarantined;',
-      );
-    } finally {
-      await close();
-    }
+    // Act
+    const result = await replayAnswering(answers);
+    // Assess
+    expect(result.stdout).toContain(
+      '1 message, 3 records read back from the stream: 1 written, 1 duplicate, 1 stale version, 0 quarantined;',
+    );
   });
 
   it('reprocess names them in the totals and per shard', async () => {

@@ -1240,14 +1240,17 @@ describe('Lambda Invoke API on the local endpoint', () => {
 });
 
 describe('Local stack: function names', () => {
+  /** The stack the local runtime plans by default: its region, account, name and endpoint. */
+  const LOCAL_STACK = {
+    region: LOCAL_REGION,
+    accountId: LOCAL_ACCOUNT_ID,
+    stackName: 'local',
+    endpoint: 'http://127.0.0.1:4566',
+  };
+
   it('names a function by its resolved FunctionName in its ARN, Ref and GetAtt, keeping the logical id as its key', () => {
     // Act
-    const stack = planStack(loadTemplate('template.yaml'), {
-      region: LOCAL_REGION,
-      accountId: LOCAL_ACCOUNT_ID,
-      stackName: 'local',
-      endpoint: 'http://127.0.0.1:4566',
-    });
+    const stack = planStack(loadTemplate('template.yaml'), LOCAL_STACK);
     // Assess
     const arn = `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:local-reprocessor`;
     expect(stack.functions.ReprocessorFunction).toMatchObject({
@@ -1278,12 +1281,7 @@ describe('Local stack: function names', () => {
       ].join('\n'),
     );
     // Act
-    const stack = planStack(template, {
-      region: LOCAL_REGION,
-      accountId: LOCAL_ACCOUNT_ID,
-      stackName: 'local',
-      endpoint: 'http://127.0.0.1:4566',
-    });
+    const stack = planStack(template, LOCAL_STACK);
     // Assess
     expect(stack.functions.NoRetry!.asyncRetryAttempts).toBe(0);
     expect(stack.functions.Default).not.toHaveProperty('asyncRetryAttempts');
@@ -1308,18 +1306,8 @@ describe('Local stack: function names', () => {
       ].join('\n'),
     );
     // Act
-    const stack = planStack(template, {
-      region: LOCAL_REGION,
-      accountId: LOCAL_ACCOUNT_ID,
-      stackName: 'local',
-      endpoint: 'http://127.0.0.1:4566',
-    });
-    const unset = planStack(loadTemplate('template.yaml'), {
-      region: LOCAL_REGION,
-      accountId: LOCAL_ACCOUNT_ID,
-      stackName: 'local',
-      endpoint: 'http://127.0.0.1:4566',
-    });
+    const stack = planStack(template, LOCAL_STACK);
+    const unset = planStack(loadTemplate('template.yaml'), LOCAL_STACK);
     // Assess
     expect(stack.functions.Own!.reservedConcurrency).toBe(0);
     expect(stack.functions.FromGlobals!.reservedConcurrency).toBe(5);
@@ -1328,12 +1316,7 @@ describe('Local stack: function names', () => {
 
   it('keeps the logical id as the name of a function without FunctionName', () => {
     // Act
-    const stack = planStack(loadTemplate('template.yaml'), {
-      region: LOCAL_REGION,
-      accountId: LOCAL_ACCOUNT_ID,
-      stackName: 'local',
-      endpoint: 'http://127.0.0.1:4566',
-    });
+    const stack = planStack(loadTemplate('template.yaml'), LOCAL_STACK);
     // Assess
     expect(stack.functions.IngestFunction!.functionName).toBeUndefined();
     expect(stack.outputs.ConsumerFunctionName).toBe('ConsumerFunction');

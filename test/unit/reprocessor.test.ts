@@ -110,6 +110,32 @@ const setup = (shards = 2) => {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/**
+ * Ten records put to S0, then the first invocation of job `jobId` over them, which reads the shard only in part: each
+ * record costs the clock 200 ms on its way to the store, and the invocation has 1.7 s. Returns the window's end.
+ */
+const firstInvocationReadsPart = async (
+  { clock, memory, deps, put }: ReturnType<typeof setup>,
+  jobId: string,
+  options: { jobs?: JobStore } = {},
+) => {
+  const from = clock.now();
+  for (let n = 1; n <= 10; n += 1) put(S0, 'a', n);
+  const to = clock.now();
+  const store = {
+    projectionVersion: 1,
+    put: async (event: Parameters<EventStore['put']>[0]) => {
+      clock.advance(200);
+      return memory.put(event);
+    },
+  };
+  await handleReprocessRequest(
+    { from: iso(from), to: iso(to), jobId },
+    deps({ store, ...options, budgetMs: 1_700 }),
+  );
+  return to;
+};
+
 /** The event numbers of each key, in the order they were put to the store. */
 const orderByKey = (store: RecordingStore): Record<string, number[]> => {
   const order: Record<string, number[]> = {};
@@ -1170,21 +1196,9 @@ describe('Recovery: reprocessor', () => {
   it("records, per shard and in the job's warnings, a range that passed the retention before it was read", async () => {
     // Prepare: a job whose first invocation read part of a shard (each record costs the clock 200 ms) and whose
     // continuation then waited 25 hours: the stream keeps 24.
-    const { clock, memory, deps, put, jobs, continued } = setup(1);
-    const from = clock.now();
-    for (let n = 1; n <= 10; n += 1) put(S0, 'a', n);
-    const to = clock.now();
-    const store = {
-      projectionVersion: 1,
-      put: async (event: Parameters<EventStore['put']>[0]) => {
-        clock.advance(200);
-        return memory.put(event);
-      },
-    };
-    await handleReprocessRequest(
-      { from: iso(from), to: iso(to), jobId: 'slow' },
-      deps({ store, budgetMs: 1_700 }),
-    );
+    const stream = setup(1);
+    const { clock, deps, jobs, continued } = stream;
+    const to = await firstInvocationReadsPart(stream, 'slow');
     const checkpoint = (await jobs.listShards('slow'))[0]!;
     clock.advance(25 * 3_600_000);
     // Act
@@ -1201,7 +1215,8 @@ describe('Recovery: reprocessor', () => {
 
   it('lets a shard go, without failing the invocation, when its lease is lost as it records a range past the retention', async () => {
     // Prepare: as above; then another worker holds the shard's lease by the time the range is recorded.
-    const { clock, memory, deps, put, continued } = setup(1);
+    const stream = setup(1);
+    const { clock, deps, continued } = stream;
     class LosingAtAgedOut extends MemoryJobStore {
       lose = false;
       override async checkpoint(...args: Parameters<MemoryJobStore['checkpoint']>) {
@@ -1217,20 +1232,7 @@ describe('Recovery: reprocessor', () => {
       }
     }
     const jobs = new LosingAtAgedOut();
-    const from = clock.now();
-    for (let n = 1; n <= 10; n += 1) put(S0, 'a', n);
-    const to = clock.now();
-    const store = {
-      projectionVersion: 1,
-      put: async (event: Parameters<EventStore['put']>[0]) => {
-        clock.advance(200);
-        return memory.put(event);
-      },
-    };
-    await handleReprocessRequest(
-      { from: iso(from), to: iso(to), jobId: 'taken' },
-      deps({ store, jobs, budgetMs: 1_700 }),
-    );
+    await firstInvocationReadsPart(stream, 'taken', { jobs });
     clock.advance(25 * 3_600_000);
     jobs.lose = true;
     // Act

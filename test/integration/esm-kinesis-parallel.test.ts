@@ -38,6 +38,14 @@ describe('Kinesis event source mapping: ParallelizationFactor', () => {
     data: `${keys[index % keys.length]}-${Math.floor(index / keys.length)}`,
   }));
 
+  /** A function that fails 'charlie-1' every time, and keeps the data of every other record in `delivered`. */
+  const failsAtCharlieOne = (delivered: string[]) => (event: KinesisStreamEvent) => {
+    const data = decodeData(event.Records[0]!);
+    if (data === 'charlie-1') return { functionError: 'Unhandled' as const };
+    delivered.push(data);
+    return {};
+  };
+
   it('runs several batches of one shard at once, never two holding the same partition key, each key in order', async () => {
     // Prepare
     const { streamName, written } = await suite.stream(records);
@@ -125,12 +133,7 @@ describe('Kinesis event source mapping: ParallelizationFactor', () => {
         maxBufferedRecords: 8,
         retryBaseDelayMs: 5,
         retryMaxDelayMs: 20,
-        respond: (event) => {
-          const data = decodeData(event.Records[0]!);
-          if (data === 'charlie-1') return { functionError: 'Unhandled' };
-          delivered.push(data);
-          return {};
-        },
+        respond: failsAtCharlieOne(delivered),
       },
     );
     const otherLanes = records.filter((record) => laneOf(record.key) !== laneOf('charlie'));
@@ -165,12 +168,7 @@ describe('Kinesis event source mapping: ParallelizationFactor', () => {
         maxPendingRecords: 12,
         retryBaseDelayMs: 5,
         retryMaxDelayMs: 20,
-        respond: (event) => {
-          const data = decodeData(event.Records[0]!);
-          if (data === 'charlie-1') return { functionError: 'Unhandled' };
-          delivered.push(data);
-          return {};
-        },
+        respond: failsAtCharlieOne(delivered),
       },
     );
     const readable = new Set(records.slice(0, failing + 12).map((record) => record.data));

@@ -1343,6 +1343,17 @@ describe('Local runtime: the S3 emulator folder', () => {
     rmSync(scratch, { recursive: true, force: true });
   });
 
+  /** Starts the runtime in memory on `template`, on ports of its choosing, unbuilt, with its bundles in `bundles`. */
+  const startQuietly = (template: string, bundles: string) =>
+    startRuntime({
+      templatePath: template,
+      apiPort: 0,
+      endpointPort: 0,
+      skipBuild: true,
+      bundleRoot: join(scratch, bundles),
+      log: () => undefined,
+    });
+
   it('removes the temporary S3 folder of an in-memory runtime when it stops', async () => {
     // Prepare: a template with a queue and no function, so nothing is built.
     const template = join(scratch, 'template.yaml');
@@ -1350,14 +1361,7 @@ describe('Local runtime: the S3 emulator folder', () => {
       template,
       'AWSTemplateFormatVersion: "2010-09-09"\nResources:\n  Queue:\n    Type: AWS::SQS::Queue\n',
     );
-    const runtime = await startRuntime({
-      templatePath: template,
-      apiPort: 0,
-      endpointPort: 0,
-      skipBuild: true,
-      bundleRoot: join(scratch, 'bundles'),
-      log: () => undefined,
-    });
+    const runtime = await startQuietly(template, 'bundles');
     const during = readdirSync(scratch).filter((name) => name.startsWith('local-s3-'));
     // Act
     await runtime.stop();
@@ -1385,14 +1389,7 @@ describe('Local runtime: the S3 emulator folder', () => {
       ].join('\n'),
     );
     // Act
-    const start = startRuntime({
-      templatePath: template,
-      apiPort: 0,
-      endpointPort: 0,
-      skipBuild: true,
-      bundleRoot: join(scratch, 'no-bundles'),
-      log: () => undefined,
-    });
+    const start = startQuietly(template, 'no-bundles');
     // Assess
     await expect(start).rejects.toThrow("run 'npm run build'");
     expect(readdirSync(scratch).filter((name) => name.startsWith('local-s3-'))).toEqual([]);
@@ -1427,14 +1424,7 @@ describe('Local runtime: the S3 emulator folder', () => {
       ].join('\n'),
     );
     // Act
-    const start = startRuntime({
-      templatePath: template,
-      apiPort: 0,
-      endpointPort: 0,
-      skipBuild: true,
-      bundleRoot: join(scratch, 'no-bundles'),
-      log: () => undefined,
-    });
+    const start = startQuietly(template, 'no-bundles');
     // Assess: both named, TZ (not reserved) not; no emulator was started for it.
     await expect(start).rejects.toThrow(
       "Lambda would refuse this template's function variables: Resources.Lonely.Properties.Environment.Variables: AWS_REGION is reserved by Lambda",

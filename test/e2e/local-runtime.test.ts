@@ -54,6 +54,18 @@ describe('E2E: the local runtime runs template.yaml', () => {
     rmSync(bundles, { recursive: true, force: true });
   });
 
+  /** `npm run invoke` with `args`, against the running runtime and its bundles, building nothing. */
+  const invokeOnRuntime = (args: string[]) =>
+    runCli([
+      'local/invoke.ts',
+      ...args,
+      '--endpoint',
+      runtime.endpoint,
+      '--bundle-dir',
+      bundles,
+      '--no-build',
+    ]);
+
   it('creates the stream the template declares, with its shard count', async () => {
     // Act
     const { Shards = [] } = await runtime.clients.kinesis.send(
@@ -124,19 +136,7 @@ describe('E2E: the local runtime runs template.yaml', () => {
       }),
     );
     // Act
-    const run = await runCli([
-      'local/invoke.ts',
-      'IngestFunction',
-      '-e',
-      'events/ingest-batch.json',
-      '-n',
-      envVars,
-      '--endpoint',
-      runtime.endpoint,
-      '--bundle-dir',
-      bundles,
-      '--no-build',
-    ]);
+    const run = await invokeOnRuntime(['IngestFunction', '-e', 'events/ingest-batch.json', '-n', envVars]);
     // Assess
     expect(run.status, run.stderr).toBe(0);
     const payload = JSON.parse(run.stdout) as { statusCode: number; body: string };
@@ -151,17 +151,7 @@ describe('E2E: the local runtime runs template.yaml', () => {
     const event = join(bundles, 'status-event.json');
     writeFileSync(event, JSON.stringify({ action: 'status', jobId: 'no-such-job' }));
     // Act
-    const run = await runCli([
-      'local/invoke.ts',
-      'local-reprocessor',
-      '-e',
-      event,
-      '--endpoint',
-      runtime.endpoint,
-      '--bundle-dir',
-      bundles,
-      '--no-build',
-    ]);
+    const run = await invokeOnRuntime(['local-reprocessor', '-e', event]);
     // Assess
     expect(run.status, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ jobId: 'no-such-job', state: 'not-found' });
@@ -169,15 +159,7 @@ describe('E2E: the local runtime runs template.yaml', () => {
 
   it('npm run invoke refuses an unknown function with the list of known ones', async () => {
     // Act
-    const run = await runCli([
-      'local/invoke.ts',
-      'Nope',
-      '--endpoint',
-      runtime.endpoint,
-      '--bundle-dir',
-      bundles,
-      '--no-build',
-    ]);
+    const run = await invokeOnRuntime(['Nope']);
     // Assess
     expect(run.status).toBe(2);
     expect(run.stderr).toContain("no function 'Nope'");
@@ -189,28 +171,8 @@ describe('E2E: the local runtime runs template.yaml', () => {
     const broken = join(bundles, 'broken-event.json');
     writeFileSync(broken, '{"Records": [');
     // Act
-    const missing = await runCli([
-      'local/invoke.ts',
-      'IngestFunction',
-      '-e',
-      join(bundles, 'none.json'),
-      '--endpoint',
-      runtime.endpoint,
-      '--bundle-dir',
-      bundles,
-      '--no-build',
-    ]);
-    const unparsable = await runCli([
-      'local/invoke.ts',
-      'IngestFunction',
-      '-e',
-      broken,
-      '--endpoint',
-      runtime.endpoint,
-      '--bundle-dir',
-      bundles,
-      '--no-build',
-    ]);
+    const missing = await invokeOnRuntime(['IngestFunction', '-e', join(bundles, 'none.json')]);
+    const unparsable = await invokeOnRuntime(['IngestFunction', '-e', broken]);
     // Assess
     expect(missing.status).toBe(2);
     expect(missing.stderr).toContain(`--event ${join(bundles, 'none.json')}: ENOENT`);
